@@ -1,0 +1,3 @@
+from rcsqualify.cli import main
+
+main()

@@ -1,0 +1,256 @@
+"""The ``rcsqualify`` command line: options → settings → runner → rendering. Nothing else.
+
+Errors: every ``RcsQualifyError`` becomes one line on stderr and its exit code
+(CONTRACT §7); anything unexpected becomes one line too (exit 2) unless ``--debug``,
+which shows the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rcsqualify import __version__
+from rcsqualify.errors import ExitCode, RcsQualifyError
+from rcsqualify.settings import (
+    CAPABILITY_PROVIDERS,
+    DEFAULT_BOTHUB_TOKEN_URL,
+    DEFAULT_BOTHUB_URL,
+    DEFAULT_RBM_URL,
+    Settings,
+)
+
+app = typer.Typer(
+    name="rcsqualify", no_args_is_help=True, add_completion=False,
+    help="Qualify a French contact base before an RCS campaign on Orange's BotHub.",
+    pretty_exceptions_enable=False,
+)
+plan_app = typer.Typer(help="The embedded ARCEP numbering plan.", invoke_without_command=True)
+app.add_typer(plan_app, name="plan")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=False,
+                   width=None if sys.stderr.isatty() else 120)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    stderr_console().print(f"rcsqualify: error: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def reports_errors(func: F) -> F:
+    """One line and an exit code for every error; a traceback only with --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug")) or os.environ.get("RCSQUALIFY_DEBUG") == "1"
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except RcsQualifyError as exc:
+            if debug:
+                raise
+            raise _fail(str(exc), int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted; answers so far are cached, re-run to continue",
+                        130) from None
+        except Exception as exc:
+            if debug:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise _fail(f"unexpected {type(exc).__name__}: {first} (re-run with --debug for "
+                        "details)", int(ExitCode.USAGE)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        import phonenumbers
+
+        from rcsqualify.numbering.plan import load_plan
+
+        typer.echo(f"rcsqualify {__version__} (phonenumbers {phonenumbers.__version__}, "
+                   f"ARCEP plan {load_plan().snapshot.isoformat()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Show versions and exit.")]
+    = False,
+) -> None:
+    """rcsqualify: who serves each number, is it RCS-reachable, will the campaign pass."""
+
+
+@app.command()
+@reports_errors
+def check(
+    input: Annotated[str, typer.Argument(help="Contact file (CSV/TSV, XLSX, Parquet, NDJSON) "
+                                         "or - for standard input.")],
+    column: Annotated[str | None, typer.Option("--column", "-c",
+                                               help="Phone column (name or 1-based index).")]
+    = None,
+    encoding: Annotated[str | None, typer.Option(help="Force the CSV encoding.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="Force the CSV delimiter.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="XLSX sheet to read.")] = None,
+    input_format: Annotated[str | None, typer.Option(
+        "--format", help="Input format when the name does not say: csv, xlsx, parquet, "
+        "ndjson.")] = None,
+    operator: Annotated[str, typer.Option(help="Target operator, ARCEP code.",
+                                          envvar="RCSQUALIFY_OPERATOR")] = "FRTE",
+    threshold: Annotated[float, typer.Option(help="Gate threshold on the error ratio.",
+                                             envvar="RCSQUALIFY_THRESHOLD")] = 0.15,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Annotated rows: "
+                                               ".csv, .ndjson or .parquet.")] = None,
+    json_report: Annotated[str | None, typer.Option(help="JSON report path, - for stdout.")]
+    = None,
+    portability: Annotated[list[Path] | None, typer.Option(
+        help="Portability extract (CSV or Parquet), repeatable.")] = None,
+    portability_db: Annotated[Path | None, typer.Option(
+        help="Portability store built by 'rcsqualify portability import'.")] = None,
+    portability_number_column: Annotated[str | None, typer.Option(
+        help="Number column of the extracts.")] = None,
+    portability_operator_column: Annotated[str | None, typer.Option(
+        help="Operator column of the extracts.")] = None,
+    mnp_url: Annotated[str | None, typer.Option(
+        help="MNP look-up URL template with {msisdn}.", envvar="RCSQUALIFY_MNP_URL")] = None,
+    mnp_field: Annotated[str | None, typer.Option(
+        help="Answer field holding the operator (default: mccmnc, then operator).")] = None,
+    capability: Annotated[str, typer.Option(
+        help="Capability provider: " + ", ".join(CAPABILITY_PROVIDERS) + ".")] = "none",
+    bothub_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
+                                            help="BotHub API base URL.")] = DEFAULT_BOTHUB_URL,
+    bothub_token_url: Annotated[str, typer.Option(
+        envvar="RCSQUALIFY_BOTHUB_TOKEN_URL", help="BotHub OAuth token URL.")]
+    = DEFAULT_BOTHUB_TOKEN_URL,
+    bot_id: Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
+                                               help="BotHub bot id.")] = None,
+    bot_key_file: Annotated[Path | None, typer.Option(
+        envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
+    = None,
+    bot_jwt_header: Annotated[str, typer.Option(
+        help="Header carrying the GSMA JWT (Orange does not document it).")]
+    = "X-Bot-Authorization",
+    rbm_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_RBM_URL",
+                                         help="RBM API base URL.")] = DEFAULT_RBM_URL,
+    agent_id: Annotated[str | None, typer.Option(envvar="RCSQUALIFY_RBM_AGENT_ID",
+                                                 help="RBM agent id.")] = None,
+    rbm_credentials: Annotated[Path | None, typer.Option(
+        envvar=["RCSQUALIFY_RBM_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"],
+        help="RBM service-account JSON file.")] = None,
+    agent_launched: Annotated[bool, typer.Option(
+        help="The RBM agent is launched on the target operator (batchGet negatives "
+        "become not_rcs).")] = False,
+    sample: Annotated[int | None, typer.Option(
+        help="Check only a seeded random sample of this many numbers and extrapolate.")]
+    = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+    wait_for_window: Annotated[bool, typer.Option(
+        help="bothub-bulk: sleep until the 22:00 Paris window opens.")] = False,
+    rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
+                                        help="Requests per second per provider.")] = 30.0,
+    throttle_pause: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_THROTTLE_PAUSE", help="Seconds to pause after an HTTP 429.")]
+    = 60.0,
+    timeout: Annotated[float, typer.Option(help="HTTP timeout per request, seconds.")] = 10.0,
+    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
+                                                   help="Cache directory.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the cache.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cache freshness.")]
+    = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")]
+    = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Qualify a contact file: normalize, attribute operators, check capability, gate."""
+    from rcsqualify.report.terminal import print_summary, verdict_line
+    from rcsqualify.runner import execute_check
+
+    if capability not in CAPABILITY_PROVIDERS:
+        raise _fail(f"--capability must be one of {', '.join(CAPABILITY_PROVIDERS)}",
+                    int(ExitCode.USAGE))
+    settings = Settings(
+        input=input, column=column, encoding=encoding, delimiter=delimiter, sheet=sheet,
+        input_format=input_format, operator=operator, threshold=threshold, output=output,
+        json_report=json_report, quiet=quiet, debug=debug,
+        portability=list(portability or []), portability_db=portability_db,
+        portability_number_column=portability_number_column,
+        portability_operator_column=portability_operator_column,
+        mnp_url=mnp_url, mnp_field=mnp_field, capability=capability,
+        bothub_url=bothub_url, bothub_token_url=bothub_token_url, bot_id=bot_id,
+        bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
+        agent_id=agent_id, rbm_credentials=rbm_credentials, agent_launched=agent_launched,
+        sample=sample, seed=seed, wait_for_window=wait_for_window, rate=rate,
+        throttle_pause=throttle_pause, timeout=timeout, cache_dir=cache_dir,
+        no_cache=no_cache, refresh=refresh,
+    )
+    console = stderr_console()
+    run = execute_check(settings, console)
+    if quiet:
+        console.print(verdict_line(run.summary), markup=False, highlight=False)
+    else:
+        print_summary(run.summary, console)
+    raise typer.Exit(run.summary.exit_code)
+
+
+@plan_app.callback()
+@reports_errors
+def plan_info(ctx: typer.Context) -> None:
+    """Show the plan in use: snapshot date, blocks per territory and operator."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rcsqualify.numbering.plan import load_plan
+
+    plan = load_plan()
+    console = Console(highlight=False)
+    console.print(f"ARCEP numbering plan of {plan.snapshot.isoformat()} "
+                  f"({'shipped with rcsqualify' if plan.source == 'shipped' else plan.source}); "
+                  f"{len(plan.blocks)} blocks. Source : ARCEP, Licence Ouverte.")
+    t = Table(title="Blocks per territory")
+    t.add_column("territory")
+    t.add_column("blocks", justify="right")
+    for name, count in plan.blocks["territory"].value_counts().items():
+        t.add_row(str(name), str(count))
+    console.print(t)
+    o = Table(title="Blocks per operator (top 20)")
+    o.add_column("code")
+    o.add_column("operator")
+    o.add_column("blocks", justify="right")
+    for code, count in plan.blocks["operator"].value_counts().head(20).items():
+        o.add_row(str(code), plan.operator_name(str(code)), str(count))
+    console.print(o)
+
+
+@plan_app.command("update")
+@reports_errors
+def plan_update(
+    majnum: Annotated[Path, typer.Argument(help="MAJNUM.csv downloaded from ARCEP.")],
+) -> None:
+    """Validate and install a newer MAJNUM; the current plan stays on any failure."""
+    from rcsqualify.numbering.plan import install_plan
+
+    plan = install_plan(majnum)
+    typer.echo(f"installed ARCEP plan of {plan.snapshot.isoformat()} "
+               f"({len(plan.blocks)} blocks) at {plan.source}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

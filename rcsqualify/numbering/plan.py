@@ -1,0 +1,280 @@
+"""The ARCEP numbering plan, loaded once into sorted numpy arrays.
+
+MAJNUM lists every allocated block (start, end, holder, territory). Blocks of one
+length never overlap, so a number is attributed by one ``searchsorted`` over the block
+starts of its length: that is what keeps normalization vectorized. The shipped files
+are ARCEP open data (Licence Ouverte, "Source : ARCEP"), copied unchanged into
+``rcsqualify/data/arcep``; ``rcsqualify plan update`` installs a newer MAJNUM into the
+user data directory after validating it, and the loader prefers it when present.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import platformdirs
+
+from rcsqualify.errors import InputError
+
+MAJNUM_HEADER = ["EZABPQM", "Tranche_Debut", "Tranche_Fin", "Mnémo", "Territoire",
+                 "Date_Attribution"]
+
+#: ARCEP territory name → E.164 country code of numbers in that territory.
+TERRITORY_COUNTRY_CODE: dict[str, str] = {
+    "Métropole": "33",
+    "National": "33",
+    "Guadeloupe, St Martin et St Barthélemy": "590",
+    "Guyane": "594",
+    "Martinique": "596",
+    "La Réunion": "262",
+    "La Réunion - Océan indien": "262",
+    "Mayotte": "262",
+    "Saint Pierre et Miquelon": "508",
+}
+#: Country codes rcsqualify treats as French (CONTRACT §3).
+FRENCH_COUNTRY_CODES = ("33", "590", "594", "596", "262", "508")
+
+#: Lengths of national numbers (with the leading 0) that MAJNUM blocks have and that
+#: have an E.164 form. Short numbers (4-6 digits) have none and are never looked up.
+BLOCK_LENGTHS = (10, 13, 14)
+#: Bump when NumberingPlan's fields change: compiled pickles of older shapes are ignored.
+_COMPILED_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class BlockTable:
+    """Blocks of one number length, sorted by start."""
+
+    starts: np.ndarray  # int64
+    ends: np.ndarray  # int64
+    block: np.ndarray  # int32: row index into NumberingPlan.blocks
+
+    def lookup(self, values: np.ndarray) -> np.ndarray:
+        """Row index into the plan's blocks for each value, -1 where unallocated."""
+        if len(self.starts) == 0:
+            return np.full(len(values), -1, dtype=np.int32)
+        pos = np.searchsorted(self.starts, values, side="right") - 1
+        safe = np.clip(pos, 0, None)
+        hit = (pos >= 0) & (values <= self.ends[safe])
+        return np.where(hit, self.block[safe], -1).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class NumberingPlan:
+    """The allocated blocks plus the operator tables, ready for vectorized look-ups."""
+
+    blocks: pd.DataFrame  # prefix, start, end, operator, territory, date, country_code
+    tables: dict[int, BlockTable]
+    routing_prefixes: dict[str, str]  # MAJPORTA prefix → ARCEP operator code
+    mcc_mnc: dict[str, str]  # MAJMNC → ARCEP operator code
+    operator_names: dict[str, str]  # ARCEP code → name
+    snapshot: date
+    source: str  # "shipped" or the path of an installed plan
+    operator_codes: list[str] = field(default_factory=list)  # category order
+    block_country_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def lookup(self, national: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Block row for each national number (int64 value, digit length), -1 if none."""
+        out = np.full(len(national), -1, dtype=np.int32)
+        for length, table in self.tables.items():
+            mask = lengths == length
+            if mask.any():
+                out[mask] = table.lookup(national[mask])
+        return out
+
+    def operator_name(self, code: str) -> str:
+        return self.operator_names.get(code, code)
+
+
+def _read_arcep_csv(data: bytes) -> dict[str, list[str]]:
+    """ARCEP CSV → columns of strings (the csv module: faster than pandas at this size)."""
+    rows = list(csv.reader(io.StringIO(data.decode("cp1252")), delimiter=";"))
+    header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
+    return {name: [r[i] for r in body] for i, name in enumerate(header)}
+
+
+def _shipped(name: str) -> bytes:
+    return (resources.files("rcsqualify") / "data" / "arcep" / name).read_bytes()
+
+
+def plan_dir() -> Path:
+    """Where ``plan update`` installs a newer MAJNUM (``RCSQUALIFY_PLAN_DIR`` overrides)."""
+    env = os.environ.get("RCSQUALIFY_PLAN_DIR")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("rcsqualify")) / "plan"
+
+
+def validate_majnum(data: bytes) -> dict[str, list[str]]:
+    """Parse and sanity-check a MAJNUM file; raise InputError naming what is wrong."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError("MAJNUM file is neither cp1252 nor UTF-8 text") from exc
+    if "\x00" in text:
+        raise InputError("MAJNUM file is binary, not ARCEP's ';'-separated CSV")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"MAJNUM file is not a readable CSV ({exc})") from exc
+    if list(df.columns) != MAJNUM_HEADER:
+        raise InputError(
+            "MAJNUM header should be " + ";".join(MAJNUM_HEADER)
+            + f", found {';'.join(map(str, df.columns))}"
+        )
+    if len(df) < 1000:
+        raise InputError(f"MAJNUM has {len(df)} rows; ARCEP's full plan has about 20,000")
+    start, end = df["Tranche_Debut"], df["Tranche_Fin"]
+    bad = ~(start.str.fullmatch(r"0?\d+") & end.str.fullmatch(r"0?\d+")) | (
+        start.str.len() != end.str.len()
+    )
+    if bad.any():
+        raise InputError(f"MAJNUM has {int(bad.sum())} rows with malformed block bounds, "
+                         f"first at data row {int(bad.to_numpy().argmax()) + 1}")
+    if (start.astype("int64") > end.astype("int64")).any():
+        raise InputError("MAJNUM has blocks whose start is after their end")
+    unknown = set(df["Territoire"]) - set(TERRITORY_COUNTRY_CODE)
+    if unknown:
+        raise InputError(f"MAJNUM names unknown territories: {sorted(unknown)[:3]}")
+    dates = pd.to_datetime(df["Date_Attribution"], format="%d/%m/%Y", errors="coerce")
+    if dates.isna().any():
+        raise InputError("MAJNUM has dates not in dd/mm/yyyy form")
+    return {str(c): df[c].tolist() for c in df.columns}
+
+
+def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
+    starts_s = majnum["Tranche_Debut"]
+    keep = [i for i, v in enumerate(starts_s) if len(v) in BLOCK_LENGTHS]
+    col = {k: [v[i] for i in keep] for k, v in majnum.items()}
+    territory = col["Territoire"]
+    df = pd.DataFrame({
+        "prefix": col["EZABPQM"],
+        "start": np.array(col["Tranche_Debut"], dtype=np.int64),
+        "end": np.array(col["Tranche_Fin"], dtype=np.int64),
+        "length": np.array([len(v) for v in col["Tranche_Debut"]], dtype=np.int64),
+        "operator": col["Mnémo"],
+        "territory": territory,
+        "date": col["Date_Attribution"],
+        "country_code": [TERRITORY_COUNTRY_CODE.get(t, "33") for t in territory],
+    })
+    tables: dict[int, BlockTable] = {}
+    lengths = df["length"].to_numpy()
+    starts = df["start"].to_numpy()
+    ends = df["end"].to_numpy()
+    for length in BLOCK_LENGTHS:
+        idx = np.flatnonzero(lengths == length)
+        idx = idx[np.argsort(starts[idx], kind="stable")]
+        tables[length] = BlockTable(starts=starts[idx], ends=ends[idx],
+                                    block=idx.astype(np.int32))
+    snapshot = max(
+        (date(int(d[6:10]), int(d[3:5]), int(d[0:2]))
+         for d in majnum["Date_Attribution"] if len(d) == 10),
+        default=date(1970, 1, 1),
+    )
+    porta = _read_arcep_csv(_shipped("MAJPORTA.csv"))
+    mnc = _read_arcep_csv(_shipped("MAJMNC.csv"))
+    ident = _read_arcep_csv(_shipped("identifiants_CE.csv"))
+    names = dict(zip(ident["CODE_OPERATEUR"], ident["IDENTITE_OPERATEUR"], strict=False))
+    names.update(zip(mnc["Mnémo"], mnc["Nom"], strict=False))
+    return NumberingPlan(
+        blocks=df,
+        tables=tables,
+        routing_prefixes=dict(zip(porta["EZABPQM"], porta["Mnémo"], strict=False)),
+        mcc_mnc=dict(zip(mnc["MCC-MNC"], mnc["Mnémo"], strict=False)),
+        operator_names=names,
+        snapshot=snapshot,
+        source=source,
+        operator_codes=sorted(set(col["Mnémo"]) | set(porta["Mnémo"]) | set(mnc["Mnémo"])),
+        block_country_codes=df["country_code"].astype("int64").to_numpy(),
+    )
+
+
+def _compiled_path(data: bytes) -> Path:
+    from rcsqualify import __version__
+
+    salt = f"{__version__}/{_COMPILED_FORMAT}".encode()
+    digest = hashlib.sha256(data + salt).hexdigest()[:16]
+    return Path(platformdirs.user_cache_dir("rcsqualify")) / "plan" / f"plan-{digest}.pkl"
+
+
+def _build_cached(data: bytes, majnum: dict[str, list[str]] | None, source: str) -> NumberingPlan:
+    """Build the plan, or load it from a pickle compiled earlier from the same bytes.
+
+    Parsing ~20,000 CSV rows costs ~90 ms; the compiled form loads in a few ms, which
+    matters for a tool that is also run on small files many times a day. The pickle is
+    our own file, keyed by the SHA-256 of the source, so a changed plan is rebuilt.
+    """
+    path = _compiled_path(data)
+    try:
+        with path.open("rb") as fh:
+            plan = pickle.load(fh)
+        if isinstance(plan, NumberingPlan) and plan.source == source:
+            return plan
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    plan = _build(majnum if majnum is not None else _read_arcep_csv(data), source)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache directory only costs speed
+    return plan
+
+
+@lru_cache(maxsize=1)
+def load_plan() -> NumberingPlan:
+    """The numbering plan in use: an installed newer MAJNUM if valid, else the shipped one."""
+    installed = plan_dir() / "MAJNUM.csv"
+    if installed.is_file():
+        try:
+            data = installed.read_bytes()
+            return _build_cached(data, validate_majnum(data), str(installed))
+        except (InputError, OSError):
+            pass  # a damaged installed plan never stops a run: fall back to the shipped one
+    return _build_cached(_shipped("MAJNUM.csv"), None, "shipped")
+
+
+def install_plan(path: Path) -> NumberingPlan:
+    """Validate ``path`` as MAJNUM and install it atomically; the previous plan stays on failure."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    plan = _build(validate_majnum(data), str(plan_dir() / "MAJNUM.csv"))
+    target = plan_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=".MAJNUM.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, target / "MAJNUM.csv")
+    load_plan.cache_clear()
+    return plan
+
+
+def remove_installed_plan() -> bool:
+    """Go back to the shipped plan. True if an installed plan was removed."""
+    target = plan_dir()
+    if (target / "MAJNUM.csv").exists():
+        shutil.rmtree(target)
+        load_plan.cache_clear()
+        return True
+    return False

@@ -1,0 +1,47 @@
+"""Operator sources: who serves a number today (CONTRACT §4).
+
+A source answers for a batch of numbers at once (``lookup``), keyed by the integer
+E.164 digits the normalizer produces; an unanswered number is data (""), not an
+exception. The pipeline asks the sources in order and the first answer wins; the range
+holder from the numbering plan answers last, for every valid number.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SourceStats:
+    """What a source did, for the report."""
+
+    asked: int = 0
+    answered: int = 0
+    unmapped: int = 0  # answers naming no known operator
+    unmapped_examples: list[str] = field(default_factory=list)
+    conflicts: int = 0
+    errors: int = 0  # look-ups that failed after retries
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class OperatorSource(ABC):
+    """One way of learning the serving operator of numbers."""
+
+    #: the ``operator_source`` label written for numbers this source answered
+    label: str = ""
+
+    def __init__(self) -> None:
+        self.stats = SourceStats()
+
+    @abstractmethod
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """ARCEP operator code per key (object array), "" where this source has no answer.
+
+        ``keys`` are distinct int64 E.164 digits of valid mobile numbers.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files or connections."""

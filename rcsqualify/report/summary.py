@@ -1,0 +1,195 @@
+"""Counts, ratios and the gate (CONTRACT §2 Counting and Ratio, §7).
+
+Counting is per *message*: one per distinct normalized number plus one per invalid
+row (each would be one failed message). ``rows = messages + duplicates`` and the six
+status counts add up to ``messages``. The summary is a plain dict-shaped dataclass:
+the terminal, JSON and HTML renderers format it, none of them computes anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import phonenumbers
+
+from rcsqualify import __version__
+from rcsqualify.errors import ExitCode
+from rcsqualify.numbering.plan import NumberingPlan
+from rcsqualify.pipeline import CheckResult
+from rcsqualify.verdict import (
+    ERROR_STATUSES,
+    KIND,
+    REASON_TO_STATUS,
+    REASONS,
+    REPAIRS,
+    SOURCE,
+    SOURCES,
+    STATUSES,
+    Status,
+)
+
+
+@dataclass
+class Summary:
+    tool: dict[str, Any]
+    input: dict[str, Any]
+    counts: dict[str, int]
+    reasons: dict[str, int]
+    repaired: dict[str, int]
+    operators: dict[str, int]
+    operator_names: dict[str, str]
+    operator_sources: dict[str, int]
+    territories: dict[str, int]
+    error_ratio: float
+    error_ratio_upper: float
+    threshold: float
+    gate: str
+    exit_code: int
+    target_operator: str
+    capability: str
+    api: dict[str, Any] = field(default_factory=dict)
+    portability: dict[str, Any] = field(default_factory=dict)
+    interval: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _count(codes: np.ndarray, vocabulary: tuple[str, ...], skip_blank: bool = True
+           ) -> dict[str, int]:
+    counts = np.bincount(codes.astype(np.int64), minlength=len(vocabulary))
+    return {name: int(counts[i]) for i, name in enumerate(vocabulary)
+            if not (skip_blank and name == "")}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (good at small n and near 0 or 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def api_block(per_provider: dict[str, Any]) -> dict[str, Any]:
+    """Totals over providers (CONTRACT §6 keys) plus each provider's own counts."""
+    providers = {k: v for k, v in per_provider.items() if not k.startswith("_")}
+    totals = {key: sum(int(p.get(key, 0)) for p in providers.values())
+              for key in ("requests", "cache_hits", "retries", "throttled", "errors")}
+    return {**totals, "providers": providers}
+
+
+def summarize(
+    result: CheckResult,
+    plan: NumberingPlan,
+    *,
+    input_info: dict[str, Any],
+    threshold: float,
+    remote_asked: bool = False,
+) -> Summary:
+    rows = result.rows
+    d = result.distinct
+    invalid_rows = np.flatnonzero(rows.key == 0)
+    n_rows = len(rows.key)
+    n_distinct = len(d.key)
+    messages = n_distinct + len(invalid_rows)
+    duplicates = n_rows - messages
+
+    message_reasons = np.concatenate([d.reason, rows.reason[invalid_rows]])
+    reasons = _count(message_reasons, REASONS)
+    status_codes = REASON_TO_STATUS[message_reasons] if len(message_reasons) else np.zeros(
+        0, np.uint8)
+    counts_by_status = _count(status_codes, tuple(str(s) for s in STATUSES), skip_blank=False)
+    counts: dict[str, int] = {"rows": n_rows, "duplicates": duplicates, "messages": messages,
+                              **counts_by_status}
+
+    errors = sum(counts[str(s)] for s in ERROR_STATUSES)
+    unverified = counts[str(Status.UNVERIFIED)]
+    ratio = errors / messages if messages else 0.0
+    upper = (errors + unverified) / messages if messages else 0.0
+
+    mobile = d.kind == KIND["mobile"]
+    ops, op_counts = np.unique(d.operator[mobile].astype(str), return_counts=True)
+    operators = {str(o): int(c) for o, c in sorted(zip(ops, op_counts, strict=True),
+                                                   key=lambda x: -x[1])}
+    terr = plan.blocks["territory"].to_numpy(object)[d.block] if n_distinct else np.zeros(
+        0, object)
+    t_names, t_counts = np.unique(terr.astype(str), return_counts=True)
+    territories = {str(t): int(c) for t, c in sorted(zip(t_names, t_counts, strict=True),
+                                                     key=lambda x: -x[1])}
+    source_counts = _count(d.source[mobile], SOURCES)
+
+    warnings: list[str] = []
+    range_only = int(np.count_nonzero(d.source[mobile] == SOURCE["range"]))
+    if range_only:
+        warnings.append(
+            f"{range_only} mobile numbers rest on the range holder alone (ARCEP plan): "
+            "correct only for numbers never ported; give --portability or --mnp-url "
+            "to know who serves them today")
+    if unverified and result.capability == "none":
+        warnings.append(
+            f"{unverified} target-operator mobiles are unverified (no capability check "
+            f"was run): the ratio could reach {upper:.1%} if none of them is RCS-reachable")
+
+    interval = None
+    gate_ratio = ratio
+    if result.sampled:
+        interval = dict(result.provider_stats.get("_sample", {}))  # type: ignore[call-overload]
+        gate_ratio = float(interval.get("error_ratio_high", ratio))
+
+    incomplete = remote_asked and (
+        reasons.get("capability_error", 0) > 0
+        or any(getattr(s, "errors", 0) for s in result.source_stats.values())
+    )
+    if gate_ratio > threshold:
+        gate, code = "fail", ExitCode.FAIL
+    elif incomplete:
+        gate, code = "incomplete", ExitCode.INCOMPLETE
+    else:
+        gate, code = "pass", ExitCode.PASS
+
+    portability: dict[str, Any] = {}
+    for label, stats in result.source_stats.items():
+        portability[label] = asdict(stats) if hasattr(stats, "__dataclass_fields__") else stats
+    if mobile.any():
+        moved = d.operator[mobile] != d.range_operator[mobile]
+        tgt = result.target_operator
+        portability["ported_in"] = int(np.count_nonzero(
+            moved & (d.operator[mobile] == tgt)))
+        portability["ported_out"] = int(np.count_nonzero(
+            moved & (d.range_operator[mobile] == tgt)))
+        portability["moved"] = int(np.count_nonzero(moved))
+        portability["range_only"] = range_only
+
+    return Summary(
+        tool={"name": "rcsqualify", "version": __version__,
+              "phonenumbers": phonenumbers.__version__,
+              "arcep_plan_date": plan.snapshot.isoformat(), "arcep_plan_source": plan.source},
+        input=input_info,
+        counts=counts,
+        reasons={k: v for k, v in reasons.items() if v},
+        repaired={k: v for k, v in _count(rows.repaired, REPAIRS).items() if v},
+        operators=operators,
+        operator_names={o: plan.operator_name(o) for o in operators},
+        operator_sources={k: v for k, v in source_counts.items() if v},
+        territories=territories,
+        error_ratio=ratio,
+        error_ratio_upper=upper,
+        threshold=threshold,
+        gate=gate,
+        exit_code=int(code),
+        target_operator=result.target_operator,
+        capability=result.capability,
+        api=api_block(result.provider_stats),
+        portability=portability,
+        interval=interval,
+        warnings=warnings,
+        timings=result.timings,
+    )

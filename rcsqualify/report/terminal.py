@@ -1,0 +1,102 @@
+"""The terminal summary (CONTRACT §6): tables per status, operator and territory, the ratio
+against the threshold and a one-line verdict. Rendered on stderr by the CLI, so stdout
+stays free for ``--json-report -``."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from rcsqualify.report.summary import Summary
+from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES
+
+_STATUS_STYLE = {
+    "invalid": "red", "not_mobile": "red", "other_operator": "red", "not_rcs": "red",
+    "unverified": "yellow", "reachable": "green",
+}
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+def verdict_line(s: Summary) -> str:
+    ratio = f"{s.error_ratio:.2%}"
+    thr = f"{s.threshold:.0%}" if s.threshold * 100 == int(s.threshold * 100) else (
+        f"{s.threshold:.2%}")
+    if s.gate == "fail":
+        return (f"FAIL: projected error ratio {ratio} is over the {thr} threshold "
+                f"({s.counts['messages']} messages); qualify or clean the base before sending")
+    if s.gate == "incomplete":
+        return (f"INCOMPLETE: error ratio {ratio} ≤ {thr} so far, but some checks could "
+                "not be done; re-run to finish (answers so far are cached)")
+    upper = ""
+    if s.counts.get("unverified"):
+        upper = f"; up to {s.error_ratio_upper:.2%} if the unverified numbers fail"
+    return f"PASS: projected error ratio {ratio} ≤ {thr} threshold{upper}"
+
+
+def render_summary(s: Summary) -> RenderableType:
+    messages = s.counts["messages"]
+    status = Table(title="Messages by status", title_justify="left", expand=False)
+    status.add_column("status")
+    status.add_column("messages", justify="right")
+    status.add_column("share", justify="right")
+    status.add_column("reasons")
+    for st in STATUSES:
+        name = str(st)
+        reasons = ", ".join(f"{r} {c}" for r, c in s.reasons.items()
+                            if REASON_STATUS.get(r) == st)
+        mark = " (error)" if st in ERROR_STATUSES else ""
+        status.add_row(Text(name + mark, style=_STATUS_STYLE[name]), str(s.counts[name]),
+                       _pct(s.counts[name], messages), reasons)
+    status.caption = (f"{s.counts['rows']} rows = {messages} messages + "
+                      f"{s.counts['duplicates']} duplicate rows")
+
+    ops = Table(title="Mobiles by serving operator", title_justify="left")
+    ops.add_column("operator")
+    ops.add_column("name")
+    ops.add_column("numbers", justify="right")
+    total_mobiles = sum(s.operators.values())
+    for code, count in list(s.operators.items())[:12]:
+        style = "bold" if code == s.target_operator else ""
+        ops.add_row(Text(code, style=style), s.operator_names.get(code, ""), str(count))
+    if len(s.operators) > 12:
+        rest = sum(list(s.operators.values())[12:])
+        ops.add_row("…", f"{len(s.operators) - 12} more", str(rest))
+    if s.operator_sources:
+        ops.caption = "source: " + ", ".join(f"{k} {v}" for k, v in s.operator_sources.items())
+    ops.add_row("total", "", str(total_mobiles))
+
+    terr = Table(title="Numbers by territory", title_justify="left")
+    terr.add_column("territory")
+    terr.add_column("numbers", justify="right")
+    for name, count in s.territories.items():
+        terr.add_row(name, str(count))
+
+    parts: list[RenderableType] = [status, ops, terr]
+    if s.repaired:
+        parts.append(Text("repaired cells: " + ", ".join(f"{k} {v}"
+                                                         for k, v in s.repaired.items())))
+    if s.api.get("providers"):
+        api = s.api
+        parts.append(Text(f"API: {api['requests']} requests, {api['cache_hits']} cache hits, "
+                          f"{api['retries']} retries, {api['throttled']} throttled (429)"))
+    if s.interval:
+        iv = s.interval
+        parts.append(Text(f"sampled estimate: error ratio 95 % interval "
+                          f"[{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}] "
+                          f"from {iv['sampled']} checked numbers; the gate uses the upper end"))
+    for w in s.warnings:
+        parts.append(Text("note: " + w, style="yellow"))
+    parts.append(Text(
+        f"error ratio {s.error_ratio:.2%} (upper bound {s.error_ratio_upper:.2%}) "
+        f"vs threshold {s.threshold:.2%}, target operator {s.target_operator}"))
+    style = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}[s.gate]
+    parts.append(Text(verdict_line(s), style=style))
+    return Group(*parts)
+
+
+def print_summary(s: Summary, console: Console) -> None:
+    console.print(render_summary(s))

@@ -1,0 +1,142 @@
+"""Wires a ``check`` run: builds sources and providers from the settings, runs the
+pipeline, summarizes, writes the outputs. The CLI calls this and renders; tests and
+the cron mode call it directly."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from rcsqualify.capability.interface import CapabilityProvider
+from rcsqualify.contacts import ContactSource
+from rcsqualify.errors import InputError
+from rcsqualify.numbering.plan import NumberingPlan, load_plan
+from rcsqualify.operators.interface import OperatorSource
+from rcsqualify.pipeline import CheckResult, run_check
+from rcsqualify.report.json_report import format_json
+from rcsqualify.report.summary import Summary, summarize
+from rcsqualify.report.writers import atomic_path, output_format, write_annotated
+from rcsqualify.settings import Settings
+
+
+@dataclass
+class CheckRun:
+    summary: Summary
+    result: CheckResult
+    source: ContactSource
+
+
+class ProgressReporter:
+    """Rich progress bars on stderr, only when stderr is a terminal and not quiet."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.enabled = enabled and console.is_terminal
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), console=console, transient=True,
+        ) if self.enabled else None
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self._progress is None:
+            return
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ProgressReporter]:
+        if self._progress is None:
+            yield self
+            return
+        with self._progress:
+            yield self
+
+
+def validate_settings(s: Settings) -> None:
+    """Option checks that need no file: fail before anything is read (exit 2)."""
+    if not 0 <= s.threshold <= 1:
+        raise InputError(f"--threshold must be between 0 and 1 (a share), got {s.threshold}")
+    if s.output:
+        output_format(s.output)
+    if s.rate <= 0:
+        raise InputError("--rate must be positive")
+    if s.sample is not None and s.sample < 1:
+        raise InputError("--sample must be a positive number of numbers")
+    plan_ops = set(load_plan().operator_codes)
+    if s.operator not in plan_ops:
+        raise InputError(f"--operator {s.operator!r} is not an ARCEP operator code "
+                         "(Orange is FRTE)")
+
+
+def build_operator_sources(s: Settings, plan: NumberingPlan) -> list[OperatorSource]:
+    sources: list[OperatorSource] = []
+    if s.portability_db or s.portability:
+        from rcsqualify.operators.portability import build_portability_source
+
+        sources.append(build_portability_source(s, plan))
+    if s.mnp_url:
+        from rcsqualify.operators.mnp import build_mnp_source
+
+        sources.append(build_mnp_source(s, plan))
+    return sources
+
+
+def build_provider(s: Settings) -> CapabilityProvider | None:
+    if s.capability == "none":
+        return None
+    from rcsqualify.capability.factory import make_provider
+
+    return make_provider(s)
+
+
+def execute_check(s: Settings, console: Console) -> CheckRun:
+    validate_settings(s)
+    plan = load_plan()
+    source = ContactSource(s.input, column=s.column, encoding=s.encoding,
+                           delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format)
+    try:
+        sources = build_operator_sources(s, plan)
+        provider = build_provider(s)
+        reporter = ProgressReporter(console, enabled=not s.quiet)
+        try:
+            with reporter.running():
+                result = run_check(source, plan, target_operator=s.operator,
+                                   operator_sources=sources, provider=provider,
+                                   progress=reporter)
+        finally:
+            for src in sources:
+                src.close()
+            if provider is not None:
+                provider.close()
+        summary = summarize(result, plan, input_info=source.info.as_dict(),
+                            threshold=s.threshold, remote_asked=s.remote)
+        if s.output:
+            write_annotated(s.output, source, result, plan)
+        if s.json_report:
+            text = format_json(summary)
+            if s.json_report == "-":
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                with atomic_path(s.json_report) as tmp:
+                    Path(tmp).write_text(text, encoding="utf-8")
+        return CheckRun(summary=summary, result=result, source=source)
+    finally:
+        source.close()

@@ -1,0 +1,73 @@
+"""Every option of ``check`` in one typed object (CONTRACT §9).
+
+The CLI fills it from options and environment variables (Typer's ``envvar``; an option
+on the command line wins); the runner and the providers read it. Secrets are not
+fields here: they are read from the environment or from files at the moment a
+provider needs them, so a ``repr`` of the settings can never leak one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
+DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
+DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
+DEFAULT_RATE = 30.0
+DEFAULT_THROTTLE_PAUSE = 60.0
+CAPABILITY_PROVIDERS = ("none", "bothub", "bothub-bulk", "rbm", "rbm-batch")
+
+
+@dataclass
+class Settings:
+    input: str = "-"
+    column: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    input_format: str | None = None
+    operator: str = "FRTE"
+    threshold: float = 0.15
+    output: str | None = None
+    json_report: str | None = None
+    quiet: bool = False
+    debug: bool = False
+    # operator sources
+    portability: list[Path] = field(default_factory=list)
+    portability_db: Path | None = None
+    portability_number_column: str | None = None
+    portability_operator_column: str | None = None
+    mnp_url: str | None = None
+    mnp_field: str | None = None
+    # capability
+    capability: str = "none"
+    bothub_url: str = DEFAULT_BOTHUB_URL
+    bothub_token_url: str = DEFAULT_BOTHUB_TOKEN_URL
+    bot_id: str | None = None
+    bot_key_file: Path | None = None
+    bot_jwt_header: str = "X-Bot-Authorization"
+    rbm_url: str = DEFAULT_RBM_URL
+    agent_id: str | None = None
+    rbm_credentials: Path | None = None
+    agent_launched: bool = False
+    sample: int | None = None
+    seed: int = 0
+    wait_for_window: bool = False
+    # pacing and HTTP
+    rate: float = DEFAULT_RATE
+    throttle_pause: float = DEFAULT_THROTTLE_PAUSE
+    timeout: float = 10.0
+    deadline: float = 120.0  # per number: give up retrying after this many seconds
+    concurrency: int = 64
+    # cache
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    refresh: bool = False
+    ttl_positive_days: float = 90.0
+    ttl_negative_days: float = 60.0
+    ttl_operator_days: float = 7.0
+
+    @property
+    def remote(self) -> bool:
+        return self.capability != "none" or bool(self.mnp_url)
