@@ -45,7 +45,9 @@ def stderr_console() -> Console:
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    stderr_console().print(f"rcsqualify: error: {message}", markup=False, highlight=False)
+    """One line on stderr, never wrapped (a log reader greps it), and the exit code."""
+    one_line = " ".join(message.split())
+    typer.echo(f"rcsqualify: error: {one_line}", err=True)
     return typer.Exit(code)
 
 

@@ -154,10 +154,10 @@ def detect_encoding(path: Path) -> str:
     if utf8:
         return "utf-8"
     with path.open("rb") as fh:
-        decoder = codecs.getincrementaldecoder("cp1252")()
+        cp1252 = codecs.getincrementaldecoder("cp1252")()
         try:
             while chunk := fh.read(1 << 20):
-                decoder.decode(chunk)
+                cp1252.decode(chunk)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path.name}: unknown text encoding (neither UTF-8 nor cp1252); "
                              "give it with --encoding (e.g. --encoding latin-1)") from exc
@@ -304,11 +304,23 @@ class ContactSource:
         self._bad: str | None = None
 
     def _bad_row(self, row: Any) -> str:
-        line = f"line {row.number}" if row.number is not None else "a row"
+        line = f"line {row.number}" if row.number is not None else self._locate_ragged_line()
         self._bad = (f"{self.info.path}: {line} has {row.actual_columns} fields where the "
                      f"header has {row.expected_columns}; fix the row, or check "
                      f"--delimiter (detected {self.info.delimiter!r})")
         return "error"
+
+    def _locate_ragged_line(self) -> str:
+        """Arrow cannot number rows when quoted cells may hold newlines: find it again
+        with the csv module (error path only, so its speed does not matter)."""
+        with self.path.open(encoding=self.info.encoding or "utf-8", newline="",
+                            errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=self.info.delimiter or ",")
+            width = len(self.columns)
+            for i, row in enumerate(reader):
+                if (row or i == 0) and len(row) != width and any(row):
+                    return f"line {reader.line_num}"
+        return "a row"
 
     def _open_xlsx(self, sheet: str | None) -> None:
         import openpyxl
@@ -444,8 +456,7 @@ class ContactSource:
         try:
             reader = pacsv.open_csv(self.path, read_options=self._csv_read,
                                     parse_options=self._csv_parse, convert_options=convert)
-            for batch in reader:
-                yield batch
+            yield from reader
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             if self._bad:
                 raise InputError(self._bad) from exc
@@ -541,4 +552,4 @@ def _rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
 
 
 def open_binary(path: str) -> BinaryIO:
-    return sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115
+    return sys.stdout.buffer if path == "-" else open(path, "wb")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
-import pandas as pd
 
 
 class Status(StrEnum):
@@ -75,11 +74,6 @@ RCS_UNKNOWN, RCS_YES, RCS_NO, RCS_ERROR = np.uint8(0), np.uint8(1), np.uint8(2),
 def status_of(reason: np.ndarray) -> np.ndarray:
     """Status codes for reason codes (vectorized)."""
     return REASON_TO_STATUS[reason]
-
-
-def labels(codes: np.ndarray, vocabulary: tuple[str, ...]) -> pd.Categorical:
-    """Attach labels to codes without materializing one Python string per row."""
-    return pd.Categorical.from_codes(codes.astype(np.int16), categories=list(vocabulary))
 
 
 def classify(

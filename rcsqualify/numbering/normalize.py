@@ -84,7 +84,7 @@ def _as_arrow(cells: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     elif isinstance(cells, pa.Array):
         arr = cells
     else:
-        arr = pa.array(cells.astype("str").to_numpy(object, na_value=None), type=pa.string())
+        arr = pa.Array.from_pandas(cells.astype("string"))
     if arr.type != pa.string():
         arr = pc.cast(arr, pa.string())
     return pc.fill_null(arr, "")
@@ -162,10 +162,10 @@ def normalize_numbers(
     given_cc = np.zeros(n, dtype=np.int64)
     nsn_len = np.zeros(n, dtype=np.int64)
     nsn_v = np.zeros(n, dtype=np.int64)
-    for cc in FRENCH_COUNTRY_CODES:
-        k = len(cc)
-        m = intl & ~ilead0 & (given_cc == 0) & (ilen > k) & (v // _pow10(ilen - k) == int(cc))
-        given_cc[m] = int(cc)
+    for code in FRENCH_COUNTRY_CODES:
+        k = len(code)
+        m = intl & ~ilead0 & (given_cc == 0) & (ilen > k) & (v // _pow10(ilen - k) == int(code))
+        given_cc[m] = int(code)
         nsn_len[m] = ilen[m] - k
         nsn_v[m] = v[m] % _pow10(nsn_len[m])
     reason[intl & (given_cc == 0)] = R["not_french"]

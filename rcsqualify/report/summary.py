@@ -9,7 +9,7 @@ the terminal, JSON and HTML renderers format it, none of them computes anything.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -157,7 +157,7 @@ def summarize(
 
     portability: dict[str, Any] = {}
     for label, stats in result.source_stats.items():
-        portability[label] = asdict(stats) if hasattr(stats, "__dataclass_fields__") else stats
+        portability[label] = asdict(stats) if is_dataclass(stats) else stats  # type: ignore[arg-type]
     if mobile.any():
         moved = d.operator[mobile] != d.range_operator[mobile]
         tgt = result.target_operator

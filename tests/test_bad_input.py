@@ -1,0 +1,99 @@
+"""Bad input: one line naming the problem and the fix, exit 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import check_json, run_cli, write_csv
+
+
+def _assert_clean_error(result: object, *needles: str) -> None:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 2, stderr  # type: ignore[attr-defined]
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("rcsqualify: error: ")
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in stderr, stderr
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    _assert_clean_error(run_cli(["check", str(tmp_path / "nope.csv")]), "no such file")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    f = tmp_path / "e.csv"
+    f.write_bytes(b"")
+    _assert_clean_error(run_cli(["check", str(f)]), "empty")
+
+
+def test_binary_garbage(tmp_path: Path) -> None:
+    f = tmp_path / "g.csv"
+    f.write_bytes(bytes(range(256)) * 50)
+    _assert_clean_error(run_cli(["check", str(f)]), "binary")
+
+
+def test_unknown_encoding(tmp_path: Path) -> None:
+    f = tmp_path / "u.csv"
+    # 0x81 and 0x8d are undefined in cp1252 and invalid in UTF-8
+    f.write_bytes(b"nom;tel\r\nab\x81\x8d;0607123456\r\n")
+    _assert_clean_error(run_cli(["check", str(f)]), "encoding", "--encoding")
+    result, report = check_json([str(f), "--encoding", "latin-1", "--threshold", "1"])
+    assert result.exit_code == 0 and report["counts"]["rows"] == 1
+
+
+def test_no_plausible_phone_column(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "n.csv", [["nom", "ville"], ["Dupont", "Paris"], ["Durand", "Lyon"]])
+    _assert_clean_error(run_cli(["check", str(f)]), "--column", "nom, ville")
+
+
+def test_two_plausible_phone_columns(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "n.csv", [["nom", "portable", "gsm"],
+                                       ["a", "0607123456", "0607123457"]])
+    _assert_clean_error(run_cli(["check", str(f)]), "portable, gsm", "--column")
+    _result, report = check_json([str(f), "--column", "gsm", "--threshold", "1"])
+    assert report["input"]["column"] == "gsm"
+
+
+def test_ragged_csv_names_the_line(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text("nom;tel\na;0607123456\nb;0607123457;extra\n", encoding="utf-8")
+    _assert_clean_error(run_cli(["check", str(f)]), "line 3", "3 fields", "2")
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "c.csv", [["tel"], ["0607123456"]])
+    _assert_clean_error(run_cli(["check", str(f), "--threshold", "15"]), "--threshold")
+    _assert_clean_error(run_cli(["check", str(f), "--operator", "ORANGE"]), "FRTE")
+    _assert_clean_error(run_cli(["check", str(f), "-o", "x.xls"]), ".csv")
+    _assert_clean_error(run_cli(["check", str(f), "--column", "phone2"]), "columns are")
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    _assert_clean_error(run_cli(["check", str(tmp_path)]), "directory")
+
+
+def test_corrupt_xlsx(tmp_path: Path) -> None:
+    f = tmp_path / "c.xlsx"
+    f.write_bytes(b"PK\x03\x04 not really a zip")
+    _assert_clean_error(run_cli(["check", str(f)]), "XLSX")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from rcsqualify.errors import InputError
+
+    with pytest.raises(InputError):
+        run_cli(["check", str(tmp_path / "nope.csv"), "--debug"])
+
+
+def test_bad_cells_never_stop_a_run(tmp_path: Path) -> None:
+    cells = ["\x01\x02", "😀", "'0607123456", "=0607123456", "0" * 40, "+" * 5, "()", "e+10"]
+    rows = [["tel"], *[[c.replace(";", ",")] for c in cells], ["0607123456"]]
+    f = write_csv(tmp_path / "c.csv", rows, delimiter=";")
+    result, report = check_json([str(f), "--threshold", "1", "--column", "tel"])
+    assert result.exit_code == 0
+    assert report["counts"]["rows"] == len(cells) + 1
+    assert report["counts"]["unverified"] == 1
