@@ -35,6 +35,9 @@ app = typer.Typer(
 )
 plan_app = typer.Typer(help="The embedded ARCEP numbering plan.", invoke_without_command=True)
 app.add_typer(plan_app, name="plan")
+portability_app = typer.Typer(help="Local portability store built from extracts.",
+                              no_args_is_help=True)
+app.add_typer(portability_app, name="portability")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -248,6 +251,64 @@ def plan_update(
     plan = install_plan(majnum)
     typer.echo(f"installed ARCEP plan of {plan.snapshot.isoformat()} "
                f"({len(plan.blocks)} blocks) at {plan.source}")
+
+
+@portability_app.command("import")
+@reports_errors
+def portability_import(
+    extracts: Annotated[list[Path], typer.Argument(help="Extracts (CSV or Parquet), in order.")],
+    into: Annotated[Path, typer.Option("--into", help="Store file to build (Parquet).")],
+    number_column: Annotated[str | None, typer.Option(help="Number column.")] = None,
+    operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Build a reusable, indexed store from extracts (atomic: the old store stays on failure)."""
+    import time
+
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.operators.portability import build_table, write_store
+
+    t = time.perf_counter()
+    table = build_table(extracts, load_plan(), number_column=number_column,
+                        operator_column=operator_column)
+    meta = write_store(table, into)
+    console = stderr_console()
+    console.print(f"imported {meta['input_rows']} extract rows into {into}: {meta['rows']} "
+                  f"numbers, {meta['conflicts']} conflicts, {meta['unmapped']} unmapped "
+                  f"operator values, {meta['invalid_numbers']} invalid numbers "
+                  f"({time.perf_counter() - t:.1f} s)", markup=False, highlight=False)
+    if meta["unmapped_examples"]:
+        console.print("unmapped operator values, e.g.: " + ", ".join(
+            meta["unmapped_examples"]), markup=False, highlight=False)
+
+
+@portability_app.command("info")
+@reports_errors
+def portability_info(
+    store: Annotated[Path, typer.Argument(help="Store built by 'portability import'.")],
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Row count, operators, source files and import date of a store."""
+    from rcsqualify.operators.portability import store_info
+
+    if not store.exists():
+        raise _fail(f"{store}: no such store", int(ExitCode.USAGE))
+    info = store_info(store)
+    console = Console(highlight=False)
+    console.print(f"{store}: {info['rows']} numbers from {info['input_rows']} extract rows, "
+                  f"imported {info['imported_at']}; {info['conflicts']} conflicts, "
+                  f"{info['unmapped']} unmapped operator values", markup=False)
+    t = Table(title="Numbers per operator")
+    t.add_column("operator")
+    t.add_column("numbers", justify="right")
+    for op, count in info["operators"].items():
+        t.add_row(op, str(count))
+    console.print(t)
+    for src in info["sources"]:
+        console.print(f"source: {src.get('path')} ({src.get('rows')} rows; number column "
+                      f"{src.get('number_column')!r}, operator column "
+                      f"{src.get('operator_column')!r}, date column {src.get('date_column')!r})",
+                      markup=False)
 
 
 def main() -> None:

@@ -85,6 +85,15 @@ def header_priority(name: str) -> int | None:
     return None
 
 
+_PHONE_LIKE = re.compile(r"^\s*(?:tel:)?\+?[\d\s().\-/]{9,}\s*$", re.IGNORECASE)
+
+
+def looks_like_header(cells: list[str]) -> bool:
+    """A header has a cell with a letter and no cell that looks like a phone number."""
+    has_word = any(re.search(r"[^\W\d_]", c) for c in cells)
+    return has_word and not any(_PHONE_LIKE.match(c) for c in cells)
+
+
 @dataclass
 class InputInfo:
     """What the report says of the input (CONTRACT §6 ``input``)."""
@@ -284,7 +293,7 @@ class ContactSource:
         if len(delim) != 1:
             raise InputError(f"--delimiter must be one character, got {delimiter!r}")
         first = next(csv.reader(io.StringIO(sample), delimiter=delim), [])
-        header = any(re.search(r"[^\W\d_]", cell) for cell in first)
+        header = looks_like_header(first)
         if header:
             names = [c.strip() or f"column_{i + 1}" for i, c in enumerate(first)]
         else:
@@ -521,7 +530,8 @@ def _rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
             break
     if first is None:
         return None
-    header = any(isinstance(v, str) and re.search(r"[^\W\d_]", v) for v in first)
+    header = looks_like_header([v if isinstance(v, str) else "" for v in first]) and all(
+        isinstance(v, str) or v is None for v in first)
     width = len(first)
     data: list[list[str | None]] = [[] for _ in range(width)]
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import phonenumbers
 
 from rcsqualify import __version__
@@ -51,7 +52,7 @@ class Summary:
     target_operator: str
     capability: str
     api: dict[str, Any] = field(default_factory=dict)
-    portability: dict[str, Any] = field(default_factory=dict)
+    attribution: dict[str, Any] = field(default_factory=dict)
     interval: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -116,23 +117,24 @@ def summarize(
     upper = (errors + unverified) / messages if messages else 0.0
 
     mobile = d.kind == KIND["mobile"]
-    ops, op_counts = np.unique(d.operator[mobile].astype(str), return_counts=True)
-    operators = {str(o): int(c) for o, c in sorted(zip(ops, op_counts, strict=True),
-                                                   key=lambda x: -x[1])}
-    terr = plan.blocks["territory"].to_numpy(object)[d.block] if n_distinct else np.zeros(
-        0, object)
-    t_names, t_counts = np.unique(terr.astype(str), return_counts=True)
-    territories = {str(t): int(c) for t, c in sorted(zip(t_names, t_counts, strict=True),
-                                                     key=lambda x: -x[1])}
+    # value_counts hashes; np.unique on a million Python strings would sort them (slow)
+    operators = {str(k): int(v) for k, v in pd.Series(d.operator[mobile], dtype=object)
+                 .value_counts(sort=True).items()}
+    terr_codes, terr_names = pd.factorize(plan.blocks["territory"].to_numpy(object))
+    terr_counts = np.bincount(terr_codes[d.block], minlength=len(terr_names)) if n_distinct \
+        else np.zeros(len(terr_names), np.int64)
+    order = np.argsort(-terr_counts, kind="stable")
+    territories = {str(terr_names[i]): int(terr_counts[i]) for i in order if terr_counts[i]}
     source_counts = _count(d.source[mobile], SOURCES)
 
     warnings: list[str] = []
     range_only = int(np.count_nonzero(d.source[mobile] == SOURCE["range"]))
     if range_only:
         warnings.append(
-            f"{range_only} mobile numbers rest on the range holder alone (ARCEP plan): "
-            "correct only for numbers never ported; give --portability or --mnp-url "
-            "to know who serves them today")
+            f"{range_only} mobile numbers rest on the range holder alone (ARCEP plan), "
+            "correct only for numbers never ported: "
+            + ("no portability source named them" if result.source_stats else
+               "give --portability or --mnp-url to know who serves them today"))
     if unverified and result.capability == "none":
         warnings.append(
             f"{unverified} target-operator mobiles are unverified (no capability check "
@@ -155,9 +157,9 @@ def summarize(
     else:
         gate, code = "pass", ExitCode.PASS
 
-    portability: dict[str, Any] = {}
-    for label, stats in result.source_stats.items():
-        portability[label] = asdict(stats) if is_dataclass(stats) else stats  # type: ignore[arg-type]
+    portability: dict[str, Any] = {"sources": {
+        label: asdict(stats) if is_dataclass(stats) else stats  # type: ignore[arg-type]
+        for label, stats in result.source_stats.items()}}
     if mobile.any():
         moved = d.operator[mobile] != d.range_operator[mobile]
         tgt = result.target_operator
@@ -188,7 +190,7 @@ def summarize(
         target_operator=result.target_operator,
         capability=result.capability,
         api=api_block(result.provider_stats),
-        portability=portability,
+        attribution=portability,
         interval=interval,
         warnings=warnings,
         timings=result.timings,

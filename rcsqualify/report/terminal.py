@@ -76,6 +76,17 @@ def render_summary(s: Summary) -> RenderableType:
         terr.add_row(name, str(count))
 
     parts: list[RenderableType] = [status, ops, terr]
+    att = s.attribution
+    for label, st in att.get("sources", {}).items():
+        line = (f"{label}: answered {st['answered']} of {st['asked']} mobiles; "
+                f"ported in {att.get('ported_in', 0)}, ported out {att.get('ported_out', 0)} "
+                f"(vs range holder); {st['conflicts']} conflicting numbers")
+        if st.get("unmapped"):
+            line += (f"; {st['unmapped']} operator values mapped to nothing, e.g. "
+                     + ", ".join(st["unmapped_examples"][:3]))
+        if st.get("errors"):
+            line += f"; {st['errors']} look-ups failed"
+        parts.append(Text(line))
     if s.repaired:
         parts.append(Text("repaired cells: " + ", ".join(f"{k} {v}"
                                                          for k, v in s.repaired.items())))
