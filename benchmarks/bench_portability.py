@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_local import make_numbers, run_cli, write_contacts  # noqa: E402
+from bench_local import make_numbers, run_cli, write_contacts
 
-from rcsqualify.numbering.plan import load_plan  # noqa: E402
+from rcsqualify.numbering.plan import load_plan
 
 WORK = Path(__file__).resolve().parent / "_work"
 OPERATOR_VALUES = np.array(["FRTE", "SFR0", "BOUY", "FRMO", "06001", "06002", "06003",

@@ -311,6 +311,139 @@ def portability_info(
                       markup=False)
 
 
+@app.command()
+@reports_errors
+def emulator(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8787,
+    seed: Annotated[int, typer.Option(help="Seed of the deterministic answers.")] = 0,
+    capable_share: Annotated[float, typer.Option(help="Share of capable numbers.")] = 0.7,
+    quota: Annotated[float, typer.Option(help="Requests/s allowed per API family.")] = 30.0,
+    numbers: Annotated[Path | None, typer.Option(
+        help="File of number;capable;operator overriding the seeded answers.")] = None,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="Inject faults: KIND=PROBABILITY (http_500, http_503, timeout, reset, "
+        "malformed, token_expiry); repeatable.")] = None,
+    fault_attempts: Annotated[int, typer.Option(
+        help="Faults hit only the first N requests per number (0 = all).")] = 1,
+    latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
+    retry_after: Annotated[float | None, typer.Option(help="Retry-After on 429s.")] = None,
+    bulk_window: Annotated[str, typer.Option(
+        help="BotHub bulk window: always, never, clock (22:00-07:00 Paris).")] = "always",
+    token_ttl: Annotated[int, typer.Option(help="Token lifetime, seconds.")] = 3600,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Serve local emulators of BotHub, RBM and an MNP look-up (127.0.0.1 only)."""
+    from rcsqualify.emulator.app import FAULT_KINDS, EmulatorConfig, load_numbers, serve
+
+    faults: dict[str, float] = {}
+    for item in fault or []:
+        kind, _, prob = item.partition("=")
+        if kind not in FAULT_KINDS:
+            raise _fail(f"--fault {item}: kind must be one of {', '.join(FAULT_KINDS)}", 2)
+        try:
+            faults[kind] = float(prob or 1.0)
+        except ValueError:
+            raise _fail(f"--fault {item}: probability must be a number", 2) from None
+    if bulk_window not in ("always", "never", "clock"):
+        raise _fail("--bulk-window must be always, never or clock", 2)
+    config = EmulatorConfig(seed=seed, capable_share=capable_share, faults=faults,
+                            fault_attempts=fault_attempts, latency=latency,
+                            retry_after=retry_after, bulk_window=bulk_window,
+                            token_ttl=token_ttl,
+                            numbers=load_numbers(numbers) if numbers else {})
+    config.update({"quota": quota})
+
+    def announce(line: str) -> None:
+        base = line.rsplit(" ", 1)[-1]
+        typer.echo(line)
+        typer.echo(f"  RCSQUALIFY_BOTHUB_URL={base}/bothub/v1")
+        typer.echo(f"  RCSQUALIFY_BOTHUB_TOKEN_URL={base}/oauth/v3/token")
+        typer.echo(f"  RCSQUALIFY_BOTHUB_CLIENT_ID={config.client_id}  "
+                   f"RCSQUALIFY_BOTHUB_CLIENT_SECRET=<emulator default>")
+        typer.echo(f"  RCSQUALIFY_RBM_URL={base}/rbm  RCSQUALIFY_RBM_AGENT_ID={config.rbm_agent}")
+        typer.echo(f"  RCSQUALIFY_MNP_URL='{base}/mnp/lookup?msisdn={{msisdn}}'")
+        sys.stdout.flush()
+
+    serve(config, port=port, announce=announce)
+
+
+cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _open_cache(cache_dir: Path | None) -> Any:
+    from rcsqualify.remote.cache import LookupCache
+
+    return LookupCache(cache_dir)
+
+
+@cache_app.command("info")
+@reports_errors
+def cache_info(
+    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Entries per provider, answers, staleness, size and an age histogram."""
+    import json
+
+    cache = _open_cache(cache_dir)
+    try:
+        info = cache.info()
+    finally:
+        cache.close()
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    console = Console(highlight=False)
+    console.print(f"{info['directory']}: {info['entries']} entries, "
+                  f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
+    t = Table(title="Entries per provider")
+    for col in ("provider", "entries", "answers", "stale"):
+        t.add_column(col)
+    for name, entry in info["providers"].items():
+        t.add_row(name, str(entry["entries"]),
+                  ", ".join(f"{k} {v}" for k, v in entry["answers"].items()), str(entry["stale"]))
+    console.print(t)
+    a = Table(title="Age of entries")
+    a.add_column("age")
+    a.add_column("entries", justify="right")
+    for name, count in info["ages"].items():
+        a.add_row(name, str(count))
+    console.print(a)
+
+
+@cache_app.command("clear")
+@reports_errors
+def cache_clear(
+    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Remove every cached answer (the secret stays)."""
+    cache = _open_cache(cache_dir)
+    try:
+        removed = cache.clear()
+    finally:
+        cache.close()
+    typer.echo(f"removed {removed} entries")
+
+
+@cache_app.command("prune")
+@reports_errors
+def cache_prune(
+    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Remove expired entries."""
+    cache = _open_cache(cache_dir)
+    try:
+        removed = cache.prune()
+    finally:
+        cache.close()
+    typer.echo(f"removed {removed} expired entries")
+
+
 def main() -> None:
     app()
 

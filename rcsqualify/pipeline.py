@@ -173,5 +173,8 @@ def run_check(
     result.rows.reason[valid_rows] = distinct.reason[inverse]
     for src in operator_sources:
         result.source_stats[src.label] = src.stats
+        api = getattr(src, "api", None)
+        if api is not None:
+            result.provider_stats[src.label] = api.as_dict()
     result.timings = timings
     return result

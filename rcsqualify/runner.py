@@ -28,6 +28,8 @@ from rcsqualify.errors import InputError
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
+from rcsqualify.remote.cache import LookupCache
+from rcsqualify.remote.http import Notify
 from rcsqualify.report.json_report import format_json
 from rcsqualify.report.summary import Summary, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
@@ -85,7 +87,8 @@ def validate_settings(s: Settings) -> None:
                          "(Orange is FRTE)")
 
 
-def build_operator_sources(s: Settings, plan: NumberingPlan) -> list[OperatorSource]:
+def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache | None,
+                           notify: Notify | None) -> list[OperatorSource]:
     sources: list[OperatorSource] = []
     if s.portability_db or s.portability:
         from rcsqualify.operators.portability import build_portability_source
@@ -94,16 +97,19 @@ def build_operator_sources(s: Settings, plan: NumberingPlan) -> list[OperatorSou
     if s.mnp_url:
         from rcsqualify.operators.mnp import build_mnp_source
 
-        sources.append(build_mnp_source(s, plan))
+        assert cache is not None
+        sources.append(build_mnp_source(s, plan, cache, notify))
     return sources
 
 
-def build_provider(s: Settings) -> CapabilityProvider | None:
+def build_provider(s: Settings, cache: LookupCache | None, notify: Notify | None
+                   ) -> CapabilityProvider | None:
     if s.capability == "none":
         return None
     from rcsqualify.capability.factory import make_provider
 
-    return make_provider(s)
+    assert cache is not None
+    return make_provider(s, cache, notify)
 
 
 def execute_check(s: Settings, console: Console) -> CheckRun:
@@ -111,9 +117,19 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
     plan = load_plan()
     source = ContactSource(s.input, column=s.column, encoding=s.encoding,
                            delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format)
+    cache = None
+    if s.remote:
+        from rcsqualify.capability.factory import make_cache
+
+        cache = make_cache(s)
+
+    def notify(message: str) -> None:
+        if not s.quiet:
+            console.print(message, markup=False, highlight=False)
+
     try:
-        sources = build_operator_sources(s, plan)
-        provider = build_provider(s)
+        sources = build_operator_sources(s, plan, cache, notify)
+        provider = build_provider(s, cache, notify)
         reporter = ProgressReporter(console, enabled=not s.quiet)
         try:
             with reporter.running():
@@ -125,6 +141,8 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
                 src.close()
             if provider is not None:
                 provider.close()
+            if cache is not None:
+                cache.close()
         summary = summarize(result, plan, input_info=source.info.as_dict(),
                             threshold=s.threshold, remote_asked=s.remote)
         if s.output:
