@@ -317,12 +317,12 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
             if not contacts or len(contacts) > state.config.bulk_max:
                 return _error(400, f"1 to {state.config.bulk_max} userContacts per job",
                               "INVALID_ARGUMENT")
-            job = secrets.token_hex(8)
-            state.jobs[job] = {"contacts": contacts, "polls": 0}
+            new_id = secrets.token_hex(8)
+            state.jobs[new_id] = {"contacts": contacts, "polls": 0}
             state.jobs_submitted += 1
             for c in contacts:
                 state.asked[f"bulk:{c}"] += 1
-            return JSONResponse({"jobId": job}, status_code=202)
+            return JSONResponse({"jobId": new_id}, status_code=202)
         job_id = request.query_params.get("jobId", "")
         job = state.jobs.get(job_id)
         if job is None:
