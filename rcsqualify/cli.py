@@ -172,6 +172,10 @@ def check(
         envvar="RCSQUALIFY_THROTTLE_PAUSE", help="Seconds to pause after an HTTP 429.")]
     = 60.0,
     timeout: Annotated[float, typer.Option(help="HTTP timeout per request, seconds.")] = 10.0,
+    retry_backoff: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_RETRY_BACKOFF",
+        help="First wait before retrying a 5xx/timeout/reset, seconds (doubles each time).")]
+    = 0.5,
     cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
                                                    help="Cache directory.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the cache.")] = False,
@@ -200,7 +204,8 @@ def check(
         bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
         agent_id=agent_id, rbm_credentials=rbm_credentials, agent_launched=agent_launched,
         sample=sample, seed=seed, wait_for_window=wait_for_window, rate=rate,
-        throttle_pause=throttle_pause, timeout=timeout, cache_dir=cache_dir,
+        throttle_pause=throttle_pause, timeout=timeout, retry_backoff=retry_backoff,
+        cache_dir=cache_dir,
         no_cache=no_cache, refresh=refresh,
     )
     console = stderr_console()
@@ -324,7 +329,7 @@ def emulator(
         help="Inject faults: KIND=PROBABILITY (http_500, http_503, timeout, reset, "
         "malformed, token_expiry); repeatable.")] = None,
     fault_attempts: Annotated[int, typer.Option(
-        help="Faults hit only the first N requests per number (0 = all).")] = 1,
+        help="Faults hit the first N requests per number (0: a share of numbers always fail).")] = 1,
     latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
     retry_after: Annotated[float | None, typer.Option(help="Retry-After on 429s.")] = None,
     bulk_window: Annotated[str, typer.Option(

@@ -15,12 +15,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from rcsqualify.capability.interface import CapabilityProvider
 from rcsqualify.contacts import ContactSource
@@ -43,15 +46,29 @@ class CheckRun:
     source: ContactSource
 
 
+class QuotaEta(ProgressColumn):
+    """Time left at the quota (remote stages): remaining requests / rate. Smooth pacing
+    makes that the real finishing time, unlike an estimate from the first answers."""
+
+    def render(self, task: Task) -> Text:
+        rate = task.fields.get("rate")
+        if rate and task.total:
+            left = max(0.0, (task.total - task.completed) / rate)
+            return Text(f"ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:"
+                        f"{int(left % 60):02d}", style="progress.remaining")
+        return TimeRemainingColumn().render(task)
+
+
 class ProgressReporter:
     """Rich progress bars on stderr, only when stderr is a terminal and not quiet."""
 
-    def __init__(self, console: Console, enabled: bool) -> None:
+    def __init__(self, console: Console, enabled: bool, rate: float | None = None) -> None:
         self.enabled = enabled and console.is_terminal
+        self.rate = rate
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), console=console, transient=True,
+            MofNCompleteColumn(), TimeElapsedColumn(), QuotaEta(),
+            console=console, transient=True,
         ) if self.enabled else None
         self._tasks: dict[str, TaskID] = {}
 
@@ -59,7 +76,9 @@ class ProgressReporter:
         if self._progress is None:
             return
         if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=total)
+            remote = stage not in ("read",)
+            self._tasks[stage] = self._progress.add_task(
+                stage, total=total, rate=self.rate if remote else None)
         self._progress.update(self._tasks[stage], completed=done, total=total)
 
     @contextlib.contextmanager
@@ -130,7 +149,7 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
     try:
         sources = build_operator_sources(s, plan, cache, notify)
         provider = build_provider(s, cache, notify)
-        reporter = ProgressReporter(console, enabled=not s.quiet)
+        reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
         try:
             with reporter.running():
                 result = run_check(source, plan, target_operator=s.operator,

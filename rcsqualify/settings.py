@@ -60,6 +60,7 @@ class Settings:
     timeout: float = 10.0
     deadline: float = 120.0  # per number: give up retrying after this many seconds
     concurrency: int = 64
+    retry_backoff: float = 0.5  # first backoff after a 5xx/timeout, doubling
     # cache
     cache_dir: Path | None = None
     no_cache: bool = False

@@ -4,9 +4,13 @@ fixed terminal width and none of the user's RCSQUALIFY_* variables."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -39,3 +43,55 @@ def runner() -> CliRunner:
 @pytest.fixture
 def sample_contacts() -> Path:
     return SAMPLE / "contacts.csv"
+
+
+class Emulator:
+    """A running ``rcsqualify emulator`` process, reconfigured per test over HTTP."""
+
+    def __init__(self, base: str, proc: subprocess.Popen[str]) -> None:
+        self.base = base
+        self.proc = proc
+
+    def reset(self, **config: object) -> None:
+        httpx.post(f"{self.base}/_emulator/reset", json=config, timeout=10).raise_for_status()
+
+    def configure(self, **config: object) -> None:
+        httpx.post(f"{self.base}/_emulator/config", json=config,
+                   timeout=10).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        data: dict[str, Any] = httpx.get(f"{self.base}/_emulator/stats", timeout=30).json()
+        return data
+
+    def bothub_args(self) -> list[str]:
+        return ["--capability", "bothub", "--bot-id", "test-bot",
+                "--bothub-url", f"{self.base}/bothub/v1",
+                "--bothub-token-url", f"{self.base}/oauth/v3/token"]
+
+    def mnp_url(self) -> str:
+        return f"{self.base}/mnp/lookup?msisdn={{msisdn}}"
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[Emulator]:
+    exe = Path(sys.executable).with_name("rcsqualify")
+    proc = subprocess.Popen([str(exe), "emulator", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "listening on" in line, line
+    base = line.strip().rsplit(" ", 1)[-1]
+    try:
+        yield Emulator(base, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def emulator(emulator_process: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """The emulator, reset to defaults, and the BotHub credentials it accepts."""
+    emulator_process.reset(quota=1000)
+    monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_ID", "emulator-client")
+    monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "emulator-secret")
+    return emulator_process

@@ -46,5 +46,5 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
                               cache=cache, rate=s.rate, throttle_pause=s.throttle_pause,
                               timeout=s.timeout, concurrency=s.concurrency,
                               deadline=s.deadline, jwt=jwt, jwt_header=s.bot_jwt_header,
-                              notify=notify)
+                              notify=notify, backoff_initial=s.retry_backoff)
     raise ConfigurationError(f"--capability {s.capability} is not available in this version")

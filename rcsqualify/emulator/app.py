@@ -7,8 +7,9 @@ look-up, as APIS.md describes them, with:
   requests in any one-second window get HTTP 429 (``quota_grace`` forgives a few
   milliseconds of network jitter on the arrival times);
 - injectable faults per request (``http_500``, ``http_503``, ``timeout``, ``reset``,
-  ``malformed``, ``token_expiry``), on the first ``fault_attempts`` requests for a number
-  (0 = every request), chosen by a seeded hash, so runs are repeatable;
+  ``malformed``, ``token_expiry``), on the first ``fault_attempts`` requests for a number,
+  each with probability p, or (``fault_attempts`` = 0) on every request of a share p of
+  the numbers; chosen by a seeded hash, so runs are repeatable;
 - deterministic answers: a number is capable when a seeded hash of it falls under
   ``capable_share``, its MNP operator is drawn the same way; a numbers file
   (``number;capable;operator``) overrides both.
@@ -166,8 +167,10 @@ class EmulatorState:
         self.attempts[key] += 1
         if self.config.fault_attempts and attempt >= self.config.fault_attempts:
             return None
+        # fault_attempts = 0: the same numbers fail on every request (a share p of them)
+        draw = attempt if self.config.fault_attempts else 0
         for kind, p in self.config.faults.items():
-            if p > 0 and self._hash("fault", kind, number, attempt) < p:
+            if p > 0 and self._hash("fault", kind, number, draw) < p:
                 self.faults_sent[kind] += 1
                 return kind
         return None

@@ -114,4 +114,5 @@ def build_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
     return MnpSource(url_template=s.mnp_url, plan=plan, cache=cache,
                      token=os.environ.get("RCSQUALIFY_MNP_TOKEN") or None, field=s.mnp_field,
                      rate=s.rate, throttle_pause=s.throttle_pause, timeout=s.timeout,
-                     concurrency=s.concurrency, deadline=s.deadline, notify=notify)
+                     concurrency=s.concurrency, deadline=s.deadline, notify=notify,
+                     backoff_initial=s.retry_backoff)

@@ -127,14 +127,15 @@ class ClientCredentialsToken(TokenSource):
         async with self._lock:
             if self.failed:
                 raise Unresolved(self.failed)
-            if self._token and time.monotonic() < self._expires - self._margin:
+            if self._token and time.monotonic() < self._expires:
                 return self._token
             try:
                 self._token, lifetime = await self._fetch(client)
             except Transient as exc:
                 self.failed = exc.kind
                 raise Unresolved(exc.kind) from exc
-            self._expires = time.monotonic() + lifetime
+            # renew a little before expiry: 60 s, or a tenth of a short lifetime
+            self._expires = time.monotonic() + lifetime - min(self._margin, lifetime / 10)
             return self._token
 
     def invalidate(self, token: str) -> None:
@@ -143,7 +144,7 @@ class ClientCredentialsToken(TokenSource):
 
     async def _fetch(self, client: httpx.AsyncClient) -> tuple[str, float]:
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(5), wait=wait_exponential_jitter(0.2, 5),
+            stop=stop_after_attempt(5), wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
             retry=retry_if_exception_type(Transient), reraise=True,
         ):
             with attempt:
@@ -250,7 +251,8 @@ class HttpLayer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.deadline),
-                wait=wait_exponential_jitter(initial=self.backoff_initial, max=10),
+                wait=wait_exponential_jitter(multiplier=self.backoff_initial, max=10,
+                                            jitter=self.backoff_initial),
                 retry=retry_if_exception_type(Transient), reraise=True,
                 before_sleep=count_retry,
             ):
@@ -271,11 +273,14 @@ class HttpLayer:
     async def _once(self, method: str, url: str, ok: tuple[int, ...],
                     expected: tuple[int, ...], kwargs: dict[str, Any]) -> Answer:
         assert self._client is not None, "use inside session()"
-        refreshed = False
+        refreshes = 0
         throttled = 0
         base_headers = dict(kwargs.get("headers") or {})
         send_kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         while True:
+            # the slot first, then the token: a token taken before a long wait for a
+            # slot could expire on the way
+            await self.pacer.slot()
             headers = dict(base_headers)
             token = None
             if self.token_source is not None:
@@ -283,7 +288,6 @@ class HttpLayer:
                 headers["Authorization"] = f"Bearer {token}"
             if self.extra_headers is not None:
                 headers.update(self.extra_headers())
-            await self.pacer.slot()
             self.stats.requests += 1
             try:
                 resp = await self._client.request(method, url, headers=headers, **send_kwargs)
@@ -301,10 +305,11 @@ class HttpLayer:
                 if throttled > self.max_throttled:
                     raise Transient("throttled", "too many 429s")
                 continue
-            if resp.status_code == 401 and token is not None and not refreshed:
+            if resp.status_code == 401 and token is not None and refreshes < 3:
+                # expired or revoked: drop it (once for all requests that held it), retry
                 assert self.token_source is not None
                 self.token_source.invalidate(token)
-                refreshed = True
+                refreshes += 1
                 continue
             if resp.status_code == 401:
                 raise ConfigurationError(f"{self.name}: the API refused a fresh token (HTTP "

@@ -1,0 +1,390 @@
+"""Remote checks over real HTTP against the emulator process (and over httpx transports).
+
+Rates and pauses are raised/shortened for speed; the properties checked are the ones of
+CONTRACT §5: pacing never over the rate, one 429 → one pause, faults retried, tokens
+refreshed, only necessary calls, resumable runs, no secret or number leaked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from rcsqualify.capability.bothub import BotHubProvider
+from rcsqualify.emulator.app import EmulatorConfig, build_app
+from rcsqualify.remote.cache import LookupCache
+from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
+from tests.conftest import Emulator
+from tests.helpers import check_json, run_cli, write_csv
+
+
+def frte_numbers(n: int, start: int = 0) -> list[str]:
+    """n distinct Orange (FRTE range 0607…) mobiles, national form."""
+    return [f"0607{start + i:06d}" for i in range(n)]
+
+
+def contacts_file(tmp_path: Path, numbers: list[str], name: str = "c.csv") -> Path:
+    return write_csv(tmp_path / name, [["nom", "mobile"], *[[f"n{i}", x]
+                                                            for i, x in enumerate(numbers)]])
+
+
+def e164(national: str) -> str:
+    return "+33" + national[1:]
+
+
+def emulator_truth(numbers: list[str], seed: int = 0, share: float = 0.7) -> list[bool]:
+    """What the emulator answers (same seeded hash as EmulatorState.capable)."""
+    out = []
+    for n in numbers:
+        digest = hashlib.sha256(f"{seed}:cap:{e164(n)}".encode()).digest()[:8]
+        out.append(int.from_bytes(digest, "big") / 2**64 < share)
+    return out
+
+
+def test_bothub_verdicts_and_a_warm_rerun_makes_no_request(tmp_path: Path,
+                                                           emulator: Emulator) -> None:
+    numbers = frte_numbers(60)
+    f = contacts_file(tmp_path, numbers + numbers[:5])  # 5 duplicate rows
+    out = tmp_path / "o.csv"
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+                                 "--threshold", "1", "-o", str(out)])
+    truth = emulator_truth(numbers)
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["reachable"] == sum(truth)
+    assert report["counts"]["not_rcs"] == len(truth) - sum(truth)
+    assert report["api"]["requests"] == 60  # distinct numbers only
+    stats = emulator.stats()
+    assert stats["requests"]["bothub"] == 60
+    assert all(v == 1 for k, v in stats["asked"].items() if k.startswith("bothub:"))
+    import pandas as pd
+
+    df = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
+    assert df["rcs"].tolist()[:60] == ["yes" if t else "no" for t in truth]
+
+    emulator.reset(quota=1000)
+    _, warm = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+                          "--threshold", "1"])
+    assert warm["api"]["requests"] == 0 and warm["api"]["cache_hits"] == 60
+    assert warm["counts"] == report["counts"]
+    assert emulator.stats()["requests"] == {}
+
+
+def test_only_target_operator_mobiles_are_checked(tmp_path: Path, emulator: Emulator) -> None:
+    numbers = frte_numbers(10) + ["0601010101", "0145601234", "N/A", "0651000001"]
+    f = contacts_file(tmp_path, numbers)
+    _, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+                            "--threshold", "1"])
+    assert report["api"]["requests"] == 10
+    assert emulator.stats()["requests"]["bothub"] == 10
+
+
+def test_pacing_never_exceeds_the_quota_over_thousands_of_numbers(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(quota=200)
+    numbers = frte_numbers(3000)
+    f = contacts_file(tmp_path, numbers)
+    t = time.monotonic()
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+                                 "--threshold", "1"])
+    elapsed = time.monotonic() - t
+    stats = emulator.stats()
+    assert report["api"]["throttled"] == 0 and stats["throttled"] == {}
+    assert report["api"]["requests"] == 3000
+    assert stats["max_in_window"]["bothub"] <= 200
+    arrivals = np.array(stats["arrivals"]["bothub"])
+    # smooth, not bursty: any 100 ms holds about 20 requests (+1 for arrival jitter;
+    # the exact client-side spacing is asserted in test_pacer_spacing_on_the_clock)
+    ends = np.searchsorted(arrivals, arrivals + 0.1, side="left")
+    assert (ends - np.arange(len(arrivals))).max() <= 200 * 0.1 + 2
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= 200 * 1.01
+    assert elapsed >= 3000 / 200 * 0.95
+    assert report["counts"]["unverified"] == 0
+
+
+def test_one_429_means_one_pause_then_completion(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(force_429=1)
+    numbers = frte_numbers(40)
+    f = contacts_file(tmp_path, numbers)
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "100",
+                                 "--throttle-pause", "1.5", "--threshold", "1"])
+    stats = emulator.stats()
+    assert report["api"]["throttled"] == 1
+    assert report["counts"]["unverified"] == 0
+    arrivals = np.array(stats["arrivals"]["bothub"])
+    gaps = np.diff(arrivals)
+    assert np.count_nonzero(gaps >= 1.5 * 0.95) == 1  # exactly one pause…
+    assert gaps.max() < 1.5 + 0.5  # …of the configured length
+    assert stats["requests"]["bothub"] == 41  # the refused request was sent once more
+    assert result.exit_code == 0
+
+
+def test_retry_after_longer_than_the_pause_wins(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(force_429=1, retry_after=1.2)
+    f = contacts_file(tmp_path, frte_numbers(5))
+    check_json([str(f), *emulator.bothub_args(), "--rate", "100", "--throttle-pause", "0.2",
+                "--threshold", "1"])
+    gaps = np.diff(np.array(emulator.stats()["arrivals"]["bothub"]))
+    assert gaps.max() >= 1.2 * 0.95
+
+
+@pytest.mark.parametrize("kind", ["http_500", "http_503", "timeout", "reset", "malformed"])
+def test_transient_faults_are_retried_to_the_right_verdicts(tmp_path: Path, emulator: Emulator,
+                                                            kind: str) -> None:
+    emulator.configure(faults={kind: 0.5}, fault_attempts=1, timeout_delay=2.0)
+    numbers = frte_numbers(30)
+    f = contacts_file(tmp_path, numbers)
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "100",
+                                 "--timeout", "0.5", "--threshold", "1"])
+    truth = emulator_truth(numbers)
+    faults = emulator.stats()["faults"].get(kind, 0)
+    assert faults > 0
+    assert report["api"]["retries"] == faults
+    assert report["counts"]["reachable"] == sum(truth)
+    assert report["counts"]["unverified"] == 0
+    assert result.exit_code == 0
+
+
+def test_persistent_faults_leave_unverified_rows_and_exit_3(tmp_path: Path,
+                                                            emulator: Emulator) -> None:
+    emulator.configure(faults={"http_503": 0.3}, fault_attempts=0)
+    numbers = frte_numbers(30)
+    f = contacts_file(tmp_path, numbers)
+    out = tmp_path / "o.csv"
+    runner_args = [str(f), *emulator.bothub_args(), "--rate", "200", "--threshold", "1",
+                   "-o", str(out)]
+    os.environ["RCSQUALIFY_RETRY_BACKOFF"] = "0.01"
+    try:
+        result, report = check_json(runner_args)
+    finally:
+        del os.environ["RCSQUALIFY_RETRY_BACKOFF"]
+    errors = report["reasons"].get("capability_error", 0)
+    assert errors > 0
+    assert report["counts"]["unverified"] == errors
+    assert report["gate"] == "incomplete" and result.exit_code == 3
+    import pandas as pd
+
+    df = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
+    assert (df["reason"] == "capability_error").sum() == errors
+    assert set(df.loc[df["reason"] == "capability_error", "rcs"]) == {"error"}
+    # the answers that did arrive are right
+    truth = dict(zip(numbers, emulator_truth(numbers), strict=True))
+    ok = df[df["rcs"].isin(["yes", "no"])]
+    assert all((r == "yes") == truth[m] for m, r in zip(ok["mobile"], ok["rcs"], strict=True))
+
+
+def test_failures_over_the_threshold_still_fail(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(faults={"http_500": 1.0}, fault_attempts=0, capable_share=0.0)
+    f = contacts_file(tmp_path, frte_numbers(3) + ["N/A"])
+    os.environ["RCSQUALIFY_RETRY_BACKOFF"] = "0.01"
+    try:
+        result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200"])
+    finally:
+        del os.environ["RCSQUALIFY_RETRY_BACKOFF"]
+    assert report["counts"]["invalid"] == 1
+    assert report["gate"] == "fail" and result.exit_code == 1  # 25 % > 15 % already
+
+
+def test_token_expiry_mid_run_refreshes_the_token(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(faults={"token_expiry": 0.2}, fault_attempts=1)
+    numbers = frte_numbers(40)
+    f = contacts_file(tmp_path, numbers)
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+                                 "--threshold", "1"])
+    stats = emulator.stats()
+    assert stats["faults"]["token_expiry"] > 0
+    # one new token per revoked current token (requests that held an already
+    # replaced token just pick up the new one)
+    assert 2 <= stats["tokens_issued"] <= stats["faults"]["token_expiry"] + 1
+    assert report["counts"]["unverified"] == 0 and result.exit_code == 0
+
+
+def test_short_lived_tokens_are_renewed_before_expiry(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(token_ttl=1)
+    f = contacts_file(tmp_path, frte_numbers(60))
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "30",
+                                 "--threshold", "1"])
+    stats = emulator.stats()
+    assert stats["tokens_issued"] >= 2
+    assert report["counts"]["unverified"] == 0
+
+
+def test_wrong_credentials_are_a_configuration_error(tmp_path: Path, emulator: Emulator,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "wrong-secret-value")
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), *emulator.bothub_args()])
+    assert result.exit_code == 2
+    assert "CLIENT_SECRET" in result.stderr
+    assert "wrong-secret-value" not in result.stderr + result.stdout
+
+
+def test_missing_credentials(tmp_path: Path, emulator: Emulator,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RCSQUALIFY_BOTHUB_CLIENT_ID")
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), *emulator.bothub_args()])
+    assert result.exit_code == 2 and "RCSQUALIFY_BOTHUB_CLIENT_ID" in result.stderr
+
+
+def test_mnp_only_for_mobiles_no_extract_answered(tmp_path: Path, emulator: Emulator) -> None:
+    numbers = frte_numbers(20)
+    f = contacts_file(tmp_path, numbers + ["0145601234"])
+    ext = write_csv(tmp_path / "p.csv", [["msisdn", "op"], [numbers[0], "SFR0"],
+                                         [numbers[1], "FRTE"]])
+    _, report = check_json([str(f), "--portability", str(ext), "--mnp-url", emulator.mnp_url(),
+                            "--rate", "200", "--threshold", "1"])
+    stats = emulator.stats()
+    assert stats["requests"]["mnp"] == 18
+    assert report["operator_sources"] == {"portability": 2, "mnp": 18}
+    assert report["api"]["providers"]["mnp"]["requests"] == 18
+    # the emulator's MNP answers: 20801 → FRTE, else another operator
+    frte = report["operators"].get("FRTE", 0)
+    assert 1 <= frte <= 19
+
+
+def test_mnp_failures_fall_back_to_the_range_and_exit_3(tmp_path: Path,
+                                                        emulator: Emulator) -> None:
+    emulator.configure(faults={"http_500": 1.0}, fault_attempts=0)
+    f = contacts_file(tmp_path, frte_numbers(5))
+    os.environ["RCSQUALIFY_RETRY_BACKOFF"] = "0.01"
+    try:
+        result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
+                                     "--threshold", "1"])
+    finally:
+        del os.environ["RCSQUALIFY_RETRY_BACKOFF"]
+    assert report["operator_sources"] == {"range": 5}
+    assert result.exit_code == 3 and report["gate"] == "incomplete"
+
+
+def test_secrets_and_numbers_never_leak(tmp_path: Path, emulator: Emulator) -> None:
+    numbers = frte_numbers(25)
+    f = contacts_file(tmp_path, numbers)
+    cache_dir = tmp_path / "cache"
+    result = run_cli(["check", str(f), *emulator.bothub_args(), "--rate", "200",
+                      "--cache-dir", str(cache_dir), "--mnp-url", emulator.mnp_url(),
+                      "--json-report", str(tmp_path / "r.json")])
+    assert result.exit_code in (0, 1)
+    secret = "emulator-secret"
+    text = result.stdout + result.stderr + (tmp_path / "r.json").read_text()
+    blobs = [p.read_bytes() for p in cache_dir.rglob("*") if p.is_file()]
+    assert blobs and any(len(b) > 0 for b in blobs)
+    for n in numbers:
+        for form in (n, e164(n), n[1:], e164(n)[1:]):
+            assert form not in text
+            assert all(form.encode() not in b for b in blobs)
+    assert secret not in text and all(secret.encode() not in b for b in blobs)
+    key = cache_dir / "secret.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_kill_9_mid_run_then_rerun_asks_nothing_twice(tmp_path: Path, emulator: Emulator
+                                                      ) -> None:
+    numbers = frte_numbers(150)
+    f = contacts_file(tmp_path, numbers)
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    args = [exe, "check", str(f), *emulator.bothub_args(), "--rate", "50", "--threshold", "1",
+            "--json-report", str(tmp_path / "r1.json"), "-q"]
+    env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while emulator.stats()["requests"].get("bothub", 0) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = emulator.stats()["requests"]["bothub"]
+    assert 40 <= first < 150, first
+    args[args.index(str(tmp_path / "r1.json"))] = str(tmp_path / "r2.json")
+    done = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert done.returncode == 0
+    asked = emulator.stats()["asked"]
+    twice = [k for k, v in asked.items() if v > 1]
+    # Every answer is cached the moment it arrives, so only requests in flight at the
+    # kill (answered by the server, not yet read by the killed client) can be asked
+    # again; at 50/s with ~1 ms answers that is one, two if the client was busy.
+    assert len(twice) <= 2, twice
+    assert sum(asked.values()) <= 150 + len(twice)
+
+    emulator.reset(quota=1000)
+    env2 = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache2")}
+    args[args.index(str(tmp_path / "r2.json"))] = str(tmp_path / "r3.json")
+    subprocess.run(args, env=env2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    import json
+
+    resumed = json.loads((tmp_path / "r2.json").read_text())
+    fresh = json.loads((tmp_path / "r3.json").read_text())
+    for key in ("counts", "reasons", "operators", "error_ratio", "gate", "exit_code"):
+        assert resumed[key] == fresh[key], key
+
+
+def test_provider_over_an_httpx_asgi_transport(tmp_path: Path) -> None:
+    """The same provider code against the emulator app in process (no socket)."""
+    cfg = EmulatorConfig(capable_share=0.5, seed=3)
+    cfg.update({"quota": 1000})
+    transport = httpx.ASGITransport(app=build_app(cfg))
+    provider = BotHubProvider(base_url="http://emu/bothub/v1",
+                              token_url="http://emu/oauth/v3/token",
+                              client_id="emulator-client", client_secret="emulator-secret",
+                              bot_id="b", cache=LookupCache(tmp_path / "c"), rate=500,
+                              transport=transport)
+    numbers = [e164(n) for n in frte_numbers(20)]
+    out = provider.check_all(numbers)
+    truth = emulator_truth(frte_numbers(20), seed=3, share=0.5)
+    assert out.tolist() == [RCS_YES if t else RCS_NO for t in truth]
+    assert provider.stats.requests == 20 and RCS_ERROR not in out
+
+
+def test_empty_capability_list_is_not_capable(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        contact = request.url.params["userContact"]
+        body: dict[str, object] = {"capabilities": []} if contact.endswith("1") else {}
+        if contact.endswith("3"):
+            body = {"capabilities": ["chat"]}
+        return httpx.Response(200, json=body)
+
+    provider = BotHubProvider(base_url="http://x/bothub/v1", token_url="http://x/token",
+                              client_id="a", client_secret="b", bot_id="b",
+                              cache=LookupCache(enabled=False), rate=1000,
+                              transport=httpx.MockTransport(handler))
+    out = provider.check_all(["+33607000001", "+33607000002", "+33607000003"])
+    assert out.tolist() == [RCS_NO, RCS_NO, RCS_YES]
+
+
+def test_pacer_spacing_on_the_clock() -> None:
+    """Many concurrent callers, one provider: every send ≥ 1/rate after the previous one,
+    slots taken on the clock (total ≈ n/rate), and nothing leaves during a pause."""
+    import asyncio
+
+    from rcsqualify.remote.http import Pacer
+
+    async def scenario() -> Pacer:
+        pacer = Pacer(50)
+
+        async def caller(i: int) -> None:
+            await pacer.slot()
+            if i == 20:
+                pacer.pause(0.5)
+            await asyncio.sleep(0.05)  # "latency" does not delay the next slot
+
+        await asyncio.gather(*(caller(i) for i in range(100)))
+        return pacer
+
+    t = time.monotonic()
+    pacer = asyncio.run(scenario())
+    elapsed = time.monotonic() - t
+    gaps = np.diff(np.array(pacer.sent_at))
+    assert len(pacer.sent_at) == 100
+    assert gaps.min() >= 1 / 50 - 1e-4
+    assert np.count_nonzero(gaps >= 0.5) == 1
+    assert elapsed < 100 / 50 + 0.5 + 0.5
