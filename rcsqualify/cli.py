@@ -329,7 +329,8 @@ def emulator(
         help="Inject faults: KIND=PROBABILITY (http_500, http_503, timeout, reset, "
         "malformed, token_expiry); repeatable.")] = None,
     fault_attempts: Annotated[int, typer.Option(
-        help="Faults hit the first N requests per number (0: a share of numbers always fail).")] = 1,
+        help="Faults hit the first N requests per number (0: a share of numbers always "
+        "fail).")] = 1,
     latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
     retry_after: Annotated[float | None, typer.Option(help="Retry-After on 429s.")] = None,
     bulk_window: Annotated[str, typer.Option(

@@ -79,7 +79,7 @@ def test_bothub_verdicts_and_a_warm_rerun_makes_no_request(tmp_path: Path,
 
 
 def test_only_target_operator_mobiles_are_checked(tmp_path: Path, emulator: Emulator) -> None:
-    numbers = frte_numbers(10) + ["0601010101", "0145601234", "N/A", "0651000001"]
+    numbers = [*frte_numbers(10), "0601010101", "0145601234", "N/A", "0651000001"]
     f = contacts_file(tmp_path, numbers)
     _, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
                             "--threshold", "1"])
@@ -93,7 +93,7 @@ def test_pacing_never_exceeds_the_quota_over_thousands_of_numbers(
     numbers = frte_numbers(3000)
     f = contacts_file(tmp_path, numbers)
     t = time.monotonic()
-    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+    _result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
                                  "--threshold", "1"])
     elapsed = time.monotonic() - t
     stats = emulator.stats()
@@ -183,7 +183,7 @@ def test_persistent_faults_leave_unverified_rows_and_exit_3(tmp_path: Path,
 
 def test_failures_over_the_threshold_still_fail(tmp_path: Path, emulator: Emulator) -> None:
     emulator.configure(faults={"http_500": 1.0}, fault_attempts=0, capable_share=0.0)
-    f = contacts_file(tmp_path, frte_numbers(3) + ["N/A"])
+    f = contacts_file(tmp_path, [*frte_numbers(3), "N/A"])
     os.environ["RCSQUALIFY_RETRY_BACKOFF"] = "0.01"
     try:
         result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200"])
@@ -210,7 +210,7 @@ def test_token_expiry_mid_run_refreshes_the_token(tmp_path: Path, emulator: Emul
 def test_short_lived_tokens_are_renewed_before_expiry(tmp_path: Path, emulator: Emulator) -> None:
     emulator.configure(token_ttl=1)
     f = contacts_file(tmp_path, frte_numbers(60))
-    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "30",
+    _result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "30",
                                  "--threshold", "1"])
     stats = emulator.stats()
     assert stats["tokens_issued"] >= 2
@@ -237,7 +237,7 @@ def test_missing_credentials(tmp_path: Path, emulator: Emulator,
 
 def test_mnp_only_for_mobiles_no_extract_answered(tmp_path: Path, emulator: Emulator) -> None:
     numbers = frte_numbers(20)
-    f = contacts_file(tmp_path, numbers + ["0145601234"])
+    f = contacts_file(tmp_path, [*numbers, "0145601234"])
     ext = write_csv(tmp_path / "p.csv", [["msisdn", "op"], [numbers[0], "SFR0"],
                                          [numbers[1], "FRTE"]])
     _, report = check_json([str(f), "--portability", str(ext), "--mnp-url", emulator.mnp_url(),

@@ -144,7 +144,8 @@ class ClientCredentialsToken(TokenSource):
 
     async def _fetch(self, client: httpx.AsyncClient) -> tuple[str, float]:
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(5), wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+            stop=stop_after_attempt(5),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
             retry=retry_if_exception_type(Transient), reraise=True,
         ):
             with attempt:
