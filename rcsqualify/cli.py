@@ -168,6 +168,10 @@ def check(
         help="bothub-bulk: sleep until the 22:00 Paris window opens.")] = False,
     rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                         help="Requests per second per provider.")] = 30.0,
+    rate_margin: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_RATE_MARGIN", min=0.0, max=0.5,
+        help="Pace this share under --rate, so network jitter never makes arrivals "
+        "exceed the quota.")] = 0.03,
     throttle_pause: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_THROTTLE_PAUSE", help="Seconds to pause after an HTTP 429.")]
     = 60.0,
@@ -204,6 +208,7 @@ def check(
         bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
         agent_id=agent_id, rbm_credentials=rbm_credentials, agent_launched=agent_launched,
         sample=sample, seed=seed, wait_for_window=wait_for_window, rate=rate,
+        rate_margin=rate_margin,
         throttle_pause=throttle_pause, timeout=timeout, retry_backoff=retry_backoff,
         cache_dir=cache_dir,
         no_cache=no_cache, refresh=refresh,

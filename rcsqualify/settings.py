@@ -56,6 +56,7 @@ class Settings:
     wait_for_window: bool = False
     # pacing and HTTP
     rate: float = DEFAULT_RATE
+    rate_margin: float = 0.03  # pace this share under --rate (arrival jitter)
     throttle_pause: float = DEFAULT_THROTTLE_PAUSE
     timeout: float = 10.0
     deadline: float = 120.0  # per number: give up retrying after this many seconds

@@ -76,7 +76,7 @@ class BotHubProvider(CapabilityProvider):
                  jwt: GsmaJwt | None = None, jwt_header: str = "X-Bot-Authorization",
                  notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 backoff_initial: float = 0.5) -> None:
+                 backoff_initial: float = 0.5, rate_margin: float = 0.03) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.bot_id = bot_id
@@ -89,7 +89,7 @@ class BotHubProvider(CapabilityProvider):
                               timeout=timeout, token=self.token, extra_headers=extra,
                               stats=self.stats, notify=notify, transport=transport,
                               deadline=deadline, max_attempts=max_attempts,
-                              backoff_initial=backoff_initial)
+                              backoff_initial=backoff_initial, rate_margin=rate_margin)
 
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)

@@ -46,5 +46,6 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
                               cache=cache, rate=s.rate, throttle_pause=s.throttle_pause,
                               timeout=s.timeout, concurrency=s.concurrency,
                               deadline=s.deadline, jwt=jwt, jwt_header=s.bot_jwt_header,
-                              notify=notify, backoff_initial=s.retry_backoff)
+                              notify=notify, backoff_initial=s.retry_backoff,
+                              rate_margin=s.rate_margin)
     raise ConfigurationError(f"--capability {s.capability} is not available in this version")

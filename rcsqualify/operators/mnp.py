@@ -40,7 +40,7 @@ class MnpSource(OperatorSource):
                  throttle_pause: float = 60.0, timeout: float = 10.0, concurrency: int = 64,
                  deadline: float = 120.0, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 backoff_initial: float = 0.5) -> None:
+                 backoff_initial: float = 0.5, rate_margin: float = 0.03) -> None:
         super().__init__()
         if "{msisdn}" not in url_template:
             from rcsqualify.errors import InputError
@@ -57,7 +57,7 @@ class MnpSource(OperatorSource):
         self.http = HttpLayer("mnp", rate=rate, throttle_pause=throttle_pause, timeout=timeout,
                               token=StaticToken(token) if token else None, stats=self.api,
                               notify=notify, transport=transport, deadline=deadline,
-                              backoff_initial=backoff_initial)
+                              backoff_initial=backoff_initial, rate_margin=rate_margin)
 
     def _code(self, body: Any) -> str:
         if not isinstance(body, dict):
@@ -115,4 +115,4 @@ def build_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                      token=os.environ.get("RCSQUALIFY_MNP_TOKEN") or None, field=s.mnp_field,
                      rate=s.rate, throttle_pause=s.throttle_pause, timeout=s.timeout,
                      concurrency=s.concurrency, deadline=s.deadline, notify=notify,
-                     backoff_initial=s.retry_backoff)
+                     backoff_initial=s.retry_backoff, rate_margin=s.rate_margin)

@@ -1,10 +1,10 @@
 """The one HTTP layer every provider goes through: pacing, 429 pauses, retries, tokens.
 
-- Pacing: aiolimiter's leaky bucket with a capacity of one request, draining at
-  ``rate`` per second. Two requests of one provider therefore leave at least 1/rate
-  seconds apart (a gateway's "spike arrest" counts per interval, so a burst of 30 at the
-  top of each second can be refused), and slots are taken on the clock, not after the
-  previous answer: with enough requests in flight, latency does not lower the rate.
+- Pacing: each request reserves the next slot on the clock, 1/rate after the previous
+  slot. Two requests of one provider therefore leave 1/rate seconds apart (a gateway's
+  "spike arrest" counts per interval, so a burst of 30 at the top of each second can be
+  refused), and slots are taken on the clock, not after the previous answer: with
+  enough requests in flight, latency does not lower the rate.
 - HTTP 429: the whole provider pauses ``throttle_pause`` seconds (a longer
   ``Retry-After`` wins); no request of that provider leaves during the pause, including
   those already waiting for a slot. The request is then sent again; 429s do not use up
@@ -29,7 +29,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -64,11 +63,30 @@ class Unresolved(Exception):
 
 
 class Pacer:
-    """Smooth pacing plus a provider-wide pause after a 429."""
+    """Smooth pacing on the clock, plus a provider-wide pause after a 429.
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self._limiter = AsyncLimiter(1, 1.0 / rate)
+    Slots are reserved on the clock at ``rate × (1 − margin)``: slot k is due at
+    t0 + k·interval whatever the answers' latency. Two rules keep it smooth:
+    - no two sends are ever closer than 1/rate (the configured quota), even when the
+      event loop woke a waiter late and the schedule is catching up: no bursts;
+    - a late wake-up does not push the whole schedule back: the lost time is made up
+      at up to the full rate. (aiolimiter's leaky bucket, tried first, drains from the
+      moment a late waiter finally acquires, so each late wake-up is capacity lost for
+      good: it achieved 93 % of a 30/s quota against the emulator.)
+
+    ``margin`` (default 3 %) paces a little under the quota: the gateway counts
+    *arrivals*, and a request that leaves on time can reach it a few milliseconds late,
+    right before the next one. Without a margin a client at exactly the quota collects
+    the occasional 429, and each one costs a one-minute pause.
+    """
+
+    def __init__(self, rate: float, *, margin: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_interval = 1.0 / rate
+        self.rate = rate * (1.0 - margin)
+        self.interval = 1.0 / self.rate
+        self._next = 0.0
+        self._last_sent = -1e9
         self._paused_until = 0.0
         self._clock = clock
         self.sent_at: list[float] = []  # send times (monotonic), for tests and benchmarks
@@ -78,6 +96,7 @@ class Pacer:
         until = self._clock() + seconds
         if until > self._paused_until + 0.001:
             self._paused_until = until
+            self._next = max(self._next, until)  # slots resume after the pause
             return True
         return False
 
@@ -86,13 +105,21 @@ class Pacer:
         return max(0.0, self._paused_until - self._clock())
 
     async def slot(self) -> None:
-        """Wait for the next slot on the clock, never inside a pause."""
+        """Wait for this caller's slot on the clock, never inside a pause."""
         while True:
             while (wait := self.paused_for) > 0:
                 await asyncio.sleep(wait)
-            await self._limiter.acquire()
+            now = self._clock()
+            due = max(self._next, now)
+            self._next = due + self.interval  # reserved synchronously: no two share it
+            if due > now:
+                await asyncio.sleep(due - now)
+            # a waiter woken late must still keep 1/rate from the previous send
+            while (gap := self._last_sent + self.min_interval - self._clock()) > 0:
+                await asyncio.sleep(gap)
             if self.paused_for <= 0:
-                self.sent_at.append(self._clock())
+                self._last_sent = self._clock()
+                self.sent_at.append(self._last_sent)
                 return
 
 
@@ -212,9 +239,10 @@ class HttpLayer:
         notify: Notify | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         backoff_initial: float = 0.5,
+        rate_margin: float = 0.03,
     ) -> None:
         self.name = name
-        self.pacer = Pacer(rate)
+        self.pacer = Pacer(rate, margin=rate_margin)
         self.throttle_pause = throttle_pause
         self.timeout = timeout
         self.max_attempts = max_attempts

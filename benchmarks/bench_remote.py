@@ -1,0 +1,110 @@
+"""Remote checks against the emulator (issue: remote checks).
+
+Starts ``rcsqualify emulator`` (a real process on 127.0.0.1) with a strict quota,
+builds a contact file (target-operator mobiles, other operators, fixed lines, invalid
+cells, duplicate rows), then prints, measured in one run:
+- the minimum number of requests: distinct target-operator mobiles (from an offline run)
+- a cold ``check --capability bothub --rate QUOTA``: requests made, 429s, achieved
+  request rate (emulator arrival times) as a share of the quota, wall time
+- a warm re-run: requests made (should be 0) and cache hits
+
+Usage: python benchmarks/bench_remote.py [--quota 30] [--numbers 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+EXE = str(Path(sys.executable).with_name("rcsqualify"))
+
+
+def start_emulator(quota: float) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([EXE, "emulator", "--port", "0", "--quota", str(quota)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, line.strip().rsplit(" ", 1)[-1]
+
+
+def make_contacts(path: Path, n: int) -> None:
+    rng = np.random.default_rng(1)
+    rows = ["nom;mobile"]
+    frte = [f"0607{i:06d}" for i in range(n)]
+    others = [f"06010{i:05d}" for i in range(n // 4)]  # SFR range
+    cells = frte + others + ["01 05 60 12 34", "N/A", "3.36E+10"] * (n // 50)
+    cells += list(rng.choice(frte, n // 10))  # duplicate rows
+    order = rng.permutation(len(cells))
+    rows += [f"c{i};{cells[j]}" for i, j in enumerate(order)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def run_check(args: list[str], env: dict[str, str], report: Path) -> tuple[dict, float]:
+    t = time.perf_counter()
+    subprocess.run([EXE, "check", *args, "--json-report", str(report), "-q"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads(report.read_text()), time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quota", type=float, default=30.0)
+    ap.add_argument("--numbers", type=int, default=1000)
+    args = ap.parse_args()
+    proc, base = start_emulator(args.quota)
+    figures: dict[str, object] = {"quota_per_s": args.quota}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            contacts = Path(tmp) / "contacts.csv"
+            make_contacts(contacts, args.numbers)
+            env = {**os.environ, "RCSQUALIFY_CACHE_DIR": f"{tmp}/cache",
+                   "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
+                   "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"}
+            offline, _ = run_check([str(contacts), "--threshold", "1"], env,
+                                   Path(tmp) / "offline.json")
+            minimum = offline["counts"]["unverified"]
+            figures.update({"rows": offline["counts"]["rows"],
+                            "minimum_requests": minimum})
+            remote = [str(contacts), "--capability", "bothub", "--bot-id", "bench",
+                      "--bothub-url", f"{base}/bothub/v1",
+                      "--bothub-token-url", f"{base}/oauth/v3/token",
+                      "--rate", str(args.quota), "--threshold", "1"]
+            cold, wall = run_check(remote, env, Path(tmp) / "cold.json")
+            stats = httpx.get(f"{base}/_emulator/stats", timeout=30).json()
+            arrivals = np.array(stats["arrivals"].get("bothub", []))
+            achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(
+                arrivals) > 1 else 0.0
+            figures.update({
+                "cold_requests": cold["api"]["requests"],
+                "cold_requests_equal_minimum": cold["api"]["requests"] == minimum,
+                "cold_429s_client": cold["api"]["throttled"],
+                "cold_429s_emulator": sum(stats["throttled"].values()),
+                "achieved_rate_per_s": round(achieved, 2),
+                "achieved_share_of_quota": round(achieved / args.quota, 4),
+                "max_requests_in_any_1s_window": stats["max_in_window"].get("bothub"),
+                "cold_wall_s": round(wall, 1),
+                "cold_unverified": cold["counts"]["unverified"],
+            })
+            httpx.post(f"{base}/_emulator/reset", timeout=10)
+            warm, wall = run_check(remote, env, Path(tmp) / "warm.json")
+            figures.update({"warm_requests": warm["api"]["requests"],
+                            "warm_cache_hits": warm["api"]["cache_hits"],
+                            "warm_wall_s": round(wall, 2),
+                            "warm_counts_equal_cold": warm["counts"] == cold["counts"]})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
