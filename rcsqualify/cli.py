@@ -166,6 +166,9 @@ def check(
     seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
     wait_for_window: Annotated[bool, typer.Option(
         help="bothub-bulk: sleep until the 22:00 Paris window opens.")] = False,
+    poll_interval: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_POLL_INTERVAL",
+        help="bothub-bulk: first wait between job polls, seconds (grows to 30 s).")] = 2.0,
     rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                         help="Requests per second per provider.")] = 30.0,
     rate_margin: Annotated[float, typer.Option(
@@ -208,7 +211,7 @@ def check(
         bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
         agent_id=agent_id, rbm_credentials=rbm_credentials, agent_launched=agent_launched,
         sample=sample, seed=seed, wait_for_window=wait_for_window, rate=rate,
-        rate_margin=rate_margin,
+        rate_margin=rate_margin, poll_interval=poll_interval,
         throttle_pause=throttle_pause, timeout=timeout, retry_backoff=retry_backoff,
         cache_dir=cache_dir,
         no_cache=no_cache, refresh=refresh,

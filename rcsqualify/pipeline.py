@@ -23,7 +23,11 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.verdict import (
     KIND,
+    RCS_NO,
+    RCS_NOT_LISTED,
+    RCS_NOT_SAMPLED,
     RCS_UNKNOWN,
+    RCS_YES,
     SOURCE,
     classify,
 )
@@ -61,6 +65,7 @@ class CheckResult:
     target_operator: str
     capability: str
     sampled: bool = False
+    estimate: dict[str, object] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     source_stats: dict[str, object] = field(default_factory=dict)
     provider_stats: dict[str, object] = field(default_factory=dict)
@@ -118,11 +123,16 @@ def run_check(
     target_operator: str = "FRTE",
     operator_sources: Sequence[OperatorSource] = (),
     provider: CapabilityProvider | None = None,
-    select_for_check: Callable[[np.ndarray], np.ndarray] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
     progress: Progress | None = None,
 ) -> CheckResult:
-    """Classify every row of ``source``. ``select_for_check`` may narrow which
-    target-operator mobiles are sent to the provider (sampling, cache freshness)."""
+    """Classify every row of ``source``.
+
+    With ``sample``, only a seeded random sample of the target-operator mobiles is sent
+    to the provider; the others are ``not_sampled`` and the result carries the sample's
+    counts, from which the summary extrapolates an interval (CONTRACT §2 Ratio).
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     norm = read_and_normalize(source, plan, progress)
@@ -155,8 +165,12 @@ def run_check(
     if provider is not None:
         t2 = time.perf_counter()
         need = np.flatnonzero(is_target & (kind == KIND["mobile"]))
-        if select_for_check is not None:
-            need = select_for_check(need)
+        if sample is not None and sample < len(need):
+            rng = np.random.default_rng(seed)
+            chosen = np.sort(rng.choice(need, size=sample, replace=False))
+            distinct.rcs[np.setdiff1d(need, chosen)] = RCS_NOT_SAMPLED
+            result.sampled = True
+            need = chosen
         e164 = format_e164(keys[need]).to_pylist()
 
         def tick(k: int) -> None:
@@ -165,6 +179,23 @@ def run_check(
 
         distinct.rcs[need] = provider.check_all(e164, tick)
         result.provider_stats[provider.name] = provider.stats.as_dict()
+        if (message := getattr(provider, "window_message", None)):
+            result.notes.append(message)
+        answers = distinct.rcs[need]
+        if result.sampled:
+            result.estimate = {
+                "method": "sample", "seed": seed, "sampled": len(need),
+                "failures": int(np.count_nonzero(answers == RCS_NO)),
+                "trials": int(np.count_nonzero((answers == RCS_NO) | (answers == RCS_YES))),
+                "extrapolated": int(np.count_nonzero(distinct.rcs == RCS_NOT_SAMPLED)),
+            }
+        reach = getattr(provider, "sample_reach", None)
+        unlisted = int(np.count_nonzero(answers == RCS_NOT_LISTED))
+        if reach is not None and unlisted and reach[1] > 0 and not result.sampled:
+            reachable, total = reach
+            result.estimate = {"method": "batchGet random sample", "sampled": int(total),
+                               "failures": int(total - reachable), "trials": int(total),
+                               "extrapolated": unlisted}
         timings["capability_s"] = time.perf_counter() - t2
 
     distinct.reason = classify(reason=np.zeros(n, np.uint8), kind=kind, is_target=is_target,

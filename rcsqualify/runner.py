@@ -100,6 +100,8 @@ def validate_settings(s: Settings) -> None:
         raise InputError("--rate must be positive")
     if s.sample is not None and s.sample < 1:
         raise InputError("--sample must be a positive number of numbers")
+    if s.sample is not None and s.capability == "none":
+        raise InputError("--sample needs a capability provider (--capability …)")
     plan_ops = set(load_plan().operator_codes)
     if s.operator not in plan_ops:
         raise InputError(f"--operator {s.operator!r} is not an ARCEP operator code "
@@ -154,7 +156,7 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
             with reporter.running():
                 result = run_check(source, plan, target_operator=s.operator,
                                    operator_sources=sources, provider=provider,
-                                   progress=reporter)
+                                   sample=s.sample, seed=s.seed, progress=reporter)
         finally:
             for src in sources:
                 src.close()

@@ -54,6 +54,7 @@ class Settings:
     sample: int | None = None
     seed: int = 0
     wait_for_window: bool = False
+    poll_interval: float = 2.0  # first wait between bulk job polls (grows ×1.5 to 30 s)
     # pacing and HTTP
     rate: float = DEFAULT_RATE
     rate_margin: float = 0.03  # pace this share under --rate (arrival jitter)

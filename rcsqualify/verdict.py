@@ -67,8 +67,10 @@ SOURCE = {name: np.uint8(i) for i, name in enumerate(SOURCES)}
 KINDS: tuple[str, ...] = ("", "mobile", "fixed_line", "voip", "special", "m2m")
 KIND = {name: np.uint8(i) for i, name in enumerate(KINDS)}
 
-#: Capability answers (the ``rcs`` column): unknown, yes, no, error.
+#: Capability answers (the ``rcs`` column): unknown, yes, no, error, not sampled, and
+#: "not listed by batchGet" (the agent may not be launched on the number's network).
 RCS_UNKNOWN, RCS_YES, RCS_NO, RCS_ERROR = np.uint8(0), np.uint8(1), np.uint8(2), np.uint8(3)
+RCS_NOT_SAMPLED, RCS_NOT_LISTED = np.uint8(4), np.uint8(5)
 
 
 def status_of(reason: np.ndarray) -> np.ndarray:
@@ -106,4 +108,6 @@ def classify(
     out[target & (rcs == RCS_YES)] = R["capability_positive"]
     out[target & (rcs == RCS_NO)] = R["capability_negative"]
     out[target & (rcs == RCS_ERROR)] = R["capability_error"]
+    out[target & (rcs == RCS_NOT_SAMPLED)] = R["not_sampled"]
+    out[target & (rcs == RCS_NOT_LISTED)] = R["batch_not_listed"]
     return out

@@ -255,6 +255,7 @@ class HttpLayer:
         self.backoff_initial = backoff_initial
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._unauthorized_in_a_row = 0
 
     @contextlib.asynccontextmanager
     async def session(self) -> Any:
@@ -334,15 +335,22 @@ class HttpLayer:
                 if throttled > self.max_throttled:
                     raise Transient("throttled", "too many 429s")
                 continue
-            if resp.status_code == 401 and token is not None and refreshes < 3:
-                # expired or revoked: drop it (once for all requests that held it), retry
-                assert self.token_source is not None
-                self.token_source.invalidate(token)
-                refreshes += 1
-                continue
             if resp.status_code == 401:
-                raise ConfigurationError(f"{self.name}: the API refused a fresh token (HTTP "
-                                         "401); check the credentials and the bot/agent id")
+                # Expired or revoked: drop the token (once for all requests that held it)
+                # and send again. Many 401s in a row with nothing else in between means
+                # the credentials are not allowed on this API at all: stop the run.
+                self._unauthorized_in_a_row += 1
+                if self._unauthorized_in_a_row >= 25:
+                    raise ConfigurationError(
+                        f"{self.name}: the API keeps refusing fresh tokens (HTTP 401); check "
+                        "the credentials, the bot/agent id and the API subscription")
+                if token is not None and refreshes < 3:
+                    assert self.token_source is not None
+                    self.token_source.invalidate(token)
+                    refreshes += 1
+                    continue
+                raise Transient("unauthorized")
+            self._unauthorized_in_a_row = 0
             if resp.status_code >= 500:
                 raise Transient(f"http_{resp.status_code}")
             if resp.status_code in ok or resp.status_code in expected:

@@ -79,6 +79,27 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
+                      ) -> dict[str, Any]:
+    """Error ratio with a 95 % interval when part of the capability was estimated.
+
+    The numbers not checked (``extrapolated``) are assumed to fail in the proportion
+    seen among the checked ones (``failures`` / ``trials``); the Wilson interval of that
+    proportion gives the interval of the ratio. The gate compares its upper end.
+    """
+    trials, failures = int(estimate["trials"]), int(estimate["failures"])
+    low, high = wilson_interval(failures, trials)
+    point = failures / trials if trials else 1.0
+    n = int(estimate["extrapolated"])
+    return {
+        **estimate,
+        "failure_share": point, "failure_share_low": low, "failure_share_high": high,
+        "error_ratio_estimate": (errors + point * n) / messages,
+        "error_ratio_low": (errors + low * n) / messages,
+        "error_ratio_high": (errors + high * n) / messages,
+    }
+
+
 def api_block(per_provider: dict[str, Any]) -> dict[str, Any]:
     """Totals over providers (CONTRACT §6 keys) plus each provider's own counts."""
     providers = {k: v for k, v in per_provider.items() if not k.startswith("_")}
@@ -140,11 +161,12 @@ def summarize(
             f"{unverified} target-operator mobiles are unverified (no capability check "
             f"was run): the ratio could reach {upper:.1%} if none of them is RCS-reachable")
 
+    warnings.extend(result.notes)
     interval = None
     gate_ratio = ratio
-    if result.sampled:
-        interval = dict(result.provider_stats.get("_sample", {}))  # type: ignore[call-overload]
-        gate_ratio = float(interval.get("error_ratio_high", ratio))
+    if result.estimate is not None and messages:
+        interval = estimate_interval(result.estimate, errors, messages)
+        gate_ratio = float(interval["error_ratio_high"])
 
     incomplete = remote_asked and (
         reasons.get("capability_error", 0) > 0

@@ -96,9 +96,11 @@ def render_summary(s: Summary) -> RenderableType:
                           f"{api['retries']} retries, {api['throttled']} throttled (429)"))
     if s.interval:
         iv = s.interval
-        parts.append(Text(f"sampled estimate: error ratio 95 % interval "
-                          f"[{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}] "
-                          f"from {iv['sampled']} checked numbers; the gate uses the upper end"))
+        parts.append(Text(
+            f"estimate ({iv['method']}): error ratio {iv['error_ratio_estimate']:.2%}, 95 % "
+            f"interval [{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}] from "
+            f"{iv['trials']} answers extrapolated to {iv['extrapolated']} numbers; the gate "
+            "uses the upper end"))
     for w in s.warnings:
         parts.append(Text("note: " + w, style="yellow"))
     parts.append(Text(

@@ -33,7 +33,7 @@ from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, SOURCES, STAT
 
 ANNOTATION_COLUMNS = ["msisdn_e164", "status", "reason", "repaired", "operator",
                       "operator_source", "territory", "rcs"]
-RCS_LABELS = ("", "yes", "no", "error")
+RCS_LABELS = ("", "yes", "no", "error", "", "not_listed")
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson",
                   ".parquet": "parquet"}
 
