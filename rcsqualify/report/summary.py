@@ -55,6 +55,7 @@ class Summary:
     attribution: dict[str, Any] = field(default_factory=dict)
     interval: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # why checks could not be done
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -215,5 +216,6 @@ def summarize(
         attribution=portability,
         interval=interval,
         warnings=warnings,
+        notes=list(result.notes),
         timings=result.timings,
     )

@@ -29,8 +29,9 @@ def verdict_line(s: Summary) -> str:
         return (f"FAIL: projected error ratio {ratio} is over the {thr} threshold "
                 f"({s.counts['messages']} messages); qualify or clean the base before sending")
     if s.gate == "incomplete":
+        why = f" ({s.notes[0]})" if s.notes else ""
         return (f"INCOMPLETE: error ratio {ratio} ≤ {thr} so far, but some checks could "
-                "not be done; re-run to finish (answers so far are cached)")
+                f"not be done{why}; re-run to finish (answers so far are cached)")
     upper = ""
     if s.counts.get("unverified"):
         upper = f"; up to {s.error_ratio_upper:.2%} if the unverified numbers fail"

@@ -1,0 +1,271 @@
+"""Bulk capability: BotHub bulk jobs, RBM per number and batchGet, sampled estimates."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from rcsqualify.capability.bothub_bulk import next_window_opening, window_is_open
+from rcsqualify.capability.interface import CapabilityProvider, Progress
+from rcsqualify.capability.rbm import plan_batches
+from rcsqualify.contacts import ContactSource
+from rcsqualify.numbering.plan import load_plan
+from rcsqualify.pipeline import run_check
+from rcsqualify.report.summary import summarize
+from rcsqualify.verdict import RCS_NO, RCS_YES
+from tests.conftest import Emulator
+from tests.helpers import check_json, run_cli
+from tests.test_remote import contacts_file, e164, emulator_truth, frte_numbers
+
+PARIS = ZoneInfo("Europe/Paris")
+UTC = ZoneInfo("UTC")
+
+
+# -- the night window ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("local", "is_open"), [
+    ("2026-11-25 21:59", False), ("2026-11-25 22:00", True), ("2026-11-26 03:00", True),
+    ("2026-11-26 06:59", True), ("2026-11-26 07:00", False), ("2026-07-14 12:00", False),
+])
+def test_window_hours(local: str, is_open: bool) -> None:
+    now = datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=PARIS)
+    assert window_is_open(now) is is_open
+    assert window_is_open(now.astimezone(UTC)) is is_open  # whatever zone "now" is in
+
+
+@pytest.mark.parametrize(("utc_now", "opening_utc"), [
+    # spring forward (29 March 2026, 02:00 → 03:00): 22:00 Paris is 20:00 UTC that day
+    ("2026-03-28 12:00", "2026-03-28 21:00"),  # still winter time: 22:00 CET = 21:00 UTC
+    ("2026-03-29 12:00", "2026-03-29 20:00"),  # summer time: 22:00 CEST = 20:00 UTC
+    # fall back (25 October 2026, 03:00 → 02:00)
+    ("2026-10-24 12:00", "2026-10-24 20:00"),
+    ("2026-10-25 12:00", "2026-10-25 21:00"),
+    ("2026-10-25 06:30", "2026-10-25 06:30"),  # 07:30 CET? no: 06:30 UTC = 07:30 CET, closed
+])
+def test_next_opening_is_22h_paris_across_dst(utc_now: str, opening_utc: str) -> None:
+    now = datetime.strptime(utc_now, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    opening = next_window_opening(now)
+    expected = datetime.strptime(opening_utc, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    if utc_now == "2026-10-25 06:30":  # 07:30 Paris (CET): closed, opens 22:00 CET
+        expected = datetime(2026, 10, 25, 21, 0, tzinfo=UTC)
+    assert opening == expected
+    assert opening.astimezone(PARIS).hour == 22 or window_is_open(now)
+
+
+# -- BotHub bulk over real HTTP ----------------------------------------------------------
+
+def test_bulk_run_of_25000_numbers_in_3_jobs_resumes_after_kill(tmp_path: Path,
+                                                               emulator: Emulator) -> None:
+    emulator.configure(bulk_polls=10**6)  # jobs stay PENDING until we say so
+    numbers = frte_numbers(25_000)
+    f = contacts_file(tmp_path, numbers)
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    bulk = ["--capability", "bothub-bulk", "--bot-id", "test-bot",
+            "--bothub-url", f"{emulator.base}/bothub/v1",
+            "--bothub-token-url", f"{emulator.base}/oauth/v3/token", "--rate", "100",
+            "--poll-interval", "0.2", "--threshold", "1", "-q"]
+    env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([exe, "check", str(f), *bulk], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while emulator.stats()["jobs_submitted"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # polling under way
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert emulator.stats()["jobs_submitted"] == 3
+    jobs = json.loads((tmp_path / "cache" / "bulk_jobs.json").read_text())
+    assert sorted(len(j["keys"]) for j in jobs) == [5_000, 10_000, 10_000]
+    assert "+33607" not in json.dumps(jobs)  # job file holds HMAC keys, not numbers
+
+    emulator.configure(bulk_polls=0)  # the jobs are done now
+    done = subprocess.run([exe, "check", str(f), *bulk, "--json-report",
+                           str(tmp_path / "r.json")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert emulator.stats()["jobs_submitted"] == 3  # nothing submitted twice
+    report = json.loads((tmp_path / "r.json").read_text())
+    truth = emulator_truth(numbers)
+    assert report["counts"]["reachable"] == sum(truth)
+    assert report["counts"]["not_rcs"] == len(truth) - sum(truth)
+    assert json.loads((tmp_path / "cache" / "bulk_jobs.json").read_text()) == []
+
+
+def test_window_closed_exits_3_with_the_opening_time_and_caches_nothing(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(bulk_window="never")
+    f = contacts_file(tmp_path, frte_numbers(30))
+    cache = tmp_path / "cache"
+    result, report = check_json([str(f), "--capability", "bothub-bulk", "--bot-id", "b",
+                                 "--bothub-url", f"{emulator.base}/bothub/v1",
+                                 "--bothub-token-url", f"{emulator.base}/oauth/v3/token",
+                                 "--threshold", "1", "--cache-dir", str(cache)])
+    assert result.exit_code == 3 and report["gate"] == "incomplete"
+    assert "22:00" in result.stderr and "--wait-for-window" in result.stderr
+    assert any("22:00" in w for w in report["warnings"])
+    assert report["counts"]["unverified"] == 30
+    info = run_cli(["cache", "info", "--cache-dir", str(cache), "--json"])
+    assert json.loads(info.stdout)["entries"] == 0
+
+
+# -- batchGet -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [0, 1, 499, 500, 501, 9_999, 10_000, 10_001, 20_000, 25_000,
+                               1_000_000])
+def test_batch_plan_never_under_500_or_over_10000(n: int) -> None:
+    calls, remainder = plan_batches(n)
+    sizes = [b - a for a, b in calls]
+    assert all(500 <= s <= 10_000 for s in sizes)
+    assert sum(sizes) + (remainder[1] - remainder[0] if remainder else 0) == n
+    assert len(sizes) == (0 if n < 500 else -(-n // 10_000))
+    # contiguous, non-overlapping: no number twice
+    assert all(calls[i][1] == calls[i + 1][0] for i in range(len(calls) - 1))
+
+
+def _service_account(tmp_path: Path, token_uri: str) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "test", "private_key_id": "k1",
+        "private_key": pem, "client_email": "rbm@test.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": token_uri}))
+    return path
+
+
+def _rbm_args(emulator: Emulator, sa: Path, agent: str = "emulator-agent") -> list[str]:
+    return ["--rbm-url", f"{emulator.base}/rbm", "--rbm-credentials", str(sa),
+            "--agent-id", agent, "--threshold", "1"]
+
+
+def test_rbm_per_number_with_a_generated_service_account(tmp_path: Path,
+                                                         emulator: Emulator) -> None:
+    emulator.configure(numbers={e164(n): {"operator": "20801"} for n in frte_numbers(40)})
+    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    f = contacts_file(tmp_path, frte_numbers(40))
+    result, report = check_json([str(f), "--capability", "rbm", "--rate", "200",
+                                 *_rbm_args(emulator, sa)])
+    truth = emulator_truth(frte_numbers(40))
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["reachable"] == sum(truth)
+    assert report["counts"]["not_rcs"] == 40 - sum(truth)
+    assert emulator.stats()["tokens_issued"] == 1
+
+
+def test_rbm_unknown_agent_is_a_configuration_error(tmp_path: Path, emulator: Emulator) -> None:
+    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), "--capability", "rbm",
+                      *_rbm_args(emulator, sa, agent="someone-else")])
+    assert result.exit_code == 2
+    assert "agent" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator) -> None:
+    numbers = frte_numbers(12_000)
+    # half the numbers on a network where the agent is launched
+    emulator.configure(numbers={e164(n): {"operator": "20801" if i % 2 else "20810"}
+                                for i, n in enumerate(numbers)})
+    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    f = contacts_file(tmp_path, numbers)
+    result, report = check_json([str(f), "--capability", "rbm-batch",
+                                 *_rbm_args(emulator, sa)])
+    stats = emulator.stats()
+    assert stats["batch_sizes"] == [6_000, 6_000]
+    truth = emulator_truth(numbers)
+    listed = sum(t for i, t in enumerate(truth) if i % 2)
+    assert report["counts"]["reachable"] == listed
+    assert report["reasons"]["batch_not_listed"] == 12_000 - listed
+    iv = report["interval"]
+    assert iv["method"] == "batchGet random sample"
+    true_fail = 1 - sum(truth) / len(truth)
+    assert iv["failure_share_low"] <= true_fail <= iv["failure_share_high"]
+
+    emulator.reset(quota=1000, numbers={e164(n): {"operator": "20801" if i % 2 else "20810"}
+                                        for i, n in enumerate(numbers)})
+    _, launched = check_json([str(f), "--capability", "rbm-batch", "--agent-launched",
+                              "--no-cache", *_rbm_args(emulator, sa)])
+    assert launched["counts"]["not_rcs"] == 12_000 - listed
+    assert launched["counts"]["unverified"] == 0
+
+
+def test_rbm_batch_remainder_under_500_goes_per_number(tmp_path: Path,
+                                                       emulator: Emulator) -> None:
+    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    f = contacts_file(tmp_path, frte_numbers(120))
+    _, report = check_json([str(f), "--capability", "rbm-batch", *_rbm_args(emulator, sa)])
+    stats = emulator.stats()
+    assert stats["batch_sizes"] == []
+    assert stats["requests"]["rbm"] == 120
+    assert report["counts"]["unverified"] == 0
+
+
+# -- sampling ---------------------------------------------------------------------------
+
+class TruthProvider(CapabilityProvider):
+    """A real provider over a fixed truth table (no network): for 100 seeded trials."""
+
+    name = "truth"
+
+    def __init__(self, truth: dict[str, bool]) -> None:
+        super().__init__()
+        self.truth = truth
+
+    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
+        self.stats.requests += len(e164)
+        return np.array([RCS_YES if self.truth[n] else RCS_NO for n in e164], np.uint8)
+
+
+def test_sampled_interval_contains_the_true_ratio_in_90_of_100_trials(tmp_path: Path) -> None:
+    numbers = frte_numbers(4_000)
+    rng = np.random.default_rng(0)
+    capable = rng.random(len(numbers)) < 0.8
+    truth = {e164(n): bool(c) for n, c in zip(numbers, capable, strict=True)}
+    f = contacts_file(tmp_path, [*numbers, *["N/A"] * 200, *["0145601234"] * 100])
+    plan = load_plan()
+    with ContactSource(str(f)) as src:
+        full = run_check(src, plan, provider=TruthProvider(truth))
+    true_ratio = summarize(full, plan, input_info={}, threshold=0.15).error_ratio
+    inside = 0
+    for seed in range(100):
+        with ContactSource(str(f)) as src:
+            provider = TruthProvider(truth)
+            result = run_check(src, plan, provider=provider, sample=300, seed=seed)
+        s = summarize(result, plan, input_info={}, threshold=0.15)
+        assert provider.stats.requests == 300
+        assert s.counts["unverified"] == 4_000 - 300
+        assert s.interval is not None
+        inside += s.interval["error_ratio_low"] <= true_ratio <= s.interval["error_ratio_high"]
+    assert inside >= 90, inside
+
+
+def test_sample_marks_unsampled_rows_and_gates_on_the_upper_end(tmp_path: Path,
+                                                                emulator: Emulator) -> None:
+    numbers = frte_numbers(400)
+    f = contacts_file(tmp_path, numbers)
+    out = tmp_path / "o.csv"
+    result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "200",
+                                 "--sample", "50", "--seed", "7", "-o", str(out)])
+    assert report["api"]["requests"] == 50
+    assert report["reasons"]["not_sampled"] == 350
+    iv = report["interval"]
+    assert iv["error_ratio_low"] <= iv["error_ratio_estimate"] <= iv["error_ratio_high"]
+    # 30 % not capable → the upper end is far over 15 %: the gate fails on it
+    assert report["gate"] == "fail" and result.exit_code == 1
+    import pandas as pd
+
+    df = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
+    assert (df["reason"] == "not_sampled").sum() == 350
