@@ -181,7 +181,7 @@ def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator
                                 for i, n in enumerate(numbers)})
     sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, numbers)
-    result, report = check_json([str(f), "--capability", "rbm-batch",
+    _result, report = check_json([str(f), "--capability", "rbm-batch",
                                  *_rbm_args(emulator, sa)])
     stats = emulator.stats()
     assert stats["batch_sizes"] == [6_000, 6_000]
