@@ -94,8 +94,7 @@ class BotHubProvider(CapabilityProvider):
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
         todo: list[int] = []
-        for i, number in enumerate(e164):
-            cached = self.cache.get("cap", CACHE_NAMESPACE, number)
+        for i, cached in enumerate(self.cache.get_many("cap", CACHE_NAMESPACE, e164)):
             if cached in _ANSWER_CODE:
                 out[i] = _ANSWER_CODE[cached]
                 self.stats.cache_hits += 1

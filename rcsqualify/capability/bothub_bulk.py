@@ -127,8 +127,7 @@ class BotHubBulkProvider(BotHubProvider):
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
         todo = []
-        for i, number in enumerate(e164):
-            cached = self.cache.get("cap", CACHE_NAMESPACE, number)
+        for i, cached in enumerate(self.cache.get_many("cap", CACHE_NAMESPACE, e164)):
             if cached in ("yes", "no"):
                 out[i] = RCS_YES if cached == "yes" else RCS_NO
                 self.stats.cache_hits += 1
@@ -148,8 +147,9 @@ class BotHubBulkProvider(BotHubProvider):
         state = {"done": len(e164) - len(todo)}
 
         def record(results: dict[str, bool]) -> None:
+            self.cache.put_many("cap", CACHE_NAMESPACE, (
+                (number, "yes" if capable else "no") for number, capable in results.items()))
             for number, capable in results.items():
-                self.cache.put("cap", CACHE_NAMESPACE, number, "yes" if capable else "no")
                 i = by_digest.pop(self._digest(number), None)
                 if i is not None:
                     out[i] = RCS_YES if capable else RCS_NO

@@ -138,8 +138,7 @@ class _RbmBase(CapabilityProvider):
 
     def _from_cache(self, e164: list[str], out: np.ndarray) -> list[int]:
         todo = []
-        for i, n in enumerate(e164):
-            cached = self.cache.get("cap", CACHE_NAMESPACE, n)
+        for i, cached in enumerate(self.cache.get_many("cap", CACHE_NAMESPACE, e164)):
             if cached in _ANSWER:
                 out[i] = _ANSWER[cached]
                 self.stats.cache_hits += 1
@@ -250,15 +249,17 @@ class RbmBatchProvider(_RbmBase):
                 r, t = self.sample_reach
                 self.sample_reach = (r + int(body.get("reachableRandomSampleUserCount", 0)),
                                      t + int(body.get("totalRandomSampleUserCount", 0)))
+                learned = []
                 for i, number in zip(idx, users, strict=True):
                     if number in listed:
                         out[i] = RCS_YES
-                        self.cache.put("cap", CACHE_NAMESPACE, number, "yes")
+                        learned.append((number, "yes"))
                     elif self.agent_launched:
                         out[i] = RCS_NO
-                        self.cache.put("cap", CACHE_NAMESPACE, number, "no")
+                        learned.append((number, "no"))
                     else:
                         out[i] = RCS_NOT_LISTED
+                self.cache.put_many("cap", CACHE_NAMESPACE, learned)
             counter["done"] += len(idx)
             if progress:
                 progress(counter["done"])

@@ -79,8 +79,7 @@ class MnpSource(OperatorSource):
         numbers = format_e164(keys).to_pylist()
         out = np.full(len(numbers), "", dtype=object)
         todo: list[int] = []
-        for i, n in enumerate(numbers):
-            cached = self.cache.get("op", CACHE_NAMESPACE, n)
+        for i, cached in enumerate(self.cache.get_many("op", CACHE_NAMESPACE, numbers)):
             if cached is not None:
                 out[i] = "" if cached == _UNKNOWN else cached
                 self.api.cache_hits += 1
