@@ -123,6 +123,22 @@ def check(
                                                ".csv, .ndjson or .parquet.")] = None,
     json_report: Annotated[str | None, typer.Option(help="JSON report path, - for stdout.")]
     = None,
+    split_dir: Annotated[str | None, typer.Option(
+        help="Write send_rcs, other_operators, not_rcs, unverified and remove lists here.")]
+    = None,
+    split_xlsx: Annotated[bool, typer.Option(
+        help="Also write the lists as .xlsx with text cells (spreadsheet-safe).")] = False,
+    html_report: Annotated[str | None, typer.Option(
+        help="Self-contained HTML report for people.")] = None,
+    history: Annotated[Path | None, typer.Option(
+        help="Cron log (JSON lines) whose ratios the HTML report draws as a trend.")] = None,
+    send_rate: Annotated[float, typer.Option(help="Campaign send rate, messages/s.")] = 30.0,
+    price_message: Annotated[float | None, typer.Option(
+        help="Single Message price, euros (per message nobody answers).")] = None,
+    price_conversation: Annotated[float | None, typer.Option(
+        help="Conversation price, euros (Orange's 2021-10-01 example: 0.095).")] = None,
+    reply_rate: Annotated[float | None, typer.Option(
+        help="Expected share of messages answered within 24 h.")] = None,
     portability: Annotated[list[Path] | None, typer.Option(
         help="Portability extract (CSV or Parquet), repeatable.")] = None,
     portability_db: Annotated[Path | None, typer.Option(
@@ -202,7 +218,11 @@ def check(
     settings = Settings(
         input=input, column=column, encoding=encoding, delimiter=delimiter, sheet=sheet,
         input_format=input_format, operator=operator, threshold=threshold, output=output,
-        json_report=json_report, quiet=quiet, debug=debug,
+        json_report=json_report, quiet=quiet, debug=debug, split_dir=split_dir,
+        split_xlsx=split_xlsx, html_report=html_report, history=history,
+        send_rate=send_rate,
+        price_message=price_message, price_conversation=price_conversation,
+        reply_rate=reply_rate,
         portability=list(portability or []), portability_db=portability_db,
         portability_number_column=portability_number_column,
         portability_operator_column=portability_operator_column,
@@ -379,6 +399,80 @@ def emulator(
         sys.stdout.flush()
 
     serve(config, port=port, announce=announce)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@reports_errors
+def refresh(
+    ctx: typer.Context,
+    base: Annotated[Path, typer.Argument(help="The contact base to keep fresh.")],
+    split_dir: Annotated[Path | None, typer.Option(
+        help="Where the lists go (default: <base>_lists beside the base).")] = None,
+    log_file: Annotated[Path | None, typer.Option(
+        help="Append one JSON line per run (counts, ratio, requests, duration).")] = None,
+    wait_lock: Annotated[float, typer.Option(
+        help="Seconds to wait for another run's lock before giving up (exit 4).")] = 0.0,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Cron mode: re-check what is stale, rewrite the lists, log one line.
+
+    Any other option is passed to 'check' (--capability, --portability-db, ...). Only
+    new numbers and answers past their freshness (not capable 60 days, capable 90 days,
+    operators 7 days) are asked again: the rest comes from the cache. One run at a time
+    per list directory (a file lock); output is the verdict line alone when stderr is
+    not a terminal.
+    """
+    import json
+    import tempfile
+    import time
+    from datetime import UTC, datetime
+
+    from filelock import FileLock, Timeout
+
+    if not base.is_file():
+        raise _fail(f"{base}: no such file", int(ExitCode.USAGE))
+    lists = split_dir or base.with_name(f"{base.stem}_lists")
+    lists.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lists / ".rcsqualify-refresh.lock"), timeout=wait_lock)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise _fail(f"another refresh is running for {lists} (lock "
+                    f"{lists / '.rcsqualify-refresh.lock'}); this run did nothing",
+                    int(ExitCode.LOCKED)) from None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            report_path = Path(tmp) / "report.json"
+            args = ["check", str(base), "--split-dir", str(lists), "--json-report",
+                    str(report_path), *ctx.args]
+            if not sys.stderr.isatty() and "-q" not in args and "--quiet" not in args:
+                args.append("--quiet")
+            if debug:
+                args.append("--debug")
+            if log_file is not None and "--history" not in args:
+                args += ["--history", str(log_file)]
+            started = time.time()
+            code = app(args=args, standalone_mode=False, prog_name="rcsqualify")
+            code = int(code or 0)
+            if log_file is not None:
+                line: dict[str, Any] = {
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "base": base.name, "exit_code": code,
+                    "duration_s": round(time.time() - started, 2)}
+                if report_path.exists():
+                    rep = json.loads(report_path.read_text())
+                    line.update({"counts": rep["counts"], "error_ratio": rep["error_ratio"],
+                                 "error_ratio_upper": rep["error_ratio_upper"],
+                                 "gate": rep["gate"], "threshold": rep["threshold"],
+                                 "requests": rep["api"]["requests"],
+                                 "cache_hits": rep["api"]["cache_hits"],
+                                 "lists": rep.get("split_lists", {})})
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                with log_file.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(line) + "\n")
+    finally:
+        lock.release()
+    raise typer.Exit(code)
 
 
 cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",

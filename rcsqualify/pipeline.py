@@ -28,6 +28,8 @@ from rcsqualify.verdict import (
     RCS_NOT_SAMPLED,
     RCS_UNKNOWN,
     RCS_YES,
+    REASONS,
+    REPAIRS,
     SOURCE,
     classify,
 )
@@ -66,6 +68,7 @@ class CheckResult:
     capability: str
     sampled: bool = False
     estimate: dict[str, object] | None = None
+    examples: dict[str, list[str]] = field(default_factory=dict)  # raw cells: mask them
     timings: dict[str, float] = field(default_factory=dict)
     source_stats: dict[str, object] = field(default_factory=dict)
     provider_stats: dict[str, object] = field(default_factory=dict)
@@ -75,13 +78,37 @@ class CheckResult:
 Progress = Callable[[str, int, int | None], None]
 
 
+EXAMPLES_PER_REASON = 3
+
+
+def _collect_examples(column: object, norm: Normalized, examples: dict[str, list[str]]
+                      ) -> None:
+    """A few raw cells per invalid reason and per repair, for the people's report."""
+    import pyarrow as pa
+
+    assert isinstance(column, pa.Array | pa.ChunkedArray)
+    for codes, vocab in ((norm.reason, REASONS), (norm.repaired, REPAIRS)):
+        for code in np.unique(codes):
+            if code == 0:
+                continue
+            name = vocab[int(code)]
+            have = examples.setdefault(name, [])
+            if len(have) < EXAMPLES_PER_REASON:
+                idx = np.flatnonzero(codes == code)[: EXAMPLES_PER_REASON - len(have)]
+                have.extend("" if v is None else str(v)
+                            for v in column.take(pa.array(idx)).to_pylist())
+
+
 def read_and_normalize(source: ContactSource, plan: NumberingPlan,
-                       progress: Progress | None = None) -> Normalized:
+                       progress: Progress | None = None,
+                       examples: dict[str, list[str]] | None = None) -> Normalized:
     """Pass 1: the phone column of every batch, normalized, concatenated."""
     parts: list[Normalized] = []
     done = 0
     for column in source.phone_batches():
         parts.append(normalize_numbers(column, plan))
+        if examples is not None:
+            _collect_examples(column, parts[-1], examples)
         done += len(column)
         if progress:
             progress("read", done, None)
@@ -135,7 +162,8 @@ def run_check(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    norm = read_and_normalize(source, plan, progress)
+    examples: dict[str, list[str]] = {}
+    norm = read_and_normalize(source, plan, progress, examples)
     timings["read_normalize_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -208,4 +236,5 @@ def run_check(
         if api is not None:
             result.provider_stats[src.label] = api.as_dict()
     result.timings = timings
+    result.examples = examples
     return result

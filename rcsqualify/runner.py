@@ -34,7 +34,7 @@ from rcsqualify.pipeline import CheckResult, run_check
 from rcsqualify.remote.cache import LookupCache
 from rcsqualify.remote.http import Notify
 from rcsqualify.report.json_report import format_json
-from rcsqualify.report.summary import Summary, summarize
+from rcsqualify.report.summary import Summary, campaign_projection, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
 from rcsqualify.settings import Settings
 
@@ -96,6 +96,14 @@ def validate_settings(s: Settings) -> None:
         raise InputError(f"--threshold must be between 0 and 1 (a share), got {s.threshold}")
     if s.output:
         output_format(s.output)
+    for name, value in (("--reply-rate", s.reply_rate),):
+        if value is not None and not 0 <= value <= 1:
+            raise InputError(f"{name} must be between 0 and 1, got {value}")
+    for name, value in (("--price-message", s.price_message),
+                        ("--price-conversation", s.price_conversation),
+                        ("--send-rate", s.send_rate)):
+        if value is not None and value < 0:
+            raise InputError(f"{name} must not be negative")
     if s.rate <= 0:
         raise InputError("--rate must be positive")
     if s.sample is not None and s.sample < 1:
@@ -166,8 +174,22 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
                 cache.close()
         summary = summarize(result, plan, input_info=source.info.as_dict(),
                             threshold=s.threshold, remote_asked=s.remote)
+        summary.projection = campaign_projection(
+            summary.counts, send_rate=s.send_rate, price_message=s.price_message,
+            price_conversation=s.price_conversation, reply_rate=s.reply_rate)
         if s.output:
             write_annotated(s.output, source, result, plan)
+        if s.split_dir:
+            from rcsqualify.report.split import write_split_lists
+
+            summary.split_lists = write_split_lists(s.split_dir, source, result, plan,
+                                                    xlsx=s.split_xlsx)
+        if s.html_report:
+            from rcsqualify.report.html import format_html, read_history
+
+            with atomic_path(s.html_report) as tmp:
+                Path(tmp).write_text(format_html(summary, read_history(s.history)),
+                                     encoding="utf-8")
         if s.json_report:
             text = format_json(summary)
             if s.json_report == "-":

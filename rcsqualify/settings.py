@@ -32,6 +32,15 @@ class Settings:
     output: str | None = None
     json_report: str | None = None
     quiet: bool = False
+    split_dir: str | None = None
+    split_xlsx: bool = False
+    html_report: str | None = None
+    history: Path | None = None
+    log_file: str | None = None
+    send_rate: float = 30.0
+    price_message: float | None = None
+    price_conversation: float | None = None
+    reply_rate: float | None = None
     debug: bool = False
     # operator sources
     portability: list[Path] = field(default_factory=list)

@@ -20,6 +20,7 @@ from rcsqualify import __version__
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
+from rcsqualify.report.masking import mask_number
 from rcsqualify.verdict import (
     ERROR_STATUSES,
     KIND,
@@ -56,6 +57,9 @@ class Summary:
     interval: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # why checks could not be done
+    projection: dict[str, Any] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # masked
+    split_lists: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -99,6 +103,43 @@ def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
         "error_ratio_low": (errors + low * n) / messages,
         "error_ratio_high": (errors + high * n) / messages,
     }
+
+
+def campaign_projection(counts: dict[str, int], *, send_rate: float = 30.0,
+                        price_message: float | None = None,
+                        price_conversation: float | None = None,
+                        reply_rate: float | None = None) -> dict[str, Any]:
+    """Messages to send, time at the send rate, and cost under Orange's structure.
+
+    Orange bills a Single Message per message nobody answers and a Conversation when
+    the user answers within 24 h (9.5 euro cents in Orange's published example of
+    2021-10-01). No price is assumed: what is missing is listed instead of a cost.
+    ``messages`` are the reachable numbers; ``messages_upper`` adds the unverified ones
+    (all of them would be sent if they turned out reachable).
+    """
+    sure = counts.get("reachable", 0)
+    upper = sure + counts.get("unverified", 0)
+    out: dict[str, Any] = {
+        "messages": sure, "messages_upper": upper, "send_rate": send_rate,
+        "send_seconds": sure / send_rate if send_rate else None,
+        "send_seconds_upper": upper / send_rate if send_rate else None,
+        "price_message": price_message, "price_conversation": price_conversation,
+        "reply_rate": reply_rate, "currency": "EUR",
+    }
+    missing = [name for name, value in (("--price-message", price_message),
+                                        ("--price-conversation", price_conversation),
+                                        ("--reply-rate", reply_rate)) if value is None]
+    out["missing"] = missing
+    if not missing:
+        assert price_message is not None and price_conversation is not None
+        assert reply_rate is not None
+
+        def cost(n: int) -> float:
+            return n * (1 - reply_rate) * price_message + n * reply_rate * price_conversation
+
+        out["cost"] = round(cost(sure), 4)
+        out["cost_upper"] = round(cost(upper), 4)
+    return out
 
 
 def api_block(per_provider: dict[str, Any]) -> dict[str, Any]:
@@ -217,5 +258,7 @@ def summarize(
         interval=interval,
         warnings=warnings,
         notes=list(result.notes),
+        examples={reason: [mask_number(c) for c in cells]
+                  for reason, cells in result.examples.items()},
         timings=result.timings,
     )

@@ -17,6 +17,15 @@ _STATUS_STYLE = {
 }
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min {s % 60:02d} s"
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
 
@@ -102,6 +111,19 @@ def render_summary(s: Summary) -> RenderableType:
             f"interval [{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}] from "
             f"{iv['trials']} answers extrapolated to {iv['extrapolated']} numbers; the gate "
             "uses the upper end"))
+    pr = s.projection
+    if pr:
+        line = (f"campaign: {pr['messages']} RCS messages to send "
+                f"(up to {pr['messages_upper']} with the unverified), "
+                f"{_duration(pr['send_seconds'])} at {pr['send_rate']:g}/s")
+        if "cost" in pr:
+            line += (f"; cost {pr['cost']:.2f} € (up to {pr['cost_upper']:.2f} €) at "
+                     f"{pr['reply_rate']:.0%} replies")
+        else:
+            line += "; cost: give " + ", ".join(pr["missing"])
+        parts.append(Text(line))
+    if s.split_lists:
+        parts.append(Text("lists: " + ", ".join(f"{k} {v}" for k, v in s.split_lists.items())))
     for w in s.warnings:
         parts.append(Text("note: " + w, style="yellow"))
     parts.append(Text(

@@ -108,6 +108,12 @@ def annotated_batches(source: ContactSource, result: CheckResult, plan: Numberin
                          f"({offset} rows now, {len(result.rows.key)} before)")
 
 
+def umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
@@ -117,6 +123,7 @@ def atomic_path(path: str) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, umask_mode())  # as a plain open() would have created it
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
