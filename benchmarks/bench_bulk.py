@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_local import run_cli  # noqa: E402
-from bench_remote import start_emulator  # noqa: E402
+from bench_local import run_cli
+from bench_remote import start_emulator
 
 
 def write_numbers(path: Path, n: int) -> None:
