@@ -31,7 +31,6 @@ from rcsqualify.remote.http import (
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
 
 CACHE_NAMESPACE = "bothub"
-_ANSWER_CODE = {"yes": RCS_YES, "no": RCS_NO}
 
 
 class GsmaJwt:
@@ -93,13 +92,7 @@ class BotHubProvider(CapabilityProvider):
 
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
-        todo: list[int] = []
-        for i, cached in enumerate(self.cache.get_many("cap", CACHE_NAMESPACE, e164)):
-            if cached in _ANSWER_CODE:
-                out[i] = _ANSWER_CODE[cached]
-                self.stats.cache_hits += 1
-            else:
-                todo.append(i)
+        todo = self.answers_from_cache(self.cache, CACHE_NAMESPACE, e164, out)
         done = len(e164) - len(todo)
         if progress:
             progress(done)

@@ -6,8 +6,8 @@ the numbers unchecked (``capability_error``, exit 3) and caches nothing for them
 ``--wait-for-window`` sleeps until 22:00 Paris time (DST-correct, zoneinfo) and goes on,
 which is what a cron job wants.
 
-Every submitted job id is written to ``bulk_jobs.json`` in the cache directory the
-moment BotHub accepts it, with the HMAC keys of the numbers it covers (never the
+Every submitted job id is written to ``bulk_jobs/<job id>.json`` in the cache directory
+the moment BotHub accepts it, with the HMAC keys of the numbers it covers (never the
 numbers). A run interrupted while polling resumes polling those jobs instead of
 submitting them again. With ``--no-cache`` nothing is persisted.
 
@@ -37,7 +37,7 @@ from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
 PARIS = ZoneInfo("Europe/Paris")
 JOB_MAX = 10_000
 WINDOW_OPEN_HOUR, WINDOW_CLOSE_HOUR = 22, 7
-JOB_FILE = "bulk_jobs.json"
+JOB_DIR = "bulk_jobs"
 JOB_MAX_AGE = 48 * 3600.0
 
 
@@ -90,7 +90,7 @@ class BotHubBulkProvider(BotHubProvider):
                  poll_initial: float = 2.0, poll_max: float = 30.0,
                  clock: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.job_file = job_dir / JOB_FILE if job_dir else None
+        self.job_dir = job_dir / JOB_DIR if job_dir else None
         self.wait_for_window = wait_for_window
         self.poll_initial = poll_initial
         self.poll_max = poll_max
@@ -99,26 +99,36 @@ class BotHubBulkProvider(BotHubProvider):
         self.jobs_resumed = 0
         self.window_message: str | None = None
 
-    # -- persistence -----------------------------------------------------------------
+    # -- persistence: one small file per job, written when BotHub accepts it ---------
     def _load_jobs(self) -> list[dict[str, Any]]:
-        if self.job_file is None or not self.job_file.exists():
+        if self.job_dir is None or not self.job_dir.is_dir():
             return []
-        try:
-            jobs = json.loads(self.job_file.read_text())
-        except (OSError, ValueError):
-            return []
-        return [j for j in jobs if time.time() - j.get("submitted_at", 0) < JOB_MAX_AGE]
+        jobs = []
+        for path in sorted(self.job_dir.glob("*.json")):
+            try:
+                job = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if time.time() - job.get("submitted_at", 0) < JOB_MAX_AGE:
+                jobs.append(job)
+            else:
+                path.unlink(missing_ok=True)
+        return jobs
 
-    def _save_jobs(self, jobs: list[dict[str, Any]]) -> None:
-        if self.job_file is None:
+    def _save_job(self, job: dict[str, Any]) -> None:
+        if self.job_dir is None:
             return
-        self.job_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.job_file.parent, suffix=".tmp")
+        self.job_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.job_dir, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
-            json.dump(jobs, fh)
+            json.dump(job, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.job_file)
+        os.replace(tmp, self.job_dir / f"{job['id']}.json")
+
+    def _forget_job(self, job: dict[str, Any]) -> None:
+        if self.job_dir is not None:
+            (self.job_dir / f"{job['id']}.json").unlink(missing_ok=True)
 
     def _digest(self, number: str) -> str:
         return self.cache.key("cap", CACHE_NAMESPACE, number).rsplit(":", 1)[-1]
@@ -126,13 +136,7 @@ class BotHubBulkProvider(BotHubProvider):
     # -- the run -----------------------------------------------------------------------
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
-        todo = []
-        for i, cached in enumerate(self.cache.get_many("cap", CACHE_NAMESPACE, e164)):
-            if cached in ("yes", "no"):
-                out[i] = RCS_YES if cached == "yes" else RCS_NO
-                self.stats.cache_hits += 1
-            else:
-                todo.append(i)
+        todo = self.answers_from_cache(self.cache, CACHE_NAMESPACE, e164, out)
         if progress:
             progress(len(e164) - len(todo))
         if todo:
@@ -169,13 +173,13 @@ class BotHubBulkProvider(BotHubProvider):
                     raise WindowClosed()
                 if answer.status == 404:  # the job expired on BotHub's side: resubmit
                     jobs.remove(job)
-                    self._save_jobs(jobs)
+                    self._forget_job(job)
                     return
                 done, results = job_results(answer.body)
                 if done:
                     record(results)
                     jobs.remove(job)
-                    self._save_jobs(jobs)
+                    self._forget_job(job)
                     return
                 await asyncio.sleep(wait)
                 wait = min(wait * 1.5, self.poll_max)
@@ -202,7 +206,7 @@ class BotHubBulkProvider(BotHubProvider):
                         job = {"id": job_id_of(answer.body), "submitted_at": time.time(),
                                "keys": [self._digest(n) for n in numbers]}
                         jobs.append(job)
-                        self._save_jobs(jobs)
+                        self._save_job(job)
                         self.jobs_submitted += 1
                     fresh = [j for j in jobs if set(j["keys"]) & set(by_digest)]
                     await asyncio.gather(*(poll(j) for j in fresh))

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rcsqualify.remote.cache import LookupCache
+from rcsqualify.verdict import RCS_NO, RCS_YES
+
 
 @dataclass
 class ProviderStats:
@@ -42,6 +45,18 @@ class CapabilityProvider(ABC):
 
     def __init__(self) -> None:
         self.stats = ProviderStats()
+
+    def answers_from_cache(self, cache: LookupCache, namespace: str, e164: list[str],
+                           out: np.ndarray) -> list[int]:
+        """Fill ``out`` with fresh cached answers; the indices still to ask."""
+        todo = []
+        for i, cached in enumerate(cache.get_many("cap", namespace, e164)):
+            if cached == "yes" or cached == "no":
+                out[i] = RCS_YES if cached == "yes" else RCS_NO
+                self.stats.cache_hits += 1
+            else:
+                todo.append(i)
+        return todo
 
     @abstractmethod
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:

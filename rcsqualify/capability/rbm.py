@@ -41,7 +41,6 @@ SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
 CACHE_NAMESPACE = "rbm"
 BATCH_MIN, BATCH_MAX = 500, 10_000
 BATCH_RATE = 10.0  # 600 calls a minute
-_ANSWER = {"yes": RCS_YES, "no": RCS_NO}
 
 
 class _GoogleResponse:
@@ -137,14 +136,7 @@ class _RbmBase(CapabilityProvider):
                               backoff_initial=backoff_initial, rate_margin=rate_margin)
 
     def _from_cache(self, e164: list[str], out: np.ndarray) -> list[int]:
-        todo = []
-        for i, cached in enumerate(self.cache.get_many("cap", CACHE_NAMESPACE, e164)):
-            if cached in _ANSWER:
-                out[i] = _ANSWER[cached]
-                self.stats.cache_hits += 1
-            else:
-                todo.append(i)
-        return todo
+        return self.answers_from_cache(self.cache, CACHE_NAMESPACE, e164, out)
 
     async def _per_number(self, e164: list[str], todo: list[int], out: np.ndarray,
                           progress: Progress | None, counter: dict[str, int]) -> None:

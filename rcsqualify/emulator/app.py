@@ -275,8 +275,11 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
         form = await _form(request)
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        return issue_token(state.tokens)
+
+    def issue_token(store: dict[str, float]) -> JSONResponse:
         token = secrets.token_urlsafe(24)
-        state.tokens[token] = time.time() + state.config.token_ttl
+        store[token] = time.time() + state.config.token_ttl
         state.tokens_issued += 1
         return JSONResponse({"access_token": token, "token_type": "Bearer",
                              "expires_in": state.config.token_ttl})
@@ -343,11 +346,7 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or not \
                 form.get("assertion"):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        token = secrets.token_urlsafe(24)
-        state.rbm_tokens[token] = time.time() + state.config.token_ttl
-        state.tokens_issued += 1
-        return JSONResponse({"access_token": token, "token_type": "Bearer",
-                             "expires_in": state.config.token_ttl})
+        return issue_token(state.rbm_tokens)
 
     def agent_error(agent: str | None) -> Response | None:
         if not agent:
