@@ -18,6 +18,7 @@ def run_cli(args: list[str], input: str | bytes | None = None) -> Result:
 def check_json(args: list[str], input: str | bytes | None = None) -> tuple[Result, dict[str, Any]]:
     """Run ``check`` with ``--json-report -`` and parse the report from stdout."""
     result = run_cli(["check", *args, "--json-report", "-", "-q"], input=input)
+    assert result.stdout.strip(), f"no report (exit {result.exit_code}): {result.stderr}"
     return result, json.loads(result.stdout)
 
 

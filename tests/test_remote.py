@@ -101,10 +101,11 @@ def test_pacing_never_exceeds_the_quota_over_thousands_of_numbers(
     assert report["api"]["requests"] == 3000
     assert stats["max_in_window"]["bothub"] <= 200
     arrivals = np.array(stats["arrivals"]["bothub"])
-    # smooth, not bursty: any 100 ms holds about 20 requests (+1 for arrival jitter;
-    # the exact client-side spacing is asserted in test_pacer_spacing_on_the_clock)
-    ends = np.searchsorted(arrivals, arrivals + 0.1, side="left")
-    assert (ends - np.arange(len(arrivals))).max() <= 200 * 0.1 + 2
+    # smooth, not bursty: any 250 ms holds about 50 requests, give or take the arrival
+    # jitter at both edges of the window (a catch-up burst would add dozens; the exact
+    # client-side spacing is asserted in test_pacer_spacing_on_the_clock)
+    ends = np.searchsorted(arrivals, arrivals + 0.25, side="left")
+    assert (ends - np.arange(len(arrivals))).max() <= 200 * 0.25 + 3
     assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= 200 * 1.01
     assert elapsed >= 3000 / 200 * 0.95
     assert report["counts"]["unverified"] == 0
@@ -388,3 +389,13 @@ def test_pacer_spacing_on_the_clock() -> None:
     assert gaps.min() >= 1 / 50 - 1e-6
     assert np.count_nonzero(gaps >= 0.5) == 1
     assert elapsed < 100 / 50 + 0.5 + 0.5
+
+
+def test_an_api_refusing_every_fresh_token_is_a_configuration_error(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(faults={"token_expiry": 1.0}, fault_attempts=0)
+    f = contacts_file(tmp_path, frte_numbers(20))
+    result = run_cli(["check", str(f), *emulator.bothub_args(), "--rate", "200"])
+    assert result.exit_code == 2
+    assert "refusing fresh tokens" in result.stderr
+    assert 5 <= emulator.stats()["tokens_issued"] <= 10

@@ -255,7 +255,7 @@ class HttpLayer:
         self.backoff_initial = backoff_initial
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._unauthorized_in_a_row = 0
+        self._refused_tokens: set[str] = set()
 
     @contextlib.asynccontextmanager
     async def session(self) -> Any:
@@ -337,10 +337,11 @@ class HttpLayer:
                 continue
             if resp.status_code == 401:
                 # Expired or revoked: drop the token (once for all requests that held it)
-                # and send again. Many 401s in a row with nothing else in between means
-                # the credentials are not allowed on this API at all: stop the run.
-                self._unauthorized_in_a_row += 1
-                if self._unauthorized_in_a_row >= 25:
+                # and send again. Several *different* tokens refused with no success in
+                # between means the credentials are not allowed on this API at all (many
+                # requests in flight with one revoked token are a single refusal).
+                self._refused_tokens.add(token or "")
+                if len(self._refused_tokens) >= 5:
                     raise ConfigurationError(
                         f"{self.name}: the API keeps refusing fresh tokens (HTTP 401); check "
                         "the credentials, the bot/agent id and the API subscription")
@@ -350,7 +351,7 @@ class HttpLayer:
                     refreshes += 1
                     continue
                 raise Transient("unauthorized")
-            self._unauthorized_in_a_row = 0
+            self._refused_tokens.clear()
             if resp.status_code >= 500:
                 raise Transient(f"http_{resp.status_code}")
             if resp.status_code in ok or resp.status_code in expected:
