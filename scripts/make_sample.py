@@ -56,7 +56,7 @@ def main() -> None:
     for op, prefix in OTHER.items():
         assert holders.get(prefix) == op, prefix
     rows: list[tuple[str, str]] = []  # (cell, comment)
-    frte = [mobile(rng.choice(FRTE)) for _ in range(96)]
+    frte = [mobile(rng.choice(FRTE)) for _ in range(130)]
     for i, num in enumerate(frte):
         rows.append((styled(num, i), "client Orange"))
     # duplicates written differently

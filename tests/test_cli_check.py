@@ -207,4 +207,4 @@ def test_sample_data_runs(sample_contacts: Path) -> None:
               "too_long", "not_french", "unallocated", "fixed_line", "voip", "special", "m2m",
               "range_holder", "not_checked"):
         assert reasons.get(r, 0) >= 1, r
-    assert report["counts"]["rows"] == 120
+    assert report["counts"]["rows"] == 154
