@@ -153,8 +153,9 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
         cache = make_cache(s)
 
     def notify(message: str) -> None:
-        if not s.quiet:
-            console.print(message, markup=False, highlight=False)
+        # printed even with --quiet: a 429 pause or a closed bulk window explains why a
+        # cron run took an hour or did nothing, and it is one line
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     try:
         sources = build_operator_sources(s, plan, cache, notify)

@@ -126,6 +126,8 @@ def test_one_429_means_one_pause_then_completion(tmp_path: Path, emulator: Emula
     assert gaps.max() < 1.5 + 0.5  # …of the configured length
     assert stats["requests"]["bothub"] == 41  # the refused request was sent once more
     assert result.exit_code == 0
+    assert result.stderr.count("HTTP 429") == 1 and "pausing all requests for 2 s" in (
+        result.stderr)
 
 
 def test_retry_after_longer_than_the_pause_wins(tmp_path: Path, emulator: Emulator) -> None:
