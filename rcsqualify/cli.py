@@ -7,10 +7,11 @@ which shows the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -480,27 +481,34 @@ cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear)
 app.add_typer(cache_app, name="cache")
 
 
-def _open_cache(cache_dir: Path | None) -> Any:
+CacheDir = Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
+                                              help="Cache directory.")]
+Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+
+
+@contextlib.contextmanager
+def _opened_cache(cache_dir: Path | None) -> Iterator[Any]:
     from rcsqualify.remote.cache import LookupCache
 
-    return LookupCache(cache_dir)
+    cache = LookupCache(cache_dir)
+    try:
+        yield cache
+    finally:
+        cache.close()
 
 
 @cache_app.command("info")
 @reports_errors
 def cache_info(
-    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR")] = None,
+    cache_dir: CacheDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    debug: Debug = False,
 ) -> None:
     """Entries per provider, answers, staleness, size and an age histogram."""
     import json
 
-    cache = _open_cache(cache_dir)
-    try:
+    with _opened_cache(cache_dir) as cache:
         info = cache.info()
-    finally:
-        cache.close()
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -524,31 +532,19 @@ def cache_info(
 
 @cache_app.command("clear")
 @reports_errors
-def cache_clear(
-    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR")] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
-) -> None:
+def cache_clear(cache_dir: CacheDir = None, debug: Debug = False) -> None:
     """Remove every cached answer (the secret stays)."""
-    cache = _open_cache(cache_dir)
-    try:
+    with _opened_cache(cache_dir) as cache:
         removed = cache.clear()
-    finally:
-        cache.close()
     typer.echo(f"removed {removed} entries")
 
 
 @cache_app.command("prune")
 @reports_errors
-def cache_prune(
-    cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR")] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
-) -> None:
+def cache_prune(cache_dir: CacheDir = None, debug: Debug = False) -> None:
     """Remove expired entries."""
-    cache = _open_cache(cache_dir)
-    try:
+    with _opened_cache(cache_dir) as cache:
         removed = cache.prune()
-    finally:
-        cache.close()
     typer.echo(f"removed {removed} expired entries")
 
 
