@@ -41,6 +41,9 @@ portability_app = typer.Typer(help="Local portability store built from extracts.
 app.add_typer(portability_app, name="portability")
 
 F = TypeVar("F", bound=Callable[..., Any])
+CacheDir = Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
+                                              help="Cache directory.")]
+Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
 
 
 def stderr_console() -> Console:
@@ -287,6 +290,16 @@ def plan_update(
                f"({len(plan.blocks)} blocks) at {plan.source}")
 
 
+@plan_app.command("reset")
+@reports_errors
+def plan_reset(debug: Debug = False) -> None:
+    """Remove an installed plan: go back to the one shipped with rcsqualify."""
+    from rcsqualify.numbering.plan import remove_installed_plan
+
+    typer.echo("back to the shipped ARCEP plan" if remove_installed_plan()
+               else "no installed plan: the shipped one is in use")
+
+
 @portability_app.command("import")
 @reports_errors
 def portability_import(
@@ -479,11 +492,6 @@ def refresh(
 cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",
                         no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-
-
-CacheDir = Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
-                                              help="Cache directory.")]
-Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -559,7 +559,3 @@ def _rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
         names = [f"column_{i + 1}" for i in range(width)]
     names = _dedupe_names(names)
     return pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, data, strict=True)})
-
-
-def open_binary(path: str) -> BinaryIO:
-    return sys.stdout.buffer if path == "-" else open(path, "wb")

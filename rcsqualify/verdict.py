@@ -73,11 +73,6 @@ RCS_UNKNOWN, RCS_YES, RCS_NO, RCS_ERROR = np.uint8(0), np.uint8(1), np.uint8(2),
 RCS_NOT_SAMPLED, RCS_NOT_LISTED = np.uint8(4), np.uint8(5)
 
 
-def status_of(reason: np.ndarray) -> np.ndarray:
-    """Status codes for reason codes (vectorized)."""
-    return REASON_TO_STATUS[reason]
-
-
 def classify(
     *,
     reason: np.ndarray,

@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import run_cli
 
 COMMANDS = [["check"], ["refresh"], ["emulator"], ["plan"], ["plan", "update"],
+            ["plan", "reset"],
             ["portability", "import"], ["portability", "info"], ["cache", "info"],
             ["cache", "clear"], ["cache", "prune"]]
 

@@ -49,6 +49,11 @@ def test_plan_update_installs_a_valid_newer_plan(tmp_path: Path) -> None:
     assert after["reasons"] == {"not_checked": 1}
     assert after["tool"]["arcep_plan_date"] == "2026-10-01"
 
+    assert "shipped" in run_cli(["plan", "reset"]).stdout
+    load_plan.cache_clear()
+    _, reset = check_json([str(contacts), "--threshold", "1"])
+    assert reset["reasons"] == {"unallocated": 1}
+
 
 def test_plan_update_rejects_bad_files_and_keeps_the_current_plan(tmp_path: Path) -> None:
     bad_header = tmp_path / "h.csv"
