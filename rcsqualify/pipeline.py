@@ -207,8 +207,7 @@ def run_check(
 
         distinct.rcs[need] = provider.check_all(e164, tick)
         result.provider_stats[provider.name] = provider.stats.as_dict()
-        if (message := getattr(provider, "window_message", None)):
-            result.notes.append(message)
+        result.notes.extend(provider.notes)
         answers = distinct.rcs[need]
         if result.sampled:
             result.estimate = {
@@ -217,7 +216,7 @@ def run_check(
                 "trials": int(np.count_nonzero((answers == RCS_NO) | (answers == RCS_YES))),
                 "extrapolated": int(np.count_nonzero(distinct.rcs == RCS_NOT_SAMPLED)),
             }
-        reach = getattr(provider, "sample_reach", None)
+        reach = provider.sample_reach
         unlisted = int(np.count_nonzero(answers == RCS_NOT_LISTED))
         if reach is not None and unlisted and reach[1] > 0 and not result.sampled:
             reachable, total = reach

@@ -97,7 +97,6 @@ class BotHubBulkProvider(BotHubProvider):
         self.clock = clock or (lambda: datetime.now(PARIS))
         self.jobs_submitted = 0
         self.jobs_resumed = 0
-        self.window_message: str | None = None
 
     # -- persistence: one small file per job, written when BotHub accepts it ---------
     def _load_jobs(self) -> list[dict[str, Any]]:
@@ -214,12 +213,13 @@ class BotHubBulkProvider(BotHubProvider):
                 except WindowClosed:
                     opening = next_window_opening(self.clock())
                     if not self.wait_for_window:
-                        self.window_message = (
+                        message = (
                             "BotHub accepts bulk capability jobs from 22:00 to 07:00 Paris "
                             f"time; the window opens at {opening:%Y-%m-%d %H:%M %Z}: re-run "
                             "then, or use --wait-for-window")
+                        self.notes.append(message)
                         if self.http.notify:
-                            self.http.notify(self.window_message)
+                            self.http.notify(message)
                         return
                     delay = max(1.0, (opening - self.clock()).total_seconds())
                     if self.http.notify:

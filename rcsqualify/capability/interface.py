@@ -45,6 +45,10 @@ class CapabilityProvider(ABC):
 
     def __init__(self) -> None:
         self.stats = ProviderStats()
+        #: why some checks could not be done (e.g. the bulk window is closed): reported
+        self.notes: list[str] = []
+        #: (reachable, total) of a provider's own random sample (batchGet), if it has one
+        self.sample_reach: tuple[int, int] | None = None
 
     def answers_from_cache(self, cache: LookupCache, namespace: str, e164: list[str],
                            out: np.ndarray) -> list[int]:

@@ -206,7 +206,7 @@ class RbmBatchProvider(_RbmBase):
         kwargs["rate"] = min(kwargs.get("rate", BATCH_RATE), BATCH_RATE)
         super().__init__(**kwargs)
         self.agent_launched = agent_launched
-        self.sample_reach = (0, 0)  # (reachable, total) over the calls' random samples
+        self.sample_reach = (0, 0)  # summed over the calls' random samples
         self.calls: list[int] = []  # sizes sent, for tests and benchmarks
 
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
@@ -238,7 +238,7 @@ class RbmBatchProvider(_RbmBase):
                         "; check --agent-id (RCSQUALIFY_RBM_AGENT_ID)")
                 body = answer.body if isinstance(answer.body, dict) else {}
                 listed = set(body.get("reachableUsers") or [])
-                r, t = self.sample_reach
+                r, t = self.sample_reach or (0, 0)
                 self.sample_reach = (r + int(body.get("reachableRandomSampleUserCount", 0)),
                                      t + int(body.get("totalRandomSampleUserCount", 0)))
                 learned = []
