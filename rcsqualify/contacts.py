@@ -24,6 +24,7 @@ import codecs
 import csv
 import io
 import itertools
+import json
 import os
 import re
 import shutil
@@ -366,13 +367,63 @@ class ContactSource:
         self.columns = list(self._pq.schema_arrow.names)
 
     def _open_ndjson(self) -> None:
+        """Arrow's reader when every key keeps one JSON type; otherwise (a phone written
+        as a string on one line and as a number on the next, as JS exports do) a
+        slower line-by-line reader that turns every value into text."""
+        self._ndjson_mixed = False
         try:
-            reader = pajson.open_json(self.path)
+            reader = pajson.open_json(self.path, read_options=pajson.ReadOptions(
+                block_size=BATCH_BYTES))
             self.columns = list(reader.schema.names)
+            for _ in reader:  # type changes surface while reading, not at open
+                pass
             reader.close()
         except pa.ArrowInvalid as exc:
-            raise InputError(f"{self.info.path} is not valid NDJSON (one JSON object per "
-                             f"line): {exc}") from exc
+            if "changed from" not in str(exc):
+                raise InputError(f"{self.info.path} is not valid NDJSON (one JSON object "
+                                 f"per line): {_first_line(exc)}") from exc
+            self._ndjson_mixed = True
+            self.columns = self._ndjson_keys()
+
+    def _ndjson_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        with self.path.open(encoding="utf-8-sig") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    raise InputError(f"{self.info.path}: line {number} is not JSON") from exc
+                if not isinstance(obj, dict):
+                    raise InputError(f"{self.info.path}: line {number} is not a JSON object")
+                yield number, obj
+
+    def _ndjson_keys(self) -> list[str]:
+        keys: dict[str, None] = {}
+        for _, obj in self._ndjson_lines():
+            keys.update(dict.fromkeys(obj))
+        return list(keys)
+
+    def _ndjson_text_batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        def text(v: Any) -> str | None:
+            if v is None:
+                return None
+            if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+                return str(int(v))
+            return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+        rows: list[dict[str, Any]] = []
+        for _, obj in self._ndjson_lines():
+            rows.append(obj)
+            if len(rows) == PARQUET_BATCH_ROWS:
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols],
+                    names=cols)
+                rows = []
+        if rows:
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols],
+                names=cols)
 
     # -- the phone column ----------------------------------------------------------
     def _choose_column(self, forced: str | None) -> str:
@@ -473,6 +524,9 @@ class ContactSource:
                              "check --delimiter and --encoding") from exc
 
     def _ndjson_batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        if self._ndjson_mixed:
+            yield from self._ndjson_text_batches(cols)
+            return
         try:
             reader = pajson.open_json(self.path, read_options=pajson.ReadOptions(
                 block_size=BATCH_BYTES))

@@ -208,3 +208,18 @@ def test_sample_data_runs(sample_contacts: Path) -> None:
               "range_holder", "not_checked"):
         assert reasons.get(r, 0) >= 1, r
     assert report["counts"]["rows"] == 154
+
+
+def test_ndjson_with_a_column_that_changes_json_type(tmp_path: Path) -> None:
+    f = tmp_path / "mixed.ndjson"
+    f.write_text('{"nom": "a", "tel": "0607123456"}\n{"nom": "b", "tel": 607123457}\n'
+                 '{"nom": "c", "tel": null}\n{"nom": "d", "tel": 33607123458.0, "x": [1]}\n',
+                 encoding="utf-8")
+    out = tmp_path / "o.csv"
+    result, report = check_json([str(f), "--threshold", "1", "-o", str(out)])
+    assert result.exit_code == 0
+    assert report["counts"]["rows"] == 4 and report["counts"]["unverified"] == 3
+    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert df["tel"].tolist() == ["0607123456", "607123457", "", "33607123458"]
+    assert df["x"].tolist() == ["", "", "", "[1]"]
+    assert df["repaired"].tolist()[1] == "leading_zero"
