@@ -269,3 +269,38 @@ def test_sample_marks_unsampled_rows_and_gates_on_the_upper_end(tmp_path: Path,
 
     df = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
     assert (df["reason"] == "not_sampled").sum() == 350
+
+
+def test_wait_for_window_sleeps_until_22h_then_goes_on(tmp_path: Path, emulator: Emulator
+                                                       ) -> None:
+    """The provider's clock says 21:59:58 Paris: it waits ~2 s for the window (which the
+    emulator opens meanwhile) instead of giving up, then completes."""
+    import threading
+
+    from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
+    from rcsqualify.remote.cache import LookupCache
+
+    emulator.configure(bulk_window="never", bulk_polls=0)
+    start = time.monotonic()
+    fake_start = datetime(2026, 11, 25, 21, 59, 58, tzinfo=PARIS)
+
+    def clock() -> datetime:
+        from datetime import timedelta
+
+        return fake_start + timedelta(seconds=time.monotonic() - start)
+
+    threading.Timer(1.0, lambda: emulator.configure(bulk_window="always")).start()
+    notes: list[str] = []
+    provider = BotHubBulkProvider(
+        job_dir=tmp_path, wait_for_window=True, poll_initial=0.1, clock=clock,
+        base_url=f"{emulator.base}/bothub/v1", token_url=f"{emulator.base}/oauth/v3/token",
+        client_id="emulator-client", client_secret="emulator-secret", bot_id="b",
+        cache=LookupCache(tmp_path / "c"), rate=100, notify=notes.append)
+    numbers = [e164(n) for n in frte_numbers(50)]
+    out = provider.check_all(numbers)
+    elapsed = time.monotonic() - start
+    truth = emulator_truth(frte_numbers(50))
+    assert out.tolist() == [RCS_YES if t else RCS_NO for t in truth]
+    assert 1.5 <= elapsed < 10
+    assert any("waiting until 2026-11-25 22:00" in n for n in notes)
+    assert provider.notes == []  # nothing left undone
