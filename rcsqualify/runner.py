@@ -173,6 +173,10 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
                 provider.close()
             if cache is not None:
                 cache.close()
+        if source.info.rows == 0:
+            # a gate must not pass on an export that came out empty
+            raise InputError(f"{source.info.path} has a header but no contact rows: "
+                             "nothing was checked")
         summary = summarize(result, plan, input_info=source.info.as_dict(),
                             threshold=s.threshold, remote_asked=s.remote)
         summary.projection = campaign_projection(

@@ -30,6 +30,12 @@ def test_empty_file(tmp_path: Path) -> None:
     _assert_clean_error(run_cli(["check", str(f)]), "empty")
 
 
+def test_header_without_rows(tmp_path: Path) -> None:
+    f = tmp_path / "h.csv"
+    f.write_text("nom;telephone\n", encoding="utf-8")
+    _assert_clean_error(run_cli(["check", str(f)]), "no contact rows")
+
+
 def test_binary_garbage(tmp_path: Path) -> None:
     f = tmp_path / "g.csv"
     f.write_bytes(bytes(range(256)) * 50)
