@@ -111,7 +111,8 @@ def read_and_normalize(source: ContactSource, plan: NumberingPlan,
             _collect_examples(column, parts[-1], examples)
         done += len(column)
         if progress:
-            progress("read", done, None)
+            estimate = source.estimated_rows
+            progress("read", done, max(estimate, done) if estimate else None)
     source.info.rows = done
     if not parts:
         empty = np.zeros(0, dtype=np.uint8)
