@@ -145,7 +145,10 @@ class BotHubBulkProvider(BotHubProvider):
     async def _run(self, e164: list[str], todo: list[int], out: np.ndarray,
                    progress: Progress | None) -> None:
         url = f"{self.base_url}/bot/v2/{self.bot_id}/bulkContactCapabilities"
-        by_digest = {self._digest(e164[i]): i for i in todo}
+        # each number's HMAC, computed once: jobs are persisted by these keys
+        digest_of = {i: self._digest(e164[i]) for i in todo}
+        by_digest = {d: i for i, d in digest_of.items()}  # still unanswered
+        index_of = {e164[i]: i for i in todo}
         jobs = self._load_jobs()
         state = {"done": len(e164) - len(todo)}
 
@@ -153,8 +156,8 @@ class BotHubBulkProvider(BotHubProvider):
             self.cache.put_many("cap", CACHE_NAMESPACE, (
                 (number, "yes" if capable else "no") for number, capable in results.items()))
             for number, capable in results.items():
-                i = by_digest.pop(self._digest(number), None)
-                if i is not None:
+                i = index_of.get(number)
+                if i is not None and by_digest.pop(digest_of[i], None) is not None:
                     out[i] = RCS_YES if capable else RCS_NO
                     state["done"] += 1
             if progress:
@@ -186,7 +189,7 @@ class BotHubBulkProvider(BotHubProvider):
         async with self.http.session():
             while True:
                 try:
-                    pending = [j for j in jobs if set(j["keys"]) & set(by_digest)]
+                    pending = [j for j in jobs if not by_digest.keys().isdisjoint(j["keys"])]
                     self.jobs_resumed += len(pending)
                     await asyncio.gather(*(poll(j) for j in pending))
                     covered = {k for j in jobs for k in j["keys"]}
@@ -203,11 +206,11 @@ class BotHubBulkProvider(BotHubProvider):
                         if answer.status == 405:
                             raise WindowClosed()
                         job = {"id": job_id_of(answer.body), "submitted_at": time.time(),
-                               "keys": [self._digest(n) for n in numbers]}
+                               "keys": [digest_of[i] for i in chunk]}
                         jobs.append(job)
                         self._save_job(job)
                         self.jobs_submitted += 1
-                    fresh = [j for j in jobs if set(j["keys"]) & set(by_digest)]
+                    fresh = [j for j in jobs if not by_digest.keys().isdisjoint(j["keys"])]
                     await asyncio.gather(*(poll(j) for j in fresh))
                     return
                 except WindowClosed:
