@@ -47,6 +47,7 @@ class Distinct:
     rcs: np.ndarray  # uint8 RCS_* code
     reason: np.ndarray  # uint8 final reason
     range_operator: np.ndarray  # object: the plan's range holder
+    first_row: np.ndarray  # int64: the first input row carrying the number
 
 
 @dataclass
@@ -171,7 +172,7 @@ def run_check(
     valid = norm.key != 0
     keys, first, inverse = np.unique(norm.key[valid], return_index=True, return_inverse=True)
     valid_rows = np.flatnonzero(valid)
-    block = norm.block[valid_rows[first]]
+    block = norm.block[valid_rows[first]]  # np.unique's first index: the first occurrence
     kind = norm.kind[valid_rows[first]]
     n = len(keys)
     range_operator = plan.blocks["operator"].to_numpy(object)[block] if n else np.zeros(
@@ -180,7 +181,7 @@ def run_check(
         key=keys, block=block, kind=kind,
         operator=np.full(n, "", dtype=object), source=np.zeros(n, np.uint8),
         rcs=np.full(n, RCS_UNKNOWN, np.uint8), reason=np.zeros(n, np.uint8),
-        range_operator=range_operator,
+        range_operator=range_operator, first_row=valid_rows[first],
     )
     attribute_operators(distinct, operator_sources)
     timings["attribute_s"] = time.perf_counter() - t1

@@ -54,13 +54,9 @@ def list_codes(result: CheckResult) -> np.ndarray:
     status = REASON_TO_STATUS[rows.reason]
     lookup = np.array([LISTS.index(_LIST_OF_STATUS[s]) for s in STATUSES], dtype=np.int8)
     codes = lookup[status].astype(np.int8)
-    di = rows.distinct_index
-    valid = di >= 0
-    first = np.zeros(len(di), dtype=bool)
-    if valid.any():
-        _, first_pos = np.unique(di[valid], return_index=True)
-        first[np.flatnonzero(valid)[first_pos]] = True
-    codes[valid & ~first] = -1
+    first = np.zeros(len(codes), dtype=bool)
+    first[result.distinct.first_row] = True
+    codes[(rows.distinct_index >= 0) & ~first] = -1
     return codes
 
 
