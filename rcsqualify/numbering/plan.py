@@ -52,7 +52,7 @@ FRENCH_COUNTRY_CODES = ("33", "590", "594", "596", "262", "508")
 #: have an E.164 form. Short numbers (4-6 digits) have none and are never looked up.
 BLOCK_LENGTHS = (10, 13, 14)
 #: Bump when NumberingPlan's fields change: compiled pickles of older shapes are ignored.
-_COMPILED_FORMAT = 2
+_COMPILED_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,8 @@ class NumberingPlan:
     source: str  # "shipped" or the path of an installed plan
     operator_codes: list[str] = field(default_factory=list)  # category order
     block_country_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    block_territory: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    territories: list[str] = field(default_factory=list)  # names, by block_territory code
 
     def lookup(self, national: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Block row for each national number (int64 value, digit length), -1 if none."""
@@ -188,6 +190,7 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
          for d in majnum["Date_Attribution"] if len(d) == 10),
         default=date(1970, 1, 1),
     )
+    territory_codes, territory_names = pd.factorize(df["territory"].to_numpy(object))
     porta = _read_arcep_csv(_shipped("MAJPORTA.csv"))
     mnc = _read_arcep_csv(_shipped("MAJMNC.csv"))
     ident = _read_arcep_csv(_shipped("identifiants_CE.csv"))
@@ -203,6 +206,8 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
         source=source,
         operator_codes=sorted(set(col["Mnémo"]) | set(porta["Mnémo"]) | set(mnc["Mnémo"])),
         block_country_codes=df["country_code"].astype("int64").to_numpy(),
+        block_territory=territory_codes.astype(np.int32),
+        territories=[str(t) for t in territory_names],
     )
 
 

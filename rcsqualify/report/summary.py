@@ -183,11 +183,9 @@ def summarize(
     # value_counts hashes; np.unique on a million Python strings would sort them (slow)
     operators = {str(k): int(v) for k, v in pd.Series(d.operator[mobile], dtype=object)
                  .value_counts(sort=True).items()}
-    terr_codes, terr_names = pd.factorize(plan.blocks["territory"].to_numpy(object))
-    terr_counts = np.bincount(terr_codes[d.block], minlength=len(terr_names)) if n_distinct \
-        else np.zeros(len(terr_names), np.int64)
+    terr_counts = np.bincount(plan.block_territory[d.block], minlength=len(plan.territories))
     order = np.argsort(-terr_counts, kind="stable")
-    territories = {str(terr_names[i]): int(terr_counts[i]) for i in order if terr_counts[i]}
+    territories = {plan.territories[i]: int(terr_counts[i]) for i in order if terr_counts[i]}
     source_counts = _count(d.source[mobile], SOURCES)
 
     warnings: list[str] = []

@@ -57,33 +57,28 @@ class Annotator:
     def __init__(self, result: CheckResult, plan: NumberingPlan) -> None:
         self.r = result
         d = result.distinct
-        op_codes, self.op_vocab = pd.factorize(d.operator, use_na_sentinel=False)
-        self.op_codes = op_codes.astype(np.int32)
-        terr_codes, terr_vocab = pd.factorize(plan.blocks["territory"].to_numpy(object))
-        self.terr_codes = terr_codes.astype(np.int32)
-        self.terr_vocab = [*list(terr_vocab), ""]
+        op_codes, op_vocab = pd.factorize(d.operator, use_na_sentinel=False)
+        self.op_vocab = [*(str(o) for o in op_vocab), ""]
+        # Per-number arrays with one sentinel appended: index -1 (an invalid row, which
+        # has no number) picks the sentinel, so rows index them directly.
+        self.op = np.append(op_codes.astype(np.int32), len(self.op_vocab) - 1)
+        self.source = np.append(d.source, 0)
+        self.rcs = np.append(d.rcs, 0)
+        self.terr_vocab = [*plan.territories, ""]
+        self.terr = np.append(plan.block_territory, len(self.terr_vocab) - 1)
 
     def columns(self, start: int, stop: int) -> dict[str, pa.Array]:
-        rows, d = self.r.rows, self.r.distinct
+        rows = self.r.rows
         reason = rows.reason[start:stop]
         di = rows.distinct_index[start:stop]
-        has = di >= 0
-        safe = np.where(has, di, 0)
-        if len(d.key) == 0:
-            safe = np.zeros(len(di), np.int64)
-        op_vocab = [*list(self.op_vocab), ""]
-        op = np.where(has, self.op_codes[safe] if len(d.key) else 0, len(op_vocab) - 1)
-        src = np.where(has, d.source[safe] if len(d.key) else 0, 0)
-        rcs = np.where(has, d.rcs[safe] if len(d.key) else 0, 0)
-        block = rows.block[start:stop]
-        terr = np.where(block >= 0, self.terr_codes[np.clip(block, 0, None)],
-                        len(self.terr_vocab) - 1)
+        op, src, rcs = self.op[di], self.source[di], self.rcs[di]
+        terr = self.terr[rows.block[start:stop]]  # block -1 (invalid) → sentinel too
         return {
             "msisdn_e164": format_e164(rows.key[start:stop]),
             "status": _dict_array(REASON_TO_STATUS[reason], [str(s) for s in STATUSES]),
             "reason": _dict_array(reason, REASONS),
             "repaired": _dict_array(rows.repaired[start:stop], REPAIRS),
-            "operator": _dict_array(op, op_vocab),
+            "operator": _dict_array(op, self.op_vocab),
             "operator_source": _dict_array(src, SOURCES),
             "territory": _dict_array(terr, self.terr_vocab),
             "rcs": _dict_array(rcs, RCS_LABELS),
