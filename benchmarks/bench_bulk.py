@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_local import run_cli
-from bench_remote import start_emulator
+from bench_remote import running_emulator
 
 
 def write_numbers(path: Path, n: int) -> None:
@@ -52,18 +52,16 @@ def main() -> None:
     ap.add_argument("--numbers", type=int, default=1_000_000)
     ap.add_argument("--small", type=int, default=100_000)
     args = ap.parse_args()
-    proc, base = start_emulator(1000)
-    httpx.post(f"{base}/_emulator/config", json={"quota": {"rbm": 10.0}, "bulk_polls": 1},
-               timeout=10)
     figures: dict[str, object] = {"numbers": args.numbers,
                                   "minimum_calls": math.ceil(args.numbers / 10_000)}
-    env = {**os.environ, "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
-           "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret",
-           "RCSQUALIFY_POLL_INTERVAL": "0.5"}
-    os.environ.update(env)
-    bothub = ["--bot-id", "bench", "--bothub-url", f"{base}/bothub/v1",
-              "--bothub-token-url", f"{base}/oauth/v3/token", "--threshold", "1", "-q"]
-    try:
+    os.environ.update({"RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
+                       "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret",
+                       "RCSQUALIFY_POLL_INTERVAL": "0.5"})
+    with running_emulator(1000) as base:
+        httpx.post(f"{base}/_emulator/config", json={"quota": {"rbm": 10.0}, "bulk_polls": 1},
+                   timeout=10)
+        bothub = ["--bot-id", "bench", "--bothub-url", f"{base}/bothub/v1",
+                  "--bothub-token-url", f"{base}/oauth/v3/token", "--threshold", "1", "-q"]
         with tempfile.TemporaryDirectory() as tmp:
             big = Path(tmp) / "big.csv"
             write_numbers(big, args.numbers)
@@ -106,9 +104,6 @@ def main() -> None:
                             "small_bothub_bulk_jobs": stats["jobs_submitted"],
                             "small_bothub_bulk_wall_s": round(wall, 1),
                             "small_bothub_bulk_peak_rss_mb": round(rss / 1024)})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     print(json.dumps(figures, indent=2))
 
 

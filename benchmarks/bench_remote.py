@@ -14,12 +14,14 @@ Usage: python benchmarks/bench_remote.py [--quota 30] [--numbers 1000]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,12 +30,18 @@ import numpy as np
 EXE = str(Path(sys.executable).with_name("rcsqualify"))
 
 
-def start_emulator(quota: float) -> tuple[subprocess.Popen[str], str]:
+@contextlib.contextmanager
+def running_emulator(quota: float) -> Iterator[str]:
+    """``rcsqualify emulator`` on a free port for the block; yields its base URL."""
     proc = subprocess.Popen([EXE, "emulator", "--port", "0", "--quota", str(quota)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    return proc, line.strip().rsplit(" ", 1)[-1]
+    try:
+        yield line.strip().rsplit(" ", 1)[-1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def make_contacts(path: Path, n: int) -> None:
@@ -60,49 +68,44 @@ def main() -> None:
     ap.add_argument("--quota", type=float, default=30.0)
     ap.add_argument("--numbers", type=int, default=1000)
     args = ap.parse_args()
-    proc, base = start_emulator(args.quota)
     figures: dict[str, object] = {"quota_per_s": args.quota}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            contacts = Path(tmp) / "contacts.csv"
-            make_contacts(contacts, args.numbers)
-            env = {**os.environ, "RCSQUALIFY_CACHE_DIR": f"{tmp}/cache",
-                   "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
-                   "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"}
-            offline, _ = run_check([str(contacts), "--threshold", "1"], env,
-                                   Path(tmp) / "offline.json")
-            minimum = offline["counts"]["unverified"]
-            figures.update({"rows": offline["counts"]["rows"],
-                            "minimum_requests": minimum})
-            remote = [str(contacts), "--capability", "bothub", "--bot-id", "bench",
-                      "--bothub-url", f"{base}/bothub/v1",
-                      "--bothub-token-url", f"{base}/oauth/v3/token",
-                      "--rate", str(args.quota), "--threshold", "1"]
-            cold, wall = run_check(remote, env, Path(tmp) / "cold.json")
-            stats = httpx.get(f"{base}/_emulator/stats", timeout=30).json()
-            arrivals = np.array(stats["arrivals"].get("bothub", []))
-            achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(
-                arrivals) > 1 else 0.0
-            figures.update({
-                "cold_requests": cold["api"]["requests"],
-                "cold_requests_equal_minimum": cold["api"]["requests"] == minimum,
-                "cold_429s_client": cold["api"]["throttled"],
-                "cold_429s_emulator": sum(stats["throttled"].values()),
-                "achieved_rate_per_s": round(achieved, 2),
-                "achieved_share_of_quota": round(achieved / args.quota, 4),
-                "max_requests_in_any_1s_window": stats["max_in_window"].get("bothub"),
-                "cold_wall_s": round(wall, 1),
-                "cold_unverified": cold["counts"]["unverified"],
-            })
-            httpx.post(f"{base}/_emulator/reset", timeout=10)
-            warm, wall = run_check(remote, env, Path(tmp) / "warm.json")
-            figures.update({"warm_requests": warm["api"]["requests"],
-                            "warm_cache_hits": warm["api"]["cache_hits"],
-                            "warm_wall_s": round(wall, 2),
-                            "warm_counts_equal_cold": warm["counts"] == cold["counts"]})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_emulator(args.quota) as base, tempfile.TemporaryDirectory() as tmp:
+        contacts = Path(tmp) / "contacts.csv"
+        make_contacts(contacts, args.numbers)
+        env = {**os.environ, "RCSQUALIFY_CACHE_DIR": f"{tmp}/cache",
+               "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
+               "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"}
+        offline, _ = run_check([str(contacts), "--threshold", "1"], env,
+                               Path(tmp) / "offline.json")
+        minimum = offline["counts"]["unverified"]
+        figures.update({"rows": offline["counts"]["rows"],
+                        "minimum_requests": minimum})
+        remote = [str(contacts), "--capability", "bothub", "--bot-id", "bench",
+                  "--bothub-url", f"{base}/bothub/v1",
+                  "--bothub-token-url", f"{base}/oauth/v3/token",
+                  "--rate", str(args.quota), "--threshold", "1"]
+        cold, wall = run_check(remote, env, Path(tmp) / "cold.json")
+        stats = httpx.get(f"{base}/_emulator/stats", timeout=30).json()
+        arrivals = np.array(stats["arrivals"].get("bothub", []))
+        achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(
+            arrivals) > 1 else 0.0
+        figures.update({
+            "cold_requests": cold["api"]["requests"],
+            "cold_requests_equal_minimum": cold["api"]["requests"] == minimum,
+            "cold_429s_client": cold["api"]["throttled"],
+            "cold_429s_emulator": sum(stats["throttled"].values()),
+            "achieved_rate_per_s": round(achieved, 2),
+            "achieved_share_of_quota": round(achieved / args.quota, 4),
+            "max_requests_in_any_1s_window": stats["max_in_window"].get("bothub"),
+            "cold_wall_s": round(wall, 1),
+            "cold_unverified": cold["counts"]["unverified"],
+        })
+        httpx.post(f"{base}/_emulator/reset", timeout=10)
+        warm, wall = run_check(remote, env, Path(tmp) / "warm.json")
+        figures.update({"warm_requests": warm["api"]["requests"],
+                        "warm_cache_hits": warm["api"]["cache_hits"],
+                        "warm_wall_s": round(wall, 2),
+                        "warm_counts_equal_cold": warm["counts"] == cold["counts"]})
     print(json.dumps(figures, indent=2))
 
 

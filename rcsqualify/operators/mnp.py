@@ -20,6 +20,8 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 
+from rcsqualify.capability.interface import ProviderStats
+from rcsqualify.errors import InputError
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
@@ -43,17 +45,13 @@ class MnpSource(OperatorSource):
                  backoff_initial: float = 0.5, rate_margin: float = 0.03) -> None:
         super().__init__()
         if "{msisdn}" not in url_template:
-            from rcsqualify.errors import InputError
-
             raise InputError("--mnp-url must contain the {msisdn} placeholder")
         self.url_template = url_template
         self.mapping = operator_mapper(plan)
         self.cache = cache
         self.fields = [field] if field else ["mccmnc", "operator"]
         self.concurrency = concurrency
-        from rcsqualify.capability.interface import ProviderStats
-
-        self.api = ProviderStats()
+        self.api = ProviderStats()  # HTTP counts for the report's api block
         self.http = HttpLayer("mnp", rate=rate, throttle_pause=throttle_pause, timeout=timeout,
                               token=StaticToken(token) if token else None, stats=self.api,
                               notify=notify, transport=transport, deadline=deadline,

@@ -155,7 +155,7 @@ class PortabilityTable:
 
 def _extract_batches(path: Path, plan: NumberingPlan, mapping: dict[str, str], *,
                      number_column: str | None, operator_column: str | None,
-                     file_order: int, stats: dict[str, Any]
+                     stats: dict[str, Any]
                      ) -> Iterator[tuple[np.ndarray, pa.Array, np.ndarray]]:
     """(keys, ARCEP codes, dates) per batch of one extract; invalid rows dropped, counted."""
     with ContactSource(str(path), column=number_column) as src:
@@ -184,7 +184,6 @@ def _extract_batches(path: Path, plan: NumberingPlan, mapping: dict[str, str], *
                      else np.full(batch.num_rows, np.iinfo(np.int64).min))
             yield norm.key[keep], mapped.filter(pa.array(keep)), dates[keep]
         stats["rows"] = rows
-    del file_order
 
 
 def build_table(paths: Sequence[Path], plan: NumberingPlan, *,
@@ -199,11 +198,11 @@ def build_table(paths: Sequence[Path], plan: NumberingPlan, *,
     sources: list[dict[str, Any]] = []
     total = dict(invalid_numbers=0, unmapped=0)
     examples: list[str] = []
-    for order, path in enumerate(paths):
+    for path in paths:
         stats: dict[str, Any] = {"invalid_numbers": 0, "unmapped": 0, "unmapped_examples": []}
         for keys, ops, dates in _extract_batches(
                 path, plan, mapping, number_column=number_column,
-                operator_column=operator_column, file_order=order, stats=stats):
+                operator_column=operator_column, stats=stats):
             enc = pc.dictionary_encode(ops)
             local = [vocab.setdefault(v, len(vocab)) for v in enc.dictionary.to_pylist()]
             idx = np.asarray(local, dtype=np.int16)[

@@ -23,6 +23,7 @@ import base64
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -89,7 +90,8 @@ class Pacer:
         self._last_sent = -1e9
         self._paused_until = 0.0
         self._clock = clock
-        self.sent_at: list[float] = []  # send times (monotonic), for tests and benchmarks
+        # the latest send times (monotonic), for tests and benchmarks; bounded
+        self.sent_at: deque[float] = deque(maxlen=100_000)
 
     def pause(self, seconds: float) -> bool:
         """Pause the provider; True if this call started (or lengthened) the pause."""
