@@ -20,7 +20,7 @@ from rcsqualify.capability.interface import CapabilityProvider
 from rcsqualify.contacts import ContactSource
 from rcsqualify.numbering.normalize import Normalized, format_e164, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
-from rcsqualify.operators.interface import OperatorSource
+from rcsqualify.operators.interface import OperatorSource, SourceStats
 from rcsqualify.verdict import (
     KIND,
     RCS_NO,
@@ -71,7 +71,7 @@ class CheckResult:
     estimate: dict[str, object] | None = None
     examples: dict[str, list[str]] = field(default_factory=dict)  # raw cells: mask them
     timings: dict[str, float] = field(default_factory=dict)
-    source_stats: dict[str, object] = field(default_factory=dict)
+    source_stats: dict[str, SourceStats] = field(default_factory=dict)
     provider_stats: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -233,9 +233,8 @@ def run_check(
     result.rows.reason[valid_rows] = distinct.reason[inverse]
     for src in operator_sources:
         result.source_stats[src.label] = src.stats
-        api = getattr(src, "api", None)
-        if api is not None:
-            result.provider_stats[src.label] = api.as_dict()
+        if src.api is not None:
+            result.provider_stats[src.label] = src.api.as_dict()
     result.timings = timings
     result.examples = examples
     return result

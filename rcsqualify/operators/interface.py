@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rcsqualify.capability.interface import ProviderStats
+
 
 @dataclass
 class SourceStats:
@@ -35,6 +37,8 @@ class OperatorSource(ABC):
 
     def __init__(self) -> None:
         self.stats = SourceStats()
+        #: HTTP counts for the report's api block, for sources that call an API
+        self.api: ProviderStats | None = None
 
     @abstractmethod
     def lookup(self, keys: np.ndarray) -> np.ndarray:

@@ -80,7 +80,7 @@ class MnpSource(OperatorSource):
         for i, cached in enumerate(self.cache.get_many("op", CACHE_NAMESPACE, numbers)):
             if cached is not None:
                 out[i] = "" if cached == _UNKNOWN else cached
-                self.api.cache_hits += 1
+                self.http.stats.cache_hits += 1
             else:
                 todo.append(i)
         self.stats.asked += len(numbers)

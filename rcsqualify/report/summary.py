@@ -9,7 +9,7 @@ the terminal, JSON and HTML renderers format it, none of them computes anything.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -210,7 +210,7 @@ def summarize(
 
     incomplete = remote_asked and (
         reasons.get("capability_error", 0) > 0
-        or any(getattr(s, "errors", 0) for s in result.source_stats.values())
+        or any(s.errors for s in result.source_stats.values())
     )
     if gate_ratio > threshold:
         gate, code = "fail", ExitCode.FAIL
@@ -219,18 +219,17 @@ def summarize(
     else:
         gate, code = "pass", ExitCode.PASS
 
-    portability: dict[str, Any] = {"sources": {
-        label: asdict(stats) if is_dataclass(stats) else stats  # type: ignore[arg-type]
-        for label, stats in result.source_stats.items()}}
+    attribution: dict[str, Any] = {"sources": {
+        label: asdict(stats) for label, stats in result.source_stats.items()}}
     if mobile.any():
         moved = d.operator[mobile] != d.range_operator[mobile]
         tgt = result.target_operator
-        portability["ported_in"] = int(np.count_nonzero(
+        attribution["ported_in"] = int(np.count_nonzero(
             moved & (d.operator[mobile] == tgt)))
-        portability["ported_out"] = int(np.count_nonzero(
+        attribution["ported_out"] = int(np.count_nonzero(
             moved & (d.range_operator[mobile] == tgt)))
-        portability["moved"] = int(np.count_nonzero(moved))
-        portability["range_only"] = range_only
+        attribution["moved"] = int(np.count_nonzero(moved))
+        attribution["range_only"] = range_only
 
     return Summary(
         tool={"name": "rcsqualify", "version": __version__,
@@ -252,7 +251,7 @@ def summarize(
         target_operator=result.target_operator,
         capability=result.capability,
         api=api_block(result.provider_stats),
-        attribution=portability,
+        attribution=attribution,
         interval=interval,
         warnings=warnings,
         notes=list(result.notes),
