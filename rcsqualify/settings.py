@@ -35,6 +35,14 @@ class Settings:
     split_dir: str | None = None
     split_xlsx: bool = False
     html_report: str | None = None
+    markdown_report: str | None = None
+    junit_xml: str | None = None
+    # CI: GITHUB_STEP_SUMMARY gets the Markdown report when no path is given (unless
+    # ci_summary is off); GITHUB_ACTIONS=true turns on workflow-command annotations
+    ci_summary: bool = True
+    step_summary: str | None = None
+    github_actions: bool = False
+    gate: str = "known"  # known | upper (CONTRACT §2 Gate)
     history: Path | None = None
     log_file: str | None = None
     send_rate: float = 30.0

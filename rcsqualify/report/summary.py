@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,13 @@ class Summary:
     examples: dict[str, list[str]] = field(default_factory=dict)  # masked
     split_lists: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: ``known`` or ``upper`` (CONTRACT §2 Gate) and the ratio the gate compared
+    gate_mode: str = "known"
+    gate_ratio: float = 0.0
+    #: what to send and what it would cost in errors (CONTRACT §2 Send plan)
+    send_plan: dict[str, Any] = field(default_factory=dict)
+    #: data past its freshness, one line each (CI annotations make each a warning)
+    stale: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +150,55 @@ def campaign_projection(counts: dict[str, int], *, send_rate: float = 30.0,
     return out
 
 
+GATE_MODES = ("known", "upper")
+#: The lists of ``--split-dir`` (report/split.py) and the statuses each one takes: one
+#: row per message, so a list's rows are its statuses' message counts.
+LIST_STATUSES: dict[str, tuple[Status, ...]] = {
+    "send_rcs": (Status.REACHABLE,),
+    "other_operators": (Status.OTHER_OPERATOR,),
+    "not_rcs": (Status.NOT_RCS,),
+    "unverified": (Status.UNVERIFIED,),
+    "remove": (Status.INVALID, Status.NOT_MOBILE),
+}
+#: An ARCEP plan older than this is reported as stale: blocks allocated since then read
+#: as ``unallocated`` (ARCEP updates MAJNUM several times a month).
+PLAN_MAX_AGE_DAYS = 180
+
+
+def send_plan(counts: dict[str, int], *, stale_in_send_rcs: int = 0) -> dict[str, Any]:
+    """What to send, with each list's own messages as the denominator (CONTRACT §2).
+
+    ``send_rcs`` holds the ``reachable`` messages: its known errors are only answers
+    that went stale since they were given (``stale_in_send_rcs``, 0 today: a stale
+    answer is re-asked before it is used). ``with_unverified`` adds the ``unverified``
+    messages counted as failures: the worst case of sending them too. An empty list has
+    a ratio of 0 (nothing sent, nothing failed), as the base-wide ratio does.
+    """
+    reachable = counts.get(str(Status.REACHABLE), 0)
+    unverified = counts.get(str(Status.UNVERIFIED), 0)
+    with_unverified = reachable + unverified
+    return {
+        "send_rcs": {"messages": reachable,
+                     "error_ratio": stale_in_send_rcs / reachable if reachable else 0.0},
+        "with_unverified": {
+            "messages": with_unverified,
+            "error_ratio_upper": ((stale_in_send_rcs + unverified) / with_unverified
+                                  if with_unverified else 0.0)},
+        "lists": {name: sum(counts.get(str(st), 0) for st in statuses)
+                  for name, statuses in LIST_STATUSES.items()},
+    }
+
+
+def stale_data(plan_date: date, today: date) -> list[str]:
+    """One line per input past its freshness (the ARCEP plan today)."""
+    age = (today - plan_date).days
+    if age > PLAN_MAX_AGE_DAYS:
+        return [f"the ARCEP numbering plan is {age} days old ({plan_date.isoformat()}): "
+                "numbers in blocks allocated since then read as unallocated; install a "
+                "newer MAJNUM with 'rcsqualify plan update'"]
+    return []
+
+
 def api_block(per_provider: dict[str, Any]) -> dict[str, Any]:
     """Totals over providers (CONTRACT §6 keys) plus each provider's own counts."""
     providers = {k: v for k, v in per_provider.items() if not k.startswith("_")}
@@ -157,6 +214,8 @@ def summarize(
     input_info: dict[str, Any],
     threshold: float,
     remote_asked: bool = False,
+    gate_mode: str = "known",
+    today: date | None = None,
 ) -> Summary:
     rows = result.rows
     d = result.distinct
@@ -207,6 +266,10 @@ def summarize(
     if result.estimate is not None and messages:
         interval = estimate_interval(result.estimate, errors, messages)
         gate_ratio = float(interval["error_ratio_high"])
+    if gate_mode == "upper":
+        # every unverified message a failure: never below the interval's upper end,
+        # whose extrapolated numbers are unverified ones
+        gate_ratio = max(gate_ratio, upper)
 
     incomplete = remote_asked and (
         reasons.get("capability_error", 0) > 0
@@ -247,6 +310,8 @@ def summarize(
         error_ratio_upper=upper,
         threshold=threshold,
         gate=gate,
+        gate_mode=gate_mode,
+        gate_ratio=gate_ratio,
         exit_code=int(code),
         target_operator=result.target_operator,
         capability=result.capability,
@@ -258,4 +323,6 @@ def summarize(
         examples={reason: [mask_number(c) for c in cells]
                   for reason, cells in result.examples.items()},
         timings=result.timings,
+        send_plan=send_plan(counts),
+        stale=stale_data(plan.snapshot, today or datetime.now(UTC).date()),
     )

@@ -4,11 +4,14 @@ stays free for ``--json-report -``."""
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from rcsqualify.report.summary import Summary
+from rcsqualify.report.wording import send_plan_line, threshold_text, verdict_line
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES
 
 _STATUS_STYLE = {
@@ -28,23 +31,6 @@ def _duration(seconds: float | None) -> str:
 
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
-
-
-def verdict_line(s: Summary) -> str:
-    ratio = f"{s.error_ratio:.2%}"
-    thr = f"{s.threshold:.0%}" if s.threshold * 100 == int(s.threshold * 100) else (
-        f"{s.threshold:.2%}")
-    if s.gate == "fail":
-        return (f"FAIL: projected error ratio {ratio} is over the {thr} threshold "
-                f"({s.counts['messages']} messages); qualify or clean the base before sending")
-    if s.gate == "incomplete":
-        why = f" ({s.notes[0]})" if s.notes else ""
-        return (f"INCOMPLETE: error ratio {ratio} ≤ {thr} so far, but some checks could "
-                f"not be done{why}; re-run to finish (answers so far are cached)")
-    upper = ""
-    if s.counts.get("unverified"):
-        upper = f"; up to {s.error_ratio_upper:.2%} if the unverified numbers fail"
-    return f"PASS: projected error ratio {ratio} ≤ {thr} threshold{upper}"
 
 
 def render_summary(s: Summary) -> RenderableType:
@@ -85,7 +71,10 @@ def render_summary(s: Summary) -> RenderableType:
     for name, count in s.territories.items():
         terr.add_row(name, str(count))
 
-    parts: list[RenderableType] = [status, ops, terr]
+    parts: list[RenderableType] = []
+    if s.send_plan:
+        parts.append(Text("Send plan: " + send_plan_line(s), style="bold"))
+    parts += [status, ops, terr]
     att = s.attribution
     for label, st in att.get("sources", {}).items():
         line = (f"{label}: answered {st['answered']} of {st['asked']} mobiles; "
@@ -126,9 +115,12 @@ def render_summary(s: Summary) -> RenderableType:
         parts.append(Text("lists: " + ", ".join(f"{k} {v}" for k, v in s.split_lists.items())))
     for w in s.warnings:
         parts.append(Text("note: " + w, style="yellow"))
+    for w in s.stale:
+        parts.append(Text("stale: " + w, style="yellow"))
     parts.append(Text(
-        f"error ratio {s.error_ratio:.2%} (upper bound {s.error_ratio_upper:.2%}) "
-        f"vs threshold {s.threshold:.2%}, target operator {s.target_operator}"))
+        f"whole base (diagnosis): error ratio {s.error_ratio:.2%} (upper bound "
+        f"{s.error_ratio_upper:.2%}) vs threshold {threshold_text(s.threshold)}, target "
+        f"operator {s.target_operator}; gate {s.gate_mode}: {s.gate_ratio:.2%}"))
     style = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}[s.gate]
     parts.append(Text(verdict_line(s), style=style))
     return Group(*parts)
@@ -136,3 +128,12 @@ def render_summary(s: Summary) -> RenderableType:
 
 def print_summary(s: Summary, console: Console) -> None:
     console.print(render_summary(s))
+
+
+def format_terminal(s: Summary, width: int = 120) -> str:
+    """The terminal summary as plain text (no colour), e.g. for a log file."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, highlight=False,
+                      force_terminal=False)
+    console.print(render_summary(s))
+    return buffer.getvalue()
