@@ -123,6 +123,10 @@ def check(
                                           envvar="RCSQUALIFY_OPERATOR")] = "FRTE",
     threshold: Annotated[float, typer.Option(help="Gate threshold on the error ratio.",
                                              envvar="RCSQUALIFY_THRESHOLD")] = 0.15,
+    gate: Annotated[str, typer.Option(
+        envvar="RCSQUALIFY_GATE",
+        help="What the gate compares: known (the error ratio) or upper (every unverified "
+        "message counted as a failure).")] = "known",
     output: Annotated[str | None, typer.Option("--output", "-o", help="Annotated rows: "
                                                ".csv, .ndjson or .parquet.")] = None,
     json_report: Annotated[str | None, typer.Option(help="JSON report path, - for stdout.")]
@@ -134,6 +138,15 @@ def check(
         help="Also write the lists as .xlsx with text cells (spreadsheet-safe).")] = False,
     html_report: Annotated[str | None, typer.Option(
         help="Self-contained HTML report for people.")] = None,
+    markdown_report: Annotated[str | None, typer.Option(
+        help="Markdown report (verdict, send plan, counts, notes). Without it, under "
+        "GitHub Actions the report is appended to $GITHUB_STEP_SUMMARY.")] = None,
+    ci_summary: Annotated[bool, typer.Option(
+        "--ci-summary/--no-ci-summary",
+        help="Append the Markdown report to $GITHUB_STEP_SUMMARY when it is set.")] = True,
+    junit_xml: Annotated[str | None, typer.Option(
+        help="JUnit XML report: gate, completeness and input problem classes as test "
+        "cases.")] = None,
     history: Annotated[Path | None, typer.Option(
         help="Cron log (JSON lines) whose ratios the HTML report draws as a trend.")] = None,
     send_rate: Annotated[float, typer.Option(help="Campaign send rate, messages/s.")] = 30.0,
@@ -224,6 +237,9 @@ def check(
         input_format=input_format, operator=operator, threshold=threshold, output=output,
         json_report=json_report, quiet=quiet, debug=debug, split_dir=split_dir,
         split_xlsx=split_xlsx, html_report=html_report, history=history,
+        gate=gate, markdown_report=markdown_report, junit_xml=junit_xml,
+        ci_summary=ci_summary, step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
+        github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
         send_rate=send_rate,
         price_message=price_message, price_conversation=price_conversation,
         reply_rate=reply_rate,

@@ -33,8 +33,9 @@ from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
 from rcsqualify.remote.cache import LookupCache
 from rcsqualify.remote.http import Notify
+from rcsqualify.report.ci import STDOUT, ReportOutput, check_report_paths, ci_outputs
 from rcsqualify.report.json_report import format_json
-from rcsqualify.report.summary import Summary, campaign_projection, summarize
+from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
 from rcsqualify.settings import Settings
 
@@ -92,6 +93,9 @@ class ProgressReporter:
 
 def validate_settings(s: Settings) -> None:
     """Option checks that need no file: fail before anything is read (exit 2)."""
+    if s.gate not in GATE_MODES:
+        raise InputError(f"--gate must be one of {', '.join(GATE_MODES)}, got {s.gate!r}")
+    check_report_paths(s)
     if not 0 <= s.threshold <= 1:
         raise InputError(f"--threshold must be between 0 and 1 (a share), got {s.threshold}")
     if s.output:
@@ -114,6 +118,19 @@ def validate_settings(s: Settings) -> None:
     if s.operator not in plan_ops:
         raise InputError(f"--operator {s.operator!r} is not an ARCEP operator code "
                          "(Orange is FRTE)")
+
+
+def write_report(report: ReportOutput) -> None:
+    """A report to stdout, appended (the CI step summary) or written atomically."""
+    if report.target == STDOUT:
+        sys.stdout.write(report.text)
+        sys.stdout.flush()
+    elif report.append:
+        with open(report.target, "a", encoding="utf-8") as fh:
+            fh.write(report.text)
+    else:
+        with atomic_path(report.target) as tmp:
+            Path(tmp).write_text(report.text, encoding="utf-8")
 
 
 def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache | None,
@@ -178,7 +195,7 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
             raise InputError(f"{source.info.path} has a header but no contact rows: "
                              "nothing was checked")
         summary = summarize(result, plan, input_info=source.info.as_dict(),
-                            threshold=s.threshold, remote_asked=s.remote)
+                            threshold=s.threshold, remote_asked=s.remote, gate_mode=s.gate)
         summary.projection = campaign_projection(
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
@@ -203,6 +220,8 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
             else:
                 with atomic_path(s.json_report) as tmp:
                     Path(tmp).write_text(text, encoding="utf-8")
+        for report in ci_outputs(s, summary):
+            write_report(report)
         return CheckRun(summary=summary, result=result, source=source)
     finally:
         source.close()

@@ -1,0 +1,81 @@
+"""Which CI reports a run produces, and where (``--markdown-report``, ``--junit-xml``,
+GitHub's step summary and annotations). Decisions only: the runner writes.
+
+- ``--markdown-report PATH`` writes the Markdown page; without it, under GitHub Actions
+  (``GITHUB_STEP_SUMMARY`` set) the page is *appended* to the step summary (other steps
+  write there too), unless ``--no-ci-summary``.
+- ``--junit-xml PATH`` writes the JUnit report.
+- Annotations go to stdout under GitHub Actions (``GITHUB_ACTIONS=true``), except when
+  stdout carries the JSON report (``--json-report -``): that stream must stay JSON.
+
+Every report path is checked before anything is read or asked of a server: a path that
+cannot be written is an input error (exit 2), not a surprise after an hour of look-ups.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rcsqualify.errors import InputError
+from rcsqualify.report.annotations import format_annotations
+from rcsqualify.report.junit import format_junit
+from rcsqualify.report.markdown import format_markdown
+from rcsqualify.report.summary import Summary
+from rcsqualify.settings import Settings
+
+STDOUT = "-"
+
+
+@dataclass(frozen=True)
+class ReportOutput:
+    target: str  # a path, or STDOUT
+    text: str
+    append: bool = False  # add to the file (the step summary) instead of replacing it
+
+
+def step_summary_path(s: Settings) -> str | None:
+    """The step summary to append to, when no Markdown path was given."""
+    if s.markdown_report or not s.ci_summary or not s.step_summary:
+        return None
+    return s.step_summary
+
+
+def report_paths(s: Settings) -> list[tuple[str, str]]:
+    """(option, path) of every report file this run will write."""
+    paths = [("--json-report", s.json_report), ("--html-report", s.html_report),
+             ("--markdown-report", s.markdown_report), ("--junit-xml", s.junit_xml),
+             ("GITHUB_STEP_SUMMARY", step_summary_path(s))]
+    return [(option, path) for option, path in paths if path and path != STDOUT]
+
+
+def check_report_paths(s: Settings) -> None:
+    """Exit 2 now for a report that could not be written at the end."""
+    for option, path in report_paths(s):
+        target = Path(path)
+        parent = target.parent
+        hint = " (or --no-ci-summary)" if option == "GITHUB_STEP_SUMMARY" else ""
+        if target.is_dir():
+            raise InputError(f"{option} {path}: is a directory, give a file name")
+        if not parent.is_dir():
+            raise InputError(f"{option} {path}: directory {parent} does not exist; "
+                             f"create it first{hint}")
+        if not os.access(parent, os.W_OK | os.X_OK) or (
+                target.exists() and not os.access(target, os.W_OK)):
+            raise InputError(f"{option} {path}: not writable{hint}")
+
+
+def ci_outputs(s: Settings, summary: Summary) -> list[ReportOutput]:
+    outputs = []
+    if s.markdown_report:
+        outputs.append(ReportOutput(s.markdown_report, format_markdown(summary)))
+    elif (path := step_summary_path(s)) is not None:
+        outputs.append(ReportOutput(path, format_markdown(summary), append=True))
+    if s.junit_xml:
+        outputs.append(ReportOutput(s.junit_xml, format_junit(summary)))
+    if s.github_actions and s.json_report != STDOUT:
+        text = format_annotations(summary)
+        if text:
+            outputs.append(ReportOutput(STDOUT, text))
+    return outputs
