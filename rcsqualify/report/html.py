@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rcsqualify.report.summary import Summary
+from rcsqualify.report.wording import send_plan_line, verdict_line
 from rcsqualify.verdict import ERROR_STATUSES, STATUSES
 
 _COLORS = {"invalid": "#b91c1c", "not_mobile": "#dc2626", "other_operator": "#f97316",
@@ -102,6 +103,16 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None) -> str:
     cost = (f"{pr['cost']:.2f} € (up to {pr['cost_upper']:.2f} €)" if "cost" in pr
             else "missing " + ", ".join(pr.get("missing", [])))
     warnings = "".join(f"<li>{_esc(w)}</li>" for w in s.warnings)
+    warnings += "".join(f"<li>stale: {_esc(w)}</li>" for w in s.stale)
+    send_plan = ""
+    if s.send_plan:
+        sp = s.send_plan
+        send_plan = (
+            f'<h2>Send plan</h2><p id="send-plan"><b>{_esc(send_plan_line(s))}</b></p>'
+            f"<p>send_rcs: <b id=\"send-rcs-messages\">{sp['send_rcs']['messages']}</b> "
+            f"messages, error ratio <b>{sp['send_rcs']['error_ratio']:.2%}</b>; with the "
+            f"unverified: {sp['with_unverified']['messages']} messages, up to "
+            f"<b>{sp['with_unverified']['error_ratio_upper']:.2%}</b>.</p>")
     interval = ""
     if s.interval:
         iv = s.interval
@@ -121,9 +132,11 @@ padding:4px 8px;text-align:left}}.kpi{{display:inline-block;margin-right:2em}}
 <code>{_esc(s.input.get('column', ''))}</code>; target operator {_esc(s.target_operator)};
 capability check: {_esc(s.capability)}. rcsqualify {_esc(s.tool['version'])}, ARCEP plan
 {_esc(s.tool['arcep_plan_date'])}, phonenumbers {_esc(s.tool['phonenumbers'])}.</p>
+{send_plan}
 <div class="verdict" id="verdict">{verdict[0]}: error ratio
 <span id="error-ratio">{s.error_ratio:.2%}</span> against a threshold of
 <span id="threshold">{s.threshold:.0%}</span></div>
+<p id="verdict-line">{_esc(verdict_line(s))} (gate: {_esc(s.gate_mode)})</p>
 <p><span class="kpi">messages<b id="messages">{s.counts['messages']}</b></span>
 <span class="kpi">duplicate rows<b>{s.counts['duplicates']}</b></span>
 <span class="kpi">reachable<b id="reachable">{s.counts['reachable']}</b></span>

@@ -10,7 +10,13 @@ from rcsqualify.report.summary import Summary
 def format_json(summary: Summary) -> str:
     """Stable key order, ratios rounded to 6 decimals (exact enough, diff-friendly)."""
     data = summary.as_dict()
-    for key in ("error_ratio", "error_ratio_upper"):
+    for key in ("error_ratio", "error_ratio_upper", "gate_ratio"):
         data[key] = round(data[key], 6)
+    plan = data.get("send_plan") or {}
+    for part, key in (("send_rcs", "error_ratio"), ("with_unverified", "error_ratio_upper")):
+        if part in plan:
+            plan[part][key] = round(plan[part][key], 6)
     data["timings"] = {k: round(v, 3) for k, v in data["timings"].items()}
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+    # what to do first (the send plan), then the diagnosis
+    lead = {k: data.pop(k) for k in ("tool", "input", "send_plan") if k in data}
+    return json.dumps({**lead, **data}, ensure_ascii=False, indent=2, default=str) + "\n"

@@ -1,0 +1,184 @@
+"""The send plan and the gate modes (CONTRACT §2 "Send plan and routes", "Gate"; #16.1-2).
+
+The send plan's ratios use each list's own messages as the denominator; the base-wide
+ratio stays as the diagnosis. ``--gate upper`` gates on every unverified message
+counted as a failure; exit 3 keeps its meaning in both modes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rcsqualify.report.summary import send_plan
+from tests.conftest import Emulator
+from tests.helpers import check_json, run_cli, write_csv
+
+HEADER = ["id", "nom", "mobile"]
+
+
+def _e164(national: str) -> str:
+    return "+33" + national[1:]
+
+
+def _base(tmp_path: Path, frte: list[str], extra: list[str]) -> Path:
+    cells = [*frte, *extra, frte[0]]  # one duplicate row
+    return write_csv(tmp_path / "base.csv",
+                     [HEADER, *[[str(i), f"n{i}", c] for i, c in enumerate(cells)]])
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[None]:
+    os.environ["RCSQUALIFY_RETRY_BACKOFF"] = "0.01"
+    try:
+        yield
+    finally:
+        del os.environ["RCSQUALIFY_RETRY_BACKOFF"]
+
+
+def test_send_plan_ratios_use_each_lists_own_messages() -> None:
+    counts = {"messages": 100, "invalid": 10, "not_mobile": 5, "other_operator": 40,
+              "not_rcs": 5, "unverified": 10, "reachable": 30}
+    plan = send_plan(counts)
+    assert plan["send_rcs"] == {"messages": 30, "error_ratio": 0.0}
+    assert plan["with_unverified"]["messages"] == 40
+    assert plan["with_unverified"]["error_ratio_upper"] == pytest.approx(10 / 40)
+    assert plan["lists"] == {"send_rcs": 30, "other_operators": 40, "not_rcs": 5,
+                             "unverified": 10, "remove": 15}
+    # nothing to send: 0, not a division by zero
+    empty = send_plan({"messages": 3, "invalid": 3})
+    assert empty["send_rcs"]["error_ratio"] == 0.0
+    assert empty["with_unverified"] == {"messages": 0, "error_ratio_upper": 0.0}
+
+
+def test_send_plan_after_a_complete_check(tmp_path: Path, emulator: Emulator) -> None:
+    """The diagnosis fails (other operators count as errors) while send_rcs is clean."""
+    frte = [f"0607{i:06d}" for i in range(12)]
+    emulator.configure(numbers={_e164(n): {"capable": i < 8} for i, n in enumerate(frte)})
+    base = _base(tmp_path, frte, ["0601010101", "0651000001", "0145601234", "N/A"])
+    lists = tmp_path / "lists"
+    result, report = check_json([str(base), *emulator.bothub_args(), "--rate", "500",
+                                 "--split-dir", str(lists)])
+    assert report["counts"]["reachable"] == 8 and report["counts"]["not_rcs"] == 4
+    assert report["gate"] == "fail" and result.exit_code == 1  # 8 errors of 16
+    assert report["error_ratio"] == pytest.approx(8 / 16)
+    plan = report["send_plan"]
+    assert plan["send_rcs"] == {"messages": 8, "error_ratio": 0.0}
+    assert plan["with_unverified"] == {"messages": 8, "error_ratio_upper": 0.0}
+    # the plan's lists are the rows --split-dir wrote
+    assert plan["lists"] == {k: v for k, v in report["split_lists"].items()
+                             if k != "duplicates"}
+    with (lists / "send_rcs.csv").open(encoding="utf-8", newline="") as fh:
+        assert len(list(csv.DictReader(fh, delimiter=";"))) == 8
+    # JSON leads with what to do: send_plan comes before the diagnosis
+    keys = list(report)
+    assert keys.index("send_plan") < keys.index("counts") < keys.index("error_ratio")
+
+
+def test_unverified_ratio_is_over_the_list_with_them(tmp_path: Path, emulator: Emulator,
+                                                     fast_retries: None) -> None:
+    frte = [f"0607{i:06d}" for i in range(20)]
+    emulator.configure(numbers={_e164(n): {"capable": True} for n in frte},
+                       faults={"http_503": 0.3}, fault_attempts=0)
+    base = _base(tmp_path, frte, [])
+    result, report = check_json([str(base), *emulator.bothub_args(), "--rate", "500"])
+    unverified, reachable = report["counts"]["unverified"], report["counts"]["reachable"]
+    assert unverified > 0 and reachable > 0 and unverified + reachable == 20
+    plan = report["send_plan"]
+    assert plan["send_rcs"] == {"messages": reachable, "error_ratio": 0.0}
+    assert plan["with_unverified"]["messages"] == 20
+    assert plan["with_unverified"]["error_ratio_upper"] == pytest.approx(unverified / 20,
+                                                                         abs=1e-6)
+    assert report["gate"] == "incomplete" and result.exit_code == 3
+
+
+def test_terminal_leads_with_the_send_plan(tmp_path: Path) -> None:
+    base = _base(tmp_path, [f"0607{i:06d}" for i in range(5)], ["0601010101"])
+    result = run_cli(["check", str(base), "--threshold", "0.5"])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("Send plan: send send_rcs (0 messages): projected error "
+                               "ratio 0.00%; adding the unverified (5 more): up to 100.00%")
+    assert "whole base (diagnosis): error ratio 16.67%" in result.stderr
+
+
+def test_html_report_has_the_send_plan_before_the_verdict(tmp_path: Path) -> None:
+    base = _base(tmp_path, [f"0607{i:06d}" for i in range(5)], ["0601010101"])
+    out = tmp_path / "r.html"
+    result = run_cli(["check", str(base), "--html-report", str(out), "-q"])
+    assert result.exit_code == 1
+    page = out.read_text(encoding="utf-8")
+    assert 'id="send-plan"' in page
+    assert page.index('id="send-plan"') < page.index('id="verdict"')
+    assert "adding the unverified (5 more): up to 100.00%" in page
+
+
+# -- gate modes ------------------------------------------------------------------------
+def test_offline_known_passes_and_says_how_much_is_unverified(tmp_path: Path) -> None:
+    base = _base(tmp_path, [f"0607{i:06d}" for i in range(9)], ["0601010101"])
+    result, report = check_json([str(base)])
+    assert report["gate_mode"] == "known"
+    assert report["gate"] == "pass" and result.exit_code == 0
+    assert report["gate_ratio"] == pytest.approx(0.1)
+    verdict = result.stderr.strip().splitlines()[-1]
+    assert verdict.startswith("PASS: projected error ratio 10.00% ≤ 15% threshold")
+    assert "9 of 10 messages (90.0%) are not checked for RCS (offline run)" in verdict
+    assert "up to 100.00% if they all fail" in verdict
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_gate_upper_fails_what_was_not_checked(tmp_path: Path, how: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _base(tmp_path, [f"0607{i:06d}" for i in range(9)], ["0601010101"])
+    args = [str(base)]
+    if how == "option":
+        args += ["--gate", "upper"]
+    else:
+        monkeypatch.setenv("RCSQUALIFY_GATE", "upper")
+    result, report = check_json(args)
+    assert report["gate_mode"] == "upper"
+    assert report["gate_ratio"] == pytest.approx(1.0)
+    assert report["error_ratio"] == pytest.approx(0.1)  # the diagnosis is unchanged
+    assert report["gate"] == "fail" and result.exit_code == report["exit_code"] == 1
+    assert "FAIL: worst-case error ratio 100.00% (9 unverified messages counted as " \
+           "failures)" in result.stderr
+
+
+def test_gate_upper_passes_when_everything_was_checked(tmp_path: Path,
+                                                       emulator: Emulator) -> None:
+    frte = [f"0607{i:06d}" for i in range(10)]
+    emulator.configure(numbers={_e164(n): {"capable": True} for n in frte})
+    result, report = check_json([str(_base(tmp_path, frte, [])), *emulator.bothub_args(),
+                                 "--rate", "500", "--gate", "upper"])
+    assert report["counts"]["unverified"] == 0
+    assert report["gate"] == "pass" and result.exit_code == 0
+    assert report["gate_ratio"] == 0
+
+
+@pytest.mark.parametrize(("gate", "threshold", "code"), [
+    ("known", "0.5", 3),   # known errors none: incomplete
+    ("upper", "1", 3),     # worst case 100 % is not over 100 %: still incomplete
+    ("upper", "0.01", 1),  # worst case over the threshold: fail, not incomplete
+])
+def test_exit_3_keeps_its_meaning_in_both_modes(tmp_path: Path, emulator: Emulator,
+                                                fast_retries: None, gate: str,
+                                                threshold: str, code: int) -> None:
+    frte = [f"0607{i:06d}" for i in range(20)]
+    emulator.configure(numbers={_e164(n): {"capable": True} for n in frte},
+                       faults={"http_503": 0.3}, fault_attempts=0)
+    result, report = check_json([str(_base(tmp_path, frte, [])), *emulator.bothub_args(),
+                                 "--rate", "500", "--gate", gate, "--threshold", threshold])
+    assert report["counts"]["unverified"] > 0
+    assert result.exit_code == report["exit_code"] == code
+    assert report["gate"] == {3: "incomplete", 1: "fail"}[code]
+
+
+def test_bad_gate_is_one_line_exit_2(tmp_path: Path) -> None:
+    base = _base(tmp_path, ["0607000001"], [])
+    result = run_cli(["check", str(base), "--gate", "worst"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("rcsqualify: error: --gate must be one of known, upper")
