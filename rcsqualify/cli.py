@@ -259,7 +259,9 @@ def check(
     console = stderr_console()
     run = execute_check(settings, console)
     if quiet:
-        console.print(verdict_line(run.summary), markup=False, highlight=False)
+        # one line whatever its length: logs and CI are grepped for it
+        console.print(verdict_line(run.summary), markup=False, highlight=False,
+                      soft_wrap=True)
     else:
         print_summary(run.summary, console)
     raise typer.Exit(run.summary.exit_code)
