@@ -12,10 +12,30 @@ Choices where the contract is silent (also in the README):
   define make the encoding "unknown": exit 2, ``--encoding`` to force one.
 - Delimiter: the candidate among ``; , TAB |`` that splits the first lines into the
   same number (> 1) of fields; a single-column file is fine.
-- Header: the first row is a header unless none of its cells has a letter (a bare
-  list of numbers); then columns are named ``column_1``, ``column_2``...
+- Header (CSV, XLSX; CONTRACT §11): the first row is a header when it reads as labels:
+  the cell above the phone column holds letters and no digits (``Téléphone``, not
+  ``Martin;;Paris`` whose cell there is empty, nor ``06 12…``). Where the contract is
+  silent: a recognized phone header with a short index (``Tel 2``, ``GSM1``: at most two
+  digits) is a label too. The phone column is first chosen as if the row were a header;
+  if the cell above it is not a label the row is data, the columns are named
+  ``column_1``, ``column_2``... and the phone column is chosen again, by content.
+  ``--header`` / ``--no-header`` decide instead of the detection.
+- Column names are unique and stable (``unique_names``): an empty header cell is
+  ``column_<n>``; a repeated name gets ``_2``, ``_3``... (never a name already in the
+  header); a name rcsqualify appends (``status``...) gets ``_input``. The report states
+  every renamed column (``input.columns_renamed``), and ``--column`` accepts the original
+  header as well as the unique name.
+- Values are text exactly as read (CONTRACT §11): CSV cells as they are; NDJSON numbers as
+  their literal (a 30-digit id, ``1e20``, ``2.50``), booleans ``true``/``false``, nested
+  values as JSON; Parquet integers of any width as digits, floats that are whole numbers
+  under 10^16 without ``.0`` and other floats as Arrow prints them (``1e+20``, ``inf``,
+  ``0.1``); XLSX numbers likewise (a whole float is the spreadsheet's storage, not the
+  user's ``.0``), booleans ``TRUE``/``FALSE`` as Excel shows them.
 - A row with more or fewer fields than the header is an input error (exit 2) naming the
   line: silently shifting columns would attach numbers to the wrong contacts.
+- Messages never quote a cell (CONTRACT §11): they name the file, the line and the column.
+- Standard input is spooled to a temporary file (mode 0600) registered with
+  ``rcsqualify.files``: it is removed on every exit path, signals included.
 """
 
 from __future__ import annotations
@@ -29,7 +49,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,11 +63,21 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from rcsqualify.errors import InputError
+from rcsqualify.files import remove_temporaries, temporary_file
 
 BATCH_BYTES = 8 << 20  # CSV block size: ~250k rows of a typical export per batch
 PARQUET_BATCH_ROWS = 262_144
 _DELIMITERS = [";", ",", "\t", "|"]
-_FORMATS = ("csv", "xlsx", "parquet", "ndjson")
+_FORMATS = ("csv", "xlsx", "xls", "parquet", "ndjson")
+#: Columns rcsqualify appends to every row of the annotated output: an input column of
+#: the same name is renamed ``<name>_input`` when read, so both are kept.
+VERDICT_COLUMNS = ("msisdn_e164", "status", "reason", "repaired", "operator",
+                   "operator_source", "territory", "rcs")
+#: Shown when ``--encoding`` names no text encoding.
+COMMON_ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "iso-8859-15", "utf-16",
+                    "mac-roman", "cp850")
+#: Whole floats under this are written without ``.0`` (exact in a double up to 2**53).
+_WHOLE_FLOAT_LIMIT = 1e16
 
 #: Header words that name a phone column, by priority (first is best). Compared after
 #: removing accents, case and anything not a letter or digit.
@@ -86,13 +115,58 @@ def header_priority(name: str) -> int | None:
     return None
 
 
-_PHONE_LIKE = re.compile(r"^\s*(?:tel:)?\+?[\d\s().\-/]{9,}\s*$", re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
 
 
-def looks_like_header(cells: list[str]) -> bool:
-    """A header has a cell with a letter and no cell that looks like a phone number."""
-    has_word = any(re.search(r"[^\W\d_]", c) for c in cells)
-    return has_word and not any(_PHONE_LIKE.match(c) for c in cells)
+def reads_as_label(cell: str | None) -> bool:
+    """Is this first-row cell (the one above the phone column) a label? Letters and no
+    digits; or a phone header with a short index (``Tel 2``). CONTRACT §11."""
+    if not cell or not _LETTER.search(cell):
+        return False
+    digits = sum(ch.isdigit() for ch in cell)
+    if digits == 0:
+        return True
+    return digits <= 2 and header_priority(re.sub(r"\d", "", cell)) is not None
+
+
+def unique_names(headers: list[str], reserved: tuple[str, ...] | set[str] = VERDICT_COLUMNS
+                 ) -> list[str]:
+    """Unique, stable column names for ``headers`` (empty cells already named).
+
+    The first occurrence of a name keeps it; later ones get ``_2``, ``_3``... skipping
+    every name present anywhere in the header, so ``nom_1;nom;nom`` gives ``nom_1, nom,
+    nom_2``; a reserved name (one rcsqualify appends) becomes ``<name>_input``.
+    """
+    taken = set(headers) | set(reserved)
+    seen: set[str] = set()
+    out = []
+    for name in headers:
+        if name in reserved:
+            base, candidate, k = f"{name}_input", f"{name}_input", 1
+        elif name in seen:
+            base, candidate, k = name, f"{name}_2", 2
+        else:
+            seen.add(name)
+            out.append(name)
+            continue
+        while candidate in taken:
+            k += 1
+            candidate = f"{base}_{k}"
+        taken.add(candidate)
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _check_encoding(name: str) -> None:
+    """Exit 2 for a name Python does not know or that is no text encoding (rot13)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"--encoding {name!r} is not a known text encoding; common ones: "
+                         + ", ".join(COMMON_ENCODINGS))
 
 
 @dataclass
@@ -108,12 +182,15 @@ class InputInfo:
     columns: list[str] = field(default_factory=list)
     header: bool = True
     rows: int = 0
+    #: unique column name → the header cell it was given for (only names that differ)
+    columns_renamed: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path, "format": self.format, "rows": self.rows,
             "column": self.column, "encoding": self.encoding, "delimiter": self.delimiter,
             "sheet": self.sheet, "header": self.header,
+            "columns_renamed": dict(self.columns_renamed),
         }
 
 
@@ -125,8 +202,8 @@ def _sniff_format(path: Path, head: bytes) -> str:
         return "parquet"
     if ext in (".ndjson", ".jsonl"):
         return "ndjson"
-    if ext == ".xls":
-        raise InputError(f"{path.name}: old .xls workbooks are not read; save it as .xlsx or CSV")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: an Excel 97-2003 workbook
+        return "xls"  # (an ".xls" that is really XLSX or text is sniffed below)
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
     if head.startswith(b"PAR1"):
@@ -200,6 +277,8 @@ class ContactSource:
 
     ``phone_batches()`` yields the phone column alone (pass 1: classification);
     ``batches()`` yields every column as text (pass 2: the annotated output).
+    ``headers`` are the names as the file gives them, ``columns`` the unique names used
+    everywhere else (see ``unique_names``).
     """
 
     def __init__(
@@ -211,8 +290,19 @@ class ContactSource:
         delimiter: str | None = None,
         sheet: str | None = None,
         fmt: str | None = None,
+        header: bool | None = None,
     ) -> None:
         self._tmp: str | None = None
+        try:
+            self._open(path, column=column, encoding=encoding, delimiter=delimiter,
+                       sheet=sheet, fmt=fmt, header=header)
+        except BaseException:
+            self.close()  # a spooled copy of stdin never outlives a failed start
+            raise
+
+    def _open(self, path: str, *, column: str | None, encoding: str | None,
+              delimiter: str | None, sheet: str | None, fmt: str | None,
+              header: bool | None) -> None:
         if path == "-":
             self.path = self._spool_stdin()
             shown = "-"
@@ -234,33 +324,46 @@ class ContactSource:
         self.format = fmt or _sniff_format(self.path if path != "-" else Path("-"), head)
         if self.format not in _FORMATS:
             raise InputError(f"unknown format {self.format!r}: use one of {', '.join(_FORMATS)}")
+        if encoding is not None:
+            _check_encoding(encoding)
         self.info = InputInfo(path=shown, format=self.format)
         self._xlsx: pa.Table | None = None
+        #: first row's cells (CSV, XLSX): a header or a contact, decided below
+        self._first_row: list[str] | None = None
         if self.format == "csv":
             self._open_csv(encoding, delimiter)
         elif self.format == "xlsx":
             self._open_xlsx(sheet)
+        elif self.format == "xls":
+            self._open_xls(sheet)
         elif self.format == "parquet":
             self._open_parquet()
         else:
             self._open_ndjson()
+        if self._first_row is not None:
+            self._set_header(header is not False)
         if not self.columns:
             raise InputError(f"{shown} has no columns: nothing to check")
         self.estimated_rows = self._estimate_rows(size)
-        self.info.columns = list(self.columns)
         self.info.column = self._choose_column(column)
+        if header is None and self._first_row is not None and not self._by_name:
+            above = self._first_row[self.columns.index(self.info.column)]
+            if not reads_as_label(above):
+                self._set_header(False)
+                self.estimated_rows = self._estimate_rows(size)
+                self.info.column = self._choose_column(column)
 
     # -- opening -------------------------------------------------------------------
     def _spool_stdin(self) -> Path:
-        fd, name = tempfile.mkstemp(prefix="rcsqualify-stdin-")
-        self._tmp = name
+        fd, name = temporary_file("rcsqualify-stdin-")
+        self._tmp = str(name)
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-        return Path(name)
+        return name
 
     def close(self) -> None:
         if self._tmp:
-            Path(self._tmp).unlink(missing_ok=True)
+            remove_temporaries([self._tmp])
             self._tmp = None
 
     def __enter__(self) -> ContactSource:
@@ -269,13 +372,38 @@ class ContactSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open_csv(self, encoding: str | None, delimiter: str | None) -> None:
-        if encoding:
-            try:
-                codecs.lookup(encoding)
-            except LookupError as exc:
-                raise InputError(f"unknown encoding {encoding!r} given with --encoding") from exc
+    def _set_names(self, headers: list[str]) -> None:
+        self.headers = headers
+        self.columns = unique_names(headers)
+        self.info.columns_renamed = {n: h for n, h in zip(self.columns, headers, strict=True)
+                                     if n != h}
+        self.info.columns = list(self.columns)
+
+    def _set_header(self, header: bool) -> None:
+        """Name the columns from the first row (a header) or ``column_<n>`` (data)."""
+        assert self._first_row is not None
+        width = len(self._first_row)
+        if header:
+            names = [c.strip() or f"column_{i + 1}" for i, c in enumerate(self._first_row)]
         else:
+            names = [f"column_{i + 1}" for i in range(width)]
+        if self._xlsx_all is not None:
+            width = self._xlsx_all.num_columns
+            names += [f"column_{i + 1}" for i in range(len(names), width)]
+        self._set_names(names)
+        self.info.header = header
+        if self.format == "csv":
+            self._csv_read = pacsv.ReadOptions(
+                encoding=self._arrow_encoding, column_names=self.columns,
+                skip_rows=1 if header else 0, block_size=BATCH_BYTES)
+        else:
+            assert self._xlsx_all is not None
+            table = self._xlsx_all.slice(1) if header else self._xlsx_all
+            self._xlsx = table.rename_columns(self.columns)
+
+    def _open_csv(self, encoding: str | None, delimiter: str | None) -> None:
+        self._xlsx_all = None
+        if not encoding:
             encoding = detect_encoding(self.path)
         with self.path.open("rb") as fh:
             raw = fh.read(256 << 10)
@@ -294,21 +422,12 @@ class ContactSource:
             delim = "\t"
         if len(delim) != 1:
             raise InputError(f"--delimiter must be one character, got {delimiter!r}")
-        first = next(csv.reader(io.StringIO(sample), delimiter=delim), [])
-        header = looks_like_header(first)
-        if header:
-            names = [c.strip() or f"column_{i + 1}" for i, c in enumerate(first)]
-        else:
-            names = [f"column_{i + 1}" for i in range(len(first))]
-        names = _dedupe_names(names)
-        self.columns = names
+        # newline="": CR-only line endings (old Mac exports) end a row too
+        first = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delim), [])
+        self._first_row = first
         self.info.encoding = encoding
         self.info.delimiter = delim
-        self.info.header = header
-        self._csv_read = pacsv.ReadOptions(
-            encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-            column_names=names, skip_rows=1 if header else 0, block_size=BATCH_BYTES,
-        )
+        self._arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
         self._csv_parse = pacsv.ParseOptions(
             delimiter=delim, newlines_in_values=True, invalid_row_handler=self._bad_row,
         )
@@ -339,7 +458,8 @@ class ContactSource:
         try:
             wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except Exception as exc:
-            raise InputError(f"{self.info.path} is not a readable XLSX workbook ({exc})") from exc
+            raise InputError(f"{self.info.path} is not a readable XLSX workbook "
+                             f"({type(exc).__name__})") from exc
         try:
             names = wb.sheetnames
             if sheet is None:
@@ -356,48 +476,75 @@ class ContactSource:
             wb.close()
         if table is None:
             raise InputError(f"sheet {sheet!r} of {self.info.path} is empty: nothing to check")
-        self._xlsx = table
-        self.columns = table.column_names
+        self._xlsx_all = table
+        self._first_row = [v or "" for v in table.slice(0, 1).to_pylist()[0].values()]
+        self.info.sheet = sheet
+
+    def _open_xls(self, sheet: str | None) -> None:
+        """Excel 97-2003 (xlrd, rcsqualify/xls.py): then exactly as an XLSX sheet."""
+        from rcsqualify.xls import read_xls
+
+        sheet, rows = read_xls(self.path, sheet, self.info.path)
+        table = _rows_to_table(rows)
+        if table is None:
+            raise InputError(f"sheet {sheet!r} of {self.info.path} is empty: nothing to check")
+        self._xlsx_all = table
+        self._first_row = [v or "" for v in table.slice(0, 1).to_pylist()[0].values()]
         self.info.sheet = sheet
 
     def _open_parquet(self) -> None:
+        self._xlsx_all = None
         try:
             self._pq = pq.ParquetFile(self.path)
         except Exception as exc:
-            raise InputError(f"{self.info.path} is not a readable Parquet file ({exc})") from exc
-        self.columns = list(self._pq.schema_arrow.names)
+            raise InputError(f"{self.info.path} is not a readable Parquet file "
+                             f"({type(exc).__name__})") from exc
+        self._set_names(list(self._pq.schema_arrow.names))
 
     def _open_ndjson(self) -> None:
-        """Arrow's reader when every key keeps one JSON type; otherwise (a phone written
-        as a string on one line and as a number on the next, as JS exports do) a
-        slower line-by-line reader that turns every value into text."""
-        self._ndjson_mixed = False
+        """Arrow's reader when every column it infers is text, booleans or 64-bit
+        integers (all written back exactly); otherwise (numbers that are floats or wider
+        than 64 bits, dates Arrow would reformat, nested values, a key changing JSON type
+        from line to line, a key first seen after Arrow's first block) the exact
+        line-by-line reader, which keeps every number's literal."""
+        self._xlsx_all = None
+        self._ndjson_exact = False
         try:
             reader = pajson.open_json(self.path, read_options=pajson.ReadOptions(
                 block_size=BATCH_BYTES))
-            self.columns = list(reader.schema.names)
-            for _ in reader:  # type changes surface while reading, not at open
-                pass
+            names = list(reader.schema.names)
+            exact = all(_exact_as_text(t) for t in reader.schema.types)
+            if exact:
+                for _ in reader:  # type changes and late keys surface while reading
+                    pass
             reader.close()
-        except pa.ArrowInvalid as exc:
-            if "changed from" not in str(exc):
-                raise InputError(f"{self.info.path} is not valid NDJSON (one JSON object "
-                                 f"per line): {_first_line(exc)}") from exc
-            self._ndjson_mixed = True
-            self.columns = self._ndjson_keys()
+        except pa.ArrowInvalid:
+            exact = False
+        if exact:
+            self._set_names(names)
+        else:
+            self._ndjson_exact = True
+            self._set_names(self._ndjson_keys())
 
     def _ndjson_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        with self.path.open(encoding="utf-8-sig") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    raise InputError(f"{self.info.path}: line {number} is not JSON") from exc
-                if not isinstance(obj, dict):
-                    raise InputError(f"{self.info.path}: line {number} is not a JSON object")
-                yield number, obj
+        number = 0
+        try:
+            with self.path.open(encoding="utf-8-sig") as fh:
+                for number, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line, parse_int=_JsonNumber, parse_float=_JsonNumber,
+                                         parse_constant=_JsonNumber)
+                    except ValueError as exc:
+                        raise InputError(f"{self.info.path}: line {number} is not JSON") from exc
+                    if not isinstance(obj, dict):
+                        raise InputError(f"{self.info.path}: line {number} is not a JSON "
+                                         "object")
+                    yield number, obj
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.info.path}: line {number + 1} is not UTF-8 text "
+                             "(NDJSON is UTF-8)") from exc
 
     def _ndjson_keys(self) -> list[str]:
         keys: dict[str, None] = {}
@@ -406,25 +553,26 @@ class ContactSource:
         return list(keys)
 
     def _ndjson_text_batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
-        def text(v: Any) -> str | None:
-            if v is None:
-                return None
-            if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
-                return str(int(v))
-            return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        keys = [self.headers[self.columns.index(c)] for c in cols]
+        values: list[list[str | None]] = [[] for _ in keys]
 
-        rows: list[dict[str, Any]] = []
+        def flush() -> pa.RecordBatch:
+            batch = pa.RecordBatch.from_arrays([pa.array(v, pa.string()) for v in values],
+                                               names=cols)
+            for v in values:
+                v.clear()
+            return batch
+
+        count = 0
         for _, obj in self._ndjson_lines():
-            rows.append(obj)
-            if len(rows) == PARQUET_BATCH_ROWS:
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols],
-                    names=cols)
-                rows = []
-        if rows:
-            yield pa.RecordBatch.from_arrays(
-                [pa.array([text(r.get(c)) for r in rows], pa.string()) for c in cols],
-                names=cols)
+            for key, out in zip(keys, values, strict=True):
+                out.append(_json_text(obj.get(key)))
+            count += 1
+            if count == PARQUET_BATCH_ROWS:
+                yield flush()
+                count = 0
+        if count:
+            yield flush()
 
     def _estimate_rows(self, size: int) -> int | None:
         """Rows expected, for the progress bar's ETA: exact where the format says,
@@ -435,22 +583,29 @@ class ContactSource:
             return int(self._pq.metadata.num_rows)
         with self.path.open("rb") as fh:
             head = fh.read(256 << 10)
-        lines = head.count(b"\n")
+        lines = head.count(b"\n") or head.count(b"\r")
         return max(1, int(size / (len(head) / lines)) - 1) if lines else None
 
     # -- the phone column ----------------------------------------------------------
     def _choose_column(self, forced: str | None) -> str:
+        self._by_name = False
         if forced is not None:
             if forced in self.columns:
+                self._by_name = forced not in self._default_names()
                 return forced
-            by_key = {_header_key(c): c for c in self.columns}
+            if forced in self.headers:
+                self._by_name = True
+                return self.columns[self.headers.index(forced)]
+            by_key = {_header_key(h): c for h, c in zip(self.headers, self.columns,
+                                                        strict=True)}
             if _header_key(forced) in by_key:
+                self._by_name = True
                 return by_key[_header_key(forced)]
             if forced.isdigit() and 1 <= int(forced) <= len(self.columns):
                 return self.columns[int(forced) - 1]
             raise InputError(f"no column {forced!r}; columns are: {', '.join(self.columns)}")
-        ranked = sorted((p, i) for i, c in enumerate(self.columns)
-                        if (p := header_priority(c)) is not None)
+        ranked = sorted((p, i) for i, h in enumerate(self.headers)
+                        if (p := header_priority(h)) is not None)
         if ranked:
             best = [self.columns[i] for p, i in ranked if p == ranked[0][0]]
             if len(best) == 1:
@@ -470,6 +625,9 @@ class ContactSource:
         hint = f" (candidates: {', '.join(plausible)})" if plausible else ""
         raise InputError("no phone column found by header or content" + hint
                          + f"; columns are: {', '.join(self.columns)}; use --column")
+
+    def _default_names(self) -> set[str]:
+        return {f"column_{i + 1}" for i in range(len(self.columns))}
 
     def _content_scores(self, columns: list[str]) -> dict[str, float]:
         """Share of sampled cells that normalize to a valid mobile number, per column."""
@@ -503,18 +661,33 @@ class ContactSource:
 
     # -- reading ---------------------------------------------------------------------
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-        """Record batches of the file, every cell as a string (null for a missing cell)."""
+        """Record batches of the file, every cell as a string (null for a missing cell),
+        columns named by their unique names."""
         cols = columns or list(self.columns)
         if self.format == "csv":
             yield from self._csv_batches(cols)
-        elif self.format == "xlsx":
+        elif self.format in ("xlsx", "xls"):
             assert self._xlsx is not None
             yield from self._xlsx.select(cols).to_batches(max_chunksize=PARQUET_BATCH_ROWS)
         elif self.format == "parquet":
-            for batch in self._pq.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=cols):
-                yield _as_strings(batch)
+            index = [self.columns.index(c) for c in cols]
+            names = self._read_names(index)
+            for batch in self._pq.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=names):
+                picked = batch.select(names) if names is not None else self._pick(batch, index)
+                yield _as_strings(picked, cols)
         else:
             yield from self._ndjson_batches(cols)
+
+    def _read_names(self, index: list[int]) -> list[str] | None:
+        """Names to ask Parquet for (None = all, when the file repeats a name)."""
+        if len(set(self.headers)) != len(self.headers):
+            return None
+        return [self.headers[i] for i in index]
+
+    def _pick(self, batch: pa.RecordBatch, index: list[int]) -> pa.RecordBatch:
+        """Columns by position (a Parquet file that repeats a name)."""
+        return pa.RecordBatch.from_arrays([batch.column(i) for i in index],
+                                          names=[self.columns[i] for i in index])
 
     def phone_batches(self) -> Iterator[pa.Array]:
         for batch in self.batches([self.info.column]):
@@ -533,41 +706,87 @@ class ContactSource:
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             if self._bad:
                 raise InputError(self._bad) from exc
-            raise InputError(f"{self.info.path}: cannot parse as CSV ({_first_line(exc)}); "
+            raise InputError(f"{self.info.path}: cannot parse as CSV ({_csv_reason(exc)}); "
                              "check --delimiter and --encoding") from exc
 
     def _ndjson_batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
-        if self._ndjson_mixed:
+        if self._ndjson_exact:
             yield from self._ndjson_text_batches(cols)
             return
+        keys = [self.headers[self.columns.index(c)] for c in cols]
         try:
             reader = pajson.open_json(self.path, read_options=pajson.ReadOptions(
                 block_size=BATCH_BYTES))
             for batch in reader:
-                yield _as_strings(batch.select(cols))
+                yield _as_strings(batch.select(keys), cols)
         except pa.ArrowInvalid as exc:
-            raise InputError(f"{self.info.path}: bad NDJSON ({_first_line(exc)})") from exc
+            raise InputError(f"{self.info.path} changed while it was read "
+                             f"(NDJSON no longer parses)") from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _csv_reason(exc: BaseException) -> str:
+    """What went wrong, without the row Arrow quotes after its message (a contact)."""
+    text = str(exc)
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text:
+        return "bytes that are not valid in the encoding"
+    if "column" in text.lower():
+        return "rows with different numbers of fields"
+    return "malformed quoting or lines"
 
 
-def _dedupe_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        seen.setdefault(name, 0)
-        out.append(name)
-    return out
+class _JsonNumber(str):
+    """A JSON number kept as the literal text of the file (``json.loads`` hook)."""
+
+    __slots__ = ()
 
 
-def _as_strings(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Every column as text. Integers keep their digits; floats that are whole numbers
-    are written without ``.0`` (the spreadsheet's doing, not the user's)."""
+def _json_text(value: Any) -> str | None:
+    """A JSON value as text: strings as they are, numbers as their literal, booleans
+    ``true``/``false``, objects and arrays as compact JSON with literal numbers."""
+    if value is None:
+        return None
+    if isinstance(value, _JsonNumber):
+        return str.__str__(value)
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_nested(v)
+                              for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json_nested(v) for v in value) + "]"
+    return str(value)
+
+
+def _json_nested(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str) and not isinstance(value, _JsonNumber):
+        return json.dumps(value, ensure_ascii=False)
+    return _json_text(value) or "null"
+
+
+def _exact_as_text(t: pa.DataType) -> bool:
+    """Arrow types whose cast to text gives back what the NDJSON file says."""
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
+                or pa.types.is_null(t) or pa.types.is_integer(t))
+
+
+def _float_text(col: pa.Array) -> pa.Array:
+    """Floats as text: whole numbers under 10^16 as digits (no ``.0``); the others,
+    and inf/nan, as Arrow prints them (``1e+20``, ``inf``, ``0.1``)."""
+    whole = pc.and_(pc.equal(pc.floor(col), col),
+                    pc.less(pc.abs(col), pa.scalar(_WHOLE_FLOAT_LIMIT, col.type)))
+    whole = pc.fill_null(whole, False)
+    as_int = pc.cast(pc.if_else(whole, col, pa.scalar(0, col.type)), pa.int64())
+    return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(col, pa.string()))
+
+
+def _as_strings(batch: pa.RecordBatch, names: list[str] | None = None) -> pa.RecordBatch:
+    """Every column as text (see the module docstring: values exactly as read)."""
     arrays = []
     for col in batch.columns:
         if pa.types.is_string(col.type):
@@ -575,21 +794,45 @@ def _as_strings(batch: pa.RecordBatch) -> pa.RecordBatch:
         elif pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
             arrays.append(pc.cast(col, pa.string()))
         elif pa.types.is_floating(col.type):
-            whole = pc.equal(pc.floor(col), col)
-            as_int = pc.cast(pc.if_else(whole, col, 0), pa.int64(), safe=False)
-            arrays.append(pc.if_else(whole, pc.cast(as_int, pa.string()),
-                                     pc.cast(col, pa.string())))
+            arrays.append(_float_text(col))
+        elif (pa.types.is_nested(col.type) or pa.types.is_binary(col.type)
+              or pa.types.is_large_binary(col.type)):
+            arrays.append(pa.array([_python_text(v) for v in col.to_pylist()], pa.string()))
         else:
             try:
                 arrays.append(pc.cast(col, pa.string()))
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-                arrays.append(pa.array([None if v is None else str(v) for v in col.to_pylist()],
+                arrays.append(pa.array([_python_text(v) for v in col.to_pylist()],
                                        pa.string()))
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+    return pa.RecordBatch.from_arrays(arrays, names=names or batch.schema.names)
+
+
+def _python_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _xlsx_text(v: Any) -> str | None:
+    """An XLSX cell as text: as Excel shows a General cell, without a float's ``.0``."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < _WHOLE_FLOAT_LIMIT:
+            return str(int(v))
+        return repr(v)
+    return str(v)
 
 
 def _rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
-    """XLSX rows (Python values) → a table of strings; None if the sheet is empty."""
+    """XLSX rows (Python values) → a table of strings, the first non-blank row included
+    (the caller decides whether it is a header); None if the sheet is empty."""
     first: tuple[Any, ...] | None = None
     for row in rows:
         if any(v is not None and str(v).strip() for v in row):
@@ -597,32 +840,15 @@ def _rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
             break
     if first is None:
         return None
-    header = looks_like_header([v if isinstance(v, str) else "" for v in first]) and all(
-        isinstance(v, str) or v is None for v in first)
     width = len(first)
     data: list[list[str | None]] = [[] for _ in range(width)]
-
-    def cell(v: Any) -> str | None:
-        if v is None:
-            return None
-        if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
-            return str(int(v))
-        return str(v)
-
-    body = rows if header else itertools.chain([first], rows)
-    for row in body:
+    for row in itertools.chain([first], rows):
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue  # a fully blank sheet row is formatting, not a contact (as in CSV)
         if len(row) > width and any(v is not None for v in row[width:]):
             data.extend([None] * len(data[0]) for _ in range(len(row) - width))
             width = len(row)
         for i in range(width):
-            data[i].append(cell(row[i]) if i < len(row) else None)
-    if header:
-        names = [str(v).strip() if v is not None and str(v).strip() else f"column_{i + 1}"
-                 for i, v in enumerate(first)]
-        names += [f"column_{i + 1}" for i in range(len(names), width)]
-    else:
-        names = [f"column_{i + 1}" for i in range(width)]
-    names = _dedupe_names(names)
-    return pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, data, strict=True)})
+            data[i].append(_xlsx_text(row[i]) if i < len(row) else None)
+    return pa.Table.from_arrays([pa.array(col, pa.string()) for col in data],
+                                names=[f"column_{i + 1}" for i in range(width)])

@@ -10,13 +10,12 @@ user data directory after validating it, and the loader prefers it when present.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import pickle
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +28,7 @@ import pandas as pd
 import platformdirs
 
 from rcsqualify.errors import InputError
+from rcsqualify.files import OutputError, atomic_write
 
 MAJNUM_HEADER = ["EZABPQM", "Tranche_Debut", "Tranche_Fin", "Mnémo", "Territoire",
                  "Date_Attribution"]
@@ -239,13 +239,10 @@ def _build_cached(data: bytes, parse: Callable[[bytes], dict[str, list[str]]], s
         pass
     plan = _build(parse(data), source)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path, mode=0o644) as tmp, tmp.open("wb") as fh:
             pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache directory only costs speed
+    except (OSError, OutputError):
+        pass  # a read-only or full cache directory only costs speed
     return plan
 
 
@@ -268,21 +265,29 @@ def install_plan(path: Path) -> NumberingPlan:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     plan = _build(validate_majnum(data), str(plan_dir() / "MAJNUM.csv"))
-    target = plan_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target, prefix=".MAJNUM.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, target / "MAJNUM.csv")
+    with atomic_write(plan_dir() / "MAJNUM.csv", mode=0o644) as tmp:
+        tmp.write_bytes(data)
     load_plan.cache_clear()
     return plan
 
 
 def remove_installed_plan() -> bool:
-    """Go back to the shipped plan. True if an installed plan was removed."""
+    """Go back to the shipped plan. True if an installed plan was removed.
+
+    Only the file ``plan update`` wrote (``MAJNUM.csv``) is deleted, then the directory
+    if that leaves it empty: ``RCSQUALIFY_PLAN_DIR`` may point at a directory that holds
+    the user's other files (CONTRACT §11: maintenance commands delete only what they
+    created)."""
     target = plan_dir()
-    if (target / "MAJNUM.csv").exists():
-        shutil.rmtree(target)
-        load_plan.cache_clear()
-        return True
-    return False
+    installed = target / "MAJNUM.csv"
+    if not installed.is_file():
+        return False
+    try:
+        installed.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot remove the installed plan {installed}: "
+                         f"{exc.strerror}") from exc
+    with contextlib.suppress(OSError):
+        target.rmdir()  # only succeeds when nothing else is in it
+    load_plan.cache_clear()
+    return True

@@ -20,23 +20,38 @@ gets ``+33…`` and leading zeros intact. Spreadsheets guess types on CSV import
 ``+33…`` into a number or a formula whatever the quoting, so ``--split-xlsx`` also
 writes each list as an .xlsx workbook whose cells are typed as text. All files are
 written under temporary names and renamed at the end.
+
+The user's files (CONTRACT §11):
+- CSV lists are spreadsheet-safe: input cells a spreadsheet would evaluate get a leading
+  ``'`` (``writers.spreadsheet_safe``; ``--no-csv-escape`` turns it off). XLSX cells are
+  text, never evaluated, so they are not escaped; XLSX cannot hold control characters
+  (other than TAB, LF, CR), so those are removed from XLSX cells and counted
+  (``xlsx_control_characters_removed``): the only changes ever made to a value.
+- A manifest (``.rcsqualify-lists.json``) records the files a run wrote, with their size
+  and modification time. A later run removes a list it does not rewrite (an .xlsx when
+  ``--split-xlsx`` is no longer given, or a list too long for a sheet) only if the
+  manifest lists it and it is unchanged since: a file the user put there, or edited,
+  is never deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import tempfile
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import ContactSource
+from rcsqualify.files import atomic_write, publish, remove_temporaries, temporary_file
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
-from rcsqualify.report.writers import annotated_batches, umask_mode
+from rcsqualify.report.writers import annotated_batches, escape_batch
 from rcsqualify.verdict import REASON_TO_STATUS, STATUSES, Status
 
 LISTS = ("send_rcs", "other_operators", "not_rcs", "unverified", "remove")
@@ -46,6 +61,16 @@ _LIST_OF_STATUS = {
     Status.INVALID: "remove", Status.NOT_MOBILE: "remove",
 }
 XLSX_MAX_ROWS = 1_048_575
+MANIFEST = ".rcsqualify-lists.json"
+#: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def list_paths(directory: str | Path) -> list[tuple[str, Path]]:
+    """Every file ``--split-dir`` may write or remove, for the overwrite check."""
+    target = Path(directory)
+    return [("--split-dir list", target / f"{name}.{ext}")
+            for name in LISTS for ext in ("csv", "xlsx")]
 
 
 def list_codes(result: CheckResult) -> np.ndarray:
@@ -61,15 +86,26 @@ def list_codes(result: CheckResult) -> np.ndarray:
 
 
 def write_split_lists(directory: str, source: ContactSource, result: CheckResult,
-                      plan: NumberingPlan, *, xlsx: bool = False) -> dict[str, int]:
-    """Write the lists; returns rows per list (and ``duplicates``)."""
+                      plan: NumberingPlan, *, xlsx: bool = False, csv_escape: bool = True
+                      ) -> dict[str, int]:
+    """Write the lists; returns rows per list (and ``duplicates``; with ``xlsx``, the
+    ``xlsx_control_characters_removed`` count of cells)."""
     target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from rcsqualify.files import cannot_write
+
+        raise cannot_write(target, exc) from exc
     codes = list_codes(result)
     counts = {name: int(np.count_nonzero(codes == i)) for i, name in enumerate(LISTS)}
     counts["duplicates"] = int(np.count_nonzero(codes == -1))
     delimiter = source.info.delimiter or ","
+    escape_columns = len(source.columns) if csv_escape else 0
+    sheets = {name: _TextSheet(name) for name in LISTS
+              if xlsx and counts[name] <= XLSX_MAX_ROWS}
     tmp_paths: dict[str, Path] = {}
+    xlsx_tmp: dict[str, Path] = {}
     writers: dict[str, pacsv.CSVWriter] = {}
     offset = 0
     try:
@@ -77,60 +113,108 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
             n = batch.num_rows
             part = codes[offset:offset + n]
             offset += n
+            safe = escape_batch(batch, escape_columns) if escape_columns else batch
             for i, name in enumerate(LISTS):
                 mask = part == i
                 if name not in writers:
-                    fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".part")
-                    os.close(fd)
-                    tmp_paths[name] = Path(tmp)
-                    writers[name] = pacsv.CSVWriter(tmp, batch.schema, write_options=(
-                        pacsv.WriteOptions(delimiter=delimiter, quoting_style="all_valid")))
+                    tmp_paths[name] = _temporary(target, name, ".csv.part")
+                    writers[name] = pacsv.CSVWriter(str(tmp_paths[name]), batch.schema,
+                                                    write_options=pacsv.WriteOptions(
+                                                        delimiter=delimiter,
+                                                        quoting_style="all_valid"))
+                    if name in sheets:
+                        sheets[name].append_row(batch.schema.names)
                 if mask.any():
-                    writers[name].write_batch(batch.filter(pa.array(mask)))
+                    selected = pa.array(mask)
+                    writers[name].write_batch(safe.filter(selected))
+                    if name in sheets:
+                        sheets[name].append_batch(batch.filter(selected))
         for w in writers.values():
             w.close()
-        if not writers:  # an input without rows still gets its (empty) lists
-            for name in LISTS:
-                fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".part")
-                os.close(fd)
-                tmp_paths[name] = Path(tmp)
-        xlsx_tmp: dict[str, Path] = {}
-        if xlsx:
-            for name, path in tmp_paths.items():
-                if counts[name] <= XLSX_MAX_ROWS:
-                    xlsx_tmp[name] = _csv_to_text_xlsx(path, delimiter, target, name)
+        for name in LISTS:  # an input without rows still gets its (empty) lists
+            if name not in tmp_paths:
+                tmp_paths[name] = _temporary(target, name, ".csv.part")
+        for name, sheet in sheets.items():
+            xlsx_tmp[name] = _temporary(target, name, ".xlsx.part")
+            sheet.save(xlsx_tmp[name])
         for name, path in tmp_paths.items():
-            os.chmod(path, umask_mode())
-            os.replace(path, target / f"{name}.csv")
+            publish(path, target / f"{name}.csv")
         for name, path in xlsx_tmp.items():
-            os.chmod(path, umask_mode())
-            os.replace(path, target / f"{name}.xlsx")
+            publish(path, target / f"{name}.xlsx")
     except BaseException:
-        for path in tmp_paths.values():
-            with contextlib.suppress(OSError):
-                path.unlink()
+        for w in writers.values():
+            with contextlib.suppress(Exception):
+                w.close()
+        remove_temporaries([str(p) for p in [*tmp_paths.values(), *xlsx_tmp.values()]])
         raise
+    written = [f"{name}.csv" for name in LISTS] + [f"{name}.xlsx" for name in sheets]
+    _remove_stale_and_record(target, written)
+    if xlsx:
+        counts["xlsx_control_characters_removed"] = sum(s.cleaned for s in sheets.values())
     return counts
 
 
-def _csv_to_text_xlsx(csv_path: Path, delimiter: str, directory: Path, name: str) -> Path:
-    """The list as a workbook whose every cell is a string (never a number or formula)."""
-    import csv
-
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
-
-    wb = openpyxl.Workbook(write_only=True)
-    ws = wb.create_sheet(name)
-    with csv_path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.reader(fh, delimiter=delimiter):
-            cells = []
-            for value in row:
-                cell = WriteOnlyCell(ws, value=value)
-                cell.data_type = "s"  # text even for "+33…" or "=…"
-                cells.append(cell)
-            ws.append(cells)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".xlsx.part")
+def _temporary(directory: Path, name: str, suffix: str) -> Path:
+    fd, path = temporary_file(f".{name}.", directory, suffix)
     os.close(fd)
-    wb.save(tmp)
-    return Path(tmp)
+    return path
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _remove_stale_and_record(directory: Path, written: list[str]) -> None:
+    """Remove the lists an earlier run wrote and this one did not, if unchanged since;
+    then record what this run wrote."""
+    manifest = directory / MANIFEST
+    try:
+        before: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        before = {}
+    for name, stamp in before.items():
+        path = directory / name
+        if name in written or Path(name).name != name or not path.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            if _stamp(path) == stamp:
+                path.unlink()
+    record = {"files": {name: _stamp(directory / name) for name in written}}
+    with atomic_write(manifest) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+class _TextSheet:
+    """One list as a write-only workbook whose every cell is text (never a number or a
+    formula); control characters XLSX cannot hold are removed and counted."""
+
+    def __init__(self, name: str) -> None:
+        import openpyxl
+
+        self.workbook = openpyxl.Workbook(write_only=True)
+        self.sheet = self.workbook.create_sheet(name)
+        self.cleaned = 0
+
+    def _cell(self, value: str | None) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        if value is None:
+            return None
+        if _XLSX_ILLEGAL.search(value):
+            value = _XLSX_ILLEGAL.sub("", value)
+            self.cleaned += 1
+        cell = WriteOnlyCell(self.sheet, value=value)
+        cell.data_type = "s"  # text even for "+33…" or "=…"
+        return cell
+
+    def append_row(self, values: list[str | None]) -> None:
+        self.sheet.append([self._cell(v) for v in values])
+
+    def append_batch(self, batch: pa.RecordBatch) -> None:
+        columns = [c.to_pylist() for c in batch.columns]
+        for row in zip(*columns, strict=True):
+            self.append_row(list(row))
+
+    def save(self, path: Path) -> None:
+        self.workbook.save(path)

@@ -2,37 +2,43 @@
 column, plus the verdict columns.
 
 Pass 2 of the pipeline: the input is read again batch by batch and the per-row arrays
-of pass 1 are joined on by position, so memory stays bounded. Files are written to a
-temporary name beside the target and renamed at the end: a failed or interrupted run
-never leaves a half file under the name the user asked for.
+of pass 1 are joined on by position, so memory stays bounded. Files are written through
+``rcsqualify.files.atomic_write`` (a ``.part`` beside the target, fsync, rename): a
+failed or interrupted run never leaves a half file under the name the user asked for,
+and a file that cannot be written is exit 2 with the previous version intact.
 
-Column-name clash: an input column already named like one of ours (``status``...) is
-kept, renamed with the suffix ``_input``.
+Column names: the reader already made them unique and kept them clear of ours (an
+input ``status`` is ``status_input``; CONTRACT §11, stated in the report).
+
+Values are written back as read, with one documented exception in CSV (CONTRACT §11,
+OWASP "CSV injection"): a cell a spreadsheet would run as a formula (first character
+``=``, ``@``, TAB or CR; ``+`` or ``-`` followed by something that is neither a phone
+number nor a plain number) gets a leading ``'``, which spreadsheets show as text and do
+not evaluate. ``--no-csv-escape`` turns it off (for programs that read the CSV as
+data). NDJSON and Parquet outputs are never escaped: nothing evaluates them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rcsqualify.contacts import ContactSource
+from rcsqualify.contacts import VERDICT_COLUMNS, ContactSource, unique_names
 from rcsqualify.errors import InputError
+from rcsqualify.files import atomic_write
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, SOURCES, STATUSES
 
-ANNOTATION_COLUMNS = ["msisdn_e164", "status", "reason", "repaired", "operator",
-                      "operator_source", "territory", "rcs"]
+ANNOTATION_COLUMNS = list(VERDICT_COLUMNS)
 RCS_LABELS = ("", "yes", "no", "error", "", "not_listed")
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson",
                   ".parquet": "parquet"}
@@ -89,13 +95,14 @@ def annotated_batches(source: ContactSource, result: CheckResult, plan: Numberin
                       ) -> Iterator[pa.RecordBatch]:
     """The input's batches with the verdict columns appended, in file order."""
     ann = Annotator(result, plan)
-    clash = set(ANNOTATION_COLUMNS)
-    names = [f"{c}_input" if c in clash else c for c in source.columns]
+    names: list[str] | None = None
     offset = 0
     for batch in source.batches():
         n = batch.num_rows
         extra = ann.columns(offset, offset + n)
         offset += n
+        if names is None:  # identity unless a verdict column was added to Annotator only
+            names = unique_names(list(source.columns), reserved=tuple(extra))
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, *extra.values()], names=[*names, *extra.keys()])
     if offset != len(result.rows.key):
@@ -103,36 +110,44 @@ def annotated_batches(source: ContactSource, result: CheckResult, plan: Numberin
                          f"({offset} rows now, {len(result.rows.key)} before)")
 
 
-def umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+#: The one atomic-write helper, under the name the runner has always imported.
+atomic_path = atomic_write
+
+# CONTRACT §11 / OWASP: what a spreadsheet evaluates, and the signed cells it may keep.
+_FORMULA_START = r"^[=@\t\r]"
+_SIGNED = r"^[+-][\s\S]"
+_PHONE_OR_NUMBER = (r"^(\+\s*\(?\d[\d\s.()/-]*"  # +33 6 12 34 56 78, +33(0)6…
+                    r"|[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?)$")  # -12,5 +3e5
 
 
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, umask_mode())  # as a plain open() would have created it
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def spreadsheet_safe(column: pa.Array) -> pa.Array:
+    """``column`` with a leading ``'`` on every cell a spreadsheet would evaluate."""
+    if column.null_count == len(column) or not pa.types.is_string(column.type):
+        return column
+    danger = pc.match_substring_regex(column, _FORMULA_START)
+    signed = pc.and_(pc.match_substring_regex(column, _SIGNED),
+                     pc.invert(pc.match_substring_regex(column, _PHONE_OR_NUMBER)))
+    mask = pc.fill_null(pc.or_(danger, signed), False)
+    if not pc.any(mask).as_py():
+        return column
+    return pc.if_else(mask, pc.binary_join_element_wise("'", column, ""), column)
 
 
-def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: str = ","
-                  ) -> int:
-    """Write ``batches`` to ``path`` in the format its extension names; returns rows."""
+def escape_batch(batch: pa.RecordBatch, columns: int) -> pa.RecordBatch:
+    """The first ``columns`` columns (the input's) made spreadsheet-safe."""
+    arrays = [spreadsheet_safe(c) if i < columns else c for i, c in enumerate(batch.columns)]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
+def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: str = ",",
+                  escape_columns: int = 0) -> int:
+    """Write ``batches`` to ``path`` in the format its extension names; returns rows.
+    In CSV the first ``escape_columns`` columns are made spreadsheet-safe."""
     fmt = output_format(path)
     if Path(path).suffix.lower() == ".tsv":
         delimiter = "\t"
     rows = 0
-    with atomic_path(path) as tmp:
+    with atomic_write(path) as tmp:
         first = next(batches, None)
         if first is None:
             tmp.write_bytes(b"")
@@ -141,7 +156,7 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
             opts = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
             with pacsv.CSVWriter(str(tmp), first.schema, write_options=opts) as w:
                 for b in _chain(first, batches):
-                    w.write_batch(b)
+                    w.write_batch(escape_batch(b, escape_columns) if escape_columns else b)
                     rows += b.num_rows
         elif fmt == "parquet":
             with pq.ParquetWriter(str(tmp), first.schema, compression="zstd") as w:
@@ -164,6 +179,7 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
 
 
 def write_annotated(path: str, source: ContactSource, result: CheckResult,
-                    plan: NumberingPlan) -> int:
+                    plan: NumberingPlan, *, csv_escape: bool = True) -> int:
     delimiter = source.info.delimiter or ","
-    return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter)
+    return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter,
+                         escape_columns=len(source.columns) if csv_escape else 0)

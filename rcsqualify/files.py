@@ -1,0 +1,215 @@
+"""The user's files (CONTRACT §11): atomic writes, temporary copies of personal data,
+and the refusal to write over an input.
+
+Three mechanics, each in one place:
+
+- ``atomic_write(path)``: a temporary ``.<name>.<random>.part`` beside the target,
+  flushed to disk (fsync) and renamed onto it (``os.replace``) only when the block
+  succeeds, then the directory entry is synced. The target is therefore always either
+  its previous content or the complete new one, never a half file, even on a full disk
+  or a kill. The mode is explicit: an existing target keeps its permission bits (a base
+  the user made private stays private); a new one gets what ``open()`` would give under
+  the user's umask. A file that cannot be written is an ``OutputError`` (exit 2) naming
+  the file and the system's reason.
+- Temporary files holding personal data (the stdin spool, ``.part`` files) are
+  registered with ``track_temporary`` and removed on every exit path: normal return,
+  exception, and the signals SIGINT, SIGTERM and SIGHUP, through one handler
+  (``cleanup_on_exit``) that removes them, then raises ``Interrupted`` so that
+  ``finally`` blocks run (caches close, locks are released). A second signal while that
+  unwinds kills the process at once (the temporaries are already gone).
+- ``refuse_overwrite(inputs, outputs)``: an output that is one of the inputs (same path
+  after resolving symbolic links, or the same inode: a hard link) or another output of
+  the same run is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import FrameType
+
+from rcsqualify.errors import InputError, RcsQualifyError
+
+_TEMPORARY: set[str] = set()
+_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                 if s is not None)
+
+
+class OutputError(RcsQualifyError):
+    """An output file could not be written (full disk, no permission...): exit 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal asked the run to stop; ``exit_code`` is 128 + the signal number
+    (130 for Ctrl-C, 143 for SIGTERM), as a shell reports it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+# -- temporary personal data -----------------------------------------------------------
+def track_temporary(path: str | Path) -> None:
+    """Remove ``path`` on any exit of the current command (see ``cleanup_on_exit``)."""
+    _TEMPORARY.add(os.fspath(path))
+
+
+def untrack_temporary(path: str | Path) -> None:
+    _TEMPORARY.discard(os.fspath(path))
+
+
+def remove_temporaries(paths: Iterable[str] | None = None) -> None:
+    """Unlink the tracked temporaries (all of them, or ``paths``); never raises."""
+    for path in list(_TEMPORARY if paths is None else paths):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        _TEMPORARY.discard(path)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # the one handler: personal data first, then unwind like Ctrl-C does
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)  # a second signal ends the process at once
+    remove_temporaries()
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def cleanup_on_exit() -> Iterator[None]:
+    """Run a command with the signal handler installed; on leaving, however it is left,
+    remove the temporaries registered inside and restore the previous handlers.
+
+    Nested use (``refresh`` runs ``check``) installs nothing twice, and an inner block
+    removes only what was registered inside it. Outside the main thread signals cannot
+    be handled; the ``finally`` clean-up still applies.
+    """
+    before = set(_TEMPORARY)
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _SIGNALS:
+            if signal.getsignal(sig) is not _on_signal:
+                previous[sig] = signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        remove_temporaries(_TEMPORARY - before)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def temporary_file(prefix: str, directory: str | Path | None = None, suffix: str = ""
+                   ) -> tuple[int, Path]:
+    """``mkstemp`` (mode 0600), registered for removal before anyone can interrupt us
+    between its creation and its registration (signals are handled between bytecodes)."""
+    fd, name = tempfile.mkstemp(prefix=prefix, dir=directory, suffix=suffix)
+    track_temporary(name)
+    return fd, Path(name)
+
+
+# -- atomic writes ---------------------------------------------------------------------
+def default_mode(target: Path) -> int:
+    """An existing file keeps its permission bits; a new one gets ``0666 & ~umask``."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a directory be opened
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def cannot_write(target: str | Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"cannot write {target}: {reason}; nothing was replaced")
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, *, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is synced and renamed onto
+    ``path`` with ``mode`` (default: see ``default_mode``). On any failure the temporary
+    is removed and ``path`` is untouched; an ``OSError`` becomes an ``OutputError``."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = temporary_file(f".{target.name}.", target.parent, ".part")
+        os.close(fd)
+    except OSError as exc:
+        raise cannot_write(target, exc) from exc
+    try:
+        yield tmp
+        final_mode = default_mode(target) if mode is None else mode
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, final_mode)
+        os.replace(tmp, target)
+        _fsync_directory(target.parent)
+    except OSError as exc:
+        remove_temporaries([os.fspath(tmp)])
+        raise cannot_write(target, exc) from exc
+    except BaseException:
+        remove_temporaries([os.fspath(tmp)])
+        raise
+    finally:
+        untrack_temporary(tmp)
+
+
+def publish(tmp: Path, target: Path, *, mode: int | None = None) -> None:
+    """The end of ``atomic_write`` for a temporary made by ``temporary_file`` (several
+    files renamed together, e.g. the split lists)."""
+    try:
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, default_mode(target) if mode is None else mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise cannot_write(target, exc) from exc
+    untrack_temporary(tmp)
+
+
+# -- never write over an input ---------------------------------------------------------
+def _identity(path: str | Path) -> tuple[str, tuple[int, int] | None]:
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return real, None
+    return real, (st.st_dev, st.st_ino)
+
+
+def refuse_overwrite(inputs: Iterable[tuple[str, str | Path | None]],
+                     outputs: Iterable[tuple[str, str | Path | None]]) -> None:
+    """Raise ``InputError`` (exit 2) if an output resolves to an input or to another
+    output. Each item is ``(what, path)``, ``what`` naming the option in the message;
+    ``None`` paths are skipped. Paths are compared after ``realpath`` and, for files that
+    exist, by device and inode, so a symbolic or hard link to an input is caught."""
+    ins = [(what, Path(p), *_identity(p)) for what, p in inputs if p is not None]
+    seen: list[tuple[str, Path, str, tuple[int, int] | None]] = []
+    for what, p in outputs:
+        if p is None:
+            continue
+        real, ino = _identity(p)
+        for in_what, in_path, in_real, in_ino in ins:
+            if real == in_real or (ino is not None and ino == in_ino):
+                raise InputError(f"{what} {p} would overwrite {in_what} {in_path}: "
+                                 "rcsqualify never writes over a file it reads; choose "
+                                 "another output name (nothing was written)")
+        for out_what, out_path, out_real, out_ino in seen:
+            if real == out_real or (ino is not None and ino == out_ino):
+                raise InputError(f"{what} {p} and {out_what} {out_path} are the same file: "
+                                 "give each output its own name (nothing was written)")
+        seen.append((what, Path(p), real, ino))
