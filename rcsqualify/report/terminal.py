@@ -10,6 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
 from rcsqualify.report.wording import send_plan_line, threshold_text, verdict_line
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES
@@ -113,10 +114,10 @@ def render_summary(s: Summary) -> RenderableType:
         parts.append(Text(line))
     if s.split_lists:
         parts.append(Text("lists: " + ", ".join(f"{k} {v}" for k, v in s.split_lists.items())))
-    for w in s.warnings:
-        parts.append(Text("note: " + w, style="yellow"))
+    for w in s.warnings:  # may quote a server: one plain line each
+        parts.append(Text("note: " + plain_line(w, 1000), style="yellow"))
     for w in s.stale:
-        parts.append(Text("stale: " + w, style="yellow"))
+        parts.append(Text("stale: " + plain_line(w, 1000), style="yellow"))
     parts.append(Text(
         f"whole base (diagnosis): error ratio {s.error_ratio:.2%} (upper bound "
         f"{s.error_ratio_upper:.2%}) vs threshold {threshold_text(s.threshold)}, target "

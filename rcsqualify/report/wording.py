@@ -7,6 +7,7 @@ note, through ``Summary.notes``).
 
 from __future__ import annotations
 
+from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
 
 
@@ -51,7 +52,7 @@ def verdict_line(s: Summary) -> str:
         return (f"FAIL: {gated} is over the {thr} threshold "
                 f"({s.counts['messages']} messages); {advice}")
     if s.gate == "incomplete":
-        why = f" ({s.notes[0]})" if s.notes else ""
+        why = f" ({plain_line(s.notes[0])})" if s.notes else ""  # a server's words
         return (f"INCOMPLETE: {gated} ≤ {thr} so far, but some checks could not be "
                 f"done{why}; re-run to finish (answers so far are cached)")
     line = f"PASS: {gated} ≤ {thr} threshold"
