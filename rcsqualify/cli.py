@@ -157,13 +157,19 @@ def check(
     reply_rate: Annotated[float | None, typer.Option(
         help="Expected share of messages answered within 24 h.")] = None,
     portability: Annotated[list[Path] | None, typer.Option(
-        help="Portability extract (CSV or Parquet), repeatable.")] = None,
+        help="Portability extract (CSV, XLSX, XLS, Parquet), repeatable.")] = None,
     portability_db: Annotated[Path | None, typer.Option(
         help="Portability store built by 'rcsqualify portability import'.")] = None,
     portability_number_column: Annotated[str | None, typer.Option(
         help="Number column of the extracts.")] = None,
     portability_operator_column: Annotated[str | None, typer.Option(
         help="Operator column of the extracts.")] = None,
+    portability_max_unmapped: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
+        "operator values map to no operator.")] = 0.01,
+    portability_max_age: Annotated[int, typer.Option(
+        min=0, help="Warn when the newest port date of an extract or store is older than "
+        "this many days.")] = 30,
     mnp_url: Annotated[str | None, typer.Option(
         help="MNP look-up URL template with {msisdn}.", envvar="RCSQUALIFY_MNP_URL")] = None,
     mnp_field: Annotated[str | None, typer.Option(
@@ -246,6 +252,8 @@ def check(
         portability=list(portability or []), portability_db=portability_db,
         portability_number_column=portability_number_column,
         portability_operator_column=portability_operator_column,
+        portability_max_unmapped=portability_max_unmapped,
+        portability_max_age=portability_max_age,
         mnp_url=mnp_url, mnp_field=mnp_field, capability=capability,
         bothub_url=bothub_url, bothub_token_url=bothub_token_url, bot_id=bot_id,
         bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
@@ -321,27 +329,53 @@ def plan_reset(debug: Debug = False) -> None:
 @portability_app.command("import")
 @reports_errors
 def portability_import(
-    extracts: Annotated[list[Path], typer.Argument(help="Extracts (CSV or Parquet), in order.")],
-    into: Annotated[Path, typer.Option("--into", help="Store file to build (Parquet).")],
+    extracts: Annotated[list[Path], typer.Argument(
+        help="Extracts (CSV, XLSX, XLS, Parquet), in order.")],
+    into: Annotated[Path, typer.Option(
+        "--into", help="Store file to build, or to update with --delta (Parquet).")],
+    delta: Annotated[bool, typer.Option(
+        "--delta", help="Apply the extracts as daily deltas on top of the store: per number "
+        "the newest port date wins.")] = False,
     number_column: Annotated[str | None, typer.Option(help="Number column.")] = None,
     operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
+    max_unmapped: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
+        "operator values map to no operator.")] = 0.01,
+    max_age: Annotated[int, typer.Option(
+        min=0, help="Say the store is stale when its newest port date is older than this "
+        "many days.")] = 30,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Build a reusable, indexed store from extracts (atomic: the old store stays on failure)."""
+    """Build a reusable, indexed store from extracts, or apply daily deltas to one (atomic:
+    the old store stays on failure)."""
     import time
 
+    from rcsqualify.files import refuse_overwrite
     from rcsqualify.numbering.plan import load_plan
-    from rcsqualify.operators.portability import build_table, write_store
+    from rcsqualify.operators.portability import describe_dates, import_extracts
 
+    # the store given with --into is updated in place (not an input); an extract is
+    refuse_overwrite([("extract", e) for e in extracts], [("--into", into)])
     t = time.perf_counter()
-    table = build_table(extracts, load_plan(), number_column=number_column,
-                        operator_column=operator_column)
-    meta = write_store(table, into)
+    meta = import_extracts(extracts, into, load_plan(), delta=delta,
+                           number_column=number_column, operator_column=operator_column,
+                           max_unmapped=max_unmapped)
+    applied = meta["applied"]
     console = stderr_console()
-    console.print(f"imported {meta['input_rows']} extract rows into {into}: {meta['rows']} "
-                  f"numbers, {meta['conflicts']} conflicts, {meta['unmapped']} unmapped "
-                  f"operator values, {meta['invalid_numbers']} invalid numbers "
+
+    def total(key: str) -> int:
+        return sum(int(s.get(key, 0)) for s in applied)
+
+    what = (f"applied {len(applied)} deltas ({total('rows')} rows) to {into}: "
+            f"{meta['changed']} numbers changed operator, {meta['rows']} numbers in the store"
+            if delta else f"imported {total('rows')} extract rows into {into}: {meta['rows']} "
+            f"numbers, {meta['conflicts']} conflicts")
+    console.print(f"{what}; {total('unmapped')} unmapped operator values, "
+                  f"{total('fixed_line_prefixes')} fixed-line prefixes on mobiles (not used), "
+                  f"{total('invalid_numbers')} invalid numbers, {total('unparsed_dates')} "
+                  f"dates that do not parse (rows kept with the file's date) "
                   f"({time.perf_counter() - t:.1f} s)", markup=False, highlight=False)
+    console.print(describe_dates(meta, max_age), markup=False, highlight=False)
     if meta["unmapped_examples"]:
         console.print("unmapped operator values, e.g.: " + ", ".join(
             meta["unmapped_examples"]), markup=False, highlight=False)
@@ -351,27 +385,37 @@ def portability_import(
 @reports_errors
 def portability_info(
     store: Annotated[Path, typer.Argument(help="Store built by 'portability import'.")],
+    max_age: Annotated[int, typer.Option(
+        min=0, help="Say the store is stale when its newest port date is older than this "
+        "many days.")] = 30,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Row count, operators, source files and import date of a store."""
-    from rcsqualify.operators.portability import store_info
+    """Row count, port date range and age, operators, source files and deltas of a store."""
+    from rcsqualify.operators.portability import describe_dates, store_info
 
     if not store.exists():
         raise _fail(f"{store}: no such store", int(ExitCode.USAGE))
     info = store_info(store)
     console = Console(highlight=False)
+    updated = (f", last delta {info['updated_at']} ({info['deltas']} deltas)"
+               if info.get("deltas") else "")
     console.print(f"{store}: {info['rows']} numbers from {info['input_rows']} extract rows, "
-                  f"imported {info['imported_at']}; {info['conflicts']} conflicts, "
+                  f"imported {info['imported_at']}{updated}; {info['conflicts']} conflicts, "
                   f"{info['unmapped']} unmapped operator values", markup=False)
+    console.print(describe_dates(info, max_age), markup=False)
     t = Table(title="Numbers per operator")
     t.add_column("operator")
     t.add_column("numbers", justify="right")
     for op, count in info["operators"].items():
         t.add_row(op, str(count))
     console.print(t)
-    for src in info["sources"]:
-        console.print(f"source: {src.get('path')} ({src.get('rows')} rows; number column "
-                      f"{src.get('number_column')!r}, operator column "
+    sources = info["sources"]
+    if len(sources) > 20:
+        console.print(f"… {len(sources) - 20} earlier sources", markup=False)
+    for src in sources[-20:]:
+        console.print(f"{src.get('kind', 'extract')}: {src.get('path')} ({src.get('rows')} "
+                      f"rows, newest port date {src.get('newest_date') or 'none'}; number "
+                      f"column {src.get('number_column')!r}, operator column "
                       f"{src.get('operator_column')!r}, date column {src.get('date_column')!r})",
                       markup=False)
 

@@ -61,6 +61,8 @@ class Settings:
     capability: str = "none"
     bothub_url: str = DEFAULT_BOTHUB_URL
     bothub_token_url: str = DEFAULT_BOTHUB_TOKEN_URL
+    portability_max_unmapped: float = 0.01  # share of unusable operator values → exit 2
+    portability_max_age: int = 30  # days since the newest port date → a warning
     bot_id: str | None = None
     bot_key_file: Path | None = None
     bot_jwt_header: str = "X-Bot-Authorization"

@@ -69,6 +69,8 @@ class Summary:
     send_plan: dict[str, Any] = field(default_factory=dict)
     #: data past its freshness, one line each (CI annotations make each a warning)
     stale: list[str] = field(default_factory=list)
+    #: extracts and store: newest_date, age_days, unmapped/fixed-line/date counts, sources
+    portability: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -261,6 +263,9 @@ def summarize(
             f"was run): the ratio could reach {upper:.1%} if none of them is RCS-reachable")
 
     warnings.extend(result.notes)
+    port_stats = result.source_stats.get("portability")
+    portability: dict[str, Any] = dict(port_stats.extra) if port_stats is not None else {}
+    warnings.extend(str(w) for w in portability.get("warnings", []))
     interval = None
     gate_ratio = ratio
     if result.estimate is not None and messages:
@@ -324,5 +329,7 @@ def summarize(
                   for reason, cells in result.examples.items()},
         timings=result.timings,
         send_plan=send_plan(counts),
-        stale=stale_data(plan.snapshot, today or datetime.now(UTC).date()),
+        stale=stale_data(plan.snapshot, today or datetime.now(UTC).date())
+        + [str(w) for w in portability.get("stale_lines", [])],
+        portability=portability,
     )

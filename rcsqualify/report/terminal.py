@@ -86,6 +86,10 @@ def render_summary(s: Summary) -> RenderableType:
                      + ", ".join(st["unmapped_examples"][:3]))
         if st.get("errors"):
             line += f"; {st['errors']} look-ups failed"
+        if label == "portability" and s.portability:
+            pb = s.portability
+            line += (f"; newest port date {pb['newest_date']}, {pb['age_days']} days old"
+                     if pb.get("newest_date") else "; age unknown (no port dates)")
         parts.append(Text(line))
     if s.repaired:
         parts.append(Text("repaired cells: " + ", ".join(f"{k} {v}"
