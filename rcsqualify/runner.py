@@ -98,6 +98,11 @@ def validate_settings(s: Settings) -> None:
     check_report_paths(s)
     if not 0 <= s.threshold <= 1:
         raise InputError(f"--threshold must be between 0 and 1 (a share), got {s.threshold}")
+    if not 0 <= s.portability_max_unmapped <= 1:
+        raise InputError("--portability-max-unmapped must be between 0 and 1 (a share), got "
+                         f"{s.portability_max_unmapped}")
+    if s.portability_max_age < 0:
+        raise InputError("--portability-max-age must not be negative")
     if s.output:
         output_format(s.output)
     for name, value in (("--reply-rate", s.reply_rate),):
@@ -124,11 +129,6 @@ def write_report(report: ReportOutput) -> None:
     """A report to stdout, appended (the CI step summary) or written atomically."""
     if report.target == STDOUT:
         sys.stdout.write(report.text)
-    if not 0 <= s.portability_max_unmapped <= 1:
-        raise InputError("--portability-max-unmapped must be between 0 and 1 (a share), got "
-                         f"{s.portability_max_unmapped}")
-    if s.portability_max_age < 0:
-        raise InputError("--portability-max-age must not be negative")
         sys.stdout.flush()
     elif report.append:
         with open(report.target, "a", encoding="utf-8") as fh:
