@@ -21,6 +21,7 @@ from rich.table import Table
 
 from rcsqualify import __version__
 from rcsqualify.errors import ExitCode, RcsQualifyError
+from rcsqualify.files import Interrupted, cleanup_on_exit
 from rcsqualify.settings import (
     CAPABILITY_PROVIDERS,
     DEFAULT_BOTHUB_TOKEN_URL,
@@ -65,21 +66,27 @@ def reports_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug")) or os.environ.get("RCSQUALIFY_DEBUG") == "1"
         try:
-            return func(*args, **kwargs)
+            # the one signal handler: temporary personal data removed on every exit path
+            with cleanup_on_exit():
+                return func(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except RcsQualifyError as exc:
             if debug:
                 raise
             raise _fail(str(exc), int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            raise _fail("interrupted; answers so far are cached, re-run to continue",
-                        130) from None
+        except KeyboardInterrupt as exc:
+            what = "terminated" if isinstance(exc, Interrupted) and exc.signum != 2 else \
+                "interrupted"
+            raise _fail(f"{what}; answers so far are cached, re-run to continue",
+                        getattr(exc, "exit_code", 130)) from None
         except Exception as exc:
             if debug:
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise _fail(f"unexpected {type(exc).__name__}: {first} (re-run with --debug for "
+            # never str(exc) of an arbitrary exception: it may quote a cell (CONTRACT §11)
+            detail = (f": {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+                      if isinstance(exc, OSError) and exc.strerror else "")
+            raise _fail(f"unexpected {type(exc).__name__}{detail} (re-run with --debug for "
                         "details)", int(ExitCode.USAGE)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -119,6 +126,13 @@ def check(
     input_format: Annotated[str | None, typer.Option(
         "--format", help="Input format when the name does not say: csv, xlsx, parquet, "
         "ndjson.")] = None,
+    header: Annotated[bool | None, typer.Option(
+        "--header/--no-header", help="The first row is a header / is a contact (CSV, "
+        "XLSX). Default: a header when the cell above the phone column is a label.")]
+    = None,
+    csv_escape: Annotated[bool, typer.Option(
+        "--csv-escape/--no-csv-escape", help="Prefix with ' the input cells a spreadsheet "
+        "would run as formulas (=, @, +, -...) in CSV outputs and lists.")] = True,
     operator: Annotated[str, typer.Option(help="Target operator, ARCEP code.",
                                           envvar="RCSQUALIFY_OPERATOR")] = "FRTE",
     threshold: Annotated[float, typer.Option(help="Gate threshold on the error ratio.",
@@ -208,6 +222,18 @@ def check(
     poll_interval: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_POLL_INTERVAL",
         help="bothub-bulk: first wait between job polls, seconds (grows to 30 s).")] = 2.0,
+    bulk_deadline: Annotated[float | None, typer.Option(
+        envvar="RCSQUALIFY_BULK_DEADLINE", min=1.0,
+        help="bothub-bulk: stop polling after this many seconds (default: the end of "
+        "the bulk window); unfinished jobs are polled by the next run.")] = None,
+    bulk_hours: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_BULK_HOURS",
+        help="bothub-bulk window, HH:MM-HH:MM Paris time, or 'server' (rely on the "
+        "server's 405). Default: 22:00-07:00 in winter, 23:00-07:00 in summer.")] = None,
+    require_feature: Annotated[str, typer.Option(
+        envvar="RCSQUALIFY_REQUIRE_FEATURE",
+        help="BotHub: capability needed to count as reachable ('' = any).")]
+    = "chatBotCommunication",
     rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                         help="Requests per second per provider.")] = 30.0,
     rate_margin: Annotated[float, typer.Option(
@@ -217,7 +243,16 @@ def check(
     throttle_pause: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_THROTTLE_PAUSE", help="Seconds to pause after an HTTP 429.")]
     = 60.0,
-    timeout: Annotated[float, typer.Option(help="HTTP timeout per request, seconds.")] = 10.0,
+    timeout: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_TIMEOUT", min=0.1,
+        help="Whole-request deadline (connect, send, complete answer), seconds.")] = 10.0,
+    max_pause: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_MAX_PAUSE", min=0.0,
+        help="Longest pause a server's Retry-After may impose, seconds.")] = 900.0,
+    max_requests: Annotated[int | None, typer.Option(
+        envvar="RCSQUALIFY_MAX_REQUESTS", min=1,
+        help="Stop after this many requests per service (the rest stays unverified, "
+        "exit 3).")] = None,
     retry_backoff: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_RETRY_BACKOFF",
         help="First wait before retrying a 5xx/timeout/reset, seconds (doubles each time).")]
@@ -240,7 +275,8 @@ def check(
                     int(ExitCode.USAGE))
     settings = Settings(
         input=input, column=column, encoding=encoding, delimiter=delimiter, sheet=sheet,
-        input_format=input_format, operator=operator, threshold=threshold, output=output,
+        input_format=input_format, header=header, csv_escape=csv_escape,
+        operator=operator, threshold=threshold, output=output,
         json_report=json_report, quiet=quiet, debug=debug, split_dir=split_dir,
         split_xlsx=split_xlsx, html_report=html_report, history=history,
         gate=gate, markdown_report=markdown_report, junit_xml=junit_xml,
@@ -261,6 +297,8 @@ def check(
         sample=sample, seed=seed, wait_for_window=wait_for_window, rate=rate,
         rate_margin=rate_margin, poll_interval=poll_interval,
         throttle_pause=throttle_pause, timeout=timeout, retry_backoff=retry_backoff,
+        max_pause=max_pause, max_requests=max_requests, bulk_deadline=bulk_deadline,
+        bulk_hours=bulk_hours, require_feature=require_feature,
         cache_dir=cache_dir,
         no_cache=no_cache, refresh=refresh,
     )
@@ -508,6 +546,12 @@ def refresh(
     if not base.is_file():
         raise _fail(f"{base}: no such file", int(ExitCode.USAGE))
     lists = split_dir or base.with_name(f"{base.stem}_lists")
+    from rcsqualify.files import refuse_overwrite
+    from rcsqualify.report.split import list_paths
+
+    # the log is appended to (and read back as history): not an input, but never the base
+    # nor a list (check refuses the lists that would overwrite the base)
+    refuse_overwrite([("the base", base)], [("--log-file", log_file), *list_paths(lists)])
     lists.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lists / ".rcsqualify-refresh.lock"), timeout=wait_lock)
     try:
@@ -585,11 +629,13 @@ def cache_info(
     console = Console(highlight=False)
     console.print(f"{info['directory']}: {info['entries']} entries, "
                   f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
-    t = Table(title="Entries per provider")
-    for col in ("provider", "entries", "answers", "stale"):
+    t = Table(title="Entries per service (scope: provider, base URL, bot/agent id)")
+    for col in ("scope", "service", "entries", "answers", "stale"):
         t.add_column(col)
     for name, entry in info["providers"].items():
-        t.add_row(name, str(entry["entries"]),
+        scope = entry.get("scope", {})
+        service = " ".join(str(scope.get(k, "")) for k in ("url", "id")).strip()
+        t.add_row(name, service, str(entry["entries"]),
                   ", ".join(f"{k} {v}" for k, v in entry["answers"].items()), str(entry["stale"]))
     console.print(t)
     a = Table(title="Age of entries")
@@ -607,6 +653,40 @@ def cache_clear(cache_dir: CacheDir = None, debug: Debug = False) -> None:
     with _opened_cache(cache_dir) as cache:
         removed = cache.clear()
     typer.echo(f"removed {removed} entries")
+
+
+@cache_app.command("forget")
+@reports_errors
+def cache_forget(
+    numbers: Annotated[list[str] | None, typer.Argument(
+        help="Numbers to forget, in any form the checker reads (0612…, +33 6…).")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="A file of numbers, one per line.")] = None,
+    cache_dir: CacheDir = None,
+    debug: Debug = False,
+) -> None:
+    """Erase what the cache holds about these people's numbers, in every scope and in
+    persisted bulk jobs (right to erasure)."""
+    from rcsqualify.numbering.normalize import normalize_e164_list
+
+    given = list(numbers or [])
+    if file is not None:
+        try:
+            given += [line.strip() for line in file.read_text(encoding="utf-8-sig")
+                      .splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"{file}: cannot read the numbers file "
+                        f"({getattr(exc, 'strerror', None) or type(exc).__name__})",
+                        int(ExitCode.USAGE)) from None
+    if not given:
+        raise _fail("give numbers to forget, or --file", int(ExitCode.USAGE))
+    e164, bad = normalize_e164_list(given)
+    if bad:
+        raise _fail(f"{len(bad)} of the numbers given are not French numbers (item "
+                    f"{bad[0] + 1} first); nothing was forgotten", int(ExitCode.USAGE))
+    with _opened_cache(cache_dir) as cache:
+        removed = cache.forget(e164)
+    typer.echo(f"forgot {len(set(e164))} number(s): {removed} cache entries removed")
 
 
 @cache_app.command("prune")

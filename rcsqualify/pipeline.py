@@ -23,7 +23,9 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
 from rcsqualify.verdict import (
     KIND,
+    OPERATOR_ERROR,
     RCS_NO,
+    RCS_NO_FEATURE,
     RCS_NOT_LISTED,
     RCS_NOT_SAMPLED,
     RCS_UNKNOWN,
@@ -74,6 +76,8 @@ class CheckResult:
     source_stats: dict[str, SourceStats] = field(default_factory=dict)
     provider_stats: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: why the cache stopped working mid-run (CONTRACT §10: exit 3 at best)
+    storage_degraded: str | None = None
 
 
 Progress = Callable[[str, int, int | None], None]
@@ -211,11 +215,12 @@ def run_check(
         result.provider_stats[provider.name] = provider.stats.as_dict()
         result.notes.extend(provider.notes)
         answers = distinct.rcs[need]
+        negative = (answers == RCS_NO) | (answers == RCS_NO_FEATURE)
         if result.sampled:
             result.estimate = {
                 "method": "sample", "seed": seed, "sampled": len(need),
-                "failures": int(np.count_nonzero(answers == RCS_NO)),
-                "trials": int(np.count_nonzero((answers == RCS_NO) | (answers == RCS_YES))),
+                "failures": int(np.count_nonzero(negative)),
+                "trials": int(np.count_nonzero(negative | (answers == RCS_YES))),
                 "extrapolated": int(np.count_nonzero(distinct.rcs == RCS_NOT_SAMPLED)),
             }
         reach = provider.sample_reach
@@ -227,8 +232,11 @@ def run_check(
                                "extrapolated": unlisted}
         timings["capability_s"] = time.perf_counter() - t2
 
+    op_error = distinct.operator == OPERATOR_ERROR
+    distinct.operator[op_error] = ""
     distinct.reason = classify(reason=np.zeros(n, np.uint8), kind=kind, is_target=is_target,
-                               source=distinct.source, rcs=distinct.rcs)
+                               source=distinct.source, rcs=distinct.rcs,
+                               operator_error=op_error)
     result.rows.distinct_index[valid_rows] = inverse
     result.rows.reason[valid_rows] = distinct.reason[inverse]
     for src in operator_sources:

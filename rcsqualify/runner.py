@@ -28,12 +28,19 @@ from rich.text import Text
 from rcsqualify.capability.interface import CapabilityProvider
 from rcsqualify.contacts import ContactSource
 from rcsqualify.errors import InputError
+from rcsqualify.files import refuse_overwrite
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
 from rcsqualify.remote.cache import LookupCache
 from rcsqualify.remote.http import Notify
-from rcsqualify.report.ci import STDOUT, ReportOutput, check_report_paths, ci_outputs
+from rcsqualify.report.ci import (
+    STDOUT,
+    ReportOutput,
+    check_report_paths,
+    ci_outputs,
+    report_paths,
+)
 from rcsqualify.report.json_report import format_json
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
@@ -91,11 +98,30 @@ class ProgressReporter:
             yield self
 
 
+def refuse_overwrites(s: Settings) -> None:
+    """CONTRACT §11: no output may be a file the run reads, nor another output (exit 2
+    before anything is read or written). The split lists count even when not written
+    this time (.xlsx), because a run may remove its own stale ones."""
+    from rcsqualify.report.split import list_paths
+
+    inputs: list[tuple[str, str | Path | None]] = [
+        ("the input", None if s.input == "-" else s.input),
+        *(("--portability", p) for p in s.portability),
+        ("--portability-db", s.portability_db), ("--history", s.history),
+        ("--bot-key-file", s.bot_key_file), ("--rbm-credentials", s.rbm_credentials)]
+    outputs: list[tuple[str, str | Path | None]] = [("--output", s.output),
+                                                    *report_paths(s)]
+    if s.split_dir:
+        outputs += list_paths(s.split_dir)
+    refuse_overwrite(inputs, outputs)
+
+
 def validate_settings(s: Settings) -> None:
     """Option checks that need no file: fail before anything is read (exit 2)."""
     if s.gate not in GATE_MODES:
         raise InputError(f"--gate must be one of {', '.join(GATE_MODES)}, got {s.gate!r}")
     check_report_paths(s)
+    refuse_overwrites(s)
     if not 0 <= s.threshold <= 1:
         raise InputError(f"--threshold must be between 0 and 1 (a share), got {s.threshold}")
     if not 0 <= s.portability_max_unmapped <= 1:
@@ -146,10 +172,10 @@ def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache 
 
         sources.append(build_portability_source(s, plan))
     if s.mnp_url:
-        from rcsqualify.operators.mnp import build_mnp_source
+        from rcsqualify.wiring import make_mnp_source
 
         assert cache is not None
-        sources.append(build_mnp_source(s, plan, cache, notify))
+        sources.append(make_mnp_source(s, plan, cache, notify))
     return sources
 
 
@@ -157,7 +183,7 @@ def build_provider(s: Settings, cache: LookupCache | None, notify: Notify | None
                    ) -> CapabilityProvider | None:
     if s.capability == "none":
         return None
-    from rcsqualify.capability.factory import make_provider
+    from rcsqualify.wiring import make_provider
 
     assert cache is not None
     return make_provider(s, cache, notify)
@@ -167,12 +193,17 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
     validate_settings(s)
     plan = load_plan()
     source = ContactSource(s.input, column=s.column, encoding=s.encoding,
-                           delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format)
+                           delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
+                           header=s.header)
     cache = None
     if s.remote:
-        from rcsqualify.capability.factory import make_cache
+        from rcsqualify.wiring import make_cache
 
-        cache = make_cache(s)
+        try:
+            cache = make_cache(s)
+        except BaseException:
+            source.close()  # a spooled stdin never outlives a failed start (CONTRACT §11)
+            raise
 
     def notify(message: str) -> None:
         # printed even with --quiet: a 429 pause or a closed bulk window explains why a
@@ -195,6 +226,12 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
                 provider.close()
             if cache is not None:
                 cache.close()
+        if cache is not None and cache.degraded:
+            # CONTRACT §10: the run went on from memory; say so, and exit 3 at best
+            result.storage_degraded = cache.degraded
+            result.notes.append(f"the cache in {cache.directory} failed mid-run "
+                                f"({cache.degraded}); answers since then were kept in "
+                                "memory only and will be asked again next time")
         if source.info.rows == 0:
             # a gate must not pass on an export that came out empty
             raise InputError(f"{source.info.path} has a header but no contact rows: "
@@ -205,12 +242,17 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
         if s.output:
-            write_annotated(s.output, source, result, plan)
+            write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape)
         if s.split_dir:
             from rcsqualify.report.split import write_split_lists
 
             summary.split_lists = write_split_lists(s.split_dir, source, result, plan,
-                                                    xlsx=s.split_xlsx)
+                                                    xlsx=s.split_xlsx,
+                                                    csv_escape=s.csv_escape)
+            if cleaned := summary.split_lists.get("xlsx_control_characters_removed"):
+                summary.warnings.append(f"{cleaned} cells of the .xlsx lists held control "
+                                        "characters XLSX cannot store: they were removed "
+                                        "(the CSV lists keep them)")
         if s.html_report:
             from rcsqualify.report.html import format_html, read_history
 

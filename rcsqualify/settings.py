@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rcsqualify.remote.http import HttpPolicy
 
 DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
@@ -27,6 +31,8 @@ class Settings:
     delimiter: str | None = None
     sheet: str | None = None
     input_format: str | None = None
+    header: bool | None = None  # --header / --no-header; None: detected (CONTRACT §11)
+    csv_escape: bool = True  # spreadsheet-safe CSV outputs (CONTRACT §11)
     operator: str = "FRTE"
     threshold: float = 0.15
     output: str | None = None
@@ -55,14 +61,14 @@ class Settings:
     portability_db: Path | None = None
     portability_number_column: str | None = None
     portability_operator_column: str | None = None
+    portability_max_unmapped: float = 0.01  # share of unusable operator values → exit 2
+    portability_max_age: int = 30  # days since the newest port date → a warning
     mnp_url: str | None = None
     mnp_field: str | None = None
     # capability
     capability: str = "none"
     bothub_url: str = DEFAULT_BOTHUB_URL
     bothub_token_url: str = DEFAULT_BOTHUB_TOKEN_URL
-    portability_max_unmapped: float = 0.01  # share of unusable operator values → exit 2
-    portability_max_age: int = 30  # days since the newest port date → a warning
     bot_id: str | None = None
     bot_key_file: Path | None = None
     bot_jwt_header: str = "X-Bot-Authorization"
@@ -74,6 +80,9 @@ class Settings:
     seed: int = 0
     wait_for_window: bool = False
     poll_interval: float = 2.0  # first wait between bulk job polls (grows ×1.5 to 30 s)
+    bulk_deadline: float | None = None  # seconds; default: the end of the bulk window
+    bulk_hours: str | None = None  # HH:MM-HH:MM Paris time, or "server"
+    require_feature: str = "chatBotCommunication"  # "" = any non-empty capability list
     # pacing and HTTP
     rate: float = DEFAULT_RATE
     rate_margin: float = 0.03  # pace this share under --rate (arrival jitter)
@@ -82,6 +91,9 @@ class Settings:
     deadline: float = 120.0  # per number: give up retrying after this many seconds
     concurrency: int = 64
     retry_backoff: float = 0.5  # first backoff after a 5xx/timeout, doubling
+    max_pause: float = 900.0  # cap on a server's Retry-After
+    max_body: int = 1_000_000  # bytes of one answer
+    max_requests: int | None = None  # budget per service and run
     # cache
     cache_dir: Path | None = None
     no_cache: bool = False
@@ -89,6 +101,16 @@ class Settings:
     ttl_positive_days: float = 90.0
     ttl_negative_days: float = 60.0
     ttl_operator_days: float = 7.0
+
+    def http_policy(self) -> HttpPolicy:
+        """The one HTTP policy of the run (every provider gets the same knobs)."""
+        from rcsqualify.remote.http import HttpPolicy
+
+        return HttpPolicy(rate=self.rate, margin=self.rate_margin, timeout=self.timeout,
+                          deadline=self.deadline, backoff_initial=self.retry_backoff,
+                          throttle_pause=self.throttle_pause, max_pause=self.max_pause,
+                          max_body=self.max_body, max_requests=self.max_requests,
+                          concurrency=self.concurrency)
 
     @property
     def remote(self) -> bool:

@@ -36,9 +36,9 @@ REASONS: tuple[str, ...] = (
     # other_operator
     "ported_out", "range_holder",
     # not_rcs
-    "capability_negative",
+    "capability_negative", "no_chatbot_feature",
     # unverified
-    "not_checked", "capability_error", "not_sampled", "batch_not_listed",
+    "not_checked", "capability_error", "not_sampled", "batch_not_listed", "operator_error",
     # reachable
     "capability_positive",
 )
@@ -50,8 +50,9 @@ REASON_STATUS: dict[str, Status] = {
     "ported_out": Status.OTHER_OPERATOR,
     "range_holder": Status.OTHER_OPERATOR,
     "capability_negative": Status.NOT_RCS,
+    "no_chatbot_feature": Status.NOT_RCS,
     **{r: Status.UNVERIFIED for r in ("not_checked", "capability_error", "not_sampled",
-                                      "batch_not_listed")},
+                                      "batch_not_listed", "operator_error")},
     "capability_positive": Status.REACHABLE,
 }
 #: reason code → status code (index into STATUSES); 255 for "not decided".
@@ -71,6 +72,10 @@ KIND = {name: np.uint8(i) for i, name in enumerate(KINDS)}
 #: "not listed by batchGet" (the agent may not be launched on the number's network).
 RCS_UNKNOWN, RCS_YES, RCS_NO, RCS_ERROR = np.uint8(0), np.uint8(1), np.uint8(2), np.uint8(3)
 RCS_NOT_SAMPLED, RCS_NOT_LISTED = np.uint8(4), np.uint8(5)
+#: a capability list without the required feature (``chatBotCommunication``): not RCS
+RCS_NO_FEATURE = np.uint8(6)
+#: the ``operator`` of a number whose MNP look-up failed (never shown: it becomes "")
+OPERATOR_ERROR = "?"
 
 
 def classify(
@@ -80,6 +85,7 @@ def classify(
     is_target: np.ndarray,
     source: np.ndarray,
     rcs: np.ndarray,
+    operator_error: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final reason code per distinct number, from its kind, operator and capability.
 
@@ -87,7 +93,8 @@ def classify(
     matter for valid numbers. Mobile numbers not served by the target operator are
     ``ported_out`` when a portability source answered, ``range_holder`` when only the
     plan did. Target-operator mobiles depend on ``rcs``: yes → reachable, no → not_rcs,
-    error → capability_error, unknown → not_checked (the offline default).
+    error → capability_error, unknown → not_checked (the offline default). A mobile
+    whose operator look-up failed (``operator_error``) is unverified: nothing is known.
     """
     out = reason.copy()
     valid = reason == 0
@@ -105,4 +112,7 @@ def classify(
     out[target & (rcs == RCS_ERROR)] = R["capability_error"]
     out[target & (rcs == RCS_NOT_SAMPLED)] = R["not_sampled"]
     out[target & (rcs == RCS_NOT_LISTED)] = R["batch_not_listed"]
+    out[target & (rcs == RCS_NO_FEATURE)] = R["no_chatbot_feature"]
+    if operator_error is not None:
+        out[mobile & operator_error] = R["operator_error"]
     return out

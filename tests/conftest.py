@@ -27,6 +27,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RCSQUALIFY_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("RCSQUALIFY_PLAN_DIR", str(home / "plan"))
+    monkeypatch.setenv("RCSQUALIFY_QUOTA_DIR", str(home / "quota"))
     monkeypatch.setenv("COLUMNS", "120")
     from rcsqualify.numbering.plan import load_plan
 

@@ -27,3 +27,29 @@ def write_csv(path: Path, rows: list[list[str]], *, delimiter: str = ";",
     text = "\r\n".join(delimiter.join(r) for r in rows) + "\r\n"
     path.write_bytes(text.encode(encoding))
     return path
+
+
+# -- numbers and files for the remote tests --------------------------------------------
+def frte_numbers(n: int, start: int = 0) -> list[str]:
+    """n distinct Orange (FRTE range 0607…) mobiles, national form."""
+    return [f"0607{start + i:06d}" for i in range(n)]
+
+
+def e164(national: str) -> str:
+    return "+33" + national[1:]
+
+
+def contacts_file(tmp_path: Path, numbers: list[str], name: str = "c.csv") -> Path:
+    return write_csv(tmp_path / name, [["nom", "mobile"], *[[f"n{i}", x]
+                                                            for i, x in enumerate(numbers)]])
+
+
+def emulator_truth(numbers: list[str], seed: int = 0, share: float = 0.7) -> list[bool]:
+    """What the emulator answers (same seeded hash as EmulatorState.capable)."""
+    import hashlib
+
+    out = []
+    for n in numbers:
+        digest = hashlib.sha256(f"{seed}:cap:{e164(n)}".encode()).digest()[:8]
+        out.append(int.from_bytes(digest, "big") / 2**64 < share)
+    return out

@@ -8,24 +8,28 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
-from rcsqualify.capability.bothub_bulk import next_window_opening, window_is_open
-from rcsqualify.capability.interface import CapabilityProvider, Progress
+from rcsqualify.bulkwindow import is_open as window_is_open
+from rcsqualify.bulkwindow import next_opening as next_window_opening
+from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
+from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.capability.rbm import plan_batches
 from rcsqualify.contacts import ContactSource
 from rcsqualify.numbering.plan import load_plan
 from rcsqualify.pipeline import run_check
+from rcsqualify.remote.cache import LookupCache, Scope
+from rcsqualify.remote.http import HttpPolicy
 from rcsqualify.report.summary import summarize
-from rcsqualify.verdict import RCS_NO, RCS_YES
+from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
 from tests.conftest import Emulator
-from tests.helpers import check_json, run_cli
-from tests.test_remote import contacts_file, e164, emulator_truth, frte_numbers
+from tests.helpers import check_json, contacts_file, e164, emulator_truth, frte_numbers, run_cli
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = ZoneInfo("UTC")
@@ -44,22 +48,39 @@ def test_window_hours(local: str, is_open: bool) -> None:
 
 
 @pytest.mark.parametrize(("utc_now", "opening_utc"), [
-    # spring forward (29 March 2026, 02:00 → 03:00): 22:00 Paris is 20:00 UTC that day
-    ("2026-03-28 12:00", "2026-03-28 21:00"),  # still winter time: 22:00 CET = 21:00 UTC
-    ("2026-03-29 12:00", "2026-03-29 20:00"),  # summer time: 22:00 CEST = 20:00 UTC
-    # fall back (25 October 2026, 03:00 → 02:00)
-    ("2026-10-24 12:00", "2026-10-24 20:00"),
-    ("2026-10-25 12:00", "2026-10-25 21:00"),
-    ("2026-10-25 06:30", "2026-10-25 06:30"),  # 07:30 CET? no: 06:30 UTC = 07:30 CET, closed
+    # The assumed window is the part common to "22:00 CET" and "22:00 Paris time":
+    # 22:00 Paris in winter, 23:00 Paris in summer, i.e. always 21:00 UTC.
+    ("2026-03-28 12:00", "2026-03-28 21:00"),  # winter time: 22:00 CET
+    ("2026-03-29 12:00", "2026-03-29 21:00"),  # spring forward that night: 23:00 CEST
+    ("2026-10-24 12:00", "2026-10-24 21:00"),  # still summer: 23:00 CEST
+    ("2026-10-25 12:00", "2026-10-25 21:00"),  # fell back: 22:00 CET
+    ("2026-10-25 06:30", "2026-10-25 21:00"),  # 07:30 CET: closed until the evening
 ])
-def test_next_opening_is_22h_paris_across_dst(utc_now: str, opening_utc: str) -> None:
+def test_next_opening_across_dst(utc_now: str, opening_utc: str) -> None:
     now = datetime.strptime(utc_now, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-    opening = next_window_opening(now)
     expected = datetime.strptime(opening_utc, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-    if utc_now == "2026-10-25 06:30":  # 07:30 Paris (CET): closed, opens 22:00 CET
-        expected = datetime(2026, 10, 25, 21, 0, tzinfo=UTC)
-    assert opening == expected
-    assert opening.astimezone(PARIS).hour == 22 or window_is_open(now)
+    assert next_window_opening(now) == expected
+
+
+@pytest.mark.parametrize(("local", "is_open"), [
+    ("2026-07-14 22:30", False), ("2026-07-14 23:00", True), ("2026-07-15 06:59", True),
+    ("2026-07-15 07:00", False), ("2026-11-25 22:30", True),
+])
+def test_summer_window_is_the_common_part(local: str, is_open: bool) -> None:
+    now = datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=PARIS)
+    assert window_is_open(now) is is_open
+
+
+def test_bulk_hours_option_overrides_the_window() -> None:
+    from rcsqualify.bulkwindow import parse_hours
+
+    hours = parse_hours("20:30-06:00")
+    assert window_is_open(datetime(2026, 7, 14, 20, 45, tzinfo=PARIS), hours)
+    assert not window_is_open(datetime(2026, 7, 15, 6, 0, tzinfo=PARIS), hours)
+    assert window_is_open(datetime(2026, 7, 15, 12, 0, tzinfo=PARIS), parse_hours("server"))
+    for bad in ("22-7", "25:00-07:00", "07:00-07:00"):
+        with pytest.raises(ValueError):
+            parse_hours(bad)
 
 
 # -- BotHub bulk over real HTTP ----------------------------------------------------------
@@ -110,7 +131,7 @@ def test_window_closed_exits_3_with_the_opening_time_and_caches_nothing(
                                  "--bothub-token-url", f"{emulator.base}/oauth/v3/token",
                                  "--threshold", "1", "--cache-dir", str(cache)])
     assert result.exit_code == 3 and report["gate"] == "incomplete"
-    assert "22:00" in result.stderr and "--wait-for-window" in result.stderr
+    assert "Paris time" in result.stderr and "--wait-for-window" in result.stderr
     assert any("22:00" in w for w in report["warnings"])
     assert report["counts"]["unverified"] == 30
     info = run_cli(["cache", "info", "--cache-dir", str(cache), "--json"])
@@ -221,12 +242,14 @@ class TruthProvider(CapabilityProvider):
     name = "truth"
 
     def __init__(self, truth: dict[str, bool]) -> None:
-        super().__init__()
+        super().__init__(LookupCache(enabled=False), Scope("truth", "memory"))
         self.truth = truth
 
-    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
-        self.stats.requests += len(e164)
-        return np.array([RCS_YES if self.truth[n] else RCS_NO for n in e164], np.uint8)
+    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+                  tally: Tally) -> None:
+        self.stats.requests += len(todo)
+        self.learned(out, [(i, e164[i], "yes" if self.truth[e164[i]] else "no")
+                           for i in todo])
 
 
 def test_sampled_interval_contains_the_true_ratio_in_90_of_100_trials(tmp_path: Path) -> None:
@@ -271,36 +294,72 @@ def test_sample_marks_unsampled_rows_and_gates_on_the_upper_end(tmp_path: Path,
     assert (df["reason"] == "not_sampled").sum() == 350
 
 
-def test_wait_for_window_sleeps_until_22h_then_goes_on(tmp_path: Path, emulator: Emulator
-                                                       ) -> None:
-    """The provider's clock says 21:59:58 Paris: it waits ~2 s for the window (which the
-    emulator opens meanwhile) instead of giving up, then completes."""
-    import threading
+class FakeTime:
+    """A Paris wall clock that only moves when the provider sleeps: waits are asserted
+    on what the provider asked for, never on how long a busy machine took."""
 
-    from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
-    from rcsqualify.remote.cache import LookupCache
+    def __init__(self, start: datetime, on_sleep: Callable[[float], None] | None = None
+                 ) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self.on_sleep = on_sleep
 
-    emulator.configure(bulk_window="never", bulk_polls=0)
-    start = time.monotonic()
-    fake_start = datetime(2026, 11, 25, 21, 59, 58, tzinfo=PARIS)
+    def clock(self) -> datetime:
+        return self.now
 
-    def clock() -> datetime:
-        from datetime import timedelta
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+        if self.on_sleep:
+            self.on_sleep(seconds)
 
-        return fake_start + timedelta(seconds=time.monotonic() - start)
 
-    threading.Timer(1.0, lambda: emulator.configure(bulk_window="always")).start()
-    notes: list[str] = []
-    provider = BotHubBulkProvider(
-        job_dir=tmp_path, wait_for_window=True, poll_initial=0.1, clock=clock,
+def bulk_provider(tmp_path: Path, emulator: Emulator, fake: FakeTime, **kwargs: object
+                  ) -> BotHubBulkProvider:
+    return BotHubBulkProvider(
+        job_dir=tmp_path, clock=fake.clock, sleep=fake.sleep,
         base_url=f"{emulator.base}/bothub/v1", token_url=f"{emulator.base}/oauth/v3/token",
         client_id="emulator-client", client_secret="emulator-secret", bot_id="b",
-        cache=LookupCache(tmp_path / "c"), rate=100, notify=notes.append)
+        cache=LookupCache(tmp_path / "c"), policy=HttpPolicy(rate=100),
+        **kwargs)  # type: ignore[arg-type]
+
+
+def test_wait_for_window_sleeps_until_the_opening_then_goes_on(tmp_path: Path,
+                                                                emulator: Emulator) -> None:
+    """The clock says 21:59:58 Paris (winter): the provider sleeps the 2 s to 22:00
+    (the emulator opens meanwhile) instead of giving up, then completes."""
+    emulator.configure(bulk_window="never", bulk_polls=0)
+    opened: list[bool] = []
+
+    def open_window(seconds: float) -> None:
+        if seconds >= 1 and not opened:
+            emulator.configure(bulk_window="always")
+            opened.append(True)
+
+    fake = FakeTime(datetime(2026, 11, 25, 21, 59, 58, tzinfo=PARIS), open_window)
+    notes: list[str] = []
+    provider = bulk_provider(tmp_path, emulator, fake, wait_for_window=True,
+                             poll_initial=0.1, notify=notes.append)
     numbers = [e164(n) for n in frte_numbers(50)]
     out = provider.check_all(numbers)
-    elapsed = time.monotonic() - start
     truth = emulator_truth(frte_numbers(50))
     assert out.tolist() == [RCS_YES if t else RCS_NO for t in truth]
-    assert 1.5 <= elapsed < 10
+    assert fake.slept[0] == pytest.approx(2.0, abs=0.01)
     assert any("waiting until 2026-11-25 22:00" in n for n in notes)
-    assert provider.notes == []  # nothing left undone
+
+
+def test_a_405_inside_the_assumed_window_backs_off_for_minutes_then_gives_up(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """23:30 Paris in winter is inside the assumed window; BotHub still says 405. The
+    provider waits ≥ 5 min, growing, never a 1-second loop, until the window's end
+    (07:00), then stops with the numbers unverified."""
+    emulator.configure(bulk_window="never")
+    fake = FakeTime(datetime(2026, 11, 25, 23, 30, tzinfo=PARIS))
+    provider = bulk_provider(tmp_path, emulator, fake, wait_for_window=True)
+    out = provider.check_all([e164(n) for n in frte_numbers(5)])
+    assert set(out.tolist()) == {RCS_ERROR}
+    assert fake.slept and min(fake.slept) >= 300
+    assert fake.slept == sorted(fake.slept)  # growing
+    assert fake.now <= datetime(2026, 11, 26, 7, 0, tzinfo=PARIS)
+    assert emulator.stats()["requests"]["bothub"] <= 10
+    assert any("all through the assumed window" in n for n in provider.notes)

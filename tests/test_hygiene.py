@@ -17,7 +17,7 @@ import pytest
 from rcsqualify.remote.cache import DAY, Freshness, LookupCache
 from tests.conftest import Emulator
 from tests.helpers import check_json, run_cli, write_csv
-from tests.test_remote import frte_numbers
+from tests.helpers import frte_numbers
 
 HEADER = ["id", "nom", "mobile"]
 

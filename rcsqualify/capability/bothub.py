@@ -1,16 +1,21 @@
 """Orange BotHub single capability look-up (GSMA MaaP ``contactCapabilities``).
 
 ``GET {base}/bot/v1/{botId}/contactCapabilities?userContact=%2B336…`` with Orange's
-bearer token: 200 with a non-empty ``capabilities`` list → reachable; 200 with an empty
-list or ``{}``, or 404 → not RCS; anything unresolved after retries → the number stays
-``unverified`` with reason ``capability_error``. Orange says this call is for testing at
-low frequency: bases are qualified with ``bothub-bulk``; both share one cache namespace,
-so what a nightly bulk run learned serves the single look-ups too.
+bearer token. Recognized answers only (CONTRACT §10):
+- 200 with a ``capabilities`` list holding the required feature (``--require-feature``,
+  default ``chatBotCommunication``; empty = any non-empty list) → reachable; a list
+  without it → ``not_rcs`` / ``no_chatbot_feature``; an empty list or ``{}`` → not RCS;
+- 404 with the GSMA/JSON error envelope → not RCS;
+- anything else (a plain-text or HTML 404 from a wrong path, a 200 without the list) is
+  a failure: ``unverified`` / ``capability_error``, nothing cached.
+
+Orange says this call is for testing at low frequency: bases are qualified with
+``bothub-bulk``; both share one cache scope (same bot, same base URL), so what a
+nightly bulk run learned serves the single look-ups too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -18,19 +23,21 @@ from typing import Any
 import httpx
 import numpy as np
 
-from rcsqualify.capability.interface import CapabilityProvider, Progress
+from rcsqualify.capability.interface import CapabilityProvider, Tally, capability_answer
 from rcsqualify.errors import ConfigurationError
-from rcsqualify.remote.cache import LookupCache
+from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
+    Answer,
     ClientCredentialsToken,
     HttpLayer,
+    HttpPolicy,
     Notify,
     Unresolved,
     run_all,
 )
-from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
+from rcsqualify.remote.pacing import Schedule, shared_schedule
 
-CACHE_NAMESPACE = "bothub"
+DEFAULT_FEATURE = "chatBotCommunication"
 
 
 class GsmaJwt:
@@ -65,67 +72,69 @@ class GsmaJwt:
         return self._token
 
 
+def is_gsma_error(body: Any) -> bool:
+    """The documented error envelope ``{"error": {"code"|"message"|"status": …}}``."""
+    return isinstance(body, dict) and isinstance(body.get("error"), dict) and bool(
+        {"code", "message", "status"} & set(body["error"]))
+
+
 class BotHubProvider(CapabilityProvider):
     name = "bothub"
 
     def __init__(self, *, base_url: str, token_url: str, client_id: str, client_secret: str,
-                 bot_id: str, cache: LookupCache, rate: float = 30.0,
-                 throttle_pause: float = 60.0, timeout: float = 10.0,
-                 concurrency: int = 64, deadline: float = 120.0, max_attempts: int = 5,
+                 bot_id: str, cache: LookupCache, policy: HttpPolicy,
                  jwt: GsmaJwt | None = None, jwt_header: str = "X-Bot-Authorization",
-                 notify: Notify | None = None,
+                 require_feature: str = DEFAULT_FEATURE, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 backoff_initial: float = 0.5, rate_margin: float = 0.03) -> None:
-        super().__init__()
+                 schedule: Schedule | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        super().__init__(cache, Scope("bothub", self.base_url, bot_id))
         self.bot_id = bot_id
-        self.cache = cache
-        self.concurrency = concurrency
-        self.token = ClientCredentialsToken(token_url, client_id, client_secret,
-                                            stats=self.stats)
+        self.policy = policy
+        self.require_feature = require_feature
+        self.token = ClientCredentialsToken(token_url, client_id, client_secret, policy=policy)
         extra = (lambda: {jwt_header: jwt.current()}) if jwt is not None else None
-        self.http = HttpLayer(self.name, rate=rate, throttle_pause=throttle_pause,
-                              timeout=timeout, token=self.token, extra_headers=extra,
-                              stats=self.stats, notify=notify, transport=transport,
-                              deadline=deadline, max_attempts=max_attempts,
-                              backoff_initial=backoff_initial, rate_margin=rate_margin)
+        # one quota per aggregator application: single and bulk calls share it
+        self.http = HttpLayer(
+            self.name, policy, token=self.token, extra_headers=extra, stats=self.stats,
+            notify=notify, transport=transport,
+            schedule=schedule or shared_schedule("bothub", self.base_url, client_id),
+            url_hint="--bothub-url (RCSQUALIFY_BOTHUB_URL) and --bot-id")
 
-    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
-        out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
-        todo = self.answers_from_cache(self.cache, CACHE_NAMESPACE, e164, out)
-        done = len(e164) - len(todo)
-        if progress:
-            progress(done)
-        if todo:
-            asyncio.run(self._check(e164, todo, out, progress, done))
-        return out
+    def interpret(self, answer: Answer, url: str) -> str:
+        """yes/no/nofeature for a recognized answer; raises ``Unresolved`` otherwise."""
+        assert self.http is not None
+        if answer.status == 404:
+            if is_gsma_error(answer.body):
+                self.http.accept(answer, "not_found")
+                return "no"
+            raise self.http.reject(answer, "unrecognized_404", url)
+        body = answer.body
+        if body == {}:  # some MaaP platforms answer "not capable" as an empty object
+            self.http.accept(answer, "empty_object")
+            return "no"
+        verdict = capability_answer(body.get("capabilities") if isinstance(body, dict)
+                                    else None, self.require_feature)
+        if verdict is None:
+            raise self.http.reject(answer, "no_capability_list", url)
+        self.stats.feature_names(body["capabilities"])
+        self.http.accept(answer, verdict)
+        return verdict
 
-    async def _check(self, e164: list[str], todo: list[int], out: np.ndarray,
-                     progress: Progress | None, done: int) -> None:
+    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+                  tally: Tally) -> None:
+        assert self.http is not None
+        http = self.http
         url = f"{self.base_url}/bot/v1/{self.bot_id}/contactCapabilities"
-        counter = {"done": done}
 
         async def one(i: int) -> None:
             number = e164[i]
             try:
-                answer = await self.http.request("GET", url, params={"userContact": number},
-                                                 expected=(404,))
+                answer = await http.request("GET", url, params={"userContact": number},
+                                            expected=(404,))
+                self.learned(out, [(i, number, self.interpret(answer, url))])
             except Unresolved:
-                out[i] = RCS_ERROR
-            else:
-                capable = answer.status == 200 and _has_capabilities(answer.body)
-                out[i] = RCS_YES if capable else RCS_NO
-                self.cache.put("cap", CACHE_NAMESPACE, number, "yes" if capable else "no")
-            counter["done"] += 1
-            if progress:
-                progress(counter["done"])
+                pass  # stays RCS_ERROR: capability_error, nothing cached
+            tally.tick()
 
-        async with self.http.session():
-            await run_all(todo, one, self.concurrency)
-
-
-def _has_capabilities(body: Any) -> bool:
-    if not isinstance(body, dict):
-        return False
-    caps = body.get("capabilities")
-    return isinstance(caps, list) and len(caps) > 0
+        await run_all(todo, one, self.policy.concurrency)

@@ -1,44 +1,56 @@
 """Orange BotHub asynchronous bulk capability jobs (up to 10,000 numbers a job).
 
-Jobs are accepted only from 22:00 to 07:00 Paris time; outside the window BotHub answers
-HTTP 405. That is not an error: by default the run says when the window opens, leaves
-the numbers unchecked (``capability_error``, exit 3) and caches nothing for them;
-``--wait-for-window`` sleeps until 22:00 Paris time (DST-correct, zoneinfo) and goes on,
-which is what a cron job wants.
+Jobs are accepted only in the bulk window (``rcsqualify/bulkwindow.py``); outside it
+BotHub answers HTTP 405. By default the run says when the window opens, leaves the
+numbers unchecked (``capability_error``, exit 3) and caches nothing for them.
+``--wait-for-window`` sleeps until the assumed opening and goes on, which is what a
+cron job wants; a 405 *inside* the assumed window (the assumption is wrong) is waited
+out with a growing back-off of at least 5 minutes, never a tight loop, until the
+assumed window ends.
 
-Every submitted job id is written to ``bulk_jobs/<job id>.json`` in the cache directory
-the moment BotHub accepts it, with the HMAC keys of the numbers it covers (never the
-numbers). A run interrupted while polling resumes polling those jobs instead of
-submitting them again. With ``--no-cache`` nothing is persisted.
+Every submitted job is written to ``bulk_jobs/<sha256 of its id>.json`` in the cache
+directory the moment BotHub accepts it, with the cache scope and the HMAC keys of its
+numbers (never the numbers; the server's job id is data: it never becomes a path). A
+run interrupted while polling resumes polling those jobs instead of submitting them
+again. With ``--no-cache`` nothing is persisted.
+
+Every poll goes through the service's pacing and waits its poll interval first (a
+poll right after the submit would leave within one interval of it). Polling is bounded
+by ``--bulk-deadline`` (default: the end of the current window); jobs unfinished then
+are reported, stay persisted for the next run, and their numbers stay ``unverified``.
+``FAILED`` and any status we do not know end the job (its numbers unverified).
 
 The job JSON shape is not public (APIS.md): everything that depends on it is in the
-three functions below the constants, so it changes in one place.
+functions below the constants, so it changes in one place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-import os
-import tempfile
+import re
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from rcsqualify.capability.bothub import CACHE_NAMESPACE, BotHubProvider
-from rcsqualify.capability.interface import Progress
+from rcsqualify import bulkwindow
+from rcsqualify.capability.bothub import BotHubProvider
+from rcsqualify.capability.interface import Tally, capability_answer
+from rcsqualify.files import atomic_write
+from rcsqualify.remote.cache import JOB_DIR
 from rcsqualify.remote.http import Unresolved
-from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
 
-PARIS = ZoneInfo("Europe/Paris")
 JOB_MAX = 10_000
-WINDOW_OPEN_HOUR, WINDOW_CLOSE_HOUR = 22, 7
-JOB_DIR = "bulk_jobs"
 JOB_MAX_AGE = 48 * 3600.0
+RUNNING_STATUSES = ("PENDING", "RUNNING", "IN_PROGRESS", "QUEUED")
+FINAL_WAIT = 300.0  # first wait after a 405 inside the assumed window
+_JOB_ID = re.compile(r"[A-Za-z0-9._:~-]{1,256}")
 
 
 # -- the assumed job JSON shape (APIS.md), in one place ------------------------------
@@ -46,41 +58,53 @@ def job_request(numbers: list[str]) -> dict[str, Any]:
     return {"userContacts": numbers}
 
 
-def job_id_of(body: Any) -> str:
-    return str(body["jobId"])
+def job_id_of(body: Any) -> str | None:
+    """The job id of a submit answer, if it is one we can safely use."""
+    value = body.get("jobId") if isinstance(body, dict) else None
+    if isinstance(value, str) and _JOB_ID.fullmatch(value):
+        return value
+    return None
 
 
-def job_results(body: Any) -> tuple[bool, dict[str, bool]]:
-    """(done, {number: capable}) from a poll answer; an empty list means not capable."""
-    if not isinstance(body, dict) or body.get("status") != "DONE":
-        return False, {}
-    out = {}
-    for item in body.get("results") or []:
-        caps = item.get("capabilities")
-        out[str(item["userContact"])] = isinstance(caps, list) and len(caps) > 0
-    return True, out
+@dataclass
+class Poll:
+    state: str  # running | done | failed | unrecognized
+    results: dict[str, Any] = field(default_factory=dict)  # number → capability list
+    bad_items: int = 0
 
 
-# -- the window ----------------------------------------------------------------------
-def window_is_open(now: datetime) -> bool:
-    hour = now.astimezone(PARIS).hour
-    return hour >= WINDOW_OPEN_HOUR or hour < WINDOW_CLOSE_HOUR
+def read_poll(body: Any) -> Poll:
+    """What a poll answer says; results are raw capability lists, judged by the caller."""
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+        return Poll("unrecognized")
+    status = body["status"].upper()
+    if status in RUNNING_STATUSES:
+        return Poll("running")
+    if status != "DONE":
+        return Poll("failed")
+    items = body.get("results")
+    if not isinstance(items, list):
+        return Poll("unrecognized")
+    poll = Poll("done")
+    for item in items:
+        number = item.get("userContact") if isinstance(item, dict) else None
+        if not isinstance(number, str) or "capabilities" not in item:
+            poll.bad_items += 1
+            continue
+        poll.results[number] = item["capabilities"]
+    return poll
 
 
-def next_window_opening(now: datetime) -> datetime:
-    """When the bulk window next opens (now if open), as an aware Paris datetime.
-
-    Built from the Paris wall clock, so it is 22:00 local on both sides of a DST change.
-    """
-    local = now.astimezone(PARIS)
-    if window_is_open(local):
-        return local
-    opening = datetime(local.year, local.month, local.day, WINDOW_OPEN_HOUR, tzinfo=PARIS)
-    return opening if opening > local else opening + timedelta(days=1)
+def job_file_name(job_id: str) -> str:
+    """Server text never becomes a path: the file is named by a hash of the id."""
+    return hashlib.sha256(job_id.encode()).hexdigest()[:32] + ".json"
 
 
 class WindowClosed(Exception):
     pass
+
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class BotHubBulkProvider(BotHubProvider):
@@ -88,15 +112,19 @@ class BotHubBulkProvider(BotHubProvider):
 
     def __init__(self, *, job_dir: Path | None, wait_for_window: bool = False,
                  poll_initial: float = 2.0, poll_max: float = 30.0,
-                 clock: Any = None, **kwargs: Any) -> None:
+                 bulk_deadline: float | None = None,
+                 hours: bulkwindow.Hours = bulkwindow.ASSUMED,
+                 clock: Callable[[], datetime] | None = None, sleep: Sleep | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_dir = job_dir / JOB_DIR if job_dir else None
         self.wait_for_window = wait_for_window
         self.poll_initial = poll_initial
         self.poll_max = poll_max
-        self.clock = clock or (lambda: datetime.now(PARIS))
-        self.jobs_submitted = 0
-        self.jobs_resumed = 0
+        self.bulk_deadline = bulk_deadline
+        self.hours = hours
+        self.clock = clock or (lambda: datetime.now(bulkwindow.PARIS))
+        self.sleep: Sleep = sleep or asyncio.sleep
 
     # -- persistence: one small file per job, written when BotHub accepts it ---------
     def _load_jobs(self) -> list[dict[str, Any]]:
@@ -106,9 +134,19 @@ class BotHubBulkProvider(BotHubProvider):
         for path in sorted(self.job_dir.glob("*.json")):
             try:
                 job = json.loads(path.read_text())
+                valid = (isinstance(job, dict) and isinstance(job.get("id"), str)
+                         and _JOB_ID.fullmatch(job["id"]) is not None
+                         and path.name == job_file_name(job["id"])
+                         and isinstance(job.get("keys"), list)
+                         and isinstance(job.get("submitted_at"), int | float))
             except (OSError, ValueError):
+                valid = False
+            if not valid:
+                path.unlink(missing_ok=True)  # ours (named by a hash), but unusable
                 continue
-            if time.time() - job.get("submitted_at", 0) < JOB_MAX_AGE:
+            if job.get("scope") != self.namespace:
+                continue  # another service's job: not ours to poll
+            if time.time() - job["submitted_at"] < JOB_MAX_AGE:
                 jobs.append(job)
             else:
                 path.unlink(missing_ok=True)
@@ -117,115 +155,181 @@ class BotHubBulkProvider(BotHubProvider):
     def _save_job(self, job: dict[str, Any]) -> None:
         if self.job_dir is None:
             return
-        self.job_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.job_dir, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(job, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.job_dir / f"{job['id']}.json")
+        self.job_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with atomic_write(self.job_dir / job_file_name(job["id"]), mode=0o600) as tmp:
+            tmp.write_text(json.dumps(job))
 
     def _forget_job(self, job: dict[str, Any]) -> None:
         if self.job_dir is not None:
-            (self.job_dir / f"{job['id']}.json").unlink(missing_ok=True)
-
-    def _digest(self, number: str) -> str:
-        return self.cache.key("cap", CACHE_NAMESPACE, number).rsplit(":", 1)[-1]
+            (self.job_dir / job_file_name(job["id"])).unlink(missing_ok=True)
 
     # -- the run -----------------------------------------------------------------------
-    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
-        out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
-        todo = self.answers_from_cache(self.cache, CACHE_NAMESPACE, e164, out)
-        if progress:
-            progress(len(e164) - len(todo))
-        if todo:
-            asyncio.run(self._run(e164, todo, out, progress))
-        return out
+    def _deadline(self) -> float:
+        """Monotonic time after which polling stops (never past the window's end)."""
+        limits = []
+        if self.bulk_deadline is not None:
+            limits.append(self.bulk_deadline)
+        end = bulkwindow.current_end(self.clock(), self.hours)
+        if end is not None:
+            limits.append(max(0.0, (end - self.clock()).total_seconds()))
+        if not limits:
+            limits.append(12 * 3600.0)  # server-only window: still bounded
+        return time.monotonic() + min(limits)
 
-    async def _run(self, e164: list[str], todo: list[int], out: np.ndarray,
-                   progress: Progress | None) -> None:
+    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+                  tally: Tally) -> None:
+        assert self.http is not None
+        http = self.http
         url = f"{self.base_url}/bot/v2/{self.bot_id}/bulkContactCapabilities"
-        # each number's HMAC, computed once: jobs are persisted by these keys
-        digest_of = {i: self._digest(e164[i]) for i in todo}
+        digest_of = {i: self.cache.digest(e164[i]) for i in todo}
         by_digest = {d: i for i, d in digest_of.items()}  # still unanswered
         index_of = {e164[i]: i for i in todo}
         jobs = self._load_jobs()
-        state = {"done": len(e164) - len(todo)}
+        unfinished: list[dict[str, Any]] = []
+        deadline = [self._deadline()]
 
-        def record(results: dict[str, bool]) -> None:
-            self.cache.put_many("cap", CACHE_NAMESPACE, (
-                (number, "yes" if capable else "no") for number, capable in results.items()))
-            for number, capable in results.items():
+        def record(results: dict[str, Any]) -> None:
+            learned = []
+            for number, caps in results.items():
                 i = index_of.get(number)
-                if i is not None and by_digest.pop(digest_of[i], None) is not None:
-                    out[i] = RCS_YES if capable else RCS_NO
-                    state["done"] += 1
-            if progress:
-                progress(state["done"])
+                if i is None or by_digest.pop(digest_of[i], None) is None:
+                    continue
+                verdict = capability_answer(caps, self.require_feature)
+                if verdict is None:
+                    self.stats.kinds["bad_capability_list"] += 1
+                    continue
+                if verdict != "no":
+                    self.stats.feature_names(caps)
+                learned.append((i, number, verdict))
+            self.learned(out, learned)
+            tally.tick(len(learned))
+
+        def end_job(job: dict[str, Any], why: str | None) -> None:
+            if job in jobs:
+                jobs.remove(job)
+            self._forget_job(job)
+            if why:
+                self.notes.append(why)
 
         async def poll(job: dict[str, Any]) -> None:
             wait = self.poll_initial
             while True:
+                if time.monotonic() + wait > deadline[0]:
+                    unfinished.append(job)  # stays persisted: the next run polls it
+                    return
+                await self.sleep(wait)
+                wait = min(wait * 1.5, self.poll_max)
                 try:
-                    answer = await self.http.request("GET", url, params={"jobId": job["id"]},
-                                                     expected=(404, 405))
+                    answer = await http.request("GET", url, params={"jobId": job["id"]},
+                                                expected=(404, 405))
                 except Unresolved:
-                    return  # job stays persisted: the next run polls it again
+                    unfinished.append(job)
+                    return
                 if answer.status == 405:
                     raise WindowClosed()
                 if answer.status == 404:  # the job expired on BotHub's side: resubmit
-                    jobs.remove(job)
-                    self._forget_job(job)
+                    http.accept(answer, "job_unknown")
+                    end_job(job, None)
                     return
-                done, results = job_results(answer.body)
-                if done:
-                    record(results)
-                    jobs.remove(job)
-                    self._forget_job(job)
+                state = read_poll(answer.body)
+                if state.state == "running":
+                    http.accept(answer, "job_running")
+                    continue
+                if state.state == "done":
+                    http.accept(answer, "job_done")
+                    if state.bad_items:
+                        self.stats.kinds["bad_result_item"] += state.bad_items
+                    record(state.results)
+                    end_job(job, None)
                     return
-                await asyncio.sleep(wait)
-                wait = min(wait * 1.5, self.poll_max)
+                if state.state == "failed":
+                    http.accept(answer, "job_failed")
+                    end_job(job, "a BotHub bulk job ended without results (status "
+                                 "other than DONE); its numbers stay unverified")
+                    return
+                http.reject(answer, "unrecognized_job_answer", url)
+                end_job(job, "a BotHub bulk job answered in a shape rcsqualify does not "
+                             "know; its numbers stay unverified")
+                return
 
-        async with self.http.session():
-            while True:
-                try:
-                    pending = [j for j in jobs if not by_digest.keys().isdisjoint(j["keys"])]
-                    self.jobs_resumed += len(pending)
-                    await asyncio.gather(*(poll(j) for j in pending))
-                    covered = {k for j in jobs for k in j["keys"]}
-                    rest = [i for d, i in by_digest.items() if d not in covered]
-                    for start in range(0, len(rest), JOB_MAX):
-                        chunk = rest[start:start + JOB_MAX]
-                        numbers = [e164[i] for i in chunk]
-                        try:
-                            answer = await self.http.request(
-                                "POST", url, json=job_request(numbers), ok=(200, 201, 202),
-                                expected=(405,))
-                        except Unresolved:
-                            continue  # these numbers stay capability_error
-                        if answer.status == 405:
-                            raise WindowClosed()
-                        job = {"id": job_id_of(answer.body), "submitted_at": time.time(),
-                               "keys": [digest_of[i] for i in chunk]}
-                        jobs.append(job)
-                        self._save_job(job)
-                        self.jobs_submitted += 1
-                    fresh = [j for j in jobs if not by_digest.keys().isdisjoint(j["keys"])]
-                    await asyncio.gather(*(poll(j) for j in fresh))
+        async def submit(chunk: list[int]) -> dict[str, Any] | None:
+            numbers = [e164[i] for i in chunk]
+            try:
+                answer = await http.request("POST", url, json=job_request(numbers),
+                                            ok=(200, 201, 202), expected=(405,))
+            except Unresolved:
+                return None  # these numbers stay capability_error
+            if answer.status == 405:
+                raise WindowClosed()
+            job_id = job_id_of(answer.body)
+            if job_id is None:
+                http.reject(answer, "no_job_id", url)
+                self.notes.append("BotHub accepted a bulk job without a usable jobId; its "
+                                  "numbers stay unverified")
+                return None
+            http.accept(answer, "job_accepted")
+            job = {"id": job_id, "submitted_at": time.time(), "scope": self.namespace,
+                   "keys": [digest_of[i] for i in chunk]}
+            jobs.append(job)
+            self._save_job(job)
+            return job
+
+        late_405s = 0
+        while True:
+            try:
+                unfinished.clear()
+                pending = [j for j in jobs if not by_digest.keys().isdisjoint(j["keys"])]
+                await asyncio.gather(*(poll(j) for j in pending))
+                covered = {k for j in jobs for k in j["keys"]}
+                rest = [i for d, i in by_digest.items() if d not in covered]
+                fresh = []
+                for start in range(0, len(rest), JOB_MAX):
+                    job = await submit(rest[start:start + JOB_MAX])
+                    if job is not None:
+                        fresh.append(job)
+                await asyncio.gather(*(poll(j) for j in fresh))
+                if unfinished:
+                    self.notes.append(
+                        f"{len(unfinished)} BotHub bulk job(s) not finished by the deadline "
+                        "(--bulk-deadline, or the end of the bulk window); their numbers "
+                        "stay unverified and the next run polls them again")
+                return
+            except WindowClosed:
+                now = self.clock()
+                opening = bulkwindow.next_opening(now, self.hours)
+                inside = bulkwindow.is_open(now, self.hours) and not self.hours.server_only
+                if not self.wait_for_window:
+                    window = bulkwindow.describe(now, self.hours)
+                    if inside:
+                        self._say(f"BotHub refused the bulk job (HTTP 405) inside the "
+                                  f"assumed window ({window}): it may keep other hours; "
+                                  "set --bulk-hours, or re-run with --wait-for-window")
+                    else:
+                        self._say(f"BotHub refused the bulk job (HTTP 405: outside its "
+                                  f"window, {window}); it opens at "
+                                  f"{opening:%Y-%m-%d %H:%M %Z}: re-run then, or use "
+                                  "--wait-for-window")
                     return
-                except WindowClosed:
-                    opening = next_window_opening(self.clock())
-                    if not self.wait_for_window:
-                        message = (
-                            "BotHub accepts bulk capability jobs from 22:00 to 07:00 Paris "
-                            f"time; the window opens at {opening:%Y-%m-%d %H:%M %Z}: re-run "
-                            "then, or use --wait-for-window")
-                        self.notes.append(message)
-                        if self.http.notify:
-                            self.http.notify(message)
+                if inside:
+                    # we believed the window open and BotHub disagrees: back off, slowly
+                    end = bulkwindow.current_end(now, self.hours)
+                    delay = FINAL_WAIT * (2 ** late_405s)
+                    late_405s += 1
+                    if end is None or now + timedelta(seconds=delay) >= end:
+                        self._say("BotHub refused bulk jobs (HTTP 405) all through the "
+                                  "assumed window; check --bulk-hours; the numbers stay "
+                                  "unverified")
                         return
-                    delay = max(1.0, (opening - self.clock()).total_seconds())
-                    if self.http.notify:
-                        self.http.notify(f"bulk window closed: waiting until "
-                                         f"{opening:%Y-%m-%d %H:%M %Z} ({delay / 3600:.1f} h)")
-                    await asyncio.sleep(delay)
+                    self._say(f"BotHub answered 405 inside the assumed bulk window; trying "
+                              f"again in {delay / 60:.0f} min")
+                else:
+                    delay = max(1.0, (opening - now).total_seconds())
+                    self._say(f"bulk window closed: waiting until "
+                              f"{opening:%Y-%m-%d %H:%M %Z} ({delay / 3600:.1f} h)")
+                await self.sleep(delay)
+                deadline[0] = self._deadline()
+
+    def _say(self, message: str) -> None:
+        self.notes.append(message)
+        if self.http is not None and self.http.notify:
+            self.http.notify(message)

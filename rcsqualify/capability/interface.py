@@ -2,69 +2,121 @@
 
 Shaped like pip-audit's services: a provider answers a whole batch (``check_all``),
 because pacing, batching and concurrency belong inside the provider, not in the CLI.
+``check_all`` is written once, here: fresh cached answers first, then the provider's
+own ``ask`` for the rest, inside its HTTP session. A provider only says *how it asks*
+and *what its answers mean*.
+
 A number the provider could not resolve is data (``RCS_ERROR``), never an exception;
-only a configuration problem (bad credentials, unknown agent) stops the run.
+only a configuration problem (bad credentials, unknown agent, a wrong URL) stops the
+run. Only answers the provider's documented contract gives become verdicts, and only
+those are cached (CONTRACT §10).
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from rcsqualify.remote.cache import LookupCache
-from rcsqualify.verdict import RCS_NO, RCS_YES
-
-
-@dataclass
-class ProviderStats:
-    """Counts for the report's ``api`` block."""
-
-    requests: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    throttled: int = 0  # HTTP 429 answers
-    errors: int = 0  # numbers left unresolved after retries
-    error_kinds: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, object]:
-        return {"requests": self.requests, "cache_hits": self.cache_hits,
-                "retries": self.retries, "throttled": self.throttled, "errors": self.errors,
-                "error_kinds": dict(self.error_kinds)}
-
+from rcsqualify.remote.cache import LookupCache, Scope
+from rcsqualify.remote.http import HttpLayer
+from rcsqualify.remote.stats import ProviderStats
+from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NO_FEATURE, RCS_YES
 
 Progress = Callable[[int], None]
 
+#: cached answer → RCS code ("nofeature": a capability list without the required one)
+CODE_OF = {"yes": RCS_YES, "no": RCS_NO, "nofeature": RCS_NO_FEATURE}
+
+
+class Tally:
+    """How many numbers are settled, for the progress bar."""
+
+    def __init__(self, done: int, progress: Progress | None) -> None:
+        self.done = done
+        self.progress = progress
+        self.tick(0)
+
+    def tick(self, k: int = 1) -> None:
+        self.done += k
+        if self.progress:
+            self.progress(self.done)
+
 
 class CapabilityProvider(ABC):
-    """One capability API."""
+    """One capability API behind one cache scope and one HTTP layer."""
 
     name: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: LookupCache, scope: Scope) -> None:
         self.stats = ProviderStats()
         #: why some checks could not be done (e.g. the bulk window is closed): reported
         self.notes: list[str] = []
         #: (reachable, total) of a provider's own random sample (batchGet), if it has one
         self.sample_reach: tuple[int, int] | None = None
+        self.cache = cache
+        self.namespace = cache.scope(scope)
+        self.http: HttpLayer | None = None
 
-    def answers_from_cache(self, cache: LookupCache, namespace: str, e164: list[str],
-                           out: np.ndarray) -> list[int]:
+    def answers_from_cache(self, e164: list[str], out: np.ndarray) -> list[int]:
         """Fill ``out`` with fresh cached answers; the indices still to ask."""
         todo = []
-        for i, cached in enumerate(cache.get_many("cap", namespace, e164)):
-            if cached == "yes" or cached == "no":
-                out[i] = RCS_YES if cached == "yes" else RCS_NO
+        for i, cached in enumerate(self.cache.get_many("cap", self.namespace, e164)):
+            code = CODE_OF.get(cached or "")
+            if code is not None:
+                out[i] = code
                 self.stats.cache_hits += 1
             else:
                 todo.append(i)
         return todo
 
-    @abstractmethod
+    def learned(self, out: np.ndarray, answers: list[tuple[int, str, str]]) -> None:
+        """Record recognized answers ``(index, number, yes|no|nofeature)``: into ``out``
+        and into the cache at once (a run killed right after still keeps them)."""
+        for i, _, answer in answers:
+            out[i] = CODE_OF[answer]
+        self.cache.put_many("cap", self.namespace, ((n, a) for _, n, a in answers))
+
     def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
         """RCS code (verdict.RCS_*) per number, in order. Never raises per number."""
+        out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
+        todo = self.answers_from_cache(e164, out)
+        tally = Tally(len(e164) - len(todo), progress)
+        if todo:
+            asyncio.run(self._session(e164, todo, out, tally))
+        return out
+
+    async def _session(self, e164: list[str], todo: list[int], out: np.ndarray,
+                       tally: Tally) -> None:
+        if self.http is None:  # a provider without HTTP (tests, local tables)
+            await self.ask(e164, todo, out, tally)
+            return
+        try:
+            async with self.http.session():
+                await self.ask(e164, todo, out, tally)
+        finally:
+            self.notes.extend(self.http.notes)
+
+    @abstractmethod
+    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+                  tally: Tally) -> None:
+        """Ask the service about ``e164[i]`` for ``i`` in ``todo``; record answers with
+        ``learned`` and leave failures as ``RCS_ERROR``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+def capability_answer(caps: Any, require: str) -> str | None:
+    """``yes``/``no``/``nofeature`` from a GSMA capability list; None when it is not a
+    list of names (then the answer is not recognized)."""
+    if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+        return None
+    if not caps:
+        return "no"
+    if require and require not in caps:
+        return "nofeature"
+    return "yes"

@@ -6,10 +6,13 @@ refreshes synchronously through a ``google.auth.transport.Request``; ``HttpxRequ
 below is that transport over httpx (the project's HTTP client), run in a thread so the
 event loop keeps pacing other requests.
 
-Per number: ``GET {base}/v1/phones/{E.164}/capabilities?agentId=…&requestId=<uuid>``:
-200 → reachable (feature names are not checked: the list grows over time), 404 → not
-RCS, 403 naming a non-tester → not RCS, 403 about the agent itself → configuration
-error (exit 2).
+Per number: ``GET {base}/v1/phones/{E.164}/capabilities?agentId=…&requestId=<uuid>``
+(a new ``requestId`` for every attempt: Google ignores a repeated one). Recognized
+answers only (CONTRACT §10): 200 with a ``features`` list → reachable (names are not
+checked: the list grows over time; they are counted in the report); 404 with Google's
+error envelope → not RCS; 403 with the envelope naming a non-tester (not the agent) →
+not RCS; 403 about the agent itself → configuration error (exit 2). Anything else is a
+failure, never cached.
 
 batchGet: ``POST {base}/v1/users:batchGet`` with 500 to 10,000 unique numbers, paced at
 600 calls/min. Listed numbers are reachable; the others are ``not_rcs`` only when the
@@ -31,11 +34,21 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 
-from rcsqualify.capability.interface import CapabilityProvider, Progress
+from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.errors import ConfigurationError
-from rcsqualify.remote.cache import LookupCache
-from rcsqualify.remote.http import HttpLayer, Notify, TokenSource, Unresolved, run_all
-from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NOT_LISTED, RCS_YES
+from rcsqualify.remote.cache import LookupCache, Scope
+from rcsqualify.remote.http import (
+    Answer,
+    HttpLayer,
+    HttpPolicy,
+    Notify,
+    TokenSource,
+    Unresolved,
+    run_all,
+)
+from rcsqualify.remote.pacing import Schedule, shared_schedule
+from rcsqualify.textsafe import safe_text
+from rcsqualify.verdict import RCS_NOT_LISTED
 
 SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
 CACHE_NAMESPACE = "rbm"
@@ -107,77 +120,86 @@ class ServiceAccountToken(TokenSource):
             self.credentials.token = None
 
 
+def _envelope(body: Any) -> dict[str, Any] | None:
+    """Google's error envelope ``{"error": {"code", "message", "status"}}``, if present."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return None
+
+
 def _agent_problem(body: Any) -> str | None:
     """A 403 about the agent itself (missing/unknown), not about the number."""
-    message = ""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        message = str(body["error"].get("message", ""))
+    err = _envelope(body)
+    message = str(err.get("message", "")) if err else ""
     if "agent" in message.lower() and "tester" not in message.lower():
-        return message
+        return safe_text(message, 160)
     return None
 
 
 class _RbmBase(CapabilityProvider):
     def __init__(self, *, base_url: str, agent_id: str, credentials: Path,
-                 cache: LookupCache, rate: float, throttle_pause: float = 60.0,
-                 timeout: float = 10.0, concurrency: int = 64, deadline: float = 120.0,
-                 notify: Notify | None = None, backoff_initial: float = 0.5,
-                 rate_margin: float = 0.03,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__()
+                 cache: LookupCache, policy: HttpPolicy, notify: Notify | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 schedule: Schedule | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        super().__init__(cache, Scope("rbm", self.base_url, agent_id))
         self.agent_id = agent_id
-        self.cache = cache
-        self.concurrency = concurrency
+        self.policy = policy
         self.token = ServiceAccountToken(credentials)
-        self.http = HttpLayer(self.name, rate=rate, throttle_pause=throttle_pause,
-                              timeout=timeout, token=self.token, stats=self.stats,
-                              notify=notify, transport=transport, deadline=deadline,
-                              backoff_initial=backoff_initial, rate_margin=rate_margin)
+        self.http = HttpLayer(
+            self.name, policy, token=self.token, stats=self.stats, notify=notify,
+            transport=transport,
+            schedule=schedule or shared_schedule(self.name, self.base_url, agent_id),
+            url_hint="--rbm-url (RCSQUALIFY_RBM_URL) and --agent-id")
 
-    def _from_cache(self, e164: list[str], out: np.ndarray) -> list[int]:
-        return self.answers_from_cache(self.cache, CACHE_NAMESPACE, e164, out)
+    def interpret(self, answer: Answer, url: str) -> str:
+        """yes/no for a recognized per-number answer; raises otherwise."""
+        assert self.http is not None
+        if answer.status == 200:
+            features = answer.body.get("features") if isinstance(answer.body, dict) else None
+            if isinstance(features, list) and all(isinstance(f, str) for f in features):
+                self.stats.feature_names(features)
+                self.http.accept(answer, "reachable")
+                return "yes"
+            raise self.http.reject(answer, "no_feature_list", url)
+        err = _envelope(answer.body)
+        if err is None:
+            raise self.http.reject(answer, f"unrecognized_{answer.status}", url)
+        if answer.status == 403:
+            if problem := _agent_problem(answer.body):
+                raise ConfigurationError(f"RBM refused the agent: {problem}; check "
+                                         "--agent-id (RCSQUALIFY_RBM_AGENT_ID)")
+            self.http.accept(answer, "not_tester")
+            return "no"
+        self.http.accept(answer, "not_found")
+        return "no"
 
-    async def _per_number(self, e164: list[str], todo: list[int], out: np.ndarray,
-                          progress: Progress | None, counter: dict[str, int]) -> None:
+    async def per_number(self, e164: list[str], todo: list[int], out: np.ndarray,
+                         tally: Tally) -> None:
+        assert self.http is not None
+        http = self.http
+
         async def one(i: int) -> None:
             number = e164[i]
             url = f"{self.base_url}/v1/phones/{quote(number, safe='+')}/capabilities"
-            params = {"agentId": self.agent_id, "requestId": str(uuid.uuid4())}
             try:
-                answer = await self.http.request("GET", url, params=params,
-                                                 expected=(403, 404))
+                answer = await http.request(
+                    "GET", url, params={"agentId": self.agent_id}, expected=(403, 404),
+                    fresh_params=lambda: {"requestId": str(uuid.uuid4())})
+                self.learned(out, [(i, number, self.interpret(answer, url))])
             except Unresolved:
-                out[i] = RCS_ERROR
-            else:
-                if answer.status == 403 and (problem := _agent_problem(answer.body)):
-                    raise ConfigurationError(f"RBM refused the agent: {problem}; check "
-                                             "--agent-id (RCSQUALIFY_RBM_AGENT_ID)")
-                capable = answer.status == 200
-                out[i] = RCS_YES if capable else RCS_NO
-                self.cache.put("cap", CACHE_NAMESPACE, number, "yes" if capable else "no")
-            counter["done"] += 1
-            if progress:
-                progress(counter["done"])
+                pass  # stays RCS_ERROR
+            tally.tick()
 
-        await run_all(todo, one, self.concurrency)
+        await run_all(todo, one, self.policy.concurrency)
 
 
 class RbmProvider(_RbmBase):
     name = "rbm"
 
-    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
-        out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
-        todo = self._from_cache(e164, out)
-        counter = {"done": len(e164) - len(todo)}
-
-        async def main() -> None:
-            async with self.http.session():
-                await self._per_number(e164, todo, out, progress, counter)
-
-        if todo:
-            asyncio.run(main())
-        return out
+    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+                  tally: Tally) -> None:
+        await self.per_number(e164, todo, out, tally)
 
 
 def plan_batches(n: int, *, low: int = BATCH_MIN, high: int = BATCH_MAX
@@ -199,26 +221,28 @@ def plan_batches(n: int, *, low: int = BATCH_MIN, high: int = BATCH_MAX
     return out, None
 
 
+def _count(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key, 0)  # proto3 JSON leaves zero counts out
+    if isinstance(value, str) and value.isdigit():  # int64 fields may come as strings
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
+
+
 class RbmBatchProvider(_RbmBase):
     name = "rbm-batch"
 
     def __init__(self, *, agent_launched: bool = False, **kwargs: Any) -> None:
-        kwargs["rate"] = min(kwargs.get("rate", BATCH_RATE), BATCH_RATE)
+        kwargs["policy"] = kwargs["policy"].with_rate(BATCH_RATE)  # 600 calls a minute
         super().__init__(**kwargs)
         self.agent_launched = agent_launched
         self.sample_reach = (0, 0)  # summed over the calls' random samples
         self.calls: list[int] = []  # sizes sent, for tests and benchmarks
 
-    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
-        out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
-        todo = self._from_cache(e164, out)
-        counter = {"done": len(e164) - len(todo)}
-        if todo:
-            asyncio.run(self._run(e164, todo, out, progress, counter))
-        return out
-
-    async def _run(self, e164: list[str], todo: list[int], out: np.ndarray,
-                   progress: Progress | None, counter: dict[str, int]) -> None:
+    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+                  tally: Tally) -> None:
+        assert self.http is not None
+        http = self.http
         batches, remainder = plan_batches(len(todo))
         url = f"{self.base_url}/v1/users:batchGet"
 
@@ -227,37 +251,40 @@ class RbmBatchProvider(_RbmBase):
             users = [e164[i] for i in idx]
             self.calls.append(len(users))
             try:
-                answer = await self.http.request("POST", url, json={
+                answer = await http.request("POST", url, json={
                     "users": users, "agentId": self.agent_id}, expected=(403,))
-            except Unresolved:
-                out[idx] = RCS_ERROR
-            else:
                 if answer.status == 403:
                     raise ConfigurationError(
                         f"RBM refused the agent: {_agent_problem(answer.body) or 'HTTP 403'}"
                         "; check --agent-id (RCSQUALIFY_RBM_AGENT_ID)")
-                body = answer.body if isinstance(answer.body, dict) else {}
-                listed = set(body.get("reachableUsers") or [])
-                r, t = self.sample_reach or (0, 0)
-                self.sample_reach = (r + int(body.get("reachableRandomSampleUserCount", 0)),
-                                     t + int(body.get("totalRandomSampleUserCount", 0)))
-                learned = []
-                for i, number in zip(idx, users, strict=True):
-                    if number in listed:
-                        out[i] = RCS_YES
-                        learned.append((number, "yes"))
-                    elif self.agent_launched:
-                        out[i] = RCS_NO
-                        learned.append((number, "no"))
-                    else:
-                        out[i] = RCS_NOT_LISTED
-                self.cache.put_many("cap", CACHE_NAMESPACE, learned)
-            counter["done"] += len(idx)
-            if progress:
-                progress(counter["done"])
+                body = answer.body
+                listed_raw = body.get("reachableUsers", []) if isinstance(body, dict) else None
+                reach = _count(body, "reachableRandomSampleUserCount") \
+                    if isinstance(body, dict) else None
+                total = _count(body, "totalRandomSampleUserCount") \
+                    if isinstance(body, dict) else None
+                if (not isinstance(listed_raw, list)
+                        or not all(isinstance(u, str) for u in listed_raw)
+                        or reach is None or total is None):
+                    raise http.reject(answer, "unrecognized_batch_answer", url)
+                http.accept(answer, "batch")
+            except Unresolved:
+                tally.tick(len(idx))
+                return  # these numbers stay RCS_ERROR
+            listed = set(listed_raw)
+            r, t = self.sample_reach or (0, 0)
+            self.sample_reach = (r + reach, t + total)
+            learned = []
+            for i, number in zip(idx, users, strict=True):
+                if number in listed:
+                    learned.append((i, number, "yes"))
+                elif self.agent_launched:
+                    learned.append((i, number, "no"))
+                else:
+                    out[i] = RCS_NOT_LISTED
+            self.learned(out, learned)
+            tally.tick(len(idx))
 
-        async with self.http.session():
-            await run_all(batches, one, self.concurrency)
-            if remainder:
-                rest = todo[remainder[0]:remainder[1]]
-                await self._per_number(e164, rest, out, progress, counter)
+        await run_all(batches, one, self.policy.concurrency)
+        if remainder:
+            await self.per_number(e164, todo[remainder[0]:remainder[1]], out, tally)

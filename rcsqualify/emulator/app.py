@@ -36,8 +36,10 @@ from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from rcsqualify import bulkwindow
 
 PARIS = ZoneInfo("Europe/Paris")
 FAULT_KINDS = ("http_500", "http_503", "timeout", "reset", "malformed", "token_expiry")
@@ -70,6 +72,20 @@ class EmulatorConfig:
     bulk_max: int = 10_000
     force_429: int = 0  # answer the next N requests (any family) with 429
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # -- hostile and misconfigured services (CONTRACT §10 tests) --------------------
+    #: quota per interval ("spike arrest", burst 1): an arrival closer than
+    #: 1/quota - quota_grace to the previous one of its family gets a 429
+    spike_arrest: bool = False
+    #: canned answers for the next requests of a family: [{"family", "status",
+    #: "body" (text), "content_type", "count", "headers"}]
+    inject: list[dict[str, Any]] = field(default_factory=list)
+    capabilities: list[str] | None = None  # BotHub list for capable numbers
+    bulk_status: str = "DONE"  # final job status (FAILED, WEIRD… to test)
+    bulk_job_id: str | None = None  # a fixed (hostile) job id
+    bulk_submit_body: dict[str, Any] | None = None  # replaces {"jobId": …}
+    bulk_results: list[Any] | None = None  # replaces the DONE results
+    slow_body: float = 0.0  # seconds between the bytes of a BotHub answer
+    mnp_body: dict[str, Any] | None = None  # replaces the MNP 200 body
 
     def update(self, data: dict[str, Any]) -> None:
         for key, value in data.items():
@@ -117,6 +133,8 @@ class EmulatorState:
         self.jobs_submitted = 0
         self.batch_sizes: list[int] = []
         self.tokens_issued = 0
+        self.request_ids: Counter[str] = Counter()
+        self.last_arrival: dict[str, float] = {}
 
     # -- deterministic answers -------------------------------------------------------
     def _hash(self, *parts: object) -> float:
@@ -150,11 +168,18 @@ class EmulatorState:
             self.config.force_429 -= 1
             self.throttled[family] += 1
             return False
+        quota = self.config.quota.get(family, 30.0)
+        if self.config.spike_arrest:
+            last = self.last_arrival.get(family)
+            if last is not None and now - last < 1.0 / quota - self.config.quota_grace:
+                self.throttled[family] += 1
+                return False
+            self.last_arrival[family] = now
+            return True
         window = self.arrivals.setdefault(family, deque())
         horizon = now - 1.0 + self.config.quota_grace
         while window and window[0] <= horizon:
             window.popleft()
-        quota = self.config.quota.get(family, 30.0)
         if len(window) >= quota:
             self.throttled[family] += 1
             return False
@@ -175,8 +200,20 @@ class EmulatorState:
                 return kind
         return None
 
+    def injected(self, family: str) -> Response | None:
+        """The next canned answer for ``family``, if a test asked for one."""
+        for item in self.config.inject:
+            if item.get("family", family) == family and item.get("count", 1) > 0:
+                item["count"] = item.get("count", 1) - 1
+                return Response(str(item.get("body", "")).encode(),
+                                status_code=int(item.get("status", 200)),
+                                headers=dict(item.get("headers") or {}),
+                                media_type=item.get("content_type", "text/plain"))
+        return None
+
     def stats(self) -> dict[str, Any]:
         return {
+            "duplicate_request_ids": sum(c - 1 for c in self.request_ids.values() if c > 1),
             "requests": dict(self.requests), "throttled": dict(self.throttled),
             "faults": dict(self.faults_sent), "asked": dict(self.asked),
             "jobs_submitted": self.jobs_submitted, "batch_sizes": self.batch_sizes,
@@ -206,6 +243,20 @@ async def _form(request: Request) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+
+
+def _trickle(body: Any, delay: float) -> StreamingResponse:
+    """A JSON answer sent one byte every ``delay`` seconds (a stuck proxy)."""
+    import json
+
+    data = json.dumps(body).encode()
+
+    async def chunks() -> Any:
+        for i in range(len(data)):
+            await asyncio.sleep(delay)
+            yield data[i:i + 1]
+
+    return StreamingResponse(chunks(), media_type="application/json")
 
 
 class _Reset(Exception):
@@ -255,6 +306,9 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
             await asyncio.sleep(state.config.latency)
         if not state.admit(family):
             return throttled()
+        canned = state.injected(family)
+        if canned is not None:
+            return canned
         token = None
         if tokens is not None:
             token = bearer_ok(request, tokens)
@@ -293,8 +347,12 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
             return _error(400, "userContact must be an E.164 number", "INVALID_ARGUMENT")
         state.asked[f"bothub:{number}"] += 1
         if state.capable(number):
-            return JSONResponse({"capabilities": ["chatBotCommunication", "chat",
-                                                  "fileTransfer"]})
+            caps = state.config.capabilities
+            body = {"capabilities": caps if caps is not None else [
+                "chatBotCommunication", "chat", "fileTransfer"]}
+            if state.config.slow_body:
+                return _trickle(body, state.config.slow_body)
+            return JSONResponse(body)
         return _error(404, "contact is not RCS capable", "NOT_FOUND")
 
     def window_open() -> bool:
@@ -303,8 +361,7 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
             return True
         if mode == "never":
             return False
-        hour = datetime.now(PARIS).hour
-        return hour >= 22 or hour < 7
+        return bulkwindow.is_open(datetime.now(PARIS))  # the client's assumed window
 
     async def bothub_bulk(request: Request) -> Response:
         early = await guarded(request, "bothub", "bulk", state.tokens)
@@ -323,11 +380,13 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
             if not contacts or len(contacts) > state.config.bulk_max:
                 return _error(400, f"1 to {state.config.bulk_max} userContacts per job",
                               "INVALID_ARGUMENT")
-            new_id = secrets.token_hex(8)
+            new_id = state.config.bulk_job_id or secrets.token_hex(8)
             state.jobs[new_id] = {"contacts": contacts, "polls": 0}
             state.jobs_submitted += 1
             for c in contacts:
                 state.asked[f"bulk:{c}"] += 1
+            if state.config.bulk_submit_body is not None:
+                return JSONResponse(state.config.bulk_submit_body, status_code=202)
             return JSONResponse({"jobId": new_id}, status_code=202)
         job_id = request.query_params.get("jobId", "")
         job = state.jobs.get(job_id)
@@ -336,9 +395,13 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
         job["polls"] += 1
         if job["polls"] <= state.config.bulk_polls:
             return JSONResponse({"status": "PENDING"})
-        results = [{"userContact": c, "capabilities": (["chatBotCommunication", "chat"]
-                                                       if state.capable(c) else [])}
-                   for c in job["contacts"]]
+        if state.config.bulk_status != "DONE":
+            return JSONResponse({"status": state.config.bulk_status})
+        results = state.config.bulk_results
+        if results is None:
+            caps = state.config.capabilities or ["chatBotCommunication", "chat"]
+            results = [{"userContact": c, "capabilities": caps if state.capable(c) else []}
+                       for c in job["contacts"]]
         return JSONResponse({"status": "DONE", "results": results})
 
     async def rbm_token(request: Request) -> Response:
@@ -371,6 +434,7 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
             return bad
         if not request.query_params.get("requestId"):
             return _error(400, "requestId is required", "INVALID_ARGUMENT")
+        state.request_ids[request.query_params["requestId"]] += 1
         state.asked[f"rbm:{number}"] += 1
         if rbm_reachable(number):
             return JSONResponse({"features": FEATURES})
@@ -414,10 +478,17 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
                 "authorization") != f"Bearer {state.config.mnp_token}":
             return _error(401, "bad token", "UNAUTHENTICATED")
         state.asked[f"mnp:{number}"] += 1
+        if state.config.mnp_body is not None:
+            return JSONResponse(state.config.mnp_body)
         code = state.mccmnc(number)
         if code is None or code == "":
             return _error(404, "unknown number", "NOT_FOUND")
         return JSONResponse({"msisdn": number, "mccmnc": code, "ported": code != "20801"})
+
+    async def portal(request: Request) -> Response:
+        """A login page answering 200 to anything: what a wrong base URL often hits."""
+        return HTMLResponse("<!doctype html><html><body><h1>Welcome</h1><form>"
+                            "</form></body></html>")
 
     async def admin_stats(request: Request) -> Response:
         return JSONResponse(state.stats())
@@ -447,6 +518,7 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/rbm/v1/phones/{phone}/capabilities", rbm_capabilities, methods=["GET"]),
         Route("/rbm/v1/users:batchGet", rbm_batch, methods=["POST"]),
         Route("/mnp/lookup", mnp_lookup, methods=["GET"]),
+        Route("/portal/{rest:path}", portal, methods=["GET", "POST"]),
         Route("/_emulator/stats", admin_stats, methods=["GET"]),
         Route("/_emulator/config", admin_config, methods=["GET", "POST"]),
         Route("/_emulator/reset", admin_reset, methods=["POST"]),

@@ -234,3 +234,14 @@ def format_e164(key: np.ndarray) -> pa.Array:
     text = pc.cast(pa.array(key, type=pa.int64()), pa.string())
     plus = pc.binary_join_element_wise("+", text, "")
     return pc.if_else(pa.array(key != 0), plus, pa.scalar(""))
+
+
+def normalize_e164_list(cells: list[str]) -> tuple[list[str], list[int]]:
+    """E.164 of each written number, and the positions of those that are not valid
+    French numbers (for commands that take a few numbers, e.g. ``cache forget``)."""
+    from rcsqualify.numbering.plan import load_plan
+
+    norm = normalize_numbers(pa.array(cells, pa.string()), load_plan())
+    bad = [int(i) for i in np.flatnonzero(norm.key == 0)]
+    good = norm.key[norm.key != 0]
+    return [str(x) for x in format_e164(good).to_pylist()], bad

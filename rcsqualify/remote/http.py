@@ -1,19 +1,31 @@
-"""The one HTTP layer every provider goes through: pacing, 429 pauses, retries, tokens.
+"""The one HTTP layer every provider goes through: pacing, pauses, retries, tokens, bounds.
 
-- Pacing: each request reserves the next slot on the clock, 1/rate after the previous
-  slot. Two requests of one provider therefore leave 1/rate seconds apart (a gateway's
-  "spike arrest" counts per interval, so a burst of 30 at the top of each second can be
-  refused), and slots are taken on the clock, not after the previous answer: with
-  enough requests in flight, latency does not lower the rate.
-- HTTP 429: the whole provider pauses ``throttle_pause`` seconds (a longer
-  ``Retry-After`` wins); no request of that provider leaves during the pause, including
-  those already waiting for a slot. The request is then sent again; 429s do not use up
-  the retry budget (Orange asks for a pause, not for giving up).
-- 5xx, timeouts, connection resets and unreadable JSON: retried by tenacity with
-  exponential backoff and jitter, until ``max_attempts`` or the per-request
-  ``deadline``; then the caller gets ``Unresolved`` and records the number as data.
-- Tokens: fetched once, shared by all requests, refreshed shortly before expiry and once
-  on a 401 (then a second 401 is a configuration error: the credentials are wrong).
+Policy (CONTRACT §5, §10), in one place for every service:
+- **Pacing at the write.** A request reserves its place on the service's schedule
+  (``remote/pacing.py``) before it takes a connection, and confirms the slot from
+  httpcore's ``send_request_headers`` trace event, i.e. after the token was fetched
+  and the connection opened, right before the request line leaves. Two requests of one
+  service (of any process on this machine) are never written closer than 1/rate.
+- **HTTP 429** pauses the whole service ``throttle_pause`` seconds (a longer valid
+  ``Retry-After`` wins, capped at ``max_pause``); the request is then sent again.
+- **Retried:** 5xx, 408, timeouts, resets and truncated JSON, with exponential back-off,
+  until ``max_attempts`` or the per-number ``deadline``; then ``Unresolved``.
+- **Never retried, never cached:** an answer the provider does not recognize (a 404
+  that is not the service's JSON error, an HTML page, a body without the expected
+  fields): ``Unresolved`` at once. 4xx other than 401/408/429 and the statuses a
+  provider documents: ``ConfigurationError`` (exit 2) naming the service, the URL
+  (numbers masked) and what came back.
+- **Stopped early:** while no answer of a run has been recognized yet, ``early_stop``
+  failures of one kind (connection refused, DNS, TLS, proxy, unrecognized answers)
+  stop the run with exit 2 and one line, instead of spending the quota on every number.
+- **Bounded:** ``timeout`` is the whole request (connect, send, complete body); bodies
+  over ``max_body`` bytes are refused; a token lifetime under ``token_min_lifetime`` is
+  taken as that minimum; ``max_requests`` caps what one run spends on a service.
+- **Tokens:** fetched once before the slot, shared, renewed before expiry and on a 401
+  (several *different* tokens refused in a row is a configuration error).
+
+``HTTPS_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE`` are honoured by httpx itself
+(``trust_env``); transport error messages name them.
 """
 
 from __future__ import annotations
@@ -22,12 +34,16 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
+import os
+import re
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import (
@@ -40,15 +56,53 @@ from tenacity import (
 )
 
 from rcsqualify import __version__
-from rcsqualify.capability.interface import ProviderStats
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.pacing import Pacer, Schedule
+from rcsqualify.remote.stats import ProviderStats
+from rcsqualify.textsafe import safe_text
 
 USER_AGENT = f"rcsqualify/{__version__}"
 Notify = Callable[[str], None]
 
+#: transport failures that say "this address is wrong or unreachable", not "busy"
+CONNECT_KINDS = ("refused", "dns", "tls", "proxy", "connect_timeout", "connect")
+_DESCRIBE = {
+    "refused": "connection refused",
+    "dns": "the host name does not resolve (DNS)",
+    "tls": "TLS handshake failed (certificate or protocol)",
+    "proxy": "the proxy refused or failed the connection",
+    "connect_timeout": "no answer to the connection attempt (timeout)",
+    "connect": "cannot connect",
+}
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Every knob of the HTTP layer, built once from the options (CONTRACT §9, §10)."""
+
+    rate: float = 30.0
+    margin: float = 0.03  # pace this share under the rate (arrival jitter)
+    timeout: float = 10.0  # whole request: connect + send + complete body
+    max_attempts: int = 5
+    deadline: float = 120.0  # per number: give up retrying after this many seconds
+    backoff_initial: float = 0.5
+    throttle_pause: float = 60.0
+    max_pause: float = 900.0  # cap on Retry-After
+    max_throttled: int = 30  # 429s for one request before it is given up
+    max_body: int = 1_000_000
+    token_min_lifetime: float = 60.0
+    max_requests: int | None = None  # budget per service and run
+    concurrency: int = 64
+    early_stop: int = 20  # same-kind failures before any recognized answer → exit 2
+
+    def with_rate(self, rate: float) -> HttpPolicy:
+        from dataclasses import replace
+
+        return replace(self, rate=min(self.rate, rate))
+
 
 class Transient(Exception):
-    """A failure worth retrying (5xx, timeout, reset, malformed JSON)."""
+    """A failure worth retrying (5xx, 408, timeout, reset, truncated JSON)."""
 
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
@@ -56,73 +110,191 @@ class Transient(Exception):
 
 
 class Unresolved(Exception):
-    """Retries exhausted: the caller records the number as unresolved."""
+    """No usable answer for this request: the caller records the number as data."""
 
+    def __init__(self, kind: str, *, counted: bool = False) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.counted = counted  # already in the provider's error counts
+
+
+class _Unrecognized(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
 
 
-class Pacer:
-    """Smooth pacing on the clock, plus a provider-wide pause after a 429.
+class _OverBudget(Exception):
+    pass
 
-    Slots are reserved on the clock at ``rate × (1 − margin)``: slot k is due at
-    t0 + k·interval whatever the answers' latency. Two rules keep it smooth:
-    - no two sends are ever closer than 1/rate (the configured quota), even when the
-      event loop woke a waiter late and the schedule is catching up: no bursts;
-    - a late wake-up does not push the whole schedule back: the lost time is made up
-      at up to the full rate. (aiolimiter's leaky bucket, tried first, drains from the
-      moment a late waiter finally acquires, so each late wake-up is capacity lost for
-      good: it achieved 93 % of a 30/s quota against the emulator.)
 
-    ``margin`` (default 3 %) paces a little under the quota: the gateway counts
-    *arrivals*, and a request that leaves on time can reach it a few milliseconds late,
-    right before the next one. Without a margin a client at exactly the quota collects
-    the occasional 429, and each one costs a one-minute pause.
+@dataclass(frozen=True)
+class Raw:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any  # parsed JSON, or None for an empty body
+
+
+def mask_url(url: str | httpx.URL) -> str:
+    """A URL fit for a message: no user info, no query, digit runs (numbers) masked."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    path = re.sub(r"(%2B|\+)?\d{6,}", "<number>", parts.path)
+    return safe_text(f"{parts.scheme}://{host}{path}", 160)
+
+
+def transport_kind(exc: BaseException) -> str:
+    """What a transport exception says about the address (refused, DNS, TLS…)."""
+    if isinstance(exc, httpx.ProxyError):
+        return "proxy"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect_timeout"
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        text = " ".join(str(e).lower() for e in _chain(exc))
+        if "ssl" in text or "certificate" in text or "tls" in text:
+            return "tls"
+        if any(s in text for s in ("name or service not known", "nodename nor servname",
+                                   "name resolution", "getaddrinfo", "no address")):
+            return "dns"
+        if "refused" in text:
+            return "refused"
+        return "connect"
+    return "connection"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out, seen = [], set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def describe_transport(kind: str) -> str:
+    text = _DESCRIBE.get(kind, kind)
+    env = []
+    if kind in ("tls",):
+        env.append(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE') or '(not set)'}")
+    if kind in ("proxy", "tls", "refused", "connect", "connect_timeout", "dns"):
+        proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+        if proxy:
+            env.append(f"HTTPS_PROXY={mask_url(proxy)}")
+    return text + (f" ({', '.join(env)})" if env else "")
+
+
+def server_message(content: bytes) -> str:
+    """The server's own words from an error body, made safe, for a one-line message."""
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        text = content[:300].decode("utf-8", "replace")
+        return safe_text(re.sub(r"<[^>]*>", " ", text), 120)
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            return safe_text(err.get("message") or err.get("status") or "", 120)
+        for key in ("message", "error_description", "error", "detail"):
+            if isinstance(data.get(key), str):
+                return safe_text(data[key], 120)
+    return ""
+
+
+def _is_json_type(headers: httpx.Headers) -> bool:
+    ctype = headers.get("content-type", "").lower()
+    return "json" in ctype
+
+
+def content_label(raw: Raw) -> str:
+    ctype = raw.headers.get("content-type", "").split(";")[0].strip().lower()
+    if "html" in ctype:
+        return "html"
+    if "json" in ctype:
+        return "json"
+    if ctype.startswith("text/"):
+        return "text"
+    return "no content type" if not ctype else "other"
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds from a valid ``Retry-After`` (number or HTTP date); None when invalid."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+        return max(0.0, seconds)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+async def fetch(client: httpx.AsyncClient, method: str, url: str, *, timeout: float,
+                max_body: int, on_write: Callable[[], Awaitable[None]] | None = None,
+                **kwargs: Any) -> Raw:
+    """One request with a total deadline and a body cap.
+
+    ``on_write`` runs right before the request line is written (httpcore's trace
+    event); the deadline is suspended while it waits, so a wait for a pacing slot is
+    never counted as the server's slowness.
     """
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(timeout) as deadline:
+        extensions: dict[str, Any] = {}
+        if on_write is not None:
+            async def trace(name: str, info: Mapping[str, Any]) -> None:
+                if name.endswith("send_request_headers.started"):
+                    deadline.reschedule(None)
+                    await on_write()
+                    deadline.reschedule(loop.time() + timeout)
 
-    def __init__(self, rate: float, *, margin: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.min_interval = 1.0 / rate
-        self.rate = rate * (1.0 - margin)
-        self.interval = 1.0 / self.rate
-        self._next = 0.0
-        self._last_sent = -1e9
-        self._paused_until = 0.0
-        self._clock = clock
-        # the latest send times (monotonic), for tests and benchmarks; bounded
-        self.sent_at: deque[float] = deque(maxlen=100_000)
+            extensions["trace"] = trace
+        request = client.build_request(method, url, extensions=extensions, **kwargs)
+        response = await client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_body:
+                    raise _Unrecognized("body_too_large")
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+    return Raw(response.status_code, response.headers, b"".join(chunks))
 
-    def pause(self, seconds: float) -> bool:
-        """Pause the provider; True if this call started (or lengthened) the pause."""
-        until = self._clock() + seconds
-        if until > self._paused_until + 0.001:
-            self._paused_until = until
-            self._next = max(self._next, until)  # slots resume after the pause
-            return True
-        return False
 
-    @property
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - self._clock())
+class WriteEvents(httpx.AsyncBaseTransport):
+    """Gives transports that emit no httpcore trace (httpx's MockTransport and
+    ASGITransport, in tests) the same ``send_request_headers`` event, so they are
+    paced exactly like the network transport."""
 
-    async def slot(self) -> None:
-        """Wait for this caller's slot on the clock, never inside a pause."""
-        while True:
-            while (wait := self.paused_for) > 0:
-                await asyncio.sleep(wait)
-            now = self._clock()
-            due = max(self._next, now)
-            self._next = due + self.interval  # reserved synchronously: no two share it
-            if due > now:
-                await asyncio.sleep(due - now)
-            # a waiter woken late must still keep 1/rate from the previous send
-            while (gap := self._last_sent + self.min_interval - self._clock()) > 0:
-                await asyncio.sleep(gap)
-            if self.paused_for <= 0:
-                self._last_sent = self._clock()
-                self.sent_at.append(self._last_sent)
-                return
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_headers.started", {})
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class TokenSource:
@@ -139,15 +311,17 @@ class ClientCredentialsToken(TokenSource):
     """OAuth2 client_credentials with HTTP Basic (Orange's API gateway)."""
 
     def __init__(self, token_url: str, client_id: str, client_secret: str, *,
-                 margin: float = 60.0, stats: ProviderStats | None = None) -> None:
+                 policy: HttpPolicy | None = None, margin: float = 60.0,
+                 env_names: str = "RCSQUALIFY_BOTHUB_CLIENT_ID and "
+                 "RCSQUALIFY_BOTHUB_CLIENT_SECRET") -> None:
         self.token_url = token_url
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._token: str | None = None
         self._expires = 0.0
         self._margin = margin
+        self._policy = policy or HttpPolicy()
         self._lock = asyncio.Lock()
-        self.fetched = 0
-        self.stats = stats
+        self._env_names = env_names
         self.failed: str | None = None
 
     async def token(self, client: httpx.AsyncClient) -> str:
@@ -161,8 +335,15 @@ class ClientCredentialsToken(TokenSource):
             try:
                 self._token, lifetime = await self._fetch(client)
             except Transient as exc:
+                if exc.kind in CONNECT_KINDS:
+                    raise ConfigurationError(
+                        f"cannot get a token from {mask_url(self.token_url)}: "
+                        f"{describe_transport(exc.kind)}; check --bothub-token-url "
+                        "(RCSQUALIFY_BOTHUB_TOKEN_URL)") from exc
                 self.failed = exc.kind
                 raise Unresolved(exc.kind) from exc
+            # a lifetime of 0 (or 5 s) would mean one token request per look-up
+            lifetime = max(lifetime, self._policy.token_min_lifetime)
             # renew a little before expiry: 60 s, or a tenth of a short lifetime
             self._expires = time.monotonic() + lifetime - min(self._margin, lifetime / 10)
             return self._token
@@ -178,29 +359,47 @@ class ClientCredentialsToken(TokenSource):
             retry=retry_if_exception_type(Transient), reraise=True,
         ):
             with attempt:
-                try:
-                    resp = await client.post(
-                        self.token_url, data={"grant_type": "client_credentials"},
-                        headers={"Authorization": f"Basic {self._basic}",
-                                 "Accept": "application/json"})
-                except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    raise Transient("token_transport", type(exc).__name__) from exc
-                if resp.status_code >= 500 or resp.status_code == 429:
-                    raise Transient("token_http", str(resp.status_code))
-                if resp.status_code in (400, 401, 403):
-                    raise ConfigurationError(
-                        f"the token endpoint refused the client credentials (HTTP "
-                        f"{resp.status_code}); check RCSQUALIFY_BOTHUB_CLIENT_ID and "
-                        "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
-                try:
-                    data = resp.json()
-                    token = str(data["access_token"])
-                    lifetime = float(data.get("expires_in", 3600))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise Transient("token_malformed") from exc
-                self.fetched += 1
-                return token, lifetime
+                return await self._fetch_once(client)
         raise AssertionError("unreachable")
+
+    async def _fetch_once(self, client: httpx.AsyncClient) -> tuple[str, float]:
+        where = mask_url(self.token_url)
+        try:
+            raw = await fetch(client, "POST", self.token_url, timeout=self._policy.timeout,
+                              max_body=self._policy.max_body,
+                              data={"grant_type": "client_credentials"},
+                              headers={"Authorization": f"Basic {self._basic}",
+                                       "Accept": "application/json"})
+        except (httpx.TransportError, TimeoutError) as exc:
+            raise Transient(transport_kind(exc)) from exc
+        except _Unrecognized as exc:
+            raise ConfigurationError(f"the token endpoint {where} sent an answer over "
+                                     f"{self._policy.max_body} bytes") from exc
+        if raw.status >= 500 or raw.status in (408, 429):
+            raise Transient(f"token_http_{raw.status}")
+        if raw.status in (400, 401, 403):
+            raise ConfigurationError(
+                f"the token endpoint {where} refused the client credentials (HTTP "
+                f"{raw.status}); check {self._env_names}")
+        if raw.status != 200:
+            raise ConfigurationError(
+                f"the token endpoint {where} answered HTTP {raw.status} "
+                f"({content_label(raw)}) {server_message(raw.content)}; check "
+                "--bothub-token-url (RCSQUALIFY_BOTHUB_TOKEN_URL)")
+        try:
+            data = json.loads(raw.content)
+            token = data["access_token"]
+            lifetime = float(data.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            if _is_json_type(raw.headers):
+                raise Transient("token_malformed") from exc
+            raise ConfigurationError(
+                f"the token endpoint {where} answered HTTP 200 without a token "
+                f"({content_label(raw)}); check --bothub-token-url") from exc
+        if not isinstance(token, str) or not token or not math.isfinite(lifetime):
+            raise ConfigurationError(f"the token endpoint {where} answered without a "
+                                     "usable access_token")
+        return token, lifetime
 
 
 class StaticToken(TokenSource):
@@ -216,53 +415,45 @@ class StaticToken(TokenSource):
         pass
 
 
-@dataclass
-class Answer:
-    status: int
-    body: Any  # parsed JSON, or None
-
-
 class HttpLayer:
-    """One per provider: an httpx client, a pacer, a token source, counters."""
+    """One per service: an httpx client, a pacer, a token source, counters, the policy."""
 
     def __init__(
         self,
         name: str,
+        policy: HttpPolicy,
         *,
-        rate: float,
-        throttle_pause: float,
-        timeout: float = 10.0,
-        max_attempts: int = 5,
-        deadline: float = 120.0,
-        max_throttled: int = 30,
         token: TokenSource | None = None,
         extra_headers: Callable[[], dict[str, str]] | None = None,
         stats: ProviderStats | None = None,
         notify: Notify | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        backoff_initial: float = 0.5,
-        rate_margin: float = 0.03,
+        schedule: Schedule | None = None,
+        url_hint: str = "",
     ) -> None:
         self.name = name
-        self.pacer = Pacer(rate, margin=rate_margin)
-        self.throttle_pause = throttle_pause
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.deadline = deadline
-        self.max_throttled = max_throttled
+        self.policy = policy
+        self.pacer = Pacer(policy.rate, margin=policy.margin, schedule=schedule)
         self.token_source = token
         self.extra_headers = extra_headers
-        self.stats = stats or ProviderStats()
+        self.stats = stats if stats is not None else ProviderStats()
         self.notify = notify
-        self.backoff_initial = backoff_initial
-        self._transport = transport
+        self.url_hint = url_hint
+        self._transport = WriteEvents(transport) if transport is not None else None
         self._client: httpx.AsyncClient | None = None
         self._refused_tokens: set[str] = set()
+        self._recognized = 0
+        self._streak: Counter[str] = Counter()
+        self._spent = 0
+        self._pauses = 0
+        self.notes: list[str] = []
 
     @contextlib.asynccontextmanager
     async def session(self) -> Any:
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits,
+        p = self.policy
+        limits = httpx.Limits(max_connections=max(100, p.concurrency + 8),
+                              max_keepalive_connections=max(100, p.concurrency + 8))
+        async with httpx.AsyncClient(timeout=httpx.Timeout(p.timeout), limits=limits,
                                      transport=self._transport,
                                      headers={"User-Agent": USER_AGENT}) as client:
             self._client = client
@@ -271,48 +462,99 @@ class HttpLayer:
             finally:
                 self._client = None
 
+    # -- what providers tell the layer about answers ----------------------------------
+    def accept(self, answer: Answer, kind: str | None = None) -> None:
+        """The provider recognized this answer (a verdict it may cache)."""
+        self._recognized += 1
+        self.stats.answer(answer.status, True, kind)
+
+    def reject(self, answer: Answer, kind: str, url: str = "") -> Unresolved:
+        """The provider did not recognize this answer: a failure, never a verdict.
+        Returns the exception for the caller to raise or record."""
+        self.stats.answer(answer.status, False, kind)
+        self.stats.error(kind)
+        self._early_failure(kind, url, f"HTTP {answer.status} {kind.replace('_', ' ')}")
+        return Unresolved(kind, counted=True)
+
+    def _early_failure(self, kind: str, url: str, what: str) -> None:
+        if self._recognized:
+            return
+        self._streak[kind] += 1
+        if self._streak[kind] >= self.policy.early_stop:
+            hint = f"; check {self.url_hint}" if self.url_hint else ""
+            raise ConfigurationError(
+                f"{self.name}: the first {self._streak[kind]} answers from "
+                f"{mask_url(url) if url else 'the service'} were all failures: {what}{hint}")
+
+    # -- sending ---------------------------------------------------------------------
     async def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200,),
-                      expected: tuple[int, ...] = (), **kwargs: Any) -> Answer:
-        """Send with pacing and retries. ``ok`` statuses have a JSON body to parse;
-        ``expected`` statuses are answers too (e.g. 404 = not capable). Anything else
-        after retries raises ``Unresolved``."""
+                      expected: tuple[int, ...] = (),
+                      fresh_params: Callable[[], dict[str, str]] | None = None,
+                      **kwargs: Any) -> Answer:
+        """Send with pacing and retries. ``ok`` and ``expected`` statuses are answers
+        when their body is JSON (or empty); ``fresh_params`` are made anew for every
+        attempt (RBM's requestId). Anything else after retries raises ``Unresolved``;
+        a misconfiguration raises ``ConfigurationError``."""
 
         def count_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
 
+        p = self.policy
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.deadline),
-                wait=wait_exponential_jitter(multiplier=self.backoff_initial, max=10,
-                                            jitter=self.backoff_initial),
+                stop=stop_after_attempt(p.max_attempts) | stop_after_delay(p.deadline),
+                wait=wait_exponential_jitter(multiplier=p.backoff_initial, max=10,
+                                             jitter=p.backoff_initial),
                 retry=retry_if_exception_type(Transient), reraise=True,
                 before_sleep=count_retry,
             ):
                 with attempt:
-                    return await self._once(method, url, ok, expected, kwargs)
+                    return await self._once(method, url, ok, expected, fresh_params, kwargs)
         except Transient as exc:
-            self._count_error(exc.kind)
+            self.stats.error(exc.kind)
             raise Unresolved(exc.kind) from exc
         except Unresolved as exc:
-            self._count_error(exc.kind)
+            if not exc.counted:
+                self.stats.error(exc.kind)
             raise
         raise AssertionError("unreachable")
 
-    def _count_error(self, kind: str) -> None:
-        self.stats.errors += 1
-        self.stats.error_kinds[kind] = self.stats.error_kinds.get(kind, 0) + 1
+    def _pause_seconds(self, headers: httpx.Headers) -> float:
+        p = self.policy
+        asked = parse_retry_after(headers)
+        pause = p.throttle_pause if asked is None else max(p.throttle_pause, asked)
+        return min(pause, p.max_pause)
+
+    def _announce_pause(self, pause: float) -> None:
+        self._pauses += 1
+        if self.notify is None:
+            return
+        if self._pauses == 1:
+            self.notify(f"{self.name}: HTTP 429 from the gateway, pausing all requests "
+                        f"for {pause:.0f} s")
+        elif self._pauses == 2 or self._pauses % 10 == 0:
+            self.notify(f"{self.name}: HTTP 429 again ({self._pauses} pauses so far): the "
+                        "gateway's quota is lower than --rate or shared with other "
+                        "senders; consider a lower --rate")
 
     async def _once(self, method: str, url: str, ok: tuple[int, ...],
-                    expected: tuple[int, ...], kwargs: dict[str, Any]) -> Answer:
+                    expected: tuple[int, ...],
+                    fresh_params: Callable[[], dict[str, str]] | None,
+                    kwargs: dict[str, Any]) -> Answer:
         assert self._client is not None, "use inside session()"
+        p = self.policy
         refreshes = 0
         throttled = 0
         base_headers = dict(kwargs.get("headers") or {})
         send_kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         while True:
-            # the slot first, then the token: a token taken before a long wait for a
-            # slot could expire on the way
-            await self.pacer.slot()
+            if p.max_requests is not None and self._spent >= p.max_requests:
+                if not self.notes:
+                    self.notes.append(f"{self.name}: stopped at --max-requests "
+                                      f"{p.max_requests}; the rest stays unverified")
+                raise Unresolved("budget")
+            self._spent += 1
+            # the token first: a token fetch must never sit between a slot and its write
             headers = dict(base_headers)
             token = None
             if self.token_source is not None:
@@ -320,67 +562,72 @@ class HttpLayer:
                 headers["Authorization"] = f"Bearer {token}"
             if self.extra_headers is not None:
                 headers.update(self.extra_headers())
-            self.stats.requests += 1
+            if fresh_params is not None:
+                params = dict(send_kwargs.get("params") or {})
+                params.update(fresh_params())
+                send_kwargs["params"] = params
+            await self.pacer.reserve()
+
+            async def on_write() -> None:
+                await self.pacer.confirm()
+                self.stats.requests += 1
+
             try:
-                resp = await self._client.request(method, url, headers=headers, **send_kwargs)
-            except httpx.TimeoutException as exc:
-                raise Transient("timeout", type(exc).__name__) from exc
-            except httpx.TransportError as exc:  # resets, refused, protocol errors
-                raise Transient("connection", type(exc).__name__) from exc
-            if resp.status_code == 429:
+                raw = await fetch(self._client, method, url, timeout=p.timeout,
+                                  max_body=p.max_body, on_write=on_write, headers=headers,
+                                  **send_kwargs)
+            except (httpx.TransportError, TimeoutError) as exc:
+                kind = transport_kind(exc)
+                if kind in CONNECT_KINDS:
+                    self._early_failure(kind, url, describe_transport(kind))
+                raise Transient(kind, type(exc).__name__) from exc
+            except _Unrecognized as exc:
+                raise self.reject(Answer(0, None), exc.kind, url) from exc
+            if raw.status == 429:
                 self.stats.throttled += 1
                 throttled += 1
-                pause = max(self.throttle_pause, _retry_after(resp))
-                if self.pacer.pause(pause) and self.notify:
-                    self.notify(f"{self.name}: HTTP 429 from the gateway, pausing all "
-                                f"requests for {pause:.0f} s")
-                if throttled > self.max_throttled:
+                pause = self._pause_seconds(raw.headers)
+                if self.pacer.pause(pause):
+                    self._announce_pause(pause)
+                if throttled > p.max_throttled:
                     raise Transient("throttled", "too many 429s")
                 continue
-            if resp.status_code == 401:
+            if raw.status == 401:
                 # Expired or revoked: drop the token (once for all requests that held it)
                 # and send again. Several *different* tokens refused with no success in
-                # between means the credentials are not allowed on this API at all (many
-                # requests in flight with one revoked token are a single refusal).
+                # between means the credentials are not allowed on this API at all.
                 self._refused_tokens.add(token or "")
-                if len(self._refused_tokens) >= 5:
+                if len(self._refused_tokens) >= 5 or token is None:
                     raise ConfigurationError(
-                        f"{self.name}: the API keeps refusing fresh tokens (HTTP 401); check "
-                        "the credentials, the bot/agent id and the API subscription")
-                if token is not None and refreshes < 3:
+                        f"{self.name}: {mask_url(url)} keeps refusing the credentials "
+                        "(HTTP 401); check the credentials, the bot/agent id and the API "
+                        "subscription")
+                if refreshes < 3:
                     assert self.token_source is not None
                     self.token_source.invalidate(token)
                     refreshes += 1
                     continue
                 raise Transient("unauthorized")
             self._refused_tokens.clear()
-            if resp.status_code >= 500:
-                raise Transient(f"http_{resp.status_code}")
-            if resp.status_code in ok or resp.status_code in expected:
-                body = None
-                if resp.content:
-                    try:
-                        body = resp.json()
-                    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                        if resp.status_code in ok:
-                            raise Transient("malformed_json") from exc
-                elif resp.status_code in ok and method == "GET":
-                    body = {}
-                return Answer(resp.status_code, body)
-            raise Transient(f"http_{resp.status_code}")
+            if raw.status >= 500 or raw.status == 408:
+                raise Transient(f"http_{raw.status}")
+            if raw.status in ok or raw.status in expected:
+                return self._parse(raw, url)
+            raise ConfigurationError(
+                f"{self.name}: {method} {mask_url(url)} answered HTTP {raw.status} "
+                f"({content_label(raw)}) {server_message(raw.content)}"
+                + (f"; check {self.url_hint}" if self.url_hint else ""))
 
-
-def _retry_after(resp: httpx.Response) -> float:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return 0.0
-    try:
-        return float(value)
-    except ValueError:
+    def _parse(self, raw: Raw, url: str) -> Answer:
+        if not raw.content.strip():
+            return Answer(raw.status, None)
         try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return 0.0
+            return Answer(raw.status, json.loads(raw.content))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if _is_json_type(raw.headers):
+                raise Transient("malformed_json") from exc  # cut short on the way: retry
+            kind = f"not_json_{content_label(raw).replace(' ', '_')}"
+            raise self.reject(Answer(raw.status, None), kind, url) from exc
 
 
 async def run_all(items: list[Any], worker: Callable[[Any], Awaitable[None]],
@@ -388,7 +635,8 @@ async def run_all(items: list[Any], worker: Callable[[Any], Awaitable[None]],
     """Run ``worker`` over ``items`` with at most ``concurrency`` in flight.
 
     Pacing happens inside the HTTP layer, so this only needs enough workers to keep
-    the quota busy while answers are on their way (rate × latency).
+    the quota busy while answers are on their way (rate × latency). The first
+    exception (a configuration error) cancels the rest.
     """
     queue: asyncio.Queue[Any] = asyncio.Queue()
     for item in items:
@@ -408,3 +656,4 @@ async def run_all(items: list[Any], worker: Callable[[Any], Awaitable[None]],
     finally:
         for t in tasks:
             t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

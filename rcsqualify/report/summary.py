@@ -278,7 +278,9 @@ def summarize(
 
     incomplete = remote_asked and (
         reasons.get("capability_error", 0) > 0
+        or reasons.get("operator_error", 0) > 0
         or any(s.errors for s in result.source_stats.values())
+        or result.storage_degraded is not None
     )
     if gate_ratio > threshold:
         gate, code = "fail", ExitCode.FAIL

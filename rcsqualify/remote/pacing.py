@@ -1,0 +1,241 @@
+"""Pacing of every request to one service, shared by every process that uses it.
+
+CONTRACT §5 and §10: two requests to one service leave at least 1/rate apart *at the
+moment they are written to the network*, a 429 pauses every request of the service,
+and concurrent runs of rcsqualify for one aggregator share one quota.
+
+A send happens in two steps, so that nothing that can wait sits between the slot and
+the write:
+
+1. ``reserve()`` (before the connection is taken): a place on the schedule, due
+   1/(rate × (1 − margin)) after the previous one, whatever the latency of the
+   answers; the caller sleeps until it is due. This keeps throughput at the quota.
+2. ``confirm()`` (called by the HTTP layer right before the request line is written,
+   after the token was fetched and the connection opened): the send is allowed only
+   if the last send of *any* process left at least 1/rate ago and no pause is on;
+   otherwise the caller waits the difference and asks again. This is what makes the
+   spacing hold at the write, even when an event loop woke a waiter late or a new TLS
+   connection took longer than one interval.
+
+The state (next reservation, last send, pause end) lives in a ``Schedule``: in memory
+for one process, or in a small file under a fixed per-user directory, locked with
+``flock`` for the few microseconds of each update, so that a second run on the same
+machine joins the schedule instead of doubling the rate. Across machines the same
+interface is meant to be backed by Redis (issue #15).
+
+The file store uses the wall clock (shared by processes). A value far in the future
+(a clock stepped back, a file from before a reboot) is treated as stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import struct
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: a stored "next slot" or "pause end" further than this ahead of now is stale
+STALE_AHEAD = 3600.0
+
+
+class Schedule(Protocol):
+    """The shared state of one service's pacing; every method is atomic."""
+
+    def reserve(self, now: float, interval: float) -> float:
+        """Reserve the next slot at or after ``now`` (and after any pause); its time."""
+
+    def confirm(self, now: float, min_gap: float) -> float:
+        """0.0 and record a send at ``now`` if allowed; else the seconds to wait."""
+
+    def pause(self, until: float) -> bool:
+        """Pause sends until ``until``; True if this call started or lengthened it."""
+
+    def paused_until(self) -> float:
+        """When the current pause ends (0.0 when none)."""
+
+
+class MemorySchedule:
+    """One process's schedule (tests, and platforms without ``fcntl``)."""
+
+    def __init__(self) -> None:
+        self.next = 0.0
+        self.last = -1e18
+        self.paused = 0.0
+
+    def reserve(self, now: float, interval: float) -> float:
+        due = max(self.next, now, self.paused)
+        self.next = due + interval
+        return due
+
+    def confirm(self, now: float, min_gap: float) -> float:
+        wait = max(self.last + min_gap - now, self.paused - now)
+        if wait > 0:
+            return wait
+        self.last = now
+        return 0.0
+
+    def pause(self, until: float) -> bool:
+        if until > self.paused + 0.001:
+            self.paused = until
+            self.next = max(self.next, until)
+            return True
+        return False
+
+    def paused_until(self) -> float:
+        return self.paused
+
+
+_RECORD = struct.Struct("<3d")  # next slot, last send, pause end
+
+
+class FileSchedule:
+    """A schedule shared by the processes of one user through a locked 24-byte file."""
+
+    def __init__(self, path: Path, clock: Clock = time.time) -> None:
+        import fcntl  # POSIX; callers fall back to MemorySchedule without it
+
+        self._fcntl = fcntl
+        self.path = path
+        self._clock = clock
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[list[float]]:
+        self._fcntl.flock(self._fd, self._fcntl.LOCK_EX)
+        try:
+            raw = os.pread(self._fd, _RECORD.size, 0)
+            values = list(_RECORD.unpack(raw)) if len(raw) == _RECORD.size else [0.0, -1e18,
+                                                                                  0.0]
+            now = self._clock()
+            if values[0] > now + STALE_AHEAD:
+                values[0] = 0.0
+            if values[2] > now + STALE_AHEAD:
+                values[2] = 0.0
+            if values[1] > now + STALE_AHEAD:
+                values[1] = -1e18
+            before = list(values)
+            yield values
+            if values != before:
+                os.pwrite(self._fd, _RECORD.pack(*values), 0)
+        finally:
+            self._fcntl.flock(self._fd, self._fcntl.LOCK_UN)
+
+    def reserve(self, now: float, interval: float) -> float:
+        with self._locked() as v:
+            due = max(v[0], now, v[2])
+            v[0] = due + interval
+            return due
+
+    def confirm(self, now: float, min_gap: float) -> float:
+        with self._locked() as v:
+            wait = max(v[1] + min_gap - now, v[2] - now)
+            if wait > 0:
+                return wait
+            v[1] = now
+            return 0.0
+
+    def pause(self, until: float) -> bool:
+        with self._locked() as v:
+            if until > v[2] + 0.001:
+                v[2] = until
+                v[0] = max(v[0], until)
+                return True
+            return False
+
+    def paused_until(self) -> float:
+        with self._locked() as v:
+            return v[2]
+
+
+def default_quota_dir() -> Path:
+    """Fixed per user: it does not follow ``--cache-dir`` or ``--no-cache``, because the
+    quota belongs to the aggregator, not to one cache. ``RCSQUALIFY_QUOTA_DIR`` moves it
+    (tests, or a shared directory for several users of one application)."""
+    env = os.environ.get("RCSQUALIFY_QUOTA_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("rcsqualify")) / "quota"
+
+
+def service_key(*identity: str) -> str:
+    """A file-safe name for one service: provider + base URL + client id / agent id."""
+    return hashlib.sha256("\n".join(identity).encode()).hexdigest()[:32]
+
+
+def shared_schedule(*identity: str, directory: Path | None = None) -> Schedule:
+    """The machine-wide schedule of one service (memory where ``fcntl`` is missing)."""
+    try:
+        return FileSchedule((directory or default_quota_dir()) / f"{service_key(*identity)}.q")
+    except ImportError:  # pragma: no cover - Windows
+        return MemorySchedule()
+
+
+class Pacer:
+    """Smooth pacing on the clock, plus a service-wide pause after a 429.
+
+    Slots are reserved at ``rate × (1 − margin)``: the gateway counts *arrivals*, and a
+    request that leaves on time can reach it a few milliseconds late, right before the
+    next one; without a margin a client at exactly the quota collects the occasional 429
+    (a one-minute pause each). The hard rule, checked at the write, is 1/rate.
+    """
+
+    def __init__(self, rate: float, *, margin: float = 0.0, schedule: Schedule | None = None,
+                 clock: Clock = time.time, sleep: Sleep = asyncio.sleep) -> None:
+        self.min_interval = 1.0 / rate
+        self.interval = 1.0 / (rate * (1.0 - margin))
+        self.schedule = schedule if schedule is not None else MemorySchedule()
+        self._clock = clock
+        self._sleep = sleep
+        #: the latest send times (this process), for tests and benchmarks; bounded
+        self.sent_at: deque[float] = deque(maxlen=100_000)
+
+    def pause(self, seconds: float) -> bool:
+        """Pause the service; True if this call started (or lengthened) the pause."""
+        return self.schedule.pause(self._clock() + seconds)
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self.schedule.paused_until() - self._clock())
+
+    async def reserve(self) -> None:
+        """Wait for this caller's place on the schedule (never inside a pause)."""
+        while (wait := self.paused_for) > 0:
+            await self._sleep(wait)
+        now = self._clock()
+        due = self.schedule.reserve(now, self.interval)
+        if due > now:
+            await self._sleep(due - now)
+
+    async def confirm(self) -> float:
+        """Wait until a send is allowed now, record it, and return its time. Called
+        right before the request is written; nothing awaits between this and the write."""
+        while True:
+            if self.paused_for > 0:  # a 429 arrived while we waited: a new place after it
+                await self.reserve()
+            now = self._clock()
+            wait = self.schedule.confirm(now, self.min_interval)
+            if wait <= 0:
+                self.sent_at.append(now)
+                return now
+            await self._sleep(wait)
+
+    async def slot(self) -> float:
+        """Both steps at once, for callers whose write follows immediately."""
+        await self.reserve()
+        return await self.confirm()

@@ -1,0 +1,25 @@
+"""Text that came from outside (a server, a file) made safe to show (CONTRACT §10).
+
+Servers and files are data: a message, an operator code or a job id may hold terminal
+control sequences (which clear or rewrite the screen), bidirectional overrides (which
+make a log line read differently than it is) or Rich markup. Everything shown on the
+terminal, in a log line or in an error message goes through ``safe_text`` first; the
+HTML report escapes on top of it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls, DEL, and the Unicode bidi/format characters that reorder text
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def safe_text(value: object, limit: int = 200) -> str:
+    """One printable line: control and bidi characters replaced by ``?``, Rich markup
+    brackets escaped as plain text, cut to ``limit`` characters with an ellipsis."""
+    text = _UNSAFE.sub("?", str(value))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: max(0, limit - 1)] + "…"
+    return text.replace("[", "(").replace("]", ")")
