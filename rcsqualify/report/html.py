@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +75,25 @@ def _trend(history: list[dict[str, Any]], threshold: float, width: int = 560,
 
 
 def read_history(path: Path | None) -> list[dict[str, Any]]:
-    if path is None or not path.exists():
+    """The runs of a cron log that have a ratio to draw. A line that is not a JSON
+    object, or whose ``error_ratio`` is not a finite number (``null``: a run that stopped
+    with exit 2), is skipped: a damaged log never costs the report."""
+    if path is None or not path.is_file():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
-            out.append(json.loads(line))
+            entry = json.loads(line)
         except ValueError:
             continue
+        ratio = entry.get("error_ratio") if isinstance(entry, dict) else None
+        if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) \
+                and math.isfinite(ratio):
+            out.append(entry)
     return out
 
 
