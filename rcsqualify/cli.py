@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,8 +77,8 @@ def reports_errors(func: F) -> F:
                 raise
             raise _fail(str(exc), int(exc.exit_code)) from None
         except KeyboardInterrupt as exc:
-            what = "terminated" if isinstance(exc, Interrupted) and exc.signum != 2 else \
-                "interrupted"
+            what = ("terminated" if isinstance(exc, Interrupted)
+                    and exc.signum != signal.SIGINT else "interrupted")
             raise _fail(f"{what}; answers so far are cached, re-run to continue",
                         getattr(exc, "exit_code", 130)) from None
         except Exception as exc:
