@@ -53,3 +53,18 @@ def emulator_truth(numbers: list[str], seed: int = 0, share: float = 0.7) -> lis
         digest = hashlib.sha256(f"{seed}:cap:{e164(n)}".encode()).digest()[:8]
         out.append(int.from_bytes(digest, "big") / 2**64 < share)
     return out
+
+
+def service_account(tmp_path: Path, token_uri: str) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "test", "private_key_id": "k1",
+        "private_key": pem, "client_email": "rbm@test.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": token_uri}))
+    return path

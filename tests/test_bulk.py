@@ -29,7 +29,15 @@ from rcsqualify.remote.http import HttpPolicy
 from rcsqualify.report.summary import summarize
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
 from tests.conftest import Emulator
-from tests.helpers import check_json, contacts_file, e164, emulator_truth, frte_numbers, run_cli
+from tests.helpers import (
+    check_json,
+    contacts_file,
+    e164,
+    emulator_truth,
+    frte_numbers,
+    run_cli,
+    service_account,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = ZoneInfo("UTC")
@@ -152,21 +160,6 @@ def test_batch_plan_never_under_500_or_over_10000(n: int) -> None:
     assert all(calls[i][1] == calls[i + 1][0] for i in range(len(calls) - 1))
 
 
-def _service_account(tmp_path: Path, token_uri: str) -> Path:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    path = tmp_path / "sa.json"
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "test", "private_key_id": "k1",
-        "private_key": pem, "client_email": "rbm@test.iam.gserviceaccount.com",
-        "client_id": "1", "token_uri": token_uri}))
-    return path
-
-
 def _rbm_args(emulator: Emulator, sa: Path, agent: str = "emulator-agent") -> list[str]:
     return ["--rbm-url", f"{emulator.base}/rbm", "--rbm-credentials", str(sa),
             "--agent-id", agent, "--threshold", "1"]
@@ -175,7 +168,7 @@ def _rbm_args(emulator: Emulator, sa: Path, agent: str = "emulator-agent") -> li
 def test_rbm_per_number_with_a_generated_service_account(tmp_path: Path,
                                                          emulator: Emulator) -> None:
     emulator.configure(numbers={e164(n): {"operator": "20801"} for n in frte_numbers(40)})
-    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, frte_numbers(40))
     result, report = check_json([str(f), "--capability", "rbm", "--rate", "200",
                                  *_rbm_args(emulator, sa)])
@@ -187,7 +180,7 @@ def test_rbm_per_number_with_a_generated_service_account(tmp_path: Path,
 
 
 def test_rbm_unknown_agent_is_a_configuration_error(tmp_path: Path, emulator: Emulator) -> None:
-    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, frte_numbers(3))
     result = run_cli(["check", str(f), "--capability", "rbm",
                       *_rbm_args(emulator, sa, agent="someone-else")])
@@ -200,7 +193,7 @@ def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator
     # half the numbers on a network where the agent is launched
     emulator.configure(numbers={e164(n): {"operator": "20801" if i % 2 else "20810"}
                                 for i, n in enumerate(numbers)})
-    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, numbers)
     _result, report = check_json([str(f), "--capability", "rbm-batch",
                                  *_rbm_args(emulator, sa)])
@@ -225,7 +218,7 @@ def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator
 
 def test_rbm_batch_remainder_under_500_goes_per_number(tmp_path: Path,
                                                        emulator: Emulator) -> None:
-    sa = _service_account(tmp_path, f"{emulator.base}/rbm/token")
+    sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, frte_numbers(120))
     _, report = check_json([str(f), "--capability", "rbm-batch", *_rbm_args(emulator, sa)])
     stats = emulator.stats()

@@ -16,8 +16,7 @@ import pytest
 
 from rcsqualify.remote.cache import DAY, Freshness, LookupCache
 from tests.conftest import Emulator
-from tests.helpers import check_json, run_cli, write_csv
-from tests.helpers import frte_numbers
+from tests.helpers import check_json, frte_numbers, run_cli, write_csv
 
 HEADER = ["id", "nom", "mobile"]
 

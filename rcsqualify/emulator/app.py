@@ -62,6 +62,7 @@ class EmulatorConfig:
     timeout_delay: float = 5.0
     latency: float = 0.0
     token_ttl: int = 3600
+    token_expires_in: int | None = None  # what the token answer says, when not the truth
     client_id: str = "emulator-client"
     client_secret: str = "emulator-secret"
     mnp_token: str | None = None
@@ -335,8 +336,10 @@ def build_app(config: EmulatorConfig | None = None) -> Starlette:
         token = secrets.token_urlsafe(24)
         store[token] = time.time() + state.config.token_ttl
         state.tokens_issued += 1
+        advertised = state.config.token_expires_in
         return JSONResponse({"access_token": token, "token_type": "Bearer",
-                             "expires_in": state.config.token_ttl})
+                             "expires_in": state.config.token_ttl if advertised is None
+                             else advertised})
 
     async def bothub_single(request: Request) -> Response:
         number = request.query_params.get("userContact", "")

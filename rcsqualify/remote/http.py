@@ -37,6 +37,8 @@ import json
 import math
 import os
 import re
+import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -160,7 +162,14 @@ def transport_kind(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timeout"
     if isinstance(exc, httpx.ConnectError):
-        text = " ".join(str(e).lower() for e in _chain(exc))
+        chain = _chain(exc)
+        if any(isinstance(e, ssl.SSLError) for e in chain):
+            return "tls"
+        if any(isinstance(e, socket.gaierror) for e in chain):
+            return "dns"
+        if any(isinstance(e, ConnectionRefusedError) for e in chain):
+            return "refused"
+        text = " ".join(str(e).lower() for e in chain)
         if "ssl" in text or "certificate" in text or "tls" in text:
             return "tls"
         if any(s in text for s in ("name or service not known", "nodename nor servname",

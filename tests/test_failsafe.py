@@ -1,0 +1,385 @@
+"""CONTRACT §10 over real HTTP against the emulator: a wrong URL, a dead or hostile
+service never becomes a verdict, is never cached, never hangs, never touches a file
+outside the cache. Each test names the failure it reproduces."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rcsqualify.remote.cache import LookupCache, load_or_create_secret
+from tests.conftest import Emulator
+from tests.helpers import (
+    check_json,
+    contacts_file,
+    e164,
+    frte_numbers,
+    run_cli,
+    service_account,
+)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
+
+
+def bothub(emulator: Emulator, base: str | None = None) -> list[str]:
+    return ["--capability", "bothub", "--bot-id", "test-bot",
+            "--bothub-url", base or f"{emulator.base}/bothub/v1",
+            "--bothub-token-url", f"{emulator.base}/oauth/v3/token", "--rate", "200",
+            "--threshold", "1"]
+
+
+def cached_entries(cache_dir: Path) -> int:
+    cache = LookupCache(cache_dir)
+    try:
+        return int(cache.info()["entries"])
+    finally:
+        cache.close()
+
+
+# -- a wrong URL never becomes "not RCS" -------------------------------------------------
+
+def test_a_plain_text_404_from_a_wrong_path_stops_the_run_and_caches_nothing(
+        tmp_path: Path, emulator: Emulator) -> None:
+    f = contacts_file(tmp_path, frte_numbers(300))
+    cache = tmp_path / "cache"
+    result = run_cli(["check", str(f), *bothub(emulator, f"{emulator.base}/wrong/v1"),
+                      "--cache-dir", str(cache)])
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "404" in line and "--bothub-url" in line
+    assert "/wrong/v1" in line and "+33" not in line
+    assert emulator.stats()["requests"].get("bothub", 0) == 0  # never reached the API
+    assert cached_entries(cache) == 0
+    # the right URL afterwards asks every number: nothing false was kept
+    _, report = check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert report["api"]["requests"] == 300
+
+
+def test_an_html_200_page_is_not_an_answer_and_stops_within_50_lookups(
+        tmp_path: Path, emulator: Emulator) -> None:
+    f = contacts_file(tmp_path, frte_numbers(300))
+    result = run_cli(["check", str(f), *bothub(emulator, f"{emulator.base}/portal/x"),
+                      "--json-report", str(tmp_path / "r.json")])
+    assert result.exit_code == 2
+    assert "not json html" in result.stderr or "html" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_json_404_without_the_error_envelope_is_not_a_negative(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(inject=[{"family": "bothub", "status": 404, "count": 3,
+                                "body": '{"detail": "no route"}',
+                                "content_type": "application/json"}])
+    f = contacts_file(tmp_path, frte_numbers(10))
+    result, report = check_json([str(f), *bothub(emulator)])
+    assert report["counts"]["not_rcs"] + report["counts"]["reachable"] == 7
+    assert report["reasons"]["capability_error"] == 3
+    answers = report["api"]["providers"]["bothub"]["answers"]
+    assert answers["by_status"]["404"]["unrecognized"] == 3
+    assert result.exit_code == 3
+
+
+# -- a dead endpoint names its address ---------------------------------------------------
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_dead_api_endpoint_is_exit_2_naming_the_address(tmp_path: Path,
+                                                          emulator: Emulator) -> None:
+    port = closed_port()
+    f = contacts_file(tmp_path, frte_numbers(200))
+    result = run_cli(["check", str(f), *bothub(emulator, f"http://127.0.0.1:{port}/bothub/v1")])
+    assert result.exit_code == 2
+    assert "connection refused" in result.stderr and f"127.0.0.1:{port}" in result.stderr
+
+
+def test_a_dead_token_endpoint_is_exit_2_naming_the_address(tmp_path: Path,
+                                                            emulator: Emulator) -> None:
+    port = closed_port()
+    f = contacts_file(tmp_path, frte_numbers(20))
+    args = bothub(emulator)
+    args[args.index("--bothub-token-url") + 1] = f"http://127.0.0.1:{port}/token"
+    result = run_cli(["check", str(f), *args])
+    assert result.exit_code == 2
+    assert "connection refused" in result.stderr and f"127.0.0.1:{port}" in result.stderr
+
+
+# -- 4xx are not retried -----------------------------------------------------------------
+
+def test_a_403_is_a_configuration_error_after_one_request(tmp_path: Path,
+                                                          emulator: Emulator) -> None:
+    emulator.configure(inject=[{"family": "bothub", "status": 403, "count": 1000,
+                                "content_type": "application/json",
+                                "body": '{"error": {"code": 403, "message": '
+                                        '"bad JWT \\u001b[2J"}}'}])
+    f = contacts_file(tmp_path, frte_numbers(100))
+    result = run_cli(["check", str(f), *bothub(emulator)])
+    assert result.exit_code == 2
+    assert "HTTP 403" in result.stderr and "bad JWT" in result.stderr
+    assert "\x1b" not in result.stderr  # server text is data: no terminal control
+    asked = emulator.stats()["requests"]["bothub"]
+    assert asked <= 10  # not 5 per number: stopped at once
+
+
+# -- recognized answers only ---------------------------------------------------------------
+
+def test_a_capability_list_without_the_chatbot_feature_is_not_rcs(tmp_path: Path,
+                                                                  emulator: Emulator) -> None:
+    emulator.configure(capabilities=["chat", "fileTransfer"], capable_share=1.0)
+    f = contacts_file(tmp_path, frte_numbers(8))
+    _, report = check_json([str(f), *bothub(emulator)])
+    assert report["reasons"]["no_chatbot_feature"] == 8
+    assert report["counts"]["not_rcs"] == 8
+    features = report["api"]["providers"]["bothub"]["answers"]["features"]
+    assert features == {"chat": 8, "fileTransfer": 8}
+    _, any_list = check_json([str(f), *bothub(emulator), "--require-feature", "",
+                              "--no-cache"])
+    assert any_list["counts"]["reachable"] == 8
+
+
+def test_cache_is_scoped_by_service_and_bot(tmp_path: Path, emulator: Emulator) -> None:
+    f = contacts_file(tmp_path, frte_numbers(20))
+    cache = tmp_path / "cache"
+    check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    args = bothub(emulator)
+    args[args.index("--bot-id") + 1] = "production-bot"
+    _, other = check_json([str(f), *args, "--cache-dir", str(cache)])
+    assert other["api"]["requests"] == 20 and other["api"]["cache_hits"] == 0
+    _, same = check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert same["api"]["requests"] == 0 and same["api"]["cache_hits"] == 20
+    info = json.loads(run_cli(["cache", "info", "--json", "--cache-dir", str(cache)]).stdout)
+    ids = sorted(s["id"] for s in info["scopes"].values())
+    assert ids == ["production-bot", "test-bot"]
+
+
+# -- bounds ------------------------------------------------------------------------------
+
+def test_a_huge_retry_after_is_capped(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(force_429=1, retry_after=1_000_000_000)
+    f = contacts_file(tmp_path, frte_numbers(5))
+    result, report = check_json([str(f), *bothub(emulator), "--throttle-pause", "0.2",
+                                 "--max-pause", "0.5"])
+    assert report["api"]["throttled"] == 1 and report["counts"]["unverified"] == 0
+    assert "pausing all requests for 0 s" in result.stderr or "for 1 s" in result.stderr
+
+
+def test_a_body_trickled_byte_by_byte_hits_the_whole_request_deadline(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(slow_body=0.2, capable_share=1.0)  # ~70 bytes: 14 s per answer
+    f = contacts_file(tmp_path, frte_numbers(2))
+    result, report = check_json([str(f), *bothub(emulator), "--timeout", "0.5"])
+    assert result.exit_code == 3
+    assert report["reasons"]["capability_error"] == 2
+    assert report["api"]["providers"]["bothub"]["error_kinds"] == {"timeout": 2}
+
+
+def test_a_zero_token_lifetime_is_not_one_token_per_lookup(tmp_path: Path,
+                                                           emulator: Emulator) -> None:
+    emulator.configure(token_expires_in=0)  # valid for an hour, announced as 0 s
+    f = contacts_file(tmp_path, frte_numbers(40))
+    check_json([str(f), *bothub(emulator)])
+    assert emulator.stats()["tokens_issued"] <= 3
+
+
+def test_max_requests_is_a_budget(tmp_path: Path, emulator: Emulator) -> None:
+    f = contacts_file(tmp_path, frte_numbers(50))
+    result, report = check_json([str(f), *bothub(emulator), "--max-requests", "10"])
+    assert emulator.stats()["requests"]["bothub"] == 10
+    assert report["counts"]["unverified"] == 40 and result.exit_code == 3
+    assert any("--max-requests 10" in n for n in report["notes"])
+
+
+# -- bulk jobs ----------------------------------------------------------------------------
+
+def bulk(emulator: Emulator, cache: Path) -> list[str]:
+    return ["--capability", "bothub-bulk", "--bot-id", "b", "--bothub-url",
+            f"{emulator.base}/bothub/v1", "--bothub-token-url",
+            f"{emulator.base}/oauth/v3/token", "--threshold", "1", "--cache-dir", str(cache),
+            "--poll-interval", "0.05", "--rate", "100"]
+
+
+def test_a_stuck_job_ends_at_the_bulk_deadline(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(bulk_polls=10**9)
+    f = contacts_file(tmp_path, frte_numbers(30))
+    cache = tmp_path / "cache"
+    result, report = check_json([str(f), *bulk(emulator, cache), "--bulk-deadline", "2"])
+    assert result.exit_code == 3 and report["counts"]["unverified"] == 30
+    assert any("deadline" in n for n in report["notes"])
+    assert len(list((cache / "bulk_jobs").glob("*.json"))) == 1  # kept for the next run
+
+
+@pytest.mark.parametrize("status", ["FAILED", "EXPLODED"])
+def test_a_failed_or_unknown_job_status_ends_the_job(tmp_path: Path, emulator: Emulator,
+                                                     status: str) -> None:
+    emulator.configure(bulk_status=status, bulk_polls=0)
+    f = contacts_file(tmp_path, frte_numbers(30))
+    cache = tmp_path / "cache"
+    result, report = check_json([str(f), *bulk(emulator, cache)])
+    assert result.exit_code == 3 and report["counts"]["unverified"] == 30
+    assert not list((cache / "bulk_jobs").glob("*.json"))
+    assert cached_entries(cache) == 0
+
+
+def test_a_hostile_job_id_never_becomes_a_path(tmp_path: Path, emulator: Emulator) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "victim.json").write_text("precious")
+    cache = tmp_path / "a" / "b" / "cache"
+    emulator.configure(bulk_job_id="../../../victim/victim", bulk_polls=0)
+    f = contacts_file(tmp_path, frte_numbers(30))
+    result, _ = check_json([str(f), *bulk(emulator, cache)])
+    assert (victim / "victim.json").read_text() == "precious"
+    assert result.exit_code == 3  # an id we cannot trust: the numbers stay unverified
+    for path in (cache / "bulk_jobs").glob("*") if (cache / "bulk_jobs").exists() else []:
+        assert len(path.stem) == 32 and all(c in "0123456789abcdef" for c in path.stem)
+
+
+def test_a_safe_job_id_is_stored_under_its_hash(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(bulk_job_id="job-42.a", bulk_polls=10**9)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(10))
+    check_json([str(f), *bulk(emulator, cache), "--bulk-deadline", "1"])
+    files = list((cache / "bulk_jobs").glob("*.json"))
+    assert len(files) == 1 and "job-42" not in files[0].name
+
+
+@pytest.mark.parametrize("config", [
+    {"bulk_submit_body": {"accepted": True}},
+    {"bulk_results": [{"number": "+33607000000", "capabilities": []}], "bulk_polls": 0},
+    {"bulk_results": "nope", "bulk_polls": 0},
+])
+def test_bulk_answers_in_an_unknown_shape_do_not_crash(tmp_path: Path, emulator: Emulator,
+                                                       config: dict[str, object]) -> None:
+    emulator.configure(**config)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(30))
+    for _ in range(2):  # the second run must not trip on anything the first left
+        result, report = check_json([str(f), *bulk(emulator, cache)])
+        assert result.exit_code == 3 and report["counts"]["unverified"] == 30
+    assert cached_entries(cache) == 0
+
+
+# -- MNP answers --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "kind"), [
+    ({"status": 1, "error_text": "Throttled"}, "error_in_body"),
+    ({"mccmnc": "\x1b[2J[/]bold"}, "bad_operator_code"),
+    ({"msisdn": "+33607000001"}, "missing_field"),
+])
+def test_mnp_answers_we_do_not_recognize_are_failures(tmp_path: Path, emulator: Emulator,
+                                                      body: dict[str, object],
+                                                      kind: str) -> None:
+    emulator.configure(mnp_body=body)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(6))
+    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
+                                 "--threshold", "1", "--cache-dir", str(cache)])
+    assert result.exit_code == 3 and report["reasons"]["operator_error"] == 6
+    assert report["api"]["providers"]["mnp"]["answers"]["kinds"] == {kind: 6}
+    assert "\x1b" not in result.stderr + result.stdout
+    assert cached_entries(cache) == 0
+
+
+# -- RBM -----------------------------------------------------------------------------------
+
+def test_rbm_sends_a_new_request_id_on_every_attempt(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(faults={"http_503": 1.0}, fault_attempts=1)
+    creds = service_account(tmp_path, f"{emulator.base}/rbm/token")
+    f = contacts_file(tmp_path, frte_numbers(10))
+    _, report = check_json([str(f), "--capability", "rbm", "--agent-id", "emulator-agent",
+                            "--rbm-url", f"{emulator.base}/rbm", "--rbm-credentials",
+                            str(creds), "--rate", "200", "--threshold", "1"])
+    assert report["api"]["retries"] >= 10
+    assert emulator.stats()["duplicate_request_ids"] == 0
+
+
+# -- the cache secret and erasure ---------------------------------------------------------
+
+def test_many_processes_on_a_fresh_cache_get_one_32_byte_secret(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from rcsqualify.remote.cache import load_or_create_secret
+        print(load_or_create_secret(Path(sys.argv[1])).hex())
+    """)
+    for trial in range(5):
+        d = tmp_path / f"c{trial}"
+        d.mkdir()
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(d)],
+                                  stdout=subprocess.PIPE, text=True,
+                                  env={**os.environ, "PYTHONPATH": os.getcwd()})
+                 for _ in range(8)]
+        seen = {p.communicate(timeout=60)[0].strip() for p in procs}
+        assert len(seen) == 1 and len(bytes.fromhex(seen.pop())) == 32
+        assert (d / "secret.key").stat().st_size == 32
+        assert not list(d.glob(".secret.*"))  # no temporary left behind
+
+
+def test_a_damaged_secret_is_refused_with_one_line(tmp_path: Path, emulator: Emulator) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "secret.key").write_bytes(b"")
+    with pytest.raises(Exception, match="0 bytes, not 32"):
+        load_or_create_secret(cache)
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert result.exit_code == 2 and "remove the directory" in result.stderr
+
+
+def test_cache_forget_erases_a_number_in_every_scope(tmp_path: Path, emulator: Emulator) -> None:
+    numbers = frte_numbers(10)
+    f = contacts_file(tmp_path, numbers)
+    cache = tmp_path / "cache"
+    check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200", "--threshold", "1",
+                "--cache-dir", str(cache)])
+    result = run_cli(["cache", "forget", numbers[0], e164(numbers[1]), "--cache-dir",
+                      str(cache)])
+    assert result.exit_code == 0 and "4 cache entries removed" in result.stdout
+    assert numbers[0] not in result.stdout + result.stderr
+    emulator.reset(quota=1000)
+    _, again = check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert again["api"]["requests"] == 2 and again["api"]["cache_hits"] == 8
+    bad = run_cli(["cache", "forget", "not a number", "--cache-dir", str(cache)])
+    assert bad.exit_code == 2 and "not a number" not in bad.stderr
+
+
+def test_a_cache_that_fails_mid_run_degrades_to_memory_and_exits_3(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk after the cache opened: the run completes from memory, says the cache
+    is degraded, and exits 3 (it would have passed)."""
+    import sqlite3
+
+    import diskcache
+
+    real_set = diskcache.Cache.set
+    calls = {"n": 0}
+
+    def failing_set(self: diskcache.Cache, key: object, *args: object, **kw: object) -> bool:
+        if str(key).startswith("cap:"):
+            calls["n"] += 1
+            if calls["n"] > 5:
+                raise sqlite3.OperationalError("database or disk is full")
+        return bool(real_set(self, key, *args, **kw))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(diskcache.Cache, "set", failing_set)
+    emulator.configure(capable_share=1.0)
+    f = contacts_file(tmp_path, frte_numbers(20))
+    result, report = check_json([str(f), *bothub(emulator), "--cache-dir",
+                                 str(tmp_path / "cache")])
+    assert report["counts"]["reachable"] == 20
+    assert result.exit_code == 3 and report["gate"] == "incomplete"
+    assert any("disk is full" in n for n in report["notes"])

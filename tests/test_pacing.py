@@ -1,0 +1,175 @@
+"""The pacer on a simulated clock: every property asserted on the client's own send
+times, with late wake-ups injected, so nothing depends on the machine's speed or load.
+Plus the schedule shared by two processes through the quota file (real processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rcsqualify.remote.pacing import FileSchedule, MemorySchedule, Pacer, Schedule
+
+
+class SimClock:
+    """A discrete-event clock for asyncio code: ``sleep`` parks the caller until the
+    simulated time reaches its wake-up, plus a seeded "late wake-up" of up to ``late``
+    seconds (what a loaded event loop does)."""
+
+    def __init__(self, late: float = 0.0, seed: int = 0) -> None:
+        self.now = 0.0
+        self.late = late
+        self.rng = np.random.default_rng(seed)
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = self.now + max(0.0, seconds) + float(self.rng.uniform(0, self.late))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, (wake, next(self._seq), fut))
+        await fut
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        async def driver() -> Any:
+            task = asyncio.ensure_future(main())
+            while not task.done():
+                for _ in range(20):  # let every runnable coroutine reach its next sleep
+                    await asyncio.sleep(0)
+                if self._heap and not task.done():
+                    wake, _, fut = heapq.heappop(self._heap)
+                    self.now = max(self.now, wake)
+                    fut.set_result(None)
+            return task.result()
+
+        return asyncio.run(driver())
+
+
+def run_callers(sim: SimClock, pacers: list[Pacer], n: int,
+                pause_at: int | None = None, pause: float = 0.0) -> None:
+    async def caller(i: int) -> None:
+        pacer = pacers[i % len(pacers)]
+        await pacer.reserve()
+        await sim.sleep(0.004)  # taking a connection: an await between slot and write
+        await pacer.confirm()
+        if i == pause_at:
+            pacer.pause(pause)
+
+    async def main() -> None:
+        await asyncio.gather(*(caller(i) for i in range(n)))
+
+    sim.run(main)
+
+
+def all_sends(pacers: list[Pacer]) -> np.ndarray:
+    return np.sort(np.concatenate([np.array(p.sent_at) for p in pacers]))
+
+
+def test_spacing_holds_at_the_write_with_late_wakeups() -> None:
+    sim = SimClock(late=0.005, seed=1)  # every wake-up up to 5 ms late: a busy loop
+    pacer = Pacer(30, margin=0.03, clock=sim.clock, sleep=sim.sleep)
+    run_callers(sim, [pacer], 600)
+    sent = all_sends([pacer])
+    assert len(sent) == 600
+    assert np.diff(sent).min() >= 1 / 30 - 1e-9  # never two writes closer than 1/rate
+    achieved = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert achieved >= 0.95 * 30  # late wake-ups are made up, not lost
+
+
+def test_without_late_wakeups_the_rate_is_the_margin_below_the_quota() -> None:
+    sim = SimClock()
+    pacer = Pacer(30, margin=0.03, clock=sim.clock, sleep=sim.sleep)
+    run_callers(sim, [pacer], 300)
+    sent = all_sends([pacer])
+    achieved = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert abs(achieved - 30 * 0.97) < 0.01
+
+
+def test_nothing_leaves_during_a_pause() -> None:
+    sim = SimClock(late=0.005, seed=2)
+    pacer = Pacer(50, clock=sim.clock, sleep=sim.sleep)
+    run_callers(sim, [pacer], 200, pause_at=40, pause=60.0)
+    sent = all_sends([pacer])
+    gaps = np.diff(sent)
+    assert len(sent) == 200 and gaps.min() >= 1 / 50 - 1e-9
+    big = np.flatnonzero(gaps > 1.0)
+    assert len(big) == 1 and gaps[big[0]] >= 60.0 - 0.2  # one pause, its full length
+
+
+def test_two_processes_share_one_schedule(tmp_path: Path) -> None:
+    """Two pacers on one quota file (as two processes would be) never write closer than
+    1/rate together, and together reach the quota, not twice it."""
+    sim = SimClock(late=0.01, seed=3)
+    path = tmp_path / "q"
+    schedules: list[Schedule] = [FileSchedule(path, clock=sim.clock),
+                                 FileSchedule(path, clock=sim.clock)]
+    pacers = [Pacer(30, margin=0.03, schedule=s, clock=sim.clock, sleep=sim.sleep)
+              for s in schedules]
+    run_callers(sim, pacers, 400)
+    sent = all_sends(pacers)
+    assert len(sent) == 400
+    assert np.diff(sent).min() >= 1 / 30 - 1e-9
+    achieved = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert 0.95 * 30 <= achieved <= 30
+
+
+def test_separate_schedules_would_double_the_rate() -> None:
+    """The control: without a shared schedule two runs send at twice the quota."""
+    sim = SimClock()
+    pacers = [Pacer(30, schedule=MemorySchedule(), clock=sim.clock, sleep=sim.sleep)
+              for _ in range(2)]
+    run_callers(sim, pacers, 400)
+    sent = all_sends(pacers)
+    assert (len(sent) - 1) / (sent[-1] - sent[0]) > 55
+
+
+def test_a_pause_seen_by_one_process_pauses_the_other(tmp_path: Path) -> None:
+    sim = SimClock()
+    a, b = (Pacer(20, schedule=FileSchedule(tmp_path / "q", clock=sim.clock),
+                  clock=sim.clock, sleep=sim.sleep) for _ in range(2))
+    assert a.pause(30.0) and not b.pause(10.0)  # b's shorter pause changes nothing
+    assert b.paused_for == 30.0
+
+
+def test_a_schedule_from_the_far_future_is_stale(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    sched = FileSchedule(tmp_path / "q", clock=lambda: now[0])
+    sched.reserve(now[0] + 10 * 86_400, 0.1)  # a clock that was ahead, or a reboot
+    now[0] += 1
+    assert sched.reserve(now[0], 0.1) == now[0]
+
+
+def test_real_processes_share_the_quota_file(tmp_path: Path) -> None:
+    """Two OS processes reserve and confirm on one file at the same time: their writes,
+    merged, keep 1/rate (the file lock makes each update atomic)."""
+    script = textwrap.dedent("""
+        import asyncio, sys
+        from pathlib import Path
+        from rcsqualify.remote.pacing import FileSchedule, Pacer
+        pacer = Pacer(200, schedule=FileSchedule(Path(sys.argv[1])))
+        async def main():
+            for _ in range(100):
+                await pacer.slot()
+        asyncio.run(main())
+        print(" ".join(repr(t) for t in pacer.sent_at))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "q")],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    sent = np.sort(np.array([float(x) for out in outs for x in out.split()]))
+    assert len(sent) == 200
+    assert np.diff(sent).min() >= 1 / 200 - 1e-6
