@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from rcsqualify.report.annotations import format_annotations
 from rcsqualify.report.formats import ReportFormat, format_report
 from rcsqualify.report.junit import format_junit
 from rcsqualify.report.markdown import format_markdown
-from rcsqualify.report.summary import Summary
+from rcsqualify.report.summary import Summary, stale_data
 from rcsqualify.runner import execute_check
 from rcsqualify.settings import Settings
 from tests.conftest import ROOT, Emulator
@@ -40,6 +41,13 @@ NUMBERS = ["06 07 00 00 01", "0607000002", "+33 6 07 00 00 03", "06 01 01 01 01"
            "01 45 60 12 34", "N/A", "3.36E+10", "0607000001"]
 ALLOWED_TAGS = {"h2", "h3", "p", "strong", "table", "thead", "tbody", "tr", "th", "td",
                 "ul", "li", "sub"}
+
+
+@pytest.fixture(autouse=True)
+def no_ci_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests set the CI variables themselves (the suite may run in GitHub Actions)."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITLAB_CI", "CI"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _hostile_base(tmp_path: Path) -> Path:
@@ -253,6 +261,13 @@ def test_junit_xml_from_an_incomplete_run(tmp_path: Path, emulator: Emulator) ->
     unverified = report["counts"]["unverified"]
     assert (cases["completeness"].findtext("system-out") or "").startswith(
         f"{unverified} messages unverified")
+
+
+def test_a_stale_plan_is_stale_data() -> None:
+    assert stale_data(date(2026, 4, 17), date(2026, 10, 14)) == []  # 180 days
+    (line,) = stale_data(date(2026, 4, 17), date(2026, 10, 15))
+    assert line.startswith("the ARCEP numbering plan is 181 days old (2026-04-17)")
+    assert "rcsqualify plan update" in line
 
 
 # -- annotations -----------------------------------------------------------------------
