@@ -6,10 +6,16 @@ Prints, measured in one run:
   with ``rcsqualify portability import``: wall time and peak RSS
 - ``rcsqualify check`` of a 1,000,000-row contact file with and without
   ``--portability-db``: wall times, their difference, peak RSS
+- ``rcsqualify portability import --delta`` of a --delta-rows daily delta (default
+  100,000; later dates; 70 % numbers already in the store, 30 % new; operator values
+  spelt every way: codes in any case, prefixes with and without their zero, MCC-MNC with
+  a separator) on top of that store: wall time, peak RSS, numbers changed
 - the store alternative we did not choose, SQLite (indexed table, temporary-table join
   for the look-up), on --sqlite-rows rows, to show why sorted Parquet + searchsorted won
 
 Usage: python benchmarks/bench_portability.py [--rows 20000000] [--contacts 1000000]
+       [--delta-rows 100000]
+Figures are printed and written to benchmarks/results_portability.json.
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ from rcsqualify.numbering.plan import load_plan
 WORK = Path(__file__).resolve().parent / "_work"
 OPERATOR_VALUES = np.array(["FRTE", "SFR0", "BOUY", "FRMO", "06001", "06002", "06003",
                             "06000", "20801", "20810", "20820", "20815"], dtype=object)
+#: how deltas are often written: prefixes without their zero, codes in lower case
+DELTA_VALUES = np.array(["frte", "Sfr0", "BOUY", "6001", "6002", "6003", "6000", "208-01",
+                         "208-10", "20820", "5091"], dtype=object)
+DUMP_FIRST_DAY = np.datetime64("2019-01-01")
+DUMP_DAYS = 2500
+RESULTS = Path(__file__).resolve().parent / "results_portability.json"
 
 
 def mobile_keys(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -54,7 +66,7 @@ def write_extract(path: Path, rows: int, seed: int = 5) -> None:
     opts = pacsv.WriteOptions(delimiter=";", quoting_style="none")
     chunk = 2_000_000
     writer = None
-    base = np.datetime64("2019-01-01")
+    base = DUMP_FIRST_DAY
     try:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
@@ -63,7 +75,7 @@ def write_extract(path: Path, rows: int, seed: int = 5) -> None:
             vals[again] = vals[rng.integers(0, n, again.sum())]
             nat = pa.compute.binary_join_element_wise(
                 "0", pa.compute.cast(pa.array(vals), pa.string()), "")
-            dates = (base + rng.integers(0, 2500, n).astype("timedelta64[D]")).astype(str)
+            dates = (base + rng.integers(0, DUMP_DAYS, n).astype("timedelta64[D]")).astype(str)
             table = pa.table({
                 "msisdn": nat,
                 "operateur": pa.array(OPERATOR_VALUES[rng.integers(0, len(OPERATOR_VALUES), n)]),
@@ -75,6 +87,29 @@ def write_extract(path: Path, rows: int, seed: int = 5) -> None:
     finally:
         if writer is not None:
             writer.close()
+
+
+def write_delta(path: Path, rows: int, extract: Path, seed: int = 11) -> None:
+    """A day's delta after the dump: 70 % re-ported numbers of the dump, 30 % new ones,
+    French dates (DD/MM/YYYY) on the day after the dump's last day."""
+    rng = np.random.default_rng(seed)
+    dump = pacsv.read_csv(extract, read_options=pacsv.ReadOptions(block_size=1 << 26),
+                          parse_options=pacsv.ParseOptions(delimiter=";"),
+                          convert_options=pacsv.ConvertOptions(
+                              include_columns=["msisdn"],
+                              column_types={"msisdn": pa.string()})).column(0)
+    known = rng.integers(0, len(dump), int(rows * 0.7))
+    again = pa.compute.take(dump, pa.array(known)).to_numpy(zero_copy_only=False)
+    fresh = np.char.add("0", mobile_keys(rows - len(again), rng).astype(str))
+    numbers = np.concatenate([again.astype(str), fresh])
+    day = (DUMP_FIRST_DAY + np.timedelta64(DUMP_DAYS, "D")).astype(object)
+    table = pa.table({
+        "MSISDN": pa.array(numbers),
+        "RN": pa.array(DELTA_VALUES[rng.integers(0, len(DELTA_VALUES), rows)]),
+        "Date_Portage": pa.array([day.strftime("%d/%m/%Y")] * rows),
+    })
+    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(delimiter=";",
+                                                                  quoting_style="none"))
 
 
 def sqlite_comparison(rows: int, lookups: int) -> dict[str, float]:
@@ -111,6 +146,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20_000_000)
     ap.add_argument("--contacts", type=int, default=1_000_000)
     ap.add_argument("--sqlite-rows", type=int, default=2_000_000)
+    ap.add_argument("--delta-rows", type=int, default=100_000)
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     figures: dict[str, object] = {"extract_rows": args.rows, "contacts": args.contacts}
@@ -132,7 +168,8 @@ def main() -> None:
     from rcsqualify.operators.portability import store_info
 
     info = store_info(store)
-    figures.update({"store_numbers": info["rows"], "store_conflicts": info["conflicts"]})
+    figures.update({"store_numbers": info["rows"], "store_conflicts": info["conflicts"],
+                    "store_newest_date": info["newest_date"]})
 
     wall0, _, rss0 = run_cli(["check", str(contacts), "-q"])
     wall1, _, rss1 = run_cli(["check", str(contacts), "-q", "--portability-db", str(store)])
@@ -147,8 +184,24 @@ def main() -> None:
         "attribution_overhead_s": round(wall1 - wall0, 2),
         "contacts_answered_by_store": report["operator_sources"].get("portability", 0),
     })
+    delta = WORK / f"delta_{args.delta_rows}_for_{args.rows}.csv"
+    if not delta.exists():
+        write_delta(delta, args.delta_rows, extract)
+    wall, code, rss = run_cli(["portability", "import", "--delta", "--into", str(store),
+                               str(delta)])
+    assert code == 0, "delta import failed"
+    after = store_info(store)
+    figures.update({
+        "delta_rows": args.delta_rows, "delta_import_wall_s": round(wall, 1),
+        "delta_import_peak_rss_mb": round(rss / 1024),
+        "delta_numbers_changed": after["conflicts"],
+        "store_numbers_after_delta": after["rows"],
+        "store_newest_date_after_delta": after["newest_date"],
+    })
     figures.update(sqlite_comparison(args.sqlite_rows, args.contacts))
-    print(json.dumps(figures, indent=2))
+    text = json.dumps(figures, indent=2)
+    print(text)
+    RESULTS.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
