@@ -372,11 +372,13 @@ class ContactSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _set_names(self, headers: list[str]) -> None:
+    def _set_names(self, headers: list[str], given: list[str] | None = None) -> None:
+        """``headers``: names before deduplication; ``given``: the cells as in the file
+        (an empty one was named ``column_<n>``), for the report's ``columns_renamed``."""
         self.headers = headers
         self.columns = unique_names(headers)
-        self.info.columns_renamed = {n: h for n, h in zip(self.columns, headers, strict=True)
-                                     if n != h}
+        self.info.columns_renamed = {n: h for n, h in zip(self.columns, given or headers,
+                                                          strict=True) if n != h}
         self.info.columns = list(self.columns)
 
     def _set_header(self, header: bool) -> None:
@@ -384,13 +386,16 @@ class ContactSource:
         assert self._first_row is not None
         width = len(self._first_row)
         if header:
-            names = [c.strip() or f"column_{i + 1}" for i, c in enumerate(self._first_row)]
+            given = list(self._first_row)
+            names = [c.strip() or f"column_{i + 1}" for i, c in enumerate(given)]
         else:
             names = [f"column_{i + 1}" for i in range(width)]
+            given = list(names)
         if self._xlsx_all is not None:
             width = self._xlsx_all.num_columns
             names += [f"column_{i + 1}" for i in range(len(names), width)]
-        self._set_names(names)
+            given += names[len(given):]
+        self._set_names(names, given)
         self.info.header = header
         if self.format == "csv":
             self._csv_read = pacsv.ReadOptions(
