@@ -7,6 +7,9 @@ cells, duplicate rows), then prints, measured in one run:
 - a cold ``check --capability bothub --rate QUOTA``: requests made, 429s, achieved
   request rate (emulator arrival times) as a share of the quota, wall time
 - a warm re-run: requests made (should be 0) and cache hits
+- the same cold run against a *burst-1* gateway (spike arrest: any two arrivals closer
+  than 1/quota − 2 ms get a 429), and two concurrent runs (two processes, separate
+  caches, one machine) sharing that gateway: 429s, violations and the combined rate.
 
 Usage: python benchmarks/bench_remote.py [--quota 30] [--numbers 1000]
 """
@@ -106,7 +109,53 @@ def main() -> None:
                         "warm_cache_hits": warm["api"]["cache_hits"],
                         "warm_wall_s": round(wall, 2),
                         "warm_counts_equal_cold": warm["counts"] == cold["counts"]})
+        figures.update(spike_arrest(base, remote, env, Path(tmp), args.quota, minimum))
     print(json.dumps(figures, indent=2))
+
+
+def arrival_figures(base: str, quota: float) -> dict[str, object]:
+    stats = httpx.get(f"{base}/_emulator/stats", timeout=30).json()
+    arrivals = np.array(stats["arrivals"].get("bothub", []))
+    achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 \
+        else 0.0
+    gaps = np.diff(arrivals)
+    return {"requests": int(len(arrivals)), "429s": sum(stats["throttled"].values()),
+            "arrival_gaps_under_interval": int(np.count_nonzero(gaps < 1 / quota)),
+            "min_arrival_gap_ms": round(float(gaps.min()) * 1000, 2) if len(gaps) else None,
+            "achieved_rate_per_s": round(achieved, 2),
+            "achieved_share_of_quota": round(achieved / quota, 4)}
+
+
+def spike_arrest(base: str, remote: list[str], env: dict[str, str], tmp: Path,
+                 quota: float, minimum: int) -> dict[str, object]:
+    """Burst-1 gateway: one run, then two concurrent runs sharing the quota."""
+    strict = {"spike_arrest": True, "quota_grace": 0.002, "quota": quota}
+    out: dict[str, object] = {}
+    httpx.post(f"{base}/_emulator/reset", json=strict, timeout=10)
+    one_env = {**env, "RCSQUALIFY_CACHE_DIR": f"{tmp}/cache-burst1",
+               "RCSQUALIFY_QUOTA_DIR": f"{tmp}/quota"}
+    report, wall = run_check(remote, one_env, tmp / "burst1.json")
+    out["burst1_one_run"] = {**arrival_figures(base, quota), "wall_s": round(wall, 1),
+                             "requests_equal_minimum": report["api"]["requests"] == minimum,
+                             "client_429s": report["api"]["throttled"]}
+    httpx.post(f"{base}/_emulator/reset", json=strict, timeout=10)
+    procs = []
+    t = time.perf_counter()
+    for k in range(2):
+        run_env = {**env, "RCSQUALIFY_CACHE_DIR": f"{tmp}/cache-two-{k}",
+                   "RCSQUALIFY_QUOTA_DIR": f"{tmp}/quota"}
+        procs.append(subprocess.Popen(
+            [EXE, "check", *remote, "--json-report", str(tmp / f"two-{k}.json"), "-q"],
+            env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for p in procs:
+        p.wait()
+    wall = time.perf_counter() - t
+    reports = [json.loads((tmp / f"two-{k}.json").read_text()) for k in range(2)]
+    out["burst1_two_concurrent_runs"] = {
+        **arrival_figures(base, quota), "wall_s": round(wall, 1),
+        "requests_per_run": [r["api"]["requests"] for r in reports],
+        "client_429s": sum(r["api"]["throttled"] for r in reports)}
+    return out
 
 
 if __name__ == "__main__":

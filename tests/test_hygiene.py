@@ -14,7 +14,7 @@ from pathlib import Path
 import diskcache
 import pytest
 
-from rcsqualify.remote.cache import DAY, Freshness, LookupCache
+from rcsqualify.remote.cache import DAY, Freshness, LookupCache, Scope
 from tests.conftest import Emulator
 from tests.helpers import check_json, frte_numbers, run_cli, write_csv
 
@@ -121,10 +121,15 @@ def test_two_concurrent_refresh_processes(tmp_path: Path, emulator: Emulator) ->
     exe = str(Path(sys.executable).with_name("rcsqualify"))
     env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache")}
     args = [exe, "refresh", str(base), "--split-dir", str(tmp_path / "lists"),
-            *emulator.bothub_args(), "--rate", "50", "--threshold", "1"]
+            *emulator.bothub_args(), "--rate", "10", "--threshold", "1"]
     first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # the first one holds the lock and is checking
+    # poll for the condition (the first run is checking, so it holds the lock) instead
+    # of sleeping and assuming; at 10/s it stays there for 15 s
+    deadline = time.monotonic() + 60
+    while not emulator.stats()["requests"].get("bothub") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emulator.stats()["requests"].get("bothub", 0) < 150
     second = subprocess.run(args, env=env, capture_output=True, text=True)
     assert first.wait(timeout=60) == 0
     assert second.returncode == 4, second.stderr
@@ -138,7 +143,7 @@ def _age(cache_dir: Path, answer: str, days: float) -> int:
     aged = 0
     for key in list(db.iterkeys()):
         value = db.get(key)
-        if value and value[0] == answer:
+        if isinstance(value, tuple) and value[0] == answer:  # not the scope records
             db.set(key, (value[0], value[1] - days * DAY))
             aged += 1
     db.close()
@@ -180,16 +185,21 @@ def test_cadence_reasks_exactly_the_stale_numbers(tmp_path: Path, emulator: Emul
 
 def test_cache_prune_and_info_per_provider(tmp_path: Path) -> None:
     cache = LookupCache(tmp_path / "c", freshness=Freshness(positive_days=0.5 / DAY))
-    cache.put("cap", "bothub", "+33607000001", "yes")  # expires in half a second
-    cache.put("cap", "bothub", "+33607000002", "no")
-    cache.put("op", "mnp", "+33607000003", "SFR0")
+    bothub = cache.scope(Scope("bothub", "https://api.example/bothub/v1", "bot"))
+    mnp = cache.scope(Scope("mnp", "https://hlr.example/{msisdn}"))
+    cache.put("cap", bothub, "+33607000001", "yes")  # expires in half a second
+    cache.put("cap", bothub, "+33607000002", "no")
+    cache.put("op", mnp, "+33607000003", "SFR0")
+    cache.put("cap", "bothub", "+33607000004", "no")  # an entry from before scopes
     info = cache.info()
-    assert info["providers"]["cap:bothub"]["entries"] == 2
-    assert info["providers"]["op:mnp"]["answers"] == {"SFR0": 1}
+    assert info["providers"][f"cap:{bothub}"]["entries"] == 2
+    assert info["providers"][f"op:{mnp}"]["answers"] == {"SFR0": 1}
+    assert info["providers"][f"cap:{bothub}"]["scope"]["id"] == "bot"
+    assert info["providers"]["cap:bothub"]["stale"] == 1  # never read again
     cache.close()
-    time.sleep(0.6)
-    result = run_cli(["cache", "prune", "--cache-dir", str(tmp_path / "c")])
-    assert "removed 1 expired" in result.stdout
+    later = LookupCache(tmp_path / "c", clock=lambda: time.time() + 1.0)  # a second on
+    assert later.prune() == 2  # the expired positive and the unscoped entry
+    later.close()
     result = run_cli(["cache", "info", "--cache-dir", str(tmp_path / "c"), "--json"])
     assert json.loads(result.stdout)["entries"] == 2
 
