@@ -258,6 +258,11 @@ def test_dates_iso_french_compact_and_unparsed(tmp_path: Path) -> None:
     src = table.sources[0]
     assert src["unparsed_dates"] == 2 and src["newest_date"] == "2025-06-01"
     assert src["oldest_date"] == "2024-01-01"
+    _, report = check_json([str(_contacts(tmp_path)), "--portability", str(ext),
+                            "--threshold", "1"])
+    assert report["portability"]["unparsed_dates"] == 2
+    assert any("2 port dates do not parse; those rows took the file's date" in w
+               for w in report["warnings"])
 
 
 def test_parse_dates_vectorized_edges() -> None:
