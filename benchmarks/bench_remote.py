@@ -119,7 +119,7 @@ def arrival_figures(base: str, quota: float) -> dict[str, object]:
     achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 \
         else 0.0
     gaps = np.diff(arrivals)
-    return {"requests": int(len(arrivals)), "429s": sum(stats["throttled"].values()),
+    return {"requests": len(arrivals), "429s": sum(stats["throttled"].values()),
             "arrival_gaps_under_interval": int(np.count_nonzero(gaps < 1 / quota)),
             "min_arrival_gap_ms": round(float(gaps.min()) * 1000, 2) if len(gaps) else None,
             "achieved_rate_per_s": round(achieved, 2),

@@ -383,3 +383,98 @@ def test_a_cache_that_fails_mid_run_degrades_to_memory_and_exits_3(
     assert report["counts"]["reachable"] == 20
     assert result.exit_code == 3 and report["gate"] == "incomplete"
     assert any("disk is full" in n for n in report["notes"])
+
+
+# -- TLS, proxies, a slow token, two runs at once ----------------------------------------
+
+def test_a_tls_error_names_the_certificate_settings(tmp_path: Path, emulator: Emulator
+                                                    ) -> None:
+    """https:// to a plain-HTTP port: the handshake fails; the line says TLS and names
+    SSL_CERT_FILE (a corporate CA is the usual cause)."""
+    f = contacts_file(tmp_path, frte_numbers(30))
+    https = emulator.base.replace("http://", "https://")
+    result = run_cli(["check", str(f), *bothub(emulator, f"{https}/bothub/v1")])
+    assert result.exit_code == 2
+    assert "TLS" in result.stderr and "SSL_CERT_FILE" in result.stderr
+
+
+def test_an_unusable_ca_bundle_is_one_line(tmp_path: Path, emulator: Emulator,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "corporate-ca.pem").write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "corporate-ca.pem"))
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), *bothub(emulator)])
+    assert result.exit_code == 2
+    assert "SSL_CERT_FILE" in result.stderr and "corporate-ca.pem" in result.stderr
+    assert "unexpected" not in result.stderr
+
+
+def test_a_dead_proxy_is_named(tmp_path: Path, emulator: Emulator,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    port = closed_port()
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:pw@127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "")
+    f = contacts_file(tmp_path, frte_numbers(30))
+    result = run_cli(["check", str(f), *bothub(emulator)])
+    assert result.exit_code == 2
+    assert "PROXY" in result.stderr and f"127.0.0.1:{port}" in result.stderr
+    assert "pw" not in result.stderr  # the proxy's password is never printed
+
+
+def test_a_slow_token_never_squeezes_the_first_sends(tmp_path: Path) -> None:
+    """The token takes 0.3 s (longer than three intervals at 10/s): the first look-ups
+    still leave ≥ 1/rate apart, and none before the token arrived."""
+    import asyncio
+    import time
+
+    import httpx
+    import numpy as np
+
+    from rcsqualify.capability.bothub import BotHubProvider
+    from rcsqualify.remote.http import HttpPolicy
+
+    token_at: list[float] = []
+
+    class Slow(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/token"):
+                await asyncio.sleep(0.3)
+                token_at.append(time.time())
+                return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+            return httpx.Response(200, json={"capabilities": ["chatBotCommunication"]})
+
+    provider = BotHubProvider(base_url="http://x/bothub/v1", token_url="http://x/token",
+                              client_id="a", client_secret="b", bot_id="b",
+                              cache=LookupCache(enabled=False), policy=HttpPolicy(rate=10),
+                              transport=Slow())
+    provider.check_all([e164(n) for n in frte_numbers(5)])
+    sent = np.array(provider.http.pacer.sent_at)
+    assert len(sent) == 5 and np.diff(sent).min() >= 0.1 - 1e-9
+    assert sent[0] >= token_at[0]
+
+
+def test_two_runs_at_once_share_one_quota(tmp_path: Path, emulator: Emulator) -> None:
+    """Two `rcsqualify check` processes (separate caches, one machine) against a burst-1
+    gateway: together they keep the quota instead of doubling it."""
+    import time
+
+    emulator.configure(spike_arrest=True, quota=20, quota_grace=0.02)
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    procs = []
+    for k in range(2):
+        f = contacts_file(tmp_path, frte_numbers(40, start=1000 * k), name=f"c{k}.csv")
+        args = [exe, "check", str(f), *bothub(emulator), "--threshold", "1", "-q"]
+        args[args.index("--rate") + 1] = "20"
+        env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / f"cache{k}")}
+        procs.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + 120
+    for p in procs:
+        p.wait(timeout=max(1.0, deadline - time.monotonic()))
+    assert [p.returncode for p in procs] == [0, 0]
+    stats = emulator.stats()
+    arrivals = sorted(stats["arrivals"]["bothub"])
+    assert len(arrivals) == 80
+    # two unshared runs would arrive at ~40/s and collect dozens of 429s
+    assert sum(stats["throttled"].values()) <= 2
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= 20 * 1.1

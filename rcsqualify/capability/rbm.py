@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import ssl
 import uuid
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from rcsqualify.remote.http import (
     Notify,
     TokenSource,
     Unresolved,
+    client_error,
     run_all,
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
@@ -69,7 +71,10 @@ class HttpxRequest:
     """google.auth.transport.Request over a synchronous httpx client."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        self._client = httpx.Client(timeout=timeout)
+        try:
+            self._client = httpx.Client(timeout=timeout)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise client_error(exc) from exc
 
     def __call__(self, url: str, method: str = "GET", body: Any = None,
                  headers: Any = None, timeout: Any = None, **kwargs: Any) -> _GoogleResponse:

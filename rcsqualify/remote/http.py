@@ -191,16 +191,37 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def describe_transport(kind: str) -> str:
+def proxy_settings(url: str) -> list[str]:
+    """The proxy variables httpx would use for ``url``, masked (``NAME=scheme://host``)."""
+    scheme = urlsplit(url).scheme.lower()
+    names = (["HTTPS_PROXY", "https_proxy"] if scheme == "https" else
+             ["HTTP_PROXY", "http_proxy"]) + ["ALL_PROXY", "all_proxy"]
+    for name in names:
+        if os.environ.get(name):
+            return [f"{name.upper()}={mask_url(os.environ[name])}"]
+    return []
+
+
+def describe_transport(kind: str, url: str = "") -> str:
+    """What went wrong, naming the settings that decide it (a corporate proxy or CA)."""
     text = _DESCRIBE.get(kind, kind)
     env = []
-    if kind in ("tls",):
+    if kind == "tls":
         env.append(f"SSL_CERT_FILE={os.environ.get('SSL_CERT_FILE') or '(not set)'}")
-    if kind in ("proxy", "tls", "refused", "connect", "connect_timeout", "dns"):
-        proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
-        if proxy:
-            env.append(f"HTTPS_PROXY={mask_url(proxy)}")
-    return text + (f" ({', '.join(env)})" if env else "")
+    if kind in CONNECT_KINDS:
+        env += proxy_settings(url or "https://")
+    return text + (f" ({', '.join(env)}; via the proxy)" if any(
+        "PROXY" in e for e in env) else f" ({', '.join(env)})" if env else "")
+
+
+def client_error(exc: Exception) -> ConfigurationError:
+    """httpx could not even build a client: the CA bundle or the proxy URL is unusable."""
+    cert = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+    if isinstance(exc, ssl.SSLError | OSError) and cert:
+        return ConfigurationError(f"cannot load the CA certificates named by SSL_CERT_FILE/"
+                                  f"SSL_CERT_DIR ({safe_text(cert)}): {safe_text(exc, 120)}")
+    return ConfigurationError(f"cannot set up HTTP ({type(exc).__name__}); check "
+                              "HTTPS_PROXY/HTTP_PROXY/NO_PROXY and SSL_CERT_FILE")
 
 
 def server_message(content: bytes) -> str:
@@ -347,7 +368,8 @@ class ClientCredentialsToken(TokenSource):
                 if exc.kind in CONNECT_KINDS:
                     raise ConfigurationError(
                         f"cannot get a token from {mask_url(self.token_url)}: "
-                        f"{describe_transport(exc.kind)}; check --bothub-token-url "
+                        f"{describe_transport(exc.kind, self.token_url)}; check "
+                        "--bothub-token-url "
                         "(RCSQUALIFY_BOTHUB_TOKEN_URL)") from exc
                 self.failed = exc.kind
                 raise Unresolved(exc.kind) from exc
@@ -462,9 +484,13 @@ class HttpLayer:
         p = self.policy
         limits = httpx.Limits(max_connections=max(100, p.concurrency + 8),
                               max_keepalive_connections=max(100, p.concurrency + 8))
-        async with httpx.AsyncClient(timeout=httpx.Timeout(p.timeout), limits=limits,
-                                     transport=self._transport,
-                                     headers={"User-Agent": USER_AGENT}) as client:
+        try:
+            client = httpx.AsyncClient(timeout=httpx.Timeout(p.timeout), limits=limits,
+                                       transport=self._transport,
+                                       headers={"User-Agent": USER_AGENT})
+        except (ssl.SSLError, OSError, ValueError, httpx.InvalidURL) as exc:
+            raise client_error(exc) from exc
+        async with client:
             self._client = client
             try:
                 yield self
@@ -588,7 +614,7 @@ class HttpLayer:
             except (httpx.TransportError, TimeoutError) as exc:
                 kind = transport_kind(exc)
                 if kind in CONNECT_KINDS:
-                    self._early_failure(kind, url, describe_transport(kind))
+                    self._early_failure(kind, url, describe_transport(kind, url))
                 raise Transient(kind, type(exc).__name__) from exc
             except _Unrecognized as exc:
                 raise self.reject(Answer(0, None), exc.kind, url) from exc
