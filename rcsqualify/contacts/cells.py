@@ -1,0 +1,145 @@
+"""Cells as text, exactly as the file holds them (CONTRACT §11).
+
+A number must never become an int or a float on the way in (a float loses the leading
+0, or worse, digits), so every reader hands over strings:
+- CSV cells as they are;
+- NDJSON numbers as their literal (a 30-digit id, ``1e20``, ``2.50``), booleans
+  ``true``/``false``, nested values as compact JSON;
+- Parquet integers of any width as digits, floats that are whole numbers under 10^16
+  without ``.0`` and other floats as Arrow prints them (``1e+20``, ``inf``, ``0.1``);
+- XLSX/XLS numbers likewise (a whole float is the spreadsheet's storage, not the
+  user's ``.0``), booleans ``TRUE``/``FALSE`` as Excel shows them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Whole floats under this are written without ``.0`` (exact in a double up to 2**53).
+WHOLE_FLOAT_LIMIT = 1e16
+
+
+class JsonNumber(str):
+    """A JSON number kept as the literal text of the file (``json.loads`` hook)."""
+
+    __slots__ = ()
+
+
+def json_text(value: Any) -> str | None:
+    """A JSON value as text: strings as they are, numbers as their literal, booleans
+    ``true``/``false``, objects and arrays as compact JSON with literal numbers."""
+    if value is None:
+        return None
+    if isinstance(value, JsonNumber):
+        return str.__str__(value)
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_nested(v)
+                              for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json_nested(v) for v in value) + "]"
+    return str(value)
+
+
+def _json_nested(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str) and not isinstance(value, JsonNumber):
+        return json.dumps(value, ensure_ascii=False)
+    return json_text(value) or "null"
+
+
+def exact_as_text(t: pa.DataType) -> bool:
+    """Arrow types whose cast to text gives back what the NDJSON file says."""
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
+                or pa.types.is_null(t) or pa.types.is_integer(t))
+
+
+def _float_text(col: pa.Array) -> pa.Array:
+    """Floats as text: whole numbers under 10^16 as digits (no ``.0``); the others,
+    and inf/nan, as Arrow prints them (``1e+20``, ``inf``, ``0.1``)."""
+    whole = pc.and_(pc.equal(pc.floor(col), col),
+                    pc.less(pc.abs(col), pa.scalar(WHOLE_FLOAT_LIMIT, col.type)))
+    whole = pc.fill_null(whole, False)
+    as_int = pc.cast(pc.if_else(whole, col, pa.scalar(0, col.type)), pa.int64())
+    return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(col, pa.string()))
+
+
+def as_strings(batch: pa.RecordBatch, names: list[str] | None = None) -> pa.RecordBatch:
+    """Every column as text (see the module docstring: values exactly as read)."""
+    arrays = []
+    for col in batch.columns:
+        if pa.types.is_string(col.type):
+            arrays.append(col)
+        elif pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
+            arrays.append(pc.cast(col, pa.string()))
+        elif pa.types.is_floating(col.type):
+            arrays.append(_float_text(col))
+        elif (pa.types.is_nested(col.type) or pa.types.is_binary(col.type)
+              or pa.types.is_large_binary(col.type)):
+            arrays.append(pa.array([_python_text(v) for v in col.to_pylist()], pa.string()))
+        else:
+            try:
+                arrays.append(pc.cast(col, pa.string()))
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                arrays.append(pa.array([_python_text(v) for v in col.to_pylist()],
+                                       pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=names or batch.schema.names)
+
+
+def _python_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _sheet_text(v: Any) -> str | None:
+    """A sheet cell as text: as Excel shows a General cell, without a float's ``.0``."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < WHOLE_FLOAT_LIMIT:
+            return str(int(v))
+        return repr(v)
+    return str(v)
+
+
+def rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
+    """Sheet rows (Python values) → a table of strings, the first non-blank row included
+    (the caller decides whether it is a header); None if the sheet is empty."""
+    first: tuple[Any, ...] | None = None
+    for row in rows:
+        if any(v is not None and str(v).strip() for v in row):
+            first = row
+            break
+    if first is None:
+        return None
+    width = len(first)
+    data: list[list[str | None]] = [[] for _ in range(width)]
+    for row in itertools.chain([first], rows):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+            continue  # a fully blank sheet row is formatting, not a contact (as in CSV)
+        if len(row) > width and any(v is not None for v in row[width:]):
+            data.extend([None] * len(data[0]) for _ in range(len(row) - width))
+            width = len(row)
+        for i in range(width):
+            data[i].append(_sheet_text(row[i]) if i < len(row) else None)
+    return pa.Table.from_arrays([pa.array(col, pa.string()) for col in data],
+                                names=[f"column_{i + 1}" for i in range(width)])

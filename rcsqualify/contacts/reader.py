@@ -1,0 +1,86 @@
+"""The one small interface every format's reader implements, and what it reports.
+
+``ContactSource`` (the front object) opens a reader for the sniffed format, names the
+columns (deciding, for CSV and sheets, whether the first row is a header), then asks
+the reader only for record batches of named columns. A reader never chooses the phone
+column and never renames: it reads.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+BATCH_BYTES = 8 << 20  # CSV/NDJSON block size: ~250k rows of a typical export per batch
+BATCH_ROWS = 262_144  # rows per batch where the format counts rows (Parquet, sheets)
+
+
+@dataclass
+class InputInfo:
+    """What the report says of the input (CONTRACT §6 ``input``)."""
+
+    path: str
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    column: str = ""
+    columns: list[str] = field(default_factory=list)
+    header: bool = True
+    rows: int = 0
+    #: unique column name → the header cell it was given for (only names that differ)
+    columns_renamed: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "format": self.format, "rows": self.rows,
+            "column": self.column, "encoding": self.encoding, "delimiter": self.delimiter,
+            "sheet": self.sheet, "header": self.header,
+            "columns_renamed": dict(self.columns_renamed),
+        }
+
+
+class Reader(ABC):
+    """A contact file of one format, opened.
+
+    Formats whose first row may be a header or a contact (CSV, XLSX, XLS) expose it as
+    ``first_row`` and wait for ``name_columns``; formats whose schema names the columns
+    (Parquet, NDJSON) set ``headers`` when opened.
+    """
+
+    #: the first row's cells, when the front object must decide if it is a header
+    first_row: list[str] | None = None
+
+    def __init__(self, path: Path, info: InputInfo) -> None:
+        self.path = path
+        self.info = info
+        self.headers: list[str] = []  # names as the file gives them
+        self.columns: list[str] = []  # unique names (see columns.unique_names)
+
+    @property
+    def width(self) -> int:
+        """Columns the first row spans (a sheet may be wider than its first row)."""
+        return len(self.first_row or ())
+
+    def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
+        """The names decided by the front object; ``header``: skip the first row."""
+        self.headers = headers
+        self.columns = columns
+
+    @abstractmethod
+    def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        """Record batches of the columns ``cols`` (unique names), every cell a string
+        (null for a missing cell), named ``cols``."""
+
+    def estimated_rows(self, size: int) -> int | None:
+        """Rows expected, for the progress bar's ETA: the file size over the mean line
+        length of the first 256 KB (formats that know their row count override it)."""
+        with self.path.open("rb") as fh:
+            head = fh.read(256 << 10)
+        lines = head.count(b"\n") or head.count(b"\r")
+        return max(1, int(size / (len(head) / lines)) - 1) if lines else None

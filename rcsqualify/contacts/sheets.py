@@ -1,0 +1,79 @@
+"""Spreadsheets: XLSX (openpyxl, read-only) and XLS (xlrd, ``rcsqualify/xls.py``).
+
+A sheet is read whole into a table of strings (an XLSX sheet holds at most 1,048,576
+rows, an XLS sheet 65,536), so its row count is exact. ``--sheet`` names the sheet
+when the workbook has several. Fully blank sheet rows are formatting, not contacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from rcsqualify.contacts.cells import rows_to_table
+from rcsqualify.contacts.reader import BATCH_ROWS, InputInfo, Reader
+from rcsqualify.errors import InputError
+
+
+class SheetReader(Reader):
+    """One sheet of a workbook, already read as text (see ``open_xlsx``, ``open_xls``)."""
+
+    def __init__(self, path: Path, info: InputInfo, sheet: str,
+                 rows: Iterator[tuple[Any, ...]]) -> None:
+        super().__init__(path, info)
+        table = rows_to_table(rows)
+        if table is None:
+            raise InputError(f"sheet {sheet!r} of {info.path} is empty: nothing to check")
+        self._all = table
+        self._table: pa.Table = table
+        self.first_row = [v or "" for v in table.slice(0, 1).to_pylist()[0].values()]
+        info.sheet = sheet
+
+    @property
+    def width(self) -> int:
+        return int(self._all.num_columns)
+
+    def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
+        super().name_columns(headers, columns, header)
+        table = self._all.slice(1) if header else self._all
+        self._table = table.rename_columns(columns)
+
+    def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        yield from self._table.select(cols).to_batches(max_chunksize=BATCH_ROWS)
+
+    def estimated_rows(self, size: int) -> int | None:
+        return int(self._table.num_rows)
+
+
+def open_xlsx(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise InputError(f"{info.path} is not a readable XLSX workbook "
+                         f"({type(exc).__name__})") from exc
+    try:
+        names = wb.sheetnames
+        if sheet is None:
+            if len(names) > 1:
+                raise InputError(f"{info.path} has {len(names)} sheets "
+                                 f"({', '.join(names)}): choose one with --sheet")
+            sheet = names[0]
+        if sheet not in names:
+            raise InputError(f"no sheet {sheet!r} in {info.path}; sheets: "
+                             f"{', '.join(names)}")
+        return SheetReader(path, info, sheet, wb[sheet].iter_rows(values_only=True))
+    finally:
+        wb.close()
+
+
+def open_xls(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
+    """Excel 97-2003 (xlrd, rcsqualify/xls.py): then exactly as an XLSX sheet."""
+    from rcsqualify.xls import read_xls
+
+    sheet, rows = read_xls(path, sheet, info.path)
+    return SheetReader(path, info, sheet, rows)
