@@ -26,6 +26,13 @@ from rich.progress import (
 from rich.text import Text
 
 from rcsqualify.capability.interface import CapabilityProvider
+from rcsqualify.ci import (
+    STDOUT,
+    ReportOutput,
+    check_report_paths,
+    ci_outputs,
+    report_paths,
+)
 from rcsqualify.contacts import ContactSource
 from rcsqualify.errors import InputError
 from rcsqualify.files import refuse_overwrite
@@ -34,13 +41,6 @@ from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
 from rcsqualify.remote.cache import LookupCache
 from rcsqualify.remote.http import Notify
-from rcsqualify.report.ci import (
-    STDOUT,
-    ReportOutput,
-    check_report_paths,
-    ci_outputs,
-    report_paths,
-)
 from rcsqualify.report.json_report import format_json
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
@@ -168,9 +168,9 @@ def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache 
                            notify: Notify | None) -> list[OperatorSource]:
     sources: list[OperatorSource] = []
     if s.portability_db or s.portability:
-        from rcsqualify.operators.portability import build_portability_source
+        from rcsqualify.wiring import make_portability_source
 
-        sources.append(build_portability_source(s, plan))
+        sources.append(make_portability_source(s, plan))
     if s.mnp_url:
         from rcsqualify.wiring import make_mnp_source
 

@@ -70,7 +70,7 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
     if s.capability == "bothub":
         from rcsqualify.capability.bothub import BotHubProvider
 
-        return BotHubProvider(**_bothub(s, cache, notify))
+        return BotHubProvider(single_warn=s.single_warn, **_bothub(s, cache, notify))
     if s.capability == "bothub-bulk":
         from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
 
@@ -89,15 +89,63 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
     if s.capability == "rbm-batch":
         from rcsqualify.capability.rbm import RbmBatchProvider
 
-        return RbmBatchProvider(agent_launched=s.agent_launched,
+        return RbmBatchProvider(agent_launched=s.agent_launched, batch_size=s.batch_size,
                                 **_rbm(s, cache, notify))
     raise ConfigurationError(f"unknown --capability {s.capability}")
 
 
 def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                     notify: Notify | None = None) -> OperatorSource:
-    from rcsqualify.operators.mnp import MnpSource, mnp_token_from_env
+    """The MNP look-up of ``--mnp-profile`` (default ``generic``) at ``--mnp-url`` (the
+    profile's own URL when it has one), with credentials from the environment."""
+    from rcsqualify.operators.mnp import MnpSource
 
-    assert s.mnp_url
-    return MnpSource(url_template=s.mnp_url, plan=plan, cache=cache, policy=s.http_policy(),
-                     token=mnp_token_from_env(), field=s.mnp_field, notify=notify)
+    profile, url, credentials = mnp_profile_parts(s)
+    return MnpSource(url=url, plan=plan, cache=cache, policy=s.http_policy(),
+                     profile=profile, credentials=credentials, field=s.mnp_field,
+                     notify=notify)
+
+
+def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
+    """Profile, URL and credentials of the MNP look-up (exit 2 naming what is wrong)."""
+    from rcsqualify.operators.mnp_profiles import credentials_from_env, load_profile
+
+    profile = load_profile(s.mnp_profile or "generic")
+    if s.mnp_field and not profile.is_template:
+        raise InputError(f"--mnp-field applies to --mnp-profile generic only; the profile "
+                         f"{profile.name} says where the network is")
+    url = s.mnp_url or profile.url
+    if not url:
+        raise InputError(f"--mnp-profile {profile.name} needs --mnp-url (RCSQUALIFY_MNP_URL)"
+                         + (", a URL template with {msisdn}" if profile.is_template else
+                            ", the service's base URL"))
+    return profile, url, credentials_from_env(profile)
+
+
+def make_portability_source(s: Settings, plan: NumberingPlan) -> OperatorSource:
+    """Extracts (``--portability``), a store (``--portability-db``), or both (the
+    extracts' newer entries over the store's)."""
+    from rcsqualify.operators.portability import (
+        PortabilitySource,
+        build_table,
+        load_store,
+        overlay,
+    )
+
+    max_unmapped = s.portability_max_unmapped
+    max_age = s.portability_max_age
+    if s.portability_db and s.portability:
+        extra = build_table(s.portability, plan, number_column=s.portability_number_column,
+                            operator_column=s.portability_operator_column,
+                            max_unmapped=max_unmapped)
+        base = load_store(s.portability_db, with_dates=True)
+        table, _ = overlay(base, extra, undated_top_wins=True)
+        return PortabilitySource(table, f"{s.portability_db} + extracts", max_age_days=max_age)
+    if s.portability_db:
+        return PortabilitySource(load_store(s.portability_db), str(s.portability_db),
+                                 max_age_days=max_age)
+    table = build_table(s.portability, plan, number_column=s.portability_number_column,
+                        operator_column=s.portability_operator_column,
+                        max_unmapped=max_unmapped)
+    return PortabilitySource(table, ", ".join(str(p) for p in s.portability),
+                             max_age_days=max_age)

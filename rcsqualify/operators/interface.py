@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rcsqualify.capability.interface import ProviderStats
+from rcsqualify.remote.stats import ProviderStats
 
 
 @dataclass

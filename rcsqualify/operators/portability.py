@@ -71,12 +71,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rcsqualify.contacts import ContactSource, _header_key
+from rcsqualify.contacts import ContactSource, header_key
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
-from rcsqualify.settings import Settings
 from rcsqualify.verdict import KIND
 
 STORE_FORMAT = 2  # 2: a per-number date column and date metadata
@@ -285,7 +284,7 @@ def describe_dates(info: dict[str, Any], max_age: int, today: date | None = None
 # -- reading extracts -------------------------------------------------------------------
 
 def _header_rank(name: str) -> int:
-    key = _header_key(name)
+    key = header_key(name)
     if _DONOR_HEADER.search(key):
         return -1
     if _OPERATOR_HEADER.search(key):
@@ -326,11 +325,11 @@ def choose_extract_columns(src: ContactSource, operator_column: str | None,
               for name in others}
     if operator_column is not None:
         if operator_column not in src.columns:
-            by_key = {_header_key(c): c for c in src.columns}
-            if _header_key(operator_column) not in by_key:
+            by_key = {header_key(c): c for c in src.columns}
+            if header_key(operator_column) not in by_key:
                 raise InputError(f"{src.info.path}: no column {operator_column!r}; columns "
                                  f"are: {', '.join(src.columns)}")
-            operator_column = by_key[_header_key(operator_column)]
+            operator_column = by_key[header_key(operator_column)]
         op = operator_column
     else:
         # content first (most values map), then the header: the serving operator's
@@ -354,7 +353,7 @@ def choose_extract_columns(src: ContactSource, operator_column: str | None,
         mapped = map_operator_values(sample.column(op), vocab)
         bad = pc.unique(mapped.cleaned.filter(pc.is_null(mapped.codes))).to_pylist()
         raise _unusable(src.info.path, op, 1 - shares[op], max_unmapped, bad, limit_option)
-    date_col = next((c for c in others if c != op and _DATE_HEADER.search(_header_key(c))),
+    date_col = next((c for c in others if c != op and _DATE_HEADER.search(header_key(c))),
                     None)
     if date_col is None and sample is not None:
         for name in others:
@@ -842,23 +841,3 @@ class PortabilitySource(OperatorSource):
             "unparsed_dates": self.table.unparsed_dates,
             "sources": sources, "warnings": warnings, "stale_lines": stale_lines,
         })
-
-
-def build_portability_source(s: Settings, plan: NumberingPlan) -> PortabilitySource:
-    max_unmapped = s.portability_max_unmapped
-    max_age = s.portability_max_age
-    if s.portability_db and s.portability:
-        extra = build_table(s.portability, plan, number_column=s.portability_number_column,
-                            operator_column=s.portability_operator_column,
-                            max_unmapped=max_unmapped)
-        base = load_store(s.portability_db, with_dates=True)
-        table, _ = overlay(base, extra, undated_top_wins=True)
-        return PortabilitySource(table, f"{s.portability_db} + extracts", max_age_days=max_age)
-    if s.portability_db:
-        return PortabilitySource(load_store(s.portability_db), str(s.portability_db),
-                                 max_age_days=max_age)
-    table = build_table(s.portability, plan, number_column=s.portability_number_column,
-                        operator_column=s.portability_operator_column,
-                        max_unmapped=max_unmapped)
-    return PortabilitySource(table, ", ".join(str(p) for p in s.portability),
-                             max_age_days=max_age)
