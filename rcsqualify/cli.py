@@ -186,9 +186,14 @@ def check(
         min=0, help="Warn when the newest port date of an extract or store is older than "
         "this many days.")] = 30,
     mnp_url: Annotated[str | None, typer.Option(
-        help="MNP look-up URL template with {msisdn}.", envvar="RCSQUALIFY_MNP_URL")] = None,
+        help="MNP look-up: URL template with {msisdn} (generic), or the service's base URL "
+        "(a named profile).", envvar="RCSQUALIFY_MNP_URL")] = None,
     mnp_field: Annotated[str | None, typer.Option(
-        help="Answer field holding the operator (default: mccmnc, then operator).")] = None,
+        help="generic profile: answer field holding the operator (default: mccmnc, then "
+        "operator).")] = None,
+    mnp_profile: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_MNP_PROFILE", help="MNP service profile: generic (default), "
+        "twilio, hlr-lookups, or the path of a .toml profile file.")] = None,
     capability: Annotated[str, typer.Option(
         help="Capability provider: " + ", ".join(CAPABILITY_PROVIDERS) + ".")] = "none",
     bothub_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
@@ -214,6 +219,14 @@ def check(
     agent_launched: Annotated[bool, typer.Option(
         help="The RBM agent is launched on the target operator (batchGet negatives "
         "become not_rcs).")] = False,
+    batch_size: Annotated[int | None, typer.Option(
+        min=1, max=10_000, help="rbm-batch: numbers per users:batchGet call (1-10,000; "
+        "Google's own tool sends 499). Default: balanced calls of 500-10,000, which carry "
+        "the random-sample estimate.")] = None,
+    single_warn: Annotated[int, typer.Option(
+        min=0, envvar="RCSQUALIFY_SINGLE_WARN", help="bothub: warn when more numbers than "
+        "this are to be asked one by one (after the cache); Orange means that call for "
+        "tests.")] = 1000,
     sample: Annotated[int | None, typer.Option(
         help="Check only a seeded random sample of this many numbers and extrapolate.")]
     = None,
@@ -291,7 +304,9 @@ def check(
         portability_operator_column=portability_operator_column,
         portability_max_unmapped=portability_max_unmapped,
         portability_max_age=portability_max_age,
-        mnp_url=mnp_url, mnp_field=mnp_field, capability=capability,
+        mnp_url=_mnp_url(mnp_profile, mnp_url), mnp_field=mnp_field,
+        mnp_profile=mnp_profile, capability=capability, batch_size=batch_size,
+        single_warn=single_warn,
         bothub_url=bothub_url, bothub_token_url=bothub_token_url, bot_id=bot_id,
         bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
         agent_id=agent_id, rbm_credentials=rbm_credentials, agent_launched=agent_launched,
@@ -312,6 +327,19 @@ def check(
     else:
         print_summary(run.summary, console)
     raise typer.Exit(run.summary.exit_code)
+
+
+def _mnp_url(profile: str | None, url: str | None) -> str | None:
+    """A named profile's own URL when --mnp-url is not given (a bad profile: exit 2)."""
+    if profile is None or url:
+        return url
+    from rcsqualify.errors import InputError
+    from rcsqualify.operators.mnp_profiles import load_profile
+
+    loaded = load_profile(profile)
+    if not loaded.url:
+        raise InputError(f"--mnp-profile {loaded.name} needs --mnp-url (RCSQUALIFY_MNP_URL)")
+    return loaded.url
 
 
 @plan_app.callback()

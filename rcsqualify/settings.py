@@ -65,6 +65,7 @@ class Settings:
     portability_max_age: int = 30  # days since the newest port date → a warning
     mnp_url: str | None = None
     mnp_field: str | None = None
+    mnp_profile: str | None = None  # generic (default), twilio, hlr-lookups, or a .toml path
     # capability
     capability: str = "none"
     bothub_url: str = DEFAULT_BOTHUB_URL
@@ -76,6 +77,8 @@ class Settings:
     agent_id: str | None = None
     rbm_credentials: Path | None = None
     agent_launched: bool = False
+    batch_size: int | None = None  # rbm-batch numbers per call (1-10,000); None: balanced
+    single_warn: int = 1000  # bothub: warn when more numbers than this are to be asked
     sample: int | None = None
     seed: int = 0
     wait_for_window: bool = False

@@ -11,7 +11,9 @@ bearer token. Recognized answers only (CONTRACT §10):
 
 Orange says this call is for testing at low frequency: bases are qualified with
 ``bothub-bulk``; both share one cache scope (same bot, same base URL), so what a
-nightly bulk run learned serves the single look-ups too.
+nightly bulk run learned serves the single look-ups too. When more than ``single_warn``
+numbers (``--single-warn``, default 1,000, counted after the cache) are to be asked one by
+one, one warning line says so and recommends ``bothub-bulk`` (a warning, not a refusal).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from rcsqualify.remote.http import (
 from rcsqualify.remote.pacing import Schedule, shared_schedule
 
 DEFAULT_FEATURE = "chatBotCommunication"
+DEFAULT_SINGLE_WARN = 1000
 
 
 class GsmaJwt:
@@ -86,8 +89,11 @@ class BotHubProvider(CapabilityProvider):
                  jwt: GsmaJwt | None = None, jwt_header: str = "X-Bot-Authorization",
                  require_feature: str = DEFAULT_FEATURE, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 schedule: Schedule | None = None) -> None:
+                 schedule: Schedule | None = None,
+                 single_warn: int | None = DEFAULT_SINGLE_WARN) -> None:
         self.base_url = base_url.rstrip("/")
+        self.notify = notify
+        self.single_warn = single_warn
         super().__init__(cache, Scope("bothub", self.base_url, bot_id))
         self.bot_id = bot_id
         self.policy = policy
@@ -126,6 +132,14 @@ class BotHubProvider(CapabilityProvider):
         assert self.http is not None
         http = self.http
         url = f"{self.base_url}/bot/v1/{self.bot_id}/contactCapabilities"
+        if self.single_warn is not None and len(todo) > self.single_warn:
+            warning = (f"bothub: {len(todo)} numbers to ask one by one (more than "
+                       f"--single-warn {self.single_warn}); Orange limits this call to "
+                       "testing at very low frequency: use --capability bothub-bulk for a "
+                       "base")
+            self.notes.append(warning)
+            if self.notify is not None:
+                self.notify(warning)
 
         async def one(i: int) -> None:
             number = e164[i]

@@ -14,12 +14,18 @@ error envelope → not RCS; 403 with the envelope naming a non-tester (not the a
 not RCS; 403 about the agent itself → configuration error (exit 2). Anything else is a
 failure, never cached.
 
-batchGet: ``POST {base}/v1/users:batchGet`` with 500 to 10,000 unique numbers, paced at
-600 calls/min. Listed numbers are reachable; the others are ``not_rcs`` only when the
-user says the agent is launched on the operator (``--agent-launched``), else
-``unverified`` / ``batch_not_listed``. A remainder under 500 is never sent short (Google
-answers inconsistently below 500): it is checked per number instead. The random-sample
-counts of every call are summed into ``sample_reach`` for the estimate.
+batchGet: ``POST {base}/v1/users:batchGet``, paced at 600 calls/min. Listed numbers are
+reachable; the others are ``not_rcs`` only when the user says the agent is launched on the
+operator (``--agent-launched``), else ``unverified`` / ``batch_not_listed``. The
+random-sample counts of every call are summed into ``sample_reach`` for the estimate.
+
+How many numbers a call: Google's reference (``rbm.proto``) allows "up to 10.000
+records" and sets no minimum, but its random-sample counts are 0 below 500 numbers;
+Google's own bulk tool (rbm-api-examples, ``rbm-cap-check``) sends 499 a call, "Above
+this number, results become a statistical average". By default a base is split into
+balanced calls of 500 to 10,000 (they carry the sample estimate); ``--batch-size N``
+(1 to 10,000) caps every call at N instead (499: Google's tool; the calls then carry no
+sample counts). Either way a base under 500 numbers is checked per number, as before.
 """
 
 from __future__ import annotations
@@ -207,16 +213,20 @@ class RbmProvider(_RbmBase):
         await self.per_number(e164, todo, out, tally)
 
 
-def plan_batches(n: int, *, low: int = BATCH_MIN, high: int = BATCH_MAX
+def plan_batches(n: int, *, low: int = BATCH_MIN, high: int = BATCH_MAX,
+                 size: int | None = None
                  ) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
-    """Split n numbers into batchGet calls of ``low``..``high``; balanced sizes.
+    """Split n numbers into batchGet calls of ``low``..``high``; balanced sizes. With
+    ``size`` (``--batch-size``), balanced calls of at most ``size`` numbers instead.
 
     Returns the (start, stop) of each call, and the slice left for per-number checks
-    when n < ``low`` (never sent short).
+    when n < ``low`` (a base under 500 is checked per number, whatever ``size``).
     """
+    if size is not None and not 1 <= size <= BATCH_MAX:
+        raise ValueError(f"batch size must be 1 to {BATCH_MAX}, got {size}")
     if n < low:
         return [], (0, n) if n else None
-    calls = math.ceil(n / high)
+    calls = math.ceil(n / (size if size is not None else high))
     base, extra = divmod(n, calls)
     out, start = [], 0
     for i in range(calls):
@@ -237,10 +247,15 @@ def _count(body: dict[str, Any], key: str) -> int | None:
 class RbmBatchProvider(_RbmBase):
     name = "rbm-batch"
 
-    def __init__(self, *, agent_launched: bool = False, **kwargs: Any) -> None:
-        kwargs["policy"] = kwargs["policy"].with_rate(BATCH_RATE)  # 600 calls a minute
+    def __init__(self, *, agent_launched: bool = False, batch_size: int | None = None,
+                 batch_rate: float = BATCH_RATE, **kwargs: Any) -> None:
+        if batch_size is not None and not 1 <= batch_size <= BATCH_MAX:
+            raise ConfigurationError(f"--batch-size must be 1 to {BATCH_MAX}, got "
+                                     f"{batch_size}")
+        kwargs["policy"] = kwargs["policy"].with_rate(batch_rate)  # 600 calls a minute
         super().__init__(**kwargs)
         self.agent_launched = agent_launched
+        self.batch_size = batch_size
         self.sample_reach = (0, 0)  # summed over the calls' random samples
         self.calls: list[int] = []  # sizes sent, for tests and benchmarks
 
@@ -248,7 +263,7 @@ class RbmBatchProvider(_RbmBase):
                   tally: Tally) -> None:
         assert self.http is not None
         http = self.http
-        batches, remainder = plan_batches(len(todo))
+        batches, remainder = plan_batches(len(todo), size=self.batch_size)
         url = f"{self.base_url}/v1/users:batchGet"
 
         async def one(span: tuple[int, int]) -> None:

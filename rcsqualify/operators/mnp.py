@@ -1,35 +1,52 @@
 """Per-number MNP/HLR look-up over HTTP (CONTRACT §4 step 2, §10).
 
-A generic client for the look-up services aggregators buy: a URL template with a
-``{msisdn}`` placeholder (E.164, URL-encoded), a bearer token from
-``RCSQUALIFY_MNP_TOKEN`` (optional), and an answer field holding an MCC-MNC or an
-operator code (``--mnp-field``; by default ``mccmnc``, then ``operator``). Only mobiles
+One client for every look-up service; what differs between services is a *profile*
+(``operators/mnp_profiles.py``): method, path, body, auth scheme, where the serving
+network is in the answer, and how the service says "unknown" and "error". ``generic``
+(the default) keeps the original meaning of ``--mnp-url``, a URL template with
+``{msisdn}``; for a named profile ``--mnp-url`` is the service's base URL. Only mobiles
 that no extract answered are asked, paced and cached like the capability providers.
 
 Recognized answers only:
-- 200 with the field holding an MCC-MNC (5-6 digits) or a known ARCEP code → that
-  operator (an MCC-MNC we cannot name is still "not the target");
-- a JSON 404 → the service does not know the number: the range holder answers;
-- a 200 carrying an error (``error``, ``error_text``, a non-zero ``status``), a 200
-  without the field, a value of another shape (text, markup, control characters), a
-  non-JSON 404: a failure. The number is ``unverified`` / ``operator_error``, nothing is
-  cached, and the gate is ``incomplete`` (exit 3).
+- an answer matching one of the profile's error rules → a failure: retried when the rule
+  says the error is transient, never cached, never "unknown";
+- an answer matching an unknown rule, or a JSON object with one of the profile's unknown
+  statuses (``generic``: 404) → the service does not know the number: cached, the range
+  holder answers;
+- the network field(s) holding an MCC-MNC (5-6 digits, MCC and MNC joined when split) or
+  a known ARCEP code → that operator (an MCC-MNC we cannot name is still "not the target");
+- anything else (a missing field, a value of another shape — text, markup, control
+  characters —, a non-JSON answer): a failure. The number is ``unverified`` /
+  ``operator_error``, nothing is cached, and the gate is ``incomplete`` (exit 3).
+Every answer is counted by kind in ``api.providers.mnp.answers`` (CONTRACT §10).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import base64
+import contextvars
 import re
-from urllib.parse import quote
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import numpy as np
 
-from rcsqualify.errors import InputError
+from rcsqualify.errors import ConfigurationError, InputError
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
+from rcsqualify.operators.mnp_profiles import (
+    Credentials,
+    Profile,
+    Rule,
+    dig,
+    digest_signature,
+    is_missing,
+    load_profile,
+)
 from rcsqualify.operators.portability import operator_mapper
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
@@ -47,73 +64,178 @@ from rcsqualify.verdict import OPERATOR_ERROR
 
 _UNKNOWN = "-"  # cached "the service does not know this number"
 _MCCMNC = re.compile(r"\d{5,6}")
-_CODE = re.compile(r"[A-Z0-9]{2,10}")
-_OK_STATUS = (0, "0", "ok", "OK", "success", "SUCCESS", None)
+_MCC = re.compile(r"\d{3}")
+_MNC = re.compile(r"\d{2,3}")
+#: the request being signed (digest auth), per task: the signature is made anew for every
+#: attempt, right before the send, so a retry never carries a stale timestamp
+_SIGNING: contextvars.ContextVar[tuple[str, bytes | None] | None] = contextvars.ContextVar(
+    "mnp_signing", default=None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one answer means: an operator code, "" (unknown), or None (retry)."""
+
+    code: str | None
+    kind: str
+
+
+class _TransientAnswer(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
 
 
 class MnpSource(OperatorSource):
     label = "mnp"
 
-    def __init__(self, *, url_template: str, plan: NumberingPlan, cache: LookupCache,
-                 policy: HttpPolicy, token: str | None = None, field: str | None = None,
+    def __init__(self, *, url: str, plan: NumberingPlan, cache: LookupCache,
+                 policy: HttpPolicy, profile: Profile | None = None,
+                 credentials: Credentials | None = None, field: str | None = None,
                  notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 schedule: Schedule | None = None) -> None:
+                 schedule: Schedule | None = None, now: Any = time.time) -> None:
         super().__init__()
-        if "{msisdn}" not in url_template:
-            raise InputError("--mnp-url must contain the {msisdn} placeholder")
-        self.url_template = url_template
+        self.profile = (profile or load_profile("generic")).with_field(field)
+        p = self.profile
+        if p.is_template:
+            if "{msisdn}" not in url:
+                raise InputError("--mnp-url must contain the {msisdn} placeholder")
+            service = url.split("{msisdn}")[0]
+            scope = Scope("mnp", url, field or "")  # the scope the cache always had
+        else:
+            if "{msisdn}" in url or not url.startswith(("http://", "https://")):
+                raise InputError(f"--mnp-url is the base URL of the service for "
+                                 f"--mnp-profile {p.name} (e.g. {p.url or 'https://…'}), "
+                                 "without {msisdn}")
+            service = url.rstrip("/")
+            scope = Scope("mnp", service, f"profile:{p.name}")
+        self.url = url
+        self.credentials = credentials or Credentials("none")
+        self._now = now
         self.mapping = operator_mapper(plan)
         self.cache = cache
-        self.namespace = cache.scope(Scope("mnp", url_template, field or ""))
-        self.fields = [field] if field else ["mccmnc", "operator"]
+        self.namespace = cache.scope(scope)
         self.policy = policy
         self.counts = ProviderStats()  # HTTP counts for the report's api block
         self.api = self.counts
-        service = url_template.split("{msisdn}")[0]
+        token = (StaticToken(self.credentials.values[0])
+                 if self.credentials.scheme == "bearer" and self.credentials.values else None)
+        hint = ("--mnp-url (RCSQUALIFY_MNP_URL)" if p.is_template else
+                f"--mnp-url (RCSQUALIFY_MNP_URL) and --mnp-profile {p.name}")
         self.http = HttpLayer(
-            "mnp", policy, token=StaticToken(token) if token else None, stats=self.counts,
-            notify=notify, transport=transport,
-            schedule=schedule or shared_schedule("mnp", service),
-            url_hint="--mnp-url (RCSQUALIFY_MNP_URL)")
+            f"mnp ({p.name})" if not p.is_template else "mnp", policy, token=token,
+            extra_headers=self._signed_headers if self.credentials.scheme == "digest"
+            else None, stats=self.counts, notify=notify, transport=transport,
+            schedule=schedule or shared_schedule("mnp", service, self.credentials.identity),
+            url_hint=hint)
 
-    def interpret(self, answer: Answer, url: str) -> str:
-        """Operator code, or "" when the service does not know the number; raises
-        ``Unresolved`` for anything it did not recognize."""
+    # -- requests ---------------------------------------------------------------------
+    def request_parts(self, msisdn: str) -> tuple[str, str, dict[str, Any]]:
+        """Method, URL and httpx keyword arguments of the look-up of one number (the
+        digest headers are added at the send, see ``_signed_headers``)."""
+        p = self.profile
+        kwargs: dict[str, Any] = {}
+        headers = {"Accept": "application/json"}
+        params = p.params_for(msisdn)
+        if params:
+            kwargs["params"] = params
+        body = p.body_for(msisdn)
+        if body is not None:
+            kwargs["content"] = body
+            headers["Content-Type"] = "application/json"
+        if self.credentials.scheme == "basic":
+            user, password = self.credentials.values
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                f"{user}:{password}".encode()).decode()
+        kwargs["headers"] = headers
+        return p.method, p.url_for(self.url, msisdn), kwargs
+
+    def auth_headers(self, msisdn: str) -> dict[str, str]:
+        """The headers the auth scheme adds at the send (bearer, digest)."""
+        if self.credentials.scheme == "bearer" and self.credentials.values:
+            return {"Authorization": f"Bearer {self.credentials.values[0]}"}
+        if self.credentials.scheme == "digest":
+            return self._digest(self.profile.signed_path(msisdn),
+                                self.profile.body_for(msisdn))
+        return {}
+
+    def _digest(self, path: str, body: bytes | None) -> dict[str, str]:
+        key, secret = self.credentials.values
+        stamp = int(self._now())
+        return {"X-Digest-Key": key, "X-Digest-Timestamp": str(stamp),
+                "X-Digest-Signature": digest_signature(secret, path, stamp,
+                                                       self.profile.method, body)}
+
+    def _signed_headers(self) -> dict[str, str]:
+        signing = _SIGNING.get()
+        return self._digest(*signing) if signing is not None else {}
+
+    # -- answers ----------------------------------------------------------------------
+    def judge(self, answer: Answer) -> Verdict:
+        """What an answer means under the profile, without counting it: an operator
+        code, "" for unknown; raises ``_TransientAnswer`` for a transient error and
+        ``_Failure`` for anything not recognized."""
+        p = self.profile
         body = answer.body
-        if answer.status == 404:
+        if answer.status in p.unknown_statuses and answer.status not in p.ok:
             if isinstance(body, dict):
-                self.http.accept(answer, "unknown")
-                return ""
-            raise self.http.reject(answer, "unrecognized_404", url)
+                return Verdict("", "unknown")
+            raise _Failure(f"unrecognized_{answer.status}")
         if not isinstance(body, dict):
-            raise self.http.reject(answer, "not_an_object", url)
-        status = body.get("status")
-        if body.get("error") or body.get("error_text") or body.get("errors") or (
-                "status" in body and status not in _OK_STATUS
-                and not isinstance(status, dict)):
-            raise self.http.reject(answer, "error_in_body", url)
-        for name in self.fields:
-            value = body.get(name)
-            if value in (None, ""):
+            raise _Failure("not_an_object")
+        for rule in p.errors:
+            if rule.matches(body):
+                kind = _error_kind(rule)
+                if rule.transient:
+                    raise _TransientAnswer(kind)
+                raise _Failure(kind)
+        if any(rule.matches(body) for rule in p.unknown):
+            return Verdict("", "unknown")
+        raw = self._network(body)
+        code = self.mapping.get(raw)
+        if code is not None:
+            return Verdict(code, "operator")
+        if _MCCMNC.fullmatch(raw):
+            return Verdict(raw, "unnamed_network")
+        raise _Failure("bad_operator_code")
+
+    def _network(self, body: dict[str, Any]) -> str:
+        p = self.profile
+        if p.mcc:
+            mcc, mnc = dig(body, p.mcc), dig(body, p.mnc)
+            if is_missing(mcc) or is_missing(mnc):
+                raise _Failure("missing_field")
+            # an MNC sent as a number has lost its leading zero ("01" or "001"?): refuse
+            if not (isinstance(mcc, str) and isinstance(mnc, str)
+                    and _MCC.fullmatch(mcc.strip()) and _MNC.fullmatch(mnc.strip())):
+                raise _Failure("bad_operator_code")
+            return mcc.strip() + mnc.strip()
+        for path in p.network:
+            value = dig(body, path)
+            if is_missing(value):
                 continue
             if isinstance(value, bool) or not isinstance(value, str | int):
-                raise self.http.reject(answer, "bad_operator_code", url)
-            raw = str(value).strip().upper().replace("-", "").replace(" ", "")
-            code = self.mapping.get(raw)
-            if code is not None:
-                self.http.accept(answer, "operator")
-                return code
-            if _MCCMNC.fullmatch(raw):
-                # a network we cannot name: still not the target operator
-                self.http.accept(answer, "unnamed_network")
-                self.stats.unmapped += 1
-                if len(self.stats.unmapped_examples) < 5:
-                    self.stats.unmapped_examples.append(raw)
-                return raw
-            raise self.http.reject(answer, "bad_operator_code", url)
-        raise self.http.reject(answer, "missing_field", url)
+                raise _Failure("bad_operator_code")
+            return str(value).strip().upper().replace("-", "").replace(" ", "")
+        raise _Failure("missing_field")
 
+    def interpret(self, answer: Answer, url: str) -> str:
+        """Operator code, or "" when the service does not know the number; counts the
+        answer; raises ``Unresolved`` for anything it did not recognize."""
+        try:
+            verdict = self.judge(answer)
+        except _Failure as exc:
+            raise self.http.reject(answer, exc.kind, url) from None
+        self.http.accept(answer, verdict.kind)
+        if verdict.kind == "unnamed_network":
+            assert verdict.code is not None
+            self.stats.unmapped += 1
+            if len(self.stats.unmapped_examples) < 5:
+                self.stats.unmapped_examples.append(verdict.code)
+        return verdict.code or ""
+
+    # -- the batch --------------------------------------------------------------------
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         numbers = format_e164(keys).to_pylist()
         out = np.full(len(numbers), "", dtype=object)
@@ -130,12 +252,40 @@ class MnpSource(OperatorSource):
         self.stats.answered += int(np.count_nonzero((out != "") & (out != OPERATOR_ERROR)))
         return out
 
+    async def ask_one(self, msisdn: str) -> str:
+        """The operator of one number ("" unknown); ``Unresolved`` on a failure.
+
+        A transient error inside an answer is asked again, with the policy's back-off,
+        up to its attempts and per-number deadline (then a failure)."""
+        method, url, kwargs = self.request_parts(msisdn)
+        p = self.policy
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            token = _SIGNING.set((self.profile.signed_path(msisdn),
+                                  self.profile.body_for(msisdn)))
+            try:
+                answer = await self.http.request(method, url, ok=self.profile.ok,
+                                                 expected=self.profile.unknown_statuses,
+                                                 **kwargs)
+            finally:
+                _SIGNING.reset(token)
+            attempt += 1
+            try:
+                return self.interpret(answer, url)
+            except _TransientAnswer as exc:
+                wait = min(p.backoff_initial * 2 ** (attempt - 1), 10.0)
+                if attempt >= p.max_attempts or \
+                        time.monotonic() - started + wait > p.deadline:
+                    raise self.http.reject(answer, exc.kind, url) from None
+                self.counts.retries += 1
+                self.counts.answer(answer.status, False, exc.kind)
+                await asyncio.sleep(wait)
+
     async def _ask(self, numbers: list[str], todo: list[int], out: np.ndarray) -> None:
         async def one(i: int) -> None:
-            url = self.url_template.replace("{msisdn}", quote(numbers[i], safe=""))
             try:
-                answer = await self.http.request("GET", url, expected=(404,))
-                code = self.interpret(answer, url)
+                code = await self.ask_one(numbers[i])
             except Unresolved:
                 self.stats.errors += 1
                 out[i] = OPERATOR_ERROR
@@ -143,11 +293,24 @@ class MnpSource(OperatorSource):
             out[i] = code
             self.cache.put("op", self.namespace, numbers[i], code or _UNKNOWN)
 
-        async with self.http.session():
-            await run_all(todo, one, self.policy.concurrency)
+        try:
+            async with self.http.session():
+                await run_all(todo, one, self.policy.concurrency)
+        except ConfigurationError as exc:
+            names = self.profile.credential_names
+            if "HTTP 401" in str(exc) and names:
+                raise ConfigurationError(f"{exc}; for --mnp-profile {self.profile.name} "
+                                         f"check {' and '.join(names)}") from None
+            raise
         if self.http.notes:
             self.stats.extra["notes"] = list(self.http.notes)
 
 
-def mnp_token_from_env() -> str | None:
-    return os.environ.get("RCSQUALIFY_MNP_TOKEN") or None
+class _Failure(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _error_kind(rule: Rule) -> str:
+    return f"error_{rule.kind}" if rule.kind else "error_in_body"
