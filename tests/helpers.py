@@ -19,7 +19,27 @@ def check_json(args: list[str], input: str | bytes | None = None) -> tuple[Resul
     """Run ``check`` with ``--json-report -`` and parse the report from stdout."""
     result = run_cli(["check", *args, "--json-report", "-", "-q"], input=input)
     assert result.stdout.strip(), f"no report (exit {result.exit_code}): {result.stderr}"
-    return result, json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    validate_report(report)
+    return result, report
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    """Every report the tests produce follows the documented schema (docs/)."""
+    import jsonschema
+
+    jsonschema.validate(report, _schema())
+
+
+def _schema() -> dict[str, Any]:
+    global _SCHEMA
+    if _SCHEMA is None:
+        path = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
+        _SCHEMA = json.loads(path.read_text(encoding="utf-8"))
+    return _SCHEMA
+
+
+_SCHEMA: dict[str, Any] | None = None
 
 
 def write_csv(path: Path, rows: list[list[str]], *, delimiter: str = ";",

@@ -6,6 +6,9 @@ import json
 
 from rcsqualify.report.summary import Summary
 
+#: bumped only when a key changes meaning or type; docs/report.schema.json describes it
+SCHEMA_VERSION = 1
+
 
 def format_json(summary: Summary) -> str:
     """Stable key order, ratios rounded to 6 decimals (exact enough, diff-friendly)."""
@@ -19,4 +22,5 @@ def format_json(summary: Summary) -> str:
     data["timings"] = {k: round(v, 3) for k, v in data["timings"].items()}
     # what to do first (the send plan), then the diagnosis
     lead = {k: data.pop(k) for k in ("tool", "input", "send_plan") if k in data}
-    return json.dumps({**lead, **data}, ensure_ascii=False, indent=2, default=str) + "\n"
+    return json.dumps({"schema_version": SCHEMA_VERSION, **lead, **data}, ensure_ascii=False,
+                      indent=2, default=str) + "\n"
