@@ -96,3 +96,21 @@ def emulator(emulator_process: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emu
     monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_ID", "emulator-client")
     monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "emulator-secret")
     return emulator_process
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's headless Chromium, for tests marked ``browser``. CI (``CI=true``) requires
+    it (.ci/run installs it), so there a missing browser fails the test with the fix;
+    on a developer's machine the test is skipped with the same explanation."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    why = ("Chromium is needed to render the HTML report: apt-get install chromium "
+           "(.ci/run installs it)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(why)
+    pytest.skip(why)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -204,16 +203,9 @@ def test_cache_prune_and_info_per_provider(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["entries"] == 2
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError("Chromium is needed for this test: .ci/run installs Debian's "
-                         "chromium package (apt-get install chromium)")
-
-
-def test_html_report_renders_in_chromium_with_the_json_figures(tmp_path: Path) -> None:
+@pytest.mark.browser
+def test_html_report_renders_in_chromium_with_the_json_figures(tmp_path: Path,
+                                                               chromium: str) -> None:
     base = _base(tmp_path)
     html_path = tmp_path / "report.html"
     log = tmp_path / "cron.log"
@@ -224,7 +216,7 @@ def test_html_report_renders_in_chromium_with_the_json_figures(tmp_path: Path) -
     text = html_path.read_text(encoding="utf-8")
     bare = text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "http://" not in bare and "https://" not in bare  # nothing to fetch
-    browser = _chromium()
+    browser = chromium
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update",
              "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
