@@ -50,7 +50,6 @@ class Settings:
     github_actions: bool = False
     gate: str = "known"  # known | upper (CONTRACT §2 Gate)
     history: Path | None = None
-    log_file: str | None = None
     send_rate: float = 30.0
     price_message: float | None = None
     price_conversation: float | None = None

@@ -48,6 +48,11 @@ def _bars(items: list[tuple[str, int, str]], width: int = 560) -> str:
     return "".join(parts)
 
 
+def _pct(share: float) -> str:
+    """A threshold as people wrote it: 15 %, 12.5 %, never rounded to a wrong figure."""
+    return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def _trend(history: list[dict[str, Any]], threshold: float, width: int = 560,
            height: int = 160) -> str:
     points = [(h.get("at", ""), float(h["error_ratio"])) for h in history
@@ -69,7 +74,7 @@ def _trend(history: list[dict[str, Any]], threshold: float, width: int = 560,
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'role="img"><line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" '
             f'stroke="#b91c1c" stroke-dasharray="4"/><text x="{width - 150}" y="{ty - 4:.1f}" '
-            f'font-size="12" fill="#b91c1c">threshold {threshold:.0%}</text>'
+            f'font-size="12" fill="#b91c1c">threshold {_pct(threshold)}</text>'
             f'<path d="{path}" fill="none" stroke="#1d4ed8" stroke-width="2"/>{dots}</svg>'
             f"<p>{len(points)} runs, latest {points[-1][1]:.2%}.</p>")
 
@@ -147,7 +152,7 @@ capability check: {_esc(s.capability)}. rcsqualify {_esc(s.tool['version'])}, AR
 {send_plan}
 <div class="verdict" id="verdict">{verdict[0]}: error ratio
 <span id="error-ratio">{s.error_ratio:.2%}</span> against a threshold of
-<span id="threshold">{s.threshold:.0%}</span></div>
+<span id="threshold">{_pct(s.threshold)}</span></div>
 <p id="verdict-line">{_esc(verdict_line(s))} (gate: {_esc(s.gate_mode)})</p>
 <p><span class="kpi">messages<b id="messages">{s.counts['messages']}</b></span>
 <span class="kpi">duplicate rows<b>{s.counts['duplicates']}</b></span>
