@@ -55,9 +55,7 @@ tie), a number ported back to its range holder included; the store keeps that da
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +71,7 @@ import pyarrow.parquet as pq
 
 from rcsqualify.contacts import ContactSource, header_key
 from rcsqualify.errors import InputError
+from rcsqualify.files import atomic_write
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
@@ -665,16 +664,8 @@ def write_store(table: PortabilityTable, target: Path, *,
     for stale in target.parent.glob(f".{target.name}.*.part"):
         if time.time() - stale.stat().st_mtime > 3600:
             stale.unlink(missing_ok=True)  # left by a killed import
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_write(target) as tmp:  # the old store stays whole on any failure
         pq.write_table(arrow, tmp, compression="zstd", row_group_size=1 << 20)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return meta
 
 
