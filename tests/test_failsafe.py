@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -363,19 +364,19 @@ def test_a_cache_that_fails_mid_run_degrades_to_memory_and_exits_3(
     is degraded, and exits 3 (it would have passed)."""
     import sqlite3
 
-    import diskcache
+    from rcsqualify.remote.store import DirectoryStore
 
-    real_set = diskcache.Cache.set
+    real_put = DirectoryStore.put_many
     calls = {"n": 0}
 
-    def failing_set(self: diskcache.Cache, key: object, *args: object, **kw: object) -> bool:
-        if str(key).startswith("cap:"):
+    def failing_put(self: DirectoryStore, space: str, *args: Any, **kw: Any) -> None:
+        if space.startswith("cap:"):
             calls["n"] += 1
             if calls["n"] > 5:
                 raise sqlite3.OperationalError("database or disk is full")
-        return bool(real_set(self, key, *args, **kw))  # type: ignore[arg-type]
+        real_put(self, space, *args, **kw)
 
-    monkeypatch.setattr(diskcache.Cache, "set", failing_set)
+    monkeypatch.setattr(DirectoryStore, "put_many", failing_put)
     emulator.configure(capable_share=1.0)
     f = contacts_file(tmp_path, frte_numbers(20))
     result, report = check_json([str(f), *bothub(emulator), "--cache-dir",

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import diskcache
 import pytest
 
 from rcsqualify.remote.cache import DAY, Freshness, LookupCache, Scope
@@ -138,13 +137,22 @@ def test_two_concurrent_refresh_processes(tmp_path: Path, emulator: Emulator) ->
 
 
 def _age(cache_dir: Path, answer: str, days: float) -> int:
-    db = diskcache.Cache(str(cache_dir / "db"))
+    """Make the cached ``answer`` entries ``days`` older (the directory store's answers
+    table: one row per batch, dates packed as float64, see remote/store.py)."""
+    import sqlite3
+
+    import numpy as np
+
+    db = sqlite3.connect(cache_dir / "answers.sqlite")
     aged = 0
-    for key in list(db.iterkeys()):
-        value = db.get(key)
-        if isinstance(value, tuple) and value[0] == answer:  # not the scope records
-            db.set(key, (value[0], value[1] - days * DAY))
-            aged += 1
+    with db:
+        for bid, learned, codes, vocab in db.execute(
+                "SELECT id, learned, codes, vocab FROM batches").fetchall():
+            dates = np.frombuffer(learned, dtype="<f8").copy()
+            hit = np.array(json.loads(vocab), dtype=object)[np.frombuffer(codes, "<u2")] == answer
+            dates[hit] -= days * DAY
+            aged += int(hit.sum())
+            db.execute("UPDATE batches SET learned=? WHERE id=?", (dates.tobytes(), bid))
     db.close()
     return aged
 

@@ -1,10 +1,12 @@
 """The persistent cache of what remote look-ups learned (CONTRACT §8, §10, §11).
 
-diskcache (SQLite underneath) under the user cache directory. Keys are HMAC-SHA256 of
-the E.164 number with a per-cache secret (``secret.key``: exactly 32 random bytes,
-mode 0600, created atomically), so the cache holds no phone number in clear and a
-copied cache cannot be probed for a number without the secret. Values are tiny tuples
-``(answer, learned_at)``.
+Where it lives is a store (``remote/store.py``): a directory (the user cache directory
+by default: diskcache for the scope records, a batched SQLite table for the answers)
+or a Redis server shared by several hosts (``--cache-url redis://…``). This module owns
+what does not depend on the store. Keys are HMAC-SHA256 of the E.164 number with a
+per-cache secret (``secret.key``, or ``rcsq:secret`` in Redis: exactly 32 random bytes,
+created atomically), so the cache holds no phone number in clear and a copied cache
+cannot be probed for a number without the secret. The store keeps the first 16 bytes.
 
 **Scopes.** An answer is only valid for the service that gave it: every entry lives in
 a namespace ``provider@<hash of provider, base URL, bot/agent id>``, described once in
@@ -15,14 +17,15 @@ bot therefore never serve a production run. Entries written before scopes existe
 Every answer is written the moment it arrives, so a run stopped at any point re-asks
 nothing already answered. Failures are never cached.
 
-**Storage failures.** A cache that cannot be opened (or whose secret is damaged) stops
-the run at start (exit 2). One that fails mid-run (disk full) is *degraded*: answers are
-kept in memory for the rest of the run, ``degraded`` says why, and the run reports it
-and exits 3 at best; the SQLite file stays consistent (each write is one transaction).
+**Storage failures.** A cache that cannot be opened (or whose secret is damaged, or
+whose layout version is not this one's) stops the run at start (exit 2). One that fails
+mid-run (disk full, Redis gone) is *degraded*: answers are kept in memory for the rest
+of the run, ``degraded`` says why, and the run reports it and exits 3 at best; the
+SQLite file stays consistent (each batch is one transaction).
 
 Freshness follows Orange's re-check advice: capable 90 days, not capable 60 days,
-operator look-ups 7 days (configurable). Entries also carry a diskcache expiry at the
-same horizon, so ``cache prune`` removes what is stale.
+operator look-ups 7 days (configurable), checked on every read against the date the
+answer was learned; ``cache prune`` removes what is stale.
 """
 
 from __future__ import annotations
@@ -41,13 +44,25 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
+import numpy as np
 import platformdirs
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.store import (
+    DIGEST_BYTES,
+    SECRET_BYTES,
+    AnswerStore,
+    DirectoryStore,
+    Entries,
+    RedisStore,
+    is_redis_url,
+    load_or_create_secret,
+)
 from rcsqualify.textsafe import safe_text
 
+__all__ = ["SECRET_BYTES", "Freshness", "LookupCache", "Scope", "load_or_create_secret"]
+
 DAY = 86_400.0
-SECRET_BYTES = 32
 JOB_DIR = "bulk_jobs"
 _STORAGE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
 
@@ -69,6 +84,10 @@ class Freshness:
         if kind == "op":
             return self.operator_days * DAY
         return (self.positive_days if answer == "yes" else self.negative_days) * DAY
+
+    @property
+    def longest(self) -> float:
+        return max(self.positive_days, self.negative_days, self.operator_days) * DAY
 
 
 @dataclass(frozen=True)
@@ -92,77 +111,73 @@ class Scope:
                 else safe_text(self.url), "id": safe_text(self.ident, 80)}
 
 
-def load_or_create_secret(directory: Path) -> bytes:
-    """The cache's 32-byte HMAC secret, created atomically on first use.
-
-    Written aside (``O_EXCL``, fsync) then *linked* into place: ``link`` fails if the
-    name exists, so of many processes starting on a fresh directory exactly one secret
-    wins and every process reads that one, whole. A secret of any other length (a
-    full disk, a hand edit) is refused: keys made with it could be recomputed.
-    """
-    path = directory / "secret.key"
-    if not path.exists():
-        tmp = directory / f".secret.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                data = secrets.token_bytes(SECRET_BYTES)
-                if os.write(fd, data) != SECRET_BYTES:
-                    raise OSError("short write")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            with contextlib.suppress(FileExistsError):  # another process won: use its
-                os.link(tmp, path)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot create the cache secret in {directory}: "
-                                     f"{exc.strerror or exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the cache secret {path}: "
-                                 f"{exc.strerror}") from exc
-    if len(data) != SECRET_BYTES:
-        raise ConfigurationError(
-            f"the cache secret {path} is {len(data)} bytes, not {SECRET_BYTES}: the cache is "
-            f"damaged; remove the directory {directory} (or use another --cache-dir) and run "
-            "again")
-    return data
-
-
 class LookupCache:
-    """Answers per (kind, namespace, number); ``kind`` is ``cap`` or ``op``."""
+    """Answers per (kind, namespace, number); ``kind`` is ``cap`` or ``op``.
 
-    def __init__(self, directory: Path | None = None, *, freshness: Freshness | None = None,
-                 refresh: bool = False, enabled: bool = True,
-                 clock: Any = time.time) -> None:
+    ``url``: a directory (default: ``directory``, else the user cache directory) or a
+    ``redis://``/``rediss://`` URL (``remote/store.py``). ``directory`` stays the local
+    directory of the persisted bulk jobs whatever the store.
+    """
+
+    def __init__(self, directory: Path | None = None, *, url: str | None = None,
+                 freshness: Freshness | None = None, refresh: bool = False,
+                 enabled: bool = True, clock: Any = time.time) -> None:
         self.enabled = enabled
         self.refresh = refresh
         self.freshness = freshness or Freshness()
         self.clock = clock
+        if url and not is_redis_url(url) and directory is None:
+            directory = Path(url)
         self.directory = directory or default_cache_dir()
-        self._cache: diskcache.Cache | None = None
-        self._secret = secrets.token_bytes(SECRET_BYTES)  # --no-cache: keys never stored
+        self.location = str(self.directory)
+        self._store: AnswerStore | None = None
+        self._errors: tuple[type[BaseException], ...] = _STORAGE_ERRORS
+        secret = secrets.token_bytes(SECRET_BYTES)  # --no-cache: keys never stored
         #: why the cache stopped working mid-run (None while healthy)
         self.degraded: str | None = None
-        self._memory: dict[str, tuple[str, float]] = {}
+        self._memory: dict[tuple[str, bytes], tuple[str, float]] = {}
         if enabled:
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._secret = load_or_create_secret(self.directory)
-                self._cache = diskcache.Cache(str(self.directory / "db"),
-                                              eviction_policy="none", size_limit=2**40)
-            except ConfigurationError:
-                raise
-            except _STORAGE_ERRORS as exc:
-                raise ConfigurationError(f"cannot open the cache in {self.directory}: "
-                                         f"{safe_text(exc)}") from exc
+            if url and is_redis_url(url):
+                self._store = RedisStore(url)
+            else:
+                try:
+                    self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    self._store = DirectoryStore(self.directory)
+                except ConfigurationError:
+                    raise
+                except _STORAGE_ERRORS as exc:
+                    raise ConfigurationError(f"cannot open the cache in {self.directory}: "
+                                             f"{safe_text(exc)}") from exc
+            self.location = self._store.location
+            self._errors = self._store.errors
+            secret = self._store.secret()
+        self._secret = secret
+        block = secret.ljust(64, b"\0")  # HMAC's padded key (RFC 2104), hashed once
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    @property
+    def backend(self) -> str:
+        return self._store.kind if self._store is not None else "none"
 
     # -- keys and scopes ---------------------------------------------------------------
     def digest(self, e164: str) -> str:
+        """HMAC-SHA256 of the number, hex (the bulk job files' keys)."""
         return hmac.new(self._secret, e164.encode(), hashlib.sha256).hexdigest()
+
+    def digests(self, numbers: Iterable[str]) -> list[bytes]:
+        """The store keys of many numbers: the first 16 bytes of their HMAC-SHA256,
+        from the precomputed inner and outer states (0.75 µs a number instead of 1.9 µs
+        through ``hmac.new``: a million numbers are hashed on every warm run)."""
+        inner, outer = self._inner.copy, self._outer.copy
+        out = []
+        for n in numbers:
+            h = inner()
+            h.update(n.encode())
+            o = outer()
+            o.update(h.digest())
+            out.append(o.digest()[:DIGEST_BYTES])
+        return out
 
     def key(self, kind: str, namespace: str, e164: str) -> str:
         return f"{kind}:{namespace}:{self.digest(e164)}"
@@ -170,11 +185,10 @@ class LookupCache:
     def scope(self, scope: Scope) -> str:
         """Register ``scope`` (for ``cache info``) and return its namespace."""
         ns = scope.namespace
-        if self._cache is not None and self.degraded is None:
+        if self._store is not None and self.degraded is None:
             try:
-                if f"scope:{ns}" not in self._cache:
-                    self._cache.set(f"scope:{ns}", scope.describe())
-            except _STORAGE_ERRORS as exc:
+                self._store.register_scope(ns, scope.describe())
+            except self._errors as exc:
                 self._degrade(exc)
         return ns
 
@@ -183,122 +197,125 @@ class LookupCache:
         if self.degraded is None:
             self.degraded = safe_text(f"{type(exc).__name__}: {exc}", 160)
 
-    def _fresh(self, kind: str, value: Any) -> str | None:
-        if value is None:
-            return None
-        answer, learned = value
-        if self.clock() - learned > self.freshness.ttl(kind, answer):
-            return None
-        return str(answer)
+    def _fresh_mask(self, kind: str, answers: list[str | None], learned: np.ndarray
+                    ) -> np.ndarray:
+        ttl_of = {a: self.freshness.ttl(kind, a) for a in set(answers) if a is not None}
+        ttls = np.fromiter((ttl_of.get(a, -1.0) if a is not None else -1.0 for a in answers),
+                           dtype=np.float64, count=len(answers))
+        with np.errstate(invalid="ignore"):
+            return np.asarray((self.clock() - learned) <= ttls)
 
     def get(self, kind: str, namespace: str, e164: str) -> str | None:
         """The cached answer if fresh (and not --refresh), else None."""
         return self.get_many(kind, namespace, [e164])[0]
 
     def get_many(self, kind: str, namespace: str, numbers: Iterable[str]) -> list[str | None]:
-        """Fresh answers for many numbers, read in one SQLite transaction (a bulk run
-        reads a million entries: one transaction each would dominate its time)."""
+        """Fresh answers for many numbers, read in one batch (a bulk run reads a million
+        entries: one transaction or one round trip each would dominate its time)."""
         numbers = list(numbers)
         if self.refresh or not self.enabled:
             return [None] * len(numbers)
-        keys = [self.key(kind, namespace, n) for n in numbers]
-        out: list[str | None] = [self._fresh(kind, self._memory.get(k)) for k in keys]
-        if self._cache is None or self.degraded is not None:
-            return out
-        try:
-            with self._cache.transact():
-                for i, k in enumerate(keys):
-                    if out[i] is None:
-                        out[i] = self._fresh(kind, self._cache.get(k))
-        except _STORAGE_ERRORS as exc:
-            self._degrade(exc)
-        return out
+        space = f"{kind}:{namespace}"
+        keys = self.digests(numbers)
+        answers: list[str | None] = [None] * len(keys)
+        learned = np.full(len(keys), np.nan)
+        if self._store is not None and self.degraded is None:
+            try:
+                answers, learned = self._store.get_many(space, keys)
+            except self._errors as exc:
+                self._degrade(exc)
+        if self._memory:
+            for i, k in enumerate(keys):
+                if (held := self._memory.get((space, k))) is not None:
+                    answers[i], learned[i] = held
+        fresh = self._fresh_mask(kind, answers, learned)
+        return [a if ok else None for a, ok in zip(answers, fresh.tolist(), strict=True)]
 
     def put(self, kind: str, namespace: str, e164: str, answer: str) -> None:
         self.put_many(kind, namespace, [(e164, answer)])
 
     def put_many(self, kind: str, namespace: str, answers: Iterable[tuple[str, str]]) -> None:
-        """Store answers in one transaction (all of a bulk job's results at once)."""
+        """Store answers in one batch (all of a bulk job's results at once)."""
         if not self.enabled:
             return
         now = self.clock()
-        items = [(self.key(kind, namespace, n), a) for n, a in answers]
-        if self._cache is not None and self.degraded is None:
+        pairs = list(answers)
+        if not pairs:
+            return
+        space = f"{kind}:{namespace}"
+        keys = self.digests(n for n, _ in pairs)
+        values = [a for _, a in pairs]
+        if self._store is not None and self.degraded is None:
             try:
-                with self._cache.transact():
-                    for k, a in items:
-                        self._cache.set(k, (a, now), expire=self.freshness.ttl(kind, a))
+                ttl_of = {a: self.freshness.ttl(kind, a) for a in set(values)}
+                self._store.put_many(space, keys, values, now,
+                                     [now + ttl_of[a] for a in values],
+                                     self.freshness.longest)
                 return
-            except _STORAGE_ERRORS as exc:
+            except self._errors as exc:
                 self._degrade(exc)
-        for k, a in items:
-            self._memory[k] = (a, now)
+        for k, a in zip(keys, values, strict=True):
+            self._memory[(space, k)] = (a, now)
 
     def close(self) -> None:
-        if self._cache is not None:
-            with contextlib.suppress(*_STORAGE_ERRORS):
-                self._cache.close()
+        if self._store is not None:
+            with contextlib.suppress(*self._errors):
+                self._store.close()
 
     # -- maintenance (cache info / prune / clear / forget) -------------------------------
     def info(self) -> dict[str, Any]:
-        if self._cache is None:
-            return {"directory": str(self.directory), "entries": 0, "size_bytes": 0,
-                    "ages": {}, "providers": {}, "scopes": {}}
+        empty = {"directory": self.location, "store": self.backend, "entries": 0,
+                 "size_bytes": 0, "ages": {}, "providers": {}, "scopes": {}}
+        if self._store is None:
+            return empty
         now = self.clock()
         per: dict[str, dict[str, Any]] = {}
-        scopes: dict[str, Any] = {}
-        buckets = [("< 1 day", 1), ("1-7 days", 7), ("7-30 days", 30), ("30-60 days", 60),
-                   ("60-90 days", 90), ("> 90 days", 10**9)]
-        ages = {name: 0 for name, _ in buckets}
+        scopes = self._store.scopes()
+        edges = [1, 7, 30, 60, 90]
+        names = ["< 1 day", "1-7 days", "7-30 days", "30-60 days", "60-90 days", "> 90 days"]
+        ages = dict.fromkeys(names, 0)
         total = 0
-        for key in self._cache.iterkeys():
-            value = self._cache.get(key)
-            if value is None:
-                continue
-            parts = str(key).split(":", 2)
-            if parts[0] == "scope":
-                scopes[parts[1]] = value
-                continue
-            if len(parts) != 3:
-                continue
-            total += 1
-            kind, namespace, _ = parts
-            answer, learned = value
-            entry = per.setdefault(f"{kind}:{namespace}", {"entries": 0, "answers": {},
-                                                           "stale": 0})
-            entry["entries"] += 1
-            entry["answers"][answer] = entry["answers"].get(answer, 0) + 1
-            age_days = (now - learned) / DAY
-            if "@" not in namespace or now - learned > self.freshness.ttl(kind, answer):
-                entry["stale"] += 1  # unscoped entries of older versions are never read
-            for name, limit in buckets:
-                if age_days < limit:
-                    ages[name] += 1
-                    break
-        for name, entry in per.items():
-            namespace = name.split(":", 1)[1]
-            entry["scope"] = scopes.get(namespace, {"provider": namespace,
-                                                    "url": "(before scopes: never read)"})
-        size = sum(f.stat().st_size for f in self.directory.rglob("*") if f.is_file())
-        return {"directory": str(self.directory), "entries": total, "size_bytes": size,
+        for space, entries in self._store.spaces():
+            answers, learned = entries.answers, entries.learned
+            kind, _, namespace = space.partition(":")
+            total += len(answers)
+            values, counts = np.unique(answers.astype(str), return_counts=True)
+            if "@" in namespace:
+                stale = int((~self._fresh_mask(kind, answers.tolist(), learned)).sum())
+            else:
+                stale = len(answers)  # unscoped entries of older versions are never read
+            per[space] = {"entries": len(answers),
+                          "answers": {str(v): int(c) for v, c in zip(values, counts,
+                                                                     strict=True)},
+                          "stale": stale,
+                          "scope": scopes.get(namespace, {
+                              "provider": namespace, "url": "(before scopes: never read)"})}
+            hist = np.bincount(np.searchsorted(edges, (now - learned) / DAY, side="right"),
+                               minlength=len(names))
+            for name, count in zip(names, hist.tolist(), strict=True):
+                ages[name] += count
+        return {**empty, "entries": total, "size_bytes": self._store.size_bytes(),
                 "ages": ages, "providers": per, "scopes": scopes}
 
     def prune(self) -> int:
-        """Remove expired entries and those of older versions (unscoped); how many."""
-        if self._cache is None:
+        """Remove expired entries (the freshness when they were written) and those of older
+        versions (unscoped); how many."""
+        if self._store is None:
             return 0
-        removed = int(self._cache.expire(now=self.clock()))
-        for key in list(self._cache.iterkeys()):
-            parts = str(key).split(":", 2)
-            if len(parts) == 3 and "@" not in parts[1] and self._cache.delete(key):
-                removed += 1
-        return removed
+        now = self.clock()
+
+        def keep(space: str, entries: Entries) -> np.ndarray:
+            if "@" not in space.partition(":")[2]:
+                return np.zeros(len(entries.answers), dtype=bool)
+            return np.asarray(entries.expires >= now)
+
+        return self._store.rewrite(keep)
 
     def clear(self) -> int:
         """Remove every cached answer and every persisted bulk job (the secret stays)."""
-        if self._cache is None:
+        if self._store is None:
             return 0
-        removed = int(self._cache.clear())
+        removed = self._store.clear()
         job_dir = self.directory / JOB_DIR
         if job_dir.is_dir():
             for path in job_dir.glob("*.json"):
@@ -306,16 +323,22 @@ class LookupCache:
         return removed
 
     def forget(self, numbers: Iterable[str]) -> int:
-        """Remove everything held about these E.164 numbers, in every scope (a
-        person's right to erasure, CONTRACT §11), including persisted bulk jobs."""
-        digests = {self.digest(n) for n in numbers}
-        removed = 0
-        if self._cache is None:
+        """Remove everything held about these E.164 numbers, in every scope and back end
+        (a person's right to erasure, CONTRACT §11), including persisted bulk jobs."""
+        numbers = list(numbers)
+        if self._store is None:
             return 0
-        for key in list(self._cache.iterkeys()):
-            parts = str(key).split(":", 2)
-            if len(parts) == 3 and parts[2] in digests and self._cache.delete(key):
-                removed += 1
+        digests = {self.digest(n) for n in numbers}
+        gone = np.frombuffer(b"".join(self.digests(numbers)), dtype="<u8").reshape(-1, 2)
+
+        def keep(space: str, entries: Entries) -> np.ndarray:
+            held = entries.digests
+            hit = np.zeros(len(held), dtype=bool)
+            for hi, lo in gone.tolist():
+                hit |= (held[:, 0] == hi) & (held[:, 1] == lo)
+            return ~hit
+
+        removed = self._store.rewrite(keep)
         job_dir = self.directory / JOB_DIR
         if job_dir.is_dir():
             for path in job_dir.glob("*.json"):
