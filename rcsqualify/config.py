@@ -1,0 +1,290 @@
+"""Profiles: named sets of ``check`` options kept in a TOML file (issue #16 item 3).
+
+Where the file is: ``--config PATH`` (env ``RCSQUALIFY_CONFIG``), else ``config.toml`` in
+the user config directory (platformdirs). Never the working directory: a checked-out
+repository must not be able to redirect credentials.
+
+What a profile holds: ``[profiles.NAME]`` tables whose keys are ``check``'s long option
+names (``bothub-url = "…"``, ``capability = "bothub"``, ``rate = 25``), plus credential
+*references*: ``bothub-client-secret = "env:PROD_SECRET"`` or
+``bothub-client-secret-file = "/run/secrets/bothub"``. A literal secret is refused, so
+the file can be shared and committed to a private repository without leaking one.
+
+Precedence: an option on the command line > the chosen profile > its environment
+variable > the default. Click tells where each value came from
+(``ctx.get_parameter_source``): a profile value replaces the ones that came from the
+environment or the default.
+
+Secrets never enter ``Settings``: it carries the references (``env:VAR``, ``file:PATH``)
+and the wiring resolves them at the last moment (``resolve_reference``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcsqualify.errors import ConfigurationError, InputError
+
+#: credential key in a profile → the environment variable it stands in for
+CREDENTIALS: dict[str, str] = {
+    "bothub-client-id": "RCSQUALIFY_BOTHUB_CLIENT_ID",
+    "bothub-client-secret": "RCSQUALIFY_BOTHUB_CLIENT_SECRET",
+    "mnp-token": "RCSQUALIFY_MNP_TOKEN",
+    "mnp-user": "RCSQUALIFY_MNP_USER",
+    "mnp-password": "RCSQUALIFY_MNP_PASSWORD",
+    "mnp-key": "RCSQUALIFY_MNP_KEY",
+    "mnp-secret": "RCSQUALIFY_MNP_SECRET",
+}
+#: options that only the command line may give (a profile or the environment giving
+#: them is refused: ``--dry-run`` must never make a CI gate pass by accident)
+COMMAND_LINE_ONLY = ("dry-run", "config", "profile", "help", "version")
+CONFIG_ENV = "RCSQUALIFY_CONFIG"
+PROFILE_ENV = "RCSQUALIFY_PROFILE"
+DRY_RUN_ENV = "RCSQUALIFY_DRY_RUN"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One ``[profiles.NAME]`` table, checked: option values as written in the file (by
+    long option name) and credential references (by environment variable)."""
+
+    path: Path
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"profile {self.name} ({self.path})"
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("rcsqualify") / "config.toml"
+
+
+def config_file(explicit: Path | None) -> Path | None:
+    """``--config`` / ``RCSQUALIFY_CONFIG`` (must exist), else the user's config.toml if
+    there is one. Never a file of the working directory."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise InputError(f"{explicit}: no such config file (--config, {CONFIG_ENV})")
+        return explicit
+    path = default_config_path()
+    return path if path.is_file() else None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message names the line and column, never a value
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict)
+                                                 for v in profiles.values()):
+        raise InputError(f"{path}: [profiles.NAME] must be tables")
+    return profiles
+
+
+def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
+    """The profile ``name`` of ``path``, every key checked (exit 2 naming the file, the
+    profile and the key; never the value, which may be a secret)."""
+    profiles = read_config(path)
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise InputError(f"{path}: no profile {name!r} (profiles in the file: {known})")
+    allowed = set(option_names) - set(COMMAND_LINE_ONLY)
+    options: dict[str, Any] = {}
+    credentials: dict[str, str] = {}
+    for key, value in profiles[name].items():
+        where = f"{path}: profile {name}, key {key!r}"
+        if key in COMMAND_LINE_ONLY:
+            raise InputError(f"{where}: --{key} is accepted on the command line only")
+        if key in CREDENTIALS:
+            if not (isinstance(value, str) and value.startswith("env:")
+                    and value[4:].strip()):
+                raise InputError(f"{where}: a credential must be a reference, "
+                                 f"\"env:VARIABLE\" or {key}-file = \"PATH\"; a literal "
+                                 "secret is refused (the value is not shown)")
+            credentials[CREDENTIALS[key]] = "env:" + value[4:].strip()
+        elif key.endswith("-file") and key[:-5] in CREDENTIALS:
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(f"{where}: must be the path of a file holding the secret")
+            credentials[CREDENTIALS[key[:-5]]] = "file:" + str(
+                (path.parent / Path(value).expanduser()).resolve())
+        elif key in allowed:
+            options[key] = value
+        else:
+            raise InputError(f"{where} is not an option of 'rcsqualify check' (keys are "
+                             "long option names without the dashes, e.g. bothub-url, "
+                             "or credential references: " + ", ".join(CREDENTIALS) + ")")
+    return Profile(path=path, name=name, options=options, credentials=credentials)
+
+
+def refuse_dry_run_from_environment(environ: Mapping[str, str] = os.environ) -> None:
+    if environ.get(DRY_RUN_ENV):
+        raise InputError(f"{DRY_RUN_ENV} is refused: --dry-run is accepted on the command "
+                         "line only, so that a CI gate never passes without checking")
+
+
+# -- credentials, resolved at the last moment ----------------------------------------
+def resolve_reference(ref: str, what: str) -> str:
+    """The secret behind ``env:VAR`` or ``file:PATH``; a missing one is exit 2 naming
+    the variable or file, never a value."""
+    kind, _, target = ref.partition(":")
+    if kind == "env":
+        value = os.environ.get(target, "").strip()
+        if not value:
+            raise ConfigurationError(f"{what} is missing: the profile says env:{target}, "
+                                     f"and {target} is not set")
+        return value
+    try:
+        value = Path(target).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigurationError(f"{what}: cannot read the file the profile names "
+                                 f"({target}: {why})") from None
+    if not value:
+        raise ConfigurationError(f"{what}: the file the profile names is empty ({target})")
+    return value
+
+
+def credential_env(refs: Mapping[str, str], names: Iterable[str],
+                   environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The environment with the profile's references for ``names`` resolved over it (for
+    code that reads credentials from an environment mapping)."""
+    env = dict(environ)
+    for name in names:
+        if name in refs:
+            env[name] = resolve_reference(refs[name], name)
+    return env
+
+
+def describe_reference(ref: str) -> str:
+    """Where a credential comes from, and whether it is there; never its value."""
+    kind, _, target = ref.partition(":")
+    if kind == "env":
+        return f"env:{target} ({'set' if os.environ.get(target, '').strip() else 'NOT SET'})"
+    return f"file {target} ({'readable' if os.access(target, os.R_OK) else 'NOT READABLE'})"
+
+
+# -- applying a profile to a command's parameters (Click) ----------------------------
+#: Click's parameter sources a profile value replaces (names of ParameterSource)
+_REPLACEABLE = ("ENVIRONMENT", "DEFAULT", "DEFAULT_MAP")
+META_KEY = "rcsqualify.profile"
+
+
+def option_params(command: Any) -> dict[str, Any]:
+    """Long option name without dashes → the Click parameter (``--no-header`` and the
+    other negative forms are not keys: ``header = false`` says it)."""
+    return {opt[2:]: param for param in command.params
+            for opt in getattr(param, "opts", ()) if opt.startswith("--")}
+
+
+def chosen_profile(config: Path | None, name: str | None,
+                   option_names: Iterable[str]) -> Profile | None:
+    if name is None:
+        return None
+    path = config_file(config)
+    if path is None:
+        raise InputError(f"--profile {name}: no config file (give --config or "
+                         f"{CONFIG_ENV}, or create {default_config_path()})")
+    return load_profile(path, name, option_names)
+
+
+def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the chosen profile's values for every parameter that did not
+    come from the command line (option > profile > environment > default). The profile
+    is kept in ``ctx.meta[META_KEY]`` for its credential references and for
+    ``config show``."""
+    refuse_dry_run_from_environment()
+    params = option_params(ctx.command)
+    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"), params)
+    ctx.meta[META_KEY] = profile
+    if profile is None:
+        return kwargs
+    out = dict(kwargs)
+    for key, raw in profile.options.items():
+        param = params[key]
+        source = ctx.get_parameter_source(param.name)
+        if source is not None and source.name not in _REPLACEABLE:
+            continue  # given on the command line: it wins
+        try:
+            out[param.name] = param.process_value(ctx, raw)
+        except Exception as exc:  # Click's BadParameter: the message names no value
+            why = getattr(exc, "message", None) or type(exc).__name__
+            raise InputError(f"{profile.path}: profile {profile.name}, key {key!r}: "
+                             f"{' '.join(str(why).split())}") from None
+    return out
+
+
+def profile_of(ctx: Any) -> Profile | None:
+    profile: Profile | None = ctx.meta.get(META_KEY)
+    return profile
+
+
+def effective_settings(ctx: Any, values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(option, value, where it came from) for ``config show``: the command line, the
+    profile, the environment variable, or the default; credentials by reference only."""
+    profile = profile_of(ctx)
+    rows: list[tuple[str, str, str]] = []
+    for key, param in option_params(ctx.command).items():
+        if key in COMMAND_LINE_ONLY or key == "debug":
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if profile is not None and key in profile.options and (
+                source is None or source.name in _REPLACEABLE):
+            where = profile.where
+        elif source is not None and source.name == "ENVIRONMENT":
+            envvar = param.envvar if isinstance(param.envvar, str) else next(
+                (e for e in (param.envvar or ()) if os.environ.get(e)), "")
+            where = f"environment {envvar}"
+        elif source is not None and source.name == "COMMANDLINE":
+            where = "command line"
+        else:
+            where = "default"
+        rows.append((key, shown_value(values.get(param.name)), where))
+    for key, envvar in CREDENTIALS.items():
+        if profile is not None and envvar in profile.credentials:
+            rows.append((key, describe_reference(profile.credentials[envvar]),
+                         profile.where))
+        elif os.environ.get(envvar, "").strip():
+            rows.append((key, "(set, masked)", f"environment {envvar}"))
+        else:
+            rows.append((key, "(not set)", "-"))
+    return rows
+
+
+def shown_value(value: Any) -> str:
+    """A setting as ``config show`` prints it: URLs without user info or query (where
+    a token may hide), lists joined."""
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(shown_value(v) for v in value) or "-"
+    text = str(value)
+    if "://" in text:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        masked = f"{parts.scheme}://{host}{parts.path}"
+        if parts.query:
+            # a template's placeholder stays; a token in the query does not
+            masked += "?" + "&".join(
+                (q if "{" in q else q.split("=", 1)[0] + "=***")
+                for q in parts.query.split("&"))
+        return masked
+    return text
