@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rcsqualify.capability.interface import CapabilityProvider
 from rcsqualify.contacts import ContactSource
+from rcsqualify.numbering.buffers import int_array
 from rcsqualify.numbering.normalize import Normalized, format_e164, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
@@ -35,6 +36,9 @@ from rcsqualify.verdict import (
     SOURCE,
     classify,
 )
+
+if TYPE_CHECKING:  # the HTTP stack (httpx, tenacity, diskcache) only for remote checks
+    from rcsqualify.capability.interface import CapabilityProvider
 
 
 @dataclass
@@ -93,15 +97,14 @@ def _collect_examples(column: object, norm: Normalized, examples: dict[str, list
 
     assert isinstance(column, pa.Array | pa.ChunkedArray)
     for codes, vocab in ((norm.reason, REASONS), (norm.repaired, REPAIRS)):
-        for code in np.unique(codes):
-            if code == 0:
-                continue
+        present = np.flatnonzero(np.bincount(codes, minlength=len(vocab)))
+        for code in present[present != 0]:
             name = vocab[int(code)]
             have = examples.setdefault(name, [])
             if len(have) < EXAMPLES_PER_REASON:
                 idx = np.flatnonzero(codes == code)[: EXAMPLES_PER_REASON - len(have)]
                 have.extend("" if v is None else str(v)
-                            for v in column.take(pa.array(idx)).to_pylist())
+                            for v in column.take(int_array(idx)).to_pylist())
 
 
 def read_and_normalize(source: ContactSource, plan: NumberingPlan,
@@ -179,8 +182,7 @@ def run_check(
     block = norm.block[valid_rows[first]]  # np.unique's first index: the first occurrence
     kind = norm.kind[valid_rows[first]]
     n = len(keys)
-    range_operator = plan.blocks["operator"].to_numpy(object)[block] if n else np.zeros(
-        0, object)
+    range_operator = plan.block_operator[block] if n else np.zeros(0, object)
     distinct = Distinct(
         key=keys, block=block, kind=kind,
         operator=np.full(n, "", dtype=object), source=np.zeros(n, np.uint8),

@@ -9,23 +9,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-from rcsqualify.capability.interface import CapabilityProvider
 from rcsqualify.ci import (
     STDOUT,
     ReportOutput,
@@ -39,12 +26,17 @@ from rcsqualify.files import refuse_overwrite
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
-from rcsqualify.remote.cache import LookupCache
-from rcsqualify.remote.http import Notify
 from rcsqualify.report.json_report import format_json
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
 from rcsqualify.settings import Settings
+
+if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich.progress
+    from rich.progress import Progress, TaskID
+
+    from rcsqualify.capability.interface import CapabilityProvider
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.http import Notify
 
 
 @dataclass
@@ -54,17 +46,39 @@ class CheckRun:
     source: ContactSource
 
 
-class QuotaEta(ProgressColumn):
-    """Time left at the quota (remote stages): remaining requests / rate. Smooth pacing
-    makes that the real finishing time, unlike an estimate from the first answers."""
+def _progress_bars(console: Console) -> Progress:
+    """The bars, built (and rich.progress imported) only when a terminal shows them."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        rate = task.fields.get("rate")
-        if rate and task.total:
-            left = max(0.0, (task.total - task.completed) / rate)
-            return Text(f"ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:"
-                        f"{int(left % 60):02d}", style="progress.remaining")
-        return TimeRemainingColumn().render(task)
+    class QuotaEta(ProgressColumn):
+        """Time left at the quota (remote stages): remaining requests / rate. Smooth
+        pacing makes that the real finishing time, unlike an estimate from the first
+        answers."""
+
+        def render(self, task: Task) -> Text:
+            rate = task.fields.get("rate")
+            if rate and task.total:
+                left = max(0.0, (task.total - task.completed) / rate)
+                return Text(f"ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:"
+                            f"{int(left % 60):02d}", style="progress.remaining")
+            return TimeRemainingColumn().render(task)
+
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TimeElapsedColumn(), QuotaEta(),
+        console=console, transient=True,
+    )
 
 
 class ProgressReporter:
@@ -73,11 +87,7 @@ class ProgressReporter:
     def __init__(self, console: Console, enabled: bool, rate: float | None = None) -> None:
         self.enabled = enabled and console.is_terminal
         self.rate = rate
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), QuotaEta(),
-            console=console, transient=True,
-        ) if self.enabled else None
+        self._progress = _progress_bars(console) if self.enabled else None
         self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rcsqualify.contacts.columns import choose_column, reads_as_label, unique_names
 from rcsqualify.contacts.reader import InputInfo, Reader
 from rcsqualify.contacts.sniff import FORMATS, check_encoding, sniff_format
 from rcsqualify.contacts.spool import remove_spool, spool_stdin
 from rcsqualify.errors import InputError
+from rcsqualify.numbering.buffers import string_parts
 
 
 def open_reader(fmt: str, path: Path, info: InputInfo, *, encoding: str | None,
@@ -169,8 +169,10 @@ class ContactSource:
         plan = load_plan()
         out: dict[str, float] = {}
         for name in columns:
-            col = sample.column(name)
-            nonempty = pc.sum(pc.not_equal(pc.fill_null(col, ""), "")).as_py() or 0
+            col = sample.column(name).combine_chunks()
+            offsets, _, valid = string_parts(col)
+            filled = np.diff(offsets) > 0
+            nonempty = int(np.count_nonzero(filled if valid is None else filled & valid))
             if not nonempty:
                 out[name] = 0.0
                 continue

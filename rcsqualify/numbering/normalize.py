@@ -20,14 +20,18 @@ Choices where the contract is silent (also in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rcsqualify.numbering.buffers import bool_array, bools, int_array, string_parts
 from rcsqualify.numbering.plan import FRENCH_COUNTRY_CODES, NumberingPlan
 from rcsqualify.verdict import KIND, R
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _SPACES = "\u00a0\u2007\u2009\u202f\u200b\ufeff"
 _SEPARATORS = rf"[\s{_SPACES}.\-/()]"
@@ -55,39 +59,21 @@ class Normalized:
         return len(self.reason)
 
 
-def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Arrow boolean → numpy bool (nulls as False)."""
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _pa(mask: np.ndarray) -> pa.Array:
-    return pa.array(mask, type=pa.bool_())
-
-
-def _to_int(digits: pa.Array, ok: np.ndarray) -> np.ndarray:
-    """Digit strings → int64 where ``ok``; 0 elsewhere."""
-    safe = pc.if_else(_pa(ok), digits, pa.scalar("0"))
-    return np.asarray(pc.cast(safe, pa.int64()).to_numpy(zero_copy_only=False))
-
-
 def _match(arr: pa.Array, pattern: str) -> np.ndarray:
-    return _np(pc.match_substring_regex(arr, pattern))
-
-
-def _starts(arr: pa.Array, prefix: str) -> np.ndarray:
-    return _np(pc.starts_with(arr, prefix))
+    return bools(pc.match_substring_regex(arr, pattern))
 
 
 def _as_arrow(cells: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The cells as one Arrow string array (nulls kept: the scan reads them as empty)."""
     if isinstance(cells, pa.ChunkedArray):
         arr = cells.combine_chunks()
     elif isinstance(cells, pa.Array):
         arr = cells
-    else:
+    else:  # a pandas Series (tests, callers holding one): pandas is already loaded
         arr = pa.Array.from_pandas(cells.astype("string"))
     if arr.type != pa.string():
         arr = pc.cast(arr, pa.string())
-    return pc.fill_null(arr, "")
+    return arr
 
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
@@ -95,6 +81,99 @@ _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
 def _pow10(exp: np.ndarray) -> np.ndarray:
     return _POW10[np.clip(exp, 0, 18)]
+
+
+# The one pass reads a cell made only of digits, "+", spaces, dots and dashes
+# (``06 12 34 56 78``, ``+33 6 12…``, ``06.12.34.56.78``) from its bytes; anything else
+# (letters, other separators, non-ASCII, a single dot that may be a spreadsheet's
+# ``.0``) takes the exact regex path, ``_clean_odd_cells``. What each byte adds to the
+# packed running count of ``_scan``: 1 in the field of its class (other, dot, space,
+# plus); digits and dashes nothing.
+_FIELD = np.ones(256, dtype=np.int64)
+_FIELD[ord("0"):ord("9") + 1] = 0
+_FIELD[ord("-")] = 0
+_FIELD[ord(".")] = 1 << 12
+_FIELD[ord(" ")] = 1 << 24
+_FIELD[ord("+")] = 1 << 36
+_PLUS_BYTE = ord("+")
+#: Send every cell down the regex path: the reference the byte pass is tested against.
+_REGEX_ONLY = False
+
+
+@dataclass
+class _Scan:
+    """What the byte pass learned of each cell."""
+
+    rare: np.ndarray  # bool: the regex path must read this cell
+    reason: np.ndarray  # uint8: empty / not_a_number / 0 (cells that are not rare)
+    plus: np.ndarray  # bool: the digits follow a "+"
+    ndigits: np.ndarray  # int64
+    value: np.ndarray  # int64: the digits as a number (exact up to 18 digits)
+
+
+def _scan(arr: pa.Array) -> _Scan:
+    """One vectorized pass over the UTF-8 bytes of every cell (no per-row Python).
+
+    Per cell it counts bytes of each class with cumulative sums read at the cell
+    boundaries, checks that a "+" comes before every digit (what ``^\\+?\\d+$``
+    asks once separators are gone), and computes the digits' value as the sum of each
+    digit times 10 to the number of digits after it in its cell (``np.add.reduceat``).
+    """
+    n = len(arr)
+    offsets, data, valid = string_parts(arr)
+    lo = int(offsets[0]) if n else 0
+    data = data[lo:int(offsets[-1])] if n else np.zeros(0, np.uint8)
+    starts = offsets[:-1] - lo
+    ends = offsets[1:] - lo
+
+    # One cumulative sum counts four classes at once: each byte adds 1 to its class's
+    # 12-bit field; a cell's counts are the difference at its boundaries (exact while
+    # the cell is shorter than 4096 bytes: longer cells take the regex path). Digits
+    # get their own sum: their running count also places each digit in its cell.
+    packed = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(_FIELD[data], out=packed[1:])
+    counts = packed[ends] - packed[starts]
+    del packed
+    n_other = counts & 0xFFF
+    n_dot = (counts >> 12) & 0xFFF
+    n_space = (counts >> 24) & 0xFFF
+    nplus = (counts >> 36) & 0xFFF
+    is_digit = np.subtract(data, 48, dtype=np.uint8) < 10
+    digits_before = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum(is_digit, out=digits_before[1:])
+    ndigits = (digits_before[ends] - digits_before[starts]).astype(np.int64)
+    length = ends - starts
+    rare = (n_other > 0) | (n_dot == 1) | (length >= 4096)
+    empty = length == n_space
+    if valid is not None:
+        rare &= valid
+        empty |= ~valid
+    empty &= ~rare
+    bad_plus = nplus > 1
+    plus_at = np.flatnonzero(data == _PLUS_BYTE)
+    if len(plus_at):
+        cell = np.searchsorted(ends, plus_at, side="right")
+        bad_plus[cell[digits_before[plus_at] > digits_before[starts[cell]]]] = True
+    reason = np.zeros(n, dtype=np.uint8)
+    reason[empty] = R["empty"]
+    reason[~rare & ~empty & ((ndigits == 0) | bad_plus)] = R["not_a_number"]
+    return _Scan(rare=rare, reason=reason, plus=nplus > 0, ndigits=ndigits,
+                 value=_digits_value(data[is_digit], digits_before[offsets - lo], ndigits))
+
+
+def _digits_value(digits: np.ndarray, offsets: np.ndarray, ndigits: np.ndarray
+                  ) -> np.ndarray:
+    """The value of each cell's digits (bytes ``digits`` cut at ``offsets``), 0 where a
+    cell has none or more than 18: Arrow's string-to-integer cast, over the cells with
+    1 to 18 digits (the others are nulls it skips)."""
+    n = len(ndigits)
+    ok = (ndigits >= 1) & (ndigits <= 18)
+    validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
+    text = pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets),
+                                                  pa.py_buffer(digits)])
+    parsed = pc.cast(text, pa.int64())
+    values = np.frombuffer(parsed.buffers()[1], np.int64, count=n, offset=parsed.offset * 8)
+    return np.where(ok, values, 0)
 
 
 def _clean_odd_cells(t: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -116,6 +195,23 @@ def _clean_odd_cells(t: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return c, reason
 
 
+def _read_rare(cells: pa.Array) -> tuple[_Scan, np.ndarray]:
+    """The exact regex path for the cells the byte pass cannot read alone: trimmed,
+    then plain digits, else ``_clean_odd_cells``; the cleaned text is scanned."""
+    t = pc.utf8_trim(cells, " \t\r\n" + _SPACES)
+    offsets, _, _ = string_parts(t)
+    reason = np.zeros(len(t), dtype=np.uint8)
+    reason[np.diff(offsets) == 0] = R["empty"]
+    odd_idx = np.flatnonzero(~_match(t, r"^\+?\d+$") & (reason == 0))
+    if len(odd_idx):
+        cleaned, odd_reason = _clean_odd_cells(t.take(int_array(odd_idx)))
+        reason[odd_idx] = odd_reason
+        odd = np.zeros(len(t), dtype=bool)
+        odd[odd_idx] = True
+        t = pc.replace_with_mask(t, bool_array(odd), cleaned)
+    return _scan(t), reason
+
+
 def normalize_numbers(
     cells: pd.Series | pa.Array | pa.ChunkedArray, plan: NumberingPlan
 ) -> Normalized:
@@ -128,29 +224,23 @@ def normalize_numbers(
     """
     raw = _as_arrow(cells)
     n = len(raw)
-    reason = np.zeros(n, dtype=np.uint8)
+    scan = _scan(raw)
+    reason = scan.reason
     repaired = np.zeros(n, dtype=np.uint8)
+    rare_idx = np.flatnonzero(scan.rare | (_REGEX_ONLY & ~(scan.reason == R["empty"])))
+    if len(rare_idx):
+        again, rare_reason = _read_rare(raw.take(int_array(rare_idx)))
+        rare_reason[rare_reason == 0] = again.reason[rare_reason == 0]
+        reason[rare_idx] = rare_reason
+        scan.plus[rare_idx] = again.plus
+        scan.ndigits[rare_idx] = again.ndigits
+        scan.value[rare_idx] = again.value
 
-    t = pc.utf8_trim(raw, " \t\r\n" + _SPACES)
-    reason[_np(pc.equal(t, ""))] = R["empty"]
-    # Fast path: most cells of a real base are already clean digit strings.
-    simple = _match(t, r"^\+?\d+$")
-    odd_idx = np.flatnonzero(~simple & (reason == 0))
-    if len(odd_idx):
-        cleaned, odd_reason = _clean_odd_cells(t.take(pa.array(odd_idx)))
-        reason[odd_idx] = odd_reason
-        odd = np.zeros(n, dtype=bool)
-        odd[odd_idx] = True
-        c = pc.replace_with_mask(t, _pa(odd), cleaned)
-    else:
-        c = t
-
-    plus = _starts(c, "+")
-    digits = pc.replace_substring(c, "+", "")
-    dlen = np.asarray(pc.utf8_length(digits).to_numpy(zero_copy_only=False), dtype=np.int64)
+    plus = scan.plus
+    dlen = scan.ndigits
     reason[(reason == 0) & (dlen > 18)] = R["too_long"]
     todo = reason == 0
-    v = _to_int(digits, todo & (dlen >= 1))
+    v = np.where(todo, scan.value, 0)
 
     lead0 = todo & (dlen >= 2) & (v < _pow10(dlen - 1))
     dbl0 = lead0 & (dlen >= 3) & (v < _pow10(dlen - 2)) & ~plus
@@ -162,12 +252,21 @@ def normalize_numbers(
     given_cc = np.zeros(n, dtype=np.int64)
     nsn_len = np.zeros(n, dtype=np.int64)
     nsn_v = np.zeros(n, dtype=np.int64)
+    # only the international forms (a fifth of a typical base) are tried against codes
+    cand = np.flatnonzero(intl & ~ilead0)
+    cand_v, cand_len = v[cand], ilen[cand]
+    cand_cc = np.zeros(len(cand), dtype=np.int64)
+    cand_k = np.zeros(len(cand), dtype=np.int64)
     for code in FRENCH_COUNTRY_CODES:
         k = len(code)
-        m = intl & ~ilead0 & (given_cc == 0) & (ilen > k) & (v // _pow10(ilen - k) == int(code))
-        given_cc[m] = int(code)
-        nsn_len[m] = ilen[m] - k
-        nsn_v[m] = v[m] % _pow10(nsn_len[m])
+        m = (cand_cc == 0) & (cand_len > k) & (cand_v // _pow10(cand_len - k) == int(code))
+        cand_cc[m] = int(code)
+        cand_k[m] = k
+    found = cand_cc != 0
+    cand, cand_cc, cand_k = cand[found], cand_cc[found], cand_k[found]
+    given_cc[cand] = cand_cc
+    nsn_len[cand] = ilen[cand] - cand_k
+    nsn_v[cand] = v[cand] % _pow10(nsn_len[cand])
     reason[intl & (given_cc == 0)] = R["not_french"]
 
     national_form = todo & ~intl & lead0

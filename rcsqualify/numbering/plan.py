@@ -19,16 +19,19 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import platformdirs
 
 from rcsqualify.errors import InputError
 from rcsqualify.files import OutputError, atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAJNUM_HEADER = ["EZABPQM", "Tranche_Debut", "Tranche_Fin", "Mnémo", "Territoire",
                  "Date_Attribution"]
@@ -52,7 +55,7 @@ FRENCH_COUNTRY_CODES = ("33", "590", "594", "596", "262", "508")
 #: have an E.164 form. Short numbers (4-6 digits) have none and are never looked up.
 BLOCK_LENGTHS = (10, 13, 14)
 #: Bump when NumberingPlan's fields change: compiled pickles of older shapes are ignored.
-_COMPILED_FORMAT = 3
+_COMPILED_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,17 @@ class BlockTable:
 
 @dataclass(frozen=True)
 class NumberingPlan:
-    """The allocated blocks plus the operator tables, ready for vectorized look-ups."""
+    """The allocated blocks plus the operator tables, ready for vectorized look-ups.
 
-    blocks: pd.DataFrame  # prefix, start, end, operator, territory, date, country_code
+    Only numpy arrays and plain Python values: the compiled plan unpickles without
+    pandas (~0.2 s of start-up a check does not need). ``blocks``, the table as a
+    DataFrame for the ``plan`` command, the benchmarks and the tests, is built on
+    first use.
+    """
+
+    #: block columns, in MAJNUM order: prefix, start, end, length, operator, territory,
+    #: date, country_code (lists of str, int64 arrays for the numbers)
+    block_columns: dict[str, Any]
     tables: dict[int, BlockTable]
     routing_prefixes: dict[str, str]  # MAJPORTA prefix → ARCEP operator code
     mcc_mnc: dict[str, str]  # MAJMNC → ARCEP operator code
@@ -88,6 +99,19 @@ class NumberingPlan:
     block_country_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     block_territory: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     territories: list[str] = field(default_factory=list)  # names, by block_territory code
+    block_operator: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # holder
+
+    @cached_property
+    def blocks(self) -> pd.DataFrame:
+        """The block table as a DataFrame (imports pandas: not on the check path)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.block_columns)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("blocks", None)  # the compiled plan never holds a DataFrame
+        return state
 
     def lookup(self, national: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Block row for each national number (int64 value, digit length), -1 if none."""
@@ -132,6 +156,8 @@ def validate_majnum(data: bytes) -> dict[str, list[str]]:
             raise InputError("MAJNUM file is neither cp1252 nor UTF-8 text") from exc
     if "\x00" in text:
         raise InputError("MAJNUM file is binary, not ARCEP's ';'-separated CSV")
+    import pandas as pd  # plan update only
+
     try:
         df = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -166,20 +192,16 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
     keep = [i for i, v in enumerate(starts_s) if len(v) in BLOCK_LENGTHS]
     col = {k: [v[i] for i in keep] for k, v in majnum.items()}
     territory = col["Territoire"]
-    df = pd.DataFrame({
-        "prefix": col["EZABPQM"],
-        "start": np.array(col["Tranche_Debut"], dtype=np.int64),
-        "end": np.array(col["Tranche_Fin"], dtype=np.int64),
-        "length": np.array([len(v) for v in col["Tranche_Debut"]], dtype=np.int64),
-        "operator": col["Mnémo"],
-        "territory": territory,
-        "date": col["Date_Attribution"],
-        "country_code": [TERRITORY_COUNTRY_CODE.get(t, "33") for t in territory],
-    })
+    country_code = [TERRITORY_COUNTRY_CODE.get(t, "33") for t in territory]
+    starts = np.array(col["Tranche_Debut"], dtype=np.int64)
+    ends = np.array(col["Tranche_Fin"], dtype=np.int64)
+    lengths = np.array([len(v) for v in col["Tranche_Debut"]], dtype=np.int64)
+    block_columns: dict[str, Any] = {
+        "prefix": col["EZABPQM"], "start": starts, "end": ends, "length": lengths,
+        "operator": col["Mnémo"], "territory": territory, "date": col["Date_Attribution"],
+        "country_code": country_code,
+    }
     tables: dict[int, BlockTable] = {}
-    lengths = df["length"].to_numpy()
-    starts = df["start"].to_numpy()
-    ends = df["end"].to_numpy()
     for length in BLOCK_LENGTHS:
         idx = np.flatnonzero(lengths == length)
         idx = idx[np.argsort(starts[idx], kind="stable")]
@@ -190,14 +212,16 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
          for d in majnum["Date_Attribution"] if len(d) == 10),
         default=date(1970, 1, 1),
     )
-    territory_codes, territory_names = pd.factorize(df["territory"].to_numpy(object))
+    territory_index: dict[str, int] = {}  # codes in order of first appearance
+    territory_codes = np.array([territory_index.setdefault(t, len(territory_index))
+                                for t in territory], dtype=np.int32)
     porta = _read_arcep_csv(_shipped("MAJPORTA.csv"))
     mnc = _read_arcep_csv(_shipped("MAJMNC.csv"))
     ident = _read_arcep_csv(_shipped("identifiants_CE.csv"))
     names = dict(zip(ident["CODE_OPERATEUR"], ident["IDENTITE_OPERATEUR"], strict=False))
     names.update(zip(mnc["Mnémo"], mnc["Nom"], strict=False))
     return NumberingPlan(
-        blocks=df,
+        block_columns=block_columns,
         tables=tables,
         routing_prefixes=dict(zip(porta["EZABPQM"], porta["Mnémo"], strict=False)),
         mcc_mnc=dict(zip(mnc["MCC-MNC"], mnc["Mnémo"], strict=False)),
@@ -205,9 +229,10 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
         snapshot=snapshot,
         source=source,
         operator_codes=sorted(set(col["Mnémo"]) | set(porta["Mnémo"]) | set(mnc["Mnémo"])),
-        block_country_codes=df["country_code"].astype("int64").to_numpy(),
-        block_territory=territory_codes.astype(np.int32),
-        territories=[str(t) for t in territory_names],
+        block_country_codes=np.array(country_code, dtype=np.int64),
+        block_territory=territory_codes,
+        territories=list(territory_index),
+        block_operator=np.array(col["Mnémo"], dtype=object),
     )
 
 

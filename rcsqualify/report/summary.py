@@ -9,13 +9,13 @@ the terminal, JSON and HTML renderers format it, none of them computes anything.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import phonenumbers
 
 from rcsqualify import __version__
 from rcsqualify.errors import ExitCode
@@ -81,6 +81,16 @@ def _count(codes: np.ndarray, vocabulary: tuple[str, ...], skip_blank: bool = Tr
     counts = np.bincount(codes.astype(np.int64), minlength=len(vocabulary))
     return {name: int(counts[i]) for i, name in enumerate(vocabulary)
             if not (skip_blank and name == "")}
+
+
+def _value_counts(values: np.ndarray) -> dict[str, int]:
+    """Count per distinct string, most frequent first, ties in order of first appearance.
+
+    ``Counter`` hashes (np.unique on a million Python strings would sort them, slowly)
+    and ``most_common`` sorts stably, which is the order pandas' ``value_counts`` gave,
+    without importing pandas on the check path (pyarrow's conversion of Python objects
+    would import it too)."""
+    return {str(k): int(v) for k, v in Counter(values.tolist()).most_common()}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -241,9 +251,7 @@ def summarize(
     upper = (errors + unverified) / messages if messages else 0.0
 
     mobile = d.kind == KIND["mobile"]
-    # value_counts hashes; np.unique on a million Python strings would sort them (slow)
-    operators = {str(k): int(v) for k, v in pd.Series(d.operator[mobile], dtype=object)
-                 .value_counts(sort=True).items()}
+    operators = _value_counts(d.operator[mobile])
     terr_counts = np.bincount(plan.block_territory[d.block], minlength=len(plan.territories))
     order = np.argsort(-terr_counts, kind="stable")
     territories = {plan.territories[i]: int(terr_counts[i]) for i in order if terr_counts[i]}
@@ -303,7 +311,7 @@ def summarize(
 
     return Summary(
         tool={"name": "rcsqualify", "version": __version__,
-              "phonenumbers": phonenumbers.__version__,
+              "phonenumbers": package_version("phonenumbers"),
               "arcep_plan_date": plan.snapshot.isoformat(), "arcep_plan_source": plan.source},
         input=input_info,
         counts=counts,

@@ -24,11 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from rcsqualify.contacts import VERDICT_COLUMNS, ContactSource, unique_names
 from rcsqualify.errors import InputError
@@ -63,6 +61,8 @@ class Annotator:
     def __init__(self, result: CheckResult, plan: NumberingPlan) -> None:
         self.r = result
         d = result.distinct
+        import pandas as pd  # only when rows are written: a check alone never loads it
+
         op_codes, op_vocab = pd.factorize(d.operator, use_na_sentinel=False)
         self.op_vocab = [*(str(o) for o in op_vocab), ""]
         # Per-number arrays with one sentinel appended: index -1 (an invalid row, which
@@ -159,6 +159,8 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
                     w.write_batch(escape_batch(b, escape_columns) if escape_columns else b)
                     rows += b.num_rows
         elif fmt == "parquet":
+            import pyarrow.parquet as pq  # imported for a Parquet output only
+
             with pq.ParquetWriter(str(tmp), first.schema, compression="zstd") as w:
                 for b in _chain(first, batches):
                     w.write_batch(b)
