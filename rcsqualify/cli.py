@@ -193,7 +193,10 @@ def check(
         "operator).")] = None,
     mnp_profile: Annotated[str | None, typer.Option(
         envvar="RCSQUALIFY_MNP_PROFILE", help="MNP service profile: generic (default), "
-        "twilio, hlr-lookups, or the path of a .toml profile file.")] = None,
+        "twilio, hlr-lookups, or the path of a .toml profile file. Credentials from the "
+        "environment: RCSQUALIFY_MNP_TOKEN (bearer), RCSQUALIFY_MNP_USER and "
+        "RCSQUALIFY_MNP_PASSWORD (basic), RCSQUALIFY_MNP_KEY and RCSQUALIFY_MNP_SECRET "
+        "(digest).")] = None,
     capability: Annotated[str, typer.Option(
         help="Capability provider: " + ", ".join(CAPABILITY_PROVIDERS) + ".")] = "none",
     bothub_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
@@ -622,6 +625,59 @@ def refresh(
     finally:
         lock.release()
     raise typer.Exit(code)
+
+
+@app.command()
+@reports_errors
+def probe(
+    number: Annotated[str, typer.Argument(help="One number, in any form check reads.")],
+    capability: Annotated[str, typer.Option(
+        help="bothub: one BotHub single look-up (else the MNP look-up).")] = "none",
+    mnp_profile: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_MNP_PROFILE", help="MNP profile: generic, twilio, hlr-lookups "
+        "or a .toml file.")] = None,
+    mnp_url: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_MNP_URL", help="MNP URL template (generic) or base URL.")] = None,
+    mnp_field: Annotated[str | None, typer.Option(
+        help="generic profile: answer field holding the operator.")] = None,
+    bothub_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
+                                            help="BotHub API base URL.")] = DEFAULT_BOTHUB_URL,
+    bothub_token_url: Annotated[str, typer.Option(
+        envvar="RCSQUALIFY_BOTHUB_TOKEN_URL", help="BotHub OAuth token URL.")]
+    = DEFAULT_BOTHUB_TOKEN_URL,
+    bot_id: Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
+                                               help="BotHub bot id.")] = None,
+    bot_key_file: Annotated[Path | None, typer.Option(
+        envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
+    = None,
+    rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
+                                        help="Requests per second per provider.")] = 30.0,
+    timeout: Annotated[float, typer.Option(envvar="RCSQUALIFY_TIMEOUT", min=0.1,
+                                           help="Whole-request deadline, seconds.")] = 10.0,
+    debug: Debug = False,
+) -> None:
+    """Send one look-up and print the raw answer (the number and every secret masked) and
+    what rcsqualify makes of it: for onboarding a service. Exit 0 when the answer is
+    recognized, 3 when it is not, 2 on a configuration error."""
+    from rcsqualify.numbering.normalize import normalize_e164_list
+    from rcsqualify.wiring import probe as run_probe
+
+    e164, bad = normalize_e164_list([number])
+    if bad:
+        raise _fail("probe: the number is not a French number", int(ExitCode.USAGE))
+    settings = Settings(capability=capability, mnp_profile=mnp_profile,
+                        mnp_url=_mnp_url(mnp_profile, mnp_url) if capability == "none"
+                        else mnp_url, mnp_field=mnp_field, bothub_url=bothub_url,
+                        bothub_token_url=bothub_token_url, bot_id=bot_id,
+                        bot_key_file=bot_key_file, rate=rate, timeout=timeout, debug=debug)
+    result = run_probe(settings, e164[0])
+    typer.echo(f"service: {result.service}")
+    typer.echo(f"request: {result.request}")
+    typer.echo(f"answer: HTTP {result.status} {result.content_type or '(no content type)'} "
+               f"({result.size} bytes)")
+    typer.echo(result.body)
+    typer.echo(f"rcsqualify reads: {result.meaning}")
+    raise typer.Exit(0 if result.recognized else int(ExitCode.INCOMPLETE))
 
 
 cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",

@@ -9,6 +9,8 @@ Settings, logs or reports.
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,171 @@ def make_portability_source(s: Settings, plan: NumberingPlan) -> OperatorSource:
                         max_unmapped=max_unmapped)
     return PortabilitySource(table, ", ".join(str(p) for p in s.portability),
                              max_age_days=max_age)
+
+
+# -- rcsqualify probe: one look-up, the raw answer, for onboarding a service ------------
+
+@dataclass
+class ProbeResult:
+    """One look-up as it went: what was sent and what came back, masked (the number and
+    every secret), and what rcsqualify makes of it."""
+
+    service: str
+    request: str  # method and masked URL
+    status: int | None = None
+    content_type: str = ""
+    size: int = 0
+    body: str = ""
+    recognized: bool = False
+    meaning: str = ""
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def probe(s: Settings, number: str) -> ProbeResult:
+    """Send one look-up of ``number`` (E.164) to the service ``s`` names: BotHub
+    (``--capability bothub``) or the MNP profile (``--mnp-profile``/``--mnp-url``)."""
+    import asyncio
+
+    from rcsqualify.remote.cache import LookupCache
+
+    cache = LookupCache(enabled=False)
+    if s.capability == "bothub":
+        from rcsqualify.capability.bothub import BotHubProvider
+
+        provider = BotHubProvider(**_bothub(s, cache, None))
+        return asyncio.run(_probe_bothub(provider, number))
+    if s.capability != "none":
+        raise InputError("probe: --capability bothub, or an MNP profile (--mnp-profile / "
+                         "--mnp-url)")
+    if not (s.mnp_url or s.mnp_profile):
+        raise InputError("probe: say what to ask: --capability bothub, or --mnp-profile / "
+                         "--mnp-url")
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.operators.mnp import MnpSource
+
+    profile, url, credentials = mnp_profile_parts(s)
+    source = MnpSource(url=url, plan=load_plan(), cache=cache, policy=s.http_policy(),
+                       profile=profile, credentials=credentials, field=s.mnp_field)
+    return asyncio.run(_probe_mnp(source, number, credentials.secrets()))
+
+
+async def _probe_mnp(source: Any, number: str, secrets: list[str]) -> ProbeResult:
+    from rcsqualify.remote.http import Answer
+
+    method, url, kwargs = source.request_parts(number)
+    headers = {**kwargs.pop("headers"), **source.auth_headers(number)}
+    result = ProbeResult(f"mnp ({source.profile.name})", "")
+    raw = await _send(source.http, method, url, headers, kwargs, result, number, secrets)
+    answer = Answer(raw.status, _json_or_none(raw.content))
+    if answer.body is None and raw.content.strip():
+        result.meaning = "not JSON: a failure (operator_error), never cached"
+    elif raw.status not in source.profile.ok + source.profile.unknown_statuses:
+        result.meaning = f"HTTP {raw.status} is not an answer of this profile: a run stops " \
+            "(exit 2) on it, or retries it (5xx, 408, 429)"
+    else:
+        result.recognized, result.meaning = source.explain(answer)
+    return result
+
+
+async def _probe_bothub(provider: Any, number: str) -> ProbeResult:
+    import httpx
+
+    from rcsqualify.remote.http import USER_AGENT, Answer, Unresolved
+
+    url = f"{provider.base_url}/bot/v1/{provider.bot_id}/contactCapabilities"
+    result = ProbeResult("bothub", "")
+    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+        token = await provider.token.token(client)
+    headers = {"Authorization": f"Bearer {token}"}
+    if provider.http.extra_headers is not None:
+        headers.update(provider.http.extra_headers())
+    secrets = [token, os.environ.get("RCSQUALIFY_BOTHUB_CLIENT_SECRET", ""),
+               *headers.values()]
+    raw = await _send(provider.http, "GET", url, headers, {"params": {"userContact": number}},
+                      result, number, secrets)
+    answer = Answer(raw.status, _json_or_none(raw.content))
+    if raw.status not in (200, 404):
+        result.meaning = f"HTTP {raw.status} is not a capability answer: a run stops " \
+            "(exit 2) on it, or retries it (5xx, 408, 429)"
+        return result
+    try:
+        verdict = provider.interpret(answer, url)
+    except Unresolved as exc:
+        result.meaning = f"not recognized ({exc.kind}): capability_error, never cached"
+        return result
+    result.recognized = True
+    result.meaning = {"yes": "RCS-reachable (reachable)", "no": "not RCS (not_rcs)",
+                      "nofeature": "no chatbot feature (not_rcs / no_chatbot_feature)"
+                      }.get(verdict, verdict)
+    return result
+
+
+async def _send(layer: Any, method: str, url: str, headers: dict[str, str],
+                kwargs: dict[str, Any], result: ProbeResult, number: str,
+                secrets: list[str]) -> Any:
+    """One request on the service's shared pacing schedule (the quota is shared with
+    every run), with the layer's deadline and body cap."""
+    import httpx
+
+    from rcsqualify.remote.http import (
+        USER_AGENT,
+        describe_transport,
+        fetch,
+        mask_url,
+        transport_kind,
+    )
+
+    policy = layer.policy
+    result.request = f"{method} {mask_url(url)}"
+    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+        await layer.pacer.reserve()
+        try:
+            raw = await fetch(client, method, url, timeout=policy.timeout,
+                              max_body=policy.max_body, on_write=layer.pacer.confirm,
+                              headers=headers, **kwargs)
+        except (httpx.TransportError, TimeoutError) as exc:
+            raise ConfigurationError(f"probe: {mask_url(url)}: "
+                                     f"{describe_transport(transport_kind(exc))}") from None
+    result.status = raw.status
+    result.content_type = raw.headers.get("content-type", "")
+    result.size = len(raw.content)
+    result.body = mask_text(_pretty(raw.content), number, secrets)
+    return raw
+
+
+def _json_or_none(content: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(content) if content.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _pretty(content: bytes, limit: int = 4000) -> str:
+    import json
+
+    try:
+        text = json.dumps(json.loads(content), indent=2)  # ASCII: no control characters
+    except (ValueError, UnicodeDecodeError):
+        text = _UNSAFE.sub("?", content[:limit].decode("utf-8", "replace"))
+    return text if len(text) <= limit else text[:limit] + "\n… (cut)"
+
+
+def mask_text(text: str, number: str, secrets: list[str]) -> str:
+    """The number in any of its usual forms, and every secret, masked in ``text``."""
+    from urllib.parse import quote
+
+    from rcsqualify.report.masking import mask_number
+
+    for secret in sorted((x for x in secrets if x and len(x) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    digits = number.lstrip("+")
+    national = "0" + digits[2:] if digits.startswith("33") else ""
+    for form in sorted({number, quote(number, safe=""), digits, national} - {""},
+                       key=len, reverse=True):
+        text = text.replace(form, mask_number(form).replace("%2B", "+")
+                            if form.startswith("%2B") else mask_number(form))
+    return text

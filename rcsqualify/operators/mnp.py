@@ -235,6 +235,25 @@ class MnpSource(OperatorSource):
                 self.stats.unmapped_examples.append(verdict.code)
         return verdict.code or ""
 
+    def explain(self, answer: Answer) -> tuple[bool, str]:
+        """(recognized, what rcsqualify makes of it) for one answer, counting nothing
+        (``rcsqualify probe``)."""
+        try:
+            verdict = self.judge(answer)
+        except _TransientAnswer as exc:
+            return False, f"an error the profile calls transient ({exc.kind}): asked again, " \
+                "then a failure, never cached"
+        except _Failure as exc:
+            return False, f"not recognized ({exc.kind}): a failure (operator_error), " \
+                "never cached"
+        if verdict.kind == "unknown":
+            return True, "the service does not know the number: cached, the range holder " \
+                "answers"
+        if verdict.kind == "unnamed_network":
+            return True, f"network {verdict.code}, no ARCEP operator known for it (not the " \
+                "target operator)"
+        return True, f"operator {verdict.code}"
+
     # -- the batch --------------------------------------------------------------------
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         numbers = format_e164(keys).to_pylist()

@@ -321,7 +321,8 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
     mcc = v.string(answer, "mcc", "answer.", default="")
     mnc = v.string(answer, "mnc", "answer.", default="")
     if bool(mcc) != bool(mnc):
-        v.fail("answer.mcc" if not mcc else "answer.mnc", "mcc and mnc go together")
+        v.fail("answer.mcc" if not mcc else "answer.mnc", "is missing (mcc and mnc go "
+               "together)")
     for key, value in (("mcc", mcc), ("mnc", mnc)):
         if value and not _PATH.fullmatch(value):
             v.fail(f"answer.{key}", "must be a dotted path")

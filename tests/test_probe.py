@@ -1,0 +1,86 @@
+"""rcsqualify probe (issue #12): one look-up, the raw answer with the number and every
+secret masked, and what rcsqualify makes of it; over real HTTP against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Emulator
+from tests.helpers import e164, frte_numbers, run_cli
+
+NUMBER = frte_numbers(1)[0]  # national form, as a user would type it
+
+
+def forms(national: str) -> list[str]:
+    full = e164(national)
+    return [full, full.lstrip("+"), national, full.replace("+", "%2B")]
+
+
+def test_probe_bothub_prints_the_answer_masked(emulator: Emulator) -> None:
+    emulator.reset(quota=1000, numbers={e164(NUMBER): {"capable": True}})
+    result = run_cli(["probe", "--capability", "bothub", "--bot-id", "test-bot",
+                      "--bothub-url", f"{emulator.base}/bothub/v1",
+                      "--bothub-token-url", f"{emulator.base}/oauth/v3/token", NUMBER])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "HTTP 200 application/json" in out and '"chatBotCommunication"' in out
+    assert "rcsqualify reads: RCS-reachable" in out
+    assert "/contactCapabilities" in out
+    assert not any(f in out for f in forms(NUMBER))
+    assert "emulator-secret" not in out
+    assert emulator.stats()["asked"] == {f"bothub:{e164(NUMBER)}": 1}  # one look-up
+
+
+def test_probe_bothub_not_capable(emulator: Emulator) -> None:
+    emulator.reset(quota=1000, numbers={e164(NUMBER): {"capable": False}})
+    result = run_cli(["probe", "--capability", "bothub", "--bot-id", "test-bot",
+                      "--bothub-url", f"{emulator.base}/bothub/v1",
+                      "--bothub-token-url", f"{emulator.base}/oauth/v3/token", NUMBER])
+    assert result.exit_code == 0
+    assert "HTTP 404" in result.stdout and "not RCS" in result.stdout
+
+
+@pytest.mark.parametrize(("profile", "env", "operator", "code", "meaning"), [
+    ("twilio", {"RCSQUALIFY_MNP_USER": "ACemulator",
+                "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"}, "20810", 0,
+     "operator SFR0"),
+    ("twilio", {"RCSQUALIFY_MNP_USER": "ACemulator",
+                "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"}, "error", 3,
+     "not recognized (error_line_type)"),
+    ("hlr-lookups", {"RCSQUALIFY_MNP_KEY": "emulator-hlr-key",
+                     "RCSQUALIFY_MNP_SECRET": "emulator-hlr-secret"}, "unknown", 0,
+     "the service does not know the number"),
+    ("hlr-lookups", {"RCSQUALIFY_MNP_KEY": "emulator-hlr-key",
+                     "RCSQUALIFY_MNP_SECRET": "emulator-hlr-secret"}, "error", 3,
+     "not recognized (error_undetermined)"),
+])
+def test_probe_an_mnp_profile(emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+                              profile: str, env: dict[str, str], operator: str, code: int,
+                              meaning: str) -> None:
+    emulator.reset(quota=1000, numbers={e164(NUMBER): {"operator": operator}})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_cli(["probe", "--mnp-profile", profile, "--mnp-url", emulator.base, NUMBER])
+    assert result.exit_code == code, result.output
+    out = result.stdout
+    assert f"service: mnp ({profile})" in out and "HTTP 200 application/json" in out
+    assert f"rcsqualify reads: {meaning}" in out
+    # the services echo the number (phone_number, national_format, url, msisdn): masked
+    assert not any(f in out for f in forms(NUMBER))
+    assert not any(secret in out for secret in env.values())
+
+
+def test_probe_a_service_that_answers_html(emulator: Emulator,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCSQUALIFY_MNP_USER", "ACemulator")
+    monkeypatch.setenv("RCSQUALIFY_MNP_PASSWORD", "emulator-twilio-token")
+    result = run_cli(["probe", "--mnp-profile", "twilio", "--mnp-url",
+                      f"{emulator.base}/portal", NUMBER])
+    assert result.exit_code == 3
+    assert "text/html" in result.stdout and "not JSON" in result.stdout
+
+
+def test_probe_needs_a_service_and_a_french_number(emulator: Emulator) -> None:
+    assert run_cli(["probe", NUMBER]).exit_code == 2
+    result = run_cli(["probe", "--mnp-url", emulator.mnp_url(), "+44 7700 900123"])
+    assert result.exit_code == 2 and "7700" not in result.stderr
