@@ -11,9 +11,10 @@ these arrays back on, so memory never holds the whole file.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from rcsqualify.numbering.buffers import int_array
 from rcsqualify.numbering.normalize import Normalized, format_e164, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
+from rcsqualify.stages import attribute_and_check, can_stream
 from rcsqualify.verdict import (
     KIND,
     OPERATOR_ERROR,
@@ -52,8 +54,15 @@ class Distinct:
     source: np.ndarray  # uint8 SOURCES code
     rcs: np.ndarray  # uint8 RCS_* code
     reason: np.ndarray  # uint8 final reason
-    range_operator: np.ndarray  # object: the plan's range holder
     first_row: np.ndarray  # int64: the first input row carrying the number
+    #: the plan's range holder of each block (``NumberingPlan.block_operator``)
+    block_operator: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+
+    @property
+    def range_operator(self) -> np.ndarray:
+        """object: the plan's range holder of each number, derived from its block when
+        asked (8 bytes per number that a national base need not hold all run long)."""
+        return self.block_operator[self.block]
 
 
 @dataclass
@@ -64,7 +73,7 @@ class RowResult:
     repaired: np.ndarray  # uint8
     key: np.ndarray  # int64 (0 when invalid)
     block: np.ndarray  # int32 (-1 when invalid)
-    distinct_index: np.ndarray  # int64 index into Distinct arrays, -1 when invalid
+    distinct_index: np.ndarray  # int32 index into Distinct arrays, -1 when invalid
 
 
 @dataclass
@@ -85,6 +94,7 @@ class CheckResult:
 
 
 Progress = Callable[[str, int, int | None], None]
+T = TypeVar("T")
 
 
 EXAMPLES_PER_REASON = 3
@@ -110,29 +120,116 @@ def _collect_examples(column: object, norm: Normalized, examples: dict[str, list
 def read_and_normalize(source: ContactSource, plan: NumberingPlan,
                        progress: Progress | None = None,
                        examples: dict[str, list[str]] | None = None) -> Normalized:
-    """Pass 1: the phone column of every batch, normalized, concatenated."""
-    parts: list[Normalized] = []
-    done = 0
-    for column in source.phone_batches():
-        parts.append(normalize_numbers(column, plan))
+    """Pass 1: the phone column of every batch, normalized, into arrays sized from the
+    source's row estimate (grown if it was short): 15 bytes a row, never a second copy
+    of them, as concatenating per-batch parts would make at the end. The next batch is
+    read (Arrow parses it, without the GIL) while this one is normalized, so both cores
+    work."""
+    rows = _Rows(int((source.estimated_rows or 0) * 1.05) + 1024)
+    for column in _prefetched(source.phone_batches()):
+        norm = normalize_numbers(column, plan)
         if examples is not None:
-            _collect_examples(column, parts[-1], examples)
-        done += len(column)
+            _collect_examples(column, norm, examples)
+        rows.append(norm)
         if progress:
             estimate = source.estimated_rows
-            progress("read", done, max(estimate, done) if estimate else None)
-    source.info.rows = done
-    if not parts:
-        empty = np.zeros(0, dtype=np.uint8)
-        return Normalized(reason=empty, repaired=empty, key=np.zeros(0, np.int64),
-                          block=np.zeros(0, np.int32), kind=empty)
-    return Normalized(
-        reason=np.concatenate([p.reason for p in parts]),
-        repaired=np.concatenate([p.repaired for p in parts]),
-        key=np.concatenate([p.key for p in parts]),
-        block=np.concatenate([p.block for p in parts]),
-        kind=np.concatenate([p.kind for p in parts]),
-    )
+            progress("read", rows.size, max(estimate, rows.size) if estimate else None)
+    source.info.rows = rows.size
+    return rows.result()
+
+
+_FIELDS = ("reason", "repaired", "key", "block", "kind")
+
+
+class _Rows:
+    """Per-row arrays with spare capacity, filled batch by batch."""
+
+    def __init__(self, capacity: int) -> None:
+        self.size = 0
+        self.arrays = {"reason": np.zeros(capacity, np.uint8),
+                       "repaired": np.zeros(capacity, np.uint8),
+                       "key": np.zeros(capacity, np.int64),
+                       "block": np.zeros(capacity, np.int32),
+                       "kind": np.zeros(capacity, np.uint8)}
+
+    def append(self, norm: Normalized) -> None:
+        end = self.size + len(norm)
+        capacity = len(self.arrays["key"])
+        if end > capacity:  # the estimate was short: grow by half, once in a while
+            grown = max(end, capacity + capacity // 2)
+            for name, arr in self.arrays.items():
+                bigger = np.zeros(grown, arr.dtype)
+                bigger[:self.size] = arr[:self.size]
+                self.arrays[name] = bigger
+        for name in _FIELDS:
+            self.arrays[name][self.size:end] = getattr(norm, name)
+        self.size = end
+
+    def result(self) -> Normalized:
+        capacity = len(self.arrays["key"])
+        if capacity > self.size + self.size // 8 + 1024:  # a long estimate: give it back
+            trimmed = {k: v[:self.size].copy() for k, v in self.arrays.items()}
+        else:
+            trimmed = {k: v[:self.size] for k, v in self.arrays.items()}
+        return Normalized(**trimmed)
+
+
+def _prefetched(batches: Iterator[T]) -> Iterator[T]:
+    """``batches``, the next one fetched on a worker thread while the caller works on
+    the current one. An error of the reader surfaces here, in the caller's thread; an
+    interrupted caller leaves at most one batch being read, discarded."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rcsqualify-read") as pool:
+        pending = pool.submit(next, batches, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, batches, None)
+            yield item
+
+
+def distinct_numbers(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct non-zero keys (sorted), the first row carrying each, and each
+    row's index into them (int32, -1 for a row without a valid number).
+
+    Memory decides the method at national scale (30M rows): ``np.unique`` with index
+    and inverse holds the keys' copy, its argsort, the sorted copy, the inverse and the
+    valid rows' positions at once (~40 bytes a row on top of the rows). Here one argsort
+    (8 bytes a row) is the only row-sized temporary besides the 4-byte result; the
+    sorted keys are gathered a slice at a time, and the first row of a number is the
+    smallest position of its run in the sort (any sort will do).
+    """
+    n = len(key)
+    order = np.argsort(key)
+    invalid = int(np.count_nonzero(key == 0))  # key 0 (invalid) sorts first
+    order = order[invalid:]
+    starts_at = np.zeros(len(order), dtype=bool)  # a new number starts at this position
+    previous = None
+    for lo in range(0, len(order), _SLICE):
+        sorted_keys = key[order[lo:lo + _SLICE]]
+        head = sorted_keys[0] != previous if previous is not None else True
+        starts_at[lo] = head
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts_at[lo + 1:lo + _SLICE])
+        previous = sorted_keys[-1]
+    starts = np.flatnonzero(starts_at)
+    keys = key[order[starts]] if len(starts) else np.zeros(0, np.int64)
+    first_row = (np.minimum.reduceat(order, starts) if len(starts)
+                 else np.zeros(0, np.int64))
+    distinct_index = np.full(n, -1, dtype=np.int32)
+    for lo in range(0, len(order), _SLICE):
+        ids = np.cumsum(starts_at[lo:lo + _SLICE], dtype=np.int32)
+        ids += np.count_nonzero(starts_at[:lo]) - 1 if lo else -1
+        distinct_index[order[lo:lo + _SLICE]] = ids
+    return keys, first_row, distinct_index
+
+
+_SLICE = 1 << 22  # rows per slice of the sorted order: 32 MB of int64 temporaries
+
+
+def _spread(per_number: np.ndarray, distinct_index: np.ndarray, out: np.ndarray) -> None:
+    """``out[row] = per_number[distinct_index[row]]`` for rows with a number, a slice
+    at a time (no row-sized temporary)."""
+    for lo in range(0, len(distinct_index), _SLICE):
+        index = distinct_index[lo:lo + _SLICE]
+        rows = np.flatnonzero(index >= 0)
+        out[lo + rows] = per_number[index[rows]]
 
 
 def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:
@@ -176,26 +273,30 @@ def run_check(
     timings["read_normalize_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    valid = norm.key != 0
-    keys, first, inverse = np.unique(norm.key[valid], return_index=True, return_inverse=True)
-    valid_rows = np.flatnonzero(valid)
-    block = norm.block[valid_rows[first]]  # np.unique's first index: the first occurrence
-    kind = norm.kind[valid_rows[first]]
+    keys, first_row, distinct_index = distinct_numbers(norm.key)
+    block = norm.block[first_row]
+    kind = norm.kind[first_row]
     n = len(keys)
-    range_operator = plan.block_operator[block] if n else np.zeros(0, object)
     distinct = Distinct(
         key=keys, block=block, kind=kind,
         operator=np.full(n, "", dtype=object), source=np.zeros(n, np.uint8),
         rcs=np.full(n, RCS_UNKNOWN, np.uint8), reason=np.zeros(n, np.uint8),
-        range_operator=range_operator, first_row=valid_rows[first],
+        first_row=first_row, block_operator=plan.block_operator,
     )
-    attribute_operators(distinct, operator_sources)
+    streamed: np.ndarray | None = None
+    if provider is not None and can_stream(operator_sources, provider, sample):
+        # MNP and capability in one stream (stages.py): the run takes about the time
+        # of the slower service, not the sum
+        streamed = attribute_and_check(distinct, operator_sources, provider,
+                                       target_operator, progress)
+    else:
+        attribute_operators(distinct, operator_sources)
     timings["attribute_s"] = time.perf_counter() - t1
 
     is_target = distinct.operator == target_operator
     result = CheckResult(rows=RowResult(reason=norm.reason, repaired=norm.repaired,
                                         key=norm.key, block=norm.block,
-                                        distinct_index=np.full(len(norm.key), -1, np.int64)),
+                                        distinct_index=distinct_index),
                          distinct=distinct, target_operator=target_operator,
                          capability=provider.name if provider else "none")
     if provider is not None:
@@ -207,13 +308,16 @@ def run_check(
             distinct.rcs[np.setdiff1d(need, chosen)] = RCS_NOT_SAMPLED
             result.sampled = True
             need = chosen
-        e164 = format_e164(keys[need]).to_pylist()
+        if streamed is not None:
+            need = streamed  # already checked, as their operators became known
+        else:
+            e164 = format_e164(keys[need]).to_pylist()
 
-        def tick(k: int) -> None:
-            if progress:
-                progress("capability", k, len(need))
+            def tick(k: int) -> None:
+                if progress:
+                    progress("capability", k, len(need))
 
-        distinct.rcs[need] = provider.check_all(e164, tick)
+            distinct.rcs[need] = provider.check_all(e164, tick)
         result.provider_stats[provider.name] = provider.stats.as_dict()
         result.notes.extend(provider.notes)
         answers = distinct.rcs[need]
@@ -239,8 +343,7 @@ def run_check(
     distinct.reason = classify(reason=np.zeros(n, np.uint8), kind=kind, is_target=is_target,
                                source=distinct.source, rcs=distinct.rcs,
                                operator_error=op_error)
-    result.rows.distinct_index[valid_rows] = inverse
-    result.rows.reason[valid_rows] = distinct.reason[inverse]
+    _spread(distinct.reason, distinct_index, result.rows.reason)
     for src in operator_sources:
         result.source_stats[src.label] = src.stats
         if src.api is not None:

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify.contacts", "rcsqualify.xls"),
     ("rcsqualify.operators",),
     ("rcsqualify.capability",),
-    ("rcsqualify.pipeline",),
+    ("rcsqualify.pipeline", "rcsqualify.stages"),
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.wiring", "rcsqualify.runner", "rcsqualify.refresh",
      "rcsqualify.ci"),

@@ -34,8 +34,6 @@ from rcsqualify.remote.http import (
     HttpLayer,
     HttpPolicy,
     Notify,
-    Unresolved,
-    run_all,
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
 
@@ -127,13 +125,17 @@ class BotHubProvider(CapabilityProvider):
         self.http.accept(answer, verdict)
         return verdict
 
+    per_number = True
+
     async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
-        assert self.http is not None
-        http = self.http
-        url = f"{self.base_url}/bot/v1/{self.bot_id}/contactCapabilities"
-        if self.single_warn is not None and len(todo) > self.single_warn:
-            warning = (f"bothub: {len(todo)} numbers to ask one by one (more than "
+        self.warn_single(len(todo))
+        await super().ask(e164, todo, out, tally)
+
+    def warn_single(self, count: int) -> None:
+        """Orange: the single look-up is "strongly limited", for testing only."""
+        if self.single_warn is not None and count > self.single_warn:
+            warning = (f"bothub: {count} numbers to ask one by one (more than "
                        f"--single-warn {self.single_warn}); Orange limits this call to "
                        "testing at very low frequency: use --capability bothub-bulk for a "
                        "base")
@@ -141,14 +143,9 @@ class BotHubProvider(CapabilityProvider):
             if self.notify is not None:
                 self.notify(warning)
 
-        async def one(i: int) -> None:
-            number = e164[i]
-            try:
-                answer = await http.request("GET", url, params={"userContact": number},
-                                            expected=(404,))
-                self.learned(out, [(i, number, self.interpret(answer, url))])
-            except Unresolved:
-                pass  # stays RCS_ERROR: capability_error, nothing cached
-            tally.tick()
-
-        await run_all(todo, one, self.policy.concurrency)
+    async def answer_one(self, e164: str) -> str:
+        assert self.http is not None
+        url = f"{self.base_url}/bot/v1/{self.bot_id}/contactCapabilities"
+        answer = await self.http.request("GET", url, params={"userContact": e164},
+                                         expected=(404,))
+        return self.interpret(answer, url)

@@ -109,6 +109,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class BotHubBulkProvider(BotHubProvider):
     name = "bothub-bulk"
+    per_number = False  # jobs of up to 10,000: numbers are collected, then submitted
 
     def __init__(self, *, job_dir: Path | None, wait_for_window: bool = False,
                  poll_initial: float = 2.0, poll_max: float = 30.0,

@@ -15,14 +15,14 @@ those are cached (CONTRACT §10).
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import HttpLayer
+from rcsqualify.remote.http import HttpLayer, Unresolved, run_all
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NO_FEATURE, RCS_YES
 
@@ -46,7 +46,7 @@ class Tally:
             self.progress(self.done)
 
 
-class CapabilityProvider(ABC):
+class CapabilityProvider:
     """One capability API behind one cache scope and one HTTP layer."""
 
     name: str = ""
@@ -100,13 +100,71 @@ class CapabilityProvider(ABC):
         finally:
             self.notes.extend(self.http.notes)
 
-    @abstractmethod
+    #: a provider that asks one number per request can take numbers as they come
+    #: (``consume``); a batch provider (bulk jobs, batchGet) collects them first
+    per_number: bool = False
+
+    async def answer_one(self, e164: str) -> str:
+        """yes/no/nofeature for one number (per-number providers); ``Unresolved`` on a
+        failure."""
+        raise NotImplementedError
+
     async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
         """Ask the service about ``e164[i]`` for ``i`` in ``todo``; record answers with
-        ``learned`` and leave failures as ``RCS_ERROR``."""
+        ``learned`` and leave failures as ``RCS_ERROR``. Per-number providers get this
+        for free from ``answer_one``; batch providers override it."""
+        async def one(i: int) -> None:
+            with contextlib.suppress(Unresolved):  # a failure stays RCS_ERROR, uncached
+                self.learned(out, [(i, e164[i], await self.answer_one(e164[i]))])
+            tally.tick()
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+        await run_all(todo, one, self.concurrency)
+
+    @property
+    def concurrency(self) -> int:
+        return self.http.policy.concurrency if self.http is not None else 1
+
+    async def resolve(self, e164: str) -> int:
+        """One number's RCS code: from the cache if fresh, else asked (and cached)."""
+        code = CODE_OF.get(self.cache.get_many("cap", self.namespace, [e164])[0] or "")
+        if code is not None:
+            self.stats.cache_hits += 1
+            return int(code)
+        try:
+            answer = await self.answer_one(e164)
+        except Unresolved:
+            return int(RCS_ERROR)
+        self.cache.put("cap", self.namespace, e164, answer)
+        return int(CODE_OF[answer])
+
+    async def consume(self, queue: asyncio.Queue[tuple[int, str] | None],
+                      sink: Callable[[int, int], None], tally: Tally) -> None:
+        """Check ``(index, e164)`` items as they arrive until ``None`` (the stream of
+        issue #14: a number's capability check leaves as soon as its operator is known).
+        ``sink(index, code)`` receives each answer. Call inside ``http.session()``."""
+        if self.per_number:
+            async def worker() -> None:
+                while (item := await queue.get()) is not None:
+                    sink(item[0], await self.resolve(item[1]))
+                    tally.tick()
+                await queue.put(None)  # the end, for the other workers too
+
+            await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+            return
+        items: list[tuple[int, str]] = []
+        while (item := await queue.get()) is not None:
+            items.append(item)
+        e164 = [n for _, n in items]
+        out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
+        todo = self.answers_from_cache(e164, out)
+        tally.tick(len(e164) - len(todo))
+        if todo:
+            await self.ask(e164, todo, out, tally)
+        for k, (index, _) in enumerate(items):
+            sink(index, int(out[k]))
+
+    def close(self) -> None:
         """Release connections."""
 
 

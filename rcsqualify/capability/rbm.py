@@ -185,32 +185,22 @@ class _RbmBase(CapabilityProvider):
         self.http.accept(answer, "not_found")
         return "no"
 
-    async def per_number(self, e164: list[str], todo: list[int], out: np.ndarray,
-                         tally: Tally) -> None:
+    async def answer_one(self, e164: str) -> str:
         assert self.http is not None
-        http = self.http
+        url = f"{self.base_url}/v1/phones/{quote(e164, safe='+')}/capabilities"
+        answer = await self.http.request(
+            "GET", url, params={"agentId": self.agent_id}, expected=(403, 404),
+            fresh_params=lambda: {"requestId": str(uuid.uuid4())})
+        return self.interpret(answer, url)
 
-        async def one(i: int) -> None:
-            number = e164[i]
-            url = f"{self.base_url}/v1/phones/{quote(number, safe='+')}/capabilities"
-            try:
-                answer = await http.request(
-                    "GET", url, params={"agentId": self.agent_id}, expected=(403, 404),
-                    fresh_params=lambda: {"requestId": str(uuid.uuid4())})
-                self.learned(out, [(i, number, self.interpret(answer, url))])
-            except Unresolved:
-                pass  # stays RCS_ERROR
-            tally.tick()
-
-        await run_all(todo, one, self.policy.concurrency)
+    async def check_per_number(self, e164: list[str], todo: list[int], out: np.ndarray,
+                               tally: Tally) -> None:
+        await CapabilityProvider.ask(self, e164, todo, out, tally)
 
 
 class RbmProvider(_RbmBase):
     name = "rbm"
-
-    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
-                  tally: Tally) -> None:
-        await self.per_number(e164, todo, out, tally)
+    per_number = True
 
 
 def plan_batches(n: int, *, low: int = BATCH_MIN, high: int = BATCH_MAX,
@@ -307,4 +297,4 @@ class RbmBatchProvider(_RbmBase):
 
         await run_all(batches, one, self.policy.concurrency)
         if remainder:
-            await self.per_number(e164, todo[remainder[0]:remainder[1]], out, tally)
+            await self.check_per_number(e164, todo[remainder[0]:remainder[1]], out, tally)

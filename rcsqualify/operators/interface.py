@@ -9,6 +9,7 @@ holder from the numbering plan answers last, for every valid number.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,19 @@ class OperatorSource(ABC):
 
         ``keys`` are distinct int64 E.164 digits of valid mobile numbers.
         """
+
+    #: a source that asks a service per number can answer numbers as they come, so
+    #: that their capability checks leave at once (issue #14); it then offers these two
+    streams: bool = False
+
+    def session(self) -> AbstractAsyncContextManager[object]:
+        """The open connection ``resolve`` runs in (streaming sources)."""
+        raise NotImplementedError
+
+    async def resolve(self, e164: str) -> str:
+        """One number's operator: a code, "" (unknown: the range holder answers) or
+        ``verdict.OPERATOR_ERROR`` (the look-up failed). Streaming sources."""
+        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files or connections."""

@@ -28,8 +28,9 @@ import base64
 import contextvars
 import re
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import numpy as np
@@ -300,6 +301,29 @@ class MnpSource(OperatorSource):
                 self.counts.retries += 1
                 self.counts.answer(answer.status, False, exc.kind)
                 await asyncio.sleep(wait)
+
+    streams = True
+
+    def session(self) -> AbstractAsyncContextManager[object]:
+        return cast(AbstractAsyncContextManager[object], self.http.session())
+
+    async def resolve(self, e164: str) -> str:
+        """One number, cache first (for the stream of issue #14: see ``stages.py``)."""
+        self.stats.asked += 1
+        cached = self.cache.get_many("op", self.namespace, [e164])[0]
+        if cached is not None:
+            self.counts.cache_hits += 1
+            code = "" if cached == _UNKNOWN else cached
+        else:
+            try:
+                code = await self.ask_one(e164)
+            except Unresolved:
+                self.stats.errors += 1
+                return OPERATOR_ERROR
+            self.cache.put("op", self.namespace, e164, code or _UNKNOWN)
+        if code:
+            self.stats.answered += 1
+        return code
 
     async def _ask(self, numbers: list[str], todo: list[int], out: np.ndarray) -> None:
         async def one(i: int) -> None:
