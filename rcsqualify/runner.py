@@ -239,7 +239,7 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
         if cache is not None and cache.degraded:
             # CONTRACT §10: the run went on from memory; say so, and exit 3 at best
             result.storage_degraded = cache.degraded
-            result.notes.append(f"the cache in {cache.directory} failed mid-run "
+            result.notes.append(f"the cache in {cache.location} failed mid-run "
                                 f"({cache.degraded}); answers since then were kept in "
                                 "memory only and will be asked again next time")
         if source.info.rows == 0:

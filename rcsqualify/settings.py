@@ -98,6 +98,8 @@ class Settings:
     max_requests: int | None = None  # budget per service and run
     # cache
     cache_dir: Path | None = None
+    cache_url: str | None = None  # a directory or redis://… (issue #15)
+    quota_store: str | None = None  # redis://…; default: cache_url if Redis
     no_cache: bool = False
     refresh: bool = False
     ttl_positive_days: float = 90.0

@@ -126,8 +126,8 @@ class LookupCache:
         self.refresh = refresh
         self.freshness = freshness or Freshness()
         self.clock = clock
-        if url and not is_redis_url(url) and directory is None:
-            directory = Path(url)
+        if url and not is_redis_url(url):  # a directory URL wins over --cache-dir
+            directory = Path(url.removeprefix("file://"))
         self.directory = directory or default_cache_dir()
         self.location = str(self.directory)
         self._store: AnswerStore | None = None
@@ -152,6 +152,8 @@ class LookupCache:
             self._errors = self._store.errors
             secret = self._store.secret()
         self._secret = secret
+        #: the run's quota store (remote/pacing.py QuotaStore), set by the wiring
+        self.quota: Any = None
         block = secret.ljust(64, b"\0")  # HMAC's padded key (RFC 2104), hashed once
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
@@ -258,6 +260,8 @@ class LookupCache:
             self._memory[(space, k)] = (a, now)
 
     def close(self) -> None:
+        if self.quota is not None:
+            self.quota.close()
         if self._store is not None:
             with contextlib.suppress(*self._errors):
                 self._store.close()

@@ -20,8 +20,11 @@ the write:
 The state (next reservation, last send, pause end) lives in a ``Schedule``: in memory
 for one process, or in a small file under a fixed per-user directory, locked with
 ``flock`` for the few microseconds of each update, so that a second run on the same
-machine joins the schedule instead of doubling the rate. Across machines the same
-interface is meant to be backed by Redis (issue #15).
+machine joins the schedule instead of doubling the rate. Across machines it lives in
+Redis (``RedisSchedule``, ``--quota-store redis://…``): one Lua script does each step
+atomically on the server's clock (``TIME``), so hosts whose clocks disagree still
+share one schedule; a Redis that goes away mid-run leaves the run on the local
+schedule at the same rate.
 
 The file store uses the wall clock (shared by processes). A value far in the future
 (a clock stepped back, a file from before a reboot) is treated as stale.
@@ -37,12 +40,15 @@ import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+#: the layout version of what rcsqualify keeps in Redis (remote/store.py checks the same)
+LAYOUT = "2"
 #: a stored "next slot" or "pause end" further than this ahead of now is stale
 STALE_AHEAD = 3600.0
 
@@ -161,6 +167,105 @@ class FileSchedule:
             return v[2]
 
 
+#: one step of a Redis schedule, atomically, on the server's clock. Times are kept in
+#: server seconds; what goes back is relative (seconds from the server's now), so the
+#: client never compares its clock with the server's.
+_REDIS_STEP = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local v = redis.call('HMGET', KEYS[1], 'next', 'last', 'paused')
+local nxt = tonumber(v[1]) or 0
+local last = tonumber(v[2]) or -1e18
+local paused = tonumber(v[3]) or 0
+local ahead = tonumber(ARGV[3])
+if nxt > now + ahead then nxt = 0 end
+if paused > now + ahead then paused = 0 end
+if last > now + ahead then last = -1e18 end
+local op = ARGV[1]
+local x = tonumber(ARGV[2])
+local out = 0
+if op == 'reserve' then
+  local due = math.max(nxt, now, paused)
+  redis.call('HSET', KEYS[1], 'next', string.format('%.6f', due + x))
+  out = due - now
+elseif op == 'confirm' then
+  out = math.max(last + x - now, paused - now)
+  if out <= 0 then
+    redis.call('HSET', KEYS[1], 'last', string.format('%.6f', now))
+    out = 0
+  end
+elseif op == 'pause' then
+  local till = now + x
+  if till > paused + 0.001 then
+    redis.call('HSET', KEYS[1], 'paused', string.format('%.6f', till),
+               'next', string.format('%.6f', math.max(nxt, till)))
+    out = 1
+  end
+else
+  out = paused - now
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return string.format('%.6f', out)
+"""
+
+
+class RedisSchedule:
+    """One service's schedule in Redis, shared by every host (issue #15).
+
+    The Pacer passes ``now`` from its own clock; this schedule ignores it for the
+    shared state (the server's ``TIME`` orders every host's steps) and answers in the
+    caller's frame: a reservation due ``d`` seconds after the server's now is returned
+    as ``now + d``. A pause is sent as a length (``until`` minus this clock) and read
+    back as one. On a Redis error the schedule falls back, for the rest of the run, to
+    ``fallback`` (the local store of the same service) at the same rate, and
+    ``on_failure`` is told once (the run reports the storage as degraded).
+    """
+
+    def __init__(self, client: Any, key: str, fallback: Schedule, *,
+                 clock: Clock = time.time,
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
+        import redis
+
+        self._errors = (redis.exceptions.RedisError, OSError)
+        self._step = client.register_script(_REDIS_STEP)
+        self.key = key
+        self.fallback = fallback
+        self._clock = clock
+        self._on_failure = on_failure
+        #: why the schedule left Redis (None while it is on Redis)
+        self.failed: str | None = None
+
+    def _call(self, op: str, value: float) -> float | None:
+        if self.failed is not None:
+            return None
+        try:
+            return float(self._step(keys=[self.key], args=[op, f"{value:.6f}",
+                                                          int(STALE_AHEAD)]))
+        except self._errors as exc:
+            self.failed = f"{type(exc).__name__}: {exc}"
+            if self._on_failure is not None:
+                self._on_failure(exc)
+            return None
+
+    def reserve(self, now: float, interval: float) -> float:
+        ahead = self._call("reserve", interval)
+        return self.fallback.reserve(now, interval) if ahead is None else now + ahead
+
+    def confirm(self, now: float, min_gap: float) -> float:
+        wait = self._call("confirm", min_gap)
+        return self.fallback.confirm(now, min_gap) if wait is None else wait
+
+    def pause(self, until: float) -> bool:
+        started = self._call("pause", max(0.0, until - self._clock()))
+        return self.fallback.pause(until) if started is None else started > 0
+
+    def paused_until(self) -> float:
+        left = self._call("paused", 0.0)
+        if left is None:
+            return self.fallback.paused_until()
+        return self._clock() + left if left > 0 else 0.0
+
+
 def default_quota_dir() -> Path:
     """Fixed per user: it does not follow ``--cache-dir`` or ``--no-cache``, because the
     quota belongs to the aggregator, not to one cache. ``RCSQUALIFY_QUOTA_DIR`` moves it
@@ -178,12 +283,85 @@ def service_key(*identity: str) -> str:
     return hashlib.sha256("\n".join(identity).encode()).hexdigest()[:32]
 
 
-def shared_schedule(*identity: str, directory: Path | None = None) -> Schedule:
-    """The machine-wide schedule of one service (memory where ``fcntl`` is missing)."""
+def _local_schedule(*identity: str, directory: Path | None = None) -> Schedule:
     try:
         return FileSchedule((directory or default_quota_dir()) / f"{service_key(*identity)}.q")
     except ImportError:  # pragma: no cover - Windows
         return MemorySchedule()
+
+
+#: the quota store of the providers being built (set by the wiring, see ``quota_in_use``)
+_ACTIVE_QUOTA: ContextVar[QuotaStore | None] = ContextVar("rcsqualify_quota", default=None)
+
+
+@contextlib.contextmanager
+def quota_in_use(store: QuotaStore | None) -> Iterator[None]:
+    """Providers built inside take their schedules from ``store`` (Redis when shared):
+    the wiring chooses the store, each provider keeps naming its own service."""
+    token = _ACTIVE_QUOTA.set(store)
+    try:
+        yield
+    finally:
+        _ACTIVE_QUOTA.reset(token)
+
+
+def shared_schedule(*identity: str, directory: Path | None = None) -> Schedule:
+    """The schedule of one service: from the quota store in use (Redis) when there is
+    one, else machine-wide (memory where ``fcntl`` is missing)."""
+    store = _ACTIVE_QUOTA.get()
+    if store is not None and store.shared and directory is None:
+        return store.schedule(*identity)
+    return _local_schedule(*identity, directory=directory)
+
+
+class QuotaStore:
+    """Where the schedules of a run come from (CONTRACT §10 "Shared quota"): the local
+    per-user store, or a Redis server (``--quota-store``, default the ``--cache-url``
+    when that is Redis) shared by every host and CI runner."""
+
+    def __init__(self, url: str | None = None, *, directory: Path | None = None,
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
+        self.url = url
+        self.directory = directory
+        self.on_failure = on_failure
+        self.client: Any = None
+        self.schedules: list[RedisSchedule] = []
+        if url:
+            from rcsqualify.remote.store import check_layout, redis_client, redis_host
+
+            self.client = redis_client(url)
+            try:
+                self.client.set("rcsq:layout", LAYOUT, nx=True)
+                found = self.client.get("rcsq:layout")
+            except OSError as exc:  # pragma: no cover - a connection lost right after PING
+                from rcsqualify.errors import ConfigurationError
+
+                raise ConfigurationError(f"cannot use the Redis at {redis_host(url)}: "
+                                         f"{exc}") from None
+            check_layout(found.decode() if isinstance(found, bytes) else found,
+                         f"the Redis at {redis_host(url)}")
+
+    @property
+    def shared(self) -> bool:
+        return self.client is not None
+
+    @property
+    def degraded(self) -> str | None:
+        return next((s.failed for s in self.schedules if s.failed), None)
+
+    def schedule(self, *identity: str) -> Schedule:
+        local = _local_schedule(*identity, directory=self.directory)
+        if self.client is None:
+            return local
+        sched = RedisSchedule(self.client, f"rcsq:q:{service_key(*identity)}", local,
+                              on_failure=self.on_failure)
+        self.schedules.append(sched)
+        return sched
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()
 
 
 class Pacer:

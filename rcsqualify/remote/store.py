@@ -49,10 +49,9 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.pacing import LAYOUT  # the layout this version reads and writes
 from rcsqualify.textsafe import safe_text
 
-#: the layout this version reads and writes (both back ends)
-LAYOUT = "2"
 SECRET_BYTES = 32
 DIGEST_BYTES = 16
 #: merge the small batches of a space once there are more than this many

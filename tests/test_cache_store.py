@@ -1,0 +1,140 @@
+"""The cache's semantics are the same in both back ends (issue #15): a directory
+(diskcache + the batched answers table) and a real Redis. Each test runs on both."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.cache import DAY, Freshness, LookupCache, Scope
+
+BOTHUB = Scope("bothub", "https://api.example/bothub/v1", "bot")
+MNP = Scope("mnp", "https://hlr.example/{msisdn}")
+
+
+@pytest.fixture(params=["directory", "redis"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return str(tmp_path / "cache")
+
+
+def opened(where: str, tmp_path: Path, **kw: object) -> LookupCache:
+    return LookupCache(tmp_path / "jobs", url=where, **kw)  # type: ignore[arg-type]
+
+
+def numbers(n: int, start: int = 0) -> list[str]:
+    return [f"+3361{start + i:07d}" for i in range(n)]
+
+
+def test_batched_round_trip_newest_wins_and_scopes_are_separate(where: str, tmp_path: Path
+                                                                  ) -> None:
+    cache = opened(where, tmp_path)
+    ns = cache.scope(BOTHUB)
+    other = cache.scope(Scope("bothub", "http://127.0.0.1:1/bothub/v1", "bot"))
+    nums = numbers(5000)
+    cache.put_many("cap", ns, [(n, "yes" if i % 3 else "no") for i, n in enumerate(nums)])
+    cache.put("cap", ns, nums[0], "yes")  # asked again: the newest answer wins
+    got = cache.get_many("cap", ns, [*nums, "+33699999999"])
+    assert got[0] == "yes" and got[3] == "no" and got[1] == "yes" and got[-1] is None
+    assert cache.get_many("cap", other, nums[:3]) == [None] * 3  # another service
+    assert cache.get_many("op", ns, nums[:3]) == [None] * 3  # another kind
+    cache.close()
+    again = opened(where, tmp_path)  # persisted, same secret
+    assert again.get("cap", ns, nums[3]) == "no"
+    assert again.info()["entries"] == 5000
+    again.close()
+
+
+def test_many_small_writes_stay_readable(where: str, tmp_path: Path) -> None:
+    """Answers stored one at a time as they arrive (small batches are merged)."""
+    cache = opened(where, tmp_path)
+    ns = cache.scope(MNP)
+    nums = numbers(200)
+    for i, n in enumerate(nums):
+        cache.put("op", ns, n, f"OP{i % 7}")
+    assert cache.get_many("op", ns, nums) == [f"OP{i % 7}" for i in range(200)]
+    assert cache.info()["providers"][f"op:{ns}"]["entries"] == 200
+    cache.close()
+
+
+def test_freshness_info_prune_clear_forget(where: str, tmp_path: Path) -> None:
+    cache = opened(where, tmp_path, freshness=Freshness(positive_days=0.5 / DAY))
+    bothub, mnp = cache.scope(BOTHUB), cache.scope(MNP)
+    cache.put("cap", bothub, "+33607000001", "yes")  # stale after half a second
+    cache.put("cap", bothub, "+33607000002", "no")
+    cache.put("op", mnp, "+33607000003", "SFR0")
+    cache.put("op", mnp, "+33607000002", "FRTE")
+    cache.put("cap", "bothub", "+33607000004", "no")  # an entry from before scopes
+    info = cache.info()
+    assert info["entries"] == 5
+    assert info["providers"][f"cap:{bothub}"]["scope"]["id"] == "bot"
+    assert info["providers"]["cap:bothub"]["stale"] == 1
+    assert info["providers"][f"op:{mnp}"]["answers"] == {"SFR0": 1, "FRTE": 1}
+    cache.close()
+    later = opened(where, tmp_path, clock=lambda: time.time() + 1.0)
+    assert later.get("cap", bothub, "+33607000001") == "yes"  # 90 days when read now
+    assert later.prune() == 2  # expired at the freshness it was written with + unscoped
+    assert later.info()["entries"] == 3
+    assert later.forget(["+33607000002"]) == 2  # both scopes
+    assert later.get("op", mnp, "+33607000002") is None
+    assert later.get("op", mnp, "+33607000003") == "SFR0"
+    assert later.clear() == 1
+    assert later.info()["entries"] == 0
+    later.close()
+
+
+def test_a_store_of_an_unknown_layout_is_refused_with_its_version(where: str, tmp_path: Path
+                                                                  ) -> None:
+    opened(where, tmp_path).close()
+    if where.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(where).set("rcsq:layout", "7")
+    else:
+        with sqlite3.connect(Path(where) / "answers.sqlite") as db:
+            db.execute("UPDATE meta SET value='7' WHERE key='layout'")
+    with pytest.raises(ConfigurationError, match="layout version 7"):
+        opened(where, tmp_path)
+
+
+def test_the_store_holds_no_number_in_clear(where: str, tmp_path: Path) -> None:
+    cache = opened(where, tmp_path)
+    ns = cache.scope(BOTHUB)
+    nums = numbers(50, start=4242)
+    cache.put_many("cap", ns, [(n, "yes") for n in nums])
+    cache.close()
+    if where.startswith("redis"):
+        import redis
+
+        r = redis.Redis.from_url(where)
+        blob = b"".join(k + b"".join(f + v for f, v in r.hgetall(k).items())
+                        for k in r.keys("rcsq:a:*"))
+    else:
+        blob = b"".join(p.read_bytes() for p in Path(where).rglob("*") if p.is_file())
+    assert blob
+    for n in nums:
+        assert n.encode() not in blob and n[3:].encode() not in blob
+
+
+def test_layout_1_entries_move_to_the_answers_table(tmp_path: Path) -> None:
+    """A directory written by the previous version (one diskcache key per answer) keeps
+    its answers after the upgrade."""
+    import diskcache
+
+    first = LookupCache(tmp_path / "c")
+    ns = first.scope(BOTHUB)
+    key = first.key("cap", ns, "+33607000009")
+    first.close()
+    (tmp_path / "c" / "answers.sqlite").unlink()
+    old = diskcache.Cache(str(tmp_path / "c" / "db"))
+    old.set(key, ("no", time.time()), expire=60 * DAY)
+    old.close()
+    cache = LookupCache(tmp_path / "c")
+    assert cache.get("cap", ns, "+33607000009") == "no"
+    assert cache.info()["entries"] == 1
+    cache.close()

@@ -1,0 +1,169 @@
+"""One cache and one quota for every host (issue #15), against a real redis-server:
+the Redis schedule, start-up errors, and two concurrent `rcsqualify check` processes
+with separate local directories sharing one Redis against one burst-1 emulator."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rcsqualify.remote.pacing import MemorySchedule, QuotaStore, RedisSchedule, service_key
+from tests.conftest import Emulator
+from tests.helpers import contacts_file, frte_numbers, run_cli
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the schedule --------------------------------------------------------------------------
+
+def test_hosts_with_skewed_clocks_share_one_schedule(redis_url: str) -> None:
+    """Two hosts whose clocks disagree by 200 s: reservations follow each other one
+    interval apart on the server's clock, each returned in its host's own frame."""
+    import redis
+
+    clocks = [lambda: time.time() + 100.0, lambda: time.time() - 100.0]
+    key = f"rcsq:q:{service_key('bothub', 'http://x', 'c')}"
+    hosts = [RedisSchedule(redis.Redis.from_url(redis_url), key, MemorySchedule(), clock=c)
+             for c in clocks]
+    waits = []
+    for k in range(4):
+        now = clocks[k % 2]()
+        waits.append(hosts[k % 2].reserve(now, 30.0) - now)
+    # each slot 30 s after the previous one, whatever the host's clock (no real waiting)
+    steps = [b - a for a, b in itertools.pairwise(waits)]
+    assert waits[0] < 1.0 and all(29.0 < s <= 30.0 for s in steps), waits
+    # confirm: the second host may not send right after the first
+    now0 = clocks[0]()
+    assert hosts[0].confirm(now0, 10.0) == 0.0
+    assert 9.0 < hosts[1].confirm(clocks[1](), 10.0) <= 10.0
+    # a pause seen by one host pauses the other, in its own frame
+    assert hosts[0].pause(clocks[0]() + 50.0)
+    assert 49.0 < hosts[1].paused_until() - clocks[1]() <= 50.0
+    assert not hosts[1].pause(clocks[1]() + 10.0)  # shorter: not lengthened
+
+
+def test_a_redis_gone_mid_run_falls_back_to_the_local_schedule() -> None:
+    import redis
+
+    failures: list[BaseException] = []
+    fallback = MemorySchedule()
+    dead = redis.Redis(port=_closed_port(), socket_connect_timeout=1)
+    sched = RedisSchedule(dead, "rcsq:q:x", fallback, on_failure=failures.append)
+    now = time.time()
+    assert sched.reserve(now, 0.5) == now  # from the fallback, at the same rate
+    assert sched.reserve(now, 0.5) == now + 0.5
+    assert sched.failed is not None and len(failures) == 1
+    assert sched.confirm(now, 0.5) == 0.0 and fallback.last == now
+
+
+def test_the_quota_store_defaults_to_the_cache_url_when_it_is_redis(
+        redis_url: str, tmp_path: Path) -> None:
+    from rcsqualify.settings import Settings
+    from rcsqualify.wiring import make_cache
+
+    cache = make_cache(Settings(cache_url=redis_url, capability="bothub"))
+    assert cache.backend == "redis" and cache.quota.shared
+    cache.close()
+    local = make_cache(Settings(cache_dir=tmp_path / "c", capability="bothub"))
+    assert local.backend == "directory" and not local.quota.shared
+    local.close()
+    assert isinstance(QuotaStore(redis_url).schedule("mnp", "http://y"), RedisSchedule)
+
+
+# -- start-up errors: one line, exit 2, the host, never the password ----------------------
+
+def test_an_unreachable_redis_is_exit_2_naming_the_host(tmp_path: Path) -> None:
+    port = _closed_port()
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), "--mnp-url", "http://127.0.0.1:1/{msisdn}",
+                      "--cache-url", f"redis://:hunter2@127.0.0.1:{port}/0"])
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and f"127.0.0.1:{port}" in line and "hunter2" not in line
+
+
+def test_refused_credentials_are_exit_2_without_the_password(
+        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import redis
+
+    admin = redis.Redis.from_url(redis_url)
+    admin.execute_command("ACL", "SETUSER", "gate", "on", ">right-one", "~*", "+@all")
+    try:
+        monkeypatch.setenv("RCSQUALIFY_REDIS_PASSWORD", "wrong-one")
+        url = redis_url.replace("redis://", "redis://gate@")
+        result = run_cli(["cache", "info", "--cache-url", url])
+        assert result.exit_code == 2
+        assert "refused" in result.stderr and "127.0.0.1" in result.stderr
+        assert "wrong-one" not in result.stderr + result.stdout
+        monkeypatch.setenv("RCSQUALIFY_REDIS_PASSWORD", "right-one")
+        ok = run_cli(["cache", "info", "--cache-url", url, "--json"])
+        assert ok.exit_code == 0, ok.stderr
+        assert "right-one" not in ok.stdout and "gate:***@" in json.loads(ok.stdout)["directory"]
+    finally:
+        admin.execute_command("ACL", "DELUSER", "gate")
+
+
+def test_a_quota_store_that_is_not_redis_is_exit_2(tmp_path: Path) -> None:
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), "--mnp-url", "http://127.0.0.1:1/{msisdn}",
+                      "--cache-dir", str(tmp_path / "c"), "--quota-store", "/tmp/quota"])
+    assert result.exit_code == 2 and "--quota-store" in result.stderr
+
+
+# -- two hosts, one Redis, one burst-1 gateway ---------------------------------------------
+
+def test_two_hosts_share_one_quota_and_one_cache_through_redis(
+        tmp_path: Path, emulator: Emulator, redis_url: str) -> None:
+    """Two concurrent runs with separate local directories (cache, bulk jobs, local
+    quota store): only Redis is shared. Together they keep the quota of a burst-1
+    gateway; then the second host re-checks the first one's numbers from the cache."""
+    rate = 20
+    emulator.configure(spike_arrest=True, quota=rate, quota_grace=0.02)
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    files = [contacts_file(tmp_path, frte_numbers(40, start=1000 * k), name=f"c{k}.csv")
+             for k in range(2)]
+
+    def args(k: int, f: Path, report: str) -> tuple[list[str], dict[str, str]]:
+        cmd = [exe, "check", str(f), *emulator.bothub_args(), "--rate", str(rate),
+               "--threshold", "1", "-q", "--cache-url", redis_url, "--json-report",
+               str(tmp_path / report)]
+        env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / f"host{k}" / "cache"),
+               "RCSQUALIFY_QUOTA_DIR": str(tmp_path / f"host{k}" / "quota")}
+        return cmd, env
+
+    procs = []
+    for k in range(2):
+        cmd, env = args(k, files[k], f"cold{k}.json")
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + 120
+    for p in procs:
+        p.wait(timeout=max(1.0, deadline - time.monotonic()))
+    assert [p.returncode for p in procs] == [0, 0], [p.stderr.read() for p in procs
+                                                     if p.stderr]
+    stats = emulator.stats()
+    arrivals = sorted(stats["arrivals"]["bothub"])
+    assert len(arrivals) == 80
+    # two runs pacing alone would arrive at ~40/s and collect dozens of 429s
+    assert sum(stats["throttled"].values()) <= 2
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= rate * 1.1
+    # the second host, warm: host 0's numbers are in the shared cache
+    emulator.reset(quota=1000)
+    cmd, env = args(1, files[0], "warm.json")
+    warm = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert warm.returncode == 0, warm.stderr
+    report = json.loads((tmp_path / "warm.json").read_text())
+    assert report["api"]["requests"] == 0 and report["api"]["cache_hits"] == 40
+    assert not emulator.stats()["requests"].get("bothub")
