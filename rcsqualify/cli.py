@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from rcsqualify import __version__
 from rcsqualify.errors import ExitCode, RcsQualifyError
@@ -31,8 +32,35 @@ from rcsqualify.settings import (
     Settings,
 )
 
+
+class OneLineErrors(TyperGroup):
+    """The root group: usage errors (a bad value, an unknown option) as one line on
+    stderr, exit 2, like every other error; option panels and examples in the help."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        arrange_help(self)
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args,
+                                **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args,
+                                **extra)
+        except typer.TyperException as exc:  # Click's usage errors (typer vendors Click)
+            typer.echo(f"rcsqualify: error: {usage_error_line(exc)}", err=True)
+            sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
+        except typer.Abort:
+            typer.echo("rcsqualify: error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
-    name="rcsqualify", no_args_is_help=True, add_completion=False,
+    name="rcsqualify", no_args_is_help=True, add_completion=True, cls=OneLineErrors,
     help="Qualify a French contact base before an RCS campaign on Orange's BotHub.",
     pretty_exceptions_enable=False,
 )
@@ -45,6 +73,10 @@ app.add_typer(portability_app, name="portability")
 F = TypeVar("F", bound=Callable[..., Any])
 CacheDir = Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
                                               help="Cache directory.")]
+CacheUrl = Annotated[str | None, typer.Option(
+    envvar="RCSQUALIFY_CACHE_URL",
+    help="The cache: a directory, or redis://[user@]host:port/db (rediss:// for TLS; the "
+    "password in RCSQUALIFY_REDIS_PASSWORD).")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
 
 
@@ -72,6 +104,8 @@ def reports_errors(func: F) -> F:
                 return func(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except typer.TyperException as exc:  # a usage error of a command run inside
+            raise _fail(usage_error_line(exc), getattr(exc, "exit_code", 2)) from None
         except RcsQualifyError as exc:
             if debug:
                 raise
@@ -93,6 +127,116 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: ``check``'s help panels (issue #16 item 7): option name → panel. Options added later
+#: fall into a panel by their prefix (``_panel_of``), never into one long list.
+CHECK_PANELS: dict[str, tuple[str, ...]] = {
+    "Input": ("input_format", "column", "encoding", "delimiter", "sheet", "header"),
+    "Gate": ("operator", "threshold", "gate", "sample", "seed"),
+    "Operators": ("portability", "portability_db", "portability_number_column",
+                  "portability_operator_column", "portability_max_unmapped",
+                  "portability_max_age", "mnp_url", "mnp_field", "mnp_profile"),
+    "Capability": ("capability", "bothub_url", "bothub_token_url", "bot_id", "bot_key_file",
+                   "bot_jwt_header", "rbm_url", "agent_id", "rbm_credentials",
+                   "agent_launched", "batch_size", "single_warn", "wait_for_window",
+                   "poll_interval", "bulk_deadline", "bulk_hours", "require_feature",
+                   "other_route"),
+    "Network": ("rate", "rate_margin", "throttle_pause", "timeout", "max_pause",
+                "max_requests", "retry_backoff"),
+    "Cache": ("cache_dir", "cache_url", "quota_store", "no_cache", "refresh"),
+    "Outputs": ("output", "json_report", "split_dir", "split_xlsx", "html_report", "lang",
+                "markdown_report", "ci_summary", "junit_xml", "history", "csv_escape",
+                "send_rate", "price_message", "price_conversation", "reply_rate", "quiet"),
+    "Profiles and dry run": ("config", "profile", "dry_run", "debug"),
+}
+_PANEL_PREFIXES = (("portability", "Operators"), ("mnp", "Operators"), ("cache", "Cache"),
+                   ("redis", "Cache"), ("bothub", "Capability"), ("bot", "Capability"),
+                   ("rbm", "Capability"), ("bulk", "Capability"), ("probe", "Capability"),
+                   ("split", "Outputs"), ("price", "Outputs"))
+EXAMPLES: dict[str, list[str]] = {
+    "check": [
+        "rcsqualify check contacts.csv --portability extract.csv",
+        "rcsqualify check contacts.xlsx --sheet Clients --split-dir lists/ "
+        "--html-report report.html",
+        "rcsqualify check contacts.csv --profile prod --dry-run",
+        "rcsqualify check contacts.csv --profile prod --gate upper --junit-xml junit.xml",
+        "cat export.csv | rcsqualify check - --column GSM -q",
+    ],
+    "refresh": ["rcsqualify refresh base.csv --profile prod --capability bothub-bulk "
+                "--wait-for-window --log-file refresh.log --html-report report.html"],
+    "emulator": ["rcsqualify emulator --port 8787 &",
+                 "rcsqualify emulator --port 0 --fault http_503=0.2 --quota 5"],
+    "config show": ["rcsqualify config show --profile prod",
+                    "rcsqualify config show --config ./team.toml --profile staging"],
+    "cache info": ["rcsqualify cache info --json"],
+    "cache clear": ["rcsqualify cache clear", "rcsqualify cache clear --yes   # in a script"],
+    "cache forget": ["rcsqualify cache forget 06 12 34 56 78",
+                     "rcsqualify cache forget --file erasure_requests.txt"],
+    "cache prune": ["rcsqualify cache prune"],
+    "plan": ["rcsqualify plan"],
+    "plan update": ["rcsqualify plan update MAJNUM.csv"],
+    "plan reset": ["rcsqualify plan reset"],
+    "portability import": ["rcsqualify portability import --into store.parquet dump.xls",
+                           "rcsqualify portability import --delta --into store.parquet "
+                           "delta_0312.csv"],
+    "portability info": ["rcsqualify portability info store.parquet --max-age 7"],
+}
+
+
+def _panel_of(name: str) -> str:
+    for panel, names in CHECK_PANELS.items():
+        if name in names:
+            return panel
+    for prefix, panel in _PANEL_PREFIXES:
+        if name.startswith(prefix):
+            return panel
+    return "Other"
+
+
+def _long_options(command: Any) -> list[str]:
+    return [o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))
+            if o.startswith("--") and o != "--help"]
+
+
+def arrange_help(group: Any, path: str = "") -> None:
+    """Panels for ``check``'s options, an "Examples" epilog on every command, and the
+    options ``refresh`` passes on to ``check`` listed in its own help."""
+    for name, command in group.commands.items():
+        full = f"{path} {name}".strip()
+        if full == "check":
+            for param in command.params:
+                if param.param_type_name == "option":
+                    param.rich_help_panel = _panel_of(param.name or "")
+        examples = EXAMPLES.get(full)
+        if examples:
+            command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
+        if hasattr(command, "commands"):
+            arrange_help(command, full)
+    refresh, check = group.commands.get("refresh"), group.commands.get("check")
+    if refresh is not None and check is not None:
+        own = set(_long_options(refresh))
+        passed = [o for o in _long_options(check) if o not in own]
+        refresh.epilog = ((refresh.epilog or "") + "\n\nEvery option of 'check' is passed "
+                          "on to it: " + " ".join(passed))
+
+
+#: options whose value is a share (0.15), not a percentage (15%)
+SHARE_OPTIONS = ("threshold", "reply-rate", "portability-max-unmapped", "rate-margin")
+
+
+def usage_error_line(exc: Exception) -> str:
+    """Click's usage error as one line, naming the command and where help is."""
+    format_message = getattr(exc, "format_message", None)
+    message = " ".join(str(format_message() if format_message else exc).split())
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None and ctx.command_path else "rcsqualify"
+    hint = ""
+    if "--version" in message and command != "rcsqualify":
+        hint = "; the version is 'rcsqualify --version'"
+    elif "%" in message or any(f"'--{name}'" in message for name in SHARE_OPTIONS):
+        hint = "; a share between 0 and 1, e.g. 0.15 for 15 %"
+    return f"{command}: {message}{hint} (see '{command} --help')"
+
+
 def version_callback(value: bool) -> None:
     if value:
         import phonenumbers
@@ -106,16 +250,40 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=version_callback,
                                           is_eager=True, help="Show versions and exit.")]
     = False,
 ) -> None:
     """rcsqualify: who serves each number, is it RCS-reachable, will the campaign pass."""
 
 
+def profile_credentials(ctx: typer.Context) -> dict[str, str]:
+    from rcsqualify.config import profile_of
+
+    chosen = profile_of(ctx)
+    return dict(chosen.credentials) if chosen is not None else {}
+
+
+def applies_profile(func: F) -> F:
+    """Apply ``--profile`` (issue #16 item 3) to the options that came from the
+    environment or the default; the profile's credential references go to
+    ``ctx.meta`` for the settings (never a secret: references only)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from rcsqualify.config import apply_profile
+
+        kwargs = apply_profile(kwargs["ctx"], kwargs)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 @app.command()
 @reports_errors
+@applies_profile
 def check(
+    ctx: typer.Context,
     input: Annotated[str, typer.Argument(help="Contact file (CSV/TSV, XLSX, Parquet, NDJSON) "
                                          "or - for standard input.")],
     column: Annotated[str | None, typer.Option("--column", "-c",
@@ -251,6 +419,10 @@ def check(
         envvar="RCSQUALIFY_REQUIRE_FEATURE",
         help="BotHub: capability needed to count as reachable ('' = any).")]
     = "chatBotCommunication",
+    other_route: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_OTHER_ROUTE",
+        help="Check other operators' mobiles on Google RBM too (rbm or rbm-batch; needs "
+        "the RBM settings): a second route, with its own send_rbm list.")] = None,
     rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                         help="Requests per second per provider.")] = 30.0,
     rate_margin: Annotated[float, typer.Option(
@@ -276,14 +448,36 @@ def check(
     = 0.5,
     cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
                                                    help="Cache directory.")] = None,
+    cache_url: CacheUrl = None,
+    quota_store: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_QUOTA_STORE",
+        help="redis://… holding the pacing schedule every host shares (default: --cache-url "
+        "when it is Redis, else a local per-user store).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the cache.")] = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cache freshness.")]
     = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")]
     = False,
+    lang: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_LANG", help="Language of the HTML report: fr or en (default: "
+        "French when the system locale is French, else English).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        envvar="RCSQUALIFY_CONFIG", help="Profiles file (TOML). Default: config.toml in "
+        "the user config directory; never the working directory.")] = None,
+    profile: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_PROFILE", help="Profile of the config file to apply: its values "
+        "win over environment variables and defaults, options given here win over it.")]
+    = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Read, normalize, attribute (offline sources) and consult the "
+        "cache, then say what the remote checks would ask and how long at the quota; no "
+        "request, no verdict, exit 0. Command line only.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Qualify a contact file: normalize, attribute operators, check capability, gate."""
+    """Qualify a contact file: normalize, attribute operators, check capability, gate.
+
+    The send plan comes first: what to send, and the error ratio it would give.
+    Exit codes: 0 pass, 1 fail, 2 usage or configuration error, 3 incomplete."""
     from rcsqualify.report.terminal import print_summary, verdict_line
     from rcsqualify.runner import execute_check
 
@@ -317,11 +511,20 @@ def check(
         rate_margin=rate_margin, poll_interval=poll_interval,
         throttle_pause=throttle_pause, timeout=timeout, retry_backoff=retry_backoff,
         max_pause=max_pause, max_requests=max_requests, bulk_deadline=bulk_deadline,
-        bulk_hours=bulk_hours, require_feature=require_feature,
-        cache_dir=cache_dir,
+        bulk_hours=bulk_hours, require_feature=require_feature, other_route=other_route,
+        cache_dir=cache_dir, cache_url=cache_url, quota_store=quota_store,
         no_cache=no_cache, refresh=refresh,
+        credential_refs=dict(profile_credentials(ctx)), profile=profile, dry_run=dry_run,
+        lang=lang,
     )
     console = stderr_console()
+    if dry_run:
+        from rcsqualify.report.terminal import dry_run_lines
+        from rcsqualify.runner import execute_dry_run
+
+        for line in dry_run_lines(execute_dry_run(settings, console)):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
     run = execute_check(settings, console)
     if quiet:
         # one line whatever its length: logs and CI are grepped for it
@@ -544,7 +747,16 @@ def emulator(
         typer.echo(f"  RCSQUALIFY_MNP_URL='{base}/mnp/lookup?msisdn={{msisdn}}'")
         sys.stdout.flush()
 
-    serve(config, port=port, announce=announce)
+    import errno
+
+    try:
+        serve(config, port=port, announce=announce)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise _fail(f"port {port} on 127.0.0.1 is in use (another emulator?): choose "
+                    "another with --port, or --port 0 for any free port",
+                    int(ExitCode.USAGE)) from None
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -680,16 +892,57 @@ def probe(
     raise typer.Exit(0 if result.recognized else int(ExitCode.INCOMPLETE))
 
 
+config_app = typer.Typer(help="Profiles: named sets of check options in a TOML file.",
+                         no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@reports_errors
+def config_show(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        envvar="RCSQUALIFY_CONFIG", help="Profiles file (default: config.toml in the user "
+        "config directory).")] = None,
+    profile: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_PROFILE", help="Profile to show applied.")] = None,
+    debug: Debug = False,
+) -> None:
+    """The settings 'check' would use, secrets masked, and where each comes from: the
+    profile, an environment variable, or the default."""
+    from rcsqualify.config import apply_profile, config_file, default_config_path
+    from rcsqualify.config import effective_settings as settings_rows
+
+    root = ctx.find_root()
+    check_command = root.command.commands["check"]  # type: ignore[attr-defined]
+    args = ["-", *(["--config", str(config)] if config else []),
+            *(["--profile", profile] if profile else [])]
+    check_ctx = check_command.make_context("check", args, parent=root,
+                                           resilient_parsing=True)
+    values = apply_profile(check_ctx, dict(check_ctx.params))
+    path = config_file(config)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"config file: {path}" if path else
+                  f"config file: none (looked for {default_config_path()})", markup=False)
+    console.print(f"profile: {profile or 'none'}", markup=False)
+    t = Table(title="Effective settings of 'rcsqualify check'", title_justify="left")
+    for col in ("setting", "value", "from"):
+        t.add_column(col, overflow="fold")
+    for key, value, where in settings_rows(check_ctx, values):
+        t.add_row(key, value, where, style="dim" if where == "default" else "")
+    console.print(t)
+
+
 cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",
                         no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
 @contextlib.contextmanager
-def _opened_cache(cache_dir: Path | None) -> Iterator[Any]:
+def _opened_cache(cache_dir: Path | None, cache_url: str | None = None) -> Iterator[Any]:
     from rcsqualify.remote.cache import LookupCache
 
-    cache = LookupCache(cache_dir)
+    cache = LookupCache(cache_dir, url=cache_url)
     try:
         yield cache
     finally:
@@ -700,13 +953,14 @@ def _opened_cache(cache_dir: Path | None) -> Iterator[Any]:
 @reports_errors
 def cache_info(
     cache_dir: CacheDir = None,
+    cache_url: CacheUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
     debug: Debug = False,
 ) -> None:
     """Entries per provider, answers, staleness, size and an age histogram."""
     import json
 
-    with _opened_cache(cache_dir) as cache:
+    with _opened_cache(cache_dir, cache_url) as cache:
         info = cache.info()
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -733,9 +987,18 @@ def cache_info(
 
 @cache_app.command("clear")
 @reports_errors
-def cache_clear(cache_dir: CacheDir = None, debug: Debug = False) -> None:
-    """Remove every cached answer (the secret stays)."""
-    with _opened_cache(cache_dir) as cache:
+def cache_clear(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
+                yes: Annotated[bool, typer.Option(
+                    "--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
+                debug: Debug = False) -> None:
+    """Remove every cached answer and saved bulk job (the secret stays). On a terminal
+    it asks first; --yes does not."""
+    if not yes and sys.stdin.isatty() and not typer.confirm(
+            "remove every cached answer? The next runs ask the services again",
+            default=False, err=True):
+        typer.echo("nothing removed", err=True)
+        raise typer.Exit(1)
+    with _opened_cache(cache_dir, cache_url) as cache:
         removed = cache.clear()
     typer.echo(f"removed {removed} entries")
 
@@ -748,6 +1011,7 @@ def cache_forget(
     file: Annotated[Path | None, typer.Option(
         "--file", help="A file of numbers, one per line.")] = None,
     cache_dir: CacheDir = None,
+    cache_url: CacheUrl = None,
     debug: Debug = False,
 ) -> None:
     """Erase what the cache holds about these people's numbers, in every scope and in
@@ -769,16 +1033,17 @@ def cache_forget(
     if bad:
         raise _fail(f"{len(bad)} of the numbers given are not French numbers (item "
                     f"{bad[0] + 1} first); nothing was forgotten", int(ExitCode.USAGE))
-    with _opened_cache(cache_dir) as cache:
+    with _opened_cache(cache_dir, cache_url) as cache:
         removed = cache.forget(e164)
     typer.echo(f"forgot {len(set(e164))} number(s): {removed} cache entries removed")
 
 
 @cache_app.command("prune")
 @reports_errors
-def cache_prune(cache_dir: CacheDir = None, debug: Debug = False) -> None:
+def cache_prune(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
+                debug: Debug = False) -> None:
     """Remove expired entries."""
-    with _opened_cache(cache_dir) as cache:
+    with _opened_cache(cache_dir, cache_url) as cache:
         removed = cache.prune()
     typer.echo(f"removed {removed} expired entries")
 

@@ -91,6 +91,10 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     #: why the cache stopped working mid-run (CONTRACT §10: exit 3 at best)
     storage_degraded: str | None = None
+    #: the second route (``--other-route``): its name, and its RCS code per distinct
+    #: number (RCS_UNKNOWN where not asked: target-operator and non-mobile numbers)
+    other_route: str | None = None
+    other_rcs: np.ndarray | None = None
 
 
 Progress = Callable[[str, int, int | None], None]
@@ -146,7 +150,7 @@ class _Rows:
 
     def __init__(self, capacity: int) -> None:
         self.size = 0
-        self.arrays = {"reason": np.zeros(capacity, np.uint8),
+        self.arrays: dict[str, np.ndarray] = {"reason": np.zeros(capacity, np.uint8),
                        "repaired": np.zeros(capacity, np.uint8),
                        "key": np.zeros(capacity, np.int64),
                        "block": np.zeros(capacity, np.int32),
@@ -213,10 +217,12 @@ def distinct_numbers(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     first_row = (np.minimum.reduceat(order, starts) if len(starts)
                  else np.zeros(0, np.int64))
     distinct_index = np.full(n, -1, dtype=np.int32)
+    seen = -1  # index of the last number started before this slice
     for lo in range(0, len(order), _SLICE):
         ids = np.cumsum(starts_at[lo:lo + _SLICE], dtype=np.int32)
-        ids += np.count_nonzero(starts_at[:lo]) - 1 if lo else -1
+        ids += seen
         distinct_index[order[lo:lo + _SLICE]] = ids
+        seen = int(ids[-1])
     return keys, first_row, distinct_index
 
 
@@ -256,6 +262,7 @@ def run_check(
     target_operator: str = "FRTE",
     operator_sources: Sequence[OperatorSource] = (),
     provider: CapabilityProvider | None = None,
+    other_provider: CapabilityProvider | None = None,
     sample: int | None = None,
     seed: int = 0,
     progress: Progress | None = None,
@@ -284,21 +291,35 @@ def run_check(
         first_row=first_row, block_operator=plan.block_operator,
     )
     streamed: np.ndarray | None = None
-    if provider is not None and can_stream(operator_sources, provider, sample):
-        # MNP and capability in one stream (stages.py): the run takes about the time
-        # of the slower service, not the sum
+    other_rcs = np.full(n, RCS_UNKNOWN, np.uint8) if other_provider is not None else None
+    if can_stream(operator_sources, provider, sample, other_provider):
+        # MNP and capability (and the second route) in one stream (stages.py): the run
+        # takes about the time of the slowest service, not the sum
         streamed = attribute_and_check(distinct, operator_sources, provider,
-                                       target_operator, progress)
+                                       target_operator, progress, other_provider,
+                                       other_rcs)
     else:
         attribute_operators(distinct, operator_sources)
+        if other_provider is not None and other_rcs is not None:  # a sampled run
+            others = np.flatnonzero((distinct.kind == KIND["mobile"])
+                                    & (distinct.operator != target_operator)
+                                    & (distinct.operator != OPERATOR_ERROR))
+            other_rcs[others] = other_provider.check_all(
+                format_e164(keys[others]).to_pylist())
     timings["attribute_s"] = time.perf_counter() - t1
 
     is_target = distinct.operator == target_operator
-    result = CheckResult(rows=RowResult(reason=norm.reason, repaired=norm.repaired,
+    result = CheckResult(other_route=other_provider.name if other_provider else None,
+                         other_rcs=other_rcs,
+                         rows=RowResult(reason=norm.reason, repaired=norm.repaired,
                                         key=norm.key, block=norm.block,
                                         distinct_index=distinct_index),
                          distinct=distinct, target_operator=target_operator,
                          capability=provider.name if provider else "none")
+    if other_provider is not None:
+        result.provider_stats[f"{other_provider.name}-other-route"] = \
+            other_provider.stats.as_dict()
+        result.notes.extend(other_provider.notes)
     if provider is not None:
         t2 = time.perf_counter()
         need = np.flatnonzero(is_target & (kind == KIND["mobile"]))

@@ -5,11 +5,12 @@ the cron mode call it directly."""
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -81,31 +82,98 @@ def _progress_bars(console: Console) -> Progress:
     )
 
 
+#: what each stage's bar says
+STAGE_LABELS = {"read": "reading contacts", "mnp": "MNP look-ups",
+                "capability": "capability checks"}
+_PAUSES = re.compile(r"\((\d+) pauses so far\)")
+
+
 class ProgressReporter:
-    """Rich progress bars on stderr, only when stderr is a terminal and not quiet."""
+    """Progress on stderr: rich bars (with an ETA at the quota for remote stages) when
+    stderr is a terminal and the run is not quiet; and the run's notices (``notify``).
+
+    Repeated HTTP 429 pauses of a service collapse: on a terminal into one line among
+    the bars that counts them (advising a lower ``--rate`` from the second on); in a
+    log, the first two lines only. Either way one closing line counts them all.
+    """
 
     def __init__(self, console: Console, enabled: bool, rate: float | None = None) -> None:
+        self.console = console
         self.enabled = enabled and console.is_terminal
         self.rate = rate
         self._progress = _progress_bars(console) if self.enabled else None
         self._tasks: dict[str, TaskID] = {}
+        self._pauses: dict[str, int] = {}  # service → 429 pauses seen
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if self._progress is None:
             return
+        if stage != "read":
+            self._finish("read")  # the read is over: its bar shows what was read
         if stage not in self._tasks:
-            remote = stage not in ("read",)
+            remote = stage != "read"
             self._tasks[stage] = self._progress.add_task(
-                stage, total=total, rate=self.rate if remote else None)
+                STAGE_LABELS.get(stage, stage), total=total,
+                rate=self.rate if remote else None)
         self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    def _finish(self, stage: str) -> None:
+        """A bar at its total: the read's total was an estimate from the file size."""
+        if self._progress is None or stage not in self._tasks:
+            return
+        task = next(t for t in self._progress.tasks if t.id == self._tasks[stage])
+        if task.total != task.completed:
+            self._progress.update(task.id, total=task.completed)
+
+    def notify(self, message: str) -> None:
+        """A notice from a provider or the HTTP layer; printed even with --quiet: a 429
+        pause or a closed bulk window explains why a cron run took an hour or did
+        nothing, and it is one line."""
+        service, sep, rest = message.partition(": HTTP 429")
+        if sep:
+            found = _PAUSES.search(rest)
+            count = int(found.group(1)) if found else self._pauses.get(service, 0) + 1
+            first = service not in self._pauses
+            self._pauses[service] = max(count, self._pauses.get(service, 0) + 1)
+            if self._progress is not None:
+                self._show_pauses(service)
+                return
+            if not first and self._pauses[service] > 2:
+                return  # a log gets the first pause and the advice, then the total
+        self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def _pause_text(self, service: str) -> str:
+        n = self._pauses[service]
+        text = (f"{service}: HTTP 429 from the gateway, {n} pause{'s' if n > 1 else ''} "
+                "(each pauses every request of the service)")
+        if n >= 2:
+            text += ("; the gateway's quota is lower than --rate or shared: try a lower "
+                     "--rate" + (f" (e.g. --rate {max(1, int(self.rate * 2 / 3))})"
+                                 if self.rate else ""))
+        return text
+
+    def _show_pauses(self, service: str) -> None:
+        assert self._progress is not None
+        key = f"429:{service}"
+        if key not in self._tasks:
+            self._tasks[key] = self._progress.add_task(self._pause_text(service),
+                                                       total=None, rate=None)
+        self._progress.update(self._tasks[key], description=self._pause_text(service))
 
     @contextlib.contextmanager
     def running(self) -> Iterator[ProgressReporter]:
-        if self._progress is None:
-            yield self
-            return
-        with self._progress:
-            yield self
+        try:
+            if self._progress is None:
+                yield self
+                return
+            with self._progress:
+                yield self
+                self._finish("read")
+        finally:
+            for service, n in self._pauses.items():
+                if n > 1:  # the collapsed line, once, after the bars are gone
+                    self.console.print(self._pause_text(service), markup=False,
+                                       highlight=False, soft_wrap=True)
 
 
 def refuse_overwrites(s: Settings) -> None:
@@ -128,6 +196,8 @@ def refuse_overwrites(s: Settings) -> None:
 
 def validate_settings(s: Settings) -> None:
     """Option checks that need no file: fail before anything is read (exit 2)."""
+    if s.lang is not None and s.lang not in ("fr", "en"):
+        raise InputError(f"--lang must be fr or en, got {s.lang!r}")
     if s.gate not in GATE_MODES:
         raise InputError(f"--gate must be one of {', '.join(GATE_MODES)}, got {s.gate!r}")
     check_report_paths(s)
@@ -215,25 +285,30 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
             source.close()  # a spooled stdin never outlives a failed start (CONTRACT §11)
             raise
 
-    def notify(message: str) -> None:
-        # printed even with --quiet: a 429 pause or a closed bulk window explains why a
-        # cron run took an hour or did nothing, and it is one line
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
-
+    reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
+    notify = reporter.notify
     try:
+        check_input_options(s, source.format)
         sources = build_operator_sources(s, plan, cache, notify)
         provider = build_provider(s, cache, notify)
-        reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
+        other = None
+        if s.other_route:
+            from rcsqualify.wiring import make_other_route
+
+            assert cache is not None
+            other = make_other_route(s, cache, notify)
         try:
             with reporter.running():
                 result = run_check(source, plan, target_operator=s.operator,
                                    operator_sources=sources, provider=provider,
+                                   other_provider=other,
                                    sample=s.sample, seed=s.seed, progress=reporter)
         finally:
             for src in sources:
                 src.close()
-            if provider is not None:
-                provider.close()
+            for p in (provider, other):
+                if p is not None:
+                    p.close()
             if cache is not None:
                 cache.close()
         if cache is not None and cache.degraded:
@@ -264,11 +339,16 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
                                         "characters XLSX cannot store: they were removed "
                                         "(the CSV lists keep them)")
         if s.html_report:
-            from rcsqualify.report.html import format_html, read_history
+            import os
+            from datetime import datetime
 
+            from rcsqualify.report.html import default_lang, format_html, read_history
+
+            page = format_html(summary, read_history(s.history),
+                               lang=s.lang or default_lang(os.environ),
+                               generated_at=datetime.now().astimezone())
             with atomic_path(s.html_report) as tmp:
-                Path(tmp).write_text(format_html(summary, read_history(s.history)),
-                                     encoding="utf-8")
+                Path(tmp).write_text(page, encoding="utf-8")
         if s.json_report:
             text = format_json(summary)
             if s.json_report == "-":
@@ -280,5 +360,123 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
         for report in ci_outputs(s, summary):
             write_report(report)
         return CheckRun(summary=summary, result=result, source=source)
+    finally:
+        source.close()
+
+
+#: options that apply to some input formats only: a command-line option the input
+#: cannot use is an error, never silently ignored (issue #16 item 5)
+FORMAT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sheet": ("--sheet", ("xlsx", "xls")),
+    "encoding": ("--encoding", ("csv",)),
+    "delimiter": ("--delimiter", ("csv",)),
+    "header": ("--header/--no-header", ("csv", "xlsx", "xls")),
+}
+
+
+def check_input_options(s: Settings, fmt: str) -> None:
+    for attr, (option, formats) in FORMAT_OPTIONS.items():
+        if getattr(s, attr) is not None and fmt not in formats:
+            raise InputError(f"{option} does not apply to {s.input} (read as {fmt}; it "
+                             f"applies to {', '.join(formats)} files)")
+
+
+def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
+    """``--dry-run`` (issue #16 item 4): read, normalize, attribute with the offline
+    sources (extracts, store), consult the cache, and count what the remote stages would
+    ask: numbers, requests, and the time at the quota (bulk: jobs and the window). No
+    request is made and no verdict given; nothing is written."""
+    import math
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from rcsqualify.numbering.normalize import format_e164
+    from rcsqualify.verdict import KIND, SOURCE
+
+    validate_settings(s)
+    plan = load_plan()
+    source = ContactSource(s.input, column=s.column, encoding=s.encoding,
+                           delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
+                           header=s.header)
+    try:
+        check_input_options(s, source.format)
+        offline: list[OperatorSource] = []
+        if s.portability or s.portability_db:
+            from rcsqualify.wiring import make_portability_source
+
+            offline.append(make_portability_source(s, plan))
+        reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
+        try:
+            with reporter.running():
+                result = run_check(source, plan, target_operator=s.operator,
+                                   operator_sources=offline, progress=reporter)
+        finally:
+            for src in offline:
+                src.close()
+        d = result.distinct
+        mobile = d.kind == KIND["mobile"]
+        paced = s.rate * (1 - s.rate_margin)
+        out: dict[str, Any] = {"input": source.info.as_dict(), "mobiles": int(mobile.sum()),
+                               "answered_offline": int(np.count_nonzero(
+                                   mobile & (d.source == SOURCE["portability"]))),
+                               "providers": {}}
+        if not s.remote:
+            return out
+        from rcsqualify.wiring import make_cache, make_mnp_source, make_provider
+
+        cache = make_cache(s)
+        try:
+            if s.mnp_url:
+                mnp = make_mnp_source(s, plan, cache)
+                try:
+                    numbers = format_e164(d.key[mobile & (d.source != SOURCE["portability"])]
+                                          ).to_pylist()
+                    namespace = getattr(mnp, "namespace", "")
+                    cached = sum(a is not None for a in cache.get_many("op", namespace,
+                                                                       numbers))
+                finally:
+                    mnp.close()
+                ask = len(numbers) - cached
+                out["providers"]["mnp"] = {"numbers": len(numbers), "cached": cached,
+                                           "to_ask": ask, "requests": ask,
+                                           "seconds": ask / paced, "rate": paced}
+            if s.capability != "none":
+                provider = make_provider(s, cache)
+                assert provider is not None
+                try:
+                    target = np.flatnonzero(mobile & (d.operator == s.operator))
+                    if s.sample is not None and s.sample < len(target):
+                        target = target[:s.sample]
+                    e164 = format_e164(d.key[target]).to_pylist()
+                    todo = provider.answers_from_cache(e164, np.zeros(len(e164), np.uint8))
+                finally:
+                    provider.close()
+                n = len(todo)
+                entry: dict[str, Any] = {"numbers": len(e164), "cached": len(e164) - n,
+                                         "to_ask": n, "requests": n, "seconds": n / paced,
+                                         "rate": paced, "may_grow": bool(s.mnp_url)}
+                if s.capability == "bothub-bulk":
+                    from rcsqualify import bulkwindow
+                    from rcsqualify.capability.bothub_bulk import JOB_MAX
+
+                    hours = bulkwindow.parse_hours(s.bulk_hours)
+                    now = datetime.now(UTC)
+                    jobs = math.ceil(n / JOB_MAX)
+                    entry.update(jobs=jobs, job_size=JOB_MAX, requests=jobs,
+                                 seconds=jobs / paced, window=bulkwindow.describe(now, hours),
+                                 window_open=bulkwindow.is_open(now, hours))
+                elif s.capability == "rbm-batch":
+                    from rcsqualify.capability.rbm import BATCH_RATE, plan_batches
+
+                    batches, rest = plan_batches(n, size=s.batch_size)
+                    single = rest[1] - rest[0] if rest else 0
+                    entry.update(batches=len(batches), requests=len(batches) + single,
+                                 seconds=len(batches) / min(BATCH_RATE, paced)
+                                 + single / paced)
+                out["providers"][s.capability] = entry
+        finally:
+            cache.close()
+        return out
     finally:
         source.close()

@@ -85,6 +85,7 @@ class Settings:
     bulk_deadline: float | None = None  # seconds; default: the end of the bulk window
     bulk_hours: str | None = None  # HH:MM-HH:MM Paris time, or "server"
     require_feature: str = "chatBotCommunication"  # "" = any non-empty capability list
+    other_route: str | None = None  # rbm | rbm-batch: other operators' mobiles on RBM
     # pacing and HTTP
     rate: float = DEFAULT_RATE
     rate_margin: float = 0.03  # pace this share under --rate (arrival jitter)
@@ -105,6 +106,12 @@ class Settings:
     ttl_positive_days: float = 90.0
     ttl_negative_days: float = 60.0
     ttl_operator_days: float = 7.0
+    # profiles (issue #16): environment variable → "env:VAR" or "file:PATH", references
+    # only (the wiring resolves them at the last moment); the profile's name
+    credential_refs: dict[str, str] = field(default_factory=dict)
+    profile: str | None = None
+    dry_run: bool = False  # command line only (config.COMMAND_LINE_ONLY)
+    lang: str | None = None  # HTML report: fr | en; None: from the system locale
 
     def http_policy(self) -> HttpPolicy:
         """The one HTTP policy of the run (every provider gets the same knobs)."""
@@ -118,4 +125,4 @@ class Settings:
 
     @property
     def remote(self) -> bool:
-        return self.capability != "none" or bool(self.mnp_url)
+        return self.capability != "none" or bool(self.mnp_url) or bool(self.other_route)

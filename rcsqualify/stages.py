@@ -29,7 +29,7 @@ from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.remote.http import run_all
-from rcsqualify.verdict import KIND, RCS_UNKNOWN, SOURCE
+from rcsqualify.verdict import KIND, OPERATOR_ERROR, RCS_UNKNOWN, SOURCE
 
 if TYPE_CHECKING:
     from rcsqualify.pipeline import Distinct
@@ -38,17 +38,23 @@ Progress = Callable[[str, int, int | None], None]
 
 
 def can_stream(sources: Sequence[OperatorSource], provider: CapabilityProvider | None,
-               sample: int | None) -> bool:
-    """A stream pays off when a per-number source and a provider both ask a service
-    (a sample must know every target number before it draws, so it cannot stream)."""
-    return provider is not None and sample is None and any(s.streams for s in sources)
+               sample: int | None, other: CapabilityProvider | None = None) -> bool:
+    """A stream pays off when a per-number source and a provider both ask a service,
+    or when two routes are checked at once (a sample must know every target number
+    before it draws, so it cannot stream)."""
+    if sample is not None:
+        return False
+    return other is not None or (provider is not None and any(s.streams for s in sources))
 
 
 def attribute_and_check(distinct: Distinct, sources: Sequence[OperatorSource],
-                        provider: CapabilityProvider, target: str,
-                        progress: Progress | None = None) -> np.ndarray:
-    """Fill ``distinct.operator``/``source``/``rcs``; return the indices that went to
-    the capability provider (target-operator mobiles)."""
+                        provider: CapabilityProvider | None, target: str,
+                        progress: Progress | None = None,
+                        other: CapabilityProvider | None = None,
+                        other_rcs: np.ndarray | None = None) -> np.ndarray:
+    """Fill ``distinct.operator``/``source``/``rcs`` (and ``other_rcs``, the second
+    route's answers for other operators' mobiles); return the indices that went to
+    ``provider`` (target-operator mobiles)."""
     mobile = distinct.kind == KIND["mobile"]
     pending = mobile.copy()
     streaming = [s for s in sources if s.streams]
@@ -63,77 +69,109 @@ def attribute_and_check(distinct: Distinct, sources: Sequence[OperatorSource],
         pending[idx[hit]] = False
     e164 = np.array(format_e164(distinct.key).to_pylist(), dtype=object)
     asked: list[int] = []
-    asyncio.run(_stream(distinct, e164, np.flatnonzero(mobile & ~pending),
-                        np.flatnonzero(pending), streaming, provider, target, asked,
-                        progress))
+    routes = _Routes(distinct, e164, target, provider, other, asked,
+                     other_rcs if other_rcs is not None else np.zeros(0, np.uint8))
+    asyncio.run(routes.run(np.flatnonzero(mobile & ~pending), np.flatnonzero(pending),
+                           streaming[0] if streaming else None, progress))
     return np.array(sorted(asked), dtype=np.int64)
 
 
-async def _stream(distinct: Distinct, e164: np.ndarray, settled: np.ndarray,
-                  pending: np.ndarray, streaming: list[OperatorSource],
-                  provider: CapabilityProvider, target: str, asked: list[int],
-                  progress: Progress | None) -> None:
-    queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
+class _Routes:
+    """The queues between the operator stage and the capability stage(s)."""
 
-    def send(i: int) -> None:
-        asked.append(i)
-        queue.put_nowait((i, str(e164[i])))
+    def __init__(self, distinct: Distinct, e164: np.ndarray, target: str,
+                 provider: CapabilityProvider | None, other: CapabilityProvider | None,
+                 asked: list[int], other_rcs: np.ndarray) -> None:
+        self.d, self.e164, self.target = distinct, e164, target
+        self.provider, self.other = provider, other
+        self.asked, self.other_rcs = asked, other_rcs
+        self.queues: dict[str, asyncio.Queue[tuple[int, str] | None]] = {}
+        if provider is not None:
+            self.queues["capability"] = asyncio.Queue()
+        if other is not None:
+            self.queues["other"] = asyncio.Queue()
 
-    for i in settled:
-        if distinct.operator[i] == target:
-            send(int(i))
-    distinct.rcs[:] = RCS_UNKNOWN
+    def route(self, i: int) -> None:
+        """Send a number whose operator is now known to the check its operator needs."""
+        op = self.d.operator[i]
+        if op == self.target:
+            if "capability" in self.queues:
+                self.asked.append(i)
+                self.queues["capability"].put_nowait((i, str(self.e164[i])))
+        elif op not in ("", OPERATOR_ERROR) and "other" in self.queues:
+            self.queues["other"].put_nowait((i, str(self.e164[i])))
 
-    def sink(i: int, code: int) -> None:
-        distinct.rcs[i] = code
-
-    mnp_done = [0]
-
-    def settle(i: int, code: str, src: OperatorSource) -> None:
-        if code == "":  # unknown to the service: the range holder answers
-            distinct.operator[i] = distinct.range_operator[i]
-            distinct.source[i] = SOURCE["range"]
+    def settle(self, i: int, code: str, label: str) -> None:
+        if code == "":  # unknown to the service (or no service): the range holder
+            self.d.operator[i] = self.d.range_operator[i]
+            self.d.source[i] = SOURCE["range"]
         else:
-            distinct.operator[i] = code
-            distinct.source[i] = SOURCE[src.label]
-        if distinct.operator[i] == target:
-            send(i)
-        mnp_done[0] += 1
-        if progress:
-            progress(src.label, mnp_done[0], len(pending))
+            self.d.operator[i] = code
+            self.d.source[i] = SOURCE[label]
+        self.route(i)
 
-    src = streaming[0]  # one per-number source: the MNP look-up (``can_stream``)
+    async def run(self, settled: np.ndarray, pending: np.ndarray,
+                  src: OperatorSource | None, progress: Progress | None) -> None:
+        self.d.rcs[:] = RCS_UNKNOWN
+        for i in settled:
+            self.route(int(i))
 
-    async def operators() -> None:
+        async def operators() -> None:
+            try:
+                if src is None:
+                    for i in pending:
+                        self.settle(int(i), "", "range")
+                    return
+                done = [0]
+                async with src.session():
+                    async def one(i: int) -> None:
+                        self.settle(i, await src.resolve(str(self.e164[i])), src.label)
+                        done[0] += 1
+                        if progress:
+                            progress(src.label, done[0], len(pending))
+
+                    # enough look-ups in flight to keep a 30/s quota busy at 2 s latency
+                    await run_all([int(i) for i in pending], one, 64)
+            finally:
+                for queue in self.queues.values():  # the checks end when the stream does
+                    await queue.put(None)
+
+        def sink_target(i: int, code: int) -> None:
+            self.d.rcs[i] = code
+
+        def sink_other(i: int, code: int) -> None:
+            self.other_rcs[i] = code
+
+        tasks = [asyncio.create_task(operators())]
+        if self.provider is not None:
+            tasks.append(asyncio.create_task(_check(
+                self.provider, self.queues["capability"], sink_target, "capability",
+                progress)))
+        if self.other is not None:
+            tasks.append(asyncio.create_task(_check(
+                self.other, self.queues["other"], sink_other, f"{self.other.name} (other "
+                "operators)", progress)))
         try:
-            async with src.session():
-                async def one(i: int) -> None:
-                    settle(i, await src.resolve(str(e164[i])), src)
-
-                # enough look-ups in flight to keep a 30/s quota busy at 2 s latency
-                await run_all([int(i) for i in pending], one, 64)
+            await asyncio.gather(*tasks)
         finally:
-            await queue.put(None)  # the capability stage ends when the stream does
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
+
+async def _check(provider: CapabilityProvider, queue: asyncio.Queue[tuple[int, str] | None],
+                 sink: Callable[[int, int], None], stage: str,
+                 progress: Progress | None) -> None:
     def tick(done: int) -> None:
         if progress:
-            progress("capability", done, None)
+            progress(stage, done, None)
 
-    async def capability() -> None:
-        tally = Tally(0, tick)
-        if provider.http is None:
-            await provider.consume(queue, sink, tally)
-            return
-        try:
-            async with provider.http.session():
-                await provider.consume(queue, sink, tally)
-        finally:
-            provider.notes.extend(provider.http.notes)
-
-    tasks = [asyncio.create_task(operators()), asyncio.create_task(capability())]
+    tally = Tally(0, tick)
+    if provider.http is None:
+        await provider.consume(queue, sink, tally)
+        return
     try:
-        await asyncio.gather(*tasks)
+        async with provider.http.session():
+            await provider.consume(queue, sink, tally)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        provider.notes.extend(provider.http.notes)

@@ -116,3 +116,24 @@ def classify(
     if operator_error is not None:
         out[mobile & operator_error] = R["operator_error"]
     return out
+
+
+#: How a message would be sent (CONTRACT §2 "Send plan and routes"), with a second route
+#: (``--other-route``): "" for invalid and non-mobile rows; ``unverified`` where the route's
+#: own check could not be done.
+ROUTES: tuple[str, ...] = ("", "bothub", "rbm", "sms", "unverified")
+ROUTE = {name: np.uint8(i) for i, name in enumerate(ROUTES)}
+
+
+def route_codes(*, kind: np.ndarray, is_target: np.ndarray, rcs: np.ndarray,
+                other_rcs: np.ndarray, operator_error: np.ndarray) -> np.ndarray:
+    """Route per distinct number: target mobiles go through BotHub when reachable, other
+    operators' mobiles through RBM when RBM says reachable, the rest by SMS."""
+    out = np.zeros(len(kind), np.uint8)
+    mobile = (kind == KIND["mobile"]) & ~operator_error
+    out[mobile] = ROUTE["sms"]
+    out[mobile & is_target & (rcs == RCS_YES)] = ROUTE["bothub"]
+    other = mobile & ~is_target
+    out[other & (other_rcs == RCS_YES)] = ROUTE["rbm"]
+    out[other & (other_rcs == RCS_ERROR)] = ROUTE["unverified"]
+    return out

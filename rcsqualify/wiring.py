@@ -8,11 +8,13 @@ Settings, logs or reports.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from rcsqualify import bulkwindow
 from rcsqualify.capability.interface import CapabilityProvider
@@ -24,7 +26,13 @@ from rcsqualify.remote.http import Notify
 from rcsqualify.settings import Settings
 
 
-def _env(name: str, what: str) -> str:
+def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
+    """A secret: the profile's reference for ``name`` when it has one (``env:VAR`` or a
+    file, config.resolve_reference), else the environment variable itself."""
+    if refs and name in refs:
+        from rcsqualify.config import resolve_reference
+
+        return resolve_reference(refs[name], what)
     value = os.environ.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"{what} is missing: set {name}")
@@ -32,9 +40,45 @@ def _env(name: str, what: str) -> str:
 
 
 def make_cache(s: Settings) -> LookupCache:
-    return LookupCache(s.cache_dir, enabled=not s.no_cache, refresh=s.refresh,
-                       freshness=Freshness(s.ttl_positive_days, s.ttl_negative_days,
-                                           s.ttl_operator_days))
+    """The run's cache (``--cache-url``/``--cache-dir``) and, attached to it, the quota
+    store its providers pace against (``--quota-store``, default the cache URL when it
+    is Redis). A Redis schedule that fails mid-run degrades the cache (CONTRACT §10)."""
+    from rcsqualify.remote.pacing import QuotaStore
+    from rcsqualify.remote.store import is_redis_url
+
+    cache = LookupCache(s.cache_dir, url=s.cache_url, enabled=not s.no_cache,
+                        refresh=s.refresh,
+                        freshness=Freshness(s.ttl_positive_days, s.ttl_negative_days,
+                                            s.ttl_operator_days))
+    quota_url = s.quota_store or (s.cache_url if is_redis_url(s.cache_url) else None)
+    if quota_url and not is_redis_url(quota_url):
+        cache.close()
+        raise ConfigurationError("--quota-store (RCSQUALIFY_QUOTA_STORE) must be a "
+                                 "redis:// or rediss:// URL")
+    try:
+        cache.quota = QuotaStore(quota_url, on_failure=cache._degrade)
+    except BaseException:
+        cache.close()
+        raise
+    return cache
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _paced_by_quota(make: Callable[P, R]) -> Callable[P, R]:
+    """Providers built by ``make`` take their schedules from the quota store of the
+    cache they are given (each provider still names its own service)."""
+    @functools.wraps(make)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from rcsqualify.remote.pacing import quota_in_use
+
+        cache = next((a for a in (*args, *kwargs.values()) if isinstance(a, LookupCache)),
+                     None)
+        with quota_in_use(getattr(cache, "quota", None)):
+            return make(*args, **kwargs)
+    return wrapper
 
 
 def _bothub(s: Settings, cache: LookupCache, notify: Notify | None) -> dict[str, Any]:
@@ -43,8 +87,10 @@ def _bothub(s: Settings, cache: LookupCache, notify: Notify | None) -> dict[str,
     if not s.bot_id:
         raise ConfigurationError("the BotHub bot id is missing: --bot-id or "
                                  "RCSQUALIFY_BOTHUB_BOT_ID")
-    client_id = _env("RCSQUALIFY_BOTHUB_CLIENT_ID", "the BotHub client id")
-    secret = _env("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "the BotHub client secret")
+    client_id = _env("RCSQUALIFY_BOTHUB_CLIENT_ID", "the BotHub client id",
+                     s.credential_refs)
+    secret = _env("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "the BotHub client secret",
+                  s.credential_refs)
     jwt = (GsmaJwt(s.bot_key_file, s.bot_id, s.bothub_url.rstrip("/") + "/gsma")
            if s.bot_key_file else None)
     return dict(base_url=s.bothub_url, token_url=s.bothub_token_url, client_id=client_id,
@@ -64,6 +110,7 @@ def _rbm(s: Settings, cache: LookupCache, notify: Notify | None) -> dict[str, An
                 cache=cache, policy=s.http_policy(), notify=notify)
 
 
+@_paced_by_quota
 def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
                   ) -> CapabilityProvider | None:
     """The capability provider named by ``--capability`` (None for ``none``)."""
@@ -96,6 +143,27 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
     raise ConfigurationError(f"unknown --capability {s.capability}")
 
 
+@_paced_by_quota
+@_paced_by_quota
+def make_other_route(s: Settings, cache: LookupCache, notify: Notify | None = None
+                     ) -> CapabilityProvider | None:
+    """The second route (``--other-route``): other operators' mobiles on RBM. Its
+    settings are checked here, before any request (exit 2 naming what is missing)."""
+    if not s.other_route:
+        return None
+    if s.other_route not in ("rbm", "rbm-batch"):
+        raise InputError("--other-route must be rbm or rbm-batch")
+    kwargs = _rbm(s, cache, notify)
+    if s.other_route == "rbm":
+        from rcsqualify.capability.rbm import RbmProvider
+
+        return RbmProvider(**kwargs)
+    from rcsqualify.capability.rbm import RbmBatchProvider
+
+    # other operators are where the agent must be launched for a "no" to mean "no"
+    return RbmBatchProvider(agent_launched=s.agent_launched, **kwargs)
+
+
 def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                     notify: Notify | None = None) -> OperatorSource:
     """The MNP look-up of ``--mnp-profile`` (default ``generic``) at ``--mnp-url`` (the
@@ -121,7 +189,12 @@ def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
         raise InputError(f"--mnp-profile {profile.name} needs --mnp-url (RCSQUALIFY_MNP_URL)"
                          + (", a URL template with {msisdn}" if profile.is_template else
                             ", the service's base URL"))
-    return profile, url, credentials_from_env(profile)
+    env = None
+    if s.credential_refs:  # the profile's references for this MNP profile's variables
+        from rcsqualify.config import credential_env
+
+        env = credential_env(s.credential_refs, profile.credential_names)
+    return profile, url, credentials_from_env(profile, env)
 
 
 def make_portability_source(s: Settings, plan: NumberingPlan) -> OperatorSource:

@@ -51,8 +51,9 @@ from rcsqualify.contacts import ContactSource
 from rcsqualify.files import atomic_write, publish, remove_temporaries, temporary_file
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
+from rcsqualify.report.routes import route_per_number
 from rcsqualify.report.writers import annotated_batches, escape_batch
-from rcsqualify.verdict import REASON_TO_STATUS, STATUSES, Status
+from rcsqualify.verdict import REASON_TO_STATUS, ROUTES, STATUSES, Status
 
 LISTS = ("send_rcs", "other_operators", "not_rcs", "unverified", "remove")
 _LIST_OF_STATUS = {
@@ -66,19 +67,32 @@ MANIFEST = ".rcsqualify-lists.json"
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
+#: with a second route (``--other-route``): the other operators' mobiles RBM reaches,
+#: taken out of other_operators.csv so the lists still partition the input
+OTHER_ROUTE_LIST = "send_rbm"
+
+
+def lists_of(result: CheckResult) -> tuple[str, ...]:
+    return (*LISTS, OTHER_ROUTE_LIST) if result.other_route else LISTS
+
+
 def list_paths(directory: str | Path) -> list[tuple[str, Path]]:
     """Every file ``--split-dir`` may write or remove, for the overwrite check."""
     target = Path(directory)
     return [("--split-dir list", target / f"{name}.{ext}")
-            for name in LISTS for ext in ("csv", "xlsx")]
+            for name in (*LISTS, OTHER_ROUTE_LIST) for ext in ("csv", "xlsx")]
 
 
 def list_codes(result: CheckResult) -> np.ndarray:
-    """Per row: index into LISTS, or -1 for a duplicate row."""
+    """Per row: index into ``lists_of(result)``, or -1 for a duplicate row."""
     rows = result.rows
     status = REASON_TO_STATUS[rows.reason]
     lookup = np.array([LISTS.index(_LIST_OF_STATUS[s]) for s in STATUSES], dtype=np.int8)
     codes = lookup[status].astype(np.int8)
+    routes = route_per_number(result)
+    if routes is not None:
+        per_row = np.append(routes, 0)[rows.distinct_index]  # invalid rows: no route
+        codes[per_row == ROUTES.index("rbm")] = len(LISTS)
     first = np.zeros(len(codes), dtype=bool)
     first[result.distinct.first_row] = True
     codes[(rows.distinct_index >= 0) & ~first] = -1
@@ -98,11 +112,12 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
 
         raise cannot_write(target, exc) from exc
     codes = list_codes(result)
-    counts = {name: int(np.count_nonzero(codes == i)) for i, name in enumerate(LISTS)}
+    lists = lists_of(result)
+    counts = {name: int(np.count_nonzero(codes == i)) for i, name in enumerate(lists)}
     counts["duplicates"] = int(np.count_nonzero(codes == -1))
     delimiter = source.info.delimiter or ","
     escape_columns = len(source.columns) if csv_escape else 0
-    sheets = {name: _TextSheet(name) for name in LISTS
+    sheets = {name: _TextSheet(name) for name in lists
               if xlsx and counts[name] <= XLSX_MAX_ROWS}
     tmp_paths: dict[str, Path] = {}
     xlsx_tmp: dict[str, Path] = {}
@@ -114,7 +129,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
             part = codes[offset:offset + n]
             offset += n
             safe = escape_batch(batch, escape_columns) if escape_columns else batch
-            for i, name in enumerate(LISTS):
+            for i, name in enumerate(lists):
                 mask = part == i
                 if name not in writers:
                     tmp_paths[name] = _temporary(target, name, ".csv.part")
@@ -131,7 +146,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
                         sheets[name].append_batch(batch.filter(selected))
         for w in writers.values():
             w.close()
-        for name in LISTS:  # an input without rows still gets its (empty) lists
+        for name in lists:  # an input without rows still gets its (empty) lists
             if name not in tmp_paths:
                 tmp_paths[name] = _temporary(target, name, ".csv.part")
         for name, sheet in sheets.items():
@@ -147,7 +162,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
                 w.close()
         remove_temporaries([str(p) for p in [*tmp_paths.values(), *xlsx_tmp.values()]])
         raise
-    written = [f"{name}.csv" for name in LISTS] + [f"{name}.xlsx" for name in sheets]
+    written = [f"{name}.csv" for name in lists] + [f"{name}.xlsx" for name in sheets]
     _remove_stale_and_record(target, written)
     if xlsx:
         counts["xlsx_control_characters_removed"] = sum(s.cleaned for s in sheets.values())

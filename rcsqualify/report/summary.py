@@ -22,9 +22,11 @@ from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.masking import mask_number
+from rcsqualify.report.routes import routes_block
 from rcsqualify.verdict import (
     ERROR_STATUSES,
     KIND,
+    RCS_ERROR,
     REASON_TO_STATUS,
     REASONS,
     REPAIRS,
@@ -71,6 +73,8 @@ class Summary:
     stale: list[str] = field(default_factory=list)
     #: extracts and store: newest_date, age_days, unmapped/fixed-line/date counts, sources
     portability: dict[str, Any] = field(default_factory=dict)
+    #: messages per route with a second route (--other-route), else None
+    routes: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,6 +293,7 @@ def summarize(
         or reasons.get("operator_error", 0) > 0
         or any(s.errors for s in result.source_stats.values())
         or result.storage_degraded is not None
+        or (result.other_rcs is not None and bool((result.other_rcs == RCS_ERROR).any()))
     )
     if gate_ratio > threshold:
         gate, code = "fail", ExitCode.FAIL
@@ -309,6 +314,12 @@ def summarize(
         attribution["moved"] = int(np.count_nonzero(moved))
         attribution["range_only"] = range_only
 
+    routes = routes_block(result)
+    plan_of_sends = send_plan(counts)
+    if routes is not None:  # send_rbm.csv takes those numbers out of other_operators.csv
+        rbm = routes["messages"].get("rbm", 0)
+        plan_of_sends["lists"]["send_rbm"] = rbm
+        plan_of_sends["lists"]["other_operators"] -= rbm
     return Summary(
         tool={"name": "rcsqualify", "version": __version__,
               "phonenumbers": package_version("phonenumbers"),
@@ -338,8 +349,9 @@ def summarize(
         examples={reason: [mask_number(c) for c in cells]
                   for reason, cells in result.examples.items()},
         timings=result.timings,
-        send_plan=send_plan(counts),
+        send_plan=plan_of_sends,
         stale=stale_data(plan.snapshot, today or datetime.now(UTC).date())
         + [str(w) for w in portability.get("stale_lines", [])],
         portability=portability,
+        routes=routes,
     )

@@ -5,6 +5,7 @@ stays free for ``--json-report -``."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -32,6 +33,52 @@ def _duration(seconds: float | None) -> str:
 
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
+
+
+def read_line(info: dict[str, Any]) -> str:
+    """What was read, in one line: file, format, rows, column, encoding, delimiter or
+    sheet (issue #16 item 5)."""
+    parts = [f"{info.get('rows', 0)} rows", f"column {info.get('column', '')!r}"]
+    if info.get("encoding"):
+        parts.append(f"encoding {info['encoding']}")
+    if info.get("delimiter"):
+        shown = {"\t": "TAB", " ": "space"}.get(info["delimiter"], info["delimiter"])
+        parts.append(f"delimiter {shown!r}" if len(shown) == 1 else f"delimiter {shown}")
+    if info.get("sheet"):
+        parts.append(f"sheet {info['sheet']!r}")
+    if info.get("header") is False:
+        parts.append("no header row")
+    return plain_line(f"read {info.get('path', '')} ({info.get('format', '')}): "
+                      + ", ".join(parts), 1000)
+
+
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def dry_run_lines(plan: dict[str, Any]) -> list[str]:
+    """``--dry-run``: what the remote stages would ask, and no verdict."""
+    lines = [read_line(plan["input"]),
+             f"{plan['mobiles']} distinct mobiles, {plan['answered_offline']} answered by "
+             "the portability data"]
+    for name, p in plan["providers"].items():
+        line = (f"{name}: would ask {p['to_ask']} of {p['numbers']} numbers "
+                f"({p['cached']} fresh in the cache): {p['requests']} requests, "
+                f"{_clock(p['seconds'])} at {p['rate']:.3g}/s")
+        if "jobs" in p:
+            line += (f"; {p['jobs']} bulk jobs of up to {p['job_size']:,} numbers, window "
+                     f"{p['window']} ({'open now' if p['window_open'] else 'closed now'})")
+        if "batches" in p:
+            line += f"; {p['batches']} batchGet calls"
+        if p.get("may_grow"):
+            line += "; MNP answers may add or remove target-operator numbers"
+        lines.append(line)
+    if not plan["providers"]:
+        lines.append("no remote check asked (--capability, --mnp-url): a run makes no "
+                     "request")
+    lines.append("DRY RUN: no request was made, no verdict (exit 0)")
+    return lines
 
 
 def render_summary(s: Summary) -> RenderableType:
@@ -75,12 +122,22 @@ def render_summary(s: Summary) -> RenderableType:
     parts: list[RenderableType] = []
     if s.send_plan:
         parts.append(Text("Send plan: " + send_plan_line(s), style="bold"))
+    if s.routes:
+        m = s.routes["messages"]
+        parts.append(Text(f"Routes: bothub {m.get('bothub', 0)}, {s.routes['other_route']} "
+                          f"{m.get('rbm', 0)} (send_rbm), sms {m.get('sms', 0)}"
+                          + (f", unverified {m['unverified']}" if m.get("unverified") else "")
+                          + f"; {s.routes['note']}"))
+    if s.input:
+        parts.append(Text(read_line(s.input)))
     parts += [status, ops, terr]
     att = s.attribution
     for label, st in att.get("sources", {}).items():
-        line = (f"{label}: answered {st['answered']} of {st['asked']} mobiles; "
-                f"ported in {att.get('ported_in', 0)}, ported out {att.get('ported_out', 0)} "
-                f"(vs range holder); {st['conflicts']} conflicting numbers")
+        # this source's own counts; the moves against the range holder are the
+        # attribution's as a whole and get their own line below
+        line = f"{label}: answered {st['answered']} of {st['asked']} mobiles asked"
+        if st.get("conflicts"):
+            line += f"; {st['conflicts']} conflicting numbers"
         if st.get("unmapped"):
             line += (f"; {st['unmapped']} operator values mapped to nothing, e.g. "
                      + ", ".join(st["unmapped_examples"][:3]))
@@ -91,6 +148,11 @@ def render_summary(s: Summary) -> RenderableType:
             line += (f"; newest port date {pb['newest_date']}, {pb['age_days']} days old"
                      if pb.get("newest_date") else "; age unknown (no port dates)")
         parts.append(Text(line))
+    if att.get("sources") and "ported_in" in att:
+        parts.append(Text(f"all sources: {att.get('moved', 0)} mobiles served by another "
+                          f"operator than the range holder (ported in to "
+                          f"{s.target_operator} {att['ported_in']}, ported out "
+                          f"{att.get('ported_out', 0)})"))
     if s.repaired:
         parts.append(Text("repaired cells: " + ", ".join(f"{k} {v}"
                                                          for k, v in s.repaired.items())))
@@ -132,7 +194,8 @@ def render_summary(s: Summary) -> RenderableType:
 
 
 def print_summary(s: Summary, console: Console) -> None:
-    console.print(render_summary(s))
+    # lines are never wrapped (a log reader greps them); tables keep their layout
+    console.print(render_summary(s), soft_wrap=True)
 
 
 def format_terminal(s: Summary, width: int = 120) -> str:

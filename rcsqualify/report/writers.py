@@ -34,10 +34,10 @@ from rcsqualify.files import atomic_write
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
-from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, SOURCES, STATUSES
+from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, ROUTES, SOURCES, STATUSES
 
 ANNOTATION_COLUMNS = list(VERDICT_COLUMNS)
-RCS_LABELS = ("", "yes", "no", "error", "", "not_listed")
+RCS_LABELS = ("", "yes", "no", "error", "", "not_listed", "no")  # 6: no chatbot feature
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson",
                   ".parquet": "parquet"}
 
@@ -72,6 +72,10 @@ class Annotator:
         self.rcs = np.append(d.rcs, 0)
         self.terr_vocab = [*plan.territories, ""]
         self.terr = np.append(plan.block_territory, len(self.terr_vocab) - 1)
+        from rcsqualify.report.routes import route_per_number
+
+        routes = route_per_number(result)  # only with --other-route
+        self.route = None if routes is None else np.append(routes, 0)
 
     def columns(self, start: int, stop: int) -> dict[str, pa.Array]:
         rows = self.r.rows
@@ -88,6 +92,8 @@ class Annotator:
             "operator_source": _dict_array(src, SOURCES),
             "territory": _dict_array(terr, self.terr_vocab),
             "rcs": _dict_array(rcs, RCS_LABELS),
+            **({} if self.route is None else {
+                "route": _dict_array(self.route[di], ROUTES)}),
         }
 
 
