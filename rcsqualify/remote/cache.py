@@ -172,13 +172,14 @@ class LookupCache:
         from the precomputed inner and outer states (0.75 µs a number instead of 1.9 µs
         through ``hmac.new``: a million numbers are hashed on every warm run)."""
         inner, outer = self._inner.copy, self._outer.copy
-        out = []
+        out: list[bytes] = []
+        append = out.append
         for n in numbers:
             h = inner()
             h.update(n.encode())
             o = outer()
             o.update(h.digest())
-            out.append(o.digest()[:DIGEST_BYTES])
+            append(o.digest()[:DIGEST_BYTES])
         return out
 
     def key(self, kind: str, namespace: str, e164: str) -> str:
@@ -201,9 +202,10 @@ class LookupCache:
 
     def _fresh_mask(self, kind: str, answers: list[str | None], learned: np.ndarray
                     ) -> np.ndarray:
-        ttl_of = {a: self.freshness.ttl(kind, a) for a in set(answers) if a is not None}
-        ttls = np.fromiter((ttl_of.get(a, -1.0) if a is not None else -1.0 for a in answers),
-                           dtype=np.float64, count=len(answers))
+        ttl_of: dict[str | None, float] = {a: self.freshness.ttl(kind, a)
+                                           for a in set(answers) if a is not None}
+        ttl_of[None] = -1.0
+        ttls = np.array([ttl_of[a] for a in answers], dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return np.asarray((self.clock() - learned) <= ttls)
 
