@@ -239,11 +239,11 @@ def usage_error_line(exc: Exception) -> str:
 
 def version_callback(value: bool) -> None:
     if value:
-        import phonenumbers
+        from importlib.metadata import version  # not by importing phonenumbers (79 ms)
 
         from rcsqualify.numbering.plan import load_plan
 
-        typer.echo(f"rcsqualify {__version__} (phonenumbers {phonenumbers.__version__}, "
+        typer.echo(f"rcsqualify {__version__} (phonenumbers {version('phonenumbers')}, "
                    f"ARCEP plan {load_plan().snapshot.isoformat()})")
         raise typer.Exit()
 

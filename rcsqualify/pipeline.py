@@ -23,7 +23,6 @@ from rcsqualify.numbering.buffers import int_array
 from rcsqualify.numbering.normalize import Normalized, format_e164, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
-from rcsqualify.stages import attribute_and_check, can_stream
 from rcsqualify.verdict import (
     KIND,
     OPERATOR_ERROR,
@@ -292,7 +291,10 @@ def run_check(
     )
     streamed: np.ndarray | None = None
     other_rcs = np.full(n, RCS_UNKNOWN, np.uint8) if other_provider is not None else None
-    if can_stream(operator_sources, provider, sample, other_provider):
+    remote = provider is not None or other_provider is not None
+    if remote:  # stages.py brings the HTTP stack: loaded for remote runs only
+        from rcsqualify.stages import attribute_and_check, can_stream
+    if remote and can_stream(operator_sources, provider, sample, other_provider):
         # MNP and capability (and the second route) in one stream (stages.py): the run
         # takes about the time of the slowest service, not the sum
         streamed = attribute_and_check(distinct, operator_sources, provider,

@@ -1,0 +1,108 @@
+"""What a check imports (issue #18 item 1): a small offline check loads only what it uses.
+
+Each test runs a fresh interpreter (the suite's own process has imported everything)
+and inspects ``sys.modules`` at the end of the run. Nothing here measures time: the
+start-up figures are in ``benchmarks/bench_startup.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+#: Modules a 1-row offline CSV check has no use for, and what each would be needed for.
+HEAVY = {
+    "pandas": "--output files and the plan command",
+    "pyarrow.parquet": "Parquet input, output and the portability store",
+    "pyarrow.json": "NDJSON input",
+    "pyarrow.dataset": "nothing on the check path",
+    "openpyxl": "XLSX input and --split-xlsx",
+    "xlrd": "XLS input",
+    "httpx": "remote checks",
+    "httpcore": "remote checks",
+    "tenacity": "remote checks (retries)",
+    "diskcache": "the cache of remote answers",
+    "redis": "a Redis cache",
+    "google.auth": "RBM",
+    "jwt": "the BotHub bot JWT",
+    "cryptography": "the BotHub bot JWT",
+    "starlette": "the emulator",
+    "uvicorn": "the emulator",
+    "rich.progress": "progress bars on a terminal",
+    "phonenumbers": "nothing at run time (its version comes from package metadata)",
+}
+
+_PROBE = """
+import json, sys
+sys.argv = ["rcsqualify", *sys.argv[1:]]
+from rcsqualify.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.__stdout__)
+"""
+
+
+def _run(args: list[str], tmp_path: Path, code: str = _PROBE) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCSQUALIFY_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # the compiled plan: built here
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=120)
+    last = out.stdout.strip().splitlines()[-1]
+    return dict(json.loads(last))
+
+
+def _heavy(modules: object) -> dict[str, str]:
+    assert isinstance(modules, list)
+    return {m: why for m, why in HEAVY.items() if m in modules}
+
+
+def test_one_row_offline_check_imports_no_heavy_module(tmp_path: Path) -> None:
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("nom;tel\nMartin;06 12 34 56 78\n", encoding="utf-8")
+    first = _run(["check", str(contacts), "-q"], tmp_path)  # compiles the plan
+    again = _run(["check", str(contacts), "-q"], tmp_path)  # loads the compiled plan
+    for run in (first, again):
+        assert run["code"] in (0, 1)
+        assert _heavy(run["modules"]) == {}
+
+
+def test_json_report_and_content_detection_import_no_heavy_module(tmp_path: Path) -> None:
+    """The phone column found by content (normalizing a sample) and a JSON report."""
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("a;b\nMartin;0612345678\nDurand;0698765432\n", encoding="utf-8")
+    run = _run(["check", str(contacts), "-q", "--json-report", str(tmp_path / "r.json")],
+               tmp_path)
+    assert run["code"] in (0, 1)
+    assert _heavy(run["modules"]) == {}
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["tool"]["phonenumbers"] == "9.0.43"
+
+
+def test_compiled_plan_loads_without_pandas(tmp_path: Path) -> None:
+    code = """
+import json, sys
+from rcsqualify.numbering.plan import load_plan
+plan = load_plan()
+print(json.dumps({"blocks": len(plan.block_operator), "modules": sorted(sys.modules)}))
+"""
+    for _ in range(2):  # built, then unpickled
+        run = _run([], tmp_path, code)
+        assert int(str(run["blocks"])) > 19_000
+        assert "pandas" not in run["modules"]  # type: ignore[operator]
+
+
+def test_a_parquet_input_imports_its_reader(tmp_path: Path) -> None:
+    """The other side: a format's library is there when a file of it is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"tel": ["0612345678"]}), tmp_path / "c.parquet")
+    run = _run(["check", str(tmp_path / "c.parquet"), "-q"], tmp_path)
+    assert run["code"] in (0, 1)
+    assert "pyarrow.parquet" in run["modules"]  # type: ignore[operator]
