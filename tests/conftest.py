@@ -29,6 +29,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("RCSQUALIFY_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("RCSQUALIFY_PLAN_DIR", str(home / "plan"))
     monkeypatch.setenv("RCSQUALIFY_QUOTA_DIR", str(home / "quota"))
+    # profiles: never the user's own config.toml (platformdirs follows XDG on Linux)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("COLUMNS", "120")
     from rcsqualify.numbering.plan import load_plan
 

@@ -1,11 +1,19 @@
-"""A self-contained HTML report for people (``--html-report PATH``).
+"""A self-contained HTML report for managers (``--html-report PATH``; issue #16 item 9).
 
-One file, no script, no font, no request to the network: charts are inline SVG drawn
-here, styles are inline. It shows the verdict, the ratio against the threshold, the
-statuses, operators and territories, the repaired and invalid reasons with examples
-masked (``+33 6 12 ** ** 78``: the number's owner is not identifiable from the report),
-the campaign projection, and, from the cron log (``--history``), the trend of the ratio
-over past runs. It is a pure function of the summary: it computes nothing.
+One file, no script, no font, no request to the network: charts are inline SVG and
+CSS drawn here. In French or English (``lang``; every sentence exists in both), it
+leads with what to do (the send plan), then the decision, a gauge of the ratio against
+the threshold, messages by status with human labels, mobiles by operator *name*,
+territories, repaired cells apart from invalid numbers (examples masked and
+de-duplicated: ``+33 6 12 ** ** 78``), the campaign projection, and the trend of the
+ratio over past runs *including this one*, each point dated.
+
+Layout rules that a headless-Chromium test checks in both languages: every label
+wraps (``overflow-wrap: anywhere``) or is cut with an ellipsis and its full text in a
+``title``; no label is ever wider than its box. The prose names no command-line flag:
+how to get more (prices, the trend, the stricter gate) is in a "how to" footnote.
+
+It is a pure function of the summary: it computes nothing the summary does not hold.
 """
 
 from __future__ import annotations
@@ -13,70 +21,321 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import send_plan_line, verdict_line
-from rcsqualify.verdict import ERROR_STATUSES, STATUSES
+from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES, Status
+
+LANGS = ("fr", "en")
 
 _COLORS = {"invalid": "#b91c1c", "not_mobile": "#dc2626", "other_operator": "#f97316",
            "not_rcs": "#f59e0b", "unverified": "#9ca3af", "reachable": "#16a34a"}
+_VERDICT_COLORS = {"pass": "#15803d", "fail": "#b91c1c", "incomplete": "#b45309"}
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "en": {"invalid": "Invalid number", "not_mobile": "Not a mobile",
+           "other_operator": "Served by another operator", "not_rcs": "No RCS",
+           "unverified": "Not verified", "reachable": "Reachable in RCS"},
+    "fr": {"invalid": "Numéro invalide", "not_mobile": "Pas un mobile",
+           "other_operator": "Servi par un autre opérateur", "not_rcs": "Sans RCS",
+           "unverified": "Non vérifié", "reachable": "Joignable en RCS"},
+}
+REASON_LABELS: dict[str, dict[str, str]] = {
+    "en": {"empty": "empty cell", "not_a_number": "not a number",
+           "excel_scientific": "spreadsheet scientific notation (digits lost)",
+           "multiple_numbers": "several numbers in one cell", "too_short": "too short",
+           "too_long": "too long", "not_french": "not a French number",
+           "unallocated": "number not allocated by ARCEP", "fixed_line": "fixed line",
+           "voip": "VoIP (09)", "special": "special number (08…)",
+           "m2m": "machine-to-machine (07 00)", "ported_out": "ported to another operator",
+           "range_holder": "another operator's range",
+           "leading_zero": "leading 0 restored", "overseas_code": "overseas code applied"},
+    "fr": {"empty": "cellule vide", "not_a_number": "pas un numéro",
+           "excel_scientific": "notation scientifique du tableur (chiffres perdus)",
+           "multiple_numbers": "plusieurs numéros dans la cellule",
+           "too_short": "trop court", "too_long": "trop long",
+           "not_french": "numéro non français",
+           "unallocated": "numéro non attribué par l'ARCEP", "fixed_line": "fixe",
+           "voip": "VoIP (09)", "special": "numéro spécial (08…)",
+           "m2m": "machine à machine (07 00)", "ported_out": "porté chez un autre opérateur",
+           "range_holder": "tranche d'un autre opérateur",
+           "leading_zero": "0 initial rétabli",
+           "overseas_code": "indicatif d'outre-mer appliqué"},
+}
+TEXT: dict[str, dict[str, Any]] = {
+    "en": {
+        "title": "RCS campaign qualification", "colon": ":",
+        "run": "Run of {date} on {input}: {rows} rows, phone column {column}.",
+        "plan_h": "What to send",
+        "plan": "Send the list <b>send_rcs</b>: <b>{n}</b> messages, projected error "
+                "ratio <b>{r}</b>.",
+        "plan_more": "Adding the <b>{m}</b> unverified messages: up to <b>{u}</b> if they "
+                     "all fail.",
+        "plan_none": "No unverified message to add.",
+        "verdict_pass": "PASS", "verdict_fail": "FAIL", "verdict_incomplete": "INCOMPLETE",
+        "decision_h": "Decision on the whole base",
+        "ratio": "error ratio {r} against a threshold of {t}",
+        "s_pass": "The projected error ratio of the base, {g}, is under Orange's {t} "
+                  "threshold.",
+        "s_fail": "The projected error ratio of the base, {g}, is over Orange's {t} "
+                  "threshold: send only the send_rcs list, or clean the base first.",
+        "s_incomplete": "Some checks could not be done: the ratio so far is {g}; the "
+                        "next run finishes them.",
+        "s_upper": "The decision counts every unverified message as a failure (the "
+                   "worst case).",
+        "s_unverified": "{n} of {m} messages ({p}) were not verified: the ratio could "
+                        "reach {u} if they all fail.",
+        "s_offline": "{n} of {m} messages ({p}) were not checked for RCS (no capability "
+                     "check): the ratio could reach {u} if they all fail.",
+        "interval": "Estimated from a sample: 95 % interval {lo} to {hi}; the decision "
+                    "uses the upper end.",
+        "gauge_ratio": "this run: {r}", "gauge_upper": "worst case: {u}",
+        "gauge_threshold": "threshold: {t}",
+        "k_messages": "messages", "k_duplicates": "duplicate rows",
+        "k_reachable": "reachable in RCS", "k_upper": "worst case",
+        "status_h": "Messages by status", "errors_of": "{e} of {m} messages would fail.",
+        "(error)": "counts as an error",
+        "ops_h": "Mobiles by serving operator", "terr_h": "Numbers by territory",
+        "target": "target operator", "more": "{n} more operators",
+        "repaired_h": "Repaired cells", "invalid_h": "Invalid and non-mobile numbers",
+        "reason": "reason", "count": "count", "examples": "examples (masked)",
+        "none": "none",
+        "proj_h": "Campaign projection",
+        "proj": "{n} RCS messages to send (up to {u} with the unverified), {d} at {rate} "
+                "messages per second.",
+        "cost": "Cost: {c} (up to {cu}) at {rr} of messages answered.",
+        "no_cost": "Cost: prices not given (see how to, below).",
+        "trend_h": "Trend of the error ratio",
+        "trend_one": "Only this run so far: the trend appears from the second run.",
+        "trend": "{n} runs before this one; this run: {r}.",
+        "notes_h": "Technical notes (in English)",
+        "howto_h": "How to",
+        "howto": [
+            "Send only the reachable numbers: write the lists with "
+            "<code>--split-dir DIR</code> (send_rcs.csv, not_rcs.csv…).",
+            "Decide on the worst case: <code>--gate upper</code>.",
+            "Draw the trend: <code>--history LOG</code> (the nightly "
+            "<code>rcsqualify refresh</code> passes its <code>--log-file</code>).",
+            "Costs: <code>--price-message</code>, <code>--price-conversation</code>, "
+            "<code>--reply-rate</code>.",
+            "This report in French: <code>--lang fr</code>.",
+        ],
+        "footer": "rcsqualify {v}, ARCEP numbering plan of {plan}, phonenumbers {pn}; "
+                  "target operator {op}; capability check: {cap}.",
+        "no_check": "none",
+        "runs": "runs",
+    },
+    "fr": {
+        "title": "Qualification de campagne RCS", "colon": "\u00a0:",
+        "run": "Exécution du {date} sur {input} : {rows} lignes, colonne du téléphone "
+               "{column}.",
+        "plan_h": "Ce qu'il faut envoyer",
+        "plan": "Envoyer la liste <b>send_rcs</b> : <b>{n}</b> messages, taux d'erreur "
+                "projeté <b>{r}</b>.",
+        "plan_more": "En ajoutant les <b>{m}</b> messages non vérifiés : jusqu'à "
+                     "<b>{u}</b> s'ils échouent tous.",
+        "plan_none": "Aucun message non vérifié à ajouter.",
+        "verdict_pass": "CONFORME", "verdict_fail": "NON CONFORME",
+        "verdict_incomplete": "INCOMPLET",
+        "decision_h": "Décision sur toute la base",
+        "ratio": "taux d'erreur {r} pour un seuil de {t}",
+        "s_pass": "Le taux d'erreur projeté de la base, {g}, est sous le seuil de {t} "
+                  "fixé par Orange.",
+        "s_fail": "Le taux d'erreur projeté de la base, {g}, dépasse le seuil de {t} "
+                  "fixé par Orange : n'envoyez que la liste send_rcs, ou nettoyez la "
+                  "base d'abord.",
+        "s_incomplete": "Certaines vérifications n'ont pas pu être faites : le taux est "
+                        "de {g} à ce stade ; la prochaine exécution les termine.",
+        "s_upper": "La décision compte chaque message non vérifié comme un échec (le "
+                   "pire cas).",
+        "s_unverified": "{n} messages sur {m} ({p}) n'ont pas été vérifiés : le taux "
+                        "pourrait atteindre {u} s'ils échouaient tous.",
+        "s_offline": "{n} messages sur {m} ({p}) n'ont pas été vérifiés pour le RCS "
+                     "(aucune vérification de capacité) : le taux pourrait atteindre "
+                     "{u} s'ils échouaient tous.",
+        "interval": "Estimation sur un échantillon : intervalle à 95 % de {lo} à {hi} ; "
+                    "la décision retient la borne haute.",
+        "gauge_ratio": "cette exécution : {r}", "gauge_upper": "pire cas : {u}",
+        "gauge_threshold": "seuil : {t}",
+        "k_messages": "messages", "k_duplicates": "lignes en double",
+        "k_reachable": "joignables en RCS", "k_upper": "pire cas",
+        "status_h": "Messages par statut",
+        "errors_of": "{e} messages sur {m} échoueraient.",
+        "(error)": "compté comme une erreur",
+        "ops_h": "Mobiles par opérateur", "terr_h": "Numéros par territoire",
+        "target": "opérateur visé", "more": "{n} autres opérateurs",
+        "repaired_h": "Cellules réparées", "invalid_h": "Numéros invalides et non mobiles",
+        "reason": "motif", "count": "nombre", "examples": "exemples (masqués)",
+        "none": "aucun",
+        "proj_h": "Projection de la campagne",
+        "proj": "{n} messages RCS à envoyer (jusqu'à {u} avec les non vérifiés), {d} à "
+                "{rate} messages par seconde.",
+        "cost": "Coût : {c} (jusqu'à {cu}) avec {rr} de messages suivis d'une réponse.",
+        "no_cost": "Coût : prix non fournis (voir le mode d'emploi ci-dessous).",
+        "trend_h": "Évolution du taux d'erreur",
+        "trend_one": "Seulement cette exécution pour l'instant : l'évolution apparaît "
+                     "dès la deuxième.",
+        "trend": "{n} exécutions avant celle-ci ; cette exécution : {r}.",
+        "notes_h": "Notes techniques (en anglais)",
+        "howto_h": "Mode d'emploi",
+        "howto": [
+            "N'envoyer qu'aux numéros joignables : écrire les listes avec "
+            "<code>--split-dir DOSSIER</code> (send_rcs.csv, not_rcs.csv…).",
+            "Décider sur le pire cas : <code>--gate upper</code>.",
+            "Tracer l'évolution : <code>--history JOURNAL</code> (le "
+            "<code>rcsqualify refresh</code> de chaque nuit passe son "
+            "<code>--log-file</code>).",
+            "Coûts : <code>--price-message</code>, <code>--price-conversation</code>, "
+            "<code>--reply-rate</code>.",
+            "Ce rapport en anglais : <code>--lang en</code>.",
+        ],
+        "footer": "rcsqualify {v}, plan de numérotation ARCEP du {plan}, phonenumbers "
+                  "{pn} ; opérateur visé {op} ; vérification de capacité : {cap}.",
+        "no_check": "aucune",
+        "runs": "exécutions",
+    },
+}
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def default_lang(environ: Mapping[str, str]) -> str:
+    """French when the system locale is French (LC_ALL, then LC_MESSAGES, then LANG, as
+    gettext reads them), else English."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return "fr" if value.lower().startswith("fr") else "en"
+    return "en"
 
 
-def _bars(items: list[tuple[str, int, str]], width: int = 560) -> str:
-    """A horizontal bar chart as inline SVG."""
-    if not items:
-        return "<p>none</p>"
-    top = max(v for _, v, _ in items) or 1
-    row, label_w = 26, 170
-    height = row * len(items) + 8
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img">']
-    for i, (label, value, color) in enumerate(items):
-        y = 4 + i * row
-        w = max(1, int((width - label_w - 70) * value / top)) if value else 0
-        parts.append(f'<text x="0" y="{y + 17}" font-size="13">{_esc(label)}</text>'
-                     f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="18" '
-                     f'fill="{color}"/><text x="{label_w + w + 6}" y="{y + 17}" '
-                     f'font-size="13">{value}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def _esc(value: Any, limit: int = 300) -> str:
+    """Text from the input or a server, as one line of escaped HTML."""
+    return html.escape(plain_line(value, limit), quote=True)
 
 
-def _pct(share: float) -> str:
+def _pct(share: float, lang: str, digits: int = 2) -> str:
+    """``8.11%`` in English, ``8,11 %`` in French."""
+    text = f"{share * 100:.{digits}f}"
+    return text.replace(".", ",") + "\u00a0%" if lang == "fr" else text + "%"
+
+
+def _threshold(share: float, lang: str) -> str:
     """A threshold as people wrote it: 15 %, 12.5 %, never rounded to a wrong figure."""
-    return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
+    text = f"{share * 100:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") + "\u00a0%" if lang == "fr" else text + "%"
 
 
-def _trend(history: list[dict[str, Any]], threshold: float, width: int = 560,
-           height: int = 160) -> str:
-    points = [(h.get("at", ""), float(h["error_ratio"])) for h in history
+def _int(n: int, lang: str) -> str:
+    return f"{n:,}".replace(",", "\u202f" if lang == "fr" else ",")
+
+
+def _when(at: datetime, lang: str) -> str:
+    local = at if at.tzinfo is not None else at.astimezone()  # the run's own clock
+    return (local.strftime("%d/%m/%Y à %H:%M") if lang == "fr"
+            else local.strftime("%Y-%m-%d %H:%M")) + f" ({local.tzname() or ''})"
+
+
+def _day(text: str, lang: str) -> str:
+    """A log's ``at`` as a short date: 12/03 (fr) or 2026-03-12 (en)."""
+    try:
+        at = datetime.fromisoformat(str(text))
+    except ValueError:
+        return _esc(text, 20)
+    return at.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d")
+
+
+def _duration(seconds: float, lang: str) -> str:
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min {s % 60:02d} s"
+
+
+def _bars(rows: list[tuple[str, str, int, str, bool]], total: int, lang: str) -> str:
+    """Labelled bars as a CSS grid: label (wraps; full text in its title), bar (a small
+    inline SVG), count and share. ``rows``: (label, title, value, color, bold)."""
+    if not rows:
+        return f"<p>{TEXT[lang]['none']}</p>"
+    top = max(v for _, _, v, _, _ in rows) or 1
+    out = ['<div class="bars">']
+    for label, title, value, color, bold in rows:
+        width = max(0.5, 100 * value / top) if value else 0
+        share = _pct(value / total, lang, 1) if total else "-"
+        out.append(
+            f'<div class="label{" strong" if bold else ""}" title="{title}">{label}</div>'
+            f'<div class="bar"><svg xmlns="http://www.w3.org/2000/svg" width="100%" '
+            f'height="18" role="img" aria-label="{value}"><rect x="0" y="1" '
+            f'width="{width:.2f}%" height="16" rx="2" fill="{color}"/></svg></div>'
+            f'<div class="num">{_int(value, lang)}</div><div class="num share">{share}</div>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def _gauge(s: Summary, lang: str) -> str:
+    """The ratio (and its worst case) against the threshold on one scale."""
+    t = TEXT[lang]
+    top = min(1.0, max(s.threshold * 2, s.error_ratio_upper, s.gate_ratio) * 1.05) or 1.0
+
+    def x(v: float) -> float:
+        return 100 * min(v, top) / top
+
+    color = _VERDICT_COLORS[s.gate]
+    return (
+        '<div class="gauge"><svg xmlns="http://www.w3.org/2000/svg" width="100%" '
+        'height="34" role="img" aria-label="gauge">'
+        '<rect x="0" y="8" width="100%" height="18" rx="3" fill="#e5e7eb"/>'
+        f'<rect x="0" y="8" width="{x(s.error_ratio_upper):.2f}%" height="18" rx="3" '
+        f'fill="{color}" fill-opacity="0.25"/>'
+        f'<rect x="0" y="8" width="{x(s.error_ratio):.2f}%" height="18" rx="3" '
+        f'fill="{color}"/>'
+        f'<rect x="{x(s.threshold):.2f}%" y="0" width="3" height="34" fill="#111"/>'
+        "</svg>"
+        f'<div class="legend"><span class="key" style="--c:{color}">'
+        f'{t["gauge_ratio"].format(r=_pct(s.error_ratio, lang))}</span>'
+        f'<span class="key light" style="--c:{color}">'
+        f'{t["gauge_upper"].format(u=_pct(s.error_ratio_upper, lang))}</span>'
+        f'<span class="key mark">{t["gauge_threshold"].format(t=_threshold(s.threshold, lang))}'
+        "</span></div></div>")
+
+
+def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
+           generated_at: datetime | None) -> str:
+    """The ratio of past runs and of this one, each point dated (in its title and
+    under the chart), the threshold as a dashed line."""
+    t = TEXT[lang]
+    points = [(str(h.get("at", "")), float(h["error_ratio"])) for h in history
               if "error_ratio" in h]
+    points.append(((generated_at or datetime.now()).isoformat(timespec="seconds"),
+                   s.error_ratio))
     if len(points) < 2:
-        return "<p>Not enough past runs in the log for a trend yet.</p>"
-    top = max(max(v for _, v in points), threshold) * 1.15 or 1.0
+        return f"<p>{t['trend_one']}</p>"
+    width, height = 600, 170
+    top = max(max(v for _, v in points), s.threshold) * 1.15 or 1.0
     step = (width - 40) / (len(points) - 1)
 
     def y(v: float) -> float:
-        return height - 20 - (height - 30) * v / top
+        return height - 14 - (height - 28) * v / top
 
     path = " ".join(f"{'M' if i == 0 else 'L'}{20 + i * step:.1f},{y(v):.1f}"
                     for i, (_, v) in enumerate(points))
-    dots = "".join(f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="3" fill="#1d4ed8">'
-                   f"<title>{_esc(at)}: {v:.2%}</title></circle>"
-                   for i, (at, v) in enumerate(points))
-    ty = y(threshold)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'role="img"><line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" '
-            f'stroke="#b91c1c" stroke-dasharray="4"/><text x="{width - 150}" y="{ty - 4:.1f}" '
-            f'font-size="12" fill="#b91c1c">threshold {_pct(threshold)}</text>'
-            f'<path d="{path}" fill="none" stroke="#1d4ed8" stroke-width="2"/>{dots}</svg>'
-            f"<p>{len(points)} runs, latest {points[-1][1]:.2%}.</p>")
+    dots = "".join(
+        f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == len(points) - 1 else 3}"'
+        f' fill="{"#111" if i == len(points) - 1 else "#1d4ed8"}"><title>'
+        f"{_day(at, lang)}: {_pct(v, lang)}</title></circle>"
+        for i, (at, v) in enumerate(points))
+    ty = y(s.threshold)
+    shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
+    dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_pct(v, lang, 1)}</span>'
+                    for at, v in shown)
+    return (f'<div class="trend"><svg xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="trend">'
+            f'<line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#b91c1c" '
+            f'stroke-dasharray="5"/><path d="{path}" fill="none" stroke="#1d4ed8" '
+            f'stroke-width="2"/>{dots}</svg><div class="dates">{dates}</div></div>'
+            f'<p>{t["trend"].format(n=len(points) - 1, r=_pct(s.error_ratio, lang))}</p>')
 
 
 def read_history(path: Path | None) -> list[dict[str, Any]]:
@@ -102,74 +361,164 @@ def read_history(path: Path | None) -> list[dict[str, Any]]:
     return out
 
 
-def format_html(s: Summary, history: list[dict[str, Any]] | None = None) -> str:
-    messages = s.counts["messages"] or 1
-    verdict = {"pass": ("PASS", "#16a34a"), "fail": ("FAIL", "#b91c1c"),
-               "incomplete": ("INCOMPLETE", "#d97706")}[s.gate]
-    statuses = [(str(st) + (" (error)" if st in ERROR_STATUSES else ""),
-                 s.counts[str(st)], _COLORS[str(st)]) for st in STATUSES]
-    operators = [(f"{code} {s.operator_names.get(code, '')}"[:24], n,
-                  "#1d4ed8" if code == s.target_operator else "#6b7280")
-                 for code, n in list(s.operators.items())[:12]]
-    territories = [(name[:24], n, "#0f766e") for name, n in s.territories.items()]
-    ex_rows = "".join(
-        f"<tr><td>{_esc(reason)}</td><td>{s.reasons.get(reason, s.repaired.get(reason, 0))}"
-        f"</td><td>{', '.join(_esc(e) for e in examples) or '-'}</td></tr>"
-        for reason, examples in s.examples.items())
-    pr = s.projection or {}
-    cost = (f"{pr['cost']:.2f} € (up to {pr['cost_upper']:.2f} €)" if "cost" in pr
-            else "missing " + ", ".join(pr.get("missing", [])))
-    warnings = "".join(f"<li>{_esc(w)}</li>" for w in s.warnings)
-    warnings += "".join(f"<li>stale: {_esc(w)}</li>" for w in s.stale)
-    send_plan = ""
+def _examples_table(rows: list[tuple[str, int, list[str]]], lang: str) -> str:
+    t = TEXT[lang]
+    if not rows:
+        return f"<p>{t['none']}</p>"
+    body = "".join(
+        f'<tr><td class="label">{label}</td><td class="num">{_int(count, lang)}</td>'
+        f'<td class="label">{", ".join(_esc(e, 40) for e in dict.fromkeys(examples)) or "-"}'
+        "</td></tr>" for label, count, examples in rows)
+    return (f'<table><tr><th>{t["reason"]}</th><th class="num">{t["count"]}</th>'
+            f'<th>{t["examples"]}</th></tr>{body}</table>')
+
+
+def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
+                lang: str = "en", generated_at: datetime | None = None) -> str:
+    """The report in ``lang`` (fr or en); ``generated_at`` is the run's date."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}")
+    t = TEXT[lang]
+    labels, reasons_text = STATUS_LABELS[lang], REASON_LABELS[lang]
+    at = generated_at or datetime.now().astimezone()
+    messages = s.counts.get("messages", 0)
+    unverified = s.counts.get("unverified", 0)
+    path = str(s.input.get("path", ""))
+    name = Path(path).name if path not in ("", "-") else path or "-"
+
+    # the send plan, first
+    plan = ""
     if s.send_plan:
-        sp = s.send_plan
-        send_plan = (
-            f'<h2>Send plan</h2><p id="send-plan"><b>{_esc(send_plan_line(s))}</b></p>'
-            f"<p>send_rcs: <b id=\"send-rcs-messages\">{sp['send_rcs']['messages']}</b> "
-            f"messages, error ratio <b>{sp['send_rcs']['error_ratio']:.2%}</b>; with the "
-            f"unverified: {sp['with_unverified']['messages']} messages, up to "
-            f"<b>{sp['with_unverified']['error_ratio_upper']:.2%}</b>.</p>")
-    interval = ""
+        send, more = s.send_plan["send_rcs"], s.send_plan["with_unverified"]
+        added = more["messages"] - send["messages"]
+        plan = (f'<h2>{t["plan_h"]}</h2><div class="plan" id="send-plan"><p>'
+                + t["plan"].format(n=f'<span id="send-rcs-messages">{send["messages"]}'
+                                     "</span>", r=_pct(send["error_ratio"], lang))
+                + " " + (t["plan_more"].format(m=_int(added, lang),
+                                               u=_pct(more["error_ratio_upper"], lang))
+                         if added else t["plan_none"]) + "</p></div>")
+
+    # the decision
+    verdict_word = t[f"verdict_{s.gate}"]
+    gated = _pct(s.gate_ratio, lang)
+    sentences = [t[f"s_{s.gate}"].format(g=gated, t=_threshold(s.threshold, lang))]
+    if s.gate_mode == "upper":
+        sentences.append(t["s_upper"])
+    if unverified and messages:
+        key = "s_offline" if s.capability == "none" else "s_unverified"
+        sentences.append(t[key].format(n=_int(unverified, lang), m=_int(messages, lang),
+                                       p=_pct(unverified / messages, lang, 1),
+                                       u=_pct(s.error_ratio_upper, lang)))
     if s.interval:
-        iv = s.interval
-        interval = (f"<p>Estimate ({_esc(iv['method'])}): 95 % interval "
-                    f"<b>[{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}]</b>; "
-                    "the gate uses the upper end.</p>")
+        sentences.append(t["interval"].format(lo=_pct(s.interval["error_ratio_low"], lang),
+                                              hi=_pct(s.interval["error_ratio_high"], lang)))
+
+    statuses = [(labels[str(st)] + (" *" if st in ERROR_STATUSES else ""),
+                 labels[str(st)] + (f" ({t['(error)']})" if st in ERROR_STATUSES else ""),
+                 s.counts.get(str(st), 0), _COLORS[str(st)], False) for st in STATUSES]
+    ops = list(s.operators.items())
+    operators = [(_esc(s.operator_names.get(code) or code, 80),
+                  _esc(f"{s.operator_names.get(code) or code} ({code})"
+                       + (f", {t['target']}" if code == s.target_operator else ""), 120),
+                  n, "#1d4ed8" if code == s.target_operator else "#6b7280",
+                  code == s.target_operator) for code, n in ops[:12]]
+    if len(ops) > 12:
+        rest = t["more"].format(n=len(ops) - 12)
+        operators.append((rest, rest, sum(n for _, n in ops[12:]), "#9ca3af", False))
+    territories = [(_esc(n, 80), _esc(n, 120), c, "#0f766e", False)
+                   for n, c in s.territories.items()]
+
+    repaired = [(reasons_text.get(r, _esc(r)), c, s.examples.get(r, []))
+                for r, c in s.repaired.items()]
+    invalid = [(f"{reasons_text.get(r, _esc(r))} <small>({labels[str(REASON_STATUS[r])]})"
+                "</small>", c, s.examples.get(r, []))
+               for r, c in s.reasons.items()
+               if REASON_STATUS.get(r) in (Status.INVALID, Status.NOT_MOBILE)]
+
+    pr = s.projection or {}
+    projection = ""
+    if pr:
+        projection = "<p>" + t["proj"].format(
+            n=_int(pr.get("messages", 0), lang), u=_int(pr.get("messages_upper", 0), lang),
+            d=_duration(pr.get("send_seconds") or 0, lang),
+            rate=f"{pr.get('send_rate', 30):g}") + " "
+        projection += (t["cost"].format(c=f"{pr['cost']:.2f}\u00a0€",
+                                        cu=f"{pr['cost_upper']:.2f}\u00a0€",
+                                        rr=_pct(pr.get("reply_rate") or 0, lang, 0))
+                       if "cost" in pr else t["no_cost"]) + "</p>"
+
+    notes = "".join(f"<li>{_esc(w, 600)}</li>" for w in [*s.warnings, *s.notes])
+    notes += "".join(f"<li>stale: {_esc(w, 600)}</li>" for w in s.stale)
+    notes_block = f'<h2>{t["notes_h"]}</h2><ul class="notes">{notes}</ul>' if notes else ""
+    errors = sum(s.counts.get(str(x), 0) for x in ERROR_STATUSES)
+    tool = s.tool
+    footer = t["footer"].format(
+        v=_esc(tool.get("version", "")), plan=_esc(tool.get("arcep_plan_date", "")),
+        pn=_esc(tool.get("phonenumbers", "")),
+        op=_esc(s.operator_names.get(s.target_operator) or s.target_operator),
+        cap=_esc(s.capability) if s.capability != "none" else t["no_check"])
+    howto = "".join(f"<li>{item}</li>" for item in t["howto"])
+    color = _VERDICT_COLORS[s.gate]
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>rcsqualify report: {_esc(s.input.get('path', ''))}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#111}}
-h1{{font-size:1.5em}}.verdict{{font-size:1.4em;font-weight:bold;padding:.6em;color:#fff;
-background:{verdict[1]}}}table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;
-padding:4px 8px;text-align:left}}.kpi{{display:inline-block;margin-right:2em}}
-.kpi b{{font-size:1.6em;display:block}}</style></head><body>
-<h1>RCS campaign qualification</h1>
-<p>{_esc(s.input.get('path', ''))}: {s.counts['rows']} rows, column
-<code>{_esc(s.input.get('column', ''))}</code>; target operator {_esc(s.target_operator)};
-capability check: {_esc(s.capability)}. rcsqualify {_esc(s.tool['version'])}, ARCEP plan
-{_esc(s.tool['arcep_plan_date'])}, phonenumbers {_esc(s.tool['phonenumbers'])}.</p>
-{send_plan}
-<div class="verdict" id="verdict">{verdict[0]}: error ratio
-<span id="error-ratio">{s.error_ratio:.2%}</span> against a threshold of
-<span id="threshold">{_pct(s.threshold)}</span></div>
-<p id="verdict-line">{_esc(verdict_line(s))} (gate: {_esc(s.gate_mode)})</p>
-<p><span class="kpi">messages<b id="messages">{s.counts['messages']}</b></span>
-<span class="kpi">duplicate rows<b>{s.counts['duplicates']}</b></span>
-<span class="kpi">reachable<b id="reachable">{s.counts['reachable']}</b></span>
-<span class="kpi">upper bound<b id="error-ratio-upper">{s.error_ratio_upper:.2%}</b></span></p>
-{interval}
-<h2>Messages by status</h2>{_bars(statuses)}
-<p>{sum(s.counts[str(x)] for x in ERROR_STATUSES)} of {messages} messages would fail.</p>
-<h2>Mobiles by serving operator</h2>{_bars(operators)}
-<h2>Numbers by territory</h2>{_bars(territories)}
-<h2>Repaired and invalid cells (examples masked)</h2>
-<table><tr><th>reason</th><th>count</th><th>examples</th></tr>{ex_rows}</table>
-<h2>Campaign projection</h2>
-<p>{pr.get('messages', 0)} RCS messages to send (up to {pr.get('messages_upper', 0)} with the
-unverified), {pr.get('send_seconds', 0) or 0:.0f} s at {pr.get('send_rate', 30):g}
-messages/s; cost: {cost}.</p>
-<h2>Trend over past runs</h2>{_trend(history or [], s.threshold)}
-<h2>Notes</h2><ul>{warnings}</ul>
+<html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t['title']}: {_esc(name)}</title>
+<style>
+*{{box-sizing:border-box}}
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:980px;
+margin:1.5em auto;padding:0 1em;color:#111;line-height:1.4}}
+h1{{font-size:1.5em;margin-bottom:.2em}} h2{{font-size:1.15em;margin-top:1.6em}}
+.meta{{color:#374151;overflow-wrap:anywhere}}
+.plan{{border-left:6px solid #1d4ed8;background:#eff6ff;padding:.4em 1em}}
+.verdict{{font-size:1.3em;font-weight:bold;padding:.5em .8em;color:#fff;
+background:{color};overflow-wrap:anywhere}}
+.gauge{{margin:.8em 0}} .legend{{display:flex;flex-wrap:wrap;gap:.4em 1.5em}}
+.key{{overflow-wrap:anywhere}} .key::before{{content:"";display:inline-block;width:.9em;
+height:.9em;margin-right:.35em;vertical-align:-.1em;background:var(--c,#111)}}
+.key.light::before{{opacity:.3}} .key.mark::before{{width:3px;background:#111}}
+.kpis{{display:flex;flex-wrap:wrap;gap:1em 2.5em;margin:1em 0}}
+.kpi{{min-width:0;overflow-wrap:anywhere}} .kpi b{{font-size:1.5em;display:block}}
+.bars{{display:grid;grid-template-columns:minmax(0,16em) minmax(4em,1fr) auto auto;
+gap:.25em .6em;align-items:center}}
+.label{{min-width:0;overflow-wrap:anywhere}} .strong{{font-weight:bold}}
+.num{{text-align:right;white-space:nowrap}} .share{{color:#4b5563}}
+.bar svg{{display:block}}
+table{{border-collapse:collapse;width:100%;table-layout:fixed}}
+td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}} th.num,td.num{{width:7em;text-align:right}}
+.trend svg{{display:block;max-height:200px}}
+.dates{{display:flex;justify-content:space-between;gap:.5em;font-size:.85em;
+color:#374151}} .date{{min-width:0;overflow-wrap:anywhere;text-align:center}}
+.notes li{{overflow-wrap:anywhere}}
+footer{{margin-top:2em;border-top:1px solid #ddd;color:#4b5563;font-size:.9em}}
+footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywhere}}
+</style></head><body>
+<h1>{t['title']}</h1>
+<p class="meta" id="run">{t['run'].format(date=_when(at, lang),
+                                         input=f"<b>{_esc(name)}</b>",
+                                         rows=_int(s.counts.get('rows', 0), lang),
+                                         column=f"<b>{_esc(s.input.get('column', ''))}</b>")}</p>
+{plan}
+<h2>{t['decision_h']}</h2>
+<div class="verdict" id="verdict">{verdict_word}{t['colon']} {t['ratio'].format(
+        r=f'<span id="error-ratio">{_pct(s.error_ratio, lang)}</span>',
+        t=f'<span id="threshold">{_threshold(s.threshold, lang)}</span>')}</div>
+{_gauge(s, lang)}
+<p id="verdict-line">{' '.join(sentences)}</p>
+<div class="kpis"><span class="kpi">{t['k_messages']}<b id="messages">{messages}</b></span>
+<span class="kpi">{t['k_duplicates']}<b>{s.counts.get('duplicates', 0)}</b></span>
+<span class="kpi">{t['k_reachable']}<b id="reachable">{s.counts.get('reachable', 0)}</b></span>
+<span class="kpi">{t['k_upper']}<b id="error-ratio-upper">{_pct(s.error_ratio_upper, lang)}</b>
+</span></div>
+<h2>{t['status_h']}</h2>{_bars(statuses, messages, lang)}
+<p>* {t['errors_of'].format(e=_int(errors, lang), m=_int(messages, lang))}</p>
+<h2>{t['ops_h']}</h2>{_bars(operators, sum(s.operators.values()), lang)}
+<h2>{t['terr_h']}</h2>{_bars(territories, sum(s.territories.values()), lang)}
+<h2>{t['repaired_h']}</h2>{_examples_table(repaired, lang)}
+<h2>{t['invalid_h']}</h2>{_examples_table(invalid, lang)}
+<h2>{t['proj_h']}</h2>{projection}
+<h2>{t['trend_h']}</h2>{_trend(history or [], s, lang, at)}
+{notes_block}
+<footer><h2>{t['howto_h']}</h2><ul class="howto">{howto}</ul><p>{footer}</p></footer>
 </body></html>
 """
