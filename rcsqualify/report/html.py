@@ -71,11 +71,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "title": "RCS campaign qualification", "colon": ":",
         "run": "Run of {date} on {input}: {rows} rows, phone column {column}.",
         "plan_h": "What to send",
-        "plan": "Send the list <b>send_rcs</b>: <b>{n}</b> messages, projected error "
-                "ratio <b>{r}</b>.",
-        "plan_more": "Adding the <b>{m}</b> unverified messages: up to <b>{u}</b> if they "
-                     "all fail.",
-        "plan_none": "No unverified message to add.",
+        "plan": "<b>send send_rcs</b> ({n} messages): projected error ratio {r}",
+        "plan_more": "; adding the unverified ({m} more): up to {u} if they all fail.",
+        "plan_none": "; no unverified message to add.",
         "verdict_pass": "PASS", "verdict_fail": "FAIL", "verdict_incomplete": "INCOMPLETE",
         "decision_h": "Decision on the whole base",
         "ratio": "error ratio {r} against a threshold of {t}",
@@ -134,11 +132,10 @@ TEXT: dict[str, dict[str, Any]] = {
         "run": "Exécution du {date} sur {input} : {rows} lignes, colonne du téléphone "
                "{column}.",
         "plan_h": "Ce qu'il faut envoyer",
-        "plan": "Envoyer la liste <b>send_rcs</b> : <b>{n}</b> messages, taux d'erreur "
-                "projeté <b>{r}</b>.",
-        "plan_more": "En ajoutant les <b>{m}</b> messages non vérifiés : jusqu'à "
-                     "<b>{u}</b> s'ils échouent tous.",
-        "plan_none": "Aucun message non vérifié à ajouter.",
+        "plan": "<b>envoyer send_rcs</b> ({n} messages) : taux d'erreur projeté {r}",
+        "plan_more": " ; en ajoutant les non vérifiés ({m} de plus) : jusqu'à {u} s'ils "
+                     "échouent tous.",
+        "plan_none": " ; aucun message non vérifié à ajouter.",
         "verdict_pass": "CONFORME", "verdict_fail": "NON CONFORME",
         "verdict_incomplete": "INCOMPLET",
         "decision_h": "Décision sur toute la base",
@@ -216,20 +213,21 @@ def _esc(value: Any, limit: int = 300) -> str:
     return html.escape(plain_line(value, limit), quote=True)
 
 
-def _pct(share: float, lang: str, digits: int = 2) -> str:
+def _ratio(share: float, lang: str, digits: int = 2) -> str:
     """``8.11%`` in English, ``8,11 %`` in French."""
     text = f"{share * 100:.{digits}f}"
     return text.replace(".", ",") + "\u00a0%" if lang == "fr" else text + "%"
 
 
-def _threshold(share: float, lang: str) -> str:
+def _pct(share: float, lang: str = "en") -> str:
     """A threshold as people wrote it: 15 %, 12.5 %, never rounded to a wrong figure."""
     text = f"{share * 100:.2f}".rstrip("0").rstrip(".")
     return text.replace(".", ",") + "\u00a0%" if lang == "fr" else text + "%"
 
 
 def _int(n: int, lang: str) -> str:
-    return f"{n:,}".replace(",", "\u202f" if lang == "fr" else ",")
+    """1 234 (fr); 1234 in English, as the terminal and the other reports write it."""
+    return f"{n:,}".replace(",", "\u202f") if lang == "fr" else str(n)
 
 
 def _when(at: datetime, lang: str) -> str:
@@ -263,7 +261,7 @@ def _bars(rows: list[tuple[str, str, int, str, bool]], total: int, lang: str) ->
     out = ['<div class="bars">']
     for label, title, value, color, bold in rows:
         width = max(0.5, 100 * value / top) if value else 0
-        share = _pct(value / total, lang, 1) if total else "-"
+        share = _ratio(value / total, lang, 1) if total else "-"
         out.append(
             f'<div class="label{" strong" if bold else ""}" title="{title}">{label}</div>'
             f'<div class="bar"><svg xmlns="http://www.w3.org/2000/svg" width="100%" '
@@ -294,10 +292,10 @@ def _gauge(s: Summary, lang: str) -> str:
         f'<rect x="{x(s.threshold):.2f}%" y="0" width="3" height="34" fill="#111"/>'
         "</svg>"
         f'<div class="legend"><span class="key" style="--c:{color}">'
-        f'{t["gauge_ratio"].format(r=_pct(s.error_ratio, lang))}</span>'
+        f'{t["gauge_ratio"].format(r=_ratio(s.error_ratio, lang))}</span>'
         f'<span class="key light" style="--c:{color}">'
-        f'{t["gauge_upper"].format(u=_pct(s.error_ratio_upper, lang))}</span>'
-        f'<span class="key mark">{t["gauge_threshold"].format(t=_threshold(s.threshold, lang))}'
+        f'{t["gauge_upper"].format(u=_ratio(s.error_ratio_upper, lang))}</span>'
+        f'<span class="key mark">{t["gauge_threshold"].format(t=_pct(s.threshold, lang))}'
         "</span></div></div>")
 
 
@@ -324,18 +322,18 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     dots = "".join(
         f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == len(points) - 1 else 3}"'
         f' fill="{"#111" if i == len(points) - 1 else "#1d4ed8"}"><title>'
-        f"{_day(at, lang)}: {_pct(v, lang)}</title></circle>"
+        f"{_day(at, lang)}: {_ratio(v, lang)}</title></circle>"
         for i, (at, v) in enumerate(points))
     ty = y(s.threshold)
     shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
-    dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_pct(v, lang, 1)}</span>'
+    dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_ratio(v, lang, 1)}</span>'
                     for at, v in shown)
     return (f'<div class="trend"><svg xmlns="http://www.w3.org/2000/svg" '
             f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="trend">'
             f'<line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#b91c1c" '
             f'stroke-dasharray="5"/><path d="{path}" fill="none" stroke="#1d4ed8" '
             f'stroke-width="2"/>{dots}</svg><div class="dates">{dates}</div></div>'
-            f'<p>{t["trend"].format(n=len(points) - 1, r=_pct(s.error_ratio, lang))}</p>')
+            f'<p>{t["trend"].format(n=len(points) - 1, r=_ratio(s.error_ratio, lang))}</p>')
 
 
 def read_history(path: Path | None) -> list[dict[str, Any]]:
@@ -393,25 +391,25 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
         added = more["messages"] - send["messages"]
         plan = (f'<h2>{t["plan_h"]}</h2><div class="plan" id="send-plan"><p>'
                 + t["plan"].format(n=f'<span id="send-rcs-messages">{send["messages"]}'
-                                     "</span>", r=_pct(send["error_ratio"], lang))
-                + " " + (t["plan_more"].format(m=_int(added, lang),
-                                               u=_pct(more["error_ratio_upper"], lang))
+                                     "</span>", r=_ratio(send["error_ratio"], lang))
+                + (t["plan_more"].format(m=_int(added, lang),
+                                               u=_ratio(more["error_ratio_upper"], lang))
                          if added else t["plan_none"]) + "</p></div>")
 
     # the decision
     verdict_word = t[f"verdict_{s.gate}"]
-    gated = _pct(s.gate_ratio, lang)
-    sentences = [t[f"s_{s.gate}"].format(g=gated, t=_threshold(s.threshold, lang))]
+    gated = _ratio(s.gate_ratio, lang)
+    sentences = [t[f"s_{s.gate}"].format(g=gated, t=_pct(s.threshold, lang))]
     if s.gate_mode == "upper":
         sentences.append(t["s_upper"])
     if unverified and messages:
         key = "s_offline" if s.capability == "none" else "s_unverified"
         sentences.append(t[key].format(n=_int(unverified, lang), m=_int(messages, lang),
-                                       p=_pct(unverified / messages, lang, 1),
-                                       u=_pct(s.error_ratio_upper, lang)))
+                                       p=_ratio(unverified / messages, lang, 1),
+                                       u=_ratio(s.error_ratio_upper, lang)))
     if s.interval:
-        sentences.append(t["interval"].format(lo=_pct(s.interval["error_ratio_low"], lang),
-                                              hi=_pct(s.interval["error_ratio_high"], lang)))
+        sentences.append(t["interval"].format(lo=_ratio(s.interval["error_ratio_low"], lang),
+                                              hi=_ratio(s.interval["error_ratio_high"], lang)))
 
     statuses = [(labels[str(st)] + (" *" if st in ERROR_STATUSES else ""),
                  labels[str(st)] + (f" ({t['(error)']})" if st in ERROR_STATUSES else ""),
@@ -444,7 +442,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
             rate=f"{pr.get('send_rate', 30):g}") + " "
         projection += (t["cost"].format(c=f"{pr['cost']:.2f}\u00a0€",
                                         cu=f"{pr['cost_upper']:.2f}\u00a0€",
-                                        rr=_pct(pr.get("reply_rate") or 0, lang, 0))
+                                        rr=_ratio(pr.get("reply_rate") or 0, lang, 0))
                        if "cost" in pr else t["no_cost"]) + "</p>"
 
     notes = "".join(f"<li>{_esc(w, 600)}</li>" for w in [*s.warnings, *s.notes])
@@ -501,14 +499,14 @@ footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywh
 {plan}
 <h2>{t['decision_h']}</h2>
 <div class="verdict" id="verdict">{verdict_word}{t['colon']} {t['ratio'].format(
-        r=f'<span id="error-ratio">{_pct(s.error_ratio, lang)}</span>',
-        t=f'<span id="threshold">{_threshold(s.threshold, lang)}</span>')}</div>
+        r=f'<span id="error-ratio">{_ratio(s.error_ratio, lang)}</span>',
+        t=f'<span id="threshold">{_pct(s.threshold, lang)}</span>')}</div>
 {_gauge(s, lang)}
 <p id="verdict-line">{' '.join(sentences)}</p>
 <div class="kpis"><span class="kpi">{t['k_messages']}<b id="messages">{messages}</b></span>
 <span class="kpi">{t['k_duplicates']}<b>{s.counts.get('duplicates', 0)}</b></span>
 <span class="kpi">{t['k_reachable']}<b id="reachable">{s.counts.get('reachable', 0)}</b></span>
-<span class="kpi">{t['k_upper']}<b id="error-ratio-upper">{_pct(s.error_ratio_upper, lang)}</b>
+<span class="kpi">{t['k_upper']}<b id="error-ratio-upper">{_ratio(s.error_ratio_upper, lang)}</b>
 </span></div>
 <h2>{t['status_h']}</h2>{_bars(statuses, messages, lang)}
 <p>* {t['errors_of'].format(e=_int(errors, lang), m=_int(messages, lang))}</p>
