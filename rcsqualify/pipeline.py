@@ -237,10 +237,10 @@ def _spread(per_number: np.ndarray, distinct_index: np.ndarray, out: np.ndarray)
         out[lo + rows] = per_number[index[rows]]
 
 
-def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:
-    """First answer wins, in the order of ``sources``; the range holder answers last."""
-    mobile = distinct.kind == KIND["mobile"]
-    pending = mobile.copy()
+def apply_sources(distinct: Distinct, sources: Sequence[OperatorSource],
+                  pending: np.ndarray) -> np.ndarray:
+    """Ask ``sources`` in order about the ``pending`` numbers (first answer wins);
+    returns what is still pending."""
     for src in sources:
         if not pending.any():
             break
@@ -250,6 +250,12 @@ def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -
         distinct.operator[idx[hit]] = answers[hit]
         distinct.source[idx[hit]] = SOURCE[src.label]
         pending[idx[hit]] = False
+    return pending
+
+
+def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:
+    """First answer wins, in the order of ``sources``; the range holder answers last."""
+    pending = apply_sources(distinct, sources, distinct.kind == KIND["mobile"])
     distinct.operator[pending] = distinct.range_operator[pending]
     distinct.source[pending] = SOURCE["range"]
 

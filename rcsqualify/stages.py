@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.operators.interface import OperatorSource
-from rcsqualify.remote.http import run_all
+from rcsqualify.pipeline import Distinct, apply_sources
+from rcsqualify.remote.http import gather_or_cancel, run_all
 from rcsqualify.verdict import KIND, OPERATOR_ERROR, RCS_UNKNOWN, SOURCE
-
-if TYPE_CHECKING:
-    from rcsqualify.pipeline import Distinct
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -56,17 +53,8 @@ def attribute_and_check(distinct: Distinct, sources: Sequence[OperatorSource],
     route's answers for other operators' mobiles); return the indices that went to
     ``provider`` (target-operator mobiles)."""
     mobile = distinct.kind == KIND["mobile"]
-    pending = mobile.copy()
     streaming = [s for s in sources if s.streams]
-    for src in sources:
-        if src.streams or not pending.any():
-            continue
-        idx = np.flatnonzero(pending)
-        answers = src.lookup(distinct.key[idx])
-        hit = answers != ""
-        distinct.operator[idx[hit]] = answers[hit]
-        distinct.source[idx[hit]] = SOURCE[src.label]
-        pending[idx[hit]] = False
+    pending = apply_sources(distinct, [s for s in sources if not s.streams], mobile.copy())
     e164 = np.array(format_e164(distinct.key).to_pylist(), dtype=object)
     asked: list[int] = []
     routes = _Routes(distinct, e164, target, provider, other, asked,
@@ -142,21 +130,14 @@ class _Routes:
         def sink_other(i: int, code: int) -> None:
             self.other_rcs[i] = code
 
-        tasks = [asyncio.create_task(operators())]
+        stages = [operators()]
         if self.provider is not None:
-            tasks.append(asyncio.create_task(_check(
-                self.provider, self.queues["capability"], sink_target, "capability",
-                progress)))
+            stages.append(_check(self.provider, self.queues["capability"], sink_target,
+                                 "capability", progress))
         if self.other is not None:
-            tasks.append(asyncio.create_task(_check(
-                self.other, self.queues["other"], sink_other, f"{self.other.name} (other "
-                "operators)", progress)))
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            stages.append(_check(self.other, self.queues["other"], sink_other,
+                                 f"{self.other.name} (other operators)", progress))
+        await gather_or_cancel(stages)
 
 
 async def _check(provider: CapabilityProvider, queue: asyncio.Queue[tuple[int, str] | None],

@@ -41,7 +41,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -685,7 +685,13 @@ async def run_all(items: list[Any], worker: Callable[[Any], Awaitable[None]],
                 return
             await worker(item)
 
-    tasks = [asyncio.create_task(loop()) for _ in range(max(1, min(concurrency, len(items))))]
+    await gather_or_cancel([loop() for _ in range(max(1, min(concurrency, len(items))))])
+
+
+async def gather_or_cancel(coroutines: list[Coroutine[Any, Any, None]]) -> None:
+    """Run together; the first exception (a configuration error) cancels the others,
+    and none outlives the call."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
     try:
         await asyncio.gather(*tasks)
     finally:
