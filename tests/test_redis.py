@@ -167,3 +167,47 @@ def test_two_hosts_share_one_quota_and_one_cache_through_redis(
     report = json.loads((tmp_path / "warm.json").read_text())
     assert report["api"]["requests"] == 0 and report["api"]["cache_hits"] == 40
     assert not emulator.stats()["requests"].get("bothub")
+
+
+# -- the pipeline files for runners sharing a Redis (docs/ci/*-redis.yml) ------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _gate_scripts() -> dict[str, str]:
+    import yaml
+
+    gh = yaml.safe_load((ROOT / "docs/ci/github-actions-redis.yml").read_text())["jobs"]["gate"]
+    assert gh["env"]["RCSQUALIFY_REDIS_PASSWORD"] == "${{ secrets.RCSQUALIFY_REDIS_PASSWORD }}"
+    assert not any(s.get("uses", "").startswith("actions/cache") for s in gh["steps"])
+    gl = yaml.safe_load((ROOT / "docs/ci/gitlab-ci-redis.yml").read_text())["rcsqualify-gate"]
+    assert "cache" not in gl and "resource_group" not in gl
+    return {"github": next(s["run"] for s in gh["steps"] if "rcsqualify check" in s.get("run", "")),
+            "gitlab": "\n".join(gl["script"])}
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_runners_sharing_a_redis_start_warm(ci: str, tmp_path: Path, emulator: Emulator,
+                                            redis_url: str) -> None:
+    """The gate step of the pipeline file on two fresh runners (separate workspaces and
+    home directories) with one Redis: the second asks nothing."""
+    script = _gate_scripts()[ci]
+    emulator.configure(numbers={f"+33607{i:06d}": {"capable": True} for i in range(12)})
+    requests = []
+    for runner in range(2):
+        ws = tmp_path / f"runner{runner}"
+        (ws / "campaign").mkdir(parents=True)
+        contacts_file(ws / "campaign", frte_numbers(12), name="contacts.csv")
+        env = {**os.environ, "HOME": str(ws / "home"), "CONTACTS": "campaign/contacts.csv",
+               "REPORTS": "rcsqualify-reports", "RCSQUALIFY_GATE": "upper",
+               "RCSQUALIFY_CACHE_URL": redis_url, "RCSQUALIFY_BOTHUB_BOT_ID": "test-bot",
+               "RCSQUALIFY_BOTHUB_URL": f"{emulator.base}/bothub/v1",
+               "RCSQUALIFY_BOTHUB_TOKEN_URL": f"{emulator.base}/oauth/v3/token",
+               "RCSQUALIFY_QUOTA_DIR": str(ws / "quota"), "XDG_CACHE_HOME": str(ws / "xdg")}
+        env.pop("RCSQUALIFY_CACHE_DIR", None)
+        done = subprocess.run(["bash", "-e", "-c", script], cwd=ws, env=env, text=True,
+                              capture_output=True, timeout=240)
+        assert done.returncode == 0, done.stderr
+        report = json.loads((ws / "rcsqualify-reports" / "report.json").read_text())
+        requests.append(report["api"]["requests"])
+    assert requests == [12, 0]
