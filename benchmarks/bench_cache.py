@@ -17,57 +17,21 @@ offline. Usage: python benchmarks/bench_cache.py [--numbers 1000000] [--out FILE
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_remote import EXE, running_emulator  # noqa: E402
+from bench_remote import EXE, redis_server, running_emulator
 
-from rcsqualify.remote.cache import LookupCache, Scope  # noqa: E402
+from rcsqualify.remote.cache import LookupCache, Scope
 
 EMULATOR_BOT = "bench-bot"
-
-
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str | None]:
-    exe = shutil.which("redis-server")
-    try:
-        import redis
-    except ImportError:
-        exe = None
-    if exe is None:
-        yield None
-        return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def numbers(n: int) -> list[str]:

@@ -115,6 +115,7 @@ def main() -> None:
                         "warm_counts_equal_cold": warm["counts"] == cold["counts"]})
         figures.update(spike_arrest(base, remote, env, Path(tmp), args.quota, minimum,
                                     args.grace))
+        figures.update(redis_shared_quota(base, Path(tmp), args.quota, args.grace))
         if args.stages:
             figures["stages"] = stages(base, env, Path(tmp), args.quota, args.stages)
     print(json.dumps(figures, indent=2))
@@ -193,6 +194,81 @@ def spike_arrest(base: str, remote: list[str], env: dict[str, str], tmp: Path,
         **arrival_figures(base, quota), "wall_s": round(wall, 1),
         "requests_per_run": [r["api"]["requests"] for r in reports],
         "client_429s": sum(r["api"]["throttled"] for r in reports)}
+    return out
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str | None]:
+    """A local ``redis-server`` (free port, no persistence) for the block; its URL, or
+    None when the binary or the ``redis`` client library is missing."""
+    import shutil
+    import socket
+
+    exe = shutil.which("redis-server")
+    try:
+        import redis
+    except ImportError:
+        exe = None
+    if exe is None:
+        yield None
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def redis_shared_quota(base: str, tmp: Path, quota: float, grace: float = 0.002,
+                       runs: tuple[int, ...] = (2, 4), requests: int = 600
+                       ) -> dict[str, object]:
+    """Issue #15: N concurrent runs, each with its own cache and quota directories (as
+    on N hosts), sharing one Redis (``--cache-url``, hence the quota store) against a
+    burst-1 gateway: the combined rate and the 429s (violations)."""
+    strict = {"spike_arrest": True, "quota_grace": grace, "quota": quota}
+    out: dict[str, object] = {}
+    with redis_server(tmp) as url:
+        if url is None:
+            return {"redis_shared_quota": "skipped: redis-server or the redis library is "
+                                          "missing"}
+        for n in runs:
+            httpx.post(f"{base}/_emulator/reset", json=strict, timeout=10)
+            procs, t = [], time.perf_counter()
+            for k in range(n):
+                contacts = tmp / f"redis-{n}-{k}.csv"
+                contacts.write_text("mobile\n" + "\n".join(
+                    f"0607{100_000 * k + 10_000 * n + i:06d}" for i in range(requests // n))
+                    + "\n")
+                env = {**os.environ, "RCSQUALIFY_CACHE_DIR": f"{tmp}/host-{n}-{k}/cache",
+                       "RCSQUALIFY_QUOTA_DIR": f"{tmp}/host-{n}-{k}/quota",
+                       "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
+                       "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"}
+                procs.append(subprocess.Popen(
+                    [EXE, "check", str(contacts), "--capability", "bothub", "--bot-id",
+                     "bench", "--bothub-url", f"{base}/bothub/v1", "--bothub-token-url",
+                     f"{base}/oauth/v3/token", "--rate", str(quota), "--threshold", "1",
+                     "--cache-url", url, "-q"],
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            codes = [p.wait() for p in procs]
+            figures = arrival_figures(base, quota)
+            out[f"redis_{n}_concurrent_runs"] = {
+                **figures, "exit_codes": codes, "wall_s": round(time.perf_counter() - t, 1)}
     return out
 
 
