@@ -211,3 +211,57 @@ def test_runners_sharing_a_redis_start_warm(ci: str, tmp_path: Path, emulator: E
         report = json.loads((ws / "rcsqualify-reports" / "report.json").read_text())
         requests.append(report["api"]["requests"])
     assert requests == [12, 0]
+
+
+def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Redis killed while a run is checking: the run finishes from memory, pacing on
+    the local schedule at the same rate (a burst-1 gateway sees no 429), reports the
+    cache as degraded, and exits 3 (it would have passed)."""
+    import shutil
+
+    import redis
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is needed (.ci/run installs it)")
+    port = _closed_port()
+    server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.05)
+        emulator.configure(spike_arrest=True, quota=20, quota_grace=0.02, capable_share=1.0)
+        f = contacts_file(tmp_path, frte_numbers(60))
+        cmd = [str(Path(sys.executable).with_name("rcsqualify")), "check", str(f),
+               *emulator.bothub_args(), "--rate", "20", "--threshold", "1", "-q",
+               "--cache-url", f"redis://127.0.0.1:{port}/0",
+               "--json-report", str(tmp_path / "r.json")]
+        env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache"),
+               "RCSQUALIFY_QUOTA_DIR": str(tmp_path / "quota")}
+        run = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while (emulator.stats()["requests"].get("bothub", 0) < 10
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        server.kill()
+        server.wait(timeout=10)
+        assert run.wait(timeout=120) == 3, run.stderr.read() if run.stderr else ""
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["counts"]["reachable"] == 60
+    assert any("failed mid-run" in n for n in report["notes"])
+    stats = emulator.stats()
+    assert stats["requests"]["bothub"] == 60 and sum(stats["throttled"].values()) <= 2
