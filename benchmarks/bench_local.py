@@ -8,9 +8,18 @@ forms, ~3 % messy cells, duplicates), then prints, in one run:
 - their ratio
 - wall time and peak RSS of ``rcsqualify check FILE`` end to end (a fresh process),
   with and without ``--output``
-- optionally (--big N) the peak RSS of a check of an N-row file (10,000,000 in the README)
+- optionally (--big N) the peak RSS of a check of an N-row file (10,000,000 in the README),
+  and (--huge N) the wall time and peak RSS of a check of an N-row file (30,000,000)
 
-Usage: python benchmarks/bench_local.py [--rows 1000000] [--big 10000000]
+With --repeat R every measure is taken R times (median, min and max: the machine may be
+busy); with --before DIR (a source tree, e.g. ``git archive <commit> | tar -x -C DIR``)
+every measure is also taken for that tree, interleaved with this checkout's runs, and the
+ratios of the medians are printed: before and after from one run on one machine. The
+in-process rows/s and the per-row phonenumbers baseline are measured in the same process
+(one per tree), so their ratio is from one run too.
+
+Usage: python benchmarks/bench_local.py [--rows 1000000] [--big 10000000] [--huge N]
+       [--repeat 3] [--before DIR] [--json benchmarks/results_local.json]
 Nothing here asserts a time: the figures are printed for the README and the issues.
 """
 
@@ -19,11 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -122,8 +133,44 @@ def baseline_rows_per_s(cells: list[str]) -> float:
     return len(cells) / (time.perf_counter() - t)
 
 
-def run_cli(args: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, exit code and peak RSS (KiB) of a fresh ``rcsqualify`` process."""
+_IN_PROCESS = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from bench_local import baseline_rows_per_s, pipeline_rows_per_s, make_numbers
+from rcsqualify.numbering.plan import load_plan
+load_plan()
+path, repeat, baseline_rows = Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ours = [pipeline_rows_per_s(path) for _ in range(repeat)]
+cells = make_numbers(baseline_rows)
+base = [baseline_rows_per_s(cells) for _ in range(repeat)]
+print(json.dumps({"rows_per_s": [o[0] for o in ours], "stages": ours[-1][1],
+                  "phonenumbers_rows_per_s": base}))
+"""
+
+
+def in_process(path: Path, root: str | None, repeat: int, baseline_rows: int
+               ) -> dict[str, Any]:
+    """rcsqualify's and phonenumbers' rows/s in one fresh process importing ``root``'s
+    rcsqualify (this checkout when None)."""
+    env = dict(os.environ)
+    if root:
+        env["PYTHONPATH"] = root
+    # -P: the current directory is not put first on sys.path, so PYTHONPATH's tree wins
+    out = subprocess.run([sys.executable, "-P", "-c", _IN_PROCESS, str(Path(__file__).parent),
+                          str(path), str(repeat), str(baseline_rows)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def spread(values: list[float], digits: int = 2) -> dict[str, float]:
+    return {"median": round(statistics.median(values), digits),
+            "min": round(min(values), digits), "max": round(max(values), digits)}
+
+
+def run_cli(args: list[str], root: str | None = None) -> tuple[float, int, int]:
+    """Wall seconds, exit code and peak RSS (KiB) of a fresh ``rcsqualify`` process
+    (importing ``root``'s rcsqualify when given)."""
     wrapper = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
@@ -132,8 +179,11 @@ def run_cli(args: list[str]) -> tuple[float, int, int]:
         "print(w, r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
     exe = str(Path(sys.executable).with_name("rcsqualify"))
+    env = dict(os.environ)
+    if root:
+        env["PYTHONPATH"] = root
     out = subprocess.run([sys.executable, "-c", wrapper, exe, *args], capture_output=True,
-                         text=True, check=True).stdout.split()
+                         text=True, check=True, env=env).stdout.split()
     return float(out[0]), int(out[1]), int(out[2])
 
 
@@ -142,12 +192,19 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--baseline-rows", type=int, default=100_000)
     ap.add_argument("--big", type=int, default=0, help="also measure peak RSS on N rows")
+    ap.add_argument("--huge", type=int, default=0, help="also measure a check of N rows")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--before", help="another source tree, measured in the same run")
+    ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
-    import phonenumbers
+    from importlib.metadata import version
 
-    figures: dict[str, object] = {"rows": args.rows, "cpus": os.cpu_count(),
-                                  "phonenumbers": phonenumbers.__version__}
+    trees: dict[str, str | None] = {"after": None}
+    if args.before:
+        trees["before"] = args.before
+    figures: dict[str, Any] = {"rows": args.rows, "cpus": os.cpu_count(),
+                               "repeat": args.repeat, "phonenumbers": version("phonenumbers")}
     t = time.perf_counter()
     cells = make_numbers(args.rows)
     csv_path = WORK / f"contacts_{args.rows}.csv"
@@ -155,40 +212,63 @@ def main() -> None:
     write_contacts(csv_path, cells)
     write_contacts(pq_path, cells)
     figures["generate_s"] = round(time.perf_counter() - t, 1)
+    del cells
 
-    ours, timings = pipeline_rows_per_s(csv_path)
-    ours_pq, _ = pipeline_rows_per_s(pq_path)
-    base = baseline_rows_per_s(cells[: args.baseline_rows])
-    figures.update({
-        "rcsqualify_rows_per_s_csv": round(ours), "rcsqualify_rows_per_s_parquet": round(ours_pq),
-        "stage_seconds_csv": {k: round(v, 3) for k, v in timings.items()},
-        "phonenumbers_baseline_rows_per_s": round(base),
-        "speedup_vs_baseline_csv": round(ours / base, 1),
-    })
+    results: dict[str, dict[str, Any]] = {name: {} for name in trees}
+    for name, root in trees.items():
+        got = in_process(csv_path, root, args.repeat, args.baseline_rows)
+        ours, base = got["rows_per_s"], got["phonenumbers_rows_per_s"]
+        results[name].update({
+            "in_process_rows_per_s_csv": spread(ours, 0),
+            "phonenumbers_baseline_rows_per_s": spread(base, 0),
+            "speedup_vs_phonenumbers": round(statistics.median(ours)
+                                             / statistics.median(base), 1),
+            "stage_seconds_csv": {k: round(v, 3) for k, v in got["stages"].items()},
+        })
+    measures = {"cli_check_csv": ["check", str(csv_path), "-q"],
+                "cli_check_parquet": ["check", str(pq_path), "-q"]}
     with tempfile.TemporaryDirectory() as tmp:
-        wall, code, rss = run_cli(["check", str(csv_path), "-q"])
-        figures["cli_check_csv_wall_s"] = round(wall, 2)
-        figures["cli_check_csv_peak_rss_mb"] = round(rss / 1024)
-        figures["cli_exit_code"] = code
-        wall, _, rss = run_cli(["check", str(csv_path), "-q", "-o", f"{tmp}/out.csv"])
-        figures["cli_check_csv_with_output_csv_wall_s"] = round(wall, 2)
-        figures["cli_check_csv_with_output_peak_rss_mb"] = round(rss / 1024)
-        wall, _, rss = run_cli(["check", str(pq_path), "-q"])
-        figures["cli_check_parquet_wall_s"] = round(wall, 2)
-    if args.big:
-        big = WORK / f"contacts_{args.big}.csv"
-        if not big.exists():
-            write_contacts(big, make_numbers(args.big, seed=11))
-        figures["big_rows"] = args.big
-        figures["big_file_mb"] = round(big.stat().st_size / 2**20)
-        wall, _, rss = run_cli(["check", str(big), "-q"])
-        figures["big_check_wall_s"] = round(wall, 1)
-        figures["big_check_peak_rss_mb"] = round(rss / 1024)
-        with tempfile.TemporaryDirectory() as tmp:
-            wall, _, rss = run_cli(["check", str(big), "-q", "-o", f"{tmp}/out.parquet"])
-        figures["big_check_with_output_wall_s"] = round(wall, 1)
-        figures["big_check_with_output_peak_rss_mb"] = round(rss / 1024)
-    print(json.dumps(figures, indent=2))
+        measures["cli_check_csv_with_output_csv"] = ["check", str(csv_path), "-q", "-o",
+                                                     f"{tmp}/out.csv"]
+        if args.big:
+            big = WORK / f"contacts_{args.big}.csv"
+            if not big.exists():
+                write_contacts(big, make_numbers(args.big, seed=11))
+            figures["big_rows"] = args.big
+            figures["big_file_mb"] = round(big.stat().st_size / 2**20)
+            measures["big_check"] = ["check", str(big), "-q"]
+            measures["big_check_with_output_parquet"] = ["check", str(big), "-q", "-o",
+                                                         f"{tmp}/out.parquet"]
+        if args.huge:
+            huge = WORK / f"contacts_{args.huge}.csv"
+            if not huge.exists():
+                write_contacts(huge, make_numbers(args.huge, seed=13))
+            figures["huge_rows"] = args.huge
+            figures["huge_file_mb"] = round(huge.stat().st_size / 2**20)
+            measures["huge_check"] = ["check", str(huge), "-q"]
+        walls: dict[tuple[str, str], list[float]] = {}
+        rss: dict[tuple[str, str], list[float]] = {}
+        for measure, cli_args in measures.items():
+            repeat = 1 if measure.startswith(("big", "huge")) else args.repeat
+            for _ in range(repeat):
+                for name, root in trees.items():  # interleaved: load hits both alike
+                    wall, code, peak = run_cli(cli_args, root)
+                    walls.setdefault((name, measure), []).append(wall)
+                    rss.setdefault((name, measure), []).append(peak / 1024)
+                    results[name]["cli_exit_code"] = code
+    for (name, measure), values in walls.items():
+        results[name][f"{measure}_wall_s"] = spread(values)
+        results[name][f"{measure}_peak_rss_mb"] = spread(rss[(name, measure)], 0)
+    figures.update(results)
+    if args.before:
+        figures["before_over_after_wall"] = {
+            measure: round(statistics.median(walls[("before", measure)])
+                           / statistics.median(walls[("after", measure)]), 2)
+            for measure in measures}
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
