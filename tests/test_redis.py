@@ -265,4 +265,5 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
     assert report["counts"]["reachable"] == 60
     assert any("failed mid-run" in n for n in report["notes"])
     stats = emulator.stats()
-    assert stats["requests"]["bothub"] == 60 and sum(stats["throttled"].values()) <= 2
+    throttled = sum(stats["throttled"].values())  # each one retried once
+    assert throttled <= 2 and 60 <= stats["requests"]["bothub"] <= 60 + throttled
