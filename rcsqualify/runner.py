@@ -194,6 +194,50 @@ def refuse_overwrites(s: Settings) -> None:
     refuse_overwrite(inputs, outputs)
 
 
+#: (option, value, lowest, highest): every number that bounds a wait, a poll or a retry
+#: must be a finite number in range (``nan`` or ``inf`` would mean no pacing, no pause,
+#: or a wait without end: CONTRACT §10)
+def _network_bounds(s: Settings) -> list[tuple[str, float | None, float, float]]:
+    return [("--rate", s.rate, 0.01, 10_000.0), ("--send-rate", s.send_rate, 0.0, 1e6),
+            ("--throttle-pause", s.throttle_pause, 0.0, 86_400.0),
+            ("--max-pause", s.max_pause, 0.0, 86_400.0),
+            ("--timeout", s.timeout, 0.1, 3_600.0),
+            ("--retry-backoff", s.retry_backoff, 0.0, 600.0),
+            ("--poll-interval", s.poll_interval, 0.05, 3_600.0),
+            ("--bulk-deadline", s.bulk_deadline, 1.0, 7 * 86_400.0),
+            ("--rate-margin", s.rate_margin, 0.0, 0.5)]
+
+
+def check_network_options(s: Settings) -> None:
+    """Finite numbers in range, and URLs that are http(s) addresses (exit 2)."""
+    import math
+
+    for name, value, low, high in _network_bounds(s):
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise InputError(f"{name} must be a number from {low:g} to {high:g}, got {value}")
+    if s.max_requests is not None and s.max_requests < 1:
+        raise InputError("--max-requests must be at least 1")
+    urls = [("--bothub-url", s.bothub_url), ("--bothub-token-url", s.bothub_token_url)] \
+        if s.capability.startswith("bothub") else []
+    if s.capability.startswith("rbm") or s.other_route:
+        urls.append(("--rbm-url", s.rbm_url))
+    if s.mnp_url:
+        urls.append(("--mnp-url", s.mnp_url.replace("{msisdn}", "0")))
+    for name, url in urls:
+        check_url(name, url)
+
+
+def check_url(name: str, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if url != url.strip() or parts.scheme not in ("http", "https") or not parts.hostname:
+        from rcsqualify.remote.http import mask_url
+
+        raise InputError(f"{name} must be an http:// or https:// URL with a host, got "
+                         f"{mask_url(url) if parts.hostname else repr(url[:60])}")
+
+
 def validate_settings(s: Settings) -> None:
     """Option checks that need no file: fail before anything is read (exit 2)."""
     if s.lang is not None and s.lang not in ("fr", "en"):
@@ -219,8 +263,7 @@ def validate_settings(s: Settings) -> None:
                         ("--send-rate", s.send_rate)):
         if value is not None and value < 0:
             raise InputError(f"{name} must not be negative")
-    if s.rate <= 0:
-        raise InputError("--rate must be positive")
+    check_network_options(s)
     if s.sample is not None and s.sample < 1:
         raise InputError("--sample must be a positive number of numbers")
     if s.sample is not None and s.capability == "none":

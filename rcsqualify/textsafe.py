@@ -23,3 +23,16 @@ def safe_text(value: object, limit: int = 200) -> str:
     if len(text) > limit:
         text = text[: max(0, limit - 1)] + "…"
     return text.replace("[", "(").replace("]", ")")
+
+
+# a phone number as people write it: 8+ digits with separators, optional + or 00
+_NUMBER = re.compile(r"(?:\+|%2B)?(?:\(?\d[\s.\-/()]{0,3}){7,}\d")
+# a token, key or signature: a long run of base64/hex/url-safe characters
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{24,}")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with phone numbers (in any of their usual forms) and token-like strings
+    replaced: a server may echo the number or the bearer token it was sent."""
+    text = _NUMBER.sub("<number>", text)
+    return _TOKEN.sub("<redacted>", text)

@@ -479,3 +479,200 @@ def test_two_runs_at_once_share_one_quota(tmp_path: Path, emulator: Emulator) ->
     # two unshared runs would arrive at ~40/s and collect dozens of 429s
     assert sum(stats["throttled"].values()) <= 2
     assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= 20 * 1.1
+
+
+# -- found by a hostile review (each was reproduced before its fix) ----------------------
+
+def test_the_cache_never_crosses_require_feature_settings(tmp_path: Path,
+                                                          emulator: Emulator) -> None:
+    emulator.configure(capable_share=1.0, capabilities=["chat", "fileTransfer"])
+    f = contacts_file(tmp_path, frte_numbers(10))
+    cache = tmp_path / "cache"
+    _, lax = check_json([str(f), *bothub(emulator), "--require-feature", "",
+                         "--cache-dir", str(cache)])
+    assert lax["counts"]["reachable"] == 10
+    _, strict = check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert strict["api"]["requests"] == 10 and strict["counts"]["not_rcs"] == 10
+
+
+def test_an_mnp_path_answering_json_404_to_everything_stops_the_run(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(inject=[{"family": "mnp", "status": 404, "count": 10**6,
+                                "content_type": "application/json",
+                                "body": '{"detail": "Not Found"}'}])
+    f = contacts_file(tmp_path, frte_numbers(60))
+    cache = tmp_path / "cache"
+    result = run_cli(["check", str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
+                      "--cache-dir", str(cache)])
+    assert result.exit_code == 2 and "unknown" in result.stderr and "--mnp-url" in result.stderr
+    assert cached_entries(cache) == 0
+
+
+@pytest.mark.parametrize("body", ['{"capabilities": [], "error": {"code": 503}}',
+                                  '{"capabilities": [], "status": "ERROR"}'])
+def test_a_200_that_carries_an_error_is_not_a_negative(tmp_path: Path, emulator: Emulator,
+                                                       body: str) -> None:
+    emulator.configure(inject=[{"family": "bothub", "status": 200, "count": 5, "body": body,
+                                "content_type": "application/json"}])
+    f = contacts_file(tmp_path, frte_numbers(5))
+    cache = tmp_path / "cache"
+    result, report = check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert report["reasons"]["capability_error"] == 5 and result.exit_code == 3
+    assert cached_entries(cache) == 0
+
+
+def test_results_of_a_job_only_answer_the_numbers_of_that_job(tmp_path: Path,
+                                                              emulator: Emulator) -> None:
+    cache = tmp_path / "cache"
+    numbers = frte_numbers(50)
+    emulator.configure(bulk_polls=10**9)  # the first job stays pending: saved for later
+    check_json([str(contacts_file(tmp_path, numbers[:5], "five.csv")),
+                *bulk(emulator, cache), "--bulk-deadline", "1"])
+    emulator.configure(bulk_polls=0, bulk_results=[
+        {"userContact": e164(n), "capabilities": []} for n in numbers])
+    _, report = check_json([str(contacts_file(tmp_path, numbers)), *bulk(emulator, cache)])
+    assert emulator.stats()["jobs_submitted"] == 2  # the other 45 were asked in a job
+    kinds = report["api"]["providers"]["bothub-bulk"]["answers"]["kinds"]
+    assert kinds.get("result_not_in_job", 0) >= 45
+
+
+def test_a_gateway_that_answers_429_to_everything_stops(tmp_path: Path,
+                                                        emulator: Emulator) -> None:
+    emulator.configure(force_429=10**6)
+    f = contacts_file(tmp_path, frte_numbers(50))
+    result = run_cli(["check", str(f), *bothub(emulator), "--throttle-pause", "0.05"])
+    assert result.exit_code == 2 and "429" in result.stderr
+    assert emulator.stats()["requests"]["bothub"] < 20
+
+
+def test_a_token_endpoint_handing_back_a_refused_token_is_a_configuration_error(
+        tmp_path: Path) -> None:
+    import httpx
+
+    from rcsqualify.capability.bothub import BotHubProvider
+    from rcsqualify.errors import ConfigurationError
+    from rcsqualify.remote.http import HttpPolicy
+
+    calls = {"api": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "constant-token"})
+        calls["api"] += 1
+        return httpx.Response(401, json={"error": {"message": "bad token"}})
+
+    provider = BotHubProvider(base_url="http://x/bothub/v1", token_url="http://x/token",
+                              client_id="a", client_secret="b", bot_id="b",
+                              cache=LookupCache(enabled=False), policy=HttpPolicy(rate=1000),
+                              transport=httpx.MockTransport(handler))
+    with pytest.raises(ConfigurationError, match="keeps refusing"):
+        provider.check_all([e164(n) for n in frte_numbers(50)])
+    assert calls["api"] <= 70  # about one refusal per request in flight, not 20 each
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--rate", "nan"), ("--rate", "inf"), ("--rate", "0.0001"), ("--throttle-pause", "-5"),
+    ("--poll-interval", "0"), ("--timeout", "inf"), ("--max-pause", "nan"),
+    ("--retry-backoff", "-1"), ("--bothub-url", "127.0.0.1:1/bothub/v1"),
+    ("--bothub-url", ""), ("--bothub-url", " http://127.0.0.1:1/x"),
+])
+def test_bounds_and_urls_are_checked_before_anything(tmp_path: Path, emulator: Emulator,
+                                                     option: str, value: str) -> None:
+    f = contacts_file(tmp_path, frte_numbers(3))
+    args = bothub(emulator)
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    result = run_cli(["check", str(f), *args])
+    assert result.exit_code == 2 and option in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert sum(emulator.stats()["requests"].values()) == 0
+
+
+def test_a_token_endpoint_that_never_answers_is_named(tmp_path: Path, emulator: Emulator
+                                                      ) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        f = contacts_file(tmp_path, frte_numbers(5))
+        args = bothub(emulator)
+        args[args.index("--bothub-token-url") + 1] = f"http://127.0.0.1:{port}/token"
+        result = run_cli(["check", str(f), *args, "--timeout", "0.3"])
+    assert result.exit_code == 2 and f"127.0.0.1:{port}" in result.stderr
+    assert "token" in result.stderr
+
+
+def test_server_messages_never_echo_a_number_or_the_token(tmp_path: Path,
+                                                          emulator: Emulator) -> None:
+    numbers = frte_numbers(3)
+    emulator.configure(inject=[{
+        "family": "bothub", "status": 400, "count": 100, "content_type": "application/json",
+        "body": json.dumps({"error": {"message": f"userContact {e164(numbers[0])} / "
+                                      f"{numbers[0][:2]} {numbers[0][2:4]} {numbers[0][4:6]} "
+                                      f"{numbers[0][6:8]} {numbers[0][8:]} is not valid"}})}])
+    f = contacts_file(tmp_path, numbers)
+    result = run_cli(["check", str(f), *bothub(emulator)])
+    assert result.exit_code == 2 and "HTTP 400" in result.stderr
+    digits = "".join(ch for ch in result.stderr if ch.isdigit())
+    assert numbers[0][1:] not in digits and "07 00 00" not in result.stderr
+
+
+def test_mnp_codes_in_other_digit_scripts_are_refused(tmp_path: Path, emulator: Emulator
+                                                     ) -> None:
+    emulator.configure(mnp_body={"mccmnc": "２０８０１"})
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
+                                 "--threshold", "1"])
+    assert report["reasons"]["operator_error"] == 3 and result.exit_code == 3
+
+
+def test_a_bot_the_gateway_does_not_know_is_a_configuration_error(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.configure(inject=[{"family": "bothub", "status": 404, "count": 10**6,
+                                "content_type": "application/json",
+                                "body": '{"error": {"code": 404, "message": "Bot not found"}}'}])
+    f = contacts_file(tmp_path, frte_numbers(10))
+    cache = tmp_path / "cache"
+    result = run_cli(["check", str(f), *bothub(emulator), "--cache-dir", str(cache)])
+    assert result.exit_code == 2 and "--bot-id" in result.stderr
+    assert cached_entries(cache) == 0
+
+
+def test_files_rcsqualify_did_not_write_are_left_alone(tmp_path: Path,
+                                                       emulator: Emulator) -> None:
+    cache = tmp_path / "cache"
+    mine = cache / "bulk_jobs" / "mine.json"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("not a job")
+    check_json([str(contacts_file(tmp_path, frte_numbers(5))), *bulk(emulator, cache)])
+    assert mine.read_text() == "not a job"
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    import gzip
+
+    import httpx
+
+    from rcsqualify.capability.bothub import BotHubProvider
+    from rcsqualify.remote.http import HttpPolicy
+    from rcsqualify.verdict import RCS_ERROR
+
+    bomb = gzip.compress(b"{" + b" " * 200_000_000 + b"}", compresslevel=9)
+
+    class Bomb(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/token"):
+                return httpx.Response(200, json={"access_token": "t"})
+            return httpx.Response(200, headers={"content-encoding": "gzip",
+                                                "content-type": "application/json"},
+                                  stream=httpx.ByteStream(bomb))
+
+    provider = BotHubProvider(base_url="http://x/bothub/v1", token_url="http://x/token",
+                              client_id="a", client_secret="b", bot_id="b",
+                              cache=LookupCache(enabled=False), policy=HttpPolicy(rate=1000),
+                              transport=Bomb())
+    out = provider.check_all([e164(n) for n in frte_numbers(2)])
+    assert list(out) == [RCS_ERROR, RCS_ERROR]
+    assert provider.stats.error_kinds["body_too_large"] == 2

@@ -190,15 +190,48 @@ def test_token_expiry_mid_run_refreshes_the_token(tmp_path: Path, emulator: Emul
     assert report["counts"]["unverified"] == 0 and result.exit_code == 0
 
 
-def test_short_lived_tokens_are_renewed_before_expiry(tmp_path: Path, emulator: Emulator) -> None:
-    emulator.configure(token_ttl=1)
-    f = contacts_file(tmp_path, frte_numbers(60))
-    _result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "30",
+def test_tokens_revoked_early_are_fetched_again(tmp_path: Path, emulator: Emulator) -> None:
+    """The gateway says a token lasts an hour but drops it after 3 s: the 401s are
+    answered by a fresh token, never by giving up."""
+    emulator.configure(token_ttl=3, token_expires_in=3600)
+    f = contacts_file(tmp_path, frte_numbers(200))
+    _result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "50",
                                  "--threshold", "1"])
-    stats = emulator.stats()
-    assert stats["tokens_issued"] >= 2
+    assert emulator.stats()["tokens_issued"] >= 2
     assert report["counts"]["unverified"] == 0
 
+
+@pytest.mark.parametrize(("expires_in", "renewed_after"), [(3600, 3540.0), (100, 90.0),
+                                                           (0, 54.0), (5, 54.0)])
+def test_tokens_are_renewed_before_expiry_on_a_fake_clock(expires_in: int,
+                                                          renewed_after: float) -> None:
+    """Renewal 60 s (or a tenth of the lifetime) before expiry; a lifetime under 60 s
+    (``expires_in: 0`` included) counts as 60 s, never one token per look-up."""
+    import asyncio
+
+    from rcsqualify.remote.http import ClientCredentialsToken
+
+    now = [0.0]
+    fetched: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(now[0])
+        return httpx.Response(200, json={"access_token": f"t{len(fetched)}",
+                                         "expires_in": expires_in})
+
+    source = ClientCredentialsToken("http://x/token", "a", "b", clock=lambda: now[0])
+
+    async def at(t: float) -> str:
+        now[0] = t
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await source.token(client)
+
+    async def scenario() -> list[str]:
+        return [await at(0.0), await at(renewed_after - 0.5), await at(renewed_after + 0.5)]
+
+    first, before, after = asyncio.run(scenario())
+    assert first == before == "t1" and after == "t2"
+    assert fetched == [0.0, renewed_after + 0.5]
 
 def test_wrong_credentials_are_a_configuration_error(tmp_path: Path, emulator: Emulator,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ one, one warning line says so and recommends ``bothub-bulk`` (a warning, not a r
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,23 @@ def is_gsma_error(body: Any) -> bool:
         {"code", "message", "status"} & set(body["error"]))
 
 
+def carries_error(body: Any) -> bool:
+    """An answer that says it failed, whatever its status: an ``error``/``errors`` key,
+    or a ``status`` that is not a success word."""
+    if not isinstance(body, dict):
+        return False
+    status = body.get("status")
+    return bool(body.get("error") or body.get("errors")) or (
+        isinstance(status, str) and status.upper() not in ("OK", "SUCCESS", "DONE", ""))
+
+
+def _about_the_bot(body: Any) -> bool:
+    """A 404 envelope whose message is about the bot (wrong --bot-id), not the contact."""
+    message = str(body["error"].get("message", "")).lower()
+    return bool(re.search(r"\b(chat)?bot\b|botid", message)) and not re.search(
+        r"contact|user|capab|msisdn|number", message)
+
+
 class BotHubProvider(CapabilityProvider):
     name = "bothub"
 
@@ -92,7 +110,11 @@ class BotHubProvider(CapabilityProvider):
         self.base_url = base_url.rstrip("/")
         self.notify = notify
         self.single_warn = single_warn
-        super().__init__(cache, Scope("bothub", self.base_url, bot_id))
+        # a verdict depends on the feature required: a cache written with another
+        # --require-feature must not answer (the default keeps the plain bot id)
+        ident = bot_id if require_feature == DEFAULT_FEATURE else \
+            f"{bot_id} (require {require_feature or 'any'})"
+        super().__init__(cache, Scope("bothub", self.base_url, ident))
         self.bot_id = bot_id
         self.policy = policy
         self.require_feature = require_feature
@@ -110,10 +132,17 @@ class BotHubProvider(CapabilityProvider):
         assert self.http is not None
         if answer.status == 404:
             if is_gsma_error(answer.body):
+                if _about_the_bot(answer.body):
+                    raise ConfigurationError(
+                        "BotHub does not know the bot (HTTP 404 about the bot, not the "
+                        "contact); check --bot-id (RCSQUALIFY_BOTHUB_BOT_ID) and "
+                        "--bothub-url")
                 self.http.accept(answer, "not_found")
                 return "no"
             raise self.http.reject(answer, "unrecognized_404", url)
         body = answer.body
+        if carries_error(body):  # a 200 that says it failed is not a "not capable"
+            raise self.http.reject(answer, "error_in_200", url)
         if body == {}:  # some MaaP platforms answer "not capable" as an empty object
             self.http.accept(answer, "empty_object")
             return "no"

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from rcsqualify import bulkwindow
-from rcsqualify.capability.bothub import BotHubProvider
+from rcsqualify.capability.bothub import BotHubProvider, carries_error
 from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
 from rcsqualify.remote.cache import JOB_DIR
@@ -51,6 +51,8 @@ JOB_MAX_AGE = 48 * 3600.0
 RUNNING_STATUSES = ("PENDING", "RUNNING", "IN_PROGRESS", "QUEUED")
 FINAL_WAIT = 300.0  # first wait after a 405 inside the assumed window
 _JOB_ID = re.compile(r"[A-Za-z0-9._:~-]{1,256}")
+_JOB_FILE = re.compile(r"[0-9a-f]{32}\.json")
+UNKNOWN_WINDOW_DEADLINE = 3600.0
 
 
 # -- the assumed job JSON shape (APIS.md), in one place ------------------------------
@@ -88,7 +90,7 @@ def read_poll(body: Any) -> Poll:
     poll = Poll("done")
     for item in items:
         number = item.get("userContact") if isinstance(item, dict) else None
-        if not isinstance(number, str) or "capabilities" not in item:
+        if not isinstance(number, str) or "capabilities" not in item or carries_error(item):
             poll.bad_items += 1
             continue
         poll.results[number] = item["capabilities"]
@@ -133,6 +135,8 @@ class BotHubBulkProvider(BotHubProvider):
             return []
         jobs = []
         for path in sorted(self.job_dir.glob("*.json")):
+            if not _JOB_FILE.fullmatch(path.name):
+                continue  # not a file rcsqualify wrote: never read, never removed
             try:
                 job = json.loads(path.read_text())
                 valid = (isinstance(job, dict) and isinstance(job.get("id"), str)
@@ -174,7 +178,9 @@ class BotHubBulkProvider(BotHubProvider):
         if end is not None:
             limits.append(max(0.0, (end - self.clock()).total_seconds()))
         if not limits:
-            limits.append(12 * 3600.0)  # server-only window: still bounded
+            # the assumed window is closed (or server-only) yet BotHub took the job: we
+            # do not know when its window ends, so an hour unless told otherwise
+            limits.append(UNKNOWN_WINDOW_DEADLINE)
         return time.monotonic() + min(limits)
 
     async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
@@ -189,11 +195,15 @@ class BotHubBulkProvider(BotHubProvider):
         unfinished: list[dict[str, Any]] = []
         deadline = [self._deadline()]
 
-        def record(results: dict[str, Any]) -> None:
+        def record(results: dict[str, Any], job: dict[str, Any]) -> None:
             learned = []
+            in_job = set(job["keys"])
             for number, caps in results.items():
                 i = index_of.get(number)
-                if i is None or by_digest.pop(digest_of[i], None) is None:
+                if i is None or digest_of[i] not in in_job:
+                    self.stats.kinds["result_not_in_job"] += 1  # never trust it
+                    continue
+                if by_digest.pop(digest_of[i], None) is None:
                     continue
                 verdict = capability_answer(caps, self.require_feature)
                 if verdict is None:
@@ -240,7 +250,7 @@ class BotHubBulkProvider(BotHubProvider):
                     http.accept(answer, "job_done")
                     if state.bad_items:
                         self.stats.kinds["bad_result_item"] += state.bad_items
-                    record(state.results)
+                    record(state.results, job)
                     end_job(job, None)
                     return
                 if state.state == "failed":

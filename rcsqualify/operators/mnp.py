@@ -57,6 +57,7 @@ from rcsqualify.remote.http import (
     Notify,
     StaticToken,
     Unresolved,
+    mask_url,
     run_all,
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
@@ -64,9 +65,12 @@ from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.verdict import OPERATOR_ERROR
 
 _UNKNOWN = "-"  # cached "the service does not know this number"
-_MCCMNC = re.compile(r"\d{5,6}")
-_MCC = re.compile(r"\d{3}")
-_MNC = re.compile(r"\d{2,3}")
+# ASCII digits only: a full-width or Arabic-Indic "20801" must not pass as a network
+_MCCMNC = re.compile(r"[0-9]{5,6}")
+_MCC = re.compile(r"[0-9]{3}")
+_MNC = re.compile(r"[0-9]{2,3}")
+#: "unknown" answers in a row at the start of a run that stop it (see ``_remember``)
+UNKNOWN_AT_START = 20
 #: the request being signed (digest auth), per task: the signature is made anew for every
 #: attempt, right before the send, so a retry never carries a stale timestamp
 _SIGNING: contextvars.ContextVar[tuple[str, bytes | None] | None] = contextvars.ContextVar(
@@ -117,6 +121,10 @@ class MnpSource(OperatorSource):
         self.mapping = operator_mapper(plan)
         self.cache = cache
         self.namespace = cache.scope(scope)
+        # "unknown" answers before the first operator answer are held, not cached: a
+        # wrong path answering a JSON 404 looks exactly like "unknown number"
+        self._operators_seen = 0
+        self._held: list[str] = []
         self.policy = policy
         self.counts = ProviderStats()  # HTTP counts for the report's api block
         self.api = self.counts
@@ -255,6 +263,27 @@ class MnpSource(OperatorSource):
                 "target operator)"
         return True, f"operator {verdict.code}"
 
+    def _remember(self, msisdn: str, code: str) -> None:
+        """Cache an answer the moment it arrives, except "unknown" answers while no
+        number of the run has had an operator: held, and if the first
+        ``UNKNOWN_AT_START`` answers are all "unknown", the run stops (exit 2)."""
+        if code:
+            self._operators_seen += 1
+            held, self._held = self._held, []
+            self.cache.put_many("op", self.namespace,
+                                [(msisdn, code), *((n, _UNKNOWN) for n in held)])
+            return
+        if self._operators_seen:
+            self.cache.put("op", self.namespace, msisdn, _UNKNOWN)
+            return
+        self._held.append(msisdn)
+        if len(self._held) >= UNKNOWN_AT_START:
+            raise ConfigurationError(
+                f"mnp: the first {len(self._held)} answers from "
+                f"{mask_url(self.request_parts(msisdn)[1])} all said the number is unknown "
+                "to the service; a wrong path answering 404 looks like this: check "
+                "--mnp-url (RCSQUALIFY_MNP_URL) and --mnp-profile")
+
     # -- the batch --------------------------------------------------------------------
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         numbers = format_e164(keys).to_pylist()
@@ -320,7 +349,7 @@ class MnpSource(OperatorSource):
             except Unresolved:
                 self.stats.errors += 1
                 return OPERATOR_ERROR
-            self.cache.put("op", self.namespace, e164, code or _UNKNOWN)
+            self._remember(e164, code)
         if code:
             self.stats.answered += 1
         return code
@@ -334,7 +363,7 @@ class MnpSource(OperatorSource):
                 out[i] = OPERATOR_ERROR
                 return
             out[i] = code
-            self.cache.put("op", self.namespace, numbers[i], code or _UNKNOWN)
+            self._remember(numbers[i], code)
 
         try:
             async with self.http.session():

@@ -40,6 +40,7 @@ import re
 import socket
 import ssl
 import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -61,11 +62,16 @@ from rcsqualify import __version__
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.remote.pacing import Pacer, Schedule
 from rcsqualify.remote.stats import ProviderStats
-from rcsqualify.textsafe import safe_text
+from rcsqualify.textsafe import mask_secrets, safe_text
 
 USER_AGENT = f"rcsqualify/{__version__}"
 Notify = Callable[[str], None]
 
+#: token renewals after 401s for one request (across its attempts)
+MAX_REFRESHES = 15
+#: 429s to every request of a run, before any answer: stop (exit 2) instead of pausing
+#: for hours
+THROTTLED_AT_START = 5
 #: transport failures that say "this address is wrong or unreachable", not "busy"
 CONNECT_KINDS = ("refused", "dns", "tls", "proxy", "connect_timeout", "connect")
 _DESCRIBE = {
@@ -75,6 +81,8 @@ _DESCRIBE = {
     "proxy": "the proxy refused or failed the connection",
     "connect_timeout": "no answer to the connection attempt (timeout)",
     "connect": "cannot connect",
+    "timeout": "no complete answer within --timeout",
+    "unsupported": "the URL is not an http:// or https:// address",
 }
 
 
@@ -155,6 +163,8 @@ def mask_url(url: str | httpx.URL) -> str:
 
 def transport_kind(exc: BaseException) -> str:
     """What a transport exception says about the address (refused, DNS, TLS…)."""
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "unsupported"
     if isinstance(exc, httpx.ProxyError):
         return "proxy"
     if isinstance(exc, httpx.ConnectTimeout):
@@ -224,8 +234,18 @@ def client_error(exc: Exception) -> ConfigurationError:
                               "HTTPS_PROXY/HTTP_PROXY/NO_PROXY and SSL_CERT_FILE")
 
 
-def server_message(content: bytes) -> str:
-    """The server's own words from an error body, made safe, for a one-line message."""
+def server_message(content: bytes, hide: tuple[str, ...] = ()) -> str:
+    """The server's own words from an error body, made safe, for a one-line message:
+    numbers, token-like strings and the secrets in ``hide`` masked (a server may echo
+    the request back)."""
+    words = _server_words(content)
+    for secret in hide:
+        if secret:
+            words = words.replace(secret, "<redacted>")
+    return mask_secrets(words)
+
+
+def _server_words(content: bytes) -> str:
     try:
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError):
@@ -295,18 +315,53 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, timeout: fl
                     deadline.reschedule(loop.time() + timeout)
 
             extensions["trace"] = trace
-        request = client.build_request(method, url, extensions=extensions, **kwargs)
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("Accept-Encoding", "gzip, deflate")  # what we can bound
+        request = client.build_request(method, url, extensions=extensions, headers=headers,
+                                       **kwargs)
         response = await client.send(request, stream=True)
         try:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_body:
-                    raise _Unrecognized("body_too_large")
-                chunks.append(chunk)
+            body = await _bounded_body(response, max_body)
         finally:
             await response.aclose()
-    return Raw(response.status_code, response.headers, b"".join(chunks))
+    return Raw(response.status_code, response.headers, body)
+
+
+async def _bounded_body(response: httpx.Response, max_body: int) -> bytes:
+    """The whole body, decoded, never more than ``max_body`` bytes in memory: gzip and
+    deflate are inflated step by step with a cap (httpx would inflate a whole chunk,
+    which a hostile server can make a gigabyte); any other encoding is refused."""
+    if response.is_stream_consumed or hasattr(response, "_content"):
+        # built in memory (httpx test transports): nothing left to stream
+        if len(response.content) > max_body:
+            raise _Unrecognized("body_too_large")
+        return response.content
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    inflate: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflate = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise _Unrecognized("unsupported_encoding")
+    out = bytearray()
+    async for chunk in response.aiter_raw():
+        data = chunk
+        while data:
+            if inflate is None:
+                piece, data = data, b""
+            else:
+                try:
+                    piece = inflate.decompress(data, max_body + 1 - len(out))
+                except zlib.error as exc:
+                    raise _Unrecognized("bad_encoding") from exc
+                data = inflate.unconsumed_tail
+            out += piece
+            if len(out) > max_body:
+                raise _Unrecognized("body_too_large")
+            if inflate is not None and not piece:
+                break
+    return bytes(out)
 
 
 class WriteEvents(httpx.AsyncBaseTransport):
@@ -343,7 +398,8 @@ class ClientCredentialsToken(TokenSource):
     def __init__(self, token_url: str, client_id: str, client_secret: str, *,
                  policy: HttpPolicy | None = None, margin: float = 60.0,
                  env_names: str = "RCSQUALIFY_BOTHUB_CLIENT_ID and "
-                 "RCSQUALIFY_BOTHUB_CLIENT_SECRET") -> None:
+                 "RCSQUALIFY_BOTHUB_CLIENT_SECRET",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.token_url = token_url
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._token: str | None = None
@@ -352,6 +408,7 @@ class ClientCredentialsToken(TokenSource):
         self._policy = policy or HttpPolicy()
         self._lock = asyncio.Lock()
         self._env_names = env_names
+        self._clock = clock
         self.failed: str | None = None
 
     async def token(self, client: httpx.AsyncClient) -> str:
@@ -360,12 +417,13 @@ class ClientCredentialsToken(TokenSource):
         async with self._lock:
             if self.failed:
                 raise Unresolved(self.failed)
-            if self._token and time.monotonic() < self._expires:
+            if self._token and self._clock() < self._expires:
                 return self._token
             try:
                 self._token, lifetime = await self._fetch(client)
             except Transient as exc:
-                if exc.kind in CONNECT_KINDS:
+                if exc.kind in (*CONNECT_KINDS, "timeout", "unsupported"):
+                    # no token at all: nothing can be checked; say which endpoint
                     raise ConfigurationError(
                         f"cannot get a token from {mask_url(self.token_url)}: "
                         f"{describe_transport(exc.kind, self.token_url)}; check "
@@ -376,7 +434,7 @@ class ClientCredentialsToken(TokenSource):
             # a lifetime of 0 (or 5 s) would mean one token request per look-up
             lifetime = max(lifetime, self._policy.token_min_lifetime)
             # renew a little before expiry: 60 s, or a tenth of a short lifetime
-            self._expires = time.monotonic() + lifetime - min(self._margin, lifetime / 10)
+            self._expires = self._clock() + lifetime - min(self._margin, lifetime / 10)
             return self._token
 
     def invalidate(self, token: str) -> None:
@@ -427,7 +485,8 @@ class ClientCredentialsToken(TokenSource):
             raise ConfigurationError(
                 f"the token endpoint {where} answered HTTP 200 without a token "
                 f"({content_label(raw)}); check --bothub-token-url") from exc
-        if not isinstance(token, str) or not token or not math.isfinite(lifetime):
+        if not isinstance(token, str) or not token or not math.isfinite(lifetime) or \
+                not token.isascii() or not token.isprintable():
             raise ConfigurationError(f"the token endpoint {where} answered without a "
                                      "usable access_token")
         return token, lifetime
@@ -535,6 +594,8 @@ class HttpLayer:
             self.stats.retries += 1
 
         p = self.policy
+        bounds = {"throttled": 0, "refreshes": 0}  # for this request, across attempts
+        last_refused: dict[str, str] = {}
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(p.max_attempts) | stop_after_delay(p.deadline),
@@ -544,7 +605,8 @@ class HttpLayer:
                 before_sleep=count_retry,
             ):
                 with attempt:
-                    return await self._once(method, url, ok, expected, fresh_params, kwargs)
+                    return await self._once(method, url, ok, expected, fresh_params, kwargs,
+                                            bounds, last_refused)
         except Transient as exc:
             self.stats.error(exc.kind)
             raise Unresolved(exc.kind) from exc
@@ -575,11 +637,10 @@ class HttpLayer:
     async def _once(self, method: str, url: str, ok: tuple[int, ...],
                     expected: tuple[int, ...],
                     fresh_params: Callable[[], dict[str, str]] | None,
-                    kwargs: dict[str, Any]) -> Answer:
+                    kwargs: dict[str, Any], bounds: dict[str, int],
+                    last_refused: dict[str, str]) -> Answer:
         assert self._client is not None, "use inside session()"
         p = self.policy
-        refreshes = 0
-        throttled = 0
         base_headers = dict(kwargs.get("headers") or {})
         send_kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         while True:
@@ -613,36 +674,50 @@ class HttpLayer:
                                   **send_kwargs)
             except (httpx.TransportError, TimeoutError) as exc:
                 kind = transport_kind(exc)
-                if kind in CONNECT_KINDS:
+                if kind in (*CONNECT_KINDS, "timeout", "unsupported"):
                     self._early_failure(kind, url, describe_transport(kind, url))
                 raise Transient(kind, type(exc).__name__) from exc
             except _Unrecognized as exc:
                 raise self.reject(Answer(0, None), exc.kind, url) from exc
             if raw.status == 429:
                 self.stats.throttled += 1
-                throttled += 1
+                bounds["throttled"] += 1
+                if not self._recognized and self.stats.throttled >= THROTTLED_AT_START:
+                    # every request of the run refused for quota, not one answered: an
+                    # application without quota (or another sender using all of it)
+                    raise ConfigurationError(
+                        f"{self.name}: the gateway answered HTTP 429 to the first "
+                        f"{self.stats.throttled} requests and nothing else; check the "
+                        "application's quota and that no other sender uses all of it, or "
+                        "lower --rate")
                 pause = self._pause_seconds(raw.headers)
                 if self.pacer.pause(pause):
                     self._announce_pause(pause)
-                if throttled > p.max_throttled:
-                    raise Transient("throttled", "too many 429s")
+                if bounds["throttled"] > p.max_throttled:
+                    raise Unresolved("throttled")  # not retried: its bound is spent
                 continue
             if raw.status == 401:
                 # Expired or revoked: drop the token (once for all requests that held it)
                 # and send again. Several *different* tokens refused with no success in
                 # between means the credentials are not allowed on this API at all.
+                # this request's token was refused, dropped, and the endpoint handed the
+                # very same token back: the credentials are not allowed on this API
+                reissued = token is not None and token == last_refused.get("token")
+                last_refused["token"] = token or ""
                 self._refused_tokens.add(token or "")
-                if len(self._refused_tokens) >= 5 or token is None:
+                if len(self._refused_tokens) >= 5 or token is None or reissued:
+                    # fresh tokens refused again and again (or the same token handed out
+                    # again by the token endpoint): the credentials are not allowed here
                     raise ConfigurationError(
                         f"{self.name}: {mask_url(url)} keeps refusing the credentials "
                         "(HTTP 401); check the credentials, the bot/agent id and the API "
                         "subscription")
-                if refreshes < 3:
-                    assert self.token_source is not None
-                    self.token_source.invalidate(token)
-                    refreshes += 1
-                    continue
-                raise Transient("unauthorized")
+                if bounds["refreshes"] >= MAX_REFRESHES:
+                    raise Unresolved("unauthorized")  # not retried: its bound is spent
+                assert self.token_source is not None
+                self.token_source.invalidate(token)
+                bounds["refreshes"] += 1
+                continue
             self._refused_tokens.clear()
             if raw.status >= 500 or raw.status == 408:
                 raise Transient(f"http_{raw.status}")
@@ -650,7 +725,7 @@ class HttpLayer:
                 return self._parse(raw, url)
             raise ConfigurationError(
                 f"{self.name}: {method} {mask_url(url)} answered HTTP {raw.status} "
-                f"({content_label(raw)}) {server_message(raw.content)}"
+                f"({content_label(raw)}) {server_message(raw.content, (token or '',))}"
                 + (f"; check {self.url_hint}" if self.url_hint else ""))
 
     def _parse(self, raw: Raw, url: str) -> Answer:

@@ -228,6 +228,17 @@ def _newest(hi: np.ndarray, order_key: np.ndarray) -> np.ndarray:
     return np.asarray(idx[last])
 
 
+#: entries written since a view was read above which it is read again whole
+VIEW_OVERLAY_MAX = 200_000
+
+
+class _View:
+    def __init__(self, base: Entries, last_id: int) -> None:
+        self.base = base
+        self.last_id = last_id
+        self.overlay: dict[bytes, tuple[str, float]] = {}
+
+
 class DirectoryStore(AnswerStore):
     kind = "directory"
 
@@ -237,6 +248,7 @@ class DirectoryStore(AnswerStore):
         self.directory = directory
         self.location = str(directory)
         self.errors = (OSError, sqlite3.Error, diskcache.Timeout)
+        self._views: dict[str, _View] = {}
         self._secret = load_or_create_secret(directory)
         self._db = diskcache.Cache(str(directory / "db"), eviction_policy="none",
                                    size_limit=2**40)
@@ -367,41 +379,77 @@ class DirectoryStore(AnswerStore):
         return ids, Entries(d[newest], np.concatenate(answers)[newest],
                             np.concatenate(learned)[newest], np.concatenate(expires)[newest])
 
-    def _read(self, space: str) -> tuple[list[int], Entries, int]:
-        """``_load`` in one read transaction, and how many entries the batches hold."""
+    def _view(self, space: str) -> _View:
+        """This process's view of a space: the entries read once, sorted, plus the
+        batches written since (by any process) in a dict, read by batch id. A stream
+        run asks one number at a time: it must not re-read a million entries each
+        time. Entries removed by another process's prune/forget after the first read
+        stay in the view until the process ends."""
+        view = self._views.get(space)
         self._sql.execute("BEGIN")
         try:
-            ids, e = self._load(space)
-            total = (self._sql.execute("SELECT coalesce(sum(n), 0) FROM batches WHERE space=?",
-                                       (space,)).fetchone()[0])
+            if view is not None:
+                new = self._sql.execute(
+                    "SELECT coalesce(sum(n), 0) FROM batches WHERE space=? AND id>?",
+                    (space, view.last_id)).fetchone()[0]
+                if new > VIEW_OVERLAY_MAX:
+                    view = None  # much was written since: read the whole space again
+            if view is None:
+                ids, e = self._load(space)
+                view = _View(e, max(ids, default=0))
+            else:
+                for bid, blob, dates, codes, vocab in self._sql.execute(
+                        "SELECT id, digests, learned, codes, vocab FROM batches "
+                        "WHERE space=? AND id>? ORDER BY id", (space, view.last_id)):
+                    words = json.loads(vocab)
+                    keys = (blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES))
+                    for k, when, code in zip(keys, np.frombuffer(dates, "<f8").tolist(),
+                                             np.frombuffer(codes, "<u2").tolist(),
+                                             strict=True):
+                        view.overlay[k] = (words[code], when)
+                    view.last_id = bid
         finally:
             self._sql.execute("COMMIT")
-        return ids, e, int(total)
+        self._views[space] = view
+        return view
 
     def get_many(self, space: str, digests: list[bytes]) -> Found:
         n = len(digests)
-        _, e, _ = self._read(space)
-        if not len(e.answers) or not n:
-            return [None] * n, np.full(n, np.nan)
-        hi, lo = e.digests[:, 0], e.digests[:, 1]
-        q = np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
-        order = np.argsort(q[:, 0])  # sorted queries walk the table once (3× faster)
-        pos = np.empty(n, dtype=np.intp)
-        pos[order] = np.minimum(np.searchsorted(hi, q[order, 0]), len(hi) - 1)
-        hit = (hi[pos] == q[:, 0]) & (lo[pos] == q[:, 1])
+        view = self._view(space)
+        e = view.base
         out = np.full(n, None, dtype=object)
-        out[hit] = e.answers[pos[hit]]
-        return out.tolist(), np.where(hit, e.learned[pos], np.nan)
+        dates = np.full(n, np.nan)
+        if len(e.answers) and n:
+            hi, lo = e.digests[:, 0], e.digests[:, 1]
+            q = np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
+            order = np.argsort(q[:, 0])  # sorted queries walk the table once (3× faster)
+            pos = np.empty(n, dtype=np.intp)
+            pos[order] = np.minimum(np.searchsorted(hi, q[order, 0]), len(hi) - 1)
+            hit = (hi[pos] == q[:, 0]) & (lo[pos] == q[:, 1])
+            out[hit] = e.answers[pos[hit]]
+            dates = np.where(hit, e.learned[pos], np.nan)
+        answers: list[str | None] = out.tolist()
+        if view.overlay:
+            for i, k in enumerate(digests):
+                if (held := view.overlay.get(k)) is not None:
+                    answers[i], dates[i] = held
+        return answers, dates
 
     def _space_names(self) -> list[str]:
         return [r[0] for r in self._sql.execute("SELECT DISTINCT space FROM batches")]
 
     def spaces(self) -> Iterator[tuple[str, Entries]]:
         for space in self._space_names():
-            yield space, self._read(space)[1]
+            self._sql.execute("BEGIN")
+            try:
+                entries = self._load(space)[1]
+            finally:
+                self._sql.execute("COMMIT")
+            yield space, entries
 
     def rewrite(self, keep: KeepFn) -> int:
         removed = 0
+        self._views.clear()
         with self._write():
             for space in self._space_names():
                 _, e = self._load(space)
@@ -416,6 +464,7 @@ class DirectoryStore(AnswerStore):
         return removed
 
     def clear(self) -> int:
+        self._views.clear()
         with self._write():
             removed = sum(len(self._load(space)[1].answers) for space in self._space_names())
             self._sql.execute("DELETE FROM batches")
