@@ -43,7 +43,7 @@ from rcsqualify import bulkwindow
 from rcsqualify.capability.bothub import BotHubProvider, carries_error
 from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
-from rcsqualify.remote.cache import JOB_DIR
+from rcsqualify.remote.cache import JOB_DIR, JOB_FILE
 from rcsqualify.remote.http import Unresolved
 
 JOB_MAX = 10_000
@@ -51,7 +51,6 @@ JOB_MAX_AGE = 48 * 3600.0
 RUNNING_STATUSES = ("PENDING", "RUNNING", "IN_PROGRESS", "QUEUED")
 FINAL_WAIT = 300.0  # first wait after a 405 inside the assumed window
 _JOB_ID = re.compile(r"[A-Za-z0-9._:~-]{1,256}")
-_JOB_FILE = re.compile(r"[0-9a-f]{32}\.json")
 UNKNOWN_WINDOW_DEADLINE = 3600.0
 
 
@@ -135,7 +134,7 @@ class BotHubBulkProvider(BotHubProvider):
             return []
         jobs = []
         for path in sorted(self.job_dir.glob("*.json")):
-            if not _JOB_FILE.fullmatch(path.name):
+            if not JOB_FILE.fullmatch(path.name):
                 continue  # not a file rcsqualify wrote: never read, never removed
             try:
                 job = json.loads(path.read_text())

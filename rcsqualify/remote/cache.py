@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -64,6 +65,17 @@ __all__ = ["SECRET_BYTES", "Freshness", "LookupCache", "Scope", "load_or_create_
 
 DAY = 86_400.0
 JOB_DIR = "bulk_jobs"
+#: a bulk job file rcsqualify wrote: the SHA-256 of the job id (never the id itself)
+JOB_FILE = re.compile(r"[0-9a-f]{32}\.json")
+
+
+def job_files(directory: Path) -> list[Path]:
+    """The bulk job files rcsqualify wrote in a cache directory: maintenance never
+    touches any other file there (CONTRACT §11)."""
+    job_dir = directory / JOB_DIR
+    if not job_dir.is_dir():
+        return []
+    return sorted(p for p in job_dir.iterdir() if JOB_FILE.fullmatch(p.name))
 _STORAGE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
 
 
@@ -322,10 +334,8 @@ class LookupCache:
         if self._store is None:
             return 0
         removed = self._store.clear()
-        job_dir = self.directory / JOB_DIR
-        if job_dir.is_dir():
-            for path in job_dir.glob("*.json"):
-                path.unlink(missing_ok=True)
+        for path in job_files(self.directory):
+            path.unlink(missing_ok=True)
         return removed
 
     def forget(self, numbers: Iterable[str]) -> int:
@@ -345,23 +355,21 @@ class LookupCache:
             return ~hit
 
         removed = self._store.rewrite(keep)
-        job_dir = self.directory / JOB_DIR
-        if job_dir.is_dir():
-            for path in job_dir.glob("*.json"):
-                try:
-                    job = json.loads(path.read_text())
-                    keys = job["keys"]
-                except (OSError, ValueError, KeyError, TypeError):
-                    continue
-                kept = [k for k in keys if k not in digests]
-                if len(kept) != len(keys):
-                    removed += len(keys) - len(kept)
-                    if kept:
-                        job["keys"] = kept
-                        from rcsqualify.files import atomic_write
+        for path in job_files(self.directory):
+            try:
+                job = json.loads(path.read_text())
+                keys = job["keys"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            kept = [k for k in keys if k not in digests]
+            if len(kept) != len(keys):
+                removed += len(keys) - len(kept)
+                if kept:
+                    job["keys"] = kept
+                    from rcsqualify.files import atomic_write
 
-                        with atomic_write(path, mode=0o600) as tmp:
-                            tmp.write_text(json.dumps(job))
-                    else:
-                        path.unlink(missing_ok=True)
+                    with atomic_write(path, mode=0o600) as tmp:
+                        tmp.write_text(json.dumps(job))
+                else:
+                    path.unlink(missing_ok=True)
         return removed

@@ -50,7 +50,7 @@ Sleep = Callable[[float], Awaitable[None]]
 #: the layout version of what rcsqualify keeps in Redis (remote/store.py checks the same)
 LAYOUT = "2"
 #: a stored "next slot" or "pause end" further than this ahead of now is stale
-STALE_AHEAD = 3600.0
+STALE_AHEAD = 2 * 86_400.0  # > the longest pause (--max-pause ≤ 1 day) or interval
 
 
 class Schedule(Protocol):
@@ -415,6 +415,10 @@ class Pacer:
             if self.paused_for > 0:  # a 429 arrived while we waited: a new place after it
                 await self.reserve()
             now = self._clock()
+            # 1/rate on this machine: the margin between it and the reservation interval
+            # lets a late wake-up be made up (every wait for the gap wakes late again on
+            # a busy machine, which would otherwise pile up); a RedisSchedule widens it
+            # to the interval itself across hosts, whose network jitter is larger
             wait = self.schedule.confirm(now, self.min_interval)
             if wait <= 0:
                 self.sent_at.append(now)
