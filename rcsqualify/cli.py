@@ -8,6 +8,7 @@ which shows the traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import signal
@@ -484,39 +485,7 @@ def check(
     if capability not in CAPABILITY_PROVIDERS:
         raise _fail(f"--capability must be one of {', '.join(CAPABILITY_PROVIDERS)}",
                     int(ExitCode.USAGE))
-    settings = Settings(
-        input=input, column=column, encoding=encoding, delimiter=delimiter, sheet=sheet,
-        input_format=input_format, header=header, csv_escape=csv_escape,
-        operator=operator, threshold=threshold, output=output,
-        json_report=json_report, quiet=quiet, debug=debug, split_dir=split_dir,
-        split_xlsx=split_xlsx, html_report=html_report, history=history,
-        gate=gate, markdown_report=markdown_report, junit_xml=junit_xml,
-        ci_summary=ci_summary, step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
-        github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
-        send_rate=send_rate,
-        price_message=price_message, price_conversation=price_conversation,
-        reply_rate=reply_rate,
-        portability=list(portability or []), portability_db=portability_db,
-        portability_number_column=portability_number_column,
-        portability_operator_column=portability_operator_column,
-        portability_max_unmapped=portability_max_unmapped,
-        portability_max_age=portability_max_age,
-        mnp_url=_mnp_url(mnp_profile, mnp_url), mnp_field=mnp_field,
-        mnp_profile=mnp_profile, capability=capability, batch_size=batch_size,
-        single_warn=single_warn,
-        bothub_url=bothub_url, bothub_token_url=bothub_token_url, bot_id=bot_id,
-        bot_key_file=bot_key_file, bot_jwt_header=bot_jwt_header, rbm_url=rbm_url,
-        agent_id=agent_id, rbm_credentials=rbm_credentials, agent_launched=agent_launched,
-        sample=sample, seed=seed, wait_for_window=wait_for_window, rate=rate,
-        rate_margin=rate_margin, poll_interval=poll_interval,
-        throttle_pause=throttle_pause, timeout=timeout, retry_backoff=retry_backoff,
-        max_pause=max_pause, max_requests=max_requests, bulk_deadline=bulk_deadline,
-        bulk_hours=bulk_hours, require_feature=require_feature, other_route=other_route,
-        cache_dir=cache_dir, cache_url=cache_url, quota_store=quota_store,
-        no_cache=no_cache, refresh=refresh,
-        credential_refs=dict(profile_credentials(ctx)), profile=profile, dry_run=dry_run,
-        lang=lang,
-    )
+    settings = check_settings(ctx, {k: v for k, v in locals().items() if k != "ctx"})
     console = stderr_console()
     if dry_run:
         from rcsqualify.report.terminal import dry_run_lines
@@ -533,6 +502,23 @@ def check(
     else:
         print_summary(run.summary, console)
     raise typer.Exit(run.summary.exit_code)
+
+
+def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
+    """``check``'s Settings from its parameters (after the profile was applied): the
+    option names are the field names; a few values need a word (the MNP URL of a named
+    profile, the CI variables, the profile's credential references)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(Settings)}
+    values = {k: v for k, v in params.items() if k in names}
+    values.update(
+        portability=list(params.get("portability") or []),
+        mnp_url=_mnp_url(params.get("mnp_profile"), params.get("mnp_url")),
+        step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
+        github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
+        credential_refs=dict(profile_credentials(ctx)))
+    return Settings(**values)
 
 
 def _mnp_url(profile: str | None, url: str | None) -> str | None:
@@ -777,66 +763,36 @@ def refresh(
     Any other option is passed to 'check' (--capability, --portability-db, ...). Only
     new numbers and answers past their freshness (not capable 60 days, capable 90 days,
     operators 7 days) are asked again: the rest comes from the cache. One run at a time
-    per list directory (a file lock); output is the verdict line alone when stderr is
-    not a terminal.
+    per list directory (a file lock, exit 4 when held); output is the verdict line alone
+    when stderr is not a terminal.
     """
-    import json
-    import tempfile
-    import time
-    from datetime import UTC, datetime
-
-    from filelock import FileLock, Timeout
+    from rcsqualify.config import apply_profile
+    from rcsqualify.refresh import default_lists, run_refresh
+    from rcsqualify.report.terminal import print_summary, verdict_line
 
     if not base.is_file():
         raise _fail(f"{base}: no such file", int(ExitCode.USAGE))
-    lists = split_dir or base.with_name(f"{base.stem}_lists")
-    from rcsqualify.files import refuse_overwrite
-    from rcsqualify.report.split import list_paths
-
-    # the log is appended to (and read back as history): not an input, but never the base
-    # nor a list (check refuses the lists that would overwrite the base)
-    refuse_overwrite([("the base", base)], [("--log-file", log_file), *list_paths(lists)])
-    lists.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lists / ".rcsqualify-refresh.lock"), timeout=wait_lock)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise _fail(f"another refresh is running for {lists} (lock "
-                    f"{lists / '.rcsqualify-refresh.lock'}); this run did nothing",
-                    int(ExitCode.LOCKED)) from None
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            report_path = Path(tmp) / "report.json"
-            args = ["check", str(base), "--split-dir", str(lists), "--json-report",
-                    str(report_path), *ctx.args]
-            if not sys.stderr.isatty() and "-q" not in args and "--quiet" not in args:
-                args.append("--quiet")
-            if debug:
-                args.append("--debug")
-            if log_file is not None and "--history" not in args:
-                args += ["--history", str(log_file)]
-            started = time.time()
-            code = app(args=args, standalone_mode=False, prog_name="rcsqualify")
-            code = int(code or 0)
-            if log_file is not None:
-                line: dict[str, Any] = {
-                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "base": base.name, "exit_code": code,
-                    "duration_s": round(time.time() - started, 2)}
-                if report_path.exists():
-                    rep = json.loads(report_path.read_text())
-                    line.update({"counts": rep["counts"], "error_ratio": rep["error_ratio"],
-                                 "error_ratio_upper": rep["error_ratio_upper"],
-                                 "gate": rep["gate"], "threshold": rep["threshold"],
-                                 "requests": rep["api"]["requests"],
-                                 "cache_hits": rep["api"]["cache_hits"],
-                                 "lists": rep.get("split_lists", {})})
-                log_file.parent.mkdir(parents=True, exist_ok=True)
-                with log_file.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(line) + "\n")
-    finally:
-        lock.release()
-    raise typer.Exit(code)
+    # the options meant for check, parsed by check itself (its types, its env vars, the
+    # profile), without running it: the runner is called below
+    assert ctx.parent is not None
+    group = ctx.parent.command
+    command = group.get_command(ctx.parent, "check")  # type: ignore[attr-defined]
+    with command.make_context("check", [str(base), *ctx.args], parent=ctx.parent) as sub:
+        params = apply_profile(sub, dict(sub.params))
+        settings = check_settings(sub, params)
+    if settings.dry_run:
+        raise _fail("refresh: --dry-run is for 'check'", int(ExitCode.USAGE))
+    quiet = settings.quiet or not sys.stderr.isatty()
+    settings = dataclasses.replace(settings, quiet=quiet, debug=settings.debug or debug)
+    console = stderr_console()
+    run = run_refresh(settings, base, split_dir or default_lists(base), log_file, wait_lock,
+                      console)
+    if quiet:
+        console.print(verdict_line(run.summary), markup=False, highlight=False,
+                      soft_wrap=True)
+    else:
+        print_summary(run.summary, console)
+    raise typer.Exit(run.summary.exit_code)
 
 
 @app.command()

@@ -33,3 +33,9 @@ class ConfigurationError(RcsQualifyError):
 
 class ServiceError(RcsQualifyError):
     """A remote service failed in a way that stops the whole run."""
+
+
+class Locked(RcsQualifyError):
+    """``refresh``: another run holds the lock of the list directory (exit 4)."""
+
+    exit_code = ExitCode.LOCKED

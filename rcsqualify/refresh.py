@@ -1,0 +1,81 @@
+"""Cron mode (``rcsqualify refresh``): one run at a time per list directory, the
+lists rewritten, one JSON line appended to a log.
+
+The check itself is the runner's (``execute_check``), called directly with the
+settings ``check`` would have built: nothing re-enters the command line and no report
+is read back from a file. Only new numbers and answers past their freshness are asked
+again: the rest comes from the cache.
+
+The log is appended to (and read back as the HTML report's trend): it is not an input,
+but it is never the base nor a list. A run that fails still logs its exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from rcsqualify.errors import Locked, RcsQualifyError
+from rcsqualify.runner import CheckRun, execute_check
+from rcsqualify.settings import Settings
+
+LOCK_NAME = ".rcsqualify-refresh.lock"
+
+
+def default_lists(base: Path) -> Path:
+    return base.with_name(f"{base.stem}_lists")
+
+
+def run_refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
+                wait_lock: float, console: Console) -> CheckRun:
+    """Check ``base`` into ``lists`` under the directory's lock; log one line."""
+    from filelock import FileLock, Timeout
+
+    from rcsqualify.files import refuse_overwrite
+    from rcsqualify.report.split import list_paths
+
+    refuse_overwrite([("the base", base)], [("--log-file", log_file), *list_paths(lists)])
+    lists.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lists / LOCK_NAME), timeout=wait_lock)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise Locked(f"another refresh is running for {lists} (lock {lists / LOCK_NAME}); "
+                     "this run did nothing") from None
+    started = time.time()
+    try:
+        settings = replace(settings, input=str(base), split_dir=str(lists),
+                           history=settings.history or log_file)
+        try:
+            run = execute_check(settings, console)
+        except RcsQualifyError as exc:
+            _log(log_file, base, int(exc.exit_code), started, None)
+            raise
+        _log(log_file, base, run.summary.exit_code, started, run)
+        return run
+    finally:
+        lock.release()
+
+
+def _log(log_file: Path | None, base: Path, code: int, started: float,
+         run: CheckRun | None) -> None:
+    if log_file is None:
+        return
+    line: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
+                            "base": base.name, "exit_code": code,
+                            "duration_s": round(time.time() - started, 2)}
+    if run is not None:
+        s = run.summary
+        line.update({"counts": s.counts, "error_ratio": round(s.error_ratio, 6),
+                     "error_ratio_upper": round(s.error_ratio_upper, 6), "gate": s.gate,
+                     "threshold": s.threshold, "requests": s.api.get("requests", 0),
+                     "cache_hits": s.api.get("cache_hits", 0), "lists": s.split_lists})
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
