@@ -1,0 +1,22 @@
+"""The ``rcsqualify`` command line: options → settings → runner → rendering. Nothing else.
+
+Errors: every ``RcsQualifyError`` becomes one line on stderr and its exit code
+(CONTRACT §7); anything unexpected becomes one line too (exit 2) unless ``--debug``,
+which shows the traceback.
+
+- ``base``: the app, its groups, one-line errors, help panels and examples;
+- ``check``: ``check``, ``refresh`` (cron mode, via ``rcsqualify/refresh.py``), ``probe``;
+- ``admin``: ``plan``, ``portability``, ``config``, ``cache``;
+- ``emulator``: the local emulator.
+"""
+
+from __future__ import annotations
+
+from rcsqualify.cli import admin, check, emulator  # noqa: F401 - they register commands
+from rcsqualify.cli.base import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,329 @@
+"""Maintenance commands: the ARCEP plan, the portability store, profiles, the cache."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rcsqualify.cli.base import (
+    CacheDir,
+    CacheUrl,
+    Debug,
+    app,
+    fail,
+    plan_app,
+    portability_app,
+    reports_errors,
+    stderr_console,
+)
+from rcsqualify.errors import ExitCode
+
+
+@plan_app.callback()
+@reports_errors
+def plan_info(ctx: typer.Context) -> None:
+    """Show the plan in use: snapshot date, blocks per territory and operator."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rcsqualify.numbering.plan import load_plan
+
+    plan = load_plan()
+    console = Console(highlight=False)
+    console.print(f"ARCEP numbering plan of {plan.snapshot.isoformat()} "
+                  f"({'shipped with rcsqualify' if plan.source == 'shipped' else plan.source}); "
+                  f"{len(plan.blocks)} blocks. Source : ARCEP, Licence Ouverte.")
+    t = Table(title="Blocks per territory")
+    t.add_column("territory")
+    t.add_column("blocks", justify="right")
+    for name, count in plan.blocks["territory"].value_counts().items():
+        t.add_row(str(name), str(count))
+    console.print(t)
+    o = Table(title="Blocks per operator (top 20)")
+    o.add_column("code")
+    o.add_column("operator")
+    o.add_column("blocks", justify="right")
+    for code, count in plan.blocks["operator"].value_counts().head(20).items():
+        o.add_row(str(code), plan.operator_name(str(code)), str(count))
+    console.print(o)
+
+
+@plan_app.command("update")
+@reports_errors
+def plan_update(
+    majnum: Annotated[Path, typer.Argument(help="MAJNUM.csv downloaded from ARCEP.")],
+) -> None:
+    """Validate and install a newer MAJNUM; the current plan stays on any failure."""
+    from rcsqualify.numbering.plan import install_plan
+
+    plan = install_plan(majnum)
+    typer.echo(f"installed ARCEP plan of {plan.snapshot.isoformat()} "
+               f"({len(plan.blocks)} blocks) at {plan.source}")
+
+
+@plan_app.command("reset")
+@reports_errors
+def plan_reset(debug: Debug = False) -> None:
+    """Remove an installed plan: go back to the one shipped with rcsqualify."""
+    from rcsqualify.numbering.plan import remove_installed_plan
+
+    typer.echo("back to the shipped ARCEP plan" if remove_installed_plan()
+               else "no installed plan: the shipped one is in use")
+
+
+@portability_app.command("import")
+@reports_errors
+def portability_import(
+    extracts: Annotated[list[Path], typer.Argument(
+        help="Extracts (CSV, XLSX, XLS, Parquet), in order.")],
+    into: Annotated[Path, typer.Option(
+        "--into", help="Store file to build, or to update with --delta (Parquet).")],
+    delta: Annotated[bool, typer.Option(
+        "--delta", help="Apply the extracts as daily deltas on top of the store: per number "
+        "the newest port date wins.")] = False,
+    number_column: Annotated[str | None, typer.Option(help="Number column.")] = None,
+    operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
+    max_unmapped: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
+        "operator values map to no operator.")] = 0.01,
+    max_age: Annotated[int, typer.Option(
+        min=0, help="Say the store is stale when its newest port date is older than this "
+        "many days.")] = 30,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Build a reusable, indexed store from extracts, or apply daily deltas to one (atomic:
+    the old store stays on failure)."""
+    import time
+
+    from rcsqualify.files import refuse_overwrite
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.operators.portability import describe_dates, import_extracts
+
+    # the store given with --into is updated in place (not an input); an extract is
+    refuse_overwrite([("extract", e) for e in extracts], [("--into", into)])
+    t = time.perf_counter()
+    meta = import_extracts(extracts, into, load_plan(), delta=delta,
+                           number_column=number_column, operator_column=operator_column,
+                           max_unmapped=max_unmapped)
+    applied = meta["applied"]
+    console = stderr_console()
+
+    def total(key: str) -> int:
+        return sum(int(s.get(key, 0)) for s in applied)
+
+    what = (f"applied {len(applied)} deltas ({total('rows')} rows) to {into}: "
+            f"{meta['changed']} numbers changed operator, {meta['rows']} numbers in the store"
+            if delta else f"imported {total('rows')} extract rows into {into}: {meta['rows']} "
+            f"numbers, {meta['conflicts']} conflicts")
+    console.print(f"{what}; {total('unmapped')} unmapped operator values, "
+                  f"{total('fixed_line_prefixes')} fixed-line prefixes on mobiles (not used), "
+                  f"{total('invalid_numbers')} invalid numbers, {total('unparsed_dates')} "
+                  f"dates that do not parse (rows kept with the file's date) "
+                  f"({time.perf_counter() - t:.1f} s)", markup=False, highlight=False)
+    console.print(describe_dates(meta, max_age), markup=False, highlight=False)
+    if meta["unmapped_examples"]:
+        console.print("unmapped operator values, e.g.: " + ", ".join(
+            meta["unmapped_examples"]), markup=False, highlight=False)
+
+
+@portability_app.command("info")
+@reports_errors
+def portability_info(
+    store: Annotated[Path, typer.Argument(help="Store built by 'portability import'.")],
+    max_age: Annotated[int, typer.Option(
+        min=0, help="Say the store is stale when its newest port date is older than this "
+        "many days.")] = 30,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Row count, port date range and age, operators, source files and deltas of a store."""
+    from rcsqualify.operators.portability import describe_dates, store_info
+
+    if not store.exists():
+        raise fail(f"{store}: no such store", int(ExitCode.USAGE))
+    info = store_info(store)
+    console = Console(highlight=False)
+    updated = (f", last delta {info['updated_at']} ({info['deltas']} deltas)"
+               if info.get("deltas") else "")
+    console.print(f"{store}: {info['rows']} numbers from {info['input_rows']} extract rows, "
+                  f"imported {info['imported_at']}{updated}; {info['conflicts']} conflicts, "
+                  f"{info['unmapped']} unmapped operator values", markup=False)
+    console.print(describe_dates(info, max_age), markup=False)
+    t = Table(title="Numbers per operator")
+    t.add_column("operator")
+    t.add_column("numbers", justify="right")
+    for op, count in info["operators"].items():
+        t.add_row(op, str(count))
+    console.print(t)
+    sources = info["sources"]
+    if len(sources) > 20:
+        console.print(f"… {len(sources) - 20} earlier sources", markup=False)
+    for src in sources[-20:]:
+        console.print(f"{src.get('kind', 'extract')}: {src.get('path')} ({src.get('rows')} "
+                      f"rows, newest port date {src.get('newest_date') or 'none'}; number "
+                      f"column {src.get('number_column')!r}, operator column "
+                      f"{src.get('operator_column')!r}, date column {src.get('date_column')!r})",
+                      markup=False)
+
+
+
+
+config_app = typer.Typer(help="Profiles: named sets of check options in a TOML file.",
+                         no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@reports_errors
+def config_show(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        envvar="RCSQUALIFY_CONFIG", help="Profiles file (default: config.toml in the user "
+        "config directory).")] = None,
+    profile: Annotated[str | None, typer.Option(
+        envvar="RCSQUALIFY_PROFILE", help="Profile to show applied.")] = None,
+    debug: Debug = False,
+) -> None:
+    """The settings 'check' would use, secrets masked, and where each comes from: the
+    profile, an environment variable, or the default."""
+    from rcsqualify.config import apply_profile, config_file, default_config_path
+    from rcsqualify.config import effective_settings as settings_rows
+
+    root = ctx.find_root()
+    check_command = root.command.commands["check"]  # type: ignore[attr-defined]
+    args = ["-", *(["--config", str(config)] if config else []),
+            *(["--profile", profile] if profile else [])]
+    check_ctx = check_command.make_context("check", args, parent=root,
+                                           resilient_parsing=True)
+    values = apply_profile(check_ctx, dict(check_ctx.params))
+    path = config_file(config)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"config file: {path}" if path else
+                  f"config file: none (looked for {default_config_path()})", markup=False)
+    console.print(f"profile: {profile or 'none'}", markup=False)
+    t = Table(title="Effective settings of 'rcsqualify check'", title_justify="left")
+    for col in ("setting", "value", "from"):
+        t.add_column(col, overflow="fold")
+    for key, value, where in settings_rows(check_ctx, values):
+        t.add_row(key, value, where, style="dim" if where == "default" else "")
+    console.print(t)
+
+
+cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@contextlib.contextmanager
+def _opened_cache(cache_dir: Path | None, cache_url: str | None = None) -> Iterator[Any]:
+    from rcsqualify.remote.cache import LookupCache
+
+    cache = LookupCache(cache_dir, url=cache_url)
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
+@cache_app.command("info")
+@reports_errors
+def cache_info(
+    cache_dir: CacheDir = None,
+    cache_url: CacheUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Entries per provider, answers, staleness, size and an age histogram."""
+    import json
+
+    with _opened_cache(cache_dir, cache_url) as cache:
+        info = cache.info()
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    console = Console(highlight=False)
+    console.print(f"{info['directory']}: {info['entries']} entries, "
+                  f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
+    t = Table(title="Entries per service (scope: provider, base URL, bot/agent id)")
+    for col in ("scope", "service", "entries", "answers", "stale"):
+        t.add_column(col)
+    for name, entry in info["providers"].items():
+        scope = entry.get("scope", {})
+        service = " ".join(str(scope.get(k, "")) for k in ("url", "id")).strip()
+        t.add_row(name, service, str(entry["entries"]),
+                  ", ".join(f"{k} {v}" for k, v in entry["answers"].items()), str(entry["stale"]))
+    console.print(t)
+    a = Table(title="Age of entries")
+    a.add_column("age")
+    a.add_column("entries", justify="right")
+    for name, count in info["ages"].items():
+        a.add_row(name, str(count))
+    console.print(a)
+
+
+@cache_app.command("clear")
+@reports_errors
+def cache_clear(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
+                yes: Annotated[bool, typer.Option(
+                    "--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
+                debug: Debug = False) -> None:
+    """Remove every cached answer and saved bulk job (the secret stays). On a terminal
+    it asks first; --yes does not."""
+    if not yes and sys.stdin.isatty() and not typer.confirm(
+            "remove every cached answer? The next runs ask the services again",
+            default=False, err=True):
+        typer.echo("nothing removed", err=True)
+        raise typer.Exit(1)
+    with _opened_cache(cache_dir, cache_url) as cache:
+        removed = cache.clear()
+    typer.echo(f"removed {removed} entries")
+
+
+@cache_app.command("forget")
+@reports_errors
+def cache_forget(
+    numbers: Annotated[list[str] | None, typer.Argument(
+        help="Numbers to forget, in any form the checker reads (0612…, +33 6…).")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="A file of numbers, one per line.")] = None,
+    cache_dir: CacheDir = None,
+    cache_url: CacheUrl = None,
+    debug: Debug = False,
+) -> None:
+    """Erase what the cache holds about these people's numbers, in every scope and in
+    persisted bulk jobs (right to erasure)."""
+    from rcsqualify.numbering.normalize import normalize_e164_list
+
+    given = list(numbers or [])
+    if file is not None:
+        try:
+            given += [line.strip() for line in file.read_text(encoding="utf-8-sig")
+                      .splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"{file}: cannot read the numbers file "
+                        f"({getattr(exc, 'strerror', None) or type(exc).__name__})",
+                        int(ExitCode.USAGE)) from None
+    if not given:
+        raise fail("give numbers to forget, or --file", int(ExitCode.USAGE))
+    e164, bad = normalize_e164_list(given)
+    if bad:
+        raise fail(f"{len(bad)} of the numbers given are not French numbers (item "
+                    f"{bad[0] + 1} first); nothing was forgotten", int(ExitCode.USAGE))
+    with _opened_cache(cache_dir, cache_url) as cache:
+        removed = cache.forget(e164)
+    typer.echo(f"forgot {len(set(e164))} number(s): {removed} cache entries removed")
+
+
+@cache_app.command("prune")
+@reports_errors
+def cache_prune(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
+                debug: Debug = False) -> None:
+    """Remove expired entries."""
+    with _opened_cache(cache_dir, cache_url) as cache:
+        removed = cache.prune()
+    typer.echo(f"removed {removed} expired entries")

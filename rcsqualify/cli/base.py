@@ -1,0 +1,244 @@
+"""The command line's frame: the app and its groups, one-line errors and exit codes,
+help panels and examples, the version."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from rcsqualify import __version__
+from rcsqualify.errors import ExitCode, RcsQualifyError
+from rcsqualify.files import Interrupted, cleanup_on_exit
+
+
+class OneLineErrors(TyperGroup):
+    """The root group: usage errors (a bad value, an unknown option) as one line on
+    stderr, exit 2, like every other error; option panels and examples in the help."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        arrange_help(self)
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args,
+                                **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args,
+                                **extra)
+        except typer.TyperException as exc:  # Click's usage errors (typer vendors Click)
+            typer.echo(f"rcsqualify: error: {usage_error_line(exc)}", err=True)
+            sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
+        except typer.Abort:
+            typer.echo("rcsqualify: error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    name="rcsqualify", no_args_is_help=True, add_completion=True, cls=OneLineErrors,
+    help="Qualify a French contact base before an RCS campaign on Orange's BotHub.",
+    pretty_exceptions_enable=False,
+)
+plan_app = typer.Typer(help="The embedded ARCEP numbering plan.", invoke_without_command=True)
+app.add_typer(plan_app, name="plan")
+portability_app = typer.Typer(help="Local portability store built from extracts.",
+                              no_args_is_help=True)
+app.add_typer(portability_app, name="portability")
+
+F = TypeVar("F", bound=Callable[..., Any])
+CacheDir = Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
+                                              help="Cache directory.")]
+CacheUrl = Annotated[str | None, typer.Option(
+    envvar="RCSQUALIFY_CACHE_URL",
+    help="The cache: a directory, or redis://[user@]host:port/db (rediss:// for TLS; the "
+    "password in RCSQUALIFY_REDIS_PASSWORD).")]
+Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=False,
+                   width=None if sys.stderr.isatty() else 120)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """One line on stderr, never wrapped (a log reader greps it), and the exit code."""
+    one_line = " ".join(message.split())
+    typer.echo(f"rcsqualify: error: {one_line}", err=True)
+    return typer.Exit(code)
+
+
+def reports_errors(func: F) -> F:
+    """One line and an exit code for every error; a traceback only with --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug")) or os.environ.get("RCSQUALIFY_DEBUG") == "1"
+        try:
+            # the one signal handler: temporary personal data removed on every exit path
+            with cleanup_on_exit():
+                return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as exc:  # a usage error of a command run inside
+            raise fail(usage_error_line(exc), getattr(exc, "exit_code", 2)) from None
+        except RcsQualifyError as exc:
+            if debug:
+                raise
+            raise fail(str(exc), int(exc.exit_code)) from None
+        except KeyboardInterrupt as exc:
+            what = ("terminated" if isinstance(exc, Interrupted)
+                    and exc.signum != signal.SIGINT else "interrupted")
+            raise fail(f"{what}; answers so far are cached, re-run to continue",
+                        getattr(exc, "exit_code", 130)) from None
+        except Exception as exc:
+            if debug:
+                raise
+            # never str(exc) of an arbitrary exception: it may quote a cell (CONTRACT §11)
+            detail = (f": {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+                      if isinstance(exc, OSError) and exc.strerror else "")
+            raise fail(f"unexpected {type(exc).__name__}{detail} (re-run with --debug for "
+                        "details)", int(ExitCode.USAGE)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+#: ``check``'s help panels (issue #16 item 7): option name → panel. Options added later
+#: fall into a panel by their prefix (``_panel_of``), never into one long list.
+CHECK_PANELS: dict[str, tuple[str, ...]] = {
+    "Input": ("input_format", "column", "encoding", "delimiter", "sheet", "header"),
+    "Gate": ("operator", "threshold", "gate", "sample", "seed"),
+    "Operators": ("portability", "portability_db", "portability_number_column",
+                  "portability_operator_column", "portability_max_unmapped",
+                  "portability_max_age", "mnp_url", "mnp_field", "mnp_profile"),
+    "Capability": ("capability", "bothub_url", "bothub_token_url", "bot_id", "bot_key_file",
+                   "bot_jwt_header", "rbm_url", "agent_id", "rbm_credentials",
+                   "agent_launched", "batch_size", "single_warn", "wait_for_window",
+                   "poll_interval", "bulk_deadline", "bulk_hours", "require_feature",
+                   "other_route"),
+    "Network": ("rate", "rate_margin", "throttle_pause", "timeout", "max_pause",
+                "max_requests", "retry_backoff"),
+    "Cache": ("cache_dir", "cache_url", "quota_store", "no_cache", "refresh"),
+    "Outputs": ("output", "json_report", "split_dir", "split_xlsx", "html_report", "lang",
+                "markdown_report", "ci_summary", "junit_xml", "history", "csv_escape",
+                "send_rate", "price_message", "price_conversation", "reply_rate", "quiet"),
+    "Profiles and dry run": ("config", "profile", "dry_run", "debug"),
+}
+_PANEL_PREFIXES = (("portability", "Operators"), ("mnp", "Operators"), ("cache", "Cache"),
+                   ("redis", "Cache"), ("bothub", "Capability"), ("bot", "Capability"),
+                   ("rbm", "Capability"), ("bulk", "Capability"), ("probe", "Capability"),
+                   ("split", "Outputs"), ("price", "Outputs"))
+EXAMPLES: dict[str, list[str]] = {
+    "check": [
+        "rcsqualify check contacts.csv --portability extract.csv",
+        "rcsqualify check contacts.xlsx --sheet Clients --split-dir lists/ "
+        "--html-report report.html",
+        "rcsqualify check contacts.csv --profile prod --dry-run",
+        "rcsqualify check contacts.csv --profile prod --gate upper --junit-xml junit.xml",
+        "cat export.csv | rcsqualify check - --column GSM -q",
+    ],
+    "refresh": ["rcsqualify refresh base.csv --profile prod --capability bothub-bulk "
+                "--wait-for-window --log-file refresh.log --html-report report.html"],
+    "emulator": ["rcsqualify emulator --port 8787 &",
+                 "rcsqualify emulator --port 0 --fault http_503=0.2 --quota 5"],
+    "config show": ["rcsqualify config show --profile prod",
+                    "rcsqualify config show --config ./team.toml --profile staging"],
+    "cache info": ["rcsqualify cache info --json"],
+    "cache clear": ["rcsqualify cache clear", "rcsqualify cache clear --yes   # in a script"],
+    "cache forget": ["rcsqualify cache forget 06 12 34 56 78",
+                     "rcsqualify cache forget --file erasure_requests.txt"],
+    "cache prune": ["rcsqualify cache prune"],
+    "plan": ["rcsqualify plan"],
+    "plan update": ["rcsqualify plan update MAJNUM.csv"],
+    "plan reset": ["rcsqualify plan reset"],
+    "portability import": ["rcsqualify portability import --into store.parquet dump.xls",
+                           "rcsqualify portability import --delta --into store.parquet "
+                           "delta_0312.csv"],
+    "portability info": ["rcsqualify portability info store.parquet --max-age 7"],
+}
+
+
+def _panel_of(name: str) -> str:
+    for panel, names in CHECK_PANELS.items():
+        if name in names:
+            return panel
+    for prefix, panel in _PANEL_PREFIXES:
+        if name.startswith(prefix):
+            return panel
+    return "Other"
+
+
+def _long_options(command: Any) -> list[str]:
+    return [o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))
+            if o.startswith("--") and o != "--help"]
+
+
+def arrange_help(group: Any, path: str = "") -> None:
+    """Panels for ``check``'s options, an "Examples" epilog on every command, and the
+    options ``refresh`` passes on to ``check`` listed in its own help."""
+    for name, command in group.commands.items():
+        full = f"{path} {name}".strip()
+        if full == "check":
+            for param in command.params:
+                if param.param_type_name == "option":
+                    param.rich_help_panel = _panel_of(param.name or "")
+        examples = EXAMPLES.get(full)
+        if examples:
+            command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
+        if hasattr(command, "commands"):
+            arrange_help(command, full)
+    refresh, check = group.commands.get("refresh"), group.commands.get("check")
+    if refresh is not None and check is not None:
+        own = set(_long_options(refresh))
+        passed = [o for o in _long_options(check) if o not in own]
+        refresh.epilog = ((refresh.epilog or "") + "\n\nEvery option of 'check' is passed "
+                          "on to it: " + " ".join(passed))
+
+
+#: options whose value is a share (0.15), not a percentage (15%)
+SHARE_OPTIONS = ("threshold", "reply-rate", "portability-max-unmapped", "rate-margin")
+
+
+def usage_error_line(exc: Exception) -> str:
+    """Click's usage error as one line, naming the command and where help is."""
+    format_message = getattr(exc, "format_message", None)
+    message = " ".join(str(format_message() if format_message else exc).split())
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None and ctx.command_path else "rcsqualify"
+    hint = ""
+    if "--version" in message and command != "rcsqualify":
+        hint = "; the version is 'rcsqualify --version'"
+    elif "%" in message or any(f"'--{name}'" in message for name in SHARE_OPTIONS):
+        hint = "; a share between 0 and 1, e.g. 0.15 for 15 %"
+    return f"{command}: {message}{hint} (see '{command} --help')"
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # not by importing phonenumbers (79 ms)
+
+        from rcsqualify.numbering.plan import load_plan
+
+        typer.echo(f"rcsqualify {__version__} (phonenumbers {version('phonenumbers')}, "
+                   f"ARCEP plan {load_plan().snapshot.isoformat()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=version_callback,
+                                          is_eager=True, help="Show versions and exit.")]
+    = False,
+) -> None:
+    """rcsqualify: who serves each number, is it RCS-reachable, will the campaign pass."""
