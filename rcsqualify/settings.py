@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rcsqualify.remote.policy import DEFAULT_POLICY
+
 if TYPE_CHECKING:
     from rcsqualify.remote.http import HttpPolicy
 
 DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
 DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
-DEFAULT_RATE = 30.0
-DEFAULT_THROTTLE_PAUSE = 60.0
 CAPABILITY_PROVIDERS = ("none", "bothub", "bothub-bulk", "rbm", "rbm-batch")
 
 
@@ -87,15 +87,15 @@ class Settings:
     require_feature: str = "chatBotCommunication"  # "" = any non-empty capability list
     other_route: str | None = None  # rbm | rbm-batch: other operators' mobiles on RBM
     # pacing and HTTP
-    rate: float = DEFAULT_RATE
-    rate_margin: float = 0.03  # pace this share under --rate (arrival jitter)
-    throttle_pause: float = DEFAULT_THROTTLE_PAUSE
-    timeout: float = 10.0
-    deadline: float = 120.0  # per number: give up retrying after this many seconds
-    concurrency: int = 64
-    retry_backoff: float = 0.5  # first backoff after a 5xx/timeout, doubling
-    max_pause: float = 900.0  # cap on a server's Retry-After
-    max_body: int = 1_000_000  # bytes of one answer
+    rate: float = DEFAULT_POLICY.rate
+    rate_margin: float = DEFAULT_POLICY.margin  # pace this share under --rate (jitter)
+    throttle_pause: float = DEFAULT_POLICY.throttle_pause
+    timeout: float = DEFAULT_POLICY.timeout
+    deadline: float = DEFAULT_POLICY.deadline  # per number: stop retrying after this
+    concurrency: int = DEFAULT_POLICY.concurrency
+    retry_backoff: float = DEFAULT_POLICY.backoff_initial  # first backoff, doubling
+    max_pause: float = DEFAULT_POLICY.max_pause  # cap on a server's Retry-After
+    max_body: int = DEFAULT_POLICY.max_body  # bytes of one answer
     max_requests: int | None = None  # budget per service and run
     # cache
     cache_dir: Path | None = None

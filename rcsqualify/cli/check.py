@@ -22,6 +22,7 @@ from rcsqualify.cli.base import (
     stderr_console,
 )
 from rcsqualify.errors import ExitCode
+from rcsqualify.remote.policy import DEFAULT_POLICY
 from rcsqualify.settings import (
     CAPABILITY_PROVIDERS,
     DEFAULT_BOTHUB_TOKEN_URL,
@@ -198,20 +199,23 @@ def check(
         help="Check other operators' mobiles on Google RBM too (rbm or rbm-batch; needs "
         "the RBM settings): a second route, with its own send_rbm list.")] = None,
     rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
-                                        help="Requests per second per provider.")] = 30.0,
+                                        help="Requests per second per provider.")]
+    = DEFAULT_POLICY.rate,
     rate_margin: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_RATE_MARGIN", min=0.0, max=0.5,
         help="Pace this share under --rate, so network jitter never makes arrivals "
-        "exceed the quota.")] = 0.03,
+        "exceed the quota.")] = DEFAULT_POLICY.margin,
     throttle_pause: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_THROTTLE_PAUSE", help="Seconds to pause after an HTTP 429.")]
-    = 60.0,
+    = DEFAULT_POLICY.throttle_pause,
     timeout: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_TIMEOUT", min=0.1,
-        help="Whole-request deadline (connect, send, complete answer), seconds.")] = 10.0,
+        help="Whole-request deadline (connect, send, complete answer), seconds.")]
+    = DEFAULT_POLICY.timeout,
     max_pause: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_MAX_PAUSE", min=0.0,
-        help="Longest pause a server's Retry-After may impose, seconds.")] = 900.0,
+        help="Longest pause a server's Retry-After may impose, seconds.")]
+    = DEFAULT_POLICY.max_pause,
     max_requests: Annotated[int | None, typer.Option(
         envvar="RCSQUALIFY_MAX_REQUESTS", min=1,
         help="Stop after this many requests per service (the rest stays unverified, "
@@ -219,7 +223,7 @@ def check(
     retry_backoff: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_RETRY_BACKOFF",
         help="First wait before retrying a 5xx/timeout/reset, seconds (doubles each time).")]
-    = 0.5,
+    = DEFAULT_POLICY.backoff_initial,
     cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
                                                    help="Cache directory.")] = None,
     cache_url: CacheUrl = None,
@@ -383,9 +387,11 @@ def probe(
         envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
     = None,
     rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
-                                        help="Requests per second per provider.")] = 30.0,
+                                        help="Requests per second per provider.")]
+    = DEFAULT_POLICY.rate,
     timeout: Annotated[float, typer.Option(envvar="RCSQUALIFY_TIMEOUT", min=0.1,
-                                           help="Whole-request deadline, seconds.")] = 10.0,
+                                           help="Whole-request deadline, seconds.")]
+    = DEFAULT_POLICY.timeout,
     debug: Debug = False,
 ) -> None:
     """Send one look-up and print the raw answer (the number and every secret masked) and

@@ -61,6 +61,7 @@ from tenacity import (
 from rcsqualify import __version__
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.remote.pacing import Pacer, Schedule
+from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.textsafe import mask_secrets, safe_text
 
@@ -84,31 +85,6 @@ _DESCRIBE = {
     "timeout": "no complete answer within --timeout",
     "unsupported": "the URL is not an http:// or https:// address",
 }
-
-
-@dataclass(frozen=True)
-class HttpPolicy:
-    """Every knob of the HTTP layer, built once from the options (CONTRACT §9, §10)."""
-
-    rate: float = 30.0
-    margin: float = 0.03  # pace this share under the rate (arrival jitter)
-    timeout: float = 10.0  # whole request: connect + send + complete body
-    max_attempts: int = 5
-    deadline: float = 120.0  # per number: give up retrying after this many seconds
-    backoff_initial: float = 0.5
-    throttle_pause: float = 60.0
-    max_pause: float = 900.0  # cap on Retry-After
-    max_throttled: int = 30  # 429s for one request before it is given up
-    max_body: int = 1_000_000
-    token_min_lifetime: float = 60.0
-    max_requests: int | None = None  # budget per service and run
-    concurrency: int = 64
-    early_stop: int = 20  # same-kind failures before any recognized answer → exit 2
-
-    def with_rate(self, rate: float) -> HttpPolicy:
-        from dataclasses import replace
-
-        return replace(self, rate=min(self.rate, rate))
 
 
 class Transient(Exception):
