@@ -31,6 +31,18 @@ from rcsqualify.settings import (
     Settings,
 )
 
+#: options that ``check`` and ``probe`` share: written once
+BothubUrl = Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
+                                        help="BotHub API base URL.")]
+BothubTokenUrl = Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_TOKEN_URL",
+                                             help="BotHub OAuth token URL.")]
+BotId = Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
+                                           help="BotHub bot id.")]
+BotKeyFile = Annotated[Path | None, typer.Option(
+    envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
+Rate = Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
+                                     help="Requests per second per provider.")]
+
 
 def profile_credentials(ctx: typer.Context) -> dict[str, str]:
     from rcsqualify.config import profile_of
@@ -142,16 +154,10 @@ def check(
         "(digest).")] = None,
     capability: Annotated[str, typer.Option(
         help="Capability provider: " + ", ".join(CAPABILITY_PROVIDERS) + ".")] = "none",
-    bothub_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
-                                            help="BotHub API base URL.")] = DEFAULT_BOTHUB_URL,
-    bothub_token_url: Annotated[str, typer.Option(
-        envvar="RCSQUALIFY_BOTHUB_TOKEN_URL", help="BotHub OAuth token URL.")]
-    = DEFAULT_BOTHUB_TOKEN_URL,
-    bot_id: Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
-                                               help="BotHub bot id.")] = None,
-    bot_key_file: Annotated[Path | None, typer.Option(
-        envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
-    = None,
+    bothub_url: BothubUrl = DEFAULT_BOTHUB_URL,
+    bothub_token_url: BothubTokenUrl = DEFAULT_BOTHUB_TOKEN_URL,
+    bot_id: BotId = None,
+    bot_key_file: BotKeyFile = None,
     bot_jwt_header: Annotated[str, typer.Option(
         help="Header carrying the GSMA JWT (Orange does not document it).")]
     = "X-Bot-Authorization",
@@ -198,9 +204,7 @@ def check(
         envvar="RCSQUALIFY_OTHER_ROUTE",
         help="Check other operators' mobiles on Google RBM too (rbm or rbm-batch; needs "
         "the RBM settings): a second route, with its own send_rbm list.")] = None,
-    rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
-                                        help="Requests per second per provider.")]
-    = DEFAULT_POLICY.rate,
+    rate: Rate = DEFAULT_POLICY.rate,
     rate_margin: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_RATE_MARGIN", min=0.0, max=0.5,
         help="Pace this share under --rate, so network jitter never makes arrivals "
@@ -376,19 +380,11 @@ def probe(
         envvar="RCSQUALIFY_MNP_URL", help="MNP URL template (generic) or base URL.")] = None,
     mnp_field: Annotated[str | None, typer.Option(
         help="generic profile: answer field holding the operator.")] = None,
-    bothub_url: Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
-                                            help="BotHub API base URL.")] = DEFAULT_BOTHUB_URL,
-    bothub_token_url: Annotated[str, typer.Option(
-        envvar="RCSQUALIFY_BOTHUB_TOKEN_URL", help="BotHub OAuth token URL.")]
-    = DEFAULT_BOTHUB_TOKEN_URL,
-    bot_id: Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
-                                               help="BotHub bot id.")] = None,
-    bot_key_file: Annotated[Path | None, typer.Option(
-        envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
-    = None,
-    rate: Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
-                                        help="Requests per second per provider.")]
-    = DEFAULT_POLICY.rate,
+    bothub_url: BothubUrl = DEFAULT_BOTHUB_URL,
+    bothub_token_url: BothubTokenUrl = DEFAULT_BOTHUB_TOKEN_URL,
+    bot_id: BotId = None,
+    bot_key_file: BotKeyFile = None,
+    rate: Rate = DEFAULT_POLICY.rate,
     timeout: Annotated[float, typer.Option(envvar="RCSQUALIFY_TIMEOUT", min=0.1,
                                            help="Whole-request deadline, seconds.")]
     = DEFAULT_POLICY.timeout,
