@@ -27,11 +27,9 @@ import numpy as np
 from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.operators.interface import OperatorSource
-from rcsqualify.pipeline import Distinct, apply_sources
+from rcsqualify.pipeline import Distinct, Progress, apply_sources
 from rcsqualify.remote.http import gather_or_cancel, run_all
 from rcsqualify.verdict import KIND, OPERATOR_ERROR, RCS_UNKNOWN, SOURCE
-
-Progress = Callable[[str, int, int | None], None]
 
 
 def can_stream(sources: Sequence[OperatorSource], provider: CapabilityProvider | None,

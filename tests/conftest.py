@@ -19,16 +19,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 
 
+@pytest.fixture(scope="session")
+def session_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("session")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-                 ) -> Iterator[Path]:
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                 session_dirs: Path) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("home")
     for key in list(os.environ):
-        if key.startswith("RCSQUALIFY_") or key == "GOOGLE_APPLICATION_CREDENTIALS":
+        if key.startswith("RCSQUALIFY_") or key in (
+                "GOOGLE_APPLICATION_CREDENTIALS", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RCSQUALIFY_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("RCSQUALIFY_PLAN_DIR", str(home / "plan"))
     monkeypatch.setenv("RCSQUALIFY_QUOTA_DIR", str(home / "quota"))
+    # platformdirs' cache (the compiled ARCEP plan) and state dirs: never the user's own;
+    # one per session, so the plan is compiled once, not once per test
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_dirs / "xdg-cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(session_dirs / "xdg-state"))
     # profiles: never the user's own config.toml (platformdirs follows XDG on Linux)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("COLUMNS", "120")

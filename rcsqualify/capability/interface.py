@@ -26,7 +26,8 @@ from rcsqualify.remote.http import HttpLayer, Unresolved, run_all
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NO_FEATURE, RCS_YES
 
-Progress = Callable[[int], None]
+#: how many numbers a provider has settled so far (the pipeline's ``Progress`` wraps it)
+Tick = Callable[[int], None]
 
 #: cached answer → RCS code ("nofeature": a capability list without the required one)
 CODE_OF = {"yes": RCS_YES, "no": RCS_NO, "nofeature": RCS_NO_FEATURE}
@@ -35,7 +36,7 @@ CODE_OF = {"yes": RCS_YES, "no": RCS_NO, "nofeature": RCS_NO_FEATURE}
 class Tally:
     """How many numbers are settled, for the progress bar."""
 
-    def __init__(self, done: int, progress: Progress | None) -> None:
+    def __init__(self, done: int, progress: Tick | None) -> None:
         self.done = done
         self.progress = progress
         self.tick(0)
@@ -80,7 +81,7 @@ class CapabilityProvider:
             out[i] = CODE_OF[answer]
         self.cache.put_many("cap", self.namespace, ((n, a) for _, n, a in answers))
 
-    def check_all(self, e164: list[str], progress: Progress | None = None) -> np.ndarray:
+    def check_all(self, e164: list[str], progress: Tick | None = None) -> np.ndarray:
         """RCS code (verdict.RCS_*) per number, in order. Never raises per number."""
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
         todo = self.answers_from_cache(e164, out)

@@ -247,7 +247,6 @@ class RbmBatchProvider(_RbmBase):
         self.agent_launched = agent_launched
         self.batch_size = batch_size
         self.sample_reach = (0, 0)  # summed over the calls' random samples
-        self.calls: list[int] = []  # sizes sent, for tests and benchmarks
 
     async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
@@ -259,7 +258,6 @@ class RbmBatchProvider(_RbmBase):
         async def one(span: tuple[int, int]) -> None:
             idx = todo[span[0]:span[1]]
             users = [e164[i] for i in idx]
-            self.calls.append(len(users))
             try:
                 answer = await http.request("POST", url, json={
                     "users": users, "agentId": self.agent_id}, expected=(403,))
