@@ -88,3 +88,14 @@ def service_account(tmp_path: Path, token_uri: str) -> Path:
         "private_key": pem, "client_email": "rbm@test.iam.gserviceaccount.com",
         "client_id": "1", "token_uri": token_uri}))
     return path
+
+
+def cached_entries(cache_dir: Path) -> int:
+    """How many answers a cache directory holds (it must hold none after a failure)."""
+    from rcsqualify.remote.cache import LookupCache
+
+    cache = LookupCache(cache_dir)
+    try:
+        return int(cache.info()["entries"])
+    finally:
+        cache.close()

@@ -18,6 +18,7 @@ import pytest
 from rcsqualify.remote.cache import LookupCache, load_or_create_secret
 from tests.conftest import Emulator
 from tests.helpers import (
+    cached_entries,
     check_json,
     contacts_file,
     e164,
@@ -37,14 +38,6 @@ def bothub(emulator: Emulator, base: str | None = None) -> list[str]:
             "--bothub-url", base or f"{emulator.base}/bothub/v1",
             "--bothub-token-url", f"{emulator.base}/oauth/v3/token", "--rate", "200",
             "--threshold", "1"]
-
-
-def cached_entries(cache_dir: Path) -> int:
-    cache = LookupCache(cache_dir)
-    try:
-        return int(cache.info()["entries"])
-    finally:
-        cache.close()
 
 
 # -- a wrong URL never becomes "not RCS" -------------------------------------------------

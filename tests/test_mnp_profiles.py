@@ -17,7 +17,7 @@ from rcsqualify.operators.mnp_profiles import (
 )
 from rcsqualify.remote.cache import LookupCache
 from tests.conftest import Emulator
-from tests.helpers import check_json, contacts_file, e164, frte_numbers, run_cli
+from tests.helpers import cached_entries, check_json, contacts_file, e164, frte_numbers, run_cli
 
 TWILIO_ENV = {"RCSQUALIFY_MNP_USER": "ACemulator",
               "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"}
@@ -29,14 +29,6 @@ HLR_ENV = {"RCSQUALIFY_MNP_KEY": "emulator-hlr-key",
 NUMBERS = frte_numbers(4)
 ANSWERS = {e164(NUMBERS[0]): {"operator": "20801"}, e164(NUMBERS[1]): {"operator": "20810"},
            e164(NUMBERS[2]): {"operator": "unknown"}, e164(NUMBERS[3]): {"operator": "error"}}
-
-
-def cached_entries(cache_dir: Path) -> int:
-    cache = LookupCache(cache_dir)
-    try:
-        return int(cache.info()["entries"])
-    finally:
-        cache.close()
 
 
 def setenv(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
