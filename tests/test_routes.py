@@ -36,9 +36,9 @@ def test_four_operators_two_routes(tmp_path: Path, emulator: Emulator) -> None:
     emulator.configure(rbm_launched_mccmnc=OTHERS_LAUNCHED)
     numbers = frte_numbers(160)  # the emulator's MNP spreads them over the big four
     f = contacts_file(tmp_path, [*numbers, *numbers[:10]])
-    lists, out = tmp_path / "lists", tmp_path / "out.csv"
+    lists, out, html = tmp_path / "lists", tmp_path / "out.csv", tmp_path / "r.html"
     _, report = check_json([str(f), *routed(emulator, tmp_path), "--split-dir", str(lists),
-                            "-o", str(out)])
+                            "-o", str(out), "--html-report", str(html), "--lang", "en"])
     ops = report["operators"]
     assert {"FRTE", "SFR0", "BOUY", "FRMO"} <= set(ops)  # FRMO: Free Mobile
     routes = report["routes"]["messages"]
@@ -58,6 +58,8 @@ def test_four_operators_two_routes(tmp_path: Path, emulator: Emulator) -> None:
     assert sizes["send_rbm"] == routes["rbm"] == report["send_plan"]["lists"]["send_rbm"]
     assert sizes["other_operators"] + sizes["send_rbm"] == counts["other_operator"]
     assert sum(sizes.values()) + report["split_lists"]["duplicates"] == counts["rows"]
+    page = html.read_text(encoding="utf-8")
+    assert f"{routes['rbm']} through RBM" in page and "no threshold of its own" in page
     annotated = rows(out)
     assert len(annotated) == 170
     assert {r["route"] for r in annotated} <= {"bothub", "rbm", "sms", "unverified", ""}

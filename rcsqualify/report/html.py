@@ -371,6 +371,29 @@ def _examples_table(rows: list[tuple[str, int, list[str]]], lang: str) -> str:
             f'<th>{t["examples"]}</th></tr>{body}</table>')
 
 
+_ROUTES_TEXT = {
+    "en": ("Routes: {b} through BotHub, {r} through {o} (other operators' mobiles it "
+           "reaches), {sms} by SMS{u}. The second route has no threshold of its own: "
+           "Orange's threshold concerns BotHub.", ", {n} not checked on the second route"),
+    "fr": ("Routes : {b} via BotHub, {r} via {o} (mobiles d'autres opérateurs qu'il "
+           "atteint), {sms} par SMS{u}. La seconde route n'a pas de seuil propre : le "
+           "seuil d'Orange concerne BotHub.", ", {n} non vérifiés sur la seconde route"),
+}
+
+
+def _routes(s: Summary, lang: str) -> str:
+    """With a second route (--other-route): messages per route, under the send plan."""
+    if not s.routes:
+        return ""
+    m = s.routes["messages"]
+    text, unchecked = _ROUTES_TEXT[lang]
+    u = unchecked.format(n=_int(m["unverified"], lang)) if m.get("unverified") else ""
+    return '<p id="routes">' + text.format(
+        b=_int(m.get("bothub", 0), lang), r=_int(m.get("rbm", 0), lang),
+        o=_esc(str(s.routes["other_route"]).upper(), 20), sms=_int(m.get("sms", 0), lang),
+        u=u) + "</p>"
+
+
 def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
                 lang: str = "en", generated_at: datetime | None = None) -> str:
     """The report in ``lang`` (fr or en); ``generated_at`` is the run's date."""
@@ -394,7 +417,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
                                      "</span>", r=_ratio(send["error_ratio"], lang))
                 + (t["plan_more"].format(m=_int(added, lang),
                                                u=_ratio(more["error_ratio_upper"], lang))
-                         if added else t["plan_none"]) + "</p></div>")
+                         if added else t["plan_none"]) + "</p>" + _routes(s, lang) + "</div>")
 
     # the decision
     verdict_word = t[f"verdict_{s.gate}"]
