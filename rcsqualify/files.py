@@ -142,8 +142,21 @@ def cannot_write(target: str | Path, exc: OSError) -> OutputError:
 def atomic_write(path: str | Path, *, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is synced and renamed onto
     ``path`` with ``mode`` (default: see ``default_mode``). On any failure the temporary
-    is removed and ``path`` is untouched; an ``OSError`` becomes an ``OutputError``."""
+    is removed and ``path`` is untouched; an ``OSError`` becomes an ``OutputError``.
+
+    A symbolic link is followed (the file it names is replaced, the link stays). A target
+    that exists and is not a regular file (``/dev/stdout``, a FIFO, a device) is written
+    in place: renaming a file onto it would replace the device itself."""
     target = Path(path)
+    try:
+        special = not stat.S_ISREG(os.stat(target).st_mode)  # follows links
+    except OSError:
+        special = False
+    if special:
+        yield target  # a device or a pipe: no atomicity to be had, nothing replaced
+        return
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))  # replace the file it names, keep the link
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temporary_file(f".{target.name}.", target.parent, ".part")

@@ -107,6 +107,15 @@ def portability_import(
 
     # the store given with --into is updated in place (not an input); an extract is
     refuse_overwrite([("extract", e) for e in extracts], [("--into", into)])
+    if into.exists() and not delta:
+        from rcsqualify.errors import InputError
+        from rcsqualify.operators.portability import store_info
+
+        try:  # --into replaces a store, never another file (a contact base, say)
+            store_info(into)
+        except InputError:
+            raise InputError(f"{into} exists and is not a portability store: refusing to "
+                             "overwrite it; choose another --into or remove it") from None
     t = time.perf_counter()
     meta = import_extracts(extracts, into, load_plan(), delta=delta,
                            number_column=number_column, operator_column=operator_column,

@@ -129,7 +129,8 @@ def choose_column(forced: str | None, headers: list[str], columns: list[str],
             return by_key[header_key(forced)], True
         if forced.isdigit() and 1 <= int(forced) <= len(columns):
             return columns[int(forced) - 1], False
-        raise InputError(f"no column {forced!r}; columns are: {', '.join(columns)}")
+        raise InputError(f"no column {safe_names([forced])}; columns are: "
+                         f"{safe_names(columns)}")
     ranked = sorted((p, i) for i, h in enumerate(headers)
                     if (p := header_priority(h)) is not None)
     if ranked:
@@ -142,12 +143,20 @@ def choose_column(forced: str | None, headers: list[str], columns: list[str],
         if len(winners) == 1 and top > 0:
             return winners[0], False
         raise InputError("several columns could hold the phone number ("
-                         + ", ".join(best) + "): choose one with --column")
+                         + safe_names(best) + "): choose one with --column")
     scores = content_scores(list(columns))
     ordered = sorted(scores.items(), key=lambda kv: -kv[1])
     if ordered and ordered[0][1] >= 0.5 and (len(ordered) == 1 or ordered[1][1] < 0.5):
         return ordered[0][0], False
     plausible = [c for c, s in ordered if s > 0.1]
-    hint = f" (candidates: {', '.join(plausible)})" if plausible else ""
+    hint = f" (candidates: {safe_names(plausible)})" if plausible else ""
     raise InputError("no phone column found by header or content" + hint
-                     + f"; columns are: {', '.join(columns)}; use --column")
+                     + f"; columns are: {safe_names(columns)}; use --column")
+
+
+def safe_names(names: list[str]) -> str:
+    """Column names for an error message: a "header" may be a row of data (its cells,
+    its phone numbers), so numbers are masked and the list is cut (CONTRACT §11)."""
+    from rcsqualify.textsafe import mask_secrets, safe_text
+
+    return safe_text(", ".join(mask_secrets(str(n)) for n in names), 160)

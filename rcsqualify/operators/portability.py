@@ -70,6 +70,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rcsqualify.contacts import ContactSource, header_key
+from rcsqualify.contacts.columns import safe_names
 from rcsqualify.errors import InputError
 from rcsqualify.files import atomic_write
 from rcsqualify.numbering.normalize import normalize_numbers
@@ -343,7 +344,7 @@ def choose_extract_columns(src: ContactSource, operator_column: str | None,
         else:
             raise InputError(
                 f"{src.info.path}: no operator column found by header or content "
-                f"({ACCEPTED_FORMS}); columns are: {', '.join(src.columns)}; use "
+                f"({ACCEPTED_FORMS}); columns are: {safe_names(list(src.columns))}; use "
                 "--portability-operator-column")
     # A column whose sampled values mostly map to nothing stops the run now, with the
     # same line as after a full read, instead of after reading a large file.
@@ -415,8 +416,9 @@ def read_extract(path: Path, plan: NumberingPlan, vocab: OperatorVocabulary,
                 stats["unmapped"] += int(np.count_nonzero(unmapped))
                 if len(examples) < 5:
                     for ex in pc.unique(mapped.cleaned.filter(pa.array(unmapped))).to_pylist():
-                        if len(examples) < 5 and ex not in examples:
-                            examples.append(ex)
+                        shown = _shown(str(ex))  # never a phone number, in any output
+                        if len(examples) < 5 and shown not in examples:
+                            examples.append(shown)
             keep = valid & has_code & ~fixed_on_mobile
             if cols.date:
                 days, empty = parse_dates(batch.column(2), today)

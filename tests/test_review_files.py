@@ -1,0 +1,62 @@
+"""The user's files, found by a hostile review (each reproduced before its fix)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from tests.conftest import SAMPLE
+from tests.helpers import run_cli, write_csv
+
+
+def test_a_report_to_a_fifo_is_written_into_it_not_over_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "report.json"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = run_cli(["check", str(SAMPLE / "contacts.csv"), "--json-report", str(fifo), "-q"])
+    reader.join(timeout=60)
+    assert result.exit_code == 0 and json.loads(got[0])["counts"]["rows"] == 154
+    assert not fifo.is_file() and fifo.exists()  # still a FIFO
+
+
+def test_a_report_through_a_symlink_replaces_the_file_and_keeps_the_link(tmp_path: Path
+                                                                         ) -> None:
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    result = run_cli(["check", str(SAMPLE / "contacts.csv"), "--json-report", str(link), "-q"])
+    assert result.exit_code == 0 and link.is_symlink()
+    assert json.loads(target.read_text())["counts"]["rows"] == 154
+
+
+def test_portability_import_never_overwrites_a_file_that_is_not_a_store(tmp_path: Path
+                                                                        ) -> None:
+    base = tmp_path / "mycontacts.csv"
+    base.write_bytes((SAMPLE / "contacts.csv").read_bytes())
+    result = run_cli(["portability", "import", "--into", str(base),
+                      str(SAMPLE / "portability.csv")])
+    assert result.exit_code == 2 and "not a portability store" in result.stderr
+    assert base.read_bytes() == (SAMPLE / "contacts.csv").read_bytes()
+
+
+def test_a_data_row_taken_for_a_header_is_never_quoted(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "t.csv", [["Dupont", "06 12 34 56 78", "12 rue X"],
+                                       ["Martin", "06 12 34 56 79", "3 rue Y"]])
+    result = run_cli(["check", str(f), "--column", "nope"])
+    assert result.exit_code == 2 and "columns are" in result.stderr
+    assert "12 34 56" not in result.stderr and "0612345678" not in result.stderr
+
+
+def test_unmapped_operator_values_are_masked_in_every_output(tmp_path: Path) -> None:
+    rows = [["numero", "operateur"], *[[f"0607{i:06d}", "FRTE"] for i in range(19)],
+            ["0607000099", "rappeler le 06 12 34 56 78"]]
+    extract = write_csv(tmp_path / "e.csv", rows)
+    result = run_cli(["check", str(SAMPLE / "contacts.csv"), "--portability", str(extract),
+                      "--portability-max-unmapped", "0.5", "--json-report", "-"])
+    assert result.exit_code in (0, 1)
+    assert "0612345678" not in result.stdout + result.stderr
+    assert "12 34 56 78" not in result.stdout + result.stderr
