@@ -50,8 +50,19 @@ def report_paths(s: Settings) -> list[tuple[str, str]]:
     return [(option, path) for option, path in paths if path and path != STDOUT]
 
 
+def stdout_reports(s: Settings) -> list[str]:
+    """The options whose report goes to standard output (``-``)."""
+    return [option for option, path in (("--json-report", s.json_report),
+                                        ("--html-report", s.html_report),
+                                        ("--markdown-report", s.markdown_report),
+                                        ("--junit-xml", s.junit_xml)) if path == STDOUT]
+
+
 def check_report_paths(s: Settings) -> None:
     """Exit 2 now for a report that could not be written at the end."""
+    if len(on_stdout := stdout_reports(s)) > 1:  # two documents in one stream: neither
+        raise InputError(f"{' and '.join(on_stdout)} cannot both go to standard output "
+                         "(-): give one of them a file")
     for option, path in report_paths(s):
         target = Path(path)
         parent = target.parent
@@ -74,7 +85,7 @@ def ci_outputs(s: Settings, summary: Summary) -> list[ReportOutput]:
         outputs.append(ReportOutput(path, format_markdown(summary), append=True))
     if s.junit_xml:
         outputs.append(ReportOutput(s.junit_xml, format_junit(summary)))
-    if s.github_actions and s.json_report != STDOUT:
+    if s.github_actions and not stdout_reports(s):  # stdout carries a document: no mix
         text = format_annotations(summary)
         if text:
             outputs.append(ReportOutput(STDOUT, text))

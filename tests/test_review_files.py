@@ -60,3 +60,10 @@ def test_unmapped_operator_values_are_masked_in_every_output(tmp_path: Path) -> 
     assert result.exit_code in (0, 1)
     assert "0612345678" not in result.stdout + result.stderr
     assert "12 34 56 78" not in result.stdout + result.stderr
+
+
+def test_two_documents_on_standard_output_are_refused(monkeypatch: object) -> None:
+    result = run_cli(["check", str(SAMPLE / "contacts.csv"), "--json-report", "-",
+                      "--junit-xml", "-"])
+    assert result.exit_code == 2 and "standard output" in result.stderr
+    assert result.stdout == ""
