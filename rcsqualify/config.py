@@ -123,12 +123,22 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
             credentials[CREDENTIALS[key[:-5]]] = "file:" + str(
                 (path.parent / Path(value).expanduser()).resolve())
         elif key in allowed:
+            if key in PATH_OPTIONS and isinstance(value, str) and value.strip() and (
+                    key != "mnp-profile" or value.strip().endswith(".toml")):
+                # a path in a profile is relative to the profile's file, never to the
+                # working directory: a checked-out repository must not redirect it
+                value = str((path.parent / Path(value.strip()).expanduser()).resolve())
             options[key] = value
         else:
             raise InputError(f"{where} is not an option of 'rcsqualify check' (keys are "
                              "long option names without the dashes, e.g. bothub-url, "
                              "or credential references: " + ", ".join(CREDENTIALS) + ")")
     return Profile(path=path, name=name, options=options, credentials=credentials)
+
+
+#: options whose value is a path: read relative to the profile file
+PATH_OPTIONS = ("mnp-profile", "bot-key-file", "rbm-credentials", "portability",
+                "portability-db", "history")
 
 
 def refuse_dry_run_from_environment(environ: Mapping[str, str] = os.environ) -> None:

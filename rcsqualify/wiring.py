@@ -144,7 +144,6 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
 
 
 @_paced_by_quota
-@_paced_by_quota
 def make_other_route(s: Settings, cache: LookupCache, notify: Notify | None = None
                      ) -> CapabilityProvider | None:
     """The second route (``--other-route``): other operators' mobiles on RBM. Its
@@ -164,6 +163,7 @@ def make_other_route(s: Settings, cache: LookupCache, notify: Notify | None = No
     return RbmBatchProvider(agent_launched=s.agent_launched, **kwargs)
 
 
+@_paced_by_quota
 def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                     notify: Notify | None = None) -> OperatorSource:
     """The MNP look-up of ``--mnp-profile`` (default ``generic``) at ``--mnp-url`` (the

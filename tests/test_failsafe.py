@@ -669,3 +669,22 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     out = provider.check_all([e164(n) for n in frte_numbers(2)])
     assert list(out) == [RCS_ERROR, RCS_ERROR]
     assert provider.stats.error_kinds["body_too_large"] == 2
+
+
+def test_a_credential_with_control_characters_stops_at_once(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCSQUALIFY_MNP_TOKEN", "abc\r\nX-Evil: 1")
+    f = contacts_file(tmp_path, frte_numbers(50))
+    result = run_cli(["check", str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200"])
+    assert result.exit_code == 2 and "credential" in result.stderr
+    assert "X-Evil" not in result.stderr
+    assert emulator.stats()["requests"].get("mnp", 0) == 0
+
+
+def test_an_implausible_network_code_is_not_an_operator(tmp_path: Path,
+                                                        emulator: Emulator) -> None:
+    emulator.configure(mnp_body={"mccmnc": "00000"})
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
+                                 "--threshold", "1"])
+    assert report["reasons"]["operator_error"] == 3 and result.exit_code == 3

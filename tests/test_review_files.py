@@ -67,3 +67,35 @@ def test_two_documents_on_standard_output_are_refused(monkeypatch: object) -> No
                       "--junit-xml", "-"])
     assert result.exit_code == 2 and "standard output" in result.stderr
     assert result.stdout == ""
+
+
+# -- found by the review of profiles, MNP and Redis -----------------------------------
+
+def test_a_profile_path_is_read_beside_the_profile_file_not_in_the_working_directory(
+        tmp_path: Path, monkeypatch: object) -> None:
+    import pytest as _pytest
+
+    assert isinstance(monkeypatch, _pytest.MonkeyPatch)
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.toml").write_text('[profiles.prod]\nmnp-profile = "mine.toml"\n')
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mine.toml").write_text("name = 'evil'\n")
+    monkeypatch.chdir(repo)
+    from rcsqualify.config import load_profile
+
+    profile = load_profile(conf / "config.toml", "prod", ["mnp-profile", "rate"])
+    assert profile.options["mnp-profile"] == str((conf / "mine.toml").resolve())
+
+
+def test_a_mistyped_redis_url_is_refused_and_never_shown(tmp_path: Path,
+                                                         monkeypatch: object) -> None:
+    import pytest as _pytest
+
+    assert isinstance(monkeypatch, _pytest.MonkeyPatch)
+    monkeypatch.chdir(tmp_path)
+    for url in (" redis://:s3cr3tPW@127.0.0.1:1/0", "redis:/:s3cr3tPW@127.0.0.1:1/0"):
+        result = run_cli(["cache", "info", "--cache-url", url])
+        assert result.exit_code == 2 and "s3cr3tPW" not in result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []  # no directory named after the URL

@@ -69,6 +69,13 @@ _UNKNOWN = "-"  # cached "the service does not know this number"
 _MCCMNC = re.compile(r"[0-9]{5,6}")
 _MCC = re.compile(r"[0-9]{3}")
 _MNC = re.compile(r"[0-9]{2,3}")
+def _plausible_network(mccmnc: str) -> bool:
+    """An MCC-MNC no table names may still be a real network (abroad); MCC 000-199 and
+    800-999 are not country codes, and French MNCs have two digits."""
+    mcc = int(mccmnc[:3])
+    return 200 <= mcc <= 799 and not (mcc == 208 and len(mccmnc) == 6)
+
+
 #: "unknown" answers in a row at the start of a run that stop it (see ``_remember``)
 UNKNOWN_AT_START = 20
 #: the request being signed (digest auth), per task: the signature is made anew for every
@@ -205,7 +212,7 @@ class MnpSource(OperatorSource):
         code = self.mapping.get(raw)
         if code is not None:
             return Verdict(code, "operator")
-        if _MCCMNC.fullmatch(raw):
+        if _MCCMNC.fullmatch(raw) and _plausible_network(raw):
             return Verdict(raw, "unnamed_network")
         raise _Failure("bad_operator_code")
 

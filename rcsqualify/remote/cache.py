@@ -139,6 +139,13 @@ class LookupCache:
         self.freshness = freshness or Freshness()
         self.clock = clock
         if url and not is_redis_url(url):  # a directory URL wins over --cache-dir
+            if "://" in url.removeprefix("file://") or url != url.strip() or (
+                    ":/" in url and not url.startswith("file://")):
+                # a mistyped URL must never become a directory named after it (with
+                # the password in its name, printed by every message)
+                raise ConfigurationError(
+                    "--cache-url must be a directory, file://DIR, redis://host:port/db or "
+                    "rediss://…; got something else (not shown: it may hold a password)")
             directory = Path(url.removeprefix("file://"))
         self.directory = directory or default_cache_dir()
         self.location = str(self.directory)

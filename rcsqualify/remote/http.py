@@ -648,6 +648,12 @@ class HttpLayer:
                 raw = await fetch(self._client, method, url, timeout=p.timeout,
                                   max_body=p.max_body, on_write=on_write, headers=headers,
                                   **send_kwargs)
+            except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+                # nothing left this machine: a header we built is not valid HTTP
+                raise ConfigurationError(
+                    f"{self.name}: cannot send a request to {mask_url(url)}: a credential or "
+                    "header holds characters HTTP does not allow (control or non-ASCII "
+                    "characters); check the credentials' environment variables") from exc
             except (httpx.TransportError, TimeoutError) as exc:
                 kind = transport_kind(exc)
                 if kind in (*CONNECT_KINDS, "timeout", "unsupported"):

@@ -305,7 +305,8 @@ def summarize(
     attribution: dict[str, Any] = {"sources": {
         label: asdict(stats) for label, stats in result.source_stats.items()}}
     if mobile.any():
-        moved = d.operator[mobile] != d.range_operator[mobile]
+        # a number whose look-up failed has no operator: not "moved" (it is unverified)
+        moved = (d.operator[mobile] != d.range_operator[mobile]) & (d.operator[mobile] != "")
         tgt = result.target_operator
         attribution["ported_in"] = int(np.count_nonzero(
             moved & (d.operator[mobile] == tgt)))
