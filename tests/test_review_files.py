@@ -99,3 +99,17 @@ def test_a_mistyped_redis_url_is_refused_and_never_shown(tmp_path: Path,
         result = run_cli(["cache", "info", "--cache-url", url])
         assert result.exit_code == 2 and "s3cr3tPW" not in result.stdout + result.stderr
     assert list(tmp_path.iterdir()) == []  # no directory named after the URL
+
+
+def test_plan_reset_leaves_a_majnum_it_did_not_install(tmp_path: Path,
+                                                       monkeypatch: object) -> None:
+    import pytest as _pytest
+
+    assert isinstance(monkeypatch, _pytest.MonkeyPatch)
+    plan_dir = tmp_path / "plans"
+    plan_dir.mkdir()
+    (plan_dir / "MAJNUM.csv").write_text("precious")
+    monkeypatch.setenv("RCSQUALIFY_PLAN_DIR", str(plan_dir))
+    result = run_cli(["plan", "reset"])
+    assert result.exit_code == 2 and "not installed by" in result.stderr
+    assert (plan_dir / "MAJNUM.csv").read_text() == "precious"

@@ -292,8 +292,14 @@ def install_plan(path: Path) -> NumberingPlan:
     plan = _build(validate_majnum(data), str(plan_dir() / "MAJNUM.csv"))
     with atomic_write(plan_dir() / "MAJNUM.csv", mode=0o644) as tmp:
         tmp.write_bytes(data)
+    # the receipt: what ``plan reset`` may delete is exactly the file written here
+    with atomic_write(plan_dir() / INSTALL_RECEIPT, mode=0o644) as tmp:
+        tmp.write_text(hashlib.sha256(data).hexdigest())
     load_plan.cache_clear()
     return plan
+
+
+INSTALL_RECEIPT = ".rcsqualify-installed-majnum.sha256"
 
 
 def remove_installed_plan() -> bool:
@@ -304,11 +310,21 @@ def remove_installed_plan() -> bool:
     the user's other files (CONTRACT §11: maintenance commands delete only what they
     created)."""
     target = plan_dir()
-    installed = target / "MAJNUM.csv"
+    installed, receipt = target / "MAJNUM.csv", target / INSTALL_RECEIPT
     if not installed.is_file():
         return False
     try:
+        ours = receipt.read_text().strip() == hashlib.sha256(
+            installed.read_bytes()).hexdigest()
+    except OSError:
+        ours = False
+    if not ours:
+        raise InputError(f"{installed} was not installed by 'rcsqualify plan update' (or was "
+                         "changed since): left in place; remove it yourself to go back to "
+                         "the shipped plan")
+    try:
         installed.unlink()
+        receipt.unlink()
     except OSError as exc:
         raise InputError(f"cannot remove the installed plan {installed}: "
                          f"{exc.strerror}") from exc
