@@ -113,3 +113,14 @@ def test_plan_reset_leaves_a_majnum_it_did_not_install(tmp_path: Path,
     result = run_cli(["plan", "reset"])
     assert result.exit_code == 2 and "not installed by" in result.stderr
     assert (plan_dir / "MAJNUM.csv").read_text() == "precious"
+
+
+def test_an_ndjson_object_repeating_a_key_keeps_both_values(tmp_path: Path) -> None:
+    f = tmp_path / "dup.ndjson"
+    f.write_text('{"tel":"0607000001","a":1,"a":2}\n{"tel":"0607000002","a":3}\n')
+    out = tmp_path / "out.ndjson"
+    result = run_cli(["check", str(f), "-o", str(out), "--json-report", "-", "-q"])
+    report = json.loads(result.stdout)
+    assert report["input"]["columns_renamed"] == {"a (2)": "a"}
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["a"] == "1" and first["a (2)"] == "2"

@@ -66,7 +66,8 @@ class NdjsonReader(Reader):
                         continue
                     try:
                         obj = json.loads(line, parse_int=JsonNumber, parse_float=JsonNumber,
-                                         parse_constant=JsonNumber)
+                                         parse_constant=JsonNumber,
+                                         object_pairs_hook=self._keep_repeated)
                     except ValueError as exc:
                         raise InputError(f"{self.info.path}: line {number} is not JSON") from exc
                     if not isinstance(obj, dict):
@@ -76,6 +77,20 @@ class NdjsonReader(Reader):
         except UnicodeDecodeError as exc:
             raise InputError(f"{self.info.path}: line {number + 1} is not UTF-8 text "
                              "(NDJSON is UTF-8)") from exc
+
+    def _keep_repeated(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """An object that repeats a key keeps every value: the second ``a`` becomes
+        ``a (2)`` (stated in the report), never a value silently dropped (CONTRACT §11)."""
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            name, n = key, 1
+            while name in obj:
+                n += 1
+                name = f"{key} ({n})"
+            if name != key:
+                self.info.columns_renamed.setdefault(name, key)
+            obj[name] = value
+        return obj
 
     def _keys(self) -> list[str]:
         keys: dict[str, None] = {}
