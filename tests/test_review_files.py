@@ -124,3 +124,17 @@ def test_an_ndjson_object_repeating_a_key_keeps_both_values(tmp_path: Path) -> N
     assert report["input"]["columns_renamed"] == {"a (2)": "a"}
     first = json.loads(out.read_text().splitlines()[0])
     assert first["a"] == "1" and first["a (2)"] == "2"
+
+
+def test_an_xlsx_workbook_on_standard_input(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["nom", "mobile"])
+    ws.append(["a", "0607000001"])
+    wb.save(tmp_path / "x.xlsx")
+    result = run_cli(["check", "-", "--json-report", "-", "-q"],
+                     input=(tmp_path / "x.xlsx").read_bytes())
+    assert result.exit_code == 0 and json.loads(result.stdout)["counts"]["rows"] == 1

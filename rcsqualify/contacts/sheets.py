@@ -51,9 +51,13 @@ class SheetReader(Reader):
 def open_xlsx(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
     import openpyxl
 
+    # a file object: openpyxl judges a *name* by its extension, and standard input is
+    # spooled to a file without one
+    fh = path.open("rb")
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:
+        fh.close()
         raise InputError(f"{info.path} is not a readable XLSX workbook "
                          f"({type(exc).__name__})") from exc
     try:
@@ -69,6 +73,7 @@ def open_xlsx(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
         return SheetReader(path, info, sheet, wb[sheet].iter_rows(values_only=True))
     finally:
         wb.close()
+        fh.close()
 
 
 def open_xls(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
