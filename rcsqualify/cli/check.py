@@ -260,7 +260,6 @@ def check(
 
     The send plan comes first: what to send, and the error ratio it would give.
     Exit codes: 0 pass, 1 fail, 2 usage or configuration error, 3 incomplete."""
-    from rcsqualify.report.terminal import print_summary, verdict_line
     from rcsqualify.runner import execute_check
 
     if capability not in CAPABILITY_PROVIDERS:
@@ -275,9 +274,15 @@ def check(
         for line in dry_run_lines(execute_dry_run(settings, console)):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(0)
-    run = execute_check(settings, console)
+    render_and_exit(execute_check(settings, console), console, quiet)
+
+
+def render_and_exit(run: Any, console: Any, quiet: bool) -> None:
+    """The verdict line alone (quiet: one line whatever its length, logs and CI grep it)
+    or the whole summary; then the gate's exit code."""
+    from rcsqualify.report.terminal import print_summary, verdict_line
+
     if quiet:
-        # one line whatever its length: logs and CI are grepped for it
         console.print(verdict_line(run.summary), markup=False, highlight=False,
                       soft_wrap=True)
     else:
@@ -340,7 +345,6 @@ def refresh(
     """
     from rcsqualify.config import apply_profile
     from rcsqualify.refresh import default_lists, run_refresh
-    from rcsqualify.report.terminal import print_summary, verdict_line
 
     if not base.is_file():
         raise fail(f"{base}: no such file", int(ExitCode.USAGE))
@@ -357,14 +361,8 @@ def refresh(
     quiet = settings.quiet or not sys.stderr.isatty()
     settings = dataclasses.replace(settings, quiet=quiet, debug=settings.debug or debug)
     console = stderr_console()
-    run = run_refresh(settings, base, split_dir or default_lists(base), log_file, wait_lock,
-                      console)
-    if quiet:
-        console.print(verdict_line(run.summary), markup=False, highlight=False,
-                      soft_wrap=True)
-    else:
-        print_summary(run.summary, console)
-    raise typer.Exit(run.summary.exit_code)
+    render_and_exit(run_refresh(settings, base, split_dir or default_lists(base), log_file,
+                                wait_lock, console), console, quiet)
 
 
 @app.command()
