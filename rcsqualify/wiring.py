@@ -379,16 +379,36 @@ def _pretty(content: bytes, limit: int = 4000) -> str:
 
 def mask_text(text: str, number: str, secrets: list[str]) -> str:
     """The number in any of its usual forms, and every secret, masked in ``text``."""
+    import json
     from urllib.parse import quote
 
     from rcsqualify.report.masking import mask_number
 
-    for secret in sorted((x for x in secrets if x and len(x) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "***")
+    for secret in sorted((x for x in secrets if x), key=len, reverse=True):
+        # as written, and as JSON escapes it (the answer is pretty-printed from JSON)
+        for form in {secret, json.dumps(secret)[1:-1]}:
+            text = text.replace(form, "***")
     digits = number.lstrip("+")
     national = "0" + digits[2:] if digits.startswith("33") else ""
     for form in sorted({number, quote(number, safe=""), digits, national} - {""},
                        key=len, reverse=True):
         text = text.replace(form, mask_number(form).replace("%2B", "+")
                             if form.startswith("%2B") else mask_number(form))
-    return text
+    return _mask_spelled(text, national or digits)
+
+
+def _mask_spelled(text: str, national: str) -> str:
+    """The number written with separators (``06 12 34 56 78``, ``+33 6 12…``): every run
+    of digits and separators whose digits end with the number's own significant digits
+    is masked."""
+    import re
+
+    tail = national.lstrip("0")[-8:]
+    if not tail:
+        return text
+
+    def hide(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        return "<number>" if digits.endswith(tail) else m.group(0)
+
+    return re.sub(r"\+?\d[\d\s.\-/()]{6,}\d", hide, text)

@@ -179,3 +179,15 @@ def test_bulk_answers_are_parsed_strictly() -> None:
                                              (0.0, "0%")])
 def test_threshold_is_shown_as_written(share: float, text: str) -> None:
     assert _pct(share) == text
+
+
+def test_probe_masking_covers_spelled_numbers_and_escaped_secrets() -> None:
+    from rcsqualify.wiring import mask_text
+
+    text = ('{"national_format": "06 12 34 56 78", "e": "+33 6 12 34 56 78", '
+            '"dots": "06.12.34.56.78", "echo": "Bearer pass\\"w/rd\\\\x", "other": '
+            '"07 00 00 00 01"}')
+    masked = mask_text(text, "+33612345678", ['pass"w/rd\\x'])
+    for leak in ("12 34 56", "12.34.56", 'pass\\"w', "pass"):
+        assert leak not in masked
+    assert "07 00 00 00 01" in masked  # another number is data, not the probed one
