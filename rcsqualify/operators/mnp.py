@@ -121,7 +121,10 @@ class MnpSource(OperatorSource):
                                  f"--mnp-profile {p.name} (e.g. {p.url or 'https://…'}), "
                                  "without {msisdn}")
             service = url.rstrip("/")
-            scope = Scope("mnp", service, f"profile:{p.name}")
+            # answers are only valid under the rules that read them: a user's file (or
+            # an edited one) never shares a scope with the built-in profile of its name
+            scope = Scope("mnp", service, f"profile:{p.name}"
+                          + ("" if p.source == "built-in" else f"#{profile_fingerprint(p)}"))
         self.url = url
         self.credentials = credentials or Credentials("none")
         self._now = now
@@ -393,3 +396,11 @@ class _Failure(Exception):
 
 def _error_kind(rule: Rule) -> str:
     return f"error_{rule.kind}" if rule.kind else "error_in_body"
+
+
+def profile_fingerprint(profile: Profile) -> str:
+    """A short hash of everything in a profile that decides what an answer means."""
+    import dataclasses
+    import hashlib
+
+    return hashlib.sha256(repr(dataclasses.asdict(profile)).encode()).hexdigest()[:10]
