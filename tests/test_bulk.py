@@ -107,9 +107,11 @@ def test_bulk_run_of_25000_numbers_in_3_jobs_resumes_after_kill(tmp_path: Path,
     proc = subprocess.Popen([exe, "check", str(f), *bulk], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while emulator.stats()["jobs_submitted"] < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)  # polling under way
+    job_dir = tmp_path / "cache" / "bulk_jobs"
+    # the condition, polled: the three jobs accepted and saved (then polling is under way)
+    while (len(list(job_dir.glob("*.json"))) < 3 if job_dir.exists() else True) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert emulator.stats()["jobs_submitted"] == 3
