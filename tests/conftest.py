@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,46 +133,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``redis-server`` (Debian's package) on 127.0.0.1, a free port and a temp
     dir, for the session; its URL. Required in CI (.ci/run installs it), skipped with
     the reason elsewhere when the binary or the ``redis`` client library is missing."""
-    import shutil
-    import socket
+    from tests.helpers import start_redis
 
-    exe = shutil.which("redis-server")
-    why = None
-    if exe is None:
-        why = "redis-server is needed: apt-get install redis-server (.ci/run installs it)"
-    else:
-        try:
-            import redis
-        except ImportError:
-            why = "the redis client library is needed: pip install -e '.[test]'"
-    if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    assert exe is not None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.05)
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield url
     finally:
-        client.close()
         proc.terminate()
         proc.wait(timeout=10)
 

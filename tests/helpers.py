@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,60 @@ def cached_entries(cache_dir: Path) -> int:
         return int(cache.info()["entries"])
     finally:
         cache.close()
+
+
+def redis_server_binary() -> str:
+    """Debian's ``redis-server`` and the ``redis`` client library: required in CI
+    (.ci/run installs them), the test skipped with the reason elsewhere."""
+    import os
+    import shutil
+
+    import pytest
+
+    exe = shutil.which("redis-server")
+    why = None
+    if exe is None:
+        why = "redis-server is needed: apt-get install redis-server (.ci/run installs it)"
+    else:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            why = "the redis client library is needed: pip install -e '.[test]'"
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    assert exe is not None
+    return exe
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``redis-server`` on 127.0.0.1, a free port, ``workdir``, no persistence,
+    answering PING (polled, bounded): the process and its URL. The caller stops it."""
+    import socket
+    import time
+
+    import redis
+
+    exe = redis_server_binary()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                client.ping()
+                return proc, url
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    raise
+                time.sleep(0.05)
+    finally:
+        client.close()

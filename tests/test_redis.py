@@ -17,7 +17,7 @@ import pytest
 
 from rcsqualify.remote.pacing import MemorySchedule, QuotaStore, RedisSchedule, service_key
 from tests.conftest import Emulator
-from tests.helpers import contacts_file, frte_numbers, run_cli
+from tests.helpers import contacts_file, frte_numbers, run_cli, start_redis
 
 
 def _closed_port() -> int:
@@ -219,32 +219,13 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
     """Redis killed while a run is checking: the run finishes from memory, pacing on
     the local schedule at the same rate (a burst-1 gateway sees no 429), reports the
     cache as degraded, and exits 3 (it would have passed)."""
-    import shutil
-
-    import redis
-
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is needed (.ci/run installs it)")
-    port = _closed_port()
-    server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, url = start_redis(tmp_path)
     try:
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.05)
         emulator.configure(spike_arrest=True, quota=20, quota_grace=0.02, capable_share=1.0)
         f = contacts_file(tmp_path, frte_numbers(60))
         cmd = [str(Path(sys.executable).with_name("rcsqualify")), "check", str(f),
                *emulator.bothub_args(), "--rate", "20", "--threshold", "1", "-q",
-               "--cache-url", f"redis://127.0.0.1:{port}/0",
+               "--cache-url", url,
                "--json-report", str(tmp_path / "r.json")]
         env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache"),
                "RCSQUALIFY_QUOTA_DIR": str(tmp_path / "quota")}
