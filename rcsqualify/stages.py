@@ -145,12 +145,5 @@ async def _check(provider: CapabilityProvider, queue: asyncio.Queue[tuple[int, s
         if progress:
             progress(stage, done, None)
 
-    tally = Tally(0, tick)
-    if provider.http is None:
-        await provider.consume(queue, sink, tally)
-        return
-    try:
-        async with provider.http.session():
-            await provider.consume(queue, sink, tally)
-    finally:
-        provider.notes.extend(provider.http.notes)
+    async with provider.session():
+        await provider.consume(queue, sink, Tally(0, tick))

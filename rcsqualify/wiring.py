@@ -131,16 +131,22 @@ def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
             job_dir=cache.directory if cache.enabled else None,
             wait_for_window=s.wait_for_window, poll_initial=s.poll_interval,
             bulk_deadline=s.bulk_deadline, hours=hours, **_bothub(s, cache, notify))
-    if s.capability == "rbm":
-        from rcsqualify.capability.rbm import RbmProvider
-
-        return RbmProvider(**_rbm(s, cache, notify))
-    if s.capability == "rbm-batch":
-        from rcsqualify.capability.rbm import RbmBatchProvider
-
-        return RbmBatchProvider(agent_launched=s.agent_launched, batch_size=s.batch_size,
-                                **_rbm(s, cache, notify))
+    if s.capability in ("rbm", "rbm-batch"):
+        return _rbm_provider(s.capability, s, cache, notify)
     raise ConfigurationError(f"unknown --capability {s.capability}")
+
+
+def _rbm_provider(kind: str, s: Settings, cache: LookupCache, notify: Notify | None
+                  ) -> CapabilityProvider:
+    """RBM per number (``rbm``) or ``users:batchGet`` (``rbm-batch``), for the target
+    operator's check or for the second route."""
+    from rcsqualify.capability.rbm import RbmBatchProvider, RbmProvider
+
+    if kind == "rbm":
+        return RbmProvider(**_rbm(s, cache, notify))
+    # batchGet's "not listed" means "not RCS" only where the agent is launched
+    return RbmBatchProvider(agent_launched=s.agent_launched, batch_size=s.batch_size,
+                            **_rbm(s, cache, notify))
 
 
 @_paced_by_quota
@@ -152,15 +158,7 @@ def make_other_route(s: Settings, cache: LookupCache, notify: Notify | None = No
         return None
     if s.other_route not in ("rbm", "rbm-batch"):
         raise InputError("--other-route must be rbm or rbm-batch")
-    kwargs = _rbm(s, cache, notify)
-    if s.other_route == "rbm":
-        from rcsqualify.capability.rbm import RbmProvider
-
-        return RbmProvider(**kwargs)
-    from rcsqualify.capability.rbm import RbmBatchProvider
-
-    # other operators are where the agent must be launched for a "no" to mean "no"
-    return RbmBatchProvider(agent_launched=s.agent_launched, **kwargs)
+    return _rbm_provider(s.other_route, s, cache, notify)
 
 
 @_paced_by_quota

@@ -35,6 +35,7 @@ from rcsqualify.remote.http import (
     HttpLayer,
     HttpPolicy,
     Notify,
+    error_envelope,
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
 
@@ -72,12 +73,6 @@ class GsmaJwt:
                                      "(PEM)") from exc
         self._exp = now + 3600
         return self._token
-
-
-def is_gsma_error(body: Any) -> bool:
-    """The documented error envelope ``{"error": {"code"|"message"|"status": …}}``."""
-    return isinstance(body, dict) and isinstance(body.get("error"), dict) and bool(
-        {"code", "message", "status"} & set(body["error"]))
 
 
 def carries_error(body: Any) -> bool:
@@ -131,7 +126,7 @@ class BotHubProvider(CapabilityProvider):
         """yes/no/nofeature for a recognized answer; raises ``Unresolved`` otherwise."""
         assert self.http is not None
         if answer.status == 404:
-            if is_gsma_error(answer.body):
+            if error_envelope(answer.body) is not None:
                 if _about_the_bot(answer.body):
                     raise ConfigurationError(
                         "BotHub does not know the bot (HTTP 404 about the bot, not the "

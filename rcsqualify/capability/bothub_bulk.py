@@ -43,7 +43,7 @@ from rcsqualify import bulkwindow
 from rcsqualify.capability.bothub import BotHubProvider, carries_error
 from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
-from rcsqualify.remote.cache import JOB_DIR, JOB_FILE
+from rcsqualify.remote.cache import JOB_DIR, job_files
 from rcsqualify.remote.http import Unresolved
 
 JOB_MAX = 10_000
@@ -130,12 +130,10 @@ class BotHubBulkProvider(BotHubProvider):
 
     # -- persistence: one small file per job, written when BotHub accepts it ---------
     def _load_jobs(self) -> list[dict[str, Any]]:
-        if self.job_dir is None or not self.job_dir.is_dir():
+        if self.job_dir is None:
             return []
         jobs = []
-        for path in sorted(self.job_dir.glob("*.json")):
-            if not JOB_FILE.fullmatch(path.name):
-                continue  # not a file rcsqualify wrote: never read, never removed
+        for path in job_files(self.job_dir.parent):  # only files rcsqualify named
             try:
                 job = json.loads(path.read_text())
                 valid = (isinstance(job, dict) and isinstance(job.get("id"), str)

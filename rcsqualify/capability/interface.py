@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -94,12 +94,19 @@ class CapabilityProvider:
 
     async def _session(self, e164: list[str], todo: list[int], out: np.ndarray,
                        tally: Tally) -> None:
-        if self.http is None:  # a provider without HTTP (tests, local tables)
+        async with self.session():
             await self.ask(e164, todo, out, tally)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """The provider's HTTP session (none for a provider without HTTP: tests, local
+        tables); what the HTTP layer noted (a spent budget…) joins the notes at the end."""
+        if self.http is None:
+            yield
             return
         try:
             async with self.http.session():
-                await self.ask(e164, todo, out, tally)
+                yield
         finally:
             self.notes.extend(self.http.notes)
 

@@ -52,6 +52,7 @@ from rcsqualify.remote.http import (
     TokenSource,
     Unresolved,
     client_error,
+    error_envelope,
     run_all,
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
@@ -131,16 +132,9 @@ class ServiceAccountToken(TokenSource):
             self.credentials.token = None
 
 
-def _envelope(body: Any) -> dict[str, Any] | None:
-    """Google's error envelope ``{"error": {"code", "message", "status"}}``, if present."""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return body["error"]
-    return None
-
-
 def _agent_problem(body: Any) -> str | None:
     """A 403 about the agent itself (missing/unknown), not about the number."""
-    err = _envelope(body)
+    err = error_envelope(body)
     message = str(err.get("message", "")) if err else ""
     if "agent" in message.lower() and "tester" not in message.lower():
         return safe_text(message, 160)
@@ -173,7 +167,7 @@ class _RbmBase(CapabilityProvider):
                 self.http.accept(answer, "reachable")
                 return "yes"
             raise self.http.reject(answer, "no_feature_list", url)
-        err = _envelope(answer.body)
+        err = error_envelope(answer.body)
         if err is None:
             raise self.http.reject(answer, f"unrecognized_{answer.status}", url)
         if answer.status == 403:

@@ -210,6 +210,15 @@ def client_error(exc: Exception) -> ConfigurationError:
                               "HTTPS_PROXY/HTTP_PROXY/NO_PROXY and SSL_CERT_FILE")
 
 
+def error_envelope(body: Any) -> dict[str, Any] | None:
+    """The error envelope GSMA MaaP and Google share, ``{"error": {"code"|"message"|
+    "status": …}}``, if ``body`` is one (a provider's documented negatives use it)."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict) and {"code", "message", "status"} & set(err):
+        return err
+    return None
+
+
 def server_message(content: bytes, hide: tuple[str, ...] = ()) -> str:
     """The server's own words from an error body, made safe, for a one-line message:
     numbers, token-like strings and the secrets in ``hide`` masked (a server may echo
