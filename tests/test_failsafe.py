@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ from tests.helpers import (
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
+
+
+def mnp(emulator: Emulator) -> list[str]:
+    return ["--mnp-url", emulator.mnp_url(), "--rate", "200"]
 
 
 def bothub(emulator: Emulator, base: str | None = None) -> list[str]:
@@ -279,8 +284,8 @@ def test_mnp_answers_we_do_not_recognize_are_failures(tmp_path: Path, emulator: 
     emulator.configure(mnp_body=body)
     cache = tmp_path / "cache"
     f = contacts_file(tmp_path, frte_numbers(6))
-    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
-                                 "--threshold", "1", "--cache-dir", str(cache)])
+    result, report = check_json([str(f), *mnp(emulator), "--threshold", "1", "--cache-dir",
+                                 str(cache)])
     assert result.exit_code == 3 and report["reasons"]["operator_error"] == 6
     assert report["api"]["providers"]["mnp"]["answers"]["kinds"] == {kind: 6}
     assert "\x1b" not in result.stderr + result.stdout
@@ -338,8 +343,7 @@ def test_cache_forget_erases_a_number_in_every_scope(tmp_path: Path, emulator: E
     f = contacts_file(tmp_path, numbers)
     cache = tmp_path / "cache"
     check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
-    check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200", "--threshold", "1",
-                "--cache-dir", str(cache)])
+    check_json([str(f), *mnp(emulator), "--threshold", "1", "--cache-dir", str(cache)])
     result = run_cli(["cache", "forget", numbers[0], e164(numbers[1]), "--cache-dir",
                       str(cache)])
     assert result.exit_code == 0 and "4 cache entries removed" in result.stdout
@@ -488,16 +492,21 @@ def test_the_cache_never_crosses_require_feature_settings(tmp_path: Path,
     assert strict["api"]["requests"] == 10 and strict["counts"]["not_rcs"] == 10
 
 
-def test_an_mnp_path_answering_json_404_to_everything_stops_the_run(
-        tmp_path: Path, emulator: Emulator) -> None:
-    emulator.configure(inject=[{"family": "mnp", "status": 404, "count": 10**6,
-                                "content_type": "application/json",
-                                "body": '{"detail": "Not Found"}'}])
+@pytest.mark.parametrize(("family", "service", "body", "said"), [
+    pytest.param("mnp", mnp, '{"detail": "Not Found"}', ["unknown", "--mnp-url"],
+                 id="an-mnp-path-that-does-not-exist"),
+    pytest.param("bothub", bothub, '{"error": {"code": 404, "message": "Bot not found"}}',
+                 ["--bot-id"], id="a-bot-the-gateway-does-not-know"),
+])
+def test_a_json_404_to_everything_is_a_configuration_error_naming_the_option(
+        tmp_path: Path, emulator: Emulator, family: str,
+        service: Callable[[Emulator], list[str]], body: str, said: list[str]) -> None:
+    emulator.configure(inject=[{"family": family, "status": 404, "count": 10**6,
+                                "content_type": "application/json", "body": body}])
     f = contacts_file(tmp_path, frte_numbers(60))
     cache = tmp_path / "cache"
-    result = run_cli(["check", str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
-                      "--cache-dir", str(cache)])
-    assert result.exit_code == 2 and "unknown" in result.stderr and "--mnp-url" in result.stderr
+    result = run_cli(["check", str(f), *service(emulator), "--cache-dir", str(cache)])
+    assert result.exit_code == 2 and all(words in result.stderr for words in said)
     assert cached_entries(cache) == 0
 
 
@@ -616,21 +625,8 @@ def test_mnp_codes_in_other_digit_scripts_are_refused(tmp_path: Path, emulator: 
                                                      ) -> None:
     emulator.configure(mnp_body={"mccmnc": "２０８０１"})
     f = contacts_file(tmp_path, frte_numbers(3))
-    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
-                                 "--threshold", "1"])
+    result, report = check_json([str(f), *mnp(emulator), "--threshold", "1"])
     assert report["reasons"]["operator_error"] == 3 and result.exit_code == 3
-
-
-def test_a_bot_the_gateway_does_not_know_is_a_configuration_error(
-        tmp_path: Path, emulator: Emulator) -> None:
-    emulator.configure(inject=[{"family": "bothub", "status": 404, "count": 10**6,
-                                "content_type": "application/json",
-                                "body": '{"error": {"code": 404, "message": "Bot not found"}}'}])
-    f = contacts_file(tmp_path, frte_numbers(10))
-    cache = tmp_path / "cache"
-    result = run_cli(["check", str(f), *bothub(emulator), "--cache-dir", str(cache)])
-    assert result.exit_code == 2 and "--bot-id" in result.stderr
-    assert cached_entries(cache) == 0
 
 
 def test_files_rcsqualify_did_not_write_are_left_alone(tmp_path: Path,
@@ -675,7 +671,7 @@ def test_a_credential_with_control_characters_stops_at_once(
         tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RCSQUALIFY_MNP_TOKEN", "abc\r\nX-Evil: 1")
     f = contacts_file(tmp_path, frte_numbers(50))
-    result = run_cli(["check", str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200"])
+    result = run_cli(["check", str(f), *mnp(emulator)])
     assert result.exit_code == 2 and "credential" in result.stderr
     assert "X-Evil" not in result.stderr
     assert emulator.stats()["requests"].get("mnp", 0) == 0
@@ -685,6 +681,5 @@ def test_an_implausible_network_code_is_not_an_operator(tmp_path: Path,
                                                         emulator: Emulator) -> None:
     emulator.configure(mnp_body={"mccmnc": "00000"})
     f = contacts_file(tmp_path, frte_numbers(3))
-    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
-                                 "--threshold", "1"])
+    result, report = check_json([str(f), *mnp(emulator), "--threshold", "1"])
     assert report["reasons"]["operator_error"] == 3 and result.exit_code == 3
