@@ -9,6 +9,13 @@ from tests.conftest import Emulator
 from tests.helpers import e164, frte_numbers, run_cli
 
 NUMBER = frte_numbers(1)[0]  # national form, as a user would type it
+# the credentials the emulator's look-alike of each MNP service accepts
+CREDENTIALS = {
+    "twilio": {"RCSQUALIFY_MNP_USER": "ACemulator",
+               "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"},
+    "hlr-lookups": {"RCSQUALIFY_MNP_KEY": "emulator-hlr-key",
+                    "RCSQUALIFY_MNP_SECRET": "emulator-hlr-secret"},
+}
 
 
 def forms(national: str) -> list[str]:
@@ -18,9 +25,7 @@ def forms(national: str) -> list[str]:
 
 def test_probe_bothub_prints_the_answer_masked(emulator: Emulator) -> None:
     emulator.reset(quota=1000, numbers={e164(NUMBER): {"capable": True}})
-    result = run_cli(["probe", "--capability", "bothub", "--bot-id", "test-bot",
-                      "--bothub-url", f"{emulator.base}/bothub/v1",
-                      "--bothub-token-url", f"{emulator.base}/oauth/v3/token", NUMBER])
+    result = run_cli(["probe", *emulator.bothub_args(), NUMBER])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "HTTP 200 application/json" in out and '"chatBotCommunication"' in out
@@ -33,31 +38,21 @@ def test_probe_bothub_prints_the_answer_masked(emulator: Emulator) -> None:
 
 def test_probe_bothub_not_capable(emulator: Emulator) -> None:
     emulator.reset(quota=1000, numbers={e164(NUMBER): {"capable": False}})
-    result = run_cli(["probe", "--capability", "bothub", "--bot-id", "test-bot",
-                      "--bothub-url", f"{emulator.base}/bothub/v1",
-                      "--bothub-token-url", f"{emulator.base}/oauth/v3/token", NUMBER])
+    result = run_cli(["probe", *emulator.bothub_args(), NUMBER])
     assert result.exit_code == 0
     assert "HTTP 404" in result.stdout and "not RCS" in result.stdout
 
 
-@pytest.mark.parametrize(("profile", "env", "operator", "code", "meaning"), [
-    ("twilio", {"RCSQUALIFY_MNP_USER": "ACemulator",
-                "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"}, "20810", 0,
-     "operator SFR0"),
-    ("twilio", {"RCSQUALIFY_MNP_USER": "ACemulator",
-                "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"}, "error", 3,
-     "not recognized (error_line_type)"),
-    ("hlr-lookups", {"RCSQUALIFY_MNP_KEY": "emulator-hlr-key",
-                     "RCSQUALIFY_MNP_SECRET": "emulator-hlr-secret"}, "unknown", 0,
-     "the service does not know the number"),
-    ("hlr-lookups", {"RCSQUALIFY_MNP_KEY": "emulator-hlr-key",
-                     "RCSQUALIFY_MNP_SECRET": "emulator-hlr-secret"}, "error", 3,
-     "not recognized (error_undetermined)"),
+@pytest.mark.parametrize(("profile", "operator", "code", "meaning"), [
+    ("twilio", "20810", 0, "operator SFR0"),
+    ("twilio", "error", 3, "not recognized (error_line_type)"),
+    ("hlr-lookups", "unknown", 0, "the service does not know the number"),
+    ("hlr-lookups", "error", 3, "not recognized (error_undetermined)"),
 ])
 def test_probe_an_mnp_profile(emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
-                              profile: str, env: dict[str, str], operator: str, code: int,
-                              meaning: str) -> None:
+                              profile: str, operator: str, code: int, meaning: str) -> None:
     emulator.reset(quota=1000, numbers={e164(NUMBER): {"operator": operator}})
+    env = CREDENTIALS[profile]
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     result = run_cli(["probe", "--mnp-profile", profile, "--mnp-url", emulator.base, NUMBER])
@@ -72,8 +67,8 @@ def test_probe_an_mnp_profile(emulator: Emulator, monkeypatch: pytest.MonkeyPatc
 
 def test_probe_a_service_that_answers_html(emulator: Emulator,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RCSQUALIFY_MNP_USER", "ACemulator")
-    monkeypatch.setenv("RCSQUALIFY_MNP_PASSWORD", "emulator-twilio-token")
+    for key, value in CREDENTIALS["twilio"].items():
+        monkeypatch.setenv(key, value)
     result = run_cli(["probe", "--mnp-profile", "twilio", "--mnp-url",
                       f"{emulator.base}/portal", NUMBER])
     assert result.exit_code == 3
