@@ -603,25 +603,25 @@ class RedisStore(AnswerStore):
             removed += sum(int(x) for x in pipe.execute())
         return removed
 
+    def _each_bucket(self, space: str, command: Callable[[Any, str], Any]) -> list[Any]:
+        """``command(pipe, key)`` on each of the space's 256 hashes in one round trip:
+        the answers, bucket by bucket."""
+        pipe = self.r.pipeline(transaction=False)
+        for b in range(256):
+            command(pipe, self._bucket(space, b))
+        return list(pipe.execute())
+
     def clear(self) -> int:
         removed = 0
         for space in self._space_names():
-            pipe = self.r.pipeline(transaction=False)
-            for b in range(256):
-                pipe.hlen(self._bucket(space, b))
-            removed += sum(int(x) for x in pipe.execute())
+            removed += sum(int(x) for x in self._each_bucket(space, lambda p, k: p.hlen(k)))
             self.r.delete(*[self._bucket(space, b) for b in range(256)])
         self.r.delete(f"{REDIS_PREFIX}spaces", f"{REDIS_PREFIX}scopes")
         return removed
 
     def size_bytes(self) -> int:
-        total = 0
-        for space in self._space_names():
-            pipe = self.r.pipeline(transaction=False)
-            for b in range(256):
-                pipe.memory_usage(self._bucket(space, b))
-            total += sum(int(x or 0) for x in pipe.execute())
-        return total
+        return sum(int(x or 0) for space in self._space_names()
+                   for x in self._each_bucket(space, lambda p, k: p.memory_usage(k)))
 
     def close(self) -> None:
         with contextlib.suppress(*self.errors):
