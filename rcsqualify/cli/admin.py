@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +26,17 @@ from rcsqualify.cli.base import (
 from rcsqualify.errors import ExitCode
 
 
+def _count_table(title: str, name: str, unit: str,
+                 counts: Iterable[tuple[object, object]]) -> Table:
+    """Two columns: each name, and how many (``unit``) it has, right-aligned."""
+    t = Table(title=title)
+    t.add_column(name)
+    t.add_column(unit, justify="right")
+    for key, count in counts:
+        t.add_row(str(key), str(count))
+    return t
+
+
 @plan_app.callback()
 @reports_errors
 def plan_info(ctx: typer.Context) -> None:
@@ -39,12 +50,8 @@ def plan_info(ctx: typer.Context) -> None:
     console.print(f"ARCEP numbering plan of {plan.snapshot.isoformat()} "
                   f"({'shipped with rcsqualify' if plan.source == 'shipped' else plan.source}); "
                   f"{len(plan.blocks)} blocks. Source : ARCEP, Licence Ouverte.")
-    t = Table(title="Blocks per territory")
-    t.add_column("territory")
-    t.add_column("blocks", justify="right")
-    for name, count in plan.blocks["territory"].value_counts().items():
-        t.add_row(str(name), str(count))
-    console.print(t)
+    console.print(_count_table("Blocks per territory", "territory", "blocks",
+                               plan.blocks["territory"].value_counts().items()))
     o = Table(title="Blocks per operator (top 20)")
     o.add_column("code")
     o.add_column("operator")
@@ -163,12 +170,8 @@ def portability_info(
                   f"imported {info['imported_at']}{updated}; {info['conflicts']} conflicts, "
                   f"{info['unmapped']} unmapped operator values", markup=False)
     console.print(describe_dates(info, max_age), markup=False)
-    t = Table(title="Numbers per operator")
-    t.add_column("operator")
-    t.add_column("numbers", justify="right")
-    for op, count in info["operators"].items():
-        t.add_row(op, str(count))
-    console.print(t)
+    console.print(_count_table("Numbers per operator", "operator", "numbers",
+                               info["operators"].items()))
     sources = info["sources"]
     if len(sources) > 20:
         console.print(f"… {len(sources) - 20} earlier sources", markup=False)
@@ -267,12 +270,7 @@ def cache_info(
         t.add_row(name, service, str(entry["entries"]),
                   ", ".join(f"{k} {v}" for k, v in entry["answers"].items()), str(entry["stale"]))
     console.print(t)
-    a = Table(title="Age of entries")
-    a.add_column("age")
-    a.add_column("entries", justify="right")
-    for name, count in info["ages"].items():
-        a.add_row(name, str(count))
-    console.print(a)
+    console.print(_count_table("Age of entries", "age", "entries", info["ages"].items()))
 
 
 @cache_app.command("clear")
