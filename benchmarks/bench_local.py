@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from _common import emit
 
 from rcsqualify.numbering.plan import load_plan
 
@@ -187,6 +188,17 @@ def run_cli(args: list[str], root: str | None = None) -> tuple[float, int, int]:
     return float(out[0]), int(out[1]), int(out[2])
 
 
+def large_contacts(name: str, rows: int, seed: int, figures: dict[str, Any]) -> Path:
+    """The ``rows``-row file of --big or --huge, written once and kept in _work for the
+    next runs; its rows and size go in the figures under ``name``."""
+    path = WORK / f"contacts_{rows}.csv"
+    if not path.exists():
+        write_contacts(path, make_numbers(rows, seed=seed))
+    figures[f"{name}_rows"] = rows
+    figures[f"{name}_file_mb"] = round(path.stat().st_size / 2**20)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -231,20 +243,12 @@ def main() -> None:
         measures["cli_check_csv_with_output_csv"] = ["check", str(csv_path), "-q", "-o",
                                                      f"{tmp}/out.csv"]
         if args.big:
-            big = WORK / f"contacts_{args.big}.csv"
-            if not big.exists():
-                write_contacts(big, make_numbers(args.big, seed=11))
-            figures["big_rows"] = args.big
-            figures["big_file_mb"] = round(big.stat().st_size / 2**20)
+            big = large_contacts("big", args.big, 11, figures)
             measures["big_check"] = ["check", str(big), "-q"]
             measures["big_check_with_output_parquet"] = ["check", str(big), "-q", "-o",
                                                          f"{tmp}/out.parquet"]
         if args.huge:
-            huge = WORK / f"contacts_{args.huge}.csv"
-            if not huge.exists():
-                write_contacts(huge, make_numbers(args.huge, seed=13))
-            figures["huge_rows"] = args.huge
-            figures["huge_file_mb"] = round(huge.stat().st_size / 2**20)
+            huge = large_contacts("huge", args.huge, 13, figures)
             measures["huge_check"] = ["check", str(huge), "-q"]
         walls: dict[tuple[str, str], list[float]] = {}
         rss: dict[tuple[str, str], list[float]] = {}
@@ -265,10 +269,7 @@ def main() -> None:
             measure: round(statistics.median(walls[("before", measure)])
                            / statistics.median(walls[("after", measure)]), 2)
             for measure in measures}
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    emit(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit
 from bench_local import make_numbers, run_cli, write_contacts
 
 from rcsqualify.numbering.plan import load_plan
@@ -199,9 +200,7 @@ def main() -> None:
         "store_newest_date_after_delta": after["newest_date"],
     })
     figures.update(sqlite_comparison(args.sqlite_rows, args.contacts))
-    text = json.dumps(figures, indent=2)
-    print(text)
-    RESULTS.write_text(text + "\n", encoding="utf-8")
+    emit(figures, RESULTS)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import emit
+
 HEAVY = ("pandas", "pyarrow.parquet", "openpyxl", "httpx", "tenacity", "diskcache",
          "google.auth", "jwt", "starlette", "uvicorn", "rich.progress", "phonenumbers")
 _MODULES = """
@@ -91,10 +93,7 @@ def main() -> None:
         figures["speedup_check_1_row"] = round(
             statistics.median(walls["before"]["check"])
             / statistics.median(walls["after"]["check"]), 2)
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    emit(figures, args.json)
 
 
 if __name__ == "__main__":
