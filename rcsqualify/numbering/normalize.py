@@ -86,11 +86,10 @@ def _pow10(exp: np.ndarray) -> np.ndarray:
 # The one pass reads a cell made only of digits, "+", spaces, dots and dashes
 # (``06 12 34 56 78``, ``+33 6 12…``, ``06.12.34.56.78``) from its bytes; anything else
 # (letters, other separators, non-ASCII, a single dot that may be a spreadsheet's
-# ``.0``) takes the exact regex path, ``_clean_odd_cells``. What each byte adds to the
-# packed running count of ``_scan``: 1 in the field of its class (other, dot, space,
-# plus); digits and dashes nothing.
+# ``.0``) takes the exact regex path, ``_clean_odd_cells``. What each byte that is not a
+# digit adds to the packed running count of ``_scan``: 1 in the field of its class
+# (other, dot, space, plus); dashes nothing.
 _FIELD = np.ones(256, dtype=np.int64)
-_FIELD[ord("0"):ord("9") + 1] = 0
 _FIELD[ord("-")] = 0
 _FIELD[ord(".")] = 1 << 12
 _FIELD[ord(" ")] = 1 << 24
@@ -114,34 +113,41 @@ class _Scan:
 def _scan(arr: pa.Array) -> _Scan:
     """One vectorized pass over the UTF-8 bytes of every cell (no per-row Python).
 
-    Per cell it counts bytes of each class with cumulative sums read at the cell
-    boundaries, checks that a "+" comes before every digit (what ``^\\+?\\d+$``
-    asks once separators are gone), and computes the digits' value as the sum of each
-    digit times 10 to the number of digits after it in its cell (``np.add.reduceat``).
+    Per cell it counts digits and bytes of each other class with cumulative sums read at
+    the cell boundaries, checks that a "+" comes before every digit (what ``^\\+?\\d+$``
+    asks once separators are gone), and reads the digits' value with Arrow's integer
+    cast (``_digits_value``).
     """
     n = len(arr)
     offsets, data, valid = string_parts(arr)
     lo = int(offsets[0]) if n else 0
     data = data[lo:int(offsets[-1])] if n else np.zeros(0, np.uint8)
-    starts = offsets[:-1] - lo
-    ends = offsets[1:] - lo
+    bounds = offsets - lo
+    starts = bounds[:-1]
+    ends = bounds[1:]
 
-    # One cumulative sum counts four classes at once: each byte adds 1 to its class's
-    # 12-bit field; a cell's counts are the difference at its boundaries (exact while
-    # the cell is shorter than 4096 bytes: longer cells take the regex path). Digits
-    # get their own sum: their running count also places each digit in its cell.
-    packed = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum(_FIELD[data], out=packed[1:])
-    counts = packed[ends] - packed[starts]
+    # Digits: their running count, read at the boundaries, counts them per cell and
+    # places each digit in its cell.
+    is_digit = np.subtract(data, 48, dtype=np.uint8) < 10
+    digits_before = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum(is_digit, out=digits_before[1:])
+    digits_at = digits_before[bounds]
+    ndigits = np.diff(digits_at).astype(np.int64)
+    # The other bytes (a few per cell at most in a typical base) are counted by class
+    # with one cumulative sum over them alone: each adds 1 to its class's 12-bit field;
+    # a cell's counts are the difference at its boundaries, the number of non-digits
+    # before a boundary being the bytes before it less the digits (exact while the cell
+    # is shorter than 4096 bytes: longer cells take the regex path).
+    other_at = np.flatnonzero(~is_digit)
+    other = data[other_at]
+    packed = np.zeros(len(other) + 1, dtype=np.int64)
+    np.cumsum(_FIELD[other], out=packed[1:])
+    counts = np.diff(packed[bounds - digits_at])
     del packed
     n_other = counts & 0xFFF
     n_dot = (counts >> 12) & 0xFFF
     n_space = (counts >> 24) & 0xFFF
     nplus = (counts >> 36) & 0xFFF
-    is_digit = np.subtract(data, 48, dtype=np.uint8) < 10
-    digits_before = np.zeros(len(data) + 1, dtype=np.int32)
-    np.cumsum(is_digit, out=digits_before[1:])
-    ndigits = (digits_before[ends] - digits_before[starts]).astype(np.int64)
     length = ends - starts
     rare = (n_other > 0) | (n_dot == 1) | (length >= 4096)
     empty = length == n_space
@@ -150,15 +156,15 @@ def _scan(arr: pa.Array) -> _Scan:
         empty |= ~valid
     empty &= ~rare
     bad_plus = nplus > 1
-    plus_at = np.flatnonzero(data == _PLUS_BYTE)
+    plus_at = other_at[other == _PLUS_BYTE]
     if len(plus_at):
         cell = np.searchsorted(ends, plus_at, side="right")
-        bad_plus[cell[digits_before[plus_at] > digits_before[starts[cell]]]] = True
+        bad_plus[cell[digits_before[plus_at] > digits_at[cell]]] = True
     reason = np.zeros(n, dtype=np.uint8)
     reason[empty] = R["empty"]
     reason[~rare & ~empty & ((ndigits == 0) | bad_plus)] = R["not_a_number"]
     return _Scan(rare=rare, reason=reason, plus=nplus > 0, ndigits=ndigits,
-                 value=_digits_value(data[is_digit], digits_before[offsets - lo], ndigits))
+                 value=_digits_value(data[is_digit], digits_at, ndigits))
 
 
 def _digits_value(digits: np.ndarray, offsets: np.ndarray, ndigits: np.ndarray

@@ -56,6 +56,11 @@ FRENCH_COUNTRY_CODES = ("33", "590", "594", "596", "262", "508")
 BLOCK_LENGTHS = (10, 13, 14)
 #: Bump when NumberingPlan's fields change: compiled pickles of older shapes are ignored.
 _COMPILED_FORMAT = 4
+#: ``BlockTable.lookup`` uses the direct index from this many values on (building it
+#: costs a few milliseconds: not worth it for a few numbers)
+_INDEX_FROM = 1 << 14
+#: Largest direct index built (entries; 2 bytes each with ARCEP's ~20,000 blocks)
+_INDEX_MAX = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,45 @@ class BlockTable:
         """Row index into the plan's blocks for each value, -1 where unallocated."""
         if len(self.starts) == 0:
             return np.full(len(values), -1, dtype=np.int32)
+        index = self.index if len(values) >= _INDEX_FROM else None
+        if index is not None:  # one gather instead of a binary search per value
+            step, first, table = index
+            pos = values // step - first
+            inside = (pos >= 0) & (pos < len(table))
+            got = table[np.where(inside, pos, 0)].astype(np.int32)
+            got[~inside] = -1
+            return got
         pos = np.searchsorted(self.starts, values, side="right") - 1
         safe = np.clip(pos, 0, None)
         hit = (pos >= 0) & (values <= self.ends[safe])
         return np.where(hit, self.block[safe], -1).astype(np.int32)
+
+    @cached_property
+    def index(self) -> tuple[int, int, np.ndarray] | None:
+        """The blocks as a direct index, or None if it would be large: ``step`` divides
+        every block's start and end + 1 (ARCEP allocates by thousands), so every
+        ``step`` consecutive numbers from a multiple of it lie in one block or in none,
+        and ``table[value // step - first]`` is the block of ``value`` (-1 for none),
+        exactly what the binary search over ``starts`` says."""
+        step = int(np.gcd.reduce(np.concatenate([self.starts, self.ends + 1])))
+        if step <= 0:
+            return None
+        first = int(self.starts[0]) // step
+        size = int(self.ends.max() + 1) // step - first
+        if size > _INDEX_MAX:
+            return None
+        counts = (self.ends + 1) // step - self.starts // step
+        at = np.repeat(self.starts // step - first - np.cumsum(counts) + counts, counts)
+        at += np.arange(len(at))
+        dtype = np.int16 if len(self.block) and int(self.block.max()) < 1 << 15 else np.int32
+        table = np.full(size, -1, dtype=dtype)
+        table[at] = np.repeat(self.block, counts)
+        return step, first, table
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("index", None)  # built on first use, never pickled
+        return state
 
 
 @dataclass(frozen=True)
