@@ -28,6 +28,7 @@ from typing import Any
 
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
+from rcsqualify.report.wording import duration_text
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES, Status
 
 LANGS = ("fr", "en")
@@ -245,13 +246,6 @@ def _day(text: str, lang: str) -> str:
     return at.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d")
 
 
-def _duration(seconds: float, lang: str) -> str:
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 60} min {s % 60:02d} s"
-
-
 def _bars(rows: list[tuple[str, str, int, str, bool]], total: int, lang: str) -> str:
     """Labelled bars as a CSS grid: label (wraps; full text in its title), bar (a small
     inline SVG), count and share. ``rows``: (label, title, value, color, bold)."""
@@ -461,7 +455,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
     if pr:
         projection = "<p>" + t["proj"].format(
             n=_int(pr.get("messages", 0), lang), u=_int(pr.get("messages_upper", 0), lang),
-            d=_duration(pr.get("send_seconds") or 0, lang),
+            d=duration_text(pr.get("send_seconds") or 0),
             rate=f"{pr.get('send_rate', 30):g}") + " "
         projection += (t["cost"].format(c=f"{pr['cost']:.2f}\u00a0€",
                                         cu=f"{pr['cost_upper']:.2f}\u00a0€",

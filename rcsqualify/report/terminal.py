@@ -13,22 +13,18 @@ from rich.text import Text
 
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import send_plan_line, threshold_text, verdict_line
+from rcsqualify.report.wording import (
+    duration_text,
+    send_plan_line,
+    threshold_text,
+    verdict_line,
+)
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES
 
 _STATUS_STYLE = {
     "invalid": "red", "not_mobile": "red", "other_operator": "red", "not_rcs": "red",
     "unverified": "yellow", "reachable": "green",
 }
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 60} min {s % 60:02d} s"
 
 
 def _pct(part: int, whole: int) -> str:
@@ -171,7 +167,7 @@ def render_summary(s: Summary) -> RenderableType:
     if pr:
         line = (f"campaign: {pr['messages']} RCS messages to send "
                 f"(up to {pr['messages_upper']} with the unverified), "
-                f"{_duration(pr['send_seconds'])} at {pr['send_rate']:g}/s")
+                f"{duration_text(pr['send_seconds'])} at {pr['send_rate']:g}/s")
         if "cost" in pr:
             line += (f"; cost {pr['cost']:.2f} € (up to {pr['cost_upper']:.2f} €) at "
                      f"{pr['reply_rate']:.0%} replies")

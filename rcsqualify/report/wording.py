@@ -1,4 +1,4 @@
-"""The sentences every report shares: the verdict and the send plan.
+"""The sentences every report shares: the verdict, the send plan and how long sending takes.
 
 Terminal, Markdown, JUnit, annotations and HTML say the same thing in the same words;
 each escapes these plain-text lines for its own format (they can carry a server's
@@ -15,6 +15,17 @@ def threshold_text(threshold: float) -> str:
     """``15%`` for a whole percentage, ``12.50%`` otherwise."""
     whole = round(threshold * 100, 9) == int(round(threshold * 100, 9))
     return f"{threshold:.0%}" if whole else f"{threshold:.2%}"
+
+
+def duration_text(seconds: float | None) -> str:
+    """How long sending takes: ``2 h 05 min``, ``3 min 07 s`` (in both languages); ``-``
+    when unknown."""
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min {s % 60:02d} s"
 
 
 def gated_phrase(s: Summary) -> str:
