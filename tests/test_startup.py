@@ -33,6 +33,7 @@ HEAVY = {
     "uvicorn": "the emulator",
     "rich.progress": "progress bars on a terminal",
     "phonenumbers": "nothing at run time (its version comes from package metadata)",
+    "pydantic": "a typed value that is not a default or a plain string (cli/coercion.py)",
 }
 
 _PROBE = """
@@ -106,3 +107,47 @@ def test_a_parquet_input_imports_its_reader(tmp_path: Path) -> None:
     run = _run(["check", str(tmp_path / "c.parquet"), "-q"], tmp_path)
     assert run["code"] in (0, 1)
     assert "pyarrow.parquet" in run["modules"]  # type: ignore[operator]
+
+
+def test_deferred_coercion_gives_typers_values_and_errors() -> None:
+    """cli/coercion.py returns a value as is only where Typer's own coercion returns it
+    unchanged: every parameter's default and a string for each option, compared with
+    Typer's coercion; anything else (a typed-in number, an out-of-range value) is Typer's,
+    error message included."""
+    import pytest
+    import typer
+    import typer.main
+    from typer._coercion import build_runtime_param
+
+    from rcsqualify.cli import app
+    from rcsqualify.cli.coercion import DeferredCoercion, defer
+
+    group = typer.main.get_command(app)
+    defer(group)
+    stack = [group]
+    checked = 0
+    while stack:
+        command = stack.pop()
+        stack.extend(getattr(command, "commands", {}).values())
+        ctx = typer.Context(command)
+        for param in command.params:
+            if not isinstance(param._runtime_param, DeferredCoercion):  # type: ignore[attr-defined]
+                continue
+            real = build_runtime_param(param.type_descriptor)  # type: ignore[attr-defined]
+            for value in (param.default, "0.5", "7", "x", -1, -1.0, 0.05, 10**9, 1e9, True):
+                try:
+                    expected = ("ok", real.coerce(value, param=param, ctx=ctx))
+                except typer.BadParameter as exc:
+                    expected = ("error", exc.format_message())
+                deferred = DeferredCoercion(param)
+                try:
+                    got = ("ok", deferred.coerce(value, param=param, ctx=ctx))
+                except typer.BadParameter as exc:
+                    got = ("error", exc.format_message())
+                assert got == expected, (command.name, param.name, value)
+                checked += 1
+    assert checked > 800
+    with pytest.raises(typer.BadParameter, match="greater than or equal to 1"):
+        check = group.commands["check"]  # type: ignore[attr-defined]
+        batch = next(p for p in check.params if p.name == "batch_size")
+        batch.process_value(typer.Context(check), "0")

@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from rcsqualify import __version__
+from rcsqualify.cli.coercion import defer
 from rcsqualify.errors import ExitCode, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
 
@@ -31,6 +32,7 @@ class OneLineErrors(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
+        defer(self)  # no pydantic adapter for the values that need none (cli/coercion.py)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
