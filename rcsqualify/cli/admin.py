@@ -84,6 +84,11 @@ def plan_reset(debug: Debug = False) -> None:
                else "no installed plan: the shipped one is in use")
 
 
+StoreMaxAge = Annotated[int, typer.Option(
+    min=0, help="Say the store is stale when its newest port date is older than this many "
+    "days.")]
+
+
 @portability_app.command("import")
 @reports_errors
 def portability_import(
@@ -99,10 +104,8 @@ def portability_import(
     max_unmapped: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
         "operator values map to no operator.")] = 0.01,
-    max_age: Annotated[int, typer.Option(
-        min=0, help="Say the store is stale when its newest port date is older than this "
-        "many days.")] = 30,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    max_age: StoreMaxAge = 30,
+    debug: Debug = False,
 ) -> None:
     """Build a reusable, indexed store from extracts, or apply daily deltas to one (atomic:
     the old store stays on failure)."""
@@ -152,10 +155,8 @@ def portability_import(
 @reports_errors
 def portability_info(
     store: Annotated[Path, typer.Argument(help="Store built by 'portability import'.")],
-    max_age: Annotated[int, typer.Option(
-        min=0, help="Say the store is stale when its newest port date is older than this "
-        "many days.")] = 30,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    max_age: StoreMaxAge = 30,
+    debug: Debug = False,
 ) -> None:
     """Row count, port date range and age, operators, source files and deltas of a store."""
     from rcsqualify.operators.portability import describe_dates, store_info
