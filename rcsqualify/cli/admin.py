@@ -16,6 +16,7 @@ from rcsqualify.cli.base import (
     CacheDir,
     CacheUrl,
     Debug,
+    MaxUnmapped,
     app,
     fail,
     plan_app,
@@ -101,9 +102,7 @@ def portability_import(
         "the newest port date wins.")] = False,
     number_column: Annotated[str | None, typer.Option(help="Number column.")] = None,
     operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
-    max_unmapped: Annotated[float, typer.Option(
-        min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
-        "operator values map to no operator.")] = 0.01,
+    max_unmapped: MaxUnmapped = 0.01,
     max_age: StoreMaxAge = 30,
     debug: Debug = False,
 ) -> None:

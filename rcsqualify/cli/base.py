@@ -67,6 +67,10 @@ CacheUrl = Annotated[str | None, typer.Option(
     help="The cache: a directory, or redis://[user@]host:port/db (rediss:// for TLS; the "
     "password in RCSQUALIFY_REDIS_PASSWORD).")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+# an extract's share of unusable operator values: 'check' and 'portability import'
+MaxUnmapped = Annotated[float, typer.Option(
+    min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
+    "operator values map to no operator.")]
 
 
 def stderr_console() -> Console:

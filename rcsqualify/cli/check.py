@@ -16,6 +16,7 @@ from rcsqualify.cli.base import (
     CacheUrl,
     Debug,
     F,
+    MaxUnmapped,
     app,
     fail,
     reports_errors,
@@ -134,9 +135,7 @@ def check(
         help="Number column of the extracts.")] = None,
     portability_operator_column: Annotated[str | None, typer.Option(
         help="Operator column of the extracts.")] = None,
-    portability_max_unmapped: Annotated[float, typer.Option(
-        min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
-        "operator values map to no operator.")] = 0.01,
+    portability_max_unmapped: MaxUnmapped = 0.01,
     portability_max_age: Annotated[int, typer.Option(
         min=0, help="Warn when the newest port date of an extract or store is older than "
         "this many days.")] = 30,
