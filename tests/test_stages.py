@@ -75,14 +75,17 @@ def test_kill_9_during_both_stages_then_rerun(tmp_path: Path, emulator: Emulator
     first = emulator.stats()["requests"]
     assert first.get("mnp", 0) < 240  # killed while both stages were running
     in_flight = sum(emulator.stats()["asked"].values()) - cached_entries(tmp_path / "cache")
-    subprocess.run([*args, "--json-report", str(tmp_path / "resumed.json")], env=env,
+    # the rerun and the fresh run go faster: only the killed run needs the slow rate
+    subprocess.run([*args, "--rate", "400", "--json-report", str(tmp_path / "resumed.json")],
+                   env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     asked = emulator.stats()["asked"]
     twice = [k for k, v in asked.items() if v > 1]
     assert len(twice) <= in_flight, (twice, in_flight)  # only what was in flight
     emulator.reset(quota=1000)
     fresh_env = {**env, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "fresh")}
-    subprocess.run([*args, "--json-report", str(tmp_path / "fresh.json")], env=fresh_env,
+    subprocess.run([*args, "--rate", "400", "--json-report", str(tmp_path / "fresh.json")],
+                   env=fresh_env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     resumed = json.loads((tmp_path / "resumed.json").read_text())
     fresh = json.loads((tmp_path / "fresh.json").read_text())
