@@ -134,6 +134,13 @@ def test_emulator_port_in_use_suggests_port() -> None:
     assert "--port 0" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_emulator_port_out_of_range_is_one_line(port: str) -> None:
+    result = run_cli(["emulator", "--port", port])
+    assert result.exit_code == 2 and "--port" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
 # -- 7. help -------------------------------------------------------------------------------
 def test_check_options_are_grouped_in_panels() -> None:
     import typer

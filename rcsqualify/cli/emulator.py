@@ -19,7 +19,8 @@ from rcsqualify.errors import ExitCode
 @app.command()
 @reports_errors
 def emulator(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8787,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).",
+                                      min=0, max=65535)] = 8787,
     seed: Annotated[int, typer.Option(help="Seed of the deterministic answers.")] = 0,
     capable_share: Annotated[float, typer.Option(help="Share of capable numbers.")] = 0.7,
     quota: Annotated[float, typer.Option(help="Requests/s allowed per API family.")] = 30.0,
