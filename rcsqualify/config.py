@@ -89,6 +89,12 @@ def read_config(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message names the line and column, never a value
         raise InputError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"profiles"})
+    if unknown:
+        # a misspelt [profile.prod] or a key above the tables would otherwise be ignored
+        # and the run would go on with the defaults
+        raise InputError(f"{path}: unknown top-level key {unknown[0]!r}: profiles are "
+                         "[profiles.NAME] tables")
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(v, dict)
                                                  for v in profiles.values()):
@@ -123,6 +129,10 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
             credentials[CREDENTIALS[key[:-5]]] = "file:" + str(
                 (path.parent / Path(value).expanduser()).resolve())
         elif key in allowed:
+            if isinstance(value, str) and _has_password(value):
+                raise InputError(f"{where}: a password inside a URL is refused (the file "
+                                 "may be shared); give it as a credential reference or in "
+                                 "its environment variable (the value is not shown)")
             if key in PATH_OPTIONS and isinstance(value, str) and value.strip() and (
                     key != "mnp-profile" or value.strip().endswith(".toml")):
                 # a path in a profile is relative to the profile's file, never to the
@@ -134,6 +144,18 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
                              "long option names without the dashes, e.g. bothub-url, "
                              "or credential references: " + ", ".join(CREDENTIALS) + ")")
     return Profile(path=path, name=name, options=options, credentials=credentials)
+
+
+def _has_password(value: str) -> bool:
+    """A URL carrying ``user:password@`` (``redis://:pw@host``, ``https://u:p@host``)."""
+    from urllib.parse import urlsplit
+
+    if "://" not in value:
+        return False
+    try:
+        return bool(urlsplit(value.strip()).password)
+    except ValueError:
+        return False
 
 
 #: options whose value is a path: read relative to the profile file

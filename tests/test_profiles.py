@@ -64,6 +64,13 @@ def test_a_config_toml_in_the_working_directory_is_never_read(
     ('[profiles.nope]\nrate = "fast"\n', "key 'rate'"),
     ('[profiles.nope]\nportability-max-unmapped = 3\n', "key 'portability-max-unmapped'"),
     ('[profiles.nope\n', "not valid TOML"),
+    # a misspelt table name would leave the run with the defaults
+    ('[profile.nope]\nthreshold = 0.01\n', "unknown top-level key 'profile'"),
+    ('threshold = 0.01\n[profiles.nope]\n', "unknown top-level key 'threshold'"),
+    ('[profiles.nope]\nmnp-url = "https://u:hunter2@mnp.example/{msisdn}"\n',
+     "key 'mnp-url': a password inside a URL is refused"),
+    ('[profiles.nope]\ncache-url = "redis://:hunter2@127.0.0.1:1/0"\n',
+     "key 'cache-url': a password inside a URL is refused"),
 ])
 def test_bad_profiles_are_one_line_exit_2_naming_file_profile_and_key(
         tmp_path: Path, body: str, expected: str) -> None:
