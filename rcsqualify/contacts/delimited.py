@@ -5,22 +5,34 @@
 - CR-only line endings (old Mac exports) end a row too.
 - Messages never quote a cell (CONTRACT §11): Arrow's own message quotes the row, so it
   is replaced by a reason (``_csv_reason``).
+- A file in a single-byte code (cp1252 and its neighbours) is parsed by Arrow as it is
+  and only the cells read are decoded (``_decoded``): transcoding the whole file first
+  (pyarrow does it in Python, holding the interpreter) cost more than parsing it.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from rcsqualify.contacts.reader import BATCH_BYTES, InputInfo, Reader
 from rcsqualify.contacts.sniff import detect_encoding, sniff_delimiter
 from rcsqualify.errors import InputError
+from rcsqualify.numbering.buffers import string_parts
+
+#: Codes of one byte a character whose ASCII bytes are ASCII characters (what Python's
+#: ``codecs.lookup`` calls them): Arrow can find the rows and fields in the bytes
+#: themselves, and a cell's text is the decoding of its bytes alone.
+_SINGLE_BYTE = ("cp1252", "iso8859-1", "iso8859-15", "mac-roman", "cp850")
 
 
 class CsvReader(Reader):
@@ -29,6 +41,7 @@ class CsvReader(Reader):
     def __init__(self, path: Path, info: InputInfo, encoding: str | None,
                  delimiter: str | None) -> None:
         super().__init__(path, info)
+        detected = not encoding
         if not encoding:
             encoding = detect_encoding(path)
         with path.open("rb") as fh:
@@ -54,9 +67,16 @@ class CsvReader(Reader):
         info.encoding = encoding
         info.delimiter = delim
         self._arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        #: the single-byte code Arrow's bytes are decoded from, cell by cell (else None:
+        #: Arrow reads UTF-8 or transcodes the file)
+        self._cells_in = (encoding if self._arrow_encoding != "utf8"
+                          and _reads_as_bytes(path, encoding, delim, detected) else None)
         self._parse = pacsv.ParseOptions(
             delimiter=delim, newlines_in_values=True, invalid_row_handler=self._bad_row,
         )
+        # no handler when reading bytes: pyarrow would decode a ragged row as UTF-8 to
+        # hand it over (and print its failure); the error comes from the fallback
+        self._parse_bytes = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True)
         self._bad: str | None = None
         self._read: pacsv.ReadOptions | None = None
 
@@ -67,15 +87,37 @@ class CsvReader(Reader):
             skip_rows=1 if header else 0, block_size=BATCH_BYTES)
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._batches(cols, self._cells_in)
+        except InputError:
+            if not self._cells_in:
+                raise
+            # A file that does not parse says why as the transcoding path words it (the
+            # line of a ragged row): read it that way up to its error (error path only).
+            for _ in self._batches(cols, None):
+                pass
+            raise
+
+    def _batches(self, cols: list[str], cells_in: str | None) -> Iterator[pa.RecordBatch]:
         convert = pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in self.columns},
+            column_types={c: pa.binary() if cells_in else pa.string() for c in self.columns},
             include_columns=cols, strings_can_be_null=False, quoted_strings_can_be_null=False,
         )
+        assert self._read is not None
+        # the file's own bytes when its cells are decoded afterwards, else transcoded
+        self._read.encoding = "utf8" if cells_in else self._arrow_encoding
         self._bad = None
         try:
             reader = pacsv.open_csv(self.path, read_options=self._read,
-                                    parse_options=self._parse, convert_options=convert)
-            yield from reader
+                                    parse_options=self._parse_bytes if cells_in else self._parse,
+                                    convert_options=convert)
+            if not cells_in:
+                yield from reader
+                return
+            for batch in reader:
+                yield pa.RecordBatch.from_arrays(
+                    [_decoded(col, cells_in) for col in batch.columns],
+                    names=batch.schema.names)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             if self._bad:
                 raise InputError(self._bad) from exc
@@ -100,6 +142,64 @@ class CsvReader(Reader):
                 if (row or i == 0) and len(row) != width and any(row):
                     return f"line {reader.line_num}"
         return "a row"
+
+
+def _reads_as_bytes(path: Path, encoding: str, delimiter: str, detected: bool) -> bool:
+    """Whether Arrow may parse the file's own bytes, the cells read decoded afterwards:
+    a single-byte code, an ASCII delimiter, no UTF-8 byte-order mark (Arrow would drop
+    it), and no byte the code leaves undefined anywhere in the file (transcoding raises
+    on one, wherever it is: that file takes the transcoding path and its error). A
+    detected cp1252 was checked for those already (``detect_encoding``)."""
+    name = codecs.lookup(encoding).name
+    if name not in _SINGLE_BYTE or not delimiter.isascii():
+        return False
+    with path.open("rb") as fh:
+        if fh.read(3) == codecs.BOM_UTF8:
+            return False
+        undefined = [bytes([b]) for b in _undefined_bytes(name)]
+        if undefined and not detected:
+            fh.seek(0)
+            while chunk := fh.read(1 << 22):
+                if any(byte in chunk for byte in undefined):
+                    return False
+    return True
+
+
+def _undefined_bytes(name: str) -> list[int]:
+    undefined = []
+    for b in range(256):
+        try:
+            bytes([b]).decode(name)
+        except UnicodeDecodeError:
+            undefined.append(b)
+    return undefined
+
+
+@lru_cache(maxsize=8)
+def _growth(name: str) -> np.ndarray:
+    """Bytes each byte of the code gains as UTF-8 (0 for ASCII, 1 or 2 above)."""
+    return np.array([len(bytes([b]).decode(name, errors="replace").encode("utf-8")) - 1
+                     for b in range(256)], dtype=np.int64)
+
+
+def _decoded(col: pa.Array, encoding: str) -> pa.Array:
+    """A binary column of a single-byte-coded file as UTF-8 text: the same buffers when
+    every byte is ASCII (a phone column, usually), else its bytes decoded at once and
+    the cell boundaries moved by the bytes that the characters before them gained."""
+    offsets, data, valid = string_parts(col)
+    lo = int(offsets[0])
+    body = data[lo:int(offsets[-1])]
+    bounds = offsets - lo
+    high = np.flatnonzero(body >= 0x80)
+    if not len(high):
+        return col.view(pa.string())
+    text = body.tobytes().decode(encoding).encode("utf-8")
+    gained = np.zeros(len(high) + 1, dtype=np.int64)
+    np.cumsum(_growth(encoding)[body[high]], out=gained[1:])
+    bounds += gained[np.searchsorted(high, bounds)]
+    validity = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.string(), len(col), [
+        validity, pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(text)])
 
 
 def _csv_reason(exc: BaseException) -> str:
