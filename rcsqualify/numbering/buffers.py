@@ -4,10 +4,13 @@ pyarrow's own conversions (``Array.to_numpy``, ``pa.array`` of a numpy array, a 
 scalar as a compute argument) import pandas the first time they run, to check for
 pandas objects: ~0.2 s that a check of a small file should not pay (issue #18). These
 helpers read and build the buffers directly, which is also zero-copy where the layout
-allows it.
+allows it. ``cast`` and ``compute`` keep ``pyarrow.compute`` itself from being imported
+when nothing but a cast is needed.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -60,3 +63,26 @@ def string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
     data = (np.frombuffer(data_buf, np.uint8) if data_buf is not None
             else np.zeros(0, np.uint8))
     return offsets.astype(np.int64), data, _validity(arr)
+
+
+def cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    """``pyarrow.compute.cast(arr, target)`` (a safe cast) without importing
+    ``pyarrow.compute``: that module wraps every compute function, with its docstring,
+    when it is imported (~40 ms, as much as numpy), and the check path needs this cast
+    only."""
+    from pyarrow._compute import CastOptions, call_function
+
+    return call_function("cast", [arr], CastOptions.safe(target))
+
+
+class _Compute:
+    """``pyarrow.compute``, imported the first time one of its functions is used."""
+
+    def __getattr__(self, name: str) -> Any:
+        import pyarrow.compute
+
+        return getattr(pyarrow.compute, name)
+
+
+#: ``import pyarrow.compute as pc`` for modules that use it on some paths only
+compute = _Compute()

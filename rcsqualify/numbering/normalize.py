@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from rcsqualify.numbering.buffers import bool_array, bools, int_array, string_parts
+from rcsqualify.numbering.buffers import bool_array, bools, cast, int_array, string_parts
+from rcsqualify.numbering.buffers import compute as pc  # imported when first used
 from rcsqualify.numbering.plan import FRENCH_COUNTRY_CODES, NumberingPlan
 from rcsqualify.verdict import KIND, R
 
@@ -177,7 +177,7 @@ def _digits_value(digits: np.ndarray, offsets: np.ndarray, ndigits: np.ndarray
     validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
     text = pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets),
                                                   pa.py_buffer(digits)])
-    parsed = pc.cast(text, pa.int64())
+    parsed = cast(text, pa.int64())
     values = np.frombuffer(parsed.buffers()[1], np.int64, count=n, offset=parsed.offset * 8)
     return np.where(ok, values, 0)
 

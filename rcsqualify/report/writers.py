@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import VERDICT_COLUMNS, ContactSource, unique_names
@@ -130,6 +129,8 @@ def spreadsheet_safe(column: pa.Array) -> pa.Array:
     """``column`` with a leading ``'`` on every cell a spreadsheet would evaluate."""
     if column.null_count == len(column) or not pa.types.is_string(column.type):
         return column
+    import pyarrow.compute as pc  # a check that writes no CSV does not import it
+
     danger = pc.match_substring_regex(column, _FORMULA_START)
     signed = pc.and_(pc.match_substring_regex(column, _SIGNED),
                      pc.invert(pc.match_substring_regex(column, _PHONE_OR_NUMBER)))
