@@ -11,8 +11,9 @@ these arrays back on, so memory never holds the whole file.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -125,12 +126,10 @@ def read_and_normalize(source: ContactSource, plan: NumberingPlan,
                        examples: dict[str, list[str]] | None = None) -> Normalized:
     """Pass 1: the phone column of every batch, normalized, into arrays sized from the
     source's row estimate (grown if it was short): 15 bytes a row, never a second copy
-    of them, as concatenating per-batch parts would make at the end. The next batch is
-    read (Arrow parses it, without the GIL) while this one is normalized, so both cores
-    work."""
+    of them, as concatenating per-batch parts would make at the end. Batches are read
+    and normalized on worker threads (``_normalized``), so both cores work."""
     rows = _Rows(int((source.estimated_rows or 0) * 1.05) + 1024)
-    for column in _prefetched(source.phone_batches()):
-        norm = normalize_numbers(column, plan)
+    for column, norm in _normalized(source.phone_batches(), plan):
         if examples is not None:
             _collect_examples(column, norm, examples)
         rows.append(norm)
@@ -175,6 +174,27 @@ class _Rows:
         else:
             trimmed = {k: v[:self.size] for k, v in self.arrays.items()}
         return Normalized(**trimmed)
+
+
+_NORMALIZERS = 2  # batches normalized at once
+
+
+def _normalized(columns: Iterator[T], plan: NumberingPlan) -> Iterator[tuple[T, Normalized]]:
+    """Each column with its normalization, in order. Columns are read on one worker
+    thread (``_prefetched``) and normalized on ``_NORMALIZERS`` others: Arrow parses and
+    numpy and Arrow compute without holding the GIL, so reading and normalizing keep
+    both cores busy. At most ``_NORMALIZERS`` batches wait here, one more being read."""
+    with ThreadPoolExecutor(max_workers=_NORMALIZERS,
+                            thread_name_prefix="rcsqualify-normalize") as pool:
+        pending: deque[tuple[T, Future[Normalized]]] = deque()
+        for column in _prefetched(columns):
+            pending.append((column, pool.submit(normalize_numbers, column, plan)))
+            if len(pending) >= _NORMALIZERS:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
 
 
 def _prefetched(batches: Iterator[T]) -> Iterator[T]:

@@ -80,7 +80,8 @@ _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
 
 def _pow10(exp: np.ndarray) -> np.ndarray:
-    return _POW10[np.clip(exp, 0, 18)]
+    """10 to each exponent, exponents clipped to 0..18 (``take``'s clip mode)."""
+    return np.take(_POW10, exp, mode="clip")
 
 
 # The one pass reads a cell made only of digits, "+", spaces, dots and dashes
@@ -261,12 +262,15 @@ def normalize_numbers(
     # only the international forms (a fifth of a typical base) are tried against codes
     cand = np.flatnonzero(intl & ~ilead0)
     cand_v, cand_len = v[cand], ilen[cand]
+    # a code is the first 2 or 3 digits of at least one more (no code heads another)
+    first3 = cand_v // _pow10(cand_len - 3)
+    first2 = first3 // 10
     cand_cc = np.zeros(len(cand), dtype=np.int64)
     cand_k = np.zeros(len(cand), dtype=np.int64)
-    for code in FRENCH_COUNTRY_CODES:
-        k = len(code)
-        m = (cand_cc == 0) & (cand_len > k) & (cand_v // _pow10(cand_len - k) == int(code))
-        cand_cc[m] = int(code)
+    for k in (2, 3):
+        codes = [int(c) for c in FRENCH_COUNTRY_CODES if len(c) == k]
+        m = (cand_len > k) & np.isin(first2 if k == 2 else first3, codes)
+        cand_cc[m] = (first2 if k == 2 else first3)[m]
         cand_k[m] = k
     found = cand_cc != 0
     cand, cand_cc, cand_k = cand[found], cand_cc[found], cand_k[found]
@@ -303,16 +307,14 @@ def normalize_numbers(
     reason[todo & (nlen > 10) & ~extended] = R["too_long"]
 
     todo = reason == 0
-    block = np.full(n, -1, dtype=np.int32)
-    block[todo] = plan.lookup(value[todo], nlen[todo])
+    block = plan.lookup(value, np.where(todo, nlen, 0))  # length 0: no block
     reason[todo & (block < 0)] = R["unallocated"]
 
     # Country code: the block's territory decides it. A +33 form of an overseas block is
     # a common mistake and is repaired; an overseas code on another territory's block
     # (or on a metropolitan block) is not: the number does not exist.
     todo = reason == 0
-    cc = np.zeros(n, dtype=np.int64)
-    cc[todo] = plan.block_country_codes[block[todo]]
+    cc = plan.block_country_codes.take(block, mode="clip")  # read where todo only
     mismatch = todo & with_cc & (given_cc != cc)
     repair = mismatch & (given_cc == 33)
     repaired[repair] = REPAIR_OVERSEAS
@@ -324,14 +326,21 @@ def normalize_numbers(
     # E.164 digits as one integer: country code, then the national number less its 0
     key = np.where(todo, cc * _pow10(nlen - 1) + value, 0)
 
-    kind = np.zeros(n, dtype=np.uint8)
-    second = value // _pow10(nlen - 2)  # the digit after the leading 0
-    kind[todo & (second >= 1) & (second <= 5)] = KIND["fixed_line"]
-    kind[todo & ((second == 6) | (second == 7)) & (nlen == 10)] = KIND["mobile"]
-    kind[todo & (second == 7) & (nlen > 10)] = KIND["m2m"]
-    kind[todo & (second == 8)] = KIND["special"]
-    kind[todo & (second == 9)] = KIND["voip"]
+    # the digit after the leading 0 (0 to 9 for a valid number: the first of the three
+    # in first4), and whether the national number is longer than 10 digits, choose the
+    # kind
+    second = np.minimum(np.where(todo, first4 // 100, 0), 10)
+    kind = _KIND_BY_DIGIT[second * 2 + (nlen > 10)]
     return Normalized(reason=reason, repaired=repaired, key=key, block=block, kind=kind)
+
+
+#: kind by ``2 * second digit + (longer than 10 digits)`` (none past the digits)
+_KIND_BY_DIGIT = np.zeros(22, dtype=np.uint8)
+_KIND_BY_DIGIT[2:12] = KIND["fixed_line"]  # 01 to 05
+_KIND_BY_DIGIT[12] = _KIND_BY_DIGIT[14] = KIND["mobile"]  # 06, 07, 10 digits
+_KIND_BY_DIGIT[15] = KIND["m2m"]  # 07 longer
+_KIND_BY_DIGIT[16:18] = KIND["special"]  # 08
+_KIND_BY_DIGIT[18:20] = KIND["voip"]  # 09
 
 
 def format_e164(key: np.ndarray) -> pa.Array:

@@ -158,7 +158,10 @@ class NumberingPlan:
         out = np.full(len(national), -1, dtype=np.int32)
         for length, table in self.tables.items():
             mask = lengths == length
-            if mask.any():
+            hits = int(np.count_nonzero(mask))
+            if hits > len(mask) // 2:  # most of them: look all up, keep these
+                out = np.where(mask, table.lookup(national), out)
+            elif hits:
                 out[mask] = table.lookup(national[mask])
         return out
 
