@@ -418,7 +418,9 @@ def run_check(
         if streamed is not None:
             need = streamed  # already checked, as their operators became known
         else:
-            e164 = format_e164(keys[need]).to_pylist()
+            from rcsqualify.remote.keys import E164Numbers  # strings only when asked
+
+            e164 = E164Numbers(keys[need])
 
             def tick(k: int) -> None:
                 if progress:

@@ -138,3 +138,60 @@ def test_layout_1_entries_move_to_the_answers_table(tmp_path: Path) -> None:
     assert cache.get("cap", ns, "+33607000009") == "no"
     assert cache.info()["entries"] == 1
     cache.close()
+
+
+def test_a_layout_2_store_is_upgraded_and_its_answers_move_to_the_new_keys(
+        where: str, tmp_path: Path) -> None:
+    """Layout 2 keyed answers by HMAC-SHA256; layout 3 by SipHash (remote/keys.py). An
+    old store keeps its answers: found by the old key when the new one misses, moved
+    under the new key by a batch read, forgotten by ``cache forget`` wherever they are."""
+    import numpy as np
+
+    from rcsqualify.remote.store import LEGACY
+
+    cache = opened(where, tmp_path)
+    ns = cache.scope(BOTHUB)
+    nums = numbers(300)
+    assert cache._store is not None
+    now = time.time()  # written as layout 2 did: its keys, its space names
+    cache._store.put_many(f"cap:{ns}", cache._legacy_digests(nums),
+                          ["yes" if i % 2 else "no" for i in range(300)],
+                          np.full(300, now), np.full(300, now + 60 * DAY), 90 * DAY)
+    cache.close()
+    if where.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(where).set("rcsq:layout", "2")
+    else:
+        with sqlite3.connect(Path(where) / "answers.sqlite") as db:
+            db.execute("UPDATE meta SET value='2' WHERE key='layout'")
+    cache = opened(where, tmp_path)  # upgraded: the old answers wait under LEGACY
+    assert set(cache.info()["providers"]) == {f"{LEGACY}cap:{ns}"}
+    assert cache.get("cap", ns, nums[1]) == "yes"  # one number: found, left in place
+    assert cache.get_many("cap", ns, nums[:10]) == ["no", "yes"] * 5  # moved
+    info = cache.info()
+    assert info["entries"] == 300
+    assert info["providers"][f"cap:{ns}"]["entries"] == 10
+    assert cache.forget([nums[0], nums[20]]) == 2  # one moved, one not yet
+    assert cache.get_many("cap", ns, nums) == [
+        None if i in (0, 20) else "yes" if i % 2 else "no" for i in range(300)]
+    assert cache.info()["providers"][f"cap:{ns}"]["entries"] == 298
+    assert f"{LEGACY}cap:{ns}" not in cache.info()["providers"]  # all moved
+    cache.close()
+
+
+def test_store_keys_are_siphash_2_4_of_the_number() -> None:
+    """The reference vector of SipHash-2-4 (key 00..0f, message 00..07), and the
+    integer form of the numbers the cache is given as strings."""
+    import numpy as np
+
+    from rcsqualify.remote.keys import E164Numbers, e164_keys, siphash24
+
+    key = tuple(np.frombuffer(bytes(range(16)), "<u8").tolist())
+    out = siphash24(key, np.frombuffer(bytes(range(8)), "<u8"))  # type: ignore[arg-type]
+    assert out.astype("<u8").tobytes() == bytes.fromhex("6224939a79f5f593")
+    nums = E164Numbers(np.array([33612345678, 33700000001]))
+    assert list(nums) == ["+33612345678", "+33700000001"] and nums[1] == "+33700000001"
+    assert e164_keys(["+33612345678"]).tolist() == [33612345678]
+    cache = LookupCache(enabled=False)
+    assert np.array_equal(cache.digests(nums), cache.digests(list(nums)))

@@ -134,6 +134,52 @@ def test_separate_schedules_would_double_the_rate() -> None:
     assert (len(sent) - 1) / (sent[-1] - sent[0]) > 55
 
 
+class ConfirmAtInterval(MemorySchedule):
+    """What several hosts on one Redis did before claims: a waiter asks again after its
+    wait, and the write is confirmed one reservation interval after the last send."""
+
+    def claim(self, now: float, interval: float, min_gap: float) -> float:
+        wait = self.confirm(now, interval)
+        return -wait if wait > 0 else 0.0
+
+
+def hosts_on_one_schedule(schedule: Schedule, n_hosts: int, seed: int) -> np.ndarray:
+    """``n_hosts`` pacers (as on separate hosts) sharing ``schedule``, every wake-up up
+    to 5 ms late: every host's send times, merged."""
+    sim = SimClock(late=0.005, seed=seed)
+    pacers = [Pacer(30, margin=0.03, schedule=schedule, clock=sim.clock, sleep=sim.sleep)
+              for _ in range(n_hosts)]
+    run_callers(sim, pacers, 600)
+    return all_sends(pacers)
+
+
+def test_hosts_sharing_one_claiming_schedule_reach_the_quota_less_the_margin() -> None:
+    """Issue #15: 2 and 4 hosts on one schedule (Redis's steps, in memory). Confirming
+    at the interval, each wait added its late wake-up to every later send (the combined
+    rate fell to 93 % on the bench, 95 % here without round trips); a claim gives the
+    waiter its own time one interval after the previous claim, and the 1/rate rule
+    still holds at every write."""
+    for n_hosts in (2, 4):
+        sent = hosts_on_one_schedule(MemorySchedule(), n_hosts, seed=n_hosts)
+        assert len(sent) == 600
+        assert np.diff(sent).min() >= 1 / 30 - 1e-9
+        achieved = (len(sent) - 1) / (sent[-1] - sent[0])
+        assert 0.96 * 30 <= achieved <= 0.97 * 30 + 1e-6, achieved
+        # the control: the same hosts, wake-ups and seed, confirming at the interval
+        before = hosts_on_one_schedule(ConfirmAtInterval(), n_hosts, seed=n_hosts)
+        assert (len(before) - 1) / (before[-1] - before[0]) < achieved - 0.01 * 30
+
+
+def test_a_claimed_send_waits_out_a_pause_that_started_meanwhile() -> None:
+    sched = MemorySchedule()
+    assert sched.claim(0.0, 0.1, 0.09) == 0.0  # nobody before: recorded now
+    assert sched.claim(0.0, 0.1, 0.09) == 0.1  # claimed 0.1 s ahead
+    sched.pause(5.0)
+    assert sched.sent(0.1, 0.09) == 4.9  # the pause holds it
+    assert sched.claim(0.2, 0.1, 0.09) == -4.8  # nothing claimed during a pause
+    assert sched.sent(5.0, 0.09) == 0.0 and sched.last == 5.0
+
+
 def test_a_pause_seen_by_one_process_pauses_the_other(tmp_path: Path) -> None:
     sim = SimClock()
     a, b = (Pacer(20, schedule=FileSchedule(tmp_path / "q", clock=sim.clock),

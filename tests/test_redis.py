@@ -55,6 +55,24 @@ def test_hosts_with_skewed_clocks_share_one_schedule(redis_url: str) -> None:
     assert not hosts[1].pause(clocks[1]() + 10.0)  # shorter: not lengthened
 
 
+def test_a_host_that_must_wait_claims_its_own_send_time(redis_url: str) -> None:
+    """The Redis script's claims, on the server's clock (intervals of tens of seconds:
+    nothing waits, nothing depends on the machine's speed)."""
+    import redis
+
+    clocks = [lambda: time.time() + 100.0, lambda: time.time() - 100.0]
+    key = f"rcsq:q:{service_key('bothub', 'http://claims', 'c')}"
+    hosts = [RedisSchedule(redis.Redis.from_url(redis_url), key, MemorySchedule(), clock=c)
+             for c in clocks]
+    assert hosts[0].claim(clocks[0](), 30.0, 10.0) == 0.0  # nobody before: sent now
+    assert 29.0 < hosts[1].claim(clocks[1](), 30.0, 10.0) <= 30.0  # its own time
+    assert 59.0 < hosts[0].claim(clocks[0](), 30.0, 10.0) <= 60.0  # the next one
+    # at the write, the 1/rate rule against the last send actually made
+    assert 9.0 < hosts[1].sent(clocks[1](), 10.0) <= 10.0
+    assert hosts[0].pause(clocks[0]() + 50.0)
+    assert -50.0 <= hosts[1].claim(clocks[1](), 30.0, 10.0) < -49.0  # paused: no claim
+
+
 def test_a_redis_gone_mid_run_falls_back_to_the_local_schedule() -> None:
     import redis
 

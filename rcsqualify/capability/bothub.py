@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ class BotHubProvider(CapabilityProvider):
 
     per_number = True
 
-    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+    async def ask(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
         self.warn_single(len(todo))
         await super().ask(e164, todo, out, tally)

@@ -31,7 +31,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -180,7 +180,7 @@ class BotHubBulkProvider(BotHubProvider):
             limits.append(UNKNOWN_WINDOW_DEADLINE)
         return time.monotonic() + min(limits)
 
-    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+    async def ask(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
         assert self.http is not None
         http = self.http

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,13 +63,13 @@ class CapabilityProvider:
         self.namespace = cache.scope(scope)
         self.http: HttpLayer | None = None
 
-    def answers_from_cache(self, e164: list[str], out: np.ndarray) -> list[int]:
+    def answers_from_cache(self, e164: Sequence[str], out: np.ndarray) -> list[int]:
         """Fill ``out`` with fresh cached answers; the indices still to ask."""
-        cached = self.cache.get_many("cap", self.namespace, e164)
-        # one tight pass to codes (255: not cached), then numpy: a warm run of a
-        # million numbers spends its time in the cache, not in a Python loop here
-        codes = np.fromiter((_CODE_OR_MISS.get(c, 255) for c in cached), dtype=np.uint8,
-                            count=len(cached))
+        cached, vocab = self.cache.lookup("cap", self.namespace, e164)
+        # the cache's answer codes to RCS codes (255: not cached) in one numpy step: a
+        # warm run of a million numbers makes no Python object per number
+        table = np.array([_CODE_OR_MISS.get(a, 255) for a in vocab] + [255], dtype=np.uint8)
+        codes = table[cached]
         hit = codes != 255
         out[hit] = codes[hit]
         self.stats.cache_hits += int(np.count_nonzero(hit))
@@ -83,7 +83,7 @@ class CapabilityProvider:
             out[i] = CODE_OF[answer]
         self.cache.put_many("cap", self.namespace, ((n, a) for _, n, a in answers))
 
-    def check_all(self, e164: list[str], progress: Tick | None = None) -> np.ndarray:
+    def check_all(self, e164: Sequence[str], progress: Tick | None = None) -> np.ndarray:
         """RCS code (verdict.RCS_*) per number, in order. Never raises per number."""
         out = np.full(len(e164), RCS_ERROR, dtype=np.uint8)
         todo = self.answers_from_cache(e164, out)
@@ -92,7 +92,7 @@ class CapabilityProvider:
             asyncio.run(self._session(e164, todo, out, tally))
         return out
 
-    async def _session(self, e164: list[str], todo: list[int], out: np.ndarray,
+    async def _session(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                        tally: Tally) -> None:
         async with self.session():
             await self.ask(e164, todo, out, tally)
@@ -119,7 +119,7 @@ class CapabilityProvider:
         failure."""
         raise NotImplementedError
 
-    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+    async def ask(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
         """Ask the service about ``e164[i]`` for ``i`` in ``todo``; record answers with
         ``learned`` and leave failures as ``RCS_ERROR``. Per-number providers get this

@@ -34,6 +34,7 @@ import asyncio
 import math
 import ssl
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -187,7 +188,7 @@ class _RbmBase(CapabilityProvider):
             fresh_params=lambda: {"requestId": str(uuid.uuid4())})
         return self.interpret(answer, url)
 
-    async def check_per_number(self, e164: list[str], todo: list[int], out: np.ndarray,
+    async def check_per_number(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                                tally: Tally) -> None:
         await CapabilityProvider.ask(self, e164, todo, out, tally)
 
@@ -242,7 +243,7 @@ class RbmBatchProvider(_RbmBase):
         self.batch_size = batch_size
         self.sample_reach = (0, 0)  # summed over the calls' random samples
 
-    async def ask(self, e164: list[str], todo: list[int], out: np.ndarray,
+    async def ask(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
         assert self.http is not None
         http = self.http

@@ -1,10 +1,11 @@
 """Where the cache's answers live: a directory (default) or a Redis server (issue #15).
 
-``LookupCache`` (``remote/cache.py``) owns the semantics — HMAC keys, scopes, freshness,
-degraded mode; a store only keeps, per *space* (``kind:namespace``), a map from a
-16-byte key digest (the first half of the HMAC-SHA256 of the number) to
-``(answer, learned_at)``, in batches: every call reads or writes many entries at once,
-never one transaction or one round trip per number.
+``LookupCache`` (``remote/cache.py``) owns the semantics — keyed digests, scopes,
+freshness, degraded mode; a store only keeps, per *space* (``kind:namespace``), a map
+from a 16-byte key digest (``remote/keys.py``) to ``(answer, learned_at)``, in batches:
+every call reads or writes many entries at once, as arrays (an ``(n, 2)`` uint64 digest
+column in, answer codes and dates out), never one transaction, one round trip or one
+Python object per number.
 
 **Directory** (``DirectoryStore``). diskcache keeps what it does well — a handful of
 small records (the scope descriptions) — and the answers live in one SQLite table of
@@ -31,11 +32,17 @@ The per-cache secret is ``rcsq:secret`` (``SET NX``: of many first runs exactly 
 wins), the layout version ``rcsq:layout``.
 
 Both stores refuse a layout version they do not know (exit 2, the version found).
+Layout 2 keyed answers by HMAC-SHA256 of the number; layout 3 by two SipHash-2-4,
+computed for a million numbers at once. A layout-2 store is upgraded when opened: its
+spaces are renamed ``v2|kind:namespace`` (``LEGACY``), and ``LookupCache`` moves their
+answers under the new keys as the numbers are looked up again (the digests cannot be
+recomputed without the numbers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -58,9 +65,14 @@ DIGEST_BYTES = 16
 MERGE_SMALL = 64
 SMALL_BATCH = 10_000
 REDIS_PREFIX = "rcsq:"
+#: the prefix of a space written with layout 2's keys (HMAC-SHA256), kept after upgrade
+LEGACY = "v2|"
+#: layouts a store is upgraded from when opened
+UPGRADABLE = ("2",)
 
-#: answers of one space: (answer or None per key, learned_at per key — NaN when None)
-Found = tuple[list[str | None], np.ndarray]
+#: answers of one space: (answer code per key, -1 when none; the codes' answers;
+#: learned_at per key, NaN when none)
+Found = tuple[np.ndarray, list[str], np.ndarray]
 #: which entries of a space to keep: (space, entries) → boolean mask
 KeepFn = Callable[[str, "Entries"], np.ndarray]
 
@@ -127,8 +139,41 @@ def redis_client(url: str) -> Any:
     return client
 
 
+#: layout 2 → 3 in Redis, atomically (hosts starting at once upgrade it once): every
+#: space's hashes renamed to its LEGACY space (their expiry kept), then the version
+_UPGRADE = """
+local found = redis.call('GET', KEYS[1])
+if found ~= ARGV[1] then return found end
+for _, space in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if string.sub(space, 1, #ARGV[3]) ~= ARGV[3] then
+    for b = 0, 255 do
+      local old = ARGV[4] .. 'a:' .. space .. ':' .. string.format('%02x', b)
+      if redis.call('EXISTS', old) == 1 then
+        redis.call('RENAME', old, ARGV[4] .. 'a:' .. ARGV[3] .. space .. ':' ..
+                   string.format('%02x', b))
+      end
+    end
+    redis.call('SREM', KEYS[2], space)
+    redis.call('SADD', KEYS[2], ARGV[3] .. space)
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return ARGV[2]
+"""
+
+
+def redis_layout(client: Any, host: str) -> None:
+    """Claim a fresh Redis for this layout, upgrade one of layout 2, refuse any other
+    (exit 2, the version found)."""
+    p = REDIS_PREFIX
+    client.set(f"{p}layout", LAYOUT, nx=True)
+    found = client.eval(_UPGRADE, 2, f"{p}layout", f"{p}spaces", UPGRADABLE[0], LAYOUT,
+                        LEGACY, p)
+    check_layout(_text(found), f"the Redis at {host}")
+
+
 def check_layout(found: str | None, where: str) -> None:
-    if found is not None and found != LAYOUT:
+    if found is not None and found != LAYOUT and found not in UPGRADABLE:
         raise ConfigurationError(
             f"{where} has cache layout version {safe_text(found, 20)}; this rcsqualify "
             f"reads layout {LAYOUT}: use the rcsqualify that wrote it, or another cache")
@@ -192,20 +237,37 @@ class AnswerStore(ABC):
     def scopes(self) -> dict[str, Any]: ...
 
     @abstractmethod
-    def get_many(self, space: str, digests: list[bytes]) -> Found: ...
+    def get_many(self, space: str, digests: np.ndarray) -> Found:
+        """The newest answer of each ``(n, 2)`` digest."""
 
     @abstractmethod
-    def put_many(self, space: str, digests: list[bytes], answers: list[str],
-                 learned: float, expires: list[float], ttl: float) -> None:
+    def put_many(self, space: str, digests: np.ndarray, answers: list[str],
+                 learned: np.ndarray, expires: np.ndarray, ttl: float) -> None:
         """Store the answers; ``ttl``: the longest freshness (native expiry)."""
+
+    @abstractmethod
+    def has_space(self, space: str) -> bool: ...
+
+    def delete(self, space: str, digests: np.ndarray) -> None:
+        """Remove these digests' entries from ``space``."""
+        gone = np.unique(np.ascontiguousarray(digests).view("V16").ravel())
+
+        def keep(name: str, entries: Entries) -> np.ndarray:
+            if name != space:
+                return np.ones(len(entries.answers), dtype=bool)
+            held = np.ascontiguousarray(entries.digests).view("V16").ravel()
+            return ~np.isin(held, gone)
+
+        self.rewrite(keep, only=space)
 
     @abstractmethod
     def spaces(self) -> Iterator[tuple[str, Entries]]:
         """Every space's entries, the newest per key."""
 
     @abstractmethod
-    def rewrite(self, keep: KeepFn) -> int:
-        """Keep only the entries ``keep`` selects (and drop superseded ones); removed."""
+    def rewrite(self, keep: KeepFn, only: str | None = None) -> int:
+        """Keep only the entries ``keep`` selects (and drop superseded ones), in every
+        space or ``only`` one; how many were removed."""
 
     @abstractmethod
     def clear(self) -> int: ...
@@ -217,15 +279,49 @@ class AnswerStore(ABC):
         pass
 
 
-def _newest(hi: np.ndarray, order_key: np.ndarray) -> np.ndarray:
-    """Indices of the newest entry per key, sorted by key."""
+def _newest(hi: np.ndarray) -> np.ndarray | None:
+    """Indices of the newest (last) entry per key, sorted by key; None when the keys
+    are already sorted and distinct (one batch written by ``_insert``: nothing to do)."""
     if len(hi) < 2 or bool(np.all(hi[1:] > hi[:-1])):
-        return np.arange(len(hi))  # one batch, written sorted (``_insert``): nothing to do
-    idx = np.lexsort((order_key, hi))
+        return None
+    idx = np.lexsort((np.arange(len(hi)), hi))
     sorted_hi = hi[idx]
     last = np.ones(len(idx), dtype=bool)
     last[:-1] = sorted_hi[:-1] != sorted_hi[1:]
     return np.asarray(idx[last])
+
+
+def _find(table: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each digest of ``q`` is in ``table`` (sorted by its first column), and
+    whether it is there at all."""
+    hi, lo = table[:, 0], table[:, 1]
+    n = len(q)
+    if n > 1:
+        # queries in the order of their top 16 bits walk the table once (3× faster than
+        # in their own order), and that order is a radix sort: 30 % faster than sorting
+        order = np.argsort((q[:, 0] >> np.uint64(48)).astype(np.uint16), kind="stable")
+        pos = np.empty(n, dtype=np.intp)
+        pos[order] = np.searchsorted(hi, q[order, 0])
+    else:
+        pos = np.searchsorted(hi, q[:, 0])
+    np.minimum(pos, len(hi) - 1, out=pos)
+    hit = (hi[pos] == q[:, 0]) & (lo[pos] == q[:, 1])
+    return pos, hit
+
+
+def _codes(answers: Iterable[str], count: int) -> tuple[np.ndarray, list[str]]:
+    """Answer codes and their answers (a batch has a few distinct answers)."""
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(a, len(index)) for a in answers), dtype=np.int32,
+                        count=count)
+    return codes, list(index)
+
+
+def as_digests(digests: np.ndarray | list[bytes]) -> np.ndarray:
+    """``(n, 2)`` uint64 digests from an array or 16-byte strings."""
+    if isinstance(digests, np.ndarray):
+        return digests.reshape(-1, 2).astype("<u8", copy=False)
+    return np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
 
 
 #: entries written since a view was read above which it is read again whole
@@ -233,10 +329,35 @@ VIEW_OVERLAY_MAX = 200_000
 
 
 class _View:
-    def __init__(self, base: Entries, last_id: int) -> None:
-        self.base = base
+    """A space as this process read it (sorted digests, answer codes, dates) plus the
+    batches written since, by any process (``overlay``, by digest)."""
+
+    def __init__(self, digests: np.ndarray, codes: np.ndarray, learned: np.ndarray,
+                 vocab: list[str], last_id: int) -> None:
+        self.digests, self.codes, self.learned = digests, codes, learned
+        self.vocab = vocab
+        self.index = {w: i for i, w in enumerate(vocab)}
         self.last_id = last_id
-        self.overlay: dict[bytes, tuple[str, float]] = {}
+        self.overlay: dict[bytes, tuple[int, float]] = {}
+
+    def code(self, word: str) -> int:
+        if (c := self.index.get(word)) is None:
+            c = self.index[word] = len(self.vocab)
+            self.vocab.append(word)
+        return c
+
+
+class _Read(NamedTuple):
+    ids: list[int]
+    digests: np.ndarray
+    codes: np.ndarray
+    learned: np.ndarray
+    expires: np.ndarray
+    vocab: list[str]
+
+    def entries(self) -> Entries:
+        return Entries(self.digests, np.array(self.vocab or [""], dtype=object)[self.codes],
+                       self.learned, self.expires)
 
 
 class DirectoryStore(AnswerStore):
@@ -269,6 +390,10 @@ class DirectoryStore(AnswerStore):
             check_layout(row[0] if row else None, f"the cache in {directory}")
             if row is None:
                 self._sql.execute("INSERT INTO meta VALUES('layout', ?)", (LAYOUT,))
+            elif row[0] in UPGRADABLE:  # layout 2: its answers wait under LEGACY spaces
+                self._sql.execute("UPDATE batches SET space = ? || space WHERE space NOT "
+                                  "LIKE ?", (LEGACY, f"{LEGACY}%"))
+                self._sql.execute("UPDATE meta SET value=? WHERE key='layout'", (LAYOUT,))
         self._migrate_layout_1()
 
     @contextlib.contextmanager
@@ -283,7 +408,8 @@ class DirectoryStore(AnswerStore):
 
     def _migrate_layout_1(self) -> None:
         """Answers that rcsqualify kept in diskcache before layout 2 (one key each,
-        ``kind:namespace:<hex digest>``) move to the table once, then leave diskcache."""
+        ``kind:namespace:<hex HMAC>``) move to the table once, under LEGACY spaces (the
+        keys of layout 2), then leave diskcache."""
         moved: dict[str, list[tuple[bytes, str, float, float]]] = {}
         old = []
         for key in self._db.iterkeys():
@@ -293,14 +419,15 @@ class DirectoryStore(AnswerStore):
             value, expire_time = self._db.get(key, expire_time=True)
             old.append(key)
             if isinstance(value, tuple) and len(value) == 2 and len(parts[2]) == 64:
-                moved.setdefault(f"{parts[0]}:{parts[1]}", []).append(
+                moved.setdefault(f"{LEGACY}{parts[0]}:{parts[1]}", []).append(
                     (bytes.fromhex(parts[2])[:DIGEST_BYTES], str(value[0]), float(value[1]),
                      float(expire_time) if expire_time else float("inf")))
         if not old:
             return
         with self._write():
             for space, rows in moved.items():
-                self._insert(space, [r[0] for r in rows], [r[1] for r in rows],
+                codes, vocab = _codes((r[1] for r in rows), len(rows))
+                self._insert(space, as_digests([r[0] for r in rows]), codes, vocab,
                              np.array([r[2] for r in rows], dtype="<f8"),
                              np.array([r[3] for r in rows], dtype="<f8"))
         for key in old:
@@ -320,64 +447,83 @@ class DirectoryStore(AnswerStore):
                 out[str(key)[6:]] = self._db.get(key)
         return out
 
-    def _insert(self, space: str, digests: list[bytes], answers: Iterable[str],
+    def has_space(self, space: str) -> bool:
+        return self._sql.execute("SELECT 1 FROM batches WHERE space=? LIMIT 1",
+                                 (space,)).fetchone() is not None
+
+    def _insert(self, space: str, d: np.ndarray, codes: np.ndarray, vocab: list[str],
                 learned: np.ndarray, expires: np.ndarray) -> None:
-        vocab: dict[str, int] = {}
-        codes = np.fromiter((vocab.setdefault(a, len(vocab)) for a in answers),
-                            dtype="<u2", count=len(digests))
         # sorted by key, the newest of duplicates only: a space read from one batch
         # needs no sort (``_newest``)
-        d = np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
-        keep = _newest(d[:, 0], np.arange(len(d)))
-        if len(keep) != len(d) or not np.array_equal(keep, np.arange(len(d))):
-            d, codes = d[keep], codes[keep]
-            learned, expires = learned[keep], expires[keep]
+        keep = _newest(d[:, 0])
+        if keep is not None:
+            d, codes, learned, expires = d[keep], codes[keep], learned[keep], expires[keep]
         self._sql.execute(
             "INSERT INTO batches(space, n, digests, learned, expires, codes, vocab) "
             "VALUES(?,?,?,?,?,?,?)",
-            (space, len(d), d.tobytes(), learned.astype("<f8").tobytes(),
-             expires.astype("<f8").tobytes(), codes.tobytes(), json.dumps(list(vocab))))
+            (space, len(d), np.ascontiguousarray(d, "<u8").tobytes(),
+             learned.astype("<f8").tobytes(), expires.astype("<f8").tobytes(),
+             codes.astype("<u2").tobytes(), json.dumps(vocab)))
 
-    def _insert_entries(self, space: str, e: Entries) -> None:
-        if len(e.answers):
-            self._insert(space, [row.tobytes() for row in e.digests], e.answers, e.learned,
-                         e.expires)
+    def _insert_read(self, space: str, r: _Read, mask: np.ndarray | None = None) -> None:
+        if mask is not None:
+            r = r._replace(digests=r.digests[mask], codes=r.codes[mask],
+                           learned=r.learned[mask], expires=r.expires[mask])
+        if len(r.codes):
+            self._insert(space, r.digests, r.codes, r.vocab, r.learned, r.expires)
 
-    def put_many(self, space: str, digests: list[bytes], answers: list[str],
-                 learned: float, expires: list[float], ttl: float) -> None:
-        if not digests:
+    def put_many(self, space: str, digests: np.ndarray, answers: list[str],
+                 learned: np.ndarray, expires: np.ndarray, ttl: float) -> None:
+        if not len(answers):
             return
+        codes, vocab = _codes(answers, len(answers))
         with self._write():
-            self._insert(space, digests, answers, np.full(len(digests), learned, "<f8"),
-                         np.array(expires, dtype="<f8"))
+            self._insert(space, as_digests(digests), codes, vocab,
+                         np.asarray(learned, dtype="<f8"), np.asarray(expires, dtype="<f8"))
             small = self._sql.execute("SELECT count(*) FROM batches WHERE space=? AND n<?",
                                       (space, SMALL_BATCH)).fetchone()[0]
             if small > MERGE_SMALL:
-                ids, merged = self._load(space, "AND n<?", (SMALL_BATCH,))
+                merged = self._read(space, "AND n<?", (SMALL_BATCH,))
                 self._sql.execute(
-                    f"DELETE FROM batches WHERE id IN ({','.join('?' * len(ids))})", ids)
-                self._insert_entries(space, merged)
+                    f"DELETE FROM batches WHERE id IN ({','.join('?' * len(merged.ids))})",
+                    merged.ids)
+                self._insert_read(space, merged)
 
-    def _load(self, space: str, where: str = "", args: tuple[Any, ...] = ()
-              ) -> tuple[list[int], Entries]:
-        """The batch ids of a space and its entries, the newest per key, sorted by key."""
-        ids, digs, learned, expires, answers = [], [], [], [], []
-        for bid, blob, dates, ends, codes, vocab in self._sql.execute(
-                "SELECT id, digests, learned, expires, codes, vocab FROM batches "
-                f"WHERE space=? {where} ORDER BY id", (space, *args)):
+    def _read(self, space: str, where: str = "", args: tuple[Any, ...] = (), *,
+              with_expires: bool = True) -> _Read:
+        """The batches of a space, the newest entry per key, sorted by key; answers as
+        codes into one vocabulary (``expires`` left empty unless ``with_expires``: a
+        look-up does not need them)."""
+        ids, digs, codes, learned, expires = [], [], [], [], []
+        vocab: dict[str, int] = {}
+        for bid, blob, dates, ends, packed, words in self._sql.execute(
+                f"SELECT id, digests, learned, {'expires' if with_expires else 'NULL'}, "
+                f"codes, vocab FROM batches WHERE space=? {where} ORDER BY id",
+                (space, *args)):
             ids.append(bid)
             digs.append(blob)
             learned.append(np.frombuffer(dates, dtype="<f8"))
-            expires.append(np.frombuffer(ends, dtype="<f8"))
-            answers.append(np.array(json.loads(vocab) or [""], dtype=object)[
-                np.frombuffer(codes, dtype="<u2")])
+            expires.append(np.frombuffer(ends or b"", dtype="<f8"))
+            remap = np.array([vocab.setdefault(w, len(vocab)) for w in json.loads(words)]
+                             or [0], dtype=np.int32)
+            codes.append(remap[np.frombuffer(packed, dtype="<u2")])
         if not ids:
-            return [], Entries(np.zeros((0, 2), "<u8"), np.array([], object),
-                               np.array([], "<f8"), np.array([], "<f8"))
-        d = np.frombuffer(b"".join(digs), dtype="<u8").reshape(-1, 2)
-        newest = _newest(d[:, 0], np.arange(len(d)))
-        return ids, Entries(d[newest], np.concatenate(answers)[newest],
-                            np.concatenate(learned)[newest], np.concatenate(expires)[newest])
+            return _Read([], np.zeros((0, 2), "<u8"), np.zeros(0, np.int32),
+                         np.zeros(0, "<f8"), np.zeros(0, "<f8"), [])
+        d = np.frombuffer(digs[0] if len(digs) == 1 else b"".join(digs),
+                          dtype="<u8").reshape(-1, 2)
+        r = _Read(ids, d, codes[0] if len(codes) == 1 else np.concatenate(codes),
+                  learned[0] if len(learned) == 1 else np.concatenate(learned),
+                  expires[0] if len(expires) == 1 else np.concatenate(expires), list(vocab))
+        newest = _newest(d[:, 0])
+        if newest is None:
+            return r
+        return r._replace(digests=d[newest], codes=r.codes[newest],
+                          learned=r.learned[newest],
+                          expires=r.expires[newest] if with_expires else r.expires)
+
+    def _load(self, space: str) -> Entries:
+        return self._read(space).entries()
 
     def _view(self, space: str) -> _View:
         """This process's view of a space: the entries read once, sorted, plus the
@@ -395,45 +541,43 @@ class DirectoryStore(AnswerStore):
                 if new > VIEW_OVERLAY_MAX:
                     view = None  # much was written since: read the whole space again
             if view is None:
-                ids, e = self._load(space)
-                view = _View(e, max(ids, default=0))
+                r = self._read(space, with_expires=False)
+                view = _View(r.digests, r.codes, r.learned, r.vocab, max(r.ids, default=0))
             else:
-                for bid, blob, dates, codes, vocab in self._sql.execute(
+                for bid, blob, dates, packed, words in self._sql.execute(
                         "SELECT id, digests, learned, codes, vocab FROM batches "
                         "WHERE space=? AND id>? ORDER BY id", (space, view.last_id)):
-                    words = json.loads(vocab)
+                    remap = [view.code(w) for w in json.loads(words)]
                     keys = (blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES))
                     for k, when, code in zip(keys, np.frombuffer(dates, "<f8").tolist(),
-                                             np.frombuffer(codes, "<u2").tolist(),
+                                             np.frombuffer(packed, "<u2").tolist(),
                                              strict=True):
-                        view.overlay[k] = (words[code], when)
+                        view.overlay[k] = (remap[code], when)
                     view.last_id = bid
         finally:
             self._sql.execute("COMMIT")
         self._views[space] = view
         return view
 
-    def get_many(self, space: str, digests: list[bytes]) -> Found:
-        n = len(digests)
+    def get_many(self, space: str, digests: np.ndarray) -> Found:
+        q = as_digests(digests)
+        n = len(q)
         view = self._view(space)
-        e = view.base
-        out = np.full(n, None, dtype=object)
+        codes = np.full(n, -1, dtype=np.int32)
         dates = np.full(n, np.nan)
-        if len(e.answers) and n:
-            hi, lo = e.digests[:, 0], e.digests[:, 1]
-            q = np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
-            order = np.argsort(q[:, 0])  # sorted queries walk the table once (3× faster)
-            pos = np.empty(n, dtype=np.intp)
-            pos[order] = np.minimum(np.searchsorted(hi, q[order, 0]), len(hi) - 1)
-            hit = (hi[pos] == q[:, 0]) & (lo[pos] == q[:, 1])
-            out[hit] = e.answers[pos[hit]]
-            dates = np.where(hit, e.learned[pos], np.nan)
-        answers: list[str | None] = out.tolist()
-        if view.overlay:
-            for i, k in enumerate(digests):
-                if (held := view.overlay.get(k)) is not None:
-                    answers[i], dates[i] = held
-        return answers, dates
+        if len(view.codes) and n:
+            pos, hit = _find(view.digests, q)
+            codes[hit] = view.codes[pos[hit]]
+            dates[hit] = view.learned[pos[hit]]
+        if view.overlay and n:
+            items = list(view.overlay.items())
+            od = np.frombuffer(b"".join(k for k, _ in items), dtype="<u8").reshape(-1, 2)
+            order = np.argsort(od[:, 0], kind="stable")
+            pos, hit = _find(od[order], q)
+            at = order[pos[hit]]
+            codes[hit] = np.array([v[0] for _, v in items], dtype=np.int32)[at]
+            dates[hit] = np.array([v[1] for _, v in items], dtype=np.float64)[at]
+        return codes, list(view.vocab), dates
 
     def _space_names(self) -> list[str]:
         return [r[0] for r in self._sql.execute("SELECT DISTINCT space FROM batches")]
@@ -442,31 +586,31 @@ class DirectoryStore(AnswerStore):
         for space in self._space_names():
             self._sql.execute("BEGIN")
             try:
-                entries = self._load(space)[1]
+                entries = self._load(space)
             finally:
                 self._sql.execute("COMMIT")
             yield space, entries
 
-    def rewrite(self, keep: KeepFn) -> int:
+    def rewrite(self, keep: KeepFn, only: str | None = None) -> int:
         removed = 0
         self._views.clear()
         with self._write():
-            for space in self._space_names():
-                _, e = self._load(space)
-                total = self._sql.execute("SELECT sum(n) FROM batches WHERE space=?",
-                                          (space,)).fetchone()[0]
-                mask = keep(space, e)
+            for space in [only] if only is not None else self._space_names():
+                r = self._read(space)
+                total = self._sql.execute("SELECT coalesce(sum(n), 0) FROM batches WHERE "
+                                          "space=?", (space,)).fetchone()[0]
+                mask = keep(space, r.entries())
                 if mask.all() and total == len(mask):
                     continue  # nothing to drop, nothing superseded: leave the batches
                 removed += int((~mask).sum())
                 self._sql.execute("DELETE FROM batches WHERE space=?", (space,))
-                self._insert_entries(space, Entries(*(col[mask] for col in e)))
+                self._insert_read(space, r, mask)
         return removed
 
     def clear(self) -> int:
         self._views.clear()
         with self._write():
-            removed = sum(len(self._load(space)[1].answers) for space in self._space_names())
+            removed = sum(len(self._read(space).codes) for space in self._space_names())
             self._sql.execute("DELETE FROM batches")
         self._db.clear()
         return removed
@@ -493,8 +637,7 @@ class RedisStore(AnswerStore):
         self.r = client if client is not None else redis_client(url)
         p = REDIS_PREFIX
         try:
-            self.r.set(f"{p}layout", LAYOUT, nx=True)
-            check_layout(_text(self.r.get(f"{p}layout")), f"the Redis at {self.host}")
+            redis_layout(self.r, self.host)
             self.r.set(f"{p}secret", secrets.token_bytes(SECRET_BYTES), nx=True)
             self._secret = self.r.get(f"{p}secret") or b""
         except self.errors as exc:
@@ -520,46 +663,77 @@ class RedisStore(AnswerStore):
         return {_decode(k): json.loads(v) for k, v in
                 self.r.hgetall(f"{REDIS_PREFIX}scopes").items()}
 
-    def _groups(self, digests: list[bytes]) -> Iterator[tuple[int, np.ndarray]]:
-        first = np.frombuffer(b"".join(d[:1] for d in digests), dtype=np.uint8)
-        order = np.argsort(first, kind="stable")
-        bounds = np.searchsorted(first[order], np.arange(257))
-        for b in range(256):
-            if bounds[b] < bounds[b + 1]:
-                yield b, order[bounds[b]:bounds[b + 1]]
+    def has_space(self, space: str) -> bool:
+        return bool(self.r.sismember(f"{REDIS_PREFIX}spaces", space))
 
-    def get_many(self, space: str, digests: list[bytes]) -> Found:
-        n = len(digests)
-        out: list[str | None] = [None] * n
+    @staticmethod
+    def _groups(d: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """The digests' order by hash (their first byte) and each hash's ``(byte, start,
+        end)`` in that order."""
+        first = (d[:, 0] & 0xFF).astype(np.uint8)
+        order = np.argsort(first, kind="stable")
+        bounds = np.searchsorted(first[order], np.arange(257)).tolist()
+        return order, [(b, bounds[b], bounds[b + 1]) for b in range(256)
+                       if bounds[b] < bounds[b + 1]]
+
+    def get_many(self, space: str, digests: np.ndarray) -> Found:
+        d = as_digests(digests)
+        n = len(d)
+        codes = np.full(n, -1, dtype=np.int32)
         dates = np.full(n, np.nan)
         if not n:
-            return out, dates
-        groups = list(self._groups(digests))
+            return codes, [], dates
+        order, groups = self._groups(d)
+        fields = _fields(d[order])
         pipe = self.r.pipeline(transaction=False)
-        for b, idx in groups:
-            pipe.hmget(self._bucket(space, b), [digests[i] for i in idx])
-        parsed: dict[bytes, tuple[str, float, float]] = {}  # a batch shares its values
-        for (_, idx), values in zip(groups, pipe.execute(), strict=True):
-            for i, v in zip(idx.tolist(), values, strict=True):
-                if v is not None:
-                    if (p := parsed.get(v)) is None:
-                        p = parsed[v] = _parse(v)
-                    out[i] = p[0]
-                    dates[i] = p[1]
-        return out, dates
+        for b, lo, hi in groups:
+            pipe.hmget(self._bucket(space, b), fields[lo:hi])
+        values = list(itertools.chain.from_iterable(pipe.execute()))
+        # a batch shares its values (answer|learned|expires): each distinct one is
+        # parsed once, and the million replies become codes at C speed
+        distinct = list(dict.fromkeys(values))
+        raw = np.fromiter(map({v: i for i, v in enumerate(distinct)}.__getitem__, values),
+                          dtype=np.int32, count=n)
+        vocab: dict[str, int] = {}
+        code_of = np.full(len(distinct), -1, dtype=np.int32)
+        when_of = np.full(len(distinct), np.nan)
+        for i, v in enumerate(distinct):
+            if v is not None:
+                answer, when, _ = _parse(v)
+                code_of[i] = vocab.setdefault(answer, len(vocab))
+                when_of[i] = when
+        codes[order] = code_of[raw]
+        dates[order] = when_of[raw]
+        return codes, list(vocab), dates
 
-    def put_many(self, space: str, digests: list[bytes], answers: list[str],
-                 learned: float, expires: list[float], ttl: float) -> None:
-        if not digests:
+    def put_many(self, space: str, digests: np.ndarray, answers: list[str],
+                 learned: np.ndarray, expires: np.ndarray, ttl: float) -> None:
+        d = as_digests(digests)
+        if not len(d):
             return
+        codes, vocab = _codes(answers, len(answers))
+        learned = np.asarray(learned, dtype=np.float64)
+        expires = np.asarray(expires, dtype=np.float64)
+        # one encoded value per answer when a batch shares its dates (the usual case)
+        first = np.unique(codes, return_index=True)[1]
+        at = np.searchsorted(codes[first], codes)
+        if (np.array_equal(learned[first][at], learned)
+                and np.array_equal(expires[first][at], expires)):
+            per = np.array([f"{vocab[codes[i]]}|{learned[i]:.3f}|{expires[i]:.0f}".encode()
+                            for i in first.tolist()] + [b""], dtype=object)
+            encoded = per[at]
+        else:
+            encoded = np.array([f"{vocab[c]}|{w:.3f}|{e:.0f}".encode() for c, w, e in
+                                zip(codes.tolist(), learned.tolist(), expires.tolist(),
+                                    strict=True)] + [b""], dtype=object)[:-1]
+        order, groups = self._groups(d)
+        fields, values = _fields(d[order]), encoded[order].tolist()
         pipe = self.r.pipeline(transaction=False)
         pipe.sadd(f"{REDIS_PREFIX}spaces", space)
-        encoded = {(a, e): f"{a}|{learned:.3f}|{e:.0f}".encode()
-                   for a, e in set(zip(answers, expires, strict=True))}
-        for b, idx in self._groups(digests):
-            args: list[Any] = [None] * (2 * len(idx))
-            args[0::2] = [digests[i] for i in idx]
-            args[1::2] = [encoded[(answers[i], expires[i])] for i in idx]
+        for b, lo, hi in groups:
+            args: list[Any] = [None] * (2 * (hi - lo))
+            args[0::2] = fields[lo:hi]
+            args[1::2] = values[lo:hi]
             key = self._bucket(space, b)
             pipe.execute_command("HSET", key, *args)
             pipe.expire(key, max(1, int(ttl)))
@@ -589,18 +763,21 @@ class RedisStore(AnswerStore):
         return Entries(d, np.array(answers, dtype=object), np.array(learned, dtype="<f8"),
                        np.array(expires, dtype="<f8"))
 
-    def rewrite(self, keep: KeepFn) -> int:
+    def rewrite(self, keep: KeepFn, only: str | None = None) -> int:
         removed = 0
-        for space in self._space_names():
+        for space in [only] if only is not None else self._space_names():
             e = self._read_space(space)
-            mask = keep(space, e)
-            gone = [e.digests[i].tobytes() for i in np.flatnonzero(~mask)]
-            if not gone:
+            gone = e.digests[~keep(space, e)]
+            if not len(gone):
                 continue
+            order, groups = self._groups(gone)
+            fields = _fields(gone[order])
             pipe = self.r.pipeline(transaction=False)
-            for b, idx in self._groups(gone):
-                pipe.hdel(self._bucket(space, b), *[gone[i] for i in idx])
+            for b, lo, hi in groups:
+                pipe.hdel(self._bucket(space, b), *fields[lo:hi])
             removed += sum(int(x) for x in pipe.execute())
+            if len(gone) == len(e.digests):  # nothing left: no longer a space
+                self.r.srem(f"{REDIS_PREFIX}spaces", space)
         return removed
 
     def _each_bucket(self, space: str, command: Callable[[Any, str], Any]) -> list[Any]:
@@ -626,6 +803,11 @@ class RedisStore(AnswerStore):
     def close(self) -> None:
         with contextlib.suppress(*self.errors):
             self.r.close()
+
+
+def _fields(d: np.ndarray) -> list[bytes]:
+    """The 16-byte hash fields of ``(n, 2)`` digests."""
+    return list(np.ascontiguousarray(d, dtype="<u8").view("V16").ravel().tolist())
 
 
 def _text(value: Any) -> str | None:
