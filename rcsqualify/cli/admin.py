@@ -1,6 +1,6 @@
 """Maintenance commands: the ARCEP plan, the portability store, profiles, the cache."""
 
-from __future__ import annotations
+# annotations evaluated at import: see cli/base.py
 
 import contextlib
 import sys

@@ -1,7 +1,7 @@
 """``check``, ``refresh`` (cron mode) and ``probe``: options → settings → runner →
 rendering."""
 
-from __future__ import annotations
+# annotations evaluated at import: see cli/base.py
 
 import dataclasses
 import functools

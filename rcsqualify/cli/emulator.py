@@ -1,6 +1,6 @@
 """``rcsqualify emulator``: the local look-alike of the services, for tests and demos."""
 
-from __future__ import annotations
+# annotations evaluated at import: see cli/base.py
 
 import sys
 from pathlib import Path
