@@ -77,6 +77,11 @@ def _as_arrow(cells: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
+#: ``_IS_CODE[k][x]``: x is a French country code of k digits (a table, not ``np.isin``,
+#: which imports numpy.ma: ~25 ms at start-up)
+_IS_CODE = np.zeros((4, 1000), dtype=bool)
+for _code in FRENCH_COUNTRY_CODES:
+    _IS_CODE[len(_code), int(_code)] = True
 
 
 def _pow10(exp: np.ndarray) -> np.ndarray:
@@ -268,8 +273,7 @@ def normalize_numbers(
     cand_cc = np.zeros(len(cand), dtype=np.int64)
     cand_k = np.zeros(len(cand), dtype=np.int64)
     for k in (2, 3):
-        codes = [int(c) for c in FRENCH_COUNTRY_CODES if len(c) == k]
-        m = (cand_len > k) & np.isin(first2 if k == 2 else first3, codes)
+        m = (cand_len > k) & _IS_CODE[k].take(first2 if k == 2 else first3, mode="clip")
         cand_cc[m] = (first2 if k == 2 else first3)[m]
         cand_k[m] = k
     found = cand_cc != 0
