@@ -78,7 +78,7 @@ def _as_arrow(cells: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 #: ``_IS_CODE[k][x]``: x is a French country code of k digits (a table, not ``np.isin``,
-#: which imports numpy.ma: ~25 ms at start-up)
+#: which imports numpy.ma: ~10 ms at start-up)
 _IS_CODE = np.zeros((4, 1000), dtype=bool)
 for _code in FRENCH_COUNTRY_CODES:
     _IS_CODE[len(_code), int(_code)] = True
