@@ -20,7 +20,6 @@ from pathlib import Path
 
 from rcsqualify.errors import InputError
 from rcsqualify.report.annotations import format_annotations
-from rcsqualify.report.junit import format_junit
 from rcsqualify.report.markdown import format_markdown
 from rcsqualify.report.summary import Summary
 from rcsqualify.settings import Settings
@@ -84,6 +83,8 @@ def ci_outputs(s: Settings, summary: Summary) -> list[ReportOutput]:
     elif (path := step_summary_path(s)) is not None:
         outputs.append(ReportOutput(path, format_markdown(summary), append=True))
     if s.junit_xml:
+        from rcsqualify.report.junit import format_junit  # xml.etree: for this report only
+
         outputs.append(ReportOutput(s.junit_xml, format_junit(summary)))
     if s.github_actions and not stdout_reports(s):  # stdout carries a document: no mix
         text = format_annotations(summary)

@@ -35,6 +35,8 @@ HEAVY = {
     "phonenumbers": "nothing at run time (its version comes from package metadata)",
     "pydantic": "a typed value that is not a default or a plain string (cli/coercion.py)",
     "numpy.ma": "nothing (np.isin and np.unique import it: ~10 ms)",
+    "rich.table": "the whole terminal summary (without -q) and the admin commands' tables",
+    "xml.etree.ElementTree": "--junit-xml",
 }
 #: Modules a check of plain numbers (digits, "+", spaces, dots, dashes) has no use for.
 PLAIN_CELLS = {

@@ -6,11 +6,10 @@ import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rcsqualify.cli.base import (
     CacheDir,
@@ -26,10 +25,15 @@ from rcsqualify.cli.base import (
 )
 from rcsqualify.errors import ExitCode
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 
 def _count_table(title: str, name: str, unit: str,
-                 counts: Iterable[tuple[object, object]]) -> Table:
+                 counts: Iterable[tuple[object, object]]) -> "Table":
     """Two columns: each name, and how many (``unit``) it has, right-aligned."""
+    from rich.table import Table  # not imported by a check (~5 ms)
+
     t = Table(title=title)
     t.add_column(name)
     t.add_column(unit, justify="right")
@@ -53,6 +57,8 @@ def plan_info(ctx: typer.Context) -> None:
                   f"{len(plan.blocks)} blocks. Source : ARCEP, Licence Ouverte.")
     console.print(_count_table("Blocks per territory", "territory", "blocks",
                                plan.blocks["territory"].value_counts().items()))
+    from rich.table import Table
+
     o = Table(title="Blocks per operator (top 20)")
     o.add_column("code")
     o.add_column("operator")
@@ -218,6 +224,8 @@ def config_show(
     console.print(f"config file: {path}" if path else
                   f"config file: none (looked for {default_config_path()})", markup=False)
     console.print(f"profile: {profile or 'none'}", markup=False)
+    from rich.table import Table
+
     t = Table(title="Effective settings of 'rcsqualify check'", title_justify="left")
     for col in ("setting", "value", "from"):
         t.add_column(col, overflow="fold")
@@ -261,6 +269,8 @@ def cache_info(
     console = Console(highlight=False)
     console.print(f"{info['directory']}: {info['entries']} entries, "
                   f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
+    from rich.table import Table
+
     t = Table(title="Entries per service (scope: provider, base URL, bot/agent id)")
     for col in ("scope", "service", "entries", "answers", "stale"):
         t.add_column(col)
