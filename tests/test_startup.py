@@ -37,6 +37,8 @@ HEAVY = {
     "numpy.ma": "nothing (np.isin and np.unique import it: ~10 ms)",
     "rich.table": "the whole terminal summary (without -q) and the admin commands' tables",
     "xml.etree.ElementTree": "--junit-xml",
+    "importlib.metadata": "rcsqualify --version (reports read dist-info METADATA directly: "
+                          "rcsqualify.dependency_version)",
 }
 #: Modules a check of plain numbers (digits, "+", spaces, dots, dashes) has no use for.
 PLAIN_CELLS = {
@@ -161,3 +163,12 @@ def test_deferred_coercion_gives_typers_values_and_errors() -> None:
         check = group.commands["check"]  # type: ignore[attr-defined]
         batch = next(p for p in check.params if p.name == "batch_size")
         batch.process_value(typer.Context(check), "0")
+
+
+def test_dependency_version_is_what_importlib_metadata_says() -> None:
+    from importlib.metadata import version
+
+    from rcsqualify import dependency_version
+
+    for name in ("phonenumbers", "numpy", "pyarrow", "typer", "rich"):
+        assert dependency_version(name) == version(name)

@@ -12,12 +12,11 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
 
-from rcsqualify import __version__
+from rcsqualify import __version__, dependency_version
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
@@ -323,7 +322,7 @@ def summarize(
         plan_of_sends["lists"]["other_operators"] -= rbm
     return Summary(
         tool={"name": "rcsqualify", "version": __version__,
-              "phonenumbers": package_version("phonenumbers"),
+              "phonenumbers": dependency_version("phonenumbers"),
               "arcep_plan_date": plan.snapshot.isoformat(), "arcep_plan_source": plan.source},
         input=input_info,
         counts=counts,
