@@ -332,11 +332,18 @@ class RedisSchedule:
         # quota, each wait adding ~1.5 ms), and the spacing of claims keeps the
         # reservation's margin for the hosts' different latencies to the gateway
         # (confirmed at only 1/rate apart, 4 processes at 30/s arrived 30.7 ms apart).
-        out = self._call("claim", interval, min_gap)
+        # At the write, across hosts, half the margin is kept on top of 1/rate (the
+        # hosts' latencies to the gateway differ more than one machine's processes');
+        # the other half lets a late wake-up be made up.
+        self._gap = interval
+        out = self._call("claim", interval, self._hard(min_gap))
         return self.fallback.claim(now, interval, min_gap) if out is None else out
 
+    def _hard(self, min_gap: float) -> float:
+        return max(min_gap, (min_gap + self._gap) / 2)
+
     def sent(self, now: float, min_gap: float) -> float:
-        wait = self._call("confirm", min_gap)
+        wait = self._call("confirm", self._hard(min_gap))
         return self.fallback.confirm(now, min_gap) if wait is None else wait
 
     def pause(self, until: float) -> bool:
