@@ -137,6 +137,11 @@ def read_and_normalize(source: ContactSource, plan: NumberingPlan,
             estimate = source.estimated_rows
             progress("read", rows.size, max(estimate, rows.size) if estimate else None)
     source.info.rows = rows.size
+    # Arrow read ahead (up to 32 blocks): what its pool kept of them goes back to the
+    # system now, not whenever it next allocates (its pages would count all run long)
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
     return rows.result()
 
 
@@ -291,12 +296,20 @@ class _KeyOrder:
         return self._keys(self.order[lo:hi])
 
     def keys_at(self, positions: np.ndarray) -> np.ndarray:
-        return self._keys(self.order[positions])
+        if not self.packed:
+            return self.key[self.order[positions]]
+        keys = self.order[positions]  # a copy, shifted in place
+        keys >>= self.bits
+        keys = keys.view(np.int64)
+        keys += self.low
+        return keys
 
     def _keys(self, held: np.ndarray) -> np.ndarray:
         if not self.packed:
             return self.key[held]
-        return (held >> self.bits).view(np.int64) + self.low
+        keys = (held >> self.bits).view(np.int64)
+        keys += self.low
+        return keys
 
     def rows(self) -> np.ndarray:
         if self.packed:  # the row numbers, in place: the keys are no longer readable
@@ -334,7 +347,7 @@ def apply_sources(distinct: Distinct, sources: Sequence[OperatorSource],
 def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:
     """First answer wins, in the order of ``sources``; the range holder answers last."""
     pending = apply_sources(distinct, sources, distinct.kind == KIND["mobile"])
-    distinct.operator[pending] = distinct.range_operator[pending]
+    distinct.operator[pending] = distinct.block_operator[distinct.block[pending]]
     distinct.source[pending] = SOURCE["range"]
 
 

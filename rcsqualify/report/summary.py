@@ -254,7 +254,8 @@ def summarize(
     upper = (errors + unverified) / messages if messages else 0.0
 
     mobile = d.kind == KIND["mobile"]
-    operators = _value_counts(d.operator[mobile])
+    mobile_operator = d.operator[mobile]
+    operators = _value_counts(mobile_operator)
     terr_counts = np.bincount(plan.block_territory[d.block], minlength=len(plan.territories))
     order = np.argsort(-terr_counts, kind="stable")
     territories = {plan.territories[i]: int(terr_counts[i]) for i in order if terr_counts[i]}
@@ -305,12 +306,11 @@ def summarize(
         label: asdict(stats) for label, stats in result.source_stats.items()}}
     if mobile.any():
         # a number whose look-up failed has no operator: not "moved" (it is unverified)
-        moved = (d.operator[mobile] != d.range_operator[mobile]) & (d.operator[mobile] != "")
+        holder = d.block_operator[d.block[mobile]]  # d.range_operator[mobile]
+        moved = (mobile_operator != holder) & (mobile_operator != "")
         tgt = result.target_operator
-        attribution["ported_in"] = int(np.count_nonzero(
-            moved & (d.operator[mobile] == tgt)))
-        attribution["ported_out"] = int(np.count_nonzero(
-            moved & (d.range_operator[mobile] == tgt)))
+        attribution["ported_in"] = int(np.count_nonzero(moved & (mobile_operator == tgt)))
+        attribution["ported_out"] = int(np.count_nonzero(moved & (holder == tgt)))
         attribution["moved"] = int(np.count_nonzero(moved))
         attribution["range_only"] = range_only
 
