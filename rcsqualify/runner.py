@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from rcsqualify.ci import (
     STDOUT,
     ReportOutput,
@@ -32,7 +30,8 @@ from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, 
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
 from rcsqualify.settings import Settings
 
-if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich.progress
+if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
     from rcsqualify.capability.interface import CapabilityProvider

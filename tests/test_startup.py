@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 #: Modules a 1-row offline CSV check has no use for, and what each would be needed for.
 HEAVY = {
     "pandas": "--output files and the plan command",
@@ -37,6 +39,8 @@ HEAVY = {
     "numpy.ma": "nothing (np.isin and np.unique import it: ~10 ms)",
     "rich.table": "the whole terminal summary (without -q) and the admin commands' tables",
     "xml.etree.ElementTree": "--junit-xml",
+    "rich.console": "the terminal summary (without -q), progress bars, a line rich must "
+                    "render (cli/console.py)",
     "importlib.metadata": "rcsqualify --version (reports read dist-info METADATA directly: "
                           "rcsqualify.dependency_version)",
 }
@@ -126,7 +130,6 @@ def test_deferred_coercion_gives_typers_values_and_errors() -> None:
     unchanged: every parameter's default and a string for each option, compared with
     Typer's coercion; anything else (a typed-in number, an out-of-range value) is Typer's,
     error message included."""
-    import pytest
     import typer
     import typer.main
     from typer._coercion import build_runtime_param
@@ -172,3 +175,23 @@ def test_dependency_version_is_what_importlib_metadata_says() -> None:
 
     for name in ("phonenumbers", "numpy", "pyarrow", "typer", "rich"):
         assert dependency_version(name) == version(name)
+
+
+def test_quiet_lines_are_what_rich_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """cli/console.py writes a plain line itself: byte for byte what rich writes, and
+    anything rich would change (emoji codes, control characters) still goes to rich."""
+    from rich.console import Console
+
+    from rcsqualify.cli.console import LazyConsole
+
+    lines = ["FAIL: projected error ratio 100.00% is over the 15% threshold (1 messages)",
+             "", "é ≤ 0.3 s…", "INCOMPLETE: 0:00:13 at 10/s", "a :smile: b", "x:y:z",
+             "tab\there", "bell\x07", "cr\rlf", "wide 表 text", "[bold]not markup[/bold]",
+             "  leading and trailing spaces  ", "x" * 500]
+    for line in lines:
+        rich = Console(stderr=True, highlight=False, soft_wrap=False, width=120)
+        rich.print(line, markup=False, highlight=False, soft_wrap=True)
+        expected = capsys.readouterr().err
+        lazy = LazyConsole(stderr=True, highlight=False, soft_wrap=False, width=120)
+        lazy.print(line, markup=False, highlight=False, soft_wrap=True)
+        assert capsys.readouterr().err == expected, line

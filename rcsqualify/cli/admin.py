@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from rcsqualify.cli.base import (
     CacheDir,
@@ -51,6 +50,8 @@ def plan_info(ctx: typer.Context) -> None:
     from rcsqualify.numbering.plan import load_plan
 
     plan = load_plan()
+    from rich.console import Console  # not imported by a check
+
     console = Console(highlight=False)
     console.print(f"ARCEP numbering plan of {plan.snapshot.isoformat()} "
                   f"({'shipped with rcsqualify' if plan.source == 'shipped' else plan.source}); "
@@ -169,6 +170,8 @@ def portability_info(
     if not store.exists():
         raise fail(f"{store}: no such store", int(ExitCode.USAGE))
     info = store_info(store)
+    from rich.console import Console  # not imported by a check
+
     console = Console(highlight=False)
     updated = (f", last delta {info['updated_at']} ({info['deltas']} deltas)"
                if info.get("deltas") else "")
@@ -220,6 +223,8 @@ def config_show(
                                            resilient_parsing=True)
     values = apply_profile(check_ctx, dict(check_ctx.params))
     path = config_file(config)
+    from rich.console import Console  # not imported by a check
+
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"config file: {path}" if path else
                   f"config file: none (looked for {default_config_path()})", markup=False)
@@ -266,6 +271,8 @@ def cache_info(
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
+    from rich.console import Console  # not imported by a check
+
     console = Console(highlight=False)
     console.print(f"{info['directory']}: {info['entries']} entries, "
                   f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)

@@ -11,16 +11,19 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from rcsqualify import __version__
 from rcsqualify.cli.coercion import defer
+from rcsqualify.cli.console import LazyConsole
 from rcsqualify.errors import ExitCode, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class OneLineErrors(TyperGroup):
@@ -75,9 +78,11 @@ MaxUnmapped = Annotated[float, typer.Option(
     "operator values map to no operator.")]
 
 
-def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=False,
-                   width=None if sys.stderr.isatty() else 120)
+def stderr_console() -> "Console":
+    """rich's stderr console, made when something needs more than a plain line
+    (cli/console.py: a quiet check does not import rich)."""
+    return cast("Console", LazyConsole(stderr=True, highlight=False, soft_wrap=False,
+                                       width=None if sys.stderr.isatty() else 120))
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -279,12 +279,14 @@ def check(
 def render_and_exit(run: Any, console: Any, quiet: bool) -> None:
     """The verdict line alone (quiet: one line whatever its length, logs and CI grep it)
     or the whole summary; then the gate's exit code."""
-    from rcsqualify.report.terminal import print_summary, verdict_line
+    if quiet:  # report.wording: the terminal summary's module would import rich
+        from rcsqualify.report.wording import verdict_line
 
-    if quiet:
         console.print(verdict_line(run.summary), markup=False, highlight=False,
                       soft_wrap=True)
     else:
+        from rcsqualify.report.terminal import print_summary
+
         print_summary(run.summary, console)
     raise typer.Exit(run.summary.exit_code)
 
