@@ -101,7 +101,7 @@ def warm_check(tmp: Path, nums: list[str], cache_url: str | None) -> dict[str, A
         warm_args = [str(contacts), "--capability", "bothub", "--bot-id", EMULATOR_BOT,
                      "--bothub-url", url, "--bothub-token-url", f"{base}/oauth/v3/token",
                      "--cache-url", where, "--threshold", "1", "--json-report", str(report)]
-        # the best of three of each, alternated: one run of either on a shared machine
+        # the best of three of each: one run of either on a shared machine
         # varies by a factor of two
         offline = min(timed_check([str(contacts)], env)[0] for _ in range(3))
         warm = min(timed_check(warm_args, env)[0] for _ in range(3))
