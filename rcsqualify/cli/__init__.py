@@ -7,7 +7,9 @@ which shows the traceback.
 - ``base``: the app, its groups, one-line errors, help panels and examples;
 - ``check``: ``check``, ``refresh`` (cron mode, via ``rcsqualify/refresh.py``), ``probe``;
 - ``admin``: ``plan``, ``portability``, ``config``, ``cache``;
-- ``emulator``: the local emulator.
+- ``emulator``: the local emulator;
+- ``coercion`` and ``console``: start-up (issue #18): Typer's pydantic coercion only for
+  the values that need it, rich only when a line needs rich.
 """
 
 from __future__ import annotations
