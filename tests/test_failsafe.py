@@ -472,9 +472,12 @@ def test_two_runs_at_once_share_one_quota(tmp_path: Path, emulator: Emulator) ->
     assert [p.returncode for p in procs] == [0, 0]
     stats = emulator.stats()
     arrivals = sorted(stats["arrivals"]["bothub"])
-    assert len(arrivals) == 80
-    # two unshared runs would arrive at ~40/s and collect dozens of 429s
-    assert sum(stats["throttled"].values()) <= 2
+    throttled = sum(stats["throttled"].values())
+    # two unshared runs would arrive at ~40/s and collect dozens of 429s; a shared schedule
+    # may still see a few when the server's process (which timestamps the arrivals) or a
+    # client is descheduled on a busy machine: each refused request is sent once more
+    assert throttled <= 5
+    assert len(arrivals) == 80 + throttled
     assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= 20 * 1.1
 
 
