@@ -19,7 +19,7 @@ import numpy as np
 from rcsqualify import __version__, dependency_version
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
-from rcsqualify.pipeline import CheckResult
+from rcsqualify.pipeline import CheckResult, Distinct
 from rcsqualify.report.masking import mask_number
 from rcsqualify.report.routes import routes_block
 from rcsqualify.verdict import (
@@ -94,6 +94,18 @@ def _value_counts(values: np.ndarray) -> dict[str, int]:
     without importing pandas on the check path (pyarrow's conversion of Python objects
     would import it too)."""
     return {str(k): int(v) for k, v in Counter(values.tolist()).most_common()}
+
+
+def _moves(d: Distinct, mobile: np.ndarray, target: str) -> dict[str, int]:
+    """Mobiles served by another operator than their range holder: into the target
+    operator, out of it, in all. A number whose look-up failed has no operator: not
+    "moved" (it is unverified)."""
+    operator = d.operator[mobile]
+    holder = d.block_operator[d.block[mobile]]  # d.range_operator[mobile]
+    moved = (operator != holder) & (operator != "")
+    return {"ported_in": int(np.count_nonzero(moved & (operator == target))),
+            "ported_out": int(np.count_nonzero(moved & (holder == target))),
+            "moved": int(np.count_nonzero(moved))}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -254,8 +266,7 @@ def summarize(
     upper = (errors + unverified) / messages if messages else 0.0
 
     mobile = d.kind == KIND["mobile"]
-    mobile_operator = d.operator[mobile]
-    operators = _value_counts(mobile_operator)
+    operators = _value_counts(d.operator[mobile])
     terr_counts = np.bincount(plan.block_territory[d.block], minlength=len(plan.territories))
     order = np.argsort(-terr_counts, kind="stable")
     territories = {plan.territories[i]: int(terr_counts[i]) for i in order if terr_counts[i]}
@@ -305,13 +316,7 @@ def summarize(
     attribution: dict[str, Any] = {"sources": {
         label: asdict(stats) for label, stats in result.source_stats.items()}}
     if mobile.any():
-        # a number whose look-up failed has no operator: not "moved" (it is unverified)
-        holder = d.block_operator[d.block[mobile]]  # d.range_operator[mobile]
-        moved = (mobile_operator != holder) & (mobile_operator != "")
-        tgt = result.target_operator
-        attribution["ported_in"] = int(np.count_nonzero(moved & (mobile_operator == tgt)))
-        attribution["ported_out"] = int(np.count_nonzero(moved & (holder == tgt)))
-        attribution["moved"] = int(np.count_nonzero(moved))
+        attribution.update(_moves(d, mobile, result.target_operator))
         attribution["range_only"] = range_only
 
     routes = routes_block(result)
