@@ -199,38 +199,22 @@ def spike_arrest(base: str, remote: list[str], env: dict[str, str], tmp: Path,
 
 @contextlib.contextmanager
 def redis_server(workdir: Path) -> Iterator[str | None]:
-    """A local ``redis-server`` (free port, no persistence) for the block; its URL, or
-    None when the binary or the ``redis`` client library is missing."""
+    """A local ``redis-server`` (free port, no persistence) for the block: the tests' own
+    starter (tests/helpers.start_redis); its URL, or None when the binary or the
+    ``redis`` client library is missing (the figures then leave Redis out)."""
+    import importlib.util
     import shutil
-    import socket
 
-    exe = shutil.which("redis-server")
-    try:
-        import redis
-    except ImportError:
-        exe = None
-    if exe is None:
+    if shutil.which("redis-server") is None or importlib.util.find_spec("redis") is None:
         yield None
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.helpers import start_redis
+
+    proc, url = start_redis(workdir)
     try:
         yield url
     finally:
-        client.close()
         proc.terminate()
         proc.wait(timeout=10)
 
