@@ -47,15 +47,14 @@ class DeferredCoercion:
             return () if param.multiple or param.nargs == -1 else None
         if _unchanged(self.param, value):
             return value
-        from typer._coercion import build_runtime_param
-
-        real = build_runtime_param(self.param.type_descriptor)
-        self.param._runtime_param = real  # built once, as Typer does
+        self.param._runtime_param = None  # Typer builds its own now, once, and keeps it
+        real = self.param.get_runtime_param()
         return real.coerce(value, param=param, ctx=ctx)
 
 
 def _install(param: Any) -> None:
-    if getattr(param, "_runtime_param", ...) is None and hasattr(param, "type_descriptor"):
+    if (getattr(param, "_runtime_param", ...) is None and hasattr(param, "type_descriptor")
+            and hasattr(param, "get_runtime_param")):
         param._runtime_param = DeferredCoercion(param)
 
 
