@@ -251,7 +251,7 @@ def normalize_numbers(
     return out
 
 
-_SLICE = 1 << 16
+_SLICE = 1 << 17
 
 
 def _normalize(raw: pa.Array, plan: NumberingPlan) -> Normalized:
