@@ -108,7 +108,8 @@ def test_config_show_masks_secrets_and_says_where_each_value_comes_from(
     monkeypatch.setenv("RCSQUALIFY_TIMEOUT", "3")
     monkeypatch.setenv("RCSQUALIFY_RATE", "99")
     monkeypatch.setenv("RCSQUALIFY_MNP_TOKEN", "env-token-value")
-    monkeypatch.setenv("COLUMNS", "200")
+    # wide enough that no cell wraps (pytest-xdist's temporary paths are long)
+    monkeypatch.setenv("COLUMNS", "500")
     result = run_cli(["config", "show", "--config", str(cfg), "--profile", "prod"])
     assert result.exit_code == 0, result.stderr
     out = result.stdout
