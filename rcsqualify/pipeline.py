@@ -236,9 +236,13 @@ def distinct_numbers(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         previous = sorted_keys[-1]
     starts = np.flatnonzero(starts_at)
     keys = sort.keys_at(starts)
+    ties_by_row = sort.packed  # a number's rows in order: its first row heads its run
     order = sort.rows()
-    first_row = (np.minimum.reduceat(order, starts) if len(starts)
-                 else np.zeros(0, np.int64))
+    if ties_by_row:
+        first_row = order[starts]
+    else:
+        first_row = (np.minimum.reduceat(order, starts) if len(starts)
+                     else np.zeros(0, np.int64))
     distinct_index = np.full(n, -1, dtype=np.int32)
     seen = -1  # index of the last number started before this slice
     for lo in range(0, len(order), _SLICE):
