@@ -24,6 +24,25 @@ def test_missing_file(tmp_path: Path) -> None:
     _assert_clean_error(run_cli(["check", str(tmp_path / "nope.csv")]), "no such file")
 
 
+@pytest.mark.parametrize("where", ["input", "output", "portability"])
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path: Path, where: str) -> None:
+    """A latin-1 file name (byte 0xE9) reaches Python as a surrogate, which Arrow cannot
+    take: refused before anything is read or written, the name shown escaped."""
+    import os
+    import sys
+
+    assert sys.getfilesystemencoding() == "utf-8"  # what makes the byte a surrogate
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.csv")
+    fine = write_csv(tmp_path / "fine.csv", [["nom", "tel"], ["a", "0612345678"]])
+    with open(os.fsencode(odd), "wb") as fh:
+        fh.write(b"nom;tel\na;0612345678\n")
+    args = {"input": ["check", odd], "output": ["check", str(fine), "-o", odd + ".out.csv"],
+            "portability": ["check", str(fine), "--portability", odd]}[where]
+    result = run_cli(args)
+    _assert_clean_error(result, "caf\\udce9", "not valid UTF-8")
+    assert not os.path.exists(os.fsencode(odd + ".out.csv"))
+
+
 def test_empty_file(tmp_path: Path) -> None:
     f = tmp_path / "e.csv"
     f.write_bytes(b"")

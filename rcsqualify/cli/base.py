@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from rcsqualify import __version__
 from rcsqualify.cli.coercion import defer
 from rcsqualify.cli.console import LazyConsole
-from rcsqualify.errors import ExitCode, RcsQualifyError
+from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
 
 if TYPE_CHECKING:
@@ -92,6 +92,22 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _refuse_undecodable_paths(values: Any) -> None:
+    """A file name (or any argument) that is not valid UTF-8, bytes of another encoding
+    that the system hands over as surrogates, is refused before anything is read or
+    written: Arrow, which reads and writes the files, takes UTF-8 names only, and such a
+    name could not be written in a report either."""
+    for value in values:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(item, PurePath | str):
+                try:
+                    str(item).encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(f"{ascii(str(item))[1:-1]}: not valid UTF-8 (a file "
+                                     "name in another encoding?); rename the file or its "
+                                     "folder") from None
+
+
 def reports_errors(func: F) -> F:
     """One line and an exit code for every error; a traceback only with --debug."""
 
@@ -99,6 +115,7 @@ def reports_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug")) or os.environ.get("RCSQUALIFY_DEBUG") == "1"
         try:
+            _refuse_undecodable_paths(kwargs.values())
             # the one signal handler: temporary personal data removed on every exit path
             with cleanup_on_exit():
                 return func(*args, **kwargs)
