@@ -156,8 +156,8 @@ def _reads_as_bytes(path: Path, encoding: str, delimiter: str, detected: bool) -
     with path.open("rb") as fh:
         if fh.read(3) == codecs.BOM_UTF8:
             return False
-        undefined = [bytes([b]) for b in _undefined_bytes(name)]
-        if undefined and not detected:
+        undefined = [] if detected else [bytes([b]) for b in _undefined_bytes(name)]
+        if undefined:
             fh.seek(0)
             while chunk := fh.read(1 << 22):
                 if any(byte in chunk for byte in undefined):
