@@ -88,6 +88,40 @@ def test_a_redis_gone_mid_run_falls_back_to_the_local_schedule() -> None:
     assert sched.confirm(now, 0.5) == 0.0 and fallback.last == now
 
 
+def test_the_local_schedule_taking_over_keeps_the_spacing_after_the_last_send(
+        redis_url: str) -> None:
+    """Redis lost right after a send through it: the local schedule that takes over is
+    told of that send, so the next one still waits 1/rate (it went at once before)."""
+    import redis
+
+    class Vanishing:
+        """The real server's script until ``gone``, then a lost connection."""
+
+        def __init__(self) -> None:
+            self.real = redis.Redis.from_url(redis_url)
+            self.gone = False
+
+        def register_script(self, text: str) -> object:
+            script = self.real.register_script(text)
+
+            def call(**kwargs: object) -> object:
+                if self.gone:
+                    raise redis.exceptions.ConnectionError("Connection refused")
+                return script(**kwargs)
+            return call
+
+    client = Vanishing()
+    fallback = MemorySchedule()
+    sched = RedisSchedule(client, "rcsq:q:seeded", fallback)
+    now = time.time()
+    assert sched.claim(now, 0.5, 0.4) == 0.0  # sent through Redis at `now`
+    client.gone = True
+    wait = sched.claim(now + 0.01, 0.5, 0.4)
+    assert sched.failed is not None
+    assert wait == pytest.approx(-0.39)  # not sent: 0.39 s more to keep 1/rate
+    assert sched.reserve(now + 0.01, 0.5) == pytest.approx(now + 0.5)
+
+
 def test_the_quota_store_defaults_to_the_cache_url_when_it_is_redis(
         redis_url: str, tmp_path: Path) -> None:
     from rcsqualify.settings import Settings
@@ -244,7 +278,8 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
         f = contacts_file(tmp_path, frte_numbers(60))
         cmd = [str(Path(sys.executable).with_name("rcsqualify")), "check", str(f),
                *emulator.bothub_args(), "--rate", "20", "--threshold", "1", "-q",
-               "--cache-url", url,
+               # a 429 allowed below (a busy machine) costs a second, not a minute
+               "--throttle-pause", "1", "--cache-url", url,
                "--json-report", str(tmp_path / "r.json")]
         env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache"),
                "RCSQUALIFY_QUOTA_DIR": str(tmp_path / "quota")}

@@ -298,18 +298,33 @@ class RedisSchedule:
         #: why the schedule left Redis (None while it is on Redis)
         self.failed: str | None = None
         self._gap = 0.0
+        #: this host's latest send recorded on Redis (its own clock), for the fallback
+        self._last_sent: float | None = None
 
-    def _call(self, op: str, value: float, hard: float = 0.0) -> float | None:
+    def _call(self, op: str, value: float, hard: float = 0.0,
+              now: float | None = None) -> float | None:
         if self.failed is not None:
             return None
         try:
-            return float(self._step(keys=[self.key], args=[op, f"{value:.6f}",
-                                                          int(STALE_AHEAD), f"{hard:.6f}"]))
+            out = float(self._step(keys=[self.key], args=[op, f"{value:.6f}",
+                                                         int(STALE_AHEAD), f"{hard:.6f}"]))
         except self._errors as exc:
             self.failed = f"{type(exc).__name__}: {exc}"
+            self._seed_fallback()
             if self._on_failure is not None:
                 self._on_failure(exc)
             return None
+        if out == 0.0 and now is not None and op in ("confirm", "claim"):
+            self._last_sent = now  # the script recorded a send at this host's now
+        return out
+
+    def _seed_fallback(self) -> None:
+        """The local schedule taking over knows nothing of the sends made through Redis:
+        it is told this host's latest one, so the first local send keeps the spacing
+        after it (else it could go at once, right behind it: a 429 at a strict gateway)."""
+        if self._last_sent is not None:
+            self.fallback.confirm(self._last_sent, 0.0)
+            self.fallback.reserve(self._last_sent, self._gap)
 
     def reserve(self, now: float, interval: float) -> float:
         self._gap = interval
@@ -321,7 +336,7 @@ class RedisSchedule:
         # host confirmed reaches the gateway with that host's latency, another host's
         # with its own (measured: 4 processes at 30/s confirmed 33.3 ms apart arrived
         # 30.7 ms apart, a 429 at a burst-1 gateway; at 1/(rate × 0.97) none did).
-        wait = self._call("confirm", max(min_gap, self._gap))
+        wait = self._call("confirm", max(min_gap, self._gap), now=now)
         return self.fallback.confirm(now, min_gap) if wait is None else wait
 
     def claim(self, now: float, interval: float, min_gap: float) -> float:
@@ -336,14 +351,14 @@ class RedisSchedule:
         # hosts' latencies to the gateway differ more than one machine's processes');
         # the other half lets a late wake-up be made up.
         self._gap = interval
-        out = self._call("claim", interval, self._hard(min_gap))
+        out = self._call("claim", interval, self._hard(min_gap), now=now)
         return self.fallback.claim(now, interval, min_gap) if out is None else out
 
     def _hard(self, min_gap: float) -> float:
         return max(min_gap, (min_gap + self._gap) / 2)
 
     def sent(self, now: float, min_gap: float) -> float:
-        wait = self._call("confirm", self._hard(min_gap))
+        wait = self._call("confirm", self._hard(min_gap), now=now)
         return self.fallback.confirm(now, min_gap) if wait is None else wait
 
     def pause(self, until: float) -> bool:
