@@ -269,6 +269,45 @@ def _clear_on_a_terminal(cache_dir: Path, answer: bytes, *extra: str) -> tuple[i
     return proc.returncode, out.decode() + seen.decode()
 
 
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """``rcsqualify ARGS`` with stderr and stdout on a pseudo-terminal: exit code and all
+    it wrote (read until the process closes the terminal, bounded)."""
+    import pty
+    import select
+
+    exe = Path(sys.executable).with_name("rcsqualify")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(exe), *args], stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave, env={**os.environ, "TERM": "xterm"})
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, seen
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+    return code, seen.decode(errors="replace")
+
+
+def test_a_check_on_a_terminal_draws_its_progress_and_its_verdict() -> None:
+    """On a terminal (no -q) the progress bars enter rich's console: the run ends with
+    its verdict, never an unexpected error, and gives the cursor back."""
+    code, out = _on_a_terminal("check", CONTACTS, "--portability", PORTABILITY)
+    assert code == 0, out
+    assert "unexpected" not in out and "Traceback" not in out
+    assert "PASS: projected error ratio" in out
+    assert out.count("\x1b[?25l") == out.count("\x1b[?25h")  # cursor hidden, then shown
+
+
 def test_cache_clear_asks_on_a_terminal(tmp_path: Path) -> None:
     from rcsqualify.remote.cache import LookupCache, Scope
 

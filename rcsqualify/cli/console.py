@@ -51,5 +51,13 @@ class LazyConsole:
         self._rich().print(*objects, markup=markup, highlight=highlight,
                            soft_wrap=soft_wrap, **options)
 
+    # Python looks special methods up on the class, never through __getattr__: rich's
+    # progress display enters the console (``with console:``) on a terminal
+    def __enter__(self) -> Console:
+        return self._rich().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._rich().__exit__(*exc_info)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rich(), name)
