@@ -11,7 +11,8 @@ cells, duplicate rows), then prints, measured in one run:
   than 1/quota − 2 ms get a 429), and two concurrent runs (two processes, separate
   caches, one machine) sharing that gateway: 429s, violations and the combined rate.
 
-Usage: python benchmarks/bench_remote.py [--quota 30] [--numbers 1000]
+Usage: python benchmarks/bench_remote.py [--quota 30] [--numbers 1000] [--json FILE]
+       python benchmarks/bench_remote.py --redis-only --json benchmarks/results_redis_quota.json
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _common import emit
 
 EXE = str(Path(sys.executable).with_name("rcsqualify"))
 
@@ -74,8 +76,18 @@ def main() -> None:
                     help="burst-1 gateway: arrival jitter it forgives, seconds")
     ap.add_argument("--stages", type=int, default=10_000,
                     help="numbers of the MNP + capability stream run (0: skip)")
+    ap.add_argument("--redis-only", action="store_true",
+                    help="only the runs sharing one Redis (issue #15)")
+    ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
-    figures: dict[str, object] = {"quota_per_s": args.quota}
+    figures: dict[str, object] = {"quota_per_s": args.quota, "grace": args.grace,
+                                  "load_average_at_start": os.getloadavg()[0]}
+    if args.redis_only:
+        with running_emulator(args.quota) as base, tempfile.TemporaryDirectory() as tmp:
+            figures.update(redis_shared_quota(base, Path(tmp), args.quota, args.grace))
+        figures["load_average_at_end"] = os.getloadavg()[0]
+        emit(figures, args.json)
+        return
     with running_emulator(args.quota) as base, tempfile.TemporaryDirectory() as tmp:
         contacts = Path(tmp) / "contacts.csv"
         make_contacts(contacts, args.numbers)
@@ -118,7 +130,8 @@ def main() -> None:
         figures.update(redis_shared_quota(base, Path(tmp), args.quota, args.grace))
         if args.stages:
             figures["stages"] = stages(base, env, Path(tmp), args.quota, args.stages)
-    print(json.dumps(figures, indent=2))
+    figures["load_average_at_end"] = os.getloadavg()[0]
+    emit(figures, args.json)
 
 
 def stages(base: str, env: dict[str, str], tmp: Path, quota: float, n: int
