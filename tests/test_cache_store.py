@@ -62,6 +62,25 @@ def test_many_small_writes_stay_readable(where: str, tmp_path: Path) -> None:
     cache.close()
 
 
+def test_a_stream_reads_and_writes_one_number_at_a_time(where: str, tmp_path: Path
+                                                        ) -> None:
+    """The MNP + capability stream: a look-up, then the answer stored, number after
+    number; what this process wrote since it first read the space answers every later
+    look-up, one number at a time or all at once."""
+    cache = opened(where, tmp_path)
+    ns = cache.scope(MNP)
+    nums = numbers(300)
+    cache.put("op", ns, nums[0], "OP0")
+    for i, n in enumerate(nums[1:], start=1):
+        assert cache.get_many("op", ns, [n, nums[i - 1]]) == [None, f"OP{(i - 1) % 5}"]
+        cache.put("op", ns, n, f"OP{i % 5}")
+    assert [cache.get("op", ns, n) for n in nums[::37]] == [
+        f"OP{i % 5}" for i in range(0, 300, 37)]
+    assert cache.get_many("op", ns, [*nums, "+33699999999"]) == [
+        *[f"OP{i % 5}" for i in range(300)], None]
+    cache.close()
+
+
 def test_freshness_info_prune_clear_forget(where: str, tmp_path: Path) -> None:
     cache = opened(where, tmp_path, freshness=Freshness(positive_days=0.5 / DAY))
     bothub, mnp = cache.scope(BOTHUB), cache.scope(MNP)
@@ -188,8 +207,17 @@ def test_store_keys_are_siphash_2_4_of_the_number() -> None:
     from rcsqualify.remote.keys import E164Numbers, e164_keys, siphash24
 
     key = tuple(np.frombuffer(bytes(range(16)), "<u8").tolist())
-    out = siphash24(key, np.frombuffer(bytes(range(8)), "<u8"))  # type: ignore[arg-type]
-    assert out.astype("<u8").tobytes() == bytes.fromhex("6224939a79f5f593")
+    message = np.frombuffer(bytes(range(8)), "<u8")
+    # one number (Python integers) and many (numpy): both give the reference vector
+    for m in (message, np.repeat(message, 40)):
+        out = siphash24(key, m)  # type: ignore[arg-type]
+        assert set(out.tolist()) == {int.from_bytes(bytes.fromhex("6224939a79f5f593"),
+                                                    "little")}
+    rng = np.random.default_rng(7)
+    many = rng.integers(0, 10**15, 3000, dtype=np.int64).astype(np.uint64)
+    one_by_one = np.concatenate([siphash24(key, many[i:i + 1])  # type: ignore[arg-type]
+                                 for i in range(len(many))])
+    assert np.array_equal(siphash24(key, many), one_by_one)  # type: ignore[arg-type]
     nums = E164Numbers(np.array([33612345678, 33700000001]))
     assert list(nums) == ["+33612345678", "+33700000001"] and nums[1] == "+33700000001"
     assert e164_keys(["+33612345678"]).tolist() == [33612345678]

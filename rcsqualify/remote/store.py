@@ -538,7 +538,7 @@ class DirectoryStore(AnswerStore):
                 new = self._sql.execute(
                     "SELECT coalesce(sum(n), 0) FROM batches WHERE space=? AND id>?",
                     (space, view.last_id)).fetchone()[0]
-                if new > VIEW_OVERLAY_MAX:
+                if new + len(view.overlay) > VIEW_OVERLAY_MAX:
                     view = None  # much was written since: read the whole space again
             if view is None:
                 r = self._read(space, with_expires=False)
@@ -569,7 +569,16 @@ class DirectoryStore(AnswerStore):
             pos, hit = _find(view.digests, q)
             codes[hit] = view.codes[pos[hit]]
             dates[hit] = view.learned[pos[hit]]
-        if view.overlay and n:
+        if view.overlay and n <= len(view.overlay):
+            # a stream asks one number at a time while it writes answers: one dict
+            # look-up each, never the whole overlay made into arrays again (that grew
+            # with every answer of the run: ~7 ms a look-up after 20,000 answers)
+            raw = np.ascontiguousarray(q, dtype="<u8").tobytes()
+            for i in range(n):
+                found = view.overlay.get(raw[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES])
+                if found is not None:
+                    codes[i], dates[i] = found
+        elif view.overlay and n:
             items = list(view.overlay.items())
             od = np.frombuffer(b"".join(k for k, _ in items), dtype="<u8").reshape(-1, 2)
             order = np.argsort(od[:, 0], kind="stable")
