@@ -146,16 +146,26 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
     return Profile(path=path, name=name, options=options, credentials=credentials)
 
 
+#: query parameters that carry a password (redis-py reads ``?password=``)
+_PASSWORD_PARAMETERS = frozenset({"password", "pass", "passwd", "pwd"})
+
+
 def _has_password(value: str) -> bool:
-    """A URL carrying ``user:password@`` (``redis://:pw@host``, ``https://u:p@host``)."""
-    from urllib.parse import urlsplit
+    """A URL carrying a password: ``user:password@`` (``redis://:pw@host``,
+    ``https://u:p@host``) or a ``?password=`` parameter. A URL with user information
+    that does not parse counts as one: what the client would make of it is unknown."""
+    from urllib.parse import parse_qsl, urlsplit
 
     if "://" not in value:
         return False
     try:
-        return bool(urlsplit(value.strip()).password)
+        url = urlsplit(value.strip())
+        if url.password:
+            return True
     except ValueError:
-        return False
+        return "@" in value
+    return any(k.lower() in _PASSWORD_PARAMETERS and v
+               for k, v in parse_qsl(url.query, keep_blank_values=True))
 
 
 #: options whose value is a path: read relative to the profile file

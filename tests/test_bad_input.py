@@ -43,6 +43,16 @@ def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path: Path, where: str) ->
     assert not os.path.exists(os.fsencode(odd + ".out.csv"))
 
 
+@pytest.mark.parametrize("option", ["input", "--portability", "--portability-db"])
+def test_a_url_given_for_a_file_never_shows_its_password(tmp_path: Path, option: str) -> None:
+    fine = write_csv(tmp_path / "fine.csv", [["nom", "tel"], ["a", "0612345678"]])
+    url = "https://user:hunter2-secret@files.example/base.csv"
+    args = ["check", url] if option == "input" else ["check", str(fine), option, url]
+    result = run_cli(args)
+    _assert_clean_error(result, "user:***@files.example")
+    assert "hunter2" not in result.stderr
+
+
 def test_empty_file(tmp_path: Path) -> None:
     f = tmp_path / "e.csv"
     f.write_bytes(b"")

@@ -71,6 +71,10 @@ def test_a_config_toml_in_the_working_directory_is_never_read(
      "key 'mnp-url': a password inside a URL is refused"),
     ('[profiles.nope]\ncache-url = "redis://:hunter2@127.0.0.1:1/0"\n',
      "key 'cache-url': a password inside a URL is refused"),
+    ('[profiles.nope]\ncache-url = "redis://127.0.0.1:1/5?password=hunter2"\n',
+     "key 'cache-url': a password inside a URL is refused"),
+    ('[profiles.nope]\ncache-url = "redis://default:hunter2@[::1/5"\n',
+     "key 'cache-url': a password inside a URL is refused"),
 ])
 def test_bad_profiles_are_one_line_exit_2_naming_file_profile_and_key(
         tmp_path: Path, body: str, expected: str) -> None:

@@ -7,6 +7,7 @@ help panels and examples, the version."""
 
 import functools
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -85,9 +86,15 @@ def stderr_console() -> "Console":
                                        width=None if sys.stderr.isatty() else 120))
 
 
+#: ``scheme://user:password@`` in anything a message quotes (a URL given where a path
+#: was expected is echoed as given; Path folds ``//`` into ``/``)
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^/\s:@]*:)[^@\s/]+@")
+
+
 def fail(message: str, code: int) -> typer.Exit:
-    """One line on stderr, never wrapped (a log reader greps it), and the exit code."""
-    one_line = " ".join(message.split())
+    """One line on stderr, never wrapped (a log reader greps it), and the exit code; a
+    password inside a URL it quotes is masked."""
+    one_line = _URL_PASSWORD.sub(r"\1***@", " ".join(message.split()))
     typer.echo(f"rcsqualify: error: {one_line}", err=True)
     return typer.Exit(code)
 
