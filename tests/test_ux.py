@@ -322,6 +322,21 @@ def test_cache_clear_asks_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0 and "removed 1 entries" in out
 
 
+def test_cache_info_shows_what_the_store_holds_as_text(tmp_path: Path) -> None:
+    """A shared store is written by anyone who can reach it: markup and control
+    characters in its names and answers are shown as text, never drawn."""
+    from rcsqualify.remote.cache import LookupCache
+
+    cache = LookupCache(tmp_path / "c")
+    cache.put("cap", "[bold red]EVIL\x1b[31m", "+33612345678", "[blink]yes\x07")
+    cache.close()
+    result = run_cli(["cache", "info", "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "(bold red)EVIL" in out and "(blink)yes" in out
+    assert "\x1b" not in out and "\x07" not in out
+
+
 def test_cache_clear_in_a_script_needs_no_answer(tmp_path: Path) -> None:
     result = run_cli(["cache", "clear", "--cache-dir", str(tmp_path / "c")])
     assert result.exit_code == 0 and "removed" in result.stdout

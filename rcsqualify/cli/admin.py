@@ -23,6 +23,7 @@ from rcsqualify.cli.base import (
     stderr_console,
 )
 from rcsqualify.errors import ExitCode
+from rcsqualify.textsafe import safe_text
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -37,7 +38,7 @@ def _count_table(title: str, name: str, unit: str,
     t.add_column(name)
     t.add_column(unit, justify="right")
     for key, count in counts:
-        t.add_row(str(key), str(count))
+        t.add_row(safe_text(key), str(count))
     return t
 
 
@@ -274,7 +275,7 @@ def cache_info(
     from rich.console import Console  # not imported by a check
 
     console = Console(highlight=False)
-    console.print(f"{info['directory']}: {info['entries']} entries, "
+    console.print(f"{safe_text(info['directory'])}: {info['entries']} entries, "
                   f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
     from rich.table import Table
 
@@ -282,10 +283,13 @@ def cache_info(
     for col in ("scope", "service", "entries", "answers", "stale"):
         t.add_column(col)
     for name, entry in info["providers"].items():
+        # what a shared store holds was written by anyone who can reach it: shown as
+        # text (no markup, no control characters), never drawn
         scope = entry.get("scope", {})
         service = " ".join(str(scope.get(k, "")) for k in ("url", "id")).strip()
-        t.add_row(name, service, str(entry["entries"]),
-                  ", ".join(f"{k} {v}" for k, v in entry["answers"].items()), str(entry["stale"]))
+        t.add_row(safe_text(name), safe_text(service), str(entry["entries"]),
+                  safe_text(", ".join(f"{k} {v}" for k, v in entry["answers"].items())),
+                  str(entry["stale"]))
     console.print(t)
     console.print(_count_table("Age of entries", "age", "entries", info["ages"].items()))
 
