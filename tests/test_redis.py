@@ -190,9 +190,10 @@ def test_two_hosts_share_one_quota_and_one_cache_through_redis(
              for k in range(2)]
 
     def args(k: int, f: Path, report: str) -> tuple[list[str], dict[str, str]]:
+        # a 429 allowed below (a busy machine) costs a second, not a minute
         cmd = [exe, "check", str(f), *emulator.bothub_args(), "--rate", str(rate),
                "--threshold", "1", "-q", "--cache-url", redis_url, "--json-report",
-               str(tmp_path / report)]
+               str(tmp_path / report), "--throttle-pause", "1"]
         env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / f"host{k}" / "cache"),
                "RCSQUALIFY_QUOTA_DIR": str(tmp_path / f"host{k}" / "quota")}
         return cmd, env
@@ -209,9 +210,11 @@ def test_two_hosts_share_one_quota_and_one_cache_through_redis(
                                                      if p.stderr]
     stats = emulator.stats()
     arrivals = sorted(stats["arrivals"]["bothub"])
-    assert len(arrivals) == 80
-    # two runs pacing alone would arrive at ~40/s and collect dozens of 429s
-    assert sum(stats["throttled"].values()) <= 2
+    throttled = sum(stats["throttled"].values())
+    # two runs pacing alone would arrive at ~40/s and collect dozens of 429s; a few may
+    # come from a descheduled process on a busy machine, each refused request sent again
+    assert throttled <= 5
+    assert len(arrivals) == 80 + throttled
     assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= rate * 1.1
     # the second host, warm: host 0's numbers are in the shared cache
     emulator.reset(quota=1000)
