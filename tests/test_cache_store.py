@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,8 +133,17 @@ def test_the_store_holds_no_number_in_clear(where: str, tmp_path: Path) -> None:
         import redis
 
         r = redis.Redis.from_url(where)
-        blob = b"".join(k + b"".join(f + v for f, v in r.hgetall(k).items())
-                        for k in r.keys("rcsq:a:*"))
+
+        def held(key: Any) -> bytes:  # a key's name and everything it holds
+            kind = r.type(key)
+            parts: list[Any] = (
+                [r.get(key)] if kind == b"string" else
+                [*itertools.chain(*r.hgetall(key).items())] if kind == b"hash" else
+                list(r.zrange(key, 0, -1)) if kind == b"zset" else list(r.smembers(key)))
+            return bytes(key) + b"".join(parts)
+
+        blob = b"".join(held(k) for k in r.keys("rcsq:*"))
+        assert r.keys("rcsq:b:*")  # the packed batches are in what was searched
     else:
         blob = b"".join(p.read_bytes() for p in Path(where).rglob("*") if p.is_file())
     assert blob
@@ -173,9 +184,11 @@ def test_a_layout_2_store_is_upgraded_and_its_answers_move_to_the_new_keys(
     nums = numbers(300)
     assert cache._store is not None
     now = time.time()  # written as layout 2 did: its keys, its space names
-    cache._store.put_many(f"cap:{ns}", cache._legacy_digests(nums),
-                          ["yes" if i % 2 else "no" for i in range(300)],
-                          np.full(300, now), np.full(300, now + 60 * DAY), 90 * DAY)
+    write = (cache._store._hash_put_many  # type: ignore[attr-defined]
+             if where.startswith("redis") else cache._store.put_many)  # (Redis: hashes)
+    write(f"cap:{ns}", cache._legacy_digests(nums), ["yes" if i % 2 else "no"
+                                                     for i in range(300)],
+          np.full(300, now), np.full(300, now + 60 * DAY), 90 * DAY)
     cache.close()
     if where.startswith("redis"):
         import redis
