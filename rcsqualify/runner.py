@@ -179,7 +179,7 @@ def refuse_overwrites(s: Settings) -> None:
     """CONTRACT §11: no output may be a file the run reads, nor another output (exit 2
     before anything is read or written). The split lists count even when not written
     this time (.xlsx), because a run may remove its own stale ones."""
-    from rcsqualify.report.split import list_paths
+    from rcsqualify.report.split import list_paths, refuse_foreign_lists
 
     inputs: list[tuple[str, str | Path | None]] = [
         ("the input", None if s.input == "-" else s.input),
@@ -191,6 +191,8 @@ def refuse_overwrites(s: Settings) -> None:
     if s.split_dir:
         outputs += list_paths(s.split_dir)
     refuse_overwrite(inputs, outputs)
+    if s.split_dir:
+        refuse_foreign_lists(s.split_dir, xlsx=s.split_xlsx, other_route=bool(s.other_route))
 
 
 #: (option, value, lowest, highest): every number that bounds a wait, a poll or a retry

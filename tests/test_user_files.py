@@ -152,6 +152,28 @@ def test_split_lists_remove_their_own_stale_xlsx_only(tmp_path: Path) -> None:
     assert not list(lists.glob(".*.part"))
 
 
+def test_a_list_the_user_put_or_edited_is_never_overwritten(tmp_path: Path) -> None:
+    """A file with a list's name that no run wrote, or that was saved again since (a
+    spreadsheet), stops the run before anything is written: exit 2 naming it."""
+    base = _base(tmp_path)
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "remove.csv").write_text("my own opt-out list\n")
+    first = run_cli(["check", str(base), "--split-dir", str(lists), "-q"])
+    assert first.exit_code == 2 and "remove.csv is not written by rcsqualify" in first.stderr
+    assert (lists / "remove.csv").read_text() == "my own opt-out list\n"
+    assert sorted(p.name for p in lists.iterdir()) == ["remove.csv"]  # nothing written
+    (lists / "remove.csv").unlink()
+    assert run_cli(["check", str(base), "--split-dir", str(lists), "-q"]).exit_code in (0, 1)
+    again = run_cli(["check", str(base), "--split-dir", str(lists), "-q"])  # its own lists
+    assert again.exit_code in (0, 1), again.stderr
+    edited = lists / "send_rcs.csv"
+    edited.write_text(edited.read_text() + "an edit\n")
+    third = run_cli(["check", str(base), "--split-dir", str(lists), "-q"])
+    assert third.exit_code == 2 and "send_rcs.csv is changed since" in third.stderr
+    assert edited.read_text().endswith("an edit\n")
+
+
 # -- 3. every column, every value --------------------------------------------------------
 DUP_HEADER = ["nom_1", "nom", "nom", "", "tel", "status", "status_input"]
 DUP_ROW = ["a", "b", "c", "d", PHONE, "VIP", "x"]

@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import ContactSource
+from rcsqualify.errors import InputError
 from rcsqualify.files import atomic_write, publish, remove_temporaries, temporary_file
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
@@ -77,10 +78,42 @@ def lists_of(result: CheckResult) -> tuple[str, ...]:
 
 
 def list_paths(directory: str | Path) -> list[tuple[str, Path]]:
-    """Every file ``--split-dir`` may write or remove, for the overwrite check."""
+    """Every file ``--split-dir`` may write or remove, for the overwrite check (its
+    manifest included)."""
     target = Path(directory)
-    return [("--split-dir list", target / f"{name}.{ext}")
-            for name in (*LISTS, OTHER_ROUTE_LIST) for ext in ("csv", "xlsx")]
+    return [*(("--split-dir list", target / f"{name}.{ext}")
+              for name in (*LISTS, OTHER_ROUTE_LIST) for ext in ("csv", "xlsx")),
+            ("--split-dir manifest", target / MANIFEST)]
+
+
+def refuse_foreign_lists(directory: str | Path, *, xlsx: bool, other_route: bool) -> None:
+    """Before anything is read or written: a file this run would write (the CSV lists,
+    the .xlsx ones with ``xlsx``) that no run wrote (not in the manifest), or that was
+    changed since one did (opened and saved in a spreadsheet), is the user's: the run
+    stops (exit 2) instead of overwriting it. (A stale list this run would not write is
+    removed only when unchanged, see ``_remove_stale_and_record``.)"""
+    target = Path(directory)
+    before = _manifest(target)
+    names = (*LISTS, OTHER_ROUTE_LIST) if other_route else LISTS
+    for path in (target / f"{n}.{ext}" for n in names for ext in ("csv", "xlsx")[:1 + xlsx]):
+        if not path.is_file():
+            continue
+        stamp = before.get(path.name)
+        with contextlib.suppress(OSError):
+            if stamp is not None and _stamp(path) == stamp:
+                continue
+        why = "changed since rcsqualify wrote it" if stamp else "not written by rcsqualify"
+        raise InputError(f"{path} is {why}: --split-dir would overwrite it; move it, or "
+                         "choose another --split-dir (nothing was written)")
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    """The files an earlier run wrote (name → size and mtime); {} when none is readable."""
+    try:
+        files = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return files if isinstance(files, dict) else {}
 
 
 def list_codes(result: CheckResult) -> np.ndarray:
@@ -184,10 +217,7 @@ def _remove_stale_and_record(directory: Path, written: list[str]) -> None:
     """Remove the lists an earlier run wrote and this one did not, if unchanged since;
     then record what this run wrote."""
     manifest = directory / MANIFEST
-    try:
-        before: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        before = {}
+    before = _manifest(directory)
     for name, stamp in before.items():
         path = directory / name
         if name in written or Path(name).name != name or not path.is_file():
