@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,35 @@ def test_a_stream_reads_and_writes_one_number_at_a_time(where: str, tmp_path: Pa
     assert cache.get_many("op", ns, [*nums, "+33699999999"]) == [
         *[f"OP{i % 5}" for i in range(300)], None]
     cache.close()
+
+
+def test_the_newest_answer_wins_across_merged_batches(where: str, tmp_path: Path) -> None:
+    """An answer stored one at a time, then the same number answered again in a large
+    batch (a refresh), then many small batches merged: the merged batch is written last
+    but holds the older answer; the newer learned still wins (in the process that wrote
+    them and in another)."""
+    from rcsqualify.remote.store import MERGE_SMALL, SMALL_BATCH
+
+    now = time.time()
+    clock = {"t": now - 100}
+    cache = opened(where, tmp_path, clock=lambda: clock["t"])
+    ns = cache.scope(BOTHUB)
+    assert cache.get("cap", ns, "+33607000001") is None  # this process reads the space
+    cache.put("cap", ns, "+33607000001", "no")
+    clock["t"] = now - 50
+    cache.put_many("cap", ns, [("+33607000001", "yes")] + [
+        (f"+336072{i:05d}", "yes") for i in range(SMALL_BATCH)])
+    clock["t"] = now
+    for i in range(MERGE_SMALL + 2):
+        cache.put("cap", ns, f"+336073{i:05d}", "no")
+    assert cache.get("cap", ns, "+33607000001") == "yes"
+    assert cache.get_many("cap", ns, [f"+336073{i:05d}" for i in range(MERGE_SMALL + 2)]
+                          + ["+33607000001"]) == ["no"] * (MERGE_SMALL + 2) + ["yes"]
+    again = opened(where, tmp_path)  # read whole, by another process
+    assert again.get_many("cap", ns, ["+33607000001", "+33607300001"]) == ["yes", "no"]
+    assert again.info()["providers"][f"cap:{ns}"]["entries"] == SMALL_BATCH + MERGE_SMALL + 3
+    cache.close()
+    again.close()
 
 
 def test_freshness_info_prune_clear_forget(where: str, tmp_path: Path) -> None:
@@ -236,3 +268,63 @@ def test_store_keys_are_siphash_2_4_of_the_number() -> None:
     assert e164_keys(["+33612345678"]).tolist() == [33612345678]
     cache = LookupCache(enabled=False)
     assert np.array_equal(cache.digests(nums), cache.digests(list(nums)))
+
+
+# -- several writers, and a writer killed (real processes) --------------------------------
+
+_WRITER = """
+import sys
+from pathlib import Path
+from rcsqualify.remote.cache import LookupCache, Scope
+where, first, count, bulk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+cache = LookupCache(Path(where + ".jobs"), url=where)
+ns = cache.scope(Scope("mnp", "https://hlr.example/{msisdn}"))
+for i in range(first, first + count):
+    if bulk == "1" and i % 50 == 0:  # now and then a batch of 10,000 (not merged)
+        cache.put_many("op", ns, [(f"+3362{i:03d}{j:04d}", "BULK") for j in range(10_000)])
+    cache.put("op", ns, f"+3361{i:07d}", f"OP{i % 7}")
+    print(i, flush=True)
+"""
+
+
+def _writer(where: str, first: int, count: int, bulk: bool = False
+            ) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", _WRITER, where, str(first), str(count),
+                             "1" if bulk else "0"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+
+
+def test_hosts_storing_answers_at_once_lose_none(where: str, tmp_path: Path) -> None:
+    """Four processes store answers one at a time in one space, at once: their small
+    batches are merged while the others append theirs (and read, and merge too)."""
+    where = where if where.startswith("redis") else str(tmp_path / "cache")
+    procs = [_writer(where, k * 150, 150) for k in range(4)]
+    for p in procs:
+        assert p.wait(timeout=240) == 0
+    cache = opened(where, tmp_path)
+    ns = cache.scope(MNP)
+    nums = [f"+3361{i:07d}" for i in range(600)]
+    assert cache.get_many("op", ns, nums) == [f"OP{i % 7}" for i in range(600)]
+    assert cache.info()["providers"][f"op:{ns}"]["entries"] == 600
+    cache.close()
+
+
+def test_a_writer_killed_mid_run_loses_only_what_was_in_flight(where: str, tmp_path: Path
+                                                               ) -> None:
+    """kill -9 while answers (and batches of 10,000) are being stored: every answer
+    whose storing returned is there, and the store reads, writes and prunes as before."""
+    where = where if where.startswith("redis") else str(tmp_path / "cache")
+    proc = _writer(where, 0, 100_000, bulk=True)
+    assert proc.stdout is not None
+    done = [int(proc.stdout.readline()) for _ in range(160)]
+    proc.kill()
+    proc.wait(timeout=30)
+    cache = opened(where, tmp_path)
+    ns = cache.scope(MNP)
+    got = cache.get_many("op", ns, [f"+3361{i:07d}" for i in done])
+    assert got == [f"OP{i % 7}" for i in done]
+    cache.put("op", ns, "+33619999999", "AFTER")
+    assert cache.get("op", ns, "+33619999999") == "AFTER"
+    assert cache.prune() == 0
+    assert cache.info()["providers"][f"op:{ns}"]["entries"] >= 160 + 3 * 10_000
+    cache.close()

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from rcsqualify.remote.pacing import MemorySchedule, QuotaStore, RedisSchedule, service_key
@@ -305,3 +307,100 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
     stats = emulator.stats()
     throttled = sum(stats["throttled"].values())  # each one retried once
     assert throttled <= 2 and 60 <= stats["requests"]["bothub"] <= 60 + throttled
+
+
+# -- the cache's packed batches (layout 3) -------------------------------------------------
+
+def _cache(url: str, tmp_path: Path, **kw: Any) -> Any:
+    from rcsqualify.remote.cache import LookupCache
+
+    return LookupCache(tmp_path / "jobs", url=url, **kw)
+
+
+def test_batches_expire_natively_and_a_merge_keeps_the_longest_life(
+        redis_url: str, tmp_path: Path) -> None:
+    """Each batch has Redis's own expiry at the longest freshness when written (a space
+    nobody writes to disappears by itself); the index lives as long as its longest-lived
+    batch; small batches merged into one keep the longest life of those they replace."""
+    import redis
+
+    from rcsqualify.remote.cache import DAY, Freshness, Scope
+    from rcsqualify.remote.store import MERGE_SMALL
+
+    r = redis.Redis.from_url(redis_url)
+    cache = _cache(redis_url, tmp_path, freshness=Freshness(positive_days=30,
+                                                            negative_days=20,
+                                                            operator_days=10))
+    ns = cache.scope(Scope("bothub", "https://x/bothub/v1", "bot"))
+    cache.put_many("cap", ns, [(f"+336070{i:05d}", "yes") for i in range(100)])
+    batches = r.keys("rcsq:b:*")
+    assert len(batches) == 1 and 30 * DAY - 60 < r.ttl(batches[0]) <= 30 * DAY
+    assert 30 * DAY - 60 < r.ttl(f"rcsq:i:cap:{ns}") <= 30 * DAY
+    longer = _cache(redis_url, tmp_path, freshness=Freshness(positive_days=50))
+    for i in range(MERGE_SMALL + 1):  # answers stored one at a time: merged
+        (longer if i == 3 else cache).put("cap", ns, f"+336071{i:05d}", "no")
+    assert r.zcard(f"rcsq:i:cap:{ns}") < MERGE_SMALL // 2
+    assert max(r.ttl(k) for k in r.keys("rcsq:b:*")) > 49 * DAY  # the longest kept
+    assert r.ttl(f"rcsq:i:cap:{ns}") > 49 * DAY
+    assert cache.get_many("cap", ns, [f"+336071{i:05d}" for i in range(MERGE_SMALL + 1)]
+                          ) == ["no"] * (MERGE_SMALL + 1)
+    cache.close()
+    longer.close()
+
+
+def test_a_large_write_is_split_by_key_range(redis_url: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above BATCH_MAX entries a write is several batches, each a range of keys: read
+    one after another they are still sorted (no sort at read); prune and forget
+    rewrite them."""
+    import redis
+
+    from rcsqualify.remote import store
+    from rcsqualify.remote.cache import Scope
+
+    monkeypatch.setattr(store, "BATCH_MAX", 1000)
+    cache = _cache(redis_url, tmp_path)
+    ns = cache.scope(Scope("bothub", "https://x/bothub/v1", "bot"))
+    nums = [f"+336074{i:05d}" for i in range(4500)]
+    cache.put_many("cap", ns, [(n, "yes" if i % 3 else "no") for i, n in enumerate(nums)])
+    r = redis.Redis.from_url(redis_url)
+    assert r.zcard(f"rcsq:i:cap:{ns}") == 5
+    assert cache._store is not None
+    members, b = cache._store._packed(f"cap:{ns}")
+    assert len(members) == 5 and bool(np.all(b.digests[1:, 0] > b.digests[:-1, 0]))
+    fresh = _cache(redis_url, tmp_path)
+    assert fresh.get_many("cap", ns, nums) == ["yes" if i % 3 else "no"
+                                               for i in range(4500)]
+    assert fresh.forget(nums[:10]) == 10
+    assert fresh.get_many("cap", ns, nums[:12]) == [None] * 10 + ["yes", "yes"]
+    assert r.zcard(f"rcsq:i:cap:{ns}") == 5  # rewritten as 5 batches again
+    assert fresh.clear() == 4490 and not r.keys("rcsq:b:*") and not r.keys("rcsq:i:*")
+    cache.close()
+    fresh.close()
+
+
+def test_a_damaged_batch_degrades_the_cache(redis_url: str, tmp_path: Path) -> None:
+    """A batch that is not one (written by something else, truncated): the run goes on
+    from memory with the cache degraded (exit 3 at best), it never reads garbage."""
+    import redis
+
+    from rcsqualify.remote.cache import Scope
+
+    cache = _cache(redis_url, tmp_path)
+    ns = cache.scope(Scope("bothub", "https://x/bothub/v1", "bot"))
+    cache.put_many("cap", ns, [(f"+336075{i:05d}", "yes") for i in range(50)])
+    cache.close()
+    r = redis.Redis.from_url(redis_url)
+    key = r.keys("rcsq:b:*")[0]
+    r.setrange(key, 0, b"XXXX")
+    damaged = _cache(redis_url, tmp_path)
+    assert damaged.get("cap", ns, "+33607500001") is None
+    assert damaged.degraded is not None and "damaged" in damaged.degraded
+    damaged.put("cap", ns, "+33607500001", "no")  # kept in memory
+    assert damaged.get("cap", ns, "+33607500001") == "no"
+    r.set(key, r.get(key)[:-3])  # type: ignore[index]
+    r.setrange(key, 0, b"RQB3")
+    short = _cache(redis_url, tmp_path)
+    assert short.get("cap", ns, "+33607500001") is None and short.degraded is not None
+    damaged.close()
+    short.close()

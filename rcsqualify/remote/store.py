@@ -279,12 +279,14 @@ class AnswerStore(ABC):
         pass
 
 
-def _newest(hi: np.ndarray) -> np.ndarray | None:
-    """Indices of the newest (last) entry per key, sorted by key; None when the keys
-    are already sorted and distinct (one batch written by ``_insert``: nothing to do)."""
+def _newest(hi: np.ndarray, learned: np.ndarray) -> np.ndarray | None:
+    """Indices of the newest entry per key (the latest learned; of equal dates the one
+    written last), sorted by key; None when the keys are already sorted and distinct
+    (one batch written by ``_insert``: nothing to do). By date, not by batch: merged
+    small batches are written after a large one that may hold newer answers."""
     if len(hi) < 2 or bool(np.all(hi[1:] > hi[:-1])):
         return None
-    idx = np.lexsort((np.arange(len(hi)), hi))
+    idx = np.lexsort((learned, hi))  # stable: of equal dates, the later stays later
     sorted_hi = hi[idx]
     last = np.ones(len(idx), dtype=bool)
     last[:-1] = sorted_hi[:-1] != sorted_hi[1:]
@@ -455,7 +457,7 @@ class DirectoryStore(AnswerStore):
                 learned: np.ndarray, expires: np.ndarray) -> None:
         # sorted by key, the newest of duplicates only: a space read from one batch
         # needs no sort (``_newest``)
-        keep = _newest(d[:, 0])
+        keep = _newest(d[:, 0], learned)
         if keep is not None:
             d, codes, learned, expires = d[keep], codes[keep], learned[keep], expires[keep]
         self._sql.execute(
@@ -515,7 +517,7 @@ class DirectoryStore(AnswerStore):
         r = _Read(ids, d, codes[0] if len(codes) == 1 else np.concatenate(codes),
                   learned[0] if len(learned) == 1 else np.concatenate(learned),
                   expires[0] if len(expires) == 1 else np.concatenate(expires), list(vocab))
-        newest = _newest(d[:, 0])
+        newest = _newest(d[:, 0], r.learned)
         if newest is None:
             return r
         return r._replace(digests=d[newest], codes=r.codes[newest],
@@ -552,7 +554,9 @@ class DirectoryStore(AnswerStore):
                     for k, when, code in zip(keys, np.frombuffer(dates, "<f8").tolist(),
                                              np.frombuffer(packed, "<u2").tolist(),
                                              strict=True):
-                        view.overlay[k] = (remap[code], when)
+                        held = view.overlay.get(k)
+                        if held is None or held[1] <= when:  # the newest learned wins
+                            view.overlay[k] = (remap[code], when)
                     view.last_id = bid
         finally:
             self._sql.execute("COMMIT")
@@ -576,16 +580,18 @@ class DirectoryStore(AnswerStore):
             raw = np.ascontiguousarray(q, dtype="<u8").tobytes()
             for i in range(n):
                 found = view.overlay.get(raw[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES])
-                if found is not None:
+                if found is not None and not found[1] < dates[i]:  # newest learned
                     codes[i], dates[i] = found
         elif view.overlay and n:
             items = list(view.overlay.items())
             od = np.frombuffer(b"".join(k for k, _ in items), dtype="<u8").reshape(-1, 2)
             order = np.argsort(od[:, 0], kind="stable")
             pos, hit = _find(od[order], q)
+            when = np.array([v[1] for _, v in items], dtype=np.float64)[order[pos]]
+            hit &= ~(when < dates)  # the newest learned wins (NaN: nothing in the base)
             at = order[pos[hit]]
             codes[hit] = np.array([v[0] for _, v in items], dtype=np.int32)[at]
-            dates[hit] = np.array([v[1] for _, v in items], dtype=np.float64)[at]
+            dates[hit] = when[hit]
         return codes, list(view.vocab), dates
 
     def _space_names(self) -> list[str]:
@@ -753,18 +759,6 @@ def _unpack(blob: bytes, *, with_expires: bool = True) -> _Batch:
     return _Batch(d, learned, expires, codes, vocab)
 
 
-def _newest_dated(hi: np.ndarray, learned: np.ndarray) -> np.ndarray | None:
-    """Indices of the newest entry per key (the latest learned; of equal dates the one
-    written last), sorted by key; None when the keys are already sorted and distinct."""
-    if len(hi) < 2 or bool(np.all(hi[1:] > hi[:-1])):
-        return None
-    idx = np.lexsort((learned, hi))  # stable: of equal dates, the later stays later
-    sorted_hi = hi[idx]
-    last = np.ones(len(idx), dtype=bool)
-    last[:-1] = sorted_hi[:-1] != sorted_hi[1:]
-    return np.asarray(idx[last])
-
-
 def _combine(batches: list[_Batch]) -> _Batch:
     """Batches (in the order written) as one: the newest entry per key, sorted
     (``expires`` as the batches have them)."""
@@ -785,7 +779,7 @@ def _combine(batches: list[_Batch]) -> _Batch:
     ends = [b.expires for b in batches if b.expires is not None]
     expires = np.concatenate(ends) if len(ends) == len(batches) else None
     code = np.concatenate(codes)
-    keep = _newest_dated(d[:, 0], learned)
+    keep = _newest(d[:, 0], learned)
     if keep is not None:
         d, learned, code = d[keep], learned[keep], code[keep]
         expires = expires[keep] if expires is not None else None
@@ -992,7 +986,7 @@ class RedisStore(AnswerStore):
         codes, vocab = _codes(answers, len(answers))
         learned = np.asarray(learned, dtype="<f8")
         expires = np.asarray(expires, dtype="<f8")
-        keep = _newest_dated(d[:, 0], learned)
+        keep = _newest(d[:, 0], learned)
         if keep is not None:
             d, codes, learned, expires = d[keep], codes[keep], learned[keep], expires[keep]
         count = self._put_script(
