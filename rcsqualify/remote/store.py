@@ -16,27 +16,35 @@ writing them is one INSERT. Measured on the 2-core CI machine (``bench_cache.py`
 diskcache's per-key API took 39 µs per answer written and 10 µs per answer read (a
 million: 39 s and 10 s); a plain indexed SQLite table (one row per answer, 1 M rows in
 one transaction, keys sorted) still took 4.4 s to write and 2-3 s to read before the
-HMAC, too close to the 5 s / 3 s targets on a shared machine. The newest batch wins
-when a number was written twice; small batches (answers stored one at a time as they
-arrive) are merged once there are more than ``MERGE_SMALL`` of them, and ``cache
-prune`` rewrites a space without its stale and superseded entries.
+HMAC, too close to the 5 s / 3 s targets on a shared machine. The newest answer (the
+latest learned) wins when a number was written twice; small batches (answers stored
+one at a time as they arrive) are merged once there are more than ``MERGE_SMALL`` of
+them, and ``cache prune`` rewrites a space without its stale and superseded entries.
 
-**Redis** (``RedisStore``). Each space is 256 hashes (``rcsq:a:<space>:<first byte>``,
-field = digest, value = ``answer|learned``): a million answers are 256 ``HSET`` and 256
-``HMGET`` in one pipeline. Each hash carries a native ``EXPIRE`` at the longest
-freshness, renewed when written, so a space nobody writes to disappears by itself;
-entries are dated and checked on read, and ``cache prune`` removes the stale ones
-within a hash. (One key per answer with its own ``SET … EX`` took 4.9 s for a million
-through a Lua loop and 15 s through a pipeline, before the HMAC: over the target.)
-The per-cache secret is ``rcsq:secret`` (``SET NX``: of many first runs exactly one
-wins), the layout version ``rcsq:layout``.
+**Redis** (``RedisStore``). The same packed batches, one Redis string each
+(``rcsq:b:<space>:<id>``: sorted digests, answer codes, one learned date and one expiry
+per answer when a write shares them), listed in a sorted set per space
+(``rcsq:i:<space>``, ids from the counter ``rcsq:seq``). Each batch carries a native
+``EXPIRE`` at the longest freshness when written (a space nobody writes to disappears by
+itself); entries are dated and checked on read. A warm read of a million answers is one
+``GET`` of 18 MB and one ``searchsorted``: 256 hashes of one field per answer (``HMGET``
+of a million fields) took twice as long, most of it Redis answering a million fields and
+the client making a million objects, and one key per answer with its own ``SET … EX``
+4.9 s a million through a Lua loop. Writes append a batch with one Lua script, so hosts
+writing at once each add their own; merges, ``cache prune``/``forget``/``clear`` replace
+exactly the batches they read, with one script, or nothing when another host changed
+them meanwhile; a read that finds a batch replaced under it reads again. The per-cache
+secret is ``rcsq:secret`` (``SET NX``: of many first runs exactly one wins), the layout
+version ``rcsq:layout``.
 
 Both stores refuse a layout version they do not know (exit 2, the version found).
 Layout 2 keyed answers by HMAC-SHA256 of the number; layout 3 by two SipHash-2-4,
 computed for a million numbers at once. A layout-2 store is upgraded when opened: its
 spaces are renamed ``v2|kind:namespace`` (``LEGACY``), and ``LookupCache`` moves their
 answers under the new keys as the numbers are looked up again (the digests cannot be
-recomputed without the numbers).
+recomputed without the numbers). In Redis those spaces stay as layout 2 wrote them (256
+hashes ``rcsq:a:<space>:<first byte>``, field = digest, value =
+``answer|learned|expires``) until their answers have moved.
 """
 
 from __future__ import annotations
