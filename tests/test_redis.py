@@ -402,5 +402,17 @@ def test_a_damaged_batch_degrades_the_cache(redis_url: str, tmp_path: Path) -> N
     r.setrange(key, 0, b"RQB3")
     short = _cache(redis_url, tmp_path)
     assert short.get("cap", ns, "+33607500001") is None and short.degraded is not None
-    damaged.close()
-    short.close()
+    r.set(key, r.get(key).replace(b'["yes"]', b'["ye\x00'))  # type: ignore[union-attr]
+    vocab = _cache(redis_url, tmp_path)
+    assert vocab.get("cap", ns, "+33607500001") is None and "damaged" in str(
+        vocab.degraded)
+    r.zadd(f"rcsq:i:cap:{ns}", {"not:ours": 10**9})  # a member someone else wrote
+    index = _cache(redis_url, tmp_path)
+    assert index.get("cap", ns, "+33607500001") is None and "damaged" in str(
+        index.degraded)
+    for cache in (damaged, short, vocab, index):
+        cache.close()
+    for command in ("info", "prune"):  # one line naming the cache, exit 2
+        result = run_cli(["cache", command, "--cache-url", redis_url])
+        assert result.exit_code == 2 and "damaged" in result.stderr
+        assert "unexpected" not in result.stderr and "Traceback" not in result.stderr

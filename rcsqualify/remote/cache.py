@@ -33,6 +33,7 @@ answer was learned; ``cache prune`` removes what is stale.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -41,10 +42,10 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diskcache
 import numpy as np
@@ -68,6 +69,7 @@ from rcsqualify.textsafe import safe_text
 __all__ = ["SECRET_BYTES", "Freshness", "LookupCache", "Scope", "load_or_create_secret"]
 
 DAY = 86_400.0
+_T = TypeVar("_T")
 JOB_DIR = "bulk_jobs"
 #: a bulk job file rcsqualify wrote: the SHA-256 of the job id (never the id itself)
 JOB_FILE = re.compile(r"[0-9a-f]{32}\.json")
@@ -125,6 +127,22 @@ class Scope:
 
         return {"provider": self.provider, "url": mask_url(self.url) if "://" in self.url
                 else safe_text(self.url), "id": safe_text(self.ident, 80)}
+
+
+def _maintenance(method: Callable[..., _T]) -> Callable[..., _T]:
+    """``cache info/prune/clear/forget``: a store that fails (Redis gone, a damaged
+    batch) is one line naming the cache, exit 2, not an unexpected error."""
+
+    @functools.wraps(method)
+    def wrapper(self: LookupCache, *args: Any, **kw: Any) -> _T:
+        try:
+            return method(self, *args, **kw)
+        except self._errors as exc:
+            raise ConfigurationError(
+                f"the cache at {self.location} failed: "
+                f"{safe_text(f'{type(exc).__name__}: {exc}', 160)}") from None
+
+    return wrapper
 
 
 class LookupCache:
@@ -342,6 +360,7 @@ class LookupCache:
                 self._store.close()
 
     # -- maintenance (cache info / prune / clear / forget) -------------------------------
+    @_maintenance
     def info(self) -> dict[str, Any]:
         empty = {"directory": self.location, "store": self.backend, "entries": 0,
                  "size_bytes": 0, "ages": {}, "providers": {}, "scopes": {}}
@@ -378,6 +397,7 @@ class LookupCache:
         return {**empty, "entries": total, "size_bytes": self._store.size_bytes(),
                 "ages": ages, "providers": per, "scopes": scopes}
 
+    @_maintenance
     def prune(self) -> int:
         """Remove expired entries (the freshness when they were written) and those of older
         versions (unscoped); how many."""
@@ -392,6 +412,7 @@ class LookupCache:
 
         return self._store.rewrite(keep)
 
+    @_maintenance
     def clear(self) -> int:
         """Remove every cached answer and every persisted bulk job (the secret stays)."""
         if self._store is None:
@@ -401,6 +422,7 @@ class LookupCache:
             path.unlink(missing_ok=True)
         return removed
 
+    @_maintenance
     def forget(self, numbers: Iterable[str]) -> int:
         """Remove everything held about these E.164 numbers, in every scope and back end
         (a person's right to erasure, CONTRACT §11), including persisted bulk jobs."""

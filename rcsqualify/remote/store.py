@@ -53,6 +53,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import secrets
 import sqlite3
 from abc import ABC, abstractmethod
@@ -748,7 +749,12 @@ def _unpack(blob: bytes, *, with_expires: bool = True) -> _Batch:
     if len(blob) < 16 or blob[:4] != _MAGIC:
         raise redis.exceptions.DataError("a cache batch in Redis is damaged (not a batch)")
     n, size, flags = np.frombuffer(blob, "<u4", 3, 4).tolist()
-    vocab = json.loads(blob[16:16 + size])
+    try:
+        vocab = json.loads(blob[16:16 + size])
+    except ValueError:
+        vocab = None
+    if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
+        raise redis.exceptions.DataError("a cache batch in Redis is damaged (its answers)")
     n_dates = 1 if flags & _ONE_DATE else n
     n_ends = len(vocab) if flags & _EXPIRY_PER_ANSWER else n
     at = 16 + size
@@ -759,6 +765,8 @@ def _unpack(blob: bytes, *, with_expires: bool = True) -> _Batch:
     at += 8 * (n_dates + n_ends)
     d = np.frombuffer(blob, "<u8", 2 * n, at).reshape(-1, 2)
     codes = np.frombuffer(blob, "<u2", n, at + 16 * n)
+    if n and int(codes.max()) >= len(vocab):
+        raise redis.exceptions.DataError("a cache batch in Redis is damaged (its codes)")
     if flags & _ONE_DATE:
         learned = np.full(n, learned[0] if n else 0.0)
     expires = None
@@ -792,6 +800,20 @@ def _combine(batches: list[_Batch]) -> _Batch:
         d, learned, code = d[keep], learned[keep], code[keep]
         expires = expires[keep] if expires is not None else None
     return _Batch(d, learned, expires, code, list(vocab))
+
+
+def _members(raw: Iterable[Any]) -> list[str]:
+    """A space's index members (``<id>:<entries>``), checked: a shared Redis is
+    written by anyone who can reach it, and what is not ours is a damaged cache."""
+    import redis
+
+    members = [_decode(m) for m in raw]
+    if not all(_MEMBER.fullmatch(m) for m in members):
+        raise redis.exceptions.DataError("a cache index in Redis is damaged")
+    return members
+
+
+_MEMBER = re.compile(r"[0-9]{1,19}:[0-9]{1,10}")
 
 
 def _ends(b: _Batch) -> np.ndarray:
@@ -879,7 +901,7 @@ class RedisStore(AnswerStore):
 
         index, prefix = self._index(space), self._batch_prefix(space)
         for _ in range(READ_ATTEMPTS):
-            members = [_decode(m) for m in self.r.zrangebyscore(index, f"({after}", "+inf")]
+            members = _members(self.r.zrangebyscore(index, f"({after}", "+inf"))
             if not members:
                 return []
             pipe = self.r.pipeline(transaction=False)
@@ -1007,7 +1029,7 @@ class RedisStore(AnswerStore):
     def _merge_small(self, space: str) -> None:
         """Merge the space's small batches (answers stored one at a time) into one; left
         for the next write when another process changed them meanwhile."""
-        members = [_decode(m) for m in self.r.zrange(self._index(space), 0, -1)]
+        members = _members(self.r.zrange(self._index(space), 0, -1))
         small = [m for m in members if int(m.partition(":")[2]) < SMALL_BATCH]
         if len(small) <= MERGE_SMALL:
             return
@@ -1071,7 +1093,7 @@ class RedisStore(AnswerStore):
                 total += sum(int(x or 0) for x in self._each_bucket(
                     space, lambda p, k: p.memory_usage(k)))
                 continue
-            members = [_decode(m) for m in self.r.zrange(self._index(space), 0, -1)]
+            members = _members(self.r.zrange(self._index(space), 0, -1))
             pipe = self.r.pipeline(transaction=False)
             pipe.memory_usage(self._index(space))
             for m in members:
