@@ -662,16 +662,44 @@ READ_ATTEMPTS = 5
 #: append batches to a space, atomically: ids from one counter (hosts writing at once
 #: never collide and never lose a batch), each batch with its native expiry, the index
 #: kept at least as long as its longest-lived batch; returns how many batches the space has
+#: and the last id
 _PUT = """
 local ttl = tonumber(ARGV[2])
 for i = 4, #ARGV, 2 do
   local id = redis.call('INCR', KEYS[1])
   redis.call('SET', ARGV[1] .. id, ARGV[i + 1], 'EX', ttl)
-  redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[i])
+  redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[i] .. ':0')
 end
 if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
 redis.call('SADD', KEYS[3], ARGV[3])
-return redis.call('ZCARD', KEYS[2])
+return {redis.call('ZCARD', KEYS[2]), redis.call('GET', KEYS[1])}
+"""
+
+#: the batches of a space written after batch ARGV[2], atomically, in one round trip (a
+#: stream's look-up): members and blobs (false: expired; empty: a merge or rewrite of
+#: batches all up to ARGV[2], nothing the reader has not seen); only the members when
+#: the others hold more than ARGV[3] entries (the space is then read whole)
+_SINCE = """
+local after = tonumber(ARGV[2])
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. after, '+inf')
+local seen, total = {}, 0
+for i, m in ipairs(members) do
+  local upto = tonumber(string.match(m, ':(%d+)$')) or 0
+  seen[i] = upto > 0 and upto <= after
+  if not seen[i] then
+    total = total + (tonumber(string.match(m, '^%d+:(%d+)')) or 0)
+  end
+end
+if total > tonumber(ARGV[3]) then return {members} end
+local out = {members}
+for i, m in ipairs(members) do
+  if seen[i] then
+    out[#out + 1] = ''
+  else
+    out[#out + 1] = redis.call('GET', ARGV[1] .. (string.match(m, '^(%d+):') or ''))
+  end
+end
+return out
 """
 
 #: replace batches of a space by others (a merge, a prune, a forget), atomically, only
@@ -682,9 +710,11 @@ local k = tonumber(ARGV[3])
 for i = 4, 3 + k do
   if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then return -1 end
 end
-local ttl = 0
+local ttl, upto = 0, 0
 for i = 4, 3 + k do
-  local key = ARGV[1] .. string.match(ARGV[i], '^(%d+):')
+  local id = string.match(ARGV[i], '^(%d+):')
+  local key = ARGV[1] .. id
+  if tonumber(id) > upto then upto = tonumber(id) end
   local left = redis.call('PTTL', key)
   if left > ttl then ttl = left end
   redis.call('DEL', key)
@@ -694,7 +724,7 @@ if ttl > 0 then
   for i = 4 + k, #ARGV, 2 do
     local id = redis.call('INCR', KEYS[1])
     redis.call('SET', ARGV[1] .. id, ARGV[i + 1], 'PX', ttl)
-    redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[i])
+    redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[i] .. ':' .. upto)
   end
   if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
 end
@@ -803,7 +833,7 @@ def _combine(batches: list[_Batch]) -> _Batch:
 
 
 def _members(raw: Iterable[Any]) -> list[str]:
-    """A space's index members (``<id>:<entries>``), checked: a shared Redis is
+    """A space's index members (``<id>:<entries>:<upto>``), checked: a shared Redis is
     written by anyone who can reach it, and what is not ours is a damaged cache."""
     import redis
 
@@ -813,7 +843,12 @@ def _members(raw: Iterable[Any]) -> list[str]:
     return members
 
 
-_MEMBER = re.compile(r"[0-9]{1,19}:[0-9]{1,10}")
+_MEMBER = re.compile(r"[0-9]{1,19}:[0-9]{1,10}:[0-9]{1,19}")
+
+
+def _entries(member: str) -> int:
+    """How many entries the batch of an index member holds."""
+    return int(member.split(":")[1])
 
 
 def _ends(b: _Batch) -> np.ndarray:
@@ -826,14 +861,16 @@ class RedisStore(AnswerStore):
     the directory store. ``rcsq:b:<space>:<id>`` is one batch — its sorted digests,
     dates and answer codes as packed arrays in one string, with a native ``EXPIRE`` at
     the longest freshness when written — and ``rcsq:i:<space>`` the sorted set of the
-    space's batches (member ``<id>:<entries>``, score ``id``; ids from the counter
-    ``rcsq:seq``). A warm read of a million answers is one ``GET`` of ~34 MB and one
-    ``searchsorted``, where 256 ``HMGET`` of a million hash fields had Redis answer a
-    million fields and the client make a million objects. Writes append a batch (one Lua
-    script: hosts writing at once each add their own); small batches are merged, and
-    ``cache prune``/``forget`` rewrite a space, by one script that replaces exactly the
-    batches read (or nothing, when another host changed them meanwhile). Of two entries
-    for one key the newest learned wins.
+    space's batches (member ``<id>:<entries>:<upto>``, score ``id``; ids from the
+    counter ``rcsq:seq``; ``upto``: the highest id of the batches a merge or rewrite
+    replaced, 0 for a write). A warm read of a million answers is one ``GET`` of 18 MB
+    and one ``searchsorted``, where 256 ``HMGET`` of a million hash fields had Redis
+    answer a million fields and the client make a million objects. Writes append a batch
+    (one Lua script: hosts writing at once each add their own); small batches are
+    merged, and ``cache prune``/``forget`` rewrite a space, by one script that replaces
+    exactly the batches read (or nothing, when another host changed them meanwhile). A
+    process's view reads only the batches written since (one script), and skips a merge
+    of batches it has all seen. Of two entries for one key the newest learned wins.
 
     Spaces of layout 2 (``LEGACY``, renamed by ``redis_layout``) stay as they were
     written: 256 hashes ``rcsq:a:<space>:<first byte>``, field = digest, value =
@@ -852,6 +889,7 @@ class RedisStore(AnswerStore):
         self._views: dict[str, _View] = {}
         self._put_script = self.r.register_script(_PUT)
         self._replace_script = self.r.register_script(_REPLACE)
+        self._since_script = self.r.register_script(_SINCE)
         p = REDIS_PREFIX
         try:
             redis_layout(self.r, self.host)
@@ -920,6 +958,20 @@ class RedisStore(AnswerStore):
         raise redis.exceptions.DataError(
             f"the cache space {space} kept changing while read ({READ_ATTEMPTS} attempts)")
 
+    def _since(self, space: str, after: int, limit: int
+               ) -> list[tuple[str, bytes]] | None:
+        """The batches written after batch ``after`` (one script, one round trip);
+        None when they hold more than ``limit`` entries."""
+        reply = self._since_script(keys=[self._index(space)],
+                                   args=[self._batch_prefix(space), after, limit])
+        members = _members(reply[0])
+        if len(reply) == 1 and members:
+            return None
+        read = list(zip(members, reply[1:], strict=True))
+        if gone := [m for m, b in read if b is None]:  # expired, still listed
+            self.r.zrem(self._index(space), *gone)
+        return [(m, b) for m, b in read if b is not None]
+
     def _packed(self, space: str, *, with_expires: bool = True
                 ) -> tuple[list[str], _Batch]:
         """Every batch of a space (their index members) and its newest entries."""
@@ -955,28 +1007,34 @@ class RedisStore(AnswerStore):
         the process ends."""
         view = self._views.get(space)
         if view is not None:
-            new = self._batches(space, after=view.last_id)
-            if sum(int(m.partition(":")[2]) for m, _ in new) + len(view.overlay) \
-                    > VIEW_OVERLAY_MAX:
+            new = self._since(space, view.last_id,
+                              max(0, VIEW_OVERLAY_MAX - len(view.overlay)))
+            if new is None:
                 view = None  # much was written since: read the whole space again
             else:
                 for member, blob in new:
-                    b = _unpack(blob, with_expires=False)
-                    remap = [view.code(w) for w in b.vocab]
-                    raw = b.digests.tobytes()
-                    for i, (when, code) in enumerate(zip(b.learned.tolist(),
-                                                         b.codes.tolist(), strict=True)):
-                        k = raw[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]
-                        held = view.overlay.get(k)
-                        if held is None or held[1] <= when:
-                            view.overlay[k] = (remap[code], when)
                     view.last_id = max(view.last_id, int(member.partition(":")[0]))
+                    if not blob:  # made of batches this view has seen
+                        continue
+                    self._fold(view, _unpack(blob, with_expires=False))
         if view is None:
             members, b = self._packed(space, with_expires=False)
             view = _View(b.digests, b.codes, b.learned, b.vocab,
                          max((int(m.partition(":")[0]) for m in members), default=0))
         self._views[space] = view
         return view
+
+    @staticmethod
+    def _fold(view: _View, b: _Batch) -> None:
+        """A batch into a view's overlay (the newest learned wins)."""
+        remap = [view.code(w) for w in b.vocab]
+        raw = np.ascontiguousarray(b.digests, "<u8").tobytes()
+        for i, (when, code) in enumerate(zip(np.asarray(b.learned).tolist(),
+                                             np.asarray(b.codes).tolist(), strict=True)):
+            k = raw[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]
+            held = view.overlay.get(k)
+            if held is None or held[1] <= when:
+                view.overlay[k] = (remap[code], when)
 
     def get_many(self, space: str, digests: np.ndarray) -> Found:
         d = as_digests(digests)
@@ -1019,10 +1077,18 @@ class RedisStore(AnswerStore):
         keep = _newest(d[:, 0], learned)
         if keep is not None:
             d, codes, learned, expires = d[keep], codes[keep], learned[keep], expires[keep]
-        count = self._put_script(
+        batch = _Batch(d, learned, expires, codes, vocab)
+        packs = self._packs(batch)
+        count, last = self._put_script(
             keys=[f"{REDIS_PREFIX}seq", self._index(space), f"{REDIS_PREFIX}spaces"],
-            args=[self._batch_prefix(space), max(1, int(ttl)), space,
-                  *self._packs(_Batch(d, learned, expires, codes, vocab))])
+            args=[self._batch_prefix(space), max(1, int(ttl)), space, *packs])
+        view = self._views.get(space)
+        if view is not None and int(last) - len(packs) // 2 == view.last_id \
+                and len(d) + len(view.overlay) <= VIEW_OVERLAY_MAX:
+            # nobody wrote in between: this process's view takes its own batches (and
+            # a merge of batches it has all seen is then skipped by the next read)
+            self._fold(view, batch)
+            view.last_id = int(last)
         if int(count) > MERGE_SMALL:
             self._merge_small(space)
 
@@ -1030,9 +1096,15 @@ class RedisStore(AnswerStore):
         """Merge the space's small batches (answers stored one at a time) into one; left
         for the next write when another process changed them meanwhile."""
         members = _members(self.r.zrange(self._index(space), 0, -1))
-        small = [m for m in members if int(m.partition(":")[2]) < SMALL_BATCH]
+        small = [m for m in members if _entries(m) < SMALL_BATCH]
         if len(small) <= MERGE_SMALL:
             return
+        # the largest is left out while it outweighs the others 4 to 1: a stream's
+        # merged batch is not read and written again every MERGE_SMALL answers (sizes
+        # then grow by tiers, each entry merged a few times)
+        small.sort(key=_entries)
+        while len(small) > 2 and _entries(small[-1]) >= 4 * sum(map(_entries, small[:-1])):
+            small.pop()
         pipe = self.r.pipeline(transaction=False)
         for m in small:
             pipe.get(self._batch_prefix(space) + m.partition(":")[0])
@@ -1068,7 +1140,7 @@ class RedisStore(AnswerStore):
                 mask = keep(space, Entries(b.digests, np.array(b.vocab or [""],
                                                                dtype=object)[b.codes],
                                            b.learned, _ends(b)))
-                total = sum(int(m.partition(":")[2]) for m in members)
+                total = sum(_entries(m) for m in members)
                 if mask.all() and total == len(mask):
                     break  # nothing to drop, nothing superseded: leave the batches
                 kept = _Batch(b.digests[mask], b.learned[mask], _ends(b)[mask],
