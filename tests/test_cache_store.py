@@ -115,6 +115,28 @@ def test_the_newest_answer_wins_across_merged_batches(where: str, tmp_path: Path
     again.close()
 
 
+def test_two_writers_interleaved_see_each_other_through_merges(where: str, tmp_path: Path
+                                                               ) -> None:
+    """Two processes' caches (two views) store answers in turn in one space while small
+    batches are merged: each sees the other's answers and its own at every step (a
+    merge of batches a view has seen is skipped, its own batches folded in)."""
+    a, b = opened(where, tmp_path), opened(where, tmp_path)
+    ns = a.scope(MNP)
+    b.scope(MNP)
+    nums = numbers(400)
+    for i, n in enumerate(nums):
+        me, other = (a, b) if i % 3 else (b, a)
+        me.put("op", ns, n, f"OP{i % 5}")
+        assert other.get("op", ns, n) == f"OP{i % 5}"
+        assert me.get("op", ns, nums[i // 2]) == f"OP{(i // 2) % 5}"
+    for cache in (a, b):
+        assert cache.get_many("op", ns, nums) == [f"OP{i % 5}" for i in range(400)]
+    a.put("op", ns, nums[7], "LATER")  # a newer answer, seen by the other view
+    assert b.get("op", ns, nums[7]) == "LATER"
+    a.close()
+    b.close()
+
+
 def test_freshness_info_prune_clear_forget(where: str, tmp_path: Path) -> None:
     cache = opened(where, tmp_path, freshness=Freshness(positive_days=0.5 / DAY))
     bothub, mnp = cache.scope(BOTHUB), cache.scope(MNP)
