@@ -394,6 +394,7 @@ def test_a_damaged_batch_degrades_the_cache(redis_url: str, tmp_path: Path) -> N
     key = r.keys("rcsq:b:*")[0]
     r.setrange(key, 0, b"XXXX")
     damaged = _cache(redis_url, tmp_path)
+    damaged.scope(Scope("bothub", "https://x/bothub/v1", "bot"))  # read in the background
     assert damaged.get("cap", ns, "+33607500001") is None
     assert damaged.degraded is not None and "damaged" in damaged.degraded
     damaged.put("cap", ns, "+33607500001", "no")  # kept in memory
@@ -416,3 +417,31 @@ def test_a_damaged_batch_degrades_the_cache(redis_url: str, tmp_path: Path) -> N
         result = run_cli(["cache", command, "--cache-url", redis_url])
         assert result.exit_code == 2 and "damaged" in result.stderr
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_space_read_in_the_background_serves_the_first_look_up(redis_url: str,
+                                                                 tmp_path: Path) -> None:
+    """Registering a scope starts reading its spaces (a warm run's read overlaps the
+    contacts' reading): the look-up takes that read, then what was written since; a
+    forget made meanwhile by the same process is honoured."""
+    from rcsqualify.remote.cache import Scope
+
+    scope = Scope("bothub", "https://x/bothub/v1", "bot")
+    writer = _cache(redis_url, tmp_path)
+    ns = writer.scope(scope)
+    nums = [f"+336076{i:05d}" for i in range(2000)]
+    writer.put_many("cap", ns, [(n, "yes") for n in nums])
+    reader = _cache(redis_url, tmp_path)
+    reader.scope(scope)
+    assert reader._store is not None and reader._store._pending  # type: ignore[attr-defined]
+    writer.put("cap", ns, nums[5], "no")  # after the read started
+    assert reader.get_many("cap", ns, nums[:6]) == ["yes"] * 5 + ["no"]
+    forgetting = _cache(redis_url, tmp_path)
+    forgetting.scope(scope)
+    assert forgetting.forget([nums[0]]) == 1
+    assert forgetting.get_many("cap", ns, nums[:2]) == [None, "yes"]
+    refreshing = _cache(redis_url, tmp_path, refresh=True)  # reads nothing
+    refreshing.scope(scope)
+    assert not refreshing._store._pending  # type: ignore[union-attr]
+    for cache in (writer, reader, forgetting, refreshing):
+        cache.close()

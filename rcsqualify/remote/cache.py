@@ -237,6 +237,8 @@ class LookupCache:
         if self._store is not None and self.degraded is None:
             try:
                 self._store.register_scope(ns, scope.describe())
+                if not self.refresh:  # its answers read in the background from now
+                    self._store.prefetch([f"cap:{ns}", f"op:{ns}"])
             except self._errors as exc:
                 self._degrade(exc)
         return ns
