@@ -445,3 +445,31 @@ def test_a_space_read_in_the_background_serves_the_first_look_up(redis_url: str,
     assert not refreshing._store._pending  # type: ignore[union-attr]
     for cache in (writer, reader, forgetting, refreshing):
         cache.close()
+
+
+def test_a_space_mostly_superseded_is_compacted_when_read(redis_url: str, tmp_path: Path
+                                                          ) -> None:
+    """The same answers written again (a daily --refresh) are new batches; a read that
+    finds more than half of a space superseded rewrites it as one batch, so it does not
+    grow by a batch a run until `cache prune`."""
+    import redis
+
+    from rcsqualify.remote.cache import Scope
+
+    scope = Scope("bothub", "https://x/bothub/v1", "bot")
+    nums = [f"+336077{i:05d}" for i in range(12_000)]
+    r = redis.Redis.from_url(redis_url)
+    writer = _cache(redis_url, tmp_path)
+    ns = writer.scope(scope)
+    for answer in ("no", "yes", "no", "yes"):  # every answer refreshed four times
+        writer.put_many("cap", ns, [(n, answer) for n in nums])
+    writer.close()
+    assert r.zcard(f"rcsq:i:cap:{ns}") == 4
+    cache = _cache(redis_url, tmp_path)
+    cache.scope(scope)
+    assert cache.get_many("cap", ns, nums[:3]) == ["yes"] * 3
+    assert r.zcard(f"rcsq:i:cap:{ns}") == 1 and len(r.keys("rcsq:b:*")) == 1
+    cache.put("cap", ns, nums[0], "no")  # its view goes on from the compacted batch
+    assert cache.get_many("cap", ns, nums[:2]) == ["no", "yes"]
+    assert cache.info()["entries"] == 12_000
+    cache.close()

@@ -1043,7 +1043,14 @@ class RedisStore(AnswerStore):
                 self._pending[space] = _Pending(functools.partial(self._read_view, space))
 
     def _read_view(self, space: str) -> _View:
-        members, b = self._packed(space, with_expires=False)
+        """A space read whole; compacted into one batch when more than half of what it
+        holds is superseded (a refresh writes every answer again: a space written the
+        same million answers every day would otherwise grow by a batch a day until
+        ``cache prune``)."""
+        members, b = self._packed(space)
+        if sum(map(_entries, members)) > 2 * len(b.codes) + SMALL_BATCH:
+            with contextlib.suppress(*self.errors):  # left for the next read if it fails
+                self._replace(space, members, b)
         return _View(b.digests, b.codes, b.learned, b.vocab,
                      max((int(m.partition(":")[0]) for m in members), default=0))
 
