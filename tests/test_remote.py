@@ -123,15 +123,21 @@ def test_retry_after_longer_than_the_pause_wins(tmp_path: Path, emulator: Emulat
 @pytest.mark.parametrize("kind", ["http_500", "http_503", "timeout", "reset", "malformed"])
 def test_transient_faults_are_retried_to_the_right_verdicts(tmp_path: Path, emulator: Emulator,
                                                             kind: str) -> None:
-    emulator.configure(faults={kind: 0.5}, fault_attempts=1, timeout_delay=2.0)
+    emulator.configure(faults={kind: 0.5}, fault_attempts=1, timeout_delay=4.0)
     numbers = frte_numbers(30)
     f = contacts_file(tmp_path, numbers)
+    # a short whole-request timeout only where the fault is a server that stops
+    # answering: elsewhere a busy machine could time out a healthy request too
+    timeout = "1" if kind == "timeout" else "30"
     result, report = check_json([str(f), *emulator.bothub_args(), "--rate", "100",
-                                 "--timeout", "0.5", "--threshold", "1"])
+                                 "--timeout", timeout, "--threshold", "1"])
     truth = emulator_truth(numbers)
     faults = emulator.stats()["faults"].get(kind, 0)
     assert faults > 0
-    assert report["api"]["retries"] == faults
+    if kind == "timeout":  # every stalled request retried (a slow healthy one may be too)
+        assert report["api"]["retries"] >= faults
+    else:
+        assert report["api"]["retries"] == faults
     assert report["counts"]["reachable"] == sum(truth)
     assert report["counts"]["unverified"] == 0
     assert result.exit_code == 0
