@@ -318,10 +318,13 @@ def shown_value(value: Any) -> str:
     if "://" in text:
         from urllib.parse import urlsplit
 
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname or ""
+            if parts.port:
+                host += f":{parts.port}"
+        except ValueError:  # shown, not used here: the command using it says why
+            return "(a URL that does not parse; not shown)"
         masked = f"{parts.scheme}://{host}{parts.path}"
         if parts.query:
             # a template's placeholder stays; a token in the query does not

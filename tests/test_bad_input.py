@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SAMPLE
 from tests.helpers import check_json, run_cli, write_csv
+
+SAMPLE_CONTACTS = SAMPLE / "contacts.csv"
 
 
 def _assert_clean_error(result: object, *needles: str) -> None:
@@ -41,6 +44,33 @@ def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path: Path, where: str) ->
     result = run_cli(args)
     _assert_clean_error(result, "caf\\udce9", "not valid UTF-8")
     assert not os.path.exists(os.fsencode(odd + ".out.csv"))
+
+
+def test_a_working_directory_that_is_not_utf8_is_one_line(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Relative names are made absolute under it and Arrow takes UTF-8 paths only: the
+    run stops before anything is read or asked, not after the remote stages."""
+    import os
+
+    odd = os.fsencode(str(tmp_path)) + b"/caf\xe9-dir"
+    os.mkdir(odd)
+    fine = write_csv(tmp_path / "fine.csv", [["nom", "tel"], ["a", "0612345678"]])
+    monkeypatch.chdir(os.fsdecode(odd))
+    result = run_cli(["check", str(fine), "-o", "out.csv"])
+    _assert_clean_error(result, "caf\\udce9-dir", "working directory is not valid UTF-8")
+    assert os.listdir(odd) == []
+
+
+@pytest.mark.parametrize("url", ["redis://:hunter2@127.0.0.1:99999/0",
+                                 "redis://:hunter2@127.0.0.1:abc/0", "redis://[::1:1"])
+def test_a_redis_url_that_does_not_parse_is_one_line(url: str) -> None:
+    for args in (["cache", "info", "--cache-url", url],
+                 ["check", str(SAMPLE_CONTACTS), "--capability", "bothub", "--bot-id", "b",
+                  "--cache-url", url, "-q"]):
+        result = run_cli(args)
+        _assert_clean_error(result, "not a valid Redis URL")
+        assert "hunter2" not in result.stderr
 
 
 @pytest.mark.parametrize("option", ["input", "--portability", "--portability-db"])

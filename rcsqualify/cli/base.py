@@ -104,6 +104,14 @@ def _refuse_undecodable_paths(values: Any) -> None:
     that the system hands over as surrogates, is refused before anything is read or
     written: Arrow, which reads and writes the files, takes UTF-8 names only, and such a
     name could not be written in a report either."""
+    try:  # relative names are made absolute under it (Arrow encodes the whole path)
+        os.getcwd().encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{ascii(os.getcwd())[1:-1]}: the working directory is not valid "
+                         "UTF-8 (a folder name in another encoding?); run from another "
+                         "folder or rename it") from None
+    except OSError:
+        pass  # a removed working directory: the files themselves will say so
     for value in values:
         for item in value if isinstance(value, list | tuple) else (value,):
             if isinstance(item, PurePath | str):

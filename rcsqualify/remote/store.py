@@ -101,17 +101,25 @@ def is_redis_url(url: str | None) -> bool:
 
 
 def redis_host(url: str) -> str:
-    """``host:port/db`` of a Redis URL: what messages name (never a user or password)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    return f"{host}:{parts.port or 6379}{parts.path if parts.path not in ('', '/') else ''}"
+    """``host:port/db`` of a Redis URL: what messages name (never a user or password). A
+    URL that does not parse (port 99999, ``[::1:1``) is exit 2, naming no part of it."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise ConfigurationError(f"not a valid Redis URL (--cache-url, --quota-store): "
+                                 f"{exc}; expected redis://host:port/db (rediss:// for TLS)"
+                                 ) from None
+    return f"{host}:{port}{parts.path if parts.path not in ('', '/') else ''}"
 
 
 def mask_redis_url(url: str) -> str:
+    host = redis_host(url)  # first: a URL that does not parse is refused there
     parts = urlsplit(url)
     user = f"{unquote(parts.username)}:***@" if parts.username else (
         "***@" if parts.password else "")
-    return f"{parts.scheme}://{user}{redis_host(url)}"
+    return f"{parts.scheme}://{user}{host}"
 
 
 def redis_client(url: str) -> Any:
