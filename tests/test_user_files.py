@@ -174,6 +174,57 @@ def test_a_list_the_user_put_or_edited_is_never_overwritten(tmp_path: Path) -> N
     assert edited.read_text().endswith("an edit\n")
 
 
+def test_a_list_edited_while_the_run_goes_on_is_never_overwritten(tmp_path: Path) -> None:
+    """The check of the lists happens again right before they replace the old ones: a
+    list saved by the user while the run was checking stays as they saved it."""
+    from rcsqualify.report import split
+
+    base = _base(tmp_path)
+    lists = tmp_path / "lists"
+    assert run_cli(["check", str(base), "--split-dir", str(lists), "-q"]).exit_code in (0, 1)
+    original = split.annotated_batches
+
+    def edit_while_running(*args: object, **kwargs: object) -> object:
+        with (lists / "send_rcs.csv").open("a") as fh:  # the user saves it meanwhile
+            fh.write("my edit\n")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    split.annotated_batches = edit_while_running  # type: ignore[assignment]
+    try:
+        result = run_cli(["check", str(base), "--split-dir", str(lists), "-q"])
+    finally:
+        split.annotated_batches = original
+    assert result.exit_code == 2 and "send_rcs.csv is changed since" in result.stderr
+    assert "no list or report was written" in result.stderr
+    assert (lists / "send_rcs.csv").read_text().endswith("my edit\n")
+    assert not list(lists.glob(".*.part"))
+
+
+@pytest.mark.parametrize("manifest", ["fifo", "nested", "huge"])
+def test_a_strange_manifest_is_no_manifest(tmp_path: Path, manifest: str) -> None:
+    """The manifest is the directory's, not ours: a FIFO (which would block a read), a
+    deeply nested document or a huge file count as no record (every list refused)."""
+    import os
+
+    base = _base(tmp_path)
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    path = lists / ".rcsqualify-lists.json"
+    if manifest == "fifo":
+        os.mkfifo(path)
+    elif manifest == "nested":
+        path.write_text("[" * 100_000)
+    else:
+        path.write_text('{"files": {}, "pad": "' + "x" * (2 << 20) + '"}')
+    (lists / "remove.csv").write_text("mine\n")
+    result = run_cli(["check", str(base), "--split-dir", str(lists), "-q"])
+    assert result.exit_code == 2 and "remove.csv is not written by" in result.stderr
+    assert (lists / "remove.csv").read_text() == "mine\n"
+    (lists / "remove.csv").unlink()
+    assert run_cli(["check", str(base), "--split-dir", str(lists), "-q"]).exit_code in (0, 1)
+    assert path.is_file() and "remove.csv" in path.read_text()  # a record in its place
+
+
 # -- 3. every column, every value --------------------------------------------------------
 DUP_HEADER = ["nom_1", "nom", "nom", "", "tel", "status", "status_input"]
 DUP_ROW = ["a", "b", "c", "d", PHONE, "VIP", "x"]

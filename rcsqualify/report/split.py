@@ -64,6 +64,7 @@ _LIST_OF_STATUS = {
 }
 XLSX_MAX_ROWS = 1_048_575
 MANIFEST = ".rcsqualify-lists.json"
+MANIFEST_MAX_BYTES = 1 << 20
 #: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -86,7 +87,8 @@ def list_paths(directory: str | Path) -> list[tuple[str, Path]]:
             ("--split-dir manifest", target / MANIFEST)]
 
 
-def refuse_foreign_lists(directory: str | Path, *, xlsx: bool, other_route: bool) -> None:
+def refuse_foreign_lists(directory: str | Path, *, xlsx: bool, other_route: bool,
+                         written: str = "nothing was written") -> None:
     """Before anything is read or written: a file this run would write (the CSV lists,
     the .xlsx ones with ``xlsx``) that no run wrote (not in the manifest), or that was
     changed since one did (opened and saved in a spreadsheet), is the user's: the run
@@ -104,16 +106,23 @@ def refuse_foreign_lists(directory: str | Path, *, xlsx: bool, other_route: bool
                 continue
         why = "changed since rcsqualify wrote it" if stamp else "not written by rcsqualify"
         raise InputError(f"{path} is {why}: --split-dir would overwrite it; move it, or "
-                         "choose another --split-dir (nothing was written)")
+                         f"choose another --split-dir ({written})")
 
 
 def _manifest(directory: Path) -> dict[str, Any]:
     """The files an earlier run wrote (name → size and mtime); {} when none is readable."""
+    path = directory / MANIFEST
     try:
-        files = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+        # a regular file of a sane size only: a FIFO would block the read, and the file
+        # is the directory's, not ours
+        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
+            return {}
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
-    return files if isinstance(files, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
 def list_codes(result: CheckResult) -> np.ndarray:
@@ -185,6 +194,11 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
         for name, sheet in sheets.items():
             xlsx_tmp[name] = _temporary(target, name, ".xlsx.part")
             sheet.save(xlsx_tmp[name])
+        # a run takes minutes (hours waiting for a bulk window): a list the user
+        # edited, or a file put there, meanwhile is theirs too
+        refuse_foreign_lists(target, xlsx=bool(sheets), other_route=len(lists) > len(LISTS),
+                             written="no list or report was written; the answers are "
+                             "cached, so a run after moving it asks nothing again")
         for name, path in tmp_paths.items():
             publish(path, target / f"{name}.csv")
         for name, path in xlsx_tmp.items():
@@ -226,6 +240,12 @@ def _remove_stale_and_record(directory: Path, written: list[str]) -> None:
             if _stamp(path) == stamp:
                 path.unlink()
     record = {"files": {name: _stamp(directory / name) for name in written}}
+    with contextlib.suppress(OSError):
+        if manifest.is_symlink() or (manifest.exists() and not manifest.is_file()
+                                     and not manifest.is_dir()):
+            # a FIFO or socket in the record's place would block the write (and a link
+            # would send it elsewhere): the record is ours, it goes in its own place
+            manifest.unlink()
     with atomic_write(manifest) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
