@@ -274,6 +274,31 @@ def test_mnp_only_for_mobiles_no_extract_answered(tmp_path: Path, emulator: Emul
     assert 1 <= frte <= 19
 
 
+def test_cached_operator_codes_are_held_to_what_a_live_answer_may_be(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """A shared cache is written by anyone who can reach it: a cached "operator" that is
+    neither an ARCEP code nor a plausible MCC-MNC (markup, an escape sequence) is asked
+    again, never shown or written."""
+    from rcsqualify.remote.cache import LookupCache
+
+    numbers = frte_numbers(5)
+    f = contacts_file(tmp_path, numbers)
+    cache_dir = tmp_path / "cache"
+    args = [str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200", "--threshold", "1",
+            "--cache-dir", str(cache_dir)]
+    _, first = check_json(args)
+    cache = LookupCache(cache_dir)
+    (space,) = [k for k in cache.info()["providers"] if k.startswith("op:")]
+    hostile = "EVIL\x1b[31m[bold]x<b>"
+    cache.put_many("op", space[3:], [(e164(n), hostile) for n in numbers[:3]])
+    cache.close()
+    out = tmp_path / "o.csv"
+    result, again = check_json([*args, "-o", str(out)])
+    assert again["api"]["providers"]["mnp"]["requests"] == 3  # the hostile ones, again
+    assert again["operators"] == first["operators"]
+    assert "EVIL" not in out.read_text() and "EVIL" not in result.stderr
+
+
 def test_mnp_failures_leave_numbers_unverified_and_exit_3(tmp_path: Path,
                                                           emulator: Emulator,
                                                           monkeypatch: pytest.MonkeyPatch

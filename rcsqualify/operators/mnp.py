@@ -129,6 +129,7 @@ class MnpSource(OperatorSource):
         self.credentials = credentials or Credentials("none")
         self._now = now
         self.mapping = operator_mapper(plan)
+        self._codes = frozenset(self.mapping.values())
         self.cache = cache
         self.namespace = cache.scope(scope)
         # "unknown" answers before the first operator answer are held, not cached: a
@@ -294,14 +295,27 @@ class MnpSource(OperatorSource):
                 "to the service; a wrong path answering 404 looks like this: check "
                 "--mnp-url (RCSQUALIFY_MNP_URL) and --mnp-profile")
 
+    def _from_cache(self, cached: str | None) -> str | None:
+        """A cached answer as a code ("" for unknown), held to what a live answer may be:
+        an ARCEP code or a plausible MCC-MNC. Anything else (a shared store is written by
+        anyone who can reach it: markup, escape sequences) is asked again, never shown."""
+        if cached is None:
+            return None
+        if cached == _UNKNOWN:
+            return ""
+        if cached in self._codes or (_MCCMNC.fullmatch(cached) is not None
+                                     and _plausible_network(cached)):
+            return cached
+        return None
+
     # -- the batch --------------------------------------------------------------------
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         numbers = format_e164(keys).to_pylist()
         out = np.full(len(numbers), "", dtype=object)
         todo: list[int] = []
-        for i, cached in enumerate(self.cache.get_many("op", self.namespace, numbers)):
-            if cached is not None:
-                out[i] = "" if cached == _UNKNOWN else cached
+        for i, raw in enumerate(self.cache.get_many("op", self.namespace, numbers)):
+            if (cached := self._from_cache(raw)) is not None:
+                out[i] = cached
                 self.counts.cache_hits += 1
             else:
                 todo.append(i)
@@ -349,10 +363,10 @@ class MnpSource(OperatorSource):
     async def resolve(self, e164: str) -> str:
         """One number, cache first (for the stream of issue #14: see ``stages.py``)."""
         self.stats.asked += 1
-        cached = self.cache.get_many("op", self.namespace, [e164])[0]
+        cached = self._from_cache(self.cache.get_many("op", self.namespace, [e164])[0])
         if cached is not None:
             self.counts.cache_hits += 1
-            code = "" if cached == _UNKNOWN else cached
+            code = cached
         else:
             try:
                 code = await self.ask_one(e164)
