@@ -419,6 +419,41 @@ def test_a_damaged_batch_degrades_the_cache(redis_url: str, tmp_path: Path) -> N
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_cache_clear_erases_damaged_and_orphaned_batches(redis_url: str,
+                                                        tmp_path: Path) -> None:
+    """Erasure does not depend on the store being whole: a batch that does not parse, a
+    batch whose index expired first, a nested vocabulary or a scope description that is
+    not JSON; `cache clear` removes every answer key, and info still reads."""
+    import redis
+
+    from rcsqualify.remote.cache import Scope
+
+    cache = _cache(redis_url, tmp_path)
+    ns = cache.scope(Scope("bothub", "https://x/bothub/v1", "bot"))
+    other = cache.scope(Scope("bothub", "https://y/bothub/v1", "bot"))
+    cache.put_many("cap", ns, [(f"+336075{i:05d}", "yes") for i in range(50)])
+    cache.put_many("cap", other, [(f"+336076{i:05d}", "no") for i in range(50)])
+    cache.close()
+    r = redis.Redis.from_url(redis_url)
+    r.delete(f"rcsq:i:cap:{other}")  # its batches are orphans now
+    key = r.keys(f"rcsq:b:cap:{ns}:*")[0]
+    blob = r.get(key)
+    assert blob is not None
+    r.set(key, blob[:16] + b"[" * 50_000)  # a deeply nested vocabulary
+    r.hset("rcsq:scopes", "zz", "notjson{")
+    nested = _cache(redis_url, tmp_path)
+    assert nested.get("cap", ns, "+33607500001") is None
+    assert "damaged" in str(nested.degraded)
+    nested.close()
+    r.hdel("rcsq:scopes", "zz")
+    r.hset("rcsq:scopes", "zz", "notjson{")
+    assert "unexpected" not in run_cli(["cache", "info", "--cache-url", redis_url]).stderr
+    result = run_cli(["cache", "clear", "--yes", "--cache-url", redis_url])
+    assert result.exit_code == 0, result.stderr
+    assert r.keys("rcsq:b:*") == [] and r.keys("rcsq:i:*") == []
+    assert r.exists("rcsq:secret")  # the secret stays
+
+
 def test_a_space_read_in_the_background_serves_the_first_look_up(redis_url: str,
                                                                  tmp_path: Path) -> None:
     """Registering a scope starts reading its spaces (a warm run's read overlaps the

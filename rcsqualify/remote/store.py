@@ -794,7 +794,7 @@ def _unpack(blob: bytes, *, with_expires: bool = True) -> _Batch:
     n, size, flags = np.frombuffer(blob, "<u4", 3, 4).tolist()
     try:
         vocab = json.loads(blob[16:16 + size])
-    except ValueError:
+    except (ValueError, RecursionError):  # a deeply nested document is damage too
         vocab = None
     if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
         raise redis.exceptions.DataError("a cache batch in Redis is damaged (its answers)")
@@ -964,8 +964,15 @@ class RedisStore(AnswerStore):
         self.r.hsetnx(f"{REDIS_PREFIX}scopes", namespace, json.dumps(description))
 
     def scopes(self) -> dict[str, Any]:
-        return {_decode(k): json.loads(v) for k, v in
-                self.r.hgetall(f"{REDIS_PREFIX}scopes").items()}
+        out: dict[str, Any] = {}
+        for k, v in self.r.hgetall(f"{REDIS_PREFIX}scopes").items():
+            try:
+                description = json.loads(v)
+            except (ValueError, RecursionError):
+                description = None
+            # a description that is not ours is shown as missing, never trusted
+            out[_decode(k)] = description if isinstance(description, dict) else {}
+        return out
 
     def has_space(self, space: str) -> bool:
         return bool(self.r.sismember(f"{REDIS_PREFIX}spaces", space))
@@ -1217,8 +1224,25 @@ class RedisStore(AnswerStore):
         return removed
 
     def clear(self) -> int:
-        removed = self.rewrite(lambda space, e: np.zeros(len(e.answers), dtype=bool))
-        self.r.delete(f"{REDIS_PREFIX}scopes")
+        """Every answer removed, and every key that could hold one whatever its state: a
+        batch whose index expired first, a batch that does not parse. Erasure does not
+        depend on the store being whole; what could be read is what is counted."""
+        import redis
+
+        try:
+            removed = self.rewrite(lambda space, e: np.zeros(len(e.answers), dtype=bool))
+        except redis.exceptions.DataError:
+            removed = 0
+        for kind in ("b", "i", "a"):  # batches, their indexes, layout-2 hashes
+            keys: list[Any] = []
+            for key in self.r.scan_iter(match=f"{REDIS_PREFIX}{kind}:*", count=1000):
+                keys.append(key)
+                if len(keys) >= 1000:
+                    self.r.unlink(*keys)
+                    keys.clear()
+            if keys:
+                self.r.unlink(*keys)
+        self.r.delete(f"{REDIS_PREFIX}scopes", f"{REDIS_PREFIX}spaces")
         return removed
 
     def size_bytes(self) -> int:
