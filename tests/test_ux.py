@@ -134,6 +134,21 @@ def test_emulator_port_in_use_suggests_port() -> None:
     assert "--port 0" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("args", [[], ["portability"]])
+def test_no_command_prints_the_help_and_a_line_that_says_why(args: list[str]) -> None:
+    exe = Path(sys.executable).with_name("rcsqualify")
+    done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Usage:" in done.stdout
+    assert done.stderr.strip() == "rcsqualify: error: a command is needed (see above)"
+
+
+def test_a_split_dir_that_is_a_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine\n")
+    result = run_cli(["check", CONTACTS, "--split-dir", str(tmp_path / "afile"), "-q"])
+    assert result.exit_code == 2 and "is a file, not a directory" in result.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
 @pytest.mark.parametrize("port", ["99999", "-1"])
 def test_emulator_port_out_of_range_is_one_line(port: str) -> None:
     result = run_cli(["emulator", "--port", port])

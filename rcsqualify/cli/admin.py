@@ -240,7 +240,7 @@ def config_show(
     console.print(t)
 
 
-cache_app = typer.Typer(help="The look-up cache (HMAC-keyed, no number in clear).",
+cache_app = typer.Typer(help="The look-up cache (keyed hashes, no number in clear).",
                         no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

@@ -46,7 +46,11 @@ class OneLineErrors(TyperGroup):
             code = super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
         except typer.TyperException as exc:  # Click's usage errors (typer vendors Click)
-            typer.echo(f"rcsqualify: error: {usage_error_line(exc)}", err=True)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # the help was printed: an empty "error" line after it says nothing
+                typer.echo("rcsqualify: error: a command is needed (see above)", err=True)
+            else:
+                typer.echo(f"rcsqualify: error: {usage_error_line(exc)}", err=True)
             sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
         except typer.Abort:
             typer.echo("rcsqualify: error: aborted", err=True)

@@ -95,6 +95,8 @@ def refuse_foreign_lists(directory: str | Path, *, xlsx: bool, other_route: bool
     stops (exit 2) instead of overwriting it. (A stale list this run would not write is
     removed only when unchanged, see ``_remove_stale_and_record``.)"""
     target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"--split-dir {target} is a file, not a directory ({written})")
     before = _manifest(target)
     names = (*LISTS, OTHER_ROUTE_LIST) if other_route else LISTS
     for path in (target / f"{n}.{ext}" for n in names for ext in ("csv", "xlsx")[:1 + xlsx]):
