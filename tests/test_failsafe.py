@@ -361,7 +361,7 @@ def test_a_cache_that_fails_mid_run_degrades_to_memory_and_exits_3(
     is degraded, and exits 3 (it would have passed)."""
     import sqlite3
 
-    from rcsqualify.remote.store import DirectoryStore
+    from rcsqualify.remote.store_directory import DirectoryStore
 
     real_put = DirectoryStore.put_many
     calls = {"n": 0}

@@ -138,7 +138,7 @@ def test_two_concurrent_refresh_processes(tmp_path: Path, emulator: Emulator) ->
 
 def _age(cache_dir: Path, answer: str, days: float) -> int:
     """Make the cached ``answer`` entries ``days`` older (the directory store's answers
-    table: one row per batch, dates packed as float64, see remote/store.py)."""
+    table: one row per batch, dates packed as float64, see remote/store_directory.py)."""
     import sqlite3
 
     import numpy as np

@@ -355,10 +355,10 @@ def test_a_large_write_is_split_by_key_range(redis_url: str, tmp_path: Path,
     rewrite them."""
     import redis
 
-    from rcsqualify.remote import store
+    from rcsqualify.remote import store_redis
     from rcsqualify.remote.cache import Scope
 
-    monkeypatch.setattr(store, "BATCH_MAX", 1000)
+    monkeypatch.setattr(store_redis, "BATCH_MAX", 1000)
     cache = _cache(redis_url, tmp_path)
     ns = cache.scope(Scope("bothub", "https://x/bothub/v1", "bot"))
     nums = [f"+336074{i:05d}" for i in range(4500)]

@@ -1,7 +1,8 @@
 """The persistent cache of what remote look-ups learned (CONTRACT §8, §10, §11).
 
-Where it lives is a store (``remote/store.py``): a directory (the user cache directory
-by default: diskcache for the scope records, a batched SQLite table for the answers)
+Where it lives is a store (``remote/store_directory.py``, ``remote/store_redis.py``): a
+directory (the user cache directory by default: diskcache for the scope records, a
+batched SQLite table for the answers)
 or a Redis server shared by several hosts (``--cache-url redis://…``). This module owns
 what does not depend on the store. Keys are a keyed pseudo-random function of the E.164
 number (two SipHash-2-4, ``remote/keys.py``, computed for a whole batch at once) with a
@@ -58,12 +59,11 @@ from rcsqualify.remote.store import (
     LEGACY,
     SECRET_BYTES,
     AnswerStore,
-    DirectoryStore,
     Entries,
-    RedisStore,
     is_redis_url,
     load_or_create_secret,
 )
+from rcsqualify.remote.store_directory import DirectoryStore
 from rcsqualify.textsafe import safe_text
 
 __all__ = ["SECRET_BYTES", "Freshness", "LookupCache", "Scope", "load_or_create_secret"]
@@ -149,7 +149,7 @@ class LookupCache:
     """Answers per (kind, namespace, number); ``kind`` is ``cap`` or ``op``.
 
     ``url``: a directory (default: ``directory``, else the user cache directory) or a
-    ``redis://``/``rediss://`` URL (``remote/store.py``). ``directory`` stays the local
+    ``redis://``/``rediss://`` URL (``remote/store_redis.py``). ``directory`` stays the local
     directory of the persisted bulk jobs whatever the store.
     """
 
@@ -181,6 +181,8 @@ class LookupCache:
         self._legacy: dict[str, bool] = {}
         if enabled:
             if url and is_redis_url(url):
+                from rcsqualify.remote.store_redis import RedisStore  # only when used
+
                 self._store = RedisStore(url)
             else:
                 try:
