@@ -419,6 +419,27 @@ def test_a_damaged_batch_degrades_the_cache(redis_url: str, tmp_path: Path) -> N
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_store_emptied_under_a_run_is_not_written_again(redis_url: str,
+                                                          tmp_path: Path) -> None:
+    """FLUSHALL while a check runs: its later answers would go under a secret the store
+    no longer has (never found again, never pruned); the run goes on from memory with
+    the cache degraded instead."""
+    import redis
+
+    from rcsqualify.remote.cache import Scope
+
+    cache = _cache(redis_url, tmp_path)
+    ns = cache.scope(Scope("bothub", "https://x/bothub/v1", "bot"))
+    cache.put("cap", ns, "+33607500001", "yes")
+    r = redis.Redis.from_url(redis_url)
+    r.flushall()
+    cache.put("cap", ns, "+33607500002", "no")
+    assert cache.degraded is not None and "emptied" in cache.degraded
+    assert cache.get("cap", ns, "+33607500002") == "no"  # kept in memory
+    assert r.keys("rcsq:*") == []
+    cache.close()
+
+
 def test_cache_clear_erases_damaged_and_orphaned_batches(redis_url: str,
                                                         tmp_path: Path) -> None:
     """Erasure does not depend on the store being whole: a batch that does not parse, a

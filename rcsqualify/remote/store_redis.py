@@ -68,8 +68,11 @@ READ_ATTEMPTS = 5
 #: append batches to a space, atomically: ids from one counter (hosts writing at once
 #: never collide and never lose a batch), each batch with its native expiry, the index
 #: kept at least as long as its longest-lived batch; returns how many batches the space has
-#: and the last id
+#: and the last id; refused when the secret is gone (a FLUSHALL under a running check)
 _PUT = """
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return redis.error_reply('the store was emptied under this run (its secret is gone)')
+end
 local ttl = tonumber(ARGV[2])
 for i = 4, #ARGV, 2 do
   local id = redis.call('INCR', KEYS[1])
@@ -542,7 +545,8 @@ class RedisStore(AnswerStore):
         batch = _Batch(d, learned, expires, codes, vocab)
         packs = self._packs(batch)
         count, last = self._put_script(
-            keys=[f"{REDIS_PREFIX}seq", self._index(space), f"{REDIS_PREFIX}spaces"],
+            keys=[f"{REDIS_PREFIX}seq", self._index(space), f"{REDIS_PREFIX}spaces",
+                  f"{REDIS_PREFIX}secret"],  # FLUSHALL mid-run: stop writing (degraded)
             args=[self._batch_prefix(space), max(1, int(ttl)), space, *packs])
         view = self._views.get(space)
         if view is not None and int(last) - len(packs) // 2 == view.last_id \
