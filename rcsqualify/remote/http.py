@@ -41,7 +41,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -517,6 +517,8 @@ class HttpLayer:
         self._transport = WriteEvents(transport) if transport is not None else None
         self._client: httpx.AsyncClient | None = None
         self._refused_tokens: set[str] = set()
+        #: tokens a request went through with (recent ones): one refused later expired
+        self._worked: deque[str] = deque(maxlen=16)
         self._recognized = 0
         self._streak: Counter[str] = Counter()
         self._spent = 0
@@ -695,7 +697,11 @@ class HttpLayer:
                 # very same token back: the credentials are not allowed on this API
                 reissued = token is not None and token == last_refused.get("token")
                 last_refused["token"] = token or ""
-                self._refused_tokens.add(token or "")
+                if (token or "") not in self._worked:
+                    # only a token that never worked says the credentials are refused:
+                    # one that worked and is refused now expired or was revoked (a storm
+                    # of revocations under many requests in flight is not a refusal)
+                    self._refused_tokens.add(token or "")
                 if len(self._refused_tokens) >= 5 or token is None or reissued:
                     # fresh tokens refused again and again (or the same token handed out
                     # again by the token endpoint): the credentials are not allowed here
@@ -710,6 +716,8 @@ class HttpLayer:
                 bounds["refreshes"] += 1
                 continue
             self._refused_tokens.clear()
+            if token is not None and token not in self._worked:
+                self._worked.append(token)
             if raw.status >= 500 or raw.status == 408:
                 raise Transient(f"http_{raw.status}")
             if raw.status in ok or raw.status in expected:
