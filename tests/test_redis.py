@@ -150,6 +150,16 @@ def test_an_unreachable_redis_is_exit_2_naming_the_host(tmp_path: Path) -> None:
     assert "\n" not in line and f"127.0.0.1:{port}" in line and "hunter2" not in line
 
 
+def test_no_cache_with_an_unreachable_redis_says_it_was_for_the_quota(tmp_path: Path) -> None:
+    """--no-cache keeps the cache URL's Redis as the quota store: the line says so."""
+    port = _closed_port()
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result = run_cli(["check", str(f), "--mnp-url", "http://127.0.0.1:1/{msisdn}",
+                      "--cache-url", f"redis://127.0.0.1:{port}/0", "--no-cache"])
+    assert result.exit_code == 2
+    assert f"127.0.0.1:{port}" in result.stderr and "shared quota schedule" in result.stderr
+
+
 def test_refused_credentials_are_exit_2_without_the_password(
         redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import redis

@@ -433,9 +433,18 @@ class QuotaStore:
         self.client: Any = None
         self.schedules: list[RedisSchedule] = []
         if url:
+            from rcsqualify.errors import ConfigurationError
             from rcsqualify.remote.store import redis_client, redis_host, redis_layout
 
-            self.client = redis_client(url)
+            try:
+                self.client = redis_client(url)
+            except ConfigurationError as exc:
+                # say what it was for: with --no-cache the cache's Redis still holds the
+                # quota schedule, which surprises a user who turned the cache off
+                raise ConfigurationError(
+                    f"{exc} (for the shared quota schedule: --quota-store, or the "
+                    "--cache-url when it is Redis, --no-cache included; without either, "
+                    "the schedule is this machine's)") from None
             try:
                 redis_layout(self.client, redis_host(url))
             except OSError as exc:  # pragma: no cover - a connection lost right after PING
