@@ -17,13 +17,14 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from rcsqualify.errors import Locked, RcsQualifyError
 from rcsqualify.runner import CheckRun, execute_check
 from rcsqualify.settings import Settings
+
+if TYPE_CHECKING:  # a quiet cron run (the verdict line alone) never imports rich
+    from rich.console import Console
 
 LOCK_NAME = ".rcsqualify-refresh.lock"
 
