@@ -102,6 +102,16 @@ def cached_entries(cache_dir: Path) -> int:
         cache.close()
 
 
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released): a connection
+    to it is refused; a server started next may bind it."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def redis_server_binary() -> str:
     """Debian's ``redis-server`` and the ``redis`` client library: required in CI
     (.ci/run installs them), the test skipped with the reason elsewhere."""
@@ -130,15 +140,12 @@ def redis_server_binary() -> str:
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A real ``redis-server`` on 127.0.0.1, a free port, ``workdir``, no persistence,
     answering PING (polled, bounded): the process and its URL. The caller stops it."""
-    import socket
     import time
 
     import redis
 
     exe = redis_server_binary()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(workdir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -21,6 +21,7 @@ from tests.conftest import Emulator
 from tests.helpers import (
     cached_entries,
     check_json,
+    closed_port,
     contacts_file,
     e164,
     frte_numbers,
@@ -89,12 +90,6 @@ def test_a_json_404_without_the_error_envelope_is_not_a_negative(
 
 
 # -- a dead endpoint names its address ---------------------------------------------------
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def test_a_dead_api_endpoint_is_exit_2_naming_the_address(tmp_path: Path,
                                                           emulator: Emulator) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,7 @@ import pytest
 
 from rcsqualify.remote.pacing import MemorySchedule, QuotaStore, RedisSchedule, service_key
 from tests.conftest import Emulator
-from tests.helpers import contacts_file, frte_numbers, run_cli, start_redis
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from tests.helpers import closed_port, contacts_file, frte_numbers, run_cli, start_redis
 
 # -- the schedule --------------------------------------------------------------------------
 
@@ -81,7 +73,7 @@ def test_a_redis_gone_mid_run_falls_back_to_the_local_schedule() -> None:
 
     failures: list[BaseException] = []
     fallback = MemorySchedule()
-    dead = redis.Redis(port=_closed_port(), socket_connect_timeout=1)
+    dead = redis.Redis(port=closed_port(), socket_connect_timeout=1)
     sched = RedisSchedule(dead, "rcsq:q:x", fallback, on_failure=failures.append)
     now = time.time()
     assert sched.reserve(now, 0.5) == now  # from the fallback, at the same rate
@@ -141,7 +133,7 @@ def test_the_quota_store_defaults_to_the_cache_url_when_it_is_redis(
 # -- start-up errors: one line, exit 2, the host, never the password ----------------------
 
 def test_an_unreachable_redis_is_exit_2_naming_the_host(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = closed_port()
     f = contacts_file(tmp_path, frte_numbers(3))
     result = run_cli(["check", str(f), "--mnp-url", "http://127.0.0.1:1/{msisdn}",
                       "--cache-url", f"redis://:hunter2@127.0.0.1:{port}/0"])
@@ -152,7 +144,7 @@ def test_an_unreachable_redis_is_exit_2_naming_the_host(tmp_path: Path) -> None:
 
 def test_no_cache_with_an_unreachable_redis_says_it_was_for_the_quota(tmp_path: Path) -> None:
     """--no-cache keeps the cache URL's Redis as the quota store: the line says so."""
-    port = _closed_port()
+    port = closed_port()
     f = contacts_file(tmp_path, frte_numbers(3))
     result = run_cli(["check", str(f), "--mnp-url", "http://127.0.0.1:1/{msisdn}",
                       "--cache-url", f"redis://127.0.0.1:{port}/0", "--no-cache"])
