@@ -58,12 +58,6 @@ class Distinct:
     #: the plan's range holder of each block (``NumberingPlan.block_operator``)
     block_operator: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
 
-    @property
-    def range_operator(self) -> np.ndarray:
-        """object: the plan's range holder of each number, derived from its block when
-        asked (8 bytes per number that a national base need not hold all run long)."""
-        return self.block_operator[self.block]
-
 
 @dataclass
 class RowResult:

@@ -89,7 +89,7 @@ class _Routes:
 
     def settle(self, i: int, code: str, label: str) -> None:
         if code == "":  # unknown to the service (or no service): the range holder
-            self.d.operator[i] = self.d.range_operator[i]
+            self.d.operator[i] = self.d.block_operator[self.d.block[i]]
             self.d.source[i] = SOURCE["range"]
         else:
             self.d.operator[i] = code

@@ -101,7 +101,7 @@ def _moves(d: Distinct, mobile: np.ndarray, target: str) -> dict[str, int]:
     operator, out of it, in all. A number whose look-up failed has no operator: not
     "moved" (it is unverified)."""
     operator = d.operator[mobile]
-    holder = d.block_operator[d.block[mobile]]  # d.range_operator[mobile]
+    holder = d.block_operator[d.block[mobile]]  # each mobile's range holder
     moved = (operator != holder) & (operator != "")
     return {"ported_in": int(np.count_nonzero(moved & (operator == target))),
             "ported_out": int(np.count_nonzero(moved & (holder == target))),
