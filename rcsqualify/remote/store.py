@@ -346,3 +346,14 @@ class SpaceView:
             c = self.index[word] = len(self.vocab)
             self.vocab.append(word)
         return c
+
+    def fold(self, digests: bytes, learned: list[float], codes: list[int],
+             vocab: list[str]) -> None:
+        """A batch written since into the overlay (the newest learned wins): its packed
+        16-byte digests, dates, and answer codes into ``vocab``."""
+        remap = [self.code(w) for w in vocab]
+        for i, (when, code) in enumerate(zip(learned, codes, strict=True)):
+            k = digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]
+            held = self.overlay.get(k)
+            if held is None or held[1] <= when:
+                self.overlay[k] = (remap[code], when)

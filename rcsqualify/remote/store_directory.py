@@ -249,14 +249,8 @@ class DirectoryStore(AnswerStore):
                 for bid, blob, dates, packed, words in self._sql.execute(
                         "SELECT id, digests, learned, codes, vocab FROM batches "
                         "WHERE space=? AND id>? ORDER BY id", (space, view.last_id)):
-                    remap = [view.code(w) for w in json.loads(words)]
-                    keys = (blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES))
-                    for k, when, code in zip(keys, np.frombuffer(dates, "<f8").tolist(),
-                                             np.frombuffer(packed, "<u2").tolist(),
-                                             strict=True):
-                        held = view.overlay.get(k)
-                        if held is None or held[1] <= when:  # the newest learned wins
-                            view.overlay[k] = (remap[code], when)
+                    view.fold(blob, np.frombuffer(dates, "<f8").tolist(),
+                              np.frombuffer(packed, "<u2").tolist(), json.loads(words))
                     view.last_id = bid
         finally:
             self._sql.execute("COMMIT")

@@ -492,14 +492,8 @@ class RedisStore(AnswerStore):
     @staticmethod
     def _fold(view: SpaceView, b: _Batch) -> None:
         """A batch into a view's overlay (the newest learned wins)."""
-        remap = [view.code(w) for w in b.vocab]
-        raw = np.ascontiguousarray(b.digests, "<u8").tobytes()
-        for i, (when, code) in enumerate(zip(np.asarray(b.learned).tolist(),
-                                             np.asarray(b.codes).tolist(), strict=True)):
-            k = raw[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]
-            held = view.overlay.get(k)
-            if held is None or held[1] <= when:
-                view.overlay[k] = (remap[code], when)
+        view.fold(np.ascontiguousarray(b.digests, "<u8").tobytes(),
+                  np.asarray(b.learned).tolist(), np.asarray(b.codes).tolist(), b.vocab)
 
     def get_many(self, space: str, digests: np.ndarray) -> Found:
         d = as_digests(digests)
