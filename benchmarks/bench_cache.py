@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit
 from bench_remote import EXE, redis_server, running_emulator
 
 from rcsqualify.remote.cache import LookupCache, Scope
@@ -73,13 +74,13 @@ def diskcache_per_key(directory: Path, nums: list[str]) -> dict[str, Any]:
             "read_us_per_answer": round(read / len(nums) * 1e6, 2)}
 
 
-def timed_check(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+def timed_check(args: list[str], env: dict[str, str]) -> float:
     t = time.perf_counter()
     proc = subprocess.run([EXE, "check", *args, "-q"], env=env, capture_output=True,
                           text=True)
     wall = time.perf_counter() - t
     assert proc.returncode in (0, 1), proc.stderr
-    return wall, {}
+    return wall
 
 
 def warm_check(tmp: Path, nums: list[str], cache_url: str | None) -> dict[str, Any]:
@@ -103,8 +104,8 @@ def warm_check(tmp: Path, nums: list[str], cache_url: str | None) -> dict[str, A
                      "--cache-url", where, "--threshold", "1", "--json-report", str(report)]
         # the best of three of each: one run of either on a shared machine
         # varies by a factor of two
-        offline = min(timed_check([str(contacts)], env)[0] for _ in range(3))
-        warm = min(timed_check(warm_args, env)[0] for _ in range(3))
+        offline = min(timed_check([str(contacts)], env) for _ in range(3))
+        warm = min(timed_check(warm_args, env) for _ in range(3))
         rep = json.loads(report.read_text())
         out = {"numbers": len(nums), "offline_check_s": round(offline, 2),
                "warm_check_s": round(warm, 2), "ratio": round(warm / offline, 2),
@@ -135,10 +136,7 @@ def main() -> None:
                 cache.close()
                 figures["warm_check_redis"] = warm_check(tmp, nums, url)
         figures["warm_check_directory"] = warm_check(tmp, nums, None)
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(figures, args.out)
 
 
 if __name__ == "__main__":
