@@ -174,19 +174,28 @@ def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                      notify=notify)
 
 
-def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
-    """Profile, URL and credentials of the MNP look-up (exit 2 naming what is wrong)."""
-    from rcsqualify.operators.mnp_profiles import credentials_from_env, load_profile
+def mnp_profile_url(name: str | None, url: str | None) -> tuple[Any, str]:
+    """The MNP profile ``name`` (default ``generic``) and the URL to ask: ``url``
+    (``--mnp-url``), else the profile's own (exit 2 when there is neither)."""
+    from rcsqualify.operators.mnp_profiles import load_profile
 
-    profile = load_profile(s.mnp_profile or "generic")
-    if s.mnp_field and not profile.is_template:
-        raise InputError(f"--mnp-field applies to --mnp-profile generic only; the profile "
-                         f"{profile.name} says where the network is")
-    url = s.mnp_url or profile.url
+    profile = load_profile(name or "generic")
+    url = url or profile.url
     if not url:
         raise InputError(f"--mnp-profile {profile.name} needs --mnp-url (RCSQUALIFY_MNP_URL)"
                          + (", a URL template with {msisdn}" if profile.is_template else
                             ", the service's base URL"))
+    return profile, url
+
+
+def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
+    """Profile, URL and credentials of the MNP look-up (exit 2 naming what is wrong)."""
+    from rcsqualify.operators.mnp_profiles import credentials_from_env
+
+    profile, url = mnp_profile_url(s.mnp_profile, s.mnp_url)
+    if s.mnp_field and not profile.is_template:
+        raise InputError(f"--mnp-field applies to --mnp-profile generic only; the profile "
+                         f"{profile.name} says where the network is")
     env = None
     if s.credential_refs:  # the profile's references for this MNP profile's variables
         from rcsqualify.config import credential_env

@@ -312,13 +312,9 @@ def mnp_url_of(profile: str | None, url: str | None) -> str | None:
     """A named profile's own URL when --mnp-url is not given (a bad profile: exit 2)."""
     if profile is None or url:
         return url
-    from rcsqualify.errors import InputError
-    from rcsqualify.operators.mnp_profiles import load_profile
+    from rcsqualify.wiring import mnp_profile_url
 
-    loaded = load_profile(profile)
-    if not loaded.url:
-        raise InputError(f"--mnp-profile {loaded.name} needs --mnp-url (RCSQUALIFY_MNP_URL)")
-    return loaded.url
+    return mnp_profile_url(profile, url)[1]
 
 
 
