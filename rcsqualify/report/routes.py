@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 
 from rcsqualify.pipeline import CheckResult
-from rcsqualify.verdict import RCS_UNKNOWN, REASONS, ROUTES, route_codes
-
-_OPERATOR_ERROR = REASONS.index("operator_error")
+from rcsqualify.verdict import RCS_UNKNOWN, ROUTES, R, route_codes
 
 
 def route_per_number(result: CheckResult) -> np.ndarray | None:
@@ -28,7 +26,7 @@ def route_per_number(result: CheckResult) -> np.ndarray | None:
     other = result.other_rcs if result.other_rcs is not None else np.full(
         len(d.key), RCS_UNKNOWN, np.uint8)
     return route_codes(kind=d.kind, is_target=d.operator == result.target_operator,
-                       rcs=d.rcs, other_rcs=other, operator_error=d.reason == _OPERATOR_ERROR)
+                       rcs=d.rcs, other_rcs=other, operator_error=d.reason == R["operator_error"])
 
 
 def routes_block(result: CheckResult) -> dict[str, Any] | None:

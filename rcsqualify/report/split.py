@@ -54,7 +54,7 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
 from rcsqualify.report.writers import annotated_batches, escape_batch
-from rcsqualify.verdict import REASON_TO_STATUS, ROUTES, STATUSES, Status
+from rcsqualify.verdict import REASON_TO_STATUS, ROUTE, STATUSES, Status
 
 LISTS = ("send_rcs", "other_operators", "not_rcs", "unverified", "remove")
 _LIST_OF_STATUS = {
@@ -136,7 +136,7 @@ def list_codes(result: CheckResult) -> np.ndarray:
     routes = route_per_number(result)
     if routes is not None:
         per_row = np.append(routes, 0)[rows.distinct_index]  # invalid rows: no route
-        codes[per_row == ROUTES.index("rbm")] = len(LISTS)
+        codes[per_row == ROUTE["rbm"]] = len(LISTS)
     first = np.zeros(len(codes), dtype=bool)
     first[result.distinct.first_row] = True
     codes[(rows.distinct_index >= 0) & ~first] = -1
