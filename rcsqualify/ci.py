@@ -41,20 +41,21 @@ def step_summary_path(s: Settings) -> str | None:
     return s.step_summary
 
 
+def _report_options(s: Settings) -> list[tuple[str, str | None]]:
+    """(option, path or ``-`` or None) of every report option."""
+    return [("--json-report", s.json_report), ("--html-report", s.html_report),
+            ("--markdown-report", s.markdown_report), ("--junit-xml", s.junit_xml)]
+
+
 def report_paths(s: Settings) -> list[tuple[str, str]]:
     """(option, path) of every report file this run will write."""
-    paths = [("--json-report", s.json_report), ("--html-report", s.html_report),
-             ("--markdown-report", s.markdown_report), ("--junit-xml", s.junit_xml),
-             ("GITHUB_STEP_SUMMARY", step_summary_path(s))]
+    paths = [*_report_options(s), ("GITHUB_STEP_SUMMARY", step_summary_path(s))]
     return [(option, path) for option, path in paths if path and path != STDOUT]
 
 
 def stdout_reports(s: Settings) -> list[str]:
     """The options whose report goes to standard output (``-``)."""
-    return [option for option, path in (("--json-report", s.json_report),
-                                        ("--html-report", s.html_report),
-                                        ("--markdown-report", s.markdown_report),
-                                        ("--junit-xml", s.junit_xml)) if path == STDOUT]
+    return [option for option, path in _report_options(s) if path == STDOUT]
 
 
 def check_report_paths(s: Settings) -> None:
