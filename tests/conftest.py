@@ -81,6 +81,12 @@ class Emulator:
                 "--bothub-url", f"{self.base}/bothub/v1",
                 "--bothub-token-url", f"{self.base}/oauth/v3/token"]
 
+    def rbm_args(self, credentials: Path, agent: str = "emulator-agent") -> list[str]:
+        """The RBM endpoint and agent, with a service account whose token URI is
+        ``{base}/rbm/token`` (helpers.service_account); the capability is the caller's."""
+        return ["--rbm-url", f"{self.base}/rbm", "--rbm-credentials", str(credentials),
+                "--agent-id", agent, "--threshold", "1"]
+
     def mnp_url(self) -> str:
         return f"{self.base}/mnp/lookup?msisdn={{msisdn}}"
 

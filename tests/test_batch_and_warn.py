@@ -41,8 +41,7 @@ def test_a_base_under_500_is_checked_per_number_whatever_the_size(size: int | No
 
 def rbm_args(emulator: Emulator, tmp_path: Path) -> list[str]:
     creds = service_account(tmp_path, f"{emulator.base}/rbm/token")
-    return ["--capability", "rbm-batch", "--rbm-url", f"{emulator.base}/rbm", "--agent-id",
-            "emulator-agent", "--rbm-credentials", str(creds), "--threshold", "1"]
+    return ["--capability", "rbm-batch", *emulator.rbm_args(creds)]
 
 
 @pytest.mark.parametrize(("size", "expected"), [

@@ -162,18 +162,13 @@ def test_batch_plan_never_under_500_or_over_10000(n: int) -> None:
     assert all(calls[i][1] == calls[i + 1][0] for i in range(len(calls) - 1))
 
 
-def _rbm_args(emulator: Emulator, sa: Path, agent: str = "emulator-agent") -> list[str]:
-    return ["--rbm-url", f"{emulator.base}/rbm", "--rbm-credentials", str(sa),
-            "--agent-id", agent, "--threshold", "1"]
-
-
 def test_rbm_per_number_with_a_generated_service_account(tmp_path: Path,
                                                          emulator: Emulator) -> None:
     emulator.configure(numbers={e164(n): {"operator": "20801"} for n in frte_numbers(40)})
     sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, frte_numbers(40))
     result, report = check_json([str(f), "--capability", "rbm", "--rate", "200",
-                                 *_rbm_args(emulator, sa)])
+                                 *emulator.rbm_args(sa)])
     truth = emulator_truth(frte_numbers(40))
     assert result.exit_code == 0, result.stderr
     assert report["counts"]["reachable"] == sum(truth)
@@ -185,7 +180,7 @@ def test_rbm_unknown_agent_is_a_configuration_error(tmp_path: Path, emulator: Em
     sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, frte_numbers(3))
     result = run_cli(["check", str(f), "--capability", "rbm",
-                      *_rbm_args(emulator, sa, agent="someone-else")])
+                      *emulator.rbm_args(sa, agent="someone-else")])
     assert result.exit_code == 2
     assert "agent" in result.stderr and "Traceback" not in result.stderr
 
@@ -198,7 +193,7 @@ def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator
     sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, numbers)
     _result, report = check_json([str(f), "--capability", "rbm-batch",
-                                 *_rbm_args(emulator, sa)])
+                                 *emulator.rbm_args(sa)])
     stats = emulator.stats()
     assert stats["batch_sizes"] == [6_000, 6_000]
     truth = emulator_truth(numbers)
@@ -213,7 +208,7 @@ def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator
     emulator.reset(quota=1000, numbers={e164(n): {"operator": "20801" if i % 2 else "20810"}
                                         for i, n in enumerate(numbers)})
     _, launched = check_json([str(f), "--capability", "rbm-batch", "--agent-launched",
-                              "--no-cache", *_rbm_args(emulator, sa)])
+                              "--no-cache", *emulator.rbm_args(sa)])
     assert launched["counts"]["not_rcs"] == 12_000 - listed
     assert launched["counts"]["unverified"] == 0
 
@@ -223,7 +218,7 @@ def test_rbm_batch_remainder_under_500_goes_per_number(tmp_path: Path,
     sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     # the remainder goes at batchGet's 600 calls a minute: 40 numbers keep the test short
     f = contacts_file(tmp_path, frte_numbers(40))
-    _, report = check_json([str(f), "--capability", "rbm-batch", *_rbm_args(emulator, sa)])
+    _, report = check_json([str(f), "--capability", "rbm-batch", *emulator.rbm_args(sa)])
     stats = emulator.stats()
     assert stats["batch_sizes"] == []
     assert stats["requests"]["rbm"] == 40
