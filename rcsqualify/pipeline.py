@@ -21,7 +21,7 @@ import numpy as np
 
 from rcsqualify.contacts import ContactSource
 from rcsqualify.numbering.buffers import int_array
-from rcsqualify.numbering.normalize import Normalized, format_e164, normalize_numbers
+from rcsqualify.numbering.normalize import Normalized, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource, SourceStats
 from rcsqualify.verdict import (
@@ -401,8 +401,9 @@ def run_check(
             others = np.flatnonzero((distinct.kind == KIND["mobile"])
                                     & (distinct.operator != target_operator)
                                     & (distinct.operator != OPERATOR_ERROR))
-            other_rcs[others] = other_provider.check_all(
-                format_e164(keys[others]).to_pylist())
+            from rcsqualify.remote.keys import E164Numbers  # strings only when asked
+
+            other_rcs[others] = other_provider.check_all(E164Numbers(keys[others]))
     timings["attribute_s"] = time.perf_counter() - t1
 
     is_target = distinct.operator == target_operator

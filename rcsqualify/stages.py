@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally
-from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import Distinct, Progress, apply_sources
 from rcsqualify.remote.http import gather_or_cancel, run_all
+from rcsqualify.remote.keys import E164Numbers
 from rcsqualify.verdict import KIND, OPERATOR_ERROR, RCS_UNKNOWN, SOURCE
 
 
@@ -53,7 +53,7 @@ def attribute_and_check(distinct: Distinct, sources: Sequence[OperatorSource],
     mobile = distinct.kind == KIND["mobile"]
     streaming = [s for s in sources if s.streams]
     pending = apply_sources(distinct, [s for s in sources if not s.streams], mobile.copy())
-    e164 = np.array(format_e164(distinct.key).to_pylist(), dtype=object)
+    e164 = E164Numbers(distinct.key)  # a number's string made when it is routed
     asked: list[int] = []
     routes = _Routes(distinct, e164, target, provider, other, asked,
                      other_rcs if other_rcs is not None else np.zeros(0, np.uint8))
@@ -65,7 +65,7 @@ def attribute_and_check(distinct: Distinct, sources: Sequence[OperatorSource],
 class _Routes:
     """The queues between the operator stage and the capability stage(s)."""
 
-    def __init__(self, distinct: Distinct, e164: np.ndarray, target: str,
+    def __init__(self, distinct: Distinct, e164: E164Numbers, target: str,
                  provider: CapabilityProvider | None, other: CapabilityProvider | None,
                  asked: list[int], other_rcs: np.ndarray) -> None:
         self.d, self.e164, self.target = distinct, e164, target
@@ -83,9 +83,9 @@ class _Routes:
         if op == self.target:
             if "capability" in self.queues:
                 self.asked.append(i)
-                self.queues["capability"].put_nowait((i, str(self.e164[i])))
+                self.queues["capability"].put_nowait((i, self.e164[i]))
         elif op not in ("", OPERATOR_ERROR) and "other" in self.queues:
-            self.queues["other"].put_nowait((i, str(self.e164[i])))
+            self.queues["other"].put_nowait((i, self.e164[i]))
 
     def settle(self, i: int, code: str, label: str) -> None:
         if code == "":  # unknown to the service (or no service): the range holder
@@ -111,7 +111,7 @@ class _Routes:
                 done = [0]
                 async with src.session():
                     async def one(i: int) -> None:
-                        self.settle(i, await src.resolve(str(self.e164[i])), src.label)
+                        self.settle(i, await src.resolve(self.e164[i]), src.label)
                         done[0] += 1
                         if progress:
                             progress(src.label, done[0], len(pending))
