@@ -60,6 +60,7 @@ from rcsqualify.remote.store import (
     SECRET_BYTES,
     AnswerStore,
     Entries,
+    digest_fields,
     is_redis_url,
     load_or_create_secret,
 )
@@ -290,7 +291,7 @@ class LookupCache:
                 self._degrade(exc)
         if self._memory:
             index = {w: i for i, w in enumerate(vocab)}
-            for i, k in enumerate(_fields(keys)):
+            for i, k in enumerate(digest_fields(keys)):
                 if (held := self._memory.get((space, k))) is not None:
                     codes[i] = index.setdefault(held[0], len(index))
                     learned[i] = held[1]
@@ -353,7 +354,7 @@ class LookupCache:
                 return
             except self._errors as exc:
                 self._degrade(exc)
-        for k, a in zip(_fields(keys), values, strict=True):
+        for k, a in zip(digest_fields(keys), values, strict=True):
             self._memory[(space, k)] = (a, now)
 
     def close(self) -> None:
@@ -434,8 +435,8 @@ class LookupCache:
         if self._store is None:
             return 0
         digests = {self.digest(n) for n in numbers}
-        gone = _fields(self.digests(numbers))
-        gone_before = _fields(self._legacy_digests(numbers))  # layout 2's keys
+        gone = digest_fields(self.digests(numbers))
+        gone_before = digest_fields(self._legacy_digests(numbers))  # layout 2's keys
 
         def keep(space: str, entries: Entries) -> np.ndarray:
             held = np.ascontiguousarray(entries.digests, "<u8").view("V16").ravel()
@@ -461,8 +462,3 @@ class LookupCache:
                 else:
                     path.unlink(missing_ok=True)
         return removed
-
-
-def _fields(keys: np.ndarray) -> list[bytes]:
-    """The 16-byte strings of ``(n, 2)`` digests."""
-    return list(np.ascontiguousarray(keys, "<u8").view("V16").ravel().tolist())

@@ -317,6 +317,10 @@ def as_digests(digests: np.ndarray | list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
 
 
+def digest_fields(digests: np.ndarray) -> list[bytes]:
+    """The 16-byte strings of ``(n, 2)`` digests (dict keys, hash fields)."""
+    return list(np.ascontiguousarray(digests, "<u8").view("V16").ravel().tolist())
+
 
 def text_of(value: Any) -> str | None:
     if value is None:

@@ -46,6 +46,7 @@ from rcsqualify.remote.store import (
     SpaceView,
     answer_codes,
     as_digests,
+    digest_fields,
     find_sorted,
     mask_redis_url,
     newest_entries,
@@ -721,7 +722,7 @@ class RedisStore(AnswerStore):
                        learned: np.ndarray, expires: np.ndarray, ttl: float) -> None:
         """Answers written as layout 2 wrote them (hash fields): what a layout-2 store
         holds, for the tests of its upgrade."""
-        fields = _fields(d)
+        fields = digest_fields(d)
         order, groups = self._groups(d)
         values = [f"{a}|{w:.3f}|{e:.0f}".encode() for a, w, e in
                   zip(answers, np.asarray(learned).tolist(), np.asarray(expires).tolist(),
@@ -760,7 +761,7 @@ class RedisStore(AnswerStore):
         if not len(gone):
             return 0
         order, groups = self._groups(gone)
-        fields = _fields(gone[order])
+        fields = digest_fields(gone[order])
         pipe = self.r.pipeline(transaction=False)
         for b, lo, hi in groups:
             pipe.hdel(self._bucket(space, b), *fields[lo:hi])
@@ -775,11 +776,6 @@ class RedisStore(AnswerStore):
         for b in range(256):
             command(pipe, self._bucket(space, b))
         return list(pipe.execute())
-
-
-def _fields(d: np.ndarray) -> list[bytes]:
-    """The 16-byte hash fields of ``(n, 2)`` digests."""
-    return list(np.ascontiguousarray(d, dtype="<u8").view("V16").ravel().tolist())
 
 
 def _decode(value: bytes | str) -> str:
