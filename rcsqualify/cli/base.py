@@ -46,15 +46,12 @@ class OneLineErrors(TyperGroup):
             code = super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
         except typer.TyperException as exc:  # Click's usage errors (typer vendors Click)
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                # the help was printed: an empty "error" line after it says nothing
-                typer.echo("rcsqualify: error: a command is needed (see above)", err=True)
-            else:
-                typer.echo(f"rcsqualify: error: {usage_error_line(exc)}", err=True)
-            sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
+            # the help was printed: an empty "error" line after it says nothing
+            message = ("a command is needed (see above)"
+                       if type(exc).__name__ == "NoArgsIsHelpError" else usage_error_line(exc))
+            sys.exit(fail(message, getattr(exc, "exit_code", int(ExitCode.USAGE))).exit_code)
         except typer.Abort:
-            typer.echo("rcsqualify: error: aborted", err=True)
-            sys.exit(1)
+            sys.exit(fail("aborted", 1).exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
 
