@@ -76,10 +76,13 @@ class Emulator:
         data: dict[str, Any] = httpx.get(f"{self.base}/_emulator/stats", timeout=30).json()
         return data
 
-    def bothub_args(self) -> list[str]:
+    def bothub_args(self, url: str | None = None, token_url: str | None = None
+                    ) -> list[str]:
+        """BotHub against the emulator; ``url`` or ``token_url`` point one of them
+        elsewhere (a wrong path, a dead or silent port)."""
         return ["--capability", "bothub", "--bot-id", "test-bot",
-                "--bothub-url", f"{self.base}/bothub/v1",
-                "--bothub-token-url", f"{self.base}/oauth/v3/token"]
+                "--bothub-url", url or f"{self.base}/bothub/v1",
+                "--bothub-token-url", token_url or f"{self.base}/oauth/v3/token"]
 
     def rbm_args(self, credentials: Path, agent: str = "emulator-agent") -> list[str]:
         """The RBM endpoint and agent, with a service account whose token URI is

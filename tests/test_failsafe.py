@@ -39,11 +39,9 @@ def mnp(emulator: Emulator) -> list[str]:
     return ["--mnp-url", emulator.mnp_url(), "--rate", "200"]
 
 
-def bothub(emulator: Emulator, base: str | None = None) -> list[str]:
-    return ["--capability", "bothub", "--bot-id", "test-bot",
-            "--bothub-url", base or f"{emulator.base}/bothub/v1",
-            "--bothub-token-url", f"{emulator.base}/oauth/v3/token", "--rate", "200",
-            "--threshold", "1"]
+def bothub(emulator: Emulator, base: str | None = None, token_url: str | None = None
+           ) -> list[str]:
+    return [*emulator.bothub_args(base, token_url), "--rate", "200", "--threshold", "1"]
 
 
 # -- a wrong URL never becomes "not RCS" -------------------------------------------------
@@ -104,8 +102,7 @@ def test_a_dead_token_endpoint_is_exit_2_naming_the_address(tmp_path: Path,
                                                             emulator: Emulator) -> None:
     port = closed_port()
     f = contacts_file(tmp_path, frte_numbers(20))
-    args = bothub(emulator)
-    args[args.index("--bothub-token-url") + 1] = f"http://127.0.0.1:{port}/token"
+    args = bothub(emulator, token_url=f"http://127.0.0.1:{port}/token")
     result = run_cli(["check", str(f), *args])
     assert result.exit_code == 2
     assert "connection refused" in result.stderr and f"127.0.0.1:{port}" in result.stderr
@@ -598,8 +595,7 @@ def test_a_token_endpoint_that_never_answers_is_named(tmp_path: Path, emulator: 
         silent.listen(64)
         port = silent.getsockname()[1]
         f = contacts_file(tmp_path, frte_numbers(5))
-        args = bothub(emulator)
-        args[args.index("--bothub-token-url") + 1] = f"http://127.0.0.1:{port}/token"
+        args = bothub(emulator, token_url=f"http://127.0.0.1:{port}/token")
         result = run_cli(["check", str(f), *args, "--timeout", "0.3"])
     assert result.exit_code == 2 and f"127.0.0.1:{port}" in result.stderr
     assert "token" in result.stderr
