@@ -313,12 +313,17 @@ def build_provider(s: Settings, cache: LookupCache | None, notify: Notify | None
     return make_provider(s, cache, notify)
 
 
+def open_contacts(s: Settings) -> ContactSource:
+    """The input as the reading options say (a check and a dry run read it alike)."""
+    return ContactSource(s.input, column=s.column, encoding=s.encoding,
+                         delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
+                         header=s.header)
+
+
 def execute_check(s: Settings, console: Console) -> CheckRun:
     validate_settings(s)
     plan = load_plan()
-    source = ContactSource(s.input, column=s.column, encoding=s.encoding,
-                           delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
-                           header=s.header)
+    source = open_contacts(s)
     cache = None
     if s.remote:
         from rcsqualify.wiring import make_cache
@@ -440,9 +445,7 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
 
     validate_settings(s)
     plan = load_plan()
-    source = ContactSource(s.input, column=s.column, encoding=s.encoding,
-                           delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
-                           header=s.header)
+    source = open_contacts(s)
     try:
         check_input_options(s, source.format)
         offline: list[OperatorSource] = []
