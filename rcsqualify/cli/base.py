@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import typer
 from typer.core import TyperGroup
 
-from rcsqualify import __version__
+from rcsqualify import __version__, dependency_version
 from rcsqualify.cli.coercion import defer
 from rcsqualify.cli.console import LazyConsole
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
@@ -272,11 +272,11 @@ def usage_error_line(exc: Exception) -> str:
 
 def version_callback(value: bool) -> None:
     if value:
-        from importlib.metadata import version  # not by importing phonenumbers (79 ms)
-
         from rcsqualify.numbering.plan import load_plan
 
-        typer.echo(f"rcsqualify {__version__} (phonenumbers {version('phonenumbers')}, "
+        # from its metadata, not by importing phonenumbers (79 ms)
+        typer.echo(f"rcsqualify {__version__} (phonenumbers "
+                   f"{dependency_version('phonenumbers')}, "
                    f"ARCEP plan {load_plan().snapshot.isoformat()})")
         raise typer.Exit()
 
