@@ -13,6 +13,8 @@ import re
 
 # C0 and C1 controls, DEL, and the Unicode bidi/format characters that reorder text
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# the same, tabs and line breaks excepted (text shown as several lines)
+_UNSAFE_IN_LINES = re.compile(r"(?![\t\n])" + _UNSAFE.pattern)
 
 
 def safe_text(value: object, limit: int = 200) -> str:
@@ -23,6 +25,12 @@ def safe_text(value: object, limit: int = 200) -> str:
     if len(text) > limit:
         text = text[: max(0, limit - 1)] + "…"
     return text.replace("[", "(").replace("]", ")")
+
+
+def safe_lines(text: str) -> str:
+    """Outside text shown as it is laid out (a server's answer): control and bidi
+    characters replaced by ``?``, tabs and line breaks kept; nothing cut or escaped."""
+    return _UNSAFE_IN_LINES.sub("?", text)
 
 
 # a phone number as people write it: 8+ digits with separators, optional + or 00

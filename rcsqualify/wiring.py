@@ -250,9 +250,6 @@ class ProbeResult:
     meaning: str = ""
 
 
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
 def probe(s: Settings, number: str) -> ProbeResult:
     """Send one look-up of ``number`` (E.164) to the service ``s`` names: BotHub
     (``--capability bothub``) or the MNP profile (``--mnp-profile``/``--mnp-url``)."""
@@ -380,7 +377,9 @@ def _pretty(content: bytes, limit: int = 4000) -> str:
     try:
         text = json.dumps(json.loads(content), indent=2)  # ASCII: no control characters
     except (ValueError, UnicodeDecodeError):
-        text = _UNSAFE.sub("?", content[:limit].decode("utf-8", "replace"))
+        from rcsqualify.textsafe import safe_lines
+
+        text = safe_lines(content[:limit].decode("utf-8", "replace"))
     return text if len(text) <= limit else text[:limit] + "\n… (cut)"
 
 
@@ -408,8 +407,6 @@ def _mask_spelled(text: str, national: str) -> str:
     """The number written with separators (``06 12 34 56 78``, ``+33 6 12…``): every run
     of digits and separators whose digits end with the number's own significant digits
     is masked."""
-    import re
-
     tail = national.lstrip("0")[-8:]
     if not tail:
         return text
