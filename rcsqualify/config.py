@@ -44,7 +44,6 @@ CREDENTIALS: dict[str, str] = {
 #: them is refused: ``--dry-run`` must never make a CI gate pass by accident)
 COMMAND_LINE_ONLY = ("dry-run", "config", "profile", "help", "version")
 CONFIG_ENV = "RCSQUALIFY_CONFIG"
-PROFILE_ENV = "RCSQUALIFY_PROFILE"
 DRY_RUN_ENV = "RCSQUALIFY_DRY_RUN"
 
 
