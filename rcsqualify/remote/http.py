@@ -75,6 +75,9 @@ MAX_REFRESHES = 15
 THROTTLED_AT_START = 5
 #: transport failures that say "this address is wrong or unreachable", not "busy"
 CONNECT_KINDS = ("refused", "dns", "tls", "proxy", "connect_timeout", "connect")
+#: transport failures that no number can get past (they stop a run early, and a token
+#: endpoint failing so is a configuration error)
+UNREACHABLE_KINDS = (*CONNECT_KINDS, "timeout", "unsupported")
 _DESCRIBE = {
     "refused": "connection refused",
     "dns": "the host name does not resolve (DNS)",
@@ -407,7 +410,7 @@ class ClientCredentialsToken(TokenSource):
             try:
                 self._token, lifetime = await self._fetch(client)
             except Transient as exc:
-                if exc.kind in (*CONNECT_KINDS, "timeout", "unsupported"):
+                if exc.kind in UNREACHABLE_KINDS:
                     # no token at all: nothing can be checked; say which endpoint
                     raise ConfigurationError(
                         f"cannot get a token from {mask_url(self.token_url)}: "
@@ -667,7 +670,7 @@ class HttpLayer:
                     "characters); check the credentials' environment variables") from exc
             except (httpx.TransportError, TimeoutError) as exc:
                 kind = transport_kind(exc)
-                if kind in (*CONNECT_KINDS, "timeout", "unsupported"):
+                if kind in UNREACHABLE_KINDS:
                     self._early_failure(kind, url, describe_transport(kind, url))
                 raise Transient(kind, type(exc).__name__) from exc
             except _Unrecognized as exc:
