@@ -448,8 +448,6 @@ class QuotaStore:
             try:
                 redis_layout(self.client, redis_host(url))
             except OSError as exc:  # pragma: no cover - a connection lost right after PING
-                from rcsqualify.errors import ConfigurationError
-
                 raise ConfigurationError(f"cannot use the Redis at {redis_host(url)}: "
                                          f"{exc}") from None
 
