@@ -154,6 +154,10 @@ class _Batch(NamedTuple):
     codes: np.ndarray
     vocab: list[str]
 
+    def entries(self) -> Entries:
+        return Entries(self.digests, np.array(self.vocab or [""], dtype=object)[self.codes],
+                       self.learned, _ends(self))
+
 
 #: flags of a packed batch: one learned date for all its entries; one expiry per answer
 _ONE_DATE, _EXPIRY_PER_ANSWER = 1, 2
@@ -580,9 +584,7 @@ class RedisStore(AnswerStore):
             if space.startswith(LEGACY):
                 yield space, self._read_space(space)
             else:
-                b = self._packed(space)[1]
-                yield space, Entries(b.digests, np.array(b.vocab or [""], dtype=object)[
-                    b.codes], b.learned, _ends(b))
+                yield space, self._packed(space)[1].entries()
 
     def rewrite(self, keep: KeepFn, only: str | None = None) -> int:
         import redis
@@ -599,9 +601,7 @@ class RedisStore(AnswerStore):
                 if not members:  # gone by itself (expired): no longer a space
                     self._replace(space, [], None)
                     break
-                mask = keep(space, Entries(b.digests, np.array(b.vocab or [""],
-                                                               dtype=object)[b.codes],
-                                           b.learned, _ends(b)))
+                mask = keep(space, b.entries())
                 total = sum(_entries(m) for m in members)
                 if mask.all() and total == len(mask):
                     break  # nothing to drop, nothing superseded: leave the batches
