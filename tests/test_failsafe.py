@@ -290,9 +290,8 @@ def test_rbm_sends_a_new_request_id_on_every_attempt(tmp_path: Path, emulator: E
     emulator.configure(faults={"http_503": 1.0}, fault_attempts=1)
     creds = service_account(tmp_path, f"{emulator.base}/rbm/token")
     f = contacts_file(tmp_path, frte_numbers(10))
-    _, report = check_json([str(f), "--capability", "rbm", "--agent-id", "emulator-agent",
-                            "--rbm-url", f"{emulator.base}/rbm", "--rbm-credentials",
-                            str(creds), "--rate", "200", "--threshold", "1"])
+    _, report = check_json([str(f), "--capability", "rbm", *emulator.rbm_args(creds),
+                            "--rate", "200"])
     assert report["api"]["retries"] >= 10
     assert emulator.stats()["duplicate_request_ids"] == 0
 

@@ -23,8 +23,7 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 def routed(emulator: Emulator, tmp_path: Path) -> list[str]:
     sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
     return [*emulator.bothub_args(), "--mnp-url", emulator.mnp_url(), "--rate", "300",
-            "--threshold", "1", "--other-route", "rbm", "--agent-id", "emulator-agent",
-            "--rbm-url", f"{emulator.base}/rbm", "--rbm-credentials", str(sa)]
+            "--other-route", "rbm", *emulator.rbm_args(sa)]
 
 
 def rows(path: Path) -> list[dict[str, str]]:
