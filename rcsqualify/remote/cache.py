@@ -259,6 +259,11 @@ class LookupCache:
         with np.errstate(invalid="ignore"):
             return np.asarray((self.clock() - learned) <= ttls[codes])
 
+    def _ttls(self, kind: str, answers: list[str]) -> np.ndarray:
+        """The freshness of each answer, in seconds (its expiry: learned + this)."""
+        ttl_of = {a: self.freshness.ttl(kind, a) for a in set(answers)}
+        return np.array([ttl_of[a] for a in answers])
+
     def get(self, kind: str, namespace: str, e164: str) -> str | None:
         """The cached answer if fresh (and not --refresh), else None."""
         return self.get_many(kind, namespace, [e164])[0]
@@ -325,9 +330,8 @@ class LookupCache:
         learned[at] = old_learned[found]
         if len(numbers) > 1:
             answers = [vocab[c] for c in codes[at].tolist()]
-            ttl_of = {a: self.freshness.ttl(kind, a) for a in set(answers)}
             self._store.put_many(space, keys[at], answers, learned[at],
-                                 learned[at] + np.array([ttl_of[a] for a in answers]),
+                                 learned[at] + self._ttls(kind, answers),
                                  self.freshness.longest)
             self._store.delete(LEGACY + space, old[found])
 
@@ -347,9 +351,8 @@ class LookupCache:
         values = [a for _, a in pairs]
         if self._store is not None and self.degraded is None:
             try:
-                ttl_of = {a: self.freshness.ttl(kind, a) for a in set(values)}
                 self._store.put_many(space, keys, values, np.full(len(values), now),
-                                     np.array([now + ttl_of[a] for a in values]),
+                                     now + self._ttls(kind, values),
                                      self.freshness.longest)
                 return
             except self._errors as exc:
