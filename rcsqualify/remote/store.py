@@ -105,18 +105,20 @@ def redis_client(url: str) -> Any:
                               "retry_on_timeout": False}
     if password is not None:
         kwargs["password"] = password
+
+    def refused() -> ConfigurationError:
+        return ConfigurationError(f"the Redis at {redis_host(url)} refused the credentials "
+                                  "(RCSQUALIFY_REDIS_PASSWORD or the URL's password)")
+
     try:
         client = redis.Redis.from_url(url, **kwargs)
         client.ping()
     except redis.exceptions.AuthenticationError:
-        raise ConfigurationError(f"the Redis at {redis_host(url)} refused the credentials "
-                                 "(RCSQUALIFY_REDIS_PASSWORD or the URL's password)") from None
+        raise refused() from None
     except redis.exceptions.ResponseError as exc:
         text = str(exc)
         if "NOAUTH" in text or "WRONGPASS" in text or "auth" in text.lower():
-            raise ConfigurationError(f"the Redis at {redis_host(url)} refused the "
-                                     "credentials (RCSQUALIFY_REDIS_PASSWORD or the URL's "
-                                     "password)") from None
+            raise refused() from None
         raise ConfigurationError(f"the Redis at {redis_host(url)}: "
                                  f"{safe_text(text, 120)}") from None
     except (redis.exceptions.RedisError, OSError, ValueError) as exc:
