@@ -41,8 +41,8 @@ HEAVY = {
     "xml.etree.ElementTree": "--junit-xml",
     "rich.console": "the terminal summary (without -q), progress bars, a line rich must "
                     "render (cli/console.py)",
-    "importlib.metadata": "rcsqualify --version (reports read dist-info METADATA directly: "
-                          "rcsqualify.dependency_version)",
+    "importlib.metadata": "an unusual install layout only (versions are read from the "
+                          "dist-info METADATA directly: rcsqualify.dependency_version)",
 }
 #: Modules a check of plain numbers (digits, "+", spaces, dots, dashes) has no use for.
 PLAIN_CELLS = {
