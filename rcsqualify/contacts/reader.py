@@ -35,6 +35,8 @@ class InputInfo:
     rows: int = 0
     #: unique column name → the header cell it was given for (only names that differ)
     columns_renamed: dict[str, str] = field(default_factory=dict)
+    #: XLSX formula cells saved without their result (read as missing, and said so)
+    formulas_without_value: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class InputInfo:
             "column": self.column, "encoding": self.encoding, "delimiter": self.delimiter,
             "sheet": self.sheet, "header": self.header,
             "columns_renamed": dict(self.columns_renamed),
+            "formulas_without_value": self.formulas_without_value,
         }
 
 

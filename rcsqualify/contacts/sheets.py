@@ -1,4 +1,4 @@
-"""Spreadsheets: XLSX (openpyxl, read-only) and XLS (xlrd, ``rcsqualify/xls.py``).
+"""Spreadsheets: XLSX (streamed, ``contacts/xlsx.py``) and XLS (xlrd, ``rcsqualify/xls.py``).
 
 A sheet is read whole into a table of strings (an XLSX sheet holds at most 1,048,576
 rows, an XLS sheet 65,536), so its row count is exact. ``--sheet`` names the sheet
@@ -49,31 +49,12 @@ class SheetReader(Reader):
 
 
 def open_xlsx(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
-    import openpyxl
+    """Streamed with the bounds of ``rcsqualify/contacts/xlsx.py`` (issue #23)."""
+    from rcsqualify.contacts.xlsx import read_xlsx
 
-    # a file object: openpyxl judges a *name* by its extension, and standard input is
-    # spooled to a file without one
-    fh = path.open("rb")
-    try:
-        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except Exception as exc:
-        fh.close()
-        raise InputError(f"{info.path} is not a readable XLSX workbook "
-                         f"({type(exc).__name__})") from exc
-    try:
-        names = wb.sheetnames
-        if sheet is None:
-            if len(names) > 1:
-                raise InputError(f"{info.path} has {len(names)} sheets "
-                                 f"({', '.join(names)}): choose one with --sheet")
-            sheet = names[0]
-        if sheet not in names:
-            raise InputError(f"no sheet {sheet!r} in {info.path}; sheets: "
-                             f"{', '.join(names)}")
-        return SheetReader(path, info, sheet, wb[sheet].iter_rows(values_only=True))
-    finally:
-        wb.close()
-        fh.close()
+    read = read_xlsx(path, sheet, info.path)
+    info.formulas_without_value = read.formulas_without_value
+    return SheetReader(path, info, read.name, read.rows)
 
 
 def open_xls(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:

@@ -43,6 +43,10 @@ def read_line(info: dict[str, Any]) -> str:
         parts.append(f"sheet {info['sheet']!r}")
     if info.get("header") is False:
         parts.append("no header row")
+    if info.get("formulas_without_value"):
+        parts.append(f"{info['formulas_without_value']} formula cells without a saved "
+                     "result (read as missing: open and save the file in a spreadsheet "
+                     "to compute them)")
     return plain_line(f"read {info.get('path', '')} ({info.get('format', '')}): "
                       + ", ".join(parts), 1000)
 
