@@ -162,3 +162,39 @@ def test_bad_cells_never_stop_a_run(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert report["counts"]["rows"] == len(cells) + 1
     assert report["counts"]["unverified"] == 1
+
+
+@pytest.mark.parametrize("depth", [20_000, 2_000])
+def test_deeply_nested_ndjson_is_one_line_and_leaves_no_spool(tmp_path: Path,
+                                                              depth: int) -> None:
+    """Issue #23 item 8: 20,000 levels segfaulted Arrow's reader (exit 139, the stdin
+    spool left in $TMPDIR), 2,000 raised RecursionError; both are exit 2 naming the
+    line, from a file and from standard input (in a real process: a crash would show)."""
+    import os
+    import subprocess
+    import sys
+
+    line = '{"tel":"0607123456","x":' + "[" * depth + "]" * depth + "}\n"
+    f = tmp_path / "deep.ndjson"
+    f.write_text('{"tel":"0607123457","x":1}\n' + line, encoding="utf-8")
+    _assert_clean_error(run_cli(["check", str(f)]), "line 2", "64 deep")
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "rcsqualify", "check", "-",
+                           "--format", "ndjson"], input=line.encode(),
+                          capture_output=True, env={**os.environ, "TMPDIR": str(spool)},
+                          timeout=120, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.count("\n") == 1 and "line 1 nests values more than 64 deep" in err, err
+    assert not list(spool.iterdir())
+
+
+def test_brackets_inside_ndjson_strings_are_not_nesting(tmp_path: Path) -> None:
+    f = tmp_path / "s.ndjson"
+    f.write_text('{"tel":"0607123456","note":"' + "[{" * 100 + '\\"]","o":{"a":[[1]]}}\n',
+                 encoding="utf-8")
+    out = tmp_path / "out.ndjson"
+    result = run_cli(["check", str(f), "-o", str(out), "-q", "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert '{\\"a\\":[[1]]}' in out.read_text(encoding="utf-8")

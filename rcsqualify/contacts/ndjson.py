@@ -5,15 +5,24 @@ integers (all written back exactly); otherwise (numbers that are floats or wider
 64 bits, dates Arrow would reformat, nested values, a key changing JSON type from line
 to line, a key first seen after Arrow's first block) the exact line-by-line reader,
 which keeps every number's literal.
+
+Nesting is bounded before any parser sees the file (issue #23 item 8): a line nested
+20,000 deep crashed Arrow's reader (a segfault, exit 139, no message) and 1,000 deep
+raised RecursionError in Python's. ``check_nesting`` counts the brackets of every line
+with numpy (an upper bound of its depth); only a line with more than ``MAX_DEPTH``
+openers is measured exactly (strings taken out first). Deeper than ``MAX_DEPTH`` is
+exit 2 naming the line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
@@ -21,11 +30,60 @@ from rcsqualify.contacts.cells import JsonNumber, as_strings, exact_as_text, jso
 from rcsqualify.contacts.reader import BATCH_BYTES, BATCH_ROWS, InputInfo, Reader
 from rcsqualify.errors import InputError
 
+#: Deepest nesting of objects and arrays read (a contact record nests a few levels).
+MAX_DEPTH = 64
+_SCAN_BYTES = 1 << 20
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPENERS = (ord("{"), ord("["))
+_CLOSERS = (ord("}"), ord("]"))
+
+
+def _exact_depth(line: bytes) -> int:
+    """The deepest nesting of one JSON line: brackets outside strings."""
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', line), np.uint8)
+    step = (np.isin(codes, _OPENERS).astype(np.int64)
+            - np.isin(codes, _CLOSERS).astype(np.int64))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _check_block(block: bytes, first_line: int, shown: str) -> None:
+    codes = np.frombuffer(block, np.uint8)
+    openers = np.cumsum(np.isin(codes, _OPENERS), dtype=np.int64)
+    ends = np.flatnonzero(codes == ord("\n"))
+    if not len(ends) or ends[-1] != len(codes) - 1:
+        ends = np.append(ends, len(codes) - 1)
+    per_line = np.diff(openers[ends], prepend=0)
+    for index in np.flatnonzero(per_line > MAX_DEPTH):
+        start = int(ends[index - 1]) + 1 if index else 0
+        if _exact_depth(block[start:int(ends[index]) + 1]) > MAX_DEPTH:
+            raise InputError(f"{shown}: line {first_line + int(index)} nests values more "
+                             f"than {MAX_DEPTH} deep: not a contact record (nothing was "
+                             "checked)")
+
+
+def check_nesting(path: Path, shown: str) -> None:
+    """Exit 2 if a line of ``path`` nests objects/arrays deeper than ``MAX_DEPTH``."""
+    carry = b""
+    line = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(_SCAN_BYTES):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data  # one long line: measured when it ends
+                continue
+            _check_block(data[:cut], line, shown)
+            line += data.count(b"\n", 0, cut)
+            carry = data[cut:]
+    if carry:
+        _check_block(carry, line, shown)
+
 
 class NdjsonReader(Reader):
     def __init__(self, path: Path, info: InputInfo) -> None:
         super().__init__(path, info)
         self._exact = False
+        check_nesting(path, info.path)
         try:
             reader = pajson.open_json(path, read_options=pajson.ReadOptions(
                 block_size=BATCH_BYTES))
