@@ -202,6 +202,7 @@ def _network_bounds(s: Settings) -> list[tuple[str, float | None, float, float]]
     return [("--rate", s.rate, 0.01, 10_000.0), ("--send-rate", s.send_rate, 0.0, 1e6),
             ("--throttle-pause", s.throttle_pause, 0.0, 86_400.0),
             ("--max-pause", s.max_pause, 0.0, 86_400.0),
+            ("--max-paused", s.max_paused, 0.0, 30 * 86_400.0),
             ("--timeout", s.timeout, 0.1, 3_600.0),
             ("--retry-backoff", s.retry_backoff, 0.0, 600.0),
             ("--poll-interval", s.poll_interval, 0.05, 3_600.0),

@@ -95,6 +95,7 @@ class Settings:
     concurrency: int = DEFAULT_POLICY.concurrency
     retry_backoff: float = DEFAULT_POLICY.backoff_initial  # first backoff, doubling
     max_pause: float = DEFAULT_POLICY.max_pause  # cap on a server's Retry-After
+    max_paused: float = DEFAULT_POLICY.max_paused  # a service throttled longer: given up
     max_body: int = DEFAULT_POLICY.max_body  # bytes of one answer
     max_requests: int | None = None  # budget per service and run
     # cache
@@ -120,6 +121,7 @@ class Settings:
         return HttpPolicy(rate=self.rate, margin=self.rate_margin, timeout=self.timeout,
                           deadline=self.deadline, backoff_initial=self.retry_backoff,
                           throttle_pause=self.throttle_pause, max_pause=self.max_pause,
+                          max_paused=self.max_paused,
                           max_body=self.max_body, max_requests=self.max_requests,
                           concurrency=self.concurrency)
 

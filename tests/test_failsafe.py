@@ -542,6 +542,114 @@ def test_a_gateway_that_answers_429_to_everything_stops(tmp_path: Path,
     assert emulator.stats()["requests"]["bothub"] < 20
 
 
+def test_a_gateway_that_turns_to_429_for_ever_gives_the_service_up_and_keeps_answers(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Issue #23 R3: after 5 good answers every request gets a 429. Before, each of the
+    remaining numbers took 31 × 429s, each pausing the whole service (days at the
+    defaults); now 30 in a row give the service up: exit 3, the 5 answers cached."""
+    emulator.configure(throttle_after=5)
+    numbers = frte_numbers(40)
+    f = contacts_file(tmp_path, numbers)
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    result, report = check_json([str(f), *bothub(emulator), *cache,
+                                 "--throttle-pause", "0.02"])
+    assert result.exit_code == 3
+    assert report["counts"]["unverified"] == 35
+    sent = emulator.stats()["requests"]["bothub"]
+    assert 5 + 30 < sent <= 5 + 31 + 4  # the row of 30, plus what was in flight
+    assert "given up after HTTP 429 to 31 requests in a row" in result.stderr
+    emulator.configure(throttle_after=None)
+    _, again = check_json([str(f), *bothub(emulator), *cache])
+    assert again["api"]["cache_hits"] == 5 and again["counts"]["unverified"] == 0
+
+
+def test_the_time_a_service_stays_throttled_is_bounded_on_an_injected_clock() -> None:
+    """Issue #23 R3: with long pauses (a Retry-After of 100 s), the row of 429s is cut
+    by time (--max-paused): the third 429 would start a pause ending 300 s after the
+    first, over the 250 s allowed; nothing of it is measured on the wall clock."""
+    import asyncio
+
+    import httpx
+
+    from rcsqualify.remote.http import HttpLayer, HttpPolicy, Unresolved
+
+    now = [1000.0]
+    asked: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(now[0])
+        if len(asked) <= 2:
+            return httpx.Response(200, json={"ok": True})
+        return httpx.Response(429, headers={"Retry-After": "100"})
+
+    layer = HttpLayer("svc", HttpPolicy(rate=10, throttle_pause=1, max_paused=250,
+                                        max_throttled=1000),
+                      transport=httpx.MockTransport(handler), clock=lambda: now[0],
+                      sleep=sleep)
+
+    async def main() -> list[str]:
+        out = []
+        async with layer.session():
+            for _ in range(5):
+                try:
+                    answer = await layer.request("GET", "http://svc.test/x")
+                    layer.accept(answer)
+                    out.append("ok")
+                except Unresolved as exc:
+                    out.append(exc.kind)
+        return out
+
+    assert asyncio.run(main()) == ["ok", "ok", "throttled", "throttled", "throttled"]
+    assert len(asked) == 5  # 2 answers, 3 × 429, then nothing more is sent
+    assert asked[-1] - asked[2] == pytest.approx(200, abs=1)  # two pauses of 100 s
+    assert layer.gave_up is not None and "--max-paused 250" in layer.gave_up
+
+
+def test_every_429_pause_reaches_the_closing_count() -> None:
+    """Issue #23 R9: only the 1st, 2nd and every 10th pause were told, and the closing
+    line counted what was told (25 pauses closed as "20")."""
+    import asyncio
+    import io
+
+    import httpx
+    from rich.console import Console
+
+    from rcsqualify.remote.http import HttpLayer, HttpPolicy
+    from rcsqualify.runner import ProgressReporter
+
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+    calls = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls[0] += 1
+        return httpx.Response(429 if 2 <= calls[0] <= 26 else 200, json={})
+
+    buffer = io.StringIO()
+    reporter = ProgressReporter(Console(file=buffer, width=300), enabled=False)
+    layer = HttpLayer("svc", HttpPolicy(rate=10, throttle_pause=1),
+                      transport=httpx.MockTransport(handler), notify=reporter.notify,
+                      clock=lambda: now[0], sleep=sleep)
+
+    async def main() -> None:
+        async with layer.session():
+            for _ in range(2):  # one answer, then 25 × 429 before the second
+                layer.accept(await layer.request("GET", "http://svc.test/x"))
+
+    with reporter.running():
+        asyncio.run(main())
+    assert buffer.getvalue().strip().splitlines()[-1].startswith(
+        "svc: HTTP 429 from the gateway, 25 pauses")
+
+
 def test_a_token_endpoint_handing_back_a_refused_token_is_a_configuration_error(
         tmp_path: Path) -> None:
     import httpx

@@ -204,9 +204,8 @@ def _reporter(terminal: bool, rate: float = 30.0) -> tuple[object, io.StringIO]:
 def _pauses(reporter: object, n: int) -> None:
     notify = reporter.notify  # type: ignore[attr-defined]
     notify("bothub: HTTP 429 from the gateway, pausing all requests for 60 s")
-    for k in range(2, n + 1):
-        if k == 2 or k % 10 == 0:  # as remote/http.py's _announce_pause calls it
-            notify(f"bothub: HTTP 429 again ({k} pauses so far): the gateway's quota is "
+    for k in range(2, n + 1):  # as remote/http.py's _announce_pause calls it: each pause
+        notify(f"bothub: HTTP 429 again ({k} pauses so far): the gateway's quota is "
                    "lower than --rate or shared with other senders; consider a lower --rate")
 
 
@@ -217,7 +216,7 @@ def test_repeated_429_in_a_log_are_two_lines_and_a_total() -> None:
     lines = buffer.getvalue().strip().splitlines()
     assert len(lines) == 3, lines
     assert "pausing all requests" in lines[0] and "lower --rate" in lines[1]
-    assert "30 pauses" in lines[2] and "--rate 20" in lines[2]
+    assert "34 pauses" in lines[2] and "--rate 20" in lines[2]  # every pause counted
 
 
 def test_repeated_429_on_a_terminal_are_one_updating_line() -> None:
@@ -228,12 +227,12 @@ def test_repeated_429_on_a_terminal_are_one_updating_line() -> None:
         progress = reporter._progress  # type: ignore[attr-defined]
         shown = [t.description for t in progress.tasks]
         assert sum("429" in d for d in shown) == 1  # one line among the bars
-        assert any("30 pauses" in d and "lower --rate" in d for d in shown)
+        assert any("34 pauses" in d and "lower --rate" in d for d in shown)
     out = buffer.getvalue()
     assert "pausing all requests" not in out and "429 again" not in out  # no raw line
     last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.rstrip().splitlines()[-1])
     # after the bars: one closing line
-    assert last.startswith("bothub: HTTP 429 from the gateway, 30 pauses")
+    assert last.startswith("bothub: HTTP 429 from the gateway, 34 pauses")
 
 
 def test_the_read_bar_reaches_its_total_and_every_remote_stage_has_a_bar() -> None:

@@ -174,7 +174,7 @@ CHECK_PANELS: dict[str, tuple[str, ...]] = {
                    "poll_interval", "bulk_deadline", "bulk_hours", "require_feature",
                    "other_route"),
     "Network": ("rate", "rate_margin", "throttle_pause", "timeout", "max_pause",
-                "max_requests", "retry_backoff"),
+                "max_paused", "max_requests", "retry_backoff"),
     "Cache": ("cache_dir", "cache_url", "quota_store", "no_cache", "refresh"),
     "Outputs": ("output", "json_report", "split_dir", "split_xlsx", "html_report", "lang",
                 "markdown_report", "ci_summary", "junit_xml", "history", "csv_escape",

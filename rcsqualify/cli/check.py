@@ -219,6 +219,12 @@ def check(
         envvar="RCSQUALIFY_MAX_PAUSE", min=0.0,
         help="Longest pause a server's Retry-After may impose, seconds.")]
     = DEFAULT_POLICY.max_pause,
+    max_paused: Annotated[float, typer.Option(
+        envvar="RCSQUALIFY_MAX_PAUSED", min=0.0,
+        help="Give a service up for the run when it answers only HTTP 429 for this many "
+        "seconds (or 30 times in a row): the rest stays unverified (exit 3), or exit 2 "
+        "if it never answered.")]
+    = DEFAULT_POLICY.max_paused,
     max_requests: Annotated[int | None, typer.Option(
         envvar="RCSQUALIFY_MAX_REQUESTS", min=1,
         help="Stop after this many requests per service (the rest stays unverified, "

@@ -50,6 +50,8 @@ class EmulatorConfig:
     bulk_polls: int = 2  # GETs answered PENDING before DONE
     bulk_max: int = 10_000
     force_429: int = 0  # answer the next N requests (any family) with 429
+    #: after this many requests of a family were let through, answer 429 for ever
+    throttle_after: int | None = None
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     # -- hostile and misconfigured services (CONTRACT §10 tests) --------------------
     #: quota per interval ("spike arrest", burst 1): an arrival closer than
@@ -160,6 +162,10 @@ class EmulatorState:
         if self.config.force_429 > 0:
             self.config.force_429 -= 1
             self.throttled[family] += 1
+            return False
+        after = self.config.throttle_after
+        if after is not None and self.requests[family] - 1 - self.throttled[family] >= after:
+            self.throttled[family] += 1  # a gateway whose quota ran out for the day
             return False
         quota = self.config.quota.get(family, 30.0)
         if self.config.spike_arrest:

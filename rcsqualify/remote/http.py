@@ -60,7 +60,7 @@ from tenacity import (
 
 from rcsqualify import __version__
 from rcsqualify.errors import ConfigurationError
-from rcsqualify.remote.pacing import Pacer, Schedule
+from rcsqualify.remote.pacing import Clock, Pacer, Schedule, Sleep
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.textsafe import mask_secrets, safe_text
@@ -115,6 +115,10 @@ class _Unrecognized(Exception):
 
 class _OverBudget(Exception):
     pass
+
+
+class _GivenUp(Exception):
+    """The service was given up while this request waited for its slot."""
 
 
 @dataclass(frozen=True)
@@ -508,10 +512,13 @@ class HttpLayer:
         transport: httpx.AsyncBaseTransport | None = None,
         schedule: Schedule | None = None,
         url_hint: str = "",
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
-        self.pacer = Pacer(policy.rate, margin=policy.margin, schedule=schedule)
+        self.pacer = Pacer(policy.rate, margin=policy.margin, schedule=schedule,
+                           clock=clock, sleep=sleep)
         self.token_source = token
         self.extra_headers = extra_headers
         self.stats = stats if stats is not None else ProviderStats()
@@ -526,6 +533,11 @@ class HttpLayer:
         self._streak: Counter[str] = Counter()
         self._spent = 0
         self._pauses = 0
+        #: HTTP 429s in a row (no other answer since) and when the row began
+        self._throttled_row = 0
+        self._throttled_since = 0.0
+        #: why the service was given up for the rest of the run (None while it is not)
+        self.gave_up: str | None = None
         self.notes: list[str] = []
 
     @contextlib.asynccontextmanager
@@ -613,16 +625,50 @@ class HttpLayer:
         return min(pause, p.max_pause)
 
     def _announce_pause(self, pause: float) -> None:
+        """Every pause is told (the reporter collapses them: a log shows the first two,
+        a terminal one updating line), so the closing count is every pause."""
         self._pauses += 1
         if self.notify is None:
             return
         if self._pauses == 1:
             self.notify(f"{self.name}: HTTP 429 from the gateway, pausing all requests "
                         f"for {pause:.0f} s")
-        elif self._pauses == 2 or self._pauses % 10 == 0:
+        else:
             self.notify(f"{self.name}: HTTP 429 again ({self._pauses} pauses so far): the "
                         "gateway's quota is lower than --rate or shared with other "
                         "senders; consider a lower --rate")
+
+    def _throttled(self, pause: float) -> None:
+        """Count a 429 in the service's row of 429s; past ``max_throttled`` in a row,
+        or when the row (with the pause this 429 would start) lasts over
+        ``max_paused`` seconds, give the service up for the run: a gateway that answers
+        429 for ever would otherwise pause every remaining number ~30 times (days at
+        the defaults). Exit 2 when nothing was ever answered, else the numbers left
+        stay unverified (exit 3) and what was learned is kept."""
+        p = self.policy
+        now = self.pacer.now()
+        if self._throttled_row == 0:
+            self._throttled_since = now
+        self._throttled_row += 1
+        spent = now - self._throttled_since + pause
+        if self._throttled_row <= p.max_throttled and spent <= p.max_paused:
+            return
+        what = (f"HTTP 429 to {self._throttled_row} requests in a row over "
+                f"{now - self._throttled_since:.0f} s (limits: {p.max_throttled} in a row, "
+                f"--max-paused {p.max_paused:g} s)")
+        if not self._recognized:
+            raise ConfigurationError(
+                f"{self.name}: the gateway answered {what} and nothing else; check the "
+                "application's quota and that no other sender uses all of it, or lower "
+                "--rate")
+        if self.gave_up is None:
+            self.gave_up = what
+            note = (f"{self.name}: given up after {what}; what was learned is kept, the "
+                    "rest stays unverified: re-run later, or with a lower --rate")
+            self.notes.append(note)
+            if self.notify is not None:
+                self.notify(note)
+        raise Unresolved("throttled")
 
     async def _once(self, method: str, url: str, ok: tuple[int, ...],
                     expected: tuple[int, ...],
@@ -634,6 +680,8 @@ class HttpLayer:
         base_headers = dict(kwargs.get("headers") or {})
         send_kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         while True:
+            if self.gave_up is not None:
+                raise Unresolved("throttled")  # the gateway refused for too long
             if p.max_requests is not None and self._spent >= p.max_requests:
                 if not self.notes:
                     self.notes.append(f"{self.name}: stopped at --max-requests "
@@ -656,6 +704,8 @@ class HttpLayer:
 
             async def on_write() -> None:
                 await self.pacer.confirm()
+                if self.gave_up is not None:  # while this one waited out the last pause
+                    raise _GivenUp()
                 self.stats.requests += 1
 
             try:
@@ -675,6 +725,8 @@ class HttpLayer:
                 raise Transient(kind, type(exc).__name__) from exc
             except _Unrecognized as exc:
                 raise self.reject(Answer(0, None), exc.kind, url) from exc
+            except _GivenUp:
+                raise Unresolved("throttled") from None
             if raw.status == 429:
                 self.stats.throttled += 1
                 bounds["throttled"] += 1
@@ -687,6 +739,7 @@ class HttpLayer:
                         "application's quota and that no other sender uses all of it, or "
                         "lower --rate")
                 pause = self._pause_seconds(raw.headers)
+                self._throttled(pause)
                 if self.pacer.pause(pause):
                     self._announce_pause(pause)
                 if bounds["throttled"] > p.max_throttled:
@@ -718,6 +771,7 @@ class HttpLayer:
                 self.token_source.invalidate(token)
                 bounds["refreshes"] += 1
                 continue
+            self._throttled_row = 0  # the gateway answered: the row of 429s is over
             self._refused_tokens.clear()
             if token is not None and token not in self._worked:
                 self._worked.append(token)

@@ -484,14 +484,18 @@ class Pacer:
     """
 
     def __init__(self, rate: float, *, margin: float = 0.0, schedule: Schedule | None = None,
-                 clock: Clock = time.time, sleep: Sleep = asyncio.sleep) -> None:
+                 clock: Clock | None = None, sleep: Sleep | None = None) -> None:
         self.min_interval = 1.0 / rate
         self.interval = 1.0 / (rate * (1.0 - margin))
         self.schedule = schedule if schedule is not None else MemorySchedule()
-        self._clock = clock
-        self._sleep = sleep
+        self._clock = clock or time.time
+        self._sleep = sleep or asyncio.sleep
         #: the latest send times (this process), for tests and benchmarks; bounded
         self.sent_at: deque[float] = deque(maxlen=100_000)
+
+    def now(self) -> float:
+        """The time on this pacer's clock."""
+        return self._clock()
 
     def pause(self, seconds: float) -> bool:
         """Pause the service; True if this call started (or lengthened) the pause."""

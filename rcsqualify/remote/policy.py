@@ -23,7 +23,12 @@ class HttpPolicy:
     backoff_initial: float = 0.5
     throttle_pause: float = 60.0
     max_pause: float = 900.0  # cap on Retry-After
-    max_throttled: int = 30  # 429s for one request before it is given up
+    #: HTTP 429s in a row (no other answer in between, any request of the service)
+    #: after which the service is given up for the run (also the bound per request)
+    max_throttled: int = 30
+    #: seconds a service may stay throttled (from the first of a row of 429s, counting
+    #: the pause a new one would start) before it is given up for the run
+    max_paused: float = 1800.0
     max_body: int = 1_000_000
     token_min_lifetime: float = 60.0
     max_requests: int | None = None  # budget per service and run
