@@ -52,6 +52,7 @@ simulated runs at once through the same code the gate uses.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,8 +90,25 @@ def log_gamma(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return result
 
 
+_factorials: list[npt.NDArray[np.float64]] = [log_gamma(np.arange(1, 4097, dtype=np.float64))]
+
+
 def _log_factorial(k: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    return log_gamma(np.asarray(k, dtype=np.float64) + 1.0)
+    """``ln k!`` for integer counts: a table gather (grown to the largest count seen,
+    computed once by :func:`log_gamma`), which makes a simulated cell of a million
+    draws several times cheaper than the series; anything else goes to the series."""
+    k = np.asarray(k)
+    if k.dtype.kind not in "iu":
+        return log_gamma(k.astype(np.float64) + 1.0)
+    if k.size == 0:
+        return np.zeros(k.shape)
+    top = int(k.max())
+    table = _factorials[0]
+    if top >= table.size:
+        size = max(top + 1, 2 * table.size)
+        table = _factorials[0] = log_gamma(np.arange(1, size + 1, dtype=np.float64))
+    result: npt.NDArray[np.float64] = table[k]
+    return result
 
 
 def log_prior_posterior_ratio(population: npt.ArrayLike, drawn: npt.ArrayLike,
@@ -100,13 +118,16 @@ def log_prior_posterior_ratio(population: npt.ArrayLike, drawn: npt.ArrayLike,
     """``ln R_t(m)`` (module docstring), element-wise with numpy broadcasting.
 
     Defined for ``ones ≤ m ≤ ones + population − drawn``; the caller keeps ``m`` there."""
-    n, t, s, m_ = (np.asarray(v, dtype=np.float64) for v in (population, drawn, ones, m))
+    n, t, s, m_ = (np.asarray(v, dtype=np.int64) for v in (population, drawn, ones, m))
     a, b = prior
     log_binomials = (_log_factorial(n) - _log_factorial(m_) - _log_factorial(n - m_)
                      - _log_factorial(n - t) + _log_factorial(m_ - s)
                      + _log_factorial(n - t - m_ + s))
-    log_betas = (log_gamma(a + s) + log_gamma(b + t - s) - log_gamma(a + b + t)
-                 - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)))
+    if prior == UNIFORM:  # B(1 + S, 1 + t − S) = S! (t − S)! / (t + 1)!
+        log_betas = _log_factorial(s) + _log_factorial(t - s) - _log_factorial(t + 1)
+    else:
+        log_betas = (log_gamma(a + s) + log_gamma(b + t - s) - log_gamma(a + b + t)
+                     - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)))
     result: npt.NDArray[np.float64] = log_binomials + log_betas
     return result
 
@@ -311,22 +332,27 @@ class SequentialGate:
         return self._low.bounds()[0], self._high.bounds()[1]
 
 
-def simulate(gate: SequentialGate, fails: npt.ArrayLike, *, steps: int, trials: int,
-             rng: np.random.Generator, block: int = 256
-             ) -> tuple[npt.NDArray[np.int8], IntArray]:
-    """Run ``trials`` simulated draws through ``gate``'s decision rule at once.
+#: a decision rule over (draws, failures with unknowns, failures without), element-wise
+DecisionRule = Callable[[Any, Any, Any], npt.NDArray[np.int8]]
 
-    ``fails`` is the true number of failures among the unresolved (one per trial, or one
-    for all); the draws are without replacement, in random order, with no unknown
-    answer. Returns each trial's decision code and draws used (``steps`` when
+
+def simulate(decide: DecisionRule, population: int, fails: npt.ArrayLike, *, steps: int,
+             trials: int, rng: np.random.Generator, block: int = 256
+             ) -> tuple[npt.NDArray[np.int8], IntArray]:
+    """Run ``trials`` simulated draws through a decision rule at once (the gate's
+    :meth:`SequentialGate.decide_at`, or another rule to compare it with).
+
+    ``fails`` is the true number of failures among the ``population`` unresolved (one
+    per trial, or one for all); the draws are without replacement, in random order, with
+    no unknown answer. Returns each trial's decision code and draws used (``steps`` when
     undecided). Work is by blocks of draws on the trials still undecided, so a cell
     whose runs stop early costs little."""
-    n = gate.unresolved
+    n = population
     steps = min(steps, n)
     remaining_fail = np.broadcast_to(np.asarray(fails, dtype=np.int64), (trials,)).copy()
     decision = np.full(trials, NONE, dtype=np.int8)
     used = np.full(trials, steps, dtype=np.int64)
-    initial = gate.decide_at(0, 0, 0)
+    initial = int(decide(0, 0, 0))
     if initial != NONE or steps == 0:
         decision[:] = initial
         used[:] = 0 if initial != NONE else steps
@@ -344,7 +370,7 @@ def simulate(gate: SequentialGate, fails: npt.ArrayLike, *, steps: int, trials: 
         draws = rank < count[:, None]
         cumulative = ones[active, None] + np.cumsum(draws, axis=1)
         t = done + 1 + np.arange(size)
-        codes = gate.decide_at(t[None, :], cumulative, cumulative)
+        codes = decide(t[None, :], cumulative, cumulative)
         decided = codes != NONE
         hit = decided.any(axis=1)
         first = decided.argmax(axis=1)
@@ -379,7 +405,7 @@ def plan_lookups(*, exact_fail: int, exact_total: int, unresolved: int, threshol
                           unresolved=unresolved, threshold=threshold, confidence=confidence)
     steps = unresolved if sample_max is None else min(sample_max, unresolved)
     rng = np.random.default_rng(seed)
-    decision, used = simulate(gate, round(guess * unresolved), steps=steps, trials=trials,
-                              rng=rng)
+    decision, used = simulate(gate.decide_at, unresolved, round(guess * unresolved),
+                              steps=steps, trials=trials, rng=rng)
     return {"median": int(np.median(used)), "p95": int(np.percentile(used, 95)),
             "decided_share": float(np.mean(decision != NONE))}
