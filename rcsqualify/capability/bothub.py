@@ -5,9 +5,11 @@ bearer token. Recognized answers only (CONTRACT §10):
 - 200 with a ``capabilities`` list holding the required feature (``--require-feature``,
   default ``chatBotCommunication``; empty = any non-empty list) → reachable; a list
   without it → ``not_rcs`` / ``no_chatbot_feature``; an empty list or ``{}`` → not RCS;
-- 404 with the GSMA/JSON error envelope → not RCS;
-- anything else (a plain-text or HTML 404 from a wrong path, a 200 without the list) is
-  a failure: ``unverified`` / ``capability_error``, nothing cached.
+- 404 with the GSMA/JSON error envelope → not RCS, unless its message is about the
+  request ("Method not found.": a wrong path answering in the same envelope);
+- anything else (a plain-text or HTML 404 from a wrong path, a 200 without the list, a
+  200 that says it failed whatever list it also holds) is a failure: ``unverified`` /
+  ``capability_error``, nothing cached.
 
 Orange says this call is for testing at low frequency: bases are qualified with
 ``bothub-bulk``; both share one cache scope (same bot, same base URL), so what a
@@ -29,6 +31,7 @@ import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally, capability_answer
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
     Answer,
@@ -77,13 +80,11 @@ class GsmaJwt:
 
 
 def carries_error(body: Any) -> bool:
-    """An answer that says it failed, whatever its status: an ``error``/``errors`` key,
-    or a ``status`` that is not a success word."""
-    if not isinstance(body, dict):
-        return False
-    status = body.get("status")
-    return bool(body.get("error") or body.get("errors")) or (
-        isinstance(status, str) and status.upper() not in ("OK", "SUCCESS", "DONE", ""))
+    """An answer that says it failed, whatever its status and whatever else it holds
+    (``{"result": "error", "errorCode": 5001, "capabilities": []}`` is the gateway's
+    failure, not an empty list): an error key, ``success`` false, or an outcome
+    (``status``, ``result``…) that is not a success word."""
+    return says_failed(body, strict_outcome=True)
 
 
 def _about_the_bot(body: Any) -> bool:
@@ -127,13 +128,15 @@ class BotHubProvider(CapabilityProvider):
         """yes/no/nofeature for a recognized answer; raises ``Unresolved`` otherwise."""
         assert self.http is not None
         if answer.status == 404:
-            if error_envelope(answer.body) is not None:
+            err = error_envelope(answer.body)
+            if err is not None and not about_the_request(str(err.get("message", ""))):
                 if _about_the_bot(answer.body):
                     raise ConfigurationError(
                         "BotHub does not know the bot (HTTP 404 about the bot, not the "
                         "contact); check --bot-id (RCSQUALIFY_BOTHUB_BOT_ID) and "
                         "--bothub-url")
                 self.http.accept(answer, "not_found")
+                self.negative(answer)
                 return "no"
             raise self.http.reject(answer, "unrecognized_404", url)
         body = answer.body
@@ -141,6 +144,7 @@ class BotHubProvider(CapabilityProvider):
             raise self.http.reject(answer, "error_in_200", url)
         if body == {}:  # some MaaP platforms answer "not capable" as an empty object
             self.http.accept(answer, "empty_object")
+            self.negative(answer)
             return "no"
         verdict = capability_answer(body.get("capabilities") if isinstance(body, dict)
                                     else None, self.require_feature)
@@ -148,6 +152,8 @@ class BotHubProvider(CapabilityProvider):
             raise self.http.reject(answer, "no_capability_list", url)
         self.stats.feature_names(body["capabilities"])
         self.http.accept(answer, verdict)
+        if verdict != "yes":
+            self.negative(answer)
         return verdict
 
     per_number = True

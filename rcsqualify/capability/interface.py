@@ -10,19 +10,30 @@ A number the provider could not resolve is data (``RCS_ERROR``), never an except
 only a configuration problem (bad credentials, unknown agent, a wrong URL) stops the
 run. Only answers the provider's documented contract gives become verdicts, and only
 those are cached (CONTRACT §10).
+
+A wrong path can answer exactly like the documented negative (a JSON 404 in the
+provider's error envelope): per-number answers of a run are therefore cached at once
+only after the first positive one. Negatives before it are held (their verdicts count
+in the run); the ``NEGATIVES_AT_START``-th in a row with one identical body stops the
+run (exit 2) with nothing cached, as the MNP stage does for "unknown" answers; negatives
+with different bodies, or a positive, release the held ones into the cache. A run that
+ends with fewer held negatives, all alike, caches none of them: the next run asks again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from rcsqualify.errors import ConfigurationError
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import HttpLayer, Unresolved, run_all
+from rcsqualify.remote.http import Answer, HttpLayer, Unresolved, run_all
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NO_FEATURE, RCS_YES
 
@@ -32,6 +43,12 @@ Tick = Callable[[int], None]
 #: cached answer → RCS code ("nofeature": a capability list without the required one)
 CODE_OF = {"yes": RCS_YES, "no": RCS_NO, "nofeature": RCS_NO_FEATURE}
 _CODE_OR_MISS: dict[str | None, int] = {k: int(v) for k, v in CODE_OF.items()}
+#: negative answers in a row at the start of a run, all with one body, that stop it
+NEGATIVES_AT_START = 20
+#: the body of the negative answer ``answer_one`` just read (set by ``negative``, read
+#: by the caller of ``answer_one``: both run in the one task that awaits it)
+_NEGATIVE_BODY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "negative_body", default=None)
 
 
 class Tally:
@@ -62,6 +79,10 @@ class CapabilityProvider:
         self.cache = cache
         self.namespace = cache.scope(scope)
         self.http: HttpLayer | None = None
+        #: per-number negatives not cached yet (no positive answer so far): see above
+        self._held: list[tuple[str, str]] = []
+        self._held_bodies: set[str] = set()
+        self._trusted = False  # a positive, or negatives of several bodies, came back
 
     def answers_from_cache(self, e164: Sequence[str], out: np.ndarray) -> list[int]:
         """Fill ``out`` with fresh cached answers; the indices still to ask."""
@@ -126,7 +147,8 @@ class CapabilityProvider:
         for free from ``answer_one``; batch providers override it."""
         async def one(i: int) -> None:
             with contextlib.suppress(Unresolved):  # a failure stays RCS_ERROR, uncached
-                self.learned(out, [(i, e164[i], await self.answer_one(e164[i]))])
+                answer = await self._asked(e164[i])
+                out[i] = CODE_OF[answer]
             tally.tick()
 
         await run_all(todo, one, self.concurrency)
@@ -142,11 +164,51 @@ class CapabilityProvider:
             self.stats.cache_hits += 1
             return int(code)
         try:
-            answer = await self.answer_one(e164)
+            answer = await self._asked(e164)
         except Unresolved:
             return int(RCS_ERROR)
-        self.cache.put("cap", self.namespace, e164, answer)
         return int(CODE_OF[answer])
+
+    def negative(self, answer: Answer) -> None:
+        """Per-number providers call this for every negative answer they recognize, so
+        that a run of identical negatives at the start can be told from a real one."""
+        _NEGATIVE_BODY.set(f"{answer.status} "
+                           + json.dumps(answer.body, sort_keys=True, default=str)[:2000])
+
+    async def _asked(self, e164: str) -> str:
+        """``answer_one``, cached at once, or held while the run has seen negatives only
+        (the module docstring); raises ``ConfigurationError`` on the run of identical
+        negatives that a wrong path gives."""
+        token = _NEGATIVE_BODY.set(None)
+        try:
+            answer = await self.answer_one(e164)
+            body = _NEGATIVE_BODY.get()
+        finally:
+            _NEGATIVE_BODY.reset(token)
+        if self._trusted:
+            self.cache.put("cap", self.namespace, e164, answer)
+            return answer
+        if answer == "yes":
+            self._release([(e164, answer)])
+            return answer
+        self._held.append((e164, answer))
+        self._held_bodies.add(body or "")
+        if len(self._held_bodies) > 1:
+            self._release([])
+        elif len(self._held) >= NEGATIVES_AT_START:
+            hint = f"; check {self.http.url_hint}" if self.http and self.http.url_hint else ""
+            status = (body or "").split(" ", 1)[0]
+            raise ConfigurationError(
+                f"{self.name}: the first {len(self._held)} answers were all 'not RCS' with "
+                f"one identical body (HTTP {status}); a wrong path answering like the "
+                f"service's negative looks like this: nothing was cached{hint}")
+        return answer
+
+    def _release(self, more: list[tuple[str, str]]) -> None:
+        """From now on answers are cached at once; the held ones go to the cache now."""
+        self._trusted = True
+        held, self._held = self._held, []
+        self.cache.put_many("cap", self.namespace, [*held, *more])
 
     async def consume(self, queue: asyncio.Queue[tuple[int, str] | None],
                       sink: Callable[[int, int], None], tally: Tally) -> None:

@@ -8,11 +8,22 @@ event loop keeps pacing other requests.
 
 Per number: ``GET {base}/v1/phones/{E.164}/capabilities?agentId=…&requestId=<uuid>``
 (a new ``requestId`` for every attempt: Google ignores a repeated one). Recognized
-answers only (CONTRACT §10): 200 with a ``features`` list → reachable (names are not
-checked: the list grows over time; they are counted in the report); 404 with Google's
-error envelope → not RCS; 403 with the envelope naming a non-tester (not the agent) →
-not RCS; 403 about the agent itself → configuration error (exit 2). Anything else is a
-failure, never cached.
+answers only (CONTRACT §10):
+- 200 with a ``features`` list → reachable (names are not checked: the list grows over
+  time; they are counted in the report). Proto3 JSON leaves an empty list out, so a 200
+  ``{}`` is a capabilities message without features: reachable too, as ``features: []``
+  is (``--require-feature`` is a BotHub rule). A 200 with any other field, or one that
+  says it failed, is not recognized.
+- 404 with Google's error envelope (``status`` NOT_FOUND) → not RCS: Google's current
+  reference answers so for no RCS, a network where the agent is not launched, and an
+  unlaunched agent asking about a non-tester. Not a 404 whose message is about the
+  request ("Method not found.": a wrong ``--rbm-url`` path answers so): a failure.
+- 403 whose message names testers → not RCS (older references answered a non-tester so).
+  Every other 403 is a configuration error (exit 2, one line naming the cause, nothing
+  cached): the agent (``agentId`` missing or unknown), the API not enabled in the
+  project (``SERVICE_DISABLED``), the service account without permission
+  (``PERMISSION_DENIED``, "The caller does not have permission").
+Anything else is a failure, never cached.
 
 batchGet: ``POST {base}/v1/users:batchGet``, paced at 600 calls/min. Listed numbers are
 reachable; the others are ``not_rcs`` only when the user says the agent is launched on the
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import ssl
 import uuid
 from collections.abc import Sequence
@@ -44,6 +56,7 @@ import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
     Answer,
@@ -133,13 +146,31 @@ class ServiceAccountToken(TokenSource):
             self.credentials.token = None
 
 
-def _agent_problem(body: Any) -> str | None:
-    """A 403 about the agent itself (missing/unknown), not about the number."""
+def _refusal(body: Any) -> str:
+    """One line naming why RBM answered 403 (a configuration error, not a number's
+    verdict): the agent, the API not enabled in the project, or the service account."""
+    err = error_envelope(body) or {}
+    message = safe_text(str(err.get("message", "")), 160)
+    status = safe_text(str(err.get("status", "")), 40)
+    reasons = {str(d.get("reason")) for d in err.get("details", [])
+               if isinstance(d, dict)} if isinstance(err.get("details"), list) else set()
+    said = f"HTTP 403{' ' + status if status else ''}: {message or 'no message'}"
+    if "SERVICE_DISABLED" in reasons or re.search(r"has not been used in project|is "
+                                                  r"disabled|not enabled", message, re.I):
+        return (f"RBM: the RBM API is not enabled in the service account's Google Cloud "
+                f"project (SERVICE_DISABLED; {said}); enable it for that project, or check "
+                "--rbm-credentials")
+    if "agent" in message.lower():
+        return f"RBM refused the agent ({said}); check --agent-id (RCSQUALIFY_RBM_AGENT_ID)"
+    return (f"RBM refused the service account ({said}); check that --rbm-credentials is "
+            "a service account of the agent's project with access to the RBM API")
+
+
+def _names_testers(body: Any) -> bool:
+    """A 403 that may mean "this user is not a tester of the unlaunched agent"."""
     err = error_envelope(body)
-    message = str(err.get("message", "")) if err else ""
-    if "agent" in message.lower() and "tester" not in message.lower():
-        return safe_text(message, 160)
-    return None
+    message = str(err.get("message", "")).lower() if err else ""
+    return "tester" in message
 
 
 class _RbmBase(CapabilityProvider):
@@ -161,23 +192,31 @@ class _RbmBase(CapabilityProvider):
     def interpret(self, answer: Answer, url: str) -> str:
         """yes/no for a recognized per-number answer; raises otherwise."""
         assert self.http is not None
+        body = answer.body
         if answer.status == 200:
-            features = answer.body.get("features") if isinstance(answer.body, dict) else None
-            if isinstance(features, list) and all(isinstance(f, str) for f in features):
+            features = body.get("features", []) if isinstance(body, dict) else None
+            if (isinstance(body, dict) and set(body) <= {"features"}
+                    and isinstance(features, list)
+                    and all(isinstance(f, str) for f in features)):
                 self.stats.feature_names(features)
-                self.http.accept(answer, "reachable")
+                self.http.accept(answer, "reachable" if features else "reachable_no_feature")
                 return "yes"
             raise self.http.reject(answer, "no_feature_list", url)
-        err = error_envelope(answer.body)
+        err = error_envelope(body)
         if err is None:
             raise self.http.reject(answer, f"unrecognized_{answer.status}", url)
         if answer.status == 403:
-            if problem := _agent_problem(answer.body):
-                raise ConfigurationError(f"RBM refused the agent: {problem}; check "
-                                         "--agent-id (RCSQUALIFY_RBM_AGENT_ID)")
-            self.http.accept(answer, "not_tester")
-            return "no"
+            if _names_testers(body):
+                self.http.accept(answer, "not_tester")
+                self.negative(answer)
+                return "no"
+            raise ConfigurationError(_refusal(body))
+        if (err.get("status", "NOT_FOUND") != "NOT_FOUND"
+                or err.get("code", 404) not in (404, "404")
+                or about_the_request(str(err.get("message", "")))):
+            raise self.http.reject(answer, "unrecognized_404", url)
         self.http.accept(answer, "not_found")
+        self.negative(answer)
         return "no"
 
     async def answer_one(self, e164: str) -> str:
@@ -257,10 +296,10 @@ class RbmBatchProvider(_RbmBase):
                 answer = await http.request("POST", url, json={
                     "users": users, "agentId": self.agent_id}, expected=(403,))
                 if answer.status == 403:
-                    raise ConfigurationError(
-                        f"RBM refused the agent: {_agent_problem(answer.body) or 'HTTP 403'}"
-                        "; check --agent-id (RCSQUALIFY_RBM_AGENT_ID)")
+                    raise ConfigurationError(_refusal(answer.body))
                 body = answer.body
+                if says_failed(body):
+                    raise http.reject(answer, "error_in_200", url)
                 listed_raw = body.get("reachableUsers", []) if isinstance(body, dict) else None
                 reach = _count(body, "reachableRandomSampleUserCount") \
                     if isinstance(body, dict) else None

@@ -10,6 +10,9 @@ that no extract answered are asked, paced and cached like the capability provide
 Recognized answers only:
 - an answer matching one of the profile's error rules → a failure: retried when the rule
   says the error is transient, never cached, never "unknown";
+- whatever the profile, a body that says it failed at its top level (``"result":
+  "failed"``, ``"success": false``, a non-empty error key: ``remote/answers.py``) → a
+  failure, even when it also names a network;
 - an answer matching an unknown rule, or a JSON object with one of the profile's unknown
   statuses (``generic``: 404) → the service does not know the number: cached, the range
   holder answers;
@@ -49,6 +52,7 @@ from rcsqualify.operators.mnp_profiles import (
     load_profile,
 )
 from rcsqualify.operators.portability import operator_mapper
+from rcsqualify.remote.answers import says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
     Answer,
@@ -210,6 +214,8 @@ class MnpSource(OperatorSource):
                 if rule.transient:
                     raise _TransientAnswer(kind)
                 raise _Failure(kind)
+        if says_failed(body):  # whatever the profile: {"mccmnc": …, "result": "failed"}
+            raise _Failure("error_in_body")
         if any(rule.matches(body) for rule in p.unknown):
             return Verdict("", "unknown")
         raw = self._network(body)

@@ -1,0 +1,65 @@
+"""What a JSON answer says about itself, whatever the provider (CONTRACT §10).
+
+Two questions every provider asks before it reads a verdict from a body:
+
+- ``says_failed``: does the body say the request failed (``"result": "error"``,
+  ``"errorCode": 5001``, ``"success": false``)? Such a body is never an answer: not a
+  "not RCS", not an operator, whatever else it holds (an empty ``capabilities`` list
+  next to ``"result": "error"`` is the gateway's failure, not the user's).
+- ``about_the_request``: is an error message about the request itself (an unknown
+  method, route or path) rather than about the number? Google's front end answers a
+  path that maps to no method with ``404 {"error": {"code": 404, "message": "Method not
+  found.", "status": "NOT_FOUND"}}``: the same envelope and status as a user who is not
+  reachable, so only the message tells a wrong ``--rbm-url``/``--bothub-url`` apart.
+
+Both look at the top level only: nested objects are the provider's own business
+(Twilio's ``line_type_intelligence.error_code`` is read by its profile).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: keys whose non-empty value says the request failed
+ERROR_KEYS = ("error", "errors", "error_text", "errorText", "error_code", "errorCode",
+              "error_message", "errorMessage", "fault")
+#: keys holding the outcome of the request as a word
+OUTCOME_KEYS = ("status", "result", "state", "outcome")
+#: outcome words that mean failure (compared case-insensitively)
+FAILURE_WORDS = frozenset({"error", "errors", "failed", "failure", "fail", "ko", "rejected",
+                           "denied", "invalid", "exception", "timeout", "unavailable",
+                           "aborted", "cancelled", "canceled"})
+#: outcome words that mean success, for callers that accept nothing else
+SUCCESS_WORDS = frozenset({"ok", "success", "succeeded", "done", "completed", ""})
+
+_ABOUT_THE_REQUEST = re.compile(
+    r"\b(method|route|path|endpoint|url|uri|api|operation|resource type)s?\b.{0,20}"
+    r"\b(not found|unknown|does not exist|not supported|not implemented)\b"
+    r"|\b(unknown|no such|invalid|unsupported)\b.{0,10}\b(method|route|path|endpoint|url"
+    r"|uri|operation)s?\b", re.IGNORECASE)
+
+
+def says_failed(body: Any, *, strict_outcome: bool = False) -> bool:
+    """True when a JSON object says its request failed: a non-empty error key, ``success``
+    false, or an outcome word of failure. With ``strict_outcome`` any outcome word other
+    than a success word is a failure (a service whose only success word is known)."""
+    if not isinstance(body, dict):
+        return False
+    if any(body.get(key) not in (None, "", [], {}, 0, False) for key in ERROR_KEYS):
+        return True
+    if body.get("success") is False:
+        return True
+    for key in OUTCOME_KEYS:
+        value = body.get(key)
+        if not isinstance(value, str):
+            continue
+        word = value.strip().lower()
+        if word in FAILURE_WORDS or (strict_outcome and word not in SUCCESS_WORDS):
+            return True
+    return False
+
+
+def about_the_request(message: str) -> bool:
+    """An error message about the request (unknown method, route, path), not the number."""
+    return _ABOUT_THE_REQUEST.search(message) is not None

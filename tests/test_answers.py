@@ -1,0 +1,205 @@
+"""Issue #23, wrong verdicts from a misconfigured or odd service, over real HTTP against the
+emulator: each test serves the attack first (a 403 that is not about testers, a 200
+``{}``, a wrong path answering in the service's own error envelope, a body that says it
+failed…) and checks the exit code, the one-line message, that nothing was cached, and
+that a healthy re-run asks again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Emulator
+from tests.helpers import (
+    cached_entries,
+    check_json,
+    contacts_file,
+    frte_numbers,
+    run_cli,
+    service_account,
+)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
+
+
+def envelope(code: int, message: str, status: str, **extra: object) -> str:
+    return json.dumps({"error": {"code": code, "message": message, "status": status,
+                                 **extra}})
+
+
+def serve(emulator: Emulator, family: str, status: int, body: str,
+          count: int = 10**6) -> None:
+    emulator.configure(inject=[{"family": family, "status": status, "count": count,
+                                "content_type": "application/json", "body": body}])
+
+
+def rbm(emulator: Emulator, tmp_path: Path, cache: Path) -> list[str]:
+    creds = service_account(tmp_path, f"{emulator.base}/rbm/token")
+    return ["--capability", "rbm", *emulator.rbm_args(creds), "--rate", "500",
+            "--cache-dir", str(cache)]
+
+
+def bothub(emulator: Emulator, cache: Path) -> list[str]:
+    return [*emulator.bothub_args(), "--rate", "500", "--threshold", "1",
+            "--cache-dir", str(cache)]
+
+
+def assert_stopped(result: object, *words: str) -> str:
+    """Exit 2 with one line holding ``words``."""
+    code, stderr = getattr(result, "exit_code"), getattr(result, "stderr")
+    line = stderr.strip()
+    assert code == 2, stderr
+    assert "\n" not in line and "Traceback" not in line, line
+    for word in words:
+        assert word in line, line
+    return str(line)
+
+
+def healthy_rerun_asks_again(emulator: Emulator, args: list[str], f: Path, n: int,
+                             family: str) -> None:
+    emulator.reset(quota=1000)
+    before = emulator.stats()["requests"].get(family, 0)
+    result, _ = check_json([str(f), *args])
+    assert result.exit_code in (0, 1, 3)
+    assert emulator.stats()["requests"].get(family, 0) - before == n
+
+
+# -- item 1: an RBM 403 is "not a tester" only when it says so ---------------------------
+
+@pytest.mark.parametrize(("body", "words"), [
+    pytest.param(envelope(403, "The caller does not have permission", "PERMISSION_DENIED"),
+                 ["service account", "The caller does not have permission",
+                  "--rbm-credentials"], id="permission-denied"),
+    pytest.param(envelope(403, "Business Communications API has not been used in project "
+                          "123 before or it is disabled.", "PERMISSION_DENIED",
+                          details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                    "reason": "SERVICE_DISABLED"}]),
+                 ["not enabled", "SERVICE_DISABLED"], id="service-disabled"),
+])
+def test_an_rbm_403_not_about_testers_stops_the_run_and_caches_nothing(
+        tmp_path: Path, emulator: Emulator, body: str, words: list[str]) -> None:
+    serve(emulator, "rbm", 403, body)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(70))
+    args = rbm(emulator, tmp_path, cache)
+    result = run_cli(["check", str(f), *args])
+    assert_stopped(result, "HTTP 403", *words)
+    assert emulator.stats()["requests"]["rbm"] <= 20  # within the misconfiguration bound
+    assert cached_entries(cache) == 0
+    healthy_rerun_asks_again(emulator, args, f, 70, "rbm")
+
+
+def test_an_rbm_403_naming_testers_is_not_rcs(tmp_path: Path, emulator: Emulator) -> None:
+    serve(emulator, "rbm", 403, envelope(403, "Phone number is not a tester of this agent",
+                                         "PERMISSION_DENIED"), count=3)
+    f = contacts_file(tmp_path, frte_numbers(3))
+    result, report = check_json([str(f), *rbm(emulator, tmp_path, tmp_path / "c")])
+    assert report["counts"]["not_rcs"] == 3 and result.exit_code == 0  # --threshold 1
+
+
+# -- item 2: an RBM 200 {} is a capabilities message without features ----------------------
+
+def test_an_rbm_200_empty_object_is_reachable(tmp_path: Path, emulator: Emulator) -> None:
+    serve(emulator, "rbm", 200, "{}", count=5)
+    f = contacts_file(tmp_path, frte_numbers(5))
+    result, report = check_json([str(f), *rbm(emulator, tmp_path, tmp_path / "c")])
+    assert report["counts"]["reachable"] == 5 and result.exit_code == 0
+    kinds = report["api"]["providers"]["rbm"]["answers"]["kinds"]
+    assert kinds == {"reachable_no_feature": 5}
+
+
+@pytest.mark.parametrize("body", ['{"features": [], "error": {"code": 500}}',
+                                  '{"features": [], "result": "error"}',
+                                  '{"featureList": ["RICHCARD_STANDALONE"]}'])
+def test_an_rbm_200_with_other_fields_is_not_an_answer(tmp_path: Path, emulator: Emulator,
+                                                       body: str) -> None:
+    serve(emulator, "rbm", 200, body, count=4)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(4))
+    result, report = check_json([str(f), *rbm(emulator, tmp_path, cache)])
+    assert report["reasons"]["capability_error"] == 4 and result.exit_code == 3
+    assert cached_entries(cache) == 0
+
+
+# -- R4: a wrong path answering in the service's own envelope ------------------------------
+
+METHOD_NOT_FOUND = envelope(404, "Method not found.", "NOT_FOUND")
+
+
+@pytest.mark.parametrize("family", ["rbm", "bothub"])
+def test_a_method_not_found_404_is_not_a_negative(tmp_path: Path, emulator: Emulator,
+                                                  family: str) -> None:
+    serve(emulator, family, 404, METHOD_NOT_FOUND)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(58))
+    args = rbm(emulator, tmp_path, cache) if family == "rbm" else bothub(emulator, cache)
+    result = run_cli(["check", str(f), *args])
+    assert_stopped(result, "404", "--rbm-url" if family == "rbm" else "--bothub-url")
+    assert cached_entries(cache) == 0
+    healthy_rerun_asks_again(emulator, args, f, 58, family)
+
+
+@pytest.mark.parametrize(("family", "body"), [
+    ("rbm", envelope(404, "Requested entity was not found.", "NOT_FOUND")),
+    ("bothub", envelope(404, "contact is not RCS capable", "NOT_FOUND")),
+    ("bothub", '{"capabilities": []}'),
+])
+def test_twenty_identical_negatives_at_the_start_stop_the_run(
+        tmp_path: Path, emulator: Emulator, family: str, body: str) -> None:
+    serve(emulator, family, 200 if body.startswith('{"cap') else 404, body)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(58))
+    args = rbm(emulator, tmp_path, cache) if family == "rbm" else bothub(emulator, cache)
+    result = run_cli(["check", str(f), *args])
+    assert_stopped(result, "first 20 answers", "identical body", "nothing was cached")
+    assert cached_entries(cache) == 0
+    healthy_rerun_asks_again(emulator, args, f, 58, family)
+
+
+def test_negatives_are_cached_once_a_positive_came_back(tmp_path: Path,
+                                                        emulator: Emulator) -> None:
+    serve(emulator, "bothub", 404, envelope(404, "contact is not RCS capable", "NOT_FOUND"),
+          count=10)
+    emulator.configure(capable_share=1.0)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(30))
+    _, report = check_json([str(f), *bothub(emulator, cache)])
+    assert report["counts"]["not_rcs"] == 10 and report["counts"]["reachable"] == 20
+    assert cached_entries(cache) == 30
+    _, again = check_json([str(f), *bothub(emulator, cache)])
+    assert again["api"]["requests"] == 0
+
+
+@pytest.mark.parametrize("body", ['{"result": "error", "errorCode": 5001, "capabilities": []}',
+                                  '{"success": false, "capabilities": []}'])
+def test_a_bothub_200_that_says_it_failed_is_not_a_negative(tmp_path: Path,
+                                                           emulator: Emulator,
+                                                           body: str) -> None:
+    serve(emulator, "bothub", 200, body, count=5)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(5))
+    result, report = check_json([str(f), *bothub(emulator, cache)])
+    assert report["reasons"]["capability_error"] == 5 and result.exit_code == 3
+    assert cached_entries(cache) == 0
+
+
+# -- R4, MNP: a body that says it failed is never an operator ---------------------------
+
+@pytest.mark.parametrize("body", [{"mccmnc": "20801", "result": "failed"},
+                                  {"mccmnc": "20801", "success": False},
+                                  {"mccmnc": "20801", "errorCode": 17}])
+def test_an_mnp_body_that_says_it_failed_is_not_an_operator(
+        tmp_path: Path, emulator: Emulator, body: dict[str, object]) -> None:
+    emulator.configure(mnp_body=body)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(6))
+    result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "500",
+                                 "--threshold", "1", "--cache-dir", str(cache)])
+    assert result.exit_code == 3 and report["reasons"]["operator_error"] == 6
+    assert report["operators"].get("FRTE", 0) == 0
+    assert cached_entries(cache) == 0
