@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
 from tests.conftest import Emulator
 from tests.helpers import (
@@ -49,11 +50,10 @@ def bothub(emulator: Emulator, cache: Path) -> list[str]:
             "--cache-dir", str(cache)]
 
 
-def assert_stopped(result: object, *words: str) -> str:
+def assert_stopped(result: Result, *words: str) -> str:
     """Exit 2 with one line holding ``words``."""
-    code, stderr = getattr(result, "exit_code"), getattr(result, "stderr")
-    line = stderr.strip()
-    assert code == 2, stderr
+    line = result.stderr.strip()
+    assert result.exit_code == 2, result.stderr
     assert "\n" not in line and "Traceback" not in line, line
     for word in words:
         assert word in line, line
