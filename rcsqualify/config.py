@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rcsqualify.errors import ConfigurationError, InputError
+from rcsqualify.files import read_secret_file
 
 #: credential key in a profile → the environment variable it stands in for
 CREDENTIALS: dict[str, str] = {
@@ -190,7 +191,7 @@ def resolve_reference(ref: str, what: str) -> str:
                                      f"and {target} is not set")
         return value
     try:
-        value = Path(target).read_text(encoding="utf-8").strip()
+        value = read_secret_file(target).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         why = getattr(exc, "strerror", None) or type(exc).__name__
         raise ConfigurationError(f"{what}: cannot read the file the profile names "

@@ -25,6 +25,7 @@ Three mechanics, each in one place:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import stat
@@ -194,6 +195,33 @@ def publish(tmp: Path, target: Path, *, mode: int | None = None) -> None:
     untrack_temporary(tmp)
 
 
+# -- secrets ---------------------------------------------------------------------------
+#: A key, a service-account JSON or a password is a few KB; more is not a secret file.
+SECRET_FILE_LIMIT = 1 << 20
+
+
+def read_secret_file(path: str | Path, limit: int = SECRET_FILE_LIMIT) -> bytes:
+    """The bytes of a secret file, read only from a regular file and at most ``limit``
+    bytes. A FIFO (``--bot-key-file`` on a pipe hung the run) or a device
+    (``/dev/zero``: MemoryError) is an ``OSError`` whose ``strerror`` says why, so each
+    caller keeps its one-line message naming the option. Opened non-blocking: opening
+    a FIFO for reading would otherwise wait for a writer."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe or a device): a secret "
+                          "is read from a file only")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not a secret file")
+    return data
+
+
 # -- never write over an input ---------------------------------------------------------
 def _identity(path: str | Path) -> tuple[str, tuple[int, int] | None]:
     real = os.path.realpath(path)
@@ -205,17 +233,26 @@ def _identity(path: str | Path) -> tuple[str, tuple[int, int] | None]:
 
 
 def refuse_overwrite(inputs: Iterable[tuple[str, str | Path | None]],
-                     outputs: Iterable[tuple[str, str | Path | None]]) -> None:
+                     outputs: Iterable[tuple[str, str | Path | None]],
+                     directories: Iterable[tuple[str, str | Path | None]] = ()) -> None:
     """Raise ``InputError`` (exit 2) if an output resolves to an input or to another
-    output. Each item is ``(what, path)``, ``what`` naming the option in the message;
-    ``None`` paths are skipped. Paths are compared after ``realpath`` and, for files that
-    exist, by device and inode, so a symbolic or hard link to an input is caught."""
+    output, or lies inside one of ``directories`` (a directory the run reads and writes
+    by itself, such as the cache's). Each item is ``(what, path)``, ``what`` naming the
+    option in the message; ``None`` paths are skipped. Paths are compared after
+    ``realpath`` and, for files that exist, by device and inode, so a symbolic or hard
+    link to an input is caught."""
     ins = [(what, Path(p), *_identity(p)) for what, p in inputs if p is not None]
+    dirs = [(what, Path(p), os.path.realpath(p)) for what, p in directories if p is not None]
     seen: list[tuple[str, Path, str, tuple[int, int] | None]] = []
     for what, p in outputs:
         if p is None:
             continue
         real, ino = _identity(p)
+        for dir_what, dir_path, dir_real in dirs:
+            if os.path.commonpath([real, dir_real]) == dir_real:
+                raise InputError(f"{what} {p} is inside {dir_what} {dir_path}, which "
+                                 "rcsqualify reads and writes itself; choose another "
+                                 "output name (nothing was written)")
         for in_what, in_path, in_real, in_ino in ins:
             if real == in_real or (ino is not None and ino == in_ino):
                 raise InputError(f"{what} {p} would overwrite {in_what} {in_path}: "

@@ -185,14 +185,33 @@ def refuse_overwrites(s: Settings) -> None:
         ("the input", None if s.input == "-" else s.input),
         *(("--portability", p) for p in s.portability),
         ("--portability-db", s.portability_db), ("--history", s.history),
-        ("--bot-key-file", s.bot_key_file), ("--rbm-credentials", s.rbm_credentials)]
+        ("--bot-key-file", s.bot_key_file), ("--rbm-credentials", s.rbm_credentials),
+        ("--config", s.config),
+        ("--mnp-profile", s.mnp_profile if (s.mnp_profile or "").endswith(".toml") else None),
+        *((f"the file of {name}", ref[5:]) for name, ref in s.credential_refs.items()
+          if ref.startswith("file:"))]
     outputs: list[tuple[str, str | Path | None]] = [("--output", s.output),
                                                     *report_paths(s)]
     if s.split_dir:
         outputs += list_paths(s.split_dir)
-    refuse_overwrite(inputs, outputs)
+    refuse_overwrite(inputs, outputs, [("the cache directory", cache_directory(s))])
     if s.split_dir:
         refuse_foreign_lists(s.split_dir, xlsx=s.split_xlsx, other_route=bool(s.other_route))
+
+
+def cache_directory(s: Settings) -> Path | None:
+    """The directory cache this run would open (None: Redis, or no cache): its secret
+    and databases are files the run reads, so no output may land inside it."""
+    if not s.remote or s.no_cache:
+        return None  # an offline run opens no cache (and imports none of it)
+    from rcsqualify.remote.cache import default_cache_dir
+    from rcsqualify.remote.store import is_redis_url
+
+    if is_redis_url(s.cache_url):
+        return None
+    if s.cache_url:
+        return Path(s.cache_url.removeprefix("file://"))
+    return s.cache_dir or default_cache_dir()
 
 
 #: (option, value, lowest, highest): every number that bounds a wait, a poll or a retry

@@ -111,6 +111,8 @@ class Settings:
     # only (the wiring resolves them at the last moment); the profile's name
     credential_refs: dict[str, str] = field(default_factory=dict)
     profile: str | None = None
+    #: the config file the profile was read from (never written over: CONTRACT §11)
+    config: Path | None = None
     dry_run: bool = False  # command line only (config.COMMAND_LINE_ONLY)
     lang: str | None = None  # HTML report: fr | en; None: from the system locale
 

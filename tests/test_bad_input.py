@@ -198,3 +198,46 @@ def test_brackets_inside_ndjson_strings_are_not_nesting(tmp_path: Path) -> None:
     result = run_cli(["check", str(f), "-o", str(out), "-q", "--threshold", "1"])
     assert result.exit_code == 0, result.stderr
     assert '{\\"a\\":[[1]]}' in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "big"])
+def test_secret_files_are_read_only_from_regular_files_and_bounded(tmp_path: Path,
+                                                                   kind: str) -> None:
+    """Issue #23 item 9: ``--bot-key-file`` on a FIFO hung the run, ``/dev/zero``
+    ended in MemoryError. A secret is read from a regular file of at most 1 MB: one
+    line, exit 2, for the key file, a profile's ``*-secret-file`` and the RBM
+    service-account file (a real process, bounded by a timeout: a hang would show)."""
+    import os
+    import subprocess
+    import sys
+
+    if kind == "fifo":
+        secret = tmp_path / "fifo"
+        os.mkfifo(secret)
+    elif kind == "zero":
+        secret = Path("/dev/zero")
+    else:
+        secret = tmp_path / "big"
+        secret.write_bytes(b"k" * (2 << 20))
+    contacts = write_csv(tmp_path / "c.csv", [["tel"], ["0607123456"]])
+    config = tmp_path / "rcsqualify.toml"
+    config.write_text(f'[profiles.p]\nbothub-client-secret-file = "{secret}"\n',
+                      encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "RCSQUALIFY_BOTHUB_CLIENT_SECRET"}
+    env.setdefault("RCSQUALIFY_BOTHUB_CLIENT_ID", "id")
+    base = [sys.executable, "-m", "rcsqualify", "check", str(contacts), "--no-cache",
+            "--bothub-url", "http://127.0.0.1:9/bothub/v1",
+            "--bothub-token-url", "http://127.0.0.1:9/oauth/v3/token"]
+    for args, extra_env in (
+            (["--capability", "bothub", "--bot-id", "b", "--bot-key-file", str(secret)],
+             {"RCSQUALIFY_BOTHUB_CLIENT_SECRET": "s"}),
+            (["--capability", "bothub", "--bot-id", "b", "--config", str(config),
+              "--profile", "p"], {}),
+            (["--capability", "rbm", "--agent-id", "a", "--rbm-credentials", str(secret),
+              "--rbm-url", "http://127.0.0.1:9/rbm"], {})):
+        proc = subprocess.run([*base, *args], capture_output=True, timeout=120, check=False,
+                              env={**env, **extra_env}, stdin=subprocess.DEVNULL)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, (args, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert ("not a regular file" if kind != "big" else "larger than") in err, err

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import rcsqualify
 from tests.helpers import check_json, run_cli, write_csv
 
 EXE = str(Path(sys.executable).with_name("rcsqualify"))
@@ -108,6 +109,44 @@ def test_refresh_log_is_updated_but_never_the_base(tmp_path: Path) -> None:
     _one_error_line(run_cli(["refresh", str(base), "--log-file", str(base)]),
                     "would overwrite")
     assert base.read_bytes() == before
+
+
+@pytest.mark.parametrize("read", ["config", "mnp-profile", "credential", "cache", "history"])
+def test_an_output_over_a_file_the_run_reads_is_refused(tmp_path: Path, read: str) -> None:
+    """Issue #23 item 16: every file the run reads is protected like the input: the
+    config file, an MNP profile file, a credential file, the cache's own files (its
+    secret: overwritten, the next run refused the damaged cache), the history."""
+    base = _base(tmp_path)
+    secret = tmp_path / "client-secret.txt"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    config = tmp_path / "rcsqualify.toml"
+    config.write_text('[profiles.p]\nthreshold = 1\n'
+                      f'bothub-client-secret-file = "{secret.name}"\n', encoding="utf-8")
+    profile = tmp_path / "mine.toml"
+    profile.write_text((Path(rcsqualify.__file__).parent / "data" / "mnp_profiles"
+                        / "generic.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "secret.key").write_bytes(b"k" * 32)
+    history = tmp_path / "history.jsonl"
+    history.write_text("", encoding="utf-8")
+    args, target = {
+        "config": (["--config", str(config), "--profile", "p"], config),
+        "mnp-profile": (["--mnp-profile", str(profile), "--mnp-url",
+                         "http://127.0.0.1:9/{number}"], profile),
+        "credential": (["--config", str(config), "--profile", "p"], secret),
+        "cache": (["--capability", "bothub", "--bot-id", "b", "--cache-dir", str(cache)],
+                  cache / "secret.key"),
+        "history": (["--history", str(history)], history),
+    }[read]
+    before = _snapshot(tmp_path), _snapshot(cache)
+    for option in ("--json-report", "--html-report", "-o"):
+        out = str(target) if option != "-o" else str(target) + ".csv"
+        if option == "-o" and read != "cache":
+            continue  # only a directory protects names that do not exist yet
+        _one_error_line(run_cli(["check", str(base), *args, option, out]),
+                        "nothing was written")
+    assert (_snapshot(tmp_path), _snapshot(cache)) == before
 
 
 def test_portability_import_into_an_extract_is_refused(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally, capability_answer
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.files import read_secret_file
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
@@ -52,7 +53,7 @@ class GsmaJwt:
 
     def __init__(self, key_file: Path, bot_id: str, audience: str) -> None:
         try:
-            self._key = key_file.read_bytes()
+            self._key = read_secret_file(key_file)
         except OSError as exc:
             raise ConfigurationError(f"cannot read the bot key file {key_file}: "
                                      f"{exc.strerror}") from exc

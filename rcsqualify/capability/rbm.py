@@ -42,6 +42,7 @@ sample counts). Either way a base under 500 numbers is checked per number, as be
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import ssl
@@ -56,6 +57,7 @@ import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.files import read_secret_file
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.http import (
@@ -115,11 +117,13 @@ class ServiceAccountToken(TokenSource):
         from google.oauth2 import service_account
 
         try:
-            self.credentials = service_account.Credentials.from_service_account_file(
-                str(credentials_file), scopes=[SCOPE])
-        except (OSError, ValueError, exceptions.GoogleAuthError) as exc:
+            info = json.loads(read_secret_file(credentials_file))
+            self.credentials = service_account.Credentials.from_service_account_info(
+                info, scopes=[SCOPE])
+        except (OSError, ValueError, TypeError, exceptions.GoogleAuthError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
             raise ConfigurationError(f"cannot use the RBM service-account file "
-                                     f"{credentials_file}: {type(exc).__name__}") from exc
+                                     f"{credentials_file}: {why}") from exc
         self._lock = asyncio.Lock()
         self._transport = HttpxRequest()
         self.failed: str | None = None

@@ -310,8 +310,18 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
         mnp_url=mnp_url_of(params.get("mnp_profile"), params.get("mnp_url")),
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
         github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
-        credential_refs=dict(profile_credentials(ctx)))
+        credential_refs=dict(profile_credentials(ctx)),
+        config=config_read(ctx, params.get("config")))
     return Settings(**values)
+
+
+def config_read(ctx: typer.Context, given: Path | None) -> Path | None:
+    """The config file this run reads: the profile's (the default one included), else
+    ``--config`` as given (an output must never be written over it)."""
+    from rcsqualify.config import profile_of
+
+    chosen = profile_of(ctx)
+    return chosen.path if chosen is not None else given
 
 
 def mnp_url_of(profile: str | None, url: str | None) -> str | None:

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.files import read_secret_file
 from rcsqualify.remote.pacing import LAYOUT  # the layout this version reads and writes
 from rcsqualify.textsafe import safe_text
 
@@ -196,7 +197,7 @@ def load_or_create_secret(directory: Path) -> bytes:
         finally:
             tmp.unlink(missing_ok=True)
     try:
-        data = path.read_bytes()
+        data = read_secret_file(path, 4 * SECRET_BYTES)
     except OSError as exc:
         raise ConfigurationError(f"cannot read the cache secret {path}: "
                                  f"{exc.strerror}") from exc
