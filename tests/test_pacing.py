@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from rcsqualify.remote.pacing import FileSchedule, MemorySchedule, Pacer, Schedule
 
@@ -219,3 +220,121 @@ def test_real_processes_share_the_quota_file(tmp_path: Path) -> None:
     sent = np.sort(np.array([float(x) for out in outs for x in out.split()]))
     assert len(sent) == 200
     assert np.diff(sent).min() >= 1 / 200 - 1e-6
+
+
+# -- issue #23: stalled pauses (item 19) and a clock that does not step (R2) -------------
+
+def test_a_pause_longer_than_rcsqualify_ever_sets_is_damage_told_and_ignored(
+        tmp_path: Path) -> None:
+    """A pause 30 h ahead in the quota file (another tool, a bug): before, every run
+    waited it out silently (anything under 48 h was believed)."""
+    sim = SimClock()
+    sched = FileSchedule(tmp_path / "q", clock=sim.clock)
+    sched.pause(30 * 3600.0)
+    told: list[str] = []
+    pacer = Pacer(30, schedule=sched, clock=sim.clock, sleep=sim.sleep, name="bothub",
+                  notify=told.append)
+    run_callers(sim, [pacer], 10)
+    assert all_sends([pacer])[-1] < 1.0  # sent at once, at the rate
+    assert len(told) == 1 and "longer than rcsqualify ever sets" in told[0]
+    assert told[0].startswith("bothub: ") and "ignored" in told[0]
+
+
+def test_a_pause_another_run_set_is_told_and_capped_at_max_pause() -> None:
+    """Run A pauses the service 2 h (its --max-pause allows it); run B, with
+    --max-pause 900, says so and sends after 900 s, not 7,200 s; A says nothing of its
+    own pause (the HTTP layer announces that one)."""
+    sim = SimClock()
+    shared = MemorySchedule()
+    told: dict[str, list[str]] = {"a": [], "b": []}
+    a = Pacer(30, schedule=shared, clock=sim.clock, sleep=sim.sleep, notify=told["a"].append)
+    assert a.pause(7200.0)
+    b = Pacer(30, schedule=_SharedView(shared), clock=sim.clock, sleep=sim.sleep,
+              max_pause=900.0, notify=told["b"].append)
+    run_callers(sim, [b], 3)
+    sent = all_sends([b])
+    assert 900.0 <= sent[0] < 901.0 and np.diff(sent).min() >= 1 / 30 - 1e-9
+    assert len(told["b"]) == 1 and "7200 s more by another run" in told["b"][0]
+    assert "900 s at most (--max-pause)" in told["b"][0]
+    assert a.paused_for == 7200.0 - sim.now and told["a"] == []  # A keeps its own pause
+    # a pause within B's bound is told, not capped
+    other = MemorySchedule()
+    Pacer(30, schedule=other, clock=sim.clock).pause(60.0)
+    c = Pacer(30, schedule=_SharedView(other), clock=sim.clock, max_pause=900.0,
+              notify=told["b"].append)
+    assert c.paused_for == 60.0 and told["b"][-1].endswith("60 s more by another run of "
+                                                          "rcsqualify (after a 429 it got)")
+
+
+class _SharedView:
+    """Another process's handle on one schedule: the same state, its own ``pause_cap``
+    (which is per run, like a FileSchedule or RedisSchedule object)."""
+
+    def __init__(self, inner: MemorySchedule) -> None:
+        self.inner = inner
+        self.pause_cap = float("inf")
+
+    def _with_cap(self, op: Callable[..., float], *args: float) -> float:
+        saved, self.inner.pause_cap = self.inner.pause_cap, self.pause_cap
+        try:
+            return op(*args)
+        finally:
+            self.inner.pause_cap = saved
+
+    def reserve(self, now: float, interval: float) -> float:
+        return self._with_cap(self.inner.reserve, now, interval)
+
+    def confirm(self, now: float, min_gap: float) -> float:
+        return self._with_cap(self.inner.confirm, now, min_gap)
+
+    def claim(self, now: float, interval: float, min_gap: float) -> float:
+        return self._with_cap(self.inner.claim, now, interval, min_gap)
+
+    def sent(self, now: float, min_gap: float) -> float:
+        return self._with_cap(self.inner.sent, now, min_gap)
+
+    def pause(self, until: float) -> bool:
+        return self.inner.pause(until)
+
+    def paused_until(self) -> float:
+        return self.inner.paused_until()
+
+
+def test_the_quota_file_ignores_a_wall_clock_step(tmp_path: Path,
+                                                  monkeypatch: Any) -> None:
+    """The wall clock steps back an hour after a send: on the wall clock the next slot
+    was an hour away (no request for an hour); the machine clock does not step."""
+    import time
+
+    from rcsqualify.remote.pacing import machine_clock
+
+    sched = FileSchedule(tmp_path / "q")
+    pacer = Pacer(10, schedule=sched)
+    asyncio.run(pacer.slot())
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600.0)
+    now = machine_clock()
+    assert pacer.paused_for == 0.0
+    assert sched.reserve(now, 0.1) - now <= 0.1 + 1e-6  # the next slot, not an hour away
+    assert sched.confirm(machine_clock(), 0.0) == 0.0
+
+
+def test_a_quota_file_from_before_a_reboot_or_on_the_wall_clock_is_forgotten(
+        tmp_path: Path) -> None:
+    """The machine clock restarts at a reboot: times written in the previous boot (10 h
+    of uptime) would block the next boot's runs for 10 h; the file names its boot."""
+    import struct
+    import time
+
+    path = tmp_path / "q"
+    before = FileSchedule(path, clock=lambda: 36_000.0, boot=b"a" * 16)
+    before.pause(36_600.0)
+    before.reserve(36_000.0, 1000.0)
+    after = FileSchedule(path, clock=lambda: 100.0, boot=b"b" * 16)
+    assert after.paused_until() == 0.0 and after.reserve(100.0, 0.1) == 100.0
+    again = FileSchedule(path, clock=lambda: 100.05, boot=b"b" * 16)
+    assert again.reserve(100.05, 0.1) == pytest.approx(100.1)  # same boot: shared
+    # the layout of earlier versions (24 bytes of wall-clock times) is forgotten too
+    path.write_bytes(struct.pack("<3d", time.time() + 3600, time.time(), time.time() + 3600))
+    old = FileSchedule(path, clock=lambda: 5.0, boot=b"b" * 16)
+    assert old.paused_until() == 0.0 and old.reserve(5.0, 0.1) == 5.0

@@ -49,6 +49,34 @@ def test_hosts_with_skewed_clocks_share_one_schedule(redis_url: str) -> None:
     assert not hosts[1].pause(clocks[1]() + 10.0)  # shorter: not lengthened
 
 
+def test_a_stalled_pause_in_redis_is_capped_or_ignored(redis_url: str) -> None:
+    """Issue #23 item 19 on the Redis schedule: a pause another run set 2 h ahead is
+    told and held to this run's --max-pause (5 s here); one 30 h ahead is damage (no
+    rcsqualify sets it): told once and ignored. Nothing waits."""
+    import redis
+
+    from rcsqualify.remote.pacing import Pacer
+
+    client = redis.Redis.from_url(redis_url)
+    key = f"rcsq:q:{service_key('bothub', 'http://stalled', 'c')}"
+    secs, micros = client.time()
+    client.hset(key, "paused", f"{secs + micros / 1e6 + 7200:.6f}")
+    told: list[str] = []
+    sched = RedisSchedule(client, key, MemorySchedule())
+    pacer = Pacer(10, schedule=sched, max_pause=5.0, notify=told.append)
+    assert 4.0 < pacer.paused_for <= 5.0
+    assert len(told) == 1 and "7200 s more" in told[0] and "--max-pause" in told[0]
+    assert 4.0 < sched.confirm(pacer.now(), 0.1) <= 5.0  # the write waits 5 s, not 2 h
+    assert 4.0 < sched.reserve(pacer.now(), 0.1) - pacer.now() <= 5.0
+    assert 7190 < float(client.hget(key, "paused")) - client.time()[0] <= 7201  # kept
+
+    client.hset(key, "paused", f"{secs + 30 * 3600:.6f}")
+    damaged = Pacer(10, schedule=RedisSchedule(client, key, MemorySchedule()),
+                    notify=told.append)
+    assert damaged.paused_for == 0.0 and "ever sets" in told[-1]
+    assert damaged.schedule.confirm(damaged.now(), 0.1) == 0.0
+
+
 def test_a_host_that_must_wait_claims_its_own_send_time(redis_url: str) -> None:
     """The Redis script's claims, on the server's clock (intervals of tens of seconds:
     nothing waits, nothing depends on the machine's speed)."""

@@ -217,7 +217,8 @@ def check(
     = DEFAULT_POLICY.timeout,
     max_pause: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_MAX_PAUSE", min=0.0,
-        help="Longest pause a server's Retry-After may impose, seconds.")]
+        help="Longest pause a server's Retry-After may impose (and the longest this run "
+        "waits for a pause another run set), seconds.")]
     = DEFAULT_POLICY.max_pause,
     max_paused: Annotated[float, typer.Option(
         envvar="RCSQUALIFY_MAX_PAUSED", min=0.0,

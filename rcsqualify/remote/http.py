@@ -518,7 +518,8 @@ class HttpLayer:
         self.name = name
         self.policy = policy
         self.pacer = Pacer(policy.rate, margin=policy.margin, schedule=schedule,
-                           clock=clock, sleep=sleep)
+                           clock=clock, sleep=sleep, max_pause=policy.max_pause, name=name,
+                           notify=notify)
         self.token_source = token
         self.extra_headers = extra_headers
         self.stats = stats if stats is not None else ProviderStats()

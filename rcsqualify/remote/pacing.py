@@ -31,8 +31,14 @@ atomically on the server's clock (``TIME``), so hosts whose clocks disagree stil
 share one schedule; a Redis that goes away mid-run leaves the run on the local
 schedule at the same rate.
 
-The file store uses the wall clock (shared by processes). A value far in the future
-(a clock stepped back, a file from before a reboot) is treated as stale.
+Times are on ``machine_clock()``, a clock every process of the machine shares and
+that never steps (issue #23 R2: on the wall clock, a step back of an hour stopped every
+request for an hour, and a run made with the clock ahead blocked later runs); the file
+records the boot it was written in, since that clock restarts at a reboot. A value
+further ahead than anything rcsqualify sets (``STALE_AHEAD``) is stale: a pause that
+long is damage (another tool, a bug), told once and ignored; a pause another run set
+that is longer than this run's ``--max-pause`` is announced and waited at most that
+long (issue #23 item 19).
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import os
 import struct
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
@@ -55,12 +63,50 @@ Sleep = Callable[[float], Awaitable[None]]
 #: the layout version of what rcsqualify keeps (remote/store.py checks it; 3: keys by
 #: SipHash, remote/keys.py)
 LAYOUT = "3"
-#: a stored "next slot" or "pause end" further than this ahead of now is stale
-STALE_AHEAD = 2 * 86_400.0  # > the longest pause (--max-pause ≤ 1 day) or interval
+#: the longest pause any rcsqualify sets (--throttle-pause and --max-pause ≤ 1 day)
+MAX_PAUSE_EVER = 86_400.0
+#: a stored "next slot" or "pause end" further than this ahead of now is stale: no
+#: rcsqualify could have set it (a pause that long is damage, warned about and ignored)
+STALE_AHEAD = MAX_PAUSE_EVER + 60.0
+#: two pause ends read this close are one pause (Redis answers relative to its clock)
+SAME_PAUSE = 1.0
+
+
+def machine_clock() -> float:
+    """Seconds on a clock that every process of this machine shares and that never
+    steps: ``CLOCK_BOOTTIME`` on Linux (it counts a suspend too), else
+    ``time.monotonic`` (system-wide on macOS and Windows). It restarts at a reboot:
+    what is stored on it is kept with ``boot_id()``."""
+    if _BOOTTIME is None:  # pragma: no cover - not Linux
+        return time.monotonic()
+    return time.clock_gettime(_BOOTTIME)
+
+
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def boot_id() -> bytes:
+    """16 bytes naming this boot of the machine: a ``machine_clock`` time written before
+    a reboot means nothing after it. Linux names each boot; elsewhere the wall-clock
+    time of the boot to ten minutes stands in (a wall-clock step then forgets the
+    schedule once: at worst one request follows the previous one early)."""
+    try:
+        text = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii")
+        return uuid.UUID(text.strip()).bytes
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        return struct.pack("<q8x", int((time.time() - machine_clock()) // 600))
 
 
 class Schedule(Protocol):
-    """The shared state of one service's pacing; every method is atomic."""
+    """The shared state of one service's pacing; every method is atomic.
+
+    ``pause_cap`` (the caller's clock; infinite by default): ``reserve``, ``confirm``,
+    ``claim`` and ``sent`` treat a pause as ending then at the latest (a pause another
+    run set beyond this run's ``--max-pause``); ``pause`` and ``paused_until`` see the
+    stored pause.
+    """
+
+    pause_cap: float
 
     def reserve(self, now: float, interval: float) -> float:
         """Reserve the next slot at or after ``now`` (and after any pause); its time."""
@@ -91,14 +137,15 @@ class MemorySchedule:
         self.last = -1e18
         self.paused = 0.0
         self.claimed = -1e18
+        self.pause_cap = math.inf
 
     def reserve(self, now: float, interval: float) -> float:
-        due = max(self.next, now, self.paused)
+        due = max(self.next, now, min(self.paused, self.pause_cap))
         self.next = due + interval
         return due
 
     def confirm(self, now: float, min_gap: float) -> float:
-        wait = max(self.last + min_gap - now, self.paused - now)
+        wait = max(self.last + min_gap - now, min(self.paused, self.pause_cap) - now)
         if wait > 0:
             return wait
         self.last = now
@@ -106,8 +153,9 @@ class MemorySchedule:
 
     def claim(self, now: float, interval: float, min_gap: float) -> float:
         # the same steps as the Redis script's 'claim'
-        if self.paused > now:
-            return now - self.paused
+        paused = min(self.paused, self.pause_cap)
+        if paused > now:
+            return now - paused
         at = max(self.claimed + interval, now)
         if at > now:
             self.claimed = at
@@ -122,9 +170,10 @@ class MemorySchedule:
         return self.confirm(now, min_gap)
 
     def pause(self, until: float) -> bool:
+        # the next slot is not moved: every reservation takes the pause into account,
+        # so a pause capped by --max-pause (or ignored as damage) leaves no trace
         if until > self.paused + 0.001:
             self.paused = until
-            self.next = max(self.next, until)
             return True
         return False
 
@@ -132,18 +181,22 @@ class MemorySchedule:
         return self.paused
 
 
-_RECORD = struct.Struct("<3d")  # next slot, last send, pause end
+#: next slot, last send, pause end (machine_clock), and the boot they were written in
+_RECORD = struct.Struct("<3d16s")
 
 
 class FileSchedule:
     """A schedule shared by the processes of one user through a locked 24-byte file."""
 
-    def __init__(self, path: Path, clock: Clock = time.time) -> None:
+    def __init__(self, path: Path, clock: Clock = machine_clock,
+                 boot: bytes | None = None) -> None:
         import fcntl  # POSIX; callers fall back to MemorySchedule without it
 
         self._fcntl = fcntl
         self.path = path
         self._clock = clock
+        self._boot = boot if boot is not None else boot_id()
+        self.pause_cap = math.inf
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -152,35 +205,42 @@ class FileSchedule:
             os.close(self._fd)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[list[float]]:
+    def _locked(self, stale: bool = True) -> Iterator[list[float]]:
+        """The record, locked; with ``stale``, values no rcsqualify could have set read
+        as none. A record of another boot (or of the wall-clock layout, 24 bytes) is
+        none: its times are on another clock."""
         self._fcntl.flock(self._fd, self._fcntl.LOCK_EX)
         try:
             raw = os.pread(self._fd, _RECORD.size, 0)
-            values = list(_RECORD.unpack(raw)) if len(raw) == _RECORD.size else [0.0, -1e18,
-                                                                                  0.0]
+            values = [0.0, -1e18, 0.0]
+            if len(raw) == _RECORD.size:
+                *stored, boot = _RECORD.unpack(raw)
+                if boot == self._boot:
+                    values = [float(x) for x in stored]
             now = self._clock()
-            if values[0] > now + STALE_AHEAD:
-                values[0] = 0.0
-            if values[2] > now + STALE_AHEAD:
-                values[2] = 0.0
-            if values[1] > now + STALE_AHEAD:
-                values[1] = -1e18
+            if stale:
+                if values[0] > now + STALE_AHEAD:
+                    values[0] = 0.0
+                if values[2] > now + STALE_AHEAD:
+                    values[2] = 0.0
+                if values[1] > now + STALE_AHEAD:
+                    values[1] = -1e18
             before = list(values)
             yield values
             if values != before:
-                os.pwrite(self._fd, _RECORD.pack(*values), 0)
+                os.pwrite(self._fd, _RECORD.pack(*values, self._boot), 0)
         finally:
             self._fcntl.flock(self._fd, self._fcntl.LOCK_UN)
 
     def reserve(self, now: float, interval: float) -> float:
         with self._locked() as v:
-            due = max(v[0], now, v[2])
+            due = max(v[0], now, min(v[2], self.pause_cap))
             v[0] = due + interval
             return due
 
     def confirm(self, now: float, min_gap: float) -> float:
         with self._locked() as v:
-            wait = max(v[1] + min_gap - now, v[2] - now)
+            wait = max(v[1] + min_gap - now, min(v[2], self.pause_cap) - now)
             if wait > 0:
                 return wait
             v[1] = now
@@ -199,12 +259,11 @@ class FileSchedule:
         with self._locked() as v:
             if until > v[2] + 0.001:
                 v[2] = until
-                v[0] = max(v[0], until)
                 return True
             return False
 
     def paused_until(self) -> float:
-        with self._locked() as v:
+        with self._locked(stale=False) as v:  # as stored: the Pacer tells damage
             return v[2]
 
 
@@ -220,27 +279,29 @@ local last = tonumber(v[2]) or -1e18
 local paused = tonumber(v[3]) or 0
 local claimed = tonumber(v[4]) or -1e18
 local ahead = tonumber(ARGV[3])
+local stored = paused
 if nxt > now + ahead then nxt = 0 end
 if paused > now + ahead then paused = 0 end
 if last > now + ahead then last = -1e18 end
 if claimed > now + ahead then claimed = -1e18 end
+local held = math.min(paused, now + tonumber(ARGV[5]))
 local op = ARGV[1]
 local x = tonumber(ARGV[2])
 local out = 0
 if op == 'reserve' then
-  local due = math.max(nxt, now, paused)
+  local due = math.max(nxt, now, held)
   redis.call('HSET', KEYS[1], 'next', string.format('%.6f', due + x))
   out = due - now
 elseif op == 'confirm' then
-  out = math.max(last + x - now, paused - now)
+  out = math.max(last + x - now, held - now)
   if out <= 0 then
     redis.call('HSET', KEYS[1], 'last', string.format('%.6f', now))
     out = 0
   end
 elseif op == 'claim' then
   local hard = tonumber(ARGV[4])
-  if paused > now then
-    out = now - paused
+  if held > now then
+    out = now - held
   else
     local at = math.max(claimed + x, now)
     if at > now then
@@ -257,12 +318,11 @@ elseif op == 'claim' then
 elseif op == 'pause' then
   local till = now + x
   if till > paused + 0.001 then
-    redis.call('HSET', KEYS[1], 'paused', string.format('%.6f', till),
-               'next', string.format('%.6f', math.max(nxt, till)))
+    redis.call('HSET', KEYS[1], 'paused', string.format('%.6f', till))
     out = 1
   end
 else
-  out = paused - now
+  out = stored - now
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return string.format('%.6f', out)
@@ -285,7 +345,7 @@ class RedisSchedule:
     """
 
     def __init__(self, client: Any, key: str, fallback: Schedule, *,
-                 clock: Clock = time.time,
+                 clock: Clock = machine_clock,
                  on_failure: Callable[[BaseException], None] | None = None) -> None:
         import redis
 
@@ -300,14 +360,26 @@ class RedisSchedule:
         self._gap = 0.0
         #: this host's latest send recorded on Redis (its own clock), for the fallback
         self._last_sent: float | None = None
+        self.pause_cap = math.inf
+
+    @property
+    def pause_cap(self) -> float:
+        return self._pause_cap
+
+    @pause_cap.setter
+    def pause_cap(self, value: float) -> None:
+        self._pause_cap = value
+        self.fallback.pause_cap = value
 
     def _call(self, op: str, value: float, hard: float = 0.0,
               now: float | None = None) -> float | None:
         if self.failed is not None:
             return None
         try:
+            cap = min(self._pause_cap - self._clock(), STALE_AHEAD)  # relative: no clocks compared
             out = float(self._step(keys=[self.key], args=[op, f"{value:.6f}",
-                                                         int(STALE_AHEAD), f"{hard:.6f}"]))
+                                                         int(STALE_AHEAD), f"{hard:.6f}",
+                                                         f"{cap:.6f}"]))
         except self._errors as exc:
             self.failed = f"{type(exc).__name__}: {exc}"
             self._seed_fallback()
@@ -484,12 +556,21 @@ class Pacer:
     """
 
     def __init__(self, rate: float, *, margin: float = 0.0, schedule: Schedule | None = None,
-                 clock: Clock | None = None, sleep: Sleep | None = None) -> None:
+                 clock: Clock | None = None, sleep: Sleep | None = None,
+                 max_pause: float = MAX_PAUSE_EVER, name: str = "",
+                 notify: Callable[[str], None] | None = None) -> None:
         self.min_interval = 1.0 / rate
         self.interval = 1.0 / (rate * (1.0 - margin))
         self.schedule = schedule if schedule is not None else MemorySchedule()
-        self._clock = clock or time.time
+        self._clock = clock or machine_clock
         self._sleep = sleep or asyncio.sleep
+        #: the longest this run waits for a pause another run set (--max-pause)
+        self.max_pause = max_pause
+        self._name = name
+        self._notify = notify
+        self._own_pause = 0.0  # the end of the latest pause this pacer set
+        self._seen_pause = 0.0  # the end of the pause last looked at
+        self._damage_told = False
         #: the latest send times (this process), for tests and benchmarks; bounded
         self.sent_at: deque[float] = deque(maxlen=100_000)
 
@@ -499,11 +580,43 @@ class Pacer:
 
     def pause(self, seconds: float) -> bool:
         """Pause the service; True if this call started (or lengthened) the pause."""
-        return self.schedule.pause(self._clock() + seconds)
+        until = self._clock() + seconds
+        started = self.schedule.pause(until)
+        if started:
+            self._own_pause = until
+        return started
 
     @property
     def paused_for(self) -> float:
-        return max(0.0, self.schedule.paused_until() - self._clock())
+        """Seconds this run still waits for the service's pause: a pause no rcsqualify
+        could have set is damage (told once, ignored); one another run set is told,
+        and waited ``max_pause`` at most from when this run first saw it."""
+        now = self._clock()
+        until = self.schedule.paused_until()
+        left = until - now
+        if left <= 0:
+            return 0.0
+        if left > STALE_AHEAD:
+            if not self._damage_told:
+                self._damage_told = True
+                self._tell(f"the shared quota schedule holds a pause of {left / 3600:.0f} h, "
+                           "longer than rcsqualify ever sets (damaged, or written by "
+                           "another tool): ignored")
+            return 0.0
+        if abs(until - self._seen_pause) > SAME_PAUSE:  # a pause not looked at yet
+            self._seen_pause = until
+            capped = left > self.max_pause + SAME_PAUSE
+            self.schedule.pause_cap = now + self.max_pause if capped else math.inf
+            if capped or abs(until - self._own_pause) > SAME_PAUSE:
+                self._tell(f"the service is paused for {left:.0f} s more by another run "
+                           "of rcsqualify (after a 429 it got)" + (
+                               f"; this run waits {self.max_pause:.0f} s at most "
+                               "(--max-pause)" if capped else ""))
+        return max(0.0, min(until, self.schedule.pause_cap) - now)
+
+    def _tell(self, text: str) -> None:
+        if self._notify is not None:
+            self._notify(f"{self._name}: {text}" if self._name else text)
 
     async def reserve(self) -> None:
         """Wait for this caller's place on the schedule (never inside a pause)."""
