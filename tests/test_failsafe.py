@@ -414,13 +414,13 @@ def test_a_slow_token_never_squeezes_the_first_sends(tmp_path: Path) -> None:
     """The token takes 0.3 s (longer than three intervals at 10/s): the first look-ups
     still leave ≥ 1/rate apart, and none before the token arrived."""
     import asyncio
-    import time
 
     import httpx
     import numpy as np
 
     from rcsqualify.capability.bothub import BotHubProvider
     from rcsqualify.remote.http import HttpPolicy
+    from rcsqualify.remote.pacing import machine_clock  # the pacer's clock
 
     token_at: list[float] = []
 
@@ -428,7 +428,7 @@ def test_a_slow_token_never_squeezes_the_first_sends(tmp_path: Path) -> None:
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             if request.url.path.endswith("/token"):
                 await asyncio.sleep(0.3)
-                token_at.append(time.time())
+                token_at.append(machine_clock())
                 return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
             return httpx.Response(200, json={"capabilities": ["chatBotCommunication"]})
 
