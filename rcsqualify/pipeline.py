@@ -27,6 +27,7 @@ from rcsqualify.operators.interface import OperatorSource, SourceStats
 from rcsqualify.verdict import (
     KIND,
     OPERATOR_ERROR,
+    OPERATOR_UNASSIGNED,
     RCS_NO,
     RCS_NO_FEATURE,
     RCS_NOT_LISTED,
@@ -400,7 +401,8 @@ def run_check(
         if other_provider is not None and other_rcs is not None:  # a sampled run
             others = np.flatnonzero((distinct.kind == KIND["mobile"])
                                     & (distinct.operator != target_operator)
-                                    & (distinct.operator != OPERATOR_ERROR))
+                                    & (distinct.operator != OPERATOR_ERROR)
+                                    & (distinct.operator != OPERATOR_UNASSIGNED))
             from rcsqualify.remote.keys import E164Numbers  # strings only when asked
 
             other_rcs[others] = other_provider.check_all(E164Numbers(keys[others]))
@@ -460,10 +462,11 @@ def run_check(
         timings["capability_s"] = time.perf_counter() - t2
 
     op_error = distinct.operator == OPERATOR_ERROR
-    distinct.operator[op_error] = ""
+    unassigned = distinct.operator == OPERATOR_UNASSIGNED
+    distinct.operator[op_error | unassigned] = ""
     distinct.reason = classify(reason=np.zeros(n, np.uint8), kind=kind, is_target=is_target,
                                source=distinct.source, rcs=distinct.rcs,
-                               operator_error=op_error)
+                               operator_error=op_error, unassigned=unassigned)
     _spread(distinct.reason, distinct_index, result.rows.reason)
     for src in operator_sources:
         result.source_stats[src.label] = src.stats

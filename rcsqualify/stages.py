@@ -29,7 +29,7 @@ from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import Distinct, Progress, apply_sources
 from rcsqualify.remote.http import gather_or_cancel, run_all
 from rcsqualify.remote.keys import E164Numbers
-from rcsqualify.verdict import KIND, OPERATOR_ERROR, RCS_UNKNOWN, SOURCE
+from rcsqualify.verdict import KIND, OPERATOR_ERROR, OPERATOR_UNASSIGNED, RCS_UNKNOWN, SOURCE
 
 
 def can_stream(sources: Sequence[OperatorSource], provider: CapabilityProvider | None,
@@ -84,7 +84,7 @@ class _Routes:
             if "capability" in self.queues:
                 self.asked.append(i)
                 self.queues["capability"].put_nowait((i, self.e164[i]))
-        elif op not in ("", OPERATOR_ERROR) and "other" in self.queues:
+        elif op not in ("", OPERATOR_ERROR, OPERATOR_UNASSIGNED) and "other" in self.queues:
             self.queues["other"].put_nowait((i, self.e164[i]))
 
     def settle(self, i: int, code: str, label: str) -> None:

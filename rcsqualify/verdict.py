@@ -41,6 +41,8 @@ REASONS: tuple[str, ...] = (
     "not_checked", "capability_error", "not_sampled", "batch_not_listed", "operator_error",
     # reachable
     "capability_positive",
+    # invalid, learned from an HLR answer (appended: a reason's code is its position)
+    "unassigned",
 )
 R = {name: np.uint8(i) for i, name in enumerate(REASONS)}
 
@@ -54,6 +56,7 @@ REASON_STATUS: dict[str, Status] = {
     **{r: Status.UNVERIFIED for r in ("not_checked", "capability_error", "not_sampled",
                                       "batch_not_listed", "operator_error")},
     "capability_positive": Status.REACHABLE,
+    "unassigned": Status.INVALID,
 }
 #: reason code → status code (index into STATUSES); 255 for "not decided".
 REASON_TO_STATUS = np.array(
@@ -76,6 +79,9 @@ RCS_NOT_SAMPLED, RCS_NOT_LISTED = np.uint8(4), np.uint8(5)
 RCS_NO_FEATURE = np.uint8(6)
 #: the ``operator`` of a number whose MNP look-up failed (never shown: it becomes "")
 OPERATOR_ERROR = "?"
+#: the ``operator`` of a number an HLR says no subscriber holds (never shown either): the
+#: number is ``invalid`` / ``unassigned``, a message that would fail
+OPERATOR_UNASSIGNED = "!"
 
 
 def classify(
@@ -86,6 +92,7 @@ def classify(
     source: np.ndarray,
     rcs: np.ndarray,
     operator_error: np.ndarray | None = None,
+    unassigned: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final reason code per distinct number, from its kind, operator and capability.
 
@@ -94,7 +101,9 @@ def classify(
     ``ported_out`` when a portability source answered, ``range_holder`` when only the
     plan did. Target-operator mobiles depend on ``rcs``: yes → reachable, no → not_rcs,
     error → capability_error, unknown → not_checked (the offline default). A mobile
-    whose operator look-up failed (``operator_error``) is unverified: nothing is known.
+    whose operator look-up failed (``operator_error``) is unverified: nothing is known. A
+    mobile an HLR says no subscriber holds (``unassigned``) is invalid: the message would
+    fail whoever sends it.
     """
     out = reason.copy()
     valid = reason == 0
@@ -115,6 +124,8 @@ def classify(
     out[target & (rcs == RCS_NO_FEATURE)] = R["no_chatbot_feature"]
     if operator_error is not None:
         out[mobile & operator_error] = R["operator_error"]
+    if unassigned is not None:
+        out[mobile & unassigned] = R["unassigned"]
     return out
 
 

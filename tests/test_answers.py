@@ -203,3 +203,74 @@ def test_an_mnp_body_that_says_it_failed_is_not_an_operator(
     assert result.exit_code == 3 and report["reasons"]["operator_error"] == 6
     assert report["operators"].get("FRTE", 0) == 0
     assert cached_entries(cache) == 0
+
+
+# -- item 5: a bulk job that contradicts itself about a number --------------------------
+
+def test_contradictory_bulk_results_are_a_failure_for_that_number(
+        tmp_path: Path, emulator: Emulator) -> None:
+    numbers = frte_numbers(6)
+    e164 = ["+33" + n[1:] for n in numbers]
+    caps = ["chatBotCommunication", "chat"]
+    results = [{"userContact": n, "capabilities": caps} for n in e164]
+    results += [{"userContact": e164[0], "capabilities": []},  # listed capable, then empty
+                {"userContact": e164[1], "capabilities": caps}]  # twice alike: fine
+    emulator.configure(bulk_polls=0, bulk_results=results)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, numbers)
+    args = ["--capability", "bothub-bulk", "--bot-id", "b", "--bothub-url",
+            f"{emulator.base}/bothub/v1", "--bothub-token-url",
+            f"{emulator.base}/oauth/v3/token", "--threshold", "1", "--cache-dir", str(cache),
+            "--poll-interval", "0.05", "--rate", "100"]
+    result, report = check_json([str(f), *args])
+    assert result.exit_code == 3
+    assert report["counts"]["reachable"] == 5 and report["counts"]["not_rcs"] == 0
+    assert report["reasons"]["capability_error"] == 1
+    kinds = report["api"]["providers"]["bothub-bulk"]["answers"]["kinds"]
+    assert kinds["contradictory_result"] == 1
+    assert any("different capabilities" in n for n in report["notes"])
+    assert cached_entries(cache) == 5  # not the contradicted number
+    emulator.configure(bulk_results=None, capable_share=1.0)
+    _, again = check_json([str(f), *args])
+    assert again["counts"]["reachable"] == 6 and again["api"]["cache_hits"] == 5
+
+
+# -- item 3: hlr-lookups' INVALID_MSISDN is a dead number, not "unknown" ------------------
+
+def test_an_unassigned_number_is_invalid_counted_once_and_cached(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    numbers = frte_numbers(24)
+    dead = {"+33" + n[1:]: {"operator": "unknown"} for n in numbers[:3]}
+    emulator.reset(quota=1000, numbers={**dead, **{"+33" + n[1:]: {"operator": "20801"}
+                                                   for n in numbers[3:]}})
+    monkeypatch.setenv("RCSQUALIFY_MNP_KEY", "emulator-hlr-key")
+    monkeypatch.setenv("RCSQUALIFY_MNP_SECRET", "emulator-hlr-secret")
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, [*numbers, numbers[0], numbers[0]])  # two duplicate rows
+    args = [str(f), "--mnp-profile", "hlr-lookups", "--mnp-url", emulator.base,
+            "--rate", "500", "--cache-dir", str(cache), "-o", str(tmp_path / "out.csv")]
+    _, report = check_json(args)
+    assert report["reasons"]["unassigned"] == 3  # per distinct number, not per row
+    assert report["counts"]["invalid"] == 3 and report["counts"]["duplicates"] == 2
+    assert report["error_ratio"] == pytest.approx(3 / 24)
+    rows = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert sum('"invalid";"unassigned"' in r for r in rows) == 5  # every row of them
+    _, again = check_json(args)
+    assert again["reasons"]["unassigned"] == 3
+    assert again["api"]["providers"]["mnp"]["cache_hits"] == 24  # the dead answers kept
+
+
+def test_twenty_unassigned_answers_at_the_start_stop_the_run(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every number "not assigned": numbers sent in a form the service does not read
+    look like this; nothing is cached."""
+    emulator.reset(quota=1000, hlr_body={"connectivity_status": "INVALID_MSISDN",
+                                         "processing_status": "COMPLETED", "mccmnc": None})
+    monkeypatch.setenv("RCSQUALIFY_MNP_KEY", "emulator-hlr-key")
+    monkeypatch.setenv("RCSQUALIFY_MNP_SECRET", "emulator-hlr-secret")
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(40))
+    result = run_cli(["check", str(f), "--mnp-profile", "hlr-lookups", "--mnp-url",
+                      emulator.base, "--rate", "500", "--cache-dir", str(cache)])
+    assert_stopped(result, "held by no subscriber", "--mnp-profile")
+    assert cached_entries(cache) == 0

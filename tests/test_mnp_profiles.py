@@ -44,14 +44,16 @@ def run_profile(tmp_path: Path, emulator: Emulator, profile: str, *extra: str
                        str(tmp_path / "cache"), *extra])
 
 
-@pytest.mark.parametrize(("profile", "env", "family", "error_kind"), [
-    ("twilio", TWILIO_ENV, "twilio", "error_line_type"),
-    ("hlr-lookups", HLR_ENV, "hlr", "error_undetermined"),
+@pytest.mark.parametrize(("profile", "env", "family", "error_kind", "dead"), [
+    ("twilio", TWILIO_ENV, "twilio", "error_line_type", "unknown"),
+    # hlr-lookups' dead-number answer (INVALID_MSISDN) is not "unknown": issue #23 item 3
+    ("hlr-lookups", HLR_ENV, "hlr", "error_undetermined", "unassigned"),
 ])
 def test_named_profile_over_http(tmp_path: Path, emulator: Emulator,
                                  monkeypatch: pytest.MonkeyPatch, profile: str,
-                                 env: dict[str, str], family: str, error_kind: str) -> None:
-    """Operator, ported number, unknown number and an error inside a 200, each read as the
+                                 env: dict[str, str], family: str, error_kind: str,
+                                 dead: str) -> None:
+    """Operator, ported number, dead number and an error inside a 200, each read as the
     service documents it; the error is a failure, counted, never cached."""
     emulator.reset(quota=1000, numbers=ANSWERS)
     setenv(monkeypatch, env)
@@ -59,16 +61,20 @@ def test_named_profile_over_http(tmp_path: Path, emulator: Emulator,
     assert result.exit_code == 3 and report["gate"] == "incomplete"
     assert report["reasons"]["operator_error"] == 1  # the error, never "unknown"
     assert report["reasons"]["ported_out"] == 1  # 20810 is SFR
-    # the unknown number falls to the range holder; the errored one is operator_error
-    # (its operator_source stays mnp, the source that failed)
-    assert report["operator_sources"] == {"mnp": 3, "range": 1}
+    if dead == "unknown":
+        # Twilio's "valid": false says nothing of who holds the number: the range holder
+        # answers; the errored one is operator_error (its operator_source stays mnp)
+        assert report["operator_sources"] == {"mnp": 3, "range": 1}
+    else:  # a number no subscriber holds: a message that would fail
+        assert report["operator_sources"] == {"mnp": 4}
+        assert report["reasons"]["unassigned"] == 1 and report["counts"]["invalid"] == 1
     answers = report["api"]["providers"]["mnp"]["answers"]
-    assert answers["kinds"] == {"operator": 2, "unknown": 1, error_kind: 1}
+    assert answers["kinds"] == {"operator": 2, dead: 1, error_kind: 1}
     assert answers["by_status"] == {"200": {"recognized": 3, "unrecognized": 1}}
     asked = emulator.stats()["asked"]
     assert sorted(k for k in asked if k.startswith(f"{family}:")) == sorted(
         f"{family}:{e164(n)}" for n in NUMBERS)
-    assert cached_entries(tmp_path / "cache") == 3  # operator ×2 and unknown, not the error
+    assert cached_entries(tmp_path / "cache") == 3  # operator ×2 and the dead one, not the error
 
     # a re-run asks only the number that failed
     result, again = run_profile(tmp_path, emulator, profile)

@@ -46,7 +46,8 @@ def test_probe_bothub_not_capable(emulator: Emulator) -> None:
 @pytest.mark.parametrize(("profile", "operator", "code", "meaning"), [
     ("twilio", "20810", 0, "operator SFR0"),
     ("twilio", "error", 3, "not recognized (error_line_type)"),
-    ("hlr-lookups", "unknown", 0, "the service does not know the number"),
+    ("twilio", "unknown", 0, "the service does not know the number"),
+    ("hlr-lookups", "unknown", 0, "no subscriber holds the number: invalid / unassigned"),
     ("hlr-lookups", "error", 3, "not recognized (error_undetermined)"),
 ])
 def test_probe_an_mnp_profile(emulator: Emulator, monkeypatch: pytest.MonkeyPatch,

@@ -18,7 +18,10 @@ Every poll goes through the service's pacing and waits its poll interval first (
 poll right after the submit would leave within one interval of it). Polling is bounded
 by ``--bulk-deadline`` (default: the end of the current window); jobs unfinished then
 are reported, stay persisted for the next run, and their numbers stay ``unverified``.
-``FAILED`` and any status we do not know end the job (its numbers unverified).
+``FAILED`` and any status we do not know end the job (its numbers unverified). A number
+the results list twice with different capabilities (capable, then empty) is a failure
+for that number (``contradictory_result`` in the report, a note, nothing cached), never
+"the last one wins".
 
 The job JSON shape is not public (APIS.md): everything that depends on it is in the
 functions below the constants, so it changes in one place.
@@ -72,6 +75,9 @@ class Poll:
     state: str  # running | done | failed | unrecognized
     results: dict[str, Any] = field(default_factory=dict)  # number → capability list
     bad_items: int = 0
+    #: numbers listed more than once with different capability lists (listed capable,
+    #: then empty): the job contradicts itself about them, so none of its answers holds
+    contradictory: set[str] = field(default_factory=set)
 
 
 def read_poll(body: Any) -> Poll:
@@ -92,7 +98,12 @@ def read_poll(body: Any) -> Poll:
         if not isinstance(number, str) or "capabilities" not in item or carries_error(item):
             poll.bad_items += 1
             continue
-        poll.results[number] = item["capabilities"]
+        caps = item["capabilities"]
+        if number in poll.results and poll.results[number] != caps:
+            poll.contradictory.add(number)
+        poll.results[number] = caps
+    for number in poll.contradictory:
+        del poll.results[number]
     return poll
 
 
@@ -247,6 +258,12 @@ class BotHubBulkProvider(BotHubProvider):
                     http.accept(answer, "job_done")
                     if state.bad_items:
                         self.stats.kinds["bad_result_item"] += state.bad_items
+                    if state.contradictory:
+                        self.stats.kinds["contradictory_result"] += len(state.contradictory)
+                        self.notes.append(
+                            f"a BotHub bulk job listed {len(state.contradictory)} number(s) "
+                            "more than once with different capabilities; they stay "
+                            "unverified (nothing cached) and the next run asks again")
                     record(state.results, job)
                     end_job(job, None)
                     return

@@ -13,9 +13,12 @@ Recognized answers only:
 - whatever the profile, a body that says it failed at its top level (``"result":
   "failed"``, ``"success": false``, a non-empty error key: ``remote/answers.py``) → a
   failure, even when it also names a network;
+- an answer matching an unassigned rule (hlr-lookups' ``INVALID_MSISDN``: "not currently
+  assigned to any subscriber") → ``OPERATOR_UNASSIGNED``: the number is ``invalid`` /
+  ``unassigned`` (a message to it would fail), cached;
 - an answer matching an unknown rule, or a JSON object with one of the profile's unknown
   statuses (``generic``: 404) → the service does not know the number: cached, the range
-  holder answers;
+  holder answers (an answer that says nothing about the number);
 - the network field(s) holding an MCC-MNC (5-6 digits, MCC and MNC joined when split) or
   a known ARCEP code → that operator (an MCC-MNC we cannot name is still "not the target");
 - anything else (a missing field, a value of another shape — text, markup, control
@@ -66,7 +69,7 @@ from rcsqualify.remote.http import (
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
 from rcsqualify.remote.stats import ProviderStats
-from rcsqualify.verdict import OPERATOR_ERROR
+from rcsqualify.verdict import OPERATOR_ERROR, OPERATOR_UNASSIGNED
 
 _UNKNOWN = "-"  # cached "the service does not know this number"
 # ASCII digits only: a full-width or Arabic-Indic "20801" must not pass as a network
@@ -139,7 +142,7 @@ class MnpSource(OperatorSource):
         # "unknown" answers before the first operator answer are held, not cached: a
         # wrong path answering a JSON 404 looks exactly like "unknown number"
         self._operators_seen = 0
-        self._held: list[str] = []
+        self._held: list[tuple[str, str]] = []  # (number, cached value)
         self.policy = policy
         self.counts = ProviderStats()  # HTTP counts for the report's api block
         self.api = self.counts
@@ -216,6 +219,8 @@ class MnpSource(OperatorSource):
                 raise _Failure(kind)
         if says_failed(body):  # whatever the profile: {"mccmnc": …, "result": "failed"}
             raise _Failure("error_in_body")
+        if any(rule.matches(body) for rule in p.unassigned):
+            return Verdict(OPERATOR_UNASSIGNED, "unassigned")
         if any(rule.matches(body) for rule in p.unknown):
             return Verdict("", "unknown")
         raw = self._network(body)
@@ -275,30 +280,33 @@ class MnpSource(OperatorSource):
         if verdict.kind == "unknown":
             return True, "the service does not know the number: cached, the range holder " \
                 "answers"
+        if verdict.kind == "unassigned":
+            return True, "no subscriber holds the number: invalid / unassigned (cached)"
         if verdict.kind == "unnamed_network":
             return True, f"network {verdict.code}, no ARCEP operator known for it (not the " \
                 "target operator)"
         return True, f"operator {verdict.code}"
 
     def _remember(self, msisdn: str, code: str) -> None:
-        """Cache an answer the moment it arrives, except "unknown" answers while no
-        number of the run has had an operator: held, and if the first
-        ``UNKNOWN_AT_START`` answers are all "unknown", the run stops (exit 2)."""
-        if code:
+        """Cache an answer the moment it arrives, except "unknown" and "unassigned"
+        answers while no number of the run has had an operator: held, and if the first
+        ``UNKNOWN_AT_START`` answers are all such, the run stops (exit 2)."""
+        value = code or _UNKNOWN
+        if code and code != OPERATOR_UNASSIGNED:
             self._operators_seen += 1
             held, self._held = self._held, []
-            self.cache.put_many("op", self.namespace,
-                                [(msisdn, code), *((n, _UNKNOWN) for n in held)])
+            self.cache.put_many("op", self.namespace, [(msisdn, code), *held])
             return
         if self._operators_seen:
-            self.cache.put("op", self.namespace, msisdn, _UNKNOWN)
+            self.cache.put("op", self.namespace, msisdn, value)
             return
-        self._held.append(msisdn)
+        self._held.append((msisdn, value))
         if len(self._held) >= UNKNOWN_AT_START:
             raise ConfigurationError(
                 f"mnp: the first {len(self._held)} answers from "
                 f"{mask_url(self.request_parts(msisdn)[1])} all said the number is unknown "
-                "to the service; a wrong path answering 404 looks like this: check "
+                "to the service (or held by no subscriber); a wrong path answering 404, or "
+                "numbers sent in a form the service does not read, look like this: check "
                 "--mnp-url (RCSQUALIFY_MNP_URL) and --mnp-profile")
 
     def _from_cache(self, cached: str | None) -> str | None:
@@ -309,6 +317,8 @@ class MnpSource(OperatorSource):
             return None
         if cached == _UNKNOWN:
             return ""
+        if cached == OPERATOR_UNASSIGNED:
+            return cached
         if cached in self._codes or (_MCCMNC.fullmatch(cached) is not None
                                      and _plausible_network(cached)):
             return cached

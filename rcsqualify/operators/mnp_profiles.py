@@ -44,9 +44,15 @@ The format (every key, with the defaults)::
     path = "valid"
     equals = false
 
+    [[answer.unassigned]]                 # same rules: "no subscriber holds the number"
+    path = "connectivity_status"          # (an HLR's dead-number answer)
+    equals = "INVALID_MSISDN"
+
 An answer is judged in this order (CONTRACT §10, recognized answers only): an error
 rule matches → a failure, never cached (retried first when ``transient``); an unknown
-rule matches → unknown (cached; the range holder answers); the network field(s) hold an
+rule matches → unknown (cached; the range holder answers); an unassigned rule matches →
+the number is ``invalid`` / ``unassigned`` (cached: a message to it would fail); the
+network field(s) hold an
 MCC-MNC or an ARCEP code → that operator (cached); anything else (missing field, a value
 of another shape, not an object) → a failure, never cached.
 
@@ -147,6 +153,7 @@ class Profile:
     mnc: str = ""
     errors: tuple[Rule, ...] = ()
     unknown: tuple[Rule, ...] = ()
+    unassigned: tuple[Rule, ...] = ()
 
     @property
     def is_template(self) -> bool:
@@ -271,7 +278,7 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
     v.only(request, "request", ("method", "path", "query", "body"))
     v.only(auth, "auth", ("scheme", "optional", "signed_prefix"))
     v.only(answer, "answer", ("ok", "unknown_statuses", "network", "mcc", "mnc", "error",
-                              "unknown"))
+                              "unknown", "unassigned"))
     method = v.string(request, "method", "request.", default="GET").upper()
     if method not in ("GET", "POST"):
         v.fail("request.method", "must be GET or POST")
@@ -335,7 +342,8 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
         url=url, method=method, path=path, query=query, body=body, scheme=scheme,
         auth_optional=optional, signed_prefix=signed_prefix, ok=ok,
         unknown_statuses=unknown_statuses, network=tuple(network_raw), mcc=mcc, mnc=mnc,
-        errors=v.rules(answer, "error"), unknown=v.rules(answer, "unknown"))
+        errors=v.rules(answer, "error"), unknown=v.rules(answer, "unknown"),
+        unassigned=v.rules(answer, "unassigned"))
 
 
 class _Validator:

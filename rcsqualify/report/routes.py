@@ -26,7 +26,10 @@ def route_per_number(result: CheckResult) -> np.ndarray | None:
     other = result.other_rcs if result.other_rcs is not None else np.full(
         len(d.key), RCS_UNKNOWN, np.uint8)
     return route_codes(kind=d.kind, is_target=d.operator == result.target_operator,
-                       rcs=d.rcs, other_rcs=other, operator_error=d.reason == R["operator_error"])
+                       rcs=d.rcs, other_rcs=other,
+                       # no route for a number nobody holds, nor one nothing is known of
+                       operator_error=(d.reason == R["operator_error"])
+                       | (d.reason == R["unassigned"]))
 
 
 def routes_block(result: CheckResult) -> dict[str, Any] | None:
