@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -96,6 +96,20 @@ def current_end(now: datetime, hours: Hours = ASSUMED) -> datetime | None:
         if end > local:
             return end
     raise AssertionError("an open window closes within a day")
+
+
+def seconds_between(later: datetime, earlier: datetime) -> float:
+    """Elapsed seconds from ``earlier`` to ``later``, in UTC. Python subtracts two
+    datetimes of one tzinfo (both Paris) on their wall clocks, ignoring DST: at 23:30 on
+    the spring-forward night that gave 27,000 s to 07:00 where 23,400 remain."""
+    return (later.astimezone(UTC) - earlier.astimezone(UTC)).total_seconds()
+
+
+def seconds_left(now: datetime, hours: Hours = ASSUMED) -> float | None:
+    """Seconds until the window open at ``now`` closes (None when closed, or when only
+    the server knows), on both DST nights."""
+    end = current_end(now, hours)
+    return None if end is None else max(0.0, seconds_between(end, now))
 
 
 def describe(now: datetime, hours: Hours = ASSUMED) -> str:

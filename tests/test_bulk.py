@@ -354,3 +354,25 @@ def test_a_405_inside_the_assumed_window_backs_off_for_minutes_then_gives_up(
     assert fake.now <= datetime(2026, 11, 26, 7, 0, tzinfo=PARIS)
     assert emulator.stats()["requests"]["bothub"] <= 10
     assert any("all through the assumed window" in n for n in provider.notes)
+
+
+@pytest.mark.parametrize(("local", "left"), [
+    # 23:30 CET, spring forward: 07:00 CEST is 05:00 UTC, 6.5 h away (not 7.5 h)
+    ((2026, 3, 28, 23, 30), 6.5 * 3600),
+    # 23:30 CEST, fall back: 07:00 CET is 06:00 UTC, 8.5 h away (not 7.5 h)
+    ((2026, 10, 24, 23, 30), 8.5 * 3600),
+])
+def test_the_polling_deadline_counts_real_seconds_on_both_dst_nights(
+        tmp_path: Path, local: tuple[int, ...], left: float) -> None:
+    """Issue #23 R7: the deadline was wall-clock arithmetic on Paris datetimes, so on
+    the spring-forward night polling ran an hour past the window (to 08:00 CEST)."""
+    from rcsqualify import bulkwindow
+
+    now = datetime(*local, tzinfo=PARIS)  # type: ignore[misc]
+    assert bulkwindow.seconds_left(now) == left
+    provider = BotHubBulkProvider(
+        job_dir=tmp_path, clock=lambda: now, base_url="http://bulk.test/bothub/v1",
+        token_url="http://bulk.test/token", client_id="c", client_secret="s", bot_id="b",
+        cache=LookupCache(tmp_path / "c"), policy=HttpPolicy(rate=100))
+    allowed = provider._deadline() - time.monotonic()
+    assert left - 60 < allowed <= left

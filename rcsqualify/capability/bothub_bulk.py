@@ -36,7 +36,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +182,9 @@ class BotHubBulkProvider(BotHubProvider):
         limits = []
         if self.bulk_deadline is not None:
             limits.append(self.bulk_deadline)
-        end = bulkwindow.current_end(self.clock(), self.hours)
-        if end is not None:
-            limits.append(max(0.0, (end - self.clock()).total_seconds()))
+        left = bulkwindow.seconds_left(self.clock(), self.hours)  # in UTC: DST nights
+        if left is not None:
+            limits.append(left)
         if not limits:
             # the assumed window is closed (or server-only) yet BotHub took the job: we
             # do not know when its window ends, so an hour unless told otherwise
@@ -340,7 +340,7 @@ class BotHubBulkProvider(BotHubProvider):
                     end = bulkwindow.current_end(now, self.hours)
                     delay = FINAL_WAIT * (2 ** late_405s)
                     late_405s += 1
-                    if end is None or now + timedelta(seconds=delay) >= end:
+                    if end is None or bulkwindow.seconds_between(end, now) <= delay:
                         self._say("BotHub refused bulk jobs (HTTP 405) all through the "
                                   "assumed window; check --bulk-hours; the numbers stay "
                                   "unverified")
@@ -348,7 +348,7 @@ class BotHubBulkProvider(BotHubProvider):
                     self._say(f"BotHub answered 405 inside the assumed bulk window; trying "
                               f"again in {delay / 60:.0f} min")
                 else:
-                    delay = max(1.0, (opening - now).total_seconds())
+                    delay = max(1.0, bulkwindow.seconds_between(opening, now))
                     self._say(f"bulk window closed: waiting until "
                               f"{opening:%Y-%m-%d %H:%M %Z} ({delay / 3600:.1f} h)")
                 await self.sleep(delay)
