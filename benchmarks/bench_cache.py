@@ -119,6 +119,9 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    # a Redis cache needs its key kept outside it (remote/cachekey.py): one for the
+    # caches made here and the runs they start
+    os.environ.setdefault("RCSQUALIFY_CACHE_KEY", os.urandom(32).hex())
     nums = numbers(args.numbers)
     figures: dict[str, Any] = {"numbers": args.numbers, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp_name:

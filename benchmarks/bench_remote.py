@@ -255,7 +255,9 @@ def redis_shared_quota(base: str, tmp: Path, quota: float, grace: float = 0.002,
                 env = {**os.environ, "RCSQUALIFY_CACHE_DIR": f"{tmp}/host-{n}-{k}/cache",
                        "RCSQUALIFY_QUOTA_DIR": f"{tmp}/host-{n}-{k}/quota",
                        "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
-                       "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"}
+                       "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret",
+                       # a Redis cache keeps its key outside it (remote/cachekey.py)
+                       "RCSQUALIFY_CACHE_KEY": "5e" * 32}
                 procs.append(subprocess.Popen(
                     [EXE, "check", str(contacts), "--capability", "bothub", "--bot-id",
                      "bench", "--bothub-url", f"{base}/bothub/v1", "--bothub-token-url",

@@ -40,6 +40,7 @@ CREDENTIALS: dict[str, str] = {
     "mnp-password": "RCSQUALIFY_MNP_PASSWORD",
     "mnp-key": "RCSQUALIFY_MNP_KEY",
     "mnp-secret": "RCSQUALIFY_MNP_SECRET",
+    "cache-key": "RCSQUALIFY_CACHE_KEY",  # cache-key-file = "PATH" too (remote/cachekey.py)
 }
 #: options that only the command line may give (a profile or the environment giving
 #: them is refused: ``--dry-run`` must never make a CI gate pass by accident)

@@ -392,6 +392,8 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
                              "nothing was checked")
         summary = summarize(result, plan, input_info=source.info.as_dict(),
                             threshold=s.threshold, remote_asked=s.remote, gate_mode=s.gate)
+        if cache is not None:  # a key stored inside a shared cache: said on every run
+            summary.warnings.extend(cache.notes)
         summary.projection = campaign_projection(
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)

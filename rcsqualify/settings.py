@@ -103,6 +103,8 @@ class Settings:
     cache_url: str | None = None  # a directory or redis://… (issue #15)
     quota_store: str | None = None  # redis://…; default: cache_url if Redis
     no_cache: bool = False
+    cache_key_file: Path | None = None  # the cache key, kept outside the cache (#23)
+    cache_key_in_store: bool = False  # accept a key stored inside a shared cache
     refresh: bool = False
     ttl_positive_days: float = 90.0
     ttl_negative_days: float = 60.0

@@ -22,6 +22,7 @@ from rcsqualify.errors import ConfigurationError, InputError
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.remote.cache import Freshness, LookupCache
+from rcsqualify.remote.cachekey import KeyOptions
 from rcsqualify.remote.http import Notify
 from rcsqualify.settings import Settings
 
@@ -47,7 +48,8 @@ def make_cache(s: Settings) -> LookupCache:
     from rcsqualify.remote.store import is_redis_url
 
     cache = LookupCache(s.cache_dir, url=s.cache_url, enabled=not s.no_cache,
-                        refresh=s.refresh,
+                        refresh=s.refresh, key=cache_key_options(
+                            s.cache_key_file, s.cache_key_in_store, s.credential_refs),
                         freshness=Freshness(s.ttl_positive_days, s.ttl_negative_days,
                                             s.ttl_operator_days))
     quota_url = s.quota_store or (s.cache_url if is_redis_url(s.cache_url) else None)
@@ -61,6 +63,23 @@ def make_cache(s: Settings) -> LookupCache:
         cache.close()
         raise
     return cache
+
+
+def cache_key_options(file: Path | None, in_store: bool = False,
+                      refs: dict[str, str] | None = None) -> KeyOptions:
+    """Where the cache key comes from (remote/cachekey.py): ``--cache-key-file`` (or
+    ``RCSQUALIFY_CACHE_KEY_FILE``), else the profile's ``cache-key`` reference (a file,
+    or ``env:VAR`` resolved here), else ``RCSQUALIFY_CACHE_KEY`` (read when the cache
+    opens)."""
+    ref = (refs or {}).get("RCSQUALIFY_CACHE_KEY")
+    if file is None and ref:
+        kind, _, target = ref.partition(":")
+        if kind == "file":
+            return KeyOptions(file=Path(target), in_store=in_store)
+        from rcsqualify.config import resolve_reference
+
+        return KeyOptions(text=resolve_reference(ref, "the cache key"), in_store=in_store)
+    return KeyOptions(file=file, in_store=in_store)
 
 
 P = ParamSpec("P")

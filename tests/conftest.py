@@ -29,7 +29,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     home = tmp_path_factory.mktemp("home")
     for key in list(os.environ):
         if key.startswith("RCSQUALIFY_") or key in (
-                "GOOGLE_APPLICATION_CREDENTIALS", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+                "GOOGLE_APPLICATION_CREDENTIALS", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY",
+                "GITLAB_CI"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RCSQUALIFY_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("RCSQUALIFY_PLAN_DIR", str(home / "plan"))
@@ -153,9 +154,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url(redis_server: str) -> str:
-    """The session's Redis, emptied for this test."""
+def redis_url(redis_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's Redis, emptied for this test; the cache key kept outside it, as a
+    shared cache requires (``RCSQUALIFY_CACHE_KEY``, remote/cachekey.py)."""
     import redis
+
+    from tests.helpers import TEST_CACHE_KEY
+
+    monkeypatch.setenv("RCSQUALIFY_CACHE_KEY", TEST_CACHE_KEY)
 
     client = redis.Redis.from_url(redis_server)
     client.flushall()

@@ -11,6 +11,9 @@ from typer.testing import CliRunner, Result
 
 from rcsqualify.cli import app
 
+#: a cache key kept outside the cache (a shared cache requires one: remote/cachekey.py)
+TEST_CACHE_KEY = "5e" * 32
+
 
 def run_cli(args: list[str], input: str | bytes | None = None) -> Result:
     return CliRunner().invoke(app, args, input=input, catch_exceptions=False)
@@ -95,7 +98,7 @@ def cached_entries(cache_dir: Path) -> int:
     """How many answers a cache directory holds (it must hold none after a failure)."""
     from rcsqualify.remote.cache import LookupCache
 
-    cache = LookupCache(cache_dir)
+    cache = LookupCache(cache_dir, need="inspect")
     try:
         return int(cache.info()["entries"])
     finally:

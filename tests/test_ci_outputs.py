@@ -30,7 +30,7 @@ from rcsqualify.report.summary import Summary, stale_data
 from rcsqualify.runner import execute_check
 from rcsqualify.settings import Settings
 from tests.conftest import ROOT, Emulator
-from tests.helpers import check_json, run_cli, write_csv
+from tests.helpers import TEST_CACHE_KEY, check_json, run_cli, write_csv
 
 # no digit: a first row with digits above the phone column would be read as data
 HOSTILE_COLUMN = ("<script>alert(x)</script> | **gras** [lien](http://evil.example) "
@@ -406,13 +406,16 @@ def test_github_actions_workflow_runs_against_the_emulator(tmp_path: Path,
     emulator.configure(numbers={f"+33607{i:06d}": {"capable": True} for i in range(12)})
     contexts = {
         "secrets": {"RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
-                    "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"},
+                    "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret",
+                    "RCSQUALIFY_CACHE_KEY": TEST_CACHE_KEY},
         "vars": _emulator_settings(emulator),
         "github": {"workspace": str(workspace), "run_id": "1"},
     }
     job_env = {k: _github_expr(str(v), contexts) for k, v in job["env"].items()}
     step_summary = tmp_path / "step_summary.md"
-    env = _shell_env({**job_env, "GITHUB_ACTIONS": "true",
+    # the cache key is a repository secret (a cache CI saves must not hold its key)
+    env = _shell_env({"RCSQUALIFY_CACHE_KEY": TEST_CACHE_KEY, **job_env,
+                      "GITHUB_ACTIONS": "true",
                       "GITHUB_STEP_SUMMARY": str(step_summary)})
     cache_paths = {s["with"]["path"] for s in steps
                    if s.get("uses", "").startswith("actions/cache/")}
@@ -462,7 +465,8 @@ def test_gitlab_job_runs_against_the_emulator(tmp_path: Path, emulator: Emulator
     env = _shell_env({**variables, **_emulator_settings(emulator),  # CI/CD variables
                       "CI": "true", "GITLAB_CI": "true", "CI_PROJECT_DIR": str(workspace),
                       "RCSQUALIFY_BOTHUB_CLIENT_ID": "emulator-client",
-                      "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret"})
+                      "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "emulator-secret",
+                      "RCSQUALIFY_CACHE_KEY": TEST_CACHE_KEY})
     script = "\n".join(job["script"])
     assert "rcsqualify check" in script
     gate = _bash(script, workspace, env)

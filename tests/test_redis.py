@@ -18,7 +18,14 @@ import pytest
 
 from rcsqualify.remote.pacing import MemorySchedule, QuotaStore, RedisSchedule, service_key
 from tests.conftest import Emulator
-from tests.helpers import closed_port, contacts_file, frte_numbers, run_cli, start_redis
+from tests.helpers import (
+    TEST_CACHE_KEY,
+    closed_port,
+    contacts_file,
+    frte_numbers,
+    run_cli,
+    start_redis,
+)
 
 # -- the schedule --------------------------------------------------------------------------
 
@@ -317,7 +324,8 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
                "--throttle-pause", "1", "--cache-url", url,
                "--json-report", str(tmp_path / "r.json")]
         env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache"),
-               "RCSQUALIFY_QUOTA_DIR": str(tmp_path / "quota")}
+               "RCSQUALIFY_QUOTA_DIR": str(tmp_path / "quota"),
+               "RCSQUALIFY_CACHE_KEY": TEST_CACHE_KEY}
         run = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
@@ -502,7 +510,7 @@ def test_cache_clear_erases_damaged_and_orphaned_batches(redis_url: str,
     result = run_cli(["cache", "clear", "--yes", "--cache-url", redis_url])
     assert result.exit_code == 0, result.stderr
     assert r.keys("rcsq:b:*") == [] and r.keys("rcsq:i:*") == []
-    assert r.exists("rcsq:secret")  # the secret stays
+    assert r.exists("rcsq:keyid")  # the key's fingerprint stays
 
 
 def test_a_space_read_in_the_background_serves_the_first_look_up(redis_url: str,

@@ -12,6 +12,7 @@ import typer
 
 from rcsqualify.cli.base import (
     CacheDir,
+    CacheKeyFile,
     CacheUrl,
     Debug,
     MaxUnmapped,
@@ -27,6 +28,8 @@ from rcsqualify.textsafe import safe_text
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from rcsqualify.remote.cachekey import Need
 
 
 def _count_table(title: str, name: str, unit: str,
@@ -246,11 +249,19 @@ app.add_typer(cache_app, name="cache")
 
 
 @contextlib.contextmanager
-def _opened_cache(cache_dir: Path | None, cache_url: str | None = None) -> Iterator[Any]:
+def _opened_cache(cache_dir: Path | None, cache_url: str | None = None,
+                  key_file: Path | None = None, need: "Need" = "inspect") -> Iterator[Any]:
+    """The cache a maintenance command works on: no key is made; a key given that is
+    not the cache's is refused (exit 2); what every run must be told is said."""
     from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.wiring import cache_key_options
 
-    cache = LookupCache(cache_dir, url=cache_url)
+    cache = LookupCache(cache_dir, url=cache_url, key=cache_key_options(key_file),
+                        need=need)
     try:
+        for note in cache.notes:
+            stderr_console().print(f"warning: {note}", markup=False, highlight=False,
+                                   soft_wrap=True)
         yield cache
     finally:
         cache.close()
@@ -261,13 +272,14 @@ def _opened_cache(cache_dir: Path | None, cache_url: str | None = None) -> Itera
 def cache_info(
     cache_dir: CacheDir = None,
     cache_url: CacheUrl = None,
+    cache_key_file: CacheKeyFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
     debug: Debug = False,
 ) -> None:
     """Entries per provider, answers, staleness, size and an age histogram."""
     import json
 
-    with _opened_cache(cache_dir, cache_url) as cache:
+    with _opened_cache(cache_dir, cache_url, cache_key_file) as cache:
         info = cache.info()
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -275,8 +287,12 @@ def cache_info(
     from rich.console import Console  # not imported by a check
 
     console = Console(highlight=False)
+    key = {"inside": "stored inside the cache (whoever reads the cache can recover its "
+                     "numbers; 'rcsqualify cache move-key' moves it out)",
+           "outside": "kept outside the cache", "none": "none yet"}[info["key"]]
     console.print(f"{safe_text(info['directory'])}: {info['entries']} entries, "
                   f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
+    console.print(f"key {key}", markup=False, soft_wrap=True)
     from rich.table import Table
 
     t = Table(title="Entries per service (scope: provider, base URL, bot/agent id)")
@@ -297,6 +313,7 @@ def cache_info(
 @cache_app.command("clear")
 @reports_errors
 def cache_clear(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
+                cache_key_file: CacheKeyFile = None,
                 yes: Annotated[bool, typer.Option(
                     "--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
                 debug: Debug = False) -> None:
@@ -307,7 +324,7 @@ def cache_clear(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
             default=False, err=True):
         typer.echo("nothing removed", err=True)
         raise typer.Exit(1)
-    with _opened_cache(cache_dir, cache_url) as cache:
+    with _opened_cache(cache_dir, cache_url, cache_key_file) as cache:
         removed = cache.clear()
     typer.echo(f"removed {removed} entries")
 
@@ -321,6 +338,7 @@ def cache_forget(
         "--file", help="A file of numbers, one per line.")] = None,
     cache_dir: CacheDir = None,
     cache_url: CacheUrl = None,
+    cache_key_file: CacheKeyFile = None,
     debug: Debug = False,
 ) -> None:
     """Erase what the cache holds about these people's numbers, in every scope and in
@@ -342,7 +360,7 @@ def cache_forget(
     if bad:
         raise fail(f"{len(bad)} of the numbers given are not French numbers (item "
                     f"{bad[0] + 1} first); nothing was forgotten", int(ExitCode.USAGE))
-    with _opened_cache(cache_dir, cache_url) as cache:
+    with _opened_cache(cache_dir, cache_url, cache_key_file, need="use") as cache:
         removed = cache.forget(e164)
     typer.echo(f"forgot {len(set(e164))} number(s): {removed} cache entries removed")
 
@@ -350,8 +368,27 @@ def cache_forget(
 @cache_app.command("prune")
 @reports_errors
 def cache_prune(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
-                debug: Debug = False) -> None:
+                cache_key_file: CacheKeyFile = None, debug: Debug = False) -> None:
     """Remove expired entries."""
-    with _opened_cache(cache_dir, cache_url) as cache:
+    with _opened_cache(cache_dir, cache_url, cache_key_file) as cache:
         removed = cache.prune()
     typer.echo(f"removed {removed} expired entries")
+
+
+@cache_app.command("move-key")
+@reports_errors
+def cache_move_key(
+    to: Annotated[Path | None, typer.Option(
+        "--to", help="A new file outside the cache to receive the key (mode 0600, 64 "
+        "hexadecimal characters). Not needed when the run is given the same key.")] = None,
+    cache_dir: CacheDir = None,
+    cache_url: CacheUrl = None,
+    cache_key_file: CacheKeyFile = None,
+    debug: Debug = False,
+) -> None:
+    """Take the key stored inside the cache out of it: whoever can read a cache and its
+    key can recover every number in it within minutes. The cache keeps the key's
+    fingerprint, so a run without the key (or with another) is refused, never empty."""
+    with _opened_cache(cache_dir, cache_url, cache_key_file) as cache:
+        said = cache.move_key(to)
+    stderr_console().print(said, markup=False, highlight=False, soft_wrap=True)

@@ -73,6 +73,14 @@ CacheUrl = Annotated[str | None, typer.Option(
     envvar="RCSQUALIFY_CACHE_URL",
     help="The cache: a directory, or redis://[user@]host:port/db (rediss:// for TLS; the "
     "password in RCSQUALIFY_REDIS_PASSWORD).")]
+CacheKeyFile = Annotated[Path | None, typer.Option(
+    envvar="RCSQUALIFY_CACHE_KEY_FILE",
+    help="The cache key, kept outside the cache: a file of 64 hexadecimal characters "
+    "(openssl rand -hex 32). Else RCSQUALIFY_CACHE_KEY, else the key stored in the cache.")]
+CacheKeyInStore = Annotated[bool, typer.Option(
+    "--cache-key-in-store", help="Accept a key stored inside a shared cache (Redis, or a "
+    "cache CI saves): whoever reads the cache can then recover its numbers. Warned on "
+    "every run.")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
 # an extract's share of unusable operator values: 'check' and 'portability import'
 MaxUnmapped = Annotated[float, typer.Option(
@@ -175,7 +183,8 @@ CHECK_PANELS: dict[str, tuple[str, ...]] = {
                    "other_route"),
     "Network": ("rate", "rate_margin", "throttle_pause", "timeout", "max_pause",
                 "max_paused", "max_requests", "retry_backoff"),
-    "Cache": ("cache_dir", "cache_url", "quota_store", "no_cache", "refresh"),
+    "Cache": ("cache_dir", "cache_url", "cache_key_file", "cache_key_in_store", "quota_store",
+              "no_cache", "refresh"),
     "Outputs": ("output", "json_report", "split_dir", "split_xlsx", "html_report", "lang",
                 "markdown_report", "ci_summary", "junit_xml", "history", "csv_escape",
                 "send_rate", "price_message", "price_conversation", "reply_rate", "quiet"),
@@ -205,6 +214,7 @@ EXAMPLES: dict[str, list[str]] = {
     "cache forget": ["rcsqualify cache forget 06 12 34 56 78",
                      "rcsqualify cache forget --file erasure_requests.txt"],
     "cache prune": ["rcsqualify cache prune"],
+    "cache move-key": ["rcsqualify cache move-key --to ~/.config/rcsqualify/cache.key"],
     "plan": ["rcsqualify plan"],
     "plan update": ["rcsqualify plan update MAJNUM.csv"],
     "plan reset": ["rcsqualify plan reset"],

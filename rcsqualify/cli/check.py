@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from rcsqualify.cli.base import (
+    CacheKeyFile,
+    CacheKeyInStore,
     CacheUrl,
     Debug,
     F,
@@ -237,6 +239,8 @@ def check(
     cache_dir: Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
                                                    help="Cache directory.")] = None,
     cache_url: CacheUrl = None,
+    cache_key_file: CacheKeyFile = None,
+    cache_key_in_store: CacheKeyInStore = False,
     quota_store: Annotated[str | None, typer.Option(
         envvar="RCSQUALIFY_QUOTA_STORE",
         help="redis://… holding the pacing schedule every host shares (default: --cache-url "

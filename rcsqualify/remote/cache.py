@@ -6,10 +6,12 @@ batched SQLite table for the answers)
 or a Redis server shared by several hosts (``--cache-url redis://…``). This module owns
 what does not depend on the store. Keys are a keyed pseudo-random function of the E.164
 number (two SipHash-2-4, ``remote/keys.py``, computed for a whole batch at once) with a
-per-cache secret (``secret.key``, or ``rcsq:secret`` in Redis: exactly 32 random bytes,
-created atomically), so the cache holds no phone number in clear and a copied cache
-cannot be probed for a number without the secret. Answers stored by the previous layout
-(keyed by HMAC-SHA256) are found by that key when the new one misses, and moved.
+per-cache key of 32 random bytes, so the cache holds no phone number in clear and a
+copied cache cannot be probed for a number without the key. The key is best kept apart
+from the cache (``remote/cachekey.py``: a key holder with the cache can enumerate the
+number space in minutes); a store records its fingerprint and refuses another key.
+Answers stored by the previous layout (keyed by HMAC-SHA256) are found by that key when
+the new one misses, and moved.
 
 **Scopes.** An answer is only valid for the service that gave it: every entry lives in
 a namespace ``provider@<hash of provider, base URL, bot/agent id>``, described once in
@@ -53,6 +55,12 @@ import numpy as np
 import platformdirs
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.cachekey import (
+    KeyOptions,
+    Need,
+    fingerprint,
+    settle_key,
+)
 from rcsqualify.remote.keys import E164Numbers, KeyMaker, e164_keys
 from rcsqualify.remote.store import (
     DIGEST_BYTES,
@@ -156,7 +164,8 @@ class LookupCache:
 
     def __init__(self, directory: Path | None = None, *, url: str | None = None,
                  freshness: Freshness | None = None, refresh: bool = False,
-                 enabled: bool = True, clock: Any = time.time) -> None:
+                 enabled: bool = True, clock: Any = time.time,
+                 key: KeyOptions | None = None, need: Need = "create") -> None:
         self.enabled = enabled
         self.refresh = refresh
         self.freshness = freshness or Freshness()
@@ -177,6 +186,11 @@ class LookupCache:
         secret = secrets.token_bytes(SECRET_BYTES)  # --no-cache: keys never stored
         #: why the cache stopped working mid-run (None while healthy)
         self.degraded: str | None = None
+        #: what every run must be told about this cache (a key stored inside a shared one)
+        self.notes: list[str] = []
+        #: where the key is: "inside" (stored in the cache), "outside", "none" (no key yet)
+        self.key_place = "none"
+        self._key_given = False
         self._memory: dict[tuple[str, bytes], tuple[str, float]] = {}
         #: spaces with answers of the previous layout still to move (``LEGACY``)
         self._legacy: dict[str, bool] = {}
@@ -196,7 +210,23 @@ class LookupCache:
                                              f"{safe_text(exc)}") from exc
             self.location = self._store.location
             self._errors = self._store.errors
-            secret = self._store.secret()
+            try:
+                settled = settle_key(
+                    self._store, key or KeyOptions(), need,
+                    cache_dir=None if self._store.kind == "redis" else self.directory)
+                self.key_place = ("inside" if self._store.stored_secret() is not None
+                                  else "outside" if self._store.key_fingerprint()
+                                  else "none")
+            except self._errors as exc:
+                self._store.close()
+                raise ConfigurationError(f"cannot open the cache at {self.location}: "
+                                         f"{safe_text(exc)}") from None
+            except BaseException:
+                self._store.close()
+                raise
+            self.notes, self._key_given = settled.notes, settled.given
+            if settled.key is not None:
+                secret = settled.key
         self._secret = secret
         #: the run's quota store (remote/pacing.py QuotaStore), set by the wiring
         self.quota: Any = None
@@ -402,8 +432,50 @@ class LookupCache:
                                minlength=len(names))
             for name, count in zip(names, hist.tolist(), strict=True):
                 ages[name] += count
-        return {**empty, "entries": total, "size_bytes": self._store.size_bytes(),
+        return {**empty, "key": self.key_place, "entries": total,
+                "size_bytes": self._store.size_bytes(),
                 "ages": ages, "providers": per, "scopes": scopes}
+
+    @_maintenance
+    def move_key(self, to: Path | None) -> str:
+        """Take the key stored inside the cache out of it: written to ``to`` (a new file,
+        mode 0600, 64 hexadecimal characters), or only removed when the run was given
+        the same key; the store keeps its fingerprint. What to say next."""
+        if self._store is None:
+            raise ConfigurationError("the cache is off: no key to move")
+        stored = self._store.stored_secret()
+        if stored is None:
+            raise ConfigurationError(f"no cache key is stored inside the cache at "
+                                     f"{self.location}: nothing to move")
+        self._store.claim_fingerprint(fingerprint(stored))
+        if to is None:
+            if not self._key_given:
+                raise ConfigurationError("give --to FILE (a file outside the cache) to "
+                                         "receive the key before it leaves the cache")
+        else:
+            if self._store.kind != "redis" and to.resolve().is_relative_to(
+                    self.directory.resolve()):
+                raise ConfigurationError(f"--to {safe_text(to)} is inside the cache "
+                                         "directory: keep the key elsewhere")
+            try:
+                fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                raise ConfigurationError(f"--to {safe_text(to)} exists: refusing to "
+                                         "overwrite it; choose a new file") from None
+            except OSError as exc:
+                raise ConfigurationError(f"--to {safe_text(to)}: cannot create it "
+                                         f"({exc.strerror})") from None
+            try:
+                os.write(fd, stored.hex().encode() + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._store.drop_secret()
+        where = (f"--cache-key-file {safe_text(to)} (or RCSQUALIFY_CACHE_KEY set to the "
+                 "file's content, e.g. a CI secret)" if to is not None
+                 else "the key this run was given")
+        return (f"the cache key left the cache at {self.location}; from now on every run "
+                f"needs {where}")
 
     @_maintenance
     def prune(self) -> int:

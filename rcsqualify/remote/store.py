@@ -40,6 +40,8 @@ from rcsqualify.remote.pacing import LAYOUT  # the layout this version reads and
 from rcsqualify.textsafe import safe_text
 
 SECRET_BYTES = 32
+#: the key stored inside a directory cache (remote/cachekey.py: better kept elsewhere)
+SECRET_FILE = "secret.key"
 DIGEST_BYTES = 16
 #: merge the small batches of a space once there are more than this many
 MERGE_SMALL = 64
@@ -177,7 +179,7 @@ def load_or_create_secret(directory: Path) -> bytes:
     wins and every process reads that one, whole. A secret of any other length (a
     full disk, a hand edit) is refused: keys made with it could be recomputed.
     """
-    path = directory / "secret.key"
+    path = directory / SECRET_FILE
     if not path.exists():
         tmp = directory / f".secret.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
@@ -217,8 +219,28 @@ class AnswerStore(ABC):
     kind: str
     errors: tuple[type[BaseException], ...]
 
+    # the cache key (remote/cachekey.py decides which key a run uses)
     @abstractmethod
-    def secret(self) -> bytes: ...
+    def stored_secret(self) -> bytes | None:
+        """The key stored inside the store (a cache made before keys could be kept
+        apart, or with --cache-key-in-store), or None."""
+
+    @abstractmethod
+    def create_secret(self) -> bytes:
+        """Store a new random key, atomically (of many first runs one wins; all read
+        that one), and return the stored key."""
+
+    @abstractmethod
+    def drop_secret(self) -> None:
+        """Remove the stored key (``cache move-key``; its fingerprint stays)."""
+
+    @abstractmethod
+    def key_fingerprint(self) -> str | None:
+        """The fingerprint of the key the store's answers are written with, or None."""
+
+    @abstractmethod
+    def claim_fingerprint(self, fingerprint: str) -> str:
+        """Record ``fingerprint`` unless the store has one; the one it has now."""
 
     @abstractmethod
     def register_scope(self, namespace: str, description: dict[str, str]) -> None: ...

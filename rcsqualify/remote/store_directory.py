@@ -32,6 +32,7 @@ from rcsqualify.remote.store import (
     DIGEST_BYTES,
     LEGACY,
     MERGE_SMALL,
+    SECRET_FILE,
     SMALL_BATCH,
     UPGRADABLE,
     VIEW_OVERLAY_MAX,
@@ -72,7 +73,6 @@ class DirectoryStore(AnswerStore):
         self.location = str(directory)
         self.errors = (OSError, sqlite3.Error, diskcache.Timeout)
         self._views: dict[str, SpaceView] = {}
-        self._secret = load_or_create_secret(directory)
         self._db = diskcache.Cache(str(directory / "db"), eviction_policy="none",
                                    size_limit=2**40)
         self._sql = sqlite3.connect(str(directory / "answers.sqlite"), timeout=30.0,
@@ -135,8 +135,29 @@ class DirectoryStore(AnswerStore):
         for key in old:
             self._db.delete(key)
 
-    def secret(self) -> bytes:
-        return self._secret
+    def stored_secret(self) -> bytes | None:
+        if not (self.directory / SECRET_FILE).exists():
+            return None
+        return load_or_create_secret(self.directory)
+
+    def create_secret(self) -> bytes:
+        return load_or_create_secret(self.directory)
+
+    def drop_secret(self) -> None:
+        (self.directory / SECRET_FILE).unlink(missing_ok=True)
+
+    def key_fingerprint(self) -> str | None:
+        row = self._sql.execute("SELECT value FROM meta WHERE key='key_fingerprint'"
+                                ).fetchone()
+        return str(row[0]) if row else None
+
+    def claim_fingerprint(self, fingerprint: str) -> str:
+        with self._write():
+            self._sql.execute("INSERT OR IGNORE INTO meta VALUES('key_fingerprint', ?)",
+                              (fingerprint,))
+        held = self.key_fingerprint()
+        assert held is not None
+        return held
 
     def register_scope(self, namespace: str, description: dict[str, str]) -> None:
         if f"scope:{namespace}" not in self._db:

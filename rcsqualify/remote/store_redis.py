@@ -12,8 +12,9 @@ the client making a million objects, and one key per answer with its own ``SET â
 4.9 s a million through a Lua loop. Writes append a batch with one Lua script, so hosts
 writing at once each add their own; merges, ``cache prune``/``forget``/``clear`` replace
 exactly the batches they read, with one script, or nothing when another host changed
-them meanwhile; a read that finds a batch replaced under it reads again. The per-cache
-secret is ``rcsq:secret`` (``SET NX``: of many first runs exactly one wins), the layout
+them meanwhile; a read that finds a batch replaced under it reads again. The cache key
+is best kept outside (``remote/cachekey.py``); when stored it is ``rcsq:secret`` (``SET
+NX``: of many first runs exactly one wins); its fingerprint is ``rcsq:keyid``, the layout
 version ``rcsq:layout``.
 """
 
@@ -26,7 +27,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -53,6 +54,7 @@ from rcsqualify.remote.store import (
     redis_client,
     redis_host,
     redis_layout,
+    text_of,
 )
 from rcsqualify.textsafe import safe_text
 
@@ -63,16 +65,20 @@ _MAGIC = b"RQB3"
 #: larger write is split by key range, so its batches read one after another are still
 #: sorted and distinct
 BATCH_MAX = 2_000_000
+#: the fingerprint of the cache key (remote/cachekey.py); never the key itself
+KEY_ID = f"{REDIS_PREFIX}keyid"
+_R = TypeVar("_R")
 #: attempts of a read that finds a batch replaced under it (a merge, a prune)
 READ_ATTEMPTS = 5
 
 #: append batches to a space, atomically: ids from one counter (hosts writing at once
 #: never collide and never lose a batch), each batch with its native expiry, the index
 #: kept at least as long as its longest-lived batch; returns how many batches the space has
-#: and the last id; refused when the secret is gone (a FLUSHALL under a running check)
+#: and the last id; refused when the key's fingerprint is gone (a FLUSHALL under a
+#: running check: later answers would be written under a key no later run could match)
 _PUT = """
 if redis.call('EXISTS', KEYS[4]) == 0 then
-  return redis.error_reply('the store was emptied under this run (its secret is gone)')
+  return redis.error_reply('the store was emptied under this run (its key fingerprint is gone)')
 end
 local ttl = tonumber(ARGV[2])
 for i = 4, #ARGV, 2 do
@@ -332,19 +338,11 @@ class RedisStore(AnswerStore):
         self._put_script = self.r.register_script(_PUT)
         self._replace_script = self.r.register_script(_REPLACE)
         self._since_script = self.r.register_script(_SINCE)
-        p = REDIS_PREFIX
         try:
             redis_layout(self.r, self.host)
-            self.r.set(f"{p}secret", secrets.token_bytes(SECRET_BYTES), nx=True)
-            self._secret = self.r.get(f"{p}secret") or b""
         except self.errors as exc:
             raise ConfigurationError(f"cannot use the Redis at {self.host}: "
                                      f"{safe_text(exc, 160)}") from None
-        if len(self._secret) != SECRET_BYTES:
-            raise ConfigurationError(
-                f"the cache secret in the Redis at {self.host} is {len(self._secret)} bytes, "
-                f"not {SECRET_BYTES}: the cache is damaged (delete {p}secret and every "
-                f"{p}b:*, {p}i:* and {p}a:* key, or use another database)")
 
     @staticmethod
     def _bucket(space: str, first: int) -> str:
@@ -358,8 +356,41 @@ class RedisStore(AnswerStore):
     def _batch_prefix(space: str) -> str:
         return f"{REDIS_PREFIX}b:{space}:"
 
-    def secret(self) -> bytes:
-        return bytes(self._secret)
+    def _key_command(self, command: Callable[[], _R]) -> _R:
+        try:
+            return command()
+        except self.errors as exc:
+            raise ConfigurationError(f"cannot use the Redis at {self.host}: "
+                                     f"{safe_text(exc, 160)}") from None
+
+    def stored_secret(self) -> bytes | None:
+        secret = self._key_command(lambda: self.r.get(f"{REDIS_PREFIX}secret"))
+        if secret is not None and len(secret) != SECRET_BYTES:
+            p = REDIS_PREFIX
+            raise ConfigurationError(
+                f"the cache secret in the Redis at {self.host} is {len(secret)} bytes, "
+                f"not {SECRET_BYTES}: the cache is damaged (delete {p}secret, {p}keyid and "
+                f"every {p}b:*, {p}i:* and {p}a:* key, or use another database)")
+        return None if secret is None else bytes(secret)
+
+    def create_secret(self) -> bytes:
+        self._key_command(lambda: self.r.set(f"{REDIS_PREFIX}secret",
+                                             secrets.token_bytes(SECRET_BYTES), nx=True))
+        secret = self.stored_secret()
+        if secret is None:
+            raise ConfigurationError(f"the Redis at {self.host} lost the cache key just "
+                                     "written (an eviction policy? see the README)")
+        return secret
+
+    def drop_secret(self) -> None:
+        self._key_command(lambda: self.r.delete(f"{REDIS_PREFIX}secret"))
+
+    def key_fingerprint(self) -> str | None:
+        return text_of(self._key_command(lambda: self.r.get(KEY_ID)))
+
+    def claim_fingerprint(self, fingerprint: str) -> str:
+        self._key_command(lambda: self.r.set(KEY_ID, fingerprint, nx=True))
+        return self.key_fingerprint() or fingerprint
 
     def register_scope(self, namespace: str, description: dict[str, str]) -> None:
         self.r.hsetnx(f"{REDIS_PREFIX}scopes", namespace, json.dumps(description))
@@ -545,7 +576,7 @@ class RedisStore(AnswerStore):
         packs = self._packs(batch)
         count, last = self._put_script(
             keys=[f"{REDIS_PREFIX}seq", self._index(space), f"{REDIS_PREFIX}spaces",
-                  f"{REDIS_PREFIX}secret"],  # FLUSHALL mid-run: stop writing (degraded)
+                  KEY_ID],  # FLUSHALL mid-run: stop writing (degraded)
             args=[self._batch_prefix(space), max(1, int(ttl)), space, *packs])
         view = self._views.get(space)
         if view is not None and int(last) - len(packs) // 2 == view.last_id \
