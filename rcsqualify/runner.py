@@ -186,7 +186,7 @@ def refuse_overwrites(s: Settings) -> None:
         *(("--portability", p) for p in s.portability),
         ("--portability-db", s.portability_db), ("--history", s.history),
         ("--bot-key-file", s.bot_key_file), ("--rbm-credentials", s.rbm_credentials),
-        ("--config", s.config),
+        ("--cache-key-file", s.cache_key_file), ("--config", s.config),
         ("--mnp-profile", s.mnp_profile if (s.mnp_profile or "").endswith(".toml") else None),
         *((f"the file of {name}", ref[5:]) for name, ref in s.credential_refs.items()
           if ref.startswith("file:"))]

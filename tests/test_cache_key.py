@@ -196,7 +196,7 @@ def test_a_key_file_is_read_only_from_a_bounded_regular_file_outside_the_cache(
     cache.mkdir()
     (cache / "k").write_text(TEST_CACHE_KEY)
     cases = [(fifo, "not a regular file"), (Path("/dev/zero"), "not a regular file"),
-             (big, "too large"), (tmp_path / "none", "cannot read the cache key"),
+             (big, "larger than 1,024 bytes"), (tmp_path / "none", "cannot read the cache key"),
              (cache / "k", "inside the cache directory")]
     for path, said in cases:
         done: list[object] = []

@@ -34,13 +34,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.files import read_secret_file
 from rcsqualify.remote.store import SECRET_BYTES, AnswerStore
 from rcsqualify.textsafe import safe_text
 
@@ -92,24 +92,10 @@ def read_key_file(path: Path) -> bytes:
     end), at most ``KEY_FILE_MAX`` bytes."""
     where = f"--cache-key-file {safe_text(path)}"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        data = read_secret_file(path, KEY_FILE_MAX)
     except OSError as exc:
         raise ConfigurationError(f"{where}: cannot read the cache key "
                                  f"({exc.strerror or type(exc).__name__})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigurationError(f"{where}: not a regular file (a cache key is read "
-                                     "from a file only)")
-        if info.st_size > KEY_FILE_MAX:
-            raise ConfigurationError(f"{where}: {info.st_size} bytes, too large for a "
-                                     "cache key (64 hexadecimal characters)")
-        data = os.read(fd, KEY_FILE_MAX + 1)
-    except OSError as exc:
-        raise ConfigurationError(f"{where}: cannot read the cache key "
-                                 f"({exc.strerror or type(exc).__name__})") from None
-    finally:
-        os.close(fd)
     return parse_key(data, where)
 
 
