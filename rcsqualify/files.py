@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from rcsqualify.errors import InputError, RcsQualifyError
+from rcsqualify.errors import InputError, Locked, RcsQualifyError
 
 _TEMPORARY: set[str] = set()
 _SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
@@ -182,17 +182,100 @@ def atomic_write(path: str | Path, *, mode: int | None = None) -> Iterator[Path]
         untrack_temporary(tmp)
 
 
-def publish(tmp: Path, target: Path, *, mode: int | None = None) -> None:
-    """The end of ``atomic_write`` for a temporary made by ``temporary_file`` (several
-    files renamed together, e.g. the split lists)."""
+def publish_all(pairs: list[tuple[Path, Path]], *, mode: int | None = None) -> None:
+    """Rename every staged temporary onto its target: all of them, or none.
+
+    Several files that belong together (the split lists and their manifest) must never
+    be half replaced (issue #23 item 18: a directory in place of one list left three
+    lists new, the manifest old, and every later run refusing the tool's own lists).
+    Every target is checked first (an existing one must be a regular file); the
+    previous version of each is kept as a hard link until all renames succeeded, and a
+    failed rename puts every one back. Signals wait until the renames are done (the
+    clean-up handler would otherwise remove the backups a rollback needs). An
+    ``OSError`` becomes an ``OutputError`` whose "nothing was replaced" is then true.
+    """
+    targets = [target for _, target in pairs]
+    for target in targets:
+        if os.path.lexists(target) and not target.is_symlink() and not target.is_file():
+            raise OutputError(f"cannot write {target}: something other than a file is in "
+                              "its place; nothing was replaced")
     try:
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, default_mode(target) if mode is None else mode)
-        os.replace(tmp, target)
+        for tmp, target in pairs:
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, default_mode(target) if mode is None else mode)
     except OSError as exc:
+        raise cannot_write(tmp, exc) from exc
+    blocked = threading.current_thread() is threading.main_thread()
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for tmp, target in pairs:
+            backup = None
+            if os.path.lexists(target):  # a link is replaced by the file, never followed
+                backup = target.with_name(f".{target.name}.{os.getpid()}.previous")
+                with contextlib.suppress(FileNotFoundError):
+                    backup.unlink()
+                os.link(target, backup, follow_symlinks=False)
+            done.append((target, backup))
+            os.replace(tmp, target)
+    except OSError as exc:
+        for target, backup in reversed(done):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, target)
+                else:
+                    target.unlink()
         raise cannot_write(target, exc) from exc
-    untrack_temporary(tmp)
+    finally:
+        for _, backup in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    backup.unlink()
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+    for tmp, _ in pairs:
+        untrack_temporary(tmp)
+    _fsync_directory(targets[0].parent if targets else Path("."))
+
+
+# -- locks -----------------------------------------------------------------------------
+_HELD_LOCKS: set[str] = set()
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
+    """Hold the file lock ``path`` for the block, waiting at most ``wait`` seconds for
+    another process's; ``Locked`` (exit 4, message ``busy``) when it stays held.
+
+    Re-entrant within the process (``refresh`` holds the list directory's lock and runs
+    ``check``, which takes it too). A lock path that is a symbolic link or not a
+    regular file is refused (exit 2): the locking library opens it with ``O_TRUNC``,
+    and would empty whatever file a link names."""
+    from filelock import FileLock, Timeout
+
+    key = os.path.realpath(path)
+    if key in _HELD_LOCKS:
+        yield
+        return
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InputError(f"the lock {path} is a symbolic link or not a regular file: "
+                         "remove it (nothing was done)")
+    lock = FileLock(str(path), timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise Locked(busy) from None
+    except OSError as exc:
+        raise InputError(f"cannot take the lock {path}: "
+                         f"{exc.strerror or type(exc).__name__} (nothing was done)") from None
+    _HELD_LOCKS.add(key)
+    try:
+        yield
+    finally:
+        _HELD_LOCKS.discard(key)
+        lock.release()
 
 
 # -- secrets ---------------------------------------------------------------------------

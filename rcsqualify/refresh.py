@@ -19,14 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rcsqualify.errors import Locked, RcsQualifyError
+from rcsqualify.errors import RcsQualifyError
 from rcsqualify.runner import CheckRun, execute_check
 from rcsqualify.settings import Settings
 
 if TYPE_CHECKING:  # a quiet cron run (the verdict line alone) never imports rich
     from rich.console import Console
-
-LOCK_NAME = ".rcsqualify-refresh.lock"
 
 
 def default_lists(base: Path) -> Path:
@@ -36,32 +34,29 @@ def default_lists(base: Path) -> Path:
 def run_refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
                 wait_lock: float, console: Console) -> CheckRun:
     """Check ``base`` into ``lists`` under the directory's lock; log one line."""
-    from filelock import FileLock, Timeout
-
-    from rcsqualify.files import refuse_overwrite
-    from rcsqualify.report.split import list_paths
+    from rcsqualify.files import hold_lock, refuse_overwrite
+    from rcsqualify.report.split import LISTS_LOCK, list_paths
 
     refuse_overwrite([("the base", base)], [("--log-file", log_file), *list_paths(lists)])
     lists.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lists / LOCK_NAME), timeout=wait_lock)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise Locked(f"another refresh is running for {lists} (lock {lists / LOCK_NAME}); "
-                     "this run did nothing") from None
+    with hold_lock(lists / LISTS_LOCK, wait_lock,
+                   f"another refresh is running for {lists} (lock {lists / LISTS_LOCK}); "
+                   "this run did nothing"):
+        return _refresh(settings, base, lists, log_file, console)
+
+
+def _refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
+             console: Console) -> CheckRun:
     started = time.time()
+    settings = replace(settings, input=str(base), split_dir=str(lists),
+                       history=settings.history or log_file)
     try:
-        settings = replace(settings, input=str(base), split_dir=str(lists),
-                           history=settings.history or log_file)
-        try:
-            run = execute_check(settings, console)
-        except RcsQualifyError as exc:
-            _log(log_file, base, int(exc.exit_code), started, None)
-            raise
-        _log(log_file, base, run.summary.exit_code, started, run)
-        return run
-    finally:
-        lock.release()
+        run = execute_check(settings, console)
+    except RcsQualifyError as exc:
+        _log(log_file, base, int(exc.exit_code), started, None)
+        raise
+    _log(log_file, base, run.summary.exit_code, started, run)
+    return run
 
 
 def _log(log_file: Path | None, base: Path, code: int, started: float,

@@ -342,6 +342,26 @@ def open_contacts(s: Settings) -> ContactSource:
 
 def execute_check(s: Settings, console: Console) -> CheckRun:
     validate_settings(s)
+    if not s.split_dir:
+        return _checked(s, console)
+    from rcsqualify.files import hold_lock
+    from rcsqualify.report.split import LISTS_LOCK
+
+    lists = Path(s.split_dir)
+    try:
+        lists.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from rcsqualify.files import cannot_write
+
+        raise cannot_write(lists, exc) from exc
+    # one run at a time writes a list directory (refresh takes the same lock)
+    with hold_lock(lists / LISTS_LOCK, s.wait_lock,
+                   f"another run is writing the lists in {lists} (lock {lists / LISTS_LOCK}); "
+                   "this run did nothing (--wait-lock SECONDS to wait for it)"):
+        return _checked(s, console)
+
+
+def _checked(s: Settings, console: Console) -> CheckRun:
     plan = load_plan()
     source = open_contacts(s)
     cache = None

@@ -40,6 +40,7 @@ class Settings:
     quiet: bool = False
     split_dir: str | None = None
     split_xlsx: bool = False
+    wait_lock: float = 0.0  # seconds to wait for the list directory's lock (then exit 4)
     html_report: str | None = None
     markdown_report: str | None = None
     junit_xml: str | None = None

@@ -191,6 +191,87 @@ def test_split_lists_remove_their_own_stale_xlsx_only(tmp_path: Path) -> None:
     assert not list(lists.glob(".*.part"))
 
 
+def _lists_then_a_second_base(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
+    """Lists written by a first run, and a base whose lists would all differ."""
+    tmp_path.mkdir(exist_ok=True)
+    lists = tmp_path / "lists"
+    assert run_cli(["check", str(_base(tmp_path)), "--split-dir", str(lists), "-q",
+                    "--threshold", "1"]).exit_code == 0
+    second = write_csv(tmp_path / "second.csv", [["nom", "mobile"], ["Ada", "0607123457"],
+                                                 ["Bob", "0701012345"], ["Cy", "x"]])
+    return lists, second, _snapshot(lists)
+
+
+def _no_staging_left(lists: Path) -> None:
+    assert not [p.name for p in lists.iterdir() if p.name.endswith((".part", ".previous"))]
+
+
+def test_split_lists_are_published_all_or_none(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #23 item 18: a directory in place of one list said "nothing was replaced"
+    while three lists were, and the manifest was not updated (every later run then
+    refused the tool's own lists). Now a list that is not a file is refused before the
+    run, and a rename failing mid-publish puts every list and the manifest back."""
+    lists, second, before = _lists_then_a_second_base(tmp_path)
+    (lists / "not_rcs.csv").unlink()
+    (lists / "not_rcs.csv").mkdir()
+    before = _snapshot(lists)
+    _one_error_line(run_cli(["check", str(second), "--split-dir", str(lists)]),
+                    "not_rcs.csv is not a regular file", "nothing was written")
+    assert _snapshot(lists) == before
+    (lists / "not_rcs.csv").rmdir()
+    lists, second, before = _lists_then_a_second_base(tmp_path / "again")
+    from rcsqualify import files
+
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def third_rename_fails(src: Any, dst: Any) -> None:
+        calls.append(str(dst))
+        if len(calls) == 3:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", third_rename_fails)
+    _one_error_line(run_cli(["check", str(second), "--split-dir", str(lists)]),
+                    "Input/output error", "nothing was replaced")
+    monkeypatch.undo()
+    assert len(calls) > 3  # two lists were replaced, then put back
+    assert _snapshot(lists) == before
+    _no_staging_left(lists)
+    result = run_cli(["check", str(second), "--split-dir", str(lists), "-q",
+                      "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr  # the manifest still knows its lists
+    assert _snapshot(lists) != before
+    _no_staging_left(lists)
+
+
+def test_check_split_dir_takes_the_list_directory_lock(tmp_path: Path) -> None:
+    """Two ``check --split-dir L`` at once replaced each other's lists: check holds the
+    directory's lock as refresh does (exit 4 when held, nothing written)."""
+    from filelock import FileLock
+
+    lists, second, before = _lists_then_a_second_base(tmp_path)
+    with FileLock(str(lists / ".rcsqualify-refresh.lock")):
+        result = run_cli(["check", str(second), "--split-dir", str(lists), "-q",
+                          "--wait-lock", "0"])
+        held_long = run_cli(["check", str(second), "--split-dir", str(lists), "-q",
+                             "--wait-lock", "0.2"])
+    for res in (result, held_long):
+        assert res.exit_code == 4, res.stderr
+        assert "another run is writing the lists" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    assert _snapshot(lists) == before
+    link = tmp_path / "elsewhere"
+    (lists / ".rcsqualify-refresh.lock").unlink()
+    (lists / ".rcsqualify-refresh.lock").symlink_to(link)
+    _one_error_line(run_cli(["check", str(second), "--split-dir", str(lists)]),
+                    "symbolic link")
+    assert not link.exists()
+    assert {k: v for k, v in _snapshot(lists).items() if "lock" not in k} == {
+        k: v for k, v in before.items() if "lock" not in k}
+
+
 def test_a_list_the_user_put_or_edited_is_never_overwritten(tmp_path: Path) -> None:
     """A file with a list's name that no run wrote, or that was saved again since (a
     spreadsheet), stops the run before anything is written: exit 2 naming it."""

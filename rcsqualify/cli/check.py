@@ -43,6 +43,10 @@ BotId = Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
                                            help="BotHub bot id.")]
 BotKeyFile = Annotated[Path | None, typer.Option(
     envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
+WaitLock = Annotated[float, typer.Option(
+    min=0.0, max=86_400.0,
+    help="Seconds to wait for another run's lock (list directory, portability store) "
+    "before giving up with exit 4.")]
 Rate = Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                      help="Requests per second per provider.")]
 
@@ -109,6 +113,7 @@ def check(
     = None,
     split_xlsx: Annotated[bool, typer.Option(
         help="Also write the lists as .xlsx with text cells (spreadsheet-safe).")] = False,
+    wait_lock: WaitLock = 0.0,
     html_report: Annotated[str | None, typer.Option(
         help="Self-contained HTML report for people.")] = None,
     markdown_report: Annotated[str | None, typer.Option(
@@ -349,8 +354,7 @@ def refresh(
         help="Where the lists go (default: <base>_lists beside the base).")] = None,
     log_file: Annotated[Path | None, typer.Option(
         help="Append one JSON line per run (counts, ratio, requests, duration).")] = None,
-    wait_lock: Annotated[float, typer.Option(
-        help="Seconds to wait for another run's lock before giving up (exit 4).")] = 0.0,
+    wait_lock: WaitLock = 0.0,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Cron mode: re-check what is stale, rewrite the lists, log one line.

@@ -19,7 +19,9 @@ CSV files are UTF-8, quoted, with the input's delimiter: a program reading them 
 gets ``+33…`` and leading zeros intact. Spreadsheets guess types on CSV import and turn
 ``+33…`` into a number or a formula whatever the quoting, so ``--split-xlsx`` also
 writes each list as an .xlsx workbook whose cells are typed as text. All files are
-written under temporary names and renamed at the end.
+written under temporary names and renamed together at the end with their manifest, all
+or none (``files.publish_all``), under the list directory's lock (``LISTS_LOCK``, held
+by ``check`` and ``refresh`` alike: two runs never mix their lists).
 
 The user's files (CONTRACT §11):
 - CSV lists are spreadsheet-safe: input cells a spreadsheet would evaluate get a leading
@@ -49,7 +51,7 @@ import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import ContactSource
 from rcsqualify.errors import InputError
-from rcsqualify.files import atomic_write, publish, remove_temporaries, temporary_file
+from rcsqualify.files import publish_all, remove_temporaries, temporary_file
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
@@ -65,6 +67,8 @@ _LIST_OF_STATUS = {
 XLSX_MAX_ROWS = 1_048_575
 MANIFEST = ".rcsqualify-lists.json"
 MANIFEST_MAX_BYTES = 1 << 20
+#: The list directory's lock: one run at a time writes its lists (``check`` and ``refresh``).
+LISTS_LOCK = ".rcsqualify-refresh.lock"
 #: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -100,8 +104,12 @@ def refuse_foreign_lists(directory: str | Path, *, xlsx: bool, other_route: bool
     before = _manifest(target)
     names = (*LISTS, OTHER_ROUTE_LIST) if other_route else LISTS
     for path in (target / f"{n}.{ext}" for n in names for ext in ("csv", "xlsx")[:1 + xlsx]):
-        if not path.is_file():
+        if not os.path.lexists(path):
             continue
+        if not path.is_file():
+            raise InputError(f"{path} is not a regular file (a directory, a pipe, a broken "
+                             f"link): --split-dir cannot write that list; move it, or "
+                             f"choose another --split-dir ({written})")
         stamp = before.get(path.name)
         with contextlib.suppress(OSError):
             if stamp is not None and _stamp(path) == stamp:
@@ -165,6 +173,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
               if xlsx and counts[name] <= XLSX_MAX_ROWS}
     tmp_paths: dict[str, Path] = {}
     xlsx_tmp: dict[str, Path] = {}
+    manifest_tmp: Path | None = None
     writers: dict[str, pacsv.CSVWriter] = {}
     offset = 0
     try:
@@ -201,18 +210,20 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
         refuse_foreign_lists(target, xlsx=bool(sheets), other_route=len(lists) > len(LISTS),
                              written="no list or report was written; the answers are "
                              "cached, so a run after moving it asks nothing again")
-        for name, path in tmp_paths.items():
-            publish(path, target / f"{name}.csv")
-        for name, path in xlsx_tmp.items():
-            publish(path, target / f"{name}.xlsx")
+        pairs = [(path, target / f"{name}.csv") for name, path in tmp_paths.items()]
+        pairs += [(path, target / f"{name}.xlsx") for name, path in xlsx_tmp.items()]
+        before = _manifest(target)
+        manifest_tmp = _staged_manifest(target, pairs)
+        # the lists and their record, all or none (a rename moves size and mtime along)
+        publish_all([*pairs, (manifest_tmp, target / MANIFEST)])
     except BaseException:
         for w in writers.values():
             with contextlib.suppress(Exception):
                 w.close()
-        remove_temporaries([str(p) for p in [*tmp_paths.values(), *xlsx_tmp.values()]])
+        remove_temporaries([str(p) for p in [*tmp_paths.values(), *xlsx_tmp.values(),
+                                             *([manifest_tmp] if manifest_tmp else [])]])
         raise
-    written = [f"{name}.csv" for name in lists] + [f"{name}.xlsx" for name in sheets]
-    _remove_stale_and_record(target, written)
+    _remove_stale(target, before, [t.name for _, t in pairs])
     if xlsx:
         counts["xlsx_control_characters_removed"] = sum(s.cleaned for s in sheets.values())
     return counts
@@ -229,11 +240,23 @@ def _stamp(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _remove_stale_and_record(directory: Path, written: list[str]) -> None:
-    """Remove the lists an earlier run wrote and this one did not, if unchanged since;
-    then record what this run wrote."""
+def _staged_manifest(directory: Path, pairs: list[tuple[Path, Path]]) -> Path:
+    """The record of the staged lists (name → size and mtime, which their rename keeps),
+    written to a temporary beside the manifest, published with them."""
     manifest = directory / MANIFEST
-    before = _manifest(directory)
+    with contextlib.suppress(OSError):
+        if manifest.exists() and not manifest.is_file() and not manifest.is_dir():
+            # a FIFO or socket in the record's place would block the write: the record
+            # is ours, it goes in its own place
+            manifest.unlink()
+    record = {"files": {target.name: _stamp(tmp) for tmp, target in pairs}}
+    tmp = _temporary(directory, MANIFEST.lstrip("."), ".part")
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return tmp
+
+
+def _remove_stale(directory: Path, before: dict[str, Any], written: list[str]) -> None:
+    """Remove the lists an earlier run wrote and this one did not, if unchanged since."""
     for name, stamp in before.items():
         path = directory / name
         if name in written or Path(name).name != name or not path.is_file():
@@ -241,15 +264,6 @@ def _remove_stale_and_record(directory: Path, written: list[str]) -> None:
         with contextlib.suppress(OSError):
             if _stamp(path) == stamp:
                 path.unlink()
-    record = {"files": {name: _stamp(directory / name) for name in written}}
-    with contextlib.suppress(OSError):
-        if manifest.is_symlink() or (manifest.exists() and not manifest.is_file()
-                                     and not manifest.is_dir()):
-            # a FIFO or socket in the record's place would block the write (and a link
-            # would send it elsewhere): the record is ours, it goes in its own place
-            manifest.unlink()
-    with atomic_write(manifest) as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 class _TextSheet:
