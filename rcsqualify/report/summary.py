@@ -20,7 +20,7 @@ from rcsqualify import __version__, dependency_version
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult, Distinct
-from rcsqualify.report.masking import mask_number
+from rcsqualify.report.masking import mask_cell
 from rcsqualify.report.routes import routes_block
 from rcsqualify.verdict import (
     ERROR_STATUSES,
@@ -351,7 +351,7 @@ def summarize(
         interval=interval,
         warnings=warnings,
         notes=list(result.notes),
-        examples={reason: [mask_number(c) for c in cells]
+        examples={reason: [mask_cell(c) for c in cells]
                   for reason, cells in result.examples.items()},
         timings=result.timings,
         send_plan=plan_of_sends,
