@@ -376,6 +376,9 @@ def _checked(s: Settings, console: Console) -> CheckRun:
 
     reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
     notify = reporter.notify
+    quota = getattr(cache, "quota", None)
+    if quota is not None:
+        quota.notify = notify  # "quota no longer shared across hosts", when it happens
     try:
         check_input_options(s, source.format)
         sources = build_operator_sources(s, plan, cache, notify)
@@ -406,6 +409,10 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             result.notes.append(f"the cache in {cache.location} failed mid-run "
                                 f"({cache.degraded}); answers since then were kept in "
                                 "memory only and will be asked again next time")
+        if quota is not None and quota.lost:
+            # the quota store failed on its own: the cache (another store) is unharmed
+            result.storage_degraded = result.storage_degraded or quota.lost
+            result.notes.append(quota.lost_message())
         if source.info.rows == 0:
             # a gate must not pass on an export that came out empty
             raise InputError(f"{source.info.path} has a header but no contact rows: "

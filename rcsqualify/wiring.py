@@ -43,7 +43,8 @@ def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
 def make_cache(s: Settings) -> LookupCache:
     """The run's cache (``--cache-url``/``--cache-dir``) and, attached to it, the quota
     store its providers pace against (``--quota-store``, default the cache URL when it
-    is Redis). A Redis schedule that fails mid-run degrades the cache (CONTRACT §10)."""
+    is Redis). Each fails on its own (CONTRACT §10): a quota store lost mid-run leaves
+    the cache as it is, and says so itself (``QuotaStore.lost``)."""
     from rcsqualify.remote.pacing import QuotaStore
     from rcsqualify.remote.store import is_redis_url
 
@@ -58,7 +59,7 @@ def make_cache(s: Settings) -> LookupCache:
         raise ConfigurationError("--quota-store (RCSQUALIFY_QUOTA_STORE) must be a "
                                  "redis:// or rediss:// URL")
     try:
-        cache.quota = QuotaStore(quota_url, on_failure=cache._degrade)
+        cache.quota = QuotaStore(quota_url)
     except BaseException:
         cache.close()
         raise

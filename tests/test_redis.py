@@ -119,8 +119,9 @@ def test_a_redis_gone_mid_run_falls_back_to_the_local_schedule() -> None:
 
 def test_the_local_schedule_taking_over_keeps_the_spacing_after_the_last_send(
         redis_url: str) -> None:
-    """Redis lost right after a send through it: the local schedule that takes over is
-    told of that send, so the next one still waits 1/rate (it went at once before)."""
+    """Redis lost right after a send through it: the local schedule that takes over
+    holds that send (every step goes through it too), so the next one still waits
+    1/rate (it went at once before)."""
     import redis
 
     class Vanishing:
@@ -143,12 +144,41 @@ def test_the_local_schedule_taking_over_keeps_the_spacing_after_the_last_send(
     fallback = MemorySchedule()
     sched = RedisSchedule(client, "rcsq:q:seeded", fallback)
     now = time.time()
-    assert sched.claim(now, 0.5, 0.4) == 0.0  # sent through Redis at `now`
+    assert sched.reserve(now, 0.5) == pytest.approx(now)  # as the Pacer does: a slot…
+    assert sched.claim(now, 0.5, 0.4) == 0.0  # …then sent through Redis at `now`
     client.gone = True
     wait = sched.claim(now + 0.01, 0.5, 0.4)
     assert sched.failed is not None
     assert wait == pytest.approx(-0.39)  # not sent: 0.39 s more to keep 1/rate
     assert sched.reserve(now + 0.01, 0.5) == pytest.approx(now + 0.5)
+
+
+def test_a_run_on_redis_and_a_run_on_the_local_file_share_the_machine_schedule(
+        redis_url: str, tmp_path: Path) -> None:
+    """Issue #23 R6: one run with --quota-store redis and one without, same service,
+    same machine, paced apart (946 of 1,176 requests sent inside the other's pauses).
+    Now the Redis run's every step goes through the machine's file too."""
+    import redis
+
+    from rcsqualify.remote.pacing import FileSchedule
+
+    now = [500.0]
+    path = tmp_path / "q"
+    key = f"rcsq:q:{service_key('bothub', 'http://mixed', 'c')}"
+    on_redis = RedisSchedule(redis.Redis.from_url(redis_url), key,
+                             FileSchedule(path, clock=lambda: now[0]), clock=lambda: now[0])
+    local_only = FileSchedule(path, clock=lambda: now[0])
+    assert on_redis.claim(now[0], 0.05, 0.04) == 0.0  # sent through Redis
+    assert local_only.confirm(now[0] + 0.01, 0.04) == pytest.approx(0.03)  # it sees it
+    now[0] += 1.0
+    assert local_only.confirm(now[0], 0.04) == 0.0  # the local run sends…
+    assert on_redis.sent(now[0] + 0.01, 0.04) == pytest.approx(0.03)  # …seen at the write
+    assert local_only.pause(now[0] + 60.0)  # a 429 of the local run pauses both
+    assert on_redis.paused_until() == pytest.approx(now[0] + 60.0)
+    assert on_redis.reserve(now[0], 0.05) >= now[0] + 60.0
+    now[0] += 61.0
+    assert on_redis.pause(now[0] + 30.0)  # and the other way round
+    assert local_only.paused_until() == pytest.approx(now[0] + 30.0)
 
 
 def test_the_quota_store_defaults_to_the_cache_url_when_it_is_redis(
@@ -345,6 +375,50 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
     stats = emulator.stats()
     throttled = sum(stats["throttled"].values())  # each one retried once
     assert throttled <= 2 and 60 <= stats["requests"]["bothub"] <= 60 + throttled
+
+
+def test_a_quota_only_redis_gone_mid_run_leaves_the_directory_cache_whole(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Issue #23 R5: the cache is a directory, the quota a Redis that dies mid-run.
+    Before, the quota's failure degraded the cache (the re-run asked 187 of 288 again,
+    the note blamed the cache); now the cache keeps every answer and the note names the
+    quota store."""
+    server, url = start_redis(tmp_path)
+    f = contacts_file(tmp_path, frte_numbers(60))
+    cache_dir = tmp_path / "cache"
+    env = {**os.environ, "RCSQUALIFY_QUOTA_DIR": str(tmp_path / "quota")}
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    try:
+        emulator.configure(capable_share=1.0)
+        cmd = [exe, "check", str(f), *emulator.bothub_args(), "--rate", "20",
+               "--threshold", "1", "-q", "--cache-dir", str(cache_dir), "--quota-store",
+               url, "--json-report", str(tmp_path / "r.json")]
+        run = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while (emulator.stats()["requests"].get("bothub", 0) < 10
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        server.kill()
+        server.wait(timeout=10)
+        assert run.wait(timeout=120) == 3, run.stderr.read() if run.stderr else ""
+        stderr = run.stderr.read() if run.stderr else ""
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["counts"]["reachable"] == 60
+    assert any("quota no longer shared across hosts" in n for n in report["notes"])
+    assert not any("cache" in n and "failed mid-run" in n for n in report["notes"])
+    assert "quota no longer shared across hosts" in stderr  # told when it happened
+    again = subprocess.run([exe, "check", str(f), *emulator.bothub_args(), "--threshold",
+                            "1", "-q", "--cache-dir", str(cache_dir), "--json-report",
+                            str(tmp_path / "again.json")], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads((tmp_path / "again.json").read_text())
+    assert rerun["api"]["requests"] == 0 and rerun["api"]["cache_hits"] == 60
 
 
 # -- the cache's packed batches (layout 3) -------------------------------------------------

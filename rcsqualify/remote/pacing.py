@@ -330,21 +330,27 @@ return string.format('%.6f', out)
 
 
 class RedisSchedule:
-    """One service's schedule in Redis, shared by every host (issue #15).
+    """One service's schedule in Redis, shared by every host (issue #15), layered on the
+    machine's local schedule of the same service (``local``).
 
-    The Pacer passes ``now`` from its own clock; this schedule ignores it for the
-    shared state (the server's ``TIME`` orders every host's steps) and answers in the
-    caller's frame: a reservation due ``d`` seconds after the server's now is returned
-    as ``now + d``. A pause is sent as a length (``until`` minus this clock) and read
-    back as one. On a Redis error the schedule falls back, for the rest of the run, to
-    ``fallback`` (the local store of the same service) at the same rate, and
-    ``on_failure`` is told once (the run reports the storage as degraded). A send
-    that must wait is given its own time one reservation interval
+    The Pacer passes ``now`` from its own clock; Redis ignores it for the shared state
+    (the server's ``TIME`` orders every host's steps) and answers in the caller's
+    frame: a reservation due ``d`` seconds after the server's now is returned as
+    ``now + d``. A pause is sent as a length (``until`` minus this clock) and read back
+    as one. A send that must wait is given its own time one reservation interval
     (``1/(rate × (1 − margin))``) after the previous one, whichever host it is on
     (``claim``); ``sent`` checks 1/rate at the write.
+
+    Every step also goes through ``local`` (issue #23 R6): runs on one machine share
+    the local schedule whatever store they use, so a run on Redis and a run on this
+    machine's file, for one service, keep 1/rate between them and see each other's
+    pauses (before, they paced apart: 39 × 429 in 1,176 requests). Redis adds the other
+    hosts. On a Redis error the schedule goes on with ``local`` alone, for the rest of
+    the run (which already holds this host's sends), and ``on_failure`` is told once:
+    the quota is no longer shared across hosts.
     """
 
-    def __init__(self, client: Any, key: str, fallback: Schedule, *,
+    def __init__(self, client: Any, key: str, local: Schedule, *,
                  clock: Clock = machine_clock,
                  on_failure: Callable[[BaseException], None] | None = None) -> None:
         import redis
@@ -352,14 +358,12 @@ class RedisSchedule:
         self._errors = (redis.exceptions.RedisError, OSError)
         self._step = client.register_script(_REDIS_STEP)
         self.key = key
-        self.fallback = fallback
+        self.local = local
         self._clock = clock
         self._on_failure = on_failure
         #: why the schedule left Redis (None while it is on Redis)
         self.failed: str | None = None
         self._gap = 0.0
-        #: this host's latest send recorded on Redis (its own clock), for the fallback
-        self._last_sent: float | None = None
         self.pause_cap = math.inf
 
     @property
@@ -369,47 +373,46 @@ class RedisSchedule:
     @pause_cap.setter
     def pause_cap(self, value: float) -> None:
         self._pause_cap = value
-        self.fallback.pause_cap = value
+        self.local.pause_cap = value
 
-    def _call(self, op: str, value: float, hard: float = 0.0,
-              now: float | None = None) -> float | None:
+    def _call(self, op: str, value: float, hard: float = 0.0) -> float | None:
         if self.failed is not None:
             return None
         try:
-            cap = min(self._pause_cap - self._clock(), STALE_AHEAD)  # relative: no clocks compared
+            # the cap goes relative, like every time sent: no two clocks are compared
+            cap = min(self._pause_cap - self._clock(), STALE_AHEAD)
             out = float(self._step(keys=[self.key], args=[op, f"{value:.6f}",
                                                          int(STALE_AHEAD), f"{hard:.6f}",
                                                          f"{cap:.6f}"]))
         except self._errors as exc:
             self.failed = f"{type(exc).__name__}: {exc}"
-            self._seed_fallback()
             if self._on_failure is not None:
                 self._on_failure(exc)
             return None
-        if out == 0.0 and now is not None and op in ("confirm", "claim"):
-            self._last_sent = now  # the script recorded a send at this host's now
         return out
-
-    def _seed_fallback(self) -> None:
-        """The local schedule taking over knows nothing of the sends made through Redis:
-        it is told this host's latest one, so the first local send keeps the spacing
-        after it (else it could go at once, right behind it: a 429 at a strict gateway)."""
-        if self._last_sent is not None:
-            self.fallback.confirm(self._last_sent, 0.0)
-            self.fallback.reserve(self._last_sent, self._gap)
 
     def reserve(self, now: float, interval: float) -> float:
         self._gap = interval
+        here = self.local.reserve(now, interval)
         ahead = self._call("reserve", interval)
-        return self.fallback.reserve(now, interval) if ahead is None else now + ahead
+        return here if ahead is None else max(here, now + ahead)
 
     def confirm(self, now: float, min_gap: float) -> float:
         # Across hosts the write spacing keeps the reservation's margin too: what one
         # host confirmed reaches the gateway with that host's latency, another host's
         # with its own (measured: 4 processes at 30/s confirmed 33.3 ms apart arrived
         # 30.7 ms apart, a 429 at a burst-1 gateway; at 1/(rate × 0.97) none did).
-        wait = self._call("confirm", max(min_gap, self._gap), now=now)
-        return self.fallback.confirm(now, min_gap) if wait is None else wait
+        return self._both(now, min_gap, max(min_gap, self._gap))
+
+    def _both(self, now: float, min_gap: float, shared_gap: float) -> float:
+        """The write rule on this machine, then across hosts: 0.0 when both recorded a
+        send at ``now``, else the wait (a send recorded on one side only stands for one
+        that was not made: it delays the next by at most 1/rate)."""
+        wait = self.local.confirm(now, min_gap)
+        if wait > 0:
+            return wait
+        shared = self._call("confirm", shared_gap)
+        return 0.0 if shared is None else shared
 
     def claim(self, now: float, interval: float, min_gap: float) -> float:
         # Across hosts, a send that must wait gets its own time, one reservation
@@ -421,27 +424,34 @@ class RedisSchedule:
         # (confirmed at only 1/rate apart, 4 processes at 30/s arrived 30.7 ms apart).
         # At the write, across hosts, half the margin is kept on top of 1/rate (the
         # hosts' latencies to the gateway differ more than one machine's processes');
-        # the other half lets a late wake-up be made up.
+        # the other half lets a late wake-up be made up. A send Redis lets go now
+        # must pass this machine's schedule too (the next claim then comes after it).
         self._gap = interval
-        out = self._call("claim", interval, self._hard(min_gap), now=now)
-        return self.fallback.claim(now, interval, min_gap) if out is None else out
+        out = self._call("claim", interval, self._hard(min_gap))
+        if out is None:
+            return self.local.claim(now, interval, min_gap)
+        if out != 0.0:
+            return out
+        wait = self.local.confirm(now, min_gap)
+        return -wait if wait > 0 else 0.0
 
     def _hard(self, min_gap: float) -> float:
         return max(min_gap, (min_gap + self._gap) / 2)
 
     def sent(self, now: float, min_gap: float) -> float:
-        wait = self._call("confirm", self._hard(min_gap), now=now)
-        return self.fallback.confirm(now, min_gap) if wait is None else wait
+        return self._both(now, min_gap, self._hard(min_gap))
 
     def pause(self, until: float) -> bool:
+        here = self.local.pause(until)
         started = self._call("pause", max(0.0, until - self._clock()))
-        return self.fallback.pause(until) if started is None else started > 0
+        return here if started is None else started > 0
 
     def paused_until(self) -> float:
+        here = self.local.paused_until()
         left = self._call("paused", 0.0)
-        if left is None:
-            return self.fallback.paused_until()
-        return self._clock() + left if left > 0 else 0.0
+        if left is None or left <= 0:
+            return here
+        return max(here, self._clock() + left)
 
 
 def default_quota_dir() -> Path:
@@ -495,13 +505,21 @@ def shared_schedule(*identity: str, directory: Path | None = None) -> Schedule:
 class QuotaStore:
     """Where the schedules of a run come from (CONTRACT §10 "Shared quota"): the local
     per-user store, or a Redis server (``--quota-store``, default the ``--cache-url``
-    when that is Redis) shared by every host and CI runner."""
+    when that is Redis) shared by every host and CI runner, on top of the local one.
+
+    A Redis that fails mid-run fails the quota store alone (issue #23 R5: it used to
+    degrade the cache too, which then stopped writing answers): ``lost`` says why,
+    ``notify`` (set by the runner) is told once, and the run goes on with this
+    machine's schedule.
+    """
 
     def __init__(self, url: str | None = None, *, directory: Path | None = None,
-                 on_failure: Callable[[BaseException], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None) -> None:
         self.url = url
         self.directory = directory
-        self.on_failure = on_failure
+        self.notify = notify
+        #: why the shared schedule was lost mid-run (None while it holds)
+        self.lost: str | None = None
         self.client: Any = None
         self.schedules: list[RedisSchedule] = []
         if url:
@@ -527,16 +545,29 @@ class QuotaStore:
     def shared(self) -> bool:
         return self.client is not None
 
-    @property
-    def degraded(self) -> str | None:
-        return next((s.failed for s in self.schedules if s.failed), None)
+    def _lose(self, exc: BaseException) -> None:
+        if self.lost is None:
+            from rcsqualify.textsafe import safe_text
+
+            self.lost = safe_text(f"{type(exc).__name__}: {exc}", 160)
+            if self.notify is not None:
+                self.notify(self.lost_message())
+
+    def lost_message(self) -> str:
+        """What the run says when the shared schedule was lost (terminal and report)."""
+        from rcsqualify.remote.store import redis_host
+
+        return (f"quota no longer shared across hosts: the quota store (Redis at "
+                f"{redis_host(self.url or '')}) failed mid-run ({self.lost}); this "
+                "machine's runs kept pacing together, other hosts may have sent at the "
+                "same time")
 
     def schedule(self, *identity: str) -> Schedule:
         local = _local_schedule(*identity, directory=self.directory)
         if self.client is None:
             return local
         sched = RedisSchedule(self.client, f"rcsq:q:{service_key(*identity)}", local,
-                              on_failure=self.on_failure)
+                              on_failure=self._lose)
         self.schedules.append(sched)
         return sched
 
