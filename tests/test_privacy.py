@@ -48,3 +48,27 @@ def test_reports_never_quote_a_cell_in_clear(tmp_path: Path) -> None:
     shown = [e for cells in examples.values() for e in cells]
     assert "j•••.d•••••@g••••.c••" in shown and "1• r•• d• l• P••• 7••••" in shown
     assert "j•••.d•••••@g••••.c••" in texts["html"]
+
+
+@pytest.mark.parametrize("how", [["--debug"], []])
+def test_debug_tracebacks_keep_frames_but_mask_the_rows_they_quote(
+        tmp_path: Path, how: list[str]) -> None:
+    """A parser's message quotes the row it failed on; ``--debug`` (or
+    RCSQUALIFY_DEBUG=1) shows the frames and the exception types, never the row."""
+    import os
+    import subprocess
+    import sys
+
+    f = tmp_path / "bad.csv"
+    f.write_text("a;b\nA;0612345678\nB;0698765432;extra;Jean Dupont\n")
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    env = {**os.environ, **({} if how else {"RCSQUALIFY_DEBUG": "1"})}
+    done = subprocess.run([exe, "check", str(f), *how], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 1  # an uncaught exception: Python's own exit code
+    assert "Traceback (most recent call last)" in done.stderr
+    assert 'File "' in done.stderr and "pyarrow.lib.ArrowInvalid: " in done.stderr
+    assert "line 3 has 4 fields" in done.stderr  # rcsqualify's own message, in full
+    assert "message masked by rcsqualify" in done.stderr
+    for quoted in ("0698765432", "Jean", "Dupont", "extra"):
+        assert quoted not in done.stderr

@@ -149,6 +149,7 @@ def reports_errors(func: F) -> F:
             raise fail(usage_error_line(exc), getattr(exc, "exit_code", 2)) from None
         except RcsQualifyError as exc:
             if debug:
+                mask_quoted_input(exc)
                 raise
             raise fail(str(exc), int(exc.exit_code)) from None
         except KeyboardInterrupt as exc:
@@ -158,6 +159,7 @@ def reports_errors(func: F) -> F:
                         getattr(exc, "exit_code", 130)) from None
         except Exception as exc:
             if debug:
+                mask_quoted_input(exc)
                 raise
             # never str(exc) of an arbitrary exception: it may quote a cell (CONTRACT §11)
             detail = (f": {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
@@ -166,6 +168,32 @@ def reports_errors(func: F) -> F:
                         "details)", int(ExitCode.USAGE)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def mask_quoted_input(exc: BaseException) -> None:
+    """``--debug``: the traceback keeps its frames and exception types, but the message
+    of every exception in the chain that is not rcsqualify's own is masked with the
+    reports' rule (``report.masking.mask_cell``): a parser's message quotes the row it
+    failed on (``ArrowInvalid: … B;0698765432;extra;Jean Dupont``), and a traceback is
+    pasted into tickets. rcsqualify's own messages name lines and columns, never cells
+    (CONTRACT §11); an ``OSError``'s is the system's reason and a file name."""
+    from rcsqualify.report.masking import mask_cell
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if not isinstance(current, RcsQualifyError | OSError) and current.args:
+            try:
+                masked = tuple(mask_cell(str(a)) for a in current.args)
+                original = current.args
+                current.args = masked
+                str(current)  # an exception whose message is not its args: leave it
+            except Exception:
+                current.args = original
+            else:
+                current.add_note("(message masked by rcsqualify: it may quote the input)")
+        current = current.__cause__ or current.__context__
 
 
 #: ``check``'s help panels (issue #16 item 7): option name → panel. Options added later
