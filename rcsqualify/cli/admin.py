@@ -16,6 +16,7 @@ from rcsqualify.cli.base import (
     CacheUrl,
     Debug,
     MaxUnmapped,
+    WaitLock,
     app,
     fail,
     plan_app,
@@ -115,18 +116,36 @@ def portability_import(
     operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
     max_unmapped: MaxUnmapped = 0.01,
     max_age: StoreMaxAge = 30,
+    wait_lock: WaitLock = 0.0,
     debug: Debug = False,
 ) -> None:
     """Build a reusable, indexed store from extracts, or apply daily deltas to one (atomic:
-    the old store stays on failure)."""
-    import time
-
-    from rcsqualify.files import refuse_overwrite
-    from rcsqualify.numbering.plan import load_plan
-    from rcsqualify.operators.portability import describe_dates, import_extracts
+    the old store stays on failure). One import at a time per store (a lock beside it:
+    exit 4 when another holds it), so two deltas never overwrite each other."""
+    from rcsqualify.files import hold_lock, refuse_overwrite
 
     # the store given with --into is updated in place (not an input); an extract is
     refuse_overwrite([("extract", e) for e in extracts], [("--into", into)])
+    lock = into.with_name(f".{into.name}-import.lock")
+    try:
+        into.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from rcsqualify.files import cannot_write
+
+        raise cannot_write(into, exc) from exc
+    with hold_lock(lock, wait_lock, f"another import into {into} is running (lock "
+                   f"{lock}); this one did nothing (--wait-lock SECONDS to wait for it)"):
+        _import_into(extracts, into, delta, number_column, operator_column, max_unmapped,
+                     max_age)
+
+
+def _import_into(extracts: list[Path], into: Path, delta: bool, number_column: str | None,
+                 operator_column: str | None, max_unmapped: float, max_age: int) -> None:
+    import time
+
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.operators.portability import describe_dates, import_extracts
+
     if into.exists() and not delta:
         from rcsqualify.errors import InputError
         from rcsqualify.operators.portability import store_info

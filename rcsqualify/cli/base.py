@@ -82,6 +82,11 @@ CacheKeyInStore = Annotated[bool, typer.Option(
     "cache CI saves): whoever reads the cache can then recover its numbers. Warned on "
     "every run.")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+# 'check --split-dir', 'refresh', 'portability import': one run at a time per target
+WaitLock = Annotated[float, typer.Option(
+    min=0.0, max=86_400.0,
+    help="Seconds to wait for another run's lock (list directory, portability store) "
+    "before giving up with exit 4.")]
 # an extract's share of unusable operator values: 'check' and 'portability import'
 MaxUnmapped = Annotated[float, typer.Option(
     min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "

@@ -19,6 +19,7 @@ from rcsqualify.cli.base import (
     Debug,
     F,
     MaxUnmapped,
+    WaitLock,
     app,
     fail,
     reports_errors,
@@ -43,10 +44,6 @@ BotId = Annotated[str | None, typer.Option(envvar="RCSQUALIFY_BOTHUB_BOT_ID",
                                            help="BotHub bot id.")]
 BotKeyFile = Annotated[Path | None, typer.Option(
     envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
-WaitLock = Annotated[float, typer.Option(
-    min=0.0, max=86_400.0,
-    help="Seconds to wait for another run's lock (list directory, portability store) "
-    "before giving up with exit 4.")]
 Rate = Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                      help="Requests per second per provider.")]
 
