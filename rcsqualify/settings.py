@@ -66,6 +66,7 @@ class Settings:
     mnp_url: str | None = None
     mnp_field: str | None = None
     mnp_profile: str | None = None  # generic (default), twilio, hlr-lookups, or a .toml path
+    mnp_region: str | None = None  # one of the profile's [regions] (twilio: us1, ie1)
     # capability
     capability: str = "none"
     bothub_url: str = DEFAULT_BOTHUB_URL

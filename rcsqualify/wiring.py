@@ -194,12 +194,16 @@ def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                      notify=notify)
 
 
-def mnp_profile_url(name: str | None, url: str | None) -> tuple[Any, str]:
-    """The MNP profile ``name`` (default ``generic``) and the URL to ask: ``url``
-    (``--mnp-url``), else the profile's own (exit 2 when there is neither)."""
+def mnp_profile_url(name: str | None, url: str | None, region: str | None = None
+                    ) -> tuple[Any, str]:
+    """The MNP profile ``name`` (default ``generic``), in ``region`` (``--mnp-region``)
+    when given, and the URL to ask: ``url`` (``--mnp-url``), else the profile's own (exit
+    2 when there is neither, or the profile has no such region)."""
     from rcsqualify.operators.mnp_profiles import load_profile
 
     profile = load_profile(name or "generic")
+    if region:
+        profile = profile.in_region(region)
     url = url or profile.url
     if not url:
         raise InputError(f"--mnp-profile {profile.name} needs --mnp-url (RCSQUALIFY_MNP_URL)"
@@ -212,7 +216,7 @@ def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
     """Profile, URL and credentials of the MNP look-up (exit 2 naming what is wrong)."""
     from rcsqualify.operators.mnp_profiles import credentials_from_env
 
-    profile, url = mnp_profile_url(s.mnp_profile, s.mnp_url)
+    profile, url = mnp_profile_url(s.mnp_profile, s.mnp_url, s.mnp_region)
     if s.mnp_field and not profile.is_template:
         raise InputError(f"--mnp-field applies to --mnp-profile generic only; the profile "
                          f"{profile.name} says where the network is")

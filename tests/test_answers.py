@@ -274,3 +274,51 @@ def test_twenty_unassigned_answers_at_the_start_stop_the_run(
                       emulator.base, "--rate", "500", "--cache-dir", str(cache)])
     assert_stopped(result, "held by no subscriber", "--mnp-profile")
     assert cached_entries(cache) == 0
+
+
+# -- item 22: Twilio's region ---------------------------------------------------------------
+
+TWILIO_ENV = {"RCSQUALIFY_MNP_USER": "ACemulator",
+              "RCSQUALIFY_MNP_PASSWORD": "emulator-twilio-token"}
+REGION_ERROR = {"code": 60614, "message": "Lookup Request Must Be Completed in Different "
+                "Twilio Region", "more_info": "https://www.twilio.com/docs/errors/60614",
+                "status": 400}
+
+
+@pytest.mark.parametrize("where", ["package", "request"])
+def test_twilio_60614_is_one_configuration_line_naming_the_region(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+        where: str) -> None:
+    if where == "package":
+        emulator.reset(quota=1000, twilio_body={
+            "valid": True, "phone_number": "+33607000000",
+            "line_type_intelligence": {"error_code": 60614, "mobile_country_code": None,
+                                       "mobile_network_code": None}})
+    else:
+        emulator.reset(quota=1000)
+        serve(emulator, "mnp", 400, json.dumps(REGION_ERROR))
+    for key, value in TWILIO_ENV.items():
+        monkeypatch.setenv(key, value)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(30))
+    result = run_cli(["check", str(f), "--mnp-profile", "twilio", "--mnp-url", emulator.base,
+                      "--rate", "500", "--cache-dir", str(cache)])
+    assert_stopped(result, "60614", "IE1", "--mnp-region ie1")
+    assert emulator.stats()["requests"]["mnp"] <= 10  # at once, not per number
+    assert cached_entries(cache) == 0
+
+
+def test_the_twilio_region_picks_the_documented_host(tmp_path: Path) -> None:
+    from rcsqualify.operators.mnp_profiles import parse_profile
+    from rcsqualify.wiring import mnp_profile_url
+
+    assert mnp_profile_url("twilio", None)[1] == "https://lookups.twilio.com"
+    profile, url = mnp_profile_url("twilio", None, "ie1")
+    assert url == "https://lookups.dublin.ie1.twilio.com" and profile.region == "ie1"
+    assert mnp_profile_url("twilio", "http://127.0.0.1:1", "ie1")[1] == "http://127.0.0.1:1"
+    text = ('name = "mine"\nregion = "ie1"\n[regions]\nus1 = "https://a.example"\n'
+            'ie1 = "https://b.example"\n[request]\npath = "/{msisdn}"\n')
+    assert parse_profile(text, "mine.toml").url == "https://b.example"
+    f = contacts_file(tmp_path, frte_numbers(2))
+    result = run_cli(["check", str(f), "--mnp-profile", "twilio", "--mnp-region", "eu9"])
+    assert_stopped(result, "--mnp-region 'eu9'", "us1, ie1")

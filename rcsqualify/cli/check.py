@@ -46,6 +46,10 @@ BotKeyFile = Annotated[Path | None, typer.Option(
     envvar="RCSQUALIFY_BOTHUB_KEY_FILE", help="Bot private key (PEM) for the GSMA JWT.")]
 Rate = Annotated[float, typer.Option(envvar="RCSQUALIFY_RATE",
                                      help="Requests per second per provider.")]
+MnpRegion = Annotated[str | None, typer.Option(
+    envvar="RCSQUALIFY_MNP_REGION", help="The MNP profile's region (twilio: us1, the "
+    "default, or ie1, Twilio's Ireland region, which EU numbers such as French ones may "
+    "need: Twilio error 60614); its base URL unless --mnp-url is given.")]
 
 
 def profile_credentials(ctx: typer.Context) -> dict[str, str]:
@@ -155,6 +159,7 @@ def check(
         "environment: RCSQUALIFY_MNP_TOKEN (bearer), RCSQUALIFY_MNP_USER and "
         "RCSQUALIFY_MNP_PASSWORD (basic), RCSQUALIFY_MNP_KEY and RCSQUALIFY_MNP_SECRET "
         "(digest).")] = None,
+    mnp_region: MnpRegion = None,
     capability: Annotated[str, typer.Option(
         help="Capability provider: " + ", ".join(CAPABILITY_PROVIDERS) + ".")] = "none",
     bothub_url: BothubUrl = DEFAULT_BOTHUB_URL,
@@ -314,7 +319,8 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
     values = {k: v for k, v in params.items() if k in names}
     values.update(
         portability=list(params.get("portability") or []),
-        mnp_url=mnp_url_of(params.get("mnp_profile"), params.get("mnp_url")),
+        mnp_url=mnp_url_of(params.get("mnp_profile"), params.get("mnp_url"),
+                           params.get("mnp_region")),
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
         github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
         credential_refs=dict(profile_credentials(ctx)),
@@ -331,13 +337,15 @@ def config_read(ctx: typer.Context, given: Path | None) -> Path | None:
     return chosen.path if chosen is not None else given
 
 
-def mnp_url_of(profile: str | None, url: str | None) -> str | None:
-    """A named profile's own URL when --mnp-url is not given (a bad profile: exit 2)."""
-    if profile is None or url:
+def mnp_url_of(profile: str | None, url: str | None, region: str | None = None
+               ) -> str | None:
+    """A named profile's own URL (in ``--mnp-region`` when given) when --mnp-url is not
+    given (a bad profile or region: exit 2)."""
+    if (profile is None and region is None) or url:
         return url
     from rcsqualify.wiring import mnp_profile_url
 
-    return mnp_profile_url(profile, url)[1]
+    return mnp_profile_url(profile, url, region)[1]
 
 
 
@@ -397,6 +405,7 @@ def probe(
         envvar="RCSQUALIFY_MNP_URL", help="MNP URL template (generic) or base URL.")] = None,
     mnp_field: Annotated[str | None, typer.Option(
         help="generic profile: answer field holding the operator.")] = None,
+    mnp_region: MnpRegion = None,
     bothub_url: BothubUrl = DEFAULT_BOTHUB_URL,
     bothub_token_url: BothubTokenUrl = DEFAULT_BOTHUB_TOKEN_URL,
     bot_id: BotId = None,
@@ -417,8 +426,10 @@ def probe(
     if bad:
         raise fail("probe: the number is not a French number", int(ExitCode.USAGE))
     settings = Settings(capability=capability, mnp_profile=mnp_profile,
-                        mnp_url=mnp_url_of(mnp_profile, mnp_url) if capability == "none"
-                        else mnp_url, mnp_field=mnp_field, bothub_url=bothub_url,
+                        mnp_region=mnp_region,
+                        mnp_url=mnp_url_of(mnp_profile, mnp_url, mnp_region)
+                        if capability == "none" else mnp_url, mnp_field=mnp_field,
+                        bothub_url=bothub_url,
                         bothub_token_url=bothub_token_url, bot_id=bot_id,
                         bot_key_file=bot_key_file, rate=rate, timeout=timeout, debug=debug)
     result = run_probe(settings, e164[0])

@@ -69,6 +69,7 @@ from rcsqualify.remote.http import (
 )
 from rcsqualify.remote.pacing import Schedule, shared_schedule
 from rcsqualify.remote.stats import ProviderStats
+from rcsqualify.textsafe import safe_text
 from rcsqualify.verdict import OPERATOR_ERROR, OPERATOR_UNASSIGNED
 
 _UNKNOWN = "-"  # cached "the service does not know this number"
@@ -205,6 +206,16 @@ class MnpSource(OperatorSource):
         ``_Failure`` for anything not recognized."""
         p = self.profile
         body = answer.body
+        for rule, message in p.stop:
+            if rule.matches(body):  # a misconfiguration the service names (Twilio 60614)
+                raise ConfigurationError(f"{self.http.name}: {message}")
+        if answer.status in p.stop_statuses and answer.status not in p.ok + \
+                p.unknown_statuses:
+            said = body.get("message") if isinstance(body, dict) else None
+            raise ConfigurationError(
+                f"{self.http.name}: HTTP {answer.status} "
+                f"{safe_text(str(said or 'without a message'), 120)}; check "
+                f"{self.http.url_hint}")
         if answer.status in p.unknown_statuses and answer.status not in p.ok:
             if isinstance(body, dict):
                 return Verdict("", "unknown")
@@ -354,9 +365,10 @@ class MnpSource(OperatorSource):
             token = _SIGNING.set((self.profile.signed_path(msisdn),
                                   self.profile.body_for(msisdn)))
             try:
-                answer = await self.http.request(method, url, ok=self.profile.ok,
-                                                 expected=self.profile.unknown_statuses,
-                                                 **kwargs)
+                answer = await self.http.request(
+                    method, url, ok=self.profile.ok,
+                    expected=self.profile.unknown_statuses + self.profile.stop_statuses,
+                    **kwargs)
             finally:
                 _SIGNING.reset(token)
             attempt += 1

@@ -10,6 +10,9 @@ The format (every key, with the defaults)::
     name = "myhlr"                        # label in messages and the cache scope
     description = "…"                     # free text
     url = "https://api.example.com"       # default base URL (--mnp-url overrides it)
+    # or regions: base URL per region, region the default one (--mnp-region picks one)
+    # region = "us1"
+    # regions = { us1 = "https://api.example.com", ie1 = "https://ie1.example.com" }
 
     [request]
     method = "GET"                        # GET or POST
@@ -40,6 +43,13 @@ The format (every key, with the defaults)::
     transient = false                     # true: retried (then a failure)
     kind = "busy"                         # label counted in the report (error_<kind>)
 
+    [[answer.stop]]                       # same rules: a misconfiguration, the run
+    path = "code"                         # stops (exit 2) with this one line, at once
+    in = [60614]
+    message = "use the IE1 region"
+    # [answer] stop_statuses = [400, 403]: error statuses whose JSON body the stop rules
+    # read (any other answer with them is a configuration error too)
+
     [[answer.unknown]]                    # same rules: "does not know the number"
     path = "valid"
     equals = false
@@ -48,7 +58,8 @@ The format (every key, with the defaults)::
     path = "connectivity_status"          # (an HLR's dead-number answer)
     equals = "INVALID_MSISDN"
 
-An answer is judged in this order (CONTRACT §10, recognized answers only): an error
+An answer is judged in this order (CONTRACT §10, recognized answers only): a stop rule
+matches → a configuration error naming its message (exit 2); an error
 rule matches → a failure, never cached (retried first when ``transient``); an unknown
 rule matches → unknown (cached; the range holder answers); an unassigned rule matches →
 the number is ``invalid`` / ``unassigned`` (cached: a message to it would fail); the
@@ -154,6 +165,12 @@ class Profile:
     errors: tuple[Rule, ...] = ()
     unknown: tuple[Rule, ...] = ()
     unassigned: tuple[Rule, ...] = ()
+    #: rules whose match stops the run, each with its one-line message
+    stop: tuple[tuple[Rule, str], ...] = ()
+    stop_statuses: tuple[int, ...] = ()
+    #: base URL per region name, and the region ``url`` belongs to ("" without regions)
+    regions: dict[str, str] = field(default_factory=dict)
+    region: str = ""
 
     @property
     def is_template(self) -> bool:
@@ -168,6 +185,18 @@ class Profile:
         from dataclasses import replace
 
         return replace(self, network=(name,)) if name else self
+
+    def in_region(self, name: str) -> Profile:
+        """This profile with the base URL of region ``name`` (``--mnp-region``); exit 2
+        naming the profile's regions when it has no such one."""
+        from dataclasses import replace
+
+        key = name.strip().lower()
+        if key not in self.regions:
+            known = ", ".join(self.regions) or "none"
+            raise ProfileError(f"--mnp-region {name!r}: the MNP profile {self.name} has no "
+                               f"such region (its regions: {known})")
+        return replace(self, region=key, url=self.regions[key])
 
     # -- building a request -------------------------------------------------------------
     def url_for(self, base: str, msisdn: str) -> str:
@@ -268,7 +297,8 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{source}: not valid TOML ({exc})") from None
     v = _Validator(source)
-    v.only(data, "", ("name", "description", "url", "request", "auth", "answer"))
+    v.only(data, "", ("name", "description", "url", "region", "regions", "request", "auth",
+                      "answer"))
     name = v.string(data, "name", required=True)
     if expected_name and name != expected_name:
         raise ProfileError(f"{source}: field 'name' is {name!r}, expected {expected_name!r}")
@@ -278,7 +308,7 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
     v.only(request, "request", ("method", "path", "query", "body"))
     v.only(auth, "auth", ("scheme", "optional", "signed_prefix"))
     v.only(answer, "answer", ("ok", "unknown_statuses", "network", "mcc", "mnc", "error",
-                              "unknown", "unassigned"))
+                              "unknown", "unassigned", "stop", "stop_statuses"))
     method = v.string(request, "method", "request.", default="GET").upper()
     if method not in ("GET", "POST"):
         v.fail("request.method", "must be GET or POST")
@@ -317,8 +347,23 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
     url = v.string(data, "url", default="")
     if url and not url.startswith(("http://", "https://")):
         v.fail("url", "must be an http:// or https:// URL")
+    regions_raw = v.table(data, "regions")
+    regions: dict[str, str] = {}
+    for key, value in regions_raw.items():
+        if not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            v.fail(f"regions.{key}", "must be an http:// or https:// URL")
+        regions[str(key).lower()] = value
+    region = v.string(data, "region", default="").lower()
+    if region:
+        if region not in regions:
+            v.fail("region", f"must be one of the profile's regions "
+                   f"({', '.join(regions) or 'none: add a [regions] table'})")
+        if url:
+            v.fail("url", "give either url or region (whose URL is in [regions]), not both")
+        url = regions[region]
     ok = v.statuses(answer, "ok", default=(200,))
     unknown_statuses = v.statuses(answer, "unknown_statuses", default=())
+    stop_statuses = v.statuses(answer, "stop_statuses", default=())
     network_raw = answer.get("network", [] if "mcc" in answer else ["mccmnc"])
     if isinstance(network_raw, str):
         network_raw = [network_raw]
@@ -343,7 +388,8 @@ def parse_profile(text: str, source: str, *, expected_name: str | None = None) -
         auth_optional=optional, signed_prefix=signed_prefix, ok=ok,
         unknown_statuses=unknown_statuses, network=tuple(network_raw), mcc=mcc, mnc=mnc,
         errors=v.rules(answer, "error"), unknown=v.rules(answer, "unknown"),
-        unassigned=v.rules(answer, "unassigned"))
+        unassigned=v.rules(answer, "unassigned"), stop=v.stop_rules(answer),
+        stop_statuses=stop_statuses, regions=regions, region=region)
 
 
 class _Validator:
@@ -388,6 +434,18 @@ class _Validator:
                 for s in value):
             self.fail(f"answer.{key}", "must be a list of HTTP statuses (200-599)")
         return tuple(value)
+
+    def stop_rules(self, answer: dict[str, Any]) -> tuple[tuple[Rule, str], ...]:
+        """``[[answer.stop]]``: rules with the one-line ``message`` their match stops on."""
+        raw = answer.get("stop", [])
+        messages = []
+        for i, item in enumerate(raw if isinstance(raw, list) else []):
+            message = item.pop("message", None) if isinstance(item, dict) else None
+            if not isinstance(message, str) or not message.strip() or "\n" in message:
+                self.fail(f"answer.stop[{i}].message", "is required: one line saying what "
+                          "to change")
+            messages.append(str(message).strip())
+        return tuple(zip(self.rules(answer, "stop"), messages, strict=True))
 
     def rules(self, answer: dict[str, Any], key: str) -> tuple[Rule, ...]:
         raw = answer.get(key, [])
