@@ -157,6 +157,9 @@ def atomic_write(path: str | Path, *, mode: int | None = None) -> Iterator[Path]
         yield target  # a device or a pipe: no atomicity to be had, nothing replaced
         return
     if target.is_symlink():
+        if not target.exists():
+            raise OutputError(f"cannot write {target}: a symbolic link to nothing; "
+                              "nothing was replaced")  # never create what a link names
         target = Path(os.path.realpath(target))  # replace the file it names, keep the link
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -323,13 +326,19 @@ def refuse_overwrite(inputs: Iterable[tuple[str, str | Path | None]],
     by itself, such as the cache's). Each item is ``(what, path)``, ``what`` naming the
     option in the message; ``None`` paths are skipped. Paths are compared after
     ``realpath`` and, for files that exist, by device and inode, so a symbolic or hard
-    link to an input is caught."""
+    link to an input is caught. An output that is a dangling symbolic link is refused
+    too (issue #23 item 20: it created directories at the link's target)."""
     ins = [(what, Path(p), *_identity(p)) for what, p in inputs if p is not None]
     dirs = [(what, Path(p), os.path.realpath(p)) for what, p in directories if p is not None]
     seen: list[tuple[str, Path, str, tuple[int, int] | None]] = []
     for what, p in outputs:
         if p is None:
             continue
+        if os.path.islink(p) and not os.path.exists(p):
+            # following it would create a file (and its directories) wherever the link
+            # points: the user never named that place
+            raise InputError(f"{what} {p} is a symbolic link to nothing: remove it or "
+                             "choose another output name (nothing was written)")
         real, ino = _identity(p)
         for dir_what, dir_path, dir_real in dirs:
             if os.path.commonpath([real, dir_real]) == dir_real:

@@ -445,16 +445,9 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             page = format_html(summary, read_history(s.history),
                                lang=s.lang or default_lang(os.environ),
                                generated_at=datetime.now().astimezone())
-            with atomic_path(s.html_report) as tmp:
-                Path(tmp).write_text(page, encoding="utf-8")
+            write_report(ReportOutput(s.html_report, page))  # "-": standard output
         if s.json_report:
-            text = format_json(summary)
-            if s.json_report == "-":
-                sys.stdout.write(text)
-                sys.stdout.flush()
-            else:
-                with atomic_path(s.json_report) as tmp:
-                    Path(tmp).write_text(text, encoding="utf-8")
+            write_report(ReportOutput(s.json_report, format_json(summary)))
         for report in ci_outputs(s, summary):
             write_report(report)
         return CheckRun(summary=summary, result=result, source=source)

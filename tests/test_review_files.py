@@ -7,6 +7,8 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SAMPLE
 from tests.helpers import run_cli, write_csv
 
@@ -138,3 +140,40 @@ def test_an_xlsx_workbook_on_standard_input(tmp_path: Path) -> None:
     result = run_cli(["check", "-", "--json-report", "-", "-q"],
                      input=(tmp_path / "x.xlsx").read_bytes())
     assert result.exit_code == 0 and json.loads(result.stdout)["counts"]["rows"] == 1
+
+
+def test_html_report_dash_goes_to_stdout_alone(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #23 item 20: ``--html-report -`` wrote a file literally named ``-``. Every
+    output follows one rule: ``-`` is standard output, at most one output may be ``-``,
+    and nothing else (GitHub annotations included) goes there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    contacts = str(SAMPLE / "contacts.csv")
+    result = run_cli(["check", contacts, "--html-report", "-", "-q", "--threshold", "0"])
+    assert result.exit_code == 1, result.stderr  # a failing gate: annotations would be due
+    assert result.stdout.startswith("<!DOCTYPE html>") and result.stdout.rstrip().endswith(
+        "</html>"), result.stdout[:200]
+    assert "\n::" not in result.stdout
+    assert not (tmp_path / "-").exists()
+    for pair in (["--html-report", "-", "--json-report", "-"],
+                 ["--html-report", "-", "--junit-xml", "-"]):
+        two = run_cli(["check", contacts, *pair])
+        assert two.exit_code == 2 and "standard output" in two.stderr, two.stderr
+        assert not two.stdout and not (tmp_path / "-").exists()
+
+
+def test_an_output_through_a_dangling_symlink_is_refused(tmp_path: Path) -> None:
+    """A dangling link used to be followed: the report was created where it pointed,
+    directories included. It is refused (exit 2) before anything is read."""
+    nowhere = tmp_path / "nowhere" / "deep" / "r.html"
+    contacts = str(SAMPLE / "contacts.csv")
+    for option, name in (("--html-report", "r.html"), ("--json-report", "r.json"),
+                         ("-o", "out.csv"), ("--junit-xml", "j.xml")):
+        link = tmp_path / name
+        link.symlink_to(nowhere)
+        result = run_cli(["check", contacts, option, str(link)])
+        assert result.exit_code == 2, result.stderr
+        assert "symbolic link to nothing" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "nowhere").exists() and link.is_symlink()
