@@ -610,6 +610,31 @@ def test_formula_cells_are_neutralized_in_csv_outputs_and_lists(tmp_path: Path) 
     assert _read_output(nd)["note"].tolist() == cells
 
 
+def test_formula_column_names_are_neutralized_in_csv_outputs_and_lists(tmp_path: Path
+                                                                      ) -> None:
+    """Issue #23 item 14: cells were escaped, column names were not: a header
+    ``=HYPERLINK("http://evil/")`` or ``@cmd`` reached the header row of ``-o`` and
+    every CSV list as written."""
+    names = ['=HYPERLINK("http://evil/")', "@cmd", "-2+3", "+33 6 12", "tel"]
+    base = tmp_path / "h.csv"
+    with base.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, delimiter=";").writerows([names, ["a", "b", "c", "d", PHONE]])
+    out, lists = tmp_path / "o.csv", tmp_path / "lists"
+    result = run_cli(["check", str(base), "-o", str(out), "--split-dir", str(lists), "-q",
+                      "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    expected = ['\'=HYPERLINK("http://evil/")', "'@cmd", "'-2+3", "+33 6 12", "tel"]
+    for path in (out, *(lists / f"{n}.csv" for n in ("send_rcs", "not_rcs", "remove",
+                                                     "unverified", "other_operators"))):
+        with path.open(encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=";"))
+        assert header[:5] == expected, (path.name, header)
+    nd = tmp_path / "o.ndjson"  # not a spreadsheet format: names as they are
+    assert run_cli(["check", str(base), "-o", str(nd), "-q", "--threshold", "1"]
+                   ).exit_code == 0
+    assert list(json.loads(nd.read_text(encoding="utf-8").splitlines()[0]))[:5] == names
+
+
 # -- 7. no cell content in messages; control characters in XLSX ----------------------------
 def test_control_characters_in_xlsx_lists_are_removed_and_counted(tmp_path: Path) -> None:
     base = write_csv(tmp_path / "c.csv", [["nom", "tel"], ["Mar\x01tin", PHONE + "\x01"],

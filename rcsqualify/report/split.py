@@ -186,7 +186,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
                 mask = part == i
                 if name not in writers:
                     tmp_paths[name] = _temporary(target, name, ".csv.part")
-                    writers[name] = pacsv.CSVWriter(str(tmp_paths[name]), batch.schema,
+                    writers[name] = pacsv.CSVWriter(str(tmp_paths[name]), safe.schema,
                                                     write_options=pacsv.WriteOptions(
                                                         delimiter=delimiter,
                                                         quoting_style="all_valid"))

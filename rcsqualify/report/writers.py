@@ -141,9 +141,13 @@ def spreadsheet_safe(column: pa.Array) -> pa.Array:
 
 
 def escape_batch(batch: pa.RecordBatch, columns: int) -> pa.RecordBatch:
-    """The first ``columns`` columns (the input's) made spreadsheet-safe."""
+    """The first ``columns`` columns (the input's) made spreadsheet-safe: their cells
+    and their names, which become the CSV header row (issue #23 item 14: a column named
+    ``=HYPERLINK(…)`` was written as it was). A CSV writer takes this schema."""
     arrays = [spreadsheet_safe(c) if i < columns else c for i, c in enumerate(batch.columns)]
-    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+    names = batch.schema.names
+    safe = spreadsheet_safe(pa.array(names[:columns], pa.string())).to_pylist()
+    return pa.RecordBatch.from_arrays(arrays, names=[*safe, *names[columns:]])
 
 
 def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: str = ",",
@@ -161,7 +165,9 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
             return 0
         if fmt == "csv":
             opts = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
-            with pacsv.CSVWriter(str(tmp), first.schema, write_options=opts) as w:
+            schema = escape_batch(first, escape_columns).schema if escape_columns else (
+                first.schema)
+            with pacsv.CSVWriter(str(tmp), schema, write_options=opts) as w:
                 for b in _chain(first, batches):
                     w.write_batch(escape_batch(b, escape_columns) if escape_columns else b)
                     rows += b.num_rows
