@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import re
 import time
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 import numpy as np
@@ -86,6 +88,23 @@ def _plausible_network(mccmnc: str) -> bool:
 
 #: "unknown" answers in a row at the start of a run that stop it (see ``_remember``)
 UNKNOWN_AT_START = 20
+#: seconds between this machine's clock and a service's ``Date`` that a refused signed
+#: request blames on the clock (a Date has whole seconds, and the answer took a while)
+CLOCK_TOLERANCE = 30.0
+
+
+def clock_skew(date: str | None, now: float) -> float | None:
+    """Seconds this machine's clock (``now``, Unix time) is ahead of an HTTP ``Date``
+    header (negative: behind); None when there is no usable one."""
+    if not date:
+        return None
+    try:
+        server = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server.tzinfo is None:
+        return None
+    return now - server.timestamp()
 #: the request being signed (digest auth), per task: the signature is made anew for every
 #: attempt, right before the send, so a retry never carries a stale timestamp
 _SIGNING: contextvars.ContextVar[tuple[str, bytes | None] | None] = contextvars.ContextVar(
@@ -385,8 +404,35 @@ class MnpSource(OperatorSource):
 
     streams = True
 
-    def session(self) -> AbstractAsyncContextManager[object]:
-        return cast(AbstractAsyncContextManager[object], self.http.session())
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[object]:
+        """The HTTP session; a refusal of the credentials (HTTP 401) is told in the
+        profile's words on the way out, whichever path (stream or batch) met it."""
+        try:
+            async with self.http.session() as opened:
+                yield opened
+        except ConfigurationError as exc:
+            raise self._refusal(exc) from None
+
+    def _refusal(self, exc: ConfigurationError) -> ConfigurationError:
+        """A 401 names the profile's variables; with a signed (digest) request, a clock
+        off from the service's ``Date`` is named first: the signature carries a
+        timestamp the service checks (hlr-lookups' SDK reads the server's time first)."""
+        if "HTTP 401" not in str(exc):
+            return exc
+        if self.credentials.scheme == "digest":
+            skew = clock_skew(self.http.refused_date, self._now())
+            if skew is not None and abs(skew) > CLOCK_TOLERANCE:
+                return ConfigurationError(
+                    f"{self.http.name}: the service refused the signed request (HTTP 401): "
+                    f"clock off by {abs(skew):.0f} s ({'ahead of' if skew > 0 else 'behind'} "
+                    "the service's Date header); the signature carries a timestamp: set "
+                    "this machine's clock right (NTP) and run again")
+        names = self.profile.credential_names
+        if names:
+            return ConfigurationError(f"{exc}; for --mnp-profile {self.profile.name} "
+                                      f"check {' and '.join(names)}")
+        return exc
 
     async def resolve(self, e164: str) -> str:
         """One number, cache first (for the stream of issue #14: see ``stages.py``)."""
@@ -417,15 +463,8 @@ class MnpSource(OperatorSource):
             out[i] = code
             self._remember(numbers[i], code)
 
-        try:
-            async with self.http.session():
-                await run_all(todo, one, self.policy.concurrency)
-        except ConfigurationError as exc:
-            names = self.profile.credential_names
-            if "HTTP 401" in str(exc) and names:
-                raise ConfigurationError(f"{exc}; for --mnp-profile {self.profile.name} "
-                                         f"check {' and '.join(names)}") from None
-            raise
+        async with self.session():
+            await run_all(todo, one, self.policy.concurrency)
         if self.http.notes:
             self.stats.extra["notes"] = list(self.http.notes)
 

@@ -540,6 +540,8 @@ class HttpLayer:
         #: why the service was given up for the rest of the run (None while it is not)
         self.gave_up: str | None = None
         self.notes: list[str] = []
+        #: the ``Date`` header of the 401 that stopped the run (a signing clock's check)
+        self.refused_date: str | None = None
 
     @contextlib.asynccontextmanager
     async def session(self) -> Any:
@@ -762,6 +764,7 @@ class HttpLayer:
                 if len(self._refused_tokens) >= 5 or token is None or reissued:
                     # fresh tokens refused again and again (or the same token handed out
                     # again by the token endpoint): the credentials are not allowed here
+                    self.refused_date = raw.headers.get("date")
                     raise ConfigurationError(
                         f"{self.name}: {mask_url(url)} keeps refusing the credentials "
                         "(HTTP 401); check the credentials, the bot/agent id and the API "
