@@ -185,21 +185,65 @@ def test_markdown_report_file_and_step_summary(tmp_path: Path,
 
 
 # -- JUnit -----------------------------------------------------------------------------
+_SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+
+def _schema_errors(text: str, name: str) -> list[str]:
+    from lxml import etree  # test dependency (pyproject [test]): XSD validation
+
+    schema = etree.XMLSchema(etree.parse(str(_SCHEMAS / name)))
+    ok = schema.validate(etree.fromstring(text.encode("utf-8")))
+    return [] if ok else [str(e) for e in schema.error_log]
+
+
 def _junit(text: str) -> ET.Element:
+    """Every JUnit report the tests make: valid under Jenkins xUnit's and the strict Ant
+    schema (tests/schemas/), and consistent."""
+    for name in ("junit-jenkins.xsd", "junit-ant.xsd"):
+        assert _schema_errors(text, name) == [], name
     root = ET.fromstring(text.encode("utf-8"))
-    assert root.tag == "testsuites"
+    assert root.tag == "testsuites" and not root.attrib
     suites = root.findall("testsuite")
     assert len(suites) == 1 and suites[0].get("name") == "rcsqualify"
     suite = suites[0]
     cases = suite.findall("testcase")
     failures = suite.findall("testcase/failure")
-    for element in (root, suite):
-        assert element.get("tests") == str(len(cases))
-        assert element.get("failures") == str(len(failures))
-        assert element.get("errors") == "0"
+    assert suite.get("tests") == str(len(cases))
+    assert suite.get("failures") == str(len(failures))
+    assert suite.get("errors") == "0"
     assert all(c.get("classname") == "rcsqualify" for c in cases)
     assert [c.get("name") for c in cases[:2]] == ["gate", "completeness"]
     return suite
+
+
+def _case_output(suite: ET.Element, case: str) -> str:
+    """What the suite's system-out says of one test case (cases hold no output)."""
+    lines = (suite.findtext("system-out") or "").splitlines()
+    return next(line.removeprefix(f"{case}: ") for line in lines
+                if line.startswith(f"{case}: "))
+
+
+def test_junit_was_rejected_by_both_schemas_before_issue_23() -> None:
+    """The shape the report had (skipped on both elements, output inside test cases, no
+    timestamp or hostname) is what each schema rejects: the validation can fail."""
+    old = ('<testsuites name="r" tests="1" failures="0" errors="0" skipped="0" time="0">'
+           '<testsuite name="r" tests="1" failures="0" errors="0" skipped="0" time="0">'
+           '<properties/><testcase classname="r" name="gate" time="0">'
+           '<system-out>x</system-out></testcase></testsuite></testsuites>')
+    assert any("skipped" in e for e in _schema_errors(old, "junit-jenkins.xsd"))
+    errors = " ".join(_schema_errors(old, "junit-ant.xsd"))
+    assert "timestamp" in errors or "system-out" in errors or "skipped" in errors
+
+
+def test_junit_timestamp_and_hostname(hostile: Summary) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    paris = datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=2)))
+    suite = _junit(format_junit(hostile, now=paris, hostname="ci\x01-runner 7"))
+    assert suite.get("timestamp") == "2026-03-29T01:30:00"  # UTC, no zone (Ant's pattern)
+    assert suite.get("hostname") == "ci?-runner 7"
+    assert _junit(format_junit(hostile, now=datetime.now(UTC), hostname=" ")).get(
+        "hostname") == "localhost"
 
 
 def test_junit_structure_for_a_failed_gate(hostile: Summary) -> None:
@@ -214,20 +258,20 @@ def test_junit_structure_for_a_failed_gate(hostile: Summary) -> None:
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["column"] == HOSTILE_COLUMN.replace("\x1b", "?")
     assert props["gate_mode"] == "known"
-    # one passing case per input problem class, its count in system-out
+    # one passing case per input problem class, its count in a property and system-out
     problems = {n: c for n, c in cases.items() if n and n.startswith("input.")}
     assert {"input.not_a_number", "input.excel_scientific", "input.fixed_line",
             "input.duplicates", "input.repaired_leading_zero"} <= set(problems)
     for name, case in problems.items():
         assert case.find("failure") is None
-        out = case.findtext("system-out") or ""
+        out = _case_output(suite, name)
+        assert props[name] == out.split(" ")[0]
         key = name.removeprefix("input.")
         expected = (hostile.counts["duplicates"] if key == "duplicates"
                     else hostile.repaired.get(key.removeprefix("repaired_"), 0)
                     if key.startswith("repaired_") else hostile.reasons.get(key, 0))
         assert int(out.split(" ")[0]) == expected, name
-    assert int((problems["input.duplicates"].findtext("system-out") or "").split()[0]) == 1
-    assert int((problems["input.not_a_number"].findtext("system-out") or "").split()[0]) == 1
+    assert props["input.duplicates"] == "1" and props["input.not_a_number"] == "1"
 
 
 def test_junit_control_characters_from_a_server_keep_the_xml_readable(
@@ -259,8 +303,7 @@ def test_junit_xml_from_an_incomplete_run(tmp_path: Path, emulator: Emulator) ->
     assert cases["gate"].find("failure") is None
     assert cases["completeness"].find("failure") is not None
     unverified = report["counts"]["unverified"]
-    assert (cases["completeness"].findtext("system-out") or "").startswith(
-        f"{unverified} messages unverified")
+    assert _case_output(suite, "completeness").startswith(f"{unverified} messages unverified")
 
 
 def test_a_stale_plan_is_stale_data() -> None:

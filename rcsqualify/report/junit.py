@@ -6,8 +6,16 @@ One test suite, ``rcsqualify``:
   failure message;
 - ``completeness``: fails when checks were asked for and some could not be done;
 - ``input.<class>``: one passing case per input problem class (each invalid and
-  non-mobile reason, duplicates, each repair), the count in ``system-out``. Every class
-  is listed, zeros included, so a CI's test history follows each class from run to run.
+  non-mobile reason, duplicates, each repair), its count in the property of the same
+  name and in the suite's ``system-out``. Every class is listed, zeros included, so a
+  CI's test history follows each class from run to run.
+
+The document is valid under the two schemas JUnit readers enforce (issue #23 item 21;
+``tests/schemas/``): Jenkins xUnit's ``junit-10.xsd`` (no attribute it does not declare:
+no ``skipped`` anywhere) and the strict Apache Ant schema (``<testsuites>`` bare; the
+suite with ``timestamp`` in UTC without a zone, ``hostname``, ``package`` and ``id``,
+``properties`` first and ``system-out``/``system-err`` last; a test case holds at most
+its ``failure``, never output).
 
 Built with ElementTree (which escapes ``& < > "``); text from the input or a server also
 goes through ``xml_text``, which drops the control characters XML 1.0 cannot hold.
@@ -15,7 +23,9 @@ goes through ``xml_text``, which drops the control characters XML 1.0 cannot hol
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 from rcsqualify.report.escape import xml_text
 from rcsqualify.report.summary import Summary
@@ -42,16 +52,21 @@ def _case(suite: ET.Element, name: str, time: float = 0.0) -> ET.Element:
                                              "time": f"{time:.3f}"})
 
 
-def _out(case: ET.Element, text: str) -> None:
-    ET.SubElement(case, "system-out").text = text
-
-
-def format_junit(s: Summary) -> str:
+def format_junit(s: Summary, *, now: datetime | None = None,
+                 hostname: str | None = None) -> str:
+    """The report; ``now`` and ``hostname`` (the suite's ``timestamp`` and ``hostname``,
+    which the Ant schema requires) default to this moment in UTC and this machine."""
     total_time = sum(s.timings.values())
     thr = threshold_text(s.threshold)
-    root = ET.Element("testsuites", {"name": SUITE})
+    when = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    host = " ".join(xml_text(hostname or socket.gethostname()).split()) or "localhost"
+    root = ET.Element("testsuites")
     suite = ET.SubElement(root, "testsuite", {"name": SUITE})
     props = ET.SubElement(suite, "properties")
+    output: list[str] = []
+
+    def _out(case: ET.Element, text: str) -> None:
+        output.append(f"{case.get('name')}: {text}")
     for name, value in (
             ("input", s.input.get("path", "")), ("column", s.input.get("column", "")),
             ("gate_mode", s.gate_mode), ("threshold", f"{s.threshold:g}"),
@@ -86,14 +101,13 @@ def format_junit(s: Summary) -> str:
     problems = problem_classes(s)
     for name, count, meaning in problems:
         _out(_case(suite, f"input.{name}"), f"{count} {meaning}")
+        ET.SubElement(props, "property", {"name": f"input.{name}", "value": str(count)})
 
-    n_cases = 2 + len(problems)
-    for element in (root, suite):
-        element.set("tests", str(n_cases))
-        element.set("failures", str(failures))
-        element.set("errors", "0")
-        element.set("skipped", "0")
-        element.set("time", f"{total_time:.3f}")
+    ET.SubElement(suite, "system-out").text = "\n".join(output)
+    ET.SubElement(suite, "system-err").text = ""
+    suite.attrib.update({"tests": str(2 + len(problems)), "failures": str(failures),
+                         "errors": "0", "time": f"{total_time:.3f}", "timestamp": when,
+                         "hostname": host, "package": SUITE, "id": "0"})
     ET.indent(root)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             + ET.tostring(root, encoding="unicode") + "\n")
