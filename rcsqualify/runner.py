@@ -376,6 +376,7 @@ def _checked(s: Settings, console: Console) -> CheckRun:
 
     reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
     notify = reporter.notify
+    answers_kept = True
     quota = getattr(cache, "quota", None)
     if quota is not None:
         quota.notify = notify  # "quota no longer shared across hosts", when it happens
@@ -402,17 +403,20 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                 if p is not None:
                     p.close()
             if cache is not None:
+                answers_kept = cache.kept()  # read back before the store closes
                 cache.close()
         if cache is not None and cache.degraded:
             # CONTRACT §10: the run went on from memory; say so, and exit 3 at best
+            # first: the verdict line quotes the first note (a storage failure explains
+            # the rest, not the other way round)
             result.storage_degraded = cache.degraded
-            result.notes.append(f"the cache in {cache.location} failed mid-run "
+            result.notes.insert(0, f"the cache in {cache.location} failed mid-run "
                                 f"({cache.degraded}); answers since then were kept in "
                                 "memory only and will be asked again next time")
         if quota is not None and quota.lost:
             # the quota store failed on its own: the cache (another store) is unharmed
             result.storage_degraded = result.storage_degraded or quota.lost
-            result.notes.append(quota.lost_message())
+            result.notes.insert(0, quota.lost_message())
         if source.info.rows == 0:
             # a gate must not pass on an export that came out empty
             raise InputError(f"{source.info.path} has a header but no contact rows: "
@@ -421,6 +425,7 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                             threshold=s.threshold, remote_asked=s.remote, gate_mode=s.gate)
         if cache is not None:  # a key stored inside a shared cache: said on every run
             summary.warnings.extend(cache.notes)
+            summary.answers_kept = answers_kept
         summary.projection = campaign_projection(
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)

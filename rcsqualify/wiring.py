@@ -60,6 +60,7 @@ def make_cache(s: Settings) -> LookupCache:
                                  "redis:// or rediss:// URL")
     try:
         cache.quota = QuotaStore(quota_url)
+        cache.notes += [w for w in cache.quota.warnings if w not in cache.notes]
     except BaseException:
         cache.close()
         raise

@@ -552,11 +552,15 @@ def test_a_gateway_that_turns_to_429_for_ever_gives_the_service_up_and_keeps_ans
     f = contacts_file(tmp_path, numbers)
     cache = ["--cache-dir", str(tmp_path / "cache")]
     result, report = check_json([str(f), *bothub(emulator), *cache,
-                                 "--throttle-pause", "0.02"])
+                                 "--throttle-pause", "0.02", "--single-warn", "10"])
     assert result.exit_code == 3
+    # R9: the reason quoted is why checks stopped, not the single-look-up advice
+    assert report["notes"][0].startswith("bothub: given up after HTTP 429")
+    assert any("one by one" in n for n in report["notes"][1:])
     assert report["counts"]["unverified"] == 35
     sent = emulator.stats()["requests"]["bothub"]
-    assert 5 + 30 < sent <= 5 + 31 + 4  # the row of 30, plus what was in flight
+    # the row of 30, plus at most one in flight per number left (before: 31 each)
+    assert 5 + 30 < sent <= 5 + 31 + 35
     assert "given up after HTTP 429 to 31 requests in a row" in result.stderr
     emulator.configure(throttle_after=None)
     _, again = check_json([str(f), *bothub(emulator), *cache])
@@ -607,6 +611,21 @@ def test_the_time_a_service_stays_throttled_is_bounded_on_an_injected_clock() ->
     assert len(asked) == 5  # 2 answers, 3 × 429, then nothing more is sent
     assert asked[-1] - asked[2] == pytest.approx(200, abs=1)  # two pauses of 100 s
     assert layer.gave_up is not None and "--max-paused 250" in layer.gave_up
+
+
+def test_the_verdict_line_says_answers_are_cached_only_when_they_are(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Issue #23 R8: "re-run to finish (answers so far are cached)" was said whatever
+    became of the answers (--no-cache, an evicting Redis); it is said now only after one
+    of them was read back from the store."""
+    emulator.configure(faults={"http_503": 0.3}, fault_attempts=0)
+    f = contacts_file(tmp_path, frte_numbers(20))
+    kept = run_cli(["check", str(f), *bothub(emulator), "--cache-dir", str(tmp_path / "c")])
+    assert kept.exit_code == 3 and "(answers so far are cached)" in kept.stderr
+    lost = run_cli(["check", str(f), *bothub(emulator), "--no-cache"])
+    assert lost.exit_code == 3 and "answers so far are cached" not in lost.stderr
+    assert "this run's answers are not in the cache: a re-run asks them again" in (
+        lost.stderr)
 
 
 def test_every_429_pause_reaches_the_closing_count() -> None:
@@ -767,6 +786,17 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     out = provider.check_all([e164(n) for n in frte_numbers(2)])
     assert list(out) == [RCS_ERROR, RCS_ERROR]
     assert provider.stats.error_kinds["body_too_large"] == 2
+    # issue #23 R9: counted under the answer's status, and an early stop names it (it
+    # said "HTTP 0 body too large")
+    assert provider.stats.by_status["200"]["unrecognized"] == 2
+    from rcsqualify.errors import ConfigurationError
+
+    stopping = BotHubProvider(base_url="http://x/bothub/v1", token_url="http://x/token",
+                              client_id="a", client_secret="b", bot_id="b",
+                              cache=LookupCache(enabled=False),
+                              policy=HttpPolicy(rate=1000, early_stop=2), transport=Bomb())
+    with pytest.raises(ConfigurationError, match="HTTP 200 with a body over 1000000 bytes"):
+        stopping.check_all([e164(n) for n in frte_numbers(3)])
 
 
 def test_a_credential_with_control_characters_stops_at_once(

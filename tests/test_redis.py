@@ -20,6 +20,7 @@ from rcsqualify.remote.pacing import MemorySchedule, QuotaStore, RedisSchedule, 
 from tests.conftest import Emulator
 from tests.helpers import (
     TEST_CACHE_KEY,
+    check_json,
     closed_port,
     contacts_file,
     frte_numbers,
@@ -640,4 +641,91 @@ def test_a_space_mostly_superseded_is_compacted_when_read(redis_url: str, tmp_pa
     cache.put("cap", ns, nums[0], "no")  # its view goes on from the compacted batch
     assert cache.get_many("cap", ns, nums[:2]) == ["no", "yes"]
     assert cache.info()["entries"] == 12_000
+    cache.close()
+
+
+# -- issue #23 R8, R9: deployments that lose answers, or cannot be written ------------------
+
+@pytest.fixture
+def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A redis-server of this test alone (its configuration is changed), and a client."""
+    import redis
+
+    from tests.helpers import TEST_CACHE_KEY
+
+    monkeypatch.setenv("RCSQUALIFY_CACHE_KEY", TEST_CACHE_KEY)
+    server, url = start_redis(tmp_path)
+    client = redis.Redis.from_url(url)
+    try:
+        yield url, client
+    finally:
+        client.close()
+        server.kill()
+        server.wait(timeout=10)
+
+
+def test_a_read_only_replica_as_quota_store_is_one_line_exit_2(
+        tmp_path: Path, emulator: Emulator, own_redis: Any) -> None:
+    """It was "unexpected ReadOnlyError" (a traceback's last line)."""
+    url, client = own_redis
+    client.execute_command("REPLICAOF", "127.0.0.1", str(closed_port()))
+    f = contacts_file(tmp_path, frte_numbers(3))
+    for option in ("--quota-store", "--cache-url"):
+        result = run_cli(["check", str(f), *emulator.bothub_args(), option, url])
+        assert result.exit_code == 2
+        line = result.stderr.strip()
+        assert "\n" not in line and "read-only replica" in line and "primary" in line
+
+
+def test_an_acl_user_without_scripts_is_one_line_naming_eval(
+        tmp_path: Path, emulator: Emulator, own_redis: Any) -> None:
+    url, client = own_redis
+    client.execute_command("ACL", "SETUSER", "noeval", "on", ">pw", "~*", "+@all", "-eval",
+                           "-evalsha")
+    user_url = url.replace("redis://", "redis://noeval:pw@")
+    result = run_cli(["check", str(contacts_file(tmp_path, frte_numbers(3))),
+                      *emulator.bothub_args(), "--quota-store", user_url])
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "EVAL, EVALSHA" in line and "pw" not in line
+
+
+def test_an_evicting_redis_is_warned_about_and_a_refused_config_get_says_nothing(
+        tmp_path: Path, emulator: Emulator, own_redis: Any) -> None:
+    """Issue #23 R8: maxmemory with allkeys-lru drops answers, the pause and the key
+    silently; rcsqualify checks the policy where the server lets it."""
+    url, client = own_redis
+    client.config_set("maxmemory", "200mb")
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    f = contacts_file(tmp_path, frte_numbers(3))
+    _, report = check_json([str(f), *emulator.bothub_args(), "--cache-url", url,
+                            "--threshold", "1"])
+    warned = [w for w in report["warnings"] if "evicts keys when full" in w]
+    assert len(warned) == 1 and "allkeys-lru" in warned[0] and "noeviction" in warned[0]
+    # a user who may not run CONFIG (a managed service): nothing known, nothing said
+    client.execute_command("ACL", "SETUSER", "noconfig", "on", ">pw", "~*", "+@all",
+                           "-config")
+    _, quiet = check_json([str(f), *emulator.bothub_args(), "--cache-url",
+                           url.replace("redis://", "redis://noconfig:pw@"),
+                           "--threshold", "1"])
+    assert not any("evicts" in w for w in quiet["warnings"])
+
+
+def test_answers_evicted_under_a_run_are_not_claimed_cached(redis_url: str,
+                                                             tmp_path: Path) -> None:
+    """Issue #23 R8: after a mid-run eviction the verdict line said "answers so far
+    are cached" while the re-run asked all 566 again; now one answer is read back
+    from the server first."""
+    import redis
+
+    from rcsqualify.remote.cache import Scope
+
+    cache = _cache(redis_url, tmp_path)
+    ns = cache.scope(Scope("bothub", "http://x", "bot"))
+    cache.put_many("cap", ns, [("+33607000001", "yes"), ("+33607000002", "no")])
+    assert cache.kept()
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("rcsq:b:*"):  # what allkeys-lru evicts first
+        client.delete(key)
+    assert not cache.kept()
     cache.close()

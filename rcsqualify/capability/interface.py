@@ -121,7 +121,9 @@ class CapabilityProvider:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
         """The provider's HTTP session (none for a provider without HTTP: tests, local
-        tables); what the HTTP layer noted (a spent budget…) joins the notes at the end."""
+        tables); what the HTTP layer noted (a spent budget, a service given up after
+        429s) goes first: it is why checks could not be done, the verdict line quotes the
+        first note, and the provider's own notes may be advice."""
         if self.http is None:
             yield
             return
@@ -129,7 +131,7 @@ class CapabilityProvider:
             async with self.http.session():
                 yield
         finally:
-            self.notes.extend(self.http.notes)
+            self.notes[:0] = self.http.notes
 
     #: a provider that asks one number per request can take numbers as they come
     #: (``consume``); a batch provider (bulk jobs, batchGet) collects them first

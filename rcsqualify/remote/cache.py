@@ -186,6 +186,9 @@ class LookupCache:
         secret = secrets.token_bytes(SECRET_BYTES)  # --no-cache: keys never stored
         #: why the cache stopped working mid-run (None while healthy)
         self.degraded: str | None = None
+        #: the first answer this run wrote to the store (space, its digest), read back
+        #: by ``kept()``
+        self._witness: tuple[str, np.ndarray] | None = None
         #: what every run must be told about this cache (a key stored inside a shared one)
         self.notes: list[str] = []
         #: where the key is: "inside" (stored in the cache), "outside", "none" (no key yet)
@@ -225,6 +228,7 @@ class LookupCache:
                 self._store.close()
                 raise
             self.notes, self._key_given = settled.notes, settled.given
+            self.notes = [*self.notes, *getattr(self._store, "warnings", [])]  # evicting
             if settled.key is not None:
                 secret = settled.key
         self._secret = secret
@@ -365,6 +369,22 @@ class LookupCache:
                                  self.freshness.longest)
             self._store.delete(LEGACY + space, old[found])
 
+    def kept(self) -> bool:
+        """Whether this run's answers are in the store: the first one written is read
+        back (a Redis evicting keys under ``maxmemory`` drops answers silently, and the
+        oldest first). False with no cache, a degraded one, or that answer gone."""
+        if not self.enabled or self._store is None or self.degraded is not None:
+            return False
+        if self._witness is None:
+            return True  # nothing was written: nothing to lose
+        space, key = self._witness
+        try:
+            codes, _, _ = self._store.read_back(space, key)
+        except self._errors as exc:
+            self._degrade(exc)
+            return False
+        return bool(codes[0] >= 0)
+
     def put(self, kind: str, namespace: str, e164: str, answer: str) -> None:
         self.put_many(kind, namespace, [(e164, answer)])
 
@@ -384,6 +404,8 @@ class LookupCache:
                 self._store.put_many(space, keys, values, np.full(len(values), now),
                                      now + self._ttls(kind, values),
                                      self.freshness.longest)
+                if self._witness is None:
+                    self._witness = (space, keys[:1].copy())
                 return
             except self._errors as exc:
                 self._degrade(exc)

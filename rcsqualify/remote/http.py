@@ -111,6 +111,7 @@ class _Unrecognized(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
+        self.status = 0  # the answer's status, once known (fetch sets it)
 
 
 class _OverBudget(Exception):
@@ -314,6 +315,9 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, timeout: fl
         response = await client.send(request, stream=True)
         try:
             body = await _bounded_body(response, max_body)
+        except _Unrecognized as exc:
+            exc.status = response.status_code  # "HTTP 200 answer over …", not "HTTP 0"
+            raise
         finally:
             await response.aclose()
     return Raw(response.status_code, response.headers, body)
@@ -572,7 +576,9 @@ class HttpLayer:
         Returns the exception for the caller to raise or record."""
         self.stats.answer(answer.status, False, kind)
         self.stats.error(kind)
-        self._early_failure(kind, url, f"HTTP {answer.status} {kind.replace('_', ' ')}")
+        what = (f"with a body over {self.policy.max_body} bytes" if kind == "body_too_large"
+                else kind.replace("_", " "))
+        self._early_failure(kind, url, f"HTTP {answer.status} {what}")
         return Unresolved(kind, counted=True)
 
     def _early_failure(self, kind: str, url: str, what: str) -> None:
@@ -727,7 +733,7 @@ class HttpLayer:
                     self._early_failure(kind, url, describe_transport(kind, url))
                 raise Transient(kind, type(exc).__name__) from exc
             except _Unrecognized as exc:
-                raise self.reject(Answer(0, None), exc.kind, url) from exc
+                raise self.reject(Answer(exc.status, None), exc.kind, url) from exc
             except _GivenUp:
                 raise Unresolved("throttled") from None
             if raw.status == 429:

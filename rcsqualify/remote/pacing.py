@@ -520,11 +520,19 @@ class QuotaStore:
         self.notify = notify
         #: why the shared schedule was lost mid-run (None while it holds)
         self.lost: str | None = None
+        #: said at the end of the run (an evicting Redis)
+        self.warnings: list[str] = []
         self.client: Any = None
         self.schedules: list[RedisSchedule] = []
         if url:
             from rcsqualify.errors import ConfigurationError
-            from rcsqualify.remote.store import redis_client, redis_host, redis_layout
+            from rcsqualify.remote.store import (
+                redis_client,
+                redis_eviction_warning,
+                redis_host,
+                redis_layout,
+            )
+            from rcsqualify.textsafe import safe_text
 
             try:
                 self.client = redis_client(url)
@@ -535,11 +543,16 @@ class QuotaStore:
                     f"{exc} (for the shared quota schedule: --quota-store, or the "
                     "--cache-url when it is Redis, --no-cache included; without either, "
                     "the schedule is this machine's)") from None
+            import redis
+
             try:
                 redis_layout(self.client, redis_host(url))
-            except OSError as exc:  # pragma: no cover - a connection lost right after PING
+            except (redis.exceptions.RedisError, OSError) as exc:
                 raise ConfigurationError(f"cannot use the Redis at {redis_host(url)}: "
-                                         f"{exc}") from None
+                                         f"{safe_text(exc, 160)}") from None
+            warning = redis_eviction_warning(self.client, redis_host(url))
+            if warning:
+                self.warnings.append(warning)
 
     @property
     def shared(self) -> bool:

@@ -156,12 +156,46 @@ return ARGV[2]
 
 def redis_layout(client: Any, host: str) -> None:
     """Claim a fresh Redis for this layout, upgrade one of layout 2, refuse any other
-    (exit 2, the version found)."""
+    (exit 2, the version found). A read-only replica, or an ACL user without the
+    commands rcsqualify runs (scripts: EVAL/EVALSHA), is one line, exit 2."""
+    import redis
+
     p = REDIS_PREFIX
-    client.set(f"{p}layout", LAYOUT, nx=True)
-    found = client.eval(_UPGRADE, 2, f"{p}layout", f"{p}spaces", UPGRADABLE[0], LAYOUT,
-                        LEGACY, p)
+    try:
+        client.set(f"{p}layout", LAYOUT, nx=True)
+        found = client.eval(_UPGRADE, 2, f"{p}layout", f"{p}spaces", UPGRADABLE[0], LAYOUT,
+                            LEGACY, p)
+    except redis.exceptions.ReadOnlyError:
+        raise ConfigurationError(
+            f"the Redis at {host} is a read-only replica: rcsqualify writes its answers "
+            "and quota schedule there; give the primary's URL") from None
+    except redis.exceptions.NoPermissionError as exc:
+        raise ConfigurationError(
+            f"the Redis at {host} refused a command to this user ({safe_text(exc, 100)}): "
+            "its ACL must allow GET, SET, HSET, HMGET, EXPIRE, ZADD/ZRANGE and the "
+            "scripts (EVAL, EVALSHA, SCRIPT LOAD) on the rcsq:* keys") from None
     check_layout(text_of(found), f"the Redis at {host}")
+
+
+def redis_eviction_warning(client: Any, host: str) -> str | None:
+    """A warning when the Redis may evict keys (``maxmemory`` set with a policy other
+    than ``noeviction``): answers, the shared pause and the cache key would vanish
+    silently. Nothing when the server refuses ``CONFIG GET`` (managed services, ACL):
+    nothing is known then."""
+    import redis
+
+    try:
+        config = client.config_get("maxmemory*")
+    except (redis.exceptions.RedisError, OSError):
+        return None
+    policy = text_of(config.get("maxmemory-policy") or config.get(b"maxmemory-policy"))
+    limit = text_of(config.get("maxmemory") or config.get(b"maxmemory")) or "0"
+    if not policy or policy == "noeviction" or limit.strip() == "0":
+        return None
+    return (f"the Redis at {host} evicts keys when full (maxmemory-policy "
+            f"{safe_text(policy, 40)}): answers, the shared 429 pause and the cache key "
+            "can vanish without a word; use maxmemory-policy noeviction, or a Redis "
+            "dedicated to rcsqualify")
 
 
 def check_layout(found: str | None, where: str) -> None:
@@ -251,6 +285,11 @@ class AnswerStore(ABC):
     @abstractmethod
     def get_many(self, space: str, digests: np.ndarray) -> Found:
         """The newest answer of each ``(n, 2)`` digest."""
+
+    def read_back(self, space: str, digests: np.ndarray) -> Found:
+        """``get_many`` from the store itself, not from what this process holds of it
+        (a Redis may have evicted what the process wrote)."""
+        return self.get_many(space, digests)
 
     @abstractmethod
     def put_many(self, space: str, digests: np.ndarray, answers: list[str],

@@ -52,6 +52,7 @@ from rcsqualify.remote.store import (
     mask_redis_url,
     newest_entries,
     redis_client,
+    redis_eviction_warning,
     redis_host,
     redis_layout,
     text_of,
@@ -338,8 +339,12 @@ class RedisStore(AnswerStore):
         self._put_script = self.r.register_script(_PUT)
         self._replace_script = self.r.register_script(_REPLACE)
         self._since_script = self.r.register_script(_SINCE)
+        #: said at the end of the run (an evicting Redis)
+        self.warnings: list[str] = []
         try:
             redis_layout(self.r, self.host)
+            if (warning := redis_eviction_warning(self.r, self.host)) is not None:
+                self.warnings.append(warning)
         except self.errors as exc:
             raise ConfigurationError(f"cannot use the Redis at {self.host}: "
                                      f"{safe_text(exc, 160)}") from None
@@ -557,6 +562,13 @@ class RedisStore(AnswerStore):
                 if not when < dates[i]:  # the newest learned wins (NaN: none yet)
                     codes[i], dates[i] = code, when
         return codes, list(view.vocab), dates
+
+    def read_back(self, space: str, digests: np.ndarray) -> Found:
+        """The space read again from the server (this process's view forgotten): what
+        ``maxmemory`` eviction dropped is seen missing."""
+        self._pending.pop(space, None)
+        self._views.pop(space, None)
+        return self.get_many(space, digests)
 
     def put_many(self, space: str, digests: np.ndarray, answers: list[str],
                  learned: np.ndarray, expires: np.ndarray, ttl: float) -> None:

@@ -74,9 +74,14 @@ class Summary:
     portability: dict[str, Any] = field(default_factory=dict)
     #: messages per route with a second route (--other-route), else None
     routes: dict[str, Any] | None = None
+    #: whether this run's answers were read back from the cache (terminal wording only:
+    #: "answers so far are cached" is said only then)
+    answers_kept: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("answers_kept")
+        return data
 
 
 def _count(codes: np.ndarray, vocabulary: tuple[str, ...], skip_blank: bool = True

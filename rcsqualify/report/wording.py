@@ -64,8 +64,10 @@ def verdict_line(s: Summary) -> str:
                 f"({s.counts['messages']} messages); {advice}")
     if s.gate == "incomplete":
         why = f" ({plain_line(s.notes[0])})" if s.notes else ""  # a server's words
+        kept = ("answers so far are cached" if s.answers_kept else
+                "this run's answers are not in the cache: a re-run asks them again")
         return (f"INCOMPLETE: {gated} ≤ {thr} so far, but some checks could not be "
-                f"done{why}; re-run to finish (answers so far are cached)")
+                f"done{why}; re-run to finish ({kept})")
     line = f"PASS: {gated} ≤ {thr} threshold"
     if unverified and s.gate_mode == "known":
         line += f", but {unverified} (--gate upper gates on that)"
