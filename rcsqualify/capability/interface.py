@@ -18,6 +18,9 @@ in the run); the ``NEGATIVES_AT_START``-th in a row with one identical body stop
 run (exit 2) with nothing cached, as the MNP stage does for "unknown" answers; negatives
 with different bodies, or a positive, release the held ones into the cache. A run that
 ends with fewer held negatives, all alike, caches none of them: the next run asks again.
+A fresh positive answer of the same scope, cached for a number of this run, is a positive
+too: without it a nightly re-check of a stable base, which asks only the negatives whose
+60 days ran out, would stop as a wrong path.
 """
 
 from __future__ import annotations
@@ -93,6 +96,11 @@ class CapabilityProvider:
         codes = table[cached]
         hit = codes != 255
         out[hit] = codes[hit]
+        if not self._trusted and bool(np.any(codes == RCS_YES)):
+            # this scope said "yes" to a number of this run: its path answers as the
+            # service does, so a run of identical negatives is the base (a nightly
+            # re-check of stale negatives), not a wrong path
+            self._trusted = True
         self.stats.cache_hits += int(np.count_nonzero(hit))
         todo: list[int] = np.flatnonzero(~hit).tolist()
         return todo
@@ -164,6 +172,7 @@ class CapabilityProvider:
         code = CODE_OF.get(self.cache.get_many("cap", self.namespace, [e164])[0] or "")
         if code is not None:
             self.stats.cache_hits += 1
+            self._trusted = self._trusted or code == RCS_YES  # as in answers_from_cache
             return int(code)
         try:
             answer = await self._asked(e164)
