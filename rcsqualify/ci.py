@@ -32,6 +32,7 @@ class ReportOutput:
     target: str  # a path, or STDOUT
     text: str
     append: bool = False  # add to the file (the step summary) instead of replacing it
+    commands: bool = False  # the tool's own workflow commands (annotations): never defused
 
 
 def step_summary_path(s: Settings) -> str | None:
@@ -90,5 +91,5 @@ def ci_outputs(s: Settings, summary: Summary) -> list[ReportOutput]:
     if s.github_actions and not stdout_reports(s):  # stdout carries a document: no mix
         text = format_annotations(summary)
         if text:
-            outputs.append(ReportOutput(STDOUT, text))
+            outputs.append(ReportOutput(STDOUT, text, commands=True))
     return outputs

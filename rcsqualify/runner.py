@@ -298,8 +298,11 @@ def validate_settings(s: Settings) -> None:
 def write_report(report: ReportOutput) -> None:
     """A report to stdout, appended (the CI step summary) or written atomically."""
     if report.target == STDOUT:
-        sys.stdout.write(report.text)
-        sys.stdout.flush()
+        # annotations are the one output that may start a line with '::' (textsafe)
+        out = getattr(sys.stdout, "raw", sys.stdout) if report.commands else sys.stdout
+        sys.stdout.flush()  # what the guard holds goes first
+        out.write(report.text)
+        out.flush()
     elif report.append:
         with open(report.target, "a", encoding="utf-8") as fh:
             fh.write(report.text)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rcsqualify.report.masking import mask_cell
+from tests.conftest import Emulator
 from tests.helpers import run_cli, write_csv
 
 #: cells of a phone column that are not phone numbers, and what must never be quoted
@@ -72,3 +73,104 @@ def test_debug_tracebacks_keep_frames_but_mask_the_rows_they_quote(
     assert "message masked by rcsqualify" in done.stderr
     for quoted in ("0698765432", "Jean", "Dupont", "extra"):
         assert quoted not in done.stderr
+
+
+# -- workflow commands and control characters on the terminal (items 12, 13) ------------
+def _commands(text: str) -> list[str]:
+    """Lines a GitHub runner would run as workflow commands (it strips white space
+    first)."""
+    return [line for line in text.splitlines()
+            if line.lstrip().startswith(("::", "##["))]
+
+
+INJECTION = "\n::add-mask::hunter2\n::stop-commands::tok\n##[set-output name=x]y\n::error::"
+
+
+def test_portability_info_prints_recorded_file_names_inert(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    ext = write_csv(tmp_path / f"x{INJECTION}rcsq:b:.csv",
+                    [["numero", "operateur"], ["0612345678", "FRTE"]])
+    store = tmp_path / "store.parquet"
+    assert run_cli(["portability", "import", str(ext), "--into", str(store)]).exit_code == 0
+    result = run_cli(["portability", "info", str(store)])
+    assert result.exit_code == 0, result.stderr
+    assert _commands(result.stdout) == [] and _commands(result.stderr) == []
+    assert "rcsq:b:" in result.stdout  # an emoji code stays text
+    assert "::add-mask::hunter2" in result.stdout  # shown, on no line of its own
+
+
+def test_config_show_prints_the_file_name_on_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    config = tmp_path / "cf\n::error::x.toml"
+    config.write_text("[profiles.p]\nrate = 5\n")
+    result = run_cli(["config", "show", "--config", str(config), "--profile", "p"])
+    assert result.exit_code == 0, result.stderr
+    assert _commands(result.stdout) == []
+    assert "::error::x.toml" in result.stdout
+
+
+def test_probe_prints_a_server_body_without_running_it(
+        emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = f"not json{INJECTION}pwned\n   ::warning::indented\n"
+    emulator.reset(quota=1000, inject=[{"family": "bothub", "status": 200, "body": body,
+                                        "content_type": "text/plain", "count": 5}])
+    result = run_cli(["probe", *emulator.bothub_args(), "0612345678"])
+    assert result.exit_code == 3, result.output
+    assert "not json" in result.stdout and "::add-mask::hunter2" in result.stdout
+    assert _commands(result.stdout) == []
+
+
+def test_a_long_name_wrapped_by_the_terminal_never_starts_a_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under GitHub Actions whatever the tool prints passes the guard: rich word-wraps
+    a long line at 120 columns, here right before '::error::' of a file name."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.chdir(tmp_path)  # names as typed: "imported 1 extract rows into " + 90
+    write_csv(tmp_path / "e.csv", [["numero", "operateur"], ["0612345678", "20801"]])
+    store = "s" + "x" * 89 + " ::error::pwned.parquet"
+    result = run_cli(["portability", "import", "e.csv", "--into", store])
+    assert result.exit_code == 0, result.stderr
+    assert "pwned" in result.stderr
+    assert _commands(result.stdout) == [] and _commands(result.stderr) == []
+
+
+def test_the_tools_own_annotations_still_reach_the_runner(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    f = write_csv(tmp_path / f"c{INJECTION}.csv", [["mobile"], ["0112345678"]])
+    result = run_cli(["check", str(f), "-q"])
+    assert result.exit_code == 1
+    commands = _commands(result.stdout)
+    assert commands[0].startswith("::error title=rcsqualify gate::")
+    assert all(c.startswith(("::error title=rcsqualify", "::warning title=rcsqualify"))
+               for c in commands)
+
+
+@pytest.mark.parametrize("name", ["c\x1b]0;pwned\x07.csv", "c\x1b[2J\x1b[31m.csv",
+                                  "c\u202etxt.csv", "c\n::error::x.csv"])
+def test_one_line_errors_quote_file_names_inert(tmp_path: Path, name: str) -> None:
+    result = run_cli(["check", str(tmp_path / name)])
+    assert result.exit_code == 2
+    err = result.stderr
+    assert err.count("\n") == 1 and err.startswith("rcsqualify: error: ")
+    for bad in ("\x1b", "\x07", "\u202e"):
+        assert bad not in err
+    assert _commands(err) == []
+
+
+def test_a_sheet_name_with_a_bidi_override_is_shown_inert(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    assert wb.active is not None
+    wb.active.title = "Clients\u202eslx.exe"
+    wb.active.append(["mobile"])
+    wb.active.append(["0612345678"])
+    path = tmp_path / "c.xlsx"
+    wb.save(path)
+    result = run_cli(["check", str(path), "--sheet", "nope :b: rcsq:b:"])
+    assert result.exit_code == 2
+    assert "\u202e" not in result.stderr and "Clients" in result.stderr
+    assert "rcsq:b:" in result.stderr and "\U0001f171" not in result.stderr

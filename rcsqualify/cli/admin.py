@@ -23,9 +23,10 @@ from rcsqualify.cli.base import (
     portability_app,
     reports_errors,
     stderr_console,
+    stdout_console,
 )
 from rcsqualify.errors import ExitCode
-from rcsqualify.textsafe import safe_text
+from rcsqualify.textsafe import safe_line, safe_text
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -55,9 +56,7 @@ def plan_info(ctx: typer.Context) -> None:
     from rcsqualify.numbering.plan import load_plan
 
     plan = load_plan()
-    from rich.console import Console  # not imported by a check
-
-    console = Console(highlight=False)
+    console = stdout_console()
     console.print(f"ARCEP numbering plan of {plan.snapshot.isoformat()} "
                   f"({'shipped with rcsqualify' if plan.source == 'shipped' else plan.source}); "
                   f"{len(plan.blocks)} blocks. Source : ARCEP, Licence Ouverte.")
@@ -193,12 +192,11 @@ def portability_info(
     if not store.exists():
         raise fail(f"{store}: no such store", int(ExitCode.USAGE))
     info = store_info(store)
-    from rich.console import Console  # not imported by a check
-
-    console = Console(highlight=False)
+    console = stdout_console()
     updated = (f", last delta {info['updated_at']} ({info['deltas']} deltas)"
                if info.get("deltas") else "")
-    console.print(f"{store}: {info['rows']} numbers from {info['input_rows']} extract rows, "
+    console.print(f"{safe_line(store)}: {info['rows']} numbers from {info['input_rows']} "
+                  "extract rows, "
                   f"imported {info['imported_at']}{updated}; {info['conflicts']} conflicts, "
                   f"{info['unmapped']} unmapped operator values", markup=False)
     console.print(describe_dates(info, max_age), markup=False)
@@ -208,11 +206,12 @@ def portability_info(
     if len(sources) > 20:
         console.print(f"… {len(sources) - 20} earlier sources", markup=False)
     for src in sources[-20:]:
-        console.print(f"{src.get('kind', 'extract')}: {src.get('path')} ({src.get('rows')} "
-                      f"rows, newest port date {src.get('newest_date') or 'none'}; number "
-                      f"column {src.get('number_column')!r}, operator column "
-                      f"{src.get('operator_column')!r}, date column {src.get('date_column')!r})",
-                      markup=False)
+        # the store records what it was given (file and column names): outside text
+        console.print(safe_line(
+            f"{src.get('kind', 'extract')}: {src.get('path')} ({src.get('rows')} rows, "
+            f"newest port date {src.get('newest_date') or 'none'}; number column "
+            f"{src.get('number_column')!r}, operator column {src.get('operator_column')!r}, "
+            f"date column {src.get('date_column')!r})"), markup=False)
 
 
 
@@ -246,12 +245,11 @@ def config_show(
                                            resilient_parsing=True)
     values = apply_profile(check_ctx, dict(check_ctx.params))
     path = config_file(config)
-    from rich.console import Console  # not imported by a check
-
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(f"config file: {path}" if path else
-                  f"config file: none (looked for {default_config_path()})", markup=False)
-    console.print(f"profile: {profile or 'none'}", markup=False)
+    console = stdout_console(soft_wrap=True)
+    console.print(safe_line(f"config file: {path}" if path else
+                            f"config file: none (looked for {default_config_path()})"),
+                  markup=False)
+    console.print(safe_line(f"profile: {profile or 'none'}"), markup=False)
     from rich.table import Table
 
     t = Table(title="Effective settings of 'rcsqualify check'", title_justify="left")
@@ -303,9 +301,7 @@ def cache_info(
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    from rich.console import Console  # not imported by a check
-
-    console = Console(highlight=False)
+    console = stdout_console()
     key = {"inside": "stored inside the cache (whoever reads the cache can recover its "
                      "numbers; 'rcsqualify cache move-key' moves it out)",
            "outside": "kept outside the cache", "none": "none yet"}[info["key"]]

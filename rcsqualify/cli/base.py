@@ -5,12 +5,13 @@ help panels and examples, the version."""
 # annotations when the app is built, and string annotations cost a compile each
 # (twice per parameter: ~80 M instructions, ~15 ms at start-up; issue #18 item 1).
 
+import contextlib
 import functools
 import os
 import re
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
@@ -22,6 +23,7 @@ from rcsqualify.cli.coercion import defer
 from rcsqualify.cli.console import LazyConsole
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
+from rcsqualify.textsafe import CommandGuard, safe_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -97,7 +99,16 @@ def stderr_console() -> "Console":
     """rich's stderr console, made when something needs more than a plain line
     (cli/console.py: a quiet check does not import rich)."""
     return cast("Console", LazyConsole(stderr=True, highlight=False, soft_wrap=False,
+                                       emoji=False,
                                        width=None if sys.stderr.isatty() else 120))
+
+
+def stdout_console(**settings: Any) -> "Console":
+    """A rich console on stdout (the maintenance commands' tables): no highlighting, no
+    emoji codes (``rcsq:b:`` stays text, never a picture), markup off per print."""
+    from rich.console import Console  # not imported by a check
+
+    return Console(highlight=False, emoji=False, **settings)
 
 
 #: ``scheme://user:password@`` in anything a message quotes (a URL given where a path
@@ -107,8 +118,10 @@ _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^/\s:@]*:)[^@\s/]+@
 
 def fail(message: str, code: int) -> typer.Exit:
     """One line on stderr, never wrapped (a log reader greps it), and the exit code; a
-    password inside a URL it quotes is masked."""
-    one_line = _URL_PASSWORD.sub(r"\1***@", " ".join(message.split()))
+    password inside a URL it quotes is masked, and what it quotes from outside (a file
+    name with ESC or OSC sequences, a sheet name with U+202E, ``::error::``) is inert
+    (``textsafe.safe_line``)."""
+    one_line = _URL_PASSWORD.sub(r"\1***@", safe_line(message))
     typer.echo(f"rcsqualify: error: {one_line}", err=True)
     return typer.Exit(code)
 
@@ -137,6 +150,26 @@ def _refuse_undecodable_paths(values: Any) -> None:
                                      "folder") from None
 
 
+@contextlib.contextmanager
+def guarded_streams() -> Iterator[None]:
+    """Under GitHub Actions, stdout and stderr pass through ``textsafe.CommandGuard``:
+    no line the command prints can start a workflow command (a rich table wrapping a
+    long header onto ``::error::``, a store's recorded file name); the annotations the
+    tool means go to the guard's ``raw`` stream (``runner.write_report``)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true" or isinstance(sys.stdout, CommandGuard):
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CommandGuard(sys.stdout), CommandGuard(sys.stderr)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
 def reports_errors(func: F) -> F:
     """One line and an exit code for every error; a traceback only with --debug."""
 
@@ -146,7 +179,7 @@ def reports_errors(func: F) -> F:
         try:
             _refuse_undecodable_paths(kwargs.values())
             # the one signal handler: temporary personal data removed on every exit path
-            with cleanup_on_exit():
+            with cleanup_on_exit(), guarded_streams():
                 return func(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise

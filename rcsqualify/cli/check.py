@@ -34,6 +34,7 @@ from rcsqualify.settings import (
     DEFAULT_RBM_URL,
     Settings,
 )
+from rcsqualify.textsafe import safe_line, safe_lines
 
 #: options that ``check`` and ``probe`` share: written once
 BothubUrl = Annotated[str, typer.Option(envvar="RCSQUALIFY_BOTHUB_URL",
@@ -433,10 +434,11 @@ def probe(
                         bothub_token_url=bothub_token_url, bot_id=bot_id,
                         bot_key_file=bot_key_file, rate=rate, timeout=timeout, debug=debug)
     result = run_probe(settings, e164[0])
-    typer.echo(f"service: {result.service}")
-    typer.echo(f"request: {result.request}")
-    typer.echo(f"answer: HTTP {result.status} {result.content_type or '(no content type)'} "
-               f"({result.size} bytes)")
-    typer.echo(result.body)
-    typer.echo(f"rcsqualify reads: {result.meaning}")
+    # the server's words are data: one sanitizer (textsafe), no line a workflow command
+    typer.echo(safe_line(f"service: {result.service}"))
+    typer.echo(safe_line(f"request: {result.request}"))
+    typer.echo(safe_line(f"answer: HTTP {result.status} "
+                         f"{result.content_type or '(no content type)'} ({result.size} bytes)"))
+    typer.echo(safe_lines(result.body))
+    typer.echo(safe_line(f"rcsqualify reads: {result.meaning}"))
     raise typer.Exit(0 if result.recognized else int(ExitCode.INCOMPLETE))
