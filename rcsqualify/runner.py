@@ -251,12 +251,17 @@ def check_network_options(s: Settings) -> None:
 def check_url(name: str, url: str) -> None:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    if url != url.strip() or parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname  # parsed lazily: 'http://[::1/x' raises only here
+    except ValueError:
+        raise InputError(f"{name} is not a valid URL (unbalanced brackets or a bad host; "
+                         "not shown: it may hold a password)") from None
+    if url != url.strip() or parts.scheme not in ("http", "https") or not host:
         from rcsqualify.remote.http import mask_url
 
         raise InputError(f"{name} must be an http:// or https:// URL with a host, got "
-                         f"{mask_url(url) if parts.hostname else repr(url[:60])}")
+                         f"{mask_url(url) if host else repr(url[:60])}")
 
 
 def validate_settings(s: Settings) -> None:
@@ -450,7 +455,11 @@ def _checked(s: Settings, console: Console) -> CheckRun:
 
             from rcsqualify.report.html import default_lang, format_html, read_history
 
-            page = format_html(summary, read_history(s.history),
+            history, damaged = read_history(s.history)
+            if damaged:
+                summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
+                                        "run records (damaged, or another tool's): skipped")
+            page = format_html(summary, history,
                                lang=s.lang or default_lang(os.environ),
                                generated_at=datetime.now().astimezone())
             write_report(ReportOutput(s.html_report, page))  # "-": standard output

@@ -241,3 +241,107 @@ def test_secret_files_are_read_only_from_regular_files_and_bounded(tmp_path: Pat
         assert proc.returncode == 2, (args, err)
         assert err.count("\n") == 1 and "Traceback" not in err, err
         assert ("not a regular file" if kind != "big" else "larger than") in err, err
+
+
+def test_wide_and_long_csv_cells(tmp_path: Path) -> None:
+    """Issue #23 item 9: a header cell over 128 KB was ``unexpected Error`` (the csv
+    module's field limit); a header of more than 39,037 columns was cut at the 256 KB
+    sample, so every row "had too many fields"; a cell over the 8 MB block read as
+    "malformed quoting". The first two read; the third says what it is."""
+    long_header = tmp_path / "h.csv"
+    long_header.write_text("tel;" + "h" * 140_000 + "\n0607123456;x\n", encoding="utf-8")
+    wide = tmp_path / "w.csv"
+    cols = 40_000
+    wide.write_text(";".join(["tel", *(f"c{i}" for i in range(cols))]) + "\n"
+                    + ";".join(["0607123456", *["x"] * cols]) + "\n", encoding="utf-8")
+    for f in (long_header, wide):
+        result, report = check_json([str(f), "--threshold", "1"])
+        assert result.exit_code == 0, result.stderr
+        assert report["input"]["rows"] == 1 and report["input"]["column"] == "tel"
+    huge = tmp_path / "c.csv"
+    huge.write_text('tel;note\n0607123456;"' + "x" * (17 << 20) + '"\n', encoding="utf-8")
+    _assert_clean_error(run_cli(["check", str(huge)]), "a row longer than 8 MB")
+
+
+def test_a_pipe_given_by_name_is_read_and_a_device_refused(tmp_path: Path) -> None:
+    """``check <(cat file)`` (a FIFO by name) said "is empty": it is spooled like
+    standard input. A device is not a contact file (``/dev/zero`` would never end)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("tel\n0607123456\n0607123457\n"))
+    writer.start()
+    result, report = check_json([str(fifo), "--threshold", "1"])
+    writer.join(timeout=60)
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["rows"] == 2
+    _assert_clean_error(run_cli(["check", "/dev/zero"]), "is a device")
+
+
+def test_a_url_with_unbalanced_brackets_is_one_line() -> None:
+    contacts = str(SAMPLE_CONTACTS)
+    _assert_clean_error(run_cli(["check", contacts, "--mnp-url", "http://u:pw@[::1/x"]),
+                        "--mnp-url is not a valid URL")
+    assert "pw" not in run_cli(["check", contacts, "--mnp-url", "http://u:pw@[::1/x"]).stderr
+
+
+def test_a_history_line_with_a_huge_number_is_skipped_and_said(tmp_path: Path) -> None:
+    """A log line holding a 400-digit ratio raised OverflowError: no HTML, and every
+    later refresh failed until the log was edited by hand. The line is skipped, the
+    report says so, and refresh keeps appending."""
+    log = tmp_path / "refresh.log"
+    log.write_text('{"at":"2026-01-01T00:00:00+00:00","exit_code":0,"error_ratio":1'
+                   + "0" * 400 + "}\n" + '{"at":"2026-01-02T00:00:00+00:00","exit_code":0,'
+                   '"error_ratio":0.01}\nnot json\n', encoding="utf-8")
+    base = write_csv(tmp_path / "base.csv", [["tel"], ["0607123456"]])
+    html = tmp_path / "r.html"
+    report = tmp_path / "r.json"
+    result = run_cli(["refresh", str(base), "--log-file", str(log), "--html-report", str(html),
+                      "--json-report", str(report), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    import json
+
+    warnings = json.loads(report.read_text(encoding="utf-8"))["warnings"]
+    assert any("2 lines of the history" in w for w in warnings), warnings
+    assert len(log.read_text(encoding="utf-8").splitlines()) == 4  # appended, kept
+
+
+@pytest.mark.parametrize("limit", [600_000, 3_000_000])
+def test_a_full_disk_while_writing_the_lists_is_one_line(tmp_path: Path, limit: int) -> None:
+    """Disk full during ``--split-xlsx`` was ``unexpected OSError`` and openpyxl's
+    tracebacks. Simulated with RLIMIT_FSIZE (writes past the limit fail with EFBIG):
+    at 600 KB a CSV list fails, at 3 MB openpyxl's streamed sheet does. One line,
+    exit 2, the previous lists untouched, no temporary left (lists nor $TMPDIR)."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    rows = [["nom", "tel", "note"], *([f"n{i}", f"06{i % 10**8:08d}", "x" * 40]
+                                      for i in range(20_000))]
+    base = write_csv(tmp_path / "big.csv", rows)
+    small = write_csv(tmp_path / "small.csv", [["tel"], ["0607123456"]])
+    lists = tmp_path / "lists"
+    assert run_cli(["check", str(small), "--split-dir", str(lists), "--split-xlsx", "-q",
+                    "--threshold", "1"]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in lists.iterdir() if p.is_file()}
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+
+    def full_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "rcsqualify", "check", str(base),
+                           "--split-dir", str(lists), "--split-xlsx", "-q", "--threshold",
+                           "1"], preexec_fn=full_disk, capture_output=True, timeout=300,
+                          env={**os.environ, "TMPDIR": str(tmp)}, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.count("\n") == 1 and "nothing was replaced" in err, err
+    assert {p.name: p.read_bytes() for p in lists.iterdir() if p.is_file()} == before
+    assert not list(tmp.iterdir())

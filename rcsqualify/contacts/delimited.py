@@ -61,9 +61,8 @@ class CsvReader(Reader):
             delim = "\t"
         if len(delim) != 1:
             raise InputError(f"--delimiter must be one character, got {delimiter!r}")
-        # newline="": CR-only line endings (old Mac exports) end a row too
-        self.first_row = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delim),
-                              [])
+        self.first_row = _first_row(path, sample, encoding, delim, info.path,
+                                    complete=len(raw) < (256 << 10))
         info.encoding = encoding
         info.delimiter = delim
         self._arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
@@ -144,6 +143,37 @@ class CsvReader(Reader):
         return "a row"
 
 
+#: The longest first row read (a header of 40,000 columns is 300 KB); the csv module's
+#: own limit per field (128 KB: a longer header cell raised its bare ``Error``) follows.
+FIRST_ROW_LIMIT = 64 << 20
+csv.field_size_limit(FIRST_ROW_LIMIT)
+
+
+def _first_row(path: Path, sample: str, encoding: str, delimiter: str, shown: str, *,
+               complete: bool) -> list[str]:
+    """The first record's cells, read whole: the 256 KB sample is extended (×4 at a
+    time, up to ``FIRST_ROW_LIMIT``) while it ends inside that record, so a header of
+    more than 39,037 columns is not cut short (which made every row look too long)."""
+    while True:
+        # newline="": CR-only line endings (old Mac exports) end a row too
+        buf = io.StringIO(sample, newline="")
+        try:
+            row = next(csv.reader(buf, delimiter=delimiter), [])
+        except csv.Error as exc:
+            raise InputError(f"{shown}: the first row cannot be read as CSV ({exc}); check "
+                             "--delimiter and --encoding") from None
+        if complete or buf.tell() < len(sample):
+            return row
+        if len(sample) >= FIRST_ROW_LIMIT:
+            raise InputError(f"{shown}: the first row is longer than "
+                             f"{FIRST_ROW_LIMIT >> 20} MB: not a contact file")
+        with path.open("rb") as fh:
+            want = min(4 * len(sample.encode(encoding, errors="ignore")) + 4, FIRST_ROW_LIMIT)
+            raw = fh.read(want)
+        complete = len(raw) < want
+        sample = raw.decode(encoding, errors="ignore").lstrip("\ufeff")
+
+
 def _reads_as_bytes(path: Path, encoding: str, delimiter: str, detected: bool) -> bool:
     """Whether Arrow may parse the file's own bytes, the cells read decoded afterwards:
     a single-byte code, an ASCII delimiter, no UTF-8 byte-order mark (Arrow would drop
@@ -207,6 +237,10 @@ def _csv_reason(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text:
         return "bytes that are not valid in the encoding"
+    if "straddl" in text or "block size" in text:
+        # one row larger than the reader's block: a cell of megabytes, never a contact
+        return (f"a row longer than {BATCH_BYTES >> 20} MB, which no contact needs "
+                "(a quote left open, or a huge cell)")
     if "column" in text.lower():
         return "rows with different numbers of fields"
     return "malformed quoting or lines"

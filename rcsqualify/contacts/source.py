@@ -18,7 +18,7 @@ import pyarrow as pa
 from rcsqualify.contacts.columns import choose_column, reads_as_label, unique_names
 from rcsqualify.contacts.reader import InputInfo, Reader
 from rcsqualify.contacts.sniff import FORMATS, check_encoding, sniff_format
-from rcsqualify.contacts.spool import remove_spool, spool_stdin
+from rcsqualify.contacts.spool import remove_spool, spool_stdin, spool_stream
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.buffers import string_parts
 
@@ -85,6 +85,17 @@ class ContactSource:
                 raise InputError(f"{path}: no such file")
             if self.path.is_dir():
                 raise InputError(f"{path} is a directory, not a contact file")
+            if self.path.is_char_device() or self.path.is_socket() or (
+                    self.path.is_block_device()):
+                raise InputError(f"{path} is a device, not a contact file")
+            if self.path.is_fifo():
+                # a pipe (``check <(cat base.csv)``) has no size and reads once: spooled
+                # like standard input (it read as "empty" before)
+                try:
+                    with self.path.open("rb") as stream:
+                        self._tmp = self.path = spool_stream(stream)
+                except OSError as exc:
+                    raise InputError(f"{shown}: cannot read ({exc.strerror})") from exc
         try:
             size = self.path.stat().st_size
             with self.path.open("rb") as fh:

@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from rcsqualify.files import remove_temporaries, temporary_file, untrack_temporary
 
@@ -28,6 +29,12 @@ _ANONYMOUS: dict[str, int] = {}
 
 def spool_stdin() -> Path:
     """Copy standard input to a temporary file (nameless where possible); its path."""
+    return spool_stream(sys.stdin.buffer)
+
+
+def spool_stream(stream: BinaryIO) -> Path:
+    """Copy a stream that can be read once (standard input, a pipe given by name as
+    ``<(cat file)`` makes) to a temporary file; its path."""
     fd, name = temporary_file("rcsqualify-stdin-")
     path = name
     if _OWN_FDS.is_dir():
@@ -37,7 +44,7 @@ def spool_stdin() -> Path:
         _ANONYMOUS[str(path)] = fd
     try:
         with open(fd, "wb", closefd=str(path) not in _ANONYMOUS) as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+            shutil.copyfileobj(stream, out, 1 << 20)
     except BaseException:
         remove_spool(path)  # a half copy never outlives a failed start
         raise

@@ -332,27 +332,35 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
             f'<p>{t["trend"].format(n=len(points) - 1, r=_ratio(s.error_ratio, lang))}</p>')
 
 
-def read_history(path: Path | None) -> list[dict[str, Any]]:
-    """The runs of a cron log that have a ratio to draw. A line that is not a JSON
-    object, or whose ``error_ratio`` is not a finite number (``null``: a run that stopped
-    with exit 2), is skipped: a damaged log never costs the report."""
+def read_history(path: Path | None) -> tuple[list[dict[str, Any]], int]:
+    """The runs of a cron log that have a ratio to draw, and the count of lines skipped
+    as damaged. A run that stopped with exit 2 (``error_ratio`` null) is skipped
+    silently; a line that is not a JSON object, or whose ratio is not a finite number
+    (a 400-digit integer raised OverflowError, and every later report failed: issue #23
+    item 9), is skipped and counted: a damaged log never costs the report."""
     if path is None or not path.is_file():
-        return []
+        return [], 0
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
+        return [], 0
     out = []
+    damaged = 0
     for line in text.splitlines():
+        if not line.strip():
+            continue
         try:
             entry = json.loads(line)
-        except ValueError:
+            ratio = entry.get("error_ratio", None) if isinstance(entry, dict) else False
+            if ratio is None:
+                continue  # a run without a ratio (exit 2)
+            if isinstance(ratio, bool) or not math.isfinite(float(ratio)):
+                raise ValueError("not a finite ratio")
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            damaged += 1
             continue
-        ratio = entry.get("error_ratio") if isinstance(entry, dict) else None
-        if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) \
-                and math.isfinite(ratio):
-            out.append(entry)
-    return out
+        out.append({**entry, "error_ratio": float(ratio)})
+    return out, damaged
 
 
 def _examples_table(rows: list[tuple[str, int, list[str]]], lang: str) -> str:

@@ -39,9 +39,11 @@ The user's files (CONTRACT §11):
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,7 @@ import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import ContactSource
 from rcsqualify.errors import InputError
-from rcsqualify.files import publish_all, remove_temporaries, temporary_file
+from rcsqualify.files import cannot_write, publish_all, remove_temporaries, temporary_file
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
@@ -160,8 +162,6 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from rcsqualify.files import cannot_write
-
         raise cannot_write(target, exc) from exc
     codes = list_codes(result)
     lists = lists_of(result)
@@ -216,12 +216,16 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
         manifest_tmp = _staged_manifest(target, pairs)
         # the lists and their record, all or none (a rename moves size and mtime along)
         publish_all([*pairs, (manifest_tmp, target / MANIFEST)])
-    except BaseException:
+    except BaseException as exc:
         for w in writers.values():
             with contextlib.suppress(Exception):
                 w.close()
+        for sheet in sheets.values():
+            sheet.discard()
         remove_temporaries([str(p) for p in [*tmp_paths.values(), *xlsx_tmp.values(),
                                              *([manifest_tmp] if manifest_tmp else [])]])
+        if isinstance(exc, OSError):  # a full disk while staging: one line, exit 2
+            raise cannot_write(target, exc) from exc
         raise
     _remove_stale(target, before, [t.name for _, t in pairs])
     if xlsx:
@@ -266,6 +270,20 @@ def _remove_stale(directory: Path, before: dict[str, Any], written: list[str]) -
                 path.unlink()
 
 
+@contextlib.contextmanager
+def _as_write_error() -> Iterator[None]:
+    """openpyxl streams each sheet to a temporary file as rows come: with lxml its
+    writer reports a full disk as ``SerialisationError``, not ``OSError``. Any failure
+    of that writing is a write error (our cells are plain text already)."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(errno.EIO, f"the .xlsx list could not be written "
+                      f"({type(exc).__name__}: a full disk?)") from exc
+
+
 class _TextSheet:
     """One list as a write-only workbook whose every cell is text (never a number or a
     formula); control characters XLSX cannot hold are removed and counted."""
@@ -290,7 +308,9 @@ class _TextSheet:
         return cell
 
     def append_row(self, values: list[str | None]) -> None:
-        self.sheet.append([self._cell(v) for v in values])
+        cells = [self._cell(v) for v in values]
+        with _as_write_error():
+            self.sheet.append(cells)
 
     def append_batch(self, batch: pa.RecordBatch) -> None:
         columns = [c.to_pylist() for c in batch.columns]
@@ -298,4 +318,18 @@ class _TextSheet:
             self.append_row(list(row))
 
     def save(self, path: Path) -> None:
-        self.workbook.save(path)
+        with _as_write_error():
+            self.workbook.save(path)
+
+    def discard(self) -> None:
+        """After a failure (a full disk): end openpyxl's row writers now and remove the
+        temporary file it streams the rows to (personal data). Left to the garbage
+        collector, the writers printed "Exception ignored" tracebacks."""
+        writer = getattr(self.sheet, "_writer", None)
+        for generator in (getattr(self.sheet, "_rows", None), getattr(writer, "xf", None)):
+            if generator is not None:
+                with contextlib.suppress(Exception):
+                    generator.close()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()
