@@ -42,6 +42,7 @@ from rcsqualify.verdict import (
 
 if TYPE_CHECKING:  # the HTTP stack (httpx, tenacity, diskcache) only for remote checks
     from rcsqualify.capability.interface import CapabilityProvider
+    from rcsqualify.sample_auto import AutoSample
 
 
 @dataclass
@@ -343,6 +344,17 @@ def apply_sources(distinct: Distinct, sources: Sequence[OperatorSource],
     return pending
 
 
+def settle_operator(d: Distinct, i: int, code: str, label: str) -> None:
+    """Number ``i``'s operator from a per-number source's answer: the code, or "" (the
+    service does not know the number) for the range holder."""
+    if code == "":
+        d.operator[i] = d.block_operator[d.block[i]]
+        d.source[i] = SOURCE["range"]
+    else:
+        d.operator[i] = code
+        d.source[i] = SOURCE[label]
+
+
 def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:
     """First answer wins, in the order of ``sources``; the range holder answers last."""
     pending = apply_sources(distinct, sources, distinct.kind == KIND["mobile"])
@@ -361,12 +373,16 @@ def run_check(
     sample: int | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    auto: AutoSample | None = None,
+    confidence: float = 0.95,
 ) -> CheckResult:
     """Classify every row of ``source``.
 
     With ``sample``, only a seeded random sample of the target-operator mobiles is sent
     to the provider; the others are ``not_sampled`` and the result carries the sample's
-    counts, from which the summary extrapolates an interval (CONTRACT §2 Ratio).
+    counts, from which the summary extrapolates an interval (CONTRACT §2 Ratio). With
+    ``auto`` (``--sample auto``, ``sample_auto.py``), unresolved numbers are drawn and
+    resolved until the gate is decided; the result carries the bound at the stop.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -390,7 +406,15 @@ def run_check(
     remote = provider is not None or other_provider is not None
     if remote:  # stages.py brings the HTTP stack: loaded for remote runs only
         from rcsqualify.stages import attribute_and_check, can_stream
-    if remote and can_stream(operator_sources, provider, sample, other_provider):
+    not_sampled = None
+    auto_estimate = None
+    if auto is not None and provider is not None:
+        from rcsqualify.sample_auto import sample_auto
+
+        auto_estimate, not_sampled = sample_auto(
+            distinct, int(np.count_nonzero(norm.key == 0)), operator_sources, provider,
+            target_operator, auto, progress)
+    elif remote and can_stream(operator_sources, provider, sample, other_provider):
         # MNP and capability (and the second route) in one stream (stages.py): the run
         # takes about the time of the slowest service, not the sum
         streamed = attribute_and_check(distinct, operator_sources, provider,
@@ -398,14 +422,16 @@ def run_check(
                                        other_rcs)
     else:
         attribute_operators(distinct, operator_sources)
-        if other_provider is not None and other_rcs is not None:  # a sampled run
-            others = np.flatnonzero((distinct.kind == KIND["mobile"])
-                                    & (distinct.operator != target_operator)
-                                    & (distinct.operator != OPERATOR_ERROR)
-                                    & (distinct.operator != OPERATOR_UNASSIGNED))
-            from rcsqualify.remote.keys import E164Numbers  # strings only when asked
+    if streamed is None and other_provider is not None and other_rcs is not None:
+        # a sampled run: the other operators' mobiles known once the target's are drawn
+        others = np.flatnonzero((distinct.kind == KIND["mobile"])
+                                & (distinct.operator != target_operator)
+                                & (distinct.operator != OPERATOR_ERROR)
+                                & (distinct.operator != OPERATOR_UNASSIGNED)
+                                & (~not_sampled if not_sampled is not None else True))
+        from rcsqualify.remote.keys import E164Numbers  # strings only when asked
 
-            other_rcs[others] = other_provider.check_all(E164Numbers(keys[others]))
+        other_rcs[others] = other_provider.check_all(E164Numbers(keys[others]))
     timings["attribute_s"] = time.perf_counter() - t1
 
     is_target = distinct.operator == target_operator
@@ -420,7 +446,12 @@ def run_check(
         result.provider_stats[f"{other_provider.name}-other-route"] = \
             other_provider.stats.as_dict()
         result.notes.extend(other_provider.notes)
-    if provider is not None:
+    if provider is not None and auto_estimate is not None:
+        result.sampled = True
+        result.estimate = auto_estimate
+        result.provider_stats[provider.name] = provider.stats.as_dict()
+        result.notes.extend(provider.notes)
+    elif provider is not None:
         t2 = time.perf_counter()
         need = np.flatnonzero(is_target & (kind == KIND["mobile"]))
         if sample is not None and sample < len(need):
@@ -428,6 +459,10 @@ def run_check(
             chosen = np.sort(rng.choice(need, size=sample, replace=False))
             distinct.rcs[np.setdiff1d(need, chosen)] = RCS_NOT_SAMPLED
             result.sampled = True
+            result.notes.append(
+                f"--sample {sample}: a fixed-sample interval, valid for one sample of "
+                f"{sample} chosen in advance, not if one looks at it and re-runs until it "
+                "passes; --sample auto gives a bound valid whenever it stops")
             need = chosen
         if streamed is not None:
             need = streamed  # already checked, as their operators became known
@@ -448,6 +483,7 @@ def run_check(
         if result.sampled:
             result.estimate = {
                 "method": "sample", "seed": seed, "sampled": len(need),
+                "confidence": confidence,
                 "failures": int(np.count_nonzero(negative)),
                 "trials": int(np.count_nonzero(negative | (answers == RCS_YES))),
                 "extrapolated": int(np.count_nonzero(distinct.rcs == RCS_NOT_SAMPLED)),
@@ -466,7 +502,8 @@ def run_check(
     distinct.operator[op_error | unassigned] = ""
     distinct.reason = classify(reason=np.zeros(n, np.uint8), kind=kind, is_target=is_target,
                                source=distinct.source, rcs=distinct.rcs,
-                               operator_error=op_error, unassigned=unassigned)
+                               operator_error=op_error, unassigned=unassigned,
+                               not_sampled=not_sampled)
     _spread(distinct.reason, distinct_index, result.rows.reason)
     for src in operator_sources:
         result.source_stats[src.label] = src.stats

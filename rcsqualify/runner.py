@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
     from rcsqualify.capability.interface import CapabilityProvider
     from rcsqualify.remote.cache import LookupCache
     from rcsqualify.remote.http import Notify
+    from rcsqualify.sample_auto import AutoSample
 
 
 @dataclass
@@ -294,10 +295,36 @@ def validate_settings(s: Settings) -> None:
         raise InputError("--sample must be a positive number of numbers")
     if s.sample is not None and s.capability == "none":
         raise InputError("--sample needs a capability provider (--capability …)")
+    if s.sample_auto and s.capability not in PER_NUMBER_PROVIDERS:
+        raise InputError("--sample auto resolves one number at a time: it needs "
+                         f"--capability {' or '.join(PER_NUMBER_PROVIDERS)}")
+    if not 0.5 <= s.confidence <= 0.999:
+        raise InputError(f"--confidence must be from 0.5 to 0.999, got {s.confidence}")
+    if s.sample_max < 1:
+        raise InputError("--sample-max must be at least 1")
     plan_ops = set(load_plan().operator_codes)
     if s.operator not in plan_ops:
         raise InputError(f"--operator {s.operator!r} is not an ARCEP operator code "
                          "(Orange is FRTE)")
+
+
+#: the capability providers ``--sample auto`` can draw from (one number per request)
+PER_NUMBER_PROVIDERS = ("bothub", "rbm")
+
+
+def auto_sample(s: Settings) -> AutoSample | None:
+    """``--sample auto``'s options, or None. About a second of quota in flight keeps the
+    quota busy while it bounds the numbers drawn past the decision."""
+    if not s.sample_auto:
+        return None
+    import math
+
+    from rcsqualify.sample_auto import AutoSample
+
+    paced = s.rate * (1 - s.rate_margin)
+    return AutoSample(threshold=s.threshold, sample_max=s.sample_max,
+                      confidence=s.confidence, seed=s.seed,
+                      in_flight=max(1, min(s.concurrency, math.ceil(paced))))
 
 
 def write_report(report: ReportOutput) -> None:
@@ -403,7 +430,8 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                 result = run_check(source, plan, target_operator=s.operator,
                                    operator_sources=sources, provider=provider,
                                    other_provider=other,
-                                   sample=s.sample, seed=s.seed, progress=reporter)
+                                   sample=s.sample, seed=s.seed, progress=reporter,
+                                   auto=auto_sample(s), confidence=s.confidence)
         finally:
             for src in sources:
                 src.close()
@@ -489,6 +517,39 @@ def check_input_options(s: Settings, fmt: str) -> None:
                              f"applies to {', '.join(formats)} files)")
 
 
+def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,
+                     cache: LookupCache) -> dict[str, Any]:
+    """``--dry-run --sample auto``: the strata as the run would freeze them (offline
+    sources, cached MNP and capability answers; no request) and the planner's expected
+    numbers to draw, assuming the unresolved fail as often as the exact messages."""
+    import numpy as np
+
+    from rcsqualify.sample_auto import stratify
+    from rcsqualify.sequential import SequentialGate, plan_lookups
+    from rcsqualify.verdict import KIND, SOURCE
+    from rcsqualify.wiring import make_mnp_source, make_provider
+
+    d = result.distinct
+    pending = (d.kind == KIND["mobile"]) & (d.source != SOURCE["portability"])
+    sources = [make_mnp_source(s, plan, cache)] if s.mnp_url else []
+    provider = make_provider(s, cache)
+    assert provider is not None
+    try:
+        strata = stratify(d, int(np.count_nonzero(result.rows.key == 0)), sources, provider,
+                          s.operator, s.seed, pending=pending)
+    finally:
+        for src in sources:
+            src.close()
+        provider.close()
+    counts = {"exact_fail": strata.exact_fail, "exact_total": strata.exact_total,
+              "unresolved": len(strata.unresolved)}
+    gate = SequentialGate(**counts, threshold=s.threshold, confidence=s.confidence)
+    expected = plan_lookups(**counts, threshold=s.threshold, confidence=s.confidence,
+                            sample_max=s.sample_max)
+    return {**counts, "sample_max": s.sample_max, "confidence": s.confidence,
+            "decided_without_drawing": gate.decision, **expected}
+
+
 def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
     """``--dry-run`` (issue #16 item 4): read, normalize, attribute with the offline
     sources (extracts, store), consult the cache, and count what the remote stages would
@@ -547,6 +608,8 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
                 out["providers"]["mnp"] = {"numbers": len(numbers), "cached": cached,
                                            "to_ask": ask, "requests": ask,
                                            "seconds": ask / paced, "rate": paced}
+            if s.sample_auto:
+                out["sample_auto"] = plan_sample_auto(s, result, plan, cache)
             if s.capability != "none":
                 provider = make_provider(s, cache)
                 assert provider is not None

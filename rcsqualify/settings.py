@@ -21,6 +21,9 @@ DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
 DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
 CAPABILITY_PROVIDERS = ("none", "bothub", "bothub-bulk", "rbm", "rbm-batch")
+#: ``--sample-max``: numbers ``--sample auto`` draws at most (issue #22: a few minutes of
+#: a 30/s quota; the planner says how often that decides)
+SAMPLE_MAX = 2000
 
 
 @dataclass
@@ -81,6 +84,10 @@ class Settings:
     batch_size: int | None = None  # rbm-batch numbers per call (1-10,000); None: balanced
     single_warn: int = 1000  # bothub: warn when more numbers than this are to be asked
     sample: int | None = None
+    #: --sample auto (issue #22 §2): sequential, anytime-valid, until decided
+    sample_auto: bool = False
+    sample_max: int = SAMPLE_MAX
+    confidence: float = 0.95  # both the auto bound's and the fixed sample's Wilson level
     seed: int = 0
     wait_for_window: bool = False
     poll_interval: float = 2.0  # first wait between bulk job polls (grows ×1.5 to 30 s)

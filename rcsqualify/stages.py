@@ -26,10 +26,10 @@ import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.operators.interface import OperatorSource
-from rcsqualify.pipeline import Distinct, Progress, apply_sources
+from rcsqualify.pipeline import Distinct, Progress, apply_sources, settle_operator
 from rcsqualify.remote.http import gather_or_cancel, run_all
 from rcsqualify.remote.keys import E164Numbers
-from rcsqualify.verdict import KIND, OPERATOR_ERROR, OPERATOR_UNASSIGNED, RCS_UNKNOWN, SOURCE
+from rcsqualify.verdict import KIND, OPERATOR_ERROR, OPERATOR_UNASSIGNED, RCS_UNKNOWN
 
 
 def can_stream(sources: Sequence[OperatorSource], provider: CapabilityProvider | None,
@@ -88,12 +88,7 @@ class _Routes:
             self.queues["other"].put_nowait((i, self.e164[i]))
 
     def settle(self, i: int, code: str, label: str) -> None:
-        if code == "":  # unknown to the service (or no service): the range holder
-            self.d.operator[i] = self.d.block_operator[self.d.block[i]]
-            self.d.source[i] = SOURCE["range"]
-        else:
-            self.d.operator[i] = code
-            self.d.source[i] = SOURCE[label]
+        settle_operator(self.d, i, code, label)  # "" (unknown, or no service): the range
         self.route(i)
 
     async def run(self, settled: np.ndarray, pending: np.ndarray,

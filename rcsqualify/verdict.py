@@ -93,6 +93,7 @@ def classify(
     rcs: np.ndarray,
     operator_error: np.ndarray | None = None,
     unassigned: np.ndarray | None = None,
+    not_sampled: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final reason code per distinct number, from its kind, operator and capability.
 
@@ -103,7 +104,8 @@ def classify(
     error → capability_error, unknown → not_checked (the offline default). A mobile
     whose operator look-up failed (``operator_error``) is unverified: nothing is known. A
     mobile an HLR says no subscriber holds (``unassigned``) is invalid: the message would
-    fail whoever sends it.
+    fail whoever sends it. A mobile that ``--sample auto`` left undrawn (``not_sampled``)
+    is unverified, whatever operator it would turn out to have.
     """
     out = reason.copy()
     valid = reason == 0
@@ -126,6 +128,8 @@ def classify(
         out[mobile & operator_error] = R["operator_error"]
     if unassigned is not None:
         out[mobile & unassigned] = R["unassigned"]
+    if not_sampled is not None:
+        out[mobile & not_sampled] = R["not_sampled"]
     return out
 
 

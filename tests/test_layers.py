@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify.contacts", "rcsqualify.xls"),
     ("rcsqualify.operators",),
     ("rcsqualify.capability",),
-    ("rcsqualify.pipeline", "rcsqualify.stages"),
+    ("rcsqualify.pipeline", "rcsqualify.stages", "rcsqualify.sample_auto"),
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.wiring", "rcsqualify.runner", "rcsqualify.refresh",
      "rcsqualify.ci"),

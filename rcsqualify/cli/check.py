@@ -25,13 +25,14 @@ from rcsqualify.cli.base import (
     reports_errors,
     stderr_console,
 )
-from rcsqualify.errors import ExitCode
+from rcsqualify.errors import ExitCode, InputError
 from rcsqualify.remote.policy import DEFAULT_POLICY
 from rcsqualify.settings import (
     CAPABILITY_PROVIDERS,
     DEFAULT_BOTHUB_TOKEN_URL,
     DEFAULT_BOTHUB_URL,
     DEFAULT_RBM_URL,
+    SAMPLE_MAX,
     Settings,
 )
 from rcsqualify.textsafe import safe_line, safe_lines
@@ -188,9 +189,18 @@ def check(
         min=0, envvar="RCSQUALIFY_SINGLE_WARN", help="bothub: warn when more numbers than "
         "this are to be asked one by one (after the cache); Orange means that call for "
         "tests.")] = 1000,
-    sample: Annotated[int | None, typer.Option(
-        help="Check only a seeded random sample of this many numbers and extrapolate.")]
-    = None,
+    sample: Annotated[str | None, typer.Option(
+        metavar="N|auto",
+        help="auto: draw unresolved numbers in a seeded order and stop as soon as an "
+        "anytime-valid bound decides the gate (or after --sample-max numbers). N: check "
+        "only a seeded random sample of N target-operator mobiles and extrapolate (a "
+        "fixed-sample interval).")] = None,
+    sample_max: Annotated[int, typer.Option(
+        min=1, help="--sample auto: draw at most this many numbers (no service is asked "
+        "more; retries excluded), then undecided.")] = SAMPLE_MAX,
+    confidence: Annotated[float, typer.Option(
+        min=0.5, max=0.999, help="Confidence of --sample's bound (auto: each end on its "
+        "own; N: the Wilson interval).")] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
     wait_for_window: Annotated[bool, typer.Option(
         help="bothub-bulk: sleep until the 22:00 Paris window opens.")] = False,
@@ -318,6 +328,7 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
 
     names = {f.name for f in dataclasses.fields(Settings)}
     values = {k: v for k, v in params.items() if k in names}
+    values.update(sample_options(params.get("sample")))
     values.update(
         portability=list(params.get("portability") or []),
         mnp_url=mnp_url_of(params.get("mnp_profile"), params.get("mnp_url"),
@@ -336,6 +347,19 @@ def config_read(ctx: typer.Context, given: Path | None) -> Path | None:
 
     chosen = profile_of(ctx)
     return chosen.path if chosen is not None else given
+
+
+def sample_options(raw: str | None) -> dict[str, Any]:
+    """``--sample auto`` or ``--sample N`` (a positive whole number); else exit 2."""
+    if raw is None:
+        return {"sample": None, "sample_auto": False}
+    text = str(raw).strip()
+    if text.lower() == "auto":
+        return {"sample": None, "sample_auto": True}
+    if not text.isdecimal() or int(text) < 1:
+        raise InputError(f"--sample must be auto or a positive whole number, got "
+                         f"{text[:20]!r}")
+    return {"sample": int(text), "sample_auto": False}
 
 
 def mnp_url_of(profile: str | None, url: str | None, region: str | None = None

@@ -9,6 +9,7 @@ holder from the numbering plan answers last, for every valid number.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -54,6 +55,11 @@ class OperatorSource(ABC):
 
     def session(self) -> AbstractAsyncContextManager[object]:
         """The open connection ``resolve`` runs in (streaming sources)."""
+        raise NotImplementedError
+
+    def cached(self, e164: Sequence[str]) -> list[str | None]:
+        """Fresh cached answers without asking: a code, "" (unknown: the range holder)
+        or None (not cached). What ``--sample auto`` counts as exact. Streaming sources."""
         raise NotImplementedError
 
     async def resolve(self, e164: str) -> str:

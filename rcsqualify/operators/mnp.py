@@ -35,7 +35,7 @@ import contextlib
 import contextvars
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -433,6 +433,15 @@ class MnpSource(OperatorSource):
             return ConfigurationError(f"{exc}; for --mnp-profile {self.profile.name} "
                                       f"check {' and '.join(names)}")
         return exc
+
+    def cached(self, e164: Sequence[str]) -> list[str | None]:
+        out = [self._from_cache(raw)
+               for raw in self.cache.get_many("op", self.namespace, list(e164))]
+        hits = [code for code in out if code is not None]
+        self.stats.asked += len(hits)  # the others are counted if ``resolve`` asks them
+        self.counts.cache_hits += len(hits)
+        self.stats.answered += sum(1 for code in hits if code)
+        return out
 
     async def resolve(self, e164: str) -> str:
         """One number, cache first (for the stream of issue #14: see ``stages.py``)."""

@@ -9,6 +9,7 @@ the terminal, JSON and HTML renderers format it, none of them computes anything.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -132,8 +133,12 @@ def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
     seen among the checked ones (``failures`` / ``trials``); the Wilson interval of that
     proportion gives the interval of the ratio. The gate compares its upper end.
     """
+    if "error_ratio_low" in estimate:  # --sample auto: the confidence sequence's ends
+        return dict(estimate)
     trials, failures = int(estimate["trials"]), int(estimate["failures"])
-    low, high = wilson_interval(failures, trials)
+    confidence = float(estimate.get("confidence", 0.95))
+    z = statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    low, high = wilson_interval(failures, trials, z)
     point = failures / trials if trials else 1.0
     n = int(estimate["extrapolated"])
     return {

@@ -73,6 +73,18 @@ def dry_run_lines(plan: dict[str, Any]) -> list[str]:
         if p.get("may_grow"):
             line += "; MNP answers may add or remove target-operator numbers"
         lines.append(line)
+    if auto := plan.get("sample_auto"):
+        if auto["decided_without_drawing"]:
+            lines.append(f"--sample auto: decided ({auto['decided_without_drawing']}) by "
+                         f"the {auto['exact_total']} exact messages alone, nothing to draw")
+        else:
+            lines.append(
+                f"--sample auto: {auto['unresolved']} unresolved messages, "
+                f"{auto['exact_total']} exact ({auto['exact_fail']} failing); expected "
+                f"numbers to draw: median {auto['median']}, 95th percentile {auto['p95']} "
+                f"(decided within --sample-max {auto['sample_max']} in "
+                f"{auto['decided_share']:.0%} of simulated runs, if the unresolved fail "
+                "as often as the exact messages)")
     if not plan["providers"]:
         lines.append("no remote check asked (--capability, --mnp-url): a run makes no "
                      "request")
@@ -161,7 +173,14 @@ def render_summary(s: Summary) -> RenderableType:
         api = s.api
         parts.append(Text(f"API: {api['requests']} requests, {api['cache_hits']} cache hits, "
                           f"{api['retries']} retries, {api['throttled']} throttled (429)"))
-    if s.interval:
+    if s.interval and s.interval.get("method") == "sample auto":
+        iv = s.interval
+        parts.append(Text(
+            f"--sample auto: bound at the stop {iv['error_ratio_low']:.2%} – "
+            f"{iv['error_ratio_high']:.2%} ({iv['confidence']:.0%} each end, valid at any "
+            f"stop; {iv['observed']} of {iv['unresolved']} unresolved numbers entered it, "
+            f"{iv['drawn']} resolved, cap {iv['sample_max']})"))
+    elif s.interval:
         iv = s.interval
         parts.append(Text(
             f"estimate ({iv['method']}): error ratio {iv['error_ratio_estimate']:.2%}, 95 % "
