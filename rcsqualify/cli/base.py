@@ -238,7 +238,7 @@ def mask_quoted_input(exc: BaseException) -> None:
 #: fall into a panel by their prefix (``_panel_of``), never into one long list.
 CHECK_PANELS: dict[str, tuple[str, ...]] = {
     "Input": ("input_format", "column", "encoding", "delimiter", "sheet", "header"),
-    "Gate": ("operator", "threshold", "gate", "sample", "seed"),
+    "Gate": ("operator", "threshold", "gate", "sample", "sample_max", "confidence", "seed"),
     "Operators": ("portability", "portability_db", "portability_number_column",
                   "portability_operator_column", "portability_max_unmapped",
                   "portability_max_age", "mnp_url", "mnp_field", "mnp_profile"),
