@@ -186,3 +186,67 @@ def test_the_draw_order_is_a_keyed_hash_of_seed_and_number() -> None:
     # a subset (what the cache does not hold) keeps the relative order of the whole
     part = keys[::3]
     assert np.array_equal(part[draw_order(part, 7)], order[np.isin(order, part)])
+
+
+class SlowFirstProvider:
+    """A capability provider without HTTP whose answers come back out of draw order: a
+    failing number answers late (as numbers needing MNP do in real runs, and they fail
+    more often), the others at once."""
+
+    def __init__(self, failing: set[str]) -> None:
+        self.failing = failing
+        self.rng = np.random.default_rng(3)
+        self.completed: list[str] = []
+
+    def answers_from_cache(self, e164: Any, out: np.ndarray) -> list[int]:
+        return list(range(len(e164)))
+
+    def session(self) -> Any:
+        import contextlib
+
+        @contextlib.asynccontextmanager
+        async def nothing() -> Any:
+            yield
+
+        return nothing()
+
+    async def resolve(self, e164: str) -> int:
+        import asyncio
+
+        from rcsqualify.verdict import RCS_NO, RCS_YES
+
+        await asyncio.sleep(0.02 if e164 in self.failing else float(self.rng.random()) * 0.002)
+        self.completed.append(e164)
+        return int(RCS_NO if e164 in self.failing else RCS_YES)
+
+
+def test_outcomes_enter_the_bound_in_draw_order_not_completion_order() -> None:
+    """Answers completing out of order are held back: the run stops exactly where a gate
+    fed in draw order stops, whatever order the answers arrived in."""
+    from rcsqualify.pipeline import Distinct
+    from rcsqualify.sample_auto import AutoSample, sample_auto
+    from rcsqualify.sequential import SequentialGate
+    from rcsqualify.verdict import KIND, RCS_UNKNOWN
+
+    n = 3000
+    keys = np.arange(33607000000, 33607000000 + n, dtype=np.int64)
+    drawn_keys = keys[draw_order(keys, 5)]
+    failing = {f"+{k}" for i, k in enumerate(drawn_keys.tolist()) if i % 3 == 0}
+    d = Distinct(key=keys, block=np.zeros(n, np.int32),
+                 kind=np.full(n, KIND["mobile"], np.uint8),
+                 operator=np.full(n, "", dtype=object), source=np.zeros(n, np.uint8),
+                 rcs=np.full(n, RCS_UNKNOWN, np.uint8), reason=np.zeros(n, np.uint8),
+                 first_row=np.arange(n), block_operator=np.array(["FRTE"], dtype=object))
+    provider = SlowFirstProvider(failing)
+    auto = AutoSample(threshold=0.2, sample_max=2000, seed=5, in_flight=16)
+    estimate, not_sampled = sample_auto(d, 0, [], provider, "FRTE", auto)  # type: ignore[arg-type]
+    completed = [int(e[1:]) for e in provider.completed]
+    assert completed != drawn_keys[:len(completed)].tolist()  # arrived out of order
+    assert sorted(completed) == sorted(drawn_keys[:len(completed)].tolist())
+    expected = SequentialGate(exact_fail=0, exact_total=0, unresolved=n, threshold=0.2)
+    for k in drawn_keys.tolist():
+        if expected.observe("fail" if f"+{k}" in failing else "ok"):
+            break
+    assert (estimate["decision"], estimate["observed"]) == (expected.decision, expected.drawn)
+    assert estimate["drawn"] - estimate["observed"] <= 16
+    assert int(not_sampled.sum()) == n - estimate["drawn"]
