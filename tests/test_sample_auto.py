@@ -250,3 +250,25 @@ def test_outcomes_enter_the_bound_in_draw_order_not_completion_order() -> None:
     assert (estimate["decision"], estimate["observed"]) == (expected.decision, expected.drawn)
     assert estimate["drawn"] - estimate["observed"] <= 16
     assert int(not_sampled.sum()) == n - estimate["drawn"]
+
+
+def test_with_a_second_route_only_drawn_numbers_go_to_rbm(tmp_path: Path,
+                                                          emulator: Emulator) -> None:
+    """--other-route with --sample auto: the other operators' mobiles the draws revealed
+    are checked on RBM; the undrawn, whose operator nobody knows, are asked nothing."""
+    from tests.helpers import service_account
+
+    emulator.configure(rbm_launched_mccmnc=["20810", "20820", "20815"])
+    sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
+    f = contacts_file(tmp_path, BASE[:3000])
+    _, report = check_json([str(f), *emulator.bothub_args(), "--mnp-url", emulator.mnp_url(),
+                            "--other-route", "rbm", *emulator.rbm_args(sa), "--threshold",
+                            "0.15", "--sample", "auto", "--rate", "400",
+                            "--cache-dir", str(tmp_path / "cache")])
+    iv = report["interval"]
+    assert iv["decision"] == "fail" and iv["drawn"] < 3000
+    others = sum(v for k, v in report["operators"].items() if k not in ("FRTE", ""))
+    stats = emulator.stats()["requests"]
+    assert stats["mnp"] == iv["drawn"]
+    assert 0 < stats["rbm"] == others == report["routes"]["other_route_checked"]
+    assert sum(report["routes"]["messages"].values()) == 3000
