@@ -376,6 +376,7 @@ async def _send(layer: Any, method: str, url: str, headers: dict[str, str],
         try:
             raw = await fetch(client, method, url, timeout=policy.timeout,
                               max_body=policy.max_body, on_write=layer.pacer.confirm,
+                              on_written=layer.pacer.written,
                               headers=headers, **kwargs)
         except (httpx.TransportError, TimeoutError) as exc:
             raise ConfigurationError(f"probe: {mask_url(url)}: "

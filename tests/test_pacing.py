@@ -64,6 +64,7 @@ def run_callers(sim: SimClock, pacers: list[Pacer], n: int,
         await pacer.reserve()
         await sim.sleep(0.004)  # taking a connection: an await between slot and write
         await pacer.confirm()
+        pacer.written()  # the headers left at once
         if i == pause_at:
             pacer.pause(pause)
 
@@ -293,6 +294,9 @@ class _SharedView:
     def sent(self, now: float, min_gap: float) -> float:
         return self._with_cap(self.inner.sent, now, min_gap)
 
+    def written(self, now: float) -> None:
+        self.inner.written(now)
+
     def pause(self, until: float) -> bool:
         return self.inner.pause(until)
 
@@ -338,3 +342,49 @@ def test_a_quota_file_from_before_a_reboot_or_on_the_wall_clock_is_forgotten(
     path.write_bytes(struct.pack("<3d", time.time() + 3600, time.time(), time.time() + 3600))
     old = FileSchedule(path, clock=lambda: 5.0, boot=b"b" * 16)
     assert old.paused_until() == 0.0 and old.reserve(5.0, 0.1) == 5.0
+
+
+# -- issue #23 R1: the spacing counts from the actual write ------------------------------
+
+def test_a_late_write_delays_what_follows_instead_of_squeezing_it(tmp_path: Path) -> None:
+    """Two processes on one quota file; after its grant, a write is held up 44 ms now
+    and then (a process descheduled on a loaded machine, measured at load 5-7). Before,
+    the other process, granted 1/rate after that *grant*, wrote 0.7 ms behind the late
+    write (a 429 at a strict gateway); now no grant is given while a write is pending,
+    and the next send counts from when the late one was written."""
+    sim = SimClock(late=0.002, seed=7)
+    pacers = [Pacer(30, margin=0.03, schedule=FileSchedule(tmp_path / "q", clock=sim.clock),
+                    clock=sim.clock, sleep=sim.sleep) for _ in range(2)]
+    writes: list[float] = []
+
+    async def caller(i: int) -> None:
+        pacer = pacers[i % 2]
+        await pacer.reserve()
+        await pacer.confirm()
+        if i % 7 == 3:
+            await sim.sleep(0.044)  # descheduled between the grant and the write
+        writes.append(sim.now)
+        pacer.written()
+
+    async def main() -> None:
+        await asyncio.gather(*(caller(i) for i in range(300)))
+
+    sim.run(main)
+    gaps = np.diff(np.sort(np.array(writes)))
+    assert len(writes) == 300 and gaps.min() >= 1 / 30 - 1e-9, gaps.min()
+    # the grants alone (what was checked before) would have allowed squeezed writes
+    granted = np.sort(np.concatenate([np.array(p.sent_at) for p in pacers]))
+    assert np.diff(granted).min() >= 1 / 30 - 1e-9
+    achieved = (len(writes) - 1) / (max(writes) - min(writes))
+    assert achieved >= 0.8 * 30  # delayed, not stalled
+
+
+def test_a_grant_never_written_holds_the_others_a_bounded_time() -> None:
+    from rcsqualify.remote.pacing import WRITE_BOUND
+
+    sched = MemorySchedule()
+    assert sched.confirm(10.0, 0.1) == 0.0  # granted, then its process died
+    assert 0 < sched.confirm(10.5, 0.1) <= 0.002  # the others poll…
+    assert sched.confirm(10.0 + WRITE_BOUND, 0.1) == 0.0  # …until the bound
+    sched.written(11.2)
+    assert sched.confirm(11.25, 0.1) == pytest.approx(0.05)  # from the write

@@ -290,14 +290,24 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
 
 async def fetch(client: httpx.AsyncClient, method: str, url: str, *, timeout: float,
                 max_body: int, on_write: Callable[[], Awaitable[None]] | None = None,
-                **kwargs: Any) -> Raw:
+                on_written: Callable[[], None] | None = None, **kwargs: Any) -> Raw:
     """One request with a total deadline and a body cap.
 
     ``on_write`` runs right before the request line is written (httpcore's trace
     event); the deadline is suspended while it waits, so a wait for a pacing slot is
-    never counted as the server's slowness.
+    never counted as the server's slowness. ``on_written`` runs once the request
+    headers have left (the next trace event), or when the request failed before: the
+    moment the request was actually written, as close to the socket as httpx tells.
     """
     loop = asyncio.get_running_loop()
+    pending = [False]  # on_write ran and on_written did not yet
+
+    def written() -> None:
+        if pending[0]:
+            pending[0] = False
+            if on_written is not None:
+                on_written()
+
     async with asyncio.timeout(timeout) as deadline:
         extensions: dict[str, Any] = {}
         if on_write is not None:
@@ -305,14 +315,20 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, timeout: fl
                 if name.endswith("send_request_headers.started"):
                     deadline.reschedule(None)
                     await on_write()
+                    pending[0] = True
                     deadline.reschedule(loop.time() + timeout)
+                elif name.endswith("send_request_headers.complete"):
+                    written()
 
             extensions["trace"] = trace
         headers = dict(kwargs.pop("headers", None) or {})
         headers.setdefault("Accept-Encoding", "gzip, deflate")  # what we can bound
         request = client.build_request(method, url, extensions=extensions, headers=headers,
                                        **kwargs)
-        response = await client.send(request, stream=True)
+        try:
+            response = await client.send(request, stream=True)
+        finally:
+            written()  # a transport without the event, or a failed write
         try:
             body = await _bounded_body(response, max_body)
         except _Unrecognized as exc:
@@ -372,6 +388,7 @@ class WriteEvents(httpx.AsyncBaseTransport):
         trace = request.extensions.get("trace")
         if trace is not None:
             await trace("http11.send_request_headers.started", {})
+            await trace("http11.send_request_headers.complete", {})
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -714,12 +731,14 @@ class HttpLayer:
             async def on_write() -> None:
                 await self.pacer.confirm()
                 if self.gave_up is not None:  # while this one waited out the last pause
+                    self.pacer.written()  # never sent: its grant holds no one
                     raise _GivenUp()
                 self.stats.requests += 1
 
             try:
                 raw = await fetch(self._client, method, url, timeout=p.timeout,
-                                  max_body=p.max_body, on_write=on_write, headers=headers,
+                                  max_body=p.max_body, on_write=on_write,
+                                  on_written=self.pacer.written, headers=headers,
                                   **send_kwargs)
             except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
                 # nothing left this machine: a header we built is not valid HTTP

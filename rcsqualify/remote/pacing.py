@@ -22,6 +22,14 @@ the write:
    hosts on one Redis 4 % of the quota); right before the write, the 1/rate rule is
    checked again (``sent``).
 
+3. ``written()`` (called when the request headers have left, httpcore's
+   ``send_request_headers.complete``): the send's time becomes the moment it was
+   actually written, and until then no other send is granted (issue #23 R1: on a
+   loaded machine a process was descheduled up to 44 ms between its grant and its
+   write; another process, granted 1/rate after the first *grant*, wrote 0.7 ms
+   behind the late write, and got a 429). A late write now delays what follows. A
+   grant never written (a crash) holds the others ``WRITE_BOUND`` at most.
+
 The state (next reservation, last send, pause end) lives in a ``Schedule``: in memory
 for one process, or in a small file under a fixed per-user directory, locked with
 ``flock`` for the few microseconds of each update, so that a second run on the same
@@ -70,6 +78,20 @@ MAX_PAUSE_EVER = 86_400.0
 STALE_AHEAD = MAX_PAUSE_EVER + 60.0
 #: two pause ends read this close are one pause (Redis answers relative to its clock)
 SAME_PAUSE = 1.0
+#: a granted send not reported written after this long no longer holds the others
+WRITE_BOUND = 1.0
+#: how often a send waiting for another one's write asks again (seconds, at most)
+WRITE_POLL = 0.002
+#: "no send being written"
+NONE = -1e18
+
+
+def write_wait(writing: float, now: float, min_gap: float) -> float:
+    """How long to wait for a send granted at ``writing`` and not yet written (0.0:
+    none, or its bound passed)."""
+    if now - writing < WRITE_BOUND:
+        return min(WRITE_POLL, max(min_gap, 1e-4))
+    return 0.0
 
 
 def machine_clock() -> float:
@@ -122,6 +144,9 @@ class Schedule(Protocol):
     def sent(self, now: float, min_gap: float) -> float:
         """After a claimed wait: ``confirm`` (the 1/rate rule at the write)."""
 
+    def written(self, now: float) -> None:
+        """The send granted last was written at ``now``: its time, and the others go."""
+
     def pause(self, until: float) -> bool:
         """Pause sends until ``until``; True if this call started or lengthened it."""
 
@@ -137,6 +162,7 @@ class MemorySchedule:
         self.last = -1e18
         self.paused = 0.0
         self.claimed = -1e18
+        self.writing = NONE
         self.pause_cap = math.inf
 
     def reserve(self, now: float, interval: float) -> float:
@@ -145,11 +171,16 @@ class MemorySchedule:
         return due
 
     def confirm(self, now: float, min_gap: float) -> float:
-        wait = max(self.last + min_gap - now, min(self.paused, self.pause_cap) - now)
+        wait = max(self.last + min_gap - now, min(self.paused, self.pause_cap) - now,
+                   write_wait(self.writing, now, min_gap))
         if wait > 0:
             return wait
-        self.last = now
+        self.last = self.writing = now
         return 0.0
+
+    def written(self, now: float) -> None:
+        self.last = max(self.last, now)
+        self.writing = NONE
 
     def claim(self, now: float, interval: float, min_gap: float) -> float:
         # the same steps as the Redis script's 'claim'
@@ -160,10 +191,10 @@ class MemorySchedule:
         if at > now:
             self.claimed = at
             return at - now
-        wait = self.last + min_gap - now
+        wait = max(self.last + min_gap - now, write_wait(self.writing, now, min_gap))
         if wait > 0:
             return -wait
-        self.claimed = self.last = now
+        self.claimed = self.last = self.writing = now
         return 0.0
 
     def sent(self, now: float, min_gap: float) -> float:
@@ -181,8 +212,9 @@ class MemorySchedule:
         return self.paused
 
 
-#: next slot, last send, pause end (machine_clock), and the boot they were written in
-_RECORD = struct.Struct("<3d16s")
+#: next slot, last send, pause end, send being written (machine_clock), and the boot
+#: they were written in
+_RECORD = struct.Struct("<4d16s")
 
 
 class FileSchedule:
@@ -212,7 +244,7 @@ class FileSchedule:
         self._fcntl.flock(self._fd, self._fcntl.LOCK_EX)
         try:
             raw = os.pread(self._fd, _RECORD.size, 0)
-            values = [0.0, -1e18, 0.0]
+            values = [0.0, -1e18, 0.0, NONE]
             if len(raw) == _RECORD.size:
                 *stored, boot = _RECORD.unpack(raw)
                 if boot == self._boot:
@@ -225,6 +257,8 @@ class FileSchedule:
                     values[2] = 0.0
                 if values[1] > now + STALE_AHEAD:
                     values[1] = -1e18
+                if values[3] > now + STALE_AHEAD:
+                    values[3] = NONE
             before = list(values)
             yield values
             if values != before:
@@ -240,11 +274,17 @@ class FileSchedule:
 
     def confirm(self, now: float, min_gap: float) -> float:
         with self._locked() as v:
-            wait = max(v[1] + min_gap - now, min(v[2], self.pause_cap) - now)
+            wait = max(v[1] + min_gap - now, min(v[2], self.pause_cap) - now,
+                       write_wait(v[3], now, min_gap))
             if wait > 0:
                 return wait
-            v[1] = now
+            v[1] = v[3] = now
             return 0.0
+
+    def written(self, now: float) -> None:
+        with self._locked() as v:
+            v[1] = max(v[1], now)
+            v[3] = NONE
 
     def claim(self, now: float, interval: float, min_gap: float) -> float:
         """Confirms at 1/rate, claiming nothing: processes on one machine wake with
@@ -273,17 +313,22 @@ class FileSchedule:
 _REDIS_STEP = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local v = redis.call('HMGET', KEYS[1], 'next', 'last', 'paused', 'claimed')
+local v = redis.call('HMGET', KEYS[1], 'next', 'last', 'paused', 'claimed', 'writing')
 local nxt = tonumber(v[1]) or 0
 local last = tonumber(v[2]) or -1e18
 local paused = tonumber(v[3]) or 0
 local claimed = tonumber(v[4]) or -1e18
+local writing = tonumber(v[5]) or -1e18
 local ahead = tonumber(ARGV[3])
 local stored = paused
 if nxt > now + ahead then nxt = 0 end
 if paused > now + ahead then paused = 0 end
 if last > now + ahead then last = -1e18 end
 if claimed > now + ahead then claimed = -1e18 end
+if writing > now + ahead then writing = -1e18 end
+-- a send granted and not yet written holds the others (WRITE_BOUND, WRITE_POLL)
+local inflight = 0
+if now - writing < tonumber(ARGV[6]) then inflight = tonumber(ARGV[7]) end
 local held = math.min(paused, now + tonumber(ARGV[5]))
 local op = ARGV[1]
 local x = tonumber(ARGV[2])
@@ -293,11 +338,15 @@ if op == 'reserve' then
   redis.call('HSET', KEYS[1], 'next', string.format('%.6f', due + x))
   out = due - now
 elseif op == 'confirm' then
-  out = math.max(last + x - now, held - now)
+  out = math.max(last + x - now, held - now, inflight)
   if out <= 0 then
-    redis.call('HSET', KEYS[1], 'last', string.format('%.6f', now))
+    redis.call('HSET', KEYS[1], 'last', string.format('%.6f', now),
+               'writing', string.format('%.6f', now))
     out = 0
   end
+elseif op == 'written' then
+  redis.call('HSET', KEYS[1], 'last', string.format('%.6f', math.max(last, now - x)),
+             'writing', '-1e18')
 elseif op == 'claim' then
   local hard = tonumber(ARGV[4])
   if held > now then
@@ -307,11 +356,11 @@ elseif op == 'claim' then
     if at > now then
       redis.call('HSET', KEYS[1], 'claimed', string.format('%.6f', at))
       out = at - now
-    elseif last + hard > now then
-      out = now - (last + hard)
+    elseif last + hard > now or inflight > 0 then
+      out = -math.max(last + hard - now, inflight)
     else
       redis.call('HSET', KEYS[1], 'claimed', string.format('%.6f', now),
-                 'last', string.format('%.6f', now))
+                 'last', string.format('%.6f', now), 'writing', string.format('%.6f', now))
       out = 0
     end
   end
@@ -381,9 +430,9 @@ class RedisSchedule:
         try:
             # the cap goes relative, like every time sent: no two clocks are compared
             cap = min(self._pause_cap - self._clock(), STALE_AHEAD)
-            out = float(self._step(keys=[self.key], args=[op, f"{value:.6f}",
-                                                         int(STALE_AHEAD), f"{hard:.6f}",
-                                                         f"{cap:.6f}"]))
+            out = float(self._step(keys=[self.key], args=[
+                op, f"{value:.6f}", int(STALE_AHEAD), f"{hard:.6f}", f"{cap:.6f}",
+                f"{WRITE_BOUND:.6f}", f"{WRITE_POLL:.6f}"]))
         except self._errors as exc:
             self.failed = f"{type(exc).__name__}: {exc}"
             if self._on_failure is not None:
@@ -412,7 +461,10 @@ class RedisSchedule:
         if wait > 0:
             return wait
         shared = self._call("confirm", shared_gap)
-        return 0.0 if shared is None else shared
+        if shared is None or shared <= 0:
+            return 0.0
+        self.local.written(now)  # not sent after all: the local grant holds no one
+        return shared
 
     def claim(self, now: float, interval: float, min_gap: float) -> float:
         # Across hosts, a send that must wait gets its own time, one reservation
@@ -433,13 +485,20 @@ class RedisSchedule:
         if out != 0.0:
             return out
         wait = self.local.confirm(now, min_gap)
-        return -wait if wait > 0 else 0.0
+        if wait <= 0:
+            return 0.0
+        self._call("written", 0.0)  # not sent after all: the Redis grant holds no one
+        return -wait
 
     def _hard(self, min_gap: float) -> float:
         return max(min_gap, (min_gap + self._gap) / 2)
 
     def sent(self, now: float, min_gap: float) -> float:
         return self._both(now, min_gap, self._hard(min_gap))
+
+    def written(self, now: float) -> None:
+        self.local.written(now)
+        self._call("written", max(0.0, self._clock() - now))  # how long ago, on Redis
 
     def pause(self, until: float) -> bool:
         here = self.local.pause(until)
@@ -617,6 +676,8 @@ class Pacer:
         self._damage_told = False
         #: the latest send times (this process), for tests and benchmarks; bounded
         self.sent_at: deque[float] = deque(maxlen=100_000)
+        #: when those sends were reported written (``written``)
+        self.written_at: deque[float] = deque(maxlen=100_000)
 
     def now(self) -> float:
         """The time on this pacer's clock."""
@@ -694,7 +755,16 @@ class Pacer:
         self.sent_at.append(now)  # the time the schedule recorded
         return now
 
+    def written(self) -> None:
+        """The request confirmed last has left (its headers are written): its send
+        time is now, and the next send of the service may be granted."""
+        now = self._clock()
+        self.schedule.written(now)
+        self.written_at.append(now)
+
     async def slot(self) -> float:
-        """Both steps at once, for callers whose write follows immediately."""
+        """The three steps at once, for callers whose write follows immediately."""
         await self.reserve()
-        return await self.confirm()
+        at = await self.confirm()
+        self.written()
+        return at
