@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -431,3 +432,94 @@ def test_an_api_refusing_every_fresh_token_is_a_configuration_error(
     assert result.exit_code == 2
     assert "keeps refusing the credentials (HTTP 401)" in result.stderr
     assert 5 <= emulator.stats()["tokens_issued"] <= 10
+
+
+# -- issue #23 R9: a failing token endpoint is named, and its Retry-After honoured --------
+
+def _token_source(handler: Any, slept: list[float], **policy: Any) -> Any:
+    from rcsqualify.remote.http import ClientCredentialsToken
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return ClientCredentialsToken("http://auth.test/oauth/v3/token", "a", "b",
+                                  policy=HttpPolicy(**policy), sleep=sleep)
+
+
+def _get_token(source: Any, handler: Any) -> Any:
+    import asyncio
+
+    async def main() -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await source.token(client)
+
+    return asyncio.run(main())
+
+
+def test_a_token_endpoint_answering_429_is_waited_as_it_asks_within_max_pause() -> None:
+    """``Retry-After: 999999`` made 5 token requests in 4 s; now the wait is honoured,
+    capped at --max-pause (900 s), and the waits together never exceed it."""
+    from rcsqualify.remote.http import Unresolved
+
+    asked: list[int] = []
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(1)
+        return httpx.Response(429, headers={"Retry-After": "999999"})
+
+    source = _token_source(handler, slept)
+    with pytest.raises(Unresolved):
+        _get_token(source, handler)
+    assert len(asked) == 2 and slept == [900.0]
+    assert source.failure.startswith("cannot get a token from http://auth.test/oauth/v3/"
+                                     "token: HTTP 429")
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (httpx.Response(500, text="oops"), "HTTP 500 (after 5 attempts)"),
+    (httpx.Response(200, text="{not json", headers={"content-type": "application/json"}),
+     "not valid JSON"),
+])
+def test_a_failing_token_endpoint_is_named_in_the_reason(answer: httpx.Response,
+                                                         said: str) -> None:
+    """Every number stayed unverified (exit 3) and nothing said the token endpoint was
+    at fault; now the first note (the one the verdict line quotes) names it."""
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(answer.status_code, content=answer.content,
+                                  headers=answer.headers)
+        return httpx.Response(200, json={"capabilities": ["chatBotCommunication"]})
+
+    provider = BotHubProvider(base_url="http://x/bothub/v1",
+                              token_url="http://auth.test/oauth/v3/token", client_id="a",
+                              client_secret="b", bot_id="b", cache=LookupCache(enabled=False),
+                              policy=HttpPolicy(rate=1000, backoff_initial=0.0),
+                              transport=httpx.MockTransport(handler))
+    from rcsqualify.remote.http import ClientCredentialsToken
+
+    assert isinstance(provider.token, ClientCredentialsToken)
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)
+
+    provider.token._sleep = no_wait
+    out = provider.check_all(["+33607000001", "+33607000002"])
+    assert list(out) == [RCS_ERROR, RCS_ERROR]
+    assert provider.notes[0].startswith("cannot get a token from "
+                                        "http://auth.test/oauth/v3/token")
+    assert said in provider.notes[0]
+
+
+@pytest.mark.parametrize("expires_in", ["soon", None, -5, "inf", 1e400])
+def test_an_unusable_expires_in_counts_as_the_minimum_lifetime(expires_in: Any) -> None:
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "t", "expires_in": expires_in})
+
+    source = _token_source(handler, slept)
+    assert _get_token(source, handler) == "t"
+    assert 0 < source._expires - time.monotonic() <= 60  # renewed within a minute

@@ -93,9 +93,11 @@ _DESCRIBE = {
 class Transient(Exception):
     """A failure worth retrying (5xx, 408, timeout, reset, truncated JSON)."""
 
-    def __init__(self, kind: str, detail: str = "") -> None:
+    def __init__(self, kind: str, detail: str = "", retry_after: float | None = None
+                 ) -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind
+        self.retry_after = retry_after  # a valid Retry-After that came with it
 
 
 class Unresolved(Exception):
@@ -412,7 +414,8 @@ class ClientCredentialsToken(TokenSource):
                  policy: HttpPolicy | None = None, margin: float = 60.0,
                  env_names: str = "RCSQUALIFY_BOTHUB_CLIENT_ID and "
                  "RCSQUALIFY_BOTHUB_CLIENT_SECRET",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep | None = None) -> None:
         self.token_url = token_url
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._token: str | None = None
@@ -422,7 +425,11 @@ class ClientCredentialsToken(TokenSource):
         self._lock = asyncio.Lock()
         self._env_names = env_names
         self._clock = clock
+        self._sleep = sleep or asyncio.sleep
         self.failed: str | None = None
+        #: one line naming the token endpoint and what it did, once fetching failed
+        self.failure: str | None = None
+        self._attempts = 0
 
     async def token(self, client: httpx.AsyncClient) -> str:
         """A valid token; ``Unresolved`` at once for every caller once fetching failed
@@ -443,6 +450,10 @@ class ClientCredentialsToken(TokenSource):
                         "--bothub-token-url "
                         "(RCSQUALIFY_BOTHUB_TOKEN_URL)") from exc
                 self.failed = exc.kind
+                self.failure = (f"cannot get a token from {mask_url(self.token_url)}: "
+                                f"{_token_failure(exc.kind)} (after "
+                                f"{self._attempts} attempts); every number of the service "
+                                "stays unverified: retry later, or check --bothub-token-url")
                 raise Unresolved(exc.kind) from exc
             # a lifetime of 0 (or 5 s) would mean one token request per look-up
             lifetime = max(lifetime, self._policy.token_min_lifetime)
@@ -455,9 +466,31 @@ class ClientCredentialsToken(TokenSource):
             self._token = None
 
     async def _fetch(self, client: httpx.AsyncClient) -> tuple[str, float]:
+        """Up to 5 attempts; a ``Retry-After`` (429, 503) is honoured, each wait and all
+        of them together bounded by ``max_pause`` (a token endpoint answering 429 made
+        5 requests in 4 s despite ``Retry-After: 999999``)."""
+        backoff = wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)
+        waited = [0.0, 0.0]  # slept so far, the next sleep (tenacity: wait, then stop)
+        cap = self._policy.max_pause
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            seconds = backoff(state)
+            asked = getattr(exc, "retry_after", None)
+            if asked is not None:
+                seconds = max(seconds, asked)
+            waited[1] = max(0.0, min(seconds, cap - waited[0]))
+            return waited[1]
+
+        def stop(state: RetryCallState) -> bool:
+            self._attempts = state.attempt_number
+            if state.attempt_number >= 5 or (waited[0] >= cap and waited[1] <= 0):
+                return True
+            waited[0] += waited[1]
+            return False
+
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(5),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+            stop=stop, wait=wait, sleep=self._sleep,
             retry=retry_if_exception_type(Transient), reraise=True,
         ):
             with attempt:
@@ -478,7 +511,8 @@ class ClientCredentialsToken(TokenSource):
             raise ConfigurationError(f"the token endpoint {where} sent an answer over "
                                      f"{self._policy.max_body} bytes") from exc
         if raw.status >= 500 or raw.status in (408, 429):
-            raise Transient(f"token_http_{raw.status}")
+            raise Transient(f"token_http_{raw.status}",
+                            retry_after=parse_retry_after(raw.headers))
         if raw.status in (400, 401, 403):
             raise ConfigurationError(
                 f"the token endpoint {where} refused the client credentials (HTTP "
@@ -491,18 +525,43 @@ class ClientCredentialsToken(TokenSource):
         try:
             data = json.loads(raw.content)
             token = data["access_token"]
-            lifetime = float(data.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             if _is_json_type(raw.headers):
                 raise Transient("token_malformed") from exc
             raise ConfigurationError(
                 f"the token endpoint {where} answered HTTP 200 without a token "
                 f"({content_label(raw)}); check --bothub-token-url") from exc
-        if not isinstance(token, str) or not token or not math.isfinite(lifetime) or \
+        if not isinstance(token, str) or not token or \
                 not token.isascii() or not token.isprintable():
             raise ConfigurationError(f"the token endpoint {where} answered without a "
                                      "usable access_token")
-        return token, lifetime
+        return token, _lifetime(data.get("expires_in", 3600))
+
+
+#: what a token endpoint that failed did, for the line naming it
+_TOKEN_FAILURES = {
+    "token_http_429": "HTTP 429 (its Retry-After honoured up to --max-pause)",
+    "token_http_408": "HTTP 408",
+    "token_malformed": "answers that are not valid JSON with an access_token",
+    **{k: describe_transport(k) for k in ("timeout", "connection")},
+}
+
+
+def _token_failure(kind: str) -> str:
+    if kind in _TOKEN_FAILURES:
+        return _TOKEN_FAILURES[kind]
+    return f"HTTP {kind[len('token_http_'):]}" if kind.startswith("token_http_") else kind
+
+
+def _lifetime(value: Any) -> float:
+    """A token's ``expires_in`` in seconds; one that is not a usable number (a string,
+    null, negative, infinite) counts as 0, i.e. the minimum lifetime: the token is
+    renewed early, never kept for ever."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
 
 class StaticToken(TokenSource):
@@ -718,7 +777,15 @@ class HttpLayer:
             headers = dict(base_headers)
             token = None
             if self.token_source is not None:
-                token = await self.token_source.token(self._client)
+                try:
+                    token = await self.token_source.token(self._client)
+                except Unresolved:
+                    failure = getattr(self.token_source, "failure", None)
+                    if failure and failure not in self.notes:  # said once, named
+                        self.notes.append(failure)
+                        if self.notify is not None:
+                            self.notify(f"{self.name}: {failure}")
+                    raise
                 headers["Authorization"] = f"Bearer {token}"
             if self.extra_headers is not None:
                 headers.update(self.extra_headers())
