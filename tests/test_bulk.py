@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -376,3 +377,87 @@ def test_the_polling_deadline_counts_real_seconds_on_both_dst_nights(
         cache=LookupCache(tmp_path / "c"), policy=HttpPolicy(rate=100))
     allowed = provider._deadline() - time.monotonic()
     assert left - 60 < allowed <= left
+
+
+# -- issue #23 R9: why bulk jobs left numbers unverified ----------------------------------
+
+def _scripted_bulk(tmp_path: Path, poll: Callable[[str, int], Any], n: int = 4
+                   ) -> tuple[BotHubBulkProvider, np.ndarray, list[list[str]]]:
+    """A bulk provider against a scripted BotHub (httpx transport): jobs are accepted
+    as ``job1``, ``job2``…; ``poll(job id, times polled)`` answers each poll."""
+    import httpx
+
+    submitted: list[list[str]] = []
+    polls: dict[str, int] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        if request.method == "POST":
+            submitted.append(json.loads(request.content)["userContacts"])
+            return httpx.Response(202, json={"jobId": f"job{len(submitted)}"})
+        job = request.url.params["jobId"]
+        polls[job] = polls.get(job, 0) + 1
+        return poll(job, polls[job])
+
+    fake = FakeTime(datetime(2026, 11, 25, 23, 0, tzinfo=PARIS))
+    provider = BotHubBulkProvider(
+        job_dir=tmp_path, clock=fake.clock, sleep=fake.sleep, poll_initial=0.05,
+        base_url="http://bulk.test/bothub/v1", token_url="http://bulk.test/token",
+        client_id="a", client_secret="b", bot_id="b", cache=LookupCache(tmp_path / "c"),
+        policy=HttpPolicy(rate=1000, backoff_initial=0.0), transport=httpx.MockTransport(
+            handler))
+    out = provider.check_all([e164(x) for x in frte_numbers(n)])
+    return provider, out, submitted
+
+
+@pytest.mark.parametrize(("status", "body", "ctype", "said"), [
+    (503, "busy", "text/plain", "HTTP 503"),
+    (404, "<html>Not Found</html>", "text/html", "not JSON (html)"),
+])
+def test_a_poll_that_fails_is_reported_as_such_not_as_the_deadline(
+        tmp_path: Path, status: int, body: str, ctype: str, said: str) -> None:
+    import httpx
+
+    provider, out, _ = _scripted_bulk(tmp_path, lambda job, k: httpx.Response(
+        status, text=body, headers={"content-type": ctype}))
+    assert list(out) == [RCS_ERROR] * 4
+    note = next(n for n in provider.notes if "poll" in n)
+    assert said in note and "the next run polls them again" in note
+    assert not any("not finished by the deadline" in n for n in provider.notes)
+    assert len(list((tmp_path / "bulk_jobs").glob("*.json"))) == 1  # kept for next time
+
+
+def test_a_job_done_with_half_its_results_says_so(tmp_path: Path) -> None:
+    import httpx
+
+    def poll(job: str, k: int) -> httpx.Response:
+        return httpx.Response(200, json={"status": "DONE", "results": [
+            {"userContact": e164(x), "capabilities": ["chatBotCommunication"]}
+            for x in frte_numbers(2)]})
+
+    provider, out, _ = _scripted_bulk(tmp_path, poll)
+    assert list(out) == [RCS_YES, RCS_YES, RCS_ERROR, RCS_ERROR]
+    assert any("without a usable result for 2 of its 4 numbers" in n
+               for n in provider.notes)
+
+
+def test_a_fresh_job_that_vanishes_is_submitted_again_once(tmp_path: Path) -> None:
+    """The comment said so, the code did not: a job BotHub forgets right after taking
+    it (404 on poll) is submitted again, once; forgotten twice, the run says why."""
+    import httpx
+
+    def forgetful(job: str, k: int) -> httpx.Response:
+        if job == "job1":
+            return httpx.Response(404, json={"error": {"code": 404, "message": "unknown",
+                                                       "status": "NOT_FOUND"}})
+        return httpx.Response(200, json={"status": "DONE", "results": [
+            {"userContact": e164(x), "capabilities": []} for x in frte_numbers(4)]})
+
+    provider, out, submitted = _scripted_bulk(tmp_path / "a", forgetful)
+    assert len(submitted) == 2 and list(out) == [RCS_NO] * 4
+
+    always = lambda job, k: forgetful("job1", k)  # noqa: E731
+    provider, out, submitted = _scripted_bulk(tmp_path / "b", always)
+    assert len(submitted) == 2 and list(out) == [RCS_ERROR] * 4
+    assert any("forgot 1 bulk job(s) just submitted, twice" in n for n in provider.notes)

@@ -34,6 +34,7 @@ import hashlib
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,6 +115,15 @@ def job_file_name(job_id: str) -> str:
 
 class WindowClosed(Exception):
     pass
+
+
+def _failure_text(kind: str) -> str:
+    """A failure kind of the HTTP layer in words (``http_503`` → ``HTTP 503``)."""
+    if kind.startswith("http_"):
+        return "HTTP " + kind[5:]
+    if kind.startswith("not_json_"):
+        return f"an answer that is not JSON ({kind[9:].replace('_', ' ')})"
+    return kind.replace("_", " ")
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -201,6 +211,9 @@ class BotHubBulkProvider(BotHubProvider):
         index_of = {e164[i]: i for i in todo}
         jobs = self._load_jobs()
         unfinished: list[dict[str, Any]] = []
+        #: why polls failed (a 5xx, an HTML page…): not "not finished by the deadline"
+        poll_failures: Counter[str] = Counter()
+        vanished: list[dict[str, Any]] = []  # jobs BotHub no longer knows (404)
         deadline = [self._deadline()]
 
         def record(results: dict[str, Any], job: dict[str, Any]) -> None:
@@ -241,13 +254,14 @@ class BotHubBulkProvider(BotHubProvider):
                 try:
                     answer = await http.request("GET", url, params={"jobId": job["id"]},
                                                 expected=(404, 405))
-                except Unresolved:
-                    unfinished.append(job)
+                except Unresolved as exc:
+                    poll_failures[exc.kind] += 1  # stays saved: the next run polls it
                     return
                 if answer.status == 405:
                     raise WindowClosed()
                 if answer.status == 404:  # the job expired on BotHub's side: resubmit
                     http.accept(answer, "job_unknown")
+                    vanished.append(job)
                     end_job(job, None)
                     return
                 state = read_poll(answer.body)
@@ -265,7 +279,11 @@ class BotHubBulkProvider(BotHubProvider):
                             "more than once with different capabilities; they stay "
                             "unverified (nothing cached) and the next run asks again")
                     record(state.results, job)
-                    end_job(job, None)
+                    missing = sum(1 for k in job["keys"] if k in by_digest)
+                    end_job(job, None if not missing else
+                            f"a BotHub bulk job finished (DONE) without a usable result "
+                            f"for {missing} of its {len(job['keys'])} numbers; they stay "
+                            "unverified and the next run asks again")
                     return
                 if state.state == "failed":
                     http.accept(answer, "job_failed")
@@ -307,12 +325,28 @@ class BotHubBulkProvider(BotHubProvider):
                 await asyncio.gather(*(poll(j) for j in pending))
                 covered = {k for j in jobs for k in j["keys"]}
                 rest = [i for d, i in by_digest.items() if d not in covered]
-                fresh = []
-                for start in range(0, len(rest), JOB_MAX):
-                    job = await submit(rest[start:start + JOB_MAX])
-                    if job is not None:
-                        fresh.append(job)
-                await asyncio.gather(*(poll(j) for j in fresh))
+                for again in (False, True):
+                    fresh = []
+                    for start in range(0, len(rest), JOB_MAX):
+                        job = await submit(rest[start:start + JOB_MAX])
+                        if job is not None:
+                            fresh.append(job)
+                    await asyncio.gather(*(poll(j) for j in fresh))
+                    gone = [j for j in fresh if j in vanished]
+                    rest = [by_digest[k] for j in gone for k in j["keys"] if k in by_digest]
+                    if rest and again:
+                        self.notes.append(
+                            f"BotHub forgot {len(gone)} bulk job(s) just submitted, twice "
+                            "(HTTP 404 when polled); their numbers stay unverified")
+                    if not rest:
+                        break  # a fresh job that vanished is submitted again, once
+                if poll_failures:
+                    kinds = ", ".join(f"{_failure_text(k)} × {n}"
+                                      for k, n in poll_failures.most_common(3))
+                    self.notes.append(
+                        f"{sum(poll_failures.values())} BotHub bulk job poll(s) failed "
+                        f"({kinds}); their numbers stay unverified and the jobs stay "
+                        "saved: the next run polls them again")
                 if unfinished:
                     self.notes.append(
                         f"{len(unfinished)} BotHub bulk job(s) not finished by the deadline "
