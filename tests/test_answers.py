@@ -382,3 +382,19 @@ def test_clock_skew_reads_an_http_date() -> None:
     date = "Mon, 07 Dec 2026 01:00:00 GMT"
     assert clock_skew(date, 1796605200.0 + 3600) == pytest.approx(3600)
     assert clock_skew("not a date", 0.0) is None and clock_skew(None, 0.0) is None
+
+
+def test_the_identical_negatives_guard_holds_in_the_stream_with_mnp(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """MNP and capability in one stream (stages.py): the capability negatives of a wrong
+    path are held there too, and the run stops before caching one."""
+    emulator.configure(mnp_body={"mccmnc": "20801"})
+    serve(emulator, "bothub", 404, envelope(404, "contact is not RCS capable", "NOT_FOUND"))
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(58))
+    args = [*bothub(emulator, cache), "--mnp-url", emulator.mnp_url()]
+    result = run_cli(["check", str(f), *args])
+    assert_stopped(result, "first 20 answers", "identical body")
+    emulator.reset(quota=1000, mnp_body={"mccmnc": "20801"})
+    check_json([str(f), *args])
+    assert emulator.stats()["requests"]["bothub"] == 58  # none was kept from the bad run
