@@ -108,16 +108,18 @@ def test_auth_refusal_stops_the_run_naming_the_variables(
         env: dict[str, str], secret: str) -> None:
     emulator.reset(quota=1000)
     setenv(monkeypatch, env)
-    f = contacts_file(tmp_path, frte_numbers(30))
+    f = contacts_file(tmp_path, frte_numbers(60))
     result = run_cli(["check", str(f), "--mnp-profile", profile, "--mnp-url", emulator.base,
-                      "--rate", "200"])
+                      "--rate", "100"])
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert line.startswith("rcsqualify: error:") and "\n" not in line
     assert "HTTP 401" in line and " and ".join(
         load_profile(profile).credential_names) in line
     assert secret not in result.stderr + result.stdout
-    assert emulator.stats()["requests"]["mnp"] < 10  # stopped at once, not 30 refusals
+    # stopped at the first refusal (requests already in flight aside), not 60 refusals:
+    # the bound leaves room for a loaded machine's latency at 100 requests a second
+    assert emulator.stats()["requests"]["mnp"] < 30
 
 
 def test_a_stale_digest_timestamp_is_refused(tmp_path: Path, emulator: Emulator,
