@@ -46,6 +46,7 @@ from rcsqualify.verdict import (
     RCS_NOT_SAMPLED,
     RCS_UNKNOWN,
     RCS_YES,
+    SOURCE,
 )
 
 if TYPE_CHECKING:
@@ -102,15 +103,16 @@ def stratify(distinct: Distinct, invalid_messages: int,
     needs_operator = np.zeros(len(d.key), dtype=bool)
     idx = np.flatnonzero(pending)
     if streaming is not None and len(idx):
-        for i, code in zip(idx.tolist(), streaming.cached(E164Numbers(d.key[idx])),
-                           strict=True):
-            if code is None:
-                needs_operator[i] = True
-            else:
-                settle_operator(d, i, code, streaming.label)
-    else:
-        for i in idx.tolist():
-            settle_operator(d, i, "", "range")
+        answers = streaming.cached(E164Numbers(d.key[idx]))
+        cached = np.array(["" if a is None else a for a in answers], dtype=object)
+        answered = np.array([a is not None for a in answers], dtype=bool)
+        needs_operator[idx[~answered]] = True
+        named = answered & (cached != "")
+        d.operator[idx[named]] = cached[named]
+        d.source[idx[named]] = SOURCE[streaming.label]
+        idx = idx[answered & ~named]  # the service does not know them: the range holder
+    d.operator[idx] = d.block_operator[d.block[idx]]
+    d.source[idx] = SOURCE["range"]
     known_target = np.flatnonzero(mobile & ~needs_operator & (d.operator == target))
     codes = np.full(len(known_target), RCS_UNKNOWN, dtype=np.uint8)
     todo = provider.answers_from_cache(E164Numbers(d.key[known_target]), codes)

@@ -105,9 +105,9 @@ def test_mnp_then_capability_per_drawn_number(tmp_path: Path, emulator: Emulator
     capability check only if it is a target-operator mobile."""
     emulator.reset(quota=1000, capable_share=0.95)
     f = contacts_file(tmp_path, BASE[:5000])
-    result, report = check_json([str(f), *emulator.bothub_args(), "--mnp-url",
-                                 emulator.mnp_url(), "--sample", "auto", "--rate", "400",
-                                 "--cache-dir", str(tmp_path / "cache")])
+    args = [str(f), *emulator.bothub_args(), "--mnp-url", emulator.mnp_url(), "--sample",
+            "auto", "--rate", "400", "--cache-dir", str(tmp_path / "cache")]
+    result, report = check_json(args)
     iv = report["interval"]
     # about 60 % of the numbers are with another operator: a quick FAIL
     assert (iv["decision"], result.exit_code) == ("fail", 1)
@@ -116,6 +116,11 @@ def test_mnp_then_capability_per_drawn_number(tmp_path: Path, emulator: Emulator
     frte = report["operators"].get("FRTE", 0)
     assert 0 < stats["bothub"] == frte < iv["drawn"]
     assert report["counts"]["unverified"] == 5000 - iv["drawn"]
+    # a re-run: the cached operators and answers are exact, nothing is asked twice
+    _, again = check_json(args)
+    assert again["interval"]["exact_messages"] == iv["drawn"]
+    assert again["interval"]["exact_failures"] == iv["drawn"] - report["counts"]["reachable"]
+    assert max(emulator.stats()["asked"].values()) == 1
 
 
 def test_kill_9_then_rerun_asks_nothing_twice_and_decides_the_same(
