@@ -10,11 +10,14 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    PASS = 0  # error_ratio <= threshold
-    FAIL = 1  # error_ratio > threshold
+    PASS = 0  # the gate passes (CONTRACT §2 Gate)
+    FAIL = 1  # the gate fails
     USAGE = 2  # usage or input error: nothing was checked
-    INCOMPLETE = 3  # some remote checks could not be done, ratio not already over
-    LOCKED = 4  # refresh: another run holds the lock (cron)
+    #: undecided: the bounds straddle the threshold, or checks that could not be done
+    #: leave the decision open (a degraded cache included)
+    UNDECIDED = 3
+    INCOMPLETE = 3  # the same code: an incomplete run that its bounds do not decide
+    LOCKED = 4  # another run holds a lock (refresh, a list directory, a store import)
 
 
 class RcsQualifyError(Exception):

@@ -362,6 +362,33 @@ def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -
     distinct.source[pending] = SOURCE["range"]
 
 
+def batch_estimate(reachable: int, total: int, *, requested: int, listed: int,
+                   unlisted: int) -> dict[str, object]:
+    """The estimate for the numbers ``users:batchGet`` did not list (RBM, agent not
+    launched everywhere), from Google's random-sample counts.
+
+    Google draws its sample (``totalRandomSampleUserCount``, about 75 % of a request of
+    500 numbers or more) from the **whole request**, and counts how many are
+    RCS-reachable on any network (``reachableRandomSampleUserCount``), launched or not.
+    So the share ``p`` = reachable / total is the reach of everything asked, the listed
+    numbers included — and every listed number is reachable. Over the ``requested``
+    numbers of the sampled calls, ``p × requested − listed`` reachable ones are among
+    the ``requested − listed`` unlisted, whose failure share is therefore
+    ``requested × (1 − p) / (requested − listed)`` (capped at 1), not ``1 − p``: applying
+    the whole request's rate to the unlisted alone underestimated their failures (20 %
+    where the sample implied 40 % with half the request listed). ``scale`` carries
+    ``requested / (requested − listed)`` to the summary, which applies it to the
+    sample's interval too. Calls with no sample (under 500 numbers) count as unlisted
+    at the same share.
+    """
+    not_listed = requested - listed
+    scale = requested / not_listed if requested and not_listed > 0 else 1.0
+    return {"method": "batchGet random sample", "sampled": int(total),
+            "failures": int(total - reachable), "trials": int(total),
+            "extrapolated": unlisted, "scale": scale, "requested": requested,
+            "listed": listed}
+
+
 def run_check(
     source: ContactSource,
     plan: NumberingPlan,
@@ -491,10 +518,9 @@ def run_check(
         reach = provider.sample_reach
         unlisted = int(np.count_nonzero(answers == RCS_NOT_LISTED))
         if reach is not None and unlisted and reach[1] > 0 and not result.sampled:
-            reachable, total = reach
-            result.estimate = {"method": "batchGet random sample", "sampled": int(total),
-                               "failures": int(total - reachable), "trials": int(total),
-                               "extrapolated": unlisted}
+            requested, listed = provider.sample_requests
+            result.estimate = batch_estimate(reach[0], reach[1], requested=requested,
+                                             listed=listed, unlisted=unlisted)
         timings["capability_s"] = time.perf_counter() - t2
 
     op_error = distinct.operator == OPERATOR_ERROR
@@ -503,7 +529,8 @@ def run_check(
     distinct.reason = classify(reason=np.zeros(n, np.uint8), kind=kind, is_target=is_target,
                                source=distinct.source, rcs=distinct.rcs,
                                operator_error=op_error, unassigned=unassigned,
-                               not_sampled=not_sampled)
+                               not_sampled=not_sampled,
+                               with_holder=distinct.operator == plan.block_operator[block])
     _spread(distinct.reason, distinct_index, result.rows.reason)
     for src in operator_sources:
         result.source_stats[src.label] = src.stats

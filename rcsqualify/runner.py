@@ -462,6 +462,7 @@ def _checked(s: Settings, console: Console) -> CheckRun:
         if cache is not None:  # a key stored inside a shared cache: said on every run
             summary.warnings.extend(cache.notes)
             summary.answers_kept = answers_kept
+        summary.next_steps = next_steps(s, summary)
         summary.projection = campaign_projection(
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
@@ -550,14 +551,111 @@ def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,
             "decided_without_drawing": gate.decision, **expected}
 
 
+def lookup_cost(s: Settings, service: str, n: int) -> dict[str, Any]:
+    """What asking ``n`` numbers of ``service`` costs at the configured quota: requests,
+    seconds and the paced rate (bulk: jobs and the window; RBM batch: batchGet calls).
+    The one planner of ``--dry-run`` and of an undecided verdict's next steps."""
+    import math
+    from datetime import UTC, datetime
+
+    paced = s.rate * (1 - s.rate_margin)
+    entry: dict[str, Any] = {"requests": n, "seconds": n / paced, "rate": paced}
+    if service == "bothub-bulk":
+        from rcsqualify import bulkwindow
+        from rcsqualify.capability.bothub_bulk import JOB_MAX
+
+        hours = bulkwindow.parse_hours(s.bulk_hours)
+        now = datetime.now(UTC)
+        jobs = math.ceil(n / JOB_MAX)
+        entry.update(jobs=jobs, job_size=JOB_MAX, requests=jobs, seconds=jobs / paced,
+                     window=bulkwindow.describe(now, hours),
+                     window_open=bulkwindow.is_open(now, hours))
+    elif service == "rbm-batch":
+        from rcsqualify.capability.rbm import BATCH_RATE, plan_batches
+
+        batches, rest = plan_batches(n, size=s.batch_size)
+        single = rest[1] - rest[0] if rest else 0
+        entry.update(batches=len(batches), requests=len(batches) + single,
+                     seconds=len(batches) / min(BATCH_RATE, paced) + single / paced)
+    return entry
+
+
+#: a base whose unresolved messages take longer than this to check one by one at the
+#: quota is pointed to the nightly bulk job as well (Orange reserves the single look-up
+#: for tests; the bulk job runs 22:00–07:00 Paris time)
+BULK_ADVICE_SECONDS = 3600.0
+#: under this, checking every unresolved message is cheap enough to be the next step:
+#: exact answers for everyone beat a bound for the same minute
+SAMPLE_ADVICE_SECONDS = 60.0
+
+
+def next_steps(s: Settings, summary: Summary) -> list[dict[str, Any]]:
+    """An undecided run's next steps, cheapest first, costed by ``lookup_cost``.
+
+    - ``check``: every unresolved message asked one by one with the run's per-number
+      provider (BotHub for an offline run whose target is Orange, RBM otherwise); a
+      number whose operator look-up failed needs that look-up again too;
+    - ``retry`` instead when the run did ask and some checks failed: the answers so far
+      are cached, so the re-run asks only what is still unresolved;
+    - ``sample_auto`` when checking them all takes over a minute and ``--sample auto``
+      expects fewer look-ups (``sample_auto_lookups``);
+    - ``bulk``: the nightly BotHub bulk job, when checking one by one takes over an hour.
+    """
+    if summary.decision != "undecided":
+        return []
+    unresolved = summary.counts.get("unverified", 0)
+    if not unresolved:
+        return []
+    if s.capability == "none" or s.capability in ("bothub-bulk", "rbm-batch"):
+        capability = "bothub" if s.operator == "FRTE" else "rbm"
+    else:
+        capability = s.capability
+    lookups = unresolved + summary.reasons.get("operator_error", 0)
+    cost = lookup_cost(s, capability, lookups)
+    kind = "retry" if summary.incomplete and s.capability == capability else "check"
+    steps: list[dict[str, Any]] = [{"kind": kind, "option": f"--capability {capability}",
+                                    "lookups": lookups, "seconds": cost["seconds"],
+                                    "rate": s.rate}]
+    auto = (sample_auto_lookups(s, summary)
+            if cost["seconds"] > SAMPLE_ADVICE_SECONDS and not s.sample_auto else None)
+    if auto is not None and auto < lookups:
+        option = "--sample auto" if s.capability == capability else \
+            f"--capability {capability} --sample auto"
+        steps.insert(0, {"kind": "sample_auto", "option": option, "lookups": auto,
+                         "seconds": lookup_cost(s, capability, auto)["seconds"],
+                         "rate": s.rate})
+    if capability == "bothub" and cost["seconds"] > BULK_ADVICE_SECONDS:
+        steps.append({"kind": "bulk", "option": "--capability bothub-bulk",
+                      "lookups": lookups, "seconds": None, "rate": s.rate})
+    return steps
+
+
+def sample_auto_lookups(s: Settings, summary: Summary) -> int | None:
+    """Median numbers ``--sample auto`` would draw to decide this base (the planner of
+    ``--dry-run --sample auto``, ``sequential.plan_lookups``), or None when most of its
+    simulated runs would not decide within ``--sample-max``: then it is no next step.
+
+    The unresolved are assumed to fail at the threshold's rate, the planner's slowest
+    guess when nothing is known about them: the known messages are no guide (they are
+    the invalid, non-mobile and other-operator ones, which is why they are known), and a
+    cost must not be promised lower than it may be."""
+    from rcsqualify.sequential import plan_lookups
+
+    unresolved = summary.counts.get("unverified", 0)
+    messages = summary.counts.get("messages", 0)
+    exact_fail = round(summary.error_ratio * messages)
+    expected = plan_lookups(exact_fail=exact_fail, exact_total=messages - unresolved,
+                            unresolved=unresolved, threshold=summary.threshold,
+                            confidence=s.confidence, guess=summary.threshold,
+                            sample_max=s.sample_max, seed=s.seed)
+    return int(expected["median"]) if expected["decided_share"] >= 0.5 else None
+
+
 def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
     """``--dry-run`` (issue #16 item 4): read, normalize, attribute with the offline
     sources (extracts, store), consult the cache, and count what the remote stages would
     ask: numbers, requests, and the time at the quota (bulk: jobs and the window). No
     request is made and no verdict given; nothing is written."""
-    import math
-    from datetime import UTC, datetime
-
     import numpy as np
 
     from rcsqualify.numbering.normalize import format_e164
@@ -583,7 +681,6 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
                 src.close()
         d = result.distinct
         mobile = d.kind == KIND["mobile"]
-        paced = s.rate * (1 - s.rate_margin)
         out: dict[str, Any] = {"input": source.info.as_dict(), "mobiles": int(mobile.sum()),
                                "answered_offline": int(np.count_nonzero(
                                    mobile & (d.source == SOURCE["portability"]))),
@@ -606,8 +703,7 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
                     mnp.close()
                 ask = len(numbers) - cached
                 out["providers"]["mnp"] = {"numbers": len(numbers), "cached": cached,
-                                           "to_ask": ask, "requests": ask,
-                                           "seconds": ask / paced, "rate": paced}
+                                           "to_ask": ask, **lookup_cost(s, "mnp", ask)}
             if s.sample_auto:
                 out["sample_auto"] = plan_sample_auto(s, result, plan, cache)
             if s.capability != "none":
@@ -623,26 +719,8 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
                     provider.close()
                 n = len(todo)
                 entry: dict[str, Any] = {"numbers": len(e164), "cached": len(e164) - n,
-                                         "to_ask": n, "requests": n, "seconds": n / paced,
-                                         "rate": paced, "may_grow": bool(s.mnp_url)}
-                if s.capability == "bothub-bulk":
-                    from rcsqualify import bulkwindow
-                    from rcsqualify.capability.bothub_bulk import JOB_MAX
-
-                    hours = bulkwindow.parse_hours(s.bulk_hours)
-                    now = datetime.now(UTC)
-                    jobs = math.ceil(n / JOB_MAX)
-                    entry.update(jobs=jobs, job_size=JOB_MAX, requests=jobs,
-                                 seconds=jobs / paced, window=bulkwindow.describe(now, hours),
-                                 window_open=bulkwindow.is_open(now, hours))
-                elif s.capability == "rbm-batch":
-                    from rcsqualify.capability.rbm import BATCH_RATE, plan_batches
-
-                    batches, rest = plan_batches(n, size=s.batch_size)
-                    single = rest[1] - rest[0] if rest else 0
-                    entry.update(batches=len(batches), requests=len(batches) + single,
-                                 seconds=len(batches) / min(BATCH_RATE, paced)
-                                 + single / paced)
+                                         "to_ask": n, **lookup_cost(s, s.capability, n),
+                                         "may_grow": bool(s.mnp_url)}
                 out["providers"][s.capability] = entry
         finally:
             cache.close()

@@ -52,7 +52,7 @@ class Settings:
     ci_summary: bool = True
     step_summary: str | None = None
     github_actions: bool = False
-    gate: str = "known"  # known | upper (CONTRACT §2 Gate)
+    gate: str = "decide"  # decide | known | upper (CONTRACT §2 Gate)
     history: Path | None = None
     send_rate: float = 30.0
     price_message: float | None = None

@@ -94,18 +94,22 @@ def classify(
     operator_error: np.ndarray | None = None,
     unassigned: np.ndarray | None = None,
     not_sampled: np.ndarray | None = None,
+    with_holder: np.ndarray | None = None,
 ) -> np.ndarray:
     """Final reason code per distinct number, from its kind, operator and capability.
 
     ``reason`` holds the normalization reason (invalid ones are final); the rest only
     matter for valid numbers. Mobile numbers not served by the target operator are
-    ``ported_out`` when a portability source answered, ``range_holder`` when only the
-    plan did. Target-operator mobiles depend on ``rcs``: yes → reachable, no → not_rcs,
-    error → capability_error, unknown → not_checked (the offline default). A mobile
-    whose operator look-up failed (``operator_error``) is unverified: nothing is known. A
-    mobile an HLR says no subscriber holds (``unassigned``) is invalid: the message would
-    fail whoever sends it. A mobile that ``--sample auto`` left undrawn (``not_sampled``)
-    is unverified, whatever operator it would turn out to have.
+    ``range_holder`` when they are with their range holder — the plan answered, or a
+    portability source or MNP look-up confirmed it (``with_holder``: the answered
+    operator is the block's holder) — and ``ported_out`` only when a source says the
+    number left its range holder (CONTRACT §2 Counting). Target-operator mobiles
+    depend on ``rcs``: yes → reachable, no → not_rcs, error → capability_error,
+    unknown → not_checked (the offline default). A mobile whose operator look-up
+    failed (``operator_error``) is unverified: nothing is known. A mobile an HLR says
+    no subscriber holds (``unassigned``) is invalid: the message would fail whoever
+    sends it. A mobile that ``--sample auto`` left undrawn
+    (``not_sampled``) is unverified, whatever operator it would turn out to have.
     """
     out = reason.copy()
     valid = reason == 0
@@ -113,9 +117,11 @@ def classify(
         out[valid & (kind == KIND[name])] = R[name]
     mobile = valid & (kind == KIND["mobile"])
     other = mobile & ~is_target
-    from_plan = source == SOURCE["range"]
-    out[other & from_plan] = R["range_holder"]
-    out[other & ~from_plan] = R["ported_out"]
+    at_holder = source == SOURCE["range"]
+    if with_holder is not None:
+        at_holder = at_holder | with_holder
+    out[other & at_holder] = R["range_holder"]
+    out[other & ~at_holder] = R["ported_out"]
     target = mobile & is_target
     out[target & (rcs == RCS_UNKNOWN)] = R["not_checked"]
     out[target & (rcs == RCS_YES)] = R["capability_positive"]

@@ -140,8 +140,9 @@ def test_window_closed_exits_3_with_the_opening_time_and_caches_nothing(
     result, report = check_json([str(f), "--capability", "bothub-bulk", "--bot-id", "b",
                                  "--bothub-url", f"{emulator.base}/bothub/v1",
                                  "--bothub-token-url", f"{emulator.base}/oauth/v3/token",
-                                 "--threshold", "1", "--cache-dir", str(cache)])
-    assert result.exit_code == 3 and report["gate"] == "incomplete"
+                                 "--threshold", "0.5", "--cache-dir", str(cache)])
+    # (at --threshold 1 nothing could push the ratio over: decided, even unchecked)
+    assert result.exit_code == 3 and report["gate"] == "undecided" and report["incomplete"]
     assert "Paris time" in result.stderr and "--wait-for-window" in result.stderr
     assert any("22:00" in w for w in report["warnings"])
     assert report["counts"]["unverified"] == 30
@@ -203,8 +204,16 @@ def test_rbm_batch_chunks_lists_and_estimates(tmp_path: Path, emulator: Emulator
     assert report["reasons"]["batch_not_listed"] == 12_000 - listed
     iv = report["interval"]
     assert iv["method"] == "batchGet random sample"
-    true_fail = 1 - sum(truth) / len(truth)
+    # Google's sample describes the whole request; every listed number is reachable, so
+    # every failure is among the unlisted ones (issue #22 §2: not the request's rate)
+    unlisted = 12_000 - listed
+    true_fail = (12_000 - sum(truth)) / unlisted
     assert iv["failure_share_low"] <= true_fail <= iv["failure_share_high"]
+    assert iv["failure_share_low"] > 1 - sum(truth) / len(truth)  # the old reading's
+    assert iv["requested"] == 12_000 and iv["listed"] == listed
+    true_ratio = (12_000 - sum(truth)) / 12_000
+    assert iv["error_ratio_low"] <= true_ratio <= iv["error_ratio_high"]
+    assert report["bounds"]["low"] <= true_ratio <= report["bounds"]["high"]
 
     emulator.reset(quota=1000, numbers={e164(n): {"operator": "20801" if i % 2 else "20810"}
                                         for i, n in enumerate(numbers)})

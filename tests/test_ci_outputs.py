@@ -150,7 +150,8 @@ def test_markdown_renders_the_verdict_figures_and_escapes_input(hostile: Summary
     # every table row keeps its cells: a | in the data split nothing
     rows = {r[0]: r for r in page.rows}
     assert rows["threshold"][1] == "1%"
-    assert rows["gated ratio (gate: known)"][1] == f"{hostile.gate_ratio:.2%}"
+    assert rows["gated ratio (gate: decide)"][1] == f"{hostile.gate_ratio:.2%}"
+    assert rows["decision (gate: decide)"][1] == "fail"
     for status in ("invalid", "not_mobile", "other_operator", "not_rcs", "unverified",
                    "reachable"):
         row = next(r for name, r in rows.items() if name.split(" ")[0] == status)
@@ -257,7 +258,7 @@ def test_junit_structure_for_a_failed_gate(hostile: Summary) -> None:
     assert cases["completeness"].find("failure") is None
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["column"] == HOSTILE_COLUMN.replace("\x1b", "?")
-    assert props["gate_mode"] == "known"
+    assert props["gate_mode"] == "decide" and props["decision"] == "fail"
     # one passing case per input problem class, its count in a property and system-out
     problems = {n: c for n, c in cases.items() if n and n.startswith("input.")}
     assert {"input.not_a_number", "input.excel_scientific", "input.fixed_line",
@@ -276,13 +277,21 @@ def test_junit_structure_for_a_failed_gate(hostile: Summary) -> None:
 
 def test_junit_control_characters_from_a_server_keep_the_xml_readable(
         hostile: Summary) -> None:
-    incomplete = dataclasses.replace(hostile, gate="incomplete", notes=[HOSTILE_NOTE])
+    incomplete = dataclasses.replace(hostile, gate="undecided", decision="undecided",
+                                     incomplete=True, notes=[HOSTILE_NOTE])
     suite = _junit(format_junit(incomplete))
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     failure = cases["completeness"].find("failure")
     assert failure is not None and failure.get("type") == "incomplete"
     assert "<img src=x onerror=alert(1)>" in (failure.get("message") or "")
+    undecided = cases["gate"].find("failure")  # never read as a passed test
+    assert undecided is not None and undecided.get("type") == "undecided"
+    assert (undecided.get("message") or "").startswith("UNDECIDED: ")
+    decided = dataclasses.replace(hostile, gate="pass", decision="pass", incomplete=True,
+                                  notes=[HOSTILE_NOTE])
+    cases = {c.get("name"): c for c in _junit(format_junit(decided)).findall("testcase")}
     assert cases["gate"].find("failure") is None
+    assert cases["completeness"].find("failure") is not None  # it says what failed
 
 
 def test_junit_xml_from_an_incomplete_run(tmp_path: Path, emulator: Emulator) -> None:
@@ -297,10 +306,11 @@ def test_junit_xml_from_an_incomplete_run(tmp_path: Path, emulator: Emulator) ->
                                      "--junit-xml", str(out)])
     finally:
         del os.environ["RCSQUALIFY_RETRY_BACKOFF"]
-    assert result.exit_code == 3
+    assert result.exit_code == 3 and report["decision"] == "undecided"
     suite = _junit(out.read_text(encoding="utf-8"))
     cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert cases["gate"].find("failure") is None
+    gate = cases["gate"].find("failure")
+    assert gate is not None and gate.get("type") == "undecided"
     assert cases["completeness"].find("failure") is not None
     unverified = report["counts"]["unverified"]
     assert _case_output(suite, "completeness").startswith(f"{unverified} messages unverified")
@@ -315,11 +325,12 @@ def test_a_stale_plan_is_stale_data() -> None:
 
 # -- annotations -----------------------------------------------------------------------
 def test_annotations_escape_data_and_properties(hostile: Summary) -> None:
-    incomplete = dataclasses.replace(hostile, gate="incomplete", notes=[HOSTILE_NOTE],
+    incomplete = dataclasses.replace(hostile, gate="undecided", decision="undecided",
+                                     incomplete=True, notes=[HOSTILE_NOTE],
                                      stale=["plan, old: 100% stale\r\nnext"])
     lines = format_annotations(incomplete).splitlines()
     assert len(lines) == 2  # one per event: the newlines in the data did not add any
-    assert lines[0].startswith("::warning title=rcsqualify gate::INCOMPLETE")
+    assert lines[0].startswith("::warning title=rcsqualify gate::UNDECIDED")
     assert "::error::pwned 100%25" in lines[0]  # inside the message: just text
     assert "\x1b" not in lines[0] and "\x07" not in lines[0]
     assert lines[1] == ("::warning title=rcsqualify%3A stale data::plan, old: 100%25 "

@@ -237,7 +237,10 @@ def test_html_report_renders_in_chromium_with_the_json_figures(tmp_path: Path,
     assert f'id="error-ratio">{report["error_ratio"]:.2%}' in dom
     assert f'id="messages">{report["counts"]["messages"]}' in dom
     assert f'id="error-ratio-upper">{report["error_ratio_upper"]:.2%}' in dom
-    assert "PASS" in dom if report["gate"] == "pass" else "FAIL" in dom
+    word = {"pass": "PASS", "fail": "FAIL", "undecided": "UNDECIDED"}[report["decision"]]
+    assert f'id="verdict">{word}' in dom
+    if report["decision"] == "undecided":  # the "how to" says the terminal's next step
+        assert 'id="next-step">Next step: Check them: <code>--capability bothub</code>' in dom
     assert dom.count("<svg") >= 4  # statuses, operators, territories, trend
     assert "4 runs" in dom or "3 runs" in dom
     # examples are masked: no full number from the base appears in the page

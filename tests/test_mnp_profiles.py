@@ -38,9 +38,11 @@ def setenv(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 def run_profile(tmp_path: Path, emulator: Emulator, profile: str, *extra: str
                 ) -> tuple[Any, dict[str, Any]]:
+    """A check at threshold 1 under --gate known: exit 3 says a look-up failed (the
+    default gate would decide pass at 100 %: nothing can push the ratio over)."""
     f = contacts_file(tmp_path, NUMBERS)
     return check_json([str(f), "--mnp-profile", profile, "--mnp-url", emulator.base,
-                       "--rate", "200", "--threshold", "1", "--cache-dir",
+                       "--rate", "200", "--threshold", "1", "--gate", "known", "--cache-dir",
                        str(tmp_path / "cache"), *extra])
 
 
@@ -58,7 +60,7 @@ def test_named_profile_over_http(tmp_path: Path, emulator: Emulator,
     emulator.reset(quota=1000, numbers=ANSWERS)
     setenv(monkeypatch, env)
     result, report = run_profile(tmp_path, emulator, profile)
-    assert result.exit_code == 3 and report["gate"] == "incomplete"
+    assert result.exit_code == 3 and report["gate"] == "undecided" and report["incomplete"]
     assert report["reasons"]["operator_error"] == 1  # the error, never "unknown"
     assert report["reasons"]["ported_out"] == 1  # 20810 is SFR
     if dead == "unknown":
@@ -316,3 +318,27 @@ def test_twilio_joins_mcc_and_mnc_and_refuses_a_numeric_mnc(tmp_path: Path) -> N
     assert ask({"error_code": 60610})[1].startswith("the service does not know")
     assert ask({"error_code": 60606})[0] is False
     assert ask({}, valid=False)[0] is True
+
+
+def test_an_mnp_answer_confirming_the_range_holder_is_not_a_port(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #22 §5, CONTRACT §2: an SFR-range number the MNP look-up answers as SFR is
+    with its range holder (``range_holder``, operator_source mnp), never ``ported_out``;
+    an Orange-range number answered as SFR did leave its holder (``ported_out``)."""
+    import pandas as pd
+
+    sfr_at_home, orange_gone = "0601000001", NUMBERS[1]
+    emulator.reset(quota=1000, numbers={e164(sfr_at_home): {"operator": "20810"},
+                                        e164(orange_gone): {"operator": "20810"}})
+    setenv(monkeypatch, TWILIO_ENV)
+    f = contacts_file(tmp_path, [sfr_at_home, orange_gone])
+    out = tmp_path / "o.csv"
+    result, report = check_json([str(f), "--mnp-profile", "twilio", "--mnp-url", emulator.base,
+                                 "--rate", "200", "--cache-dir", str(tmp_path / "cache"),
+                                 "-o", str(out)])
+    assert report["reasons"] == {"range_holder": 1, "ported_out": 1}
+    assert report["attribution"]["moved"] == 1
+    df = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
+    assert df["reason"].tolist() == ["range_holder", "ported_out"]
+    assert df["operator_source"].tolist() == ["mnp", "mnp"]
+    assert result.exit_code == 1  # both are other-operator messages: errors

@@ -24,7 +24,7 @@ def test_profile_value_wins_over_environment_and_option_over_profile(
     cfg = _config(tmp_path, '[profiles.strict]\nthreshold = 0.01\ngate = "upper"\n')
     monkeypatch.setenv("RCSQUALIFY_THRESHOLD", "0.5")
     _, env_only = check_json([CONTACTS])
-    assert env_only["threshold"] == 0.5 and env_only["gate_mode"] == "known"
+    assert env_only["threshold"] == 0.5 and env_only["gate_mode"] == "decide"
     _, profiled = check_json([CONTACTS, "--config", str(cfg), "--profile", "strict"])
     assert profiled["threshold"] == 0.01 and profiled["gate_mode"] == "upper"
     _, option = check_json([CONTACTS, "--config", str(cfg), "--profile", "strict",

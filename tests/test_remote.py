@@ -150,8 +150,10 @@ def test_persistent_faults_leave_unverified_rows_and_exit_3(tmp_path: Path,
     numbers = frte_numbers(30)
     f = contacts_file(tmp_path, numbers)
     out = tmp_path / "o.csv"
+    # --gate known: exit 3 because checks failed, whatever the answers that did arrive
+    # (the default gate would decide at threshold 1: nothing can push the ratio over)
     runner_args = [str(f), *emulator.bothub_args(), "--rate", "200", "--threshold", "1",
-                   "-o", str(out)]
+                   "--gate", "known", "-o", str(out)]
     os.environ["RCSQUALIFY_RETRY_BACKOFF"] = "0.01"
     try:
         result, report = check_json(runner_args)
@@ -160,7 +162,7 @@ def test_persistent_faults_leave_unverified_rows_and_exit_3(tmp_path: Path,
     errors = report["reasons"].get("capability_error", 0)
     assert errors > 0
     assert report["counts"]["unverified"] == errors
-    assert report["gate"] == "incomplete" and result.exit_code == 3
+    assert report["gate"] == "undecided" and report["incomplete"] and result.exit_code == 3
     import pandas as pd
 
     df = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
@@ -310,10 +312,12 @@ def test_mnp_failures_leave_numbers_unverified_and_exit_3(tmp_path: Path,
     f = contacts_file(tmp_path, frte_numbers(5))
     monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
     result, report = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
-                                 "--threshold", "1"])
+                                 "--threshold", "0.5"])
     assert report["reasons"].get("operator_error") == 5
     assert report["counts"]["unverified"] == 5
-    assert result.exit_code == 3 and report["gate"] == "incomplete"
+    assert result.exit_code == 3 and report["gate"] == "undecided" and report["incomplete"]
+    assert report["failed_checks"]["operator_error"] == 5
+    assert report["bounds"]["low"] == 0 and report["bounds"]["high"] == 1
     emulator.reset(quota=1000)
     _, again = check_json([str(f), "--mnp-url", emulator.mnp_url(), "--rate", "200",
                            "--threshold", "1"])

@@ -93,16 +93,26 @@ def test_unverified_ratio_is_over_the_list_with_them(tmp_path: Path, emulator: E
     assert plan["with_unverified"]["messages"] == 20
     assert plan["with_unverified"]["error_ratio_upper"] == pytest.approx(unverified / 20,
                                                                          abs=1e-6)
-    assert report["gate"] == "incomplete" and result.exit_code == 3
+    assert report["gate"] == "undecided" and report["incomplete"] and result.exit_code == 3
 
 
-def test_terminal_leads_with_the_send_plan(tmp_path: Path) -> None:
+def test_terminal_leads_with_the_decision_then_the_send_plan(tmp_path: Path) -> None:
+    """Issue #22 §1: the first line is one plain sentence (no list name, one range), the
+    send plan follows with its words defined where first shown."""
     base = _base(tmp_path, [f"0607{i:06d}" for i in range(5)], ["0601010101"])
     result = run_cli(["check", str(base), "--threshold", "0.5"])
+    assert result.exit_code == 3
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines[0].startswith("Send plan: send send_rcs (0 messages): projected error "
-                               "ratio 0.00%; adding the unverified (5 more): up to 100.00%")
+    assert lines[0] == ("UNDECIDED: between 16.67% and 100.00% of the 6 messages would "
+                        "fail (5 messages not checked), against the 50% threshold. Check "
+                        "them: --capability bothub (5 look-ups, ~1 s at 30/s)")
+    assert "send_rcs" not in lines[0]
+    assert lines[1].startswith("Send plan: send send_rcs, the messages confirmed "
+                               "RCS-reachable (0 messages): projected error ratio 0.00%; "
+                               "adding the unverified, those not confirmed either way "
+                               "(5 more): up to 100.00%")
     assert "whole base (diagnosis): error ratio 16.67%" in result.stderr
+    assert lines[-1] == lines[0]  # and the last line of a log says it again
 
 
 def test_html_report_has_the_send_plan_before_the_verdict(tmp_path: Path) -> None:
@@ -114,19 +124,46 @@ def test_html_report_has_the_send_plan_before_the_verdict(tmp_path: Path) -> Non
     assert 'id="send-plan"' in page
     assert page.index('id="send-plan"') < page.index('id="verdict"')
     assert "adding the unverified (5 more): up to 100.00%" in page
+    assert 'id="next-step"' not in page  # a failed gate needs no next step to decide
 
 
 # -- gate modes ------------------------------------------------------------------------
 def test_offline_known_passes_and_says_how_much_is_unverified(tmp_path: Path) -> None:
     base = _base(tmp_path, [f"0607{i:06d}" for i in range(9)], ["0601010101"])
-    result, report = check_json([str(base)])
+    result, report = check_json([str(base), "--gate", "known"])
     assert report["gate_mode"] == "known"
     assert report["gate"] == "pass" and result.exit_code == 0
     assert report["gate_ratio"] == pytest.approx(0.1)
     verdict = result.stderr.strip().splitlines()[-1]
-    assert verdict.startswith("PASS: projected error ratio 10.00% ≤ 15% threshold")
+    assert verdict.startswith("PASS: 10.00% of the 10 messages are known to fail, within "
+                              "the 15% threshold (--gate known)")
     assert "9 of 10 messages (90.0%) are not checked for RCS (offline run)" in verdict
     assert "up to 100.00% if they all fail" in verdict
+
+
+def test_offline_decide_is_undecided_and_names_the_next_step(tmp_path: Path) -> None:
+    """The default gate does not pass on what nobody checked: exit 3, the bounds, and
+    the next step costed at --rate, in every output."""
+    base = _base(tmp_path, [f"0607{i:06d}" for i in range(9)], ["0601010101"])
+    html, junit = tmp_path / "r.html", tmp_path / "j.xml"
+    result, report = check_json([str(base), "--rate", "2", "--html-report", str(html),
+                                 "--junit-xml", str(junit)])
+    assert report["gate_mode"] == "decide" and result.exit_code == report["exit_code"] == 3
+    assert report["gate"] == report["decision"] == "undecided"
+    assert report["bounds"] == {"known": 0.1, "upper": 1.0, "low": 0.1, "high": 1.0}
+    assert report["incomplete"] is False and report["failed_checks"] == {}
+    assert report["next_steps"] == [{"kind": "check", "option": "--capability bothub",
+                                     "lookups": 9, "seconds": pytest.approx(4.6, abs=0.1),
+                                     "rate": 2.0}]
+    verdict = result.stderr.strip().splitlines()[-1]
+    assert verdict == ("UNDECIDED: between 10.00% and 100.00% of the 10 messages would fail "
+                       "(9 messages not checked), against the 15% threshold. Check them: "
+                       "--capability bothub (9 look-ups, ~5 s at 2/s)")
+    page = html.read_text(encoding="utf-8")
+    assert ("Next step: Check them: <code>--capability bothub</code> (9 look-ups, ~5 s at "
+            "2/s).") in page
+    assert 'id="verdict">UNDECIDED' in page
+    assert 'type="undecided"' in junit.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
@@ -143,8 +180,8 @@ def test_gate_upper_fails_what_was_not_checked(tmp_path: Path, how: str,
     assert report["gate_ratio"] == pytest.approx(1.0)
     assert report["error_ratio"] == pytest.approx(0.1)  # the diagnosis is unchanged
     assert report["gate"] == "fail" and result.exit_code == report["exit_code"] == 1
-    assert "FAIL: worst-case error ratio 100.00% (9 unverified messages counted as " \
-           "failures)" in result.stderr
+    assert "FAIL: up to 100.00% of the 10 messages would fail if the 9 not checked all " \
+           "fail (--gate upper), over the 15% threshold" in result.stderr
 
 
 def test_gate_upper_passes_when_everything_was_checked(tmp_path: Path,
@@ -159,11 +196,13 @@ def test_gate_upper_passes_when_everything_was_checked(tmp_path: Path,
 
 
 @pytest.mark.parametrize(("gate", "threshold", "code"), [
-    ("known", "0.5", 3),   # known errors none: incomplete
-    ("upper", "1", 3),     # worst case 100 % is not over 100 %: still incomplete
-    ("upper", "0.01", 1),  # worst case over the threshold: fail, not incomplete
+    ("known", "0.5", 3),   # known errors none, but known ignores the failed checks
+    ("upper", "1", 0),     # the failed checks counted as failures, still ≤ 100 %: decided
+    ("upper", "0.01", 1),  # worst case over the threshold: fail
+    ("decide", "1", 0),    # incomplete but decided: exits with its decision
+    ("decide", "0", 3),    # nothing known to fail, the failed checks could: undecided
 ])
-def test_exit_3_keeps_its_meaning_in_both_modes(tmp_path: Path, emulator: Emulator,
+def test_exit_3_keeps_its_meaning_in_every_mode(tmp_path: Path, emulator: Emulator,
                                                 fast_retries: None, gate: str,
                                                 threshold: str, code: int) -> None:
     frte = [f"0607{i:06d}" for i in range(20)]
@@ -173,7 +212,8 @@ def test_exit_3_keeps_its_meaning_in_both_modes(tmp_path: Path, emulator: Emulat
                                  "--rate", "500", "--gate", gate, "--threshold", threshold])
     assert report["counts"]["unverified"] > 0
     assert result.exit_code == report["exit_code"] == code
-    assert report["gate"] == {3: "incomplete", 1: "fail"}[code]
+    assert report["gate"] == report["decision"] == {0: "pass", 3: "undecided", 1: "fail"}[code]
+    assert report["incomplete"] and report["failed_checks"]["capability_error"] > 0
 
 
 def test_bad_gate_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -181,4 +221,4 @@ def test_bad_gate_is_one_line_exit_2(tmp_path: Path) -> None:
     result = run_cli(["check", str(base), "--gate", "worst"])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
-    assert result.stderr.startswith("rcsqualify: error: --gate must be one of known, upper")
+    assert result.stderr.startswith("rcsqualify: error: --gate must be one of decide, known, upper")

@@ -79,6 +79,8 @@ class CapabilityProvider:
         self.notes: list[str] = []
         #: (reachable, total) of a provider's own random sample (batchGet), if it has one
         self.sample_reach: tuple[int, int] | None = None
+        #: (numbers asked, numbers listed) in the calls whose sample ``sample_reach`` sums
+        self.sample_requests: tuple[int, int] = (0, 0)
         self.cache = cache
         self.namespace = cache.scope(scope)
         self.http: HttpLayer | None = None

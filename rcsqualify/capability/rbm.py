@@ -285,6 +285,9 @@ class RbmBatchProvider(_RbmBase):
         self.agent_launched = agent_launched
         self.batch_size = batch_size
         self.sample_reach = (0, 0)  # summed over the calls' random samples
+        #: (numbers asked, numbers listed) in the calls that carried a sample: the
+        #: population the sample describes (pipeline.batch_estimate)
+        self.sample_requests = (0, 0)
 
     async def ask(self, e164: Sequence[str], todo: list[int], out: np.ndarray,
                   tally: Tally) -> None:
@@ -320,6 +323,9 @@ class RbmBatchProvider(_RbmBase):
             listed = set(listed_raw)
             r, t = self.sample_reach or (0, 0)
             self.sample_reach = (r + reach, t + total)
+            if total:  # the sample describes this whole request, listed numbers included
+                n, k = self.sample_requests
+                self.sample_requests = (n + len(users), k + sum(u in listed for u in users))
             learned = []
             for i, number in zip(idx, users, strict=True):
                 if number in listed:

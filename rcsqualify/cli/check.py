@@ -105,8 +105,10 @@ def check(
                                              envvar="RCSQUALIFY_THRESHOLD")] = 0.15,
     gate: Annotated[str, typer.Option(
         envvar="RCSQUALIFY_GATE",
-        help="What the gate compares: known (the error ratio) or upper (every unverified "
-        "message counted as a failure).")] = "known",
+        help="decide: pass when even the unchecked messages cannot push the ratio over, "
+        "fail when the known errors already do, else undecided (exit 3, with the next "
+        "step); known: the error ratio alone (lenient); upper: every unchecked message "
+        "a failure (strict).")] = "decide",
     output: Annotated[str | None, typer.Option("--output", "-o", help="Annotated rows: "
                                                ".csv, .ndjson or .parquet.")] = None,
     json_report: Annotated[str | None, typer.Option(help="JSON report path, - for stdout.")]

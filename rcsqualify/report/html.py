@@ -28,14 +28,14 @@ from typing import Any
 
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import duration_text
+from rcsqualify.report.wording import approx_duration, duration_text
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES, Status
 
 LANGS = ("fr", "en")
 
 _COLORS = {"invalid": "#b91c1c", "not_mobile": "#dc2626", "other_operator": "#f97316",
            "not_rcs": "#f59e0b", "unverified": "#9ca3af", "reachable": "#16a34a"}
-_VERDICT_COLORS = {"pass": "#15803d", "fail": "#b91c1c", "incomplete": "#b45309"}
+_VERDICT_COLORS = {"pass": "#15803d", "fail": "#b91c1c", "undecided": "#b45309"}
 
 STATUS_LABELS: dict[str, dict[str, str]] = {
     "en": {"invalid": "Invalid number", "not_mobile": "Not a mobile",
@@ -77,15 +77,27 @@ TEXT: dict[str, dict[str, Any]] = {
         "plan": "<b>send send_rcs</b> ({n} messages): projected error ratio {r}",
         "plan_more": "; adding the unverified ({m} more): up to {u} if they all fail.",
         "plan_none": "; no unverified message to add.",
-        "verdict_pass": "PASS", "verdict_fail": "FAIL", "verdict_incomplete": "INCOMPLETE",
+        "verdict_pass": "PASS", "verdict_fail": "FAIL", "verdict_undecided": "UNDECIDED",
         "decision_h": "Decision on the whole base",
         "ratio": "error ratio {r} against a threshold of {t}",
         "s_pass": "The projected error ratio of the base, {g}, is under Orange's {t} "
                   "threshold.",
         "s_fail": "The projected error ratio of the base, {g}, is over Orange's {t} "
                   "threshold: send only the send_rcs list, or clean the base first.",
-        "s_incomplete": "Some checks could not be done: the ratio so far is {g}; the "
-                        "next run finishes them.",
+        "s_undecided": "Between {lo} and {hi} of the messages would fail ({n} not "
+                       "checked): Orange's {t} threshold lies in between, so the gate "
+                       "cannot decide yet.",
+        "s_incomplete": "Some checks could not be done; the next run finishes them "
+                        "(answers so far are cached).",
+        "ratio_range": "error ratio between {lo} and {hi} against a threshold of {t}",
+        "next_h": "Next step: ",
+        "step_check": "check them: {o} ({n} look-ups, {d} at {r}/s)",
+        "step_retry": "re-run to finish ({k}): {n} look-ups, {d} at {r}/s",
+        "step_sample_auto": "decide with {o} (about {n} look-ups, {d} at {r}/s)",
+        "step_bulk": "tonight's bulk job ({o})",
+        "kept": "answers so far are cached",
+        "not_kept": "this run's answers are not in the cache: a re-run asks them again",
+        "or": ", or ",
         "s_upper": "The decision counts every unverified message as a failure (the "
                    "worst case).",
         "s_unverified": "{n} of {m} messages ({p}) were not verified: the ratio could "
@@ -118,7 +130,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "howto": [
             "Send only the reachable numbers: write the lists with "
             "<code>--split-dir DIR</code> (send_rcs.csv, not_rcs.csv…).",
-            "Decide on the worst case: <code>--gate upper</code>.",
+            "Count an undecided gate as a failure: <code>--gate upper</code>.",
             "Draw the trend: <code>--history LOG</code> (the nightly "
             "<code>rcsqualify refresh</code> passes its <code>--log-file</code>).",
             "Costs: <code>--price-message</code>, <code>--price-conversation</code>, "
@@ -140,7 +152,7 @@ TEXT: dict[str, dict[str, Any]] = {
                      "échouent tous.",
         "plan_none": " ; aucun message non vérifié à ajouter.",
         "verdict_pass": "CONFORME", "verdict_fail": "NON CONFORME",
-        "verdict_incomplete": "INCOMPLET",
+        "verdict_undecided": "NON TRANCHÉ",
         "decision_h": "Décision sur toute la base",
         "ratio": "taux d'erreur {r} pour un seuil de {t}",
         "s_pass": "Le taux d'erreur projeté de la base, {g}, est sous le seuil de {t} "
@@ -148,8 +160,21 @@ TEXT: dict[str, dict[str, Any]] = {
         "s_fail": "Le taux d'erreur projeté de la base, {g}, dépasse le seuil de {t} "
                   "fixé par Orange : n'envoyez que la liste send_rcs, ou nettoyez la "
                   "base d'abord.",
-        "s_incomplete": "Certaines vérifications n'ont pas pu être faites : le taux est "
-                        "de {g} à ce stade ; la prochaine exécution les termine.",
+        "s_undecided": "Entre {lo} et {hi} des messages échoueraient ({n} non "
+                       "vérifiés) : le seuil de {t} fixé par Orange est entre les deux, "
+                       "la décision reste à prendre.",
+        "s_incomplete": "Certaines vérifications n'ont pas pu être faites ; la prochaine "
+                        "exécution les termine (les réponses obtenues sont en cache).",
+        "ratio_range": "taux d'erreur entre {lo} et {hi} pour un seuil de {t}",
+        "next_h": "Étape suivante : ",
+        "step_check": "les vérifier : {o} ({n} interrogations, {d} à {r}/s)",
+        "step_retry": "relancer pour terminer ({k}) : {n} interrogations, {d} à {r}/s",
+        "step_sample_auto": "décider avec {o} (environ {n} interrogations, {d} à {r}/s)",
+        "step_bulk": "le traitement de masse de cette nuit ({o})",
+        "kept": "les réponses obtenues sont en cache",
+        "not_kept": "les réponses de cette exécution ne sont pas en cache : une nouvelle "
+                    "exécution les redemande",
+        "or": ", ou ",
         "s_upper": "La décision compte chaque message non vérifié comme un échec (le "
                    "pire cas).",
         "s_unverified": "{n} messages sur {m} ({p}) n'ont pas été vérifiés : le taux "
@@ -185,7 +210,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "howto": [
             "N'envoyer qu'aux numéros joignables : écrire les listes avec "
             "<code>--split-dir DOSSIER</code> (send_rcs.csv, not_rcs.csv…).",
-            "Décider sur le pire cas : <code>--gate upper</code>.",
+            "Compter une décision non tranchée comme un échec : "
+            "<code>--gate upper</code>.",
             "Tracer l'évolution : <code>--history JOURNAL</code> (le "
             "<code>rcsqualify refresh</code> de chaque nuit passe son "
             "<code>--log-file</code>).",
@@ -276,7 +302,7 @@ def _gauge(s: Summary, lang: str) -> str:
     def x(v: float) -> float:
         return 100 * min(v, top) / top
 
-    color = _VERDICT_COLORS[s.gate]
+    color = _VERDICT_COLORS[s.decision]
     return (
         '<div class="gauge"><svg xmlns="http://www.w3.org/2000/svg" width="100%" '
         'height="34" role="img" aria-label="gauge">'
@@ -398,6 +424,23 @@ def _routes(s: Summary, lang: str) -> str:
         u=u) + "</p>"
 
 
+def _next_steps(s: Summary, lang: str) -> list[str]:
+    """The terminal's next step (``wording.next_step_text``), in ``lang``, options as
+    code: the first item of the "how to" when the gate is undecided."""
+    t = TEXT[lang]
+    texts = []
+    for step in s.next_steps:
+        texts.append(t[f"step_{step['kind']}"].format(
+            o=f"<code>{html.escape(step['option'])}</code>",
+            n=_int(int(step["lookups"]), lang),
+            d=approx_duration(step["seconds"]) if step.get("seconds") is not None else "",
+            r=f"{step['rate']:g}", k=t["kept"] if s.answers_kept else t["not_kept"]))
+    if not texts:
+        return []
+    line = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + t["or"] + texts[-1]
+    return [f'<span id="next-step">{t["next_h"]}{line[:1].upper() + line[1:]}.</span>']
+
+
 def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
                 lang: str = "en", generated_at: datetime | None = None) -> str:
     """The report in ``lang`` (fr or en); ``generated_at`` is the run's date."""
@@ -424,9 +467,14 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
                          if added else t["plan_none"]) + "</p>" + _routes(s, lang) + "</div>")
 
     # the decision
-    verdict_word = t[f"verdict_{s.gate}"]
+    verdict_word = t[f"verdict_{s.decision}"]
     gated = _ratio(s.gate_ratio, lang)
-    sentences = [t[f"s_{s.gate}"].format(g=gated, t=_pct(s.threshold, lang))]
+    low = _ratio(s.bounds.get("low", s.error_ratio), lang)
+    high = _ratio(s.bounds.get("high", s.error_ratio_upper), lang)
+    sentences = [t[f"s_{s.decision}"].format(g=gated, t=_pct(s.threshold, lang), lo=low,
+                                             hi=high, n=_int(unverified, lang))]
+    if s.incomplete:
+        sentences.append(t["s_incomplete"])
     if s.gate_mode == "upper":
         sentences.append(t["s_upper"])
     if unverified and messages:
@@ -482,8 +530,8 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
         pn=_esc(tool.get("phonenumbers", "")),
         op=_esc(s.operator_names.get(s.target_operator) or s.target_operator),
         cap=_esc(s.capability) if s.capability != "none" else t["no_check"])
-    howto = "".join(f"<li>{item}</li>" for item in t["howto"])
-    color = _VERDICT_COLORS[s.gate]
+    howto = "".join(f"<li>{item}</li>" for item in [*_next_steps(s, lang), *t["howto"]])
+    color = _VERDICT_COLORS[s.decision]
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -525,9 +573,12 @@ footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywh
                                          column=f"<b>{_esc(s.input.get('column', ''))}</b>")}</p>
 {plan}
 <h2>{t['decision_h']}</h2>
-<div class="verdict" id="verdict">{verdict_word}{t['colon']} {t['ratio'].format(
+<div class="verdict" id="verdict">{verdict_word}{t['colon']} {(
+    t['ratio_range'].format(lo=f'<span id="error-ratio">{low}</span>', hi=high,
+                            t=f'<span id="threshold">{_pct(s.threshold, lang)}</span>')
+    if s.decision == "undecided" else t['ratio'].format(
         r=f'<span id="error-ratio">{_ratio(s.error_ratio, lang)}</span>',
-        t=f'<span id="threshold">{_pct(s.threshold, lang)}</span>')}</div>
+        t=f'<span id="threshold">{_pct(s.threshold, lang)}</span>'))}</div>
 {_gauge(s, lang)}
 <p id="verdict-line">{' '.join(sentences)}</p>
 <div class="kpis"><span class="kpi">{t['k_messages']}<b id="messages">{messages}</b></span>

@@ -7,7 +7,7 @@ import json
 from rcsqualify.report.summary import Summary
 
 #: bumped only when a key changes meaning or type; docs/report.schema.json describes it
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the three-valued gate (decision, bounds, incomplete)
 
 
 def format_json(summary: Summary) -> str:
@@ -19,6 +19,10 @@ def format_json(summary: Summary) -> str:
     for part, key in (("send_rcs", "error_ratio"), ("with_unverified", "error_ratio_upper")):
         if part in plan:
             plan[part][key] = round(plan[part][key], 6)
+    data["bounds"] = {k: round(v, 6) for k, v in data["bounds"].items()}
+    for step in data["next_steps"]:
+        if step.get("seconds") is not None:
+            step["seconds"] = round(step["seconds"], 1)
     data["timings"] = {k: round(v, 3) for k, v in data["timings"].items()}
     # what to do first (the send plan), then the diagnosis
     lead = {k: data.pop(k) for k in ("tool", "input", "send_plan") if k in data}

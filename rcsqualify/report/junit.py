@@ -2,9 +2,10 @@
 as a test report.
 
 One test suite, ``rcsqualify``:
-- ``gate``: fails when the gated ratio is over the threshold, with the figures in the
-  failure message;
-- ``completeness``: fails when checks were asked for and some could not be done;
+- ``gate``: a ``<failure type="gate">`` when the gate fails, ``type="undecided"`` when
+  it cannot decide (exit 3), with the verdict and the figures;
+- ``completeness``: fails when checks were asked for and some could not be done (the
+  decision may still stand: the gate case says it);
 - ``input.<class>``: one passing case per input problem class (each invalid and
   non-mobile reason, duplicates, each repair), its count in the property of the same
   name and in the suite's ``system-out``. Every class is listed, zeros included, so a
@@ -69,7 +70,8 @@ def format_junit(s: Summary, *, now: datetime | None = None,
         output.append(f"{case.get('name')}: {text}")
     for name, value in (
             ("input", s.input.get("path", "")), ("column", s.input.get("column", "")),
-            ("gate_mode", s.gate_mode), ("threshold", f"{s.threshold:g}"),
+            ("gate_mode", s.gate_mode), ("decision", s.decision),
+            ("threshold", f"{s.threshold:g}"),
             ("gate_ratio", f"{s.gate_ratio:.6f}"), ("error_ratio", f"{s.error_ratio:.6f}"),
             ("error_ratio_upper", f"{s.error_ratio_upper:.6f}"),
             ("messages", str(s.counts.get("messages", 0))),
@@ -83,14 +85,15 @@ def format_junit(s: Summary, *, now: datetime | None = None,
     figures = (f"{gated_phrase(s)} vs the {thr} threshold (gate {s.gate_mode}); whole base "
                f"{s.error_ratio:.2%}, upper bound {s.error_ratio_upper:.2%}; "
                f"{s.counts.get('messages', 0)} messages")
-    if s.gate == "fail":
+    if s.decision in ("fail", "undecided"):  # undecided: a CI must not read it as passed
         failures += 1
-        ET.SubElement(gate, "failure", {"type": "gate", "message": xml_text(
-            verdict_line(s))}).text = xml_text(figures)
+        ET.SubElement(gate, "failure", {
+            "type": "gate" if s.decision == "fail" else "undecided",
+            "message": xml_text(verdict_line(s))}).text = xml_text(figures)
     _out(gate, xml_text(figures))
 
     complete = _case(suite, "completeness")
-    if s.gate == "incomplete":
+    if s.incomplete:
         failures += 1
         ET.SubElement(complete, "failure", {"type": "incomplete", "message": xml_text(
             verdict_line(s))}).text = "\n".join(xml_text(n) for n in s.notes)

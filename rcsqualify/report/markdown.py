@@ -36,7 +36,7 @@ def _share(part: int, whole: int) -> str:
 def format_markdown(s: Summary) -> str:
     verdict = verdict_line(s)
     word, _, rest = verdict.partition(": ")
-    icon = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}[s.gate]
+    icon = {"pass": "✅", "fail": "❌", "undecided": "⚠️"}[s.decision]
     thr = threshold_text(s.threshold)
     messages = s.counts["messages"]
     out = [f"## {icon} rcsqualify: {word}", "", f"**{word}**: {md(rest, 1000)}", ""]
@@ -52,6 +52,10 @@ def format_markdown(s: Summary) -> str:
         out += ["### Send plan", "", md(line[:1].upper() + line[1:]), "", table, ""]
 
     ratio_rows: list[tuple[str, str]] = [
+        (f"decision (gate: {md(s.gate_mode)})", f"**{md(s.decision)}**"),
+        ("known to fail (low end)", f"{s.bounds.get('low', s.error_ratio):.2%}"),
+        ("at most (high end: every unresolved message a failure)",
+         f"{s.bounds.get('high', s.error_ratio_upper):.2%}"),
         (f"gated ratio (gate: {md(s.gate_mode)})", f"**{s.gate_ratio:.2%}**"),
         ("threshold", thr),
         ("error ratio, whole base (diagnosis)", f"{s.error_ratio:.2%}"),

@@ -64,9 +64,19 @@ class Summary:
     examples: dict[str, list[str]] = field(default_factory=dict)  # masked
     split_lists: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    #: ``known`` or ``upper`` (CONTRACT §2 Gate) and the ratio the gate compared
-    gate_mode: str = "known"
+    #: ``decide``, ``known`` or ``upper`` (CONTRACT §2 Gate) and the ratio that decided
+    gate_mode: str = "decide"
     gate_ratio: float = 0.0
+    #: ``pass`` | ``fail`` | ``undecided``: what the exit code says (``gate`` is the same)
+    decision: str = "pass"
+    #: the ratios the decision rests on (``Gate.bounds``)
+    bounds: dict[str, float] = field(default_factory=dict)
+    #: checks that could not be done (after retries): the decision may still stand
+    incomplete: bool = False
+    failed_checks: dict[str, int] = field(default_factory=dict)
+    #: an undecided run's next steps, cheapest first, each costed at the quota
+    #: (filled by the runner, which knows the options: ``runner.next_steps``)
+    next_steps: list[dict[str, Any]] = field(default_factory=list)
     #: what to send and what it would cost in errors (CONTRACT §2 Send plan)
     send_plan: dict[str, Any] = field(default_factory=dict)
     #: data past its freshness, one line each (CI annotations make each a warning)
@@ -138,8 +148,11 @@ def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
     trials, failures = int(estimate["trials"]), int(estimate["failures"])
     confidence = float(estimate.get("confidence", 0.95))
     z = statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-    low, high = wilson_interval(failures, trials, z)
-    point = failures / trials if trials else 1.0
+    # a batchGet sample describes the whole request: ``scale`` turns its failure share
+    # into the unlisted numbers' own (pipeline.batch_estimate)
+    scale = float(estimate.get("scale", 1.0))
+    low, high = (min(1.0, v * scale) for v in wilson_interval(failures, trials, z))
+    point = min(1.0, failures / trials * scale) if trials else 1.0
     n = int(estimate["extrapolated"])
     return {
         **estimate,
@@ -187,7 +200,62 @@ def campaign_projection(counts: dict[str, int], *, send_rate: float = 30.0,
     return out
 
 
-GATE_MODES = ("known", "upper")
+GATE_MODES = ("decide", "known", "upper")
+DECISIONS = ("pass", "fail", "undecided")
+_EXIT = {"pass": ExitCode.PASS, "fail": ExitCode.FAIL, "undecided": ExitCode.UNDECIDED}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The gate's answer (CONTRACT §2 Gate, §7).
+
+    ``low`` is what is known to fail (``error_ratio``, or the low end of a sampled
+    bound), ``high`` the same with every unresolved message a failure
+    (``error_ratio_upper``, or the high end of the bound). ``decide`` (the default) says
+    **pass** when ``high`` ≤ threshold, **fail** when ``low`` > threshold and
+    **undecided** otherwise: the truth when the unresolved messages could tip it either
+    way. ``known`` is today's lenient rule on one ratio (a sampled run compares the high
+    end of its interval), ``upper`` the strict one (undecided counts as fail).
+
+    Checks that could not be done count as unresolved: they are in ``high``, not in
+    ``low``, so a run whose bounds still decide keeps its decision (and says what
+    failed); under ``known``, which ignores the unresolved, they leave it undecided. A
+    degraded cache (answers kept in memory only) never passes: undecided at best, as
+    before, because the next run asks again what this one learned.
+    """
+
+    decision: str
+    mode: str
+    gate_ratio: float
+    bounds: dict[str, float]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT[self.decision]
+
+
+def decide_gate(*, known: float, upper: float, low: float, high: float, known_gated: float,
+                threshold: float, mode: str, incomplete: bool = False,
+                degraded: bool = False) -> Gate:
+    """The decision from the ratios; ``known_gated`` is what ``--gate known`` compares
+    (``known``, or the high end of a fixed-sample interval)."""
+    bounds = {"known": known, "upper": upper, "low": low, "high": high}
+    if mode == "known":
+        ratio = known_gated
+        decision = ("fail" if ratio > threshold
+                    else "undecided" if incomplete or degraded else "pass")
+    elif mode == "upper":
+        ratio = max(high, upper)
+        decision = "fail" if ratio > threshold else "undecided" if degraded else "pass"
+    elif mode == "decide":
+        if low > threshold:
+            decision, ratio = "fail", low
+        else:
+            ratio = high
+            decision = "pass" if high <= threshold and not degraded else "undecided"
+    else:
+        raise ValueError(f"gate mode must be one of {GATE_MODES}, got {mode!r}")
+    return Gate(decision=decision, mode=mode, gate_ratio=ratio, bounds=bounds)
 #: The lists of ``--split-dir`` (report/split.py) and the statuses each one takes: one
 #: row per message, so a list's rows are its statuses' message counts.
 LIST_STATUSES: dict[str, tuple[Status, ...]] = {
@@ -236,6 +304,44 @@ def stale_data(plan_date: date, today: date) -> list[str]:
     return []
 
 
+def gate_from_counts(counts: dict[str, int], *, threshold: float, mode: str,
+                     interval: dict[str, Any] | None = None, incomplete: bool = False,
+                     degraded: bool = False) -> Gate:
+    """The gate from the status counts (and a sampled run's interval).
+
+    With an interval, ``low``/``high`` are its ends; the unverified messages it does
+    not extrapolate to (a check that failed among the sampled ones) are unresolved and
+    go into ``high`` only. An empty base has nothing that could fail: it passes (the
+    runner refuses an export that came out empty before it gets here)."""
+    messages = counts.get("messages", 0)
+    errors = sum(counts.get(str(s), 0) for s in ERROR_STATUSES)
+    unverified = counts.get(str(Status.UNVERIFIED), 0)
+    known = errors / messages if messages else 0.0
+    upper = (errors + unverified) / messages if messages else 0.0
+    low, high, known_gated = known, upper, known
+    if interval is not None and messages:
+        unresolved = max(0, unverified - int(interval.get("extrapolated", 0)))
+        low = float(interval["error_ratio_low"])
+        high = min(1.0, float(interval["error_ratio_high"]) + unresolved / messages)
+        known_gated = float(interval["error_ratio_high"])
+    return decide_gate(known=known, upper=upper, low=low, high=high,
+                       known_gated=known_gated, threshold=threshold, mode=mode,
+                       incomplete=incomplete, degraded=degraded)
+
+
+def failed_checks(result: CheckResult, reasons: dict[str, int]) -> dict[str, int]:
+    """What could not be done after retries, by kind (empty when everything was): the
+    messages whose capability or operator look-up failed, a source's failed look-ups,
+    the second route's failed checks, and a cache that failed mid-run (1)."""
+    out = {"capability_error": reasons.get("capability_error", 0),
+           "operator_error": reasons.get("operator_error", 0),
+           **{f"{label}_errors": int(s.errors) for label, s in result.source_stats.items()},
+           "other_route_error": (int(np.count_nonzero(result.other_rcs == RCS_ERROR))
+                                 if result.other_rcs is not None else 0),
+           "cache": int(result.storage_degraded is not None)}
+    return {k: v for k, v in out.items() if v}
+
+
 def api_block(per_provider: dict[str, Any]) -> dict[str, Any]:
     """Totals over providers (CONTRACT §6 keys) plus each provider's own counts."""
     providers = {k: v for k, v in per_provider.items() if not k.startswith("_")}
@@ -251,7 +357,7 @@ def summarize(
     input_info: dict[str, Any],
     threshold: float,
     remote_asked: bool = False,
-    gate_mode: str = "known",
+    gate_mode: str = "decide",
     today: date | None = None,
 ) -> Summary:
     rows = result.rows
@@ -300,28 +406,12 @@ def summarize(
     portability: dict[str, Any] = dict(port_stats.extra) if port_stats is not None else {}
     warnings.extend(str(w) for w in portability.get("warnings", []))
     interval = None
-    gate_ratio = ratio
     if result.estimate is not None and messages:
         interval = estimate_interval(result.estimate, errors, messages)
-        gate_ratio = float(interval["error_ratio_high"])
-    if gate_mode == "upper":
-        # every unverified message a failure: never below the interval's upper end,
-        # whose extrapolated numbers are unverified ones
-        gate_ratio = max(gate_ratio, upper)
-
-    incomplete = remote_asked and (
-        reasons.get("capability_error", 0) > 0
-        or reasons.get("operator_error", 0) > 0
-        or any(s.errors for s in result.source_stats.values())
-        or result.storage_degraded is not None
-        or (result.other_rcs is not None and bool((result.other_rcs == RCS_ERROR).any()))
-    )
-    if gate_ratio > threshold:
-        gate, code = "fail", ExitCode.FAIL
-    elif incomplete:
-        gate, code = "incomplete", ExitCode.INCOMPLETE
-    else:
-        gate, code = "pass", ExitCode.PASS
+    failed = failed_checks(result, reasons) if remote_asked else {}
+    gate = gate_from_counts(counts, threshold=threshold, mode=gate_mode, interval=interval,
+                            incomplete=bool(failed),
+                            degraded=remote_asked and result.storage_degraded is not None)
 
     attribution: dict[str, Any] = {"sources": {
         label: asdict(stats) for label, stats in result.source_stats.items()}}
@@ -350,10 +440,14 @@ def summarize(
         error_ratio=ratio,
         error_ratio_upper=upper,
         threshold=threshold,
-        gate=gate,
+        gate=gate.decision,
         gate_mode=gate_mode,
-        gate_ratio=gate_ratio,
-        exit_code=int(code),
+        gate_ratio=gate.gate_ratio,
+        decision=gate.decision,
+        bounds=gate.bounds,
+        incomplete=bool(failed),
+        failed_checks=failed,
+        exit_code=int(gate.exit_code),
         target_operator=result.target_operator,
         capability=result.capability,
         api=api_block(result.provider_stats),

@@ -26,6 +26,9 @@ _STATUS_STYLE = {
 }
 
 
+_VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "undecided": "bold yellow"}
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
 
@@ -132,7 +135,8 @@ def render_summary(s: Summary) -> RenderableType:
     for name, count in s.territories.items():
         terr.add_row(name, str(count))
 
-    parts: list[RenderableType] = []
+    # the decision first, in one plain sentence; then what to send, its words defined
+    parts: list[RenderableType] = [Text(verdict_line(s), style=_VERDICT_STYLE[s.decision])]
     if s.send_plan:
         parts.append(Text("Send plan: " + send_plan_line(s), style="bold"))
     if s.routes:
@@ -208,8 +212,7 @@ def render_summary(s: Summary) -> RenderableType:
         f"whole base (diagnosis): error ratio {s.error_ratio:.2%} (upper bound "
         f"{s.error_ratio_upper:.2%}) vs threshold {threshold_text(s.threshold)}, target "
         f"operator {s.target_operator}; gate {s.gate_mode}: {s.gate_ratio:.2%}"))
-    style = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}[s.gate]
-    parts.append(Text(verdict_line(s), style=style))
+    parts.append(Text(verdict_line(s), style=_VERDICT_STYLE[s.decision]))
     return Group(*parts)
 
 

@@ -7,6 +7,9 @@ note, through ``Summary.notes``).
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
 
@@ -29,15 +32,17 @@ def duration_text(seconds: float | None) -> str:
 
 
 def gated_phrase(s: Summary) -> str:
-    """What the gate compared, named for what it is."""
-    unverified = s.counts.get("unverified", 0)
+    """What the gate compared, named for what it is (JUnit's figures)."""
+    b = s.bounds
     if s.gate_mode == "upper":
-        return (f"worst-case error ratio {s.gate_ratio:.2%} ({unverified} unverified "
-                "messages counted as failures)")
-    if s.interval:
-        return (f"projected error ratio {s.error_ratio:.2%} (95 % interval up to "
-                f"{s.gate_ratio:.2%}, the end the gate uses)")
-    return f"projected error ratio {s.error_ratio:.2%}"
+        return (f"worst-case error ratio {s.gate_ratio:.2%} ({s.counts.get('unverified', 0)} "
+                "unverified messages counted as failures)")
+    if s.gate_mode == "known":
+        if s.interval:
+            return (f"projected error ratio {s.error_ratio:.2%} (interval up to "
+                    f"{s.gate_ratio:.2%}, the end the gate uses)")
+        return f"projected error ratio {s.error_ratio:.2%}"
+    return f"error ratio between {b.get('low', 0.0):.2%} and {b.get('high', 0.0):.2%}"
 
 
 def unverified_phrase(s: Summary) -> str:
@@ -52,41 +57,113 @@ def unverified_phrase(s: Summary) -> str:
             f"up to {s.error_ratio_upper:.2%} if they all fail")
 
 
+def approx_duration(seconds: float) -> str:
+    """``~5 s``, ``~3 min``, ``~4 h 45 min``: a cost, rounded up (never promises less)."""
+    s = max(1, math.ceil(seconds))
+    if s < 60:
+        return f"~{s} s"
+    if s < 3600:
+        return f"~{math.ceil(s / 60)} min"
+    minutes = math.ceil(s / 60)
+    return f"~{minutes // 60} h {minutes % 60:02d} min"
+
+
+def kept_text(s: Summary) -> str:
+    """Whether a re-run starts from this run's answers: said only when one was read back
+    from the cache (``Summary.answers_kept``)."""
+    return ("answers so far are cached" if s.answers_kept else
+            "this run's answers are not in the cache: a re-run asks them again")
+
+
+def step_text(step: dict[str, Any], kept: str = "answers so far are cached") -> str:
+    """One next step (``runner.next_steps``) in words, with its cost at the quota."""
+    rate = f"{step['rate']:g}/s"
+    if step["kind"] == "sample_auto":
+        return (f"decide with {step['option']} (about {step['lookups']:,} look-ups, "
+                f"{approx_duration(step['seconds'])} at {rate})")
+    if step["kind"] == "bulk":
+        return f"tonight's bulk job ({step['option']})"
+    if step["kind"] == "retry":
+        return (f"re-run to finish ({kept}): {step['lookups']:,} look-ups, "
+                f"{approx_duration(step['seconds'])} at {rate}")
+    return (f"check them: {step['option']} ({step['lookups']:,} look-ups, "
+            f"{approx_duration(step['seconds'])} at {rate})")
+
+
+def next_step_text(s: Summary) -> str:
+    """The next steps of an undecided run, cheapest first: ``Check them: … , or …``."""
+    texts = [step_text(step, kept_text(s)) for step in s.next_steps]
+    if not texts:
+        return ""
+    line = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + ", or " + texts[-1]
+    return line[:1].upper() + line[1:]
+
+
+def _failed_text(s: Summary) -> str:
+    """What could not be done, for an incomplete run (a server's words, one line)."""
+    if not s.incomplete:
+        return ""
+    why = f": {plain_line(s.notes[0])}" if s.notes else ""
+    return f"; some checks could not be done{why}"
+
+
 def verdict_line(s: Summary) -> str:
-    """One line: PASS/FAIL/INCOMPLETE, the gated figure, and what it leaves out."""
+    """One plain sentence: the decision, what is known and what is not, and for an
+    undecided run the next step with its cost. No list names, one ratio or one range."""
     thr = threshold_text(s.threshold)
-    gated = gated_phrase(s)
-    unverified = unverified_phrase(s)
-    if s.gate == "fail":
-        advice = ("check capability or send only send_rcs" if s.gate_mode == "upper"
-                  else "qualify or clean the base before sending")
-        return (f"FAIL: {gated} is over the {thr} threshold "
-                f"({s.counts['messages']} messages); {advice}")
-    if s.gate == "incomplete":
-        why = f" ({plain_line(s.notes[0])})" if s.notes else ""  # a server's words
-        kept = ("answers so far are cached" if s.answers_kept else
-                "this run's answers are not in the cache: a re-run asks them again")
-        return (f"INCOMPLETE: {gated} ≤ {thr} so far, but some checks could not be "
-                f"done{why}; re-run to finish ({kept})")
-    line = f"PASS: {gated} ≤ {thr} threshold"
-    if unverified and s.gate_mode == "known":
-        line += f", but {unverified} (--gate upper gates on that)"
-    return line
+    messages = s.counts.get("messages", 0)
+    unresolved = s.counts.get("unverified", 0)
+    low, high = s.bounds.get("low", s.error_ratio), s.bounds.get("high", s.error_ratio_upper)
+    of = f"of the {messages:,} messages"
+    sampled = " (a sample's interval)" if s.interval else ""
+    failed = _failed_text(s)
+    if s.decision == "fail":
+        if s.gate_mode == "upper":
+            return (f"FAIL: up to {s.gate_ratio:.2%} {of} would fail if the {unresolved:,} "
+                    f"not checked all fail (--gate upper), over the {thr} threshold; check "
+                    f"them or send only the reachable ones{failed}")
+        exact = s.gate_mode == "known" and not s.interval
+        what = f"{s.gate_ratio:.2%}" if exact else f"at least {s.gate_ratio:.2%}"
+        return (f"FAIL: {what} {of} would fail{sampled}, over the {thr} threshold; clean "
+                f"the base or send only the reachable ones{failed}")
+    if s.decision == "pass":
+        if s.gate_mode == "known" and unresolved:
+            return (f"PASS: {s.error_ratio:.2%} {of} are known to fail, within the {thr} "
+                    f"threshold (--gate known), but {unverified_phrase(s)}{failed}")
+        if unresolved or s.interval:
+            return (f"PASS: at most {s.gate_ratio:.2%} {of} would fail{sampled}, even if "
+                    f"the {unresolved:,} not checked all fail, within the {thr} "
+                    f"threshold{failed}")
+        return f"PASS: {s.error_ratio:.2%} {of} would fail, within the {thr} threshold{failed}"
+    # undecided
+    if s.gate_mode == "known" or not unresolved:
+        why = ("the cache failed mid-run" if s.failed_checks.get("cache")
+               else "some checks could not be done")
+        note = f" ({plain_line(s.notes[0])})" if s.notes else ""  # a server's words
+        line = (f"UNDECIDED: {s.error_ratio:.2%} {of} are known to fail, within the {thr} "
+                f"threshold, but {why}{note}")
+    else:
+        line = (f"UNDECIDED: between {low:.2%} and {high:.2%} {of} would fail{sampled} "
+                f"({unresolved:,} messages not checked), against the {thr} "
+                f"threshold{failed}")
+    step = next_step_text(s)
+    return f"{line}. {step}" if step else line
 
 
 def send_plan_line(s: Summary) -> str:
-    """"send send_rcs (N messages): projected error ratio R; adding the unverified (M
-    more): up to U" — what to do, before the diagnosis."""
+    """"send send_rcs, the messages confirmed RCS-reachable (N messages): projected
+    error ratio R; adding the unverified, …(M more): up to U" — what to do, each list
+    named with what it holds where it is first shown."""
     plan = s.send_plan
     if not plan:
         return ""
     send, more = plan["send_rcs"], plan["with_unverified"]
     added = more["messages"] - send["messages"]
-    line = (f"send send_rcs ({send['messages']} messages): projected error ratio "
-            f"{send['error_ratio']:.2%}")
+    line = (f"send send_rcs, the messages confirmed RCS-reachable ({send['messages']} "
+            f"messages): projected error ratio {send['error_ratio']:.2%}")
     if added:
-        line += (f"; adding the unverified ({added} more): up to "
-                 f"{more['error_ratio_upper']:.2%}")
+        line += (f"; adding the unverified, those not confirmed either way ({added} more): "
+                 f"up to {more['error_ratio_upper']:.2%}")
     else:
         line += "; no unverified message to add"
     return line
