@@ -45,7 +45,8 @@ def mnp(emulator: Emulator) -> list[str]:
 
 def bothub(emulator: Emulator, base: str | None = None, token_url: str | None = None
            ) -> list[str]:
-    return [*emulator.bothub_args(base, token_url), "--rate", "200", "--threshold", "1", "--gate", "known"]
+    return [*emulator.bothub_args(base, token_url), "--rate", "200", "--threshold", "1",
+            "--gate", "known"]
 
 
 # -- a wrong URL never becomes "not RCS" -------------------------------------------------
@@ -202,7 +203,8 @@ def test_max_requests_is_a_budget(tmp_path: Path, emulator: Emulator) -> None:
 def bulk(emulator: Emulator, cache: Path) -> list[str]:
     return ["--capability", "bothub-bulk", "--bot-id", "b", "--bothub-url",
             f"{emulator.base}/bothub/v1", "--bothub-token-url",
-            f"{emulator.base}/oauth/v3/token", "--threshold", "1", "--gate", "known", "--cache-dir", str(cache),
+            f"{emulator.base}/oauth/v3/token", "--threshold", "1", "--gate", "known",
+            "--cache-dir", str(cache),
             "--poll-interval", "0.05", "--rate", "100"]
 
 
@@ -280,7 +282,8 @@ def test_mnp_answers_we_do_not_recognize_are_failures(tmp_path: Path, emulator: 
     emulator.configure(mnp_body=body)
     cache = tmp_path / "cache"
     f = contacts_file(tmp_path, frte_numbers(6))
-    result, report = check_json([str(f), *mnp(emulator), "--threshold", "1", "--gate", "known", "--cache-dir",
+    result, report = check_json([str(f), *mnp(emulator), "--threshold", "1", "--gate", "known",
+                                 "--cache-dir",
                                  str(cache)])
     assert result.exit_code == 3 and report["reasons"]["operator_error"] == 6
     assert report["api"]["providers"]["mnp"]["answers"]["kinds"] == {kind: 6}
@@ -338,7 +341,8 @@ def test_cache_forget_erases_a_number_in_every_scope(tmp_path: Path, emulator: E
     f = contacts_file(tmp_path, numbers)
     cache = tmp_path / "cache"
     check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
-    check_json([str(f), *mnp(emulator), "--threshold", "1", "--gate", "known", "--cache-dir", str(cache)])
+    check_json([str(f), *mnp(emulator), "--threshold", "1", "--gate", "known", "--cache-dir",
+                str(cache)])
     result = run_cli(["cache", "forget", numbers[0], e164(numbers[1]), "--cache-dir",
                       str(cache)])
     assert result.exit_code == 0 and "4 cache entries removed" in result.stdout
@@ -456,7 +460,7 @@ def test_two_runs_at_once_share_one_quota(tmp_path: Path, emulator: Emulator) ->
     procs = []
     for k in range(2):
         f = contacts_file(tmp_path, frte_numbers(40, start=1000 * k), name=f"c{k}.csv")
-        args = [exe, "check", str(f), *bothub(emulator), "--threshold", "1", "--gate", "known", "-q"]
+        args = [exe, "check", str(f), *bothub(emulator), "-q"]  # (threshold 1, gate known)
         args[args.index("--rate") + 1] = "20"
         args += ["--throttle-pause", "1"]  # a 429 allowed below costs a second, not a minute
         env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / f"cache{k}")}

@@ -4,8 +4,8 @@
 each input past its freshness; nothing when the gate passes on fresh, complete data.
 Messages and properties are escaped as GitHub's actions/toolkit does (``%``, CR, LF;
 and ``:`` ``,`` in properties), so text from a file or a server can neither end the
-command early nor start another one. The runner prints these only under GitHub Actions, and never when
-stdout carries the JSON report.
+command early nor start another one. The runner prints these only under GitHub
+Actions, and never when stdout carries the JSON report.
 """
 
 from __future__ import annotations
