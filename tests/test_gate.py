@@ -173,18 +173,35 @@ def test_a_large_undecided_base_names_the_bulk_job() -> None:
     from rcsqualify.runner import lookup_cost, next_steps
     from rcsqualify.settings import Settings
 
+    from rcsqualify.sequential import plan_lookups
+
     s = _summary(counts(invalid=98_000, unverified=512_000, reachable=390_000))
     settings = Settings(rate=30.0)
     s.next_steps = next_steps(settings, s)
-    assert [step["kind"] for step in s.next_steps] == ["check", "bulk"]
-    check = s.next_steps[0]
+    assert [step["kind"] for step in s.next_steps] == ["sample_auto", "check", "bulk"]
+    auto, check = s.next_steps[0], s.next_steps[1]
     assert check["lookups"] == 512_000
     assert check["seconds"] == lookup_cost(settings, "bothub", 512_000)["seconds"]
+    # the planner of --dry-run --sample auto, the unchecked assumed at the threshold
+    expected = plan_lookups(exact_fail=98_000, exact_total=488_000, unresolved=512_000,
+                            threshold=0.15, guess=0.15, sample_max=settings.sample_max)
+    assert auto["lookups"] == expected["median"] < 2_000
+    assert auto["seconds"] == lookup_cost(settings, "bothub", auto["lookups"])["seconds"]
     assert verdict_line(s) == (
         "UNDECIDED: between 9.80% and 61.00% of the 1,000,000 messages would fail "
-        "(512,000 messages not checked), against the 15% threshold. Check them: "
-        "--capability bothub (512,000 look-ups, ~4 h 54 min at 30/s), or tonight's bulk "
-        "job (--capability bothub-bulk)")
+        "(512,000 messages not checked), against the 15% threshold. Decide with "
+        f"--capability bothub --sample auto (about {auto['lookups']} look-ups, ~14 s at "
+        "30/s), check them: --capability bothub (512,000 look-ups, ~4 h 54 min at 30/s), "
+        "or tonight's bulk job (--capability bothub-bulk)")
+
+
+def test_a_small_base_is_told_to_check_them_all() -> None:
+    """Under a minute to check every unresolved message: exact answers, no sample."""
+    from rcsqualify.runner import next_steps
+    from rcsqualify.settings import Settings
+
+    s = _summary(counts(invalid=19, unverified=129))
+    assert [st["kind"] for st in next_steps(Settings(), s)] == ["check"]
 
 
 def test_only_an_undecided_gate_has_next_steps() -> None:
