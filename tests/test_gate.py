@@ -171,9 +171,8 @@ def _summary(c: dict[str, int], *, threshold: float = 0.15, mode: str = "decide"
 def test_a_large_undecided_base_names_the_bulk_job() -> None:
     from rcsqualify.report.wording import verdict_line
     from rcsqualify.runner import lookup_cost, next_steps
-    from rcsqualify.settings import Settings
-
     from rcsqualify.sequential import plan_lookups
+    from rcsqualify.settings import Settings
 
     s = _summary(counts(invalid=98_000, unverified=512_000, reachable=390_000))
     settings = Settings(rate=30.0)
