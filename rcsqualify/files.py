@@ -185,6 +185,17 @@ def atomic_write(path: str | Path, *, mode: int | None = None) -> Iterator[Path]
         untrack_temporary(tmp)
 
 
+def _keep_previous(target: Path, backup: Path) -> None:
+    """``backup`` holds ``target``'s previous version: a hard link (instant), or a copy
+    where the file system has no hard links (FAT, some network shares)."""
+    try:
+        os.link(target, backup, follow_symlinks=False)
+    except OSError:
+        import shutil
+
+        shutil.copy2(target, backup, follow_symlinks=False)
+
+
 def publish_all(pairs: list[tuple[Path, Path]], *, mode: int | None = None) -> None:
     """Rename every staged temporary onto its target: all of them, or none.
 
@@ -220,7 +231,7 @@ def publish_all(pairs: list[tuple[Path, Path]], *, mode: int | None = None) -> N
                 backup = target.with_name(f".{target.name}.{os.getpid()}.previous")
                 with contextlib.suppress(FileNotFoundError):
                     backup.unlink()
-                os.link(target, backup, follow_symlinks=False)
+                _keep_previous(target, backup)
             done.append((target, backup))
             os.replace(tmp, target)
     except OSError as exc:

@@ -246,6 +246,24 @@ def test_split_lists_are_published_all_or_none(tmp_path: Path,
     _no_staging_left(lists)
 
 
+def test_split_lists_publish_where_hard_links_are_not_allowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The previous lists are kept by hard link while the new ones are renamed in; a
+    file system without hard links (FAT, some shares) gets a copy instead."""
+    lists, second, before = _lists_then_a_second_base(tmp_path)
+    from rcsqualify import files
+
+    def no_links(*_: Any, **__: Any) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(files.os, "link", no_links)
+    result = run_cli(["check", str(second), "--split-dir", str(lists), "-q",
+                      "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert _snapshot(lists) != before
+    _no_staging_left(lists)
+
+
 def test_check_split_dir_takes_the_list_directory_lock(tmp_path: Path) -> None:
     """Two ``check --split-dir L`` at once replaced each other's lists: check holds the
     directory's lock as refresh does (exit 4 when held, nothing written)."""
