@@ -440,6 +440,7 @@ def test_github_actions_workflow_runs_against_the_emulator(tmp_path: Path,
                                                            emulator: Emulator) -> None:
     flow = yaml.safe_load((ROOT / "docs" / "ci" / "github-actions.yml").read_text())
     job = flow["jobs"]["gate"]
+    job = {**job, "env": {**flow["env"], **job.get("env", {})}}  # workflow env, then job's
     steps = job["steps"]
     uses = [s.get("uses", "") for s in steps]
     assert any(u.startswith("actions/cache/restore@") for u in uses)
@@ -491,7 +492,8 @@ def test_github_actions_workflow_runs_against_the_emulator(tmp_path: Path,
     reports = workspace / job_env["REPORTS"]
     assert Path(upload["with"]["path"].rstrip("/")) == Path(job_env["REPORTS"])
     report = json.loads((reports / "report.json").read_text())
-    assert report["gate_mode"] == "upper" and report["gate"] == "pass"
+    assert report["gate_mode"] == "decide" and report["gate"] == "pass"
+    # --sample auto on 12 unchecked numbers: only the whole population decides
     assert report["api"]["requests"] == 12
     _junit((reports / "junit.xml").read_text(encoding="utf-8"))
     assert (reports / "report.html").is_file()
@@ -503,9 +505,86 @@ def test_github_actions_workflow_runs_against_the_emulator(tmp_path: Path,
     assert emulator.stats()["requests"] == {}
 
 
+def _gitlab_job(jobs: dict[str, Any], name: str) -> dict[str, Any]:
+    """A GitLab job with its ``extends`` template merged (variables merged too), as
+    GitLab reads it."""
+    job = dict(jobs[name])
+    base = jobs[job.pop("extends")] if "extends" in job else {}
+    return {**base, **job, "variables": {**base.get("variables", {}),
+                                         **job.get("variables", {})}}
+
+
+def _paris_hour(utc_hour: int, summer: bool) -> int:
+    return (utc_hour + (2 if summer else 1)) % 24
+
+
+def test_the_pipeline_files_fill_at_night_and_sample_by_day() -> None:
+    """Issue #22 §4: the nightly job refreshes with the bulk job inside its window on the
+    cache the daytime gate reads; the gate samples (--sample auto) under a cap of a few
+    hundred single look-ups and decides with the three-valued gate."""
+    gh = yaml.safe_load((ROOT / "docs" / "ci" / "github-actions.yml").read_text())
+    (schedule,) = gh[True]["schedule"]  # YAML 1.1 reads the key "on" as True
+    _minute, hour = (int(x) for x in schedule["cron"].split()[:2])
+    for summer in (False, True):  # GitHub's cron is UTC; the window is Paris time
+        assert _paris_hour(hour, summer) >= 22 or _paris_hour(hour, summer) < 7
+    nightly, gate = gh["jobs"]["nightly"], gh["jobs"]["gate"]
+    assert nightly["if"] == "github.event_name == 'schedule'"
+    assert gate["if"] == "github.event_name != 'schedule'"
+    night_run = " ".join(s["run"] for s in nightly["steps"] if "rcsqualify refresh" in
+                         s.get("run", ""))
+    assert "--capability bothub-bulk" in night_run
+    day_run = " ".join(s["run"] for s in gate["steps"] if "rcsqualify check" in
+                       s.get("run", ""))
+    assert "--capability bothub --sample auto --sample-max" in day_run
+    assert 100 <= int(day_run.split("--sample-max")[1].split()[0]) <= 1000
+    assert "RCSQUALIFY_GATE" not in gh["env"]  # the default gate: pass, fail or undecided
+    assert gh["env"]["RCSQUALIFY_CACHE_KEY"] == "${{ secrets.RCSQUALIFY_CACHE_KEY }}"
+
+    def caches(job: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(s["with"]["path"], s["with"]["key"]) for s in job["steps"]
+                if s.get("uses", "").startswith("actions/cache/")}
+    assert caches(nightly) == caches(gate)  # the gate reads what the night wrote
+
+    gl = yaml.safe_load((ROOT / "docs" / "ci" / "gitlab-ci.yml").read_text())
+    night, day = _gitlab_job(gl, "rcsqualify-nightly"), _gitlab_job(gl, "rcsqualify-gate")
+    assert night["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert day["rules"][0] == {"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"}
+    assert "--capability bothub-bulk" in " ".join(night["script"])
+    assert "--capability bothub --sample auto --sample-max" in " ".join(day["script"])
+    assert night["cache"] == day["cache"]
+    for text in ((ROOT / "docs" / "ci" / name).read_text()
+                 for name in ("github-actions.yml", "gitlab-ci.yml")):
+        # the file says why the single look-up is capped, and the RBM variant
+        assert "reserves the single capability look-up" in text and "for tests" in text
+        assert "--capability rbm --agent-launched" in text
+
+
+@pytest.mark.parametrize(("schema", "pattern"), [
+    ("vendor.github-workflows", "github-actions*.yml"), ("vendor.gitlab-ci", "gitlab-ci*.yml")])
+def test_the_pipeline_files_are_valid_for_github_and_gitlab(schema: str, pattern: str,
+                                                           tmp_path: Path) -> None:
+    """The schemas check-jsonschema ships (offline), as .ci/run runs them; a file with a
+    key the service does not know is refused (the check can fail)."""
+    import shutil
+
+    tool = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert tool is not None, "pip install -e '.[test]' installs check-jsonschema"
+    files = sorted(str(p) for p in (ROOT / "docs" / "ci").glob(pattern))
+    assert len(files) == 2
+    ok = subprocess.run([tool, "--builtin-schema", schema, *files], capture_output=True,
+                        text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text(Path(files[0]).read_text().replace("script:", "scripts:", 1)
+                   .replace("steps:", "stepz:", 1))
+    refused = subprocess.run([tool, "--builtin-schema", schema, str(bad)],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+
+
 def test_gitlab_job_runs_against_the_emulator(tmp_path: Path, emulator: Emulator) -> None:
     jobs = yaml.safe_load((ROOT / "docs" / "ci" / "gitlab-ci.yml").read_text())
-    job = jobs["rcsqualify-gate"]
+    job = _gitlab_job(jobs, "rcsqualify-gate")
     assert job["cache"]["when"] == "always" and job["artifacts"]["when"] == "always"
     assert any("pip install" in line for line in job["before_script"])
     text = (ROOT / "docs" / "ci" / "gitlab-ci.yml").read_text()
@@ -535,6 +614,6 @@ def test_gitlab_job_runs_against_the_emulator(tmp_path: Path, emulator: Emulator
     gate_case = next(c for c in suite.findall("testcase") if c.get("name") == "gate")
     assert gate_case.find("failure") is not None
     report = json.loads((workspace / variables["REPORTS"] / "report.json").read_text())
-    assert report["gate_mode"] == "upper" and report["counts"]["not_rcs"] == 2
+    assert report["gate_mode"] == "decide" and report["counts"]["not_rcs"] == 2
     md = (workspace / variables["REPORTS"] / "summary.md").read_text(encoding="utf-8")
     assert "rcsqualify: FAIL" in md

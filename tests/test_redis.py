@@ -326,7 +326,7 @@ def test_runners_sharing_a_redis_start_warm(ci: str, tmp_path: Path, emulator: E
         (ws / "campaign").mkdir(parents=True)
         contacts_file(ws / "campaign", frte_numbers(12), name="contacts.csv")
         env = {**os.environ, "HOME": str(ws / "home"), "CONTACTS": "campaign/contacts.csv",
-               "REPORTS": "rcsqualify-reports", "RCSQUALIFY_GATE": "upper",
+               "REPORTS": "rcsqualify-reports",
                "RCSQUALIFY_CACHE_URL": redis_url, "RCSQUALIFY_BOTHUB_BOT_ID": "test-bot",
                "RCSQUALIFY_BOTHUB_URL": f"{emulator.base}/bothub/v1",
                "RCSQUALIFY_BOTHUB_TOKEN_URL": f"{emulator.base}/oauth/v3/token",
