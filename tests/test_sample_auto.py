@@ -55,7 +55,8 @@ def test_a_clean_base_passes_with_a_few_hundred_lookups(tmp_path: Path,
     emulator.reset(quota=1000, capable_share=0.95)  # ~5 % fail, threshold 15 %
     result, report = check_json(auto_args(emulator, tmp_path))
     iv = check_the_report(report, emulator)
-    assert (iv["decision"], result.exit_code) == ("pass", 0)
+    assert (iv["decision"], report["decision"], result.exit_code) == ("pass", "pass", 0)
+    assert report["bounds"]["high"] == iv["error_ratio_high"]
     assert iv["error_ratio_high"] <= 0.15 < report["error_ratio_upper"]
     assert iv["drawn"] < 600
 
@@ -65,8 +66,8 @@ def test_a_bad_base_fails_with_a_few_hundred_lookups(tmp_path: Path,
     emulator.reset(quota=1000, capable_share=0.6)  # ~40 % fail
     result, report = check_json(auto_args(emulator, tmp_path))
     iv = check_the_report(report, emulator)
-    assert (iv["decision"], result.exit_code) == ("fail", 1)
-    assert iv["error_ratio_low"] > 0.15
+    assert (iv["decision"], report["decision"], result.exit_code) == ("fail", "fail", 1)
+    assert report["bounds"]["low"] == iv["error_ratio_low"] > 0.15
     assert iv["drawn"] < 300
 
 
@@ -75,7 +76,12 @@ def test_sample_max_leaves_a_close_base_undecided(tmp_path: Path,
     emulator.reset(quota=1000, capable_share=0.85)  # ~15 %: at the threshold
     result, report = check_json(auto_args(emulator, tmp_path, "--sample-max", "150"))
     iv = check_the_report(report, emulator)
-    assert iv["decision"] == "undecided" and result.exit_code != 0
+    assert (iv["decision"], report["decision"], result.exit_code) == (
+        "undecided", "undecided", 3)
+    assert (report["bounds"]["low"], report["bounds"]["high"]) == (
+        iv["error_ratio_low"], iv["error_ratio_high"])
+    assert result.stderr.startswith("UNDECIDED: between ")
+    assert "(the --sample auto bound, valid wherever it stopped)" in result.stderr
     assert iv["drawn"] == iv["observed"] == 150 == requests_of(emulator)
     assert iv["error_ratio_low"] <= 0.15 < iv["error_ratio_high"]
 

@@ -115,7 +115,10 @@ def verdict_line(s: Summary) -> str:
     unresolved = s.counts.get("unverified", 0)
     low, high = s.bounds.get("low", s.error_ratio), s.bounds.get("high", s.error_ratio_upper)
     of = f"of the {messages:,} messages"
-    sampled = " (a sample's interval)" if s.interval else ""
+    sampled = ("" if not s.interval
+               else " (the --sample auto bound, valid wherever it stopped)"
+               if s.interval.get("method") == "sample auto"
+               else " (a fixed sample's interval)")
     failed = _failed_text(s)
     if s.decision == "fail":
         if s.gate_mode == "upper":
