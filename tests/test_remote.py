@@ -517,12 +517,14 @@ def test_a_failing_token_endpoint_is_named_in_the_reason(answer: httpx.Response,
     assert said in provider.notes[0]
 
 
-@pytest.mark.parametrize("expires_in", ["soon", None, -5, "inf", 1e400])
-def test_an_unusable_expires_in_counts_as_the_minimum_lifetime(expires_in: Any) -> None:
+@pytest.mark.parametrize("expires_in", ['"soon"', "null", "-5", '"inf"', "1e400", "NaN"])
+def test_an_unusable_expires_in_counts_as_the_minimum_lifetime(expires_in: str) -> None:
     slept: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"access_token": "t", "expires_in": expires_in})
+        return httpx.Response(200, content=f'{{"access_token": "t", "expires_in": '
+                              f'{expires_in}}}'.encode(),
+                              headers={"content-type": "application/json"})
 
     source = _token_source(handler, slept)
     assert _get_token(source, handler) == "t"
