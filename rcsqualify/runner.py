@@ -28,7 +28,7 @@ from rcsqualify.pipeline import CheckResult, run_check
 from rcsqualify.report.json_report import format_json
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import atomic_path, output_format, write_annotated
-from rcsqualify.settings import Settings
+from rcsqualify.settings import SAMPLE_MAX, Settings
 
 if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
     from rich.console import Console
@@ -624,10 +624,35 @@ def next_steps(s: Settings, summary: Summary) -> list[dict[str, Any]]:
         steps.insert(0, {"kind": "sample_auto", "option": option, "lookups": auto,
                          "seconds": lookup_cost(s, capability, auto)["seconds"],
                          "rate": s.rate})
+    more = more_sampling(s, summary, lookups) if s.sample_auto else None
+    if more is not None:
+        steps.insert(0, {**more, "seconds": lookup_cost(s, capability, more["lookups"])[
+            "seconds"], "rate": s.rate})
     if capability == "bothub" and cost["seconds"] > BULK_ADVICE_SECONDS:
         steps.append({"kind": "bulk", "option": "--capability bothub-bulk",
                       "lookups": lookups, "seconds": None, "rate": s.rate})
     return steps
+
+
+def more_sampling(s: Settings, summary: Summary, lookups: int) -> dict[str, Any] | None:
+    """A ``--sample auto`` run that stopped at its cap: the cap that would decide it in
+    95 % of the planner's runs, from where it stopped (what it drew is now cached, hence
+    exact), assuming the rest fail as often as the messages now known. None when a cap
+    of ten times the default (or the current one) would still leave over 5 % of runs
+    undecided, or when it would cost more than checking them all."""
+    from rcsqualify.sequential import plan_lookups
+
+    unresolved = summary.counts.get("unverified", 0)
+    messages = summary.counts.get("messages", 0)
+    exact_fail = round(summary.error_ratio * messages)
+    expected = plan_lookups(exact_fail=exact_fail, exact_total=messages - unresolved,
+                            unresolved=unresolved, threshold=summary.threshold,
+                            confidence=s.confidence, seed=s.seed,
+                            sample_max=min(unresolved, 10 * max(s.sample_max, SAMPLE_MAX)))
+    if expected["decided_share"] < 0.95 or expected["median"] >= lookups:
+        return None
+    return {"kind": "sample_auto", "lookups": int(expected["median"]),
+            "option": f"--sample auto --sample-max {max(expected['p95'], 1)}"}
 
 
 def sample_auto_lookups(s: Settings, summary: Summary) -> int | None:

@@ -283,3 +283,19 @@ def test_with_a_second_route_only_drawn_numbers_go_to_rbm(tmp_path: Path,
     assert stats["mnp"] == iv["drawn"]
     assert 0 < stats["rbm"] == others == report["routes"]["other_route_checked"]
     assert sum(report["routes"]["messages"].values()) == 3000
+
+
+def test_an_undecided_run_names_the_cap_that_decides_and_it_does(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset(quota=1000, capable_share=0.9)  # ~10 %: 5 points under the threshold
+    result, report = check_json(auto_args(emulator, tmp_path, "--sample-max", "60"))
+    assert (report["decision"], result.exit_code) == ("undecided", 3)
+    step = report["next_steps"][0]
+    assert step["kind"] == "sample_auto" and step["option"].startswith(
+        "--sample auto --sample-max ")
+    assert f"Decide with {step['option']} (about {step['lookups']} look-ups" in result.stderr
+    cap = step["option"].rsplit(" ", 1)[1]
+    result, report = check_json(auto_args(emulator, tmp_path, "--sample-max", cap))
+    assert (report["decision"], result.exit_code) == ("pass", 0)
+    assert max(emulator.stats()["asked"].values()) == 1  # the first 60 were not asked again
+    assert report["interval"]["exact_messages"] == 60
