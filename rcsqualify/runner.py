@@ -634,21 +634,29 @@ def next_steps(s: Settings, summary: Summary) -> list[dict[str, Any]]:
     return steps
 
 
+def plan_from_summary(s: Settings, summary: Summary, *, guess: float | None,
+                      sample_max: int) -> dict[str, Any]:
+    """The planner (``sequential.plan_lookups``) on a finished run's counts: what is
+    known is exact, the unverified messages are the population to draw from."""
+    from rcsqualify.sequential import plan_lookups
+
+    unresolved = summary.counts.get("unverified", 0)
+    messages = summary.counts.get("messages", 0)
+    return plan_lookups(exact_fail=round(summary.error_ratio * messages),
+                        exact_total=messages - unresolved, unresolved=unresolved,
+                        threshold=summary.threshold, confidence=s.confidence, guess=guess,
+                        sample_max=sample_max, seed=s.seed)
+
+
 def more_sampling(s: Settings, summary: Summary, lookups: int) -> dict[str, Any] | None:
     """A ``--sample auto`` run that stopped at its cap: the cap that would decide it in
     95 % of the planner's runs, from where it stopped (what it drew is now cached, hence
     exact), assuming the rest fail as often as the messages now known. None when a cap
     of ten times the default (or the current one) would still leave over 5 % of runs
     undecided, or when it would cost more than checking them all."""
-    from rcsqualify.sequential import plan_lookups
-
     unresolved = summary.counts.get("unverified", 0)
-    messages = summary.counts.get("messages", 0)
-    exact_fail = round(summary.error_ratio * messages)
-    expected = plan_lookups(exact_fail=exact_fail, exact_total=messages - unresolved,
-                            unresolved=unresolved, threshold=summary.threshold,
-                            confidence=s.confidence, seed=s.seed,
-                            sample_max=min(unresolved, 10 * max(s.sample_max, SAMPLE_MAX)))
+    expected = plan_from_summary(s, summary, guess=None, sample_max=min(
+        unresolved, 10 * max(s.sample_max, SAMPLE_MAX)))
     if expected["decided_share"] < 0.95 or expected["median"] >= lookups:
         return None
     return {"kind": "sample_auto", "lookups": int(expected["median"]),
@@ -664,15 +672,8 @@ def sample_auto_lookups(s: Settings, summary: Summary) -> int | None:
     guess when nothing is known about them: the known messages are no guide (they are
     the invalid, non-mobile and other-operator ones, which is why they are known), and a
     cost must not be promised lower than it may be."""
-    from rcsqualify.sequential import plan_lookups
-
-    unresolved = summary.counts.get("unverified", 0)
-    messages = summary.counts.get("messages", 0)
-    exact_fail = round(summary.error_ratio * messages)
-    expected = plan_lookups(exact_fail=exact_fail, exact_total=messages - unresolved,
-                            unresolved=unresolved, threshold=summary.threshold,
-                            confidence=s.confidence, guess=summary.threshold,
-                            sample_max=s.sample_max, seed=s.seed)
+    expected = plan_from_summary(s, summary, guess=summary.threshold,
+                                 sample_max=s.sample_max)
     return int(expected["median"]) if expected["decided_share"] >= 0.5 else None
 
 
