@@ -403,3 +403,16 @@ def test_the_identical_negatives_guard_holds_in_the_stream_with_mnp(
     emulator.reset(quota=1000, mnp_body={"mccmnc": "20801"})
     check_json([str(f), *args])
     assert emulator.stats()["requests"]["bothub"] == 58  # none was kept from the bad run
+
+
+@pytest.mark.parametrize(("message", "about"), [
+    ("Method not found.", True), ("Unknown path /v1/x", True), ("route is unknown", True),
+    ("No such endpoint", True), ("Requested entity was not found.", False),
+    ("API: contact not found", False), ("contact is not RCS capable", False),
+    ("The requested resource was not found", False),
+])
+def test_a_message_about_the_request_is_told_from_one_about_the_contact(
+        message: str, about: bool) -> None:
+    from rcsqualify.remote.answers import about_the_request
+
+    assert about_the_request(message) is about

@@ -33,11 +33,13 @@ FAILURE_WORDS = frozenset({"error", "errors", "failed", "failure", "fail", "ko",
 #: outcome words that mean success, for callers that accept nothing else
 SUCCESS_WORDS = frozenset({"ok", "success", "succeeded", "done", "completed", ""})
 
+#: the request's own words only, next to each other ("Method not found.", "unknown
+#: path"): a message about a contact that merely mentions the API must not match
 _ABOUT_THE_REQUEST = re.compile(
-    r"\b(method|route|path|endpoint|url|uri|api|operation|resource type)s?\b.{0,20}"
-    r"\b(not found|unknown|does not exist|not supported|not implemented)\b"
-    r"|\b(unknown|no such|invalid|unsupported)\b.{0,10}\b(method|route|path|endpoint|url"
-    r"|uri|operation)s?\b", re.IGNORECASE)
+    r"\b(method|route|path|endpoint|url|uri|operation)s?\s+((was|is|does)\s+)?"
+    r"(not found|unknown|not exist|does not exist|not supported|not implemented)\b"
+    r"|\b(unknown|no such|invalid|unsupported)\s+(method|route|path|endpoint|url|uri"
+    r"|operation)s?\b", re.IGNORECASE)
 
 
 def says_failed(body: Any, *, strict_outcome: bool = False) -> bool:
