@@ -123,10 +123,14 @@ def test_two_plausible_phone_columns(tmp_path: Path) -> None:
     assert report["input"]["column"] == "gsm"
 
 
-def test_ragged_csv_names_the_line(tmp_path: Path) -> None:
+def test_ragged_csv_is_read_not_refused(tmp_path: Path) -> None:
+    """Issue #26 item 5: a long row was exit 2 ("line 3 has 3 fields..."); it is read,
+    counted, and its extra cell kept (tests/test_excel_files.py checks the output)."""
     f = tmp_path / "r.csv"
     f.write_text("nom;tel\na;0607123456\nb;0607123457;extra\n", encoding="utf-8")
-    _assert_clean_error(run_cli(["check", str(f)]), "line 3", "3 fields", "2")
+    result, report = check_json([str(f), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["rows"] == 2 and report["input"]["long_rows"] == 1
 
 
 def test_bad_options(tmp_path: Path) -> None:

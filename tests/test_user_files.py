@@ -679,8 +679,9 @@ def test_control_characters_in_xlsx_lists_are_removed_and_counted(tmp_path: Path
 
 
 def test_errors_name_line_and_column_never_the_cell(tmp_path: Path) -> None:
-    ragged = write_csv(tmp_path / "r.csv", [["nom", "tel"], ["a", PHONE], ["b", PHONE, "x"]])
-    line = _one_error_line(run_cli(["check", str(ragged)]), "line 3")
+    ragged = tmp_path / "r.csv"  # a ragged row is read (issue #26); a bad byte is not
+    ragged.write_bytes(f"nom;tel\na;{PHONE}\nb;{PHONE};x\nc\xff;{PHONE}\n".encode("latin-1"))
+    line = _one_error_line(run_cli(["check", str(ragged), "--encoding", "utf-8"]), "not utf-8")
     assert PHONE not in line
     nd = tmp_path / "bad.ndjson"
     nd.write_text(f'{{"tel": "{PHONE}"}}\n{{"tel": "{PHONE}"\n', encoding="utf-8")

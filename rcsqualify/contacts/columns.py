@@ -28,6 +28,11 @@ from rcsqualify.errors import InputError
 #: the same name is renamed ``<name>_input`` when read, so both are kept.
 VERDICT_COLUMNS = ("msisdn_e164", "status", "reason", "repaired", "operator",
                    "operator_source", "territory", "rcs")
+#: The column that keeps the cells of a CSV row past the header's width (issue #26):
+#: reserved like the verdict columns, so an input column ``extra`` is ``extra_input``.
+EXTRA_COLUMN = "extra"
+#: Every name rcsqualify may append to a row.
+ADDED_COLUMNS = (*VERDICT_COLUMNS, EXTRA_COLUMN)
 
 #: Header words that name a phone column, by priority (first is best). Compared after
 #: removing accents, case and anything not a letter or digit.
@@ -78,7 +83,7 @@ def reads_as_label(cell: str | None) -> bool:
     return digits <= 2 and header_priority(re.sub(r"\d", "", cell)) is not None
 
 
-def unique_names(headers: list[str], reserved: tuple[str, ...] | set[str] = VERDICT_COLUMNS
+def unique_names(headers: list[str], reserved: tuple[str, ...] | set[str] = ADDED_COLUMNS
                  ) -> list[str]:
     """Unique, stable column names for ``headers`` (empty cells already named).
 

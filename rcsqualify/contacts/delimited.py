@@ -1,7 +1,13 @@
 """CSV/TSV/TXT, streamed by Arrow's CSV reader in blocks of ``BATCH_BYTES``.
 
-- A row with more or fewer fields than the header is an input error (exit 2) naming the
-  line: silently shifting columns would attach numbers to the wrong contacts.
+- A row with fewer or more fields than the header (a footer, a hand-edited line) never
+  stops a run (issue #26 item 5): its missing cells are read as empty and its extra cells
+  are kept, in the file's CSV syntax, in one added column ``extra`` (``EXTRA_COLUMN``;
+  an input column of that name is renamed ``extra_input``), so no cell shifts to another
+  column and every row reaches the annotated output. Such rows are counted
+  (``InputInfo.short_rows`` / ``long_rows``) and said in the read line. Arrow reads a
+  well-formed file; at the first ragged row the reader goes on, from the rows already
+  yielded, with the csv module (``_lenient``), and reads that file so from then on.
 - CR-only line endings (old Mac exports) end a row too.
 - Messages never quote a cell (CONTRACT §11): Arrow's own message quotes the row, so it
   is replaced by a reason (``_csv_reason``).
@@ -15,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from rcsqualify.contacts.reader import BATCH_BYTES, InputInfo, Reader
+from rcsqualify.contacts.columns import EXTRA_COLUMN
+from rcsqualify.contacts.reader import BATCH_BYTES, BATCH_ROWS, InputInfo, Reader
 from rcsqualify.contacts.sniff import detect_encoding, sniff_delimiter
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.buffers import string_parts
@@ -74,25 +82,41 @@ class CsvReader(Reader):
             delimiter=delim, newlines_in_values=True, invalid_row_handler=self._bad_row,
         )
         # no handler when reading bytes: pyarrow would decode a ragged row as UTF-8 to
-        # hand it over (and print its failure); the error comes from the fallback
+        # hand it over (and print its failure); Arrow's error names the ragged row
         self._parse_bytes = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True)
-        self._bad: str | None = None
+        self._ragged = False  # a row of another width was met: read with ``_lenient``
+        self._header = True
         self._read: pacsv.ReadOptions | None = None
 
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
         super().name_columns(headers, columns, header)
+        self._header = header
         self._read = pacsv.ReadOptions(
             encoding=self._arrow_encoding, column_names=columns,
             skip_rows=1 if header else 0, block_size=BATCH_BYTES)
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        if self._ragged:
+            yield from self._lenient(cols, 0)
+            return
+        done = 0
+        try:
+            for batch in self._arrow_batches(cols):
+                done += batch.num_rows
+                yield batch
+        except _Ragged:
+            # the batches yielded were whole blocks without a ragged row: go on after them
+            self._ragged = True
+            yield from self._lenient(cols, done)
+
+    def _arrow_batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
         try:
             yield from self._batches(cols, self._cells_in)
         except InputError:
             if not self._cells_in:
                 raise
-            # A file that does not parse says why as the transcoding path words it (the
-            # line of a ragged row): read it that way up to its error (error path only).
+            # A file that does not parse says why as the transcoding path words it:
+            # read it that way up to its error (error path only).
             for _ in self._batches(cols, None):
                 pass
             raise
@@ -105,7 +129,6 @@ class CsvReader(Reader):
         assert self._read is not None
         # the file's own bytes when its cells are decoded afterwards, else transcoded
         self._read.encoding = "utf8" if cells_in else self._arrow_encoding
-        self._bad = None
         try:
             reader = pacsv.open_csv(self.path, read_options=self._read,
                                     parse_options=self._parse_bytes if cells_in else self._parse,
@@ -118,29 +141,93 @@ class CsvReader(Reader):
                     [_decoded(col, cells_in) for col in batch.columns],
                     names=batch.schema.names)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            if self._bad:
-                raise InputError(self._bad) from exc
+            if isinstance(exc, pa.ArrowInvalid) and _RAGGED.search(str(exc)):
+                raise _Ragged from None
             raise InputError(f"{self.info.path}: cannot parse as CSV ({_csv_reason(exc)}); "
                              "check --delimiter and --encoding") from exc
 
-    def _bad_row(self, row: Any) -> str:
-        line = f"line {row.number}" if row.number is not None else self._locate_ragged_line()
-        self._bad = (f"{self.info.path}: {line} has {row.actual_columns} fields where the "
-                     f"header has {row.expected_columns}; fix the row, or check "
-                     f"--delimiter (detected {self.info.delimiter!r})")
+    @staticmethod
+    def _bad_row(row: Any) -> str:
+        """A row of another width: Arrow stops (its error is caught as ``_Ragged``)."""
         return "error"
 
-    def _locate_ragged_line(self) -> str:
-        """Arrow cannot number rows when quoted cells may hold newlines: find it again
-        with the csv module (error path only, so its speed does not matter)."""
-        with self.path.open(encoding=self.info.encoding or "utf-8", newline="",
-                            errors="replace") as fh:
-            reader = csv.reader(fh, delimiter=self.info.delimiter or ",")
-            width = len(self.columns)
-            for i, row in enumerate(reader):
-                if (row or i == 0) and len(row) != width and any(row):
-                    return f"line {reader.line_num}"
-        return "a row"
+    def _lenient(self, cols: list[str], skip: int) -> Iterator[pa.RecordBatch]:
+        """The rows after the first ``skip`` data rows, read by the csv module: short
+        rows padded with empty cells, the cells past the header's width of a long row
+        kept in ``EXTRA_COLUMN`` (added to a batch of every column once the file is
+        known to hold one). Counts the short and long rows of a whole pass."""
+        width = len(self.columns)
+        where = [self.columns.index(c) for c in cols]
+        with_extra = bool(self.info.long_rows) and cols == self.columns
+        delim = self.info.delimiter or ","
+        encoding = self.info.encoding or "utf-8"
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"  # Arrow drops a byte-order mark too
+        short = long = seen = 0
+        out: list[list[str]] = [[] for _ in range(len(where) + with_extra)]
+        fragment = io.StringIO()
+        joiner = csv.writer(fragment, delimiter=delim, lineterminator="")
+        line = 0
+        try:
+            with self.path.open(encoding=encoding, newline="") as fh:
+                reader = csv.reader(fh, delimiter=delim)
+                if self._header:
+                    next(reader, None)
+                for row in reader:
+                    line = reader.line_num
+                    if not row:
+                        continue  # an empty line, as Arrow skips it
+                    seen += 1
+                    if len(row) < width:
+                        short += 1
+                        row += [""] * (width - len(row))
+                    elif len(row) > width:
+                        long += 1
+                    if seen <= skip:
+                        continue
+                    for k, i in enumerate(where):
+                        out[k].append(row[i])
+                    if with_extra:
+                        fragment.seek(0)
+                        fragment.truncate()
+                        if len(row) > width:
+                            joiner.writerow(row[width:])
+                        out[-1].append(fragment.getvalue())
+                    if len(out[0]) >= BATCH_ROWS:
+                        yield self._lenient_batch(out, cols, with_extra)
+                        out = [[] for _ in out]
+        except UnicodeDecodeError:
+            raise InputError(f"{self.info.path}: cannot parse as CSV (bytes that are not "
+                             f"valid in the encoding, after line {line}); check --encoding"
+                             ) from None
+        except csv.Error as exc:
+            raise InputError(f"{self.info.path}: line {line + 1} cannot be read as CSV "
+                             f"({_csv_module_reason(exc)}); check --delimiter") from None
+        if out[0]:
+            yield self._lenient_batch(out, cols, with_extra)
+        self.info.short_rows, self.info.long_rows = short, long
+
+    @staticmethod
+    def _lenient_batch(out: list[list[str]], cols: list[str], with_extra: bool
+                       ) -> pa.RecordBatch:
+        names = [*cols, EXTRA_COLUMN] if with_extra else list(cols)
+        return pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in out],
+                                          names=names)
+
+
+class _Ragged(Exception):
+    """Arrow met a row with another number of fields than the header."""
+
+
+#: Arrow's message for a ragged row ("Expected 5 columns, got 3: <the row>")
+_RAGGED = re.compile(r"Expected \d+ columns, got \d+")
+
+
+def _csv_module_reason(exc: csv.Error) -> str:
+    """The csv module's message, which never quotes a cell (only sizes and NUL)."""
+    text = str(exc)
+    return "a cell larger than the reader allows" if "field larger" in text else (
+        "a NUL byte" if "NUL" in text else "malformed quoting")
 
 
 #: The longest first row read (a header of 40,000 columns is 300 KB); the csv module's

@@ -37,6 +37,10 @@ class InputInfo:
     columns_renamed: dict[str, str] = field(default_factory=dict)
     #: XLSX formula cells saved without their result (read as missing, and said so)
     formulas_without_value: int = 0
+    #: CSV rows with fewer / more fields than the header (read padded / with the cells
+    #: past the header kept in the ``extra`` column): issue #26 item 5
+    short_rows: int = 0
+    long_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +49,7 @@ class InputInfo:
             "sheet": self.sheet, "header": self.header,
             "columns_renamed": dict(self.columns_renamed),
             "formulas_without_value": self.formulas_without_value,
+            "short_rows": self.short_rows, "long_rows": self.long_rows,
         }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from rcsqualify.contacts.columns import choose_column, reads_as_label, unique_names
+from rcsqualify.contacts.columns import EXTRA_COLUMN, choose_column, reads_as_label, unique_names
 from rcsqualify.contacts.reader import InputInfo, Reader
 from rcsqualify.contacts.sniff import FORMATS, check_encoding, sniff_format
 from rcsqualify.contacts.spool import remove_spool, spool_stdin, spool_stream
@@ -208,6 +208,12 @@ class ContactSource:
         """Record batches of the file, every cell as a string (null for a missing cell),
         columns named by their unique names."""
         return self._reader.batches(columns or list(self.columns))
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The input's columns as the annotated output holds them: ``columns``, then
+        ``extra`` when a CSV row was longer than the header (known after pass 1)."""
+        return [*self.columns, *([EXTRA_COLUMN] if self.info.long_rows else [])]
 
     def phone_batches(self) -> Iterator[pa.Array]:
         for batch in self.batches([self.info.column]):

@@ -168,7 +168,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
     counts = {name: int(np.count_nonzero(codes == i)) for i, name in enumerate(lists)}
     counts["duplicates"] = int(np.count_nonzero(codes == -1))
     delimiter = source.info.delimiter or ","
-    escape_columns = len(source.columns) if csv_escape else 0
+    escape_columns = len(source.output_columns) if csv_escape else 0
     sheets = {name: _TextSheet(name) for name in lists
               if xlsx and counts[name] <= XLSX_MAX_ROWS}
     tmp_paths: dict[str, Path] = {}

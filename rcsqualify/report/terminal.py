@@ -46,6 +46,11 @@ def read_line(info: dict[str, Any]) -> str:
         parts.append(f"sheet {info['sheet']!r}")
     if info.get("header") is False:
         parts.append("no header row")
+    if info.get("short_rows"):
+        parts.append(f"{info['short_rows']} short rows (missing cells read as empty)")
+    if info.get("long_rows"):
+        parts.append(f"{info['long_rows']} long rows (cells past the header kept in "
+                     "column 'extra')")
     if info.get("formulas_without_value"):
         parts.append(f"{info['formulas_without_value']} formula cells without a saved "
                      "result (read as missing: open and save the file in a spreadsheet "

@@ -107,7 +107,7 @@ def annotated_batches(source: ContactSource, result: CheckResult, plan: Numberin
         extra = ann.columns(offset, offset + n)
         offset += n
         if names is None:  # identity unless a verdict column was added to Annotator only
-            names = unique_names(list(source.columns), reserved=tuple(extra))
+            names = unique_names(batch.schema.names, reserved=tuple(extra))
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, *extra.values()], names=[*names, *extra.keys()])
     if offset != len(result.rows.key):
@@ -197,4 +197,4 @@ def write_annotated(path: str, source: ContactSource, result: CheckResult,
                     plan: NumberingPlan, *, csv_escape: bool = True) -> int:
     delimiter = source.info.delimiter or ","
     return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter,
-                         escape_columns=len(source.columns) if csv_escape else 0)
+                         escape_columns=len(source.output_columns) if csv_escape else 0)
