@@ -281,3 +281,72 @@ def test_a_redis_cache_needs_a_key_kept_outside_it(
     emulator.reset(quota=1000)
     _, report = _check(emulator, f, redis_url, "--cache-key-file", str(key_file))
     assert report["api"]["requests"] == 0  # type: ignore[index]
+
+
+# -- attacks on the key and its fingerprint (issue #23 item 15, second look) -------------
+@pytest.mark.parametrize("damage", ["", "x" * 100_000 + "\n::error::pwn", "45592BC2778199"])
+def test_a_damaged_fingerprint_is_exit_2_never_a_door_for_any_key(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+        damage: str) -> None:
+    """An empty fingerprint matched no key and so let every key in: a wrong key read as
+    an empty cache, asked every number again, and the check stayed off for good. A
+    huge one was quoted whole in the error line."""
+    import sqlite3
+
+    f = contacts_file(tmp_path, frte_numbers(4))
+    cache = tmp_path / "cache"
+    assert _check(emulator, f, cache)[0].exit_code == 0  # type: ignore[attr-defined]
+    con = sqlite3.connect(cache / "answers.sqlite")
+    with con:
+        con.execute("UPDATE meta SET value=? WHERE key='key_fingerprint'", (damage,))
+    con.close()
+    emulator.reset(quota=1000)
+    for key in (OTHER_KEY, TEST_CACHE_KEY):
+        monkeypatch.setenv("RCSQUALIFY_CACHE_KEY", key)
+        result = run_cli(["check", str(f), *emulator.bothub_args(), "--cache-dir",
+                          str(cache)])
+        assert result.exit_code == 2, result.stderr
+        line = result.stderr.strip()
+        assert line.count("\n") == 0 and len(line) < 400, line
+        assert "is damaged: its key fingerprint" in line and "::error" not in line
+    assert not emulator.stats()["requests"].get("bothub")
+
+
+def test_a_damaged_redis_fingerprint_is_exit_2(
+        tmp_path: Path, emulator: Emulator, redis_url: str) -> None:
+    import redis
+
+    f = contacts_file(tmp_path, frte_numbers(3))
+    assert _check(emulator, f, redis_url)[0].exit_code == 0  # type: ignore[attr-defined]
+    r = redis.Redis.from_url(redis_url)
+    for damage in (b"", b"\xff\xfe not UTF-8"):
+        r.set("rcsq:keyid", damage)
+        result = run_cli(["check", str(f), *emulator.bothub_args(), "--cache-url",
+                          redis_url])
+        assert result.exit_code == 2, result.stderr
+        assert "is damaged: its key fingerprint" in result.stderr, result.stderr
+    assert r.get("rcsq:keyid") == b"\xff\xfe not UTF-8"  # not overwritten by a claim
+
+
+def test_32_characters_are_not_a_raw_key(tmp_path: Path, emulator: Emulator,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``openssl rand -hex 16`` (32 hexadecimal characters) or a 32-letter password was
+    taken as 32 raw bytes: a key the README says is refused, accepted silently."""
+    f = contacts_file(tmp_path, frte_numbers(2))
+    half = TEST_CACHE_KEY[:32]
+    monkeypatch.setenv("RCSQUALIFY_CACHE_KEY", half)
+    result = run_cli(["check", str(f), *emulator.bothub_args(), "--cache-dir",
+                      str(tmp_path / "c1")])
+    assert result.exit_code == 2 and "RCSQUALIFY_CACHE_KEY is not a cache key" in result.stderr
+    assert half not in result.stderr
+    monkeypatch.delenv("RCSQUALIFY_CACHE_KEY")
+    text_file, raw_file = tmp_path / "half.key", tmp_path / "raw.key"
+    text_file.write_text("correct horse battery staple!!!")  # 32 printable characters
+    raw_file.write_bytes(bytes(range(200, 232)))  # a copied secret.key: raw bytes
+    result = run_cli(["check", str(f), *emulator.bothub_args(), "--cache-dir",
+                      str(tmp_path / "c2"), "--cache-key-file", str(text_file)])
+    assert result.exit_code == 2 and "is not a cache key" in result.stderr, result.stderr
+    result, _ = _check(emulator, f, tmp_path / "c3", "--cache-key-file", str(raw_file))
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    assert (fingerprint(bytes(range(200, 232))).encode()
+            in (tmp_path / "c3" / "answers.sqlite").read_bytes())

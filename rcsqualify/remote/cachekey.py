@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +67,25 @@ class KeyOptions:
     in_store: bool = False
 
 
+#: the length of a fingerprint: anything else in a store is damage
+FINGERPRINT_CHARS = 16
+_FINGERPRINT = re.compile(f"[0-9a-f]{{{FINGERPRINT_CHARS}}}")
+_FINGERPRINT_NAME = "key_fingerprint in answers.sqlite, rcsq:keyid in Redis"
+
+
 def fingerprint(key: bytes) -> str:
     """A short public name of a key: recognizing it does not reveal it."""
-    return hmac.new(key, b"rcsqualify cache key fingerprint", hashlib.sha256).hexdigest()[:16]
+    return hmac.new(key, b"rcsqualify cache key fingerprint",
+                    hashlib.sha256).hexdigest()[:FINGERPRINT_CHARS]
 
 
-def parse_key(data: bytes, where: str) -> bytes:
-    """32 raw bytes, or 64 hexadecimal characters (white space around ignored)."""
-    if len(data) == SECRET_BYTES:
+def parse_key(data: bytes, where: str, raw: bool = False) -> bytes:
+    """64 hexadecimal characters (white space around ignored), or, from a file
+    (``raw``), 32 raw bytes (a copied ``secret.key``). 32 bytes that read as text (32
+    hexadecimal characters from ``openssl rand -hex 16``, a 32-letter password) are not
+    raw bytes: a random key is text by chance about once in 10¹³, so such a value is a
+    mistake, refused like any other wrong key rather than taken as a weak one."""
+    if raw and len(data) == SECRET_BYTES and not _looks_like_text(data):
         return data
     text = data.strip()
     try:
@@ -83,8 +95,14 @@ def parse_key(data: bytes, where: str) -> bytes:
     if len(key) != SECRET_BYTES:
         raise ConfigurationError(
             f"{where} is not a cache key: it must be 64 hexadecimal characters (make one "
-            "with 'openssl rand -hex 32') or 32 raw bytes (the value is not shown)")
+            "with 'openssl rand -hex 32')" + (" or, in a file, 32 raw bytes" if raw else "")
+            + " (the value is not shown)")
     return key
+
+
+def _looks_like_text(data: bytes) -> bool:
+    """Printable ASCII and white space only."""
+    return all(0x20 <= b < 0x7F or b in b"\t\r\n" for b in data)
 
 
 def read_key_file(path: Path) -> bytes:
@@ -96,7 +114,7 @@ def read_key_file(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigurationError(f"{where}: cannot read the cache key "
                                  f"({exc.strerror or type(exc).__name__})") from None
-    return parse_key(data, where)
+    return parse_key(data, where, raw=True)
 
 
 def in_ci(environ: Mapping[str, str]) -> bool:
@@ -146,6 +164,14 @@ def settle_key(store: AnswerStore, options: KeyOptions, need: Need,
     given = given_key(options, environ, cache_dir)
     stored = store.stored_secret()
     held = store.key_fingerprint()
+    if held is not None and not _FINGERPRINT.fullmatch(held):
+        # an empty one would match no key and let any key in: a wrong key would read as
+        # an empty cache; a long one would be quoted in full (not shown, it is not ours)
+        raise ConfigurationError(
+            f"{where} is damaged: its key fingerprint ({_FINGERPRINT_NAME}) is not one "
+            f"({len(held)} characters, not {FINGERPRINT_CHARS} hexadecimal); nothing was "
+            "read. Give its key and restore the fingerprint from a backup, or use another "
+            "cache")
     shared_why = ("a Redis server" if store.kind == "redis"
                   else "saved by CI" if in_ci(environ) else "")
     if given is not None:

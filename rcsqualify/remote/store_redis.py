@@ -391,7 +391,10 @@ class RedisStore(AnswerStore):
         self._key_command(lambda: self.r.delete(f"{REDIS_PREFIX}secret"))
 
     def key_fingerprint(self) -> str | None:
-        return text_of(self._key_command(lambda: self.r.get(KEY_ID)))
+        value = self._key_command(lambda: self.r.get(KEY_ID))
+        if isinstance(value, bytes):  # bytes not UTF-8 are damage, said as such by the caller
+            return value.decode(errors="replace")
+        return text_of(value)
 
     def claim_fingerprint(self, fingerprint: str) -> str:
         self._key_command(lambda: self.r.set(KEY_ID, fingerprint, nx=True))
