@@ -22,13 +22,47 @@ WORDS = ["jean", "dupont", "gmail", "rue de la", "Paix", "75002", "bureau", "Dup
 @pytest.mark.parametrize(("cell", "masked"), [
     ("jean.dupont@gmail.com", "j•••.d•••••@g••••.c••"),
     ("12 rue de la Paix 75002", "1• r•• d• l• P••• 7••••"),
-    ("06 12 34 56 78 (bureau M. Dupont)", "0• 1• 3• 5• 7• (b••••• M. D•••••)"),
-    ("+33 6 12 34", "+3• 6 1• 3•"),
+    ("06 12 34 56 78 (bureau M. Dupont)", "0• •• •• •• •• (b••••• M. D•••••)"),
+    ("+33 6 12 34", "+3• • •• ••"),
+    # a number typed a digit at a time was a row of one-digit words, all shown
+    ("0 6 1 2 3 4 5 6 7 8 9", "0 • • • • • • • • • •"),
+    ("0-6-1-2-3-4-5-6-7-8 bureau", "0-•-•-•-•-•-•-•-•-• b•••••"),
+    ("٠٦١٢٣٤٥٦٧٨", "٠•••••••••"),  # Arabic-Indic digits
+    # a combining mark is no letter: the letter after it started a new word, shown
+    ("He\u0301le\u0300ne Dupont", "H••••• D•••••"),
+    ("नमस्ते दुनिया", "न••• दु••"),  # Devanagari vowel signs and virama
+    ("张伟 北京市", "张• 北••"),
+    ("😀 Zoë", "😀 Z••"),
     ("", ""),
 ])
 def test_mask_cell_keeps_the_shape_only(cell: str, masked: str) -> None:
     assert mask_cell(cell) == masked
-    assert len(mask_cell(cell)) == len(cell)
+    import unicodedata
+
+    def shape(text: str) -> int:  # characters that take a place: marks ride on them
+        return sum(not unicodedata.category(c).startswith("M") for c in text)
+
+    assert shape(mask_cell(cell)) == shape(cell)
+
+
+def test_reports_never_quote_a_number_typed_digit_by_digit(tmp_path: Path) -> None:
+    """Real run: the JSON, HTML and Markdown reports' examples of cells too long, not a
+    number, in another script: none quotes two digits of a number or a word in clear."""
+    cells = ["0 6 1 2 3 4 5 6 7 8 9", "+33 6 1 2 3 4 5 6 7 8 9",
+             "0-6-9-8-7-6-5-4-3-2 bureau", "Je\u0301ro\u0302me Dupont", "नमस्ते दुनिया"]
+    f = write_csv(tmp_path / "c.csv", [["mobile"], *[[c] for c in cells], ["0612345678"]])
+    outs = {"json": tmp_path / "r.json", "html": tmp_path / "r.html",
+            "md": tmp_path / "r.md"}
+    result = run_cli(["check", str(f), "--json-report", str(outs["json"]), "--html-report",
+                      str(outs["html"]), "--markdown-report", str(outs["md"])])
+    assert result.exit_code == 1, result.stderr
+    examples = json.loads(outs["json"].read_text(encoding="utf-8"))["examples"]
+    shown = [e for cells in examples.values() for e in cells]
+    assert len(shown) == len(cells), shown
+    for text in [*(p.read_text(encoding="utf-8") for p in outs.values()),
+                 result.stdout + result.stderr]:
+        for clear in ("6 1 2", "1 2 3", "9-8-7", "\u0301r", "\u0302m", "दुनिया", "स्ते"):
+            assert clear not in text, clear
 
 
 def test_reports_never_quote_a_cell_in_clear(tmp_path: Path) -> None:

@@ -8,24 +8,46 @@ brackets. ``mask_cell`` is the one rule every report's examples go through.
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
-#: a letter or digit right after another one: all but the first of each word
-_INSIDE_WORD = re.compile(r"(?<=[^\W_])[^\W_]")
 MASK = "\u2022"  # •
 
 
 def mask_cell(cell: str) -> str:
     """The shape of a cell without its content: the first character of each word (a run
-    of letters and digits) stays, every other letter or digit becomes ``•``, everything
-    else (spaces, punctuation, ``@``, ``+``) stays where it was.
+    of letters, digits and the combining marks written on them) stays, every other letter
+    or digit becomes ``•``, everything else (spaces, punctuation, ``@``, ``+``) stays
+    where it was. A number is one word across its separators: a digit after another
+    digit with only spaces or punctuation between is masked too.
 
     ``jean.dupont@gmail.com`` → ``j•••.d•••••@g••••.c••``; ``12 rue de la Paix 75002`` →
-    ``1• r•• d• l• P••• 7••••``; ``06 12 34 56 78`` → ``0• 1• 3• 5• 7•``. Enough to see
+    ``1• r•• d• l• P••• 7••••``; ``06 12 34 56 78`` → ``0• •• •• •• ••``. Enough to see
     what kind of mistake a column holds (an address, a number with a comment, a
     number cut short), not enough to read a person's number, name or address.
+
+    Why digits across separators: a number typed one digit at a time (``0 6 1 2 3 4 5 6
+    7 8 9``) would otherwise be a run of one-digit words, all shown. Why marks inside a
+    word: a decomposed accent (``He\u0301le\u0300ne``) or an Indic vowel sign is not a
+    letter, and the letter after it would start a new word, shown; a mark on a masked
+    letter goes with it (the shape is the letters'), a mark on the first letter stays.
     """
-    return _INSIDE_WORD.sub(MASK, cell)
+    out: list[str] = []
+    in_word = False  # inside a run of letters, digits and marks
+    in_number = False  # a digit seen, and no letter since
+    for ch in cell:
+        if unicodedata.category(ch)[0] == "M":  # a combining mark: part of its word
+            if not (in_word and out and out[-1] == MASK):
+                out.append(ch)
+            continue
+        if ch.isalnum():
+            digit = ch.isnumeric()
+            keep = not in_word and not (digit and in_number)
+            out.append(ch if keep else MASK)
+            in_word, in_number = True, digit
+        else:
+            in_word = False
+            out.append(ch)
+    return "".join(out)
 
 
 def mask_number(cell: str) -> str:
