@@ -132,6 +132,7 @@ def read_and_normalize(source: ContactSource, plan: NumberingPlan,
         if progress:
             estimate = source.estimated_rows
             progress("read", rows.size, max(estimate, rows.size) if estimate else None)
+    _drop_footer(source, rows)
     source.info.rows = rows.size
     # Arrow read ahead (up to 32 blocks): what its pool kept of them goes back to the
     # system now, not whenever it next allocates (its pages would count all run long)
@@ -139,6 +140,29 @@ def read_and_normalize(source: ContactSource, plan: NumberingPlan,
 
     pa.default_memory_pool().release_unused()
     return rows.result()
+
+
+#: Phone-cell reasons a total line reads as (a label, nothing, or a count)
+_FOOTER_REASONS = tuple(REASONS.index(r) for r in ("empty", "not_a_number", "too_short"))
+
+
+def _drop_footer(source: ContactSource, rows: _Rows) -> None:
+    """Leave the total/footer rows at the end out of the rows (``contacts/footer.py``):
+    the file is read once more for their other cells, only when its last row's phone
+    cell is no number."""
+    from rcsqualify.contacts.footer import MAX_FOOTER_ROWS, footer_rows
+
+    reasons = rows.arrays["reason"][max(0, rows.size - MAX_FOOTER_ROWS):rows.size]
+    candidates = 0
+    for reason in reversed(reasons.tolist()):
+        if reason not in _FOOTER_REASONS:
+            break
+        candidates += 1
+    if not candidates:
+        return
+    footer = footer_rows(source.tail_rows(candidates))
+    rows.size -= footer
+    source.info.footer_rows = footer
 
 
 _FIELDS = ("reason", "repaired", "key", "block", "kind")

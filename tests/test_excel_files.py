@@ -81,3 +81,64 @@ def test_a_ragged_row_after_whole_blocks_keeps_order(tmp_path: Path, encoding: s
     assert table.column("Ville").to_pylist()[7] == "Évry"
     extra = table.column("extra").to_pylist()
     assert extra[2500] == "x" and extra.count("") == n - 1
+
+
+# -- footer / total rows -------------------------------------------------------------
+def test_a_total_row_is_a_footer_not_an_invalid_number(tmp_path: Path) -> None:
+    """``TOTAL;;3`` at the end was an invalid number counted against the base: it is a
+    footer (read line, ``input.footer_rows``), out of the rows and the messages, and
+    kept in the annotated output with reason ``footer`` (every input row is there)."""
+    f = tmp_path / "export.csv"
+    f.write_text("nom;tel;ville\n" + "".join(f"N{i};{PHONES[i]};Paris\n" for i in range(3))
+                 + "Sous-total :;3;\nTOTAL;;3\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    split = tmp_path / "lists"
+    result, report = check_json([str(f), "--threshold", "1", "-o", str(out),
+                                 "--split-dir", str(split)])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["footer_rows"] == 2 and report["input"]["rows"] == 3
+    assert report["counts"]["rows"] == 3 and report["counts"]["invalid"] == 0
+    rows = _annotated(out)
+    assert [r["nom"] for r in rows] == ["N0", "N1", "N2", "Sous-total :", "TOTAL"]
+    assert [r["reason"] for r in rows[3:]] == ["footer", "footer"]
+    assert [r["status"] for r in rows[3:]] == ["", ""]
+    listed = [r["nom"] for p in split.glob("*.csv") for r in _annotated(p)]
+    assert sorted(listed) == ["N0", "N1", "N2"]
+    text = run_cli(["check", str(f), "--threshold", "1"]).stderr
+    assert "2 footer row(s)" in text
+
+
+@pytest.mark.parametrize("last", [
+    "Total;0607123499;3",      # a phone-like value: a contact, never a footer
+    "Totalement;;3",           # not the label
+    "Total;;",                 # no sum or count beside it
+])
+def test_what_is_not_a_footer(tmp_path: Path, last: str) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text(f"nom;tel;n\nA;{PHONES[0]};1\n{last}\n", encoding="utf-8")
+    _result, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["footer_rows"] == 0 and report["counts"]["rows"] == 2
+
+
+def test_a_total_row_in_the_middle_is_a_row(tmp_path: Path) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text(f"nom;tel\nTotal;3\nA;{PHONES[0]}\n", encoding="utf-8")
+    _result, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["footer_rows"] == 0 and report["counts"]["rows"] == 2
+
+
+def test_an_xlsx_total_row_is_a_footer(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Nom", "Téléphone", "Montant"])
+    for i in range(4):
+        ws.append([f"N{i}", PHONES[i], 10 * i])
+    ws.append(["Somme", None, 60])
+    f = tmp_path / "export.xlsx"
+    wb.save(f)
+    _result, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["footer_rows"] == 1 and report["counts"]["rows"] == 4
+    assert report["counts"]["invalid"] == 0

@@ -41,6 +41,8 @@ class InputInfo:
     #: past the header kept in the ``extra`` column): issue #26 item 5
     short_rows: int = 0
     long_rows: int = 0
+    #: total/footer rows at the end, left out of ``rows`` (``footer.py``)
+    footer_rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,7 @@ class InputInfo:
             "columns_renamed": dict(self.columns_renamed),
             "formulas_without_value": self.formulas_without_value,
             "short_rows": self.short_rows, "long_rows": self.long_rows,
+            "footer_rows": self.footer_rows,
         }
 
 

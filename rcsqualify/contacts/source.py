@@ -215,6 +215,22 @@ class ContactSource:
         ``extra`` when a CSV row was longer than the header (known after pass 1)."""
         return [*self.columns, *([EXTRA_COLUMN] if self.info.long_rows else [])]
 
+    def tail_rows(self, count: int) -> list[list[str | None]]:
+        """The cells of the last ``count`` rows (a full read: asked only when the last
+        rows may be a footer, ``footer.py``)."""
+        kept: list[pa.RecordBatch] = []
+        held = 0
+        for batch in self.batches():
+            kept.append(batch)
+            held += batch.num_rows
+            while kept and held - kept[0].num_rows >= count:
+                held -= kept.pop(0).num_rows
+        if not kept:
+            return []
+        table = pa.Table.from_batches(kept)
+        table = table.slice(max(0, table.num_rows - count))
+        return [list(row.values()) for row in table.to_pylist()]
+
     def phone_batches(self) -> Iterator[pa.Array]:
         for batch in self.batches([self.info.column]):
             yield batch.column(0)

@@ -163,7 +163,8 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise cannot_write(target, exc) from exc
-    codes = list_codes(result)
+    # footer rows (at the end, left out of the result) are in no list
+    codes = np.append(list_codes(result), np.full(source.info.footer_rows, -2, np.int8))
     lists = lists_of(result)
     counts = {name: int(np.count_nonzero(codes == i)) for i, name in enumerate(lists)}
     counts["duplicates"] = int(np.count_nonzero(codes == -1))

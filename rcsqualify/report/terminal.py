@@ -51,6 +51,9 @@ def read_line(info: dict[str, Any]) -> str:
     if info.get("long_rows"):
         parts.append(f"{info['long_rows']} long rows (cells past the header kept in "
                      "column 'extra')")
+    if info.get("footer_rows"):
+        parts.append(f"{info['footer_rows']} footer row(s) (a total line: not a contact, "
+                     "kept in the output with reason footer)")
     if info.get("formulas_without_value"):
         parts.append(f"{info['formulas_without_value']} formula cells without a saved "
                      "result (read as missing: open and save the file in a spreadsheet "

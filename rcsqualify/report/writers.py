@@ -102,17 +102,29 @@ def annotated_batches(source: ContactSource, result: CheckResult, plan: Numberin
     ann = Annotator(result, plan)
     names: list[str] | None = None
     offset = 0
+    contacts = len(result.rows.key)
     for batch in source.batches():
         n = batch.num_rows
-        extra = ann.columns(offset, offset + n)
+        real = max(0, min(n, contacts - offset))
+        extra = ann.columns(offset, offset + real)
+        if real < n:  # the total/footer rows at the end (contacts/footer.py)
+            extra = _with_footer(extra, n - real)
         offset += n
         if names is None:  # identity unless a verdict column was added to Annotator only
             names = unique_names(batch.schema.names, reserved=tuple(extra))
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, *extra.values()], names=[*names, *extra.keys()])
-    if offset != len(result.rows.key):
+    if offset != contacts + source.info.footer_rows:
         raise InputError(f"{source.info.path} changed while it was read "
-                         f"({offset} rows now, {len(result.rows.key)} before)")
+                         f"({offset} rows now, {contacts} before)")
+
+
+def _with_footer(columns: dict[str, pa.Array], footer: int) -> dict[str, pa.Array]:
+    """``columns`` followed by ``footer`` rows annotated only with reason ``footer``."""
+    blank = pa.array([""] * footer, pa.string())
+    return {name: pa.concat_arrays([col, pa.array(["footer"] * footer, pa.string())
+                                    if name == "reason" else blank])
+            for name, col in columns.items()}
 
 
 #: The one atomic-write helper, under the name the runner has always imported.
