@@ -416,3 +416,24 @@ def test_a_message_about_the_request_is_told_from_one_about_the_contact(
     from rcsqualify.remote.answers import about_the_request
 
     assert about_the_request(message) is about
+
+
+# -- JSON that parses nowhere: an integer past Python's digit limit, nesting too deep -------
+
+@pytest.mark.parametrize(("family", "status", "body"), [
+    ("bothub", 404, '{"error": {"code": 404, "message": "x", "status": "NOT_FOUND"}, '
+     '"n": ' + "1" * 5000 + "}"),
+    ("bothub", 200, '{"capabilities": ' + "[" * 50_000 + "]" * 50_000 + "}"),
+    ("rbm", 200, '{"features": ' + "[" * 50_000 + "]" * 50_000 + "}"),
+])
+def test_json_no_parser_can_read_is_a_failure_not_a_crash(
+        tmp_path: Path, emulator: Emulator, family: str, status: int, body: str) -> None:
+    serve(emulator, family, status, body, count=5)
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(5))
+    args = rbm(emulator, tmp_path, cache) if family == "rbm" else bothub(emulator, cache)
+    result, report = check_json([str(f), *args])
+    assert result.exit_code == 3 and "unexpected" not in result.stderr, result.stderr
+    assert report["reasons"]["capability_error"] == 5
+    assert report["api"]["providers"][family]["answers"]["kinds"] == {"unreadable_json": 5}
+    assert cached_entries(cache) == 0

@@ -243,7 +243,7 @@ def server_message(content: bytes, hide: tuple[str, ...] = ()) -> str:
 def _server_words(content: bytes) -> str:
     try:
         data = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         text = content[:300].decode("utf-8", "replace")
         return safe_text(re.sub(r"<[^>]*>", " ", text), 120)
     if isinstance(data, dict):
@@ -525,7 +525,7 @@ class ClientCredentialsToken(TokenSource):
         try:
             data = json.loads(raw.content)
             token = data["access_token"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             if _is_json_type(raw.headers):
                 raise Transient("token_malformed") from exc
             raise ConfigurationError(
@@ -890,6 +890,11 @@ class HttpLayer:
                 raise Transient("malformed_json") from exc  # cut short on the way: retry
             kind = f"not_json_{content_label(raw).replace(' ', '_')}"
             raise self.reject(Answer(raw.status, None), kind, url) from exc
+        except (ValueError, RecursionError) as exc:
+            # well-formed JSON no one can read: an integer past Python's digit limit,
+            # nesting past the recursion limit. Not cut short on the way, so not
+            # retried: a failure for this number, like any unrecognized answer
+            raise self.reject(Answer(raw.status, None), "unreadable_json", url) from exc
 
 
 async def run_all(items: list[Any], worker: Callable[[Any], Awaitable[None]],
