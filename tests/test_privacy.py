@@ -211,3 +211,27 @@ def test_a_sheet_name_with_a_bidi_override_is_shown_inert(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert "\u202e" not in result.stderr and "Clients" in result.stderr
     assert "rcsq:b:" in result.stderr and "\U0001f171" not in result.stderr
+
+
+@pytest.mark.parametrize("how", [["--debug"], []])
+def test_a_url_password_holding_at_signs_is_masked_whole(tmp_path: Path,
+                                                        how: list[str]) -> None:
+    """The one-line error masked a URL's password only up to its first ``@``
+    (``bob:***@tpw@``), and ``--debug`` printed rcsqualify's own message, password and
+    all, in the traceback."""
+    import os
+    import subprocess
+    import sys
+
+    f = write_csv(tmp_path / "c.csv", [["mobile"], ["0612345678"]])
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    done = subprocess.run([exe, "check", str(f), "--mnp-url", "http://bob:s3cr@tpw@/x",
+                           *how], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=120)
+    assert done.returncode in (1, 2), done.stderr
+    assert "--mnp-url must be an http:// or https:// URL" in done.stderr
+    assert "bob:***@/x" in done.stderr, done.stderr
+    for part in ("s3cr", "tpw"):
+        assert part not in done.stderr
+    if how:
+        assert "Traceback (most recent call last)" in done.stderr

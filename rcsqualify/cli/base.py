@@ -112,8 +112,14 @@ def stdout_console(**settings: Any) -> "Console":
 
 
 #: ``scheme://user:password@`` in anything a message quotes (a URL given where a path
-#: was expected is echoed as given; Path folds ``//`` into ``/``)
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^/\s:@]*:)[^@\s/]+@")
+#: was expected is echoed as given; Path folds ``//`` into ``/``). The password runs to
+#: the last ``@`` before the host, as URL parsers read it: ``p@ss`` is one password
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^/\s:@]*:)[^\s/]*@")
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every URL it quotes replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -121,7 +127,7 @@ def fail(message: str, code: int) -> typer.Exit:
     password inside a URL it quotes is masked, and what it quotes from outside (a file
     name with ESC or OSC sequences, a sheet name with U+202E, ``::error::``) is inert
     (``textsafe.safe_line``)."""
-    one_line = _URL_PASSWORD.sub(r"\1***@", safe_line(message))
+    one_line = mask_url_passwords(safe_line(message))
     typer.echo(f"rcsqualify: error: {one_line}", err=True)
     return typer.Exit(code)
 
@@ -214,17 +220,24 @@ def mask_quoted_input(exc: BaseException) -> None:
     reports' rule (``report.masking.mask_cell``): a parser's message quotes the row it
     failed on (``ArrowInvalid: … B;0698765432;extra;Jean Dupont``), and a traceback is
     pasted into tickets. rcsqualify's own messages name lines and columns, never cells
-    (CONTRACT §11); an ``OSError``'s is the system's reason and a file name."""
+    (CONTRACT §11); an ``OSError``'s is the system's reason and a file name. A URL's
+    password is masked in every message, rcsqualify's own included: the one-line error
+    masks it (``fail``), and the traceback must not show what the line hides."""
     from rcsqualify.report.masking import mask_cell
 
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if not isinstance(current, RcsQualifyError | OSError) and current.args:
+        if isinstance(current, RcsQualifyError | OSError):
+            current.args = tuple(mask_url_passwords(a) if isinstance(a, str) else a
+                                 for a in current.args)
+            if isinstance(current, OSError) and isinstance(current.filename, str):
+                current.filename = mask_url_passwords(current.filename)
+        elif current.args:
+            original = current.args
             try:
-                masked = tuple(mask_cell(str(a)) for a in current.args)
-                original = current.args
+                masked = tuple(mask_cell(mask_url_passwords(str(a))) for a in current.args)
                 current.args = masked
                 str(current)  # an exception whose message is not its args: leave it
             except Exception:
