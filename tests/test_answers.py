@@ -437,3 +437,36 @@ def test_json_no_parser_can_read_is_a_failure_not_a_crash(
     assert report["reasons"]["capability_error"] == 5
     assert report["api"]["providers"][family]["answers"]["kinds"] == {"unreadable_json": 5}
     assert cached_entries(cache) == 0
+
+
+@pytest.mark.parametrize("family", ["rbm", "bothub"])
+def test_negatives_differing_only_by_a_request_id_or_a_time_are_one_body(
+        tmp_path: Path, emulator: Emulator, family: str) -> None:
+    """A wrong path (or a gateway) whose not-found body carries a request id and a
+    timestamp is still one answer repeated: the guard stops it, nothing is cached."""
+    emulator.configure(inject=[
+        {"family": family, "status": 404, "count": 1, "content_type": "application/json",
+         "body": envelope(404, f"Requested entity was not found. (request {i:08x}-9c1e)",
+                          "NOT_FOUND", requestId=f"req-{i * 7919:06d}a3",
+                          timestamp=f"2026-12-07T01:{i % 60:02d}:{i * 13 % 60:02d}.{i}Z")}
+        for i in range(1, 200)])
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(58))
+    args = rbm(emulator, tmp_path, cache) if family == "rbm" else bothub(emulator, cache)
+    result = run_cli(["check", str(f), *args])
+    assert_stopped(result, "first 20 answers", "identical body", "nothing was cached")
+    assert cached_entries(cache) == 0
+
+
+def test_negatives_of_different_kinds_still_release_the_held_ones(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """A 404 and an empty list are two answers, not one repeated: trusted, cached."""
+    emulator.configure(inject=[
+        {"family": "bothub", "count": 1, "content_type": "application/json",
+         **({"status": 404, "body": envelope(404, "contact not found", "NOT_FOUND")}
+            if i % 2 else {"status": 200, "body": '{"capabilities": []}'})}
+        for i in range(30)])
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, frte_numbers(30))
+    _, report = check_json([str(f), *bothub(emulator, cache)])
+    assert report["counts"]["not_rcs"] == 30 and cached_entries(cache) == 30

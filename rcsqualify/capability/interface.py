@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import contextvars
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -48,6 +49,8 @@ CODE_OF = {"yes": RCS_YES, "no": RCS_NO, "nofeature": RCS_NO_FEATURE}
 _CODE_OR_MISS: dict[str | None, int] = {k: int(v) for k, v in CODE_OF.items()}
 #: negative answers in a row at the start of a run, all with one body, that stop it
 NEGATIVES_AT_START = 20
+#: a word holding a digit: what differs per request in one repeated answer (ids, times)
+_VARYING = re.compile(r"[\w.:+-]*\d[\w.:+-]*")
 #: the body of the negative answer ``answer_one`` just read (set by ``negative``, read
 #: by the caller of ``answer_one``: both run in the one task that awaits it)
 _NEGATIVE_BODY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -184,9 +187,13 @@ class CapabilityProvider:
 
     def negative(self, answer: Answer) -> None:
         """Per-number providers call this for every negative answer they recognize, so
-        that a run of identical negatives at the start can be told from a real one."""
-        _NEGATIVE_BODY.set(f"{answer.status} "
-                           + json.dumps(answer.body, sort_keys=True, default=str)[:2000])
+        that a run of identical negatives at the start can be told from a real one.
+        Bodies are compared with every word holding a digit masked: a request id, a
+        timestamp or the number echoed back differ per request even when the answer
+        is one repeated (a wrong path's or a gateway's), while two kinds of negative
+        (a 404 envelope, an empty list) still differ in their words and keys."""
+        text = json.dumps(answer.body, sort_keys=True, default=str)[:2000]
+        _NEGATIVE_BODY.set(f"{answer.status} {_VARYING.sub('#', text)}")
 
     async def _asked(self, e164: str) -> str:
         """``answer_one``, cached at once, or held while the run has seen negatives only
