@@ -370,9 +370,18 @@ def build_provider(s: Settings, cache: LookupCache | None, notify: Notify | None
 
 def open_contacts(s: Settings) -> ContactSource:
     """The input as the reading options say (a check and a dry run read it alike)."""
+    skip = s.skip_rows
+    if s.header_row is not None:
+        if skip is not None:
+            raise InputError("--skip-rows and --header-row say the same thing: give one")
+        if s.header_row < 1:
+            raise InputError("--header-row counts from 1 (the first row)")
+        skip = s.header_row - 1
+    if skip is not None and skip < 0:
+        raise InputError("--skip-rows must be 0 or more")
     return ContactSource(s.input, column=s.column, encoding=s.encoding,
                          delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
-                         header=s.header)
+                         header=s.header, skip_rows=skip)
 
 
 def execute_check(s: Settings, console: Console) -> CheckRun:
@@ -508,6 +517,8 @@ FORMAT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "encoding": ("--encoding", ("csv",)),
     "delimiter": ("--delimiter", ("csv",)),
     "header": ("--header/--no-header", ("csv", "xlsx", "xls")),
+    "skip_rows": ("--skip-rows", ("csv", "xlsx", "xls")),
+    "header_row": ("--header-row", ("csv", "xlsx", "xls")),
 }
 
 

@@ -35,6 +35,8 @@ class Settings:
     sheet: str | None = None
     input_format: str | None = None
     header: bool | None = None  # --header / --no-header; None: detected (CONTRACT §11)
+    skip_rows: int | None = None  # rows above the header; None: a title row detected
+    header_row: int | None = None  # the header's row number (1-based): skip_rows + 1
     csv_escape: bool = True  # spreadsheet-safe CSV outputs (CONTRACT §11)
     operator: str = "FRTE"
     threshold: float = 0.15

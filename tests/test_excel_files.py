@@ -142,3 +142,67 @@ def test_an_xlsx_total_row_is_a_footer(tmp_path: Path) -> None:
     _result, report = check_json([str(f), "--threshold", "1"])
     assert report["input"]["footer_rows"] == 1 and report["counts"]["rows"] == 4
     assert report["counts"]["invalid"] == 0
+
+
+# -- title rows, --skip-rows, --header-row ---------------------------------------------
+def test_a_title_row_above_the_header_is_skipped_and_said(tmp_path: Path) -> None:
+    """The title and the header counted as contacts (and the delimiter went unseen when
+    the title line had none): the title row is detected, skipped and said."""
+    for name, text in (("semi.csv", "Export clients 2026;;\nNom;Tél;Ville\n"),
+                       ("bare.csv", "Export clients du 07/12/2026\n\nNom;Tél;Ville\n")):
+        f = tmp_path / name
+        f.write_text(text + "".join(f"N{i};{PHONES[i]};Paris\n" for i in range(3))
+                     + f"N3;{PHONES[3]};Paris;note\n", encoding="utf-8")
+        out = tmp_path / f"out-{name}"
+        result, report = check_json([str(f), "--threshold", "1", "-o", str(out)])
+        assert result.exit_code == 0, result.stderr
+        assert report["input"]["title_row"] is True and report["input"]["skipped_rows"] == 1
+        assert report["counts"]["rows"] == 4 and report["counts"]["invalid"] == 0
+        assert report["input"]["delimiter"] == ";" and report["input"]["column"] == "Tél"
+        assert [r["Nom"] for r in _annotated(out)] == ["N0", "N1", "N2", "N3"]
+        assert "title row above the header skipped" in run_cli(
+            ["check", str(f), "--threshold", "1"]).stderr
+
+
+def test_an_xlsx_title_row_and_the_skip_options(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Clients au 7 décembre"])
+    ws.append(["Extraction CRM"])
+    ws.append(["Nom", "Portable"])
+    for i in range(3):
+        ws.append([f"N{i}", PHONES[i]])
+    f = tmp_path / "t.xlsx"
+    wb.save(f)
+    for args in (["--skip-rows", "2"], ["--header-row", "3"]):
+        _result, report = check_json([str(f), "--threshold", "1", *args])
+        assert report["input"]["skipped_rows"] == 2 and report["input"]["title_row"] is False
+        assert report["counts"]["rows"] == 3 and report["input"]["column"] == "Portable"
+    # two title lines: not detected (only one is), the header is not found by label
+    _result, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["skipped_rows"] == 0
+
+
+@pytest.mark.parametrize("first", ["0607123411;;", "Martin;0607123411;Paris"])
+def test_a_contact_first_row_is_never_a_title(tmp_path: Path, first: str) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text(f"{first}\nDurand;;Nice\nPetit;{PHONES[2]};Lyon\n", encoding="utf-8")
+    _result, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["skipped_rows"] == 0 and report["counts"]["rows"] == 3
+
+
+def test_skip_options_are_checked(tmp_path: Path) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text(f"tel\n{PHONES[0]}\n", encoding="utf-8")
+    for args, needle in ((["--skip-rows", "1", "--header-row", "2"], "give one"),
+                         (["--header-row", "0"], "counts from 1"),
+                         (["--skip-rows", "5"], "leaves no row")):
+        result = run_cli(["check", str(f), *args])
+        assert result.exit_code == 2 and needle in result.stderr, result.stderr
+    nd = tmp_path / "c.ndjson"
+    nd.write_text(f'{{"tel": "{PHONES[0]}"}}\n', encoding="utf-8")
+    result = run_cli(["check", str(nd), "--skip-rows", "1"])
+    assert result.exit_code == 2 and "apply to CSV, XLSX and XLS" in result.stderr

@@ -96,6 +96,13 @@ def check(
         "--header/--no-header", help="The first row is a header / is a contact (CSV, "
         "XLSX). Default: a header when the cell above the phone column is a label.")]
     = None,
+    skip_rows: Annotated[int | None, typer.Option(
+        "--skip-rows", help="Skip N non-blank rows above the header (CSV, XLSX, XLS). "
+        "Default: one title row (a single cell above a row of labels) is skipped.")]
+    = None,
+    header_row: Annotated[int | None, typer.Option(
+        "--header-row", help="The header is row N, counting non-blank rows from 1 "
+        "(--skip-rows N-1).")] = None,
     csv_escape: Annotated[bool, typer.Option(
         "--csv-escape/--no-csv-escape", help="Prefix with ' the input cells a spreadsheet "
         "would run as formulas (=, @, +, -...) in CSV outputs and lists.")] = True,

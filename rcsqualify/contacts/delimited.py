@@ -86,6 +86,8 @@ class CsvReader(Reader):
         self._parse_bytes = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True)
         self._ragged = False  # a row of another width was met: read with ``_lenient``
         self._header = True
+        self._sample = sample
+        self._lead = 0  # records (blank lines included) above the first row read
         self._read: pacsv.ReadOptions | None = None
 
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
@@ -93,7 +95,37 @@ class CsvReader(Reader):
         self._header = header
         self._read = pacsv.ReadOptions(
             encoding=self._arrow_encoding, column_names=columns,
-            skip_rows=1 if header else 0, block_size=BATCH_BYTES)
+            skip_rows=self._lead + (1 if header else 0), block_size=BATCH_BYTES)
+
+    def _records(self) -> Iterator[list[str]]:
+        """The sample's records, blank lines included (as ``[]``)."""
+        buf = io.StringIO(self._sample, newline="")
+        try:
+            yield from csv.reader(buf, delimiter=self.info.delimiter or ",")
+        except csv.Error as exc:
+            raise InputError(f"{self.info.path}: the first rows cannot be read as CSV "
+                             f"({_csv_module_reason(exc)}); check --delimiter") from None
+
+    def leading_rows(self, count: int) -> list[list[str]]:
+        out = []
+        for row in self._records():
+            if row:
+                out.append(row)
+                if len(out) >= count:
+                    break
+        return out
+
+    def skip(self, rows: int) -> None:
+        seen = 0
+        for lead, row in enumerate(self._records()):
+            if not row:
+                continue
+            if seen == rows:
+                self._lead, self.first_row = lead, row
+                return
+            seen += 1
+        raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read in "
+                         "the first 256 KB")
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
         if self._ragged:
@@ -171,7 +203,7 @@ class CsvReader(Reader):
         try:
             with self.path.open(encoding=encoding, newline="") as fh:
                 reader = csv.reader(fh, delimiter=delim)
-                if self._header:
+                for _ in range(self._lead + self._header):
                     next(reader, None)
                 for row in reader:
                     line = reader.line_num

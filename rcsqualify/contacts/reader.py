@@ -16,6 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from rcsqualify.errors import InputError
+
 BATCH_BYTES = 8 << 20  # CSV/NDJSON block size: ~250k rows of a typical export per batch
 BATCH_ROWS = 262_144  # rows per batch where the format counts rows (Parquet, sheets)
 
@@ -41,6 +43,10 @@ class InputInfo:
     #: past the header kept in the ``extra`` column): issue #26 item 5
     short_rows: int = 0
     long_rows: int = 0
+    #: rows above the header skipped (``--skip-rows`` / ``--header-row``, or a title row
+    #: detected: ``title`` says which)
+    skipped_rows: int = 0
+    title: bool = False
     #: total/footer rows at the end, left out of ``rows`` (``footer.py``)
     footer_rows: int = 0
 
@@ -52,7 +58,8 @@ class InputInfo:
             "columns_renamed": dict(self.columns_renamed),
             "formulas_without_value": self.formulas_without_value,
             "short_rows": self.short_rows, "long_rows": self.long_rows,
-            "footer_rows": self.footer_rows,
+            "footer_rows": self.footer_rows, "skipped_rows": self.skipped_rows,
+            "title_row": self.title,
         }
 
 
@@ -72,6 +79,16 @@ class Reader(ABC):
         self.info = info
         self.headers: list[str] = []  # names as the file gives them
         self.columns: list[str] = []  # unique names (see columns.unique_names)
+
+    def leading_rows(self, count: int) -> list[list[str]]:
+        """Up to ``count`` first non-blank rows, for the title-row detection (formats
+        with a ``first_row`` only)."""
+        return []
+
+    def skip(self, rows: int) -> None:
+        """Start the file ``rows`` non-blank rows down: ``first_row`` becomes that row
+        (``--skip-rows``, or a title row detected). Before ``name_columns``."""
+        raise InputError("--skip-rows / --header-row apply to CSV, XLSX and XLS files")
 
     @property
     def width(self) -> int:

@@ -36,6 +36,16 @@ class SheetReader(Reader):
     def width(self) -> int:
         return int(self._all.num_columns)
 
+    def leading_rows(self, count: int) -> list[list[str]]:
+        return [[v or "" for v in row.values()]
+                for row in self._all.slice(0, count).to_pylist()]
+
+    def skip(self, rows: int) -> None:
+        if rows >= self._all.num_rows:
+            raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read")
+        self._all = self._all.slice(rows)
+        self.first_row = [v or "" for v in self._all.slice(0, 1).to_pylist()[0].values()]
+
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
         super().name_columns(headers, columns, header)
         table = self._all.slice(1) if header else self._all

@@ -98,7 +98,9 @@ def detect_encoding(path: Path) -> str:
 
 
 def sniff_delimiter(sample: str) -> str:
-    """The delimiter that splits the sample's lines into a constant number (>1) of fields."""
+    """The delimiter that splits the sample's lines into a constant number (>1) of fields.
+    The width is the most common one, not the first line's: a title line above the
+    header (``Export clients 2026``) or a ragged row does not hide the delimiter."""
     lines = sample.splitlines()
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the last line of the sample may be cut
@@ -109,10 +111,13 @@ def sniff_delimiter(sample: str) -> str:
             counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
         except csv.Error:
             continue
-        if not counts or counts[0] < 2:
+        if not counts:
             continue
-        consistent = sum(1 for c in counts if c == counts[0])
-        score = (consistent, counts[0])
+        width = max(set(counts), key=lambda c: (counts.count(c), -counts.index(c)))
+        if width < 2:
+            continue
+        consistent = counts.count(width)
+        score = (consistent, width)
         if score > best_score:
             best, best_score = delim, score
     return best

@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from rcsqualify.contacts.columns import EXTRA_COLUMN, choose_column, reads_as_label, unique_names
+from rcsqualify.contacts.columns import (
+    EXTRA_COLUMN,
+    choose_column,
+    header_priority,
+    reads_as_label,
+    unique_names,
+)
 from rcsqualify.contacts.reader import InputInfo, Reader
 from rcsqualify.contacts.sniff import FORMATS, check_encoding, sniff_format
 from rcsqualify.contacts.spool import remove_spool, spool_stdin, spool_stream
@@ -44,6 +50,22 @@ def open_reader(fmt: str, path: Path, info: InputInfo, *, encoding: str | None,
     return NdjsonReader(path, info)
 
 
+def is_title(rows: list[list[str]]) -> bool:
+    """A title row above the header (issue #26 item 5: ``Export clients 2026`` above
+    ``Nom;Téléphone;Ville``): the first row holds one non-empty cell, with letters and
+    no phone-like run of digits, and the second reads as labels (two cells or more, each
+    a label by the header rule, one of them a phone header). Conservative: a contact is
+    never skipped as a title."""
+    if len(rows) < 2:
+        return False
+    title = [c for c in rows[0] if c and c.strip()]
+    labels = [c for c in rows[1] if c and c.strip()]
+    return (len(title) == 1 and any(ch.isalpha() for ch in title[0])
+            and sum(ch.isdigit() for ch in title[0]) < 9
+            and len(labels) >= 2 and all(reads_as_label(c) for c in labels)
+            and any(header_priority(c) is not None for c in labels))
+
+
 class ContactSource:
     """A contact file opened for reading, its phone column chosen.
 
@@ -63,18 +85,19 @@ class ContactSource:
         sheet: str | None = None,
         fmt: str | None = None,
         header: bool | None = None,
+        skip_rows: int | None = None,
     ) -> None:
         self._tmp: Path | None = None
         try:
             self._open(path, column=column, encoding=encoding, delimiter=delimiter,
-                       sheet=sheet, fmt=fmt, header=header)
+                       sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows)
         except BaseException:
             self.close()  # a spooled copy of stdin never outlives a failed start
             raise
 
     def _open(self, path: str, *, column: str | None, encoding: str | None,
               delimiter: str | None, sheet: str | None, fmt: str | None,
-              header: bool | None) -> None:
+              header: bool | None, skip_rows: int | None) -> None:
         if path == "-":
             self._tmp = self.path = spool_stdin()
             shown = "-"
@@ -112,6 +135,13 @@ class ContactSource:
         self.info = InputInfo(path=shown, format=self.format)
         self._reader = open_reader(self.format, self.path, self.info, encoding=encoding,
                                    delimiter=delimiter, sheet=sheet)
+        if skip_rows:
+            self._reader.skip(skip_rows)
+            self.info.skipped_rows = skip_rows
+        elif skip_rows is None and header is None and self._reader.first_row is not None and (
+                is_title(self._reader.leading_rows(2))):
+            self._reader.skip(1)
+            self.info.skipped_rows, self.info.title = 1, True
         first_row = self._reader.first_row
         if first_row is not None:
             self._set_header(header is not False)

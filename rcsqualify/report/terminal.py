@@ -44,6 +44,10 @@ def read_line(info: dict[str, Any]) -> str:
         parts.append(f"delimiter {shown!r}" if len(shown) == 1 else f"delimiter {shown}")
     if info.get("sheet"):
         parts.append(f"sheet {info['sheet']!r}")
+    if info.get("title_row"):
+        parts.append("title row above the header skipped (--skip-rows 0 to read it)")
+    elif info.get("skipped_rows"):
+        parts.append(f"{info['skipped_rows']} rows above the header skipped")
     if info.get("header") is False:
         parts.append("no header row")
     if info.get("short_rows"):
