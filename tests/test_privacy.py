@@ -235,3 +235,23 @@ def test_a_url_password_holding_at_signs_is_masked_whole(tmp_path: Path,
         assert part not in done.stderr
     if how:
         assert "Traceback (most recent call last)" in done.stderr
+
+
+def test_a_debug_traceback_never_starts_a_workflow_command(tmp_path: Path) -> None:
+    """``--debug`` under GitHub Actions (RCSQUALIFY_DEBUG=1 in a failing job): the
+    traceback quoted rcsqualify's own message raw, and a file name holding
+    ``\\n::add-mask::`` put a workflow command at a line start."""
+    import os
+    import subprocess
+    import sys
+
+    f = tmp_path / "a\n::add-mask::zz\x1b]0;t\x07.ndjson"
+    f.write_text('{"phone": "0612345678"}\n{"phone": "0698765432", \n', encoding="utf-8")
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    done = subprocess.run([exe, "check", str(f)], capture_output=True, text=True,
+                          env={**os.environ, "GITHUB_ACTIONS": "true",
+                               "RCSQUALIFY_DEBUG": "1"}, timeout=120)
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "line 2 is not JSON" in done.stderr
+    assert _commands(done.stdout + done.stderr) == []
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr

@@ -23,7 +23,7 @@ from rcsqualify.cli.coercion import defer
 from rcsqualify.cli.console import LazyConsole
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
-from rcsqualify.textsafe import CommandGuard, safe_line
+from rcsqualify.textsafe import CommandGuard, safe_line, safe_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -222,7 +222,8 @@ def mask_quoted_input(exc: BaseException) -> None:
     pasted into tickets. rcsqualify's own messages name lines and columns, never cells
     (CONTRACT §11); an ``OSError``'s is the system's reason and a file name. A URL's
     password is masked in every message, rcsqualify's own included: the one-line error
-    masks it (``fail``), and the traceback must not show what the line hides."""
+    masks it (``fail``), and the traceback must not show what the line hides; and no
+    message may start a line with a workflow command (``_debug_text``)."""
     from rcsqualify.report.masking import mask_cell
 
     seen: set[int] = set()
@@ -230,14 +231,14 @@ def mask_quoted_input(exc: BaseException) -> None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, RcsQualifyError | OSError):
-            current.args = tuple(mask_url_passwords(a) if isinstance(a, str) else a
+            current.args = tuple(_debug_text(a) if isinstance(a, str) else a
                                  for a in current.args)
             if isinstance(current, OSError) and isinstance(current.filename, str):
-                current.filename = mask_url_passwords(current.filename)
+                current.filename = _debug_text(current.filename)
         elif current.args:
             original = current.args
             try:
-                masked = tuple(mask_cell(mask_url_passwords(str(a))) for a in current.args)
+                masked = tuple(mask_cell(_debug_text(str(a))) for a in current.args)
                 current.args = masked
                 str(current)  # an exception whose message is not its args: leave it
             except Exception:
@@ -245,6 +246,13 @@ def mask_quoted_input(exc: BaseException) -> None:
             else:
                 current.add_note("(message masked by rcsqualify: it may quote the input)")
         current = current.__cause__ or current.__context__
+
+
+def _debug_text(message: str) -> str:
+    """A message as a ``--debug`` traceback may show it: no URL password, no control
+    character, no line a CI runner would run (a file name holding ``\n::add-mask::``
+    is quoted raw by a message that ``fail`` would have made inert)."""
+    return safe_lines(mask_url_passwords(message))
 
 
 #: ``check``'s help panels (issue #16 item 7): option name → panel. Options added later
