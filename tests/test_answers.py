@@ -470,3 +470,25 @@ def test_negatives_of_different_kinds_still_release_the_held_ones(
     f = contacts_file(tmp_path, frte_numbers(30))
     _, report = check_json([str(f), *bothub(emulator, cache)])
     assert report["counts"]["not_rcs"] == 30 and cached_entries(cache) == 30
+
+
+# -- says_failed must not reject a healthy answer ----------------------------------------
+
+@pytest.mark.parametrize("extra", [{"errorCode": "0"}, {"error_code": "000"},
+                                   {"error": "none"}, {"error": None}, {"status": "OK"},
+                                   {"errors": []}])
+def test_a_healthy_answer_saying_no_error_is_an_answer(
+        tmp_path: Path, emulator: Emulator, extra: dict[str, object]) -> None:
+    """A zero error code as a string ("0", "000") or an error of "none" says there was
+    no error, as the number 0 or null do: the answer is read (exit 0), not rejected.
+    (The generic MNP profile's own rule reads any non-empty ``error`` as a failure: a
+    profile's rules are its own, so "none" is tried on BotHub only.)"""
+    caps = ["chatBotCommunication"]
+    serve(emulator, "bothub", 200, json.dumps({"capabilities": caps, **extra}), count=4)
+    mnp_extra = {} if extra == {"error": "none"} else extra
+    emulator.configure(mnp_body={"mccmnc": "20801", **mnp_extra})
+    f = contacts_file(tmp_path, frte_numbers(4))
+    result, report = check_json([str(f), *bothub(emulator, tmp_path / "c"), "--mnp-url",
+                                 emulator.mnp_url()])
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["reachable"] == 4 and report["operators"]["FRTE"] == 4

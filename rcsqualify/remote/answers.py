@@ -3,9 +3,11 @@
 Two questions every provider asks before it reads a verdict from a body:
 
 - ``says_failed``: does the body say the request failed (``"result": "error"``,
-  ``"errorCode": 5001``, ``"success": false``)? Such a body is never an answer: not a
-  "not RCS", not an operator, whatever else it holds (an empty ``capabilities`` list
-  next to ``"result": "error"`` is the gateway's failure, not the user's).
+  ``"errorCode": 5001``, ``"success": false``; not ``"errorCode": "0"`` nor
+  ``"error": "none"``, which a healthy answer of some services carries)? Such a body
+  is never an answer: not a "not RCS", not an operator, whatever else it holds (an
+  empty ``capabilities`` list next to ``"result": "error"`` is the gateway's failure,
+  not the user's).
 - ``about_the_request``: is an error message about the request itself (an unknown
   method, route or path) rather than about the number? Google's front end answers a
   path that maps to no method with ``404 {"error": {"code": 404, "message": "Method not
@@ -33,6 +35,8 @@ FAILURE_WORDS = frozenset({"error", "errors", "failed", "failure", "fail", "ko",
 #: outcome words that mean success, for callers that accept nothing else
 SUCCESS_WORDS = frozenset({"ok", "success", "succeeded", "done", "completed", ""})
 
+#: an error key's words that say there was no error (besides zeros: "0", "000")
+NO_ERROR_WORDS = frozenset({"none", "null", "nil", "ok", "success", "no error", "noerror"})
 #: the request's own words only, next to each other ("Method not found.", "unknown
 #: path"): a message about a contact that merely mentions the API must not match
 _ABOUT_THE_REQUEST = re.compile(
@@ -48,7 +52,7 @@ def says_failed(body: Any, *, strict_outcome: bool = False) -> bool:
     than a success word is a failure (a service whose only success word is known)."""
     if not isinstance(body, dict):
         return False
-    if any(body.get(key) not in (None, "", [], {}, 0, False) for key in ERROR_KEYS):
+    if any(not _no_error(body.get(key)) for key in ERROR_KEYS):
         return True
     if body.get("success") is False:
         return True
@@ -60,6 +64,18 @@ def says_failed(body: Any, *, strict_outcome: bool = False) -> bool:
         if word in FAILURE_WORDS or (strict_outcome and word not in SUCCESS_WORDS):
             return True
     return False
+
+
+def _no_error(value: Any) -> bool:
+    """An error key's value that says there was none: absent, empty, zero or false, or
+    a string saying so (``"0"``, ``"000"``, ``"none"``, ``"null"``, ``"ok"``): many
+    services fill the key on every answer, a healthy one included."""
+    if value in (None, "", [], {}, 0, False):
+        return True
+    if not isinstance(value, str):
+        return False
+    word = value.strip().lower()
+    return word.strip("0") == "" or word in NO_ERROR_WORDS
 
 
 def about_the_request(message: str) -> bool:
