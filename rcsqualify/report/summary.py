@@ -215,7 +215,8 @@ class Gate:
     **pass** when ``high`` ≤ threshold, **fail** when ``low`` > threshold and
     **undecided** otherwise: the truth when the unresolved messages could tip it either
     way. ``known`` is today's lenient rule on one ratio (a sampled run compares the high
-    end of its interval), ``upper`` the strict one (undecided counts as fail).
+    end of its interval), ``upper`` the strict one (undecided counts as fail: ``high``,
+    the bound's high end on a sampled run, over the threshold fails).
 
     Checks that could not be done count as unresolved: they are in ``high``, not in
     ``low``, so a run whose bounds still decide keeps its decision (and says what
@@ -245,7 +246,9 @@ def decide_gate(*, known: float, upper: float, low: float, high: float, known_ga
         decision = ("fail" if ratio > threshold
                     else "undecided" if incomplete or degraded else "pass")
     elif mode == "upper":
-        ratio = max(high, upper)
+        # ``high`` is ``upper`` unless the run sampled: then the bound's high end
+        # (CONTRACT §2), so ``upper`` is ``decide`` with undecided counted as a failure
+        ratio = high
         decision = "fail" if ratio > threshold else "undecided" if degraded else "pass"
     elif mode == "decide":
         if low > threshold:

@@ -121,6 +121,10 @@ def verdict_line(s: Summary) -> str:
                else " (a fixed sample's interval)")
     failed = _failed_text(s)
     if s.decision == "fail":
+        if s.gate_mode == "upper" and s.interval:
+            return (f"FAIL: up to {s.gate_ratio:.2%} {of} could fail{sampled}, over the "
+                    f"{thr} threshold (--gate upper counts undecided as a failure); "
+                    f"sample more or send only the reachable ones{failed}")
         if s.gate_mode == "upper":
             return (f"FAIL: up to {s.gate_ratio:.2%} {of} would fail if the {unresolved:,} "
                     f"not checked all fail (--gate upper), over the {thr} threshold; check "
@@ -133,8 +137,11 @@ def verdict_line(s: Summary) -> str:
         if s.gate_mode == "known" and unresolved:
             return (f"PASS: {s.error_ratio:.2%} {of} are known to fail, within the {thr} "
                     f"threshold (--gate known), but {unverified_phrase(s)}{failed}")
-        if unresolved or s.interval:
-            return (f"PASS: at most {s.gate_ratio:.2%} {of} would fail{sampled}, even if "
+        if s.interval:  # a bound, not the worst case of every unchecked message
+            return (f"PASS: at most {s.gate_ratio:.2%} {of} would fail{sampled}, within "
+                    f"the {thr} threshold{failed}")
+        if unresolved:
+            return (f"PASS: at most {s.gate_ratio:.2%} {of} would fail, even if "
                     f"the {unresolved:,} not checked all fail, within the {thr} "
                     f"threshold{failed}")
         return f"PASS: {s.error_ratio:.2%} {of} would fail, within the {thr} threshold{failed}"
