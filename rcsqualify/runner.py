@@ -261,8 +261,13 @@ def check_url(name: str, url: str) -> None:
     if url != url.strip() or parts.scheme not in ("http", "https") or not host:
         from rcsqualify.remote.http import mask_url
 
+        # without a host mask_url has nothing to name; its query and fragment (an API key
+        # in '?apikey=…') are never shown either way
+        bare = re.split(r"[?#]", url, maxsplit=1)[0]
+        shown = mask_url(url) if host else repr(bare[:60]) + (
+            " (query not shown)" if bare != url else "")
         raise InputError(f"{name} must be an http:// or https:// URL with a host, got "
-                         f"{mask_url(url) if host else repr(url[:60])}")
+                         f"{shown}")
 
 
 def validate_settings(s: Settings) -> None:

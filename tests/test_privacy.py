@@ -255,3 +255,20 @@ def test_a_debug_traceback_never_starts_a_workflow_command(tmp_path: Path) -> No
     assert "line 2 is not JSON" in done.stderr
     assert _commands(done.stdout + done.stderr) == []
     assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+
+
+@pytest.mark.parametrize(("option", "url"), [
+    ("--mnp-url", "http:///lookup?msisdn={msisdn}&apikey=SECRETKEY123"),
+    ("--bothub-url", "https:///v1#token=SECRETKEY123"),
+    ("--mnp-url", "lookup?apikey=SECRETKEY123&msisdn={msisdn}"),
+])
+def test_a_url_without_a_host_is_named_without_its_query(tmp_path: Path, option: str,
+                                                         url: str) -> None:
+    """A URL with no host was quoted whole (``repr(url)``): an API key in its query
+    reached the error line."""
+    f = write_csv(tmp_path / "c.csv", [["mobile"], ["0612345678"]])
+    result = run_cli(["check", str(f), "--capability", "bothub", "--bot-id", "b", option,
+                      url])
+    assert result.exit_code == 2
+    assert "URL with a host" in result.stderr and "(query not shown)" in result.stderr
+    assert "SECRETKEY123" not in result.stderr + result.stdout
