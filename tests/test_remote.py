@@ -87,10 +87,12 @@ def test_pacing_at_the_write_over_real_http(tmp_path: Path, emulator: Emulator) 
         cache=LookupCache(tmp_path / "c"), policy=HttpPolicy(rate=400))
     out = provider.check_all(numbers)
     sent = np.array(provider.http.pacer.sent_at)
-    assert len(sent) == 1000 == provider.stats.requests
+    # every send counted once; on a loaded machine (the full suite on 2 busy cores) a
+    # request may time out and be sent again (1,003 or 1,004 of them): still paced
+    assert len(sent) == provider.stats.requests == 1000 + provider.stats.retries
     assert np.diff(sent).min() >= 1 / 400 - 1e-9
     assert RCS_ERROR not in out
-    assert emulator.stats()["requests"]["bothub"] == 1000
+    assert 1000 <= emulator.stats()["requests"]["bothub"] <= len(sent)
 
 
 def test_one_429_means_one_pause_then_completion(tmp_path: Path, emulator: Emulator) -> None:
