@@ -89,7 +89,9 @@ def test_pacing_at_the_write_over_real_http(tmp_path: Path, emulator: Emulator) 
     sent = np.array(provider.http.pacer.sent_at)
     # every send counted once; on a loaded machine (the full suite on 2 busy cores) a
     # request may time out and be sent again (1,003 or 1,004 of them): still paced
-    assert len(sent) == provider.stats.requests == 1000 + provider.stats.retries
+    # (a retry may also come before any write: a connection that timed out)
+    assert len(sent) == provider.stats.requests
+    assert 1000 <= len(sent) <= 1000 + provider.stats.retries
     assert np.diff(sent).min() >= 1 / 400 - 1e-9
     assert RCS_ERROR not in out
     assert 1000 <= emulator.stats()["requests"]["bothub"] <= len(sent)
