@@ -27,7 +27,12 @@ from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
 from rcsqualify.report.json_report import format_json
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
-from rcsqualify.report.writers import atomic_path, output_format, write_annotated
+from rcsqualify.report.writers import (
+    CSV_DIALECTS,
+    atomic_path,
+    output_format,
+    write_annotated,
+)
 from rcsqualify.settings import SAMPLE_MAX, Settings
 
 if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
@@ -270,6 +275,16 @@ def check_url(name: str, url: str) -> None:
                          f"{shown}")
 
 
+def dialect_choice(s: Settings) -> str | None:
+    """``--excel`` / ``--csv-dialect``: excel-fr, standard, or None (from the input)."""
+    if s.csv_dialect is not None and s.csv_dialect not in CSV_DIALECTS:
+        raise InputError(f"--csv-dialect must be one of {', '.join(CSV_DIALECTS)}, got "
+                         f"{s.csv_dialect!r}")
+    if s.excel and s.csv_dialect == "standard":
+        raise InputError("--excel and --csv-dialect standard contradict each other")
+    return "excel-fr" if s.excel else s.csv_dialect
+
+
 def validate_settings(s: Settings) -> None:
     """Option checks that need no file: fail before anything is read (exit 2)."""
     if s.lang is not None and s.lang not in ("fr", "en"):
@@ -287,6 +302,7 @@ def validate_settings(s: Settings) -> None:
         raise InputError("--portability-max-age must not be negative")
     if s.output:
         output_format(s.output)
+    dialect_choice(s)
     for name, value in (("--reply-rate", s.reply_rate),):
         if value is not None and not 0 <= value <= 1:
             raise InputError(f"{name} must be between 0 and 1, got {value}")
@@ -481,13 +497,15 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
         if s.output:
-            write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape)
+            write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape,
+                            dialect=dialect_choice(s))
         if s.split_dir:
             from rcsqualify.report.split import write_split_lists
 
             summary.split_lists = write_split_lists(s.split_dir, source, result, plan,
                                                     xlsx=s.split_xlsx,
-                                                    csv_escape=s.csv_escape)
+                                                    csv_escape=s.csv_escape,
+                                                    dialect=dialect_choice(s))
             if cleaned := summary.split_lists.get("xlsx_control_characters_removed"):
                 summary.warnings.append(f"{cleaned} cells of the .xlsx lists held control "
                                         "characters XLSX cannot store: they were removed "

@@ -38,6 +38,8 @@ class Settings:
     skip_rows: int | None = None  # rows above the header; None: a title row detected
     header_row: int | None = None  # the header's row number (1-based): skip_rows + 1
     csv_escape: bool = True  # spreadsheet-safe CSV outputs (CONTRACT §11)
+    csv_dialect: str | None = None  # excel-fr / standard; None: from the input (#26)
+    excel: bool = False  # --excel: --csv-dialect excel-fr
     operator: str = "FRTE"
     threshold: float = 0.15
     output: str | None = None

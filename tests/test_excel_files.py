@@ -206,3 +206,54 @@ def test_skip_options_are_checked(tmp_path: Path) -> None:
     nd.write_text(f'{{"tel": "{PHONES[0]}"}}\n', encoding="utf-8")
     result = run_cli(["check", str(nd), "--skip-rows", "1"])
     assert result.exit_code == 2 and "apply to CSV, XLSX and XLS" in result.stderr
+
+
+# -- --excel / --csv-dialect ------------------------------------------------------------
+def _xlsx(path: Path) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Nom", "Téléphone", "Ville"])
+    ws.append(["Hélène", PHONES[0], "Orléans"])
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize(("text", "args", "delimiter", "bom"), [
+    (None, [], ";", True),                                   # an Excel workbook
+    ("Nom;Tél\nHélène;{p}\n", [], ";", True),                # a ';' CSV: Excel's own
+    ("Nom,Tél\nHélène,{p}\n", [], ",", False),               # a ',' CSV as before
+    ("Nom,Tél\nHélène,{p}\n", ["--excel"], ";", True),
+    ("Nom,Tél\nHélène,{p}\n", ["--csv-dialect", "excel-fr"], ";", True),
+    ("Nom;Tél\nHélène;{p}\n", ["--csv-dialect", "standard"], ",", False),
+])
+def test_the_csv_dialect_of_outputs_and_lists(tmp_path: Path, text: str | None,
+                                              args: list[str], delimiter: str,
+                                              bom: bool) -> None:
+    """The annotated CSV of an XLSX was comma/UTF-8 without BOM: French Excel opened it
+    in one column with broken accents. Excel users' inputs now get ';' and a BOM."""
+    if text is None:
+        f = _xlsx(tmp_path / "in.xlsx")
+    else:
+        f = tmp_path / "in.csv"
+        f.write_text(text.format(p=PHONES[0]), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    lists = tmp_path / "lists"
+    result, _report = check_json([str(f), "--threshold", "1", "-o", str(out),
+                                  "--split-dir", str(lists), *args])
+    assert result.exit_code == 0, result.stderr
+    for path in (out, lists / "unverified.csv"):
+        raw = path.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") is bom, path
+        rows = _annotated(path, delimiter)
+        assert rows[0]["Nom"] == "Hélène" and rows[0]["status"] == "unverified"
+
+
+def test_contradicting_dialects_are_refused(tmp_path: Path) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text(f"tel\n{PHONES[0]}\n", encoding="utf-8")
+    for args in (["--excel", "--csv-dialect", "standard"], ["--csv-dialect", "latin"]):
+        result = run_cli(["check", str(f), *args])
+        assert result.exit_code == 2 and "--csv-dialect" in result.stderr, result.stderr

@@ -274,6 +274,7 @@ CHECK_PANELS: dict[str, tuple[str, ...]] = {
               "no_cache", "refresh"),
     "Outputs": ("output", "json_report", "split_dir", "split_xlsx", "html_report", "lang",
                 "markdown_report", "ci_summary", "junit_xml", "history", "csv_escape",
+                "csv_dialect", "excel",
                 "send_rate", "price_message", "price_conversation", "reply_rate", "quiet",
                 "wait_lock"),
     "Profiles and dry run": ("config", "profile", "dry_run", "debug"),

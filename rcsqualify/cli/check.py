@@ -106,6 +106,12 @@ def check(
     csv_escape: Annotated[bool, typer.Option(
         "--csv-escape/--no-csv-escape", help="Prefix with ' the input cells a spreadsheet "
         "would run as formulas (=, @, +, -...) in CSV outputs and lists.")] = True,
+    csv_dialect: Annotated[str | None, typer.Option(
+        "--csv-dialect", help="CSV outputs and lists: excel-fr (';' and a UTF-8 BOM, as "
+        "French Excel opens them) or standard (',' and UTF-8 without BOM). Default: "
+        "excel-fr for an XLSX/XLS or ';' CSV input, else the input's delimiter.")] = None,
+    excel: Annotated[bool, typer.Option(
+        "--excel", help="Same as --csv-dialect excel-fr.")] = False,
     operator: Annotated[str, typer.Option(help="Target operator, ARCEP code.",
                                           envvar="RCSQUALIFY_OPERATOR")] = "FRTE",
     threshold: Annotated[float, typer.Option(help="Gate threshold on the error ratio.",

@@ -57,7 +57,12 @@ from rcsqualify.files import cannot_write, publish_all, remove_temporaries, temp
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
-from rcsqualify.report.writers import annotated_batches, escape_batch
+from rcsqualify.report.writers import (
+    annotated_batches,
+    csv_dialect,
+    escape_batch,
+    open_csv_sink,
+)
 from rcsqualify.verdict import REASON_TO_STATUS, ROUTE, STATUSES, Status
 
 LISTS = ("send_rcs", "other_operators", "not_rcs", "unverified", "remove")
@@ -154,8 +159,8 @@ def list_codes(result: CheckResult) -> np.ndarray:
 
 
 def write_split_lists(directory: str, source: ContactSource, result: CheckResult,
-                      plan: NumberingPlan, *, xlsx: bool = False, csv_escape: bool = True
-                      ) -> dict[str, int]:
+                      plan: NumberingPlan, *, xlsx: bool = False, csv_escape: bool = True,
+                      dialect: str | None = None) -> dict[str, int]:
     """Write the lists; returns rows per list (and ``duplicates``; with ``xlsx``, the
     ``xlsx_control_characters_removed`` count of cells)."""
     target = Path(directory)
@@ -168,7 +173,8 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
     lists = lists_of(result)
     counts = {name: int(np.count_nonzero(codes == i)) for i, name in enumerate(lists)}
     counts["duplicates"] = int(np.count_nonzero(codes == -1))
-    delimiter = source.info.delimiter or ","
+    delimiter, bom = csv_dialect(dialect, source)
+    sinks: list[pa.NativeFile] = []
     escape_columns = len(source.output_columns) if csv_escape else 0
     sheets = {name: _TextSheet(name) for name in lists
               if xlsx and counts[name] <= XLSX_MAX_ROWS}
@@ -187,7 +193,8 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
                 mask = part == i
                 if name not in writers:
                     tmp_paths[name] = _temporary(target, name, ".csv.part")
-                    writers[name] = pacsv.CSVWriter(str(tmp_paths[name]), safe.schema,
+                    sinks.append(open_csv_sink(tmp_paths[name], bom))
+                    writers[name] = pacsv.CSVWriter(sinks[-1], safe.schema,
                                                     write_options=pacsv.WriteOptions(
                                                         delimiter=delimiter,
                                                         quoting_style="all_valid"))
@@ -200,6 +207,8 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
                         sheets[name].append_batch(batch.filter(selected))
         for w in writers.values():
             w.close()
+        for sink in sinks:
+            sink.close()
         for name in lists:  # an input without rows still gets its (empty) lists
             if name not in tmp_paths:
                 tmp_paths[name] = _temporary(target, name, ".csv.part")
@@ -221,6 +230,9 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
         for w in writers.values():
             with contextlib.suppress(Exception):
                 w.close()
+        for sink in sinks:
+            with contextlib.suppress(Exception):
+                sink.close()
         for sheet in sheets.values():
             sheet.discard()
         remove_temporaries([str(p) for p in [*tmp_paths.values(), *xlsx_tmp.values(),

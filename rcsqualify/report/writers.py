@@ -41,6 +41,32 @@ OUTPUT_FORMATS = {".csv": "csv", ".tsv": "csv", ".ndjson": "ndjson", ".jsonl": "
                   ".parquet": "parquet"}
 
 
+#: ``--csv-dialect`` (issue #26 item 5): delimiter and whether a UTF-8 byte-order mark
+#: starts the file. French Excel opens a CSV by double-click with ';' as the separator
+#: and reads it as UTF-8 only after a BOM (else as cp1252: broken accents).
+CSV_DIALECTS = {"excel-fr": (";", True), "standard": (",", False)}
+BOM = b"\xef\xbb\xbf"
+
+
+def csv_dialect(choice: str | None, source: ContactSource) -> tuple[str, bool]:
+    """The delimiter and BOM of the CSV outputs: the dialect asked for; else excel-fr
+    when the input was a workbook or a ';' CSV (an Excel user's file), else the input's
+    own delimiter without a BOM."""
+    if choice is not None:
+        return CSV_DIALECTS[choice]
+    if source.format in ("xlsx", "xls") or source.info.delimiter == ";":
+        return CSV_DIALECTS["excel-fr"]
+    return source.info.delimiter or ",", False
+
+
+def open_csv_sink(path: str | Path, bom: bool) -> pa.NativeFile:
+    """A file to hand a ``pacsv.CSVWriter``, the BOM already written when asked."""
+    sink = pa.OSFile(str(path), "wb")
+    if bom:
+        sink.write(BOM)
+    return sink
+
+
 def output_format(path: str) -> str:
     fmt = OUTPUT_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
@@ -163,7 +189,7 @@ def escape_batch(batch: pa.RecordBatch, columns: int) -> pa.RecordBatch:
 
 
 def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: str = ",",
-                  escape_columns: int = 0) -> int:
+                  escape_columns: int = 0, bom: bool = False) -> int:
     """Write ``batches`` to ``path`` in the format its extension names; returns rows.
     In CSV the first ``escape_columns`` columns are made spreadsheet-safe."""
     fmt = output_format(path)
@@ -179,7 +205,8 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
             opts = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
             schema = escape_batch(first, escape_columns).schema if escape_columns else (
                 first.schema)
-            with pacsv.CSVWriter(str(tmp), schema, write_options=opts) as w:
+            with open_csv_sink(tmp, bom) as sink, pacsv.CSVWriter(
+                    sink, schema, write_options=opts) as w:
                 for b in _chain(first, batches):
                     w.write_batch(escape_batch(b, escape_columns) if escape_columns else b)
                     rows += b.num_rows
@@ -206,7 +233,9 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
 
 
 def write_annotated(path: str, source: ContactSource, result: CheckResult,
-                    plan: NumberingPlan, *, csv_escape: bool = True) -> int:
-    delimiter = source.info.delimiter or ","
+                    plan: NumberingPlan, *, csv_escape: bool = True,
+                    dialect: str | None = None) -> int:
+    delimiter, bom = csv_dialect(dialect, source)
     return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter,
-                         escape_columns=len(source.output_columns) if csv_escape else 0)
+                         escape_columns=len(source.output_columns) if csv_escape else 0,
+                         bom=bom)
