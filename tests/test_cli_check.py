@@ -121,7 +121,7 @@ def test_xlsx_with_numbers_stored_as_numbers(tmp_path: Path) -> None:
     _result, report = check_json([str(f), "--threshold", "0.9", "-o", str(out)])
     assert report["counts"]["rows"] == 8
     assert report["counts"]["unverified"] == 4
-    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    df = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert df["msisdn_e164"].iloc[-2:].tolist() == ["+33607123400", "+33607123401"]
     assert df["repaired"].iloc[-2] == "leading_zero"
 

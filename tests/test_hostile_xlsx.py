@@ -129,7 +129,7 @@ def test_a_lying_dimension_is_ignored(tmp_path: Path, dimension: str) -> None:
     assert result.exit_code == 0, result.stderr
     assert report["input"]["rows"] == 1
     header = out.read_text(encoding="utf-8-sig").splitlines()[0]
-    assert header.split(",")[:2] == ['"tel"', '"msisdn_e164"'], header[:200]
+    assert header.split(";")[:2] == ['"tel"', '"msisdn_e164"'], header[:200]
 
 
 def test_a_cell_beyond_column_xfd_is_refused(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def _base(tmp_path: Path, extra: list[str] | None = None) -> Path:
 
 
 def _read_list(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8-sig", newline="") as fh:  # the BOM of excel-fr
         return list(csv.DictReader(fh, delimiter=";"))
 
 

@@ -27,7 +27,7 @@ def routed(emulator: Emulator, tmp_path: Path) -> list[str]:
 
 
 def rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh, delimiter=";"))
 
 

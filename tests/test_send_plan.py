@@ -72,7 +72,7 @@ def test_send_plan_after_a_complete_check(tmp_path: Path, emulator: Emulator) ->
     # the plan's lists are the rows --split-dir wrote
     assert plan["lists"] == {k: v for k, v in report["split_lists"].items()
                              if k != "duplicates"}
-    with (lists / "send_rcs.csv").open(encoding="utf-8", newline="") as fh:
+    with (lists / "send_rcs.csv").open(encoding="utf-8-sig", newline="") as fh:
         assert len(list(csv.DictReader(fh, delimiter=";"))) == 8
     # JSON leads with what to do: send_plan comes before the diagnosis
     keys = list(report)

@@ -371,7 +371,8 @@ DUP_NAMES = ["nom_1", "nom", "nom_2", "column_4", "tel", "status_input_2", "stat
 
 def _read_output(path: Path) -> pd.DataFrame:
     if path.suffix == ".csv":
-        return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+        return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False,
+                           encoding="utf-8-sig")  # a ';' input's output has a BOM (#26)
     if path.suffix == ".ndjson":
         return pd.read_json(path, lines=True, dtype=False)
     return pq.read_table(path).to_pandas()
@@ -644,7 +645,7 @@ def test_formula_column_names_are_neutralized_in_csv_outputs_and_lists(tmp_path:
     expected = ['\'=HYPERLINK("http://evil/")', "'@cmd", "'-2+3", "+33 6 12", "tel"]
     for path in (out, *(lists / f"{n}.csv" for n in ("send_rcs", "not_rcs", "remove",
                                                      "unverified", "other_operators"))):
-        with path.open(encoding="utf-8", newline="") as fh:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh, delimiter=";"))
         assert header[:5] == expected, (path.name, header)
     nd = tmp_path / "o.ndjson"  # not a spreadsheet format: names as they are

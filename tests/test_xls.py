@@ -52,7 +52,8 @@ def test_xls_contact_file_end_to_end(tmp_path: Path) -> None:
     assert (counts["rows"], counts["duplicates"], counts["messages"]) == (6, 1, 5)
     assert (counts["invalid"], counts["not_mobile"], counts["other_operator"]) == (1, 1, 2)
     assert report["repaired"] == {"leading_zero": 1}
-    df = pd.read_csv(out, dtype=str, keep_default_na=False)  # no input delimiter: ","
+    # a workbook's annotated CSV is Excel's French dialect: ';' and a BOM (issue #26)
+    df = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert df["Téléphone portable"].tolist()[:2] == ["607123456", "+33 6 07 12 34 56"]
     assert df["Inscrit le"].tolist()[:2] == ["2024-05-02", "2024-05-03"]  # dates as dates
     assert df["msisdn_e164"].tolist() == ["+33607123456", "+33607123456", "+33601012345",

@@ -258,7 +258,8 @@ def _debug_text(message: str) -> str:
 #: ``check``'s help panels (issue #16 item 7): option name → panel. Options added later
 #: fall into a panel by their prefix (``_panel_of``), never into one long list.
 CHECK_PANELS: dict[str, tuple[str, ...]] = {
-    "Input": ("input_format", "column", "encoding", "delimiter", "sheet", "header"),
+    "Input": ("input_format", "column", "encoding", "delimiter", "sheet", "header",
+              "skip_rows", "header_row"),
     "Gate": ("operator", "threshold", "gate", "sample", "sample_max", "confidence", "seed"),
     "Operators": ("portability", "portability_db", "portability_number_column",
                   "portability_operator_column", "portability_max_unmapped",
