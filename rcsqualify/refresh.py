@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rcsqualify import __version__
 from rcsqualify.errors import RcsQualifyError
 from rcsqualify.runner import CheckRun, execute_check
 from rcsqualify.settings import Settings
@@ -63,13 +64,16 @@ def _log(log_file: Path | None, base: Path, code: int, started: float,
          run: CheckRun | None) -> None:
     if log_file is None:
         return
+    # the version, so a change of ratio can be told from a change of tool; the gate
+    # mode and decision, so a log reader needs no exit-code table (issue #26 item 6)
     line: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
-                            "base": base.name, "exit_code": code,
+                            "version": __version__, "base": base.name, "exit_code": code,
                             "duration_s": round(time.time() - started, 2)}
     if run is not None:
         s = run.summary
         line.update({"counts": s.counts, "error_ratio": round(s.error_ratio, 6),
                      "error_ratio_upper": round(s.error_ratio_upper, 6), "gate": s.gate,
+                     "gate_mode": s.gate_mode, "decision": s.decision,
                      "threshold": s.threshold, "requests": s.api.get("requests", 0),
                      "cache_hits": s.api.get("cache_hits", 0), "lists": s.split_lists})
     log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,7 @@ class Settings:
     #: the config file the profile was read from (never written over: CONTRACT §11)
     config: Path | None = None
     dry_run: bool = False  # command line only (config.COMMAND_LINE_ONLY)
-    lang: str | None = None  # HTML report: fr | en; None: from the system locale
+    lang: str | None = None  # HTML and Markdown reports: fr | en; None: from the locale
 
     def http_policy(self) -> HttpPolicy:
         """The one HTTP policy of the run (every provider gets the same knobs)."""

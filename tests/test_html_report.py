@@ -83,11 +83,12 @@ def test_the_page_in_each_language(tmp_path: Path, lang: str) -> None:
 def test_default_language_follows_the_locale() -> None:
     assert default_lang({"LANG": "fr_FR.UTF-8"}) == "fr"
     assert default_lang({"LC_ALL": "en_US.UTF-8", "LANG": "fr_FR.UTF-8"}) == "en"
-    assert default_lang({}) == "en"
+    assert default_lang({}) == "fr"  # cron's locale: the product's readers are French
 
 
 def test_lang_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
     out = tmp_path / "r.html"
     run_cli(["check", str(SAMPLE / "contacts.csv"), "--html-report", str(out), "-q"])
     assert '<html lang="fr">' in out.read_text(encoding="utf-8")

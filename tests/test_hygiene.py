@@ -220,7 +220,7 @@ def test_html_report_renders_in_chromium_with_the_json_figures(tmp_path: Path,
     log.write_text("\n".join(json.dumps({"at": f"2026-11-2{i}T02:00:00", "error_ratio": r})
                              for i, r in enumerate([0.21, 0.18, 0.16])) + "\n")
     _, report = check_json([str(base), "--html-report", str(html_path), "--history", str(log),
-                            "--threshold", "0.2"])
+                            "--threshold", "0.2", "--lang", "en"])
     text = html_path.read_text(encoding="utf-8")
     bare = text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "http://" not in bare and "https://" not in bare  # nothing to fetch

@@ -118,7 +118,7 @@ def test_terminal_leads_with_the_decision_then_the_send_plan(tmp_path: Path) -> 
 def test_html_report_has_the_send_plan_before_the_verdict(tmp_path: Path) -> None:
     base = _base(tmp_path, [f"0607{i:06d}" for i in range(5)], ["0601010101"])
     out = tmp_path / "r.html"
-    result = run_cli(["check", str(base), "--html-report", str(out), "-q"])
+    result = run_cli(["check", str(base), "--html-report", str(out), "-q", "--lang", "en"])
     assert result.exit_code == 1
     page = out.read_text(encoding="utf-8")
     assert 'id="send-plan"' in page
@@ -147,7 +147,7 @@ def test_offline_decide_is_undecided_and_names_the_next_step(tmp_path: Path) -> 
     base = _base(tmp_path, [f"0607{i:06d}" for i in range(9)], ["0601010101"])
     html, junit = tmp_path / "r.html", tmp_path / "j.xml"
     result, report = check_json([str(base), "--rate", "2", "--html-report", str(html),
-                                 "--junit-xml", str(junit)])
+                                 "--junit-xml", str(junit), "--lang", "en"])
     assert report["gate_mode"] == "decide" and result.exit_code == report["exit_code"] == 3
     assert report["gate"] == report["decision"] == "undecided"
     assert report["bounds"] == {"known": 0.1, "upper": 1.0, "low": 0.1, "high": 1.0}

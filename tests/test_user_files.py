@@ -784,7 +784,7 @@ def test_history_line_with_null_ratio(tmp_path: Path) -> None:
         {"at": "2026-01-03", "error_ratio": 0.2}, [1, 2], "text"]) + "\nnot json\n")
     html = tmp_path / "r.html"
     result = run_cli(["check", str(_base(tmp_path)), "--html-report", str(html),
-                      "--history", str(log), "-q"])
+                      "--history", str(log), "-q", "--lang", "en"])
     assert result.exit_code in (0, 1), result.stderr
     assert "2 runs" in html.read_text(encoding="utf-8")
 

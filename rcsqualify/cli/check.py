@@ -284,8 +284,9 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")]
     = False,
     lang: Annotated[str | None, typer.Option(
-        envvar="RCSQUALIFY_LANG", help="Language of the HTML report: fr or en (default: "
-        "French when the system locale is French, else English).")] = None,
+        envvar="RCSQUALIFY_LANG", help="Language of the HTML and Markdown reports: fr or en "
+        "(default: from the locale; C, POSIX or unset, as under cron, gives French).")]
+    = None,
     config: Annotated[Path | None, typer.Option(
         envvar="RCSQUALIFY_CONFIG", help="Profiles file (TOML). Default: config.toml in "
         "the user config directory; never the working directory.")] = None,

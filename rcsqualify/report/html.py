@@ -21,17 +21,27 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rcsqualify.report.escape import plain_line
+from rcsqualify.report.l10n import (
+    LANGS,
+    decimal,
+    default_lang,
+    money,
+    number,
+    percent,
+    short_when,
+    when,
+)
+from rcsqualify.report.l10n import threshold as threshold_text
 from rcsqualify.report.summary import Summary
 from rcsqualify.report.wording import approx_duration, duration_text
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES, Status
 
-LANGS = ("fr", "en")
+__all__ = ["LANGS", "default_lang", "format_html", "read_history"]
 
 _COLORS = {"invalid": "#b91c1c", "not_mobile": "#dc2626", "other_operator": "#f97316",
            "not_rcs": "#f59e0b", "unverified": "#9ca3af", "reachable": "#16a34a"}
@@ -74,7 +84,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "title": "RCS campaign qualification", "colon": ":",
         "run": "Run of {date} on {input}: {rows} rows, phone column {column}.",
         "plan_h": "What to send",
-        "plan": "<b>send send_rcs</b> ({n} messages): projected error ratio {r}",
+        "plan": "<b>send to the RCS-reachable numbers</b> ({n} messages): projected error "
+                "ratio {r}",
         "plan_more": "; adding the unverified ({m} more): up to {u} if they all fail.",
         "plan_none": "; no unverified message to add.",
         "verdict_pass": "PASS", "verdict_fail": "FAIL", "verdict_undecided": "UNDECIDED",
@@ -83,7 +94,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "s_pass": "The projected error ratio of the base, {g}, is under Orange's {t} "
                   "threshold.",
         "s_fail": "The projected error ratio of the base, {g}, is over Orange's {t} "
-                  "threshold: send only the send_rcs list, or clean the base first.",
+                  "threshold: send only to the RCS-reachable numbers, or clean the base "
+                  "first.",
         "s_undecided": "Between {lo} and {hi} of the messages would fail ({n} not "
                        "checked): Orange's {t} threshold lies in between, so the gate "
                        "cannot decide yet.",
@@ -125,7 +137,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_h": "Trend of the error ratio",
         "trend_one": "Only this run so far: the trend appears from the second run.",
         "trend": "{n} runs before this one; this run: {r}.",
-        "notes_h": "Technical notes (in English)",
+        "notes_h": "Technical notes", "stale": "stale",
         "howto_h": "How to",
         "howto": [
             "Send only the reachable numbers: write the lists with "
@@ -147,7 +159,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "run": "Exécution du {date} sur {input} : {rows} lignes, colonne du téléphone "
                "{column}.",
         "plan_h": "Ce qu'il faut envoyer",
-        "plan": "<b>envoyer send_rcs</b> ({n} messages) : taux d'erreur projeté {r}",
+        "plan": "<b>envoyer aux numéros joignables en RCS</b> ({n} messages) : taux "
+                "d'erreur projeté {r}",
         "plan_more": " ; en ajoutant les non vérifiés ({m} de plus) : jusqu'à {u} s'ils "
                      "échouent tous.",
         "plan_none": " ; aucun message non vérifié à ajouter.",
@@ -158,8 +171,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "s_pass": "Le taux d'erreur projeté de la base, {g}, est sous le seuil de {t} "
                   "fixé par Orange.",
         "s_fail": "Le taux d'erreur projeté de la base, {g}, dépasse le seuil de {t} "
-                  "fixé par Orange : n'envoyez que la liste send_rcs, ou nettoyez la "
-                  "base d'abord.",
+                  "fixé par Orange : n'envoyez qu'aux numéros joignables en RCS, ou "
+                  "nettoyez la base d'abord.",
         "s_undecided": "Entre {lo} et {hi} des messages échoueraient ({n} non "
                        "vérifiés) : le seuil de {t} fixé par Orange est entre les deux, "
                        "la décision reste à prendre.",
@@ -205,7 +218,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_one": "Seulement cette exécution pour l'instant : l'évolution apparaît "
                      "dès la deuxième.",
         "trend": "{n} exécutions avant celle-ci ; cette exécution : {r}.",
-        "notes_h": "Notes techniques (en anglais)",
+        "notes_h": "Notes techniques", "stale": "données anciennes",
         "howto_h": "Mode d'emploi",
         "howto": [
             "N'envoyer qu'aux numéros joignables : écrire les listes avec "
@@ -227,16 +240,6 @@ TEXT: dict[str, dict[str, Any]] = {
 }
 
 
-def default_lang(environ: Mapping[str, str]) -> str:
-    """French when the system locale is French (LC_ALL, then LC_MESSAGES, then LANG, as
-    gettext reads them), else English."""
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(name, "")
-        if value:
-            return "fr" if value.lower().startswith("fr") else "en"
-    return "en"
-
-
 def _esc(value: Any, limit: int = 300) -> str:
     """Text from the input or a server, as one line of escaped HTML."""
     return html.escape(plain_line(value, limit), quote=True)
@@ -244,34 +247,27 @@ def _esc(value: Any, limit: int = 300) -> str:
 
 def _ratio(share: float, lang: str, digits: int = 2) -> str:
     """``8.11%`` in English, ``8,11 %`` in French."""
-    text = f"{share * 100:.{digits}f}"
-    return text.replace(".", ",") + "\u00a0%" if lang == "fr" else text + "%"
+    return percent(share, lang, digits)
 
 
 def _pct(share: float, lang: str = "en") -> str:
     """A threshold as people wrote it: 15 %, 12.5 %, never rounded to a wrong figure."""
-    text = f"{share * 100:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") + "\u00a0%" if lang == "fr" else text + "%"
+    return threshold_text(share, lang)
 
 
-def _int(n: int, lang: str) -> str:
-    """1 234 (fr); 1234 in English, as the terminal and the other reports write it."""
-    return f"{n:,}".replace(",", "\u202f") if lang == "fr" else str(n)
-
-
-def _when(at: datetime, lang: str) -> str:
-    local = at if at.tzinfo is not None else at.astimezone()  # the run's own clock
-    return (local.strftime("%d/%m/%Y à %H:%M") if lang == "fr"
-            else local.strftime("%Y-%m-%d %H:%M")) + f" ({local.tzname() or ''})"
+def _int(n: float, lang: str) -> str:
+    """``6 001`` (fr) or ``6,001`` (en): every count of the page goes through here."""
+    return number(n, lang)
 
 
 def _day(text: str, lang: str) -> str:
-    """A log's ``at`` as a short date: 12/03 (fr) or 2026-03-12 (en)."""
+    """A log's ``at`` as a trend label in Paris, date and time (two runs of one day are
+    two labels): 12/03/2026 14:05 (fr) or 2026-03-12 14:05 (en)."""
     try:
         at = datetime.fromisoformat(str(text))
     except ValueError:
         return _esc(text, 20)
-    return at.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d")
+    return short_when(at, lang)
 
 
 def _bars(rows: list[tuple[str, str, int, str, bool]], total: int, lang: str) -> str:
@@ -328,7 +324,7 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     t = TEXT[lang]
     points = [(str(h.get("at", "")), float(h["error_ratio"])) for h in history
               if "error_ratio" in h]
-    points.append(((generated_at or datetime.now()).isoformat(timespec="seconds"),
+    points.append(((generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
                    s.error_ratio))
     if len(points) < 2:
         return f"<p>{t['trend_one']}</p>"
@@ -350,12 +346,13 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
     dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_ratio(v, lang, 1)}</span>'
                     for at, v in shown)
+    summary_line = t["trend"].format(n=_int(len(points) - 1, lang), r=_ratio(s.error_ratio, lang))
     return (f'<div class="trend"><svg xmlns="http://www.w3.org/2000/svg" '
             f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="trend">'
             f'<line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#b91c1c" '
             f'stroke-dasharray="5"/><path d="{path}" fill="none" stroke="#1d4ed8" '
             f'stroke-width="2"/>{dots}</svg><div class="dates">{dates}</div></div>'
-            f'<p>{t["trend"].format(n=len(points) - 1, r=_ratio(s.error_ratio, lang))}</p>')
+            f'<p>{summary_line}</p>')
 
 
 def read_history(path: Path | None) -> tuple[list[dict[str, Any]], int]:
@@ -434,7 +431,7 @@ def _next_steps(s: Summary, lang: str) -> list[str]:
             o=f"<code>{html.escape(step['option'])}</code>",
             n=_int(int(step["lookups"]), lang),
             d=approx_duration(step["seconds"]) if step.get("seconds") is not None else "",
-            r=f"{step['rate']:g}", k=t["kept"] if s.answers_kept else t["not_kept"]))
+            r=decimal(step["rate"], lang), k=t["kept"] if s.answers_kept else t["not_kept"]))
     if not texts:
         return []
     line = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + t["or"] + texts[-1]
@@ -448,7 +445,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
         raise ValueError(f"lang must be one of {LANGS}")
     t = TEXT[lang]
     labels, reasons_text = STATUS_LABELS[lang], REASON_LABELS[lang]
-    at = generated_at or datetime.now().astimezone()
+    at = generated_at or datetime.now(UTC)
     messages = s.counts.get("messages", 0)
     unverified = s.counts.get("unverified", 0)
     path = str(s.input.get("path", ""))
@@ -460,7 +457,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
         send, more = s.send_plan["send_rcs"], s.send_plan["with_unverified"]
         added = more["messages"] - send["messages"]
         plan = (f'<h2>{t["plan_h"]}</h2><div class="plan" id="send-plan"><p>'
-                + t["plan"].format(n=f'<span id="send-rcs-messages">{send["messages"]}'
+                + t["plan"].format(n=f'<span id="send-rcs-messages">{_int(send["messages"], lang)}'
                                      "</span>", r=_ratio(send["error_ratio"], lang))
                 + (t["plan_more"].format(m=_int(added, lang),
                                                u=_ratio(more["error_ratio_upper"], lang))
@@ -496,7 +493,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
                   n, "#1d4ed8" if code == s.target_operator else "#6b7280",
                   code == s.target_operator) for code, n in ops[:12]]
     if len(ops) > 12:
-        rest = t["more"].format(n=len(ops) - 12)
+        rest = t["more"].format(n=_int(len(ops) - 12, lang))
         operators.append((rest, rest, sum(n for _, n in ops[12:]), "#9ca3af", False))
     territories = [(_esc(n, 80), _esc(n, 120), c, "#0f766e", False)
                    for n, c in s.territories.items()]
@@ -514,14 +511,14 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
         projection = "<p>" + t["proj"].format(
             n=_int(pr.get("messages", 0), lang), u=_int(pr.get("messages_upper", 0), lang),
             d=duration_text(pr.get("send_seconds") or 0),
-            rate=f"{pr.get('send_rate', 30):g}") + " "
-        projection += (t["cost"].format(c=f"{pr['cost']:.2f}\u00a0€",
-                                        cu=f"{pr['cost_upper']:.2f}\u00a0€",
+            rate=decimal(pr.get("send_rate", 30), lang)) + " "
+        projection += (t["cost"].format(c=money(pr["cost"], lang),
+                                        cu=money(pr["cost_upper"], lang),
                                         rr=_ratio(pr.get("reply_rate") or 0, lang, 0))
                        if "cost" in pr else t["no_cost"]) + "</p>"
 
     notes = "".join(f"<li>{_esc(w, 600)}</li>" for w in [*s.warnings, *s.notes])
-    notes += "".join(f"<li>stale: {_esc(w, 600)}</li>" for w in s.stale)
+    notes += "".join(f"<li>{t['stale']}{t['colon']} {_esc(w, 600)}</li>" for w in s.stale)
     notes_block = f'<h2>{t["notes_h"]}</h2><ul class="notes">{notes}</ul>' if notes else ""
     errors = sum(s.counts.get(str(x), 0) for x in ERROR_STATUSES)
     tool = s.tool
@@ -567,7 +564,7 @@ footer{{margin-top:2em;border-top:1px solid #ddd;color:#4b5563;font-size:.9em}}
 footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywhere}}
 </style></head><body>
 <h1>{t['title']}</h1>
-<p class="meta" id="run">{t['run'].format(date=_when(at, lang),
+<p class="meta" id="run">{t['run'].format(date=when(at, lang),
                                          input=f"<b>{_esc(name)}</b>",
                                          rows=_int(s.counts.get('rows', 0), lang),
                                          column=f"<b>{_esc(s.input.get('column', ''))}</b>")}</p>
@@ -581,9 +578,10 @@ footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywh
         t=f'<span id="threshold">{_pct(s.threshold, lang)}</span>'))}</div>
 {_gauge(s, lang)}
 <p id="verdict-line">{' '.join(sentences)}</p>
-<div class="kpis"><span class="kpi">{t['k_messages']}<b id="messages">{messages}</b></span>
-<span class="kpi">{t['k_duplicates']}<b>{s.counts.get('duplicates', 0)}</b></span>
-<span class="kpi">{t['k_reachable']}<b id="reachable">{s.counts.get('reachable', 0)}</b></span>
+<div class="kpis"><span class="kpi">{t['k_messages']}<b id="messages">{_int(messages, lang)}</b>
+</span><span class="kpi">{t['k_duplicates']}<b>{_int(s.counts.get('duplicates', 0), lang)}</b>
+</span><span class="kpi">{t['k_reachable']}<b id="reachable">{
+    _int(s.counts.get('reachable', 0), lang)}</b></span>
 <span class="kpi">{t['k_upper']}<b id="error-ratio-upper">{_ratio(s.error_ratio_upper, lang)}</b>
 </span></div>
 <h2>{t['status_h']}</h2>{_bars(statuses, messages, lang)}
