@@ -178,3 +178,23 @@ def test_streamed_values_match_what_openpyxl_wrote(tmp_path: Path) -> None:
     wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
     wb.save(f)
     assert list(read_xlsx(f, None, "v.xlsx").rows)[1][4] == "2025-03-01"
+
+
+def test_cells_without_a_reference_follow_the_cell_before_even_an_empty_one(
+        tmp_path: Path) -> None:
+    """``r`` is optional on a cell (ECMA-376 §18.3.1.4): a cell without it is the
+    column after the previous cell, empty or not. Before, an empty ``<c/>`` did not
+    advance the column, so the phone after it slid under the previous header (read
+    from column B, not C) and the empty column vanished from the output; and a row of
+    empty cells never reached the column XFD bound."""
+    rows = ('<row><c t="inlineStr"><is><t>nom</t></is></c><c t="inlineStr"><is><t>mail'
+            '</t></is></c><c t="inlineStr"><is><t>tel</t></is></c></row>'
+            f'<row><c t="inlineStr"><is><t>bob</t></is></c><c/><c t="inlineStr"><is><t>'
+            f'{PHONE}</t></is></c></row>')
+    f = _workbook(tmp_path / "gap.xlsx", _sheet(rows))
+    from rcsqualify.contacts.xlsx import read_xlsx
+
+    assert list(read_xlsx(f, None, "gap.xlsx").rows)[1] == ("bob", None, PHONE)
+    wide = _workbook(tmp_path / "wide.xlsx", _sheet(
+        _header_and_phone() + "<row>" + "<c/>" * 16_384 + "<c><v>1</v></c></row>"))
+    _assert_clean_error(run_cli(["check", str(wide)]), "column XFD")

@@ -302,6 +302,9 @@ class _SheetParser:
         self.date1904 = date1904
         self.ready: list[tuple[Any, ...]] = []
         self.row: dict[int, Any] = {}
+        #: column of the row's previous cell, empty or not: a cell without ``r``
+        #: follows it (ECMA-376 §18.3.1.4), so an empty ``<c/>`` still takes a column
+        self.last_column = 0
         self.rows_seen = 0
         self.cell = _Cell()
         self.text = _Text(lambda: f"cell {self.cell.ref or '?'} of sheet {self.sheet!r}")
@@ -321,7 +324,8 @@ class _SheetParser:
             ref = a.get("r", "")
             column = _column_index(ref) if ref else None
             if column is None:
-                column = max(self.row, default=0) + 1
+                column = self.last_column + 1
+            self.last_column = column
             if column > MAX_COLUMNS:
                 raise XlsxError(f"cell {ref or column} of sheet {self.sheet!r} is beyond "
                                 f"column XFD ({MAX_COLUMNS:,}, Excel's last)")
@@ -332,6 +336,7 @@ class _SheetParser:
             self.cell = _Cell(ref=ref, column=column, type=a.get("t", "n"), style=style)
         elif local == "row":
             self.row = {}
+            self.last_column = 0
             self.rows_seen += 1
             if self.rows_seen > MAX_ROWS:
                 raise XlsxError(f"sheet {self.sheet!r} has more than {MAX_ROWS:,} rows "
