@@ -68,3 +68,19 @@ def test_drawn_numbers_whose_check_fails_are_counted_never_skipped(
     assert (report["decision"], result.exit_code) == ("undecided", 3), result.stderr
     assert iv["drawn"] == iv["observed"] == 150
     assert iv["failures_high"] - iv["failures_low"] >= 25  # ~45 unknown among 150
+
+
+def test_gate_known_failing_on_the_high_end_does_not_say_at_least(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """``--gate known`` on a sampled run fails when the bound's *high* end is over the
+    threshold (CONTRACT §2, as before): the verdict said "at least <high end> would
+    fail", the opposite of what a high end means (here the low end is under it)."""
+    emulator.reset(quota=1000, capable_share=0.85)
+    result, report = check_json(auto_args(emulator, tmp_path, "--gate", "known",
+                                          "--sample-max", "20"))
+    assert (report["decision"], result.exit_code) == ("fail", 1)
+    high, low = report["bounds"]["high"], report["bounds"]["low"]
+    assert report["gate_ratio"] == report["interval"]["error_ratio_high"] == high > low
+    line = next(x for x in result.stderr.splitlines() if x.startswith("FAIL"))
+    assert "at least" not in line, line
+    assert f"up to {high:.2%}" in line and "--gate known" in line

@@ -129,6 +129,10 @@ def verdict_line(s: Summary) -> str:
             return (f"FAIL: up to {s.gate_ratio:.2%} {of} would fail if the {unresolved:,} "
                     f"not checked all fail (--gate upper), over the {thr} threshold; check "
                     f"them or send only the reachable ones{failed}")
+        if s.gate_mode == "known" and s.interval:  # the bound's high end, not a floor
+            return (f"FAIL: up to {s.gate_ratio:.2%} {of} could fail{sampled}, over the "
+                    f"{thr} threshold (--gate known compares the bound's high end); "
+                    f"sample more or send only the reachable ones{failed}")
         exact = s.gate_mode == "known" and not s.interval
         what = f"{s.gate_ratio:.2%}" if exact else f"at least {s.gate_ratio:.2%}"
         return (f"FAIL: {what} {of} would fail{sampled}, over the {thr} threshold; clean "
