@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rcsqualify.errors import InputError
 from rcsqualify.report.annotations import format_annotations
+from rcsqualify.report.l10n import default_lang
 from rcsqualify.report.markdown import format_markdown
 from rcsqualify.report.summary import Summary
 from rcsqualify.settings import Settings
@@ -78,12 +80,21 @@ def check_report_paths(s: Settings) -> None:
             raise InputError(f"{option} {path}: not writable{hint}")
 
 
-def ci_outputs(s: Settings, summary: Summary) -> list[ReportOutput]:
+def report_lang(s: Settings) -> str:
+    """The HTML and Markdown reports' language: ``--lang`` (or the profile's ``lang``, or
+    ``RCSQUALIFY_LANG``, which Click already put there), else the locale's."""
+    return s.lang or default_lang(os.environ)
+
+
+def ci_outputs(s: Settings, summary: Summary, generated_at: datetime | None = None
+               ) -> list[ReportOutput]:
     outputs = []
+    if s.markdown_report or step_summary_path(s) is not None:
+        page = format_markdown(summary, lang=report_lang(s), generated_at=generated_at)
     if s.markdown_report:
-        outputs.append(ReportOutput(s.markdown_report, format_markdown(summary)))
+        outputs.append(ReportOutput(s.markdown_report, page))
     elif (path := step_summary_path(s)) is not None:
-        outputs.append(ReportOutput(path, format_markdown(summary), append=True))
+        outputs.append(ReportOutput(path, page, append=True))
     if s.junit_xml:
         from rcsqualify.report.junit import format_junit  # xml.etree: for this report only
 

@@ -17,6 +17,7 @@ from rcsqualify.ci import (
     ReportOutput,
     check_report_paths,
     ci_outputs,
+    report_lang,
     report_paths,
 )
 from rcsqualify.contacts import ContactSource
@@ -510,23 +511,22 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                 summary.warnings.append(f"{cleaned} cells of the .xlsx lists held control "
                                         "characters XLSX cannot store: they were removed "
                                         "(the CSV lists keep them)")
-        if s.html_report:
-            import os
-            from datetime import datetime
+        from datetime import UTC, datetime
 
-            from rcsqualify.report.html import default_lang, format_html, read_history
+        generated_at = datetime.now(UTC)  # the reports write it in Paris time
+        if s.html_report:
+            from rcsqualify.report.html import format_html, read_history
 
             history, damaged = read_history(s.history)
             if damaged:
                 summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
                                         "run records (damaged, or another tool's): skipped")
             page = format_html(summary, history,
-                               lang=s.lang or default_lang(os.environ),
-                               generated_at=datetime.now().astimezone())
+                               lang=report_lang(s), generated_at=generated_at)
             write_report(ReportOutput(s.html_report, page))  # "-": standard output
         if s.json_report:
             write_report(ReportOutput(s.json_report, format_json(summary)))
-        for report in ci_outputs(s, summary):
+        for report in ci_outputs(s, summary, generated_at):
             write_report(report)
         return CheckRun(summary=summary, result=result, source=source)
     finally:

@@ -168,6 +168,7 @@ def test_markdown_report_file_and_step_summary(tmp_path: Path,
     step = tmp_path / "step_summary.md"
     step.write_text("## earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    monkeypatch.setenv("RCSQUALIFY_LANG", "en")  # the page in French: test_report_l10n
     # no path: appended to the step summary, what was there kept
     result, report = check_json([str(base), "--column", "2"])
     assert result.exit_code == 1
@@ -497,7 +498,8 @@ def test_github_actions_workflow_runs_against_the_emulator(tmp_path: Path,
     assert report["api"]["requests"] == 12
     _junit((reports / "junit.xml").read_text(encoding="utf-8"))
     assert (reports / "report.html").is_file()
-    assert "rcsqualify: PASS" in step_summary.read_text(encoding="utf-8")
+    summary_page = step_summary.read_text(encoding="utf-8")  # in the runner locale's language
+    assert "rcsqualify: PASS" in summary_page or "rcsqualify\u00a0: CONFORME" in summary_page
     assert (workspace / ".rcsqualify-cache").is_dir()
     # the next run starts from the cache the workflow keeps
     emulator.reset(quota=1000)
@@ -616,4 +618,4 @@ def test_gitlab_job_runs_against_the_emulator(tmp_path: Path, emulator: Emulator
     report = json.loads((workspace / variables["REPORTS"] / "report.json").read_text())
     assert report["gate_mode"] == "decide" and report["counts"]["not_rcs"] == 2
     md = (workspace / variables["REPORTS"] / "summary.md").read_text(encoding="utf-8")
-    assert "rcsqualify: FAIL" in md
+    assert "rcsqualify: FAIL" in md or "rcsqualify\u00a0: NON CONFORME" in md  # the locale's

@@ -16,6 +16,7 @@ import pytest
 
 from rcsqualify.report.html import TEXT, format_html
 from rcsqualify.report.l10n import default_lang, number, percent, threshold, when
+from rcsqualify.report.markdown import format_markdown
 from tests.conftest import SAMPLE
 from tests.helpers import run_cli
 
@@ -130,6 +131,9 @@ def _lang_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str
     assert result.exit_code in (0, 1, 3), result.stderr
     found = re.search(r'<html lang="(\w+)">', out.read_text(encoding="utf-8"))
     assert found
+    page = md.read_text(encoding="utf-8")
+    assert ("heure de Paris" in page) == (found.group(1) == "fr"), page  # the same language
+    assert ("Paris time" in page) == (found.group(1) == "en"), page
     return found.group(1)
 
 
@@ -163,3 +167,25 @@ def test_refresh_log_line_has_version_gate_mode_and_decision(tmp_path: Path) -> 
     assert line["gate_mode"] in ("decide", "known", "upper")
     assert line["decision"] in ("pass", "undecided")
     assert line["at"].endswith("+00:00")  # the log stays UTC
+
+
+def test_french_markdown_every_figure_french() -> None:
+    s = _big_summary()
+    page = format_markdown(s, lang="fr", generated_at=SUMMER)
+    assert "exécution du 15/07/2026 à 15:05 (heure de Paris, UTC+02:00)" in page
+    figures = page.split("### Notes")[0]
+    no_dates = re.sub(r"\d{2}/\d{2}/\d{4}", "", figures)
+    assert not re.search(r"\d{4}", no_dates), re.findall(r".{20}\d{4}.{5}", no_dates)
+    assert not re.search(r"\d\.\d", no_dates) and not re.search(r"\d,\d{3}\b", no_dates)
+    assert number(s.counts["messages"], "fr") in page
+    assert percent(s.error_ratio, "fr") in page
+    for english in ("send_rcs", "send\\_rcs", "Send plan", "threshold", "stale:", "rows"):
+        assert english not in page, english
+    assert "Numéro invalide" in page and TEXT["fr"][f"verdict_{s.decision}"] in page
+
+
+def test_english_markdown_figures() -> None:
+    s = _big_summary()
+    page = format_markdown(s, lang="en", generated_at=WINTER)
+    assert "run of 2026-01-15 14:05 (Paris time, UTC+01:00)" in page
+    assert number(s.counts["messages"], "en") in page and "," in number(s.counts["messages"], "en")
