@@ -5,9 +5,9 @@ the threshold, messages by status, mobiles by operator, and the notes, in French
 English (``lang``, chosen as the HTML report's: ``report/l10n.py``), every figure by that
 language's rules and the run's time in Paris. The English page keeps the terminal's
 verdict sentence and the status codes; the French one says the HTML report's sentences
-and human labels. Pure: it formats the summary and computes nothing. Text from the input or a server (file and column
-names, operator names, notes) goes through ``markdown_text``: no raw HTML, no table
-break, no link; figures are ours and are written as they are.
+and human labels. Pure: it formats the summary and computes nothing. Text from the
+input or a server (file and column names, operator names, notes) goes through
+``markdown_text``: no raw HTML, no table break, no link.
 """
 
 from __future__ import annotations
