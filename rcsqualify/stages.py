@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rcsqualify.capability.interface import CapabilityProvider, Tally
+from rcsqualify.capability.interface import CapabilityProvider, Tally, ask_order
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import Distinct, Progress, apply_sources, settle_operator
 from rcsqualify.remote.http import gather_or_cancel, run_all
@@ -112,7 +112,9 @@ class _Routes:
                             progress(src.label, done[0], len(pending))
 
                     # enough look-ups in flight to keep a 30/s quota busy at 2 s latency
-                    await run_all([int(i) for i in pending], one, 64)
+                    # in a random order, as capability asks (``ask_order``): the first
+                    # answers judged by the early guards are a sample, not one block
+                    await run_all(ask_order(pending), one, 64)
             finally:
                 for queue in self.queues.values():  # the checks end when the stream does
                     await queue.put(None)

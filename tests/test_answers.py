@@ -492,3 +492,26 @@ def test_a_healthy_answer_saying_no_error_is_an_answer(
                                  emulator.mnp_url()])
     assert result.exit_code == 0, result.stderr
     assert report["counts"]["reachable"] == 4 and report["operators"]["FRTE"] == 4
+
+
+@pytest.mark.parametrize(("family", "stream"), [("bothub", False), ("rbm", False),
+                                            ("bothub", True)])
+def test_a_block_of_not_rcs_numbers_first_in_number_order_is_no_wrong_path(
+        tmp_path: Path, emulator: Emulator, family: str, stream: bool) -> None:
+    """The lowest 60 numbers of the base (one block of a range: a fleet of data SIMs)
+    are genuinely not RCS, the 240 others are. Asked in number order, the first 20
+    answers were 20 identical negatives and the run stopped as a wrong path (exit 2);
+    numbers are asked in a random order, so the first answers are a sample of the base
+    (all negative with odds of (60/300)^20)."""
+    numbers = frte_numbers(300)
+    emulator.reset(quota=10_000, numbers={
+        "+33" + n[1:]: {"capable": k >= 60, "operator": "20801"}
+        for k, n in enumerate(numbers)})
+    cache = tmp_path / "cache"
+    f = contacts_file(tmp_path, numbers)
+    args = rbm(emulator, tmp_path, cache) if family == "rbm" else bothub(emulator, cache)
+    if stream:
+        args += ["--mnp-url", emulator.mnp_url()]
+    result, report = check_json([str(f), *args])
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["not_rcs"] == 60 and report["counts"]["reachable"] == 240
