@@ -201,9 +201,20 @@ def refuse_overwrites(s: Settings) -> None:
                                                     *report_paths(s)]
     if s.split_dir:
         outputs += list_paths(s.split_dir)
-    refuse_overwrite(inputs, outputs, [("the cache directory", cache_directory(s))])
+    refuse_overwrite(inputs, outputs, [("the cache directory", cache_directory(s)),
+                                       ("the quota directory", quota_directory(s))])
     if s.split_dir:
         refuse_foreign_lists(s.split_dir, xlsx=s.split_xlsx, other_route=bool(s.other_route))
+
+
+def quota_directory(s: Settings) -> Path | None:
+    """The directory of the shared quota files a remote run reads and writes (whatever
+    the quota store: the local schedule is always kept), so no output may land there."""
+    if not s.remote:
+        return None
+    from rcsqualify.remote.pacing import default_quota_dir
+
+    return default_quota_dir()
 
 
 def cache_directory(s: Settings) -> Path | None:

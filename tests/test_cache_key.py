@@ -350,3 +350,22 @@ def test_32_characters_are_not_a_raw_key(tmp_path: Path, emulator: Emulator,
     assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
     assert (fingerprint(bytes(range(200, 232))).encode()
             in (tmp_path / "c3" / "answers.sqlite").read_bytes())
+
+
+def test_no_output_lands_in_the_quota_directory(tmp_path: Path, emulator: Emulator,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared quota files are read and written by every remote run: a report
+    written over one (or beside them) is refused like one inside the cache. Before, a
+    --json-report onto a quota file replaced the pacing state of the service."""
+    quota = tmp_path / "quota"
+    monkeypatch.setenv("RCSQUALIFY_QUOTA_DIR", str(quota))
+    f = contacts_file(tmp_path, frte_numbers(2))
+    args = ["check", str(f), *emulator.bothub_args(), "--cache-dir", str(tmp_path / "cache")]
+    assert run_cli(args).exit_code == 0
+    files = list(quota.glob("*.q"))
+    assert files, list(quota.iterdir())
+    before = files[0].read_bytes()
+    result = run_cli([*args, "--no-cache", "--json-report", str(files[0])])
+    assert result.exit_code == 2, result.stderr
+    assert "inside the quota directory" in result.stderr, result.stderr
+    assert files[0].read_bytes() == before
