@@ -72,9 +72,12 @@ def check_report_paths(s: Settings) -> None:
         hint = " (or --no-ci-summary)" if option == "GITHUB_STEP_SUMMARY" else ""
         if target.is_dir():
             raise InputError(f"{option} {path}: is a directory, give a file name")
+        if option == "GITHUB_STEP_SUMMARY" and not parent.is_dir():
+            raise InputError(f"{option} {path}: directory {parent} does not exist{hint}")
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent  # a missing folder is created when written (files.py)
         if not parent.is_dir():
-            raise InputError(f"{option} {path}: directory {parent} does not exist; "
-                             f"create it first{hint}")
+            raise InputError(f"{option} {path}: {parent} is not a directory")
         if not os.access(parent, os.W_OK | os.X_OK) or (
                 target.exists() and not os.access(target, os.W_OK)):
             raise InputError(f"{option} {path}: not writable{hint}")

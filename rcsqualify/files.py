@@ -37,6 +37,18 @@ from types import FrameType
 
 from rcsqualify.errors import InputError, Locked, RcsQualifyError
 
+
+def make_folder(folder: Path) -> None:
+    """One rule for every output (issue #26 item 5): a missing folder is created, with
+    its parents, and said on stderr (a typo in a path then shows at once)."""
+    if folder.is_dir():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    import sys
+
+    sys.stderr.write(f"rcsqualify: created folder {folder}\n")
+
+
 _TEMPORARY: set[str] = set()
 _SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
                  if s is not None)

@@ -22,7 +22,7 @@ from rcsqualify.ci import (
 )
 from rcsqualify.contacts import ContactSource
 from rcsqualify.errors import InputError
-from rcsqualify.files import refuse_overwrite
+from rcsqualify.files import cannot_write, make_folder, refuse_overwrite
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
@@ -372,8 +372,17 @@ def write_report(report: ReportOutput) -> None:
         with open(report.target, "a", encoding="utf-8") as fh:
             fh.write(report.text)
     else:
+        output_folder(report.target)
         with atomic_path(report.target) as tmp:
             Path(tmp).write_text(report.text, encoding="utf-8")
+
+
+def output_folder(path: str) -> None:
+    """A user output's missing folder, created and said (``files.make_folder``)."""
+    try:
+        make_folder(Path(path).parent)
+    except OSError as exc:
+        raise cannot_write(Path(path), exc) from exc
 
 
 def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache | None,
@@ -426,10 +435,8 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
 
     lists = Path(s.split_dir)
     try:
-        lists.mkdir(parents=True, exist_ok=True)
+        make_folder(lists)  # its lock lives there: created (and said) before the run
     except OSError as exc:
-        from rcsqualify.files import cannot_write
-
         raise cannot_write(lists, exc) from exc
     # one run at a time writes a list directory (refresh takes the same lock)
     with hold_lock(lists / LISTS_LOCK, s.wait_lock,
@@ -509,6 +516,7 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
         if s.output:
+            output_folder(s.output)
             write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape,
                             dialect=dialect_choice(s))
         if s.split_dir:

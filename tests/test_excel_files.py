@@ -257,3 +257,25 @@ def test_contradicting_dialects_are_refused(tmp_path: Path) -> None:
     for args in (["--excel", "--csv-dialect", "standard"], ["--csv-dialect", "latin"]):
         result = run_cli(["check", str(f), *args])
         assert result.exit_code == 2 and "--csv-dialect" in result.stderr, result.stderr
+
+
+# -- missing output folders ----------------------------------------------------------------
+def test_missing_output_folders_are_created_and_said(tmp_path: Path) -> None:
+    """``-o`` created missing folders but ``--json-report`` refused them: one rule now,
+    for the annotated output, every report and the split folder, each said on stderr."""
+    f = tmp_path / "c.csv"
+    f.write_text(f"tel\n{PHONES[0]}\n", encoding="utf-8")
+    new = tmp_path / "new"
+    result = run_cli(["check", str(f), "--threshold", "1", "-q",
+                      "-o", str(new / "a" / "out.csv"), "--json-report",
+                      str(new / "b" / "r.json"), "--split-dir", str(new / "c" / "lists")])
+    assert result.exit_code == 0, result.stderr
+    for made in (new / "a" / "out.csv", new / "b" / "r.json", new / "c" / "lists"):
+        assert made.exists(), made
+    for folder in ("a", "b", "c/lists"):
+        assert f"created folder {new / folder}" in result.stderr, result.stderr
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine\n")
+    result = run_cli(["check", str(f), "--json-report", str(blocker / "r.json")])
+    assert result.exit_code == 2 and "not a directory" in result.stderr
+    assert blocker.read_text() == "mine\n"

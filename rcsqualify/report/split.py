@@ -53,7 +53,13 @@ import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import ContactSource
 from rcsqualify.errors import InputError
-from rcsqualify.files import cannot_write, publish_all, remove_temporaries, temporary_file
+from rcsqualify.files import (
+    cannot_write,
+    make_folder,
+    publish_all,
+    remove_temporaries,
+    temporary_file,
+)
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
@@ -165,7 +171,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
     ``xlsx_control_characters_removed`` count of cells)."""
     target = Path(directory)
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        make_folder(target)
     except OSError as exc:
         raise cannot_write(target, exc) from exc
     # footer rows (at the end, left out of the result) are in no list
