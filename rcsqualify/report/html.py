@@ -245,6 +245,29 @@ def _esc(value: Any, limit: int = 300) -> str:
     return html.escape(plain_line(value, limit), quote=True)
 
 
+def verdict_sentences(s: Summary, lang: str) -> list[str]:
+    """The decision in ``lang``'s sentences (the HTML page's, and the French Markdown's):
+    the decision with its bounds, then what was incomplete, the strict gate, and how many
+    messages were not checked."""
+    t = TEXT[lang]
+    unverified, messages = s.counts.get("unverified", 0), s.counts.get("messages", 0)
+    low = _ratio(s.bounds.get("low", s.error_ratio), lang)
+    high = _ratio(s.bounds.get("high", s.error_ratio_upper), lang)
+    sentences = [t[f"s_{s.decision}"].format(g=_ratio(s.gate_ratio, lang),
+                                             t=_pct(s.threshold, lang), lo=low, hi=high,
+                                             n=_int(unverified, lang))]
+    if s.incomplete:
+        sentences.append(t["s_incomplete"])
+    if s.gate_mode == "upper":
+        sentences.append(t["s_upper"])
+    if unverified and messages:
+        key = "s_offline" if s.capability == "none" else "s_unverified"
+        sentences.append(t[key].format(n=_int(unverified, lang), m=_int(messages, lang),
+                                       p=_ratio(unverified / messages, lang, 1),
+                                       u=_ratio(s.error_ratio_upper, lang)))
+    return sentences
+
+
 def _ratio(share: float, lang: str, digits: int = 2) -> str:
     """``8.11%`` in English, ``8,11 %`` in French."""
     return percent(share, lang, digits)
@@ -447,7 +470,6 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
     labels, reasons_text = STATUS_LABELS[lang], REASON_LABELS[lang]
     at = generated_at or datetime.now(UTC)
     messages = s.counts.get("messages", 0)
-    unverified = s.counts.get("unverified", 0)
     path = str(s.input.get("path", ""))
     name = Path(path).name if path not in ("", "-") else path or "-"
 
@@ -465,20 +487,9 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
 
     # the decision
     verdict_word = t[f"verdict_{s.decision}"]
-    gated = _ratio(s.gate_ratio, lang)
     low = _ratio(s.bounds.get("low", s.error_ratio), lang)
     high = _ratio(s.bounds.get("high", s.error_ratio_upper), lang)
-    sentences = [t[f"s_{s.decision}"].format(g=gated, t=_pct(s.threshold, lang), lo=low,
-                                             hi=high, n=_int(unverified, lang))]
-    if s.incomplete:
-        sentences.append(t["s_incomplete"])
-    if s.gate_mode == "upper":
-        sentences.append(t["s_upper"])
-    if unverified and messages:
-        key = "s_offline" if s.capability == "none" else "s_unverified"
-        sentences.append(t[key].format(n=_int(unverified, lang), m=_int(messages, lang),
-                                       p=_ratio(unverified / messages, lang, 1),
-                                       u=_ratio(s.error_ratio_upper, lang)))
+    sentences = verdict_sentences(s, lang)
     if s.interval:
         sentences.append(t["interval"].format(lo=_ratio(s.interval["error_ratio_low"], lang),
                                               hi=_ratio(s.interval["error_ratio_high"], lang)))

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from rcsqualify.report.escape import markdown_text as md
-from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT
+from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT, verdict_sentences
 from rcsqualify.report.l10n import number, percent, threshold, when
 from rcsqualify.report.summary import Summary
 from rcsqualify.report.wording import send_plan_line, verdict_line
@@ -92,23 +92,7 @@ def _verdict(s: Summary, lang: str) -> tuple[str, str]:
     if lang == "en":
         word, _, rest = verdict_line(s).partition(": ")
         return word, rest
-    t = TEXT[lang]
-    low = percent(s.bounds.get("low", s.error_ratio), lang)
-    high = percent(s.bounds.get("high", s.error_ratio_upper), lang)
-    unverified, messages = s.counts.get("unverified", 0), s.counts.get("messages", 0)
-    sentences = [t[f"s_{s.decision}"].format(g=percent(s.gate_ratio, lang),
-                                             t=threshold(s.threshold, lang), lo=low,
-                                             hi=high, n=number(unverified, lang))]
-    if s.incomplete:
-        sentences.append(t["s_incomplete"])
-    if s.gate_mode == "upper":
-        sentences.append(t["s_upper"])
-    if unverified and messages:
-        key = "s_offline" if s.capability == "none" else "s_unverified"
-        sentences.append(t[key].format(n=number(unverified, lang), m=number(messages, lang),
-                                       p=percent(unverified / messages, lang, 1),
-                                       u=percent(s.error_ratio_upper, lang)))
-    return t[f"verdict_{s.decision}"], " ".join(sentences)
+    return TEXT[lang][f"verdict_{s.decision}"], " ".join(verdict_sentences(s, lang))
 
 
 def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | None = None
