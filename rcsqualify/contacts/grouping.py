@@ -1,0 +1,188 @@
+"""Rows and phone columns grouped into contacts (issue #25): one person, several numbers.
+
+A contact base holds a person on one row with several phone columns (``Tél. portable``,
+``Fixe``, ``Tel 1``/``Tel 2``: the *wide* format), or on several rows sharing a contact id,
+one number a row (the *long* format), or both. Everything after reading works on
+*contacts*: an aggregator sends one message per contact, to the best number it has
+(``choice.py``). This module only groups: which cells are a contact's numbers, in which
+order. It is pure numpy/pandas over arrays, so it is tested without reading a file.
+
+The cells of ``C`` phone columns over ``R`` rows are numbered ``column * R + row`` (a
+*cell*), so that per-cell arrays (keys, reasons) stacked as ``(C, R)`` and raveled are
+read with one gather. A contact's numbers (its *slots*) are its non-blank cells, in
+priority order: by column (the order the columns were given in), then by rank
+(``--number-rank``, blanks last) then file order of the rows. A contact whose cells are
+all blank keeps one slot, its first row's first column, so that it is still a message
+(an ``empty`` one, as a blank row is today). With one column and no contact id, contacts
+are rows and each has exactly its one cell: every figure is today's.
+
+A contact holds at most ``max_numbers`` slots (``--max-numbers-per-contact``, default
+10): a long table with 500 rows for one id is a data error, not a person; the numbers
+past the cap stay in the output (their rows are kept) but are never chosen nor looked
+up, and are counted per contact (``dropped``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: ``--max-numbers-per-contact`` by default
+MAX_NUMBERS_PER_CONTACT = 10
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """Rows grouped into contacts; slots sorted by contact, then priority."""
+
+    n_rows: int
+    n_columns: int
+    #: per row: its contact (0..n_contacts-1, numbered in order of first row)
+    contact_of_row: np.ndarray
+    #: per contact, and one past the last: the index of its first slot (offsets)
+    start: np.ndarray
+    #: per slot: its cell (``column * n_rows + row``)
+    cell: np.ndarray
+    #: per contact: its non-blank numbers left out by the cap
+    dropped: np.ndarray
+    #: per contact: whether it had no number at all (its one slot is a blank cell)
+    all_blank: np.ndarray
+
+    @property
+    def n_contacts(self) -> int:
+        return len(self.start) - 1
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.cell)
+
+    @property
+    def row(self) -> np.ndarray:
+        """Per slot: its row."""
+        return self.cell % max(self.n_rows, 1)
+
+    @property
+    def column(self) -> np.ndarray:
+        """Per slot: its column index (priority order)."""
+        return self.cell // max(self.n_rows, 1)
+
+    @property
+    def contact(self) -> np.ndarray:
+        """Per slot: its contact."""
+        return np.repeat(np.arange(self.n_contacts, dtype=np.int64), np.diff(self.start))
+
+    @property
+    def position(self) -> np.ndarray:
+        """Per slot: its rank within its contact (0 for the first number)."""
+        return np.arange(self.n_slots, dtype=np.int64) - np.repeat(
+            self.start[:-1], np.diff(self.start))
+
+    @property
+    def first_slot(self) -> np.ndarray:
+        """Per contact: its first slot."""
+        return self.start[:-1]
+
+
+def contact_codes(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
+    """A contact id column's values as integer codes, ``-1`` for a blank id (``None``,
+    NaN or only spaces). Ids are compared as text stripped of surrounding spaces and
+    nothing else: ``"12"`` and ``"012"`` are two contacts (the file decides what an id
+    is; leading zeros are often meaningful)."""
+    series = pd.Series(values, dtype=object)
+    text = series.where(series.notna(), None).map(
+        lambda v: None if v is None else str(v).strip(), na_action="ignore")
+    text = text.where(text != "", None)
+    codes, _ = pd.factorize(text, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def rank_values(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
+    """``--number-rank`` values as float64 ranks, NaN where blank (sorted last). Numbers
+    when every non-blank value reads as one (``1``, ``2``, ``10`` in that order, not as
+    text); otherwise the values' text order."""
+    series = pd.Series(values, dtype=object)
+    text = series.map(lambda v: str(v).strip(), na_action="ignore")
+    blank = text.isna() | (text == "")
+    numeric = pd.to_numeric(text.where(~blank, None).str.replace(",", ".", regex=False),
+                            errors="coerce")
+    if bool((numeric.notna() | blank).all()):
+        return np.asarray(numeric, dtype=np.float64)
+    codes, _ = pd.factorize(text.where(~blank, None), sort=True, use_na_sentinel=True)
+    out = np.asarray(codes, dtype=np.float64)
+    out[out < 0] = np.nan
+    return out
+
+
+def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
+                   rank: np.ndarray | None = None,
+                   max_numbers: int = MAX_NUMBERS_PER_CONTACT) -> Contacts:
+    """Contacts from the blank-cell mask ``blank`` (``(C, R)``: True where the phone
+    cell holds nothing), the contact codes per row (``contact_codes``; None: each row
+    is a contact) and the ranks per row (``rank_values``; None: file order)."""
+    if blank.ndim != 2:
+        raise ValueError("blank must be (columns, rows)")
+    if max_numbers < 1:
+        raise ValueError("max_numbers must be at least 1")
+    n_columns, n_rows = blank.shape
+    if contact_id is None:
+        contact_of_row = np.arange(n_rows, dtype=np.int64)
+        first_row = contact_of_row
+    else:
+        contact_of_row, first_row = _contacts_in_row_order(np.asarray(contact_id, np.int64))
+    n_contacts = len(first_row)
+
+    has_number = ~blank
+    per_contact = np.bincount(contact_of_row, weights=has_number.sum(axis=0),
+                              minlength=n_contacts) if n_rows else np.zeros(0)
+    all_blank = per_contact == 0
+    if all_blank.any():  # an all-blank contact keeps its first cell: an ``empty`` message
+        has_number = has_number.copy()
+        has_number[0, first_row[all_blank]] = True
+
+    if contact_id is None:
+        # rows are contacts: row-major order is (contact, column) already
+        rows, columns = np.nonzero(has_number.T)
+        contact = rows.astype(np.int64)
+        cell = columns.astype(np.int64) * n_rows + rows
+    else:
+        columns, rows = np.nonzero(has_number)
+        contact = contact_of_row[rows]
+        keys: list[np.ndarray] = [rows]
+        if rank is not None:
+            r = np.asarray(rank, np.float64)[rows]
+            keys.append(np.where(np.isnan(r), np.inf, r))
+        keys += [columns, contact]
+        order = np.lexsort(keys)
+        contact = contact[order]
+        cell = columns[order].astype(np.int64) * n_rows + rows[order]
+
+    counts = np.bincount(contact, minlength=n_contacts).astype(np.int64)
+    starts = np.zeros(n_contacts + 1, np.int64)
+    np.cumsum(counts, out=starts[1:])
+    dropped = np.maximum(counts - max_numbers, 0)
+    if dropped.any():
+        position = np.arange(len(cell), dtype=np.int64) - np.repeat(starts[:-1], counts)
+        keep = position < max_numbers
+        cell = cell[keep]
+        counts = np.minimum(counts, max_numbers)
+        starts = np.zeros(n_contacts + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+    return Contacts(n_rows=n_rows, n_columns=n_columns, contact_of_row=contact_of_row,
+                    start=starts, cell=cell, dropped=dropped, all_blank=all_blank)
+
+
+def _contacts_in_row_order(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row its contact, numbered in order of first row, and each contact's first
+    row. Rows with a blank id (``-1``) are each a contact of their own."""
+    n = len(codes)
+    label = codes.copy()
+    blank_rows = np.flatnonzero(codes < 0)
+    groups = int(codes.max(initial=-1)) + 1
+    label[blank_rows] = groups + np.arange(len(blank_rows), dtype=np.int64)
+    _, first_row, inverse = np.unique(label, return_index=True, return_inverse=True)
+    order = np.argsort(first_row, kind="stable")  # contacts numbered by first row
+    renumber = np.empty(len(order), np.int64)
+    renumber[order] = np.arange(len(order), dtype=np.int64)
+    return renumber[inverse.reshape(n)], first_row[order].astype(np.int64)
