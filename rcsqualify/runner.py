@@ -276,7 +276,7 @@ def check_url(name: str, url: str) -> None:
         raise InputError(f"{name} is not a valid URL (unbalanced brackets or a bad host; "
                          "not shown: it may hold a password)") from None
     if url != url.strip() or parts.scheme not in ("http", "https") or not host:
-        from rcsqualify.remote.http import mask_url
+        from rcsqualify.masking import mask_url
 
         # without a host mask_url has nothing to name; its query and fragment (an API key
         # in '?apikey=…') are never shown either way

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from rcsqualify.remote.policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:
-    from rcsqualify.remote.http import HttpPolicy
+    from rcsqualify.remote.policy import HttpPolicy
 
 DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
@@ -133,7 +133,7 @@ class Settings:
 
     def http_policy(self) -> HttpPolicy:
         """The one HTTP policy of the run (every provider gets the same knobs)."""
-        from rcsqualify.remote.http import HttpPolicy
+        from rcsqualify.remote.policy import HttpPolicy
 
         return HttpPolicy(rate=self.rate, margin=self.rate_margin, timeout=self.timeout,
                           deadline=self.deadline, backoff_initial=self.retry_backoff,

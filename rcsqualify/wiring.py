@@ -324,7 +324,9 @@ async def _probe_mnp(source: Any, number: str, secrets: list[str]) -> ProbeResul
 async def _probe_bothub(provider: Any, number: str) -> ProbeResult:
     import httpx
 
-    from rcsqualify.remote.http import USER_AGENT, Answer, Unresolved
+    from rcsqualify.remote.failures import Unresolved
+    from rcsqualify.remote.http import Answer
+    from rcsqualify.remote.transport import USER_AGENT
 
     url = f"{provider.base_url}/bot/v1/{provider.bot_id}/contactCapabilities"
     result = ProbeResult("bothub", "")
@@ -361,13 +363,9 @@ async def _send(layer: Any, method: str, url: str, headers: dict[str, str],
     every run), with the layer's deadline and body cap."""
     import httpx
 
-    from rcsqualify.remote.http import (
-        USER_AGENT,
-        describe_transport,
-        fetch,
-        mask_url,
-        transport_kind,
-    )
+    from rcsqualify.masking import mask_url
+    from rcsqualify.remote.failures import describe_transport, transport_kind
+    from rcsqualify.remote.transport import USER_AGENT, fetch
 
     policy = layer.policy
     result.request = f"{method} {mask_url(url)}"

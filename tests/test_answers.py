@@ -342,7 +342,7 @@ def hlr_source(emulator: Emulator, now: Callable[[], float], secret: str
     from rcsqualify.numbering.plan import load_plan
     from rcsqualify.operators.mnp_profiles import Credentials, load_profile
     from rcsqualify.remote.cache import LookupCache
-    from rcsqualify.remote.http import HttpPolicy
+    from rcsqualify.remote.policy import HttpPolicy
 
     return MnpSource(url=emulator.base, plan=load_plan(), cache=LookupCache(enabled=False),
                      policy=HttpPolicy(rate=500, backoff_initial=0.01),

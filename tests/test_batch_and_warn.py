@@ -8,7 +8,7 @@ import pytest
 
 from rcsqualify.capability.rbm import BATCH_MAX, RbmBatchProvider, plan_batches
 from rcsqualify.remote.cache import LookupCache
-from rcsqualify.remote.http import HttpPolicy
+from rcsqualify.remote.policy import HttpPolicy
 from tests.conftest import Emulator
 from tests.helpers import (
     check_json,

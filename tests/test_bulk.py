@@ -26,7 +26,7 @@ from rcsqualify.contacts import ContactSource
 from rcsqualify.numbering.plan import load_plan
 from rcsqualify.pipeline import run_check
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import HttpPolicy
+from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.report.summary import summarize
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_YES
 from tests.conftest import Emulator

@@ -427,8 +427,8 @@ def test_a_slow_token_never_squeezes_the_first_sends(tmp_path: Path) -> None:
     import numpy as np
 
     from rcsqualify.capability.bothub import BotHubProvider
-    from rcsqualify.remote.http import HttpPolicy
     from rcsqualify.remote.pacing import machine_clock  # the pacer's clock
+    from rcsqualify.remote.policy import HttpPolicy
 
     token_at: list[float] = []
 
@@ -583,7 +583,9 @@ def test_the_time_a_service_stays_throttled_is_bounded_on_an_injected_clock() ->
 
     import httpx
 
-    from rcsqualify.remote.http import HttpLayer, HttpPolicy, Unresolved
+    from rcsqualify.remote.failures import Unresolved
+    from rcsqualify.remote.http import HttpLayer
+    from rcsqualify.remote.policy import HttpPolicy
 
     now = [1000.0]
     asked: list[float] = []
@@ -645,7 +647,8 @@ def test_every_429_pause_reaches_the_closing_count() -> None:
     import httpx
     from rich.console import Console
 
-    from rcsqualify.remote.http import HttpLayer, HttpPolicy
+    from rcsqualify.remote.http import HttpLayer
+    from rcsqualify.remote.policy import HttpPolicy
     from rcsqualify.runner import ProgressReporter
 
     now = [0.0]
@@ -683,7 +686,7 @@ def test_a_token_endpoint_handing_back_a_refused_token_is_a_configuration_error(
 
     from rcsqualify.capability.bothub import BotHubProvider
     from rcsqualify.errors import ConfigurationError
-    from rcsqualify.remote.http import HttpPolicy
+    from rcsqualify.remote.policy import HttpPolicy
 
     calls = {"api": 0}
 
@@ -774,7 +777,7 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     import httpx
 
     from rcsqualify.capability.bothub import BotHubProvider
-    from rcsqualify.remote.http import HttpPolicy
+    from rcsqualify.remote.policy import HttpPolicy
     from rcsqualify.verdict import RCS_ERROR
 
     bomb = gzip.compress(b"{" + b" " * 200_000_000 + b"}", compresslevel=9)

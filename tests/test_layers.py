@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rcsqualify"
 #: lowest first; a module may import from its own layer and the ones before it
 LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify", "rcsqualify.errors", "rcsqualify.verdict",
-     "rcsqualify.textsafe", "rcsqualify.bulkwindow", "rcsqualify.files",
+     "rcsqualify.textsafe", "rcsqualify.masking", "rcsqualify.bulkwindow", "rcsqualify.files",
      "rcsqualify.sequential"),
     ("rcsqualify.numbering", "rcsqualify.remote"),
     ("rcsqualify.contacts", "rcsqualify.xls"),

@@ -301,7 +301,8 @@ def test_twilio_joins_mcc_and_mnc_and_refuses_a_numeric_mnc(tmp_path: Path) -> N
     from rcsqualify.numbering.plan import load_plan
     from rcsqualify.operators.mnp import MnpSource
     from rcsqualify.operators.mnp_profiles import Credentials
-    from rcsqualify.remote.http import Answer, HttpPolicy
+    from rcsqualify.remote.http import Answer
+    from rcsqualify.remote.policy import HttpPolicy
 
     source = MnpSource(url="https://lookups.twilio.com", plan=load_plan(),
                        cache=LookupCache(enabled=False), policy=HttpPolicy(),

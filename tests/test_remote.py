@@ -22,7 +22,7 @@ import pytest
 from rcsqualify.capability.bothub import BotHubProvider
 from rcsqualify.emulator.app import EmulatorConfig, build_app
 from rcsqualify.remote.cache import LookupCache
-from rcsqualify.remote.http import HttpPolicy
+from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NO_FEATURE, RCS_YES
 from tests.conftest import Emulator
 from tests.helpers import (
@@ -223,7 +223,7 @@ def test_tokens_are_renewed_before_expiry_on_a_fake_clock(expires_in: int,
     (``expires_in: 0`` included) counts as 60 s, never one token per look-up."""
     import asyncio
 
-    from rcsqualify.remote.http import ClientCredentialsToken
+    from rcsqualify.remote.tokens import ClientCredentialsToken
 
     now = [0.0]
     fetched: list[float] = []
@@ -445,7 +445,7 @@ def test_an_api_refusing_every_fresh_token_is_a_configuration_error(
 # -- issue #23 R9: a failing token endpoint is named, and its Retry-After honoured --------
 
 def _token_source(handler: Any, slept: list[float], **policy: Any) -> Any:
-    from rcsqualify.remote.http import ClientCredentialsToken
+    from rcsqualify.remote.tokens import ClientCredentialsToken
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
@@ -467,7 +467,7 @@ def _get_token(source: Any, handler: Any) -> Any:
 def test_a_token_endpoint_answering_429_is_waited_as_it_asks_within_max_pause() -> None:
     """``Retry-After: 999999`` made 5 token requests in 4 s; now the wait is honoured,
     capped at --max-pause (900 s), and the waits together never exceed it."""
-    from rcsqualify.remote.http import Unresolved
+    from rcsqualify.remote.failures import Unresolved
 
     asked: list[int] = []
     slept: list[float] = []
@@ -506,7 +506,7 @@ def test_a_failing_token_endpoint_is_named_in_the_reason(answer: httpx.Response,
                               client_secret="b", bot_id="b", cache=LookupCache(enabled=False),
                               policy=HttpPolicy(rate=1000, backoff_initial=0.0),
                               transport=httpx.MockTransport(handler))
-    from rcsqualify.remote.http import ClientCredentialsToken
+    from rcsqualify.remote.tokens import ClientCredentialsToken
 
     assert isinstance(provider.token, ClientCredentialsToken)
 

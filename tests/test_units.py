@@ -12,8 +12,10 @@ import pytest
 
 from rcsqualify.capability.bothub_bulk import job_file_name, job_id_of, read_poll
 from rcsqualify.capability.interface import capability_answer
+from rcsqualify.masking import mask_url
 from rcsqualify.remote.cache import DAY, Freshness, LookupCache, Scope
-from rcsqualify.remote.http import mask_url, parse_retry_after, server_message
+from rcsqualify.remote.failures import server_message
+from rcsqualify.remote.transport import parse_retry_after
 from rcsqualify.report.html import _pct
 from rcsqualify.report.masking import mask_number
 from rcsqualify.report.summary import wilson_interval

@@ -34,15 +34,11 @@ from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import (
-    Answer,
-    ClientCredentialsToken,
-    HttpLayer,
-    HttpPolicy,
-    Notify,
-    error_envelope,
-)
+from rcsqualify.remote.failures import error_envelope
+from rcsqualify.remote.http import Answer, HttpLayer, Notify
 from rcsqualify.remote.pacing import Schedule, shared_schedule
+from rcsqualify.remote.policy import HttpPolicy
+from rcsqualify.remote.tokens import ClientCredentialsToken
 
 DEFAULT_FEATURE = "chatBotCommunication"
 DEFAULT_SINGLE_WARN = 1000

@@ -48,7 +48,7 @@ from rcsqualify.capability.bothub import BotHubProvider, carries_error
 from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
 from rcsqualify.remote.cache import JOB_DIR, job_files
-from rcsqualify.remote.http import Unresolved
+from rcsqualify.remote.failures import Unresolved
 
 JOB_MAX = 10_000
 JOB_MAX_AGE = 48 * 3600.0

@@ -37,8 +37,10 @@ import numpy as np
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import Answer, HttpLayer, Unresolved, run_all
+from rcsqualify.remote.failures import Unresolved
+from rcsqualify.remote.http import Answer, HttpLayer
 from rcsqualify.remote.stats import ProviderStats
+from rcsqualify.remote.workers import run_all
 from rcsqualify.verdict import RCS_ERROR, RCS_NO, RCS_NO_FEATURE, RCS_YES
 
 #: how many numbers a provider has settled so far (the pipeline's ``Progress`` wraps it)

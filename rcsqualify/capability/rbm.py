@@ -60,18 +60,12 @@ from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import (
-    Answer,
-    HttpLayer,
-    HttpPolicy,
-    Notify,
-    TokenSource,
-    Unresolved,
-    client_error,
-    error_envelope,
-    run_all,
-)
+from rcsqualify.remote.failures import Unresolved, client_error, error_envelope
+from rcsqualify.remote.http import Answer, HttpLayer, Notify
 from rcsqualify.remote.pacing import Schedule, shared_schedule
+from rcsqualify.remote.policy import HttpPolicy
+from rcsqualify.remote.tokens import TokenSource
+from rcsqualify.remote.workers import run_all
 from rcsqualify.textsafe import safe_text
 from rcsqualify.verdict import RCS_NOT_LISTED
 

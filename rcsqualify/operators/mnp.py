@@ -44,6 +44,7 @@ import httpx
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError, InputError
+from rcsqualify.masking import mask_url
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
@@ -59,18 +60,13 @@ from rcsqualify.operators.mnp_profiles import (
 from rcsqualify.operators.portability import operator_mapper
 from rcsqualify.remote.answers import says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.http import (
-    Answer,
-    HttpLayer,
-    HttpPolicy,
-    Notify,
-    StaticToken,
-    Unresolved,
-    mask_url,
-    run_all,
-)
+from rcsqualify.remote.failures import Unresolved
+from rcsqualify.remote.http import Answer, HttpLayer, Notify
 from rcsqualify.remote.pacing import Schedule, shared_schedule
+from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.stats import ProviderStats
+from rcsqualify.remote.tokens import StaticToken
+from rcsqualify.remote.workers import run_all
 from rcsqualify.textsafe import safe_text
 from rcsqualify.verdict import OPERATOR_ERROR, OPERATOR_UNASSIGNED
 

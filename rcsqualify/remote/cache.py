@@ -132,7 +132,7 @@ class Scope:
         return f"{self.provider}@{digest}"
 
     def describe(self) -> dict[str, str]:
-        from rcsqualify.remote.http import mask_url
+        from rcsqualify.masking import mask_url
 
         return {"provider": self.provider, "url": mask_url(self.url) if "://" in self.url
                 else safe_text(self.url), "id": safe_text(self.ident, 80)}
