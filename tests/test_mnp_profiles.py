@@ -266,12 +266,14 @@ def test_a_profile_file_that_is_not_toml(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not valid TOML" in result.stderr
 
 
-def test_the_readme_example_profile_validates() -> None:
-    """The README's full example is a working profile (kept in step with the format)."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_documented_example_profile_validates() -> None:
+    """The documentation's full example is a working profile (kept in step with the
+    format)."""
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "guide" / "mnp-profiles.md"
+              ).read_text()
     start = readme.index("```toml\n# myhlr.toml")
     text = readme[start + len("```toml\n"):readme.index("```", start + 7)]
-    profile = parse_profile(text, "README.md")
+    profile = parse_profile(text, "mnp-profiles.md")
     assert profile.name == "myhlr" and profile.scheme == "basic"
 
 

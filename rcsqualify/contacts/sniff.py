@@ -1,6 +1,6 @@
 """Sniffing a contact file: its format, its text encoding and its CSV delimiter.
 
-Choices where the contract is silent (also in the README):
+Choices where the contract is silent (also in the documentation, docs/guide/reading-files.md):
 - Format: the extension for XLSX, Parquet and NDJSON; else the first bytes (an OLE2
   header is an ``.xls`` workbook, ``PK`` a zip, i.e. XLSX, ``PAR1`` Parquet, ``{``
   NDJSON); everything else is delimited text.

@@ -5,7 +5,7 @@ and one numpy ``searchsorted`` per number length over the ARCEP block table: no
 per-row Python and no per-row phonenumbers call. phonenumbers is only a second
 opinion, in the tests, on what this produces.
 
-Choices where the contract is silent (also in the README):
+Choices where the contract is silent (also in the documentation, docs/guide/reading-files.md):
 - ``612345678.0`` (a float that went through a spreadsheet or pandas) is read as
   ``612345678``: the ``.0`` adds no digit, nothing is lost.
 - Explicit separators (``;`` ``,`` ``|`` ``&`` `` / `` ``//`` `` ou `` `` et ``) make a

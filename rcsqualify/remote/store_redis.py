@@ -384,7 +384,8 @@ class RedisStore(AnswerStore):
         secret = self.stored_secret()
         if secret is None:
             raise ConfigurationError(f"the Redis at {self.host} lost the cache key just "
-                                     "written (an eviction policy? see the README)")
+                                     "written (an eviction policy? see the documentation, "
+                                     "Several hosts)")
         return secret
 
     def drop_secret(self) -> None:
