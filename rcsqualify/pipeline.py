@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from rcsqualify.contacts import ContactSource
+from rcsqualify.contacts.choice import ContactResult
 from rcsqualify.numbering.buffers import int_array
 from rcsqualify.numbering.normalize import Normalized, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
@@ -91,6 +92,9 @@ class CheckResult:
     #: number (RCS_UNKNOWN where not asked: target-operator and non-mobile numbers)
     other_route: str | None = None
     other_rcs: np.ndarray | None = None
+    #: rows grouped into contacts (issue #25, ``contact_check.py``): ``rows`` then hold
+    #: each row's contact's chosen number and ``distinct`` the chosen numbers only
+    contacts: ContactResult | None = None
 
 
 Progress = Callable[[str, int, int | None], None]
@@ -220,6 +224,10 @@ def _normalized(columns: Iterator[T], plan: NumberingPlan) -> Iterator[tuple[T, 
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
+
+
+#: the column-by-column normalization on worker threads, for other readers of columns
+normalized_columns = _normalized
 
 
 def _prefetched(batches: Iterator[T]) -> Iterator[T]:

@@ -165,3 +165,29 @@ def contact_messages(contacts: Contacts, chosen: np.ndarray, slot_key: np.ndarra
         message_reasons=message_reasons, rescued=int(np.count_nonzero(rescued)),
         rescued_by_status={str(s): int(by_status[i]) for i, s in enumerate(STATUSES)
                            if by_status[i]})
+
+
+@dataclass
+class ContactResult:
+    """What a run grouped into contacts adds to its result (``CheckResult.contacts``):
+    the grouping, each contact's chosen slot, the count, and every cell's own number and
+    verdict (for the per-column output columns and the per-number counts)."""
+
+    grouping: Contacts
+    #: the phone columns, in priority order (a slot's column indexes this)
+    columns: list[str]
+    #: per contact: its chosen slot
+    chosen: np.ndarray
+    count: ContactCount
+    #: per cell (``column * rows + row``): E.164 key (0: no valid number) and the final
+    #: reason of its number (one verdict per number: shared numbers read the same)
+    cell_key: np.ndarray
+    cell_reason: np.ndarray
+    #: per-number figures beside the per-contact ones (``numbers``, ``distinct_numbers``,
+    #: ``numbers_dropped``, ``contacts_capped``, ``blank_ids``, ``looked_up``)
+    numbers: dict[str, int]
+
+    def chosen_cell(self) -> np.ndarray:
+        """Per row: the cell of its contact's chosen number."""
+        g = self.grouping
+        return g.cell[self.chosen[g.contact_of_row]]

@@ -49,9 +49,19 @@ class InputInfo:
     title: bool = False
     #: total/footer rows at the end, left out of ``rows`` (``footer.py``)
     footer_rows: int = 0
+    #: several numbers per contact (issue #25): the phone columns in priority order,
+    #: the contact id and rank columns; and, with one column, the other phone-like
+    #: columns the read line names as a hint
+    phone_columns: list[str] = field(default_factory=list)
+    contact_id: str | None = None
+    number_rank: str | None = None
+    other_phone_columns: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        grouped = len(self.phone_columns) > 1 or self.contact_id is not None
         return {
+            **({"phone_columns": list(self.phone_columns), "contact_id": self.contact_id,
+                "number_rank": self.number_rank} if grouped else {}),
             "path": self.path, "format": self.format, "rows": self.rows,
             "column": self.column, "encoding": self.encoding, "delimiter": self.delimiter,
             "sheet": self.sheet, "header": self.header,

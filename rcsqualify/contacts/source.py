@@ -9,7 +9,7 @@ again. ``--header`` / ``--no-header`` decide instead of the detection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from rcsqualify.contacts.columns import (
     choose_column,
     header_priority,
     reads_as_label,
+    safe_names,
     unique_names,
 )
 from rcsqualify.contacts.reader import InputInfo, Reader
@@ -86,11 +87,17 @@ class ContactSource:
         fmt: str | None = None,
         header: bool | None = None,
         skip_rows: int | None = None,
+        more_columns: Sequence[str] = (),
+        all_phone_columns: bool = False,
+        contact_id: str | None = None,
+        number_rank: str | None = None,
     ) -> None:
         self._tmp: Path | None = None
         try:
             self._open(path, column=column, encoding=encoding, delimiter=delimiter,
                        sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows)
+            self._contact_columns(more_columns, all_phone_columns, contact_id,
+                                  number_rank, column_given=column is not None)
         except BaseException:
             self.close()  # a spooled copy of stdin never outlives a failed start
             raise
@@ -197,28 +204,101 @@ class ContactSource:
         self._set_names(names, given, header)
         self.info.header = header
 
+    # -- several numbers per contact (issue #25, docs/contacts.md) ------------------
+    def _contact_columns(self, more: Sequence[str], auto: bool, contact_id: str | None,
+                         number_rank: str | None, *, column_given: bool) -> None:
+        """The phone columns in priority order (``phone_columns``: the chosen column
+        first, then ``more``, or every phone-like column with ``auto``), the contact id
+        and rank columns. A column named twice is an error: a repeated ``--column``
+        never silently keeps one of them. Without any of these, the other phone-like
+        columns are only named (``info.other_phone_columns``) for the read line's hint."""
+        self.phone_columns = [self.info.column]
+        self.contact_id_column: str | None = None
+        self.number_rank_column: str | None = None
+        self.info.other_phone_columns = []
+        if auto:
+            if more or column_given:
+                raise InputError("--columns auto takes every phone-like column: give "
+                                 "--column or --columns auto, not both")
+            shares = self.phone_shares()
+            self.phone_columns = sorted(
+                shares, key=lambda c: (-shares[c][1], self.columns.index(c)))
+            if self.info.column not in self.phone_columns:
+                self.phone_columns.insert(0, self.info.column)
+        for wanted in more:
+            found, _ = self._choose_column(wanted)
+            if found in self.phone_columns:
+                raise InputError(f"the column {safe_names([found])} is given twice: give "
+                                 "each phone column once, in priority order")
+            self.phone_columns.append(found)
+        for option, name in (("--contact-id", contact_id), ("--number-rank", number_rank)):
+            if name is None:
+                continue
+            found, _ = self._choose_column(name)
+            if found in self.phone_columns:
+                raise InputError(f"{option} {safe_names([found])} is a phone column")
+            if option == "--contact-id":
+                self.contact_id_column = found
+            else:
+                self.number_rank_column = found
+        if self.number_rank_column is not None and self.contact_id_column is None:
+            raise InputError("--number-rank orders the numbers of one contact id: give "
+                             "--contact-id too")
+        if self.number_rank_column == self.contact_id_column is not None:
+            raise InputError("--number-rank and --contact-id name the same column")
+        self.info.phone_columns = list(self.phone_columns)
+        self.info.contact_id = self.contact_id_column
+        self.info.number_rank = self.number_rank_column
+        if not self.per_contact and len(self.columns) > 1:
+            shares = self.phone_shares()
+            self.info.other_phone_columns = [c for c in shares if c != self.info.column]
+
+    @property
+    def per_contact(self) -> bool:
+        """Whether rows are grouped into contacts (several phone columns or a contact
+        id): with one column and no id, each row is its own contact, read as before."""
+        return len(self.phone_columns) > 1 or self.contact_id_column is not None
+
+    def phone_shares(self) -> dict[str, tuple[float, float]]:
+        """The phone-like columns (half their sampled non-empty cells or more are valid
+        numbers), each with its shares of valid numbers and of mobile numbers."""
+        shares = self._column_shares(list(self.columns))
+        return {c: v for c, v in shares.items() if v[0] >= 0.5}
+
+    def contact_batches(self) -> Iterator[pa.RecordBatch]:
+        """Batches of the phone columns (priority order), then the contact id and the
+        rank column when named."""
+        extra = [c for c in (self.contact_id_column, self.number_rank_column) if c]
+        return self.batches([*self.phone_columns, *extra])
+
     # -- the phone column ----------------------------------------------------------
     def _choose_column(self, forced: str | None) -> tuple[str, bool]:
         return choose_column(forced, self.headers, self.columns, self._content_scores)
 
     def _content_scores(self, columns: list[str]) -> dict[str, float]:
         """Share of sampled cells that normalize to a valid mobile number, per column."""
+        return {c: mobile for c, (_, mobile) in self._column_shares(columns).items()}
+
+    def _column_shares(self, columns: list[str]) -> dict[str, tuple[float, float]]:
+        """Per column, the shares of its sampled non-empty cells that normalize to a
+        valid number and to a valid mobile number (0 for a column without any)."""
         from rcsqualify.numbering.normalize import normalize_numbers
         from rcsqualify.numbering.plan import load_plan
 
         sample = self._sample(2000)
         plan = load_plan()
-        out: dict[str, float] = {}
+        out: dict[str, tuple[float, float]] = {}
         for name in columns:
             col = sample.column(name).combine_chunks()
             offsets, _, valid = string_parts(col)
             filled = np.diff(offsets) > 0
             nonempty = int(np.count_nonzero(filled if valid is None else filled & valid))
             if not nonempty:
-                out[name] = 0.0
+                out[name] = (0.0, 0.0)
                 continue
             res = normalize_numbers(col, plan)
-            out[name] = float(np.count_nonzero(res.kind == 1)) / nonempty
+            out[name] = (float(np.count_nonzero(res.reason == 0)) / nonempty,
+                         float(np.count_nonzero(res.kind == 1)) / nonempty)
         return out
 
     def _sample(self, rows: int) -> pa.Table:

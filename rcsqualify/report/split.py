@@ -161,6 +161,11 @@ def list_codes(result: CheckResult) -> np.ndarray:
     first = np.zeros(len(codes), dtype=bool)
     first[result.distinct.first_row] = True
     codes[(rows.distinct_index >= 0) & ~first] = -1
+    if result.contacts is not None:  # a contact is listed once, on its first row
+        _, first_rows = np.unique(result.contacts.grouping.contact_of_row, return_index=True)
+        of_contact = np.zeros(len(codes), dtype=bool)
+        of_contact[first_rows] = True
+        codes[~of_contact] = -1
     return codes
 
 

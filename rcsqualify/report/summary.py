@@ -353,6 +353,26 @@ def api_block(per_provider: dict[str, Any]) -> dict[str, Any]:
     return {**totals, "providers": providers}
 
 
+def contacts_block(result: CheckResult) -> dict[str, Any]:
+    """JSON ``input.contacts`` of a run grouped into contacts: the per-contact count,
+    the contacts rescued by a later number (by the status of that number) and the
+    per-number figures beside them (docs/contacts.md)."""
+    c = result.contacts
+    assert c is not None
+    cells = c.cell_reason[c.cell_key == 0]
+    # per number: each distinct valid number once, each non-blank invalid cell once
+    _, first = np.unique(c.cell_key, return_index=True)
+    valid_first = first[c.cell_key[first] != 0]
+    reasons = np.concatenate([c.cell_reason[valid_first],
+                              cells[cells != REASONS.index("empty")]])
+    by_status = _count(REASON_TO_STATUS[reasons] if len(reasons) else np.zeros(0, np.uint8),
+                       tuple(str(s) for s in STATUSES), skip_blank=False)
+    return {"contacts": c.count.contacts, "messages": c.count.messages,
+            "duplicate_contacts": c.count.duplicate_contacts,
+            "rescued": c.count.rescued, "rescued_by_status": dict(c.count.rescued_by_status),
+            **c.numbers, "numbers_by_status": by_status}
+
+
 def summarize(
     result: CheckResult,
     plan: NumberingPlan,
@@ -365,19 +385,25 @@ def summarize(
 ) -> Summary:
     rows = result.rows
     d = result.distinct
-    invalid_rows = np.flatnonzero(rows.key == 0)
     n_rows = len(rows.key)
-    n_distinct = len(d.key)
-    messages = n_distinct + len(invalid_rows)
-    duplicates = n_rows - messages
-
-    message_reasons = np.concatenate([d.reason, rows.reason[invalid_rows]])
+    per_contact: dict[str, int] = {}
+    if result.contacts is not None:  # one message per contact (docs/contacts.md)
+        count = result.contacts.count
+        message_reasons = count.message_reasons
+        messages, duplicates = count.messages, count.duplicate_contacts
+        per_contact = {"contacts": count.contacts, "rescued": count.rescued}
+        input_info = {**input_info, "contacts": contacts_block(result)}
+    else:
+        invalid_rows = np.flatnonzero(rows.key == 0)
+        messages = len(d.key) + len(invalid_rows)
+        duplicates = n_rows - messages
+        message_reasons = np.concatenate([d.reason, rows.reason[invalid_rows]])
     reasons = _count(message_reasons, REASONS)
     status_codes = REASON_TO_STATUS[message_reasons] if len(message_reasons) else np.zeros(
         0, np.uint8)
     counts_by_status = _count(status_codes, tuple(str(s) for s in STATUSES), skip_blank=False)
-    counts: dict[str, int] = {"rows": n_rows, "duplicates": duplicates, "messages": messages,
-                              **counts_by_status}
+    counts: dict[str, int] = {"rows": n_rows, **per_contact, "duplicates": duplicates,
+                              "messages": messages, **counts_by_status}
 
     errors = sum(counts[str(s)] for s in ERROR_STATUSES)
     unverified = counts[str(Status.UNVERIFIED)]

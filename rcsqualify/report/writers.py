@@ -101,6 +101,8 @@ class Annotator:
 
         routes = route_per_number(result)  # only with --other-route
         self.route = None if routes is None else np.append(routes, 0)
+        contacts = result.contacts
+        self.chosen_cell = None if contacts is None else contacts.chosen_cell()
 
     def columns(self, start: int, stop: int) -> dict[str, pa.Array]:
         rows = self.r.rows
@@ -119,7 +121,32 @@ class Annotator:
             "rcs": _dict_array(rcs, RCS_LABELS),
             **({} if self.route is None else {
                 "route": _dict_array(self.route[di], ROUTES)}),
+            **self._contact_columns(start, stop),
         }
+
+    def _contact_columns(self, start: int, stop: int) -> dict[str, pa.Array]:
+        """With contacts (issue #25): the chosen number and its column, then each
+        phone column's own number and status ("" for a blank cell). Their names are
+        reserved like the verdict columns: an input column of the same name is renamed
+        when the batch is written (``annotated_batches``)."""
+        c = self.r.contacts
+        if c is None or self.chosen_cell is None:
+            return {}
+        rows = c.grouping.n_rows
+        chosen = self.chosen_cell[start:stop]
+        blank = c.cell_reason == REASONS.index("empty")
+        column = np.where(blank[chosen], len(c.columns), chosen // max(rows, 1))
+        statuses = [*(str(st) for st in STATUSES), ""]
+        out = {"chosen_number": format_e164(c.cell_key[chosen]),
+               "chosen_column": _dict_array(column, [*c.columns, ""])}
+        here = np.arange(start, stop, dtype=np.int64)
+        for i, name in enumerate(c.columns):
+            cells = here + i * rows
+            status = REASON_TO_STATUS[c.cell_reason[cells]]
+            status = np.where(blank[cells], len(STATUSES), status)
+            out[f"{name}_e164"] = format_e164(c.cell_key[cells])
+            out[f"{name}_status"] = _dict_array(status, statuses)
+        return out
 
 
 def annotated_batches(source: ContactSource, result: CheckResult, plan: NumberingPlan

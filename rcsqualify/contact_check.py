@@ -1,0 +1,344 @@
+"""A check whose rows are grouped into contacts (issue #25; ``docs/contacts.md``).
+
+Used when a run has several phone columns or a contact id (``ContactSource.per_contact``);
+with one column and no id the runner keeps ``pipeline.run_check``, and a test runs a
+file both ways to hold the figures equal.
+
+The flow is the pipeline's, on *cells* (``column * rows + row``) instead of rows: every
+phone column is read and normalized; the distinct numbers of all cells are found once;
+local operator sources (the portability extracts, the plan) answer for every mobile.
+Remote look-ups (an MNP service, the capability check, the second route) are then asked
+in rounds: each round asks, for every contact whose choice is still open, its best
+number that could change the choice (``choice.next_lookups``), and resolves it fully
+(operator, then capability or the second route). A number asked for one contact is known
+for every contact sharing it. The numbers never asked keep what the local sources say:
+their operator from the extracts or the range holder, their capability ``not_checked``.
+
+The result has the shape every report reads: ``rows`` carry each row's contact's chosen
+number and verdict, ``distinct`` the chosen numbers only (so operators, territories and
+routes count the messages), and ``contacts`` what the grouping adds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from rcsqualify.contacts import ContactSource
+from rcsqualify.contacts.choice import (
+    TIER_OTHER_ROUTE,
+    TIER_REACHABLE,
+    ContactResult,
+    choose,
+    contact_messages,
+    next_lookups,
+    number_tiers,
+)
+from rcsqualify.contacts.grouping import (
+    MAX_NUMBERS_PER_CONTACT,
+    contact_codes,
+    group_contacts,
+    rank_values,
+)
+from rcsqualify.numbering.normalize import Normalized
+from rcsqualify.numbering.plan import NumberingPlan
+from rcsqualify.operators.interface import OperatorSource
+from rcsqualify.pipeline import (
+    CheckResult,
+    Distinct,
+    Progress,
+    RowResult,
+    apply_sources,
+    distinct_numbers,
+    normalized_columns,
+)
+from rcsqualify.verdict import (
+    KIND,
+    OPERATOR_ERROR,
+    OPERATOR_UNASSIGNED,
+    RCS_UNKNOWN,
+    SOURCE,
+    R,
+    classify,
+    route_codes,
+)
+
+if TYPE_CHECKING:
+    from rcsqualify.capability.interface import CapabilityProvider
+
+
+class _Cells:
+    """Per-cell arrays of the phone columns, filled batch by batch."""
+
+    def __init__(self, columns: int) -> None:
+        self.parts: list[list[Normalized]] = [[] for _ in range(columns)]
+        self.ids: list[pa.Array] = []
+        self.ranks: list[pa.Array] = []
+
+    def columns_of(self, batches: Iterator[pa.RecordBatch], phone: int, has_id: bool,
+                   has_rank: bool) -> Iterator[pa.Array]:
+        """Each batch's phone columns, one after the other, keeping its id and rank."""
+        for batch in batches:
+            if has_id:
+                self.ids.append(batch.column(phone))
+            if has_rank:
+                self.ranks.append(batch.column(phone + int(has_id)))
+            for i in range(phone):
+                yield batch.column(i)
+
+    def field(self, name: str) -> np.ndarray:
+        """One Normalized field over every cell, column after column."""
+        return np.concatenate([getattr(p, name) for part in self.parts for p in part]
+                              or [np.zeros(0, np.int64)])
+
+
+def _values(arrays: list[pa.Array]) -> list[object]:
+    return pa.chunked_array(arrays, pa.string()).to_pylist() if arrays else []
+
+
+def read_cells(source: ContactSource, plan: NumberingPlan,
+               progress: Progress | None = None) -> tuple[_Cells, int]:
+    """Pass 1 over the phone columns (and the id and rank columns); returns the cells
+    and the number of rows."""
+    count = len(source.phone_columns)
+    cells = _Cells(count)
+    flat = cells.columns_of(source.contact_batches(), count,
+                            source.contact_id_column is not None,
+                            source.number_rank_column is not None)
+    rows = 0
+    for i, (_, norm) in enumerate(normalized_columns(flat, plan)):
+        cells.parts[i % count].append(norm)
+        if i % count == 0:
+            rows += len(norm)
+            if progress:
+                progress("read", rows, source.estimated_rows)
+    source.info.rows = rows
+    return cells, rows
+
+
+def run_contact_check(
+    source: ContactSource,
+    plan: NumberingPlan,
+    *,
+    target_operator: str = "FRTE",
+    operator_sources: Sequence[OperatorSource] = (),
+    provider: CapabilityProvider | None = None,
+    other_provider: CapabilityProvider | None = None,
+    progress: Progress | None = None,
+    max_numbers: int = MAX_NUMBERS_PER_CONTACT,
+) -> CheckResult:
+    """Classify every row of ``source`` as its contact's chosen number."""
+    t0 = time.perf_counter()
+    cells, n_rows = read_cells(source, plan, progress)
+    timings = {"read_normalize_s": time.perf_counter() - t0}
+    t1 = time.perf_counter()
+    cell_key = cells.field("key")
+    cell_norm_reason = cells.field("reason").astype(np.uint8)
+    cell_block = cells.field("block").astype(np.int32)
+    cell_kind = cells.field("kind").astype(np.uint8)
+    cell_repaired = cells.field("repaired").astype(np.uint8)
+    n_columns = len(source.phone_columns)
+    blank = (cell_norm_reason == R["empty"]).reshape(n_columns, n_rows)
+    ids = contact_codes(_values(cells.ids)) if source.contact_id_column else None
+    ranks = rank_values(_values(cells.ranks)) if source.number_rank_column else None
+    grouping = group_contacts(blank, contact_id=ids, rank=ranks, max_numbers=max_numbers)
+
+    keys, first_cell, cell_distinct = distinct_numbers(cell_key)
+    n = len(keys)
+    d = Distinct(key=keys, block=cell_block[first_cell], kind=cell_kind[first_cell],
+                 operator=np.full(n, "", dtype=object), source=np.zeros(n, np.uint8),
+                 rcs=np.full(n, RCS_UNKNOWN, np.uint8), reason=np.zeros(n, np.uint8),
+                 first_row=first_cell % max(n_rows, 1), block_operator=plan.block_operator)
+    other_rcs = np.full(n, RCS_UNKNOWN, np.uint8) if other_provider is not None else None
+    remote_sources = [s for s in operator_sources if s.api is not None]
+    local_sources = [s for s in operator_sources if s.api is None]
+    mobile = d.kind == KIND["mobile"]
+    pending = apply_sources(d, local_sources, mobile.copy())
+    if not remote_sources:
+        _range_holder(d, pending)
+
+    rounds = _Rounds(d, target_operator, provider, other_provider, other_rcs, pending,
+                     remote_sources)
+    slot_distinct = cell_distinct[grouping.cell]
+    slot_reason_norm = cell_norm_reason[grouping.cell]
+    while True:
+        tier, open_, best = rounds.slot_state(slot_distinct, slot_reason_norm)
+        ask = next_lookups(grouping, tier, open_, best)
+        idx = np.unique(slot_distinct[ask])
+        idx = idx[idx >= 0]
+        if not len(idx):
+            break
+        rounds.resolve(idx)
+        if progress:
+            progress("capability", int(np.count_nonzero(rounds.resolved)), None)
+    _range_holder(d, pending)  # the mobiles never asked: their range holder
+    final = rounds.classify(plan)
+    timings["attribute_s"] = time.perf_counter() - t1
+
+    cell_reason = cell_norm_reason.copy()
+    has_number = cell_distinct >= 0
+    cell_reason[has_number] = final[cell_distinct[has_number]]
+    routes = rounds.routes()
+    slot_reason = cell_reason[grouping.cell]
+    slot_route = None if routes is None else np.where(
+        slot_distinct >= 0, routes[np.maximum(slot_distinct, 0)], 0).astype(np.uint8)
+    chosen = choose(grouping, number_tiers(slot_reason, slot_route))
+    count = contact_messages(grouping, chosen, cell_key[grouping.cell], slot_reason)
+
+    # rows: each row carries its contact's chosen number; distinct: chosen numbers only
+    chosen_cell = grouping.cell[chosen[grouping.contact_of_row]]
+    chosen_distinct = cell_distinct[chosen_cell]
+    used = np.unique(chosen_distinct[chosen_distinct >= 0])
+    renumber = np.full(n + 1, -1, np.int32)
+    renumber[used] = np.arange(len(used), dtype=np.int32)
+    row_index = renumber[chosen_distinct]  # -1 (invalid) picks the sentinel
+    first_row = np.full(len(used), n_rows, np.int64)
+    valid_rows = np.flatnonzero(row_index >= 0)
+    np.minimum.at(first_row, row_index[valid_rows], valid_rows)
+    d.reason = final
+    chosen_d = Distinct(key=d.key[used], block=d.block[used], kind=d.kind[used],
+                        operator=d.operator[used], source=d.source[used], rcs=d.rcs[used],
+                        reason=d.reason[used], first_row=first_row,
+                        block_operator=d.block_operator)
+    result = CheckResult(
+        rows=RowResult(reason=cell_reason[chosen_cell], repaired=cell_repaired[chosen_cell],
+                       key=cell_key[chosen_cell], block=cell_block[chosen_cell],
+                       distinct_index=row_index),
+        distinct=chosen_d, target_operator=target_operator,
+        capability=provider.name if provider else "none",
+        other_route=other_provider.name if other_provider else None,
+        other_rcs=None if other_rcs is None else other_rcs[used])
+    for prov, label in ((provider, None), (other_provider, "other-route")):
+        if prov is not None:
+            result.provider_stats[f"{prov.name}-{label}" if label else prov.name] = \
+                prov.stats.as_dict()
+            result.notes.extend(prov.notes)
+    for src in operator_sources:
+        result.source_stats[src.label] = src.stats
+        if src.api is not None:
+            result.provider_stats[src.label] = src.api.as_dict()
+    nonblank = cell_norm_reason != R["empty"]
+    numbers = {"numbers": int(np.count_nonzero(nonblank)), "distinct_numbers": n,
+               "numbers_dropped": int(grouping.dropped.sum()),
+               "contacts_capped": int(np.count_nonzero(grouping.dropped)),
+               "blank_ids": int(np.count_nonzero(ids < 0)) if ids is not None else 0,
+               "looked_up": int(np.count_nonzero(rounds.resolved))}
+    if numbers["numbers_dropped"]:
+        result.notes.append(
+            f"{numbers['contacts_capped']} contacts hold more than {max_numbers} numbers: "
+            f"{numbers['numbers_dropped']} numbers past the cap were neither chosen nor "
+            "looked up (--max-numbers-per-contact)")
+    result.contacts = ContactResult(grouping=grouping, columns=list(source.phone_columns),
+                                    chosen=chosen, count=count, cell_key=cell_key,
+                                    cell_reason=cell_reason, numbers=numbers)
+    result.timings = timings
+    return result
+
+
+def _range_holder(d: Distinct, pending: np.ndarray) -> None:
+    d.operator[pending] = d.block_operator[d.block[pending]]
+    d.source[pending] = SOURCE["range"]
+    pending[:] = False
+
+
+class _Rounds:
+    """What is known of each distinct number between rounds, and one round's look-ups."""
+
+    def __init__(self, d: Distinct, target: str, provider: CapabilityProvider | None,
+                 other: CapabilityProvider | None, other_rcs: np.ndarray | None,
+                 pending: np.ndarray, remote_sources: list[OperatorSource]) -> None:
+        self.d, self.target, self.provider, self.other = d, target, provider, other
+        self.other_rcs, self.pending, self.remote_sources = other_rcs, pending, remote_sources
+        self.resolved = np.zeros(len(d.key), bool)
+
+    def _known_operator(self) -> np.ndarray:
+        op = self.d.operator
+        return (op != "") & (op != OPERATOR_ERROR) & (op != OPERATOR_UNASSIGNED)
+
+    def classify(self, plan: NumberingPlan) -> np.ndarray:
+        """Each number's reason from what is known now (unknown capability: not
+        checked), the pipeline's classification."""
+        d = self.d
+        op_error = d.operator == OPERATOR_ERROR
+        unassigned = d.operator == OPERATOR_UNASSIGNED
+        return classify(reason=np.zeros(len(d.key), np.uint8), kind=d.kind,
+                        is_target=d.operator == self.target, source=d.source, rcs=d.rcs,
+                        operator_error=op_error, unassigned=unassigned,
+                        with_holder=d.operator == plan.block_operator[d.block])
+
+    def routes(self) -> np.ndarray | None:
+        if self.other_rcs is None:
+            return None
+        d = self.d
+        return route_codes(kind=d.kind, is_target=d.operator == self.target, rcs=d.rcs,
+                           other_rcs=self.other_rcs,
+                           operator_error=(d.operator == OPERATOR_ERROR)
+                           | (d.operator == OPERATOR_UNASSIGNED))
+
+    def slot_state(self, slot_distinct: np.ndarray, slot_norm_reason: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per slot: its tier if settled, whether a look-up could still change it, and
+        the best tier it could reach."""
+        d = self.d
+        mobile = d.kind == KIND["mobile"]
+        is_target = d.operator == self.target
+        open_n = np.zeros(len(d.key), bool)
+        best_n = np.full(len(d.key), TIER_REACHABLE, np.uint8)
+        open_n |= self.pending & mobile  # operator still to ask a remote source
+        if self.provider is not None:
+            open_n |= mobile & is_target & (d.rcs == RCS_UNKNOWN)
+        if self.other is not None and self.other_rcs is not None:
+            other = mobile & ~is_target & self._known_operator() & (
+                self.other_rcs == RCS_UNKNOWN) & ~self.pending
+            open_n |= other
+            best_n[other] = TIER_OTHER_ROUTE
+        open_n &= ~self.resolved
+        # settled numbers: their tier as if classified now (an operator still to ask
+        # reads as its range holder here, but such a number is open: it decides nothing)
+        op = d.operator.copy()
+        op[self.pending] = d.block_operator[d.block[self.pending]]
+        source = d.source.copy()
+        source[self.pending] = SOURCE["range"]
+        reason = classify(reason=np.zeros(len(d.key), np.uint8), kind=d.kind,
+                          is_target=op == self.target, source=source, rcs=d.rcs,
+                          operator_error=op == OPERATOR_ERROR,
+                          unassigned=op == OPERATOR_UNASSIGNED)
+        routes = self.routes()
+        tier_n = number_tiers(reason, routes)
+        has = slot_distinct >= 0
+        di = np.maximum(slot_distinct, 0)
+        tier = np.where(has, tier_n[di], number_tiers(slot_norm_reason)).astype(np.uint8)
+        open_ = has & open_n[di]
+        best = np.where(has, best_n[di], tier).astype(np.uint8)
+        return tier, open_, best
+
+    def resolve(self, idx: np.ndarray) -> None:
+        """Every look-up the numbers ``idx`` need: their operator from the remote
+        sources, then the capability (target mobiles) or the second route (others)."""
+        from rcsqualify.remote.keys import E164Numbers  # strings only when asked
+
+        d = self.d
+        ask_op = np.zeros(len(d.key), bool)
+        ask_op[idx] = self.pending[idx]
+        if ask_op.any():
+            left = apply_sources(d, self.remote_sources, ask_op)
+            _range_holder(d, left)
+            self.pending[idx] = False
+        sub = np.zeros(len(d.key), bool)
+        sub[idx] = True
+        mobile = d.kind == KIND["mobile"]
+        is_target = d.operator == self.target
+        if self.provider is not None:
+            need = np.flatnonzero(sub & mobile & is_target & (d.rcs == RCS_UNKNOWN))
+            if len(need):
+                d.rcs[need] = self.provider.check_all(E164Numbers(d.key[need]))
+        if self.other is not None and self.other_rcs is not None:
+            need = np.flatnonzero(sub & mobile & ~is_target & self._known_operator()
+                                  & (self.other_rcs == RCS_UNKNOWN))
+            if len(need):
+                self.other_rcs[need] = self.other.check_all(E164Numbers(d.key[need]))
+        self.resolved[idx] = True
