@@ -91,6 +91,17 @@ def _about_the_bot(body: Any) -> bool:
         r"contact|user|capab|msisdn|number", message)
 
 
+def bothub_scope(base_url: str, bot_id: str, require_feature: str = DEFAULT_FEATURE
+                 ) -> Scope:
+    """The cache scope of a bot (single and bulk look-ups share it, and so does what
+    ``rcsqualify learn`` learns from its campaigns). A verdict depends on the feature
+    required: a cache written with another ``--require-feature`` must not answer (the
+    default keeps the plain bot id)."""
+    ident = bot_id if require_feature == DEFAULT_FEATURE else \
+        f"{bot_id} (require {require_feature or 'any'})"
+    return Scope("bothub", base_url.rstrip("/"), ident)
+
+
 class BotHubProvider(CapabilityProvider):
     name = "bothub"
 
@@ -104,11 +115,7 @@ class BotHubProvider(CapabilityProvider):
         self.base_url = base_url.rstrip("/")
         self.notify = notify
         self.single_warn = single_warn
-        # a verdict depends on the feature required: a cache written with another
-        # --require-feature must not answer (the default keeps the plain bot id)
-        ident = bot_id if require_feature == DEFAULT_FEATURE else \
-            f"{bot_id} (require {require_feature or 'any'})"
-        super().__init__(cache, Scope("bothub", self.base_url, ident))
+        super().__init__(cache, bothub_scope(self.base_url, bot_id, require_feature))
         self.bot_id = bot_id
         self.policy = policy
         self.require_feature = require_feature

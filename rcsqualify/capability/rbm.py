@@ -171,13 +171,19 @@ def _names_testers(body: Any) -> bool:
     return "tester" in message
 
 
+def rbm_scope(base_url: str, agent_id: str) -> Scope:
+    """The cache scope of an agent: per-number look-ups, ``batchGet`` and what ``rcsqualify
+    learn`` learns from its campaigns all answer for one another."""
+    return Scope("rbm", base_url.rstrip("/"), agent_id)
+
+
 class _RbmBase(CapabilityProvider):
     def __init__(self, *, base_url: str, agent_id: str, credentials: Path,
                  cache: LookupCache, policy: HttpPolicy, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  schedule: Schedule | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        super().__init__(cache, Scope("rbm", self.base_url, agent_id))
+        super().__init__(cache, rbm_scope(self.base_url, agent_id))
         self.agent_id = agent_id
         self.policy = policy
         self.token = ServiceAccountToken(credentials)

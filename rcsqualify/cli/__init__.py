@@ -14,7 +14,7 @@ which shows the traceback.
 
 from __future__ import annotations
 
-from rcsqualify.cli import admin, check, emulator  # noqa: F401 - they register commands
+from rcsqualify.cli import admin, check, emulator, learn  # noqa: F401 - they register commands
 from rcsqualify.cli.base import app
 
 __all__ = ["app", "main"]

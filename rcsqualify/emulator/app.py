@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from rcsqualify.emulator import google, lookups, orange
+from rcsqualify.emulator import campaign, google, lookups, orange
 from rcsqualify.emulator.common import Reset
 from rcsqualify.emulator.state import (
     FAULT_KINDS,
@@ -93,6 +93,7 @@ ROUTES: list[tuple[str, Handler, list[str]]] = [
     ("/_emulator/stats", admin_stats, ["GET"]),
     ("/_emulator/config", admin_config, ["GET", "POST"]),
     ("/_emulator/reset", admin_reset, ["POST"]),
+    ("/_emulator/campaign", campaign.campaign, ["POST"]),  # rcsqualify learn's tests
 ]
 
 

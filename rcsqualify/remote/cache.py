@@ -75,7 +75,8 @@ from rcsqualify.remote.store import (
 from rcsqualify.remote.store_directory import DirectoryStore
 from rcsqualify.textsafe import safe_text
 
-__all__ = ["SECRET_BYTES", "Freshness", "LookupCache", "Scope", "load_or_create_secret"]
+__all__ = ["SECRET_BYTES", "Freshness", "LookupCache", "Scope", "answer_of",
+           "load_or_create_secret"]
 
 DAY = 86_400.0
 _T = TypeVar("_T")
@@ -94,6 +95,18 @@ def job_files(directory: Path) -> list[Path]:
 _STORAGE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
 
 
+#: an answer's source follows it after this mark (``yes|delivery``: learned from a
+#: campaign's delivery events by ``rcsqualify learn``); a look-up answer has none
+SOURCE_MARK = "|"
+
+
+def answer_of(stored: str) -> str:
+    """The answer of a stored value, without its source (``yes|delivery`` → ``yes``):
+    every reader sees the same answers whatever taught them, and ``cache info`` still
+    counts them per source."""
+    return stored.partition(SOURCE_MARK)[0]
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get("RCSQUALIFY_CACHE_DIR")
     if env:
@@ -110,7 +123,8 @@ class Freshness:
     def ttl(self, kind: str, answer: str) -> float:
         if kind == "op":
             return self.operator_days * DAY
-        return (self.positive_days if answer == "yes" else self.negative_days) * DAY
+        return (self.positive_days if answer_of(answer) == "yes"
+                else self.negative_days) * DAY
 
     @property
     def longest(self) -> float:
@@ -336,7 +350,47 @@ class LookupCache:
                     learned[i] = held[1]
             vocab = list(index)
         codes[~self._fresh_mask(kind, codes, vocab, learned)] = -1
-        return codes, vocab
+        return codes, [answer_of(w) for w in vocab]
+
+    def put_learned(self, kind: str, namespace: str, keys: np.ndarray,
+                    answers: Sequence[str | None], learned: np.ndarray, source: str
+                    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Store first-hand answers (``rcsqualify learn``: a campaign's delivery events)
+        for the E.164 integer ``keys``, each learned at its own date (never after now),
+        marked ``answer|source``. An answer the cache holds learned at the same date or
+        later wins (a look-up made after the campaign knows better); only the newer
+        ones are written (an answer of None is only read). Returns what the cache held
+        before, read in the same batch
+        (answer codes, -1 for none, their answers, their dates), so the caller can say
+        which answers the campaign contradicted and how old they were."""
+        n = len(keys)
+        held: tuple[np.ndarray, list[str], np.ndarray] = (
+            np.full(n, -1, dtype=np.int32), [], np.full(n, np.nan))
+        if not self.enabled or not n:
+            return held
+        now = self.clock()
+        learned = np.minimum(np.asarray(learned, dtype=np.float64), now)
+        space = f"{kind}:{namespace}"
+        digests = self._keys.digests(keys)
+        if self._store is not None and self.degraded is None:
+            try:
+                codes, vocab, dates = self._store.get_many(space, digests)
+                held = (codes, [answer_of(w) for w in vocab], dates)
+                given = np.array([a is not None for a in answers], dtype=bool)
+                with np.errstate(invalid="ignore"):
+                    newer = given & ~(dates >= learned)  # NaN (nothing held): newer
+                at = np.flatnonzero(newer)
+                if len(at):
+                    values = [f"{answers[i]}{SOURCE_MARK}{source}" for i in at.tolist()]
+                    self._store.put_many(space, digests[at], values, learned[at],
+                                         learned[at] + self._ttls(kind, values),
+                                         self.freshness.longest)
+                    if self._witness is None:
+                        self._witness = (space, digests[at[:1]].copy())
+                return held
+            except self._errors as exc:
+                self._degrade(exc)
+        return held
 
     def _from_legacy(self, kind: str, space: str, numbers: Sequence[str], keys: np.ndarray,
                      codes: np.ndarray, vocab: list[str], learned: np.ndarray) -> None:

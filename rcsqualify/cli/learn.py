@@ -1,0 +1,163 @@
+"""``rcsqualify learn EVENTS…``: a sent campaign's delivery events into the cache, and
+its actual error ratio beside the projection (issue #28; ``docs/learn.md``).
+
+The capability scope is named exactly as ``check`` names it: the options below that
+``check`` also has (``--capability``, ``--bothub-url``, ``--bot-id``,
+``--require-feature``, ``--rbm-url``, ``--agent-id``, the cache options, ``--config`` and
+``--profile``) are handed to ``check``'s own option parsing, so their environment
+variables, configuration profile and defaults apply as they do for ``check``.
+"""
+
+# annotations evaluated at import: see cli/base.py
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rcsqualify.cli.base import (
+    CacheKeyFile,
+    CacheUrl,
+    Debug,
+    app,
+    fail,
+    reports_errors,
+    stdout_console,
+)
+from rcsqualify.errors import ExitCode
+
+#: learn's options that are check's, as (parameter, option): forwarded when given
+_CHECK_OPTIONS = (("capability", "--capability"), ("bothub_url", "--bothub-url"),
+                  ("bot_id", "--bot-id"), ("require_feature", "--require-feature"),
+                  ("rbm_url", "--rbm-url"), ("agent_id", "--agent-id"),
+                  ("cache_dir", "--cache-dir"), ("cache_url", "--cache-url"),
+                  ("cache_key_file", "--cache-key-file"), ("config", "--config"),
+                  ("profile", "--profile"))
+_REPORTS = (("json_report", "json", "--json-report"),
+            ("html_report", "html", "--html-report"),
+            ("markdown_report", "markdown", "--markdown-report"))
+
+
+def check_settings_for(ctx: typer.Context, given: dict[str, Any]) -> Any:
+    """The ``Settings`` ``check`` would build from these options (its environment
+    variables, configuration profile and defaults applied)."""
+    from rcsqualify.cli.check import check_settings
+    from rcsqualify.config import apply_profile
+
+    root = ctx.find_root()
+    check_command = root.command.commands["check"]  # type: ignore[attr-defined]
+    args = ["-"]
+    for name, option in _CHECK_OPTIONS:
+        value = given.get(name)
+        if value is not None:
+            args += [option, str(value)]
+    check_ctx = check_command.make_context("check", args, parent=root)
+    values = apply_profile(check_ctx, dict(check_ctx.params))
+    return check_settings(check_ctx, values)
+
+
+@app.command()
+@reports_errors
+def learn(
+    ctx: typer.Context,
+    events: Annotated[list[Path], typer.Argument(
+        help="Delivery events of a sent campaign: NDJSON (webhook events, one a line), "
+        "CSV, XLSX or Parquet (one row a message).", show_default=False)],
+    outcomes: Annotated[str, typer.Option(
+        help="Outcome profile: generic (columns number, outcome = delivered|read|not_rcs|"
+        "failed), rbm (Google RBM events and send errors), maap (GSMA MaaP messageStatus), "
+        "or the path of a .toml profile.")] = "generic",
+    sent: Annotated[Path | None, typer.Option(
+        help="CSV mapping message ids to numbers (columns message_id, number), for events "
+        "that carry only a message id.")] = None,
+    projection: Annotated[Path | None, typer.Option(
+        help="The --json-report of the check run that produced the send list: its "
+        "projection is shown beside the actual error ratio.")] = None,
+    json_report: Annotated[str | None, typer.Option(
+        help="JSON report path, - for stdout.")] = None,
+    html_report: Annotated[Path | None, typer.Option(help="HTML report path.")] = None,
+    markdown_report: Annotated[Path | None, typer.Option(
+        help="Markdown report path.")] = None,
+    capability: Annotated[str | None, typer.Option(
+        help="The capability service the campaign went through (bothub, bothub-bulk, rbm, "
+        "rbm-batch): learned answers serve every mode of that bot or agent.")] = None,
+    bothub_url: Annotated[str | None, typer.Option(help="BotHub API base URL.")] = None,
+    bot_id: Annotated[str | None, typer.Option(help="BotHub bot id.")] = None,
+    require_feature: Annotated[str | None, typer.Option(
+        help="BotHub: the --require-feature of the checks to serve.")] = None,
+    rbm_url: Annotated[str | None, typer.Option(help="RBM API base URL.")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="RBM agent id.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache directory.")] = None,
+    cache_url: CacheUrl = None,
+    cache_key_file: CacheKeyFile = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Profiles file (TOML), as for check.")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="Configuration profile, as for check (--outcomes names the outcome "
+        "profile).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")]
+    = False,
+    debug: Debug = False,
+) -> None:
+    """Learn from what a campaign actually did: delivered or read → RCS-reachable now,
+    refused as not RCS → not RCS now, written to the cache (source delivery, dated at
+    the event; a newer look-up wins), so the next check asks nothing for them. Prints
+    the campaign's actual error ratio beside the projection.
+    Exit codes: 0 learned, 2 bad input or configuration, 130 interrupted (what was read
+    so far is learned)."""
+    from rcsqualify.files import atomic_write, refuse_overwrite
+    from rcsqualify.learn.apply import (
+        capability_scope,
+        load_projection,
+        load_sent,
+    )
+    from rcsqualify.learn.apply import (
+        learn as run_learn,
+    )
+    from rcsqualify.learn.profiles import load_outcome_profile
+    from rcsqualify.learn.report import render, terminal_lines, verdict
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.wiring import make_cache
+
+    given = dict(locals())
+    outputs = [(opt, given[name]) for name, _, opt in _REPORTS
+               if given[name] is not None and str(given[name]) != "-"]
+    refuse_overwrite([*(("events file", e) for e in events), ("--sent", sent),
+                      ("--projection", projection)], outputs)
+    for path in events:
+        if not path.is_file():
+            raise fail(f"{path}: no such events file", int(ExitCode.USAGE))
+    outcome_profile = load_outcome_profile(outcomes)
+    settings = check_settings_for(ctx, given)
+    scope = capability_scope(
+        settings.capability, bothub_url=settings.bothub_url, bot_id=settings.bot_id,
+        require_feature=settings.require_feature, rbm_url=settings.rbm_url,
+        agent_id=settings.agent_id)
+    sent_map = load_sent(sent) if sent is not None else None
+    projected = load_projection(projection) if projection is not None else None
+    plan = load_plan()
+    cache = make_cache(settings)
+    try:
+        result = run_learn(events, outcome_profile, scope, cache, plan, sent=sent_map,
+                           projection=projected)
+    finally:
+        cache.close()
+    for name, fmt, _ in _REPORTS:
+        target = given[name]
+        if target is None:
+            continue
+        text = render(fmt, result)
+        if str(target) == "-":
+            typer.echo(text, nl=False)
+            continue
+        with atomic_write(Path(target)) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    console = stdout_console(soft_wrap=True) if json_report != "-" else None
+    if console is not None:
+        for line in ([verdict(result)] if quiet else terminal_lines(result)):
+            console.print(line, markup=False, highlight=False)
+    if result.interrupted:
+        raise fail("interrupted; what was read before is learned", 130)
+    if result.degraded:
+        raise fail(f"the cache failed ({result.degraded}): not everything learned was "
+                   "kept", int(ExitCode.USAGE))

@@ -1,0 +1,140 @@
+"""``learn``'s renderings: terminal lines, JSON, Markdown and HTML (issue #28 item 3).
+
+Pure functions of a ``LearnResult`` (counts only: no number is ever in it). Every
+outside text (file names, the scope's URL and id, the profile's name) was made safe
+when the result was built, and is escaped again for HTML and Markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from rcsqualify.learn.apply import LearnResult
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def _scope(r: LearnResult) -> str:
+    s = r.scope
+    return " ".join(p for p in (s.get("provider", ""), s.get("url", ""),
+                                s.get("id", "")) if p)
+
+
+def verdict(r: LearnResult) -> str:
+    """One sentence: actual against projected."""
+    a = r.actual
+    line = (f"actual error ratio {pct(a['error_ratio'])} ({a['not_rcs']} of {a['messages']} "
+            "messages failed as not RCS)")
+    p = r.projection
+    if p is not None:
+        upper = (f", up to {pct(p['error_ratio_upper'])} with the unverified"
+                 if p.get("error_ratio_upper") is not None else "")
+        line += f"; projected {pct(p['error_ratio'])} for {p['messages']} messages{upper}"
+        if p.get("threshold") is not None:
+            line += f"; threshold {pct(p['threshold'])}"
+    return line
+
+
+def terminal_lines(r: LearnResult) -> list[str]:
+    rd, t = r.read, r.tally
+    ev = t["events"]
+    lines = [
+        f"learned from {rd['events']} events ({', '.join(r.files)}; outcome profile "
+        f"{r.profile}) into the cache scope {_scope(r)}",
+        f"events: {ev['reachable']} delivered/read, {ev['not_rcs']} not RCS, "
+        f"{ev['failed']} other failures, {ev['other']} without conclusion; "
+        f"{rd['bad']} unreadable lines" + (f" (first: {rd['first_bad']})"
+                                            if rd["first_bad"] else "")
+        + f", {t['invalid']} not valid French numbers, {t['no_number']} without a number"
+        + (f", {t['unknown_ids']} message ids not in --sent" if t["unknown_ids"] else "")
+        + (f", {t['undated']} undated (dated at the file's time)" if t["undated"] else ""),
+        f"numbers: {r.numbers}: {r.outcomes.get('reachable', 0)} reachable, "
+        f"{r.outcomes.get('not_rcs', 0)} not RCS, {r.outcomes.get('failed', 0)} failed "
+        f"(no conclusion), {r.outcomes.get('no_outcome', 0)} without outcome; "
+        f"{r.contradictions} with contradictory events (the latest won)",
+        f"cache: {r.learned.get('reachable', 0)} reachable and {r.learned.get('not_rcs', 0)} "
+        f"not RCS learned (source delivery); {r.kept_newer} kept the newer answer the "
+        "cache held",
+    ]
+    was_yes = r.contradicted.get("yes", {})
+    was_no = r.contradicted.get("no", {})
+    if was_yes.get("not_rcs") or was_no.get("reachable"):
+        lines.append(f"wrong statuses: {was_yes.get('not_rcs', 0)} numbers the cache held "
+                     f"reachable failed as not RCS; {was_no.get('reachable', 0)} held not "
+                     "RCS were delivered")
+    if r.by_age:
+        lines.append("not RCS by the age of the cached answer: " + "; ".join(
+            f"{b['age']} {pct(b['error_ratio'])} of {b['messages']}" for b in r.by_age))
+    lines.append(verdict(r))
+    if r.degraded:
+        lines.append(f"the cache failed while writing ({r.degraded}): not everything "
+                     "learned was kept")
+    if r.interrupted:
+        lines.append("interrupted: what was read before the interruption was learned")
+    return lines
+
+
+def to_json(r: LearnResult) -> str:
+    return json.dumps(r.as_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _md(text: object) -> str:
+    return "".join("\\" + c if c in "\\`*_[]<>|#" else c for c in str(text))
+
+
+def to_markdown(r: LearnResult) -> str:
+    a, p = r.actual, r.projection
+    rows = [("Messages sent", str(a["messages"]), str(p["messages"]) if p else "n/a"),
+            ("Error ratio (not RCS)", pct(a["error_ratio"]),
+             pct(p["error_ratio"]) if p else "n/a")]
+    if p and p.get("error_ratio_upper") is not None:
+        rows.append(("With the unverified (bound)", "", pct(p["error_ratio_upper"])))
+    out = ["# Campaign outcome: actual against projected", "",
+           _md(verdict(r)), "", "| | actual | projected |", "|---|---:|---:|",
+           *[f"| {_md(k)} | {v} | {w} |" for k, v, w in rows], ""]
+    if r.by_age:
+        out += ["| age of the cached answer | messages | not RCS | ratio |",
+                "|---|---:|---:|---:|",
+                *[f"| {_md(b['age'])} | {b['messages']} | {b['not_rcs']} | "
+                  f"{pct(b['error_ratio'])} |" for b in r.by_age], ""]
+    out += [f"- {_md(line)}" for line in terminal_lines(r)[:-1]]
+    return "\n".join(out) + "\n"
+
+
+def to_html(r: LearnResult) -> str:
+    e = html.escape
+    a, p = r.actual, r.projection
+    rows = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(v)}</td><td>{e(w)}</td></tr>" for k, v, w in (
+            ("Messages sent", str(a["messages"]), str(p["messages"]) if p else "n/a"),
+            ("Error ratio (not RCS)", pct(a["error_ratio"]),
+             pct(p["error_ratio"]) if p else "n/a"),
+            *((("With the unverified (bound)", "", pct(p["error_ratio_upper"])),)
+              if p and p.get("error_ratio_upper") is not None else ())))
+    ages = "".join(f"<tr><th>{e(b['age'])}</th><td>{b['messages']}</td>"
+                   f"<td>{b['not_rcs']}</td><td>{e(pct(b['error_ratio']))}</td></tr>"
+                   for b in r.by_age)
+    notes = "".join(f"<li>{e(line)}</li>" for line in terminal_lines(r)[:-1])
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'\"><title>rcsqualify learn</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;"
+            "text-align:right}th{text-align:left}</style></head><body>"
+            "<h1>Campaign outcome: actual against projected</h1>"
+            f"<p>{e(verdict(r))}</p><table><tr><th></th><th>actual</th><th>projected</th>"
+            f"</tr>{rows}</table>"
+            + (f"<h2>Not RCS by the age of the cached answer</h2><table><tr><th>age</th>"
+               f"<th>messages</th><th>not RCS</th><th>ratio</th></tr>{ages}</table>"
+               if ages else "")
+            + f"<h2>Details</h2><ul>{notes}</ul></body></html>\n")
+
+
+def render(fmt: str, r: LearnResult) -> str:
+    renderers: dict[str, Any] = {"json": to_json, "markdown": to_markdown, "html": to_html}
+    text: str = renderers[fmt](r)
+    return text

@@ -1,0 +1,335 @@
+"""``rcsqualify learn`` (issue #28): delivery events → first-hand answers in the cache,
+the campaign's actual error ratio beside the projection, and the whole loop over the
+emulator: check → send list → campaign → learn → the next check asks nothing for the
+learned numbers and matches the emulator's new truth, in single, bulk and batch modes.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from rcsqualify.errors import InputError
+from rcsqualify.learn.events import MAX_LINE
+from rcsqualify.learn.outcomes import epoch_seconds
+from rcsqualify.learn.profiles import (
+    FAILED,
+    NOT_RCS,
+    OTHER,
+    REACHABLE,
+    load_outcome_profile,
+    parse_outcome_profile,
+)
+from rcsqualify.remote.cache import LookupCache
+from tests.conftest import Emulator
+from tests.helpers import (
+    check_json,
+    contacts_file,
+    e164,
+    frte_numbers,
+    run_cli,
+    service_account,
+)
+
+BOT = ["--capability", "bothub", "--bot-id", "b1", "--bothub-url", "https://bothub.test/v1"]
+
+
+def _cache_answers(cache_dir: Path) -> dict[str, int]:
+    cache = LookupCache(cache_dir, need="inspect")
+    try:
+        info = cache.info()
+    finally:
+        cache.close()
+    out: dict[str, int] = {}
+    for entry in info["providers"].values():
+        for answer, count in entry["answers"].items():
+            out[answer] = out.get(answer, 0) + count
+    return out
+
+
+def _learn(args: list[str]) -> tuple[int, dict, str, str]:
+    result = run_cli(["learn", *args, "--json-report", "-"])
+    report = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return result.exit_code, report, result.stdout, result.stderr
+
+
+# -- profiles --------------------------------------------------------------------------
+def test_builtin_profiles_load_and_classify_case_insensitively() -> None:
+    generic = load_outcome_profile("generic")
+    assert [generic.classify(v) for v in ("Delivered", "READ", "not_rcs", "FAILED", "sent",
+                                          None)] == [REACHABLE, REACHABLE, NOT_RCS, FAILED,
+                                                     OTHER, OTHER]
+    rbm = load_outcome_profile("rbm")
+    assert rbm.classify("NOT_FOUND") == NOT_RCS and rbm.classify("IS_TYPING") == OTHER
+    maap = load_outcome_profile("maap")
+    assert maap.classify("displayed") == REACHABLE and maap.classify(404) == NOT_RCS
+
+
+def test_a_bare_name_is_never_read_from_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mine.toml").write_text('number = ["n"]\noutcome = ["o"]\nreachable = ["ok"]\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="no such profile"):
+        load_outcome_profile("mine")
+    assert load_outcome_profile("./mine.toml").classify("OK") == REACHABLE
+
+
+@pytest.mark.parametrize("text, why", [
+    ('number = ["n"]\n', "outcome must name"),
+    ('number = ["n"]\noutcome = ["o"]\nfailed = ["x"]\n', "reachable or not_rcs"),
+    ('number = ["n"]\noutcome = ["o"]\nreachable = ["x"]\nnot_rcs = ["X"]\n', "in two"),
+    ('number = ["n"]\noutcome = ["o"]\nreachable = ["x"]\nnumbre = 1\n', "unknown key"),
+    ('number = [1.5]\noutcome = ["o"]\nreachable = ["x"]\n', "list of names"),
+    ("number = [", "not valid TOML"),
+])
+def test_a_bad_profile_is_one_line_naming_the_key(text: str, why: str) -> None:
+    with pytest.raises(InputError, match=why):
+        parse_outcome_profile(text, "p.toml")
+
+
+def test_event_dates_iso_epoch_seconds_and_milliseconds() -> None:
+    got = epoch_seconds(["2026-12-01T10:00:00Z", "2026-12-01T11:00:00+01:00",
+                         "1764583200", 1764583200000, "2014-10-02T15:01:23.045123456Z",
+                         None, "yesterday"])
+    assert got[0] == got[1] == 1796119200.0
+    assert got[2] == got[3] == 1764583200.0
+    assert got[4] == pytest.approx(1412262083.045123)
+    assert np.isnan(got[5]) and np.isnan(got[6])
+
+
+# -- reading, reducing, writing ---------------------------------------------------------
+def test_generic_csv_and_ndjson_learn_into_the_scope_check_uses(tmp_path: Path) -> None:
+    ev = tmp_path / "ev.csv"
+    ev.write_text("Number;OUTCOME;time\n"
+                  "06 07 00 00 01;delivered;2026-12-01T10:00:00Z\n"
+                  "+33607000002;NOT_RCS;2026-12-01T10:00:00Z\n"
+                  "0607000003;failed;2026-12-01T10:00:00Z\n"
+                  "12345;read;2026-12-01T10:00:00Z\n"
+                  ";read;\n")
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text('{"number": "0607000004", "outcome": "read", "time": 1796119200}\n'
+                  "not json\n\n"
+                  '{"number": "0607000005", "outcome": "sent"}\n')
+    code, report, _, err = _learn([str(ev), str(nd), *BOT])
+    assert code == 0, err
+    assert report["outcomes"] == {"reachable": 2, "not_rcs": 1, "failed": 1,
+                                  "no_outcome": 1}
+    assert report["learned"] == {"reachable": 2, "not_rcs": 1}
+    assert report["read"]["bad"] == 1 and report["read"]["first_bad"] == "ev.ndjson line 2"
+    assert report["tally"]["invalid"] == 1 and report["tally"]["no_number"] == 1
+    assert report["scope"]["provider"] == "bothub" and report["scope"]["id"] == "b1"
+    assert _cache_answers(Path(os.environ["RCSQUALIFY_CACHE_DIR"])) == {
+        "yes|delivery": 2, "no|delivery": 1}
+    # the scope is the one check names: its provider finds the answers
+    from rcsqualify.capability.bothub import bothub_scope
+
+    cache = LookupCache(Path(os.environ["RCSQUALIFY_CACHE_DIR"]))
+    try:
+        ns = cache.scope(bothub_scope("https://bothub.test/v1/", "b1"))
+        assert cache.get_many("cap", ns, ["+33607000001", "+33607000002",
+                                          "+33607000003"]) == ["yes", "no", None]
+    finally:
+        cache.close()
+
+
+def test_duplicates_and_contradictions_resolve_by_event_time(tmp_path: Path) -> None:
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome,time\n"
+                  "0607000001,not_rcs,2026-12-02T10:00:00Z\n"  # the latest: wins
+                  "0607000001,delivered,2026-12-01T10:00:00Z\n"
+                  "0607000001,delivered,2026-12-01T10:00:00Z\n"
+                  "0607000002,delivered,2026-12-03T10:00:00Z\n"
+                  "0607000002,not_rcs,2026-12-01T10:00:00Z\n"
+                  "0607000002,failed,2026-12-05T10:00:00Z\n")  # no conclusion: ignored
+    code, report, _, _ = _learn([str(ev), *BOT])
+    assert code == 0
+    assert report["outcomes"]["not_rcs"] == 1 and report["outcomes"]["reachable"] == 1
+    assert report["contradictions"] == 2
+
+
+def test_a_newer_look_up_wins_an_older_one_does_not(tmp_path: Path) -> None:
+    from rcsqualify.capability.bothub import bothub_scope
+
+    cache_dir = Path(os.environ["RCSQUALIFY_CACHE_DIR"])
+    now = time.time()
+    cache = LookupCache(cache_dir, clock=lambda: now - 3 * 86_400)
+    ns = cache.scope(bothub_scope("https://bothub.test/v1", "b1"))
+    cache.put_many("cap", ns, [("+33607000001", "yes"), ("+33607000002", "yes")])
+    cache.close()
+    ev = tmp_path / "ev.csv"
+    day = 86_400
+    ev.write_text("number,outcome,time\n"
+                  f"0607000001,not_rcs,{now - 1 * day:.0f}\n"  # after the look-up: wins
+                  f"0607000002,not_rcs,{now - 5 * day:.0f}\n"  # before it: the look-up stays
+                  f"0607000003,delivered,{now + 30 * day:.0f}\n")  # future: dated now
+    code, report, _, _ = _learn([str(ev), *BOT])
+    assert code == 0
+    assert report["kept_newer"] == 1 and report["learned"] == {"reachable": 1, "not_rcs": 1}
+    assert report["contradicted"]["yes"]["not_rcs"] == 2
+    cache = LookupCache(cache_dir)
+    try:
+        ns = cache.scope(bothub_scope("https://bothub.test/v1", "b1"))
+        assert cache.get_many("cap", ns, ["+33607000001", "+33607000002",
+                                          "+33607000003"]) == ["no", "yes", "yes"]
+        _, _, dates = cache._store.get_many(  # type: ignore[union-attr]
+            f"cap:{ns}", cache.digests(["+33607000003"]))
+        assert dates[0] <= time.time()  # never newer than now
+    finally:
+        cache.close()
+
+
+def test_rbm_profile_reads_pubsub_pushes_user_events_and_send_errors(tmp_path: Path) -> None:
+    event = {"senderPhoneNumber": "+33607000001", "eventType": "DELIVERED",
+             "eventId": "e1", "messageId": "m1", "sendTime": "2026-12-01T10:00:00.123456789Z",
+             "agentId": "a"}
+    push = {"message": {"data": base64.b64encode(json.dumps(event).encode()).decode(),
+                        "messageId": "p1", "publishTime": "2026-12-01T10:00:01Z"},
+            "subscription": "projects/x/subscriptions/y"}
+    lines = [push,
+             {**event, "senderPhoneNumber": "+33607000002", "eventType": "IS_TYPING"},
+             {"phoneNumber": "+33607000003", "time": "2026-12-01T10:00:00Z",
+              "error": {"code": 404, "message": "Requested entity was not found.",
+                        "status": "NOT_FOUND"}},
+             {"message": {"data": "!!notbase64!!"}}]
+    nd = tmp_path / "rbm.ndjson"
+    nd.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, report, _, err = _learn([str(nd), "--outcomes", "rbm", "--capability", "rbm",
+                                   "--agent-id", "ag", "--rbm-url", "https://rbm.test"])
+    assert code == 0, err
+    assert report["outcomes"] == {"reachable": 1, "not_rcs": 1, "failed": 0,
+                                  "no_outcome": 1}
+    assert report["read"]["bad"] == 1
+    assert report["scope"]["provider"] == "rbm"
+
+
+def test_message_ids_are_mapped_to_numbers_by_the_sent_file(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_text("message_id;number\nm1;0607000001\nm2;0607000002\n")
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text('{"RCSMessage": {"msgId": "m1", "status": "delivered"}}\n'
+                  '{"RCSMessage": {"msgId": "m9", "status": "delivered"}}\n')
+    code, report, _, err = _learn([str(nd), "--outcomes", "maap", "--sent", str(sent), *BOT])
+    assert code == 0, err
+    assert report["outcomes"]["reachable"] == 1 and report["tally"]["unknown_ids"] == 1
+    assert report["actual"]["messages"] == 2  # the --sent file's messages
+
+
+def test_a_huge_line_is_counted_and_skipped(tmp_path: Path) -> None:
+    nd = tmp_path / "ev.ndjson"
+    with nd.open("w") as fh:
+        fh.write('{"number": "0607000001", "outcome": "read"}\n')
+        fh.write('{"x": "' + "a" * (MAX_LINE + 10) + '"}\n')
+        fh.write('{"number": "0607000002", "outcome": "read"}\n')
+    code, report, _, _ = _learn([str(nd), *BOT])
+    assert code == 0 and report["read"]["bad"] == 1 and report["numbers"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.csv", *BOT], "no such events file"),
+    (["EV", "--capability", "none"], "--capability must name the service"),
+    (["EV", "--capability", "bothub"], "bot id is missing"),
+    (["EV", *BOT, "--outcomes", "nope"], "no such profile"),
+    (["EV", *BOT, "--html-report", "EV"], "would overwrite"),
+    (["EV", *BOT, "--json-report", "EV"], "would overwrite"),
+    (["EV", *BOT, "--projection", "PROJ"], "is not a JSON report"),
+    (["EV2", *BOT], "no column for"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n")
+    ev2 = tmp_path / "ev2.csv"
+    ev2.write_text("phone,status\n0607000001,read\n")
+    proj = tmp_path / "proj.json"
+    proj.write_text('{"counts": {}}')
+    paths = {"EV": str(ev), "EV2": str(ev2), "PROJ": str(proj),
+             "missing.csv": str(tmp_path / "missing.csv")}
+    result = run_cli(["learn", *[paths.get(a, a) for a in args]])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_number_in_clear_in_the_cache_or_the_output(tmp_path: Path) -> None:
+    ev = tmp_path / "ev.csv"
+    numbers = [f"06070{i:05d}" for i in range(50)]
+    ev.write_text("number,outcome\n" + "".join(f"{n},{'read' if i % 3 else 'not_rcs'}\n"
+                                               for i, n in enumerate(numbers)))
+    html, md = tmp_path / "r.html", tmp_path / "r.md"
+    result = run_cli(["learn", str(ev), *BOT, "--html-report", str(html),
+                      "--markdown-report", str(md)])
+    assert result.exit_code == 0, result.stderr
+    cache_dir = Path(os.environ["RCSQUALIFY_CACHE_DIR"])
+    blobs = [p.read_bytes() for p in cache_dir.rglob("*") if p.is_file()]
+    texts = [result.stdout, result.stderr, html.read_text(), md.read_text()]
+    for n in numbers[:10]:
+        for form in (n, n[1:], "33" + n[1:]):
+            assert not any(form.encode() in b for b in blobs)
+            assert not any(form in t for t in texts)
+
+
+# -- the loop over the emulator ----------------------------------------------------------
+def _send_list(lists: Path) -> list[str]:
+    with (lists / "send_rcs.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    return [e164(r["mobile"]) for r in rows]
+
+
+@pytest.mark.parametrize("mode, shape", [("bothub", "generic"), ("bothub-bulk", "maap"),
+                                         ("rbm-batch", "rbm")])
+def test_check_send_campaign_learn_then_the_next_check_asks_nothing(
+        tmp_path: Path, emulator: Emulator, mode: str, shape: str) -> None:
+    rbm = mode.startswith("rbm")
+    numbers = frte_numbers(600 if rbm else 80)
+    contacts = contacts_file(tmp_path, numbers)
+    if rbm:
+        emulator.configure(numbers={e164(n): {"operator": "20801"} for n in numbers})
+        sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
+        check_args = ["--capability", mode, "--agent-launched", *emulator.rbm_args(sa)]
+        scope = ["--capability", mode, "--rbm-url", f"{emulator.base}/rbm",
+                 "--agent-id", "emulator-agent"]
+        family = "rbm"
+    else:
+        check_args = [*emulator.bothub_args(), "--capability", mode, "--rate", "500",
+                      "--threshold", "1", "--poll-interval", "0.05"]
+        scope = ["--capability", mode, "--bot-id", "test-bot",
+                 "--bothub-url", f"{emulator.base}/bothub/v1"]
+        family = "bothub"
+    lists = tmp_path / "lists"
+    _, first = check_json([str(contacts), *check_args, "--split-dir", str(lists)])
+    projection = tmp_path / "first.json"
+    projection.write_text(json.dumps(first))
+    send = _send_list(lists)
+    assert len(send) == first["counts"]["reachable"] > 0
+    # the campaign: some reachable users switched RCS off before it was sent
+    answer = httpx.post(f"{emulator.base}/_emulator/campaign", timeout=60, json={
+        "numbers": send, "shape": shape, "service": "rbm" if rbm else "bothub",
+        "switch_off": 0.25})
+    answer.raise_for_status()
+    switched = int(answer.headers["X-Switched-Off"])
+    assert 0 < switched < len(send)
+    events = tmp_path / ("events.csv" if shape == "generic" else "events.ndjson")
+    events.write_bytes(answer.content)
+    code, learned, _, err = _learn([str(events), "--outcomes", shape, *scope,
+                                    "--projection", str(projection)])
+    assert code == 0, err
+    assert learned["outcomes"]["not_rcs"] == switched
+    assert learned["learned"] == {"reachable": len(send) - switched, "not_rcs": switched}
+    assert learned["actual"] == {"messages": len(send), "not_rcs": switched,
+                                 "error_ratio": switched / len(send)}
+    assert learned["projection"]["error_ratio"] == first["send_plan"]["send_rcs"][
+        "error_ratio"]
+    assert learned["contradicted"]["yes"]["not_rcs"] == switched
+    before = emulator.stats()["requests"].get(family, 0)
+    _, second = check_json([str(contacts), *check_args])
+    assert emulator.stats()["requests"].get(family, 0) == before  # nothing asked
+    assert second["counts"]["reachable"] == first["counts"]["reachable"] - switched
+    assert second["counts"]["not_rcs"] == first["counts"]["not_rcs"] + switched
