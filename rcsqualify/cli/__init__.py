@@ -8,13 +8,15 @@ which shows the traceback.
 - ``check``: ``check``, ``refresh`` (cron mode, via ``rcsqualify/refresh.py``), ``probe``;
 - ``admin``: ``plan``, ``portability``, ``config``, ``cache``;
 - ``emulator``: the local emulator;
+- ``init`` and ``doctor``: write a profile, check a set-up (issue #26 item 2);
 - ``coercion`` and ``console``: start-up (issue #18): Typer's pydantic coercion only for
   the values that need it, rich only when a line needs rich.
 """
 
 from __future__ import annotations
 
-from rcsqualify.cli import admin, check, emulator, learn  # noqa: F401 - they register commands
+# they register their commands
+from rcsqualify.cli import admin, check, doctor, emulator, init, learn  # noqa: F401
 from rcsqualify.cli.base import app
 
 __all__ = ["app", "main"]
