@@ -9,7 +9,7 @@ from tests.helpers import run_cli
 COMMANDS = [["check"], ["refresh"], ["emulator"], ["plan"], ["plan", "update"],
             ["plan", "reset"],
             ["portability", "import"], ["portability", "info"], ["cache", "info"],
-            ["cache", "clear"], ["cache", "prune"]]
+            ["cache", "clear"], ["cache", "prune"], ["init"], ["doctor"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
