@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
      "rcsqualify.contact_check"),
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.wiring", "rcsqualify.runner", "rcsqualify.refresh",
-     "rcsqualify.ci", "rcsqualify.learn"),
+     "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting"),
     ("rcsqualify.cli", "rcsqualify.__main__"),
 ]
 #: the emulator stands apart: it may use only these (it must not test our client

@@ -1,0 +1,183 @@
+"""``--notify``: where alerts go, what the previous run was, and posting them.
+
+The rule (when a run alerts, what it says, the payload shapes) is ``report/alerts.py``;
+the post is ``remote/webhook.py``. This module ties them to a run:
+
+- **Targets.** ``--notify URL`` is repeatable; a profile may name ``env:VAR`` instead of
+  the URL, since a webhook URL is a credential (Slack's and Teams' carry their secret in
+  the path). The variable is read here, at the last moment. An unset variable or a URL
+  that is not ``http(s)://host…`` is a usage error (exit 2, before anything is read),
+  named by the variable or by the URL's scheme and host only: the URL is never shown
+  whole, anywhere (``NotifyTarget.shown``).
+- **The previous run** of the same list: the last line for this base in the run's
+  history log when it has one (``refresh --log-file``, ``check --history``), else the
+  small state file ``alerts.json`` in the user state directory, keyed by a hash of the
+  base's absolute path and the profile (no path in clear). A cron host keeps it; a CI
+  runner that keeps nothing alerts as on a first run (see ``report/alerts.py``).
+- **Failures.** A post that fails after its bounded retries is a warning line, never a
+  changed exit code; the state is recorded whatever the posts did (the next run
+  compares with this one, as the history log does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rcsqualify.errors import InputError
+from rcsqualify.files import OutputError, atomic_write
+from rcsqualify.remote.policy import HttpPolicy
+from rcsqualify.report.alerts import (
+    RunState,
+    build_alert,
+    format_for,
+    payload,
+    previous_from_log,
+)
+from rcsqualify.report.summary import Summary
+
+ENV_PREFIX = "env:"
+STATE_FILE = "alerts.json"
+#: the decisions of a run that concluded (exit 0, 1, 3): the others are never "previous"
+CONCLUDED = (0, 1, 3)
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    url: str = ""
+    shown: str = ""  # what messages quote: the variable's name, or scheme://host/…
+
+    def __repr__(self) -> str:  # never the URL, not even in a traceback or --debug
+        return f"NotifyTarget({self.shown})"
+
+
+def resolve_targets(specs: list[str], environ: Mapping[str, str] | None = None
+                    ) -> list[NotifyTarget]:
+    from rcsqualify.remote.webhook import shown_url
+
+    env = os.environ if environ is None else environ
+    out = []
+    for spec in specs:
+        if spec.startswith(ENV_PREFIX):
+            name = spec[len(ENV_PREFIX):]
+            url = env.get(name, "")
+            if not url:
+                raise InputError(f"--notify {spec}: the variable {name} is not set "
+                                 "(it holds the webhook URL)")
+            shown = f"{spec} ({shown_url(url)})"
+        else:
+            url, shown = spec, shown_url(spec)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            what = (f"the variable {spec[len(ENV_PREFIX):]}" if spec.startswith(ENV_PREFIX)
+                    else "the URL")  # never quoted: it may carry the webhook's secret
+            raise InputError(f"--notify: {what} is not an http(s)://host… URL")
+        out.append(NotifyTarget(url, shown))
+    return out
+
+
+def state_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("rcsqualify")) / STATE_FILE
+
+
+def list_key(base: str, profile: str) -> str:
+    """The state file's key of a list: its absolute path and profile, hashed."""
+    where = base if base == "-" else os.path.abspath(base)
+    return hashlib.sha256(f"{where}\0{profile}".encode()).hexdigest()[:32]
+
+
+def _read_state(path: Path) -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def previous_run(key: str, list_name: str, history: Path | None,
+                 state: Path) -> RunState | None:
+    if history is not None:
+        try:
+            lines = history.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        found = previous_from_log(lines, list_name)
+        if found is not None:
+            return found
+    entry = _read_state(state).get(key)
+    if isinstance(entry, dict):
+        decision, ratio = entry.get("decision"), entry.get("error_ratio")
+        if decision in ("pass", "fail", "undecided") and isinstance(ratio, int | float) \
+                and not isinstance(ratio, bool):
+            return RunState(str(decision), float(ratio), str(entry.get("at", "")))
+    return None
+
+
+def record_run(state: Path, key: str, s: Summary, now: datetime) -> str | None:
+    """Keep this run as the next one's previous; a warning when the file cannot be
+    written (alerts then compare with an older run)."""
+    data = _read_state(state)
+    data[key] = {"decision": s.decision, "error_ratio": round(s.error_ratio, 6),
+                 "at": now.isoformat(timespec="seconds")}
+    try:
+        with atomic_write(state, mode=0o600) as tmp:
+            tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    except OutputError:
+        return f"notify: cannot record this run in {state}: the next alert compares with " \
+               "an older run"
+    return None
+
+
+Post = Callable[[str, bytes], Awaitable[tuple[bool, str]]]
+
+
+def _default_post(policy: HttpPolicy) -> Post:
+    from rcsqualify.remote.webhook import post_json
+
+    async def post(url: str, body: bytes) -> tuple[bool, str]:
+        result = await post_json(url, body, policy)
+        return result.ok, result.error
+    return post
+
+
+def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: str,
+                warn_at: float, notify_format: str, policy: HttpPolicy,
+                history: Path | None, now: datetime, state: Path | None = None,
+                post: Post | None = None) -> list[str]:
+    """Post this run's alert to every target when the rule says so; the warnings."""
+    if not targets or s.exit_code not in CONCLUDED:
+        return []
+    state = state or state_path()
+    list_name = Path(base).name if base != "-" else "stdin"
+    key = list_key(base, profile)
+    previous = previous_run(key, list_name, history, state)
+    warnings = []
+    alert = build_alert(s, list_name=list_name, profile=profile, previous=previous,
+                        warn_at=warn_at, now=now)
+    if alert is not None:
+        send = post or _default_post(policy)
+
+        async def post_all() -> list[tuple[bool, str]]:
+            bodies = [json.dumps(payload(alert, format_for(t.url, notify_format)),
+                                 ensure_ascii=False).encode() for t in targets]
+            return list(await asyncio.gather(*(send(t.url, b)
+                                               for t, b in zip(targets, bodies,
+                                                               strict=True))))
+
+        for target, (ok, error) in zip(targets, asyncio.run(post_all()), strict=True):
+            if not ok:
+                warnings.append(f"notify: the alert to {target.shown} was not delivered "
+                                f"({error or 'no answer'}); the exit code is the check's")
+    failed = record_run(state, key, s, now)
+    if failed:
+        warnings.append(failed)
+    return warnings
