@@ -261,3 +261,13 @@ def test_one_column_no_id_counts_as_today(cells: list[tuple[int, int]], columns:
         statuses = np.bincount(REASON_TO_STATUS[cnt.message_reasons],
                                minlength=len(STATUSES))
         assert int(statuses.sum()) == cnt.messages
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=50), st.booleans())
+def test_first_of_each_is_the_first_occurrence_in_order(values: list[int], big: bool) -> None:
+    from rcsqualify.contacts.grouping import first_of_each
+
+    arr = np.array(values, np.int64) + (33600000000 if big else 0)  # table or hashing
+    _, first = np.unique(arr, return_index=True)
+    assert first_of_each(arr).tolist() == sorted(first.tolist())

@@ -223,3 +223,32 @@ def test_the_sample_counted_by_contacts_equals_counting_rows(plan: NumberingPlan
     by_contact.counts = legacy.counts
     assert _figures(by_contact) == _figures(legacy)
     assert by_contact.counts["messages"] > 100
+
+
+def test_reports_say_contacts_and_rescued(tmp_path: Path, plan: NumberingPlan) -> None:
+    from rcsqualify.report.html import format_html
+    from rcsqualify.report.json_report import format_json
+    from rcsqualify.report.markdown import format_markdown
+    from rcsqualify.report.terminal import format_terminal, read_line
+    from tests.helpers import validate_report
+
+    src = ContactSource(str(two_columns(tmp_path)), column="Tél. portable",
+                        more_columns=["Fixe"])
+    s = summary_of(run_contact_check(src, plan), plan, src)
+    line = "6 contacts = 4 messages + 2 duplicate contacts"
+    assert line in format_terminal(s, width=300)
+    assert line in format_markdown(s)
+    assert "6 contacts = 4 messages + 2 contacts en double" in format_markdown(s, lang="fr")
+    assert "1 contacts rescued by a second number" in format_html(s)
+    validate_report(__import__("json").loads(format_json(s)))
+    read = read_line(s.input)
+    assert "6 contacts" in read and "columns 'Tél. portable', 'Fixe'" in read
+
+
+def test_the_read_line_names_other_phone_columns(tmp_path: Path) -> None:
+    from rcsqualify.report.terminal import read_line
+
+    src = ContactSource(str(two_columns(tmp_path)))
+    assert src.info.column == "Tél. portable"
+    line = read_line(src.info.as_dict())
+    assert "other phone-like columns: 'Fixe'" in line and "--columns auto" in line

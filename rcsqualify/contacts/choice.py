@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rcsqualify.contacts.grouping import Contacts
+from rcsqualify.contacts.grouping import Contacts, first_of_each
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, ROUTE, STATUSES, Status
 
 TIER_REACHABLE, TIER_OTHER_ROUTE, TIER_UNVERIFIED, TIER_MOBILE, TIER_NUMBER, TIER_BLANK = (
@@ -145,17 +145,18 @@ class ContactCount:
 
 def contact_messages(contacts: Contacts, chosen: np.ndarray, slot_key: np.ndarray,
                      slot_reason: np.ndarray) -> ContactCount:
-    """Messages per contact: one per distinct chosen valid number (``slot_key`` non-zero;
-    contacts sharing one are duplicates) plus one per contact whose chosen number is
-    invalid. ``slot_reason`` is each slot's number's final reason (one verdict per
-    number: two contacts sharing a number read the same reason)."""
+    """Messages per contact: one per distinct chosen valid number (``slot_key`` non-zero:
+    an E.164 key, or a number's index plus one; contacts sharing one are duplicates)
+    plus one per contact whose chosen number is invalid. ``slot_reason`` is each slot's
+    number's final reason (one verdict per number: two contacts sharing a number read
+    the same reason)."""
     n = contacts.n_contacts
     key = slot_key[chosen] if n else np.zeros(0, np.int64)
     reason = np.asarray(slot_reason, np.uint8)[chosen] if n else np.zeros(0, np.uint8)
     valid = key != 0
-    _, first = np.unique(key[valid], return_index=True)
     valid_idx = np.flatnonzero(valid)
-    message_reasons = np.concatenate([reason[valid_idx[np.sort(first)]], reason[~valid]])
+    message_reasons = np.concatenate([reason[valid_idx[first_of_each(key[valid])]],
+                                      reason[~valid]])
     messages = len(message_reasons)
     rescued = chosen != contacts.first_slot
     by_status = np.bincount(REASON_TO_STATUS[reason[rescued]].astype(np.int64),
@@ -179,9 +180,11 @@ class ContactResult:
     #: per contact: its chosen slot
     chosen: np.ndarray
     count: ContactCount
-    #: per cell (``column * rows + row``): E.164 key (0: no valid number) and the final
+    #: per cell (``column * rows + row``): E.164 key (0: no valid number), the index
+    #: of its number plus one (0: none; small integers, cheap to count) and the final
     #: reason of its number (one verdict per number: shared numbers read the same)
     cell_key: np.ndarray
+    cell_number: np.ndarray
     cell_reason: np.ndarray
     #: per-number figures beside the per-contact ones (``numbers``, ``distinct_numbers``,
     #: ``numbers_dropped``, ``contacts_capped``, ``blank_ids``, ``looked_up``)

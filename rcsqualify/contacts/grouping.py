@@ -25,9 +25,12 @@ up, and are counted per contact (``dropped``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas only when contacts are grouped: a plain check never loads it
+    import pandas as pd
 
 #: ``--max-numbers-per-contact`` by default
 MAX_NUMBERS_PER_CONTACT = 10
@@ -90,6 +93,8 @@ def contact_codes(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
     NaN or only spaces). Ids are compared as text stripped of surrounding spaces and
     nothing else: ``"12"`` and ``"012"`` are two contacts (the file decides what an id
     is; leading zeros are often meaningful)."""
+    import pandas as pd
+
     series = pd.Series(values, dtype=object)
     text = series.where(series.notna(), None).map(
         lambda v: None if v is None else str(v).strip(), na_action="ignore")
@@ -102,6 +107,8 @@ def rank_values(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
     """``--number-rank`` values as float64 ranks, NaN where blank (sorted last). Numbers
     when every non-blank value reads as one (``1``, ``2``, ``10`` in that order, not as
     text); otherwise the values' text order."""
+    import pandas as pd
+
     series = pd.Series(values, dtype=object)
     text = series.map(lambda v: str(v).strip(), na_action="ignore")
     blank = text.isna() | (text == "")
@@ -134,18 +141,21 @@ def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
     n_contacts = len(first_row)
 
     has_number = ~blank
-    per_contact = np.bincount(contact_of_row, weights=has_number.sum(axis=0),
-                              minlength=n_contacts) if n_rows else np.zeros(0)
+    per_row = has_number.sum(axis=0, dtype=np.int64)
+    per_contact = per_row if contact_id is None else np.bincount(
+        contact_of_row, weights=per_row, minlength=n_contacts).astype(np.int64)
     all_blank = per_contact == 0
     if all_blank.any():  # an all-blank contact keeps its first cell: an ``empty`` message
-        has_number = has_number.copy()
         has_number[0, first_row[all_blank]] = True
+        per_row = has_number.sum(axis=0, dtype=np.int64)
 
     if contact_id is None:
-        # rows are contacts: row-major order is (contact, column) already
-        rows, columns = np.nonzero(has_number.T)
-        contact = rows.astype(np.int64)
-        cell = columns.astype(np.int64) * n_rows + rows
+        # rows are contacts: row-major order is (contact, column) already; positions in
+        # the (rows, columns) layout, read from one contiguous copy
+        flat = np.flatnonzero(np.ascontiguousarray(has_number.T))
+        rows, columns = np.divmod(flat, n_columns)
+        cell = columns * n_rows + rows
+        counts = per_row
     else:
         columns, rows = np.nonzero(has_number)
         contact = contact_of_row[rows]
@@ -157,8 +167,8 @@ def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
         order = np.lexsort(keys)
         contact = contact[order]
         cell = columns[order].astype(np.int64) * n_rows + rows[order]
+        counts = np.bincount(contact, minlength=n_contacts).astype(np.int64)
 
-    counts = np.bincount(contact, minlength=n_contacts).astype(np.int64)
     starts = np.zeros(n_contacts + 1, np.int64)
     np.cumsum(counts, out=starts[1:])
     dropped = np.maximum(counts - max_numbers, 0)
@@ -173,16 +183,34 @@ def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
                     start=starts, cell=cell, dropped=dropped, all_blank=all_blank)
 
 
+def first_of_each(values: np.ndarray) -> np.ndarray:
+    """The position of the first occurrence of each distinct value, in order of
+    appearance. Small non-negative integers (number or contact indices) are placed in
+    a table; other values are hashed (``pandas.factorize``): both take a fraction of
+    ``np.unique``'s sort at a million values."""
+    values = np.asarray(values)
+    n = len(values)
+    positions = np.arange(n - 1, -1, -1, dtype=np.int64)
+    if n and values.dtype.kind in "iu" and int(values.min()) >= 0 and int(values.max()) < 4 * n:
+        table = np.full(int(values.max()) + 1, n, np.int64)
+        table[values[::-1]] = positions  # written last to first: the first one stays
+        return np.sort(table[table < n])
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    first = np.empty(len(uniques), np.int64)
+    first[codes[::-1]] = positions
+    return first
+
+
 def _contacts_in_row_order(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row its contact, numbered in order of first row, and each contact's first
     row. Rows with a blank id (``-1``) are each a contact of their own."""
-    n = len(codes)
     label = codes.copy()
     blank_rows = np.flatnonzero(codes < 0)
     groups = int(codes.max(initial=-1)) + 1
     label[blank_rows] = groups + np.arange(len(blank_rows), dtype=np.int64)
-    _, first_row, inverse = np.unique(label, return_index=True, return_inverse=True)
-    order = np.argsort(first_row, kind="stable")  # contacts numbered by first row
-    renumber = np.empty(len(order), np.int64)
-    renumber[order] = np.arange(len(order), dtype=np.int64)
-    return renumber[inverse.reshape(n)], first_row[order].astype(np.int64)
+    import pandas as pd
+
+    contact_of_row, _ = pd.factorize(label)  # numbered in order of appearance
+    return np.asarray(contact_of_row, np.int64), first_of_each(label)

@@ -62,6 +62,8 @@ class InputInfo:
         return {
             **({"phone_columns": list(self.phone_columns), "contact_id": self.contact_id,
                 "number_rank": self.number_rank} if grouped else {}),
+            **({"other_phone_columns": list(self.other_phone_columns)}
+               if self.other_phone_columns else {}),
             "path": self.path, "format": self.format, "rows": self.rows,
             "column": self.column, "encoding": self.encoding, "delimiter": self.delimiter,
             "sheet": self.sheet, "header": self.header,

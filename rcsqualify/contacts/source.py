@@ -9,6 +9,7 @@ again. ``--header`` / ``--no-header`` decide instead of the detection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyarrow as pa
 from rcsqualify.contacts.columns import (
     EXTRA_COLUMN,
     choose_column,
+    header_key,
     header_priority,
     reads_as_label,
     safe_names,
@@ -28,6 +30,10 @@ from rcsqualify.contacts.sniff import FORMATS, check_encoding, sniff_format
 from rcsqualify.contacts.spool import remove_spool, spool_stdin, spool_stream
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.buffers import string_parts
+
+#: header words of a phone column of any kind (a landline included), for the hint
+_PHONE_WORD = re.compile(r"(tel|phone|portable|mobile|gsm|fixe|fax|domicile|numero|cell|"
+                         r"msisdn|bureau)")
 
 
 def open_reader(fmt: str, path: Path, info: InputInfo, *, encoding: str | None,
@@ -249,9 +255,14 @@ class ContactSource:
         self.info.phone_columns = list(self.phone_columns)
         self.info.contact_id = self.contact_id_column
         self.info.number_rank = self.number_rank_column
-        if not self.per_contact and len(self.columns) > 1:
-            shares = self.phone_shares()
-            self.info.other_phone_columns = [c for c in shares if c != self.info.column]
+        if not self.per_contact:
+            # only columns whose header names a phone are sampled for the hint: a plain
+            # check reads no more of the file than before
+            named = [c for c, h in zip(self.columns, self.headers, strict=True)
+                     if c != self.info.column and _PHONE_WORD.search(header_key(h))]
+            if named:
+                shares = self._column_shares(named)
+                self.info.other_phone_columns = [c for c in named if shares[c][0] >= 0.5]
 
     @property
     def per_contact(self) -> bool:

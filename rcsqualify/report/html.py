@@ -38,7 +38,7 @@ from rcsqualify.report.l10n import (
 )
 from rcsqualify.report.l10n import threshold as threshold_text
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import approx_duration, duration_text
+from rcsqualify.report.wording import approx_duration, contacts_line, duration_text
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES, Status
 
 __all__ = ["LANGS", "default_lang", "format_html", "read_history"]
@@ -596,6 +596,7 @@ footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywh
 <span class="kpi">{t['k_upper']}<b id="error-ratio-upper">{_ratio(s.error_ratio_upper, lang)}</b>
 </span></div>
 <h2>{t['status_h']}</h2>{_bars(statuses, messages, lang)}
+{f'<p id="contacts">{_esc(contacts_line(s, lang))}</p>' if contacts_line(s, lang) else ''}
 <p>* {t['errors_of'].format(e=_int(errors, lang), m=_int(messages, lang))}</p>
 <h2>{t['ops_h']}</h2>{_bars(operators, sum(s.operators.values()), lang)}
 <h2>{t['terr_h']}</h2>{_bars(territories, sum(s.territories.values()), lang)}

@@ -20,7 +20,7 @@ from rcsqualify.report.escape import markdown_text as md
 from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT, verdict_sentences
 from rcsqualify.report.l10n import number, percent, threshold, when
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import send_plan_line, verdict_line
+from rcsqualify.report.wording import contacts_line, send_plan_line, verdict_line
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES
 
 _TOP_OPERATORS = 12
@@ -156,8 +156,9 @@ def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | No
     out += [f"### {w['status_h']}", "",
             _table((w["status"], w["messages"], w["share"], w["reasons"]), "lrrl",
                    status_rows), "",
-            w["rows"].format(r=number(s.counts["rows"], lang), m=number(messages, lang),
-                             d=number(s.counts["duplicates"], lang)), ""]
+            contacts_line(s, lang) or w["rows"].format(
+                r=number(s.counts["rows"], lang), m=number(messages, lang),
+                d=number(s.counts["duplicates"], lang)), ""]
 
     if s.operators:
         items = list(s.operators.items())

@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from rcsqualify.contacts import ContactSource
+from rcsqualify.contacts.grouping import first_of_each
 from rcsqualify.errors import InputError
 from rcsqualify.files import (
     cannot_write,
@@ -162,7 +163,7 @@ def list_codes(result: CheckResult) -> np.ndarray:
     first[result.distinct.first_row] = True
     codes[(rows.distinct_index >= 0) & ~first] = -1
     if result.contacts is not None:  # a contact is listed once, on its first row
-        _, first_rows = np.unique(result.contacts.grouping.contact_of_row, return_index=True)
+        first_rows = first_of_each(result.contacts.grouping.contact_of_row)
         of_contact = np.zeros(len(codes), dtype=bool)
         of_contact[first_rows] = True
         codes[~of_contact] = -1

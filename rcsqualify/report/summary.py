@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rcsqualify import __version__, dependency_version
+from rcsqualify.contacts.choice import first_of_each
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult, Distinct
@@ -361,8 +362,8 @@ def contacts_block(result: CheckResult) -> dict[str, Any]:
     assert c is not None
     cells = c.cell_reason[c.cell_key == 0]
     # per number: each distinct valid number once, each non-blank invalid cell once
-    _, first = np.unique(c.cell_key, return_index=True)
-    valid_first = first[c.cell_key[first] != 0]
+    first = first_of_each(c.cell_number)
+    valid_first = first[c.cell_number[first] != 0]
     reasons = np.concatenate([c.cell_reason[valid_first],
                               cells[cells != REASONS.index("empty")]])
     by_status = _count(REASON_TO_STATUS[reasons] if len(reasons) else np.zeros(0, np.uint8),

@@ -13,6 +13,7 @@ from rich.text import Text
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
 from rcsqualify.report.wording import (
+    contacts_line,
     duration_text,
     send_plan_line,
     threshold_text,
@@ -37,6 +38,23 @@ def read_line(info: dict[str, Any]) -> str:
     """What was read, in one line: file, format, rows, column, encoding, delimiter or
     sheet (issue #16 item 5)."""
     parts = [f"{info.get('rows', 0)} rows", f"column {info.get('column', '')!r}"]
+    if info.get("phone_columns"):  # several numbers per contact (docs/contacts.md)
+        parts[1] = "columns " + ", ".join(repr(c) for c in info["phone_columns"])
+        contacts = info.get("contacts") or {}
+        if info.get("contact_id"):
+            parts.append(f"contact id {info['contact_id']!r}"
+                         + (f" ranked by {info['number_rank']!r}" if info.get("number_rank")
+                            else ""))
+        if contacts:
+            parts.insert(1, f"{contacts['contacts']} contacts")
+        if contacts.get("blank_ids"):
+            parts.append(f"{contacts['blank_ids']} rows without a contact id (each its "
+                         "own contact)")
+    elif info.get("other_phone_columns"):
+        parts.append("other phone-like columns: "
+                     + ", ".join(repr(c) for c in info["other_phone_columns"])
+                     + " (give --column once per column, in priority order, or "
+                     "--columns auto, to use them)")
     if info.get("encoding"):
         parts.append(f"encoding {info['encoding']}")
     if info.get("delimiter"):
@@ -125,6 +143,8 @@ def render_summary(s: Summary) -> RenderableType:
                        _pct(s.counts[name], messages), reasons)
     status.caption = (f"{s.counts['rows']} rows = {messages} messages + "
                       f"{s.counts['duplicates']} duplicate rows")
+    if "contacts" in s.counts:  # one message per contact (docs/contacts.md)
+        status.caption = contacts_line(s)
 
     ops = Table(title="Mobiles by serving operator", title_justify="left")
     ops.add_column("operator")

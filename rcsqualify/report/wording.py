@@ -181,3 +181,23 @@ def send_plan_line(s: Summary) -> str:
     else:
         line += "; no unverified message to add"
     return line
+
+
+def contacts_line(s: Summary, lang: str = "en") -> str:
+    """A run grouped into contacts (docs/contacts.md), in one sentence: contacts,
+    messages, duplicate contacts and the contacts a later number rescued; "" for a run
+    of one column without a contact id (its rows are its contacts)."""
+    if "contacts" not in s.counts:
+        return ""
+    from rcsqualify.report.l10n import number
+
+    c = s.counts
+    figures = {k: number(c.get(k, 0), lang)
+               for k in ("contacts", "messages", "duplicates", "rescued")}
+    if lang == "fr":
+        return ("{contacts} contacts = {messages} messages + {duplicates} contacts en "
+                "double (un message par contact, à son numéro choisi) ; {rescued} "
+                "contacts sauvés par un autre de leurs numéros.").format(**figures)
+    return ("{contacts} contacts = {messages} messages + {duplicates} duplicate contacts "
+            "(one message per contact, to its chosen number); {rescued} contacts rescued "
+            "by a second number.").format(**figures)

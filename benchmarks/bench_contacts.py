@@ -1,0 +1,118 @@
+"""Several numbers per contact, offline (issue #25 item 7): N contacts × 3 phone columns
+against the same N contacts read through one column.
+
+One CSV of N rows with three phone columns (``tel1``, ``tel2``, ``tel3``; numbers drawn
+as ``bench_local.make_numbers`` draws them, a third of the second and third columns
+blank, as CRM exports have them). Each measure runs in a fresh process (read +
+normalize + group + choose + summary, in process, no output file) and reports its wall
+time and peak RSS:
+- ``one``: ``-c tel1`` (today's path: a row is a message);
+- ``three``: ``-c tel1 -c tel2 -c tel3`` (contacts, the chosen number per contact).
+The claim is ``three`` ≤ 2.5 × ``one`` on the same machine. With --repeat R each measure
+is taken R times, interleaved (median, min, max: the machine may be busy).
+
+Usage: python benchmarks/bench_contacts.py [--rows 1000000] [--repeat 3]
+       [--json benchmarks/results_contacts.json]
+Nothing here asserts a time: the figures are printed for the docs and the issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from _common import emit
+
+WORK = Path(__file__).resolve().parent / "_work"
+
+
+def make_file(rows: int, path: Path) -> None:
+    from bench_local import make_numbers
+
+    numbers = make_numbers(rows * 3)
+    rng = np.random.default_rng(11)
+    columns = {"nom": pa.array([f"c{i}" for i in range(rows)])}
+    for i in range(3):
+        cells = np.array(numbers[i * rows:(i + 1) * rows], dtype=object)
+        if i:
+            cells[rng.random(rows) < 1 / 3] = ""
+        columns[f"tel{i + 1}"] = pa.array(cells.tolist(), pa.string())
+    pacsv.write_csv(pa.table(columns), str(path),
+                    pacsv.WriteOptions(delimiter=";", quoting_style="needed"))
+
+
+def measure(path: Path, mode: str) -> dict[str, Any]:
+    """One run in this process: the pipeline of ``mode`` and the summary."""
+    from rcsqualify.contacts import ContactSource
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.report.summary import summarize
+
+    plan = load_plan()
+    start = time.perf_counter()
+    if mode == "one":
+        from rcsqualify.pipeline import run_check
+
+        src = ContactSource(str(path), column="tel1")
+        result = run_check(src, plan)
+    else:
+        from rcsqualify.contact_check import run_contact_check
+
+        src = ContactSource(str(path), column="tel1", more_columns=["tel2", "tel3"])
+        result = run_contact_check(src, plan)
+    summary = summarize(result, plan, input_info=src.info.as_dict(), threshold=0.15)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": summary.counts["rows"],
+            "messages": summary.counts["messages"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def in_fresh_process(path: Path, mode: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--one-run", mode, "--file", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json")
+    parser.add_argument("--one-run", choices=("one", "three"))
+    parser.add_argument("--file")
+    args = parser.parse_args()
+    if args.one_run:
+        print(json.dumps(measure(Path(args.file), args.one_run)))
+        return
+    WORK.mkdir(exist_ok=True)
+    path = WORK / f"contacts_{args.rows}x3.csv"
+    if not path.exists():
+        make_file(args.rows, path)
+    runs: dict[str, list[dict[str, Any]]] = {"one": [], "three": []}
+    for _ in range(args.repeat):
+        for mode in runs:
+            runs[mode].append(in_fresh_process(path, mode))
+    figures: dict[str, Any] = {"rows": args.rows, "columns": 3, "repeat": args.repeat}
+    for mode, taken in runs.items():
+        seconds = [r["seconds"] for r in taken]
+        figures[mode] = {"seconds_median": statistics.median(seconds),
+                         "seconds_min": min(seconds), "seconds_max": max(seconds),
+                         "peak_rss_mb_max": max(r["peak_rss_mb"] for r in taken),
+                         "messages": taken[0]["messages"]}
+    figures["ratio_three_to_one"] = (figures["three"]["seconds_median"]
+                                     / figures["one"]["seconds_median"])
+    emit(figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
