@@ -40,10 +40,10 @@ if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from rcsqualify.capability.interface import CapabilityProvider
     from rcsqualify.remote.cache import LookupCache
     from rcsqualify.remote.http import Notify
     from rcsqualify.sample_auto import AutoSample
+    from rcsqualify.wiring import Shared
 
 
 @dataclass
@@ -256,13 +256,9 @@ def check_network_options(s: Settings) -> None:
             raise InputError(f"{name} must be a number from {low:g} to {high:g}, got {value}")
     if s.max_requests is not None and s.max_requests < 1:
         raise InputError("--max-requests must be at least 1")
-    urls = [("--bothub-url", s.bothub_url), ("--bothub-token-url", s.bothub_token_url)] \
-        if s.capability.startswith("bothub") else []
-    if s.capability.startswith("rbm") or s.other_route:
-        urls.append(("--rbm-url", s.rbm_url))
-    if s.mnp_url:
-        urls.append(("--mnp-url", s.mnp_url.replace("{msisdn}", "0")))
-    for name, url in urls:
+    from rcsqualify.providers import service_urls
+
+    for name, url in service_urls(s):
         check_url(name, url)
 
 
@@ -328,9 +324,11 @@ def validate_settings(s: Settings) -> None:
         raise InputError("--sample must be a positive number of numbers")
     if s.sample is not None and s.capability == "none":
         raise InputError("--sample needs a capability provider (--capability …)")
-    if s.sample_auto and s.capability not in PER_NUMBER_PROVIDERS:
+    from rcsqualify.providers import PER_NUMBER
+
+    if s.sample_auto and s.capability not in PER_NUMBER:
         raise InputError("--sample auto resolves one number at a time: it needs "
-                         f"--capability {' or '.join(PER_NUMBER_PROVIDERS)}")
+                         f"--capability {' or '.join(PER_NUMBER)}")
     if not 0.5 <= s.confidence <= 0.999:
         raise InputError(f"--confidence must be from 0.5 to 0.999, got {s.confidence}")
     if s.sample_max < 1:
@@ -339,10 +337,6 @@ def validate_settings(s: Settings) -> None:
     if s.operator not in plan_ops:
         raise InputError(f"--operator {s.operator!r} is not an ARCEP operator code "
                          "(Orange is FRTE)")
-
-
-#: the capability providers ``--sample auto`` can draw from (one number per request)
-PER_NUMBER_PROVIDERS = ("bothub", "rbm")
 
 
 def auto_sample(s: Settings) -> AutoSample | None:
@@ -354,7 +348,7 @@ def auto_sample(s: Settings) -> AutoSample | None:
 
     from rcsqualify.sample_auto import AutoSample
 
-    paced = s.rate * (1 - s.rate_margin)
+    paced = s.http_policy().paced
     return AutoSample(threshold=s.threshold, sample_max=s.sample_max,
                       confidence=s.confidence, seed=s.seed,
                       in_flight=max(1, min(s.concurrency, math.ceil(paced))))
@@ -385,7 +379,7 @@ def output_folder(path: str) -> None:
         raise cannot_write(Path(path), exc) from exc
 
 
-def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache | None,
+def build_operator_sources(s: Settings, plan: NumberingPlan, shared: Shared | None,
                            notify: Notify | None) -> list[OperatorSource]:
     sources: list[OperatorSource] = []
     if s.portability_db or s.portability:
@@ -393,21 +387,11 @@ def build_operator_sources(s: Settings, plan: NumberingPlan, cache: LookupCache 
 
         sources.append(make_portability_source(s, plan))
     if s.mnp_url:
-        from rcsqualify.wiring import make_mnp_source
+        from rcsqualify.providers import make_mnp_source
 
-        assert cache is not None
-        sources.append(make_mnp_source(s, plan, cache, notify))
+        assert shared is not None
+        sources.append(make_mnp_source(s, plan, shared.cache, shared.quota, notify))
     return sources
-
-
-def build_provider(s: Settings, cache: LookupCache | None, notify: Notify | None
-                   ) -> CapabilityProvider | None:
-    if s.capability == "none":
-        return None
-    from rcsqualify.wiring import make_provider
-
-    assert cache is not None
-    return make_provider(s, cache, notify)
 
 
 def open_contacts(s: Settings) -> ContactSource:
@@ -448,12 +432,12 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
 def _checked(s: Settings, console: Console) -> CheckRun:
     plan = load_plan()
     source = open_contacts(s)
-    cache = None
+    shared: Shared | None = None
     if s.remote:
-        from rcsqualify.wiring import make_cache
+        from rcsqualify.wiring import open_shared
 
         try:
-            cache = make_cache(s)
+            shared = open_shared(s)
         except BaseException:
             source.close()  # a spooled stdin never outlives a failed start (CONTRACT §11)
             raise
@@ -461,19 +445,19 @@ def _checked(s: Settings, console: Console) -> CheckRun:
     reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
     notify = reporter.notify
     answers_kept = True
-    quota = getattr(cache, "quota", None)
+    cache = shared.cache if shared is not None else None
+    quota = shared.quota if shared is not None else None
     if quota is not None:
         quota.notify = notify  # "quota no longer shared across hosts", when it happens
     try:
         check_input_options(s, source.format)
-        sources = build_operator_sources(s, plan, cache, notify)
-        provider = build_provider(s, cache, notify)
-        other = None
-        if s.other_route:
-            from rcsqualify.wiring import make_other_route
+        sources = build_operator_sources(s, plan, shared, notify)
+        provider = other = None
+        if shared is not None:
+            from rcsqualify.providers import make_other_route, make_provider
 
-            assert cache is not None
-            other = make_other_route(s, cache, notify)
+            provider = make_provider(s, shared.cache, shared.quota, notify)
+            other = make_other_route(s, shared.cache, shared.quota, notify)
         try:
             with reporter.running():
                 result = run_check(source, plan, target_operator=s.operator,
@@ -487,9 +471,9 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             for p in (provider, other):
                 if p is not None:
                     p.close()
-            if cache is not None:
-                answers_kept = cache.kept()  # read back before the store closes
-                cache.close()
+            if shared is not None:
+                answers_kept = shared.cache.kept()  # read back before the store closes
+                shared.close()
         if cache is not None and cache.degraded:
             # CONTRACT §10: the run went on from memory; say so, and exit 3 at best
             # first: the verdict line quotes the first note (a storage failure explains
@@ -508,8 +492,8 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                              "nothing was checked")
         summary = summarize(result, plan, input_info=source.info.as_dict(),
                             threshold=s.threshold, remote_asked=s.remote, gate_mode=s.gate)
-        if cache is not None:  # a key stored inside a shared cache: said on every run
-            summary.warnings.extend(cache.notes)
+        if shared is not None:  # a key stored inside a shared cache: said on every run
+            summary.warnings.extend(shared.notes)
             summary.answers_kept = answers_kept
         summary.next_steps = next_steps(s, summary)
         summary.projection = campaign_projection(
@@ -578,10 +562,10 @@ def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,
     numbers to draw, assuming the unresolved fail as often as the exact messages."""
     import numpy as np
 
+    from rcsqualify.providers import make_mnp_source, make_provider
     from rcsqualify.sample_auto import stratify
     from rcsqualify.sequential import SequentialGate, plan_lookups
     from rcsqualify.verdict import KIND, SOURCE
-    from rcsqualify.wiring import make_mnp_source, make_provider
 
     d = result.distinct
     pending = (d.kind == KIND["mobile"]) & (d.source != SOURCE["portability"])
@@ -606,31 +590,12 @@ def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,
 
 def lookup_cost(s: Settings, service: str, n: int) -> dict[str, Any]:
     """What asking ``n`` numbers of ``service`` costs at the configured quota: requests,
-    seconds and the paced rate (bulk: jobs and the window; RBM batch: batchGet calls).
-    The one planner of ``--dry-run`` and of an undecided verdict's next steps."""
-    import math
-    from datetime import UTC, datetime
+    seconds and the paced rate (bulk: jobs and the window; RBM batch: batchGet calls),
+    as the provider registry's ``plan`` says. The one planner of ``--dry-run`` and of an
+    undecided verdict's next steps."""
+    from rcsqualify.providers import lookup_plan
 
-    paced = s.rate * (1 - s.rate_margin)
-    entry: dict[str, Any] = {"requests": n, "seconds": n / paced, "rate": paced}
-    if service == "bothub-bulk":
-        from rcsqualify import bulkwindow
-        from rcsqualify.capability.bothub_bulk import JOB_MAX
-
-        hours = bulkwindow.parse_hours(s.bulk_hours)
-        now = datetime.now(UTC)
-        jobs = math.ceil(n / JOB_MAX)
-        entry.update(jobs=jobs, job_size=JOB_MAX, requests=jobs, seconds=jobs / paced,
-                     window=bulkwindow.describe(now, hours),
-                     window_open=bulkwindow.is_open(now, hours))
-    elif service == "rbm-batch":
-        from rcsqualify.capability.rbm import BATCH_RATE, plan_batches
-
-        batches, rest = plan_batches(n, size=s.batch_size)
-        single = rest[1] - rest[0] if rest else 0
-        entry.update(batches=len(batches), requests=len(batches) + single,
-                     seconds=len(batches) / min(BATCH_RATE, paced) + single / paced)
-    return entry
+    return lookup_plan(s, service, n).as_dict()
 
 
 #: a base whose unresolved messages take longer than this to check one by one at the
@@ -659,7 +624,9 @@ def next_steps(s: Settings, summary: Summary) -> list[dict[str, Any]]:
     unresolved = summary.counts.get("unverified", 0)
     if not unresolved:
         return []
-    if s.capability == "none" or s.capability in ("bothub-bulk", "rbm-batch"):
+    from rcsqualify.providers import CAPABILITY
+
+    if s.capability == "none" or not CAPABILITY[s.capability].per_number:
         capability = "bothub" if s.operator == "FRTE" else "rbm"
     else:
         capability = s.capability
@@ -766,7 +733,8 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
                                "providers": {}}
         if not s.remote:
             return out
-        from rcsqualify.wiring import make_cache, make_mnp_source, make_provider
+        from rcsqualify.providers import make_mnp_source, make_provider
+        from rcsqualify.wiring import make_cache
 
         cache = make_cache(s)
         try:

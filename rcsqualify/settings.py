@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
 DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
-CAPABILITY_PROVIDERS = ("none", "bothub", "bothub-bulk", "rbm", "rbm-batch")
 #: ``--sample-max``: numbers ``--sample auto`` draws at most (issue #22: a few minutes of
 #: a 30/s quota; the planner says how often that decides)
 SAMPLE_MAX = 2000

@@ -8,63 +8,76 @@ Settings, logs or reports.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from rcsqualify import bulkwindow
-from rcsqualify.capability.interface import CapabilityProvider
 from rcsqualify.errors import ConfigurationError, InputError
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.remote.cache import Freshness, LookupCache
 from rcsqualify.remote.cachekey import KeyOptions
-from rcsqualify.remote.http import Notify
 from rcsqualify.settings import Settings
 
-
-def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
-    """A secret: the profile's reference for ``name`` when it has one (``env:VAR`` or a
-    file, config.resolve_reference), else the environment variable itself."""
-    if refs and name in refs:
-        from rcsqualify.config import resolve_reference
-
-        return resolve_reference(refs[name], what)
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise ConfigurationError(f"{what} is missing: set {name}")
-    return value
+if TYPE_CHECKING:
+    from rcsqualify.remote.pacing import QuotaStore
 
 
 def make_cache(s: Settings) -> LookupCache:
-    """The run's cache (``--cache-url``/``--cache-dir``) and, attached to it, the quota
-    store its providers pace against (``--quota-store``, default the cache URL when it
-    is Redis). Each fails on its own (CONTRACT §10): a quota store lost mid-run leaves
-    the cache as it is, and says so itself (``QuotaStore.lost``)."""
+    """The run's cache (``--cache-url``/``--cache-dir``)."""
+    return LookupCache(s.cache_dir, url=s.cache_url, enabled=not s.no_cache,
+                       refresh=s.refresh, key=cache_key_options(
+                           s.cache_key_file, s.cache_key_in_store, s.credential_refs),
+                       freshness=Freshness(s.ttl_positive_days, s.ttl_negative_days,
+                                           s.ttl_operator_days))
+
+
+def make_quota(s: Settings) -> QuotaStore:
+    """The quota store the run's providers pace against (``--quota-store``, default the
+    cache URL when it is Redis; else this machine's schedule files). It is its own
+    object, passed to every provider factory: it fails on its own (CONTRACT §10), a
+    quota store lost mid-run leaving the cache as it is (``QuotaStore.lost``)."""
     from rcsqualify.remote.pacing import QuotaStore
     from rcsqualify.remote.store import is_redis_url
 
-    cache = LookupCache(s.cache_dir, url=s.cache_url, enabled=not s.no_cache,
-                        refresh=s.refresh, key=cache_key_options(
-                            s.cache_key_file, s.cache_key_in_store, s.credential_refs),
-                        freshness=Freshness(s.ttl_positive_days, s.ttl_negative_days,
-                                            s.ttl_operator_days))
     quota_url = s.quota_store or (s.cache_url if is_redis_url(s.cache_url) else None)
     if quota_url and not is_redis_url(quota_url):
-        cache.close()
         raise ConfigurationError("--quota-store (RCSQUALIFY_QUOTA_STORE) must be a "
                                  "redis:// or rediss:// URL")
+    return QuotaStore(quota_url)
+
+
+@dataclass
+class Shared:
+    """What every remote stage of a run shares: the cache and the quota store. Two
+    objects, opened together and closed together, each failing on its own."""
+
+    cache: LookupCache
+    quota: QuotaStore
+
+    @property
+    def notes(self) -> list[str]:
+        """What both say on every run (a key stored inside a shared cache, an evicting
+        Redis: said once when the cache and the quota share it)."""
+        return list(dict.fromkeys([*self.cache.notes, *self.quota.warnings]))
+
+    def close(self) -> None:
+        try:
+            self.quota.close()
+        finally:
+            self.cache.close()
+
+
+def open_shared(s: Settings) -> Shared:
+    """The cache, then the quota store (the cache closed again if the quota fails)."""
+    cache = make_cache(s)
     try:
-        cache.quota = QuotaStore(quota_url)
-        cache.notes += [w for w in cache.quota.warnings if w not in cache.notes]
+        return Shared(cache, make_quota(s))
     except BaseException:
         cache.close()
         raise
-    return cache
 
 
 def cache_key_options(file: Path | None, in_store: bool = False,
@@ -82,117 +95,6 @@ def cache_key_options(file: Path | None, in_store: bool = False,
 
         return KeyOptions(text=resolve_reference(ref, "the cache key"), in_store=in_store)
     return KeyOptions(file=file, in_store=in_store)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _paced_by_quota(make: Callable[P, R]) -> Callable[P, R]:
-    """Providers built by ``make`` take their schedules from the quota store of the
-    cache they are given (each provider still names its own service)."""
-    @functools.wraps(make)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from rcsqualify.remote.pacing import quota_in_use
-
-        cache = next((a for a in (*args, *kwargs.values()) if isinstance(a, LookupCache)),
-                     None)
-        with quota_in_use(getattr(cache, "quota", None)):
-            return make(*args, **kwargs)
-    return wrapper
-
-
-def _bothub(s: Settings, cache: LookupCache, notify: Notify | None) -> dict[str, Any]:
-    from rcsqualify.capability.bothub import GsmaJwt
-
-    if not s.bot_id:
-        raise ConfigurationError("the BotHub bot id is missing: --bot-id or "
-                                 "RCSQUALIFY_BOTHUB_BOT_ID")
-    client_id = _env("RCSQUALIFY_BOTHUB_CLIENT_ID", "the BotHub client id",
-                     s.credential_refs)
-    secret = _env("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "the BotHub client secret",
-                  s.credential_refs)
-    jwt = (GsmaJwt(s.bot_key_file, s.bot_id, s.bothub_url.rstrip("/") + "/gsma")
-           if s.bot_key_file else None)
-    return dict(base_url=s.bothub_url, token_url=s.bothub_token_url, client_id=client_id,
-                client_secret=secret, bot_id=s.bot_id, cache=cache, policy=s.http_policy(),
-                jwt=jwt, jwt_header=s.bot_jwt_header, require_feature=s.require_feature,
-                notify=notify)
-
-
-def _rbm(s: Settings, cache: LookupCache, notify: Notify | None) -> dict[str, Any]:
-    if not s.agent_id:
-        raise ConfigurationError("the RBM agent id is missing: --agent-id or "
-                                 "RCSQUALIFY_RBM_AGENT_ID")
-    if not s.rbm_credentials:
-        raise ConfigurationError("the RBM service-account file is missing: --rbm-credentials, "
-                                 "RCSQUALIFY_RBM_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS")
-    return dict(base_url=s.rbm_url, agent_id=s.agent_id, credentials=Path(s.rbm_credentials),
-                cache=cache, policy=s.http_policy(), notify=notify)
-
-
-@_paced_by_quota
-def make_provider(s: Settings, cache: LookupCache, notify: Notify | None = None
-                  ) -> CapabilityProvider | None:
-    """The capability provider named by ``--capability`` (None for ``none``)."""
-    if s.capability == "none":
-        return None
-    if s.capability == "bothub":
-        from rcsqualify.capability.bothub import BotHubProvider
-
-        return BotHubProvider(single_warn=s.single_warn, **_bothub(s, cache, notify))
-    if s.capability == "bothub-bulk":
-        from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
-
-        try:
-            hours = bulkwindow.parse_hours(s.bulk_hours)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        return BotHubBulkProvider(
-            job_dir=cache.directory if cache.enabled else None,
-            wait_for_window=s.wait_for_window, poll_initial=s.poll_interval,
-            bulk_deadline=s.bulk_deadline, hours=hours, **_bothub(s, cache, notify))
-    if s.capability in ("rbm", "rbm-batch"):
-        return _rbm_provider(s.capability, s, cache, notify)
-    raise ConfigurationError(f"unknown --capability {s.capability}")
-
-
-def _rbm_provider(kind: str, s: Settings, cache: LookupCache, notify: Notify | None
-                  ) -> CapabilityProvider:
-    """RBM per number (``rbm``) or ``users:batchGet`` (``rbm-batch``), for the target
-    operator's check or for the second route."""
-    from rcsqualify.capability.rbm import RbmBatchProvider, RbmProvider
-
-    if kind == "rbm":
-        return RbmProvider(**_rbm(s, cache, notify))
-    # batchGet's "not listed" means "not RCS" only where the agent is launched
-    return RbmBatchProvider(agent_launched=s.agent_launched, batch_size=s.batch_size,
-                            **_rbm(s, cache, notify))
-
-
-@_paced_by_quota
-def make_other_route(s: Settings, cache: LookupCache, notify: Notify | None = None
-                     ) -> CapabilityProvider | None:
-    """The second route (``--other-route``): other operators' mobiles on RBM. Its
-    settings are checked here, before any request (exit 2 naming what is missing)."""
-    if not s.other_route:
-        return None
-    if s.other_route not in ("rbm", "rbm-batch"):
-        raise InputError("--other-route must be rbm or rbm-batch")
-    return _rbm_provider(s.other_route, s, cache, notify)
-
-
-@_paced_by_quota
-def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
-                    notify: Notify | None = None) -> OperatorSource:
-    """The MNP look-up of ``--mnp-profile`` (default ``generic``) at ``--mnp-url`` (the
-    profile's own URL when it has one), with credentials from the environment."""
-    from rcsqualify.operators.mnp import MnpSource
-
-    profile, url, credentials = mnp_profile_parts(s)
-    return MnpSource(url=url, plan=plan, cache=cache, policy=s.http_policy(),
-                     profile=profile, credentials=credentials, field=s.mnp_field,
-                     notify=notify)
 
 
 def mnp_profile_url(name: str | None, url: str | None, region: str | None = None
@@ -285,8 +187,9 @@ def probe(s: Settings, number: str) -> ProbeResult:
     cache = LookupCache(enabled=False)
     if s.capability == "bothub":
         from rcsqualify.capability.bothub import BotHubProvider
+        from rcsqualify.providers import bothub_arguments
 
-        provider = BotHubProvider(**_bothub(s, cache, None))
+        provider = BotHubProvider(**bothub_arguments(s, cache, None, None))
         return asyncio.run(_probe_bothub(provider, number))
     if s.capability != "none":
         raise InputError("probe: --capability bothub, or an MNP profile (--mnp-profile / "

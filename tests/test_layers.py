@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
      "rcsqualify.contact_check"),
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.wiring", "rcsqualify.runner", "rcsqualify.refresh",
-     "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting"),
+     "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
+     "rcsqualify.providers"),
     ("rcsqualify.cli", "rcsqualify.__main__"),
 ]
 #: the emulator stands apart: it may use only these (it must not test our client

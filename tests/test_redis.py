@@ -185,13 +185,13 @@ def test_a_run_on_redis_and_a_run_on_the_local_file_share_the_machine_schedule(
 def test_the_quota_store_defaults_to_the_cache_url_when_it_is_redis(
         redis_url: str, tmp_path: Path) -> None:
     from rcsqualify.settings import Settings
-    from rcsqualify.wiring import make_cache
+    from rcsqualify.wiring import open_shared
 
-    cache = make_cache(Settings(cache_url=redis_url, capability="bothub"))
-    assert cache.backend == "redis" and cache.quota.shared
-    cache.close()
-    local = make_cache(Settings(cache_dir=tmp_path / "c", capability="bothub"))
-    assert local.backend == "directory" and not local.quota.shared
+    shared = open_shared(Settings(cache_url=redis_url, capability="bothub"))
+    assert shared.cache.backend == "redis" and shared.quota.shared
+    shared.close()
+    local = open_shared(Settings(cache_dir=tmp_path / "c", capability="bothub"))
+    assert local.cache.backend == "directory" and not local.quota.shared
     local.close()
     assert isinstance(QuotaStore(redis_url).schedule("mnp", "http://y"), RedisSchedule)
 

@@ -36,7 +36,7 @@ from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.failures import error_envelope
 from rcsqualify.remote.http import Answer, HttpLayer, Notify
-from rcsqualify.remote.pacing import Schedule, shared_schedule
+from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.tokens import ClientCredentialsToken
 
@@ -110,7 +110,7 @@ class BotHubProvider(CapabilityProvider):
                  jwt: GsmaJwt | None = None, jwt_header: str = "X-Bot-Authorization",
                  require_feature: str = DEFAULT_FEATURE, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 schedule: Schedule | None = None,
+                 schedule: Schedule | None = None, quota: QuotaStore | None = None,
                  single_warn: int | None = DEFAULT_SINGLE_WARN) -> None:
         self.base_url = base_url.rstrip("/")
         self.notify = notify
@@ -125,7 +125,7 @@ class BotHubProvider(CapabilityProvider):
         self.http = HttpLayer(
             self.name, policy, token=self.token, extra_headers=extra, stats=self.stats,
             notify=notify, transport=transport,
-            schedule=schedule or shared_schedule("bothub", self.base_url, client_id),
+            schedule=schedule or schedule_of(quota, "bothub", self.base_url, client_id),
             url_hint="--bothub-url (RCSQUALIFY_BOTHUB_URL) and --bot-id")
 
     def interpret(self, answer: Answer, url: str) -> str:

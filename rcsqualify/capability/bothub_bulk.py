@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import re
 import time
 from collections import Counter
@@ -49,6 +50,7 @@ from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
 from rcsqualify.remote.cache import JOB_DIR, job_files
 from rcsqualify.remote.failures import Unresolved
+from rcsqualify.remote.policy import HttpPolicy, RequestPlan
 
 JOB_MAX = 10_000
 JOB_MAX_AGE = 48 * 3600.0
@@ -127,6 +129,18 @@ def _failure_text(kind: str) -> str:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def plan_jobs(n: int, policy: HttpPolicy, hours: bulkwindow.Hours,
+              now: datetime) -> RequestPlan:
+    """The jobs ``bothub-bulk`` submits for ``n`` numbers (``JOB_MAX`` each, one
+    request each, polls not counted) and whether the window is open at ``now``."""
+    jobs = math.ceil(n / JOB_MAX)
+    return RequestPlan(numbers=n, requests=jobs, seconds=jobs / policy.paced,
+                       rate=policy.paced, mode="bulk",
+                       details={"jobs": jobs, "job_size": JOB_MAX,
+                                "window": bulkwindow.describe(now, hours),
+                                "window_open": bulkwindow.is_open(now, hours)})
 
 
 class BotHubBulkProvider(BotHubProvider):

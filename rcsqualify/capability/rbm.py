@@ -62,8 +62,8 @@ from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.failures import Unresolved, client_error, error_envelope
 from rcsqualify.remote.http import Answer, HttpLayer, Notify
-from rcsqualify.remote.pacing import Schedule, shared_schedule
-from rcsqualify.remote.policy import HttpPolicy
+from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
+from rcsqualify.remote.policy import HttpPolicy, RequestPlan
 from rcsqualify.remote.tokens import TokenSource
 from rcsqualify.remote.workers import run_all
 from rcsqualify.textsafe import safe_text
@@ -181,7 +181,8 @@ class _RbmBase(CapabilityProvider):
     def __init__(self, *, base_url: str, agent_id: str, credentials: Path,
                  cache: LookupCache, policy: HttpPolicy, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 schedule: Schedule | None = None) -> None:
+                 schedule: Schedule | None = None, quota: QuotaStore | None = None
+                 ) -> None:
         self.base_url = base_url.rstrip("/")
         super().__init__(cache, rbm_scope(self.base_url, agent_id))
         self.agent_id = agent_id
@@ -190,7 +191,7 @@ class _RbmBase(CapabilityProvider):
         self.http = HttpLayer(
             self.name, policy, token=self.token, stats=self.stats, notify=notify,
             transport=transport,
-            schedule=schedule or shared_schedule(self.name, self.base_url, agent_id),
+            schedule=schedule or schedule_of(quota, self.name, self.base_url, agent_id),
             url_hint="--rbm-url (RCSQUALIFY_RBM_URL) and --agent-id")
 
     def interpret(self, answer: Answer, url: str) -> str:
@@ -262,6 +263,19 @@ def plan_batches(n: int, *, low: int = BATCH_MIN, high: int = BATCH_MAX,
         out.append((start, start + size))
         start += size
     return out, None
+
+
+def plan_batch_calls(n: int, policy: HttpPolicy, size: int | None = None,
+                     batch_rate: float = BATCH_RATE) -> RequestPlan:
+    """The requests ``rbm-batch`` makes for ``n`` numbers: its batchGet calls (at most
+    ``batch_rate`` a second) and, under ``BATCH_MIN``, one per number."""
+    batches, rest = plan_batches(n, size=size)
+    single = rest[1] - rest[0] if rest else 0
+    return RequestPlan(numbers=n, requests=len(batches) + single,
+                       seconds=len(batches) / min(batch_rate, policy.paced)
+                       + single / policy.paced,
+                       rate=policy.paced, mode="batch",
+                       details={"batches": len(batches)})
 
 
 def _count(body: dict[str, Any], key: str) -> int | None:

@@ -26,9 +26,9 @@ from rcsqualify.cli.base import (
     stderr_console,
 )
 from rcsqualify.errors import ExitCode, InputError
+from rcsqualify.providers import CAPABILITY_CHOICES
 from rcsqualify.remote.policy import DEFAULT_POLICY
 from rcsqualify.settings import (
-    CAPABILITY_PROVIDERS,
     DEFAULT_BOTHUB_TOKEN_URL,
     DEFAULT_BOTHUB_URL,
     DEFAULT_RBM_URL,
@@ -178,7 +178,7 @@ def check(
         "(digest).")] = None,
     mnp_region: MnpRegion = None,
     capability: Annotated[str, typer.Option(
-        help="Capability provider: " + ", ".join(CAPABILITY_PROVIDERS) + ".")] = "none",
+        help="Capability provider: " + ", ".join(CAPABILITY_CHOICES) + ".")] = "none",
     bothub_url: BothubUrl = DEFAULT_BOTHUB_URL,
     bothub_token_url: BothubTokenUrl = DEFAULT_BOTHUB_TOKEN_URL,
     bot_id: BotId = None,
@@ -306,8 +306,8 @@ def check(
     Exit codes: 0 pass, 1 fail, 2 usage or configuration error, 3 incomplete."""
     from rcsqualify.runner import execute_check
 
-    if capability not in CAPABILITY_PROVIDERS:
-        raise fail(f"--capability must be one of {', '.join(CAPABILITY_PROVIDERS)}",
+    if capability not in CAPABILITY_CHOICES:
+        raise fail(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}",
                     int(ExitCode.USAGE))
     settings = check_settings(ctx, {k: v for k, v in locals().items() if k != "ctx"})
     console = stderr_console()

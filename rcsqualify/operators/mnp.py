@@ -62,7 +62,7 @@ from rcsqualify.remote.answers import says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.failures import Unresolved
 from rcsqualify.remote.http import Answer, HttpLayer, Notify
-from rcsqualify.remote.pacing import Schedule, shared_schedule
+from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.remote.tokens import StaticToken
@@ -129,7 +129,8 @@ class MnpSource(OperatorSource):
                  credentials: Credentials | None = None, field: str | None = None,
                  notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 schedule: Schedule | None = None, now: Any = time.time) -> None:
+                 schedule: Schedule | None = None, quota: QuotaStore | None = None,
+                 now: Any = time.time) -> None:
         super().__init__()
         self.profile = (profile or load_profile("generic")).with_field(field)
         p = self.profile
@@ -170,7 +171,7 @@ class MnpSource(OperatorSource):
             f"mnp ({p.name})" if not p.is_template else "mnp", policy, token=token,
             extra_headers=self._signed_headers if self.credentials.scheme == "digest"
             else None, stats=self.counts, notify=notify, transport=transport,
-            schedule=schedule or shared_schedule("mnp", service, self.credentials.identity),
+            schedule=schedule or schedule_of(quota, "mnp", service, self.credentials.identity),
             url_hint=hint)
 
     # -- requests ---------------------------------------------------------------------

@@ -246,8 +246,6 @@ class LookupCache:
             if settled.key is not None:
                 secret = settled.key
         self._secret = secret
-        #: the run's quota store (remote/pacing.py QuotaStore), set by the wiring
-        self.quota: Any = None
         self._keys = KeyMaker(secret)
 
     @property
@@ -467,8 +465,6 @@ class LookupCache:
             self._memory[(space, k)] = (a, now)
 
     def close(self) -> None:
-        if self.quota is not None:
-            self.quota.close()
         if self._store is not None:
             with contextlib.suppress(*self._errors):
                 self._store.close()

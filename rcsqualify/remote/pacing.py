@@ -61,7 +61,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -537,28 +536,12 @@ def _local_schedule(*identity: str, directory: Path | None = None) -> Schedule:
         return MemorySchedule()
 
 
-#: the quota store of the providers being built (set by the wiring, see ``quota_in_use``)
-_ACTIVE_QUOTA: ContextVar[QuotaStore | None] = ContextVar("rcsqualify_quota", default=None)
-
-
-@contextlib.contextmanager
-def quota_in_use(store: QuotaStore | None) -> Iterator[None]:
-    """Providers built inside take their schedules from ``store`` (Redis when shared):
-    the wiring chooses the store, each provider keeps naming its own service."""
-    token = _ACTIVE_QUOTA.set(store)
-    try:
-        yield
-    finally:
-        _ACTIVE_QUOTA.reset(token)
-
-
-def shared_schedule(*identity: str, directory: Path | None = None) -> Schedule:
-    """The schedule of one service: from the quota store in use (Redis) when there is
-    one, else machine-wide (memory where ``fcntl`` is missing)."""
-    store = _ACTIVE_QUOTA.get()
-    if store is not None and store.shared and directory is None:
-        return store.schedule(*identity)
-    return _local_schedule(*identity, directory=directory)
+def schedule_of(quota: QuotaStore | None, *identity: str) -> Schedule:
+    """The schedule of one service, from the run's quota store (Redis when shared, this
+    machine's files otherwise), or machine-wide when the caller has none (a test, or a
+    provider built alone). The store is an argument, never found in the background:
+    whoever builds a provider says which quota it paces against."""
+    return quota.schedule(*identity) if quota is not None else _local_schedule(*identity)
 
 
 class QuotaStore:

@@ -8,7 +8,8 @@ import on the offline path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,39 @@ class HttpPolicy:
 
     def with_rate(self, rate: float) -> HttpPolicy:
         return replace(self, rate=min(self.rate, rate))
+
+    @property
+    def paced(self) -> float:
+        """Requests per second the pacer actually sends at: ``margin`` under the rate
+        (``pacing.Pacer`` reserves its slots at this rate)."""
+        return self.rate * (1 - self.margin)
+
+    def plan_single(self, numbers: int) -> RequestPlan:
+        """One request per number, at the paced rate (BotHub single, RBM, MNP)."""
+        return RequestPlan(numbers=numbers, requests=numbers,
+                           seconds=numbers / self.paced, rate=self.paced)
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """What asking ``numbers`` numbers of one service takes: its HTTP requests (one per
+    number, one per bulk job, one per batch call) and the seconds they take at the
+    paced rate. Each provider says its own (the provider registry's ``plan``); the dry
+    run, an undecided verdict's next steps and ``probe`` read it, so no one re-derives a
+    provider's job size or batch rule."""
+
+    numbers: int
+    requests: int
+    seconds: float
+    rate: float
+    mode: str = "single"  # single | bulk | batch
+    #: what the mode adds (bulk: jobs, job_size, window; batch: batches)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The cost block of the dry run's JSON and of a next step."""
+        return {"requests": self.requests, "seconds": self.seconds, "rate": self.rate,
+                **self.details}
 
 
 DEFAULT_POLICY = HttpPolicy()

@@ -1,0 +1,273 @@
+"""The provider registry (issue #24 item 2): every service rcsqualify can ask, by name.
+
+One entry per capability provider (``--capability``, ``--other-route``) and per
+operator look-up service (MNP). An entry says how to build the provider from the
+options and the run's shared objects, passed explicitly (the cache, the quota store its
+schedule comes from, the notifier), what asking ``n`` numbers costs (``plan``: numbers,
+HTTP requests, single/bulk/batch, seconds at the paced rate: read by the dry run, an
+undecided verdict's next steps and ``probe``), and which URL options it reads.
+Nothing else chooses a provider by its name: adding one is its module, its entry here
+and its options.
+
+Provider modules are imported when an entry is built or planned in bulk/batch mode,
+never at import time: an offline run imports no HTTP stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rcsqualify.errors import ConfigurationError, InputError
+from rcsqualify.remote.policy import RequestPlan
+from rcsqualify.settings import Settings
+
+if TYPE_CHECKING:
+    from rcsqualify.capability.interface import CapabilityProvider
+    from rcsqualify.numbering.plan import NumberingPlan
+    from rcsqualify.operators.interface import OperatorSource
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.http import Notify
+    from rcsqualify.remote.pacing import QuotaStore
+
+#: builds a capability provider from the options and the run's shared objects
+CapabilityFactory = Callable[["Settings", "LookupCache", "QuotaStore | None",
+                              "Notify | None"], "CapabilityProvider"]
+#: builds an operator look-up service (it also needs the numbering plan)
+OperatorFactory = Callable[["Settings", "NumberingPlan", "LookupCache",
+                            "QuotaStore | None", "Notify | None"], "OperatorSource"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One service by name: how to build it, what it costs, which URLs it asks."""
+
+    name: str
+    #: the service family (``bothub``, ``rbm``, ``mnp``): what ``probe`` and the second
+    #: route (``--other-route``: RBM only) go by
+    family: str
+    build: Callable[..., Any]
+    #: numbers asked → the HTTP requests it makes and their time at the quota
+    plan: Callable[[Settings, int], RequestPlan]
+    #: one number per request: ``--sample auto`` can draw from it
+    per_number: bool
+    #: (option, URL) pairs checked before the run (exit 2 on a bad one)
+    urls: Callable[[Settings], list[tuple[str, str]]]
+
+
+def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
+    """A secret: the profile's reference for ``name`` when it has one (``env:VAR`` or a
+    file, config.resolve_reference), else the environment variable itself."""
+    import os
+
+    if refs and name in refs:
+        from rcsqualify.config import resolve_reference
+
+        return resolve_reference(refs[name], what)
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"{what} is missing: set {name}")
+    return value
+
+
+def bothub_arguments(s: Settings, cache: LookupCache, quota: QuotaStore | None,
+                     notify: Notify | None) -> dict[str, Any]:
+    """What BotHub single and bulk are built from; secrets read here, at the last
+    moment, straight into the provider."""
+    from rcsqualify.capability.bothub import GsmaJwt
+
+    if not s.bot_id:
+        raise ConfigurationError("the BotHub bot id is missing: --bot-id or "
+                                 "RCSQUALIFY_BOTHUB_BOT_ID")
+    client_id = _env("RCSQUALIFY_BOTHUB_CLIENT_ID", "the BotHub client id",
+                     s.credential_refs)
+    secret = _env("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "the BotHub client secret",
+                  s.credential_refs)
+    jwt = (GsmaJwt(s.bot_key_file, s.bot_id, s.bothub_url.rstrip("/") + "/gsma")
+           if s.bot_key_file else None)
+    return dict(base_url=s.bothub_url, token_url=s.bothub_token_url, client_id=client_id,
+                client_secret=secret, bot_id=s.bot_id, cache=cache, policy=s.http_policy(),
+                jwt=jwt, jwt_header=s.bot_jwt_header, require_feature=s.require_feature,
+                notify=notify, quota=quota)
+
+
+def _rbm_arguments(s: Settings, cache: LookupCache, quota: QuotaStore | None,
+                   notify: Notify | None) -> dict[str, Any]:
+    if not s.agent_id:
+        raise ConfigurationError("the RBM agent id is missing: --agent-id or "
+                                 "RCSQUALIFY_RBM_AGENT_ID")
+    if not s.rbm_credentials:
+        raise ConfigurationError("the RBM service-account file is missing: --rbm-credentials, "
+                                 "RCSQUALIFY_RBM_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS")
+    return dict(base_url=s.rbm_url, agent_id=s.agent_id, credentials=Path(s.rbm_credentials),
+                cache=cache, policy=s.http_policy(), notify=notify, quota=quota)
+
+
+def _bulk_hours(s: Settings) -> Any:
+    from rcsqualify import bulkwindow
+
+    try:
+        return bulkwindow.parse_hours(s.bulk_hours)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+# -- factories ---------------------------------------------------------------------------
+
+def _build_bothub(s: Settings, cache: LookupCache, quota: QuotaStore | None,
+                  notify: Notify | None) -> CapabilityProvider:
+    from rcsqualify.capability.bothub import BotHubProvider
+
+    return BotHubProvider(single_warn=s.single_warn,
+                          **bothub_arguments(s, cache, quota, notify))
+
+
+def _build_bothub_bulk(s: Settings, cache: LookupCache, quota: QuotaStore | None,
+                       notify: Notify | None) -> CapabilityProvider:
+    from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
+
+    hours = _bulk_hours(s)
+    return BotHubBulkProvider(
+        job_dir=cache.directory if cache.enabled else None,
+        wait_for_window=s.wait_for_window, poll_initial=s.poll_interval,
+        bulk_deadline=s.bulk_deadline, hours=hours,
+        **bothub_arguments(s, cache, quota, notify))
+
+
+def _build_rbm(s: Settings, cache: LookupCache, quota: QuotaStore | None,
+               notify: Notify | None) -> CapabilityProvider:
+    from rcsqualify.capability.rbm import RbmProvider
+
+    return RbmProvider(**_rbm_arguments(s, cache, quota, notify))
+
+
+def _build_rbm_batch(s: Settings, cache: LookupCache, quota: QuotaStore | None,
+                     notify: Notify | None) -> CapabilityProvider:
+    from rcsqualify.capability.rbm import RbmBatchProvider
+
+    # batchGet's "not listed" means "not RCS" only where the agent is launched
+    return RbmBatchProvider(agent_launched=s.agent_launched, batch_size=s.batch_size,
+                            **_rbm_arguments(s, cache, quota, notify))
+
+
+def _build_mnp(s: Settings, plan: NumberingPlan, cache: LookupCache,
+               quota: QuotaStore | None, notify: Notify | None) -> OperatorSource:
+    """The MNP look-up of ``--mnp-profile`` (default ``generic``) at ``--mnp-url`` (the
+    profile's own URL when it has one), with credentials from the environment."""
+    from rcsqualify.operators.mnp import MnpSource
+    from rcsqualify.wiring import mnp_profile_parts
+
+    profile, url, credentials = mnp_profile_parts(s)
+    return MnpSource(url=url, plan=plan, cache=cache, policy=s.http_policy(),
+                     profile=profile, credentials=credentials, field=s.mnp_field,
+                     notify=notify, quota=quota)
+
+
+# -- plans -------------------------------------------------------------------------------
+
+def _plan_single(s: Settings, n: int) -> RequestPlan:
+    return s.http_policy().plan_single(n)
+
+
+def _plan_bulk(s: Settings, n: int) -> RequestPlan:
+    from datetime import UTC, datetime
+
+    from rcsqualify.capability.bothub_bulk import plan_jobs
+
+    return plan_jobs(n, s.http_policy(), _bulk_hours(s), datetime.now(UTC))
+
+
+def _plan_batch(s: Settings, n: int) -> RequestPlan:
+    from rcsqualify.capability.rbm import plan_batch_calls
+
+    return plan_batch_calls(n, s.http_policy(), size=s.batch_size)
+
+
+# -- URLs --------------------------------------------------------------------------------
+
+def _bothub_urls(s: Settings) -> list[tuple[str, str]]:
+    return [("--bothub-url", s.bothub_url), ("--bothub-token-url", s.bothub_token_url)]
+
+
+def _rbm_urls(s: Settings) -> list[tuple[str, str]]:
+    return [("--rbm-url", s.rbm_url)]
+
+
+def _mnp_urls(s: Settings) -> list[tuple[str, str]]:
+    return [("--mnp-url", s.mnp_url.replace("{msisdn}", "0"))] if s.mnp_url else []
+
+
+#: ``--capability`` (and ``--other-route``): every capability provider by name
+CAPABILITY: dict[str, Provider] = {p.name: p for p in (
+    Provider("bothub", "bothub", _build_bothub, _plan_single, True, _bothub_urls),
+    Provider("bothub-bulk", "bothub", _build_bothub_bulk, _plan_bulk, False, _bothub_urls),
+    Provider("rbm", "rbm", _build_rbm, _plan_single, True, _rbm_urls),
+    Provider("rbm-batch", "rbm", _build_rbm_batch, _plan_batch, False, _rbm_urls),
+)}
+#: operator look-up services (``--mnp-url``/``--mnp-profile``)
+OPERATOR: dict[str, Provider] = {p.name: p for p in (
+    Provider("mnp", "mnp", _build_mnp, _plan_single, True, _mnp_urls),
+)}
+#: the values of ``--capability``
+CAPABILITY_CHOICES: tuple[str, ...] = ("none", *CAPABILITY)
+#: the values of ``--other-route``: other operators' mobiles go to RBM
+OTHER_ROUTES: tuple[str, ...] = tuple(n for n, p in CAPABILITY.items() if p.family == "rbm")
+#: the capability providers ``--sample auto`` can draw from (one number per request)
+PER_NUMBER: tuple[str, ...] = tuple(n for n, p in CAPABILITY.items() if p.per_number)
+
+
+def capability(name: str) -> Provider:
+    """The entry of ``--capability name`` (exit 2 naming the choices)."""
+    try:
+        return CAPABILITY[name]
+    except KeyError:
+        raise ConfigurationError(f"unknown --capability {name} (one of "
+                                 f"{', '.join(CAPABILITY_CHOICES)})") from None
+
+
+def make_provider(s: Settings, cache: LookupCache, quota: QuotaStore | None = None,
+                  notify: Notify | None = None) -> CapabilityProvider | None:
+    """The capability provider named by ``--capability`` (None for ``none``)."""
+    if s.capability == "none":
+        return None
+    provider: CapabilityProvider = capability(s.capability).build(s, cache, quota, notify)
+    return provider
+
+
+def make_other_route(s: Settings, cache: LookupCache, quota: QuotaStore | None = None,
+                     notify: Notify | None = None) -> CapabilityProvider | None:
+    """The second route (``--other-route``): other operators' mobiles on RBM. Its
+    settings are checked here, before any request (exit 2 naming what is missing)."""
+    if not s.other_route:
+        return None
+    if s.other_route not in OTHER_ROUTES:
+        raise InputError(f"--other-route must be {' or '.join(OTHER_ROUTES)}")
+    provider: CapabilityProvider = CAPABILITY[s.other_route].build(s, cache, quota, notify)
+    return provider
+
+
+def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
+                    quota: QuotaStore | None = None, notify: Notify | None = None
+                    ) -> OperatorSource:
+    """The MNP look-up service (``--mnp-url``/``--mnp-profile``)."""
+    source: OperatorSource = OPERATOR["mnp"].build(s, plan, cache, quota, notify)
+    return source
+
+
+def service_urls(s: Settings) -> list[tuple[str, str]]:
+    """Every URL option the run's services read, for the checks before it starts."""
+    names = [s.capability, s.other_route]
+    out = [u for n in names if n and n != "none" and n in CAPABILITY
+           for u in CAPABILITY[n].urls(s)]
+    out += OPERATOR["mnp"].urls(s)
+    return list(dict.fromkeys(out))
+
+
+def lookup_plan(s: Settings, service: str, n: int) -> RequestPlan:
+    """What asking ``n`` numbers of ``service`` (a registry name) costs at the quota."""
+    entry = CAPABILITY.get(service) or OPERATOR.get(service)
+    if entry is None:
+        raise ConfigurationError(f"unknown service {service}")
+    return entry.plan(s, n)

@@ -1,0 +1,106 @@
+"""The provider registry and the explicit quota schedule (issue #24 item 2).
+
+Every service is built through one registry entry, and the quota store its schedule
+comes from is an argument of the factory: a provider built with a store paces on that
+store's schedule, one built without it on this machine's, and nothing else (no
+attribute on the cache, no context variable) can change that.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from rcsqualify import providers
+from rcsqualify.remote.cache import LookupCache
+from rcsqualify.remote.pacing import FileSchedule, MemorySchedule, QuotaStore, Schedule
+from rcsqualify.settings import Settings
+from tests.helpers import run_cli, service_account
+
+
+class RecordingQuota(QuotaStore):
+    """A quota store that hands out memory schedules and records who asked."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.asked: list[tuple[str, ...]] = []
+        self.given: list[Schedule] = []
+
+    def schedule(self, *identity: str) -> Schedule:
+        self.asked.append(identity)
+        self.given.append(MemorySchedule())
+        return self.given[-1]
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_ID", "client")
+    monkeypatch.setenv("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "secret")
+    return Settings(bot_id="bot", agent_id="agent", bothub_url="http://bothub.test",
+                    rbm_url="http://rbm.test", mnp_url="http://mnp.test/{msisdn}",
+                    rbm_credentials=service_account(tmp_path, "http://rbm.test/token"))
+
+
+@pytest.mark.parametrize("name", sorted(providers.CAPABILITY))
+def test_each_capability_provider_paces_on_the_quota_it_is_given(
+        name: str, credentials: Settings) -> None:
+    cache = LookupCache(enabled=False)
+    quota = RecordingQuota()
+    provider = providers.make_provider(
+        Settings(**{**credentials.__dict__, "capability": name}), cache, quota)
+    assert provider is not None
+    assert provider.http is not None
+    assert provider.http.pacer.schedule is quota.given[0]
+    assert quota.asked[0][0].startswith(providers.CAPABILITY[name].family)  # batchGet: its own
+    provider.close()
+    # without a quota store: this machine's schedule files, whatever else is around
+    alone = providers.make_provider(
+        Settings(**{**credentials.__dict__, "capability": name}), cache)
+    assert alone is not None and alone.http is not None
+    assert isinstance(alone.http.pacer.schedule, FileSchedule)
+    alone.close()
+
+
+def test_the_mnp_source_paces_on_the_quota_it_is_given(credentials: Settings) -> None:
+    from rcsqualify.numbering.plan import load_plan
+
+    quota = RecordingQuota()
+    source = providers.make_mnp_source(credentials, load_plan(), LookupCache(enabled=False),
+                                       quota)
+    assert source.http.pacer.schedule is quota.given[0]  # type: ignore[attr-defined]
+    assert quota.asked == [("mnp", "http://mnp.test/", "")]
+    source.close()
+
+
+def test_no_hidden_quota_channel() -> None:
+    """The store reaches providers through their factories only: the cache carries no
+    quota, and the pacing module keeps no 'store in use' a provider could read."""
+    import rcsqualify.remote.pacing as pacing
+
+    assert not hasattr(LookupCache(enabled=False), "quota")
+    assert not any(type(v).__name__ == "ContextVar" for v in vars(pacing).values())
+
+
+def test_the_capability_choices_are_the_registry() -> None:
+    result = run_cli(["check", "--help"])
+    assert "Capability provider: " + ", ".join(providers.CAPABILITY_CHOICES) in \
+        " ".join(result.output.replace("│", " ").split())
+    bad = run_cli(["check", "-", "--capability", "carrier-pigeon"], input="tel\n")
+    assert bad.exit_code == 2 and "--capability must be one of none, bothub" in bad.output
+
+
+def test_plans_come_from_each_provider() -> None:
+    s = Settings(rate=10.0, rate_margin=0.0, batch_size=1000)
+    single = providers.lookup_plan(s, "bothub", 120)
+    assert (single.numbers, single.requests, single.mode) == (120, 120, "single")
+    assert single.seconds == pytest.approx(12.0)
+    bulk = providers.lookup_plan(s, "bothub-bulk", 25_000)
+    assert (bulk.requests, bulk.mode, bulk.details["jobs"]) == (3, "bulk", 3)
+    batch = providers.lookup_plan(s, "rbm-batch", 2500)
+    assert (batch.requests, batch.mode, batch.details["batches"]) == (3, "batch", 3)
+    small = providers.lookup_plan(s, "rbm-batch", 120)  # under 500: one by one
+    assert (small.requests, small.details["batches"]) == (120, 0)
+    assert providers.lookup_plan(s, "mnp", 7).requests == 7
+    assert math.isclose(providers.lookup_plan(s, "rbm", 5).rate, 10.0)
