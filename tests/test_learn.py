@@ -333,3 +333,66 @@ def test_check_send_campaign_learn_then_the_next_check_asks_nothing(
     assert emulator.stats()["requests"].get(family, 0) == before  # nothing asked
     assert second["counts"]["reachable"] == first["counts"]["reachable"] - switched
     assert second["counts"]["not_rcs"] == first["counts"]["not_rcs"] + switched
+
+
+def test_xlsx_and_parquet_exports(tmp_path: Path) -> None:
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Number", "Outcome", "Time"])
+    sheet.append(["0607000001", "Delivered", "2026-12-01T10:00:00Z"])
+    sheet.append([607000002, "not_rcs", None])  # a number as a number, no date
+    book.save(tmp_path / "ev.xlsx")
+    pq.write_table(pa.table({"number": ["+33607000003", None], "outcome": ["READ", "read"],
+                             "time": [1796119200, 1796119200]}), tmp_path / "ev.parquet")
+    code, report, _, err = _learn([str(tmp_path / "ev.xlsx"), str(tmp_path / "ev.parquet"),
+                                   *BOT])
+    assert code == 0, err
+    assert report["outcomes"]["reachable"] == 2 and report["outcomes"]["not_rcs"] == 1
+    assert report["tally"]["no_number"] == 1 and report["tally"]["undated"] == 1
+
+
+def test_an_interruption_keeps_what_was_read_and_exits_130(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcsqualify.learn import apply
+
+    real = apply.read_events
+
+    def interrupted(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        chunks = real(*args, **kw)  # type: ignore[arg-type]
+        yield next(chunks)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apply, "read_events", interrupted)
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n0607000002,not_rcs\n")
+    result = run_cli(["learn", str(ev), *BOT])
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr.strip().splitlines()[-1]
+    assert _cache_answers(Path(os.environ["RCSQUALIFY_CACHE_DIR"])) == {
+        "yes|delivery": 1, "no|delivery": 1}
+
+
+def test_the_html_trend_draws_each_campaign_beside_the_projections(
+        tmp_path: Path, sample_contacts: Path) -> None:
+    log = tmp_path / "runs.log"
+    log.write_text(json.dumps({"at": "2026-11-01T02:00:00+00:00", "error_ratio": 0.04})
+                   + "\n")
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n" + "".join(
+        f"06070000{i:02d},{'not_rcs' if i < 3 else 'read'}\n" for i in range(20)))
+    result = run_cli(["learn", str(ev), *BOT, "--history", str(log)])
+    assert result.exit_code == 0, result.stderr
+    line = json.loads(log.read_text().splitlines()[-1])
+    assert line["kind"] == "campaign" and line["actual_error_ratio"] == 0.15
+    assert "0607" not in log.read_text()
+    page = tmp_path / "r.html"
+    result = run_cli(["check", str(sample_contacts), "--history", str(log), "--html-report",
+                      str(page), "--lang", "en", "-q"])
+    assert result.exit_code in (0, 1, 3), result.stderr  # the gate does not matter here
+    html = page.read_text()
+    assert 'fill="#ea580c"' in html and "campaign" in html
+    assert "actual error ratio of 1 sent campaigns" in html

@@ -78,6 +78,10 @@ def learn(
     html_report: Annotated[Path | None, typer.Option(help="HTML report path.")] = None,
     markdown_report: Annotated[Path | None, typer.Option(
         help="Markdown report path.")] = None,
+    history: Annotated[Path | None, typer.Option(
+        help="A run log (refresh --log-file, check --history) to append the campaign's "
+        "actual error ratio to: the HTML report's trend draws it beside the projections."
+        )] = None,
     capability: Annotated[str | None, typer.Option(
         help="The capability service the campaign went through (bothub, bothub-bulk, rbm, "
         "rbm-batch): learned answers serve every mode of that bot or agent.")] = None,
@@ -115,7 +119,7 @@ def learn(
         learn as run_learn,
     )
     from rcsqualify.learn.profiles import load_outcome_profile
-    from rcsqualify.learn.report import render, terminal_lines, verdict
+    from rcsqualify.learn.report import append_history, render, terminal_lines, verdict
     from rcsqualify.numbering.plan import load_plan
     from rcsqualify.wiring import make_cache
 
@@ -123,7 +127,7 @@ def learn(
     outputs = [(opt, given[name]) for name, _, opt in _REPORTS
                if given[name] is not None and str(given[name]) != "-"]
     refuse_overwrite([*(("events file", e) for e in events), ("--sent", sent),
-                      ("--projection", projection)], outputs)
+                      ("--projection", projection)], [*outputs, ("--history", history)])
     for path in events:
         if not path.is_file():
             raise fail(f"{path}: no such events file", int(ExitCode.USAGE))
@@ -152,6 +156,8 @@ def learn(
             continue
         with atomic_write(Path(target)) as tmp:
             tmp.write_text(text, encoding="utf-8")
+    if history is not None:
+        append_history(history, result)
     console = stdout_console(soft_wrap=True) if json_report != "-" else None
     if console is not None:
         for line in ([verdict(result)] if quiet else terminal_lines(result)):

@@ -7,6 +7,11 @@ line or row that cannot be read (bad JSON, a line over ``MAX_LINE`` bytes, no nu
 counted and skipped: one bad event never stops a run. Nothing read is ever printed: a
 message names the file and a line number, never a value.
 
+Each chunk is parsed by Arrow's C++ readers (JSON, CSV, Parquet) and its fields taken as
+columns: no Python object per event. A chunk Arrow refuses (a line that is not a JSON
+object, a field whose type changes, a line over ``MAX_LINE``) is read again line by line
+in Python, which counts and skips exactly the bad lines.
+
 Formats, by extension (else by the first byte: ``{`` is NDJSON): NDJSON (``.ndjson``,
 ``.jsonl``, ``.json``: one event object a line, as webhooks deliver them), CSV
 (``.csv``, ``.txt``, ``.tsv``; the separator is the most frequent of ``, ; tab |`` in
@@ -22,9 +27,13 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rcsqualify.errors import InputError
 from rcsqualify.learn.profiles import OTHER, OutcomeProfile
@@ -33,6 +42,8 @@ from rcsqualify.textsafe import safe_text
 
 #: events per chunk (the unit of the bounded-memory reduction)
 CHUNK = 1 << 18
+#: bytes of NDJSON or CSV per chunk
+BLOCK = 32 << 20
 #: a longer NDJSON line is not an event (counted as bad, skipped without being held)
 MAX_LINE = 1 << 20
 _NDJSON = (".ndjson", ".jsonl", ".json")
@@ -41,12 +52,25 @@ _CSV = (".csv", ".txt", ".tsv")
 
 @dataclass
 class Chunk:
-    """Raw fields of up to ``CHUNK`` events, parallel lists."""
+    """Fields of up to a block of events, as columns (null: missing)."""
 
-    numbers: list[str | None] = field(default_factory=list)
-    message_ids: list[str | None] = field(default_factory=list)
-    times: list[Any] = field(default_factory=list)
-    classes: list[int] = field(default_factory=list)
+    numbers: pa.Array  # text
+    message_ids: pa.Array  # text
+    times: pa.Array  # text
+    classes: np.ndarray  # int8, profiles.OTHER… per event
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+
+class _Rows:
+    """Fields of events read one by one (the Python path), made a ``Chunk`` at the end."""
+
+    def __init__(self) -> None:
+        self.numbers: list[str | None] = []
+        self.message_ids: list[str | None] = []
+        self.times: list[str | None] = []
+        self.classes: list[int] = []
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -54,8 +78,14 @@ class Chunk:
     def add(self, number: Any, message_id: Any, when: Any, cls: int) -> None:
         self.numbers.append(None if is_missing(number) else str(number))
         self.message_ids.append(None if is_missing(message_id) else str(message_id))
-        self.times.append(None if is_missing(when) else when)
+        self.times.append(None if is_missing(when) else str(when))
         self.classes.append(cls)
+
+    def chunk(self) -> Chunk:
+        return Chunk(pa.array(self.numbers, pa.string()),
+                     pa.array(self.message_ids, pa.string()),
+                     pa.array(self.times, pa.string()),
+                     np.asarray(self.classes, dtype=np.int8))
 
 
 @dataclass
@@ -114,6 +144,202 @@ def _bad(counts: ReadCounts, path: Path, line: int) -> None:
         counts.first_bad = f"{safe_text(path.name, 80)} line {line}"
 
 
+# -- Arrow columns ---------------------------------------------------------------------
+def _text(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as trimmed text, empty → null; a nested value is no value."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    t = col.type
+    if pa.types.is_large_string(t):
+        col = col.cast(pa.string())
+    elif not pa.types.is_string(t):
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+                or pa.types.is_temporal(t) or pa.types.is_decimal(t)):
+            return pa.nulls(len(col), pa.string())
+        col = pc.cast(col, pa.string())
+    col = pc.utf8_trim_whitespace(col)
+    return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+
+
+def _pick(table: pa.Table, names: tuple[str, ...], fold_case: bool) -> pa.Array:
+    """The first present of the columns ``names``, per row (null when none)."""
+    have = {(c.lower() if fold_case else c): c for c in reversed(table.column_names)}
+    out: pa.Array | None = None
+    for name in names:
+        key = have.get(name.lower() if fold_case else name)
+        if key is None:
+            continue
+        col = _text(table.column(key))
+        out = col if out is None else pc.coalesce(out, col)
+    return out if out is not None else pa.nulls(table.num_rows, pa.string())
+
+
+def _classes(profile: OutcomeProfile, outcome: pa.Array) -> np.ndarray:
+    keys = list(profile.classes)
+    if not keys:
+        return np.full(len(outcome), OTHER, dtype=np.int8)
+    idx = pc.index_in(pc.utf8_lower(outcome), value_set=pa.array(keys, pa.string()))
+    table = np.array([profile.classes[k] for k in keys] + [OTHER], dtype=np.int8)
+    return table[idx.fill_null(len(keys)).to_numpy(zero_copy_only=False).astype(np.intp)]
+
+
+def _table_chunk(table: pa.Table, profile: OutcomeProfile, fold_case: bool) -> Chunk:
+    return Chunk(_pick(table, profile.number, fold_case),
+                 _pick(table, profile.message_id, fold_case),
+                 _pick(table, profile.time, fold_case),
+                 _classes(profile, _pick(table, profile.outcome, fold_case)))
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """Nested objects as dotted column names (``message.data``)."""
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    return table
+
+
+# -- NDJSON ----------------------------------------------------------------------------
+def _blocks(fh: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
+    """Whole lines, about ``BLOCK`` bytes at a time, with the number of lines before
+    them; ``None`` for a line longer than a block (bad: skipped without being held)."""
+    rest = b""
+    before = 0
+    skipping = False
+    while True:
+        data = fh.read(BLOCK)
+        if not data:
+            if rest and not skipping:
+                yield rest, before
+            return
+        if skipping:  # the rest of an overlong line
+            cut = data.find(b"\n")
+            if cut < 0:
+                continue
+            data, skipping = data[cut + 1:], False
+            before += 1
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            if len(rest) > MAX_LINE:
+                yield None, before
+                rest, skipping = b"", True
+            continue
+        block, rest = data[:cut + 1], data[cut + 1:]
+        yield block, before
+        before += block.count(b"\n")
+
+
+def _arrow_json(block: bytes, profile: OutcomeProfile) -> pa.Table | None:
+    """The block's events as a flat table, or None when Arrow cannot read it all (the
+    Python path then reads it line by line)."""
+    import pyarrow.json as pj
+
+    if profile.indexes_lists or _longest_line(block) > MAX_LINE:
+        return None
+    try:
+        table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(
+            block_size=MAX_LINE + 1), parse_options=pj.ParseOptions(
+            unexpected_field_behavior="infer"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    table = _flat(table)
+    if profile.decode and profile.decode in table.column_names:
+        return _decoded_table(table, profile.decode, set(profile.fields))
+    return table
+
+
+def _longest_line(block: bytes) -> int:
+    """The longest line of a block (Arrow would read a longer one: it is not an event)."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    if not len(ends):
+        return len(block)
+    return int(max(ends[0] + 1, np.diff(ends).max(initial=0), len(block) - ends[-1] - 1))
+
+
+def _decoded_table(table: pa.Table, field_name: str, wanted: set[str]
+                   ) -> pa.Table | None:
+    """Rows carrying a base64 JSON event in ``field_name`` (a Pub/Sub push): the event's
+    fields over the envelope's, as text, for the ``wanted`` columns (None when one does
+    not decode: the Python path counts it)."""
+    import pyarrow.json as pj
+
+    col = table.column(field_name).combine_chunks()
+    if not pa.types.is_string(col.type):
+        return table
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    where = np.flatnonzero(valid)
+    if not len(where):
+        return table
+    try:
+        inner = b"\n".join(base64.b64decode(v) for v in col.filter(pa.array(valid))
+                           .to_pylist())
+        events = _flat(pj.read_json(io.BytesIO(inner + b"\n")))
+    except (binascii.Error, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError,
+            pa.ArrowTypeError):
+        return None
+    if events.num_rows != len(where):
+        return None
+    # row i of the table takes row position[i] of the events (null: no event inside)
+    position = np.full(table.num_rows, -1, dtype=np.int64)
+    position[where] = np.arange(len(where))
+    take = pa.array(position, mask=position < 0)
+    columns: dict[str, pa.Array] = {}
+    for name in dict.fromkeys([*table.column_names, *events.column_names]):
+        if name not in wanted:
+            continue
+        outer = (_text(table.column(name)) if name in table.column_names
+                 else pa.nulls(table.num_rows, pa.string()))
+        if name in events.column_names:
+            outer = pc.coalesce(_text(events.column(name)).take(take), outer)
+        columns[name] = outer
+    return pa.table(columns) if columns else pa.table({"_": pa.nulls(table.num_rows)})
+
+
+def _ndjson(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
+    with path.open("rb") as fh:
+        for block, before in _blocks(fh):
+            if block is None:
+                _bad(counts, path, before + 1)
+                continue
+            if not block.strip():
+                continue
+            table = _arrow_json(block, profile)
+            if table is not None:
+                counts.events += table.num_rows
+                if table.num_rows:
+                    yield _table_chunk(table, profile, fold_case=False)
+                continue
+            rows = _ndjson_rows(block, before, path, profile, counts)
+            if len(rows):
+                yield rows.chunk()
+
+
+def _ndjson_rows(block: bytes, before: int, path: Path, profile: OutcomeProfile,
+                 counts: ReadCounts) -> _Rows:
+    """One block line by line (what Arrow refused): bad lines counted and skipped."""
+    rows = _Rows()
+    loads = json.loads
+    for lineno, line in enumerate(_lines(io.BytesIO(block)), before + 1):
+        if line is None:
+            _bad(counts, path, lineno)
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = loads(line)
+        except ValueError:
+            _bad(counts, path, lineno)
+            continue
+        obj = _decoded(obj, profile.decode)
+        if not isinstance(obj, dict):
+            _bad(counts, path, lineno)
+            continue
+        counts.events += 1
+        rows.add(_first(obj, profile.number), _first(obj, profile.message_id),
+                 _first(obj, profile.time), profile.classify(_first(obj, profile.outcome)))
+    return rows
+
+
 def _lines(fh: BinaryIO) -> Iterator[bytes | None]:
     """Lines of at most ``MAX_LINE`` bytes; None for a longer one (skipped unheld)."""
     while True:
@@ -147,36 +373,7 @@ def _decoded(obj: Any, path: str) -> Any:
     return None
 
 
-def _ndjson(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
-    chunk = Chunk()
-    loads = json.loads
-    with path.open("rb") as fh:
-        for lineno, line in enumerate(_lines(fh), 1):
-            if line is None:
-                _bad(counts, path, lineno)
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = loads(line)
-            except ValueError:
-                _bad(counts, path, lineno)
-                continue
-            obj = _decoded(obj, profile.decode)
-            if not isinstance(obj, dict):
-                _bad(counts, path, lineno)
-                continue
-            counts.events += 1
-            chunk.add(_first(obj, profile.number), _first(obj, profile.message_id),
-                      _first(obj, profile.time),
-                      profile.classify(_first(obj, profile.outcome)))
-            if len(chunk) >= CHUNK:
-                yield chunk
-                chunk = Chunk()
-    if len(chunk):
-        yield chunk
-
-
+# -- tables: CSV, XLSX, Parquet -------------------------------------------------------
 def _columns(header: list[Any], names: tuple[str, ...]) -> list[int]:
     """Positions of the columns named (case-insensitive), in the profile's order."""
     index = {str(h).strip().lower(): i for i, h in reversed(list(enumerate(header)))
@@ -184,67 +381,65 @@ def _columns(header: list[Any], names: tuple[str, ...]) -> list[int]:
     return [index[n.lower()] for n in names if n.lower() in index]
 
 
-class _Table:
-    """A profile's fields as column positions of one header."""
-
-    def __init__(self, path: Path, header: list[Any], profile: OutcomeProfile) -> None:
-        self.profile = profile
-        self.number = _columns(header, profile.number)
-        self.message_id = _columns(header, profile.message_id)
-        self.time = _columns(header, profile.time)
-        self.outcome = _columns(header, profile.outcome)
-        if not self.outcome or not (self.number or self.message_id):
-            want = " and ".join(
-                f"one of {', '.join(names)}" for names, cols in (
-                    (profile.number + profile.message_id, self.number or self.message_id),
-                    (profile.outcome, self.outcome)) if not cols)
-            raise InputError(f"{safe_text(path)}: the header has no column for "
-                             f"{safe_text(want, 160)} (outcome profile {profile.name})")
-
-    def add(self, chunk: Chunk, row: list[Any] | tuple[Any, ...]) -> None:
-        def first(cols: list[int]) -> Any:
-            for c in cols:
-                if c < len(row) and not is_missing(row[c]):
-                    return row[c]
-            return None
-
-        outcome = first(self.outcome)
-        chunk.add(first(self.number), first(self.message_id), first(self.time),
-                  self.profile.classify(outcome) if outcome is not None else OTHER)
+def _require_columns(path: Path, header: list[Any], profile: OutcomeProfile) -> None:
+    number = _columns(header, profile.number + profile.message_id)
+    outcome = _columns(header, profile.outcome)
+    if not number or not outcome:
+        want = " and ".join(
+            f"one of {', '.join(names)}" for names, cols in (
+                (profile.number + profile.message_id, number),
+                (profile.outcome, outcome)) if not cols)
+        raise InputError(f"{safe_text(path)}: the header has no column for "
+                         f"{safe_text(want, 160)} (outcome profile {profile.name})")
 
 
 def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
+    import pyarrow.csv as pcsv
+
     with path.open("rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-        try:
-            first_line = text.readline(MAX_LINE)
-        except UnicodeDecodeError:
-            raise InputError(f"{safe_text(path)}: the events file is not UTF-8 text"
-                             ) from None
-        delimiter = max(",;\t|", key=first_line.count)
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        table = _Table(path, header, profile)
-        reader = csv.reader(text, delimiter=delimiter)
-        chunk = Chunk()
-        lineno = 1
-        while True:
-            lineno += 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except (csv.Error, UnicodeDecodeError):
-                _bad(counts, path, lineno)
-                continue
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            counts.events += 1
-            table.add(chunk, row)
-            if len(chunk) >= CHUNK:
-                yield chunk
-                chunk = Chunk()
-    if len(chunk):
-        yield chunk
+        head = raw.readline(MAX_LINE)
+    try:
+        first_line = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{safe_text(path)}: the events file is not UTF-8 text") from None
+    delimiter = max(",;\t|", key=first_line.count)
+    header = next(csv.reader([first_line.rstrip("\r\n")], delimiter=delimiter), [])
+    _require_columns(path, header, profile)
+    names = [f"{h.strip()}\x00{i}" if h.strip().lower() in
+             [x.strip().lower() for x in header[:i]] else h.strip()
+             for i, h in enumerate(header)]  # a header named twice: the first counts
+
+    def bad_row(row: Any) -> str:
+        counts.bad += 1
+        if not counts.first_bad:
+            line = getattr(row, "number", None)
+            counts.first_bad = f"{safe_text(path.name, 80)} line " + (
+                str(line) if line is not None else "?")
+        return "skip"
+
+    wanted = {n.lower() for n in (*profile.number, *profile.message_id, *profile.time,
+                                  *profile.outcome)}
+    include = [n for n in names if n.lower() in wanted]
+    try:
+        reader = pcsv.open_csv(
+            path, read_options=pcsv.ReadOptions(column_names=names, skip_rows=1,
+                                                block_size=BLOCK),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter,
+                                            invalid_row_handler=bad_row,
+                                            newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), include_columns=include,
+                strings_can_be_null=True, quoted_strings_can_be_null=False))
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            counts.events += table.num_rows
+            if table.num_rows:
+                yield _table_chunk(table, profile, fold_case=True)
+    except pa.ArrowInvalid as exc:
+        why = "not UTF-8 text" if "UTF8" in str(exc) or "utf8" in str(exc).lower() \
+            else "not a readable CSV"
+        raise InputError(f"{safe_text(path)}: the events file is {why} "
+                         f"(after {counts.events} events)") from None
 
 
 def _xlsx(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
@@ -257,25 +452,35 @@ def _xlsx(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[C
                          f"({safe_text(type(exc).__name__, 40)})") from None
     try:
         rows = book.worksheets[0].iter_rows(values_only=True)
-        header = list(next(rows, ()))
-        table = _Table(path, header, profile)
-        chunk = Chunk()
+        header = [("" if h is None else str(h)) for h in next(rows, ())]
+        _require_columns(path, header, profile)
+        cols = {name: _columns(header, getattr(profile, name))
+                for name in ("number", "message_id", "time", "outcome")}
+        out = _Rows()
+
+        def first(row: tuple[Any, ...], positions: list[int]) -> Any:
+            for c in positions:
+                if c < len(row) and not is_missing(row[c]):
+                    return row[c]
+            return None
+
         for row in rows:
             if not row or all(is_missing(c) for c in row):
                 continue
             counts.events += 1
-            table.add(chunk, row)
-            if len(chunk) >= CHUNK:
-                yield chunk
-                chunk = Chunk()
-        if len(chunk):
-            yield chunk
+            outcome = first(row, cols["outcome"])
+            out.add(first(row, cols["number"]), first(row, cols["message_id"]),
+                    first(row, cols["time"]), profile.classify(outcome))
+            if len(out) >= CHUNK:
+                yield out.chunk()
+                out = _Rows()
+        if len(out):
+            yield out.chunk()
     finally:
         book.close()
 
 
 def _parquet(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -284,12 +489,12 @@ def _parquet(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterato
         raise InputError(f"{safe_text(path)}: not a readable Parquet file "
                          f"({safe_text(type(exc).__name__, 40)})") from None
     names = pf.schema_arrow.names
-    table = _Table(path, names, profile)
-    for batch in pf.iter_batches(batch_size=CHUNK):
-        columns = [c.to_pylist() for c in batch.columns]
-        chunk = Chunk()
-        for row in zip(*columns, strict=True):
-            counts.events += 1
-            table.add(chunk, row)
-        if len(chunk):
-            yield chunk
+    _require_columns(path, names, profile)
+    wanted = {n.lower() for n in (*profile.number, *profile.message_id, *profile.time,
+                                  *profile.outcome)}
+    for batch in pf.iter_batches(batch_size=CHUNK,
+                                 columns=[n for n in names if n.lower() in wanted]):
+        table = pa.Table.from_batches([batch])
+        counts.events += table.num_rows
+        if table.num_rows:
+            yield _table_chunk(table, profile, fold_case=True)

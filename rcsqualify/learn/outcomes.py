@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rcsqualify.learn.events import Chunk
 from rcsqualify.learn.profiles import CLASS_NAMES, FAILED, NOT_RCS, OTHER, REACHABLE
@@ -29,24 +30,25 @@ from rcsqualify.numbering.plan import NumberingPlan
 _MILLIS = 1e11
 
 
-def epoch_seconds(values: list[Any]) -> np.ndarray:
+def epoch_seconds(values: pa.Array | list[Any]) -> np.ndarray:
     """Seconds since the epoch (UTC) of each value: ISO 8601 text (with its offset;
     none is UTC), a date-time, or epoch seconds or milliseconds; NaN when none."""
-    n = len(values)
+    text = values if isinstance(values, pa.Array) else pa.array(
+        [None if v is None else str(v) for v in values], pa.string())
+    n = len(text)
     out = np.full(n, np.nan)
-    if not n:
+    if not n or text.null_count == n:
         return out
-    s = pd.Series(values, dtype=object)
-    present = s.notna().to_numpy()
-    if not present.any():
-        return out
-    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    numeric = ~np.isnan(num)
-    out[numeric] = np.where(num[numeric] > _MILLIS, num[numeric] / 1000.0, num[numeric])
-    rest = present & ~numeric
+    numeric = pc.fill_null(pc.match_substring_regex(
+        text, r"^\s*[0-9]+(\.[0-9]+)?\s*$"), False).to_numpy(zero_copy_only=False)
+    if numeric.any():
+        num = pc.cast(pc.utf8_trim_whitespace(text.filter(pa.array(numeric))),
+                      pa.float64()).to_numpy(zero_copy_only=False)
+        out[numeric] = np.where(num > _MILLIS, num / 1000.0, num)
+    rest = ~numeric & text.is_valid().to_numpy(zero_copy_only=False)
     if rest.any():
-        text = s[rest].astype(str)
-        dt = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        s = pd.Series(text.filter(pa.array(rest)).to_numpy(zero_copy_only=False))
+        dt = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
         ns = dt.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
         ns[dt.isna().to_numpy()] = np.nan
         out[rest] = ns / 1e9
@@ -81,21 +83,23 @@ class Reduction:
 
     def add(self, chunk: Chunk) -> None:
         numbers = chunk.numbers
+        given = numbers.is_valid().to_numpy(zero_copy_only=False)
         if self.sent is not None:
-            numbers = list(numbers)
-            for i, (number, mid) in enumerate(zip(numbers, chunk.message_ids,
-                                                  strict=True)):
-                if number is None and mid is not None:
-                    found = self.sent.get(mid)
-                    if found is None:
-                        self.tally.unknown_ids += 1
-                    numbers[i] = found
-        classes = np.asarray(chunk.classes, dtype=np.int8)
+            by_id = np.flatnonzero(~given & chunk.message_ids.is_valid().to_numpy(
+                zero_copy_only=False))
+            if len(by_id):
+                found = [self.sent.get(m) for m in chunk.message_ids.take(
+                    pa.array(by_id)).to_pylist()]
+                self.tally.unknown_ids += sum(f is None for f in found)
+                values = numbers.to_numpy(zero_copy_only=False).astype(object)
+                values[by_id] = found
+                numbers = pa.array(values, pa.string())
+                given = numbers.is_valid().to_numpy(zero_copy_only=False)
+        classes = chunk.classes
         for c, count in enumerate(np.bincount(classes, minlength=len(CLASS_NAMES))):
             self.tally.events[CLASS_NAMES[c]] += int(count)
-        given = np.array([n is not None for n in numbers], dtype=bool)
         self.tally.no_number += int((~given).sum())
-        keys = normalize_numbers(pa.array(numbers, pa.string()), self.plan).key
+        keys = normalize_numbers(numbers, self.plan).key
         valid = keys != 0
         self.tally.invalid += int((given & ~valid).sum())
         when = epoch_seconds(chunk.times)

@@ -54,6 +54,18 @@ class OutcomeProfile:
     classes: dict[str, int]
     decode: str = ""
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field name the profile reads."""
+        return (*self.number, *self.message_id, *self.time, *self.outcome)
+
+    @property
+    def indexes_lists(self) -> bool:
+        """A field name reaches into a JSON list (``a.0.b``): read line by line."""
+        return any(part.isdigit() for path in (*self.number, *self.message_id,
+                                               *self.time, *self.outcome, self.decode)
+                   for part in path.split("."))
+
     def classify(self, value: Any) -> int:
         """The class of one outcome value (OTHER when the profile does not name it)."""
         if value is None:

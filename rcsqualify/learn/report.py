@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rcsqualify.learn.apply import LearnResult
@@ -138,3 +140,25 @@ def render(fmt: str, r: LearnResult) -> str:
     renderers: dict[str, Any] = {"json": to_json, "markdown": to_markdown, "html": to_html}
     text: str = renderers[fmt](r)
     return text
+
+
+def append_history(path: Path, r: LearnResult) -> None:
+    """One line for the run log the HTML report's trend reads (``report/html.py``): the
+    campaign's actual error ratio and what was projected (counts only, no number)."""
+    from rcsqualify import __version__
+    from rcsqualify.files import cannot_write
+
+    p = r.projection or {}
+    line = {"at": datetime.fromtimestamp(r.generated, UTC).isoformat(timespec="seconds"),
+            "version": __version__, "kind": "campaign", "profile": r.profile,
+            "scope": r.scope.get("provider", ""), "messages": r.actual["messages"],
+            "not_rcs": r.actual["not_rcs"],
+            "actual_error_ratio": round(r.actual["error_ratio"], 6),
+            "projected_error_ratio": p.get("error_ratio"),
+            "projected_messages": p.get("messages")}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+    except OSError as exc:
+        raise cannot_write(path, exc) from None

@@ -137,6 +137,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_h": "Trend of the error ratio",
         "trend_one": "Only this run so far: the trend appears from the second run.",
         "trend": "{n} runs before this one; this run: {r}.",
+        "trend_campaign": "campaign",
+        "trend_campaigns": "Orange squares: the actual error ratio of {n} sent campaigns "
+                           "(rcsqualify learn).",
         "notes_h": "Technical notes", "stale": "stale",
         "howto_h": "How to",
         "howto": [
@@ -218,6 +221,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_one": "Seulement cette exécution pour l'instant : l'évolution apparaît "
                      "dès la deuxième.",
         "trend": "{n} exécutions avant celle-ci ; cette exécution : {r}.",
+        "trend_campaign": "campagne",
+        "trend_campaigns": "Carrés orange : le taux d'erreur réel de {n} campagnes "
+                           "envoyées (rcsqualify learn).",
         "notes_h": "Notes techniques", "stale": "données anciennes",
         "howto_h": "Mode d'emploi",
         "howto": [
@@ -345,37 +351,59 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     """The ratio of past runs and of this one, each point dated (in its title and
     under the chart), the threshold as a dashed line."""
     t = TEXT[lang]
-    points = [(str(h.get("at", "")), float(h["error_ratio"])) for h in history
-              if "error_ratio" in h]
-    points.append(((generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-                   s.error_ratio))
-    if len(points) < 2:
+    # past runs and campaigns (the actual ratio ``rcsqualify learn`` measured) in time
+    # order, this run last; a campaign is a square beside the projections' line
+    past = sorted(((str(h.get("at", "")), float(h["error_ratio"]), False) for h in history
+                   if "error_ratio" in h), key=lambda p: _order(p[0]))
+    campaigns = [(str(h.get("at", "")), float(h["actual_error_ratio"]), True)
+                 for h in history if "actual_error_ratio" in h]
+    timeline = [*sorted([*past, *campaigns], key=lambda p: _order(p[0])),
+                ((generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+                 s.error_ratio, False)]
+    points = [(at, v) for at, v, campaign in timeline if not campaign]
+    if len(timeline) < 2:
         return f"<p>{t['trend_one']}</p>"
     width, height = 600, 170
-    top = max(max(v for _, v in points), s.threshold) * 1.15 or 1.0
-    step = (width - 40) / (len(points) - 1)
+    top = max(max(v for _, v, _ in timeline), s.threshold) * 1.15 or 1.0
+    step = (width - 40) / (len(timeline) - 1)
 
     def y(v: float) -> float:
         return height - 14 - (height - 28) * v / top
 
-    path = " ".join(f"{'M' if i == 0 else 'L'}{20 + i * step:.1f},{y(v):.1f}"
-                    for i, (_, v) in enumerate(points))
+    runs = [(i, v) for i, (_, v, campaign) in enumerate(timeline) if not campaign]
+    path = " ".join(f"{'M' if k == 0 else 'L'}{20 + i * step:.1f},{y(v):.1f}"
+                    for k, (i, v) in enumerate(runs))
+    last = len(timeline) - 1
     dots = "".join(
-        f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == len(points) - 1 else 3}"'
-        f' fill="{"#111" if i == len(points) - 1 else "#1d4ed8"}"><title>'
-        f"{_day(at, lang)}: {_ratio(v, lang)}</title></circle>"
-        for i, (at, v) in enumerate(points))
+        (f'<rect x="{20 + i * step - 4:.1f}" y="{y(v) - 4:.1f}" width="8" height="8" '
+         f'fill="#ea580c"><title>{t["trend_campaign"]} {_day(at, lang)}: '
+         f"{_ratio(v, lang)}</title></rect>") if campaign else
+        (f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == last else 3}"'
+         f' fill="{"#111" if i == last else "#1d4ed8"}"><title>'
+         f"{_day(at, lang)}: {_ratio(v, lang)}</title></circle>")
+        for i, (at, v, campaign) in enumerate(timeline))
     ty = y(s.threshold)
     shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
     dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_ratio(v, lang, 1)}</span>'
                     for at, v in shown)
     summary_line = t["trend"].format(n=_int(len(points) - 1, lang), r=_ratio(s.error_ratio, lang))
+    if campaigns:
+        summary_line += " " + t["trend_campaigns"].format(n=_int(len(campaigns), lang))
     return (f'<div class="trend"><svg xmlns="http://www.w3.org/2000/svg" '
             f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="trend">'
             f'<line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#b91c1c" '
             f'stroke-dasharray="5"/><path d="{path}" fill="none" stroke="#1d4ed8" '
             f'stroke-width="2"/>{dots}</svg><div class="dates">{dates}</div></div>'
             f'<p>{summary_line}</p>')
+
+
+def _order(at: str) -> tuple[int, float | str]:
+    """A log's ``at`` for sorting: its instant when it parses, else after them as text."""
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return (1, at)
+    return (0, (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 def read_history(path: Path | None) -> tuple[list[dict[str, Any]], int]:
@@ -398,6 +426,10 @@ def read_history(path: Path | None) -> tuple[list[dict[str, Any]], int]:
         try:
             entry = json.loads(line)
             ratio = entry.get("error_ratio", None) if isinstance(entry, dict) else False
+            key = "error_ratio"
+            if ratio is None and "actual_error_ratio" in entry:  # a campaign (learn)
+                ratio, key = entry["actual_error_ratio"], "actual_error_ratio"
+                entry.pop("error_ratio", None)
             if ratio is None:
                 continue  # a run without a ratio (exit 2)
             if isinstance(ratio, bool) or not math.isfinite(float(ratio)):
@@ -405,7 +437,7 @@ def read_history(path: Path | None) -> tuple[list[dict[str, Any]], int]:
         except (ValueError, TypeError, OverflowError, RecursionError):
             damaged += 1
             continue
-        out.append({**entry, "error_ratio": float(ratio)})
+        out.append({**entry, key: float(ratio)})
     return out, damaged
 
 
