@@ -57,8 +57,10 @@ def report_paths(s: Settings) -> list[tuple[str, str]]:
 
 
 def stdout_reports(s: Settings) -> list[str]:
-    """The options whose report goes to standard output (``-``)."""
-    return [option for option, path in _report_options(s) if path == STDOUT]
+    """The options whose report (or, ``--output -``, the annotated CSV) goes to standard
+    output (``-``)."""
+    return [option for option, path in [("--output", s.output), *_report_options(s)]
+            if path == STDOUT]
 
 
 def check_report_paths(s: Settings) -> None:

@@ -197,8 +197,8 @@ def refuse_overwrites(s: Settings) -> None:
         ("--mnp-profile", s.mnp_profile if (s.mnp_profile or "").endswith(".toml") else None),
         *((f"the file of {name}", ref[5:]) for name, ref in s.credential_refs.items()
           if ref.startswith("file:"))]
-    outputs: list[tuple[str, str | Path | None]] = [("--output", s.output),
-                                                    *report_paths(s)]
+    outputs: list[tuple[str, str | Path | None]] = [
+        ("--output", None if s.output == STDOUT else s.output), *report_paths(s)]
     if s.split_dir:
         outputs += list_paths(s.split_dir)
     refuse_overwrite(inputs, outputs, [("the cache directory", cache_directory(s)),
@@ -500,7 +500,8 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
         if s.output:
-            output_folder(s.output)
+            if s.output != STDOUT:
+                output_folder(s.output)
             write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape,
                             dialect=dialect_choice(s))
         if s.split_dir:

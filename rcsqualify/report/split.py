@@ -39,11 +39,8 @@ The user's files (CONTRACT §11):
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +62,8 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
 from rcsqualify.report.writers import (
+    XLSX_MAX_ROWS,
+    TextSheet,
     annotated_batches,
     csv_dialect,
     escape_batch,
@@ -78,13 +77,10 @@ _LIST_OF_STATUS = {
     Status.NOT_RCS: "not_rcs", Status.UNVERIFIED: "unverified",
     Status.INVALID: "remove", Status.NOT_MOBILE: "remove",
 }
-XLSX_MAX_ROWS = 1_048_575
 MANIFEST = ".rcsqualify-lists.json"
 MANIFEST_MAX_BYTES = 1 << 20
 #: The list directory's lock: one run at a time writes its lists (``check`` and ``refresh``).
 LISTS_LOCK = ".rcsqualify-refresh.lock"
-#: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
-_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 #: with a second route (``--other-route``): the other operators' mobiles RBM reaches,
@@ -188,7 +184,7 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
     delimiter, bom = csv_dialect(dialect, source)
     sinks: list[pa.NativeFile] = []
     escape_columns = len(source.output_columns) if csv_escape else 0
-    sheets = {name: _TextSheet(name) for name in lists
+    sheets = {name: TextSheet(name) for name in lists
               if xlsx and counts[name] <= XLSX_MAX_ROWS}
     tmp_paths: dict[str, Path] = {}
     xlsx_tmp: dict[str, Path] = {}
@@ -293,68 +289,3 @@ def _remove_stale(directory: Path, before: dict[str, Any], written: list[str]) -
         with contextlib.suppress(OSError):
             if _stamp(path) == stamp:
                 path.unlink()
-
-
-@contextlib.contextmanager
-def _as_write_error() -> Iterator[None]:
-    """openpyxl streams each sheet to a temporary file as rows come: with lxml its
-    writer reports a full disk as ``SerialisationError``, not ``OSError``. Any failure
-    of that writing is a write error (our cells are plain text already)."""
-    try:
-        yield
-    except OSError:
-        raise
-    except Exception as exc:
-        raise OSError(errno.EIO, f"the .xlsx list could not be written "
-                      f"({type(exc).__name__}: a full disk?)") from exc
-
-
-class _TextSheet:
-    """One list as a write-only workbook whose every cell is text (never a number or a
-    formula); control characters XLSX cannot hold are removed and counted."""
-
-    def __init__(self, name: str) -> None:
-        import openpyxl
-
-        self.workbook = openpyxl.Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet(name)
-        self.cleaned = 0
-
-    def _cell(self, value: str | None) -> Any:
-        from openpyxl.cell import WriteOnlyCell
-
-        if value is None:
-            return None
-        if _XLSX_ILLEGAL.search(value):
-            value = _XLSX_ILLEGAL.sub("", value)
-            self.cleaned += 1
-        cell = WriteOnlyCell(self.sheet, value=value)
-        cell.data_type = "s"  # text even for "+33…" or "=…"
-        return cell
-
-    def append_row(self, values: list[str | None]) -> None:
-        cells = [self._cell(v) for v in values]
-        with _as_write_error():
-            self.sheet.append(cells)
-
-    def append_batch(self, batch: pa.RecordBatch) -> None:
-        columns = [c.to_pylist() for c in batch.columns]
-        for row in zip(*columns, strict=True):
-            self.append_row(list(row))
-
-    def save(self, path: Path) -> None:
-        with _as_write_error():
-            self.workbook.save(path)
-
-    def discard(self) -> None:
-        """After a failure (a full disk): end openpyxl's row writers now and remove the
-        temporary file it streams the rows to (personal data). Left to the garbage
-        collector, the writers printed "Exception ignored" tracebacks."""
-        writer = getattr(self.sheet, "_writer", None)
-        for generator in (getattr(self.sheet, "_rows", None), getattr(writer, "xf", None)):
-            if generator is not None:
-                with contextlib.suppress(Exception):
-                    generator.close()
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.cleanup()

@@ -20,8 +20,13 @@ data). NDJSON and Parquet outputs are never escaped: nothing evaluates them.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,9 +41,15 @@ from rcsqualify.pipeline import CheckResult
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, ROUTES, SOURCES, STATUSES
 
 ANNOTATION_COLUMNS = list(VERDICT_COLUMNS)
+#: rows of an XLSX sheet, its header row aside
+XLSX_MAX_ROWS = 1_048_575
+#: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: ``--output -``: the annotated CSV streamed to standard output
+STDOUT = "-"
 RCS_LABELS = ("", "yes", "no", "error", "", "not_listed", "no")  # 6: no chatbot feature
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson",
-                  ".parquet": "parquet"}
+                  ".parquet": "parquet", ".xlsx": "xlsx"}
 
 
 #: ``--csv-dialect`` (issue #26 item 5): delimiter and whether a UTF-8 byte-order mark
@@ -68,9 +79,12 @@ def open_csv_sink(path: str | Path, bom: bool) -> pa.NativeFile:
 
 
 def output_format(path: str) -> str:
+    if path == STDOUT:
+        return "csv"
     fmt = OUTPUT_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise InputError(f"--output {path}: use a .csv, .ndjson or .parquet file name")
+        raise InputError(f"--output {path}: use a .csv, .xlsx, .ndjson or .parquet file "
+                         "name, or - for standard output")
     return fmt
 
 
@@ -222,6 +236,9 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
     fmt = output_format(path)
     if Path(path).suffix.lower() == ".tsv":
         delimiter = "\t"
+    if path == STDOUT:
+        return _csv_to_stdout(batches, delimiter=delimiter, escape_columns=escape_columns,
+                              bom=bom)
     rows = 0
     with atomic_write(path) as tmp:
         first = next(batches, None)
@@ -237,6 +254,8 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
                 for b in _chain(first, batches):
                     w.write_batch(escape_batch(b, escape_columns) if escape_columns else b)
                     rows += b.num_rows
+        elif fmt == "xlsx":
+            rows = _write_xlsx(tmp, path, _chain(first, batches))
         elif fmt == "parquet":
             import pyarrow.parquet as pq  # imported for a Parquet output only
 
@@ -254,6 +273,56 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
     return rows
 
 
+def _csv_to_stdout(batches: Iterator[pa.RecordBatch], *, delimiter: str,
+                   escape_columns: int, bom: bool) -> int:
+    """``--output -``: the annotated CSV written to standard output batch by batch
+    (csvkit's way: a pipe gets rows as they are made, memory stays bounded). Text goes
+    through ``sys.stdout``, so the CI guard (``textsafe.CommandGuard``) sees every
+    line: a cell cannot start a workflow command."""
+    import io
+
+    rows = 0
+    header = True
+    out = sys.stdout
+    if bom:
+        out.write("\ufeff")
+    for batch in batches:
+        safe = escape_batch(batch, escape_columns) if escape_columns else batch
+        buffer = io.BytesIO()
+        pacsv.write_csv(safe, buffer, write_options=pacsv.WriteOptions(
+            delimiter=delimiter, quoting_style="needed", include_header=header))
+        header = False
+        out.write(buffer.getvalue().decode("utf-8"))
+        rows += batch.num_rows
+    if header:  # no batch at all: nothing to write, as a file would be empty
+        return 0
+    out.flush()
+    return rows
+
+
+def _write_xlsx(tmp: Path, path: str, batches: Iterator[pa.RecordBatch]) -> int:
+    """One sheet: the header, then every row, every cell text (as read: a phone number
+    stays ``06…``, never a number or a formula); more rows than a sheet holds is exit 2,
+    nothing written."""
+    sheet = TextSheet("rcsqualify")
+    rows = 0
+    try:
+        for batch in batches:
+            if rows == 0:
+                sheet.append_row(batch.schema.names)
+            rows += batch.num_rows
+            if rows > XLSX_MAX_ROWS:
+                raise InputError(f"--output {path}: more rows than an Excel sheet holds "
+                                 f"({XLSX_MAX_ROWS:,} and the header); write a .csv or "
+                                 ".parquet file instead")
+            sheet.append_batch(batch)
+        sheet.save(tmp)
+    except BaseException:
+        sheet.discard()
+        raise
+    return rows
+
+
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield first
     yield from rest
@@ -263,6 +332,75 @@ def write_annotated(path: str, source: ContactSource, result: CheckResult,
                     plan: NumberingPlan, *, csv_escape: bool = True,
                     dialect: str | None = None) -> int:
     delimiter, bom = csv_dialect(dialect, source)
+    if path == STDOUT and dialect is None:
+        bom = False  # a pipe: a BOM only when the Excel dialect is asked for by name
     return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter,
                          escape_columns=len(source.output_columns) if csv_escape else 0,
                          bom=bom)
+
+
+@contextlib.contextmanager
+def as_write_error() -> Iterator[None]:
+    """openpyxl streams each sheet to a temporary file as rows come: with lxml its
+    writer reports a full disk as ``SerialisationError``, not ``OSError``. Any failure
+    of that writing is a write error (our cells are plain text already)."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(errno.EIO, f"the .xlsx file could not be written "
+                      f"({type(exc).__name__}: a full disk?)") from exc
+
+
+class TextSheet:
+    """One sheet of a write-only workbook whose every cell is text (never a number or a
+    formula), streamed to a temporary file as rows come (openpyxl's write-only mode:
+    memory stays bounded); control characters XLSX cannot hold are removed and
+    counted. The ``--split-xlsx`` lists and an ``.xlsx`` annotated output."""
+
+    def __init__(self, name: str) -> None:
+        import openpyxl
+
+        self.workbook = openpyxl.Workbook(write_only=True)
+        self.sheet = self.workbook.create_sheet(name)
+        self.cleaned = 0
+
+    def _cell(self, value: str | None) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        if value is None:
+            return None
+        if _XLSX_ILLEGAL.search(value):
+            value = _XLSX_ILLEGAL.sub("", value)
+            self.cleaned += 1
+        cell = WriteOnlyCell(self.sheet, value=value)
+        cell.data_type = "s"  # text even for "+33…" or "=…"
+        return cell
+
+    def append_row(self, values: list[str | None]) -> None:
+        cells = [self._cell(v) for v in values]
+        with as_write_error():
+            self.sheet.append(cells)
+
+    def append_batch(self, batch: pa.RecordBatch) -> None:
+        columns = [c.to_pylist() for c in batch.columns]
+        for row in zip(*columns, strict=True):
+            self.append_row(list(row))
+
+    def save(self, path: Path) -> None:
+        with as_write_error():
+            self.workbook.save(path)
+
+    def discard(self) -> None:
+        """After a failure (a full disk): end openpyxl's row writers now and remove the
+        temporary file it streams the rows to (personal data). Left to the garbage
+        collector, the writers printed "Exception ignored" tracebacks."""
+        writer = getattr(self.sheet, "_writer", None)
+        for generator in (getattr(self.sheet, "_rows", None), getattr(writer, "xf", None)):
+            if generator is not None:
+                with contextlib.suppress(Exception):
+                    generator.close()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()
