@@ -44,16 +44,14 @@ from rcsqualify.contacts.grouping import (
     group_contacts,
     rank_values,
 )
+from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.normalize import Normalized
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import (
     CheckResult,
-    Distinct,
-    Progress,
     RowResult,
-    apply_sources,
     distinct_numbers,
     normalized_columns,
     run_check,

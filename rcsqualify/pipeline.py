@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -21,6 +21,7 @@ import numpy as np
 
 from rcsqualify.contacts import ContactSource
 from rcsqualify.contacts.choice import ContactResult
+from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.numbering.buffers import int_array
 from rcsqualify.numbering.normalize import Normalized, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
@@ -44,22 +45,6 @@ from rcsqualify.verdict import (
 if TYPE_CHECKING:  # the HTTP stack (httpx, tenacity, diskcache) only for remote checks
     from rcsqualify.capability.interface import CapabilityProvider
     from rcsqualify.sample_auto import AutoSample
-
-
-@dataclass
-class Distinct:
-    """Per distinct valid number: what was learned about it."""
-
-    key: np.ndarray  # int64 E.164 digits, sorted
-    block: np.ndarray  # int32
-    kind: np.ndarray  # uint8
-    operator: np.ndarray  # object: ARCEP code ("" for non-mobiles)
-    source: np.ndarray  # uint8 SOURCES code
-    rcs: np.ndarray  # uint8 RCS_* code
-    reason: np.ndarray  # uint8 final reason
-    first_row: np.ndarray  # int64: the first input row carrying the number
-    #: the plan's range holder of each block (``NumberingPlan.block_operator``)
-    block_operator: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
 
 
 @dataclass
@@ -97,7 +82,6 @@ class CheckResult:
     contacts: ContactResult | None = None
 
 
-Progress = Callable[[str, int, int | None], None]
 T = TypeVar("T")
 
 
@@ -358,33 +342,6 @@ def _spread(per_number: np.ndarray, distinct_index: np.ndarray, out: np.ndarray)
         index = distinct_index[lo:lo + _SLICE]
         rows = np.flatnonzero(index >= 0)
         out[lo + rows] = per_number[index[rows]]
-
-
-def apply_sources(distinct: Distinct, sources: Sequence[OperatorSource],
-                  pending: np.ndarray) -> np.ndarray:
-    """Ask ``sources`` in order about the ``pending`` numbers (first answer wins);
-    returns what is still pending."""
-    for src in sources:
-        if not pending.any():
-            break
-        idx = np.flatnonzero(pending)
-        answers = src.lookup(distinct.key[idx])
-        hit = answers != ""
-        distinct.operator[idx[hit]] = answers[hit]
-        distinct.source[idx[hit]] = SOURCE[src.label]
-        pending[idx[hit]] = False
-    return pending
-
-
-def settle_operator(d: Distinct, i: int, code: str, label: str) -> None:
-    """Number ``i``'s operator from a per-number source's answer: the code, or "" (the
-    service does not know the number) for the range holder."""
-    if code == "":
-        d.operator[i] = d.block_operator[d.block[i]]
-        d.source[i] = SOURCE["range"]
-    else:
-        d.operator[i] = code
-        d.source[i] = SOURCE[label]
 
 
 def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:

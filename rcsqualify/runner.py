@@ -223,7 +223,7 @@ def cache_directory(s: Settings) -> Path | None:
     if not s.remote or s.no_cache:
         return None  # an offline run opens no cache (and imports none of it)
     from rcsqualify.remote.cache import default_cache_dir
-    from rcsqualify.remote.store import is_redis_url
+    from rcsqualify.remote.redis_conn import is_redis_url
 
     if is_redis_url(s.cache_url):
         return None

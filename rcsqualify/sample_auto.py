@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rcsqualify.pipeline import Distinct, Progress, apply_sources, settle_operator
+from rcsqualify.distinct import Distinct, Progress, apply_sources, settle_operator
 from rcsqualify.remote.keys import E164Numbers, siphash24
 from rcsqualify.remote.workers import gather_or_cancel
 from rcsqualify.sequential import SequentialGate

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rcsqualify.capability.interface import CapabilityProvider, Tally, ask_order
+from rcsqualify.distinct import Distinct, Progress, apply_sources, settle_operator
 from rcsqualify.operators.interface import OperatorSource
-from rcsqualify.pipeline import Distinct, Progress, apply_sources, settle_operator
 from rcsqualify.remote.keys import E164Numbers
 from rcsqualify.remote.workers import gather_or_cancel, run_all
 from rcsqualify.verdict import KIND, OPERATOR_ERROR, OPERATOR_UNASSIGNED, RCS_UNKNOWN

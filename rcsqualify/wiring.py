@@ -40,7 +40,7 @@ def make_quota(s: Settings) -> QuotaStore:
     object, passed to every provider factory: it fails on its own (CONTRACT §10), a
     quota store lost mid-run leaving the cache as it is (``QuotaStore.lost``)."""
     from rcsqualify.remote.pacing import QuotaStore
-    from rcsqualify.remote.store import is_redis_url
+    from rcsqualify.remote.redis_conn import is_redis_url
 
     quota_url = s.quota_store or (s.cache_url if is_redis_url(s.cache_url) else None)
     if quota_url and not is_redis_url(quota_url):

@@ -231,7 +231,7 @@ def test_a_layout_2_store_is_upgraded_and_its_answers_move_to_the_new_keys(
     under the new key by a batch read, forgotten by ``cache forget`` wherever they are."""
     import numpy as np
 
-    from rcsqualify.remote.store import LEGACY
+    from rcsqualify.remote.layout import LEGACY
 
     cache = opened(where, tmp_path)
     ns = cache.scope(BOTHUB)

@@ -1,7 +1,11 @@
 """The layers hold (issue #11): every import in the package, top-level or inside a
 function, goes down the data flow, never up; no private name crosses a module; the
-emulator imports no client code. Read from the source with ``ast``, so it runs in the
-test suite (and therefore in .ci/run) with nothing to install."""
+emulator imports no client code; no module of the package is in an import cycle, even
+one closed by a function-level or ``TYPE_CHECKING`` import (issue #24: the layers allow
+imports within a layer, so they alone saw neither ``pacing`` ↔ ``store`` nor
+``pipeline`` ↔ ``stages``); every module belongs to a layer. Read from the source with
+``ast``, so it runs in the test suite (and therefore in .ci/run) with nothing to
+install."""
 
 from __future__ import annotations
 
@@ -14,18 +18,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rcsqualify"
 
 #: lowest first; a module may import from its own layer and the ones before it
 LAYERS: list[tuple[str, ...]] = [
-    ("rcsqualify", "rcsqualify.errors", "rcsqualify.verdict",
-     "rcsqualify.textsafe", "rcsqualify.masking", "rcsqualify.bulkwindow", "rcsqualify.files",
+    ("rcsqualify", "rcsqualify.errors", "rcsqualify.verdict", "rcsqualify.textsafe",
+     "rcsqualify.masking", "rcsqualify.bulkwindow", "rcsqualify.files",
      "rcsqualify.sequential"),
     ("rcsqualify.numbering", "rcsqualify.remote"),
     ("rcsqualify.contacts", "rcsqualify.xls"),
     ("rcsqualify.operators",),
     ("rcsqualify.capability",),
+    ("rcsqualify.distinct",),
     ("rcsqualify.pipeline", "rcsqualify.stages", "rcsqualify.sample_auto",
      "rcsqualify.contact_check"),
     ("rcsqualify.report",),
-    ("rcsqualify.settings", "rcsqualify.wiring", "rcsqualify.runner", "rcsqualify.refresh",
-     "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
+    ("rcsqualify.settings", "rcsqualify.config", "rcsqualify.wiring", "rcsqualify.runner",
+     "rcsqualify.refresh", "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
      "rcsqualify.providers"),
     ("rcsqualify.cli", "rcsqualify.__main__"),
 ]
@@ -34,8 +39,8 @@ LAYERS: list[tuple[str, ...]] = [
 EMULATOR_ALLOWED = ("rcsqualify.bulkwindow", "rcsqualify.emulator", "rcsqualify")
 
 
-def module_name(path: Path) -> str:
-    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
+    rel = path.relative_to(root).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -43,20 +48,23 @@ def module_name(path: Path) -> str:
 
 
 def layer_of(module: str) -> int | None:
+    """The layer of ``module``: its longest prefix in LAYERS. ``rcsqualify`` itself is
+    only the package's ``__init__``, never a prefix (else every module had a layer)."""
     best: tuple[int, int] | None = None
     for i, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (
+            if (module == prefix or (prefix != "rcsqualify"
+                                     and module.startswith(prefix + "."))) and (
                     best is None or len(prefix) > best[1]):
                 best = (i, len(prefix))
     return best[0] if best else None
 
 
-def imports(path: Path) -> list[tuple[int, str, list[str]]]:
+def imports(path: Path, root: Path = PACKAGE.parent) -> list[tuple[int, str, list[str]]]:
     """(line, imported module, imported names) for every rcsqualify import."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" \
-        else module_name(path)
+    package = module_name(path, root).rsplit(".", 1)[0] if path.name != "__init__.py" \
+        else module_name(path, root)
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -73,6 +81,104 @@ def imports(path: Path) -> list[tuple[int, str, list[str]]]:
 
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+def import_graph(paths: list[Path], root: Path = PACKAGE.parent
+                 ) -> dict[str, dict[str, int]]:
+    """module → {module it imports: the first line doing so}, for every import of the
+    package anywhere in a file (top level, functions, ``TYPE_CHECKING``).
+    ``from rcsqualify.remote import store`` is an import of ``rcsqualify.remote.store``;
+    a name that is not a module is an import of the module that holds it."""
+    names = {module_name(p, root) for p in paths}
+    graph: dict[str, dict[str, int]] = {}
+    for path in paths:
+        me = module_name(path, root)
+        edges = graph.setdefault(me, {})
+        for line, target, imported in imports(path, root):
+            for name in imported or [""]:
+                module = f"{target}.{name}" if f"{target}.{name}" in names else target
+                while module not in names and "." in module:
+                    module = module.rsplit(".", 1)[0]
+                if module in names and module != me:
+                    edges.setdefault(module, line)
+    return graph
+
+
+def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, {})))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def describe(graph: dict[str, dict[str, int]], component: list[str]) -> str:
+    return "; ".join(f"{a} line {line} imports {b}" for a in component
+                     for b, line in sorted(graph[a].items()) if b in component)
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph(MODULES)
+    assert [describe(graph, c) for c in cycles(graph)] == []
+
+
+def test_the_cycle_check_sees_function_level_and_type_checking_imports(
+        tmp_path: Path) -> None:
+    """The check itself: a cycle closed only inside a function, or only under
+    ``TYPE_CHECKING``, is found (the two cycles of issue #24 were closed so)."""
+    package = tmp_path / "rcsqualify"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from rcsqualify.b import x\n")
+    (package / "b.py").write_text("def f():\n    from rcsqualify import a\n")
+    (package / "c.py").write_text("from typing import TYPE_CHECKING\n"
+                                  "if TYPE_CHECKING:\n    from rcsqualify.d import y\n")
+    (package / "d.py").write_text("from rcsqualify.c import z\n")
+    (package / "e.py").write_text("from rcsqualify.a import x\n")
+    graph = import_graph(sorted(package.rglob("*.py")), tmp_path)
+    assert cycles(graph) == [["rcsqualify.a", "rcsqualify.b"],
+                             ["rcsqualify.c", "rcsqualify.d"]]
+
+
+def test_a_top_level_module_outside_every_layer_is_found() -> None:
+    """``rcsqualify`` is the package's ``__init__`` only: it gives no module a layer."""
+    assert layer_of("rcsqualify") == 0
+    assert layer_of("rcsqualify.no_such_module") is None
+    assert layer_of("rcsqualify.remote.no_such_module") == layer_of("rcsqualify.remote")
 
 
 def test_every_module_has_a_layer() -> None:

@@ -234,7 +234,7 @@ class SlowFirstProvider:
 def test_outcomes_enter_the_bound_in_draw_order_not_completion_order() -> None:
     """Answers completing out of order are held back: the run stops exactly where a gate
     fed in draw order stops, whatever order the answers arrived in."""
-    from rcsqualify.pipeline import Distinct
+    from rcsqualify.distinct import Distinct
     from rcsqualify.sample_auto import AutoSample, sample_auto
     from rcsqualify.sequential import SequentialGate
     from rcsqualify.verdict import KIND, RCS_UNKNOWN

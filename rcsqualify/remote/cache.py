@@ -62,14 +62,14 @@ from rcsqualify.remote.cachekey import (
     settle_key,
 )
 from rcsqualify.remote.keys import E164Numbers, KeyMaker, e164_keys
+from rcsqualify.remote.layout import LEGACY
+from rcsqualify.remote.redis_conn import is_redis_url
 from rcsqualify.remote.store import (
     DIGEST_BYTES,
-    LEGACY,
     SECRET_BYTES,
     AnswerStore,
     Entries,
     digest_fields,
-    is_redis_url,
     load_or_create_secret,
 )
 from rcsqualify.remote.store_directory import DirectoryStore

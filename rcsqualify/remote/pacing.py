@@ -67,9 +67,6 @@ from typing import Any, Protocol
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-#: the layout version of what rcsqualify keeps (remote/store.py checks it; 3: keys by
-#: SipHash, remote/keys.py)
-LAYOUT = "3"
 #: the longest pause any rcsqualify sets (--throttle-pause and --max-pause ≤ 1 day)
 MAX_PAUSE_EVER = 86_400.0
 #: a stored "next slot" or "pause end" further than this ahead of now is stale: no
@@ -568,7 +565,7 @@ class QuotaStore:
         self.schedules: list[RedisSchedule] = []
         if url:
             from rcsqualify.errors import ConfigurationError
-            from rcsqualify.remote.store import (
+            from rcsqualify.remote.redis_conn import (
                 redis_client,
                 redis_eviction_warning,
                 redis_host,
@@ -610,7 +607,7 @@ class QuotaStore:
 
     def lost_message(self) -> str:
         """What the run says when the shared schedule was lost (terminal and report)."""
-        from rcsqualify.remote.store import redis_host
+        from rcsqualify.remote.redis_conn import redis_host
 
         return (f"quota no longer shared across hosts: the quota store (Redis at "
                 f"{redis_host(self.url or '')}) failed mid-run ({self.lost}); this "

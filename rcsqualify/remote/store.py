@@ -9,7 +9,9 @@ Python object per number.
 
 The directory store is ``remote/store_directory.py``, the Redis one
 ``remote/store_redis.py``; this module holds what both share (the interface,
-the layout and secret, the search of sorted digests, a process's view of a space).
+the secret, the search of sorted digests, a process's view of a space). The layout
+version is ``remote/layout.py``, the Redis connection ``remote/redis_conn.py`` (the quota
+schedule uses them too).
 
 Both stores refuse a layout version they do not know (exit 2, the version found).
 Layout 2 keyed answers by HMAC-SHA256 of the number; layout 3 by two SipHash-2-4,
@@ -30,14 +32,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
-from rcsqualify.remote.pacing import LAYOUT  # the layout this version reads and writes
-from rcsqualify.textsafe import safe_text
 
 SECRET_BYTES = 32
 #: the key stored inside a directory cache (remote/cachekey.py: better kept elsewhere)
@@ -46,11 +45,6 @@ DIGEST_BYTES = 16
 #: merge the small batches of a space once there are more than this many
 MERGE_SMALL = 64
 SMALL_BATCH = 10_000
-REDIS_PREFIX = "rcsq:"
-#: the prefix of a space written with layout 2's keys (HMAC-SHA256), kept after upgrade
-LEGACY = "v2|"
-#: layouts a store is upgraded from when opened
-UPGRADABLE = ("2",)
 
 #: answers of one space: (answer code per key, -1 when none; the codes' answers;
 #: learned_at per key, NaN when none)
@@ -66,143 +60,6 @@ class Entries(NamedTuple):
     answers: np.ndarray  # objects (str)
     learned: np.ndarray  # float64, epoch seconds
     expires: np.ndarray  # float64: learned + the freshness when written
-
-
-def is_redis_url(url: str | None) -> bool:
-    return bool(url) and str(url).split("://", 1)[0].lower() in ("redis", "rediss")
-
-
-def redis_host(url: str) -> str:
-    """``host:port/db`` of a Redis URL: what messages name (never a user or password). A
-    URL that does not parse (port 99999, ``[::1:1``) is exit 2, naming no part of it."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "localhost"
-        port = parts.port or 6379
-    except ValueError as exc:
-        raise ConfigurationError(f"not a valid Redis URL (--cache-url, --quota-store): "
-                                 f"{exc}; expected redis://host:port/db (rediss:// for TLS)"
-                                 ) from None
-    return f"{host}:{port}{parts.path if parts.path not in ('', '/') else ''}"
-
-
-def mask_redis_url(url: str) -> str:
-    host = redis_host(url)  # first: a URL that does not parse is refused there
-    parts = urlsplit(url)
-    user = f"{unquote(parts.username)}:***@" if parts.username else (
-        "***@" if parts.password else "")
-    return f"{parts.scheme}://{user}{host}"
-
-
-def redis_client(url: str) -> Any:
-    """A connected client for ``url`` (password from the URL or, better,
-    ``RCSQUALIFY_REDIS_PASSWORD``); one line naming the host when it cannot be used."""
-    try:
-        import redis
-    except ImportError:
-        raise ConfigurationError(
-            f"{mask_redis_url(url)} needs the Redis client library: "
-            "pip install 'rcsqualify[redis]'") from None
-    password = os.environ.get("RCSQUALIFY_REDIS_PASSWORD") or None
-    kwargs: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0,
-                              "retry_on_timeout": False}
-    if password is not None:
-        kwargs["password"] = password
-
-    def refused() -> ConfigurationError:
-        return ConfigurationError(f"the Redis at {redis_host(url)} refused the credentials "
-                                  "(RCSQUALIFY_REDIS_PASSWORD or the URL's password)")
-
-    try:
-        client = redis.Redis.from_url(url, **kwargs)
-        client.ping()
-    except redis.exceptions.AuthenticationError:
-        raise refused() from None
-    except redis.exceptions.ResponseError as exc:
-        text = str(exc)
-        if "NOAUTH" in text or "WRONGPASS" in text or "auth" in text.lower():
-            raise refused() from None
-        raise ConfigurationError(f"the Redis at {redis_host(url)}: "
-                                 f"{safe_text(text, 120)}") from None
-    except (redis.exceptions.RedisError, OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot reach the Redis at {redis_host(url)}: "
-                                 f"{safe_text(type(exc).__name__ + ': ' + str(exc), 160)}"
-                                 ) from None
-    return client
-
-
-#: layout 2 → 3 in Redis, atomically (hosts starting at once upgrade it once): every
-#: space's hashes renamed to its LEGACY space (their expiry kept), then the version
-_UPGRADE = """
-local found = redis.call('GET', KEYS[1])
-if found ~= ARGV[1] then return found end
-for _, space in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if string.sub(space, 1, #ARGV[3]) ~= ARGV[3] then
-    for b = 0, 255 do
-      local old = ARGV[4] .. 'a:' .. space .. ':' .. string.format('%02x', b)
-      if redis.call('EXISTS', old) == 1 then
-        redis.call('RENAME', old, ARGV[4] .. 'a:' .. ARGV[3] .. space .. ':' ..
-                   string.format('%02x', b))
-      end
-    end
-    redis.call('SREM', KEYS[2], space)
-    redis.call('SADD', KEYS[2], ARGV[3] .. space)
-  end
-end
-redis.call('SET', KEYS[1], ARGV[2])
-return ARGV[2]
-"""
-
-
-def redis_layout(client: Any, host: str) -> None:
-    """Claim a fresh Redis for this layout, upgrade one of layout 2, refuse any other
-    (exit 2, the version found). A read-only replica, or an ACL user without the
-    commands rcsqualify runs (scripts: EVAL/EVALSHA), is one line, exit 2."""
-    import redis
-
-    p = REDIS_PREFIX
-    try:
-        client.set(f"{p}layout", LAYOUT, nx=True)
-        found = client.eval(_UPGRADE, 2, f"{p}layout", f"{p}spaces", UPGRADABLE[0], LAYOUT,
-                            LEGACY, p)
-    except redis.exceptions.ReadOnlyError:
-        raise ConfigurationError(
-            f"the Redis at {host} is a read-only replica: rcsqualify writes its answers "
-            "and quota schedule there; give the primary's URL") from None
-    except redis.exceptions.NoPermissionError as exc:
-        raise ConfigurationError(
-            f"the Redis at {host} refused a command to this user ({safe_text(exc, 100)}): "
-            "its ACL must allow GET, SET, HSET, HMGET, EXPIRE, ZADD/ZRANGE and the "
-            "scripts (EVAL, EVALSHA, SCRIPT LOAD) on the rcsq:* keys") from None
-    check_layout(text_of(found), f"the Redis at {host}")
-
-
-def redis_eviction_warning(client: Any, host: str) -> str | None:
-    """A warning when the Redis may evict keys (``maxmemory`` set with a policy other
-    than ``noeviction``): answers, the shared pause and the cache key would vanish
-    silently. Nothing when the server refuses ``CONFIG GET`` (managed services, ACL):
-    nothing is known then."""
-    import redis
-
-    try:
-        config = client.config_get("maxmemory*")
-    except (redis.exceptions.RedisError, OSError):
-        return None
-    policy = text_of(config.get("maxmemory-policy") or config.get(b"maxmemory-policy"))
-    limit = text_of(config.get("maxmemory") or config.get(b"maxmemory")) or "0"
-    if not policy or policy == "noeviction" or limit.strip() == "0":
-        return None
-    return (f"the Redis at {host} evicts keys when full (maxmemory-policy "
-            f"{safe_text(policy, 40)}): answers, the shared 429 pause and the cache key "
-            "can vanish without a word; use maxmemory-policy noeviction, or a Redis "
-            "dedicated to rcsqualify")
-
-
-def check_layout(found: str | None, where: str) -> None:
-    if found is not None and found != LAYOUT and found not in UPGRADABLE:
-        raise ConfigurationError(
-            f"{where} has cache layout version {safe_text(found, 20)}; this rcsqualify "
-            f"reads layout {LAYOUT}: use the rcsqualify that wrote it, or another cache")
 
 
 def load_or_create_secret(directory: Path) -> bytes:
@@ -384,13 +241,6 @@ def as_digests(digests: np.ndarray | list[bytes]) -> np.ndarray:
 def digest_fields(digests: np.ndarray) -> list[bytes]:
     """The 16-byte strings of ``(n, 2)`` digests (dict keys, hash fields)."""
     return list(np.ascontiguousarray(digests, "<u8").view("V16").ravel().tolist())
-
-
-def text_of(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
-
 
 
 #: entries written since a view was read above which it is read again whole

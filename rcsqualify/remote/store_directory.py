@@ -27,14 +27,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rcsqualify.remote.pacing import LAYOUT
+from rcsqualify.remote.layout import LAYOUT, LEGACY, UPGRADABLE, check_layout
 from rcsqualify.remote.store import (
     DIGEST_BYTES,
-    LEGACY,
     MERGE_SMALL,
     SECRET_FILE,
     SMALL_BATCH,
-    UPGRADABLE,
     VIEW_OVERLAY_MAX,
     AnswerStore,
     Entries,
@@ -43,7 +41,6 @@ from rcsqualify.remote.store import (
     SpaceView,
     answer_codes,
     as_digests,
-    check_layout,
     find_sorted,
     load_or_create_secret,
     newest_entries,

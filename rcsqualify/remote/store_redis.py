@@ -32,11 +32,19 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.remote.layout import LEGACY
+from rcsqualify.remote.redis_conn import (
+    REDIS_PREFIX,
+    mask_redis_url,
+    redis_client,
+    redis_eviction_warning,
+    redis_host,
+    redis_layout,
+    text_of,
+)
 from rcsqualify.remote.store import (
     DIGEST_BYTES,
-    LEGACY,
     MERGE_SMALL,
-    REDIS_PREFIX,
     SECRET_BYTES,
     SMALL_BATCH,
     VIEW_OVERLAY_MAX,
@@ -49,13 +57,7 @@ from rcsqualify.remote.store import (
     as_digests,
     digest_fields,
     find_sorted,
-    mask_redis_url,
     newest_entries,
-    redis_client,
-    redis_eviction_warning,
-    redis_host,
-    redis_layout,
-    text_of,
 )
 from rcsqualify.textsafe import safe_text
 

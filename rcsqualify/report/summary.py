@@ -19,9 +19,10 @@ import numpy as np
 
 from rcsqualify import __version__, dependency_version
 from rcsqualify.contacts.choice import first_of_each
+from rcsqualify.distinct import Distinct
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
-from rcsqualify.pipeline import CheckResult, Distinct
+from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.masking import mask_cell
 from rcsqualify.report.routes import routes_block
 from rcsqualify.verdict import (
