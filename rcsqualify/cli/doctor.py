@@ -237,7 +237,7 @@ def _mnp_credentials(doc: Doctor) -> None:
 def check_cache(doc: Doctor) -> None:
     from rcsqualify.remote.cache import LookupCache, default_cache_dir
     from rcsqualify.remote.cachekey import given_key, in_ci
-    from rcsqualify.remote.store import is_redis_url
+    from rcsqualify.remote.redis_conn import is_redis_url
     from rcsqualify.wiring import cache_key_options
 
     s = doc.settings
@@ -284,7 +284,7 @@ def check_cache(doc: Doctor) -> None:
 
 
 def check_quota(doc: Doctor) -> None:
-    from rcsqualify.remote.store import is_redis_url
+    from rcsqualify.remote.redis_conn import is_redis_url
 
     s = doc.settings
     url = s.quota_store or (s.cache_url if is_redis_url(s.cache_url) else None)

@@ -165,7 +165,10 @@ def new_config_text(current: str | None, name: str, table: str, force: bool,
 def _check_written(text: str, path: Path, name: str) -> None:
     """Read the new file exactly as ``check`` will (every key, references, paths
     relative to the file) before it replaces the old one."""
-    from rcsqualify.cli.reference import root_command
+    import typer.main
+
+    from rcsqualify.cli import check as registered  # noqa: F401  (check's options)
+    from rcsqualify.cli.base import app
     from rcsqualify.config import load_profile, option_params
     from rcsqualify.files import remove_temporaries, temporary_file
 
@@ -173,7 +176,10 @@ def _check_written(text: str, path: Path, name: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        load_profile(tmp, name, option_params(root_command().commands["check"]))
+        # check's options from its own module: importing the whole CLI (``rcsqualify.cli``
+        # imports this module) would close an import cycle
+        check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
+        load_profile(tmp, name, option_params(check))
     finally:
         remove_temporaries([os.fspath(tmp)])
 
