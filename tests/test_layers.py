@@ -151,9 +151,21 @@ def describe(graph: dict[str, dict[str, int]], component: list[str]) -> str:
                      for b, line in sorted(graph[a].items()) if b in component)
 
 
+#: cycles being taken apart by their owner, each with why it is still there; the test
+#: fails on any other cycle, and on one of these once it is gone (so the list shrinks)
+KNOWN_CYCLES: dict[frozenset[str], str] = {
+    frozenset({"rcsqualify.providers", "rcsqualify.wiring"}):
+        "issue #24 item 4: providers._build_mnp imports wiring.mnp_profile_parts while "
+        "wiring.probe imports providers; goes when probe leaves wiring.py",
+}
+
+
 def test_no_import_cycles() -> None:
     graph = import_graph(MODULES)
-    assert [describe(graph, c) for c in cycles(graph)] == []
+    found = cycles(graph)
+    assert [describe(graph, c) for c in found if frozenset(c) not in KNOWN_CYCLES] == []
+    gone = [why for c, why in KNOWN_CYCLES.items() if sorted(c) not in found]
+    assert gone == [], f"no longer a cycle: remove it from KNOWN_CYCLES: {gone}"
 
 
 def test_the_cycle_check_sees_function_level_and_type_checking_imports(
