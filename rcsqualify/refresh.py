@@ -75,7 +75,11 @@ def _log(log_file: Path | None, base: Path, code: int, started: float,
                      "error_ratio_upper": round(s.error_ratio_upper, 6), "gate": s.gate,
                      "gate_mode": s.gate_mode, "decision": s.decision,
                      "threshold": s.threshold, "requests": s.api.get("requests", 0),
-                     "cache_hits": s.api.get("cache_hits", 0), "lists": s.split_lists})
+                     "cache_hits": s.api.get("cache_hits", 0), "lists": s.split_lists,
+                     # what changed since the previous run of these lists: numbers added
+                     # and removed, status moves by pair (issue #27 item 6); null on the
+                     # first run
+                     "movement": run.movement})
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(line) + "\n")

@@ -51,6 +51,9 @@ class CheckRun:
     summary: Summary
     result: CheckResult
     source: ContactSource
+    #: what changed since the previous run that wrote the same lists (numbers added and
+    #: removed, status moves: ``report.movement``); None without lists or a previous run
+    movement: dict[str, Any] | None = None
 
 
 def _progress_bars(console: Console) -> Progress:
@@ -504,6 +507,7 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                 output_folder(s.output)
             write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape,
                             dialect=dialect_choice(s))
+        movement: dict[str, Any] | None = None
         if s.split_dir:
             from rcsqualify.report.split import write_split_lists
 
@@ -515,6 +519,11 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                 summary.warnings.append(f"{cleaned} cells of the .xlsx lists held control "
                                         "characters XLSX cannot store: they were removed "
                                         "(the CSV lists keep them)")
+            from rcsqualify.report.movement import record_movement
+
+            moved = record_movement(Path(s.split_dir), result.distinct.key,
+                                    result.distinct.reason)
+            movement = moved.to_dict() if moved is not None else None
         from datetime import UTC, datetime
 
         generated_at = datetime.now(UTC)  # the reports write it in Paris time
@@ -525,14 +534,14 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             if damaged:
                 summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
                                         "run records (damaged, or another tool's): skipped")
-            page = format_html(summary, history,
-                               lang=report_lang(s), generated_at=generated_at)
+            page = format_html(summary, history, lang=report_lang(s),
+                               generated_at=generated_at, movement=movement)
             write_report(ReportOutput(s.html_report, page))  # "-": standard output
         if s.json_report:
             write_report(ReportOutput(s.json_report, format_json(summary)))
         for report in ci_outputs(s, summary, generated_at):
             write_report(report)
-        return CheckRun(summary=summary, result=result, source=source)
+        return CheckRun(summary=summary, result=result, source=source, movement=movement)
     finally:
         source.close()
 

@@ -140,6 +140,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_campaign": "campaign",
         "trend_campaigns": "Orange squares: the actual error ratio of {n} sent campaigns "
                            "(rcsqualify learn).",
+        "movement": "Since the previous run: {added} numbers added, {removed} removed",
+        "movement_none": "Since the previous run: no number added or removed, no status "
+                         "changed.",
         "notes_h": "Technical notes", "stale": "stale",
         "howto_h": "How to",
         "howto": [
@@ -224,6 +227,10 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_campaign": "campagne",
         "trend_campaigns": "Carrés orange : le taux d'erreur réel de {n} campagnes "
                            "envoyées (rcsqualify learn).",
+        "movement": "Depuis l'exécution précédente : {added} numéros ajoutés, {removed} "
+                    "retirés",
+        "movement_none": "Depuis l'exécution précédente : aucun numéro ajouté ni retiré, "
+                         "aucun statut changé.",
         "notes_h": "Notes techniques", "stale": "données anciennes",
         "howto_h": "Mode d'emploi",
         "howto": [
@@ -346,31 +353,59 @@ def _gauge(s: Summary, lang: str) -> str:
         "</span></div></div>")
 
 
+def _movement(m: dict[str, Any] | None, lang: str) -> str:
+    """A run's movement since the one before (refresh log ``movement``) in words, status
+    moves with their human labels: ``+12 / −3; Reachable in RCS → Not RCS 4``. Empty
+    when the run had nothing to compare with or the logged value is not one."""
+    if not isinstance(m, dict):
+        return ""
+    labels = STATUS_LABELS[lang]
+    try:
+        added, removed = int(m["added"]), int(m["removed"])
+        moves = [(labels.get(str(x["from"]), "?"), labels.get(str(x["to"]), "?"),
+                  int(x["numbers"])) for x in m.get("moves", [])]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return ""
+    if not (added or removed or moves):
+        return TEXT[lang]["movement_none"]
+    text = TEXT[lang]["movement"].format(added=_int(added, lang), removed=_int(removed, lang))
+    if moves:
+        text += " ; " if lang == "fr" else "; "
+        text += ", ".join(f"{_esc(a)} → {_esc(b)} : {_int(n, lang)}" if lang == "fr" else
+                          f"{_esc(a)} → {_esc(b)}: {_int(n, lang)}" for a, b, n in moves[:6])
+    return text + "."
+
+
 def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
-           generated_at: datetime | None) -> str:
+           generated_at: datetime | None, movement: dict[str, Any] | None = None) -> str:
     """The ratio of past runs and of this one, each point dated (in its title and
-    under the chart), the threshold as a dashed line."""
+    under the chart), the threshold as a dashed line; what changed since the run before
+    (``movement``, the refresh log's) in each point's title and under the chart."""
     t = TEXT[lang]
     # past runs and campaigns (the actual ratio ``rcsqualify learn`` measured) in time
-    # order, this run last; a campaign is a square beside the projections' line
-    past = sorted(((str(h.get("at", "")), float(h["error_ratio"]), False) for h in history
+    # order, this run last; a campaign is a square beside the projections' line; each
+    # run carries what changed since the one before (its log line's ``movement``)
+    past = sorted(((str(h.get("at", "")), float(h["error_ratio"]), False,
+                    _movement(h.get("movement"), lang)) for h in history
                    if "error_ratio" in h), key=lambda p: _order(p[0]))
-    campaigns = [(str(h.get("at", "")), float(h["actual_error_ratio"]), True)
+    campaigns = [(str(h.get("at", "")), float(h["actual_error_ratio"]), True, "")
                  for h in history if "actual_error_ratio" in h]
+    this_moved = _movement(movement, lang)
     timeline = [*sorted([*past, *campaigns], key=lambda p: _order(p[0])),
                 ((generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-                 s.error_ratio, False)]
-    points = [(at, v) for at, v, campaign in timeline if not campaign]
+                 s.error_ratio, False, this_moved)]
+    points = [(at, v) for at, v, campaign, _ in timeline if not campaign]
+    this_run = f'<p class="movement">{this_moved}</p>' if this_moved else ""
     if len(timeline) < 2:
-        return f"<p>{t['trend_one']}</p>"
+        return f"<p>{t['trend_one']}</p>{this_run}"
     width, height = 600, 170
-    top = max(max(v for _, v, _ in timeline), s.threshold) * 1.15 or 1.0
+    top = max(max(v for _, v, _, _ in timeline), s.threshold) * 1.15 or 1.0
     step = (width - 40) / (len(timeline) - 1)
 
     def y(v: float) -> float:
         return height - 14 - (height - 28) * v / top
 
-    runs = [(i, v) for i, (_, v, campaign) in enumerate(timeline) if not campaign]
+    runs = [(i, v) for i, (_, v, campaign, _) in enumerate(timeline) if not campaign]
     path = " ".join(f"{'M' if k == 0 else 'L'}{20 + i * step:.1f},{y(v):.1f}"
                     for k, (i, v) in enumerate(runs))
     last = len(timeline) - 1
@@ -380,8 +415,9 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
          f"{_ratio(v, lang)}</title></rect>") if campaign else
         (f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == last else 3}"'
          f' fill="{"#111" if i == last else "#1d4ed8"}"><title>'
-         f"{_day(at, lang)}: {_ratio(v, lang)}</title></circle>")
-        for i, (at, v, campaign) in enumerate(timeline))
+         f"{_day(at, lang)}: {_ratio(v, lang)}{(' — ' + moved) if moved else ''}"
+         "</title></circle>")
+        for i, (at, v, campaign, moved) in enumerate(timeline))
     ty = y(s.threshold)
     shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
     dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_ratio(v, lang, 1)}</span>'
@@ -394,7 +430,7 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
             f'<line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#b91c1c" '
             f'stroke-dasharray="5"/><path d="{path}" fill="none" stroke="#1d4ed8" '
             f'stroke-width="2"/>{dots}</svg><div class="dates">{dates}</div></div>'
-            f'<p>{summary_line}</p>')
+            f'<p>{summary_line}</p>{this_run}')
 
 
 def _order(at: str) -> tuple[int, float | str]:
@@ -494,8 +530,10 @@ def _next_steps(s: Summary, lang: str) -> list[str]:
 
 
 def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
-                lang: str = "en", generated_at: datetime | None = None) -> str:
-    """The report in ``lang`` (fr or en); ``generated_at`` is the run's date."""
+                lang: str = "en", generated_at: datetime | None = None,
+                movement: dict[str, Any] | None = None) -> str:
+    """The report in ``lang`` (fr or en); ``generated_at`` is the run's date;
+    ``movement`` what changed since the previous run of the list (``report.movement``)."""
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}")
     t = TEXT[lang]
@@ -635,7 +673,7 @@ footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywh
 <h2>{t['repaired_h']}</h2>{_examples_table(repaired, lang)}
 <h2>{t['invalid_h']}</h2>{_examples_table(invalid, lang)}
 <h2>{t['proj_h']}</h2>{projection}
-<h2>{t['trend_h']}</h2>{_trend(history or [], s, lang, at)}
+<h2>{t['trend_h']}</h2>{_trend(history or [], s, lang, at, movement)}
 {notes_block}
 <footer><h2>{t['howto_h']}</h2><ul class="howto">{howto}</ul><p>{footer}</p></footer>
 </body></html>
