@@ -252,3 +252,16 @@ def test_the_read_line_names_other_phone_columns(tmp_path: Path) -> None:
     assert src.info.column == "Tél. portable"
     line = read_line(src.info.as_dict())
     assert "other phone-like columns: 'Fixe'" in line and "--columns auto" in line
+
+
+def test_the_dispatch_keeps_rows_and_refuses_a_sample_over_contacts(
+        tmp_path: Path, plan: NumberingPlan) -> None:
+    from rcsqualify.contact_check import check_rows_or_contacts
+
+    plain = ContactSource(str(two_columns(tmp_path)))
+    assert check_rows_or_contacts(plain, plan, sample=2).contacts is None  # today's path
+    grouped = ContactSource(str(two_columns(tmp_path)), column="Tél. portable",
+                            more_columns=["Fixe"])
+    assert check_rows_or_contacts(grouped, plan, target_operator="FRTE").contacts is not None
+    with pytest.raises(InputError, match="--sample is not available"):
+        check_rows_or_contacts(grouped, plan, sample=2)
