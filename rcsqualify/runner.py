@@ -461,13 +461,15 @@ def _checked(s: Settings, console: Console) -> CheckRun:
 
             provider = make_provider(s, shared.cache, shared.quota, notify)
             other = make_other_route(s, shared.cache, shared.quota, notify)
+        from rcsqualify.contact_check import check_rows_or_contacts
+
         try:
             with reporter.running():
-                result = run_check(source, plan, target_operator=s.operator,
-                                   operator_sources=sources, provider=provider,
-                                   other_provider=other,
-                                   sample=s.sample, seed=s.seed, progress=reporter,
-                                   auto=auto_sample(s), confidence=s.confidence)
+                # rows grouped into contacts when asked (issue #25, contact_check.py)
+                result = check_rows_or_contacts(
+                    source, plan, target_operator=s.operator, operator_sources=sources,
+                    provider=provider, other_provider=other, sample=s.sample, seed=s.seed,
+                    progress=reporter, auto=auto_sample(s), confidence=s.confidence)
         finally:
             for src in sources:
                 src.close()

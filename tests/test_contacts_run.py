@@ -265,3 +265,67 @@ def test_the_dispatch_keeps_rows_and_refuses_a_sample_over_contacts(
     assert check_rows_or_contacts(grouped, plan, target_operator="FRTE").contacts is not None
     with pytest.raises(InputError, match="--sample is not available"):
         check_rows_or_contacts(grouped, plan, sample=2)
+
+
+class _FakeMnp:
+    """An operator source that calls a service (``api`` set): records what it is asked."""
+
+    label = "mnp"
+    streams = False
+
+    def __init__(self, ported: dict[int, str]) -> None:
+        from rcsqualify.operators.interface import SourceStats
+        from rcsqualify.remote.stats import ProviderStats
+
+        self.ported, self.asked = ported, []  # type: list[int]
+        self.stats, self.api = SourceStats(), ProviderStats()
+
+    def lookup(self, keys: Any) -> Any:
+        import numpy as np
+
+        self.asked += [int(k) for k in keys]
+        return np.array([self.ported.get(int(k), "") for k in keys], dtype=object)
+
+
+class _FakeCapability:
+    name = "fake"
+
+    def __init__(self, yes: set[str]) -> None:
+        from rcsqualify.remote.stats import ProviderStats
+
+        self.notes: list[str] = []
+        self.yes, self.asked, self.stats = yes, [], ProviderStats()  # type: list[str]
+
+    def check_all(self, e164: Any, progress: Any = None) -> Any:
+        import numpy as np
+
+        from rcsqualify.verdict import RCS_NO, RCS_YES
+
+        numbers = list(e164)
+        self.asked += numbers
+        return np.array([RCS_YES if n in self.yes else RCS_NO for n in numbers], np.uint8)
+
+
+def test_rounds_ask_only_what_could_change_a_choice(tmp_path: Path, plan: NumberingPlan
+                                                    ) -> None:
+    a, b, c, d, e = (f"06 07 00 00 {i:02d}" for i in range(1, 6))
+    key = {n: int("33" + n.replace(" ", "")[1:]) for n in (a, b, c, d, e)}
+    f = write_csv(tmp_path / "r.csv", [["nom", "m1", "m2"],
+                                        ["x", a, b],       # a reachable: b never asked
+                                        ["y", c, d],       # c ported away: d asked
+                                        ["z", FIXED, e]])  # fixed first: e asked
+    mnp = _FakeMnp({key[c]: "SFR0"})
+    cap = _FakeCapability({"+33607000001", "+33607000004", "+33607000005"})
+    src = ContactSource(str(f), column="m1", more_columns=["m2"])
+    result = run_contact_check(src, plan, operator_sources=[mnp],  # type: ignore[list-item]
+                               provider=cap)  # type: ignore[arg-type]
+    assert sorted(mnp.asked) == sorted(key[n] for n in (a, c, d, e))
+    assert sorted(cap.asked) == ["+33607000001", "+33607000004", "+33607000005"]
+    s = summary_of(result, plan, src)
+    assert s.counts["reachable"] == 3 and s.counts["rescued"] == 2
+    assert s.input["contacts"]["looked_up"] == 4
+    out = tmp_path / "out.csv"
+    write_annotated(str(out), src, result, plan)
+    rows = read_rows(out)
+    assert rows[0]["m2_status"] == "unverified"  # b: never asked, not_checked
+    assert rows[1]["m1_status"] == "other_operator" and rows[1]["status"] == "reachable"
