@@ -166,7 +166,7 @@ def main() -> None:
     assert code == 0, "import failed"
     figures.update({"import_wall_s": round(wall, 1), "import_peak_rss_mb": round(rss / 1024),
                     "store_mb": round(store.stat().st_size / 2**20)})
-    from rcsqualify.operators.portability import store_info
+    from rcsqualify.operators.portability_store import store_info
 
     info = store_info(store)
     figures.update({"store_numbers": info["rows"], "store_conflicts": info["conflicts"],

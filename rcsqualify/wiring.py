@@ -134,12 +134,8 @@ def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
 def make_portability_source(s: Settings, plan: NumberingPlan) -> OperatorSource:
     """Extracts (``--portability``), a store (``--portability-db``), or both (the
     extracts' newer entries over the store's)."""
-    from rcsqualify.operators.portability import (
-        PortabilitySource,
-        build_table,
-        load_store,
-        overlay,
-    )
+    from rcsqualify.operators.portability import PortabilitySource, build_table, overlay
+    from rcsqualify.operators.portability_store import load_store
 
     max_unmapped = s.portability_max_unmapped
     max_age = s.portability_max_age

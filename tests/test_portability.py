@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from rcsqualify.numbering.plan import load_plan
+from rcsqualify.operators import port_dates, vocabulary
 from rcsqualify.operators import portability as port
+from rcsqualify.operators import portability_store as store_mod
 from tests.helpers import check_json, run_cli, write_csv
 
 # Orange (FRTE) range: 0607…, SFR range: 06010…, Free range: 0651…
@@ -82,7 +84,7 @@ def test_every_spelling_maps_to_its_arcep_code(tmp_path: Path) -> None:
 
 def test_spellings_never_collide_and_mnp_gets_them_too() -> None:
     plan = load_plan()
-    vocab = port.OperatorVocabulary.from_plan(plan)
+    vocab = vocabulary.OperatorVocabulary.from_plan(plan)
     zero_less = {p[1:] for p in plan.routing_prefixes}
     with_zero = set(plan.routing_prefixes)
     codes = {c.upper() for c in plan.operator_codes}
@@ -90,7 +92,7 @@ def test_spellings_never_collide_and_mnp_gets_them_too() -> None:
     for a, b in ((zero_less, with_zero), (zero_less, mcc), (zero_less, codes),
                  (with_zero, mcc), (with_zero, codes), (mcc, codes)):
         assert not a & b
-    mapper = port.operator_mapper(plan)  # what operators/mnp.py maps MNP answers with
+    mapper = vocabulary.operator_mapper(plan)  # what operators/mnp.py maps MNP answers with
     assert mapper["6001"] == "FRTE" and mapper["06001"] == "FRTE" and mapper["20801"] == "FRTE"
     assert "10000" in vocab.fixed_line and "010000" in vocab.fixed_line
     assert "6001" not in vocab.fixed_line and "52303" not in vocab.fixed_line
@@ -267,10 +269,10 @@ def test_dates_iso_french_compact_and_unparsed(tmp_path: Path) -> None:
 
 def test_parse_dates_vectorized_edges() -> None:
     today = date(2026, 5, 1)
-    days, empty = port.parse_dates(pa.array([
+    days, empty = port_dates.parse_dates(pa.array([
         "2025-02-28", "2025-02-29", "29/02/2024", "1/2/2025", "2025-2-3", "", None,
         "2026-05-02", "2026-05-03", "1985-01-01", "15.03.2025", "13/13/2025"]), today)
-    shown = [port._iso(int(d)) for d in days]
+    shown = [port_dates.iso_date(int(d)) for d in days]
     assert shown == ["2025-02-28", None, "2024-02-29", "2025-02-01", "2025-02-03", None, None,
                      "2026-05-02", None, None, "2025-03-15", None]
     assert empty.tolist() == [False] * 5 + [True, True] + [False] * 5
@@ -408,7 +410,7 @@ def test_store_import_info_and_check(tmp_path: Path) -> None:
     assert "2 numbers from 3 extract rows" in info.stdout
     assert f"port dates {_days_ago(10)} to {_days_ago(3)}: newest 3 days old" in info.stdout
     assert "SFR0" in info.stdout and str(ext) in _flat(info.stdout)
-    meta = port.store_info(store)
+    meta = store_mod.store_info(store)
     assert meta["operators"] == {"SFR0": 1, "FRTE": 1} and meta["conflicts"] == 1
     assert meta["newest_date"] == _days_ago(3)
     _, report = check_json([str(_contacts(tmp_path)), "--portability-db", str(store),
@@ -457,7 +459,7 @@ def test_dump_and_two_deltas_newest_date_wins(tmp_path: Path, order: str) -> Non
                           *map(str, files)])
         assert result.exit_code == 0, result.stderr
     assert _store_content(store) == EXPECTED_AFTER_DELTAS
-    meta = port.store_info(store)
+    meta = store_mod.store_info(store)
     assert (meta["oldest_date"], meta["newest_date"]) == ("2025-03-01", "2025-03-20")
     assert meta["deltas"] == 2 and meta["rows"] == 4
     assert [s["kind"] for s in meta["sources"]] == ["extract", "delta", "delta"]
@@ -493,7 +495,7 @@ def test_two_delta_imports_at_once_lose_nothing(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     assert _store_content(store) == EXPECTED_AFTER_DELTAS
-    assert port.store_info(store)["deltas"] == 2
+    assert store_mod.store_info(store)["deltas"] == 2
     before = store.read_bytes()
     with FileLock(str(tmp_path / ".store.parquet-import.lock")):
         held = run_cli(["portability", "import", "--delta", "--into", str(store), str(d1)])
@@ -544,7 +546,7 @@ def test_interrupted_write_leaves_the_previous_store(tmp_path: Path,
         Path(str(args[1])).write_bytes(b"PAR1 half written")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(port.pq, "write_table", interrupted)
+    monkeypatch.setattr(store_mod.pq, "write_table", interrupted)
     ext2 = write_csv(tmp_path / "p2.csv", [["msisdn", "op"], [FRTE_B, "BOUY"]])
     for args in (["portability", "import", str(ext2), "--into", str(store)],
                  ["portability", "import", "--delta", str(d1), "--into", str(store)]):
@@ -566,17 +568,17 @@ def test_killed_import_leaves_a_valid_store(tmp_path: Path) -> None:
     small = write_csv(tmp_path / "p.csv", [["msisdn", "op"], [FRTE_A, "SFR0"]])
     store = tmp_path / "store.parquet"
     assert run_cli(["portability", "import", str(small), "--into", str(store)]).exit_code == 0
-    old = port.store_info(store)
+    old = store_mod.store_info(store)
     exe = Path(sys.executable).with_name("rcsqualify")
     proc = subprocess.Popen([str(exe), "portability", "import", str(big), "--into", str(store)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    info = port.store_info(store)  # readable, whatever the moment of the kill
+    info = store_mod.store_info(store)  # readable, whatever the moment of the kill
     complete = tmp_path / "complete.parquet"  # what the import gives when it finishes
     assert run_cli(["portability", "import", str(big), "--into", str(complete)]
                    ).exit_code == 0
-    assert info["rows"] in (old["rows"], port.store_info(complete)["rows"])
-    table = port.load_store(store)
+    assert info["rows"] in (old["rows"], store_mod.store_info(complete)["rows"])
+    table = store_mod.load_store(store)
     assert np.all(np.diff(table.keys) > 0)

@@ -143,11 +143,12 @@ def _import_into(extracts: list[Path], into: Path, delta: bool, number_column: s
     import time
 
     from rcsqualify.numbering.plan import load_plan
-    from rcsqualify.operators.portability import describe_dates, import_extracts
+    from rcsqualify.operators.port_dates import describe_dates
+    from rcsqualify.operators.portability_store import import_extracts
 
     if into.exists() and not delta:
         from rcsqualify.errors import InputError
-        from rcsqualify.operators.portability import store_info
+        from rcsqualify.operators.portability_store import store_info
 
         try:  # --into replaces a store, never another file (a contact base, say)
             store_info(into)
@@ -187,7 +188,8 @@ def portability_info(
     debug: Debug = False,
 ) -> None:
     """Row count, port date range and age, operators, source files and deltas of a store."""
-    from rcsqualify.operators.portability import describe_dates, store_info
+    from rcsqualify.operators.port_dates import describe_dates
+    from rcsqualify.operators.portability_store import store_info
 
     if not store.exists():
         raise fail(f"{store}: no such store", int(ExitCode.USAGE))

@@ -336,7 +336,8 @@ def check_data(doc: Doctor) -> None:
         if not s.portability:
             doc.add("ok", "portability store", "none configured")
         return
-    from rcsqualify.operators.portability import age_days, store_info
+    from rcsqualify.operators.port_dates import age_days
+    from rcsqualify.operators.portability_store import store_info
 
     try:
         info = store_info(Path(s.portability_db))

@@ -57,7 +57,7 @@ from rcsqualify.operators.mnp_profiles import (
     is_missing,
     load_profile,
 )
-from rcsqualify.operators.portability import operator_mapper
+from rcsqualify.operators.vocabulary import operator_mapper
 from rcsqualify.remote.answers import says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.failures import Unresolved
