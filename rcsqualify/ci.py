@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from rcsqualify.errors import InputError
-from rcsqualify.report.annotations import format_annotations
+from rcsqualify.report.formats import FILE_REPORTS, FORMATTERS, RenderContext, ReportFormat
 from rcsqualify.report.l10n import default_lang
-from rcsqualify.report.markdown import format_markdown
 from rcsqualify.report.summary import Summary
 from rcsqualify.settings import Settings
 
@@ -45,9 +43,9 @@ def step_summary_path(s: Settings) -> str | None:
 
 
 def _report_options(s: Settings) -> list[tuple[str, str | None]]:
-    """(option, path or ``-`` or None) of every report option."""
-    return [("--json-report", s.json_report), ("--html-report", s.html_report),
-            ("--markdown-report", s.markdown_report), ("--junit-xml", s.junit_xml)]
+    """(option, path or ``-`` or None) of every report option (``report.formats``)."""
+    return [(f.option, getattr(s, f.field)) for f in FILE_REPORTS
+            if f.option is not None and f.field is not None]
 
 
 def report_paths(s: Settings) -> list[tuple[str, str]]:
@@ -91,21 +89,20 @@ def report_lang(s: Settings) -> str:
     return s.lang or default_lang(os.environ)
 
 
-def ci_outputs(s: Settings, summary: Summary, generated_at: datetime | None = None
-               ) -> list[ReportOutput]:
+def report_outputs(s: Settings, summary: Summary, context: RenderContext
+                   ) -> list[ReportOutput]:
+    """Every report this run writes, rendered: each format a path option asks for
+    (``report.formats.FILE_REPORTS``), then the step summary and the annotations."""
     outputs = []
-    if s.markdown_report or step_summary_path(s) is not None:
-        page = format_markdown(summary, lang=report_lang(s), generated_at=generated_at)
-    if s.markdown_report:
-        outputs.append(ReportOutput(s.markdown_report, page))
-    elif (path := step_summary_path(s)) is not None:
+    for fmt in FILE_REPORTS:
+        assert fmt.field is not None
+        if target := getattr(s, fmt.field):
+            outputs.append(ReportOutput(target, fmt.render(summary, context)))
+    if (path := step_summary_path(s)) is not None:
+        page = FORMATTERS[ReportFormat.MARKDOWN].render(summary, context)
         outputs.append(ReportOutput(path, page, append=True))
-    if s.junit_xml:
-        from rcsqualify.report.junit import format_junit  # xml.etree: for this report only
-
-        outputs.append(ReportOutput(s.junit_xml, format_junit(summary)))
     if s.github_actions and not stdout_reports(s):  # stdout carries a document: no mix
-        text = format_annotations(summary)
+        text = FORMATTERS[ReportFormat.ANNOTATIONS].render(summary, context)
         if text:
             outputs.append(ReportOutput(STDOUT, text, commands=True))
     return outputs

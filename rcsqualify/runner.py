@@ -16,8 +16,8 @@ from rcsqualify.ci import (
     STDOUT,
     ReportOutput,
     check_report_paths,
-    ci_outputs,
     report_lang,
+    report_outputs,
     report_paths,
 )
 from rcsqualify.contacts import ContactSource
@@ -26,7 +26,7 @@ from rcsqualify.files import cannot_write, make_folder, refuse_overwrite
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
-from rcsqualify.report.json_report import format_json
+from rcsqualify.report.formats import RenderContext
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import (
     CSV_DIALECTS,
@@ -357,6 +357,26 @@ def auto_sample(s: Settings) -> AutoSample | None:
                       in_flight=max(1, min(s.concurrency, math.ceil(paced))))
 
 
+def render_context(s: Settings, summary: Summary,
+                   movement: dict[str, Any] | None = None) -> RenderContext:
+    """What the reports need beyond the summary: their language, the run's date and,
+    for the HTML page, the ``--history`` log (its damaged lines said in the summary
+    before any report is rendered, so every report carries the warning) and the
+    movement since the previous run."""
+    from datetime import UTC, datetime
+
+    history: list[dict[str, Any]] = []
+    if s.html_report:
+        from rcsqualify.report.html import read_history
+
+        history, damaged = read_history(s.history)
+        if damaged:
+            summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
+                                    "run records (damaged, or another tool's): skipped")
+    return RenderContext(lang=report_lang(s), generated_at=datetime.now(UTC),
+                         history=history, movement=movement)
+
+
 def write_report(report: ReportOutput) -> None:
     """A report to stdout, appended (the CI step summary) or written atomically."""
     if report.target == STDOUT:
@@ -526,23 +546,8 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             moved = record_movement(Path(s.split_dir), result.distinct.key,
                                     result.distinct.reason)
             movement = moved.to_dict() if moved is not None else None
-        from datetime import UTC, datetime
-
-        generated_at = datetime.now(UTC)  # the reports write it in Paris time
-        if s.html_report:
-            from rcsqualify.report.html import format_html, read_history
-
-            history, damaged = read_history(s.history)
-            if damaged:
-                summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
-                                        "run records (damaged, or another tool's): skipped")
-            page = format_html(summary, history, lang=report_lang(s),
-                               generated_at=generated_at, movement=movement)
-            write_report(ReportOutput(s.html_report, page))  # "-": standard output
-        if s.json_report:
-            write_report(ReportOutput(s.json_report, format_json(summary)))
-        for report in ci_outputs(s, summary, generated_at):
-            write_report(report)
+        for report in report_outputs(s, summary, render_context(s, summary, movement)):
+            write_report(report)  # "-": standard output
         return CheckRun(summary=summary, result=result, source=source, movement=movement)
     finally:
         source.close()

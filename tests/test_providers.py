@@ -104,3 +104,38 @@ def test_plans_come_from_each_provider() -> None:
     assert (small.requests, small.details["batches"]) == (120, 0)
     assert providers.lookup_plan(s, "mnp", 7).requests == 7
     assert math.isclose(providers.lookup_plan(s, "rbm", 5).rate, 10.0)
+
+
+# -- reports: the runner writes every report through report.formats ---------------------
+def test_every_report_the_runner_writes_goes_through_the_format_registry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each path option of ``FILE_REPORTS`` is a settings field and an option of
+    ``check``; the runner writes what the entry renders, so replacing an entry's
+    renderer (as adding a format adds one) changes the file with no runner change."""
+    import dataclasses
+    import io
+
+    import typer.main
+    from rich.console import Console
+
+    from rcsqualify import ci
+    from rcsqualify.cli import app
+    from rcsqualify.report import formats
+    from rcsqualify.runner import execute_check
+    from tests.helpers import write_csv
+
+    check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
+    options = {o for p in check.params for o in p.opts}
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    for fmt in formats.FILE_REPORTS:
+        assert fmt.field in fields and fmt.option in options
+    stamped = tuple(dataclasses.replace(f, render=lambda s, c, n=f.name: f"<{n}:{s.decision}>")
+                    for f in formats.FILE_REPORTS)
+    monkeypatch.setattr(ci, "FILE_REPORTS", stamped)
+    data = tmp_path / "in.csv"
+    write_csv(data, [["tel"], ["06 07 00 00 01"]])
+    paths = {f.field: tmp_path / "out" / f"r.{f.name}" for f in formats.FILE_REPORTS}
+    run = execute_check(Settings(input=str(data), **{k: str(v) for k, v in paths.items()}),
+                        Console(file=io.StringIO()))
+    for fmt in formats.FILE_REPORTS:
+        assert paths[fmt.field].read_text() == f"<{fmt.name}:{run.summary.decision}>"

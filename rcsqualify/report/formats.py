@@ -1,4 +1,11 @@
-"""Every report format, by name: each a pure ``format_x(summary) -> str``.
+"""Every report format, by name: how the runner writes every report (issue #24 item 2).
+
+Each entry is a pure ``render(summary, context) -> str`` and, for a report the user
+asks for by path, the option that names it and the settings field holding that path.
+The runner loops over ``FILE_REPORTS`` (and the CI decisions in ``ci.py`` add the step
+summary and annotations): a new format is its module, one entry here and its option.
+Formatter modules are imported when a report is rendered, never before (an offline
+run that writes no report imports none of them).
 
 Only the runner writes what these return (files atomically, the step summary by
 appending, annotations and ``--json-report -`` to stdout). A test loops over every
@@ -7,16 +14,13 @@ member of ``ReportFormat``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from rcsqualify.report.annotations import format_annotations
-from rcsqualify.report.html import format_html
-from rcsqualify.report.json_report import format_json
-from rcsqualify.report.junit import format_junit
-from rcsqualify.report.markdown import format_markdown
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.terminal import format_terminal
 
 
 class ReportFormat(StrEnum):
@@ -28,23 +32,76 @@ class ReportFormat(StrEnum):
     ANNOTATIONS = "annotations"
 
 
-def _html(summary: Summary) -> str:
-    return format_html(summary)
+@dataclass(frozen=True)
+class RenderContext:
+    """What a format may need beyond the summary, decided once by the runner."""
+
+    lang: str = "en"  # the HTML and Markdown reports' language (ci.report_lang)
+    generated_at: datetime | None = None  # the run's date (written in Paris time)
+    history: Sequence[dict[str, Any]] = field(default_factory=list)  # --history
+    #: what changed since the previous run (``report.movement``; refresh with lists)
+    movement: dict[str, Any] | None = None
 
 
-def _terminal(summary: Summary) -> str:
-    return format_terminal(summary)
+@dataclass(frozen=True)
+class Format:
+    """One report format: how to render it and, when a path option asks for it, which."""
+
+    name: ReportFormat
+    render: Callable[[Summary, RenderContext], str]
+    option: str | None = None  # the option naming its file (``-``: standard output)
+    field: str | None = None  # the settings field holding that option's value
 
 
-FORMATTERS: dict[ReportFormat, Callable[[Summary], str]] = {
-    ReportFormat.TERMINAL: _terminal,
-    ReportFormat.JSON: format_json,
-    ReportFormat.HTML: _html,
-    ReportFormat.MARKDOWN: format_markdown,
-    ReportFormat.JUNIT: format_junit,
-    ReportFormat.ANNOTATIONS: format_annotations,
-}
+def _terminal(s: Summary, c: RenderContext) -> str:
+    from rcsqualify.report.terminal import format_terminal
+
+    return format_terminal(s)
 
 
-def format_report(fmt: ReportFormat, summary: Summary) -> str:
-    return FORMATTERS[fmt](summary)
+def _json(s: Summary, c: RenderContext) -> str:
+    from rcsqualify.report.json_report import format_json
+
+    return format_json(s)
+
+
+def _html(s: Summary, c: RenderContext) -> str:
+    from rcsqualify.report.html import format_html
+
+    return format_html(s, list(c.history), lang=c.lang, generated_at=c.generated_at,
+                       movement=c.movement)
+
+
+def _markdown(s: Summary, c: RenderContext) -> str:
+    from rcsqualify.report.markdown import format_markdown
+
+    return format_markdown(s, lang=c.lang, generated_at=c.generated_at)
+
+
+def _junit(s: Summary, c: RenderContext) -> str:
+    from rcsqualify.report.junit import format_junit  # xml.etree: for this report only
+
+    return format_junit(s)
+
+
+def _annotations(s: Summary, c: RenderContext) -> str:
+    from rcsqualify.report.annotations import format_annotations
+
+    return format_annotations(s)
+
+
+FORMATTERS: dict[ReportFormat, Format] = {f.name: f for f in (
+    Format(ReportFormat.TERMINAL, _terminal),
+    Format(ReportFormat.JSON, _json, "--json-report", "json_report"),
+    Format(ReportFormat.HTML, _html, "--html-report", "html_report"),
+    Format(ReportFormat.MARKDOWN, _markdown, "--markdown-report", "markdown_report"),
+    Format(ReportFormat.JUNIT, _junit, "--junit-xml", "junit_xml"),
+    Format(ReportFormat.ANNOTATIONS, _annotations),
+)}
+#: the reports a path option asks for, in the order they are written
+FILE_REPORTS: tuple[Format, ...] = tuple(f for f in FORMATTERS.values() if f.option)
+
+
+def format_report(fmt: ReportFormat, summary: Summary,
+                  context: RenderContext | None = None) -> str:
+    return FORMATTERS[fmt].render(summary, context or RenderContext())
