@@ -396,3 +396,56 @@ def test_the_html_trend_draws_each_campaign_beside_the_projections(
     html = page.read_text()
     assert 'fill="#ea580c"' in html and "campaign" in html
     assert "actual error ratio of 1 sent campaigns" in html
+
+
+def test_on_a_shared_redis_cache_a_delivery_answer_newer_than_the_look_up_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcsqualify.capability.rbm import rbm_scope
+    from rcsqualify.remote.cachekey import KeyOptions
+    from tests.helpers import TEST_CACHE_KEY, start_redis
+
+    proc, url = start_redis(tmp_path)
+    try:
+        monkeypatch.setenv("RCSQUALIFY_CACHE_KEY", TEST_CACHE_KEY)
+        now = time.time()
+        cache = LookupCache(url=url, key=KeyOptions(), clock=lambda: now - 2 * 86_400)
+        ns = cache.scope(rbm_scope("https://rbm.test", "ag"))
+        cache.put_many("cap", ns, [("+33607000001", "yes"), ("+33607000002", "no")])
+        cache.close()
+        ev = tmp_path / "ev.csv"
+        ev.write_text("number,outcome,time\n"
+                      f"0607000001,not_rcs,{now - 86_400:.0f}\n"
+                      f"0607000002,delivered,{now - 3 * 86_400:.0f}\n")
+        code, report, _, err = _learn([str(ev), "--capability", "rbm-batch", "--agent-id",
+                                       "ag", "--rbm-url", "https://rbm.test/",
+                                       "--cache-url", url])
+        assert code == 0, err
+        assert report["learned"] == {"reachable": 0, "not_rcs": 1}
+        assert report["kept_newer"] == 1
+        cache = LookupCache(url=url, key=KeyOptions())
+        try:
+            ns = cache.scope(rbm_scope("https://rbm.test", "ag"))
+            assert cache.get_many("cap", ns, ["+33607000001", "+33607000002"]) == [
+                "no", "no"]
+        finally:
+            cache.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_scope_comes_from_the_environment_and_a_configuration_profile_as_for_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n")
+    monkeypatch.setenv("RCSQUALIFY_BOTHUB_BOT_ID", "from-env")
+    code, report, _, err = _learn([str(ev), "--capability", "bothub-bulk"])
+    assert code == 0, err
+    assert report["scope"] == {"provider": "bothub", "url": "https://api.orange.com/bothub/v1",
+                               "id": "from-env"}
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.night]\ncapability = "rbm-batch"\nagent-id = "ag-9"\n'
+                      'rbm-url = "https://rbm.test"\n')
+    code, report, _, err = _learn([str(ev), "--config", str(config), "--profile", "night"])
+    assert code == 0, err
+    assert report["scope"] == {"provider": "rbm", "url": "https://rbm.test", "id": "ag-9"}
