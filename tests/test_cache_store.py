@@ -238,7 +238,7 @@ def test_a_layout_2_store_is_upgraded_and_its_answers_move_to_the_new_keys(
     nums = numbers(300)
     assert cache._store is not None
     now = time.time()  # written as layout 2 did: its keys, its space names
-    write = (cache._store._hash_put_many  # type: ignore[attr-defined]
+    write = (cache._store.legacy.put_many  # type: ignore[attr-defined]
              if where.startswith("redis") else cache._store.put_many)  # (Redis: hashes)
     write(f"cap:{ns}", cache._legacy_digests(nums), ["yes" if i % 2 else "no"
                                                      for i in range(300)],
@@ -264,6 +264,22 @@ def test_a_layout_2_store_is_upgraded_and_its_answers_move_to_the_new_keys(
     assert cache.info()["providers"][f"cap:{ns}"]["entries"] == 298
     assert f"{LEGACY}cap:{ns}" not in cache.info()["providers"]  # all moved
     cache.close()
+
+
+def test_the_layout_2_reader_is_gone_by_the_release_its_docstring_names() -> None:
+    """``remote/store_redis_legacy.py`` names the release that removes it: this fails
+    once ``__version__`` reaches that release while the module is still there."""
+    import re
+
+    from rcsqualify import __version__
+    from rcsqualify.remote import store_redis_legacy
+
+    named = re.search(r"removed in rcsqualify (\d+)\.(\d+)\.(\d+)",
+                      store_redis_legacy.__doc__ or "")
+    assert named is not None
+    current = tuple(int(x) for x in re.findall(r"\d+", __version__)[:3])
+    assert current < tuple(int(x) for x in named.groups()), \
+        "remove remote/store_redis_legacy.py and the LEGACY branches of RedisStore"
 
 
 def test_store_keys_are_siphash_2_4_of_the_number() -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import json
 import re
 import secrets
@@ -55,10 +54,10 @@ from rcsqualify.remote.store import (
     SpaceView,
     answer_codes,
     as_digests,
-    digest_fields,
     find_sorted,
     newest_entries,
 )
+from rcsqualify.remote.store_redis_legacy import Layout2Hashes
 from rcsqualify.textsafe import safe_text
 
 #: a packed batch of Redis layout 3: the header (magic, entries, vocabulary bytes, 0),
@@ -323,8 +322,7 @@ class RedisStore(AnswerStore):
     of batches it has all seen. Of two entries for one key the newest learned wins.
 
     Spaces of layout 2 (``LEGACY``, renamed by ``redis_layout``) stay as they were
-    written: 256 hashes ``rcsq:a:<space>:<first byte>``, field = digest, value =
-    ``answer|learned|expires``, read and emptied as the answers move.
+    written, read and emptied as the answers move (``remote/store_redis_legacy.py``).
     """
 
     kind = "redis"
@@ -341,6 +339,8 @@ class RedisStore(AnswerStore):
         self._put_script = self.r.register_script(_PUT)
         self._replace_script = self.r.register_script(_REPLACE)
         self._since_script = self.r.register_script(_SINCE)
+        #: the spaces of layout 2 (``LEGACY``), read as they were written
+        self.legacy = Layout2Hashes(self.r)
         #: said at the end of the run (an evicting Redis)
         self.warnings: list[str] = []
         try:
@@ -350,10 +350,6 @@ class RedisStore(AnswerStore):
         except self.errors as exc:
             raise ConfigurationError(f"cannot use the Redis at {self.host}: "
                                      f"{safe_text(exc, 160)}") from None
-
-    @staticmethod
-    def _bucket(space: str, first: int) -> str:
-        return f"{REDIS_PREFIX}a:{space}:{first:02x}"
 
     @staticmethod
     def _index(space: str) -> str:
@@ -545,7 +541,7 @@ class RedisStore(AnswerStore):
     def get_many(self, space: str, digests: np.ndarray) -> Found:
         d = as_digests(digests)
         if space.startswith(LEGACY):
-            return self._hash_get_many(space, d)
+            return self.legacy.get_many(space, d)
         n = len(d)
         codes = np.full(n, -1, dtype=np.int32)
         dates = np.full(n, np.nan)
@@ -582,7 +578,7 @@ class RedisStore(AnswerStore):
         if not len(d):
             return
         if space.startswith(LEGACY):
-            self._hash_put_many(space, d, answers, learned, expires, ttl)
+            self.legacy.put_many(space, d, answers, learned, expires, ttl)
             return
         codes, vocab = answer_codes(answers, len(answers))
         learned = np.asarray(learned, dtype="<f8")
@@ -631,7 +627,7 @@ class RedisStore(AnswerStore):
     def spaces(self) -> Iterator[tuple[str, Entries]]:
         for space in self._space_names():
             if space.startswith(LEGACY):
-                yield space, self._read_space(space)
+                yield space, self.legacy.entries(space)
             else:
                 yield space, self._packed(space)[1].entries()
 
@@ -643,7 +639,7 @@ class RedisStore(AnswerStore):
         self._pending.clear()  # read before this rewrite: left to finish, never used
         for space in [only] if only is not None else self._space_names():
             if space.startswith(LEGACY):
-                removed += self._hash_rewrite(space, keep)
+                removed += self.legacy.rewrite(space, keep)
                 continue
             for _ in range(READ_ATTEMPTS):
                 members, b = self._packed(space)
@@ -690,8 +686,7 @@ class RedisStore(AnswerStore):
         total = 0
         for space in self._space_names():
             if space.startswith(LEGACY):
-                total += sum(int(x or 0) for x in self._each_bucket(
-                    space, lambda p, k: p.memory_usage(k)))
+                total += self.legacy.size_bytes(space)
                 continue
             members = _members(self.r.zrange(self._index(space), 0, -1))
             pipe = self.r.pipeline(transaction=False)
@@ -705,133 +700,7 @@ class RedisStore(AnswerStore):
         with contextlib.suppress(*self.errors):
             self.r.close()
 
-    # -- hashes (spaces of layout 2, kept as written until their answers move) ----------
-    @staticmethod
-    def _groups(d: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-        """The digests' order by hash (their first byte) and each hash's ``(byte, start,
-        end)`` in that order."""
-        first = (d[:, 0] & 0xFF).astype(np.uint8)
-        order = np.argsort(first, kind="stable")
-        bounds = np.searchsorted(first[order], np.arange(257)).tolist()
-        return order, [(b, bounds[b], bounds[b + 1]) for b in range(256)
-                       if bounds[b] < bounds[b + 1]]
-
-    def _hash_get_many(self, space: str, d: np.ndarray) -> Found:
-        n = len(d)
-        codes = np.full(n, -1, dtype=np.int32)
-        dates = np.full(n, np.nan)
-        if not n:
-            return codes, [], dates
-        order, groups = self._groups(d)
-        values = list(itertools.chain.from_iterable(
-            self._hmget([(self._bucket(space, b), lo, hi) for b, lo, hi in groups],
-                        d[order])))
-        # a batch shares its values (answer|learned|expires): each distinct one is
-        # parsed once, and the replies become codes at C speed
-        distinct = list(dict.fromkeys(values))
-        raw = np.fromiter(map({v: i for i, v in enumerate(distinct)}.__getitem__, values),
-                          dtype=np.int32, count=n)
-        vocab: dict[str, int] = {}
-        code_of = np.full(len(distinct), -1, dtype=np.int32)
-        when_of = np.full(len(distinct), np.nan)
-        for i, v in enumerate(distinct):
-            if v is not None:
-                answer, when, _ = _parse(v)
-                code_of[i] = vocab.setdefault(answer, len(vocab))
-                when_of[i] = when
-        codes[order] = code_of[raw]
-        dates[order] = when_of[raw]
-        return codes, list(vocab), dates
-
-    def _hmget(self, groups: list[tuple[str, int, int]], d: np.ndarray) -> list[Any]:
-        """``HMGET key d[lo:hi]`` for each group, in one round trip, the commands
-        written as RESP by numpy: the client library's packing of a million fields
-        took longer than Redis's answer to them."""
-        rows = np.empty((len(d), 23), dtype=np.uint8)  # $16 CR LF, the digest, CR LF
-        rows[:, :5] = np.frombuffer(b"$16\r\n", np.uint8)
-        rows[:, 5:21] = np.ascontiguousarray(d, "<u8").view(np.uint8).reshape(-1, 16)
-        rows[:, 21:] = np.frombuffer(b"\r\n", np.uint8)
-        parts = []
-        for key, lo, hi in groups:
-            k = key.encode()
-            parts.append(b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n%s\r\n" % (hi - lo + 2, len(k), k))
-            parts.append(rows[lo:hi].tobytes())
-        pool = self.r.connection_pool
-        conn = pool.get_connection()
-        try:
-            conn.send_packed_command([b"".join(parts)])
-            return [conn.read_response() for _ in groups]
-        except BaseException:
-            conn.disconnect()  # replies may be left unread: never reuse it
-            raise
-        finally:
-            pool.release(conn)
-
-    def _hash_put_many(self, space: str, d: np.ndarray, answers: list[str],
-                       learned: np.ndarray, expires: np.ndarray, ttl: float) -> None:
-        """Answers written as layout 2 wrote them (hash fields): what a layout-2 store
-        holds, for the tests of its upgrade."""
-        fields = digest_fields(d)
-        order, groups = self._groups(d)
-        values = [f"{a}|{w:.3f}|{e:.0f}".encode() for a, w, e in
-                  zip(answers, np.asarray(learned).tolist(), np.asarray(expires).tolist(),
-                      strict=True)]
-        pipe = self.r.pipeline(transaction=False)
-        pipe.sadd(f"{REDIS_PREFIX}spaces", space)
-        for b, lo, hi in groups:
-            args: list[Any] = []
-            for i in order[lo:hi].tolist():
-                args += [fields[i], values[i]]
-            key = self._bucket(space, b)
-            pipe.execute_command("HSET", key, *args)
-            pipe.expire(key, max(1, int(ttl)))
-        pipe.execute()
-
-    def _read_space(self, space: str) -> Entries:
-        pipe = self.r.pipeline(transaction=False)
-        for b in range(256):
-            pipe.hgetall(self._bucket(space, b))
-        digs, answers, learned, expires = [], [], [], []
-        for bucket in pipe.execute():
-            for k, v in bucket.items():
-                answer, when, end = _parse(v)
-                digs.append(bytes(k))
-                answers.append(answer)
-                learned.append(when)
-                expires.append(end)
-        d = (np.frombuffer(b"".join(digs), dtype="<u8").reshape(-1, 2) if digs
-             else np.zeros((0, 2), "<u8"))
-        return Entries(d, np.array(answers, dtype=object), np.array(learned, dtype="<f8"),
-                       np.array(expires, dtype="<f8"))
-
-    def _hash_rewrite(self, space: str, keep: KeepFn) -> int:
-        e = self._read_space(space)
-        gone = e.digests[~keep(space, e)]
-        if not len(gone):
-            return 0
-        order, groups = self._groups(gone)
-        fields = digest_fields(gone[order])
-        pipe = self.r.pipeline(transaction=False)
-        for b, lo, hi in groups:
-            pipe.hdel(self._bucket(space, b), *fields[lo:hi])
-        removed = sum(int(x) for x in pipe.execute())
-        if len(gone) == len(e.digests):  # nothing left: no longer a space
-            self.r.srem(f"{REDIS_PREFIX}spaces", space)
-        return removed
-
-    def _each_bucket(self, space: str, command: Callable[[Any, str], Any]) -> list[Any]:
-        """``command(pipe, key)`` on each of the space's 256 hashes in one round trip."""
-        pipe = self.r.pipeline(transaction=False)
-        for b in range(256):
-            command(pipe, self._bucket(space, b))
-        return list(pipe.execute())
-
 
 def _decode(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
-
-def _parse(value: bytes) -> tuple[str, float, float]:
-    """``answer|learned|expires`` as stored in a Redis hash field."""
-    answer, learned, expires = value.decode().rsplit("|", 2)
-    return answer, float(learned), float(expires)
