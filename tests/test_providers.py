@@ -17,6 +17,7 @@ from rcsqualify import providers
 from rcsqualify.remote.cache import LookupCache
 from rcsqualify.remote.pacing import FileSchedule, MemorySchedule, QuotaStore, Schedule
 from rcsqualify.settings import Settings
+from tests.conftest import Emulator
 from tests.helpers import run_cli, service_account
 
 
@@ -139,3 +140,33 @@ def test_every_report_the_runner_writes_goes_through_the_format_registry(
                         Console(file=io.StringIO()))
     for fmt in formats.FILE_REPORTS:
         assert paths[fmt.field].read_text() == f"<{fmt.name}:{run.summary.decision}>"
+
+
+# -- probe: the provider's own request, through the one send path -----------------------
+@pytest.mark.parametrize("service", ["bothub", "mnp"])
+def test_probe_sends_the_providers_own_request_through_the_http_layer(
+        emulator: Emulator, monkeypatch: pytest.MonkeyPatch, service: str) -> None:
+    """What probe sends is what a run sends: the request the provider builds, through
+    ``HttpLayer`` (its token, headers, pacing), once and without a retry."""
+    from rcsqualify.probe import probe
+    from rcsqualify.remote.http import HttpLayer
+
+    number = "+33607000001"
+    emulator.reset(quota=1000, numbers={number: {"capable": True}})
+    sent: list[tuple[str, str]] = []
+    real = HttpLayer._send
+
+    async def recording(self: HttpLayer, method: str, url: str, *args: object,
+                        **kwargs: object) -> object:
+        sent.append((self.name, url))
+        return await real(self, method, url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HttpLayer, "_send", recording)
+    s = (Settings(capability="bothub", bot_id="test-bot",
+                  bothub_url=f"{emulator.base}/bothub/v1",
+                  bothub_token_url=f"{emulator.base}/oauth/v3/token")
+         if service == "bothub" else Settings(mnp_url=emulator.mnp_url()))
+    result = probe(s, number)
+    assert result.status == 200 and result.recognized, result
+    assert len(sent) == 1 and sent[0][0].startswith(service)
+    assert emulator.stats()["asked"] == {f"{service}:{number}": 1}

@@ -184,7 +184,7 @@ def test_threshold_is_shown_as_written(share: float, text: str) -> None:
 
 
 def test_probe_masking_covers_spelled_numbers_and_escaped_secrets() -> None:
-    from rcsqualify.wiring import mask_text
+    from rcsqualify.probe import mask_text
 
     text = ('{"national_format": "06 12 34 56 78", "e": "+33 6 12 34 56 78", '
             '"dots": "06.12.34.56.78", "echo": "Bearer pass\\"w/rd\\\\x", "other": '

@@ -178,9 +178,17 @@ class BotHubProvider(CapabilityProvider):
             if self.notify is not None:
                 self.notify(warning)
 
+    #: the statuses a capability look-up answers with (404: "not RCS", or an error)
+    answer_statuses = (200, 404)
+
+    def request_parts(self, e164: str) -> tuple[str, str, dict[str, Any]]:
+        """Method, URL and httpx keyword arguments of the look-up of one number (the
+        token and the bot's JWT are added at the send): ``answer_one`` and ``probe``."""
+        return ("GET", f"{self.base_url}/bot/v1/{self.bot_id}/contactCapabilities",
+                {"params": {"userContact": e164}})
+
     async def answer_one(self, e164: str) -> str:
         assert self.http is not None
-        url = f"{self.base_url}/bot/v1/{self.bot_id}/contactCapabilities"
-        answer = await self.http.request("GET", url, params={"userContact": e164},
-                                         expected=(404,))
+        method, url, kwargs = self.request_parts(e164)
+        answer = await self.http.request(method, url, expected=(404,), **kwargs)
         return self.interpret(answer, url)

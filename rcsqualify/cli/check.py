@@ -461,7 +461,7 @@ def probe(
     what rcsqualify makes of it: for onboarding a service. Exit 0 when the answer is
     recognized, 3 when it is not, 2 on a configuration error."""
     from rcsqualify.numbering.normalize import normalize_e164_list
-    from rcsqualify.wiring import probe as run_probe
+    from rcsqualify.probe import probe as run_probe
 
     e164, bad = normalize_e164_list([number])
     if bad:

@@ -66,6 +66,7 @@ from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.stats import ProviderStats
 from rcsqualify.remote.tokens import StaticToken
+from rcsqualify.remote.transport import Raw
 from rcsqualify.remote.workers import run_all
 from rcsqualify.textsafe import safe_text
 from rcsqualify.verdict import OPERATOR_ERROR, OPERATOR_UNASSIGNED
@@ -367,6 +368,17 @@ class MnpSource(OperatorSource):
             asyncio.run(self._ask(numbers, todo, out))
         self.stats.answered += int(np.count_nonzero((out != "") & (out != OPERATOR_ERROR)))
         return out
+
+    async def send_once(self, msisdn: str) -> tuple[Raw, dict[str, str]]:
+        """The look-up of one number sent once as a run sends it (signed, paced), the
+        answer not read (``probe``); the headers sent, for masking."""
+        method, url, kwargs = self.request_parts(msisdn)
+        token = _SIGNING.set((self.profile.signed_path(msisdn),
+                              self.profile.body_for(msisdn)))
+        try:
+            return await self.http.send_once(method, url, **kwargs)
+        finally:
+            _SIGNING.reset(token)
 
     async def ask_one(self, msisdn: str) -> str:
         """The operator of one number ("" unknown); ``Unresolved`` on a failure.

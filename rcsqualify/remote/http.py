@@ -275,6 +275,84 @@ class HttpLayer:
                 self.notify(note)
         raise Unresolved("throttled")
 
+    async def send_once(self, method: str, url: str, **kwargs: Any
+                        ) -> tuple[Raw, dict[str, str]]:
+        """One request as every request of the service goes (its token and headers, its
+        pacing slot, its deadline and body cap), with no retry and no reading of the
+        answer: ``probe``'s send. Returns the answer as it came and the headers sent
+        (for the caller to mask every secret they hold)."""
+        assert self._client is not None, "use inside session()"
+        base_headers = dict(kwargs.pop("headers", None) or {})
+        raw, _, headers = await self._send(method, url, base_headers, kwargs, None)
+        return raw, headers
+
+    async def _send(self, method: str, url: str, base_headers: dict[str, str],
+                    send_kwargs: dict[str, Any],
+                    fresh_params: Callable[[], dict[str, str]] | None
+                    ) -> tuple[Raw, str | None, dict[str, str]]:
+        """One attempt on the wire: the budget, the token, the headers, the pacing slot
+        and the write. Returns the raw answer, the token it went with, the headers."""
+        assert self._client is not None, "use inside session()"
+        p = self.policy
+        if self.gave_up is not None:
+            raise Unresolved("throttled")  # the gateway refused for too long
+        if p.max_requests is not None and self._spent >= p.max_requests:
+            if not self.notes:
+                self.notes.append(f"{self.name}: stopped at --max-requests "
+                                  f"{p.max_requests}; the rest stays unverified")
+            raise Unresolved("budget")
+        self._spent += 1
+        # the token first: a token fetch must never sit between a slot and its write
+        headers = dict(base_headers)
+        token = None
+        if self.token_source is not None:
+            try:
+                token = await self.token_source.token(self._client)
+            except Unresolved:
+                failure = getattr(self.token_source, "failure", None)
+                if failure and failure not in self.notes:  # said once, named
+                    self.notes.append(failure)
+                    if self.notify is not None:
+                        self.notify(f"{self.name}: {failure}")
+                raise
+            headers["Authorization"] = f"Bearer {token}"
+        if self.extra_headers is not None:
+            headers.update(self.extra_headers())
+        if fresh_params is not None:
+            params = dict(send_kwargs.get("params") or {})
+            params.update(fresh_params())
+            send_kwargs["params"] = params
+        await self.pacer.reserve()
+
+        async def on_write() -> None:
+            await self.pacer.confirm()
+            if self.gave_up is not None:  # while this one waited out the last pause
+                self.pacer.written()  # never sent: its grant holds no one
+                raise _GivenUp()
+            self.stats.requests += 1
+
+        try:
+            raw = await fetch(self._client, method, url, timeout=p.timeout,
+                              max_body=p.max_body, on_write=on_write,
+                              on_written=self.pacer.written, headers=headers,
+                              **send_kwargs)
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+            # nothing left this machine: a header we built is not valid HTTP
+            raise ConfigurationError(
+                f"{self.name}: cannot send a request to {mask_url(url)}: a credential or "
+                "header holds characters HTTP does not allow (control or non-ASCII "
+                "characters); check the credentials' environment variables") from exc
+        except (httpx.TransportError, TimeoutError) as exc:
+            kind = transport_kind(exc)
+            if kind in UNREACHABLE_KINDS:
+                self._early_failure(kind, url, describe_transport(kind, url))
+            raise Transient(kind, type(exc).__name__) from exc
+        except Unrecognized as exc:
+            raise self.reject(Answer(exc.status, None), exc.kind, url) from exc
+        except _GivenUp:
+            raise Unresolved("throttled") from None
+        return raw, token, headers
+
     async def _once(self, method: str, url: str, ok: tuple[int, ...],
                     expected: tuple[int, ...],
                     fresh_params: Callable[[], dict[str, str]] | None,
@@ -285,63 +363,8 @@ class HttpLayer:
         base_headers = dict(kwargs.get("headers") or {})
         send_kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         while True:
-            if self.gave_up is not None:
-                raise Unresolved("throttled")  # the gateway refused for too long
-            if p.max_requests is not None and self._spent >= p.max_requests:
-                if not self.notes:
-                    self.notes.append(f"{self.name}: stopped at --max-requests "
-                                      f"{p.max_requests}; the rest stays unverified")
-                raise Unresolved("budget")
-            self._spent += 1
-            # the token first: a token fetch must never sit between a slot and its write
-            headers = dict(base_headers)
-            token = None
-            if self.token_source is not None:
-                try:
-                    token = await self.token_source.token(self._client)
-                except Unresolved:
-                    failure = getattr(self.token_source, "failure", None)
-                    if failure and failure not in self.notes:  # said once, named
-                        self.notes.append(failure)
-                        if self.notify is not None:
-                            self.notify(f"{self.name}: {failure}")
-                    raise
-                headers["Authorization"] = f"Bearer {token}"
-            if self.extra_headers is not None:
-                headers.update(self.extra_headers())
-            if fresh_params is not None:
-                params = dict(send_kwargs.get("params") or {})
-                params.update(fresh_params())
-                send_kwargs["params"] = params
-            await self.pacer.reserve()
-
-            async def on_write() -> None:
-                await self.pacer.confirm()
-                if self.gave_up is not None:  # while this one waited out the last pause
-                    self.pacer.written()  # never sent: its grant holds no one
-                    raise _GivenUp()
-                self.stats.requests += 1
-
-            try:
-                raw = await fetch(self._client, method, url, timeout=p.timeout,
-                                  max_body=p.max_body, on_write=on_write,
-                                  on_written=self.pacer.written, headers=headers,
-                                  **send_kwargs)
-            except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
-                # nothing left this machine: a header we built is not valid HTTP
-                raise ConfigurationError(
-                    f"{self.name}: cannot send a request to {mask_url(url)}: a credential or "
-                    "header holds characters HTTP does not allow (control or non-ASCII "
-                    "characters); check the credentials' environment variables") from exc
-            except (httpx.TransportError, TimeoutError) as exc:
-                kind = transport_kind(exc)
-                if kind in UNREACHABLE_KINDS:
-                    self._early_failure(kind, url, describe_transport(kind, url))
-                raise Transient(kind, type(exc).__name__) from exc
-            except Unrecognized as exc:
-                raise self.reject(Answer(exc.status, None), exc.kind, url) from exc
-            except _GivenUp:
-                raise Unresolved("throttled") from None
+            raw, token, _ = await self._send(method, url, base_headers, send_kwargs,
+                                             fresh_params)
             if raw.status == 429:
                 self.stats.throttled += 1
                 bounds["throttled"] += 1
