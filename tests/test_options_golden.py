@@ -1,0 +1,29 @@
+"""Option compatibility (issue #24 item 1): ``config show`` of a profiles file written
+before the option groups existed is compared with the output recorded then. It changes
+only in a commit that names the issue changing a default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
+
+
+def config_show_prod() -> str:
+    """``config show`` of the golden profile, its directory written ``<DIR>``."""
+    result = run_cli(["config", "show", "--config", str(GOLDEN / "profiles.toml"),
+                      "--profile", "prod"])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.replace(str(GOLDEN), "<DIR>")
+
+
+def test_config_show_of_a_profile_written_before_the_option_groups_is_unchanged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # no cell wraps
+    monkeypatch.delenv("RCSQUALIFY_CACHE_DIR")  # the test's own, a temporary path
+    expected = (GOLDEN / "config_show_prod.txt").read_text(encoding="utf-8")
+    assert config_show_prod() == expected
