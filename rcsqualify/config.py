@@ -44,7 +44,7 @@ CREDENTIALS: dict[str, str] = {
 }
 #: options that only the command line may give (a profile or the environment giving
 #: them is refused: ``--dry-run`` must never make a CI gate pass by accident)
-COMMAND_LINE_ONLY = ("dry-run", "config", "profile", "help", "version")
+COMMAND_LINE_ONLY = ("dry-run", "config", "profile", "help", "help-all", "version")
 CONFIG_ENV = "RCSQUALIFY_CONFIG"
 DRY_RUN_ENV = "RCSQUALIFY_DRY_RUN"
 
@@ -103,14 +103,19 @@ def read_config(path: Path) -> dict[str, Any]:
     return profiles
 
 
-def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
+def load_profile(path: Path, name: str, option_names: Iterable[str], *,
+                 path_options: Iterable[str]) -> Profile:
     """The profile ``name`` of ``path``, every key checked (exit 2 naming the file, the
-    profile and the key; never the value, which may be a secret)."""
+    profile and the key; never the value, which may be a secret). A value of one of
+    ``path_options`` (declared ``Opt.path`` in settings.py) that is a path is read
+    relative to the profile's file, never to the working directory: a checked-out
+    repository must not redirect it."""
     profiles = read_config(path)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"
         raise InputError(f"{path}: no profile {name!r} (profiles in the file: {known})")
     allowed = set(option_names) - set(COMMAND_LINE_ONLY)
+    paths = set(path_options)
     options: dict[str, Any] = {}
     credentials: dict[str, str] = {}
     for key, value in profiles[name].items():
@@ -134,10 +139,8 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
                 raise InputError(f"{where}: a password inside a URL is refused (the file "
                                  "may be shared); give it as a credential reference or in "
                                  "its environment variable (the value is not shown)")
-            if key in PATH_OPTIONS and isinstance(value, str) and value.strip() and (
+            if key in paths and isinstance(value, str) and value.strip() and (
                     key != "mnp-profile" or value.strip().endswith(".toml")):
-                # a path in a profile is relative to the profile's file, never to the
-                # working directory: a checked-out repository must not redirect it
                 value = str((path.parent / Path(value.strip()).expanduser()).resolve())
             options[key] = value
         else:
@@ -167,11 +170,6 @@ def _has_password(value: str) -> bool:
         return "@" in value
     return any(k.lower() in _PASSWORD_PARAMETERS and v
                for k, v in parse_qsl(url.query, keep_blank_values=True))
-
-
-#: options whose value is a path: read relative to the profile file
-PATH_OPTIONS = ("mnp-profile", "bot-key-file", "rbm-credentials", "portability",
-                "portability-db", "history")
 
 
 def refuse_dry_run_from_environment(environ: Mapping[str, str] = os.environ) -> None:
@@ -234,25 +232,27 @@ def option_params(command: Any) -> dict[str, Any]:
             for opt in getattr(param, "opts", ()) if opt.startswith("--")}
 
 
-def chosen_profile(config: Path | None, name: str | None,
-                   option_names: Iterable[str]) -> Profile | None:
+def chosen_profile(config: Path | None, name: str | None, option_names: Iterable[str],
+                   path_options: Iterable[str]) -> Profile | None:
     if name is None:
         return None
     path = config_file(config)
     if path is None:
         raise InputError(f"--profile {name}: no config file (give --config or "
                          f"{CONFIG_ENV}, or create {default_config_path()})")
-    return load_profile(path, name, option_names)
+    return load_profile(path, name, option_names, path_options=path_options)
 
 
-def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+def apply_profile(ctx: Any, kwargs: dict[str, Any], path_options: Iterable[str]
+                  ) -> dict[str, Any]:
     """``kwargs`` with the chosen profile's values for every parameter that did not
     come from the command line (option > profile > environment > default). The profile
     is kept in ``ctx.meta[META_KEY]`` for its credential references and for
     ``config show``."""
     refuse_dry_run_from_environment()
     params = option_params(ctx.command)
-    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"), params)
+    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"), params,
+                             path_options)
     ctx.meta[META_KEY] = profile
     if profile is None:
         return kwargs

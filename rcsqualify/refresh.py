@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,8 +48,8 @@ def run_refresh(settings: Settings, base: Path, lists: Path, log_file: Path | No
 def _refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
              console: Console) -> CheckRun:
     started = time.time()
-    settings = replace(settings, input=str(base), split_dir=str(lists),
-                       history=settings.history or log_file)
+    settings = settings.replace(input=str(base), split_dir=str(lists),
+                                history=settings.history or log_file)
     try:
         run = execute_check(settings, console)
     except RcsQualifyError as exc:

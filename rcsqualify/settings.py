@@ -1,21 +1,36 @@
-"""Every option of ``check`` in one typed object (CONTRACT §9).
+"""Every option of ``check``, declared once, in groups by concern (issue #24 item 1).
 
-The CLI fills it from options and environment variables (Typer's ``envvar``; an option
-on the command line wins); the runner and the providers read it. Secrets are not
-fields here: they are read from the environment or from files at the moment a
-provider needs them, so a ``repr`` of the settings can never leak one.
+Each group is a frozen dataclass; each of its fields says, in its ``Opt``, how it is
+given: help, flags, environment variable, bounds, help panel, and whether ``check
+--help`` shows it (``common``) or only ``check --help-all``. Every reader works from
+these declarations: the command line (``cli/options.py`` builds the Typer signatures
+of ``check``, ``refresh`` and ``probe``), profiles (their keys are the long option
+names), ``config show``, ``--dry-run``, and Python callers (``settings_from``). A
+default is written once, here (the HTTP ones once in ``remote/policy.py``).
+
+Values are checked in ``__post_init__`` (bounds that keep a wait, a poll or a retry
+finite; the provider name), so a group that exists is valid whoever built it.
+
+Secrets are not fields: they are read from the environment or from files at the
+moment a provider needs them, so a ``repr`` of the settings can never leak one.
+
+``Settings`` composes the groups. It also answers the old flat names
+(``settings.rate``) by delegating to the group that declares the field: a transitional
+view so that code written before the groups keeps working; new code takes the group it
+needs (``settings.bothub``).
+
+No ``from __future__ import annotations``: the fields' types are read at start-up to
+build the command line, and string annotations would cost a compile each.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, TypeVar
 
-from rcsqualify.remote.policy import DEFAULT_POLICY
-
-if TYPE_CHECKING:
-    from rcsqualify.remote.policy import HttpPolicy
+from rcsqualify.errors import InputError
+from rcsqualify.remote.policy import DEFAULT_POLICY, HttpPolicy
 
 DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
@@ -24,123 +39,611 @@ DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
 #: a 30/s quota; the planner says how often that decides)
 SAMPLE_MAX = 2000
 
+#: the key of an ``Opt`` in a dataclass field's metadata
+OPTION = "rcsqualify.option"
 
-@dataclass
-class Settings:
+
+@dataclass(frozen=True)
+class Opt:
+    """How one field is given on the command line, in a profile and in the environment.
+
+    ``flags`` are Click's declarations (default: ``--field-name``; a bool: also
+    ``--no-field-name``). ``low``/``high`` are bounds Click enforces on the command line
+    and in profiles; ``finite`` bounds a number that drives a wait, a poll or a retry
+    (``nan`` or ``inf`` there would mean no pacing or a wait without end: CONTRACT §10),
+    checked in ``__post_init__`` whoever built the group. ``cli_type`` is the type on
+    the command line when it is not the field's (``--sample auto``). ``path``: a path,
+    read relative to the profile file that gives it. ``share``: a share (0.15), which a
+    usage error explains. ``formats``: the input formats it applies to (a profile's
+    value for another format is ignored with a note). ``credentials``: the environment
+    variables holding the secrets of the service the option configures (named in its
+    help). ``common``: shown by ``check --help``; the others by ``--help-all``."""
+
+    help: str
+    flags: tuple[str, ...] = ()
+    envvar: str | tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    finite: tuple[float, float] | None = None
+    metavar: str | None = None
+    panel: str | None = None
+    common: bool = False
+    cli_type: Any = None
+    path: bool = False
+    share: bool = False
+    formats: tuple[str, ...] = ()
+    credentials: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    def flag(self, name: str) -> str:
+        """The long option as a message names it (``--format`` for ``input_format``)."""
+        return next((f.split("/")[0] for f in self.flags if f.startswith("--")),
+                    "--" + name.replace("_", "-"))
+
+
+def option(default: Any, help: str, **how: Any) -> Any:
+    """A field that is an option (see ``Opt``); a list default is copied per instance."""
+    meta = {OPTION: Opt(help=help, **how)}
+    if isinstance(default, list):
+        return field(default_factory=list, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def internal(default: Any) -> Any:
+    """A field no option sets (the environment, the profile or the code fills it);
+    Python callers may."""
+    if isinstance(default, dict):
+        return field(default_factory=dict)
+    return field(default=default)
+
+
+class OptionGroup:
+    """The base of the option groups: declarations, and validation on construction."""
+
+    #: help panel of the group's options (an ``Opt`` may name another)
+    panel: ClassVar[str] = "Other"
+
+    def __post_init__(self) -> None:
+        values = vars(self)  # not getattr: validating is not reading (``reads``)
+        for f, opt in declared(type(self)):
+            value = values[f.name]
+            if value is None:
+                continue
+            if opt.finite is not None:
+                low, high = opt.finite
+                if not (math.isfinite(value) and low <= value <= high):
+                    raise InputError(f"{opt.flag(f.name)} must be a number from {low:g} "
+                                     f"to {high:g}, got {value}")
+            if opt.choices and value not in opt.choices:
+                raise InputError(f"{opt.flag(f.name)} must be one of "
+                                 f"{', '.join(opt.choices)}")
+
+
+G = TypeVar("G", bound=OptionGroup)
+
+
+def declared(cls: type[OptionGroup]) -> list[tuple[Field[Any], Opt]]:
+    """The group's options, in declaration order, each with its ``Opt``."""
+    return [(f, f.metadata[OPTION]) for f in fields(cls)  # type: ignore[arg-type]
+            if OPTION in f.metadata]
+
+
+# -- the groups --------------------------------------------------------------------------
+_TABULAR = ("csv", "xlsx", "xls")
+
+
+@dataclass(frozen=True)
+class InputOptions(OptionGroup):
+    """The contact file and how to read it; how CSV outputs are written from it."""
+
+    panel: ClassVar[str] = "Input"
     input: str = "-"
-    column: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    input_format: str | None = None
-    header: bool | None = None  # --header / --no-header; None: detected (CONTRACT §11)
-    skip_rows: int | None = None  # rows above the header; None: a title row detected
-    header_row: int | None = None  # the header's row number (1-based): skip_rows + 1
-    csv_escape: bool = True  # spreadsheet-safe CSV outputs (CONTRACT §11)
-    csv_dialect: str | None = None  # excel-fr / standard; None: from the input (#26)
-    excel: bool = False  # --excel: --csv-dialect excel-fr
-    operator: str = "FRTE"
-    threshold: float = 0.15
-    output: str | None = None
-    json_report: str | None = None
-    quiet: bool = False
-    split_dir: str | None = None
-    split_xlsx: bool = False
-    wait_lock: float = 0.0  # seconds to wait for the list directory's lock (then exit 4)
-    html_report: str | None = None
-    markdown_report: str | None = None
-    junit_xml: str | None = None
+    column: str | None = option(None, "Phone column (name or 1-based index).",
+                                flags=("--column", "-c"), common=True)
+    encoding: str | None = option(None, "Force the CSV encoding.", formats=("csv",))
+    delimiter: str | None = option(None, "Force the CSV delimiter.", formats=("csv",))
+    sheet: str | None = option(None, "XLSX sheet to read.", formats=("xlsx", "xls"),
+                               common=True)
+    input_format: str | None = option(
+        None, "Input format when the name does not say: csv, xlsx, parquet, ndjson.",
+        flags=("--format",), common=True)
+    header: bool | None = option(
+        None, "The first row is a header / is a contact (CSV, XLSX). Default: a header "
+        "when the cell above the phone column is a label.", flags=("--header/--no-header",),
+        formats=_TABULAR)
+    skip_rows: int | None = option(
+        None, "Skip N non-blank rows above the header (CSV, XLSX, XLS). Default: one "
+        "title row (a single cell above a row of labels) is skipped.",
+        flags=("--skip-rows",), formats=_TABULAR)
+    header_row: int | None = option(
+        None, "The header is row N, counting non-blank rows from 1 (--skip-rows N-1).",
+        flags=("--header-row",), formats=_TABULAR)
+    csv_escape: bool = option(
+        True, "Prefix with ' the input cells a spreadsheet would run as formulas (=, @, "
+        "+, -...) in CSV outputs and lists.", flags=("--csv-escape/--no-csv-escape",),
+        panel="Outputs")
+    csv_dialect: str | None = option(
+        None, "CSV outputs and lists: excel-fr (';' and a UTF-8 BOM, as French Excel "
+        "opens them) or standard (',' and UTF-8 without BOM). Default: excel-fr for an "
+        "XLSX/XLS or ';' CSV input, else the input's delimiter.", flags=("--csv-dialect",),
+        panel="Outputs")
+    excel: bool = option(False, "Same as --csv-dialect excel-fr.", flags=("--excel",),
+                         panel="Outputs")
+
+
+@dataclass(frozen=True)
+class GateOptions(OptionGroup):
+    """What passes: the target operator, the threshold and how unchecked messages
+    count."""
+
+    panel: ClassVar[str] = "Gate"
+    operator: str = option("FRTE", "Target operator, ARCEP code.",
+                           envvar="RCSQUALIFY_OPERATOR", common=True)
+    threshold: float = option(0.15, "Gate threshold on the error ratio.",
+                              envvar="RCSQUALIFY_THRESHOLD", share=True, common=True)
+    gate: str = option(
+        "decide", "decide: pass when even the unchecked messages cannot push the ratio "
+        "over, fail when the known errors already do, else undecided (exit 3, with the "
+        "next step); known: the error ratio alone (lenient); upper: every unchecked "
+        "message a failure (strict).", envvar="RCSQUALIFY_GATE", common=True)
+
+
+@dataclass(frozen=True)
+class ReportOptions(OptionGroup):
+    """What the run writes, and the campaign figures its reports estimate."""
+
+    panel: ClassVar[str] = "Outputs"
+    output: str | None = option(None, "Annotated rows: .csv, .ndjson or .parquet.",
+                                flags=("--output", "-o"), common=True)
+    json_report: str | None = option(None, "JSON report path, - for stdout.", common=True)
+    split_dir: str | None = option(
+        None, "Write send_rcs, other_operators, not_rcs, unverified and remove lists "
+        "here.", common=True)
+    split_xlsx: bool = option(
+        False, "Also write the lists as .xlsx with text cells (spreadsheet-safe).")
+    wait_lock: float = option(
+        0.0, "Seconds to wait for another run's lock (list directory, portability store) "
+        "before giving up with exit 4.", low=0.0, high=86_400.0)
+    html_report: str | None = option(None, "Self-contained HTML report for people.",
+                                     common=True)
+    markdown_report: str | None = option(
+        None, "Markdown report (verdict, send plan, counts, notes). Without it, under "
+        "GitHub Actions the report is appended to $GITHUB_STEP_SUMMARY.")
+    ci_summary: bool = option(
+        True, "Append the Markdown report to $GITHUB_STEP_SUMMARY when it is set.",
+        flags=("--ci-summary/--no-ci-summary",))
+    junit_xml: str | None = option(
+        None, "JUnit XML report: gate, completeness and input problem classes as test "
+        "cases.", common=True)
+    history: Path | None = option(
+        None, "Cron log (JSON lines) whose ratios the HTML report draws as a trend.",
+        path=True)
+    send_rate: float = option(30.0, "Campaign send rate, messages/s.",
+                              finite=(0.0, 1e6))
+    price_message: float | None = option(
+        None, "Single Message price, euros (per message nobody answers).")
+    price_conversation: float | None = option(
+        None, "Conversation price, euros (Orange's 2021-10-01 example: 0.095).")
+    reply_rate: float | None = option(
+        None, "Expected share of messages answered within 24 h.", share=True)
     # CI: GITHUB_STEP_SUMMARY gets the Markdown report when no path is given (unless
     # ci_summary is off); GITHUB_ACTIONS=true turns on workflow-command annotations
-    ci_summary: bool = True
-    step_summary: str | None = None
-    github_actions: bool = False
-    gate: str = "decide"  # decide | known | upper (CONTRACT §2 Gate)
-    history: Path | None = None
-    send_rate: float = 30.0
-    price_message: float | None = None
-    price_conversation: float | None = None
-    reply_rate: float | None = None
-    debug: bool = False
-    # operator sources
-    portability: list[Path] = field(default_factory=list)
-    portability_db: Path | None = None
-    portability_number_column: str | None = None
-    portability_operator_column: str | None = None
-    portability_max_unmapped: float = 0.01  # share of unusable operator values → exit 2
-    portability_max_age: int = 30  # days since the newest port date → a warning
-    mnp_url: str | None = None
-    mnp_field: str | None = None
-    mnp_profile: str | None = None  # generic (default), twilio, hlr-lookups, or a .toml path
-    mnp_region: str | None = None  # one of the profile's [regions] (twilio: us1, ie1)
-    # capability
-    capability: str = "none"
-    bothub_url: str = DEFAULT_BOTHUB_URL
-    bothub_token_url: str = DEFAULT_BOTHUB_TOKEN_URL
-    bot_id: str | None = None
-    bot_key_file: Path | None = None
-    bot_jwt_header: str = "X-Bot-Authorization"
-    rbm_url: str = DEFAULT_RBM_URL
-    agent_id: str | None = None
-    rbm_credentials: Path | None = None
-    agent_launched: bool = False
-    batch_size: int | None = None  # rbm-batch numbers per call (1-10,000); None: balanced
-    single_warn: int = 1000  # bothub: warn when more numbers than this are to be asked
-    sample: int | None = None
+    step_summary: str | None = internal(None)
+    github_actions: bool = internal(False)
+
+
+@dataclass(frozen=True)
+class PortabilityOptions(OptionGroup):
+    """Offline operator sources: portability extracts and the store built from them."""
+
+    panel: ClassVar[str] = "Operators"
+    portability: list[Path] = option(
+        [], "Portability extract (CSV, XLSX, XLS, Parquet), repeatable.", path=True,
+        cli_type=list[Path] | None, common=True)
+    portability_db: Path | None = option(
+        None, "Portability store built by 'rcsqualify portability import'.", path=True,
+        common=True)
+    portability_number_column: str | None = option(None, "Number column of the extracts.")
+    portability_operator_column: str | None = option(
+        None, "Operator column of the extracts.")
+    portability_max_unmapped: float = option(
+        0.01, "Stop (exit 2) when more than this share of an extract's operator values "
+        "map to no operator.", low=0.0, high=1.0, share=True)
+    portability_max_age: int = option(
+        30, "Warn when the newest port date of an extract or store is older than this "
+        "many days.", low=0)
+
+
+_MNP_SECRETS = ("RCSQUALIFY_MNP_TOKEN", "RCSQUALIFY_MNP_USER", "RCSQUALIFY_MNP_PASSWORD",
+                "RCSQUALIFY_MNP_KEY", "RCSQUALIFY_MNP_SECRET")
+
+
+@dataclass(frozen=True)
+class MnpOptions(OptionGroup):
+    """The MNP look-up service (who serves a ported number)."""
+
+    panel: ClassVar[str] = "Operators"
+    mnp_url: str | None = option(
+        None, "MNP look-up: URL template with {msisdn} (generic), or the service's base "
+        "URL (a named profile).", envvar="RCSQUALIFY_MNP_URL", common=True)
+    mnp_field: str | None = option(
+        None, "generic profile: answer field holding the operator (default: mccmnc, then "
+        "operator).")
+    mnp_profile: str | None = option(
+        None, "MNP service profile: generic (default), twilio, hlr-lookups, or the path "
+        "of a .toml profile file. Credentials from the environment: RCSQUALIFY_MNP_TOKEN "
+        "(bearer), RCSQUALIFY_MNP_USER and RCSQUALIFY_MNP_PASSWORD (basic), "
+        "RCSQUALIFY_MNP_KEY and RCSQUALIFY_MNP_SECRET (digest).",
+        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=_MNP_SECRETS, common=True)
+    mnp_region: str | None = option(
+        None, "The MNP profile's region (twilio: us1, the default, or ie1, Twilio's "
+        "Ireland region, which EU numbers such as French ones may need: Twilio error "
+        "60614); its base URL unless --mnp-url is given.", envvar="RCSQUALIFY_MNP_REGION")
+
+
+_BOTHUB_SECRETS = ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
+
+
+@dataclass(frozen=True)
+class CapabilityOptions(OptionGroup):
+    """Which services check RCS capability, for the target operator and the others."""
+
+    panel: ClassVar[str] = "Capability"
+    #: the names come from the provider registry (providers.py), which imports this
+    #: module: the command line writes them in (cli/options.py) and checks them
+    capability: str = option("none", "Capability provider: {capability_choices}.",
+                             common=True)
+    other_route: str | None = option(
+        None, "Check other operators' mobiles on Google RBM too (rbm or rbm-batch; needs "
+        "the RBM settings): a second route, with its own send_rbm list.",
+        envvar="RCSQUALIFY_OTHER_ROUTE")
+
+
+@dataclass(frozen=True)
+class BothubOptions(OptionGroup):
+    """Orange BotHub: the single look-up and the bulk jobs."""
+
+    panel: ClassVar[str] = "Capability"
+    bothub_url: str = option(DEFAULT_BOTHUB_URL, "BotHub API base URL.",
+                             envvar="RCSQUALIFY_BOTHUB_URL")
+    bothub_token_url: str = option(DEFAULT_BOTHUB_TOKEN_URL, "BotHub OAuth token URL.",
+                                   envvar="RCSQUALIFY_BOTHUB_TOKEN_URL",
+                                   credentials=_BOTHUB_SECRETS)
+    bot_id: str | None = option(None, "BotHub bot id.", envvar="RCSQUALIFY_BOTHUB_BOT_ID",
+                                credentials=_BOTHUB_SECRETS, common=True)
+    bot_key_file: Path | None = option(
+        None, "Bot private key (PEM) for the GSMA JWT.", envvar="RCSQUALIFY_BOTHUB_KEY_FILE",
+        path=True)
+    bot_jwt_header: str = option("X-Bot-Authorization",
+                                 "Header carrying the GSMA JWT (Orange does not document "
+                                 "it).")
+    single_warn: int = option(
+        1000, "bothub: warn when more numbers than this are to be asked one by one (after "
+        "the cache); Orange means that call for tests.", low=0,
+        envvar="RCSQUALIFY_SINGLE_WARN")
+    wait_for_window: bool = option(
+        False, "bothub-bulk: sleep until the 22:00 Paris window opens.")
+    poll_interval: float = option(
+        2.0, "bothub-bulk: first wait between job polls, seconds (grows to 30 s).",
+        envvar="RCSQUALIFY_POLL_INTERVAL", finite=(0.05, 3_600.0))
+    bulk_deadline: float | None = option(
+        None, "bothub-bulk: stop polling after this many seconds (default: the end of the "
+        "bulk window); unfinished jobs are polled by the next run.",
+        envvar="RCSQUALIFY_BULK_DEADLINE", low=1.0, finite=(1.0, 7 * 86_400.0))
+    bulk_hours: str | None = option(
+        None, "bothub-bulk window, HH:MM-HH:MM Paris time, or 'server' (rely on the "
+        "server's 405). Default: 22:00-07:00 in winter, 23:00-07:00 in summer.",
+        envvar="RCSQUALIFY_BULK_HOURS")
+    require_feature: str = option(
+        "chatBotCommunication", "BotHub: capability needed to count as reachable ('' = "
+        "any).", envvar="RCSQUALIFY_REQUIRE_FEATURE")
+
+
+@dataclass(frozen=True)
+class RbmOptions(OptionGroup):
+    """Google RBM: the per-number look-up and users:batchGet."""
+
+    panel: ClassVar[str] = "Capability"
+    rbm_url: str = option(DEFAULT_RBM_URL, "RBM API base URL.", envvar="RCSQUALIFY_RBM_URL")
+    agent_id: str | None = option(None, "RBM agent id.", envvar="RCSQUALIFY_RBM_AGENT_ID")
+    rbm_credentials: Path | None = option(
+        None, "RBM service-account JSON file.",
+        envvar=("RCSQUALIFY_RBM_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"), path=True)
+    agent_launched: bool = option(
+        False, "The RBM agent is launched on the target operator (batchGet negatives "
+        "become not_rcs).")
+    batch_size: int | None = option(
+        None, "rbm-batch: numbers per users:batchGet call (1-10,000; Google's own tool "
+        "sends 499). Default: balanced calls of 500-10,000, which carry the random-sample "
+        "estimate.", low=1, high=10_000)
+
+
+@dataclass(frozen=True)
+class SampleOptions(OptionGroup):
+    """Checking a sample of the base instead of every number."""
+
+    panel: ClassVar[str] = "Gate"
+    sample: int | None = option(
+        None, "auto: draw unresolved numbers in a seeded order and stop as soon as an "
+        "anytime-valid bound decides the gate (or after --sample-max numbers). N: check "
+        "only a seeded random sample of N target-operator mobiles and extrapolate (a "
+        "fixed-sample interval).", metavar="N|auto", cli_type=str | None, common=True)
     #: --sample auto (issue #22 §2): sequential, anytime-valid, until decided
-    sample_auto: bool = False
-    sample_max: int = SAMPLE_MAX
-    confidence: float = 0.95  # both the auto bound's and the fixed sample's Wilson level
-    seed: int = 0
-    wait_for_window: bool = False
-    poll_interval: float = 2.0  # first wait between bulk job polls (grows ×1.5 to 30 s)
-    bulk_deadline: float | None = None  # seconds; default: the end of the bulk window
-    bulk_hours: str | None = None  # HH:MM-HH:MM Paris time, or "server"
-    require_feature: str = "chatBotCommunication"  # "" = any non-empty capability list
-    other_route: str | None = None  # rbm | rbm-batch: other operators' mobiles on RBM
-    # pacing and HTTP
-    rate: float = DEFAULT_POLICY.rate
-    rate_margin: float = DEFAULT_POLICY.margin  # pace this share under --rate (jitter)
-    throttle_pause: float = DEFAULT_POLICY.throttle_pause
-    timeout: float = DEFAULT_POLICY.timeout
-    deadline: float = DEFAULT_POLICY.deadline  # per number: stop retrying after this
-    concurrency: int = DEFAULT_POLICY.concurrency
-    retry_backoff: float = DEFAULT_POLICY.backoff_initial  # first backoff, doubling
-    max_pause: float = DEFAULT_POLICY.max_pause  # cap on a server's Retry-After
-    max_paused: float = DEFAULT_POLICY.max_paused  # a service throttled longer: given up
-    max_body: int = DEFAULT_POLICY.max_body  # bytes of one answer
-    max_requests: int | None = None  # budget per service and run
-    # cache
-    cache_dir: Path | None = None
-    cache_url: str | None = None  # a directory or redis://… (issue #15)
-    quota_store: str | None = None  # redis://…; default: cache_url if Redis
-    no_cache: bool = False
-    cache_key_file: Path | None = None  # the cache key, kept outside the cache (#23)
-    cache_key_in_store: bool = False  # accept a key stored inside a shared cache
-    refresh: bool = False
-    ttl_positive_days: float = 90.0
-    ttl_negative_days: float = 60.0
-    ttl_operator_days: float = 7.0
-    # profiles (issue #16): environment variable → "env:VAR" or "file:PATH", references
-    # only (the wiring resolves them at the last moment); the profile's name
-    credential_refs: dict[str, str] = field(default_factory=dict)
-    profile: str | None = None
-    #: the config file the profile was read from (never written over: CONTRACT §11)
-    config: Path | None = None
-    dry_run: bool = False  # command line only (config.COMMAND_LINE_ONLY)
-    lang: str | None = None  # HTML and Markdown reports: fr | en; None: from the locale
+    sample_auto: bool = internal(False)
+    sample_max: int = option(
+        SAMPLE_MAX, "--sample auto: draw at most this many numbers (no service is asked "
+        "more; retries excluded), then undecided.", low=1)
+    confidence: float = option(
+        0.95, "Confidence of --sample's bound (auto: each end on its own; N: the Wilson "
+        "interval).", low=0.5, high=0.999)
+    seed: int = option(0, "Seed of --sample.")
+
+
+@dataclass(frozen=True)
+class NetworkOptions(OptionGroup):
+    """Pacing, retries and bounds of every HTTP service; ``http_policy()`` is the one
+    object the HTTP layer receives."""
+
+    panel: ClassVar[str] = "Network"
+    rate: float = option(DEFAULT_POLICY.rate, "Requests per second per provider.",
+                         envvar="RCSQUALIFY_RATE", finite=(0.01, 10_000.0))
+    rate_margin: float = option(
+        DEFAULT_POLICY.margin, "Pace this share under --rate, so network jitter never "
+        "makes arrivals exceed the quota.", envvar="RCSQUALIFY_RATE_MARGIN", low=0.0,
+        high=0.5, finite=(0.0, 0.5), share=True)
+    throttle_pause: float = option(
+        DEFAULT_POLICY.throttle_pause, "Seconds to pause after an HTTP 429.",
+        envvar="RCSQUALIFY_THROTTLE_PAUSE", finite=(0.0, 86_400.0))
+    timeout: float = option(
+        DEFAULT_POLICY.timeout, "Whole-request deadline (connect, send, complete answer), "
+        "seconds.", envvar="RCSQUALIFY_TIMEOUT", low=0.1, finite=(0.1, 3_600.0))
+    max_pause: float = option(
+        DEFAULT_POLICY.max_pause, "Longest pause a server's Retry-After may impose (and "
+        "the longest this run waits for a pause another run set), seconds.",
+        envvar="RCSQUALIFY_MAX_PAUSE", low=0.0, finite=(0.0, 86_400.0))
+    max_paused: float = option(
+        DEFAULT_POLICY.max_paused, "Give a service up for the run when it answers only "
+        "HTTP 429 for this many seconds (or 30 times in a row): the rest stays "
+        "unverified (exit 3), or exit 2 if it never answered.",
+        envvar="RCSQUALIFY_MAX_PAUSED", low=0.0, finite=(0.0, 30 * 86_400.0))
+    max_requests: int | None = option(
+        None, "Stop after this many requests per service (the rest stays unverified, "
+        "exit 3).", envvar="RCSQUALIFY_MAX_REQUESTS", low=1)
+    retry_backoff: float = option(
+        DEFAULT_POLICY.backoff_initial, "First wait before retrying a "
+        "5xx/timeout/reset, seconds (doubles each time).", envvar="RCSQUALIFY_RETRY_BACKOFF",
+        finite=(0.0, 600.0))
+    deadline: float = internal(DEFAULT_POLICY.deadline)  # per number: stop retrying
+    concurrency: int = internal(DEFAULT_POLICY.concurrency)
+    max_body: int = internal(DEFAULT_POLICY.max_body)  # bytes of one answer
 
     def http_policy(self) -> HttpPolicy:
         """The one HTTP policy of the run (every provider gets the same knobs)."""
-        from rcsqualify.remote.policy import HttpPolicy
-
         return HttpPolicy(rate=self.rate, margin=self.rate_margin, timeout=self.timeout,
                           deadline=self.deadline, backoff_initial=self.retry_backoff,
                           throttle_pause=self.throttle_pause, max_pause=self.max_pause,
-                          max_paused=self.max_paused,
-                          max_body=self.max_body, max_requests=self.max_requests,
-                          concurrency=self.concurrency)
+                          max_paused=self.max_paused, max_body=self.max_body,
+                          max_requests=self.max_requests, concurrency=self.concurrency)
+
+
+@dataclass(frozen=True)
+class CacheOptions(OptionGroup):
+    """The look-up cache, its key, and the store of the shared pacing schedule."""
+
+    panel: ClassVar[str] = "Cache"
+    cache_dir: Path | None = option(None, "Cache directory.", envvar="RCSQUALIFY_CACHE_DIR")
+    cache_url: str | None = option(
+        None, "The cache: a directory, or redis://[user@]host:port/db (rediss:// for TLS; "
+        "the password in RCSQUALIFY_REDIS_PASSWORD).", envvar="RCSQUALIFY_CACHE_URL",
+        credentials=("RCSQUALIFY_REDIS_PASSWORD",))
+    cache_key_file: Path | None = option(
+        None, "The cache key, kept outside the cache: a file of 64 hexadecimal characters "
+        "(openssl rand -hex 32). Else RCSQUALIFY_CACHE_KEY, else the key stored in the "
+        "cache.", envvar="RCSQUALIFY_CACHE_KEY_FILE", credentials=("RCSQUALIFY_CACHE_KEY",))
+    cache_key_in_store: bool = option(
+        False, "Accept a key stored inside a shared cache (Redis, or a cache CI saves): "
+        "whoever reads the cache can then recover its numbers. Warned on every run.",
+        flags=("--cache-key-in-store",))
+    quota_store: str | None = option(
+        None, "redis://… holding the pacing schedule every host shares (default: "
+        "--cache-url when it is Redis, else a local per-user store).",
+        envvar="RCSQUALIFY_QUOTA_STORE")
+    no_cache: bool = option(False, "Bypass the cache.", flags=("--no-cache",))
+    refresh: bool = option(False, "Ignore cache freshness.", flags=("--refresh",))
+    ttl_positive_days: float = internal(90.0)
+    ttl_negative_days: float = internal(60.0)
+    ttl_operator_days: float = internal(7.0)
+
+
+@dataclass(frozen=True)
+class RunOptions(OptionGroup):
+    """How this run speaks, and where its profile came from."""
+
+    panel: ClassVar[str] = "Profiles and dry run"
+    quiet: bool = option(False, "Only the verdict line.", flags=("--quiet", "-q"),
+                         panel="Outputs", common=True)
+    lang: str | None = option(
+        None, "Language of the HTML and Markdown reports: fr or en (default: from the "
+        "locale; C, POSIX or unset, as under cron, gives French).",
+        envvar="RCSQUALIFY_LANG", panel="Outputs", common=True)
+    #: the config file the profile was read from (never written over: CONTRACT §11)
+    config: Path | None = option(
+        None, "Profiles file (TOML). Default: config.toml in the user config directory; "
+        "never the working directory.", envvar="RCSQUALIFY_CONFIG", common=True)
+    profile: str | None = option(
+        None, "Profile of the config file to apply: its values win over environment "
+        "variables and defaults, options given here win over it.",
+        envvar="RCSQUALIFY_PROFILE", common=True)
+    dry_run: bool = option(
+        False, "Read, normalize, attribute (offline sources) and consult the cache, then "
+        "say what the remote checks would ask and how long at the quota; no request, no "
+        "verdict, exit 0. Command line only.", flags=("--dry-run",), common=True)
+    debug: bool = option(False, "Show tracebacks.")
+    # profiles (issue #16): environment variable → "env:VAR" or "file:PATH", references
+    # only (the wiring resolves them at the last moment)
+    credential_refs: dict[str, str] = internal({})
+
+
+#: the groups of ``check``, in the order of its options
+GROUPS: tuple[type[OptionGroup], ...] = (
+    InputOptions, GateOptions, ReportOptions, PortabilityOptions, MnpOptions,
+    CapabilityOptions, BothubOptions, RbmOptions, SampleOptions, NetworkOptions,
+    CacheOptions, RunOptions)
+#: field name → the group that declares it (every field, options and internal ones)
+OWNER: dict[str, type[OptionGroup]] = {
+    f.name: cls for cls in GROUPS for f in fields(cls)}  # type: ignore[arg-type]
+
+
+def options_of(groups: tuple[type[OptionGroup], ...] = GROUPS
+               ) -> Iterator[tuple[str, Opt, Field[Any]]]:
+    """(field name, Opt, field) of every option of these groups, in order."""
+    for cls in groups:
+        for f, opt in declared(cls):
+            yield f.name, opt, f
+
+
+def default_of(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    factory: Callable[[], Any] = f.default_factory  # type: ignore[assignment]
+    return factory()
+
+
+def settings_from(**values: Any) -> "Settings":
+    """``Settings`` from keyword arguments named as the options' fields (``rate=25``,
+    ``capability="bothub"``), every group validated: the entry point of Python callers.
+    A name no group declares is a ``TypeError``, never silently dropped."""
+    return Settings(**values)
+
+
+def _split(values: Mapping[str, Any]) -> dict[type[OptionGroup], dict[str, Any]]:
+    per: dict[type[OptionGroup], dict[str, Any]] = {}
+    for name, value in values.items():
+        owner = OWNER.get(name)
+        if owner is None:
+            raise TypeError(f"{name!r} is not an option of rcsqualify check (option "
+                            "groups: settings.GROUPS)")
+        per.setdefault(owner, {})[name] = value
+    return per
+
+
+def _with(group: G, changes: Mapping[str, Any]) -> G:
+    """``group`` with ``changes``: ``dataclasses.replace`` without reading every field
+    through ``getattr`` (which would count as reads under test)."""
+    current = {f.name: vars(group)[f.name] for f in fields(group)}  # type: ignore[arg-type]
+    return type(group)(**{**current, **changes})
+
+
+#: attribute of ``Settings`` → its group (typed access for new code)
+_ATTRIBUTES: dict[str, type[OptionGroup]] = {
+    "inputs": InputOptions, "gating": GateOptions, "reports": ReportOptions,
+    "portability_options": PortabilityOptions, "mnp": MnpOptions,
+    "capability_options": CapabilityOptions, "bothub": BothubOptions, "rbm": RbmOptions,
+    "sampling": SampleOptions, "network": NetworkOptions, "caching": CacheOptions,
+    "run": RunOptions}
+
+
+@dataclass(frozen=True, init=False)
+class Settings:
+    """The option groups of one run (CONTRACT §9).
+
+    Built from keyword arguments named as the fields (``Settings(rate=25)``) and/or
+    whole groups (``Settings(bothub=BothubOptions(...))``); ``dataclasses.replace``
+    works with either. Reading a flat name (``settings.rate``) delegates to the group
+    that declares it: transitional, for code written before the groups."""
+
+    inputs: InputOptions
+    gating: GateOptions
+    reports: ReportOptions
+    portability_options: PortabilityOptions
+    mnp: MnpOptions
+    capability_options: CapabilityOptions
+    bothub: BothubOptions
+    rbm: RbmOptions
+    sampling: SampleOptions
+    network: NetworkOptions
+    caching: CacheOptions
+    run: RunOptions
+
+    def __init__(self, **values: Any) -> None:
+        given = {k: values.pop(k) for k in list(values) if k in _ATTRIBUTES}
+        per = _split(values)
+        for attribute, cls in _ATTRIBUTES.items():
+            group = given.get(attribute)
+            changes = per.get(cls, {})
+            if group is None:
+                group = cls(**changes)
+            elif changes:
+                group = _with(group, changes)
+            object.__setattr__(self, attribute, group)
+
+    def __getattr__(self, name: str) -> Any:
+        # called only for names that are not attributes: the flat view of the groups
+        owner = OWNER.get(name)
+        if owner is None or name.startswith("__"):
+            if _undeclared_reads is not None and not name.startswith("__"):
+                _undeclared_reads.add(name)
+            raise AttributeError(f"Settings has no option {name!r}")
+        attribute = next(a for a, cls in _ATTRIBUTES.items() if cls is owner)
+        return getattr(object.__getattribute__(self, attribute), name)
+
+    def replace(self, **changes: Any) -> "Settings":
+        """These settings with ``changes`` (flat names or whole groups)."""
+        return Settings(**{a: getattr(self, a) for a in _ATTRIBUTES}, **changes)
+
+    def group(self, cls: type[G]) -> G:
+        """The group of class ``cls``."""
+        attribute = next(a for a, c in _ATTRIBUTES.items() if c is cls)
+        group: G = getattr(self, attribute)
+        return group
+
+    def groups(self) -> list[OptionGroup]:
+        return [getattr(self, a) for a in _ATTRIBUTES]
+
+    def http_policy(self) -> HttpPolicy:
+        """The one HTTP policy of the run (every provider gets the same knobs)."""
+        return self.network.http_policy()
 
     @property
     def remote(self) -> bool:
-        return self.capability != "none" or bool(self.mnp_url) or bool(self.other_route)
+        c = self.capability_options
+        return c.capability != "none" or bool(self.mnp.mnp_url) or bool(c.other_route)
+
+
+# -- which fields are read (under test: issue #24) ---------------------------------------
+_undeclared_reads: set[str] | None = None
+
+
+def record_reads(reads: set[tuple[str, str]], undeclared: set[str]) -> None:
+    """From now on, every read of a group's field adds (group, field) to ``reads``, and
+    every flat name ``Settings`` does not declare adds to ``undeclared``. For the test
+    suite, which fails when a declared field is never read or an undeclared one is;
+    never called in a run (it costs a Python call per attribute read)."""
+    global _undeclared_reads
+    _undeclared_reads = undeclared
+    names = {cls: {f.name for f in fields(cls)} for cls in GROUPS}  # type: ignore[arg-type]
+
+    def reading(self: OptionGroup, name: str) -> Any:
+        cls = type(self)
+        if name in names.get(cls, ()):
+            reads.add((cls.__name__, name))
+        return object.__getattribute__(self, name)
+
+    OptionGroup.__getattribute__ = reading  # type: ignore[method-assign,assignment]
+
+
+def every_field() -> set[tuple[str, str]]:
+    """(group, field) of every field the groups declare."""
+    return {(cls.__name__, f.name) for cls in GROUPS
+            for f in fields(cls)}  # type: ignore[arg-type]
+
+
+def environment_names() -> set[str]:
+    """Every environment variable an option reads."""
+    out: set[str] = set()
+    for _, opt, _ in options_of():
+        if isinstance(opt.envvar, str):
+            out.add(opt.envvar)
+        elif opt.envvar:
+            out.update(opt.envvar)
+    return out

@@ -167,3 +167,56 @@ def redis_url(redis_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     client.flushall()
     client.close()
     return redis_server
+
+
+# -- option groups: every declared field read, no undeclared one (issue #24 item 1) ---------
+_OPTION_READS: set[tuple[str, str]] = set()
+_UNDECLARED_READS: set[str] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record, in this process (an xdist worker or the only one), which fields of the
+    option groups the tests read."""
+    from rcsqualify.settings import record_reads
+
+    record_reads(_OPTION_READS, _UNDECLARED_READS)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller judges
+        workeroutput["option_reads"] = sorted(f"{g}.{n}" for g, n in _OPTION_READS)
+        workeroutput["undeclared_reads"] = sorted(_UNDECLARED_READS)
+        return
+    problem = _option_reads_problem(session.config)
+    if problem:
+        session.config.get_terminal_writer().line(f"\n{problem}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    output = getattr(node, "workeroutput", {})
+    _OPTION_READS.update(tuple(r.split(".", 1)) for r in output.get("option_reads", ()))
+    _UNDECLARED_READS.update(output.get("undeclared_reads", ()))
+
+
+def _option_reads_problem(config: pytest.Config) -> str | None:
+    """A field a group declares that no test read (an option nothing uses, or one the
+    tests never exercise), judged on a whole-suite run only; a name read from
+    ``Settings`` that no group declares, on any run."""
+    from rcsqualify.settings import every_field
+
+    if _UNDECLARED_READS:
+        return ("option groups: read but declared by no group: "
+                + ", ".join(sorted(_UNDECLARED_READS)))
+    tests_dir = Path(__file__).resolve().parent
+    whole = all(Path(a).resolve() in (tests_dir, tests_dir.parent) for a in config.args) \
+        and not config.option.keyword and not config.option.markexpr \
+        and not getattr(config.option, "lf", False) \
+        and not getattr(config.option, "deselect", None)
+    if not whole:
+        return None
+    unread = sorted(f"{g}.{n}" for g, n in every_field() - _OPTION_READS)
+    return ("option groups: declared but read by no test: " + ", ".join(unread)
+            if unread else None)

@@ -164,12 +164,12 @@ def test_check_options_are_grouped_in_panels() -> None:
 
     check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
     panels = {p.name: p.rich_help_panel for p in check.params
-              if p.param_type_name == "option" and p.name != "help"}
+              if p.param_type_name == "option" and p.name not in ("help", "help_all")}
     assert set(panels.values()) <= {"Input", "Gate", "Operators", "Capability", "Network",
                                     "Cache", "Outputs", "Profiles and dry run"}, panels
     assert panels["sheet"] == "Input" and panels["rate"] == "Network"
     assert panels["bothub_url"] == "Capability" and panels["mnp_url"] == "Operators"
-    help_text = run_cli(["check", "--help"]).stdout
+    help_text = run_cli(["check", "--help-all"]).stdout
     for title in ("Input", "Gate", "Operators", "Capability", "Network", "Cache",
                   "Outputs"):
         assert f"─ {title} ─" in help_text

@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
@@ -21,8 +21,10 @@ from typer.core import TyperGroup
 from rcsqualify import __version__, dependency_version
 from rcsqualify.cli.coercion import defer
 from rcsqualify.cli.console import LazyConsole
+from rcsqualify.cli.options import help_pointer, typer_option
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
+from rcsqualify.settings import options_of
 from rcsqualify.textsafe import CommandGuard, safe_line, safe_lines
 
 if TYPE_CHECKING:
@@ -69,30 +71,16 @@ portability_app = typer.Typer(help="Local portability store built from extracts.
 app.add_typer(portability_app, name="portability")
 
 F = TypeVar("F", bound=Callable[..., Any])
-CacheDir = Annotated[Path | None, typer.Option(envvar="RCSQUALIFY_CACHE_DIR",
-                                              help="Cache directory.")]
-CacheUrl = Annotated[str | None, typer.Option(
-    envvar="RCSQUALIFY_CACHE_URL",
-    help="The cache: a directory, or redis://[user@]host:port/db (rediss:// for TLS; the "
-    "password in RCSQUALIFY_REDIS_PASSWORD).")]
-CacheKeyFile = Annotated[Path | None, typer.Option(
-    envvar="RCSQUALIFY_CACHE_KEY_FILE",
-    help="The cache key, kept outside the cache: a file of 64 hexadecimal characters "
-    "(openssl rand -hex 32). Else RCSQUALIFY_CACHE_KEY, else the key stored in the cache.")]
-CacheKeyInStore = Annotated[bool, typer.Option(
-    "--cache-key-in-store", help="Accept a key stored inside a shared cache (Redis, or a "
-    "cache CI saves): whoever reads the cache can then recover its numbers. Warned on "
-    "every run.")]
-Debug = Annotated[bool, typer.Option(help="Show tracebacks.")]
+# options other commands share with check: declared once (settings.py)
+CacheDir = typer_option("cache_dir")
+CacheUrl = typer_option("cache_url")
+CacheKeyFile = typer_option("cache_key_file")
+CacheKeyInStore = typer_option("cache_key_in_store")
+Debug = typer_option("debug")
 # 'check --split-dir', 'refresh', 'portability import': one run at a time per target
-WaitLock = Annotated[float, typer.Option(
-    min=0.0, max=86_400.0,
-    help="Seconds to wait for another run's lock (list directory, portability store) "
-    "before giving up with exit 4.")]
+WaitLock = typer_option("wait_lock")
 # an extract's share of unusable operator values: 'check' and 'portability import'
-MaxUnmapped = Annotated[float, typer.Option(
-    min=0.0, max=1.0, help="Stop (exit 2) when more than this share of an extract's "
-    "operator values map to no operator.")]
+MaxUnmapped = typer_option("portability_max_unmapped")
 
 
 def stderr_console() -> "Console":
@@ -255,35 +243,6 @@ def _debug_text(message: str) -> str:
     return safe_lines(mask_url_passwords(message))
 
 
-#: ``check``'s help panels (issue #16 item 7): option name → panel. Options added later
-#: fall into a panel by their prefix (``_panel_of``), never into one long list.
-CHECK_PANELS: dict[str, tuple[str, ...]] = {
-    "Input": ("input_format", "column", "encoding", "delimiter", "sheet", "header",
-              "skip_rows", "header_row"),
-    "Gate": ("operator", "threshold", "gate", "sample", "sample_max", "confidence", "seed"),
-    "Operators": ("portability", "portability_db", "portability_number_column",
-                  "portability_operator_column", "portability_max_unmapped",
-                  "portability_max_age", "mnp_url", "mnp_field", "mnp_profile"),
-    "Capability": ("capability", "bothub_url", "bothub_token_url", "bot_id", "bot_key_file",
-                   "bot_jwt_header", "rbm_url", "agent_id", "rbm_credentials",
-                   "agent_launched", "batch_size", "single_warn", "wait_for_window",
-                   "poll_interval", "bulk_deadline", "bulk_hours", "require_feature",
-                   "other_route"),
-    "Network": ("rate", "rate_margin", "throttle_pause", "timeout", "max_pause",
-                "max_paused", "max_requests", "retry_backoff"),
-    "Cache": ("cache_dir", "cache_url", "cache_key_file", "cache_key_in_store", "quota_store",
-              "no_cache", "refresh"),
-    "Outputs": ("output", "json_report", "split_dir", "split_xlsx", "html_report", "lang",
-                "markdown_report", "ci_summary", "junit_xml", "history", "csv_escape",
-                "csv_dialect", "excel",
-                "send_rate", "price_message", "price_conversation", "reply_rate", "quiet",
-                "wait_lock"),
-    "Profiles and dry run": ("config", "profile", "dry_run", "debug"),
-}
-_PANEL_PREFIXES = (("portability", "Operators"), ("mnp", "Operators"), ("cache", "Cache"),
-                   ("redis", "Cache"), ("bothub", "Capability"), ("bot", "Capability"),
-                   ("rbm", "Capability"), ("bulk", "Capability"), ("probe", "Capability"),
-                   ("split", "Outputs"), ("price", "Outputs"))
 EXAMPLES: dict[str, list[str]] = {
     "check": [
         "rcsqualify check contacts.csv --portability extract.csv",
@@ -315,33 +274,23 @@ EXAMPLES: dict[str, list[str]] = {
 }
 
 
-def _panel_of(name: str) -> str:
-    for panel, names in CHECK_PANELS.items():
-        if name in names:
-            return panel
-    for prefix, panel in _PANEL_PREFIXES:
-        if name.startswith(prefix):
-            return panel
-    return "Other"
-
-
 def _long_options(command: Any) -> list[str]:
     return [o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))
             if o.startswith("--") and o != "--help"]
 
 
 def arrange_help(group: Any, path: str = "") -> None:
-    """Panels for ``check``'s options, an "Examples" epilog on every command, and the
-    options ``refresh`` passes on to ``check`` listed in its own help."""
+    """An "Examples" epilog on every command (then, where ``--help`` shows the common
+    options only, where all are), and the options ``refresh`` passes on to ``check``
+    listed in its own help. Option panels come from the declarations (settings.py)."""
     for name, command in group.commands.items():
         full = f"{path} {name}".strip()
-        if full == "check":
-            for param in command.params:
-                if param.param_type_name == "option":
-                    param.rich_help_panel = _panel_of(param.name or "")
         examples = EXAMPLES.get(full)
         if examples:
             command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
+        if any(getattr(p, "hidden", False) for p in command.params):
+            command.epilog = "\n\n".join(filter(None, (command.epilog,
+                                                         help_pointer(full))))
         if hasattr(command, "commands"):
             arrange_help(command, full)
     refresh, check = group.commands.get("refresh"), group.commands.get("check")
@@ -353,7 +302,7 @@ def arrange_help(group: Any, path: str = "") -> None:
 
 
 #: options whose value is a share (0.15), not a percentage (15%)
-SHARE_OPTIONS = ("threshold", "reply-rate", "portability-max-unmapped", "rate-margin")
+SHARE_OPTIONS = tuple(opt.flag(name)[2:] for name, opt, _ in options_of() if opt.share)
 
 
 def usage_error_line(exc: Exception) -> str:
