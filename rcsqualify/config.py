@@ -103,19 +103,20 @@ def read_config(path: Path) -> dict[str, Any]:
     return profiles
 
 
-def load_profile(path: Path, name: str, option_names: Iterable[str], *,
-                 path_options: Iterable[str]) -> Profile:
+def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
     """The profile ``name`` of ``path``, every key checked (exit 2 naming the file, the
-    profile and the key; never the value, which may be a secret). A value of one of
-    ``path_options`` (declared ``Opt.path`` in settings.py) that is a path is read
-    relative to the profile's file, never to the working directory: a checked-out
-    repository must not redirect it."""
+    profile and the key; never the value, which may be a secret). The value of an
+    option declared a path (``Opt.path`` in settings.py) is read relative to the
+    profile's file, never to the working directory: a checked-out repository must not
+    redirect it."""
+    from rcsqualify.settings import path_keys
+
     profiles = read_config(path)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"
         raise InputError(f"{path}: no profile {name!r} (profiles in the file: {known})")
     allowed = set(option_names) - set(COMMAND_LINE_ONLY)
-    paths = set(path_options)
+    paths = path_keys()
     options: dict[str, Any] = {}
     credentials: dict[str, str] = {}
     for key, value in profiles[name].items():
@@ -223,6 +224,8 @@ def describe_reference(ref: str) -> str:
 #: Click's parameter sources a profile value replaces (names of ParameterSource)
 _REPLACEABLE = ("ENVIRONMENT", "DEFAULT", "DEFAULT_MAP")
 META_KEY = "rcsqualify.profile"
+#: the parameters whose value the profile gave (``ctx.meta``)
+APPLIED_KEY = "rcsqualify.profile.applied"
 
 
 def option_params(command: Any) -> dict[str, Any]:
@@ -232,36 +235,37 @@ def option_params(command: Any) -> dict[str, Any]:
             for opt in getattr(param, "opts", ()) if opt.startswith("--")}
 
 
-def chosen_profile(config: Path | None, name: str | None, option_names: Iterable[str],
-                   path_options: Iterable[str]) -> Profile | None:
+def chosen_profile(config: Path | None, name: str | None,
+                   option_names: Iterable[str]) -> Profile | None:
     if name is None:
         return None
     path = config_file(config)
     if path is None:
         raise InputError(f"--profile {name}: no config file (give --config or "
                          f"{CONFIG_ENV}, or create {default_config_path()})")
-    return load_profile(path, name, option_names, path_options=path_options)
+    return load_profile(path, name, option_names)
 
 
-def apply_profile(ctx: Any, kwargs: dict[str, Any], path_options: Iterable[str]
-                  ) -> dict[str, Any]:
+def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` with the chosen profile's values for every parameter that did not
     come from the command line (option > profile > environment > default). The profile
     is kept in ``ctx.meta[META_KEY]`` for its credential references and for
     ``config show``."""
     refuse_dry_run_from_environment()
     params = option_params(ctx.command)
-    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"), params,
-                             path_options)
+    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"), params)
     ctx.meta[META_KEY] = profile
     if profile is None:
         return kwargs
     out = dict(kwargs)
+    applied: set[str] = set()
+    ctx.meta[APPLIED_KEY] = applied
     for key, raw in profile.options.items():
         param = params[key]
         source = ctx.get_parameter_source(param.name)
         if source is not None and source.name not in _REPLACEABLE:
             continue  # given on the command line: it wins
+        applied.add(param.name)
         try:
             out[param.name] = param.process_value(ctx, raw)
         except Exception as exc:  # Click's BadParameter: the message names no value
@@ -269,6 +273,11 @@ def apply_profile(ctx: Any, kwargs: dict[str, Any], path_options: Iterable[str]
             raise InputError(f"{profile.path}: profile {profile.name}, key {key!r}: "
                              f"{' '.join(str(why).split())}") from None
     return out
+
+
+def applied_by_profile(ctx: Any) -> frozenset[str]:
+    """The parameters whose value the chosen profile gave in this context."""
+    return frozenset(ctx.meta.get(APPLIED_KEY, ()))
 
 
 def profile_of(ctx: Any) -> Profile | None:

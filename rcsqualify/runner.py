@@ -34,7 +34,7 @@ from rcsqualify.report.writers import (
     output_format,
     write_annotated,
 )
-from rcsqualify.settings import SAMPLE_MAX, Settings
+from rcsqualify.settings import SAMPLE_MAX, Settings, input_notes
 
 if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
     from rich.console import Console
@@ -473,7 +473,8 @@ def _checked(s: Settings, console: Console) -> CheckRun:
     if quota is not None:
         quota.notify = notify  # "quota no longer shared across hosts", when it happens
     try:
-        check_input_options(s, source.format)
+        for note in input_notes(s, source.format):
+            console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         sources = build_operator_sources(s, plan, shared, notify)
         provider = other = None
         if shared is not None:
@@ -551,25 +552,6 @@ def _checked(s: Settings, console: Console) -> CheckRun:
         return CheckRun(summary=summary, result=result, source=source, movement=movement)
     finally:
         source.close()
-
-
-#: options that apply to some input formats only: a command-line option the input
-#: cannot use is an error, never silently ignored (issue #16 item 5)
-FORMAT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "sheet": ("--sheet", ("xlsx", "xls")),
-    "encoding": ("--encoding", ("csv",)),
-    "delimiter": ("--delimiter", ("csv",)),
-    "header": ("--header/--no-header", ("csv", "xlsx", "xls")),
-    "skip_rows": ("--skip-rows", ("csv", "xlsx", "xls")),
-    "header_row": ("--header-row", ("csv", "xlsx", "xls")),
-}
-
-
-def check_input_options(s: Settings, fmt: str) -> None:
-    for attr, (option, formats) in FORMAT_OPTIONS.items():
-        if getattr(s, attr) is not None and fmt not in formats:
-            raise InputError(f"{option} does not apply to {s.input} (read as {fmt}; it "
-                             f"applies to {', '.join(formats)} files)")
 
 
 def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,
@@ -728,7 +710,8 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
     plan = load_plan()
     source = open_contacts(s)
     try:
-        check_input_options(s, source.format)
+        for note in input_notes(s, source.format):
+            console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         offline: list[OperatorSource] = []
         if s.portability or s.portability_db:
             from rcsqualify.wiring import make_portability_source

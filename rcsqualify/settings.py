@@ -479,25 +479,19 @@ class RunOptions(OptionGroup):
         "say what the remote checks would ask and how long at the quota; no request, no "
         "verdict, exit 0. Command line only.", flags=("--dry-run",), common=True)
     debug: bool = option(False, "Show tracebacks.")
+    #: the fields whose value the profile gave (not the command line): a reading option
+    #: the input cannot use is then ignored with a note instead of refused (#26 item 3)
+    from_profile: frozenset[str] = internal(frozenset())
     # profiles (issue #16): environment variable → "env:VAR" or "file:PATH", references
     # only (the wiring resolves them at the last moment)
     credential_refs: dict[str, str] = internal({})
 
 
-#: the groups of ``check``, in the order of its options
-GROUPS: tuple[type[OptionGroup], ...] = (
-    InputOptions, GateOptions, ReportOptions, PortabilityOptions, MnpOptions,
-    CapabilityOptions, BothubOptions, RbmOptions, SampleOptions, NetworkOptions,
-    CacheOptions, RunOptions)
-#: field name → the group that declares it (every field, options and internal ones)
-OWNER: dict[str, type[OptionGroup]] = {
-    f.name: cls for cls in GROUPS for f in fields(cls)}  # type: ignore[arg-type]
-
-
-def options_of(groups: tuple[type[OptionGroup], ...] = GROUPS
+def options_of(groups: tuple[type[OptionGroup], ...] | None = None
                ) -> Iterator[tuple[str, Opt, Field[Any]]]:
-    """(field name, Opt, field) of every option of these groups, in order."""
-    for cls in groups:
+    """(field name, Opt, field) of every option of these groups (default: all), in
+    order."""
+    for cls in GROUPS if groups is None else groups:
         for f, opt in declared(cls):
             yield f.name, opt, f
 
@@ -534,15 +528,6 @@ def _with(group: G, changes: Mapping[str, Any]) -> G:
     return type(group)(**{**current, **changes})
 
 
-#: attribute of ``Settings`` → its group (typed access for new code)
-_ATTRIBUTES: dict[str, type[OptionGroup]] = {
-    "inputs": InputOptions, "gating": GateOptions, "reports": ReportOptions,
-    "portability_options": PortabilityOptions, "mnp": MnpOptions,
-    "capability_options": CapabilityOptions, "bothub": BothubOptions, "rbm": RbmOptions,
-    "sampling": SampleOptions, "network": NetworkOptions, "caching": CacheOptions,
-    "run": RunOptions}
-
-
 @dataclass(frozen=True, init=False)
 class Settings:
     """The option groups of one run (CONTRACT §9).
@@ -550,7 +535,10 @@ class Settings:
     Built from keyword arguments named as the fields (``Settings(rate=25)``) and/or
     whole groups (``Settings(bothub=BothubOptions(...))``); ``dataclasses.replace``
     works with either. Reading a flat name (``settings.rate``) delegates to the group
-    that declares it: transitional, for code written before the groups."""
+    that declares it: transitional, for code written before the groups.
+
+    Its fields are the groups, in the order of ``check``'s options: a new group is a
+    new field here (``GROUPS`` and the rest follow)."""
 
     inputs: InputOptions
     gating: GateOptions
@@ -589,7 +577,7 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         """These settings with ``changes`` (flat names or whole groups)."""
-        return Settings(**{a: getattr(self, a) for a in _ATTRIBUTES}, **changes)
+        return Settings(**{**{a: getattr(self, a) for a in _ATTRIBUTES}, **changes})
 
     def group(self, cls: type[G]) -> G:
         """The group of class ``cls``."""
@@ -608,6 +596,36 @@ class Settings:
     def remote(self) -> bool:
         c = self.capability_options
         return c.capability != "none" or bool(self.mnp.mnp_url) or bool(c.other_route)
+
+
+#: attribute of ``Settings`` → its group
+_ATTRIBUTES: dict[str, type[OptionGroup]] = {
+    f.name: f.type for f in fields(Settings)}  # type: ignore[misc]
+#: the groups of ``check``, in the order of its options
+GROUPS: tuple[type[OptionGroup], ...] = tuple(_ATTRIBUTES.values())
+#: field name → the group that declares it (every field, options and internal ones)
+OWNER: dict[str, type[OptionGroup]] = {
+    f.name: cls for cls in GROUPS for f in fields(cls)}  # type: ignore[arg-type]
+
+
+def input_notes(s: Settings, fmt: str) -> list[str]:
+    """The reading options that do not apply to the input's format, once known
+    (``Opt.formats``). One given on the command line (or by its environment variable)
+    is an error, never silently ignored (issue #16 item 5); one a profile gives is
+    ignored, and the note returned names the profile, its file and the key (issue #26
+    item 3): a profile serves bases of several formats."""
+    out = []
+    values, run = s.inputs, s.run
+    for f, opt in declared(InputOptions):
+        if not opt.formats or fmt in opt.formats or getattr(values, f.name) is None:
+            continue
+        applies = f"read as {fmt}; it applies to {', '.join(opt.formats)} files"
+        if f.name not in run.from_profile:
+            shown = opt.flags[0] if opt.flags else opt.flag(f.name)
+            raise InputError(f"{shown} does not apply to {values.input} ({applies})")
+        out.append(f"profile {run.profile} ({run.config}) sets {opt.flag(f.name)[2:]}, "
+                   f"which does not apply to {values.input} ({applies}): ignored")
+    return out
 
 
 # -- which fields are read (under test: issue #24) ---------------------------------------
@@ -630,6 +648,11 @@ def record_reads(reads: set[tuple[str, str]], undeclared: set[str]) -> None:
         return object.__getattribute__(self, name)
 
     OptionGroup.__getattribute__ = reading  # type: ignore[method-assign,assignment]
+
+
+def path_keys() -> set[str]:
+    """The profile keys (long option names) whose value is a path."""
+    return {opt.flag(name)[2:] for name, opt, _ in options_of() if opt.path}
 
 
 def every_field() -> set[tuple[str, str]]:

@@ -88,8 +88,7 @@ def test_a_profile_path_is_read_beside_the_profile_file_not_in_the_working_direc
     monkeypatch.chdir(repo)
     from rcsqualify.config import load_profile
 
-    profile = load_profile(conf / "config.toml", "prod", ["mnp-profile", "rate"],
-                           path_options=["mnp-profile"])
+    profile = load_profile(conf / "config.toml", "prod", ["mnp-profile", "rate"])
     assert profile.options["mnp-profile"] == str((conf / "mine.toml").resolve())
 
 

@@ -25,7 +25,6 @@ from rcsqualify.cli.base import (
     stderr_console,
     stdout_console,
 )
-from rcsqualify.cli.options import profile_paths
 from rcsqualify.errors import ExitCode
 from rcsqualify.textsafe import safe_line, safe_text
 
@@ -246,7 +245,7 @@ def config_show(
             *(["--profile", profile] if profile else [])]
     check_ctx = check_command.make_context("check", args, parent=root,
                                            resilient_parsing=True)
-    values = apply_profile(check_ctx, dict(check_ctx.params), profile_paths())
+    values = apply_profile(check_ctx, dict(check_ctx.params))
     path = config_file(config)
     console = stdout_console(soft_wrap=True)
     console.print(safe_line(f"config file: {path}" if path else

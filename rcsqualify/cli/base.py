@@ -288,7 +288,9 @@ def arrange_help(group: Any, path: str = "") -> None:
         examples = EXAMPLES.get(full)
         if examples:
             command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
-        if any(getattr(p, "hidden", False) for p in command.params):
+        if any(p.name == "help_all" for p in command.params):
+            for param in command.params:  # shown by --help-all and in the reference
+                param.advanced = bool(getattr(param, "hidden", False))
             command.epilog = "\n\n".join(filter(None, (command.epilog,
                                                          help_pointer(full))))
         if hasattr(command, "commands"):

@@ -19,7 +19,7 @@ from rcsqualify.cli.base import (
     reports_errors,
     stderr_console,
 )
-from rcsqualify.cli.options import profile_paths, with_options
+from rcsqualify.cli.options import with_options
 from rcsqualify.errors import ExitCode, InputError
 from rcsqualify.providers import CAPABILITY_CHOICES
 from rcsqualify.settings import GROUPS, Settings
@@ -42,7 +42,7 @@ def applies_profile(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from rcsqualify.config import apply_profile
 
-        kwargs = apply_profile(kwargs["ctx"], kwargs, profile_paths())
+        kwargs = apply_profile(kwargs["ctx"], kwargs)
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -99,6 +99,8 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
     parameters are the groups' fields (an unknown one is an error, never dropped); a
     few values need a word (the MNP URL of a named profile, ``--sample``, the CI
     variables, the profile's credential references)."""
+    from rcsqualify.config import applied_by_profile
+
     values = dict(params)
     values.pop("help_all", None)  # --help-all exits before: no value to keep
     values.update(sample_options(values.get("sample")))
@@ -109,6 +111,7 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
         github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
         credential_refs=dict(profile_credentials(ctx)),
+        from_profile=applied_by_profile(ctx),
         config=config_read(ctx, values.get("config")))
     return Settings(**values)
 
@@ -179,7 +182,7 @@ def refresh(
     group = ctx.parent.command
     command = group.get_command(ctx.parent, "check")  # type: ignore[attr-defined]
     with command.make_context("check", [str(base), *ctx.args], parent=ctx.parent) as sub:
-        params = apply_profile(sub, dict(sub.params), profile_paths())
+        params = apply_profile(sub, dict(sub.params))
         settings = check_settings(sub, params)
     if settings.dry_run:
         raise fail("refresh: --dry-run is for 'check'", int(ExitCode.USAGE))

@@ -71,12 +71,6 @@ def option_names(groups: Iterable[type[OptionGroup]] = GROUPS) -> list[str]:
     return [f.name for cls in groups for f, _ in declared(cls)]
 
 
-def profile_paths() -> tuple[str, ...]:
-    """The profile keys whose value is a path (read relative to the profile file)."""
-    return tuple(opt.flag(f.name)[2:] for cls in GROUPS for f, opt in declared(cls)
-                 if opt.path)
-
-
 def with_options(groups: Iterable[type[OptionGroup]] = (), names: Iterable[str] = (), *,
                  helps: dict[str, str] | None = None, short_help: bool = False
                  ) -> Callable[[F], F]:

@@ -168,8 +168,9 @@ def reference_markdown() -> str:
                 out.append(f"| {_code(_arg_name(a))} | {'yes' if a.required else 'no'} | "
                            f"{help_text} |")
             out.append("")
+        # an advanced option is hidden from the short --help, not from the reference
         options = [p for p in command.params if p.param_type_name == "option"
-                   and not getattr(p, "hidden", False)]
+                   and (not getattr(p, "hidden", False) or getattr(p, "advanced", False))]
         panels: dict[str, list[Any]] = {}
         for p in options:
             panels.setdefault(getattr(p, "rich_help_panel", None) or "Options", []).append(p)

@@ -1,0 +1,129 @@
+"""Options declared once (issue #24 item 1) and the help and profiles built on them
+(issue #26 items 3 and 7)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+from rcsqualify.cli import app
+from rcsqualify.errors import InputError
+from rcsqualify.settings import (
+    GROUPS,
+    BothubOptions,
+    NetworkOptions,
+    Settings,
+    options_of,
+    settings_from,
+)
+from tests.helpers import frte_numbers, run_cli, write_csv
+
+
+def _check_command() -> typer.core.TyperCommand:
+    return typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined,no-any-return]
+
+
+def test_every_option_of_check_is_a_declared_field_and_every_declared_option_an_option(
+        ) -> None:
+    """What ``check`` accepts is exactly what the groups declare: an option without a
+    field (silently dropped before) or a field without its option cannot exist."""
+    params = {p.name for p in _check_command().params if p.param_type_name == "option"}
+    declared = {name for name, _, _ in options_of()}
+    assert params - {"help_all"} == declared
+
+
+def test_settings_from_keywords_validates_and_refuses_unknown_names() -> None:
+    s = settings_from(rate=25, capability="bothub", bot_id="b")
+    assert s.network.rate == 25 and s.rate == 25  # the group, and the flat view
+    assert s.bothub.bot_id == "b" and isinstance(s.group(BothubOptions), BothubOptions)
+    with pytest.raises(TypeError, match="'rat' is not an option"):
+        settings_from(rat=25)
+    with pytest.raises(InputError, match=r"--rate must be a number from 0.01 to 10000, "
+                                         r"got nan"):
+        settings_from(rate=float("nan"))
+    with pytest.raises(InputError, match="--poll-interval must be a number"):
+        BothubOptions(poll_interval=float("inf"))
+
+
+def test_replace_keeps_the_other_groups_and_validates_the_change() -> None:
+    s = Settings(rate=10.0, threshold=0.2)
+    t = dataclasses.replace(s, quiet=True)
+    assert (t.quiet, t.rate, t.threshold) == (True, 10.0, 0.2)
+    assert s.replace(network=NetworkOptions(rate=5.0)).rate == 5.0
+    with pytest.raises(InputError):
+        s.replace(timeout=0.0)
+
+
+def test_every_default_lives_in_its_declaration() -> None:
+    """The Click defaults of ``check`` are the declarations' (written once)."""
+    command = _check_command()
+    for name, _, f in options_of():
+        param = next(p for p in command.params if p.name == name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(default, list) or f.default is dataclasses.MISSING:
+            default = None
+        assert param.default == default, name
+
+
+def test_short_help_shows_the_common_options_and_points_at_help_all() -> None:
+    short = run_cli(["check", "--help"]).stdout
+    full = run_cli(["check", "--help-all"]).stdout
+    shown = set(re.findall(r"--[a-z][a-z-]+", short))
+    assert 18 <= len(shown - {"--help", "--help-all"}) <= 30, sorted(shown)
+    assert "--rate-margin" not in short and "--rate-margin" in full
+    assert short.rstrip().splitlines()[-1].strip() == \
+        "All options: 'rcsqualify check --help-all'."
+    assert "help-all'" not in full.rstrip().splitlines()[-1]
+    # the command object is shared: --help-all leaves the short help short
+    assert run_cli(["check", "--help"]).stdout == short
+
+
+def test_every_credential_variable_is_named_in_the_help_of_the_option_it_serves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcsqualify.config import CREDENTIALS
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option: no name cut
+    full = run_cli(["check", "--help-all"]).stdout
+    lines = {m.group(1): line for line in full.splitlines()
+             if (m := re.search(r"│ (--[a-z-]+)", line))}
+    serving = {"RCSQUALIFY_BOTHUB_CLIENT_ID": "--bot-id",
+               "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "--bot-id",
+               "RCSQUALIFY_MNP_TOKEN": "--mnp-profile", "RCSQUALIFY_MNP_USER": "--mnp-profile",
+               "RCSQUALIFY_MNP_PASSWORD": "--mnp-profile",
+               "RCSQUALIFY_MNP_KEY": "--mnp-profile", "RCSQUALIFY_MNP_SECRET": "--mnp-profile",
+               "RCSQUALIFY_CACHE_KEY": "--cache-key-file",
+               "RCSQUALIFY_REDIS_PASSWORD": "--cache-url"}
+    assert set(CREDENTIALS.values()) <= set(serving)
+    for variable, option in serving.items():
+        assert variable in lines[option], (variable, option)
+
+
+def test_a_group_is_frozen_and_declares_each_option_once() -> None:
+    names = [name for name, _, _ in options_of()]
+    assert len(names) == len(set(names))
+    flags = [opt.flag(name) for name, opt, _ in options_of()]
+    assert len(flags) == len(set(flags))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        NetworkOptions().rate = 1.0  # type: ignore[misc]
+    assert len(GROUPS) >= 9
+
+
+# -- profiles that explain themselves (issue #26 item 3) ----------------------------------
+def test_a_profile_option_that_does_not_apply_to_the_input_is_ignored_with_a_note(
+        tmp_path: Path) -> None:
+    base = tmp_path / "c.csv"
+    write_csv(base, [["tel"], *([n] for n in frte_numbers(3))])
+    cfg = tmp_path / "team.toml"
+    cfg.write_text('[profiles.excel]\nsheet = "Clients"\nthreshold = 1\n', encoding="utf-8")
+    result = run_cli(["check", str(base), "--config", str(cfg), "--profile", "excel", "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert (f"note: profile excel ({cfg}) sets sheet, which does not apply to {base} "
+            "(read as csv; it applies to xlsx, xls files): ignored") in result.stderr
+    # given on the command line, the same option is still an error
+    typed = run_cli(["check", str(base), "--config", str(cfg), "--profile", "excel",
+                     "--sheet", "Clients", "-q"])
+    assert typed.exit_code == 2 and "--sheet does not apply" in typed.stderr
