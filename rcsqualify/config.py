@@ -251,9 +251,13 @@ def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     come from the command line (option > profile > environment > default). The profile
     is kept in ``ctx.meta[META_KEY]`` for its credential references and for
     ``config show``."""
+    from rcsqualify.settings import option_keys
+
     refuse_dry_run_from_environment()
     params = option_params(ctx.command)
-    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"), params)
+    # a profile holds check's options: a command that takes fewer (probe) applies its own
+    profile = chosen_profile(kwargs.get("config"), kwargs.get("profile"),
+                             {*params, *option_keys()})
     ctx.meta[META_KEY] = profile
     if profile is None:
         return kwargs
@@ -261,7 +265,9 @@ def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     applied: set[str] = set()
     ctx.meta[APPLIED_KEY] = applied
     for key, raw in profile.options.items():
-        param = params[key]
+        param = params.get(key)
+        if param is None:
+            continue  # an option of check that this command does not take
         source = ctx.get_parameter_source(param.name)
         if source is not None and source.name not in _REPLACEABLE:
             continue  # given on the command line: it wins
@@ -285,9 +291,12 @@ def profile_of(ctx: Any) -> Profile | None:
     return profile
 
 
-def effective_settings(ctx: Any, values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = False
+                       ) -> list[tuple[str, str, str]]:
     """(option, value, where it came from) for ``config show``: the command line, the
-    profile, the environment variable, or the default; credentials by reference only."""
+    profile, the environment variable, or the default; credentials by reference only.
+    ``changed``: only the values that differ from the defaults (``config show
+    --changed``), and the credentials that are set."""
     profile = profile_of(ctx)
     rows: list[tuple[str, str, str]] = []
     for key, param in option_params(ctx.command).items():
@@ -305,14 +314,17 @@ def effective_settings(ctx: Any, values: Mapping[str, Any]) -> list[tuple[str, s
             where = "command line"
         else:
             where = "default"
-        rows.append((key, shown_value(values.get(param.name)), where))
+        shown = shown_value(values.get(param.name))
+        if changed and (where == "default" or shown == shown_value(param.default)):
+            continue
+        rows.append((key, shown, where))
     for key, envvar in CREDENTIALS.items():
         if profile is not None and envvar in profile.credentials:
             rows.append((key, describe_reference(profile.credentials[envvar]),
                          profile.where))
         elif os.environ.get(envvar, "").strip():
             rows.append((key, "(set, masked)", f"environment {envvar}"))
-        else:
+        elif not changed:
             rows.append((key, "(not set)", "-"))
     return rows
 

@@ -650,6 +650,11 @@ def record_reads(reads: set[tuple[str, str]], undeclared: set[str]) -> None:
     OptionGroup.__getattribute__ = reading  # type: ignore[method-assign,assignment]
 
 
+def option_keys() -> set[str]:
+    """Every option's profile key (its long option name without the dashes)."""
+    return {opt.flag(name)[2:] for name, opt, _ in options_of()}
+
+
 def path_keys() -> set[str]:
     """The profile keys (long option names) whose value is a path."""
     return {opt.flag(name)[2:] for name, opt, _ in options_of() if opt.path}

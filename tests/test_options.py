@@ -127,3 +127,27 @@ def test_a_profile_option_that_does_not_apply_to_the_input_is_ignored_with_a_not
     typed = run_cli(["check", str(base), "--config", str(cfg), "--profile", "excel",
                      "--sheet", "Clients", "-q"])
     assert typed.exit_code == 2 and "--sheet does not apply" in typed.stderr
+
+
+def test_config_show_changed_lists_what_differs_from_the_defaults_and_where_it_came_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    golden = Path(__file__).resolve().parent / "data" / "golden"
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.delenv("RCSQUALIFY_CACHE_DIR")
+    monkeypatch.setenv("RCSQUALIFY_TIMEOUT", "4")  # the profile's 7.5 wins
+    monkeypatch.setenv("RCSQUALIFY_SINGLE_WARN", "1000")  # the default's value: unchanged
+    monkeypatch.setenv("RCSQUALIFY_MAX_PAUSE", "60")
+    result = run_cli(["config", "show", "--config", str(golden / "profiles.toml"),
+                      "--profile", "prod", "--changed"])
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:4]]
+            for line in result.stdout.splitlines() if line.startswith("│")}
+    where = f"profile prod ({golden / 'profiles.toml'})"
+    assert rows["rate"] == ["25.0", where] and rows["timeout"] == ["7.5", where]
+    assert rows["max-pause"] == ["60.0", "environment RCSQUALIFY_MAX_PAUSE"]
+    assert rows["bothub-client-id"] == ["env:ACME_BOTHUB_ID (NOT SET)", where]
+    # the profile's operator is the default's FRTE; single-warn's variable says 1000 but
+    # the profile's 500 wins
+    assert "operator" not in rows and "throttle-pause" not in rows and "mnp-user" not in rows
+    assert rows["single-warn"] == ["500", where]
+    assert "differ from the defaults" in result.stdout

@@ -80,3 +80,33 @@ def test_probe_needs_a_service_and_a_french_number(emulator: Emulator) -> None:
     assert run_cli(["probe", NUMBER]).exit_code == 2
     result = run_cli(["probe", "--mnp-url", emulator.mnp_url(), "+44 7700 900123"])
     assert result.exit_code == 2 and "7700" not in result.stderr
+
+
+def test_probe_takes_its_service_and_credentials_from_a_profile(
+        emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """``probe --profile`` (issue #26 item 2): the profile's service, its credential
+    references (the usual variables unset), and the check options probe does not take
+    (``sheet``) left alone."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    emulator.reset(quota=1000, numbers={e164(NUMBER): {"capable": True}})
+    monkeypatch.delenv("RCSQUALIFY_BOTHUB_CLIENT_ID")
+    monkeypatch.delenv("RCSQUALIFY_BOTHUB_CLIENT_SECRET")
+    monkeypatch.setenv("ONBOARD_ID", "emulator-client")
+    monkeypatch.setenv("ONBOARD_SECRET", "emulator-secret")
+    cfg = tmp_path / "team.toml"
+    cfg.write_text(
+        '[profiles.onboard]\ncapability = "bothub"\nbot-id = "test-bot"\nsheet = "Clients"\n'
+        f'bothub-url = "{emulator.base}/bothub/v1"\n'
+        f'bothub-token-url = "{emulator.base}/oauth/v3/token"\n'
+        'bothub-client-id = "env:ONBOARD_ID"\nbothub-client-secret = "env:ONBOARD_SECRET"\n',
+        encoding="utf-8")
+    result = run_cli(["probe", "--config", str(cfg), "--profile", "onboard", NUMBER])
+    assert result.exit_code == 0, result.output
+    assert "rcsqualify reads: RCS-reachable" in result.stdout
+    assert emulator.stats()["asked"] == {f"bothub:{e164(NUMBER)}": 1}
+    # an option given here wins over the profile
+    given = run_cli(["probe", "--config", str(cfg), "--profile", "onboard",
+                     "--bothub-url", "http://127.0.0.1:9/nothing", NUMBER])
+    assert given.exit_code != 0 and "127.0.0.1:9" in given.output

@@ -232,6 +232,9 @@ def config_show(
         "config directory).")] = None,
     profile: Annotated[str | None, typer.Option(
         envvar="RCSQUALIFY_PROFILE", help="Profile to show applied.")] = None,
+    changed: Annotated[bool, typer.Option(
+        "--changed", help="Only the settings that differ from the defaults (and the "
+        "credentials that are set), with where each came from.")] = False,
     debug: Debug = False,
 ) -> None:
     """The settings 'check' would use, secrets masked, and where each comes from: the
@@ -254,10 +257,11 @@ def config_show(
     console.print(safe_line(f"profile: {profile or 'none'}"), markup=False)
     from rich.table import Table
 
-    t = Table(title="Effective settings of 'rcsqualify check'", title_justify="left")
+    t = Table(title="Settings of 'rcsqualify check' that differ from the defaults" if changed
+              else "Effective settings of 'rcsqualify check'", title_justify="left")
     for col in ("setting", "value", "from"):
         t.add_column(col, overflow="fold")
-    for key, value, where in settings_rows(check_ctx, values):
+    for key, value, where in settings_rows(check_ctx, values, changed):
         t.add_row(key, value, where, style="dim" if where == "default" else "")
     console.print(t)
 

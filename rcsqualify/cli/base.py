@@ -257,6 +257,7 @@ EXAMPLES: dict[str, list[str]] = {
     "emulator": ["rcsqualify emulator --port 8787 &",
                  "rcsqualify emulator --port 0 --fault http_503=0.2 --quota 5"],
     "config show": ["rcsqualify config show --profile prod",
+                    "rcsqualify config show --profile prod --changed",
                     "rcsqualify config show --config ./team.toml --profile staging"],
     "cache info": ["rcsqualify cache info --json"],
     "cache clear": ["rcsqualify cache clear", "rcsqualify cache clear --yes   # in a script"],

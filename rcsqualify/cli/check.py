@@ -193,17 +193,21 @@ def refresh(
                                 wait_lock, console), console, quiet)
 
 
-#: the options of ``probe``: what one look-up needs
+#: the options of ``probe``: what one look-up needs, and a profile to take them from
 PROBE_OPTIONS = ("capability", "mnp_profile", "mnp_url", "mnp_field", "mnp_region",
                  "bothub_url", "bothub_token_url", "bot_id", "bot_key_file", "rate",
-                 "timeout", "debug")
+                 "timeout", "config", "profile", "debug")
 
 
 @app.command()
 @reports_errors
+@applies_profile
 @with_options(names=PROBE_OPTIONS, helps={
-    "capability": "bothub: one BotHub single look-up (else the MNP look-up)."})
+    "capability": "bothub: one BotHub single look-up (else the MNP look-up).",
+    "profile": "Profile of the config file to apply (the options of check that probe "
+    "takes; options given here win over it)."})
 def probe(
+    ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="One number, in any form check reads.")],
     **options: Any,
 ) -> None:
@@ -219,7 +223,8 @@ def probe(
     if options["capability"] == "none":
         options["mnp_url"] = mnp_url_of(options["mnp_profile"], options["mnp_url"],
                                         options["mnp_region"])
-    settings = Settings(**options)
+    options["config"] = config_read(ctx, options["config"])
+    settings = Settings(**options, credential_refs=profile_credentials(ctx))
     result = run_probe(settings, e164[0])
     # the server's words are data: one sanitizer (textsafe), no line a workflow command
     typer.echo(safe_line(f"service: {result.service}"))
