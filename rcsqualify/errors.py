@@ -34,10 +34,6 @@ class ConfigurationError(RcsQualifyError):
     """A provider is misconfigured (missing credentials, unknown agent...)."""
 
 
-class ServiceError(RcsQualifyError):
-    """A remote service failed in a way that stops the whole run."""
-
-
 class Locked(RcsQualifyError):
     """``refresh``: another run holds the lock of the list directory (exit 4)."""
 

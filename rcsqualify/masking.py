@@ -1,16 +1,34 @@
 """Masking what a message quotes: URLs, credentials, phone numbers, tokens.
 
-Error lines and logs end up in CI logs and tickets; each function here says what it
-guarantees to hide, and every message that quotes a URL or a server's words goes through
-one of them.
+Error lines, logs and reports end up in CI logs and tickets. Each function here has one
+guarantee, stated below and held by ``tests/test_masking.py``; pick the one that fits
+what the text is:
+
+- ``mask_url(url)``: a service URL for a message. Only ``scheme://host[:port]/path``
+  is kept: no user, no password, no query (tokens and numbers travel there), no
+  fragment; a run of 6+ digits in the path (a number, ``+``/``%2B`` included) becomes
+  ``<number>``; made safe to print (``safe_text``) and at most 160 characters.
+- ``redis_host(url)``: what a message names of a Redis URL: ``host:port[/db]``, never a
+  user or a password; a URL that does not parse is a ``ConfigurationError`` (exit 2)
+  that quotes no part of it.
+- ``mask_redis_url(url)``: a Redis URL as its owner recognizes it: scheme, user (if
+  any), ``***`` for a password, ``host:port[/db]``; never the password, refused like
+  ``redis_host`` when it does not parse.
+- ``mask_url_passwords(text)``: free text (an error line quoting what the user typed)
+  with the password of every ``scheme://user:password@`` in it replaced by ``***``; the
+  rest is left as written. A password holding ``@`` is masked whole.
+- ``mask_secrets(text)``: free text from a server (which may echo what it was sent)
+  with phone numbers in their usual written forms replaced by ``<number>`` and
+  token-like runs (24+ base64/hex/url-safe characters) by ``<redacted>``.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from rcsqualify.errors import ConfigurationError
 from rcsqualify.textsafe import safe_text
 
 if TYPE_CHECKING:
@@ -26,3 +44,49 @@ def mask_url(url: str | httpx.URL) -> str:
     path = re.sub(r"(%2B|\+)?\d{6,}", "<number>", parts.path)
     return safe_text(f"{parts.scheme}://{host}{path}", 160)
 
+
+def redis_host(url: str) -> str:
+    """``host:port/db`` of a Redis URL: what messages name (never a user or password). A
+    URL that does not parse (port 99999, ``[::1:1``) is exit 2, naming no part of it."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise ConfigurationError(f"not a valid Redis URL (--cache-url, --quota-store): "
+                                 f"{exc}; expected redis://host:port/db (rediss:// for TLS)"
+                                 ) from None
+    return f"{host}:{port}{parts.path if parts.path not in ('', '/') else ''}"
+
+
+def mask_redis_url(url: str) -> str:
+    """``scheme://user:***@host:port/db``: the user kept, the password never shown."""
+    host = redis_host(url)  # first: a URL that does not parse is refused there
+    parts = urlsplit(url)
+    user = f"{unquote(parts.username)}:***@" if parts.username else (
+        "***@" if parts.password else "")
+    return f"{parts.scheme}://{user}{host}"
+
+
+#: ``scheme://user:password@`` in anything a message quotes (a URL given where a path
+#: was expected is echoed as given; Path folds ``//`` into ``/``). The password runs to
+#: the last ``@`` before the host, as URL parsers read it: ``p@ss`` is one password
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^/\s:@]*:)[^\s/]*@")
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every URL it quotes replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+# a phone number as people write it: 8+ digits with separators, optional + or 00
+_NUMBER = re.compile(r"(?:\+|%2B)?(?:\(?\d[\s.\-/()]{0,3}){7,}\d")
+# a token, key or signature: a long run of base64/hex/url-safe characters
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{24,}")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with phone numbers (in any of their usual forms) and token-like strings
+    replaced: a server may echo the number or the bearer token it was sent."""
+    text = _NUMBER.sub("<number>", text)
+    return _TOKEN.sub("<redacted>", text)

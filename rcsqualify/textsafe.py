@@ -90,15 +90,3 @@ class CommandGuard:
     def __getattr__(self, name: str) -> object:
         return getattr(self.raw, name)
 
-
-# a phone number as people write it: 8+ digits with separators, optional + or 00
-_NUMBER = re.compile(r"(?:\+|%2B)?(?:\(?\d[\s.\-/()]{0,3}){7,}\d")
-# a token, key or signature: a long run of base64/hex/url-safe characters
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{24,}")
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with phone numbers (in any of their usual forms) and token-like strings
-    replaced: a server may echo the number or the bearer token it was sent."""
-    text = _NUMBER.sub("<number>", text)
-    return _TOKEN.sub("<redacted>", text)

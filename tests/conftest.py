@@ -50,6 +50,13 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 @pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries back off 10 ms instead of the default (``--retry-backoff``): for the test
+    modules that make services fail on purpose (``pytestmark = usefixtures(...)``)."""
+    monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 

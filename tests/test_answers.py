@@ -26,10 +26,8 @@ from tests.helpers import (
     service_account,
 )
 
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
+#: every retry of these tests waits 10 ms, not the default back-off (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 def envelope(code: int, message: str, status: str, **extra: object) -> str:

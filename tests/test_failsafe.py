@@ -29,10 +29,8 @@ from tests.helpers import (
     service_account,
 )
 
-
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RCSQUALIFY_RETRY_BACKOFF", "0.01")
+#: every retry of these tests waits 10 ms, not the default back-off (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 # "--threshold 1 --gate known" (issue #22): no known ratio is over 100 %, so a run can

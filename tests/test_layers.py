@@ -219,3 +219,13 @@ def test_imports_go_down_the_data_flow(path: Path) -> None:
             if name.startswith("_") and not name.startswith("__") and target != me:
                 problems.append(f"line {line}: private {target}.{name}")
     assert problems == []
+
+
+def test_every_error_class_is_used() -> None:
+    """An error class no module raises or catches is a promise nothing keeps (issue #24:
+    ``ServiceError`` was declared and never raised)."""
+    errors = PACKAGE / "errors.py"
+    declared = [n.name for n in ast.parse(errors.read_text(encoding="utf-8")).body
+                if isinstance(n, ast.ClassDef) and n.name != "ExitCode"]
+    others = "\n".join(p.read_text(encoding="utf-8") for p in MODULES if p != errors)
+    assert [name for name in declared if name not in others] == []

@@ -8,7 +8,6 @@ help panels and examples, the version."""
 import contextlib
 import functools
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from rcsqualify.cli.console import LazyConsole
 from rcsqualify.cli.options import help_pointer, typer_option
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.files import Interrupted, cleanup_on_exit
+from rcsqualify.masking import mask_url_passwords
 from rcsqualify.settings import options_of
 from rcsqualify.textsafe import CommandGuard, safe_line, safe_lines
 
@@ -97,17 +97,6 @@ def stdout_console(**settings: Any) -> "Console":
     from rich.console import Console  # not imported by a check
 
     return Console(highlight=False, emoji=False, **settings)
-
-
-#: ``scheme://user:password@`` in anything a message quotes (a URL given where a path
-#: was expected is echoed as given; Path folds ``//`` into ``/``). The password runs to
-#: the last ``@`` before the host, as URL parsers read it: ``p@ss`` is one password
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^/\s:@]*:)[^\s/]*@")
-
-
-def mask_url_passwords(text: str) -> str:
-    """``text`` with the password of every URL it quotes replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def fail(message: str, code: int) -> typer.Exit:

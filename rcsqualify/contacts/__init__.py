@@ -35,13 +35,8 @@ from rcsqualify.contacts.sniff import (
 )
 from rcsqualify.contacts.source import ContactSource
 
-#: The name ``operators/portability.py`` imports (issue #11 moves it to ``header_key``).
-_header_key = header_key
-#: Former name of ``BATCH_ROWS``.
-PARQUET_BATCH_ROWS = BATCH_ROWS
-
 __all__ = [
-    "BATCH_BYTES", "BATCH_ROWS", "COMMON_ENCODINGS", "PARQUET_BATCH_ROWS", "VERDICT_COLUMNS",
+    "BATCH_BYTES", "BATCH_ROWS", "COMMON_ENCODINGS", "VERDICT_COLUMNS",
     "ContactSource", "InputInfo", "detect_encoding", "header_key", "header_priority",
     "reads_as_label", "sniff_delimiter", "unique_names",
 ]

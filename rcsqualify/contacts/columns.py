@@ -162,6 +162,7 @@ def choose_column(forced: str | None, headers: list[str], columns: list[str],
 def safe_names(names: list[str]) -> str:
     """Column names for an error message: a "header" may be a row of data (its cells,
     its phone numbers), so numbers are masked and the list is cut (CONTRACT §11)."""
-    from rcsqualify.textsafe import mask_secrets, safe_text
+    from rcsqualify.masking import mask_secrets
+    from rcsqualify.textsafe import safe_text
 
     return safe_text(", ".join(mask_secrets(str(n)) for n in names), 160)

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from rcsqualify.errors import ConfigurationError
-from rcsqualify.masking import mask_url
-from rcsqualify.textsafe import mask_secrets, safe_text
+from rcsqualify.masking import mask_secrets, mask_url
+from rcsqualify.textsafe import safe_text
 
 #: transport failures that say "this address is wrong or unreachable", not "busy"
 CONNECT_KINDS = ("refused", "dns", "tls", "proxy", "connect_timeout", "connect")

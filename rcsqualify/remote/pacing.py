@@ -565,10 +565,10 @@ class QuotaStore:
         self.schedules: list[RedisSchedule] = []
         if url:
             from rcsqualify.errors import ConfigurationError
+            from rcsqualify.masking import redis_host
             from rcsqualify.remote.redis_conn import (
                 redis_client,
                 redis_eviction_warning,
-                redis_host,
                 redis_layout,
             )
             from rcsqualify.textsafe import safe_text
@@ -607,7 +607,7 @@ class QuotaStore:
 
     def lost_message(self) -> str:
         """What the run says when the shared schedule was lost (terminal and report)."""
-        from rcsqualify.remote.redis_conn import redis_host
+        from rcsqualify.masking import redis_host
 
         return (f"quota no longer shared across hosts: the quota store (Redis at "
                 f"{redis_host(self.url or '')}) failed mid-run ({self.lost}); this "

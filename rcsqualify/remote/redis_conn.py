@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.masking import mask_redis_url, redis_host
 from rcsqualify.remote.layout import LAYOUT, LEGACY, UPGRADABLE, check_layout
 from rcsqualify.textsafe import safe_text
 
@@ -21,28 +21,6 @@ REDIS_PREFIX = "rcsq:"
 
 def is_redis_url(url: str | None) -> bool:
     return bool(url) and str(url).split("://", 1)[0].lower() in ("redis", "rediss")
-
-
-def redis_host(url: str) -> str:
-    """``host:port/db`` of a Redis URL: what messages name (never a user or password). A
-    URL that does not parse (port 99999, ``[::1:1``) is exit 2, naming no part of it."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "localhost"
-        port = parts.port or 6379
-    except ValueError as exc:
-        raise ConfigurationError(f"not a valid Redis URL (--cache-url, --quota-store): "
-                                 f"{exc}; expected redis://host:port/db (rediss:// for TLS)"
-                                 ) from None
-    return f"{host}:{port}{parts.path if parts.path not in ('', '/') else ''}"
-
-
-def mask_redis_url(url: str) -> str:
-    host = redis_host(url)  # first: a URL that does not parse is refused there
-    parts = urlsplit(url)
-    user = f"{unquote(parts.username)}:***@" if parts.username else (
-        "***@" if parts.password else "")
-    return f"{parts.scheme}://{user}{host}"
 
 
 def redis_client(url: str) -> Any:

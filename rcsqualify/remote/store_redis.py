@@ -31,13 +31,12 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.masking import mask_redis_url, redis_host
 from rcsqualify.remote.layout import LEGACY
 from rcsqualify.remote.redis_conn import (
     REDIS_PREFIX,
-    mask_redis_url,
     redis_client,
     redis_eviction_warning,
-    redis_host,
     redis_layout,
     text_of,
 )
