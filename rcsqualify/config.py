@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rcsqualify.errors import ConfigurationError, InputError
+from rcsqualify.errors import ConfigurationError, InputError, RcsQualifyError
 from rcsqualify.files import read_secret_file
 
 #: credential key in a profile → the environment variable it stands in for
@@ -284,6 +284,25 @@ def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 def applied_by_profile(ctx: Any) -> frozenset[str]:
     """The parameters whose value the chosen profile gave in this context."""
     return frozenset(ctx.meta.get(APPLIED_KEY, ()))
+
+
+def naming_the_profile(ctx: Any, exc: RcsQualifyError) -> RcsQualifyError | None:
+    """``exc`` reworded to name the profile, its file and the key when the option its
+    message starts with (``--rate must be ...``) took its value from the chosen
+    profile (issue #26 item 3): the user never typed it. None when it did not."""
+    import re
+
+    profile = profile_of(ctx)
+    match = re.match(r"--([a-z][a-z0-9-]*)", str(exc))
+    if profile is None or match is None or match.group(1) not in profile.options:
+        return None
+    param = option_params(ctx.command).get(match.group(1))
+    if param is None or param.name not in applied_by_profile(ctx):
+        return None
+    named = type(exc)(f"{profile.path}: profile {profile.name}, key {match.group(1)!r}: "
+                      f"{exc}")
+    named.exit_code = exc.exit_code
+    return named
 
 
 def profile_of(ctx: Any) -> Profile | None:

@@ -151,3 +151,26 @@ def test_config_show_changed_lists_what_differs_from_the_defaults_and_where_it_c
     assert "operator" not in rows and "throttle-pause" not in rows and "mnp-user" not in rows
     assert rows["single-warn"] == ["500", where]
     assert "differ from the defaults" in result.stdout
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("rate = nan", "--rate must be a number from 0.01 to 10000, got nan"),
+    ('gate = "strict"', "--gate must be one of decide, known, upper"),
+    ('lang = "de"', "--lang must be fr or en"),
+    ('capability = "twilio"', "--capability must be one of none"),
+])
+def test_an_error_a_profile_value_causes_names_the_profile_the_key_and_the_file(
+        tmp_path: Path, line: str, message: str) -> None:
+    base = tmp_path / "c.csv"
+    write_csv(base, [["tel"], *([n] for n in frte_numbers(3))])
+    cfg = tmp_path / "team.toml"
+    cfg.write_text(f"[profiles.prod]\n{line}\n", encoding="utf-8")
+    key = line.split(" ")[0]
+    for command in (["check", str(base)], ["refresh", str(base)]):
+        result = run_cli([*command, "--config", str(cfg), "--profile", "prod", "-q"])
+        assert result.exit_code == 2, result.output
+        assert f"{cfg}: profile prod, key '{key}': {message}" in result.stderr, command
+    # the same value typed on the command line: the option alone, as before
+    typed = run_cli(["check", str(base), f"--{key}", line.split('"')[1] if '"' in line
+                     else "nan", "-q"])
+    assert typed.exit_code == 2 and typed.stderr.startswith(f"rcsqualify: error: {message}")

@@ -20,7 +20,7 @@ from rcsqualify.cli.base import (
     stderr_console,
 )
 from rcsqualify.cli.options import with_options
-from rcsqualify.errors import ExitCode, InputError
+from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.providers import CAPABILITY_CHOICES
 from rcsqualify.settings import GROUPS, Settings
 from rcsqualify.textsafe import safe_line, safe_lines
@@ -33,17 +33,32 @@ def profile_credentials(ctx: typer.Context) -> dict[str, str]:
     return dict(chosen.credentials) if chosen is not None else {}
 
 
+def raise_naming_the_profile(ctx: typer.Context, exc: RcsQualifyError) -> None:
+    """Raise ``exc`` reworded to name the profile, file and key when a profile value
+    caused it (config.naming_the_profile); return when none did."""
+    from rcsqualify.config import naming_the_profile
+
+    named = naming_the_profile(ctx, exc)
+    if named is not None:
+        raise named from None
+
+
 def applies_profile(func: F) -> F:
     """Apply ``--profile`` (issue #16 item 3) to the options that came from the
     environment or the default; the profile's credential references go to
-    ``ctx.meta`` for the settings (never a secret: references only)."""
+    ``ctx.meta`` for the settings (never a secret: references only). An error a
+    profile value caused names the profile, its file and the key (#26 item 3)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from rcsqualify.config import apply_profile
 
         kwargs = apply_profile(kwargs["ctx"], kwargs)
-        return func(*args, **kwargs)
+        try:
+            return func(*args, **kwargs)
+        except RcsQualifyError as exc:
+            raise_naming_the_profile(kwargs["ctx"], exc)
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -64,9 +79,6 @@ def check(
     Exit codes: 0 pass, 1 fail, 2 usage or configuration error, 3 incomplete."""
     from rcsqualify.runner import execute_check
 
-    if options["capability"] not in CAPABILITY_CHOICES:
-        raise fail(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}",
-                    int(ExitCode.USAGE))
     settings = check_settings(ctx, {"input": input, **options})
     console = stderr_console()
     if settings.dry_run:
@@ -103,6 +115,8 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
 
     values = dict(params)
     values.pop("help_all", None)  # --help-all exits before: no value to keep
+    if values.get("capability", "none") not in CAPABILITY_CHOICES:
+        raise InputError(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}")
     values.update(sample_options(values.get("sample")))
     values.update(
         portability=list(values.get("portability") or []),
@@ -183,14 +197,19 @@ def refresh(
     command = group.get_command(ctx.parent, "check")  # type: ignore[attr-defined]
     with command.make_context("check", [str(base), *ctx.args], parent=ctx.parent) as sub:
         params = apply_profile(sub, dict(sub.params))
+    try:
         settings = check_settings(sub, params)
-    if settings.dry_run:
-        raise fail("refresh: --dry-run is for 'check'", int(ExitCode.USAGE))
-    quiet = settings.quiet or not sys.stderr.isatty()
-    settings = settings.replace(quiet=quiet, debug=settings.debug or debug)
-    console = stderr_console()
-    render_and_exit(run_refresh(settings, base, split_dir or default_lists(base), log_file,
-                                wait_lock, console), console, quiet)
+        if settings.dry_run:
+            raise fail("refresh: --dry-run is for 'check'", int(ExitCode.USAGE))
+        quiet = settings.quiet or not sys.stderr.isatty()
+        settings = settings.replace(quiet=quiet, debug=settings.debug or debug)
+        console = stderr_console()
+        run = run_refresh(settings, base, split_dir or default_lists(base), log_file,
+                          wait_lock, console)
+    except RcsQualifyError as exc:
+        raise_naming_the_profile(sub, exc)
+        raise
+    render_and_exit(run, console, quiet)
 
 
 #: the options of ``probe``: what one look-up needs, and a profile to take them from
