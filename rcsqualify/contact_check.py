@@ -22,6 +22,7 @@ routes count the messages), and ``contacts`` what the grouping adds.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,9 @@ if TYPE_CHECKING:
     from rcsqualify.capability.interface import CapabilityProvider
 
 
+_EMPTY = R["empty"]
+
+
 class _Cells:
     """Per-cell arrays of the phone columns, filled batch by batch."""
 
@@ -78,21 +82,42 @@ class _Cells:
         self.parts: list[list[Normalized]] = [[] for _ in range(columns)]
         self.ids: list[pa.Array] = []
         self.ranks: list[pa.Array] = []
+        #: per batch not yet added: its filled cells (the others were not normalized)
+        self.filled: deque[np.ndarray] = deque()
 
     def columns_of(self, batches: Iterator[pa.RecordBatch], phone: int, has_id: bool,
                    has_rank: bool) -> Iterator[pa.Array]:
-        """Each batch's phone columns end to end in one array (one normalization call
-        per batch: fewer, longer calls cost less than one per column), keeping its id
-        and rank columns."""
+        """Each batch's filled phone cells end to end in one array, keeping its id and
+        rank columns. One normalization call per batch (fewer, longer calls cost less
+        than one per column), and none for a missing or empty cell: a second or third
+        phone column is often blank, and a blank cell costs the normalizer as much as a
+        number (it is ``empty`` whatever happens: ``add`` writes it so)."""
+        import pyarrow.compute as pc
+
         for batch in batches:
             if has_id:
                 self.ids.append(batch.column(phone))
             if has_rank:
                 self.ranks.append(batch.column(phone + int(has_id)))
-            yield pa.concat_arrays([_plain(batch.column(i)) for i in range(phone)])
+            cells = pa.concat_arrays([_plain(batch.column(i)) for i in range(phone)])
+            filled = pc.fill_null(pc.greater(pc.binary_length(cells), 0), False)
+            mask = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+            self.filled.append(mask)
+            yield cells if mask.all() else cells.filter(filled)
 
     def add(self, norm: Normalized) -> int:
-        """One batch's normalization, cut back into its columns; returns its rows."""
+        """One batch's normalization, its blank cells put back and cut back into its
+        columns; returns its rows."""
+        mask = self.filled.popleft()
+        if len(norm) != len(mask):
+            full = Normalized(reason=np.full(len(mask), _EMPTY, np.uint8),
+                              repaired=np.zeros(len(mask), np.uint8),
+                              key=np.zeros(len(mask), np.int64),
+                              block=np.full(len(mask), -1, np.int32),
+                              kind=np.zeros(len(mask), np.uint8))
+            for name in ("reason", "repaired", "key", "block", "kind"):
+                getattr(full, name)[mask] = getattr(norm, name)
+            norm = full
         count = len(self.parts)
         rows = len(norm) // count
         for i in range(count):
@@ -195,9 +220,8 @@ def run_contact_check(
     final = rounds.classify(plan)
     timings["attribute_s"] = time.perf_counter() - t1
 
-    cell_reason = cell_norm_reason.copy()
-    has_number = cell_distinct >= 0
-    cell_reason[has_number] = final[cell_distinct[has_number]]
+    cell_reason = np.where(cell_distinct >= 0, final[np.maximum(cell_distinct, 0)],
+                           cell_norm_reason).astype(np.uint8, copy=False)
     routes = rounds.routes()
     slot_reason = cell_reason[grouping.cell]
     slot_route = None if routes is None else np.where(
@@ -215,7 +239,8 @@ def run_contact_check(
     row_index = renumber[chosen_distinct]  # -1 (invalid) picks the sentinel
     first_row = np.full(len(used), n_rows, np.int64)
     valid_rows = np.flatnonzero(row_index >= 0)
-    np.minimum.at(first_row, row_index[valid_rows], valid_rows)
+    # written last to first: each chosen number keeps the first row that carries it
+    first_row[row_index[valid_rows][::-1]] = valid_rows[::-1]
     d.reason = final
     chosen_d = Distinct(key=d.key[used], block=d.block[used], kind=d.kind[used],
                         operator=d.operator[used], source=d.source[used], rcs=d.rcs[used],

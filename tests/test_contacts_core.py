@@ -271,3 +271,22 @@ def test_first_of_each_is_the_first_occurrence_in_order(values: list[int], big: 
     arr = np.array(values, np.int64) + (33600000000 if big else 0)  # table or hashing
     _, first = np.unique(arr, return_index=True)
     assert first_of_each(arr).tolist() == sorted(first.tolist())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=50), st.booleans())
+def test_one_of_each_holds_each_distinct_value_once(values: list[int], big: bool) -> None:
+    from rcsqualify.contacts.grouping import one_of_each
+
+    arr = np.array(values, np.int64) + (33600000000 if big else 0)
+    picked = arr[one_of_each(arr)]
+    assert sorted(picked.tolist()) == sorted(set(arr.tolist()))
+
+
+def test_choose_with_a_large_cap_uses_wider_scores() -> None:
+    n = 70000  # positions past two bytes' worth
+    c = group_contacts(np.zeros((1, n), bool), contact_id=np.zeros(n, np.int64),
+                       max_numbers=n)
+    tier = np.full(n, TIER_NUMBER, np.uint8)
+    tier[n - 1] = TIER_REACHABLE
+    assert choose(c, tier).tolist() == [n - 1]

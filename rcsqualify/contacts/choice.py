@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rcsqualify.contacts.grouping import Contacts, first_of_each
+from rcsqualify.contacts.grouping import Contacts, one_of_each
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, ROUTE, STATUSES, Status
 
 TIER_REACHABLE, TIER_OTHER_ROUTE, TIER_UNVERIFIED, TIER_MOBILE, TIER_NUMBER, TIER_BLANK = (
@@ -72,22 +72,32 @@ def number_tiers(reason: np.ndarray, route: np.ndarray | None = None) -> np.ndar
 def _best(contacts: Contacts, tier: np.ndarray, eligible: np.ndarray | None = None
           ) -> np.ndarray:
     """Per contact, its best slot among ``eligible`` ones: lowest tier, then first in
-    priority order; -1 where it has none."""
+    priority order; -1 where it has none.
+
+    Each slot's score holds its tier above its position in its contact, in the smallest
+    integer that fits (a contact holds at most ``--max-numbers-per-contact`` slots: two
+    bytes a slot by default); the minimum of a contact's scores is its best slot."""
     n = contacts.n_contacts
     out = np.full(n, -1, np.int64)
     if contacts.n_slots == 0 or n == 0:
         return out
-    slot = np.arange(contacts.n_slots, dtype=np.int64)
-    # tier above, slot below: the minimum of a contact's scores is its best slot
-    score = (tier.astype(np.int64) << 40) | slot
-    if eligible is not None:
-        score = np.where(eligible, score, np.iinfo(np.int64).max)
     counts = np.diff(contacts.start)
+    shift = max(1, int(counts.max() - 1).bit_length())
+    dtype = next(t for t in (np.uint16, np.uint32, np.uint64)
+                 if shift + 3 <= 8 * np.dtype(t).itemsize)
+    never = np.iinfo(dtype).max  # above every eligible score (tiers are below 7)
+    position = (np.arange(contacts.n_slots, dtype=dtype)
+                - np.repeat(contacts.start[:-1].astype(dtype), counts))
+    score: np.ndarray = np.left_shift(np.asarray(tier).astype(dtype), dtype(shift))
+    score |= position
+    if eligible is not None:
+        score[~np.asarray(eligible, bool)] = never
     nonempty = counts > 0
     mins = np.minimum.reduceat(score, contacts.start[:-1][nonempty])
-    found = mins != np.iinfo(np.int64).max
+    found = mins != never
     idx = np.flatnonzero(nonempty)
-    out[idx[found]] = mins[found] & ((1 << 40) - 1)
+    low = dtype((1 << shift) - 1)
+    out[idx[found]] = contacts.start[:-1][idx[found]] + (mins[found] & low).astype(np.int64)
     return out
 
 
@@ -155,7 +165,7 @@ def contact_messages(contacts: Contacts, chosen: np.ndarray, slot_key: np.ndarra
     reason = np.asarray(slot_reason, np.uint8)[chosen] if n else np.zeros(0, np.uint8)
     valid = key != 0
     valid_idx = np.flatnonzero(valid)
-    message_reasons = np.concatenate([reason[valid_idx[first_of_each(key[valid])]],
+    message_reasons = np.concatenate([reason[valid_idx[one_of_each(key[valid])]],
                                       reason[~valid]])
     messages = len(message_reasons)
     rescued = chosen != contacts.first_slot

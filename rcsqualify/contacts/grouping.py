@@ -141,19 +141,20 @@ def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
     n_contacts = len(first_row)
 
     has_number = ~blank
-    per_row = has_number.sum(axis=0, dtype=np.int64)
+    per_row = np.add.reduce(has_number, axis=0, dtype=np.int64)
     per_contact = per_row if contact_id is None else np.bincount(
         contact_of_row, weights=per_row, minlength=n_contacts).astype(np.int64)
     all_blank = per_contact == 0
     if all_blank.any():  # an all-blank contact keeps its first cell: an ``empty`` message
         has_number[0, first_row[all_blank]] = True
-        per_row = has_number.sum(axis=0, dtype=np.int64)
+        per_row = np.add.reduce(has_number, axis=0, dtype=np.int64)
 
     if contact_id is None:
         # rows are contacts: row-major order is (contact, column) already; positions in
         # the (rows, columns) layout, read from one contiguous copy
         flat = np.flatnonzero(np.ascontiguousarray(has_number.T))
-        rows, columns = np.divmod(flat, n_columns)
+        rows = flat // n_columns  # np.divmod takes several times as long here
+        columns = flat - rows * n_columns
         cell = columns * n_rows + rows
         counts = per_row
     else:
@@ -201,6 +202,19 @@ def first_of_each(values: np.ndarray) -> np.ndarray:
     first = np.empty(len(uniques), np.int64)
     first[codes[::-1]] = positions
     return first
+
+
+def one_of_each(values: np.ndarray) -> np.ndarray:
+    """A position of each distinct value (any one, in no particular order): enough to
+    count what each distinct value carries, cheaper than ``first_of_each`` for small
+    non-negative integers (no sort)."""
+    values = np.asarray(values)
+    n = len(values)
+    if n and values.dtype.kind in "iu" and int(values.min()) >= 0 and int(values.max()) < 4 * n:
+        table = np.full(int(values.max()) + 1, -1, np.int64)
+        table[values] = np.arange(n, dtype=np.int64)
+        return table[table >= 0]
+    return first_of_each(values)
 
 
 def _contacts_in_row_order(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rcsqualify import __version__, dependency_version
-from rcsqualify.contacts.choice import first_of_each
+from rcsqualify.contacts.grouping import one_of_each
 from rcsqualify.distinct import Distinct
 from rcsqualify.errors import ExitCode
 from rcsqualify.numbering.plan import NumberingPlan
@@ -363,7 +363,7 @@ def contacts_block(result: CheckResult) -> dict[str, Any]:
     assert c is not None
     cells = c.cell_reason[c.cell_key == 0]
     # per number: each distinct valid number once, each non-blank invalid cell once
-    first = first_of_each(c.cell_number)
+    first = one_of_each(c.cell_number)
     valid_first = first[c.cell_number[first] != 0]
     reasons = np.concatenate([c.cell_reason[valid_first],
                               cells[cells != REASONS.index("empty")]])
