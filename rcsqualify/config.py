@@ -272,6 +272,8 @@ def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         if source is not None and source.name not in _REPLACEABLE:
             continue  # given on the command line: it wins
         applied.add(param.name)
+        if getattr(param, "multiple", False) and isinstance(raw, str):
+            raw = [raw]  # ``column = "Tel"``: one value of a repeatable option
         try:
             out[param.name] = param.process_value(ctx, raw)
         except Exception as exc:  # Click's BadParameter: the message names no value

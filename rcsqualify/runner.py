@@ -428,7 +428,12 @@ def open_contacts(s: Settings) -> ContactSource:
         skip = s.header_row - 1
     if skip is not None and skip < 0:
         raise InputError("--skip-rows must be 0 or more")
-    return ContactSource(s.input, column=s.column, encoding=s.encoding,
+    given = s.column
+    columns = [given] if isinstance(given, str) else list(given or [])
+    return ContactSource(s.input, column=columns[0] if columns else None,
+                         more_columns=columns[1:], all_phone_columns=s.columns == "auto",
+                         contact_id=s.contact_id, number_rank=s.number_rank,
+                         encoding=s.encoding,
                          delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
                          header=s.header, skip_rows=skip)
 
@@ -490,7 +495,8 @@ def _checked(s: Settings, console: Console) -> CheckRun:
                 result = check_rows_or_contacts(
                     source, plan, target_operator=s.operator, operator_sources=sources,
                     provider=provider, other_provider=other, sample=s.sample, seed=s.seed,
-                    progress=reporter, auto=auto_sample(s), confidence=s.confidence)
+                    progress=reporter, auto=auto_sample(s), confidence=s.confidence,
+                    max_numbers=s.max_numbers_per_contact)
         finally:
             for src in sources:
                 src.close()

@@ -138,8 +138,23 @@ class InputOptions(OptionGroup):
 
     panel: ClassVar[str] = "Input"
     input: str = "-"
-    column: str | None = option(None, "Phone column (name or 1-based index).",
-                                flags=("--column", "-c"), common=True)
+    column: list[str] = option(
+        [], "Phone column (name or 1-based index); repeat it for a contact's other "
+        "phone columns, in priority order (one message per contact, to its best "
+        "number: docs/contacts.md).", flags=("--column", "-c"), cli_type=list[str] | None,
+        common=True)
+    columns: str | None = option(
+        None, "auto: every phone-like column, ordered by its share of mobile numbers, "
+        "as the numbers of each row's contact.", flags=("--columns",), choices=("auto",))
+    contact_id: str | None = option(
+        None, "Rows sharing this column's value are one contact with several numbers "
+        "(a long table).", flags=("--contact-id",))
+    number_rank: str | None = option(
+        None, "With --contact-id: the order of a contact's numbers (else file order).",
+        flags=("--number-rank",))
+    max_numbers_per_contact: int = option(
+        10, "A contact's numbers beyond this many are neither chosen nor looked up "
+        "(counted in the report).", flags=("--max-numbers-per-contact",), low=1)
     encoding: str | None = option(None, "Force the CSV encoding.", formats=("csv",))
     delimiter: str | None = option(None, "Force the CSV delimiter.", formats=("csv",))
     sheet: str | None = option(None, "XLSX sheet to read.", formats=("xlsx", "xls"),

@@ -120,6 +120,7 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
     values.update(sample_options(values.get("sample")))
     values.update(
         portability=list(values.get("portability") or []),
+        column=list(values.get("column") or []),
         mnp_url=mnp_url_of(values.get("mnp_profile"), values.get("mnp_url"),
                            values.get("mnp_region")),
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
