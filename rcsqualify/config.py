@@ -295,16 +295,40 @@ def naming_the_profile(ctx: Any, exc: RcsQualifyError) -> RcsQualifyError | None
     import re
 
     profile = profile_of(ctx)
-    match = re.match(r"--([a-z][a-z0-9-]*)", str(exc))
-    if profile is None or match is None or match.group(1) not in profile.options:
+    if profile is None:
         return None
-    param = option_params(ctx.command).get(match.group(1))
-    if param is None or param.name not in applied_by_profile(ctx):
-        return None
-    named = type(exc)(f"{profile.path}: profile {profile.name}, key {match.group(1)!r}: "
-                      f"{exc}")
+    text = str(exc)
+    match = re.match(r"--([a-z][a-z0-9-]*)", text)
+    param = option_params(ctx.command).get(match.group(1)) if match else None
+    if match and match.group(1) in profile.options and param is not None and (
+            param.name in applied_by_profile(ctx)):
+        text = f"{profile.path}: profile {profile.name}, key {match.group(1)!r}: {text}"
+    else:
+        text = credentials_as_read(text, profile)
+        if text == str(exc):
+            return None
+    named = type(exc)(text)
     named.exit_code = exc.exit_code
     return named
+
+
+def credentials_as_read(text: str, profile: Profile) -> str:
+    """``text`` with each credential variable it names (``check
+    RCSQUALIFY_BOTHUB_CLIENT_ID``) replaced by what the profile reads instead (its
+    ``env:`` variable or file), so a hint never sends the user to a variable the run
+    did not read (issue #26 item 3)."""
+    import re
+
+    for key, standard in CREDENTIALS.items():
+        ref = profile.credentials.get(standard)
+        if ref is None:
+            continue
+        kind, _, target = ref.partition(":")
+        said = (f"{target} (profile {profile.name}'s {key})" if kind == "env" else
+                f"the file {target} (profile {profile.name}'s {key}-file)")
+        # split and joined, not re.sub: a file name may hold backslashes
+        text = said.join(re.split(rf"\b{standard}\b", text))
+    return text
 
 
 def profile_of(ctx: Any) -> Profile | None:

@@ -174,3 +174,27 @@ def test_an_error_a_profile_value_causes_names_the_profile_the_key_and_the_file(
     typed = run_cli(["check", str(base), f"--{key}", line.split('"')[1] if '"' in line
                      else "nan", "-q"])
     assert typed.exit_code == 2 and typed.stderr.startswith(f"rcsqualify: error: {message}")
+
+
+def test_refused_credentials_name_the_variables_the_profile_reads(
+        tmp_path: Path, emulator: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator refuses the client secret: the hint names the variables the profile
+    points at, not RCSQUALIFY_BOTHUB_CLIENT_ID/SECRET, which the run did not read."""
+    from tests.conftest import Emulator
+
+    assert isinstance(emulator, Emulator)
+    monkeypatch.setenv("ACME_ID", "emulator-client")
+    monkeypatch.setenv("ACME_SECRET", "not-the-secret")
+    base = tmp_path / "c.csv"
+    write_csv(base, [["tel"], *([n] for n in frte_numbers(3))])
+    cfg = tmp_path / "team.toml"
+    cfg.write_text('[profiles.prod]\nbothub-client-id = "env:ACME_ID"\n'
+                   'bothub-client-secret = "env:ACME_SECRET"\n', encoding="utf-8")
+    result = run_cli(["check", str(base), "--config", str(cfg), "--profile", "prod",
+                      *emulator.bothub_args(), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "refused the client credentials" in result.stderr
+    assert ("check ACME_ID (profile prod's bothub-client-id) and ACME_SECRET (profile "
+            "prod's bothub-client-secret)") in result.stderr
+    assert "RCSQUALIFY_BOTHUB_CLIENT" not in result.stderr
+    assert "not-the-secret" not in result.output
