@@ -344,6 +344,16 @@ def _spread(per_number: np.ndarray, distinct_index: np.ndarray, out: np.ndarray)
         out[lo + rows] = per_number[index[rows]]
 
 
+def fixed_sample(need: np.ndarray, sample: int, seed: int) -> np.ndarray:
+    """``--sample N``: the N numbers of ``need`` checked, seeded (the dry run draws the
+    same ones, so it counts what the run will ask)."""
+    if sample >= len(need):
+        return need
+    chosen: np.ndarray = np.sort(np.random.default_rng(seed).choice(need, size=sample,
+                                                                     replace=False))
+    return chosen
+
+
 def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -> None:
     """First answer wins, in the order of ``sources``; the range holder answers last."""
     pending = apply_sources(distinct, sources, distinct.kind == KIND["mobile"])
@@ -471,8 +481,7 @@ def run_check(
         t2 = time.perf_counter()
         need = np.flatnonzero(is_target & (kind == KIND["mobile"]))
         if sample is not None and sample < len(need):
-            rng = np.random.default_rng(seed)
-            chosen = np.sort(rng.choice(need, size=sample, replace=False))
+            chosen = fixed_sample(need, sample, seed)
             distinct.rcs[np.setdiff1d(need, chosen)] = RCS_NOT_SAMPLED
             result.sampled = True
             result.notes.append(

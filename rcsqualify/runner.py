@@ -25,7 +25,7 @@ from rcsqualify.errors import InputError
 from rcsqualify.files import cannot_write, make_folder, refuse_overwrite
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
-from rcsqualify.pipeline import CheckResult, run_check
+from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.formats import RenderContext
 from rcsqualify.report.summary import GATE_MODES, Summary, campaign_projection, summarize
 from rcsqualify.report.writers import (
@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from rcsqualify.remote.cache import LookupCache
     from rcsqualify.remote.http import Notify
     from rcsqualify.sample_auto import AutoSample
     from rcsqualify.wiring import Shared
@@ -560,37 +559,6 @@ def _checked(s: Settings, console: Console) -> CheckRun:
         source.close()
 
 
-def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,
-                     cache: LookupCache) -> dict[str, Any]:
-    """``--dry-run --sample auto``: the strata as the run would freeze them (offline
-    sources, cached MNP and capability answers; no request) and the planner's expected
-    numbers to draw, assuming the unresolved fail as often as the exact messages."""
-    import numpy as np
-
-    from rcsqualify.providers import make_mnp_source, make_provider
-    from rcsqualify.sample_auto import stratify
-    from rcsqualify.sequential import SequentialGate, plan_lookups
-    from rcsqualify.verdict import KIND, SOURCE
-
-    d = result.distinct
-    pending = (d.kind == KIND["mobile"]) & (d.source != SOURCE["portability"])
-    sources = [make_mnp_source(s, plan, cache)] if s.mnp_url else []
-    provider = make_provider(s, cache)
-    assert provider is not None
-    try:
-        strata = stratify(d, int(np.count_nonzero(result.rows.key == 0)), sources, provider,
-                          s.operator, s.seed, pending=pending)
-    finally:
-        for src in sources:
-            src.close()
-        provider.close()
-    counts = {"exact_fail": strata.exact_fail, "exact_total": strata.exact_total,
-              "unresolved": len(strata.unresolved)}
-    gate = SequentialGate(**counts, threshold=s.threshold, confidence=s.confidence)
-    expected = plan_lookups(**counts, threshold=s.threshold, confidence=s.confidence,
-                            sample_max=s.sample_max)
-    return {**counts, "sample_max": s.sample_max, "confidence": s.confidence,
-            "decided_without_drawing": gate.decision, **expected}
 
 
 def lookup_cost(s: Settings, service: str, n: int) -> dict[str, Any]:
@@ -700,83 +668,3 @@ def sample_auto_lookups(s: Settings, summary: Summary) -> int | None:
     expected = plan_from_summary(s, summary, guess=summary.threshold,
                                  sample_max=s.sample_max)
     return int(expected["median"]) if expected["decided_share"] >= 0.5 else None
-
-
-def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
-    """``--dry-run`` (issue #16 item 4): read, normalize, attribute with the offline
-    sources (extracts, store), consult the cache, and count what the remote stages would
-    ask: numbers, requests, and the time at the quota (bulk: jobs and the window). No
-    request is made and no verdict given; nothing is written."""
-    import numpy as np
-
-    from rcsqualify.numbering.normalize import format_e164
-    from rcsqualify.verdict import KIND, SOURCE
-
-    validate_settings(s)
-    plan = load_plan()
-    source = open_contacts(s)
-    try:
-        for note in input_notes(s, source.format):
-            console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-        offline: list[OperatorSource] = []
-        if s.portability or s.portability_db:
-            from rcsqualify.wiring import make_portability_source
-
-            offline.append(make_portability_source(s, plan))
-        reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
-        try:
-            with reporter.running():
-                result = run_check(source, plan, target_operator=s.operator,
-                                   operator_sources=offline, progress=reporter)
-        finally:
-            for src in offline:
-                src.close()
-        d = result.distinct
-        mobile = d.kind == KIND["mobile"]
-        out: dict[str, Any] = {"input": source.info.as_dict(), "mobiles": int(mobile.sum()),
-                               "answered_offline": int(np.count_nonzero(
-                                   mobile & (d.source == SOURCE["portability"]))),
-                               "providers": {}}
-        if not s.remote:
-            return out
-        from rcsqualify.providers import make_mnp_source, make_provider
-        from rcsqualify.wiring import make_cache
-
-        cache = make_cache(s)
-        try:
-            if s.mnp_url:
-                mnp = make_mnp_source(s, plan, cache)
-                try:
-                    numbers = format_e164(d.key[mobile & (d.source != SOURCE["portability"])]
-                                          ).to_pylist()
-                    namespace = getattr(mnp, "namespace", "")
-                    cached = sum(a is not None for a in cache.get_many("op", namespace,
-                                                                       numbers))
-                finally:
-                    mnp.close()
-                ask = len(numbers) - cached
-                out["providers"]["mnp"] = {"numbers": len(numbers), "cached": cached,
-                                           "to_ask": ask, **lookup_cost(s, "mnp", ask)}
-            if s.sample_auto:
-                out["sample_auto"] = plan_sample_auto(s, result, plan, cache)
-            if s.capability != "none":
-                provider = make_provider(s, cache)
-                assert provider is not None
-                try:
-                    target = np.flatnonzero(mobile & (d.operator == s.operator))
-                    if s.sample is not None and s.sample < len(target):
-                        target = target[:s.sample]
-                    e164 = format_e164(d.key[target]).to_pylist()
-                    todo = provider.answers_from_cache(e164, np.zeros(len(e164), np.uint8))
-                finally:
-                    provider.close()
-                n = len(todo)
-                entry: dict[str, Any] = {"numbers": len(e164), "cached": len(e164) - n,
-                                         "to_ask": n, **lookup_cost(s, s.capability, n),
-                                         "may_grow": bool(s.mnp_url)}
-                out["providers"][s.capability] = entry
-        finally:
-            cache.close()
-        return out
-    finally:
-        source.close()

@@ -88,18 +88,12 @@ class Strata:
     needs_operator: np.ndarray
 
 
-def stratify(distinct: Distinct, invalid_messages: int,
-             sources: Sequence[OperatorSource], provider: CapabilityProvider,
-             target: str, seed: int, pending: np.ndarray | None = None) -> Strata:
-    """Attribute what is known without asking (offline sources, then the streaming
-    source's cache, else the range holder) and read the capability cache: fills
-    ``distinct`` for the exact messages and returns the strata. No request is made (the
-    dry run uses it too, with ``pending``: the mobiles its offline sources left)."""
-    d = distinct
-    mobile = d.kind == KIND["mobile"]
-    streaming = next((s for s in sources if s.streams), None)
-    if pending is None:
-        pending = apply_sources(d, [s for s in sources if not s.streams], mobile.copy())
+def attribute_cached(d: Distinct, streaming: OperatorSource | None, pending: np.ndarray
+                     ) -> np.ndarray:
+    """Attribute the ``pending`` mobiles without asking: the streaming source's (MNP's)
+    fresh cached answers, else the range holder. Returns which numbers still need the
+    streaming source (no cached answer): their operator is known only once it answers.
+    ``--sample auto`` and the dry run start from here."""
     needs_operator = np.zeros(len(d.key), dtype=bool)
     idx = np.flatnonzero(pending)
     if streaming is not None and len(idx):
@@ -113,6 +107,22 @@ def stratify(distinct: Distinct, invalid_messages: int,
         idx = idx[answered & ~named]  # the service does not know them: the range holder
     d.operator[idx] = d.block_operator[d.block[idx]]
     d.source[idx] = SOURCE["range"]
+    return needs_operator
+
+
+def stratify(distinct: Distinct, invalid_messages: int,
+             sources: Sequence[OperatorSource], provider: CapabilityProvider,
+             target: str, seed: int, pending: np.ndarray | None = None) -> Strata:
+    """Attribute what is known without asking (offline sources, then the streaming
+    source's cache, else the range holder) and read the capability cache: fills
+    ``distinct`` for the exact messages and returns the strata. No request is made (the
+    dry run uses it too, with ``pending``: the mobiles its offline sources left)."""
+    d = distinct
+    mobile = d.kind == KIND["mobile"]
+    streaming = next((s for s in sources if s.streams), None)
+    if pending is None:
+        pending = apply_sources(d, [s for s in sources if not s.streams], mobile.copy())
+    needs_operator = attribute_cached(d, streaming, pending)
     known_target = np.flatnonzero(mobile & ~needs_operator & (d.operator == target))
     codes = np.full(len(known_target), RCS_UNKNOWN, dtype=np.uint8)
     todo = provider.answers_from_cache(E164Numbers(d.key[known_target]), codes)

@@ -127,7 +127,9 @@ def test_every_report_the_runner_writes_goes_through_the_format_registry(
 
     check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
     options = {o for p in check.params for o in p.opts}
-    fields = {f.name for f in dataclasses.fields(Settings)}
+    from rcsqualify.settings import OWNER
+
+    fields = set(OWNER)
     for fmt in formats.FILE_REPORTS:
         assert fmt.field in fields and fmt.option in options
     stamped = tuple(dataclasses.replace(f, render=lambda s, c, n=f.name: f"<{n}:{s.decision}>")

@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -82,13 +82,18 @@ def check(
     settings = check_settings(ctx, {"input": input, **options})
     console = stderr_console()
     if settings.dry_run:
-        from rcsqualify.report.terminal import dry_run_lines
-        from rcsqualify.runner import execute_dry_run
-
-        for line in dry_run_lines(execute_dry_run(settings, console)):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(0)
+        print_dry_run(settings, console)
     render_and_exit(execute_check(settings, console), console, settings.quiet)
+
+
+def print_dry_run(settings: Settings, console: Any) -> NoReturn:
+    """``--dry-run`` of check or refresh: what the run would ask, then exit 0."""
+    from rcsqualify.dryrun import execute_dry_run
+    from rcsqualify.report.terminal import dry_run_lines
+
+    for line in dry_run_lines(execute_dry_run(settings, console)):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(0)
 
 
 def render_and_exit(run: Any, console: Any, quiet: bool) -> None:
@@ -200,8 +205,8 @@ def refresh(
         params = apply_profile(sub, dict(sub.params))
     try:
         settings = check_settings(sub, params)
-        if settings.dry_run:
-            raise fail("refresh: --dry-run is for 'check'", int(ExitCode.USAGE))
+        if settings.dry_run:  # what this refresh would ask; no list, no log, no lock
+            print_dry_run(settings.replace(input=str(base)), stderr_console())
         quiet = settings.quiet or not sys.stderr.isatty()
         settings = settings.replace(quiet=quiet, debug=settings.debug or debug)
         console = stderr_console()

@@ -95,16 +95,19 @@ def dry_run_lines(plan: dict[str, Any]) -> list[str]:
              f"{plan['mobiles']} distinct mobiles, {plan['answered_offline']} answered by "
              "the portability data"]
     for name, p in plan["providers"].items():
-        line = (f"{name}: would ask {p['to_ask']} of {p['numbers']} numbers "
-                f"({p['cached']} fresh in the cache): {p['requests']} requests, "
+        up_to = p.get("bound") == "up to"
+        line = (f"{name}: would ask {'up to ' if up_to else ''}{p['to_ask']} of "
+                f"{p['numbers']} numbers ({p['cached']} fresh in the cache): "
+                f"{'up to ' if up_to else ''}{p['requests']} requests, "
                 f"{_clock(p['seconds'])} at {p['rate']:.3g}/s")
         if "jobs" in p:
             line += (f"; {p['jobs']} bulk jobs of up to {p['job_size']:,} numbers, window "
                      f"{p['window']} ({'open now' if p['window_open'] else 'closed now'})")
         if "batches" in p:
             line += f"; {p['batches']} batchGet calls"
-        if p.get("may_grow"):
-            line += "; MNP answers may add or remove target-operator numbers"
+        if up_to:
+            line += ("; the count depends on answers not known yet (MNP look-ups to "
+                     "make, or --sample auto's stop)")
         lines.append(line)
     if auto := plan.get("sample_auto"):
         if auto["decided_without_drawing"]:

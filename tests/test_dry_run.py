@@ -1,0 +1,111 @@
+"""An honest dry run (issue #26 item 4): what ``--dry-run`` announces is what the run
+then asks, measured on the emulator (the numbers each service was asked).
+
+Equal when nothing depends on answers not known yet; never above the announced "up to"
+otherwise (capability behind MNP look-ups still to make). The cache is consulted for
+every stage, MNP included: a base whose MNP answers are all cached announces no MNP
+look-up, and capability only for the numbers those answers leave on the target
+operator (the dry run announced 741 look-ups where the run made 0).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import Emulator
+from tests.helpers import frte_numbers, run_cli, write_csv
+
+LINE = re.compile(r"^(\S+): would ask (up to )?(\d+) of (\d+) numbers", re.M)
+
+
+def base(path: Path, numbers: list[str]) -> Path:
+    """A French export: a header, the contacts, and a TOTAL footer row at the end."""
+    write_csv(path, [["nom", "tel"], *[[f"client {i}", n] for i, n in enumerate(numbers)],
+                     ["TOTAL", str(len(numbers))]])
+    return path
+
+
+def announced(args: list[str]) -> dict[str, tuple[bool, int]]:
+    """service → (an upper bound?, numbers it would ask), from the dry run's lines."""
+    result = run_cli([*args, "--dry-run"])
+    assert result.exit_code == 0, result.stderr
+    return {m[1]: (bool(m[2]), int(m[3])) for m in LINE.finditer(result.stderr)}
+
+
+def asked(emulator: Emulator, args: list[str]) -> dict[str, int]:
+    """service → distinct numbers the real run asked it (the emulator's counts)."""
+    before = Counter(emulator.stats()["asked"])
+    result = run_cli([*args, "-q"])
+    assert result.exit_code in (0, 1, 3), result.stderr
+    after = Counter(emulator.stats()["asked"])
+    return dict(Counter(key.split(":")[0] for key in after if after[key] > before[key]))
+
+
+def test_the_dry_run_counts_what_the_run_asks(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset(quota=1000)
+    numbers = frte_numbers(240)
+    cache = ["--cache-dir", str(tmp_path / "cache"), "--rate", "500", "--rate-margin", "0"]
+    mnp = ["--mnp-url", emulator.mnp_url()]
+    full = base(tmp_path / "full.csv", numbers)
+    # every MNP answer cached, capability only for the first 80 numbers' targets
+    assert asked(emulator, ["check", str(full), *mnp, *cache])["mnp"] == 240
+    part = base(tmp_path / "part.csv", numbers[:80])
+    assert asked(emulator, ["check", str(part), *mnp, *emulator.bothub_args(), *cache,
+                            "--threshold", "1"]).get("mnp", 0) == 0
+    args = ["check", str(full), *mnp, *emulator.bothub_args(), *cache, "--threshold", "1"]
+    plan = announced(args)
+    assert plan["mnp"] == (False, 0)  # MNP answers in the cache: no look-up
+    up_to, capability = plan["bothub"]
+    assert not up_to and capability > 0
+    real = asked(emulator, args)
+    assert real.get("mnp", 0) == 0
+    assert real["bothub"] == capability  # exact: the numbers MNP left on Orange
+
+    # new numbers: MNP exact, capability up to (their operators are not known yet)
+    grown = base(tmp_path / "grown.csv", numbers + frte_numbers(60, start=5000))
+    args = ["check", str(grown), *mnp, *emulator.bothub_args(), *cache, "--threshold", "1"]
+    plan = announced(args)
+    assert plan["mnp"] == (False, 60)
+    up_to, bound = plan["bothub"]
+    assert up_to
+    real = asked(emulator, args)
+    assert real["mnp"] == 60
+    assert real.get("bothub", 0) <= bound
+
+
+def test_a_fixed_sample_and_the_footer_are_counted_as_the_run_does(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset(quota=1000)
+    f = base(tmp_path / "c.csv", frte_numbers(150))
+    cache = ["--cache-dir", str(tmp_path / "cache"), "--rate", "500", "--rate-margin", "0",
+             "--threshold", "1", *emulator.bothub_args()]
+    asked(emulator, ["check", str(f), *cache, "--sample", "40", "--seed", "1"])
+    args = ["check", str(f), *cache, "--sample", "40", "--seed", "0"]
+    plan = announced(args)
+    up_to, count = plan["bothub"]
+    assert not up_to and 0 < count <= 40
+    dry = run_cli([*args, "--dry-run"]).stderr
+    assert "footer" in dry  # the TOTAL row is read as a footer, as the run reads it
+    assert asked(emulator, args)["bothub"] == count
+    report = tmp_path / "r.json"
+    run_cli([*args, "-q", "--json-report", str(report)])
+    rows = json.loads(report.read_text())["input"]["rows"]
+    assert rows == 150 and f"{rows} rows" in dry.replace(",", "")
+
+
+def test_refresh_dry_run_says_what_it_would_ask_and_writes_nothing(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset(quota=1000)
+    f = base(tmp_path / "c.csv", frte_numbers(30))
+    before = emulator.stats()["asked"]
+    result = run_cli(["refresh", str(f), *emulator.bothub_args(), "--dry-run",
+                      "--cache-dir", str(tmp_path / "cache"), "--log-file",
+                      str(tmp_path / "log.jsonl")])
+    assert result.exit_code == 0, result.stderr
+    assert "bothub: would ask 30 of 30 numbers" in result.stderr
+    assert "DRY RUN" in result.stderr
+    assert emulator.stats()["asked"] == before
+    assert not (tmp_path / "log.jsonl").exists() and not (tmp_path / "c_lists").exists()
