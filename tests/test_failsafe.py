@@ -63,7 +63,11 @@ def test_a_plain_text_404_from_a_wrong_path_stops_the_run_and_caches_nothing(
     assert cached_entries(cache) == 0
     # the right URL afterwards asks every number: nothing false was kept
     _, report = check_json([str(f), *bothub(emulator), "--cache-dir", str(cache)])
-    assert report["api"]["requests"] == 300
+    # every number asked once more: counted per number by the emulator, since a request a
+    # loaded machine let time out is asked twice (requests then says 301)
+    asked = {k for k in emulator.stats()["asked"] if k.startswith("bothub:")}
+    assert len(asked) == 300 and report["api"]["requests"] >= 300
+    assert report["counts"]["unverified"] == 0
 
 
 def test_an_html_200_page_is_not_an_answer_and_stops_within_50_lookups(

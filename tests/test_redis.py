@@ -375,7 +375,9 @@ def test_a_redis_gone_mid_run_degrades_the_cache_and_paces_locally(
     assert any("failed mid-run" in n for n in report["notes"])
     stats = emulator.stats()
     throttled = sum(stats["throttled"].values())  # each one retried once
-    assert throttled <= 2 and 60 <= stats["requests"]["bothub"] <= 60 + throttled
+    # a run that stopped pacing sends its workers' requests in bursts, refused many times
+    # over; paced, only a loaded machine's late sends (two arriving < 30 ms apart) see a 429
+    assert throttled <= 6 and 60 <= stats["requests"]["bothub"] <= 60 + throttled
 
 
 def test_a_quota_only_redis_gone_mid_run_leaves_the_directory_cache_whole(
