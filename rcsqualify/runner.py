@@ -234,30 +234,9 @@ def cache_directory(s: Settings) -> Path | None:
     return s.cache_dir or default_cache_dir()
 
 
-#: (option, value, lowest, highest): every number that bounds a wait, a poll or a retry
-#: must be a finite number in range (``nan`` or ``inf`` would mean no pacing, no pause,
-#: or a wait without end: CONTRACT §10)
-def _network_bounds(s: Settings) -> list[tuple[str, float | None, float, float]]:
-    return [("--rate", s.rate, 0.01, 10_000.0), ("--send-rate", s.send_rate, 0.0, 1e6),
-            ("--throttle-pause", s.throttle_pause, 0.0, 86_400.0),
-            ("--max-pause", s.max_pause, 0.0, 86_400.0),
-            ("--max-paused", s.max_paused, 0.0, 30 * 86_400.0),
-            ("--timeout", s.timeout, 0.1, 3_600.0),
-            ("--retry-backoff", s.retry_backoff, 0.0, 600.0),
-            ("--poll-interval", s.poll_interval, 0.05, 3_600.0),
-            ("--bulk-deadline", s.bulk_deadline, 1.0, 7 * 86_400.0),
-            ("--rate-margin", s.rate_margin, 0.0, 0.5)]
-
-
 def check_network_options(s: Settings) -> None:
-    """Finite numbers in range, and URLs that are http(s) addresses (exit 2)."""
-    import math
-
-    for name, value, low, high in _network_bounds(s):
-        if value is not None and not (math.isfinite(value) and low <= value <= high):
-            raise InputError(f"{name} must be a number from {low:g} to {high:g}, got {value}")
-    if s.max_requests is not None and s.max_requests < 1:
-        raise InputError("--max-requests must be at least 1")
+    """URLs that are http(s) addresses (exit 2); the numbers that pace, wait or retry
+    were bounded when their option group was built (``Opt.finite``, settings.py)."""
     from rcsqualify.providers import service_urls
 
     for name, url in service_urls(s):

@@ -9,7 +9,9 @@ names), ``config show``, ``--dry-run``, and Python callers (``settings_from``). 
 default is written once, here (the HTTP ones once in ``remote/policy.py``).
 
 Values are checked in ``__post_init__`` (bounds that keep a wait, a poll or a retry
-finite; the provider name), so a group that exists is valid whoever built it.
+finite, Click's bounds for Python callers, ``choices``), so a group that exists is
+valid whoever built it. Checks that need several options or a file stay in
+``runner.validate_settings``.
 
 Secrets are not fields: they are read from the environment or from files at the
 moment a provider needs them, so a ``repr`` of the settings can never leak one.
@@ -50,8 +52,8 @@ class Opt:
     ``flags`` are Click's declarations (default: ``--field-name``; a bool: also
     ``--no-field-name``). ``low``/``high`` are bounds Click enforces on the command line
     and in profiles; ``finite`` bounds a number that drives a wait, a poll or a retry
-    (``nan`` or ``inf`` there would mean no pacing or a wait without end: CONTRACT §10),
-    checked in ``__post_init__`` whoever built the group. ``cli_type`` is the type on
+    (``nan`` or ``inf`` there would mean no pacing or a wait without end: CONTRACT §10);
+    both are checked in ``__post_init__`` whoever built the group. ``cli_type`` is the type on
     the command line when it is not the field's (``--sample auto``). ``path``: a path,
     read relative to the profile file that gives it. ``share``: a share (0.15), which a
     usage error explains. ``formats``: the input formats it applies to (a profile's
@@ -114,6 +116,15 @@ class OptionGroup:
                 if not (math.isfinite(value) and low <= value <= high):
                     raise InputError(f"{opt.flag(f.name)} must be a number from {low:g} "
                                      f"to {high:g}, got {value}")
+            if opt.low is not None or opt.high is not None:
+                # Click's bounds, for values that did not come through Click
+                low = -math.inf if opt.low is None else opt.low
+                high = math.inf if opt.high is None else opt.high
+                if not low <= value <= high:
+                    raise InputError(
+                        f"{opt.flag(f.name)} must be at least {low:g}" if opt.high is None
+                        else f"{opt.flag(f.name)} must be from {low:g} to {high:g}, got "
+                        f"{value}")
             if opt.choices and value not in opt.choices:
                 raise InputError(f"{opt.flag(f.name)} must be one of "
                                  f"{', '.join(opt.choices)}")

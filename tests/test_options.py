@@ -47,6 +47,11 @@ def test_settings_from_keywords_validates_and_refuses_unknown_names() -> None:
         settings_from(rate=float("nan"))
     with pytest.raises(InputError, match="--poll-interval must be a number"):
         BothubOptions(poll_interval=float("inf"))
+    # Click's bounds hold for values that do not come through Click
+    with pytest.raises(InputError, match="--max-requests must be at least 1"):
+        settings_from(max_requests=0)
+    with pytest.raises(InputError, match="--batch-size must be from 1 to 10000, got 0"):
+        settings_from(batch_size=0)
 
 
 def test_replace_keeps_the_other_groups_and_validates_the_change() -> None:

@@ -25,6 +25,7 @@ from rcsqualify.cli.base import (
     stderr_console,
     stdout_console,
 )
+from rcsqualify.cli.options import cli_default
 from rcsqualify.errors import ExitCode
 from rcsqualify.textsafe import safe_line, safe_text
 
@@ -113,9 +114,9 @@ def portability_import(
         "the newest port date wins.")] = False,
     number_column: Annotated[str | None, typer.Option(help="Number column.")] = None,
     operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
-    max_unmapped: MaxUnmapped = 0.01,
+    max_unmapped: MaxUnmapped = cli_default("portability_max_unmapped"),
     max_age: StoreMaxAge = 30,
-    wait_lock: WaitLock = 0.0,
+    wait_lock: WaitLock = cli_default("wait_lock"),
     debug: Debug = False,
 ) -> None:
     """Build a reusable, indexed store from extracts, or apply daily deltas to one (atomic:

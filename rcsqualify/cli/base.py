@@ -75,7 +75,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 CacheDir = typer_option("cache_dir")
 CacheUrl = typer_option("cache_url")
 CacheKeyFile = typer_option("cache_key_file")
-CacheKeyInStore = typer_option("cache_key_in_store")
 Debug = typer_option("debug")
 # 'check --split-dir', 'refresh', 'portability import': one run at a time per target
 WaitLock = typer_option("wait_lock")

@@ -19,7 +19,7 @@ from rcsqualify.cli.base import (
     reports_errors,
     stderr_console,
 )
-from rcsqualify.cli.options import with_options
+from rcsqualify.cli.options import cli_default, with_options
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.providers import CAPABILITY_CHOICES
 from rcsqualify.settings import GROUPS, Settings
@@ -180,7 +180,7 @@ def refresh(
         help="Where the lists go (default: <base>_lists beside the base).")] = None,
     log_file: Annotated[Path | None, typer.Option(
         help="Append one JSON line per run (counts, ratio, requests, duration).")] = None,
-    wait_lock: WaitLock = 0.0,
+    wait_lock: WaitLock = cli_default("wait_lock"),
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Cron mode: re-check what is stale, rewrite the lists, log one line.
