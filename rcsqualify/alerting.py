@@ -1,4 +1,5 @@
-"""``--notify``: where alerts go, what the previous run was, and posting them.
+"""After a run: ``--notify`` (where alerts go, what the previous run was, posting them)
+and ``--metrics-file`` (the metrics of the run, or of its failure).
 
 The rule (when a run alerts, what it says, the payload shapes) is ``report/alerts.py``;
 the post is ``remote/webhook.py``. This module ties them to a run:
@@ -22,6 +23,7 @@ the post is ``remote/webhook.py``. This module ties them to a run:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -31,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rcsqualify.errors import InputError
+from rcsqualify.errors import InputError, RcsQualifyError
 from rcsqualify.files import OutputError, atomic_write
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.report.alerts import (
@@ -41,7 +43,9 @@ from rcsqualify.report.alerts import (
     payload,
     previous_from_log,
 )
+from rcsqualify.report.metrics import RunLabels, format_failure, format_metrics, write_metrics
 from rcsqualify.report.summary import Summary
+from rcsqualify.settings import Settings
 
 ENV_PREFIX = "env:"
 STATE_FILE = "alerts.json"
@@ -181,3 +185,51 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     if failed:
         warnings.append(failed)
     return warnings
+
+
+# -- after a run: the alert and the metrics file (runner.execute_check) -------------------
+def run_labels(s: Settings) -> RunLabels:
+    """The metrics' ``list`` and ``profile`` labels: the base's file name, never a
+    directory."""
+    base = str(s.input)
+    return RunLabels(Path(base).name if base not in ("", "-") else "stdin", s.profile or "")
+
+
+def check_monitoring(s: Settings) -> list[NotifyTarget]:
+    """Exit 2 before anything is read for an unusable ``--notify`` (an unset variable, not
+    an http(s) URL); the targets, resolved at the last moment before the run."""
+    return resolve_targets(list(s.notify or ()))
+
+
+def alert_run(s: Settings, summary: Summary, targets: list[NotifyTarget],
+              now: datetime) -> None:
+    """Post the alert when the rule says so; a failed post is a warning of this run's
+    reports (terminal, JSON, HTML), never a changed exit code."""
+    if not targets:
+        return
+    summary.warnings.extend(send_alerts(
+        summary, targets=targets, base=str(s.input), profile=s.profile or "",
+        warn_at=s.warn_at, notify_format=s.notify_format, policy=s.http_policy(),
+        history=s.history, now=now))
+
+
+def write_run_metrics(s: Settings, summary: Summary, now: datetime, duration_s: float
+                      ) -> None:
+    if s.metrics_file:
+        labels = run_labels(s)
+        write_metrics(Path(s.metrics_file), lambda _previous: format_metrics(
+            summary, labels, now=now, duration_s=duration_s))
+
+
+def write_failed_metrics(s: Settings, exit_code: int, now: datetime) -> None:
+    """A run that concluded nothing still says so (its exit code and time, the last
+    success carried over); a metrics file that cannot be written then is not a second
+    error on top of the first."""
+    if not s.metrics_file:
+        return
+    from rcsqualify import __version__
+
+    labels = run_labels(s)
+    with contextlib.suppress(RcsQualifyError, OSError):
+        write_metrics(Path(s.metrics_file), lambda previous: format_failure(
+            labels, exit_code, now=now, version=__version__, previous=previous))

@@ -336,6 +336,11 @@ def profile_of(ctx: Any) -> Profile | None:
     return profile
 
 
+#: options whose values are webhook URLs: a credential in the path (Slack, Teams), so
+#: ``config show`` prints an ``env:`` reference as is and a URL as its scheme and host
+WEBHOOK_KEYS = frozenset({"notify"})
+
+
 def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = False
                        ) -> list[tuple[str, str, str]]:
     """(option, value, where it came from) for ``config show``: the command line, the
@@ -359,7 +364,14 @@ def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = Fals
             where = "command line"
         else:
             where = "default"
-        shown = shown_value(values.get(param.name))
+        value = values.get(param.name)
+        if key in WEBHOOK_KEYS and value:  # the secret is the URL's path: host only
+            from rcsqualify.remote.webhook import shown_url
+
+            shown = ", ".join(v if str(v).startswith("env:") else shown_url(str(v))
+                              for v in value)
+        else:
+            shown = shown_value(value)
         if changed and (where == "default" or shown == shown_value(param.default)):
             continue
         rows.append((key, shown, where))

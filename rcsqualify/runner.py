@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from rcsqualify.ci import (
     report_paths,
 )
 from rcsqualify.contacts import ContactSource
-from rcsqualify.errors import InputError
+from rcsqualify.errors import InputError, RcsQualifyError
 from rcsqualify.files import cannot_write, make_folder, refuse_overwrite
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
@@ -336,7 +337,8 @@ def auto_sample(s: Settings) -> AutoSample | None:
 
 
 def render_context(s: Settings, summary: Summary,
-                   movement: dict[str, Any] | None = None) -> RenderContext:
+                   movement: dict[str, Any] | None = None, started: float | None = None
+                   ) -> RenderContext:
     """What the reports need beyond the summary: their language, the run's date and,
     for the HTML page, the ``--history`` log (its damaged lines said in the summary
     before any report is rendered, so every report carries the warning) and the
@@ -351,8 +353,13 @@ def render_context(s: Settings, summary: Summary,
         if damaged:
             summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
                                     "run records (damaged, or another tool's): skipped")
+    from rcsqualify.alerting import run_labels
+
+    labels = run_labels(s)
     return RenderContext(lang=report_lang(s), generated_at=datetime.now(UTC),
-                         history=history, movement=movement)
+                         history=history, movement=movement,
+                         metrics_labels=(labels.list_name, labels.profile),
+                         duration_s=time.monotonic() - started if started else 0.0)
 
 
 def write_report(report: ReportOutput) -> None:
@@ -417,7 +424,41 @@ def open_contacts(s: Settings) -> ContactSource:
 
 
 def execute_check(s: Settings, console: Console) -> CheckRun:
+    """Run the check and write its outputs; a run that concludes nothing (an error, a
+    lock, Ctrl-C) still replaces ``--metrics-file`` with what it can say."""
+    try:
+        return _execute_check(s, console)
+    except RcsQualifyError as exc:
+        _failed_metrics(s, int(exc.exit_code))
+        raise
+    except KeyboardInterrupt:
+        _failed_metrics(s, 130)
+        raise
+
+
+def _failed_metrics(s: Settings, code: int) -> None:
+    """Only where the run's own checks allow an output: a metrics path that is an input,
+    another output or unwritable (the very error being reported, maybe) gets nothing."""
+    if not s.metrics_file:
+        return
+    try:
+        refuse_overwrites(s)
+        check_report_paths(s)
+    except RcsQualifyError:
+        return
+    from datetime import UTC, datetime
+
+    from rcsqualify.alerting import write_failed_metrics
+
+    write_failed_metrics(s, code, datetime.now(UTC))
+
+
+def _execute_check(s: Settings, console: Console) -> CheckRun:
     validate_settings(s)
+    if s.notify:  # an unset env: variable or a URL that is not http(s): exit 2 now
+        from rcsqualify.alerting import check_monitoring
+
+        check_monitoring(s)
     if not s.split_dir:
         return _checked(s, console)
     from rcsqualify.files import hold_lock
@@ -436,6 +477,7 @@ def execute_check(s: Settings, console: Console) -> CheckRun:
 
 
 def _checked(s: Settings, console: Console) -> CheckRun:
+    started = time.monotonic()
     plan = load_plan()
     source = open_contacts(s)
     shared: Shared | None = None
@@ -531,7 +573,13 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             moved = record_movement(Path(s.split_dir), result.distinct.key,
                                     result.distinct.reason)
             movement = moved.to_dict() if moved is not None else None
-        for report in report_outputs(s, summary, render_context(s, summary, movement)):
+        context = render_context(s, summary, movement, started)
+        if s.notify:  # before the reports: a failed post is a warning in every one
+            from rcsqualify.alerting import alert_run, check_monitoring
+
+            assert context.generated_at is not None
+            alert_run(s, summary, check_monitoring(s), context.generated_at)
+        for report in report_outputs(s, summary, context):
             write_report(report)  # "-": standard output
         return CheckRun(summary=summary, result=result, source=source, movement=movement)
     finally:

@@ -259,6 +259,30 @@ class ReportOptions(OptionGroup):
 
 
 @dataclass(frozen=True)
+class AlertOptions(OptionGroup):
+    """Who hears about a run without reading it: webhook alerts and a metrics file
+    (issue #27; ``alerting.py``, ``report/alerts.py``, ``report/metrics.py``)."""
+
+    panel: ClassVar[str] = "Outputs"
+    metrics_file: str | None = option(
+        None, "Write the run's metrics in Prometheus' text format here, atomically (for "
+        "node_exporter's textfile collector: a *.prom file in its directory).",
+        envvar="RCSQUALIFY_METRICS_FILE", path=True)
+    notify: list[str] = option(
+        [], "Webhook to post an alert to when the decision changes or the error ratio "
+        "crosses --warn-at; repeatable. env:VAR reads the URL from the environment (a "
+        "webhook URL is a credential: it is never shown whole).",
+        cli_type=list[str] | None, metavar="URL|env:VAR")
+    warn_at: float = option(
+        0.12, "Alert when the error ratio crosses this share, either way (--notify).",
+        share=True, envvar="RCSQUALIFY_WARN_AT")
+    notify_format: str = option(
+        "auto", "Alert payload: slack, teams or json; auto chooses by the webhook's host "
+        "(hooks.slack.com: slack; Teams and Workflows hosts: teams; else json).",
+        choices=("auto", "slack", "teams", "json"))
+
+
+@dataclass(frozen=True)
 class PortabilityOptions(OptionGroup):
     """Offline operator sources: portability extracts and the store built from them."""
 
@@ -569,6 +593,7 @@ class Settings:
     inputs: InputOptions
     gating: GateOptions
     reports: ReportOptions
+    alerts: AlertOptions
     portability_options: PortabilityOptions
     mnp: MnpOptions
     capability_options: CapabilityOptions

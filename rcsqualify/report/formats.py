@@ -30,6 +30,7 @@ class ReportFormat(StrEnum):
     MARKDOWN = "markdown"
     JUNIT = "junit"
     ANNOTATIONS = "annotations"
+    METRICS = "metrics"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class RenderContext:
     history: Sequence[dict[str, Any]] = field(default_factory=list)  # --history
     #: what changed since the previous run (``report.movement``; refresh with lists)
     movement: dict[str, Any] | None = None
+    #: the metrics' ``list`` and ``profile`` labels, and how long the run took
+    metrics_labels: tuple[str, str] = ("", "")
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ def _annotations(s: Summary, c: RenderContext) -> str:
     return format_annotations(s)
 
 
+def _metrics(s: Summary, c: RenderContext) -> str:
+    from datetime import UTC
+
+    from rcsqualify.report.metrics import RunLabels, format_metrics
+
+    return format_metrics(s, RunLabels(*c.metrics_labels),
+                          now=c.generated_at or datetime.now(UTC), duration_s=c.duration_s)
+
+
 FORMATTERS: dict[ReportFormat, Format] = {f.name: f for f in (
     Format(ReportFormat.TERMINAL, _terminal),
     Format(ReportFormat.JSON, _json, "--json-report", "json_report"),
@@ -97,6 +110,7 @@ FORMATTERS: dict[ReportFormat, Format] = {f.name: f for f in (
     Format(ReportFormat.MARKDOWN, _markdown, "--markdown-report", "markdown_report"),
     Format(ReportFormat.JUNIT, _junit, "--junit-xml", "junit_xml"),
     Format(ReportFormat.ANNOTATIONS, _annotations),
+    Format(ReportFormat.METRICS, _metrics, "--metrics-file", "metrics_file"),
 )}
 #: the reports a path option asks for, in the order they are written
 FILE_REPORTS: tuple[Format, ...] = tuple(f for f in FORMATTERS.values() if f.option)
