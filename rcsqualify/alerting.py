@@ -64,7 +64,7 @@ class NotifyTarget:
 
 def resolve_targets(specs: list[str], environ: Mapping[str, str] | None = None
                     ) -> list[NotifyTarget]:
-    from rcsqualify.remote.webhook import shown_url
+    from rcsqualify.masking import mask_webhook_url
 
     env = os.environ if environ is None else environ
     out = []
@@ -75,9 +75,9 @@ def resolve_targets(specs: list[str], environ: Mapping[str, str] | None = None
             if not url:
                 raise InputError(f"--notify {spec}: the variable {name} is not set "
                                  "(it holds the webhook URL)")
-            shown = f"{spec} ({shown_url(url)})"
+            shown = f"{spec} ({mask_webhook_url(url)})"
         else:
-            url, shown = spec, shown_url(spec)
+            url, shown = spec, mask_webhook_url(spec)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             what = (f"the variable {spec[len(ENV_PREFIX):]}" if spec.startswith(ENV_PREFIX)

@@ -366,9 +366,9 @@ def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = Fals
             where = "default"
         value = values.get(param.name)
         if key in WEBHOOK_KEYS and value:  # the secret is the URL's path: host only
-            from rcsqualify.remote.webhook import shown_url
+            from rcsqualify.masking import mask_webhook_url
 
-            shown = ", ".join(v if str(v).startswith("env:") else shown_url(str(v))
+            shown = ", ".join(v if str(v).startswith("env:") else mask_webhook_url(str(v))
                               for v in value)
         else:
             shown = shown_value(value)

@@ -45,6 +45,20 @@ def mask_url(url: str | httpx.URL) -> str:
     return safe_text(f"{parts.scheme}://{host}{path}", 160)
 
 
+def mask_webhook_url(url: str) -> str:
+    """A webhook URL (``--notify``) fit for a message: its scheme and host only. Slack's
+    and Teams' incoming-webhook URLs carry their secret in the path, so nothing of the
+    path or query is kept."""
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname or "?"
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # a port that does not parse
+        host = "?"
+    return safe_text(f"{parts.scheme}://{host}/…", 120)
+
+
 def redis_host(url: str) -> str:
     """``host:port/db`` of a Redis URL: what messages name (never a user or password). A
     URL that does not parse (port 99999, ``[::1:1``) is exit 2, naming no part of it."""

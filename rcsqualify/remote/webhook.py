@@ -11,7 +11,8 @@ caller turns a failure into a warning (a failed notification never changes an ex
 code).
 
 The URL is a credential (Slack's and Teams' webhook URLs carry their secret in the
-path): ``PostResult.shown`` is what messages quote, scheme and host only.
+path): ``PostResult.shown`` is what messages quote, scheme and host only
+(``masking.mask_webhook_url``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
+from rcsqualify.masking import mask_webhook_url
 from rcsqualify.remote.failures import Unrecognized, describe_transport, transport_kind
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.transport import USER_AGENT, fetch, parse_retry_after
-from rcsqualify.textsafe import safe_text
 
 NOTIFY_ATTEMPTS = 3
 NOTIFY_MAX_WAIT = 30.0
@@ -44,19 +44,10 @@ class PostResult:
     shown: str  # the URL as messages show it
 
 
-def shown_url(url: str) -> str:
-    """A webhook URL fit for a message: its scheme and host, nothing of its secret."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return safe_text(f"{parts.scheme}://{host}/…", 120)
-
-
 async def post_json(url: str, body: bytes, policy: HttpPolicy, *,
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                     transport: httpx.AsyncBaseTransport | None = None) -> PostResult:
-    shown = shown_url(url)
+    shown = mask_webhook_url(url)
     attempts_max = max(1, min(NOTIFY_ATTEMPTS, policy.max_attempts))
     started = time.monotonic()
     wait = policy.backoff_initial
