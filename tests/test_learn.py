@@ -294,14 +294,15 @@ def test_check_send_campaign_learn_then_the_next_check_asks_nothing(
         emulator.configure(numbers={e164(n): {"operator": "20801"} for n in numbers})
         sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
         check_args = ["--capability", mode, "--agent-launched", *emulator.rbm_args(sa)]
-        scope = ["--capability", mode, "--rbm-url", f"{emulator.base}/rbm",
+        scope = ["--capability", "rbm", "--rbm-url", f"{emulator.base}/rbm",
                  "--agent-id", "emulator-agent"]
         family = "rbm"
     else:
         check_args = [*emulator.bothub_args(), "--capability", mode, "--rate", "500",
                       "--threshold", "1", "--poll-interval", "0.05"]
-        scope = ["--capability", mode, "--bot-id", "test-bot",
-                 "--bothub-url", f"{emulator.base}/bothub/v1"]
+        # learned under the other mode of the bot: one scope serves both
+        scope = ["--capability", "bothub-bulk" if mode == "bothub" else "bothub",
+                 "--bot-id", "test-bot", "--bothub-url", f"{emulator.base}/bothub/v1"]
         family = "bothub"
     lists = tmp_path / "lists"
     _, first = check_json([str(contacts), *check_args, "--split-dir", str(lists)])
