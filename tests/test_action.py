@@ -220,12 +220,23 @@ def test_inputs_reach_the_scripts_through_the_environment_only() -> None:
 
 def test_a_failing_gate_fails_the_step_with_outputs_summary_and_annotation(
         job: Job, emulator: Emulator, tmp_path: Path) -> None:
+    from tests.test_alerts import Receiver
+
     contacts = _contacts(job.workspace)
     emulator.configure(numbers={f"+33607{i:06d}": {"capable": i < 10} for i in range(12)})
-    code = run_action(job, {
-        "contacts": contacts, "capability": "bothub", "cache-key": TEST_CACHE_KEY,
-        "cache-dir": ".rcsqualify-cache", "junit-xml": "reports/junit.xml",
-        "html-report": "reports/report.html", "args": "--rate\n1000\n"})
+    receiver = Receiver()
+    job.env["TEAM_HOOK"] = receiver.url + "/hook/s3cr3t"  # the job's env, from a secret
+    try:
+        code = run_action(job, {
+            "contacts": contacts, "capability": "bothub", "cache-key": TEST_CACHE_KEY,
+            "cache-dir": ".rcsqualify-cache", "junit-xml": "reports/junit.xml",
+            "html-report": "reports/report.html", "args": "--rate\n1000\n",
+            "notify": "env:TEAM_HOOK\n", "warn-at": "0.1"})
+    finally:
+        receiver.close()
+    # the alert: this first run fails the gate
+    (alert,) = receiver.bodies()
+    assert alert["decision"] == "fail" and alert["warn_at"] == 0.1
     install, check = job.logs
     assert install.returncode == 0, install.stderr
     # pip was asked for the action's own files: the version `uses:` pinned
@@ -254,6 +265,7 @@ def test_a_failing_gate_fails_the_step_with_outputs_summary_and_annotation(
     first = check.stdout.splitlines()[0]
     assert first == f"::add-mask::{TEST_CACHE_KEY}"
     assert TEST_CACHE_KEY not in check.stdout.replace(first, "") + check.stderr
+    assert "s3cr3t" not in check.stdout + check.stderr
 
 
 def test_a_passing_gate_from_the_cache_and_a_pinned_package(
