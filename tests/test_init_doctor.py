@@ -90,6 +90,20 @@ def test_init_never_overwrites_and_force_replaces_only_that_profile(tmp_path: Pa
     assert "threshold = 0.1  # tight" not in text and tomllib.loads(text)["profiles"]["staging"]
 
 
+def test_init_force_keeps_the_comments_of_the_next_table(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[profiles.a]\nrate = 5\n# a's own note\n\n# about b, kept\n"
+                      "[profiles.b]\nrate = 7\n", encoding="utf-8")
+    assert _init(config, "--profile", "a", "--force", "--threshold", "0.2")[0] == 0
+    text = config.read_text(encoding="utf-8")
+    assert "a's own note" not in text and "# about b, kept\n[profiles.b]\nrate = 7\n" in text
+    assert tomllib.loads(text)["profiles"]["a"]["threshold"] == 0.2
+    assert _init(config, "--profile", "a", "--force", "--threshold", "0.3")[0] == 0
+    again = config.read_text(encoding="utf-8")
+    assert again.count("# rate = 30") == 1  # the suggestions are replaced, not piled up
+    assert "# about b, kept\n[profiles.b]" in again
+
+
 def test_init_takes_references_only(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     code, _, err = _init(config, "--capability", "bothub", "--bothub-client-secret",

@@ -133,6 +133,14 @@ def _span(lines: list[str], name: str) -> tuple[int, int] | None:
         first = start  # comments someone else wrote: they stay
     while end > start + 1 and lines[end - 1].strip() == "":
         end -= 1  # the blank lines before the next table stay
+    notes = end
+    while notes > start + 1 and lines[notes - 1].lstrip().startswith("#"):
+        notes -= 1
+    if notes < end and lines[notes - 1].strip() == "":
+        # comments after a blank line introduce what follows (the next table): they stay
+        end = notes - 1
+        while end > start + 1 and lines[end - 1].strip() == "":
+            end -= 1
     return first, end
 
 
