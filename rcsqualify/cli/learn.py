@@ -1,11 +1,12 @@
 """``rcsqualify learn EVENTS…``: a sent campaign's delivery events into the cache, and
 its actual error ratio beside the projection (issue #28; ``docs/learn.md``).
 
-The capability scope is named exactly as ``check`` names it: the options below that
-``check`` also has (``--capability``, ``--bothub-url``, ``--bot-id``,
-``--require-feature``, ``--rbm-url``, ``--agent-id``, the cache options, ``--config`` and
-``--profile``) are handed to ``check``'s own option parsing, so their environment
-variables, configuration profile and defaults apply as they do for ``check``.
+The capability scope is named exactly as ``check`` names it: the options that ``check``
+also has (``--capability``, ``--bothub-url``, ``--bot-id``, ``--require-feature``,
+``--rbm-url``, ``--agent-id``, the cache options, ``--config`` and ``--profile``) are
+``check``'s own declarations (``settings.py``, ``cli/options.py``), so their
+environment variables, configuration profile and defaults apply as they do for
+``check``.
 """
 
 # annotations evaluated at import: see cli/base.py
@@ -15,49 +16,40 @@ from typing import Annotated, Any
 
 import typer
 
-from rcsqualify.cli.base import (
-    CacheKeyFile,
-    CacheUrl,
-    Debug,
-    app,
-    fail,
-    reports_errors,
-    stdout_console,
-)
+from rcsqualify.cli.base import app, fail, reports_errors, stdout_console
+from rcsqualify.cli.check import applies_profile, config_read, profile_credentials
+from rcsqualify.cli.options import with_options
 from rcsqualify.errors import ExitCode
 
-#: learn's options that are check's, as (parameter, option): forwarded when given
-_CHECK_OPTIONS = (("capability", "--capability"), ("bothub_url", "--bothub-url"),
-                  ("bot_id", "--bot-id"), ("require_feature", "--require-feature"),
-                  ("rbm_url", "--rbm-url"), ("agent_id", "--agent-id"),
-                  ("cache_dir", "--cache-dir"), ("cache_url", "--cache-url"),
-                  ("cache_key_file", "--cache-key-file"), ("config", "--config"),
-                  ("profile", "--profile"))
+#: check's options that learn takes (declared once, in settings.py)
+LEARN_OPTIONS = ("capability", "bothub_url", "bot_id", "require_feature", "rbm_url",
+                 "agent_id", "cache_dir", "cache_url", "cache_key_file",
+                 "cache_key_in_store", "config", "profile", "json_report", "html_report",
+                 "markdown_report", "history", "quiet", "debug")
 _REPORTS = (("json_report", "json", "--json-report"),
             ("html_report", "html", "--html-report"),
             ("markdown_report", "markdown", "--markdown-report"))
 
 
-def check_settings_for(ctx: typer.Context, given: dict[str, Any]) -> Any:
-    """The ``Settings`` ``check`` would build from these options (its environment
-    variables, configuration profile and defaults applied)."""
-    from rcsqualify.cli.check import check_settings
-    from rcsqualify.config import apply_profile
-
-    root = ctx.find_root()
-    check_command = root.command.commands["check"]  # type: ignore[attr-defined]
-    args = ["-"]
-    for name, option in _CHECK_OPTIONS:
-        value = given.get(name)
-        if value is not None:
-            args += [option, str(value)]
-    check_ctx = check_command.make_context("check", args, parent=root)
-    values = apply_profile(check_ctx, dict(check_ctx.params))
-    return check_settings(check_ctx, values)
-
-
 @app.command()
 @reports_errors
+@applies_profile
+@with_options(names=LEARN_OPTIONS, helps={
+    "capability": "The capability service the campaign went through (bothub, bothub-bulk, "
+    "rbm, rbm-batch): learned answers serve every mode of that bot or agent.",
+    "require_feature": "BotHub: the --require-feature of the checks to serve.",
+    "bot_id": "BotHub bot id: the bot the campaign was sent by (no credential needed: "
+    "learn asks nothing).",
+    "agent_id": "RBM agent id: the agent the campaign was sent by (no credential "
+    "needed: learn asks nothing).",
+    "json_report": "JSON report of what was learned (counts only), - for stdout.",
+    "html_report": "HTML report: actual against projected.",
+    "markdown_report": "Markdown report: actual against projected.",
+    "history": "A run log (refresh --log-file, check --history) to append the "
+    "campaign's actual error ratio to: the HTML report's trend draws it beside the "
+    "projections.",
+    "profile": "Configuration profile, as for check (--outcomes names the outcome "
+    "profile)."})
 def learn(
     ctx: typer.Context,
     events: Annotated[list[Path], typer.Argument(
@@ -73,35 +65,7 @@ def learn(
     projection: Annotated[Path | None, typer.Option(
         help="The --json-report of the check run that produced the send list: its "
         "projection is shown beside the actual error ratio.")] = None,
-    json_report: Annotated[str | None, typer.Option(
-        help="JSON report path, - for stdout.")] = None,
-    html_report: Annotated[Path | None, typer.Option(help="HTML report path.")] = None,
-    markdown_report: Annotated[Path | None, typer.Option(
-        help="Markdown report path.")] = None,
-    history: Annotated[Path | None, typer.Option(
-        help="A run log (refresh --log-file, check --history) to append the campaign's "
-        "actual error ratio to: the HTML report's trend draws it beside the projections."
-        )] = None,
-    capability: Annotated[str | None, typer.Option(
-        help="The capability service the campaign went through (bothub, bothub-bulk, rbm, "
-        "rbm-batch): learned answers serve every mode of that bot or agent.")] = None,
-    bothub_url: Annotated[str | None, typer.Option(help="BotHub API base URL.")] = None,
-    bot_id: Annotated[str | None, typer.Option(help="BotHub bot id.")] = None,
-    require_feature: Annotated[str | None, typer.Option(
-        help="BotHub: the --require-feature of the checks to serve.")] = None,
-    rbm_url: Annotated[str | None, typer.Option(help="RBM API base URL.")] = None,
-    agent_id: Annotated[str | None, typer.Option(help="RBM agent id.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Cache directory.")] = None,
-    cache_url: CacheUrl = None,
-    cache_key_file: CacheKeyFile = None,
-    config: Annotated[Path | None, typer.Option(
-        help="Profiles file (TOML), as for check.")] = None,
-    profile: Annotated[str | None, typer.Option(
-        help="Configuration profile, as for check (--outcomes names the outcome "
-        "profile).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")]
-    = False,
-    debug: Debug = False,
+    **options: Any,
 ) -> None:
     """Learn from what a campaign actually did: delivered or read → RCS-reachable now,
     refused as not RCS → not RCS now, written to the cache (source delivery, dated at
@@ -110,20 +74,16 @@ def learn(
     Exit codes: 0 learned, 2 bad input or configuration, 130 interrupted (what was read
     so far is learned)."""
     from rcsqualify.files import atomic_write, refuse_overwrite
-    from rcsqualify.learn.apply import (
-        capability_scope,
-        load_projection,
-        load_sent,
-    )
-    from rcsqualify.learn.apply import (
-        learn as run_learn,
-    )
+    from rcsqualify.learn.apply import capability_scope, load_projection, load_sent
+    from rcsqualify.learn.apply import learn as run_learn
     from rcsqualify.learn.profiles import load_outcome_profile
     from rcsqualify.learn.report import append_history, render, terminal_lines, verdict
     from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.settings import Settings
     from rcsqualify.wiring import make_cache
 
-    given = dict(locals())
+    given = options
+    history = None if given["history"] is None else Path(given["history"])
     outputs = [(opt, given[name]) for name, _, opt in _REPORTS
                if given[name] is not None and str(given[name]) != "-"]
     refuse_overwrite([*(("events file", e) for e in events), ("--sent", sent),
@@ -132,7 +92,8 @@ def learn(
         if not path.is_file():
             raise fail(f"{path}: no such events file", int(ExitCode.USAGE))
     outcome_profile = load_outcome_profile(outcomes)
-    settings = check_settings_for(ctx, given)
+    options["config"] = config_read(ctx, options["config"])
+    settings = Settings(**options, credential_refs=profile_credentials(ctx))
     scope = capability_scope(
         settings.capability, bothub_url=settings.bothub_url, bot_id=settings.bot_id,
         require_feature=settings.require_feature, rbm_url=settings.rbm_url,
@@ -158,9 +119,9 @@ def learn(
             tmp.write_text(text, encoding="utf-8")
     if history is not None:
         append_history(history, result)
-    console = stdout_console(soft_wrap=True) if json_report != "-" else None
+    console = stdout_console(soft_wrap=True) if given["json_report"] != "-" else None
     if console is not None:
-        for line in ([verdict(result)] if quiet else terminal_lines(result)):
+        for line in ([verdict(result)] if given["quiet"] else terminal_lines(result)):
             console.print(line, markup=False, highlight=False)
     if result.interrupted:
         raise fail("interrupted; what was read before is learned", 130)
