@@ -219,7 +219,8 @@ class ReportOptions(OptionGroup):
     """What the run writes, and the campaign figures its reports estimate."""
 
     panel: ClassVar[str] = "Outputs"
-    output: str | None = option(None, "Annotated rows: .csv, .ndjson or .parquet.",
+    output: str | None = option(None, "Annotated rows: .csv, .tsv, .xlsx, .ndjson or "
+                                ".parquet; - for the CSV on stdout.",
                                 flags=("--output", "-o"), common=True)
     json_report: str | None = option(None, "JSON report path, - for stdout.", common=True)
     split_dir: str | None = option(
