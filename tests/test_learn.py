@@ -450,3 +450,14 @@ def test_the_scope_comes_from_the_environment_and_a_configuration_profile_as_for
     code, report, _, err = _learn([str(ev), "--config", str(config), "--profile", "night"])
     assert code == 0, err
     assert report["scope"] == {"provider": "rbm", "url": "https://rbm.test", "id": "ag-9"}
+
+
+def test_csv_with_a_bom_quotes_ragged_rows_and_a_row_that_is_not_utf8(tmp_path: Path) -> None:
+    ev = tmp_path / "ev.csv"
+    ev.write_bytes(b'\xef\xbb\xbf"Number";"Outcome"\r\n"06 07 00 00 01";"Delivered"\r\n'
+                   b"0607000002;not_rcs;extra;fields\r\n0607000003\r\n"
+                   b'"0607000004";"read"\r\n0607000005;re\xffad\r\n0607000006;not_rcs\r\n')
+    code, report, _, err = _learn([str(ev), *BOT])
+    assert code == 0, err
+    assert report["read"]["events"] == 3 and report["read"]["bad"] == 3
+    assert report["outcomes"]["reachable"] == 2 and report["outcomes"]["not_rcs"] == 1

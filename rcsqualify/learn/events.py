@@ -413,8 +413,10 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
         counts.bad += 1
         if not counts.first_bad:
             line = getattr(row, "number", None)
-            counts.first_bad = f"{safe_text(path.name, 80)} line " + (
-                str(line) if line is not None else "?")
+            counts.first_bad = f"{safe_text(path.name, 80)} " + (
+                f"line {line}" if line is not None else
+                f"a row of {row.actual_columns} fields (the header has "
+                f"{row.expected_columns})")
         return "skip"
 
     wanted = {n.lower() for n in (*profile.number, *profile.message_id, *profile.time,
@@ -428,10 +430,14 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
                                             invalid_row_handler=bad_row,
                                             newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), include_columns=include,
+                column_types=dict.fromkeys(names, pa.binary()), include_columns=include,
                 strings_can_be_null=True, quoted_strings_can_be_null=False))
         for batch in reader:
-            table = pa.Table.from_batches([batch])
+            table, bad = _utf8(pa.Table.from_batches([batch]))
+            if bad:
+                counts.bad += bad
+                counts.first_bad = counts.first_bad or (
+                    f"{safe_text(path.name, 80)} a row that is not UTF-8 text")
             counts.events += table.num_rows
             if table.num_rows:
                 yield _table_chunk(table, profile, fold_case=True)
@@ -440,6 +446,33 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
             else "not a readable CSV"
         raise InputError(f"{safe_text(path)}: the events file is {why} "
                          f"(after {counts.events} events)") from None
+
+
+def _utf8(table: pa.Table) -> tuple[pa.Table, int]:
+    """Bytes read as UTF-8 text; a row holding a field that is not UTF-8 is dropped and
+    counted (one bad row never stops a run): checked per row only in a chunk that has
+    one."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    columns = {}
+    for name in table.column_names:
+        col = table.column(name).combine_chunks()
+        try:
+            columns[name] = col.cast(pa.string())
+            continue
+        except pa.ArrowInvalid:
+            pass
+        out: list[str | None] = []
+        for i, value in enumerate(col.to_pylist()):
+            try:
+                out.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(None)
+                bad[i] = True
+        columns[name] = pa.array(out, pa.string())
+    table = pa.table(columns)
+    if bad.any():
+        table = table.filter(pa.array(~bad))
+    return table, int(bad.sum())
 
 
 def _xlsx(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
