@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rcsqualify.costs import lookup_cost
+from rcsqualify.display import ProgressReporter
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import CheckResult, run_check
-from rcsqualify.runner import ProgressReporter, lookup_cost, open_contacts, validate_settings
+from rcsqualify.runner import open_contacts
 from rcsqualify.settings import Settings, input_notes
+from rcsqualify.validation import validate_settings
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -649,9 +649,9 @@ def test_every_429_pause_reaches_the_closing_count() -> None:
     import httpx
     from rich.console import Console
 
+    from rcsqualify.display import ProgressReporter
     from rcsqualify.remote.http import HttpLayer
     from rcsqualify.remote.policy import HttpPolicy
-    from rcsqualify.runner import ProgressReporter
 
     now = [0.0]
 

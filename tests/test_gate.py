@@ -172,8 +172,8 @@ def _summary(c: dict[str, int], *, threshold: float = 0.15, mode: str = "decide"
 
 
 def test_a_large_undecided_base_names_the_bulk_job() -> None:
+    from rcsqualify.costs import lookup_cost, next_steps
     from rcsqualify.report.wording import verdict_line
-    from rcsqualify.runner import lookup_cost, next_steps
     from rcsqualify.sequential import plan_lookups
     from rcsqualify.settings import Settings
 
@@ -199,7 +199,7 @@ def test_a_large_undecided_base_names_the_bulk_job() -> None:
 
 def test_a_small_base_is_told_to_check_them_all() -> None:
     """Under a minute to check every unresolved message: exact answers, no sample."""
-    from rcsqualify.runner import next_steps
+    from rcsqualify.costs import next_steps
     from rcsqualify.settings import Settings
 
     s = _summary(counts(invalid=19, unverified=129))
@@ -207,7 +207,7 @@ def test_a_small_base_is_told_to_check_them_all() -> None:
 
 
 def test_only_an_undecided_gate_has_next_steps() -> None:
-    from rcsqualify.runner import next_steps
+    from rcsqualify.costs import next_steps
     from rcsqualify.settings import Settings
 
     for c in (counts(invalid=50, unverified=10, reachable=40),  # fail
@@ -216,8 +216,8 @@ def test_only_an_undecided_gate_has_next_steps() -> None:
 
 
 def test_a_run_that_asked_and_failed_is_told_to_re_run() -> None:
+    from rcsqualify.costs import next_steps
     from rcsqualify.report.wording import verdict_line
-    from rcsqualify.runner import next_steps
     from rcsqualify.settings import Settings
 
     s = _summary(counts(invalid=10, unverified=20, reachable=70), capability="bothub",

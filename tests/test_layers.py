@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.config", "rcsqualify.wiring", "rcsqualify.runner",
      "rcsqualify.refresh", "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
-     "rcsqualify.providers", "rcsqualify.probe", "rcsqualify.dryrun"),
+     "rcsqualify.providers", "rcsqualify.probe", "rcsqualify.dryrun",
+     "rcsqualify.display", "rcsqualify.validation", "rcsqualify.outputs", "rcsqualify.costs"),
     ("rcsqualify.cli", "rcsqualify.__main__"),
 ]
 #: the emulator stands apart: it may use only these (it must not test our client

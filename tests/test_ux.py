@@ -194,7 +194,7 @@ def test_refresh_help_lists_what_it_passes_on() -> None:
 
 # -- 8. progress and 429s -----------------------------------------------------------------
 def _reporter(terminal: bool, rate: float = 30.0) -> tuple[object, io.StringIO]:
-    from rcsqualify.runner import ProgressReporter
+    from rcsqualify.display import ProgressReporter
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=terminal, width=200, color_system=None)

@@ -77,7 +77,7 @@ class Summary:
     incomplete: bool = False
     failed_checks: dict[str, int] = field(default_factory=dict)
     #: an undecided run's next steps, cheapest first, each costed at the quota
-    #: (filled by the runner, which knows the options: ``runner.next_steps``)
+    #: (filled by the runner, which knows the options: ``costs.next_steps``)
     next_steps: list[dict[str, Any]] = field(default_factory=list)
     #: what to send and what it would cost in errors (CONTRACT §2 Send plan)
     send_plan: dict[str, Any] = field(default_factory=dict)

@@ -76,7 +76,7 @@ def kept_text(s: Summary) -> str:
 
 
 def step_text(step: dict[str, Any], kept: str = "answers so far are cached") -> str:
-    """One next step (``runner.next_steps``) in words, with its cost at the quota."""
+    """One next step (``costs.next_steps``) in words, with its cost at the quota."""
     rate = f"{step['rate']:g}/s"
     if step["kind"] == "sample_auto":
         return (f"decide with {step['option']} (about {step['lookups']:,} look-ups, "
