@@ -167,7 +167,8 @@ def _build_mnp(s: Settings, plan: NumberingPlan, cache: LookupCache,
 
 # -- plans -------------------------------------------------------------------------------
 
-def _plan_single(s: Settings, n: int) -> RequestPlan:
+def plan_single(s: Settings, n: int) -> RequestPlan:
+    """One request per number at the run's paced rate (every per-number service)."""
     return s.http_policy().plan_single(n)
 
 
@@ -201,14 +202,14 @@ def _mnp_urls(s: Settings) -> list[tuple[str, str]]:
 
 #: ``--capability`` (and ``--other-route``): every capability provider by name
 CAPABILITY: dict[str, Provider] = {p.name: p for p in (
-    Provider("bothub", "bothub", _build_bothub, _plan_single, True, _bothub_urls),
+    Provider("bothub", "bothub", _build_bothub, plan_single, True, _bothub_urls),
     Provider("bothub-bulk", "bothub", _build_bothub_bulk, _plan_bulk, False, _bothub_urls),
-    Provider("rbm", "rbm", _build_rbm, _plan_single, True, _rbm_urls),
+    Provider("rbm", "rbm", _build_rbm, plan_single, True, _rbm_urls),
     Provider("rbm-batch", "rbm", _build_rbm_batch, _plan_batch, False, _rbm_urls),
 )}
 #: operator look-up services (``--mnp-url``/``--mnp-profile``)
 OPERATOR: dict[str, Provider] = {p.name: p for p in (
-    Provider("mnp", "mnp", _build_mnp, _plan_single, True, _mnp_urls),
+    Provider("mnp", "mnp", _build_mnp, plan_single, True, _mnp_urls),
 )}
 #: the values of ``--capability``
 CAPABILITY_CHOICES: tuple[str, ...] = ("none", *CAPABILITY)

@@ -172,3 +172,61 @@ def test_probe_sends_the_providers_own_request_through_the_http_layer(
     assert result.status == 200 and result.recognized, result
     assert len(sent) == 1 and sent[0][0].startswith(service)
     assert emulator.stats()["asked"] == {f"{service}:{number}": 1}
+
+
+# -- adding a provider: its module and its registry entry -----------------------------
+def test_a_new_capability_provider_is_its_class_and_one_registry_entry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider defined here and registered under a new name is built, costed, asked
+    and dry-run by the runner with no other change (docs/ARCHITECTURE.md counts the
+    files a real one touches: its module, its entry, its options)."""
+    import io
+
+    import httpx
+    from rich.console import Console
+
+    from rcsqualify.capability.interface import CapabilityProvider
+    from rcsqualify.costs import lookup_cost
+    from rcsqualify.dryrun import execute_dry_run
+    from rcsqualify.remote.cache import Scope
+    from rcsqualify.remote.http import HttpLayer
+    from rcsqualify.remote.policy import HttpPolicy
+    from rcsqualify.runner import execute_check
+    from tests.helpers import frte_numbers, write_csv
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, json={"rcs": True})
+
+    class Pigeon(CapabilityProvider):
+        name = "pigeon"
+        per_number = True
+
+        def __init__(self, cache: LookupCache, quota: QuotaStore | None) -> None:
+            super().__init__(cache, Scope("pigeon", "http://pigeon.test", "loft"))
+            self.http = HttpLayer(self.name, HttpPolicy(rate=1000.0), stats=self.stats,
+                                  transport=httpx.MockTransport(answer),
+                                  schedule=quota.schedule("pigeon") if quota else None)
+
+        async def answer_one(self, e164: str) -> str:
+            assert self.http is not None
+            got = await self.http.request("GET", f"http://pigeon.test/{e164}")
+            self.http.accept(got, "yes")
+            return "yes"
+
+    entry = providers.Provider("pigeon", "pigeon", lambda s, c, q, n: Pigeon(c, q),
+                               providers.plan_single, True, lambda s: [])
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon", entry)
+    data = tmp_path / "c.csv"
+    write_csv(data, [["tel"], *[[n] for n in frte_numbers(12)]])
+    s = Settings(input=str(data), capability="pigeon", cache_dir=tmp_path / "cache",
+                 threshold=0.5)
+    console = Console(file=io.StringIO())
+    plan = execute_dry_run(s, console)
+    assert plan["providers"]["pigeon"]["to_ask"] == 12 and asked == []
+    run = execute_check(s, console)
+    assert run.summary.decision == "pass" and len(asked) == 12
+    assert lookup_cost(s, "pigeon", 12)["requests"] == 12
+    assert execute_dry_run(s, console)["providers"]["pigeon"]["to_ask"] == 0  # cached

@@ -31,12 +31,12 @@ import typer
 
 from rcsqualify.cli.base import Debug, app, reports_errors
 from rcsqualify.errors import InputError
+from rcsqualify.providers import CAPABILITY_CHOICES
 
 #: a profile name that is a bare TOML key (no quoting to get wrong)
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: an environment variable name
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-CAPABILITIES = ("none", "bothub", "bothub-bulk", "rbm", "rbm-batch")
 MNP_PROFILES = ("none", "generic", "twilio", "hlr-lookups")
 #: credential key → (the variable it stands for by default, when a set-up needs it)
 _MNP_CREDENTIALS = {"bearer": ("mnp-token",), "basic": ("mnp-user", "mnp-password"),
@@ -278,9 +278,9 @@ def init(
             "mnp-key": mnp_key, "mnp-secret": mnp_secret, "cache-key": cache_key}
     assert set(refs) <= set(CREDENTIALS)
     if capability is None:
-        capability = _ask("RCS capability check", "none", CAPABILITIES) if ask else "none"
-    if capability not in CAPABILITIES:
-        raise InputError(f"--capability must be one of {', '.join(CAPABILITIES)}")
+        capability = _ask("RCS capability check", "none", CAPABILITY_CHOICES) if ask else "none"
+    if capability not in CAPABILITY_CHOICES:
+        raise InputError(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}")
     values: dict[str, Any] = {"capability": capability}
     if capability.startswith("bothub"):
         if bot_id is None and ask:
