@@ -31,3 +31,23 @@ def dependency_version(name: str) -> str:
     from importlib.metadata import version
 
     return version(name)
+
+
+#: the Python API (``rcsqualify.api``), loaded on first use: ``import rcsqualify`` stays
+#: cheap (no pandas, pyarrow or httpx) for the command line and for callers who only
+#: read ``__version__``
+_API = ("qualify", "Result", "Report", "QualifyOptions")
+
+
+def __getattr__(name: str) -> object:
+    if name in _API:
+        # importlib, not an import statement: the package's top is the lowest layer, and
+        # this is a re-export of the API (the highest), loaded when first asked for
+        from importlib import import_module
+
+        return getattr(import_module("rcsqualify.api"), name)
+    raise AttributeError(f"module 'rcsqualify' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

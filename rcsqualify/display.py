@@ -129,6 +129,12 @@ class ProgressReporter:
                                                        total=None, rate=None)
         self._progress.update(self._tasks[key], description=self._pause_text(service))
 
+    def note(self, message: str) -> None:
+        """A note on how the input was read (a profile's option that does not apply to
+        its format): one line, even with --quiet."""
+        self.console.print(f"note: {message}", markup=False, highlight=False,
+                           soft_wrap=True)
+
     @contextlib.contextmanager
     def running(self) -> Iterator[ProgressReporter]:
         try:

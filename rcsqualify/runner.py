@@ -8,9 +8,10 @@ directly. Its neighbours: ``validation.py`` (option checks before anything is re
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsqualify.ci import (
     check_report_paths,
@@ -29,6 +30,7 @@ from rcsqualify.settings import Settings, input_notes
 from rcsqualify.validation import refuse_overwrites, validate_settings
 
 if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
+    import pyarrow as pa
     from rich.console import Console
 
     from rcsqualify.remote.http import Notify
@@ -44,6 +46,24 @@ class CheckRun:
     #: what changed since the previous run that wrote the same lists (numbers added and
     #: removed, status moves: ``report.movement``); None without lists or a previous run
     movement: dict[str, Any] | None = None
+
+
+class Reporter(Protocol):
+    """Where a run says how far it got and what it noticed: the CLI's bars and lines on
+    stderr (``display.ProgressReporter``), or the Python API's callback and list
+    (``api.py``), which print nothing."""
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        """Progress of a stage (``read``, ``mnp``, ``capability``)."""
+
+    def notify(self, message: str) -> None:
+        """A notice from a provider or the HTTP layer (an HTTP 429 pause...)."""
+
+    def note(self, message: str) -> None:
+        """A note on how the input was read."""
+
+    def running(self) -> AbstractContextManager[Any]:
+        """Held while the pipeline runs (the bars are shown meanwhile)."""
 
 
 def auto_sample(s: Settings) -> AutoSample | None:
@@ -76,8 +96,11 @@ def build_operator_sources(s: Settings, plan: NumberingPlan, shared: Shared | No
     return sources
 
 
-def open_contacts(s: Settings) -> ContactSource:
-    """The input as the reading options say (a check and a dry run read it alike)."""
+def open_contacts(s: Settings, data: pa.Table | None = None, fmt: str | None = None
+                  ) -> ContactSource:
+    """The input as the reading options say (a check and a dry run read it alike);
+    ``data``: contacts in memory (the Python API), of format ``fmt``, ``s.input``
+    naming them."""
     skip = s.skip_rows
     if s.header_row is not None:
         if skip is not None:
@@ -92,16 +115,25 @@ def open_contacts(s: Settings) -> ContactSource:
     return ContactSource(s.input, column=columns[0] if columns else None,
                          more_columns=columns[1:], all_phone_columns=s.columns == "auto",
                          contact_id=s.contact_id, number_rank=s.number_rank,
-                         encoding=s.encoding,
-                         delimiter=s.delimiter, sheet=s.sheet, fmt=s.input_format,
-                         header=s.header, skip_rows=skip)
+                         encoding=s.encoding, delimiter=s.delimiter, sheet=s.sheet,
+                         fmt=fmt if data is not None else s.input_format,
+                         header=s.header, skip_rows=skip, table=data)
 
 
 def execute_check(s: Settings, console: Console) -> CheckRun:
-    """Run the check and write its outputs; a run that concludes nothing (an error, a
-    lock, Ctrl-C) still replaces ``--metrics-file`` with what it can say."""
+    """The command line's run: ``run_check`` with progress bars and notices on the
+    console."""
+    return run_check(s, ProgressReporter(console, enabled=not s.quiet, rate=s.rate))
+
+
+def run_check(s: Settings, reporter: Reporter, data: pa.Table | None = None,
+              fmt: str | None = None) -> CheckRun:
+    """Run the check and write its outputs: the one run of ``rcsqualify check`` and of
+    ``rcsqualify.qualify`` (``data``/``fmt``: contacts in memory, see
+    ``open_contacts``). A run that concludes nothing (an error, a lock, Ctrl-C) still
+    replaces ``--metrics-file`` with what it can say."""
     try:
-        return _execute_check(s, console)
+        return _execute_check(s, reporter, data, fmt)
     except RcsQualifyError as exc:
         _failed_metrics(s, int(exc.exit_code))
         raise
@@ -127,14 +159,15 @@ def _failed_metrics(s: Settings, code: int) -> None:
     write_failed_metrics(s, code, datetime.now(UTC))
 
 
-def _execute_check(s: Settings, console: Console) -> CheckRun:
+def _execute_check(s: Settings, reporter: Reporter, data: pa.Table | None,
+                   fmt: str | None) -> CheckRun:
     validate_settings(s)
     if s.notify:  # an unset env: variable or a URL that is not http(s): exit 2 now
         from rcsqualify.alerting import check_monitoring
 
         check_monitoring(s)
     if not s.split_dir:
-        return _checked(s, console)
+        return _checked(s, reporter, data, fmt)
     from rcsqualify.files import hold_lock
     from rcsqualify.report.split import LISTS_LOCK
 
@@ -147,13 +180,14 @@ def _execute_check(s: Settings, console: Console) -> CheckRun:
     with hold_lock(lists / LISTS_LOCK, s.wait_lock,
                    f"another run is writing the lists in {lists} (lock {lists / LISTS_LOCK}); "
                    "this run did nothing (--wait-lock SECONDS to wait for it)"):
-        return _checked(s, console)
+        return _checked(s, reporter, data, fmt)
 
 
-def _checked(s: Settings, console: Console) -> CheckRun:
+def _checked(s: Settings, reporter: Reporter, data: pa.Table | None, fmt: str | None
+             ) -> CheckRun:
     started = time.monotonic()
     plan = load_plan()
-    source = open_contacts(s)
+    source = open_contacts(s, data, fmt)
     shared: Shared | None = None
     if s.remote:
         from rcsqualify.wiring import open_shared
@@ -164,7 +198,6 @@ def _checked(s: Settings, console: Console) -> CheckRun:
             source.close()  # a spooled stdin never outlives a failed start (CONTRACT §11)
             raise
 
-    reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
     notify = reporter.notify
     answers_kept = True
     cache = shared.cache if shared is not None else None
@@ -173,7 +206,7 @@ def _checked(s: Settings, console: Console) -> CheckRun:
         quota.notify = notify  # "quota no longer shared across hosts", when it happens
     try:
         for note in input_notes(s, source.format):
-            console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+            reporter.note(note)
         sources = build_operator_sources(s, plan, shared, notify)
         provider = other = None
         if shared is not None:

@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
      "rcsqualify.refresh", "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
      "rcsqualify.providers", "rcsqualify.probe", "rcsqualify.dryrun",
      "rcsqualify.display", "rcsqualify.validation", "rcsqualify.outputs", "rcsqualify.costs"),
-    ("rcsqualify.cli", "rcsqualify.__main__"),
+    ("rcsqualify.cli", "rcsqualify.__main__", "rcsqualify.api"),
 ]
 #: the emulator stands apart: it may use only these (it must not test our client
 #: against itself)

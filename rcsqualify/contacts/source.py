@@ -97,11 +97,15 @@ class ContactSource:
         all_phone_columns: bool = False,
         contact_id: str | None = None,
         number_rank: str | None = None,
+        table: pa.Table | None = None,
     ) -> None:
         self._tmp: Path | None = None
         try:
-            self._open(path, column=column, encoding=encoding, delimiter=delimiter,
-                       sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows)
+            if table is not None:  # contacts in memory (the Python API): ``path`` names them
+                self._open_table(path, table, fmt or "arrow", column=column)
+            else:
+                self._open(path, column=column, encoding=encoding, delimiter=delimiter,
+                           sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows)
             self._contact_columns(more_columns, all_phone_columns, contact_id,
                                   number_rank, column_given=column is not None)
         except BaseException:
@@ -170,6 +174,22 @@ class ContactSource:
                 self._set_header(False)
                 self.estimated_rows = self._reader.estimated_rows(size)
                 self.info.column, _ = self._choose_column(column)
+
+    def _open_table(self, label: str, table: pa.Table, fmt: str, *,
+                    column: str | None) -> None:
+        """An in-memory table (``contacts/table.py``): its schema names the columns, as
+        a Parquet file's does, so there is no header row to detect and no row to skip."""
+        from rcsqualify.contacts.table import TableReader
+
+        self.path = Path(label)
+        self.format = fmt
+        self.info = InputInfo(path=label, format=fmt)
+        self._reader = TableReader(table, self.info)
+        self._set_names(self._reader.headers)
+        if not self.columns:
+            raise InputError(f"{label} has no columns: nothing to check")
+        self.estimated_rows = self._reader.estimated_rows(0)
+        self.info.column, _ = self._choose_column(column)
 
     def close(self) -> None:
         if self._tmp:

@@ -1,0 +1,116 @@
+"""Contacts already in memory (the Python API, ``rcsqualify.api``): a pandas DataFrame,
+a pyarrow Table or an iterable of strings, read as a file of the same content would be.
+
+Every cell becomes text by the rules of ``cells.py`` (CONTRACT §11: a number is never
+an int or a float on the way in), exactly as a Parquet file of the same table reads:
+integer columns of any width (pandas' nullable ``Int64`` included) as digits, a missing
+value (``<NA>``, ``None``, ``NaN``, ``NaT``) as a missing cell, whole floats under 10^16
+without ``.0``, categoricals as their values. A pandas ``object`` column may mix types,
+which no file format holds in one column: each cell is read as a column of its own type
+would be (a string as it is, an int as digits, a float by the float rule, a bool
+``true``/``false``, anything else as ``str()``).
+
+pandas is never imported here: a DataFrame is recognized by its module, so a caller who
+passes a pyarrow Table or strings pays for neither.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rcsqualify.contacts.cells import WHOLE_FLOAT_LIMIT, as_strings
+from rcsqualify.contacts.reader import BATCH_ROWS, InputInfo, Reader
+
+#: the column name of an iterable of strings (one number per item)
+STRINGS_COLUMN = "phone"
+#: what the report's ``input.path`` says for each kind of in-memory source (a label,
+#: never a file), and its ``input.format``
+LABELS = {"dataframe": "<DataFrame>", "arrow": "<pyarrow.Table>", "strings": "<strings>"}
+
+
+def is_dataframe(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # not imported: value cannot be a DataFrame
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def is_arrow_table(value: Any) -> bool:
+    return isinstance(value, pa.Table)
+
+
+def table_of(source: Any) -> tuple[str, pa.Table]:
+    """(format, table) of an in-memory source: ``dataframe``, ``arrow`` or ``strings``.
+    A value of any other type is a ``TypeError`` (a programming error, not an input
+    the user can fix by editing a file)."""
+    if is_dataframe(source):
+        return "dataframe", dataframe_table(source)
+    if is_arrow_table(source):
+        return "arrow", source
+    if isinstance(source, (str, bytes)) or not isinstance(source, Iterable):
+        raise TypeError("source must be a path, a pandas DataFrame, a pyarrow Table or an "
+                        f"iterable of strings, got {type(source).__name__}")
+    cells = list(source)
+    wrong = next((c for c in cells if c is not None and not isinstance(c, str)), None)
+    if wrong is not None:
+        raise TypeError("an iterable source holds strings (one number each) or None, got "
+                        f"an item of type {type(wrong).__name__}")
+    return "strings", pa.table({STRINGS_COLUMN: pa.array(cells, pa.string())})
+
+
+def dataframe_table(frame: Any) -> pa.Table:
+    """The DataFrame's columns (not its index) as Arrow columns, names as text."""
+    arrays, names = [], []
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        names.append(str(frame.columns[i]))
+        if series.dtype == object:
+            arrays.append(pa.array([cell_text(v) for v in series.tolist()], pa.string()))
+        else:
+            arrays.append(pa.Array.from_pandas(series))
+    return pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
+
+
+def cell_text(value: Any) -> str | None:
+    """One cell of a mixed ``object`` column, as a column of its type would read."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        if number.is_integer() and abs(number) < WHOLE_FLOAT_LIMIT:
+            return str(int(number))
+        return str(pa.scalar(number).cast(pa.string()))
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
+        return None
+    return str(value)
+
+
+class TableReader(Reader):
+    """An Arrow table read like a Parquet file: its schema names the columns, its
+    length counts the rows, batches of ``BATCH_ROWS`` as text."""
+
+    def __init__(self, table: pa.Table, info: InputInfo) -> None:
+        super().__init__(info.path, info)  # type: ignore[arg-type]  # a label, no file
+        self._table = table
+        self.headers = [str(n) for n in table.schema.names]
+
+    def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        index = [self.columns.index(c) for c in cols]
+        picked = self._table.select(index)
+        for batch in picked.to_batches(max_chunksize=BATCH_ROWS):
+            yield as_strings(batch, cols)
+
+    def estimated_rows(self, size: int) -> int | None:
+        return int(self._table.num_rows)

@@ -1,0 +1,247 @@
+"""The Python API (issue #27 item 1): ``rcsqualify.qualify`` runs what ``rcsqualify check``
+runs, from the same option declarations, and returns what it concluded."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import rcsqualify
+from rcsqualify.api import COMMAND_LINE_ONLY, QualifyOptions, Report, Result
+from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
+from rcsqualify.settings import options_of
+from tests.conftest import SAMPLE, Emulator
+from tests.helpers import run_cli
+
+CONTACTS = SAMPLE / "contacts.csv"
+PORTABILITY = SAMPLE / "portability.csv"
+
+
+def report_of(path: Path) -> dict[str, Any]:
+    """A JSON report without its timings (wall-clock seconds: never equal twice)."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("timings")
+    return data
+
+
+def cells(frame: pd.DataFrame) -> list[list[str]]:
+    """The rows as text, a missing cell as an empty one (a CSV file cannot tell them
+    apart: its reader gives "" where a DataFrame or a Parquet file holds a null)."""
+    return frame.astype(object).where(frame.notna(), "").values.tolist()
+
+
+def without_timings(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "timings"}
+
+
+def test_import_loads_no_heavy_module_until_rows_are_read() -> None:
+    """``import rcsqualify`` and even reaching ``rcsqualify.qualify`` import neither
+    pandas, pyarrow nor httpx; a run on a file imports pyarrow, pandas only once
+    ``Result.rows`` is read."""
+    code = """
+import json, sys
+import rcsqualify
+seen = {"import": [m for m in ("pandas", "pyarrow", "httpx") if m in sys.modules]}
+rcsqualify.qualify
+seen["attribute"] = [m for m in ("pandas", "pyarrow", "httpx") if m in sys.modules]
+result = rcsqualify.qualify(sys.argv[1])
+seen["run"] = [m for m in ("pandas", "httpx") if m in sys.modules]
+result.rows
+seen["rows"] = [m for m in ("pandas",) if m in sys.modules]
+print(json.dumps(seen))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(CONTACTS)], capture_output=True,
+                         text=True, check=True, cwd=Path(rcsqualify.__file__).parent.parent)
+    assert json.loads(out.stdout) == {"import": [], "attribute": [], "run": [],
+                                      "rows": ["pandas"]}
+    assert out.stderr == ""  # and it printed nothing
+
+
+def test_api_and_cli_write_the_same_json_report_on_the_sample(tmp_path: Path) -> None:
+    cli = run_cli(["check", str(CONTACTS), "--portability", str(PORTABILITY),
+                   "--json-report", str(tmp_path / "cli.json")])
+    assert cli.exit_code == ExitCode.UNDECIDED, cli.output
+    result = rcsqualify.qualify(CONTACTS, portability=PORTABILITY,
+                                json_report=tmp_path / "api.json")
+    assert isinstance(result, Result)
+    assert report_of(tmp_path / "api.json") == report_of(tmp_path / "cli.json")
+    assert without_timings(result.summary.to_dict()) == report_of(tmp_path / "cli.json")
+    assert result.decision == "undecided" and result.exit_code == cli.exit_code
+    assert result.send_plan == report_of(tmp_path / "cli.json")["send_plan"]
+    # the fields are the JSON report's, in its order
+    assert [*result.summary.to_dict()] == [
+        *json.loads((tmp_path / "cli.json").read_text(encoding="utf-8"))]
+
+
+def test_api_and_cli_agree_on_a_remote_run(emulator: Emulator, tmp_path: Path) -> None:
+    """BotHub on the emulator, over real HTTP: the same report, the same requests."""
+    base = emulator.base
+    cli = run_cli(["check", str(CONTACTS), *emulator.bothub_args(), "--no-cache",
+                   "--json-report", str(tmp_path / "cli.json")])
+    cli_stats = emulator.stats()
+    emulator.reset(quota=1000)
+    result = rcsqualify.qualify(
+        str(CONTACTS), capability="bothub", bot_id="test-bot",
+        bothub_url=f"{base}/bothub/v1", bothub_token_url=f"{base}/oauth/v3/token",
+        no_cache=True, json_report=str(tmp_path / "api.json"))
+    assert report_of(tmp_path / "api.json") == report_of(tmp_path / "cli.json")
+    assert without_timings(result.summary.to_dict()) == report_of(tmp_path / "cli.json")
+    assert result.exit_code == cli.exit_code
+    assert result.summary.api["requests"] > 0
+    api_stats = emulator.stats()
+    for key in ("requests", "asked", "tokens_issued"):
+        assert api_stats[key] == cli_stats[key]
+    assert result.rows["status"].astype(str).isin(["reachable", "not_rcs"]).any()
+
+
+def test_lists_and_rows(tmp_path: Path) -> None:
+    """``lists()`` holds what ``--split-dir`` writes; ``rows`` every input row with the
+    annotation columns, as ``--output`` writes them."""
+    result = rcsqualify.qualify(CONTACTS, portability=[PORTABILITY],
+                                split_dir=tmp_path / "lists", output=tmp_path / "out.csv")
+    lists = result.lists()
+    assert {k: len(v) for k, v in lists.items()} == result.send_plan["lists"]
+    for name, frame in lists.items():
+        written = pd.read_csv(tmp_path / "lists" / f"{name}.csv", sep=";", dtype=str,
+                              keep_default_na=False, encoding="utf-8-sig")
+        assert len(written) == len(frame)
+        assert list(written.columns) == list(frame.columns)
+    out = pd.read_csv(tmp_path / "out.csv", sep=";", dtype=str, keep_default_na=False,
+                      encoding="utf-8-sig")
+    assert list(result.rows.columns) == list(out.columns)
+    assert len(result.rows) == 154
+    annotations = list(out.columns[5:])  # the input's are escaped in the file (CONTRACT §11)
+    assert annotations[:2] == ["msisdn_e164", "status"]
+    assert cells(result.rows[annotations]) == out[annotations].values.tolist()
+
+
+def test_a_dataframe_reads_as_the_file_would(tmp_path: Path) -> None:
+    """A nullable-integer phone column (the leading 0 eaten, as Excel and pandas do), a
+    Categorical column and an object column of mixed types: the same rows, verdicts and
+    counts as the CSV file holding the same text, and as the Parquet file of the typed
+    columns."""
+    frame = pd.DataFrame({
+        "phone": pd.array([612345678, 33687654321, None, 612345678, 145678901],
+                          dtype="Int64"),
+        "city": pd.Categorical(["Lyon", "Paris", "Lyon", None, "Nice"]),
+        "misc": pd.Series([1, "a", 2.0, None, True], dtype=object),
+    })
+    text = "phone,city,misc\n612345678,Lyon,1\n33687654321,Paris,a\n,Lyon,2\n" \
+        "612345678,,\n145678901,Nice,true\n"
+    (tmp_path / "same.csv").write_text(text, encoding="utf-8")
+    from_frame = rcsqualify.qualify(frame)
+    from_file = rcsqualify.qualify(tmp_path / "same.csv")
+    assert list(from_frame.rows.columns) == list(from_file.rows.columns)
+    assert cells(from_frame.rows) == cells(from_file.rows)
+    frame_report = from_frame.summary.to_dict()
+    file_report = from_file.summary.to_dict()
+    for report in (frame_report, file_report):
+        report.pop("timings")
+        report.pop("input")
+    assert frame_report == file_report
+    assert from_frame.summary.input["path"] == "<DataFrame>"
+    assert from_frame.summary.input["format"] == "dataframe"
+    assert from_frame.summary.counts["messages"] == 4
+    # the typed columns, as a Parquet file of them reads
+    pq.write_table(pa.Table.from_pandas(frame[["phone", "city"]], preserve_index=False),
+                   tmp_path / "same.parquet")
+    from_parquet = rcsqualify.qualify(tmp_path / "same.parquet")
+    typed = rcsqualify.qualify(frame[["phone", "city"]])
+    assert typed.rows.astype(object).values.tolist() == \
+        from_parquet.rows.astype(object).values.tolist()
+    assert cells(typed.rows)[2][0] == "" and typed.rows["phone"].isna().tolist()[2]
+
+
+def test_an_arrow_table_and_strings() -> None:
+    table = pa.table({"Mobile": ["06 12 34 56 78", "+33 6 87 65 43 21", None]})
+    result = rcsqualify.qualify(table)
+    assert result.summary.input["format"] == "arrow"
+    assert result.summary.counts["rows"] == 3
+    strings = rcsqualify.qualify(iter(["06 12 34 56 78", "+33 6 87 65 43 21", None]))
+    assert strings.summary.input["column"] == "phone"
+    assert cells(strings.rows[["phone"]]) == [["06 12 34 56 78"], ["+33 6 87 65 43 21"], [""]]
+    assert strings.summary.counts == result.summary.counts
+    with pytest.raises(TypeError, match="strings"):
+        rcsqualify.qualify([612345678])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="source must be"):
+        rcsqualify.qualify(42)
+
+
+def test_errors_raise_with_the_cli_exit_code(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colum'"):
+        rcsqualify.qualify(CONTACTS, colum="Tel")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="command line only"):
+        rcsqualify.qualify(CONTACTS, dry_run=True)  # type: ignore[call-arg]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"rate": -1}, "rate"),
+        ({"capability": "bogus"}, "--capability must be one of"),
+        ({"threshold": 2.0}, "--threshold"),
+        ({"sample": "many"}, "--sample must be auto"),
+        ({"json_report": "-"}, "prints nothing"),
+        ({"encoding": "latin-1", "column": "Téléphone portable"}, None),
+    ]
+    for options, message in cases:
+        if message is None:
+            rcsqualify.qualify(CONTACTS, **options)  # a valid combination: no error
+            continue
+        with pytest.raises(InputError, match=message) as caught:
+            rcsqualify.qualify(CONTACTS, **options)
+        assert caught.value.exit_code == ExitCode.USAGE
+    with pytest.raises(RcsQualifyError, match="no such file") as missing:
+        rcsqualify.qualify(tmp_path / "nope.csv")
+    assert missing.value.exit_code == 2
+    with pytest.raises(InputError, match="does not apply"):
+        rcsqualify.qualify(pd.DataFrame({"phone": ["0612345678"]}), delimiter=";")
+
+
+def test_a_failing_gate_is_a_result_and_no_signal_handler_is_installed() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    during: list[dict[signal.Signals, Any]] = []
+    seen: list[tuple[str, int, int | None]] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        seen.append((stage, done, total))
+        during.append({s: signal.getsignal(s) for s in before})
+
+    result = rcsqualify.qualify(CONTACTS, threshold=0.0, gate="known", progress=progress)
+    assert result.decision == "fail" and result.exit_code == ExitCode.FAIL
+    assert seen and seen[-1][0] == "read" and seen[-1][1] == 154
+    assert all(d == before for d in during)
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_environment_and_profile_apply_as_on_the_command_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given here > profile > environment > default, as for ``check``."""
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.strict]\nthreshold = 0.05\ngate = "known"\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("RCSQUALIFY_THRESHOLD", "0.3")
+    assert rcsqualify.qualify(CONTACTS).summary.threshold == 0.3
+    strict = rcsqualify.qualify(CONTACTS, config=config, profile="strict")
+    assert (strict.summary.threshold, strict.summary.gate_mode) == (0.05, "known")
+    mine = rcsqualify.qualify(CONTACTS, config=config, profile="strict", threshold=0.5)
+    assert (mine.summary.threshold, mine.summary.gate_mode) == (0.5, "known")
+    config.write_text('[profiles.bad]\nrate = -3\n', encoding="utf-8")
+    with pytest.raises(InputError, match="profile bad"):
+        rcsqualify.qualify(CONTACTS, config=config, profile="bad")
+
+
+def test_the_keyword_arguments_are_the_declared_options() -> None:
+    declared = {name for name, _, _ in options_of()}
+    assert set(typing.get_type_hints(QualifyOptions)) == declared - COMMAND_LINE_ONLY
+    assert declared >= COMMAND_LINE_ONLY
+    assert "qualify" in dir(rcsqualify)
+    with pytest.raises(AttributeError):
+        rcsqualify.no_such_name  # noqa: B018
+    assert Report.__dataclass_params__.frozen  # type: ignore[attr-defined]
