@@ -51,8 +51,10 @@ from rcsqualify.numbering.normalize import Normalized
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import (
+    EXAMPLES_PER_REASON,
     CheckResult,
     RowResult,
+    collect_examples,
     distinct_numbers,
     normalized_columns,
     run_check,
@@ -84,6 +86,7 @@ class _Cells:
         self.ranks: list[pa.Array] = []
         #: per batch not yet added: its filled cells (the others were not normalized)
         self.filled: deque[np.ndarray] = deque()
+        self.last_blank = 0  # blank cells of the batch added last
 
     def columns_of(self, batches: Iterator[pa.RecordBatch], phone: int, has_id: bool,
                    has_rank: bool) -> Iterator[pa.Array]:
@@ -109,6 +112,7 @@ class _Cells:
         """One batch's normalization, its blank cells put back and cut back into its
         columns; returns its rows."""
         mask = self.filled.popleft()
+        self.last_blank = len(mask) - len(norm)
         if len(norm) != len(mask):
             full = Normalized(reason=np.full(len(mask), _EMPTY, np.uint8),
                               repaired=np.zeros(len(mask), np.uint8),
@@ -145,7 +149,8 @@ def _values(arrays: list[pa.Array]) -> list[object]:
 
 
 def read_cells(source: ContactSource, plan: NumberingPlan,
-               progress: Progress | None = None) -> tuple[_Cells, int]:
+               progress: Progress | None = None,
+               examples: dict[str, list[str]] | None = None) -> tuple[_Cells, int]:
     """Pass 1 over the phone columns (and the id and rank columns); returns the cells
     and the number of rows."""
     count = len(source.phone_columns)
@@ -154,8 +159,13 @@ def read_cells(source: ContactSource, plan: NumberingPlan,
                             source.contact_id_column is not None,
                             source.number_rank_column is not None)
     rows = 0
-    for _, norm in normalized_columns(flat, plan):
+    for column, norm in normalized_columns(flat, plan):
+        if examples is not None:
+            collect_examples(column, norm, examples)
         rows += cells.add(norm)
+        if examples is not None and cells.last_blank:  # blank cells, never normalized
+            empty = examples.setdefault("empty", [])
+            empty += [""] * min(cells.last_blank, EXAMPLES_PER_REASON - len(empty))
         if progress:
             progress("read", rows, source.estimated_rows)
     source.info.rows = rows
@@ -175,7 +185,8 @@ def run_contact_check(
 ) -> CheckResult:
     """Classify every row of ``source`` as its contact's chosen number."""
     t0 = time.perf_counter()
-    cells, n_rows = read_cells(source, plan, progress)
+    examples: dict[str, list[str]] = {}
+    cells, n_rows = read_cells(source, plan, progress, examples)
     timings = {"read_normalize_s": time.perf_counter() - t0}
     t1 = time.perf_counter()
     cell_key = cells.field("key")
@@ -279,6 +290,7 @@ def run_contact_check(
                                     cell_number=cell_number,
                                     cell_reason=cell_reason, numbers=numbers)
     result.timings = timings
+    result.examples = examples
     return result
 
 

@@ -212,6 +212,8 @@ def _normalized(columns: Iterator[T], plan: NumberingPlan) -> Iterator[tuple[T, 
 
 #: the column-by-column normalization on worker threads, for other readers of columns
 normalized_columns = _normalized
+#: a few raw cells per invalid reason and repair, for other readers of columns
+collect_examples = _collect_examples
 
 
 def _prefetched(batches: Iterator[T]) -> Iterator[T]:

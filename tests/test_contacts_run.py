@@ -204,7 +204,7 @@ def test_columns_auto_orders_by_mobile_share_and_the_hint_names_the_others(
 
 def _figures(s: Summary) -> dict[str, Any]:
     data = s.as_dict()
-    for key in ("input", "timings", "examples", "tool"):
+    for key in ("input", "timings", "tool"):
         data.pop(key)
     return data
 
