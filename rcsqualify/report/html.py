@@ -38,7 +38,12 @@ from rcsqualify.report.l10n import (
 )
 from rcsqualify.report.l10n import threshold as threshold_text
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import approx_duration, contacts_line, duration_text
+from rcsqualify.report.wording import (
+    approx_duration,
+    contacts_line,
+    duration_text,
+    phone_columns_text,
+)
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES, Status
 
 __all__ = ["LANGS", "default_lang", "format_html", "read_history"]
@@ -648,7 +653,7 @@ footer li{{overflow-wrap:anywhere}} code{{white-space:normal;overflow-wrap:anywh
 <p class="meta" id="run">{t['run'].format(date=when(at, lang),
                                          input=f"<b>{_esc(name)}</b>",
                                          rows=_int(s.counts.get('rows', 0), lang),
-                                         column=f"<b>{_esc(s.input.get('column', ''))}</b>")}</p>
+                                         column=f"<b>{_esc(phone_columns_text(s.input))}</b>")}</p>
 {plan}
 <h2>{t['decision_h']}</h2>
 <div class="verdict" id="verdict">{verdict_word}{t['colon']} {(

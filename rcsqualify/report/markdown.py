@@ -20,7 +20,12 @@ from rcsqualify.report.escape import markdown_text as md
 from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT, verdict_sentences
 from rcsqualify.report.l10n import number, percent, threshold, when
 from rcsqualify.report.summary import Summary
-from rcsqualify.report.wording import contacts_line, send_plan_line, verdict_line
+from rcsqualify.report.wording import (
+    contacts_line,
+    phone_columns_text,
+    send_plan_line,
+    verdict_line,
+)
 from rcsqualify.verdict import ERROR_STATUSES, REASON_STATUS, STATUSES
 
 _TOP_OPERATORS = 12
@@ -183,7 +188,7 @@ def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | No
     info = s.input
     out.append("<sub>" + w["footer"].format(
         path=md(info.get("path", "")), rows=number(s.counts["rows"], lang),
-        column=md(info.get("column", "")), op=md(s.target_operator), cap=md(s.capability),
+        column=md(phone_columns_text(info)), op=md(s.target_operator), cap=md(s.capability),
         v=md(s.tool.get("version", "")), plan=md(s.tool.get("arcep_plan_date", "")),
         at=when(generated_at or datetime.now(UTC), lang)) + "</sub>")
     return "\n".join(out) + "\n"

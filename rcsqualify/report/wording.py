@@ -201,3 +201,10 @@ def contacts_line(s: Summary, lang: str = "en") -> str:
     return ("{contacts} contacts = {messages} messages + {duplicates} duplicate contacts "
             "(one message per contact, to its chosen number); {rescued} contacts rescued "
             "by a second number.").format(**figures)
+
+
+def phone_columns_text(info: dict[str, Any]) -> str:
+    """The phone column a report names, or the phone columns in priority order when
+    rows were grouped into contacts (``input.phone_columns``)."""
+    columns = info.get("phone_columns")
+    return ", ".join(str(c) for c in columns) if columns else str(info.get("column", ""))
