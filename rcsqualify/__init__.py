@@ -1,5 +1,7 @@
 """rcsqualify: qualify a French contact base before an RCS campaign on Orange's BotHub."""
 
+from typing import Any
+
 __version__ = "0.1.0"
 
 
@@ -39,7 +41,10 @@ def dependency_version(name: str) -> str:
 _API = ("qualify", "Result", "Report", "QualifyOptions")
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
+    """``rcsqualify.qualify`` and the API's types, loaded when first asked for (a type
+    checker sees them as ``Any`` here: ``from rcsqualify.api import qualify`` is the
+    typed import, of the very same function)."""
     if name in _API:
         # importlib, not an import statement: the package's top is the lowest layer, and
         # this is a re-export of the API (the highest), loaded when first asked for

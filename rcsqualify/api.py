@@ -30,7 +30,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, Unpack
 
 from rcsqualify.errors import InputError, RcsQualifyError
 
@@ -41,8 +41,10 @@ if TYPE_CHECKING:
     from rcsqualify.runner import CheckRun
     from rcsqualify.settings import Settings
 
-#: where a DataFrame, a pyarrow Table or strings come in; a path is a file
-Source = str | os.PathLike[str] | Iterable[str | None] | Any
+if TYPE_CHECKING:
+    #: a path (a file), a DataFrame, a pyarrow Table, or numbers one per string
+    Source: TypeAlias = (str | os.PathLike[str] | pd.DataFrame | pa.Table
+                         | Iterable[str | None])
 #: ``progress(stage, done, total)``: ``read``, ``mnp``, ``capability``; ``total`` may be
 #: None (unknown yet) and, for the read, an estimate until the read ends
 ProgressCallback = Callable[[str, int, int | None], None]

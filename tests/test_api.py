@@ -245,3 +245,37 @@ def test_the_keyword_arguments_are_the_declared_options() -> None:
     with pytest.raises(AttributeError):
         rcsqualify.no_such_name  # noqa: B018
     assert Report.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def test_the_api_and_the_command_line_build_the_same_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one difference allowed between the two entries: how the options are given
+    (argv or keywords). Profile, environment, defaults, the values that need a word
+    (``sample``, the MNP profile's URL) come out equal."""
+    import typer.main
+
+    from rcsqualify.api import _settings  # the entry under test
+    from rcsqualify.cli import app
+    from rcsqualify.cli.check import check_settings
+    from rcsqualify.config import apply_profile
+
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.p]\nthreshold = 0.05\nrate = 12\nmnp-profile = "twilio"\n'
+                      'column = "Téléphone portable"\n', encoding="utf-8")
+    monkeypatch.setenv("RCSQUALIFY_TIMEOUT", "7")
+    argv = [str(CONTACTS), "--config", str(config), "--profile", "p", "--sample", "50",
+            "--capability", "bothub", "--portability", str(PORTABILITY), "--rate", "20",
+            "--no-csv-escape", "--split-dir", str(tmp_path / "lists")]
+    group = typer.main.get_command(app)
+    parent = typer.Context(group, info_name="rcsqualify")
+    ctx = group.get_command(parent, "check").make_context(  # type: ignore[attr-defined]
+        "check", argv, parent=parent)
+    cli = check_settings(ctx, apply_profile(ctx, dict(ctx.params)))
+    api, _ = _settings(str(CONTACTS), {
+        "config": config, "profile": "p", "sample": 50, "capability": "bothub",
+        "portability": PORTABILITY, "rate": 20, "csv_escape": False,
+        "split_dir": tmp_path / "lists"}, in_memory=False)
+    assert api.replace(from_profile=frozenset()) == cli.replace(from_profile=frozenset())
+    assert api.from_profile <= cli.from_profile
+    assert (api.sample, api.rate, api.threshold, api.timeout) == (50, 20.0, 0.05, 7.0)
+    assert api.mnp_url is not None  # the named profile's URL, as check_settings says
