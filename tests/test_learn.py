@@ -461,3 +461,38 @@ def test_csv_with_a_bom_quotes_ragged_rows_and_a_row_that_is_not_utf8(tmp_path: 
     assert code == 0, err
     assert report["read"]["events"] == 3 and report["read"]["bad"] == 3
     assert report["outcomes"]["reachable"] == 2 and report["outcomes"]["not_rcs"] == 1
+
+
+def test_a_cp1252_csv_with_semicolons_is_read_as_contact_files_are(tmp_path: Path) -> None:
+    """What Excel writes on French Windows: cp1252, ``;``, an accented header (contact
+    files are read in cp1252 when they are not UTF-8; so are events files)."""
+    ev = tmp_path / "ev.csv"
+    ev.write_bytes("Numéro;Libellé;number;outcome\n"
+                   "x;Délivré;0607000001;delivered\n"
+                   "y;Échec;0607000002;not_rcs\n".encode("cp1252"))
+    code, report, _, err = _learn([str(ev), *BOT])
+    assert code == 0, err
+    assert report["outcomes"]["reachable"] == 1 and report["outcomes"]["not_rcs"] == 1
+    assert report["read"]["bad"] == 0
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_title_row_above_the_header_is_skipped(tmp_path: Path, kind: str) -> None:
+    """``Campagne de décembre`` above ``number;outcome``: the header is the second row
+    (as contact files: a single cell above a row naming the profile's columns)."""
+    rows = [["Campagne de décembre 2026", None], ["Number", "Outcome"],
+            ["0607000001", "delivered"], ["0607000002", "not_rcs"]]
+    if kind == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(tmp_path / "ev.xlsx")
+    else:
+        (tmp_path / "ev.csv").write_text("\n".join(";".join(c or "" for c in r)
+                                                   for r in rows) + "\n")
+    code, report, _, err = _learn([str(tmp_path / f"ev.{kind}"), *BOT])
+    assert code == 0, err
+    assert report["read"]["events"] == 2 and report["read"]["bad"] == 0
+    assert report["outcomes"]["reachable"] == 1 and report["outcomes"]["not_rcs"] == 1

@@ -15,8 +15,9 @@ in Python, which counts and skips exactly the bad lines.
 Formats, by extension (else by the first byte: ``{`` is NDJSON): NDJSON (``.ndjson``,
 ``.jsonl``, ``.json``: one event object a line, as webhooks deliver them), CSV
 (``.csv``, ``.txt``, ``.tsv``; the separator is the most frequent of ``, ; tab |`` in
-the header line; UTF-8, a BOM allowed), XLSX (first sheet, first row the header) and
-Parquet.
+the header line; UTF-8, a BOM allowed, else cp1252 as contact files), XLSX (first
+sheet, first row the header) and Parquet. In a CSV or XLSX, a title row above the
+header (one non-empty cell) is skipped, as in contact files.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import base64
 import binascii
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rcsqualify.contacts.sniff import _CP1252_UNDEFINED
 from rcsqualify.errors import InputError
 from rcsqualify.learn.profiles import OTHER, OutcomeProfile
 from rcsqualify.operators.mnp_profiles import dig, is_missing
@@ -381,6 +384,21 @@ def _columns(header: list[Any], names: tuple[str, ...]) -> list[int]:
     return [index[n.lower()] for n in names if n.lower() in index]
 
 
+def _has_columns(header: list[Any], profile: OutcomeProfile) -> bool:
+    return bool(_columns(header, profile.number + profile.message_id)
+                and _columns(header, profile.outcome))
+
+
+def header_at(rows: list[list[Any]], profile: OutcomeProfile) -> int:
+    """The row holding the header: the first, or the second when the first is a title
+    (``Campagne de décembre`` above ``number;outcome``: one non-empty cell, as the
+    contact files' title rows) and the second names the profile's columns."""
+    if len(rows) < 2 or _has_columns(rows[0], profile):
+        return 0
+    filled = sum(c is not None and bool(str(c).strip()) for c in rows[0])
+    return 1 if filled == 1 and _has_columns(rows[1], profile) else 0
+
+
 def _require_columns(path: Path, header: list[Any], profile: OutcomeProfile) -> None:
     number = _columns(header, profile.number + profile.message_id)
     outcome = _columns(header, profile.outcome)
@@ -397,13 +415,26 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
     import pyarrow.csv as pcsv
 
     with path.open("rb") as raw:
-        head = raw.readline(MAX_LINE)
+        heads = [raw.readline(MAX_LINE), raw.readline(MAX_LINE)]
+    encoding = "utf-8"
     try:
-        first_line = head.decode("utf-8-sig")
+        lines = [h.decode("utf-8-sig") for h in heads]
     except UnicodeDecodeError:
-        raise InputError(f"{safe_text(path)}: the events file is not UTF-8 text") from None
-    delimiter = max(",;\t|", key=first_line.count)
-    header = next(csv.reader([first_line.rstrip("\r\n")], delimiter=delimiter), [])
+        # what Excel writes on French Windows: read in cp1252, as contact files are
+        # (its five undefined bytes say it is neither)
+        if any(b in h for h in heads for b in _CP1252_UNDEFINED):
+            raise InputError(f"{safe_text(path)}: the events file is not UTF-8 (nor "
+                             "cp1252) text") from None
+        encoding = "cp1252"
+        lines = [h.decode("cp1252") for h in heads]
+
+    def cells(line: str) -> list[str]:
+        return next(csv.reader([line.rstrip("\r\n")],
+                               delimiter=max(",;\t|", key=line.count)), [])
+
+    at = header_at([cells(line) for line in lines if line], profile)
+    delimiter = max(",;\t|", key=lines[at].count)
+    header = cells(lines[at])
     _require_columns(path, header, profile)
     names = [f"{h.strip()}\x00{i}" if h.strip().lower() in
              [x.strip().lower() for x in header[:i]] else h.strip()
@@ -424,8 +455,8 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
     include = [n for n in names if n.lower() in wanted]
     try:
         reader = pcsv.open_csv(
-            path, read_options=pcsv.ReadOptions(column_names=names, skip_rows=1,
-                                                block_size=BLOCK),
+            path, read_options=pcsv.ReadOptions(column_names=names, skip_rows=at + 1,
+                                                block_size=BLOCK, encoding=encoding),
             parse_options=pcsv.ParseOptions(delimiter=delimiter,
                                             invalid_row_handler=bad_row,
                                             newlines_in_values=True),
@@ -484,8 +515,14 @@ def _xlsx(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[C
         raise InputError(f"{safe_text(path)}: not a readable XLSX file "
                          f"({safe_text(type(exc).__name__, 40)})") from None
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        header = [("" if h is None else str(h)) for h in next(rows, ())]
+        sheet = book.worksheets[0].iter_rows(values_only=True)
+        top, second = next(sheet, ()), next(sheet, None)
+        if header_at([list(top), list(second or ())], profile):
+            top, second = second or (), None
+        # the second row, when not the header, is the first event
+        rows: Iterator[tuple[Any, ...]] = itertools.chain(
+            [] if second is None else [second], sheet)
+        header = [("" if h is None else str(h)) for h in top]
         _require_columns(path, header, profile)
         cols = {name: _columns(header, getattr(profile, name))
                 for name in ("number", "message_id", "time", "outcome")}
