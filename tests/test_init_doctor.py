@@ -222,6 +222,15 @@ def test_doctor_names_missing_credentials_and_warns_for_services_without_a_token
         lines["BotHub credentials"]
     assert lines["MNP credentials"].startswith("WARN") and \
         "not checked without a look-up" in lines["MNP credentials"]
+    # the variables the profile reads, and the probe of the profile
+    assert _init(config, "--mnp-profile", "twilio", "--mnp-user", "env:TW_SID",
+                 "--mnp-password", "env:TW_TOKEN", "--emulator", emulator.base,
+                 "--profile", "tw")[0] == 0
+    monkeypatch.setenv("TW_SID", "ACemulator")
+    monkeypatch.setenv("TW_TOKEN", "emulator-twilio-token")
+    line = _lines(run_cli(["doctor", "--config", str(config), "--profile", "tw"]).stdout)[
+        "MNP credentials"]
+    assert "TW_SID and TW_TOKEN set" in line and "probe --profile tw NUMBER" in line
 
 
 def test_doctor_checks_the_rbm_service_account(tmp_path: Path, emulator: Emulator) -> None:

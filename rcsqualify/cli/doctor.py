@@ -228,10 +228,15 @@ def _mnp_credentials(doc: Doctor) -> None:
         doc.add("ok", "MNP credentials", f"{profile.name}: none sent (none needed, or the "
                 "optional token is not set)")
         return
+    refs = doc.settings.credential_refs
+    read = [refs[n].partition(":")[2] if n in refs else n  # the variables the profile reads
+            for n in profile.credential_names]
+    chosen = doc.settings.profile
+    which = f"--profile {chosen}" if chosen else f"--mnp-profile {profile.name}"
     doc.add("warn", "MNP credentials",
-            f"{profile.name}: {' and '.join(profile.credential_names)} set, not checked "
-            "without a look-up (the service has no token endpoint)",
-            f"rcsqualify probe --mnp-profile {profile.name} NUMBER makes one look-up")
+            f"{profile.name}: {' and '.join(read)} set, not checked without a look-up (the "
+            "service has no token endpoint)",
+            f"rcsqualify probe {which} NUMBER makes one look-up")
 
 
 def check_cache(doc: Doctor) -> None:
