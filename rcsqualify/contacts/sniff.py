@@ -25,7 +25,7 @@ _DELIMITERS = [";", ",", "\t", "|"]
 COMMON_ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "iso-8859-15", "utf-16",
                     "mac-roman", "cp850")
 #: The bytes cp1252 does not define (its decoder raises on them, and only on them).
-_CP1252_UNDEFINED = tuple(bytes([b]) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+CP1252_UNDEFINED = tuple(bytes([b]) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
 
 
 def sniff_format(path: Path, head: bytes) -> str:
@@ -91,7 +91,7 @@ def detect_encoding(path: Path) -> str:
     # charmap codec's (seconds on a national base).
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 22):
-            if any(byte in chunk for byte in _CP1252_UNDEFINED):
+            if any(byte in chunk for byte in CP1252_UNDEFINED):
                 raise InputError(f"{path.name}: unknown text encoding (neither UTF-8 nor "
                                  "cp1252); give it with --encoding (e.g. --encoding latin-1)")
     return "cp1252"

@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rcsqualify.contacts.sniff import _CP1252_UNDEFINED
+from rcsqualify.contacts.sniff import CP1252_UNDEFINED
 from rcsqualify.errors import InputError
 from rcsqualify.learn.profiles import OTHER, OutcomeProfile
 from rcsqualify.operators.mnp_profiles import dig, is_missing
@@ -422,7 +422,7 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
     except UnicodeDecodeError:
         # what Excel writes on French Windows: read in cp1252, as contact files are
         # (its five undefined bytes say it is neither)
-        if any(b in h for h in heads for b in _CP1252_UNDEFINED):
+        if any(b in h for h in heads for b in CP1252_UNDEFINED):
             raise InputError(f"{safe_text(path)}: the events file is not UTF-8 (nor "
                              "cp1252) text") from None
         encoding = "cp1252"
