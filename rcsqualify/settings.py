@@ -29,7 +29,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from rcsqualify.errors import InputError
 from rcsqualify.remote.policy import DEFAULT_POLICY, HttpPolicy
@@ -45,7 +45,7 @@ SAMPLE_MAX = 2000
 OPTION = "rcsqualify.option"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Opt:
     """How one field is given on the command line, in a profile and in the environment.
 
@@ -100,10 +100,20 @@ def internal(default: Any) -> Any:
 
 
 class OptionGroup:
-    """The base of the option groups: declarations, and validation on construction."""
+    """The base of the option groups: declarations, and validation on construction.
+    Equality and ``repr`` are written once here (``group``), not generated per class."""
 
     #: help panel of the group's options (an ``Opt`` may name another)
     panel: ClassVar[str] = "Other"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists: not hashable, as before
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({shown})"
 
     def __post_init__(self) -> None:
         values = vars(self)  # not getattr: validating is not reading (``reads``)
@@ -131,6 +141,14 @@ class OptionGroup:
 
 
 G = TypeVar("G", bound=OptionGroup)
+T = TypeVar("T")
+
+
+@dataclass_transform(field_specifiers=(field,))
+def group(cls: type[T]) -> type[T]:
+    """An option group's dataclass: frozen; ``__eq__`` and ``__repr__`` from
+    ``OptionGroup`` (each generated method costs a compile at start-up)."""
+    return dataclass(frozen=True, eq=False, repr=False)(cls)
 
 
 def declared(cls: type[OptionGroup]) -> list[tuple[Field[Any], Opt]]:
@@ -143,7 +161,7 @@ def declared(cls: type[OptionGroup]) -> list[tuple[Field[Any], Opt]]:
 _TABULAR = ("csv", "xlsx", "xls")
 
 
-@dataclass(frozen=True)
+@group
 class InputOptions(OptionGroup):
     """The contact file and how to read it; how CSV outputs are written from it."""
 
@@ -197,7 +215,7 @@ class InputOptions(OptionGroup):
                          panel="Outputs")
 
 
-@dataclass(frozen=True)
+@group
 class GateOptions(OptionGroup):
     """What passes: the target operator, the threshold and how unchecked messages
     count."""
@@ -214,7 +232,7 @@ class GateOptions(OptionGroup):
         "message a failure (strict).", envvar="RCSQUALIFY_GATE", common=True)
 
 
-@dataclass(frozen=True)
+@group
 class ReportOptions(OptionGroup):
     """What the run writes, and the campaign figures its reports estimate."""
 
@@ -259,7 +277,7 @@ class ReportOptions(OptionGroup):
     github_actions: bool = internal(False)
 
 
-@dataclass(frozen=True)
+@group
 class AlertOptions(OptionGroup):
     """Who hears about a run without reading it: webhook alerts and a metrics file
     (issue #27; ``alerting.py``, ``report/alerts.py``, ``report/metrics.py``)."""
@@ -283,7 +301,7 @@ class AlertOptions(OptionGroup):
         choices=("auto", "slack", "teams", "json"))
 
 
-@dataclass(frozen=True)
+@group
 class PortabilityOptions(OptionGroup):
     """Offline operator sources: portability extracts and the store built from them."""
 
@@ -309,7 +327,7 @@ _MNP_SECRETS = ("RCSQUALIFY_MNP_TOKEN", "RCSQUALIFY_MNP_USER", "RCSQUALIFY_MNP_P
                 "RCSQUALIFY_MNP_KEY", "RCSQUALIFY_MNP_SECRET")
 
 
-@dataclass(frozen=True)
+@group
 class MnpOptions(OptionGroup):
     """The MNP look-up service (who serves a ported number)."""
 
@@ -335,7 +353,7 @@ class MnpOptions(OptionGroup):
 _BOTHUB_SECRETS = ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
 
 
-@dataclass(frozen=True)
+@group
 class CapabilityOptions(OptionGroup):
     """Which services check RCS capability, for the target operator and the others."""
 
@@ -350,7 +368,7 @@ class CapabilityOptions(OptionGroup):
         envvar="RCSQUALIFY_OTHER_ROUTE")
 
 
-@dataclass(frozen=True)
+@group
 class BothubOptions(OptionGroup):
     """Orange BotHub: the single look-up and the bulk jobs."""
 
@@ -390,7 +408,7 @@ class BothubOptions(OptionGroup):
         "any).", envvar="RCSQUALIFY_REQUIRE_FEATURE")
 
 
-@dataclass(frozen=True)
+@group
 class RbmOptions(OptionGroup):
     """Google RBM: the per-number look-up and users:batchGet."""
 
@@ -409,7 +427,7 @@ class RbmOptions(OptionGroup):
         "estimate.", low=1, high=10_000)
 
 
-@dataclass(frozen=True)
+@group
 class SampleOptions(OptionGroup):
     """Checking a sample of the base instead of every number."""
 
@@ -430,7 +448,7 @@ class SampleOptions(OptionGroup):
     seed: int = option(0, "Seed of --sample.")
 
 
-@dataclass(frozen=True)
+@group
 class NetworkOptions(OptionGroup):
     """Pacing, retries and bounds of every HTTP service; ``http_policy()`` is the one
     object the HTTP layer receives."""
@@ -477,7 +495,7 @@ class NetworkOptions(OptionGroup):
                           max_requests=self.max_requests, concurrency=self.concurrency)
 
 
-@dataclass(frozen=True)
+@group
 class CacheOptions(OptionGroup):
     """The look-up cache, its key, and the store of the shared pacing schedule."""
 
@@ -506,7 +524,7 @@ class CacheOptions(OptionGroup):
     ttl_operator_days: float = internal(7.0)
 
 
-@dataclass(frozen=True)
+@group
 class RunOptions(OptionGroup):
     """How this run speaks, and where its profile came from."""
 
@@ -579,7 +597,7 @@ def _with(group: G, changes: Mapping[str, Any]) -> G:
     return type(group)(**{**current, **changes})
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, eq=False, repr=False)
 class Settings:
     """The option groups of one run (CONTRACT §9).
 
