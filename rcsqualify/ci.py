@@ -66,6 +66,9 @@ def check_report_paths(s: Settings) -> None:
     if len(on_stdout := stdout_reports(s)) > 1:  # two documents in one stream: neither
         raise InputError(f"{' and '.join(on_stdout)} cannot both go to standard output "
                          "(-): give one of them a file")
+    if s.split_dir == STDOUT:  # the lists are several files: '-' would be a folder named '-'
+        raise InputError("--split-dir takes a folder (the lists are several files), not - "
+                         "(standard output): give a folder name")
     for option, path in report_paths(s):
         target = Path(path)
         parent = target.parent

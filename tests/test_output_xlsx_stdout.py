@@ -86,3 +86,15 @@ def test_stdout_output_gets_no_workflow_annotations(tmp_path: Path,
     assert result.exit_code == 1, result.stderr
     assert "::error" not in result.stdout and "::warning" not in result.stdout
     assert next(csv.reader(io.StringIO(result.stdout), delimiter=";"))[0] == "Nom"
+
+
+def test_split_dir_dash_is_refused_not_a_folder_named_dash(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """`-o - --split-dir -` read as "both on stdout": the lists are a folder, never a
+    stream, so '-' is refused (exit 2) instead of creating a folder named '-'."""
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["check", str(_base(tmp_path)), "-o", "-", "--split-dir", "-"])
+    assert result.exit_code == 2, result.stderr
+    assert "--split-dir" in result.stderr and result.stdout == ""
+    assert not (tmp_path / "-").exists()
