@@ -84,6 +84,46 @@ def test_the_snapshot_holds_no_number_in_clear_and_a_damaged_one_is_replaced(
     assert read_snapshot(tmp_path / SNAPSHOT) is not None  # replaced
 
 
+def _tampered(path: Path, **arrays: np.ndarray) -> None:
+    fields = {"layout": np.array(1), "key": np.array(KEY, dtype=np.uint64),
+              "digests": np.array([1, 2], dtype=np.uint64),
+              "status": np.array([0, 0], dtype=np.uint8), **arrays}
+    with path.open("wb") as fh:
+        np.savez(fh, **fields)  # type: ignore[arg-type]
+
+
+def test_a_tampered_or_truncated_snapshot_is_no_movement_never_a_crash(
+        tmp_path: Path) -> None:
+    """A hostile or damaged snapshot (a negative key, 2-D arrays, float digests, another
+    layout's types, half a file) is refused: the run reports no movement and replaces it,
+    it never crashes nor prints a numpy warning."""
+    numbers, reasons = _snap({33607123456: "reachable", 33612345678: "not_rcs"})
+    path = tmp_path / SNAPSHOT
+    cases: list[dict[str, np.ndarray]] = [
+        {"key": np.array([-1, 2], dtype=np.int64)},
+        {"key": np.array([1.5, 2.5])},
+        {"key": np.array([[1, 2]], dtype=np.uint64)},
+        {"digests": np.array([[1, 2], [3, 4]], dtype=np.uint64),
+         "status": np.array([[0, 0], [0, 0]], dtype=np.uint8)},
+        {"digests": np.array([1.5, np.nan])},
+        {"status": np.array([0, 1], dtype=np.int64)},
+        {"layout": np.array([1, 1])},
+    ]
+    import warnings
+    for arrays in cases:
+        _tampered(path, **arrays)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert read_snapshot(path) is None, arrays
+            assert record_movement(tmp_path, numbers, reasons) is None, arrays
+        assert read_snapshot(path) is not None  # replaced by this run's
+    whole = path.read_bytes()
+    for cut in (len(whole) // 2, len(whole) - 30, 10):
+        path.write_bytes(whole[:cut])
+        assert read_snapshot(path) is None
+        assert record_movement(tmp_path, numbers, reasons) is None
+
+
 def test_the_html_trend_says_what_changed(tmp_path: Path) -> None:
     _, report = check_json([str(SAMPLE / "contacts.csv")])
     s = _summary(report)

@@ -82,20 +82,26 @@ def compare(previous: Snapshot, current: Snapshot) -> Movement:
 
 
 def read_snapshot(path: Path) -> Snapshot | None:
+    """The snapshot at ``path``, or None for anything but the exact layout this module
+    writes (a scalar layout, two uint64 key words, 1-D uint64 digests sorted, 1-D uint8
+    statuses of equal length): the file is read, never trusted, so a damaged or tampered
+    one means no movement this run, never a crash or a wrong count."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            if int(data["layout"]) != _LAYOUT:
-                return None
-            key = tuple(int(x) for x in data["key"].tolist())
-            digests = data["digests"].astype(np.uint64)
-            status = data["status"].astype(np.uint8)
+            layout, key = data["layout"], data["key"]
+            digests, status = data["digests"], data["status"]
     except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
         return None
-    if len(key) != 2 or len(digests) != len(status) or (
-            len(status) and int(status.max()) >= len(STATUSES)) or (
-            len(digests) > 1 and bool(np.any(digests[1:] < digests[:-1]))):
+    if layout.shape != () or layout.dtype.kind not in "iu" or int(layout) != _LAYOUT:
         return None
-    return Snapshot((key[0], key[1]), digests, status)
+    if key.shape != (2,) or key.dtype != np.uint64 or digests.ndim != 1 \
+            or digests.dtype != np.uint64 or status.ndim != 1 or status.dtype != np.uint8:
+        return None
+    if len(digests) != len(status) or (len(status) and int(status.max()) >= len(STATUSES)) \
+            or (len(digests) > 1 and bool(np.any(digests[1:] < digests[:-1]))):
+        return None
+    words = key.tolist()
+    return Snapshot((int(words[0]), int(words[1])), digests, status)
 
 
 def write_snapshot(path: Path, snap: Snapshot) -> None:
