@@ -496,3 +496,20 @@ def test_a_title_row_above_the_header_is_skipped(tmp_path: Path, kind: str) -> N
     assert code == 0, err
     assert report["read"]["events"] == 2 and report["read"]["bad"] == 0
     assert report["outcomes"]["reachable"] == 1 and report["outcomes"]["not_rcs"] == 1
+
+
+def test_the_actual_ratio_counts_messages_over_messages_by_hand(tmp_path: Path) -> None:
+    """Orange's ratio is per message: a rich card and a text sent to one number that is
+    not RCS are two failed messages. By hand: 5 messages (--sent), 2 to A (not RCS), 1
+    to B (delivered), 1 to C (failed: no conclusion), 1 to D (no event) → 2 / 5."""
+    sent = tmp_path / "sent.csv"
+    sent.write_text("message_id,number\nm1,0607000001\nm2,0607000001\nm3,0607000002\n"
+                    "m4,0607000003\nm5,0607000004\n")
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text("".join(json.dumps({"message_id": m, "outcome": o,
+                                      "time": "2026-12-01T10:00:00Z"}) + "\n"
+                          for m, o in (("m1", "not_rcs"), ("m2", "not_rcs"),
+                                       ("m3", "delivered"), ("m4", "failed"))))
+    code, report, _, err = _learn([str(nd), "--sent", str(sent), *BOT])
+    assert code == 0, err
+    assert report["actual"] == {"messages": 5, "not_rcs": 2, "error_ratio": 0.4}

@@ -14,10 +14,12 @@ the campaign wins over it, and an event older than what the cache holds is not w
 
 **Projection against reality.** The campaign's actual error ratio is the messages that
 failed for Orange's reasons (not RCS, unknown user, not the operator: the profile's
-``not_rcs``) over the messages sent (numbers with at least one event, or the ``--sent``
-file's messages). Beside it: what the run that produced the send list projected
-(``--projection report.json``: its ``send_plan``), which cached statuses the campaign
-contradicted, and the failure rate by the age of the answer the cache held.
+``not_rcs``) over the messages sent: with ``--sent``, its messages, each one sent to a
+number found not RCS failing (two messages to one number are two failures); without
+it, one message per number with at least one event. Beside it: what the run that
+produced the send list projected (``--projection report.json``: its ``send_plan``),
+which cached statuses the campaign contradicted, and the failure rate by the age of the
+answer the cache held.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from rcsqualify.errors import InputError
 from rcsqualify.learn.events import ReadCounts, cannot_read, read_events
 from rcsqualify.learn.outcomes import Reduction
 from rcsqualify.learn.profiles import FAILED, NOT_RCS, OTHER, REACHABLE, OutcomeProfile
+from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.remote.cache import DAY, LookupCache, Scope
 from rcsqualify.textsafe import safe_text
@@ -240,5 +244,20 @@ def _describe(result: LearnResult, reduction: Reduction, final: np.ndarray,
                                   "error_ratio": failed / sent_here})
     messages = len(sent) if sent is not None else n
     failed = result.outcomes["not_rcs"]
+    if sent is not None:
+        # Orange counts messages: every message sent to a number found not RCS failed
+        # (a rich card and a text to one number are two), over every message sent
+        failed = _messages_to(reduction, final == NOT_RCS, list(sent.values()))
     result.actual = {"messages": messages, "not_rcs": failed,
                      "error_ratio": failed / messages if messages else 0.0}
+
+
+def _messages_to(reduction: Reduction, which: np.ndarray, numbers: list[str]) -> int:
+    """How many of the messages sent to ``numbers`` went to a number ``which`` marks
+    (``reduction.keys`` is sorted: a binary search per message)."""
+    keys = reduction.keys
+    if not len(keys) or not numbers:
+        return 0
+    sent_keys = normalize_numbers(pa.array(numbers, pa.string()), reduction.plan).key
+    at = np.minimum(np.searchsorted(keys, sent_keys), len(keys) - 1)
+    return int(((keys[at] == sent_keys) & (sent_keys != 0) & which[at]).sum())
