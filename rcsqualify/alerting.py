@@ -78,11 +78,16 @@ def resolve_targets(specs: list[str], environ: Mapping[str, str] | None = None
             shown = f"{spec} ({mask_webhook_url(url)})"
         else:
             url, shown = spec, mask_webhook_url(spec)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:  # urlsplit raises on "http://[…"; .port on a port out of range or not a number
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) \
+                and (parts.port is None or parts.port > 0)
+        except ValueError:
+            usable = False
+        if not usable:
             what = (f"the variable {spec[len(ENV_PREFIX):]}" if spec.startswith(ENV_PREFIX)
                     else "the URL")  # never quoted: it may carry the webhook's secret
-            raise InputError(f"--notify: {what} is not an http(s)://host… URL")
+            raise InputError(f"--notify: {what} is not an http(s)://host[:port]… URL")
         out.append(NotifyTarget(url, shown))
     return out
 

@@ -49,13 +49,13 @@ def mask_webhook_url(url: str) -> str:
     """A webhook URL (``--notify``) fit for a message: its scheme and host only. Slack's
     and Teams' incoming-webhook URLs carry their secret in the path, so nothing of the
     path or query is kept."""
-    parts = urlsplit(url)
-    try:
+    try:  # urlsplit itself raises on "http://[…"
+        parts = urlsplit(url)
         host = parts.hostname or "?"
         if parts.port:
             host = f"{host}:{parts.port}"
-    except ValueError:  # a port that does not parse
-        host = "?"
+    except ValueError:  # a port or an IPv6 address that does not parse
+        return "?://?/…"
     return safe_text(f"{parts.scheme}://{host}/…", 120)
 
 

@@ -36,7 +36,7 @@ from rcsqualify.report.alerts import (
 )
 from rcsqualify.report.summary import Summary
 from tests.conftest import SAMPLE
-from tests.helpers import check_json, closed_port
+from tests.helpers import check_json, closed_port, run_cli
 
 NOW = datetime(2026, 12, 7, 3, 15, tzinfo=UTC)
 SECRET_PATH = "/services/T000/B000/s3cr3tTOKEN"
@@ -175,6 +175,22 @@ def test_targets_from_env_references_are_never_shown_whole() -> None:
         with pytest.raises(InputError) as caught:
             resolve_targets([bad], {})
         assert "s3cr3t" not in str(caught.value)
+
+
+def test_a_url_that_does_not_parse_is_a_usage_error_naming_no_part_of_it() -> None:
+    """``http://[…`` (urlsplit raises) and a port out of range were an unexpected
+    ValueError (or a misleading DNS warning at the end of the run): exit 2 before the
+    run, with neither the URL nor its secret path quoted."""
+    for bad in ("http://[bad" + SECRET_PATH, "https://u:pw@hooks.example:99999" + SECRET_PATH,
+                "https://hooks.example:port" + SECRET_PATH):
+        for spec, env in ((bad, {}), ("env:HOOK", {"HOOK": bad})):
+            with pytest.raises(InputError) as caught:
+                resolve_targets([spec], env)
+            assert "s3cr3t" not in str(caught.value) and "pw" not in str(caught.value)
+    result = run_cli(["check", str(SAMPLE / "contacts.csv"),
+                      "--notify", "http://[bad" + SECRET_PATH])
+    assert result.exit_code == 2 and "--notify" in result.stderr, result.stderr
+    assert "unexpected" not in result.stderr and "s3cr3t" not in result.output
 
 
 # -- delivery over real HTTP -----------------------------------------------------------
