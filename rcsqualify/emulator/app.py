@@ -136,6 +136,9 @@ def serve(config: EmulatorConfig, port: int = 8787, host: str = "127.0.0.1",
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    # listening before the line that says so: a client that reads it and connects at
+    # once (the tests' fixture) was refused while uvicorn started, on a loaded machine
+    sock.listen(2048)
     actual = sock.getsockname()[1]
     app = build_app(config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="critical", access_log=False,
