@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rcsqualify.capability.interface import CapabilityProvider
     from rcsqualify.numbering.plan import NumberingPlan
     from rcsqualify.operators.interface import OperatorSource
-    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.cache import LookupCache, Scope
     from rcsqualify.remote.http import Notify
     from rcsqualify.remote.pacing import QuotaStore
 
@@ -55,6 +55,9 @@ class Provider:
     per_number: bool
     #: (option, URL) pairs checked before the run (exit 2 on a bad one)
     urls: Callable[[Settings], list[tuple[str, str]]]
+    #: the cache scope its answers are written under, from the options (what
+    #: ``rcsqualify learn --capability NAME`` writes to); None: nothing can learn for it
+    scope: Callable[[Settings], Scope] | None = None
 
 
 def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
@@ -186,6 +189,28 @@ def _plan_batch(s: Settings, n: int) -> RequestPlan:
     return plan_batch_calls(n, s.http_policy(), size=s.batch_size)
 
 
+# -- cache scopes ----------------------------------------------------------------------
+
+def _bothub_scope(s: Settings) -> Scope:
+    """A bot's scope: single and bulk look-ups answer for one another."""
+    from rcsqualify.capability.bothub import bothub_scope
+
+    if not s.bot_id:
+        raise InputError("the BotHub bot id is missing: --bot-id or "
+                         "RCSQUALIFY_BOTHUB_BOT_ID (the bot the campaign was sent by)")
+    return bothub_scope(s.bothub_url, s.bot_id, s.require_feature)
+
+
+def _rbm_scope(s: Settings) -> Scope:
+    """An agent's scope: per-number look-ups and batchGet answer for one another."""
+    from rcsqualify.capability.rbm import rbm_scope
+
+    if not s.agent_id:
+        raise InputError("the RBM agent id is missing: --agent-id or "
+                         "RCSQUALIFY_RBM_AGENT_ID (the agent the campaign was sent by)")
+    return rbm_scope(s.rbm_url, s.agent_id)
+
+
 # -- URLs --------------------------------------------------------------------------------
 
 def _bothub_urls(s: Settings) -> list[tuple[str, str]]:
@@ -202,10 +227,13 @@ def _mnp_urls(s: Settings) -> list[tuple[str, str]]:
 
 #: ``--capability`` (and ``--other-route``): every capability provider by name
 CAPABILITY: dict[str, Provider] = {p.name: p for p in (
-    Provider("bothub", "bothub", _build_bothub, plan_single, True, _bothub_urls),
-    Provider("bothub-bulk", "bothub", _build_bothub_bulk, _plan_bulk, False, _bothub_urls),
-    Provider("rbm", "rbm", _build_rbm, plan_single, True, _rbm_urls),
-    Provider("rbm-batch", "rbm", _build_rbm_batch, _plan_batch, False, _rbm_urls),
+    Provider("bothub", "bothub", _build_bothub, plan_single, True, _bothub_urls,
+             _bothub_scope),
+    Provider("bothub-bulk", "bothub", _build_bothub_bulk, _plan_bulk, False, _bothub_urls,
+             _bothub_scope),
+    Provider("rbm", "rbm", _build_rbm, plan_single, True, _rbm_urls, _rbm_scope),
+    Provider("rbm-batch", "rbm", _build_rbm_batch, _plan_batch, False, _rbm_urls,
+             _rbm_scope),
 )}
 #: operator look-up services (``--mnp-url``/``--mnp-profile``)
 OPERATOR: dict[str, Provider] = {p.name: p for p in (

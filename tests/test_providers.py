@@ -230,3 +230,28 @@ def test_a_new_capability_provider_is_its_class_and_one_registry_entry(
     assert run.summary.decision == "pass" and len(asked) == 12
     assert lookup_cost(s, "pigeon", 12)["requests"] == 12
     assert execute_dry_run(s, console)["providers"]["pigeon"]["to_ask"] == 0  # cached
+
+
+def test_learn_writes_to_the_scope_the_registry_entry_names(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``learn --capability X`` takes X's cache scope from its registry entry (no
+    provider names matched in learn): a provider added by its entry is learnable, one
+    with no scope is refused in one line."""
+    from rcsqualify.errors import InputError
+    from rcsqualify.learn.apply import capability_scope
+    from rcsqualify.remote.cache import Scope
+
+    loft = Scope("pigeon", "http://pigeon.test", "loft")
+    entry = providers.Provider("pigeon", "pigeon", lambda s, c, q, n: None,
+                               providers.plan_single, True, lambda s: [],
+                               scope=lambda s: loft)
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon", entry)
+    assert capability_scope(Settings(capability="pigeon")) == loft
+    bulk = Settings(capability="bothub-bulk", bot_id="b1")
+    assert capability_scope(bulk) == capability_scope(Settings(capability="bothub",
+                                                               bot_id="b1"))
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon", providers.Provider(
+        "pigeon", "pigeon", lambda s, c, q, n: None, providers.plan_single, True,
+        lambda s: []))
+    with pytest.raises(InputError, match="--capability must name the service"):
+        capability_scope(Settings(capability="pigeon"))

@@ -94,10 +94,7 @@ def learn(
     outcome_profile = load_outcome_profile(outcomes)
     options["config"] = config_read(ctx, options["config"])
     settings = Settings(**options, credential_refs=profile_credentials(ctx))
-    scope = capability_scope(
-        settings.capability, bothub_url=settings.bothub_url, bot_id=settings.bot_id,
-        require_feature=settings.require_feature, rbm_url=settings.rbm_url,
-        agent_id=settings.agent_id)
+    scope = capability_scope(settings)
     sent_map = load_sent(sent) if sent is not None else None
     projected = load_projection(projection) if projection is not None else None
     plan = load_plan()

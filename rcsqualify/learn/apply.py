@@ -43,6 +43,7 @@ from rcsqualify.learn.profiles import FAILED, NOT_RCS, OTHER, REACHABLE, Outcome
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.remote.cache import DAY, LookupCache, Scope
+from rcsqualify.settings import Settings
 from rcsqualify.textsafe import safe_text
 
 SOURCE = "delivery"
@@ -56,26 +57,18 @@ SENT_ID_COLUMNS = ("message_id", "messageid", "msgid", "id")
 SENT_NUMBER_COLUMNS = ("number", "msisdn", "phone", "phonenumber", "userContact")
 
 
-def capability_scope(capability: str, *, bothub_url: str, bot_id: str | None,
-                     require_feature: str, rbm_url: str, agent_id: str | None) -> Scope:
-    """The cache scope ``check --capability …`` uses with these settings."""
-    if capability in ("bothub", "bothub-bulk"):
-        from rcsqualify.capability.bothub import bothub_scope
+def capability_scope(s: Settings) -> Scope:
+    """The cache scope ``check --capability …`` uses with these settings: its registry
+    entry's (``providers.CAPABILITY``), so a provider added there is learnable."""
+    from rcsqualify.providers import CAPABILITY
 
-        if not bot_id:
-            raise InputError("the BotHub bot id is missing: --bot-id or "
-                             "RCSQUALIFY_BOTHUB_BOT_ID (the bot the campaign was sent by)")
-        return bothub_scope(bothub_url, bot_id, require_feature)
-    if capability in ("rbm", "rbm-batch"):
-        from rcsqualify.capability.rbm import rbm_scope
-
-        if not agent_id:
-            raise InputError("the RBM agent id is missing: --agent-id or "
-                             "RCSQUALIFY_RBM_AGENT_ID (the agent the campaign was sent by)")
-        return rbm_scope(rbm_url, agent_id)
-    raise InputError("--capability must name the service the campaign went through: "
-                     "bothub, bothub-bulk, rbm or rbm-batch (its answers serve every mode "
-                     "of that bot or agent)")
+    entry = CAPABILITY.get(s.capability)
+    if entry is None or entry.scope is None:
+        learnable = ", ".join(n for n, p in CAPABILITY.items() if p.scope is not None)
+        raise InputError("--capability must name the service the campaign went through: "
+                         f"{learnable} (its answers serve every mode of that bot or "
+                         "agent)")
+    return entry.scope(s)
 
 
 def load_sent(path: Path) -> dict[str, str]:
