@@ -303,6 +303,8 @@ def naming_the_profile(ctx: Any, exc: RcsQualifyError) -> RcsQualifyError | None
     if match and match.group(1) in profile.options and param is not None and (
             param.name in applied_by_profile(ctx)):
         text = f"{profile.path}: profile {profile.name}, key {match.group(1)!r}: {text}"
+    elif (key := _key_whose_value_failed(ctx, text, profile)) is not None:
+        text = f"{profile.path}: profile {profile.name}, key {key!r}: {text}"
     else:
         text = credentials_as_read(text, profile)
         if text == str(exc):
@@ -310,6 +312,25 @@ def naming_the_profile(ctx: Any, exc: RcsQualifyError) -> RcsQualifyError | None
     named = type(exc)(text)
     named.exit_code = exc.exit_code
     return named
+
+
+def _key_whose_value_failed(ctx: Any, text: str, profile: Profile) -> str | None:
+    """The profile key whose value an error names without naming its option: a file
+    the profile gives that is missing (``PATH: no such file``, the path as resolved
+    beside the profile) or a column it names that the input lacks (``no column X``)."""
+    import re
+
+    params, applied = option_params(ctx.command), applied_by_profile(ctx)
+    for key, raw in profile.options.items():
+        param = params.get(key)
+        if param is None or param.name not in applied:
+            continue
+        for value in raw if isinstance(raw, list) else [raw]:
+            if isinstance(value, str) and value and (
+                    text.startswith(f"{value}:")
+                    or re.match(rf"no column '?{re.escape(value)}'?(;|$)", text)):
+                return key
+    return None
 
 
 def credentials_as_read(text: str, profile: Profile) -> str:

@@ -181,6 +181,28 @@ def test_an_error_a_profile_value_causes_names_the_profile_the_key_and_the_file(
     assert typed.exit_code == 2 and typed.stderr.startswith(f"rcsqualify: error: {message}")
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ('column = "GSM"', "no column GSM; columns are: tel"),
+    ('portability = "missing.csv"', "missing.csv: no such file"),
+])
+def test_a_missing_column_or_file_a_profile_names_names_the_profile_and_key(
+        tmp_path: Path, line: str, message: str) -> None:
+    """The error does not start with an option (the user typed none): it names the
+    profile, the key and the file all the same (issue #26 item 3)."""
+    base = tmp_path / "c.csv"
+    write_csv(base, [["tel"], *([n] for n in frte_numbers(3))])
+    cfg = tmp_path / "team.toml"
+    cfg.write_text(f"[profiles.prod]\n{line}\n", encoding="utf-8")
+    key = line.split(" ")[0]
+    for command in (["check", str(base)], ["refresh", str(base)]):
+        result = run_cli([*command, "--config", str(cfg), "--profile", "prod", "-q"])
+        assert result.exit_code == 2, result.output
+        first = result.stderr.strip()
+        assert first.startswith(f"rcsqualify: error: {cfg}: profile prod, key '{key}': "), \
+            first
+        assert first.endswith(message) and "\n" not in first, first
+
+
 def test_refused_credentials_name_the_variables_the_profile_reads(
         tmp_path: Path, emulator: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """The emulator refuses the client secret: the hint names the variables the profile
