@@ -513,3 +513,14 @@ def test_the_actual_ratio_counts_messages_over_messages_by_hand(tmp_path: Path) 
     code, report, _, err = _learn([str(nd), "--sent", str(sent), *BOT])
     assert code == 0, err
     assert report["actual"] == {"messages": 5, "not_rcs": 2, "error_ratio": 0.4}
+
+
+@pytest.mark.parametrize("name", ["ev.ndjson", "ev.csv", "ev"])
+def test_binary_garbage_is_refused_as_contact_files_are(tmp_path: Path, name: str) -> None:
+    """A binary file (a zip, an image) named as events is exit 2 in one line, not
+    'learned from 0 events' with exit 0 (contact files: 'looks binary')."""
+    ev = tmp_path / name
+    ev.write_bytes(b'{"number": "0607000001"}\n' + bytes(range(256)) * 40)
+    code, _, out, err = _learn([str(ev), *BOT])
+    assert code == 2, out
+    assert "binary" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -124,6 +124,20 @@ def file_format(path: Path) -> str:
     return "ndjson" if head.startswith(b"{") else "csv"
 
 
+def _refuse_binary(path: Path) -> None:
+    """A text format whose first bytes hold a NUL is a binary file (a zip, an image)
+    named as events: exit 2 in one line, as contact files, rather than every line
+    counted unreadable and 'learned from 0 events'."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise cannot_read(path, exc) from None
+    if b"\x00" in head:
+        raise InputError(f"{safe_text(path)}: looks binary (NUL bytes), not an events "
+                         "file: give NDJSON, CSV, XLSX or Parquet")
+
+
 def cannot_read(path: Path, exc: OSError) -> InputError:
     return InputError(f"{safe_text(path)}: cannot read the events file "
                       f"({exc.strerror or type(exc).__name__})")
@@ -133,6 +147,8 @@ def read_events(path: Path, profile: OutcomeProfile, counts: ReadCounts
                 ) -> Iterator[Chunk]:
     """The events of ``path`` in chunks; ``counts`` is updated as they are read."""
     kind = file_format(path)
+    if kind in ("ndjson", "csv"):
+        _refuse_binary(path)
     reader: Callable[[Path, OutcomeProfile, ReadCounts], Iterator[Chunk]] = {
         "ndjson": _ndjson, "csv": _csv, "xlsx": _xlsx, "parquet": _parquet}[kind]
     try:
