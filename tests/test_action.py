@@ -362,3 +362,18 @@ def test_refresh_through_the_action_writes_the_lists_and_the_log(job: Job,
     assert json.loads(line)["decision"] == "pass"
     assert (job.workspace / "campaign" / "contacts_lists" / "send_rcs.csv").is_file()
 
+
+
+def test_hostile_inputs_are_data_and_a_padded_key_is_still_masked(job: Job) -> None:
+    """Review attack: shell syntax in an input runs nothing; a cache key pasted with a
+    blank line before it (the CLI ignores white space around a key) was masked as the
+    empty string and printed in clear on the next line of the log."""
+    hostile = "$(touch pwned)`touch pwned2`;touch pwned3\n--version"
+    code = run_action(job, {"contacts": hostile, "profile": hostile, "args": "",
+                            "cache-key": f"\n  {TEST_CACHE_KEY}  \n"})
+    assert code == 2  # no such file (the name taken literally), no profile
+    check = job.logs[-1]
+    assert not any((job.workspace / n).exists() for n in ("pwned", "pwned2", "pwned3"))
+    assert check.stdout.splitlines()[0] == f"::add-mask::{TEST_CACHE_KEY}"
+    assert TEST_CACHE_KEY not in check.stdout.replace(f"::add-mask::{TEST_CACHE_KEY}", "")
+    assert "Traceback" not in check.stderr
