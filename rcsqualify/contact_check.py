@@ -52,9 +52,11 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.pipeline import (
     EXAMPLES_PER_REASON,
+    FOOTER_REASONS,
     CheckResult,
     RowResult,
     collect_examples,
+    count_footer,
     distinct_numbers,
     normalized_columns,
     run_check,
@@ -182,22 +184,34 @@ def run_contact_check(
     other_provider: CapabilityProvider | None = None,
     progress: Progress | None = None,
     max_numbers: int = MAX_NUMBERS_PER_CONTACT,
+    all_numbers: bool = False,
 ) -> CheckResult:
-    """Classify every row of ``source`` as its contact's chosen number."""
+    """Classify every row of ``source`` as its contact's chosen number. With
+    ``all_numbers``, ``contacts.all_numbers`` keeps every number a contact holds (within
+    the cap), not only the chosen ones: the dry run counts what a run could ask of them."""
     t0 = time.perf_counter()
     examples: dict[str, list[str]] = {}
     cells, n_rows = read_cells(source, plan, progress, examples)
     timings = {"read_normalize_s": time.perf_counter() - t0}
     t1 = time.perf_counter()
-    cell_key = cells.field("key")
-    cell_norm_reason = cells.field("reason").astype(np.uint8, copy=False)
-    cell_block = cells.field("block").astype(np.int32, copy=False)
-    cell_kind = cells.field("kind").astype(np.uint8, copy=False)
-    cell_repaired = cells.field("repaired").astype(np.uint8, copy=False)
+    cell_key: np.ndarray = cells.field("key")
+    cell_norm_reason: np.ndarray = cells.field("reason").astype(np.uint8, copy=False)
+    cell_block: np.ndarray = cells.field("block").astype(np.int32, copy=False)
+    cell_kind: np.ndarray = cells.field("kind").astype(np.uint8, copy=False)
+    cell_repaired: np.ndarray = cells.field("repaired").astype(np.uint8, copy=False)
     n_columns = len(source.phone_columns)
+    id_values, rank_values_ = _values(cells.ids), _values(cells.ranks)
+    footer = _footer(source, cell_norm_reason.reshape(n_columns, n_rows))
+    if footer:  # the total rows at the end: out of every cell array, as one column does
+        kept = n_rows - footer
+        cell_key, cell_norm_reason, cell_block, cell_kind, cell_repaired = (
+            a.reshape(n_columns, n_rows)[:, :kept].ravel()
+            for a in (cell_key, cell_norm_reason, cell_block, cell_kind, cell_repaired))
+        id_values, rank_values_ = id_values[:kept], rank_values_[:kept]
+        n_rows = source.info.rows = kept
     blank = (cell_norm_reason == R["empty"]).reshape(n_columns, n_rows)
-    ids = contact_codes(_values(cells.ids)) if source.contact_id_column else None
-    ranks = rank_values(_values(cells.ranks)) if source.number_rank_column else None
+    ids = contact_codes(id_values) if source.contact_id_column else None
+    ranks = rank_values(rank_values_) if source.number_rank_column else None
     grouping = group_contacts(blank, contact_id=ids, rank=ranks, max_numbers=max_numbers)
 
     keys, first_cell, cell_distinct = distinct_numbers(cell_key)
@@ -289,9 +303,28 @@ def run_contact_check(
                                     chosen=chosen, count=count, cell_key=cell_key,
                                     cell_number=cell_number,
                                     cell_reason=cell_reason, numbers=numbers)
+    if all_numbers:
+        held = _present(slot_distinct, n)
+        result.contacts.all_numbers = Distinct(
+            key=d.key[held], block=d.block[held], kind=d.kind[held],
+            operator=d.operator[held], source=d.source[held], rcs=d.rcs[held],
+            reason=d.reason[held], first_row=d.first_row[held],
+            block_operator=d.block_operator)
     result.timings = timings
     result.examples = examples
     return result
+
+
+def _footer(source: ContactSource, reasons: np.ndarray) -> int:
+    """The footer rows at the end (``pipeline.count_footer``): a row whose phone cells
+    all hold no number may be one (``reasons``: ``(columns, rows)``)."""
+    from rcsqualify.contacts.footer import MAX_FOOTER_ROWS
+
+    last = reasons[:, max(0, reasons.shape[1] - MAX_FOOTER_ROWS):]
+    no_number = np.all(np.isin(last, FOOTER_REASONS), axis=0).tolist()
+    footer = count_footer(source, [bool(v) for v in list(no_number)])
+    source.info.footer_rows = footer
+    return footer
 
 
 def _present(indices: np.ndarray, n: int) -> np.ndarray:
@@ -414,12 +447,18 @@ def check_rows_or_contacts(source: ContactSource, plan: NumberingPlan, *,
     drawn yet: refused in one line rather than drawn over numbers instead of contacts."""
     if not source.per_contact:
         return run_check(source, plan, **options)
-    if options.get("sample") is not None or options.get("auto") is not None:
-        raise InputError("--sample is not available with several numbers per contact yet "
-                         "(several --column, --columns auto or --contact-id): run without "
-                         "--sample, or with one phone column")
+    refuse_contact_sample(options.get("sample"), options.get("auto"))
     return run_contact_check(
         source, plan, max_numbers=max_numbers,
         **{k: v for k, v in options.items()
            if k in ("target_operator", "operator_sources", "provider", "other_provider",
                     "progress")})
+
+
+def refuse_contact_sample(sample: object, auto: object) -> None:
+    """A sample (``--sample N`` or ``auto``) over contacts is not drawn yet: refused in
+    one line (the run and the dry run alike) rather than drawn over numbers."""
+    if sample is not None or auto is not None:
+        raise InputError("--sample is not available with several numbers per contact yet "
+                         "(several --column, --columns auto or --contact-id): run without "
+                         "--sample, or with one phone column")

@@ -17,6 +17,7 @@ run asks exactly that many numbers of that service.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,10 +60,27 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
 
             offline.append(make_portability_source(s, plan))
         reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
+        depends = False  # whether the numbers asked depend on a contact's other answers
         try:
             with reporter.running():
-                result = run_check(source, plan, target_operator=s.operator,
-                                   operator_sources=offline, progress=reporter)
+                if source.per_contact:
+                    from rcsqualify.contact_check import (
+                        refuse_contact_sample,
+                        run_contact_check,
+                    )
+
+                    refuse_contact_sample(s.sample, True if s.sample_auto else None)
+                    result = run_contact_check(
+                        source, plan, target_operator=s.operator, operator_sources=offline,
+                        progress=reporter, max_numbers=s.max_numbers_per_contact,
+                        all_numbers=True)
+                    assert result.contacts is not None
+                    assert result.contacts.all_numbers is not None
+                    depends = bool((np.diff(result.contacts.grouping.start) > 1).any())
+                    result = replace(result, distinct=result.contacts.all_numbers)
+                else:
+                    result = run_check(source, plan, target_operator=s.operator,
+                                       operator_sources=offline, progress=reporter)
         finally:
             for src in offline:
                 src.close()
@@ -80,7 +98,7 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
         try:
             if s.sample_auto:  # before the stages below settle operators in ``d``
                 out["sample_auto"] = plan_sample_auto(s, result, plan, cache)
-            out["providers"] = plan_services(s, result, plan, cache)
+            out["providers"] = plan_services(s, result, plan, cache, depends=depends)
         finally:
             cache.close()
         return out
@@ -89,10 +107,12 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
 
 
 def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
-                  cache: LookupCache) -> dict[str, Any]:
+                  cache: LookupCache, *, depends: bool = False) -> dict[str, Any]:
     """Each remote stage's numbers to ask, from the cache, in the run's order: MNP for
     the mobiles the offline sources left, then capability for the target operator's
-    mobiles, then the second route for the others'."""
+    mobiles, then the second route for the others'. ``depends``: whether a contact's
+    later numbers are asked only if its earlier ones' answers leave its choice open
+    (every count an upper bound then)."""
     from rcsqualify.providers import make_mnp_source, make_other_route, make_provider
     from rcsqualify.sample_auto import attribute_cached
     from rcsqualify.verdict import KIND, OPERATOR_ERROR, OPERATOR_UNASSIGNED, SOURCE
@@ -110,7 +130,7 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
             numbers = int(np.count_nonzero(pending))
             ask = int(np.count_nonzero(unknown))
             providers["mnp"] = _entry(s, "mnp", numbers, numbers - ask, ask,
-                                      UP_TO if s.sample_auto else EXACT)
+                                      UP_TO if s.sample_auto or depends else EXACT)
     finally:
         if streaming is not None:
             streaming.close()
@@ -119,7 +139,8 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
         provider = make_provider(s, cache)
         assert provider is not None
         try:
-            providers[s.capability] = _capability(s, provider, d.key, target, unknown)
+            providers[s.capability] = _capability(s, provider, d.key, target, unknown,
+                                                  depends=depends)
         finally:
             provider.close()
     if s.other_route:
@@ -130,7 +151,8 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
         try:
             name = f"{s.other_route} (other route)"
             providers[name] = _capability(s, other, d.key, known_other, unknown,
-                                          service=s.other_route, sample=False)
+                                          service=s.other_route, sample=False,
+                                          depends=depends)
         finally:
             other.close()
     return providers
@@ -138,7 +160,7 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
 
 def _capability(s: Settings, provider: CapabilityProvider, keys: np.ndarray,
                 known: np.ndarray, unknown: np.ndarray, *, service: str | None = None,
-                sample: bool = True) -> dict[str, Any]:
+                sample: bool = True, depends: bool = False) -> dict[str, Any]:
     """One capability stage: the ``known`` numbers it would check (operator known now)
     and, when MNP answers are still to come, the ``unknown`` ones it may check too."""
     from rcsqualify.pipeline import fixed_sample
@@ -146,7 +168,7 @@ def _capability(s: Settings, provider: CapabilityProvider, keys: np.ndarray,
 
     service = service or s.capability
     candidates = np.flatnonzero(known | unknown)
-    bound = UP_TO if unknown.any() or (sample and s.sample_auto) else EXACT
+    bound = UP_TO if depends or unknown.any() or (sample and s.sample_auto) else EXACT
     if sample and s.sample is not None and not unknown.any():
         candidates = fixed_sample(candidates, s.sample, s.seed)  # the run's very draw
     codes = np.zeros(len(candidates), np.uint8)

@@ -131,26 +131,32 @@ def read_and_normalize(source: ContactSource, plan: NumberingPlan,
 
 
 #: Phone-cell reasons a total line reads as (a label, nothing, or a count)
-_FOOTER_REASONS = tuple(REASONS.index(r) for r in ("empty", "not_a_number", "too_short"))
+FOOTER_REASONS = tuple(REASONS.index(r) for r in ("empty", "not_a_number", "too_short"))
 
 
 def _drop_footer(source: ContactSource, rows: _Rows) -> None:
-    """Leave the total/footer rows at the end out of the rows (``contacts/footer.py``):
-    the file is read once more for their other cells, only when its last row's phone
-    cell is no number."""
-    from rcsqualify.contacts.footer import MAX_FOOTER_ROWS, footer_rows
+    """Leave the total/footer rows at the end out of the rows (``contacts/footer.py``)."""
+    from rcsqualify.contacts.footer import MAX_FOOTER_ROWS
 
     reasons = rows.arrays["reason"][max(0, rows.size - MAX_FOOTER_ROWS):rows.size]
-    candidates = 0
-    for reason in reversed(reasons.tolist()):
-        if reason not in _FOOTER_REASONS:
-            break
-        candidates += 1
-    if not candidates:
-        return
-    footer = footer_rows(source.tail_rows(candidates))
+    footer = count_footer(source, [r in FOOTER_REASONS for r in reasons.tolist()])
     rows.size -= footer
     source.info.footer_rows = footer
+
+
+def count_footer(source: ContactSource, no_number: list[bool]) -> int:
+    """How many of the last rows are total/footer rows (``contacts/footer.py``), given
+    for each of the last rows whether its phone cell(s) hold no number. The file is read
+    once more for their other cells, only when its last row holds no number (a contact
+    file grouped into contacts asks the same of every phone cell of a row)."""
+    from rcsqualify.contacts.footer import footer_rows
+
+    candidates = 0
+    for candidate in reversed(no_number):
+        if not candidate:
+            break
+        candidates += 1
+    return footer_rows(source.tail_rows(candidates)) if candidates else 0
 
 
 _FIELDS = ("reason", "repaired", "key", "block", "kind")

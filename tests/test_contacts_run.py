@@ -331,3 +331,35 @@ def test_rounds_ask_only_what_could_change_a_choice(tmp_path: Path, plan: Number
     rows = read_rows(out)
     assert rows[0]["m2_status"] == "unverified"  # b: never asked, not_checked
     assert rows[1]["m1_status"] == "other_operator" and rows[1]["status"] == "reachable"
+
+
+def test_a_total_row_is_a_footer_with_several_columns_and_a_contact_id(
+        tmp_path: Path, plan: NumberingPlan) -> None:
+    """The one-column footer rule (``contacts/footer.py``) applies to rows grouped into
+    contacts: a last row whose phone cells hold no number and that reads as a total is
+    left out of the contacts and kept in the output with reason ``footer``."""
+    f = write_csv(tmp_path / "wide.csv", [
+        ["id", "Nom", "Tél. portable", "Fixe"],
+        ["1", "A", SFR, FIXED],
+        ["2", "B", "", FRTE],
+        ["3", "C", FRTE, ""],
+        ["", "TOTAL", "", "3"],
+    ])
+    for options in ({}, {"contact_id": "id"}):
+        src = ContactSource(str(f), column="Tél. portable", more_columns=["Fixe"],
+                            **options)
+        result = run_contact_check(src, plan)
+        c = summary_of(result, plan, src).counts
+        assert (c["rows"], c["contacts"], c["invalid"]) == (3, 3, 0), options
+        assert src.info.footer_rows == 1
+        out = tmp_path / "out.csv"
+        write_annotated(str(out), src, result, plan)
+        rows = read_rows(out)
+        assert [r["Nom"] for r in rows] == ["A", "B", "C", "TOTAL"]
+        assert rows[-1]["reason"] == "footer" and rows[-1]["status"] == ""
+    # a last contact without a phone number is no footer: it stays a contact
+    g = write_csv(tmp_path / "last.csv", [["Nom", "tel1", "tel2"], ["A", FRTE, ""],
+                                          ["Zoé", "", "12"]])
+    src = ContactSource(str(g), column="tel1", more_columns=["tel2"])
+    assert summary_of(run_contact_check(src, plan), plan, src).counts["contacts"] == 2
+    assert src.info.footer_rows == 0

@@ -109,3 +109,30 @@ def test_refresh_dry_run_says_what_it_would_ask_and_writes_nothing(
     assert "DRY RUN" in result.stderr
     assert emulator.stats()["asked"] == before
     assert not (tmp_path / "log.jsonl").exists() and not (tmp_path / "c_lists").exists()
+
+
+def test_contacts_with_several_numbers_count_every_number_a_run_could_ask(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Two phone columns (issue #25): the run asks a contact's second number when its
+    first is not reachable, so the dry run counts both columns, as an upper bound (it
+    counted the first column only, exactly, and the run then asked more)."""
+    emulator.reset(quota=1000)
+    first, second = frte_numbers(60), frte_numbers(60, start=7000)
+    f = tmp_path / "wide.csv"
+    write_csv(f, [["nom", "tel1", "tel2"],
+                  *[[f"client {i}", first[i], second[i]] for i in range(60)],
+                  ["TOTAL", "", "60"]])
+    args = ["check", str(f), "-c", "tel1", "-c", "tel2", *emulator.bothub_args(),
+            "--cache-dir", str(tmp_path / "cache"), "--rate", "500", "--rate-margin", "0",
+            "--threshold", "1"]
+    up_to, bound = announced(args)["bothub"]
+    assert up_to and bound == 120
+    real = asked(emulator, args)["bothub"]
+    assert 60 < real <= bound  # some first numbers were not reachable: seconds asked
+    # the long format (one number a row, a contact id): every number, up to
+    long = tmp_path / "long.csv"
+    write_csv(long, [["id", "tel"], *[[str(i), a] for i, a in enumerate(first)],
+                     *[[str(i), b] for i, b in enumerate(second)]])
+    plan = announced(["check", str(long), "-c", "tel", "--contact-id", "id",
+                      *emulator.bothub_args(), "--cache-dir", str(tmp_path / "fresh")])
+    assert plan["bothub"] == (True, 120)

@@ -107,7 +107,7 @@ def dry_run_lines(plan: dict[str, Any]) -> list[str]:
             line += f"; {p['batches']} batchGet calls"
         if up_to:
             line += ("; the count depends on answers not known yet (MNP look-ups to "
-                     "make, or --sample auto's stop)")
+                     "make, a contact's earlier numbers, or --sample auto's stop)")
         lines.append(line)
     if auto := plan.get("sample_auto"):
         if auto["decided_without_drawing"]:
