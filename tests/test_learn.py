@@ -524,3 +524,13 @@ def test_binary_garbage_is_refused_as_contact_files_are(tmp_path: Path, name: st
     code, _, out, err = _learn([str(ev), *BOT])
     assert code == 2, out
     assert "binary" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cp1252_sent_file_is_read_as_the_events_files_are(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_bytes("message_id;Libellé;number\nm1;Relancé;0607000001\n".encode("cp1252"))
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text('{"message_id": "m1", "outcome": "not_rcs"}\n')
+    code, report, _, err = _learn([str(nd), "--sent", str(sent), *BOT])
+    assert code == 0, err
+    assert report["outcomes"]["not_rcs"] == 1 and report["actual"]["messages"] == 1

@@ -74,10 +74,22 @@ def capability_scope(s: Settings) -> Scope:
 def load_sent(path: Path) -> dict[str, str]:
     """``--sent``: a CSV mapping message ids to numbers (for events that carry only a
     message id). Held in memory: one entry per message sent."""
+    try:
+        return _read_sent(path, "utf-8-sig")
+    except UnicodeDecodeError:
+        # what Excel writes on French Windows, as for the events files
+        try:
+            return _read_sent(path, "cp1252")
+        except UnicodeDecodeError:
+            raise InputError(f"{safe_text(path)}: the --sent file is not UTF-8 (nor "
+                             "cp1252) text") from None
+
+
+def _read_sent(path: Path, encoding: str) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         with path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            text = io.TextIOWrapper(raw, encoding=encoding, newline="")
             first = text.readline(1 << 16)
             delimiter = max(",;\t|", key=first.count)
             header = [h.strip().lower() for h in next(csv.reader([first],
@@ -92,8 +104,6 @@ def load_sent(path: Path) -> dict[str, str]:
             for row in csv.reader(text, delimiter=delimiter):
                 if len(row) > max(id_col, num_col) and row[id_col].strip():
                     out[row[id_col].strip()] = row[num_col].strip()
-    except UnicodeDecodeError:
-        raise InputError(f"{safe_text(path)}: the --sent file is not UTF-8 text") from None
     except csv.Error:
         raise InputError(f"{safe_text(path)}: the --sent file is not a readable CSV"
                          ) from None
