@@ -272,3 +272,33 @@ def test_retries_are_bounded_and_follow_retry_after(receiver: Receiver) -> None:
     assert not result.ok and result.attempts == len(receiver.got) == 2
     assert waits == [30.0]
     assert "HTTP 500" in result.error
+
+
+def test_an_answer_with_a_huge_body_is_judged_by_its_status() -> None:
+    """Review attack: a receiver that takes the message (200) but answers with a body over
+    the cap was reported as "not delivered (connection)" and posted three times (two
+    duplicate alerts); the status decides, the body is never read past the cap."""
+    import httpx
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        status = int(request.url.path.strip("/"))
+        return httpx.Response(status, content=b"x" * 1_000_000)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    def post(status: int) -> Any:
+        seen.clear()
+        return asyncio.run(post_json(f"http://hooks.example/{status}", b"{}",
+                                     DEFAULT_POLICY, sleep=no_wait,
+                                     transport=httpx.MockTransport(answer)))
+
+    ok = post(200)
+    assert ok.ok and ok.attempts == 1 and len(seen) == 1
+    gone = post(404)
+    assert not gone.ok and len(seen) == 1 and "HTTP 404" in gone.error
+    busy = post(503)
+    assert not busy.ok and len(seen) == 3 and "HTTP 503" in busy.error

@@ -64,17 +64,23 @@ async def post_json(url: str, body: bytes, policy: HttpPolicy, *,
                 raw = await fetch(client, "POST", url, timeout=policy.timeout,
                                   max_body=min(policy.max_body, 65_536), content=body,
                                   headers={"Content-Type": "application/json"})
-            except (httpx.HTTPError, Unrecognized, TimeoutError, OSError) as exc:
-                status = None
+                status, headers = raw.status, raw.headers
+            except Unrecognized as exc:
+                # an answer whose body we do not read (too large, an unknown encoding):
+                # its status still says whether the message was taken, and a 2xx one
+                # posted again would be a duplicate alert
+                status, headers = exc.status or None, None
                 error = f"{shown}: {describe_transport(transport_kind(exc), url)}"
-            else:
-                status = raw.status
-                if 200 <= raw.status < 300:
+            except (httpx.HTTPError, TimeoutError, OSError) as exc:
+                status, headers = None, None
+                error = f"{shown}: {describe_transport(transport_kind(exc), url)}"
+            if status is not None:
+                if 200 <= status < 300:
                     return PostResult(True, attempt, status, "", shown)
-                error = f"{shown} answered HTTP {raw.status}"
-                if raw.status < 500 and raw.status not in _RETRIED:
+                error = f"{shown} answered HTTP {status}"
+                if status < 500 and status not in _RETRIED:
                     return PostResult(False, attempt, status, error, shown)
-                retry_after = parse_retry_after(raw.headers)
+                retry_after = parse_retry_after(headers) if headers is not None else None
             if attempt == attempts_max:
                 break
             pause = min(max(wait, retry_after or 0.0), NOTIFY_MAX_WAIT)
