@@ -147,6 +147,27 @@ def test_the_html_trend_says_what_changed(tmp_path: Path) -> None:
     assert "Since the previous run" not in quiet
 
 
+def test_a_tampered_log_line_is_no_movement_never_a_crash(tmp_path: Path) -> None:
+    """Review attack: a history line whose movement says ``1e400`` (JSON infinity) made
+    every later check with --history and --html-report exit 2 with an unexpected
+    OverflowError; negative or fractional counts would have been drawn as facts."""
+    html = tmp_path / "r.html"
+    for bad in ('{"added": 1e400, "removed": 0, "moves": []}',
+                '{"added": -5, "removed": 0, "moves": []}',
+                '{"added": 1.5, "removed": 0, "moves": []}',
+                '{"added": 1, "removed": 0, "moves": [{"from": "reachable", "to": "not_rcs",'
+                ' "numbers": NaN}]}',
+                '{"added": 1, "removed": 0, "moves": {"from": 1}}'):
+        log = tmp_path / "h.log"
+        log.write_text('{"at": "2026-12-05T23:30:00+00:00", "base": "contacts.csv", '
+                       '"exit_code": 1, "error_ratio": 0.2, "decision": "fail", '
+                       f'"movement": {bad}}}\n', encoding="utf-8")
+        result = run_cli(["check", str(SAMPLE / "contacts.csv"), "--history", str(log),
+                          "--html-report", str(html), "--lang", "en", "-q"])
+        assert result.exit_code == 3, (bad, result.stderr)
+        assert "Since the previous run" not in html.read_text(encoding="utf-8"), bad
+
+
 def test_refresh_logs_the_movement(tmp_path: Path, emulator: Emulator) -> None:
     numbers = frte_numbers(12)
     emulator.configure(numbers={f"+33{n[1:]}": {"capable": i < 10}

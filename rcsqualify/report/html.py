@@ -362,15 +362,14 @@ def _movement(m: dict[str, Any] | None, lang: str) -> str:
     """A run's movement since the one before (refresh log ``movement``) in words, status
     moves with their human labels: ``+12 / −3; Reachable in RCS → Not RCS 4``. Empty
     when the run had nothing to compare with or the logged value is not one."""
-    if not isinstance(m, dict):
+    from rcsqualify.report.movement import logged
+
+    found = logged(m)
+    if found is None:
         return ""
     labels = STATUS_LABELS[lang]
-    try:
-        added, removed = int(m["added"]), int(m["removed"])
-        moves = [(labels.get(str(x["from"]), "?"), labels.get(str(x["to"]), "?"),
-                  int(x["numbers"])) for x in m.get("moves", [])]
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return ""
+    added, removed = found.added, found.removed
+    moves = [(labels.get(a, "?"), labels.get(b, "?"), n) for a, b, n in found.moves]
     if not (added or removed or moves):
         return TEXT[lang]["movement_none"]
     text = TEXT[lang]["movement"].format(added=_int(added, lang), removed=_int(removed, lang))

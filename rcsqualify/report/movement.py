@@ -123,12 +123,35 @@ def record_movement(directory: Path, numbers: np.ndarray, reasons: np.ndarray
     return compare(previous, current) if previous is not None else None
 
 
-def describe(m: dict[str, Any], arrow: str = "→") -> str:
-    """A logged movement in words: ``+12 numbers, −3; reachable → not_rcs 4``."""
+def logged(m: object) -> Movement | None:
+    """A movement read back from a log line, or None when it is not one. The log is read,
+    never trusted: counts must be whole and not negative (``1e400`` parses to infinity,
+    which ``int`` refuses with an ``OverflowError``), statuses strings."""
+    if not isinstance(m, dict):
+        return None
     try:
-        head = f"+{int(m['added'])} / −{int(m['removed'])}"
-        moves = [f"{mv['from']} {arrow} {mv['to']} {int(mv['numbers'])}"
-                 for mv in m.get("moves", [])[:4]]
-    except (KeyError, TypeError, ValueError):
+        added, removed = _count(m["added"]), _count(m["removed"])
+        raw = m.get("moves", [])
+        if not isinstance(raw, list):
+            return None
+        moves = [(str(mv["from"]), str(mv["to"]), _count(mv["numbers"])) for mv in raw]
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    return Movement(added, removed, moves)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a count")
+    if value != value or value < 0 or value != int(value):  # NaN, negative, 1.5
+        raise ValueError("not a count")
+    return int(value)
+
+
+def describe(m: dict[str, Any], arrow: str = "→") -> str:
+    """A logged movement in words: ``+12 / −3; reachable → not_rcs 4``."""
+    found = logged(m)
+    if found is None:
         return ""
-    return head + ("; " + ", ".join(moves) if moves else "")
+    moves = [f"{a} {arrow} {b} {n}" for a, b, n in found.moves[:4]]
+    return f"+{found.added} / −{found.removed}" + ("; " + ", ".join(moves) if moves else "")
