@@ -534,3 +534,23 @@ def test_a_cp1252_sent_file_is_read_as_the_events_files_are(tmp_path: Path) -> N
     code, report, _, err = _learn([str(nd), "--sent", str(sent), *BOT])
     assert code == 0, err
     assert report["outcomes"]["not_rcs"] == 1 and report["actual"]["messages"] == 1
+
+
+def test_a_future_event_date_is_now_in_the_report_as_in_the_cache(tmp_path: Path) -> None:
+    """An event dated in the future (a platform's clock, a typo) is learned as of now;
+    the age of the answer it contradicts is measured from now too (the look-up of 10
+    days ago is '7-30 days' old, not '> 90 days' because the event says 2099)."""
+    from rcsqualify.capability.bothub import bothub_scope
+
+    now = time.time()
+    cache = LookupCache(Path(os.environ["RCSQUALIFY_CACHE_DIR"]),
+                        clock=lambda: now - 10 * 86_400)
+    cache.put_many("cap", cache.scope(bothub_scope("https://bothub.test/v1", "b1")),
+                   [("+33607000001", "yes")])
+    cache.close()
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome,time\n0607000001,not_rcs,2099-01-01T00:00:00Z\n")
+    code, report, _, err = _learn([str(ev), *BOT])
+    assert code == 0, err
+    assert [(b["age"], b["messages"]) for b in report["by_age"]] == [("7-30 days", 1)]
+    assert report["learned"] == {"reachable": 0, "not_rcs": 1}

@@ -197,7 +197,9 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
     final = reduction.final()
     keys = reduction.keys
     answers = np.array([None, "yes", "no", None], dtype=object)[final]
-    when = np.where(np.isnan(reduction.when), now, reduction.when)
+    # never after now (a platform's clock, a typo): as the cache stores it, so the
+    # report's ages and counts are the cache's
+    when = np.minimum(np.where(np.isnan(reduction.when), now, reduction.when), now)
     codes, vocab, dates = cache.put_learned("cap", namespace, keys, answers.tolist(),
                                             when, SOURCE)
     result = LearnResult(profile=profile.name, scope=scope.describe(),
