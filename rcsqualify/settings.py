@@ -31,6 +31,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
+from rcsqualify.capability import defaults as bothub_defaults
 from rcsqualify.errors import InputError
 from rcsqualify.remote.policy import DEFAULT_POLICY, HttpPolicy
 
@@ -383,17 +384,18 @@ class BothubOptions(OptionGroup):
     bot_key_file: Path | None = option(
         None, "Bot private key (PEM) for the GSMA JWT.", envvar="RCSQUALIFY_BOTHUB_KEY_FILE",
         path=True)
-    bot_jwt_header: str = option("X-Bot-Authorization",
+    bot_jwt_header: str = option(bothub_defaults.JWT_HEADER,
                                  "Header carrying the GSMA JWT (Orange does not document "
                                  "it).")
     single_warn: int = option(
-        1000, "bothub: warn when more numbers than this are to be asked one by one (after "
-        "the cache); Orange means that call for tests.", low=0,
+        bothub_defaults.SINGLE_WARN, "bothub: warn when more numbers than this are to be "
+        "asked one by one (after the cache); Orange means that call for tests.", low=0,
         envvar="RCSQUALIFY_SINGLE_WARN")
     wait_for_window: bool = option(
         False, "bothub-bulk: sleep until the 22:00 Paris window opens.")
     poll_interval: float = option(
-        2.0, "bothub-bulk: first wait between job polls, seconds (grows to 30 s).",
+        bothub_defaults.POLL_INITIAL,
+        "bothub-bulk: first wait between job polls, seconds (grows to 30 s).",
         envvar="RCSQUALIFY_POLL_INTERVAL", finite=(0.05, 3_600.0))
     bulk_deadline: float | None = option(
         None, "bothub-bulk: stop polling after this many seconds (default: the end of the "
@@ -404,7 +406,7 @@ class BothubOptions(OptionGroup):
         "server's 405). Default: 22:00-07:00 in winter, 23:00-07:00 in summer.",
         envvar="RCSQUALIFY_BULK_HOURS")
     require_feature: str = option(
-        "chatBotCommunication", "BotHub: capability needed to count as reachable ('' = "
+        bothub_defaults.FEATURE, "BotHub: capability needed to count as reachable ('' = "
         "any).", envvar="RCSQUALIFY_REQUIRE_FEATURE")
 
 

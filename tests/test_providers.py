@@ -255,3 +255,22 @@ def test_learn_writes_to_the_scope_the_registry_entry_names(
         lambda s: []))
     with pytest.raises(InputError, match="--capability must name the service"):
         capability_scope(Settings(capability="pigeon"))
+
+
+@pytest.mark.parametrize("literal", ['"X-Bot-Authorization"', '"chatBotCommunication"',
+                                     "poll_initial: float = 2.0", "SINGLE_WARN = 1000",
+                                     '1000, "bothub: warn'])
+def test_bothub_defaults_are_written_once(literal: str) -> None:
+    """Issue #24 named these defaults written two or three times (settings and the
+    provider's constructor): now once, in capability/defaults.py, which the option
+    declarations and the providers both read."""
+    package = Path(providers.__file__).parent
+    holders = [p.relative_to(package).as_posix() for p in sorted(package.rglob("*.py"))
+               if "emulator" not in p.parts and literal in p.read_text(encoding="utf-8")]
+    assert holders in ([], ["capability/defaults.py"]), holders
+    from rcsqualify.capability import defaults
+    from rcsqualify.settings import BothubOptions
+
+    assert BothubOptions() == BothubOptions(
+        bot_jwt_header=defaults.JWT_HEADER, require_feature=defaults.FEATURE,
+        poll_interval=defaults.POLL_INITIAL, single_warn=defaults.SINGLE_WARN)

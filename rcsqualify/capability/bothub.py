@@ -29,6 +29,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from rcsqualify.capability.defaults import FEATURE as DEFAULT_FEATURE
+from rcsqualify.capability.defaults import JWT_HEADER
+from rcsqualify.capability.defaults import SINGLE_WARN as DEFAULT_SINGLE_WARN
 from rcsqualify.capability.interface import CapabilityProvider, Tally, capability_answer
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
@@ -39,9 +42,6 @@ from rcsqualify.remote.http import Answer, HttpLayer, Notify
 from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.remote.tokens import ClientCredentialsToken
-
-DEFAULT_FEATURE = "chatBotCommunication"
-DEFAULT_SINGLE_WARN = 1000
 
 
 class GsmaJwt:
@@ -107,7 +107,7 @@ class BotHubProvider(CapabilityProvider):
 
     def __init__(self, *, base_url: str, token_url: str, client_id: str, client_secret: str,
                  bot_id: str, cache: LookupCache, policy: HttpPolicy,
-                 jwt: GsmaJwt | None = None, jwt_header: str = "X-Bot-Authorization",
+                 jwt: GsmaJwt | None = None, jwt_header: str = JWT_HEADER,
                  require_feature: str = DEFAULT_FEATURE, notify: Notify | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  schedule: Schedule | None = None, quota: QuotaStore | None = None,

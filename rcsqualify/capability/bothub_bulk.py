@@ -46,6 +46,7 @@ import numpy as np
 
 from rcsqualify import bulkwindow
 from rcsqualify.capability.bothub import BotHubProvider, carries_error
+from rcsqualify.capability.defaults import POLL_INITIAL
 from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
 from rcsqualify.remote.cache import JOB_DIR, job_files
@@ -148,7 +149,7 @@ class BotHubBulkProvider(BotHubProvider):
     per_number = False  # jobs of up to 10,000: numbers are collected, then submitted
 
     def __init__(self, *, job_dir: Path | None, wait_for_window: bool = False,
-                 poll_initial: float = 2.0, poll_max: float = 30.0,
+                 poll_initial: float = POLL_INITIAL, poll_max: float = 30.0,
                  bulk_deadline: float | None = None,
                  hours: bulkwindow.Hours = bulkwindow.ASSUMED,
                  clock: Callable[[], datetime] | None = None, sleep: Sleep | None = None,
