@@ -554,3 +554,16 @@ def test_a_future_event_date_is_now_in_the_report_as_in_the_cache(tmp_path: Path
     assert code == 0, err
     assert [(b["age"], b["messages"]) for b in report["by_age"]] == [("7-30 days", 1)]
     assert report["learned"] == {"reachable": 0, "not_rcs": 1}
+
+
+def test_message_ids_without_a_sent_file_say_to_give_one(tmp_path: Path) -> None:
+    """Events that carry only a message id, and no --sent: counted apart and the output
+    says what to give (not a silent '2 without a number', nothing learned)."""
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text('{"RCSMessage": {"msgId": "m1", "status": "delivered"}}\n'
+                  '{"RCSMessage": {"msgId": "m2", "status": "displayed"}}\n{"x": 1}\n')
+    result = run_cli(["learn", str(nd), "--outcomes", "maap", *BOT])
+    assert result.exit_code == 0, result.stderr
+    assert "2 carry only a message id: give --sent" in result.stdout
+    _, report, _, _ = _learn([str(nd), "--outcomes", "maap", *BOT])
+    assert report["tally"]["ids_without_sent"] == 2 and report["tally"]["no_number"] == 3

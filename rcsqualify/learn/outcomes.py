@@ -64,6 +64,7 @@ class Tally:
     no_number: int = 0  # events without a number (nor a known message id)
     invalid: int = 0  # events whose number is not a valid French number
     unknown_ids: int = 0  # message ids the --sent file does not list
+    ids_without_sent: int = 0  # events with only a message id, and no --sent file
     undated: int = 0  # conclusive events without a date that parses
 
 
@@ -95,6 +96,9 @@ class Reduction:
                 values[by_id] = found
                 numbers = pa.array(values, pa.string())
                 given = numbers.is_valid().to_numpy(zero_copy_only=False)
+        else:
+            self.tally.ids_without_sent += int((~given & chunk.message_ids.is_valid()
+                                                .to_numpy(zero_copy_only=False)).sum())
         classes = chunk.classes
         for c, count in enumerate(np.bincount(classes, minlength=len(CLASS_NAMES))):
             self.tally.events[CLASS_NAMES[c]] += int(count)

@@ -53,6 +53,8 @@ def terminal_lines(r: LearnResult) -> list[str]:
                                             if rd["first_bad"] else "")
         + f", {t['invalid']} not valid French numbers, {t['no_number']} without a number"
         + (f", {t['unknown_ids']} message ids not in --sent" if t["unknown_ids"] else "")
+        + (f" ({t['ids_without_sent']} carry only a message id: give --sent FILE mapping "
+           "message ids to numbers)" if t.get("ids_without_sent") else "")
         + (f", {t['undated']} undated (dated at the file's time)" if t["undated"] else ""),
         f"numbers: {r.numbers}: {r.outcomes.get('reachable', 0)} reachable, "
         f"{r.outcomes.get('not_rcs', 0)} not RCS, {r.outcomes.get('failed', 0)} failed "
