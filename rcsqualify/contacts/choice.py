@@ -37,15 +37,12 @@ numbers plus one per contact whose chosen number is invalid (``contact_messages`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from rcsqualify.contacts.grouping import Contacts, one_of_each
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, ROUTE, STATUSES, Status
-
-if TYPE_CHECKING:
-    from rcsqualify.distinct import Distinct
 
 TIER_REACHABLE, TIER_OTHER_ROUTE, TIER_UNVERIFIED, TIER_MOBILE, TIER_NUMBER, TIER_BLANK = (
     np.uint8(t) for t in range(6))
@@ -205,7 +202,9 @@ class ContactResult:
     numbers: dict[str, int]
     #: every number the contacts hold (within the cap), as the local sources left it;
     #: kept only for the dry run (``run_contact_check(all_numbers=True)``)
-    all_numbers: Distinct | None = None
+    #: a ``distinct.Distinct`` (layer 5, above this module: typed Any so that nothing
+    #: here imports it, not even under TYPE_CHECKING; tests/test_layers.py)
+    all_numbers: Any = None
 
     def chosen_cell(self) -> np.ndarray:
         """Per row: the cell of its contact's chosen number."""
