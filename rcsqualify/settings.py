@@ -637,6 +637,14 @@ class Settings:
                 group = _with(group, changes)
             object.__setattr__(self, attribute, group)
 
+    def __eq__(self, other: object) -> bool:
+        # eq=False above (no generated method, for start-up time): equal when every
+        # group is (OptionGroup.__eq__), as the API and the CLI's settings must be
+        return type(other) is type(self) and all(
+            getattr(other, a) == getattr(self, a) for a in _ATTRIBUTES)
+
+    __hash__ = None  # type: ignore[assignment]  # its groups hold lists
+
     def __getattr__(self, name: str) -> Any:
         # called only for names that are not attributes: the flat view of the groups
         owner = OWNER.get(name)
