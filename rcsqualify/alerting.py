@@ -22,7 +22,6 @@ the post is ``remote/webhook.py``. This module ties them to a run:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -173,6 +172,8 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     alert = build_alert(s, list_name=list_name, profile=profile, previous=previous,
                         warn_at=warn_at, now=now)
     if alert is not None:
+        import asyncio  # here: a run without --notify never posts (start-up, issue #24)
+
         send = post or _default_post(policy)
 
         async def post_all() -> list[tuple[bool, str]]:

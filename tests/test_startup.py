@@ -24,6 +24,8 @@ HEAVY = {
     "openpyxl": "XLSX input and --split-xlsx",
     "xlrd": "XLS input",
     "httpx": "remote checks",
+    "asyncio": "remote checks and --notify (~30 ms: it was imported for alerts a run "
+               "without --notify never sends)",
     "httpcore": "remote checks",
     "tenacity": "remote checks (retries)",
     "diskcache": "the cache of remote answers",
