@@ -279,3 +279,15 @@ def test_the_api_and_the_command_line_build_the_same_settings(
     assert api.from_profile <= cli.from_profile
     assert (api.sample, api.rate, api.threshold, api.timeout) == (50, 20.0, 0.05, 7.0)
     assert api.mnp_url is not None  # the named profile's URL, as check_settings says
+
+
+def test_the_architecture_counts_the_typed_line_every_new_option_needs() -> None:
+    """The test above fails until a new option has its line in ``QualifyOptions``: the
+    files docs/ARCHITECTURE.md counts for a provider and an output format (which add
+    options) must say so, or the count is wrong by one."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text(
+        encoding="utf-8")
+    how_to = text.split("## How to add a provider", 1)[1].split("\n## ", 1)[0]
+    assert how_to.count("api.QualifyOptions") >= 2
