@@ -274,3 +274,16 @@ def test_bothub_defaults_are_written_once(literal: str) -> None:
     assert BothubOptions() == BothubOptions(
         bot_jwt_header=defaults.JWT_HEADER, require_feature=defaults.FEATURE,
         poll_interval=defaults.POLL_INITIAL, single_warn=defaults.SINGLE_WARN)
+
+
+@pytest.mark.parametrize(("module", "literal"), [
+    ("cli/admin.py", "StoreMaxAge = 30"),
+    ("cli/init.py", "# threshold = 0.15 "),
+    ("cli/init.py", "# rate = 30 "),
+])
+def test_other_commands_show_the_declared_defaults(module: str, literal: str) -> None:
+    """``portability import``/``info`` and ``init``'s suggestions take check's defaults
+    from the declarations (settings.py), never a copy that a changed default would
+    leave behind."""
+    source = (Path(providers.__file__).parent / module).read_text(encoding="utf-8")
+    assert literal not in source

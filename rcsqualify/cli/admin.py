@@ -115,7 +115,7 @@ def portability_import(
     number_column: Annotated[str | None, typer.Option(help="Number column.")] = None,
     operator_column: Annotated[str | None, typer.Option(help="Operator column.")] = None,
     max_unmapped: MaxUnmapped = cli_default("portability_max_unmapped"),
-    max_age: StoreMaxAge = 30,
+    max_age: StoreMaxAge = cli_default("portability_max_age"),
     wait_lock: WaitLock = cli_default("wait_lock"),
     debug: Debug = False,
 ) -> None:
@@ -185,7 +185,7 @@ def _import_into(extracts: list[Path], into: Path, delta: bool, number_column: s
 @reports_errors
 def portability_info(
     store: Annotated[Path, typer.Argument(help="Store built by 'portability import'.")],
-    max_age: StoreMaxAge = 30,
+    max_age: StoreMaxAge = cli_default("portability_max_age"),
     debug: Debug = False,
 ) -> None:
     """Row count, port date range and age, operators, source files and deltas of a store."""

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 import typer
 
 from rcsqualify.cli.base import Debug, app, reports_errors
+from rcsqualify.cli.options import cli_default
 from rcsqualify.errors import InputError
 from rcsqualify.providers import CAPABILITY_CHOICES
 
@@ -67,8 +68,8 @@ _COMMENTS = {
 }
 #: shown commented out, for the reader to switch on
 _SUGGESTIONS = [
-    "# threshold = 0.15                 # the gate's threshold (a share)",
-    "# rate = 30                        # requests per second per service",
+    f"# threshold = {cli_default('threshold'):<20g} # the gate's threshold (a share)",
+    f"# rate = {cli_default('rate'):<25g} # requests per second per service",
     "# portability-db = \"store.parquet\" # a portability store (relative: beside this file)",
     "# cache-url = \"redis://cache.internal:6379/0\"   # one cache for several hosts",
 ]
