@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from rcsqualify.errors import InputError, RcsQualifyError
 from rcsqualify.files import OutputError, atomic_write
+from rcsqualify.masking import mask_name
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.report.alerts import (
     RunState,
@@ -169,8 +170,9 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     key = list_key(base, profile)
     previous = previous_run(key, list_name, history, state)
     warnings = []
-    alert = build_alert(s, list_name=list_name, profile=profile, previous=previous,
-                        warn_at=warn_at, now=now)
+    # matched by its real name above; shown to the receiver without a number in it
+    alert = build_alert(s, list_name=mask_name(list_name), profile=profile,
+                        previous=previous, warn_at=warn_at, now=now)
     if alert is not None:
         import asyncio  # here: a run without --notify never posts (start-up, issue #24)
 
@@ -198,7 +200,8 @@ def run_labels(s: Settings) -> RunLabels:
     """The metrics' ``list`` and ``profile`` labels: the base's file name, never a
     directory."""
     base = str(s.input)
-    return RunLabels(Path(base).name if base not in ("", "-") else "stdin", s.profile or "")
+    return RunLabels(mask_name(Path(base).name) if base not in ("", "-") else "stdin",
+                     s.profile or "")
 
 
 def check_monitoring(s: Settings) -> list[NotifyTarget]:

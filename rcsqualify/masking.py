@@ -17,6 +17,10 @@ what the text is:
 - ``mask_url_passwords(text)``: free text (an error line quoting what the user typed)
   with the password of every ``scheme://user:password@`` in it replaced by ``***``; the
   rest is left as written. A password holding ``@`` is masked whole.
+- ``mask_name(name)``: a list's file name sent to a third party (an alert's payload, a
+  metrics label): every French phone number in it (``0612345678``, ``06 12 34 56 78``,
+  ``+33612345678``, ``0033…``, ``33612345678``) becomes ``<number>``; the rest, dates
+  such as ``20261207`` included, is kept so the name stays recognizable.
 - ``mask_secrets(text)``: free text from a server (which may echo what it was sent)
   with phone numbers in their usual written forms replaced by ``<number>`` and
   token-like runs (24+ base64/hex/url-safe characters) by ``<redacted>``.
@@ -104,3 +108,16 @@ def mask_secrets(text: str) -> str:
     replaced: a server may echo the number or the bearer token it was sent."""
     text = _NUMBER.sub("<number>", text)
     return _TOKEN.sub("<redacted>", text)
+
+
+#: a French number as it may be written in a file name: 0 or +33/0033/33, a non-zero
+#: digit, then eight digits with at most one space, dot or dash between them; never part
+#: of a longer run of digits (so a date such as 20261207 or a time stamp is not one)
+_NUMBER_IN_NAME = re.compile(r"(?<![\d+])(?:(?:\+|00)?33[ .\-]?|0)[1-9](?:[ .\-]?\d){8}(?!\d)")
+
+
+def mask_name(name: str) -> str:
+    """A list's file name with every French phone number in it replaced by ``<number>``
+    (see the module's docstring): what leaves the machine in an alert or a metrics label
+    must not carry a number, even one a user put in a file name."""
+    return _NUMBER_IN_NAME.sub("<number>", name)

@@ -21,6 +21,7 @@ from rcsqualify.alerting import (
     NotifyTarget,
     list_key,
     resolve_targets,
+    run_labels,
     send_alerts,
 )
 from rcsqualify.errors import InputError
@@ -35,6 +36,7 @@ from rcsqualify.report.alerts import (
     previous_from_log,
 )
 from rcsqualify.report.summary import Summary
+from rcsqualify.settings import settings_from
 from tests.conftest import SAMPLE
 from tests.helpers import check_json, closed_port, run_cli
 
@@ -302,3 +304,25 @@ def test_an_answer_with_a_huge_body_is_judged_by_its_status() -> None:
     assert not gone.ok and len(seen) == 1 and "HTTP 404" in gone.error
     busy = post(503)
     assert not busy.ok and len(seen) == 3 and "HTTP 503" in busy.error
+
+
+def test_a_list_named_like_a_number_is_named_without_it(
+        receiver: Receiver, undecided: Summary, tmp_path: Path) -> None:
+    """A list's file name leaves the machine in the payload and the metrics label: a
+    number in it is masked there, while the previous run is still found by the real name
+    (the same run again alerts nobody)."""
+    targets = resolve_targets([receiver.url + "/generic"], {})
+
+    def send(summary: Summary) -> list[str]:
+        return send_alerts(summary, targets=targets, base=str(tmp_path / "0612345678.csv"),
+                           profile="", warn_at=0.12, notify_format="auto",
+                           policy=DEFAULT_POLICY, history=None, now=NOW,
+                           state=tmp_path / "state" / "alerts.json")
+
+    assert send(undecided) == []
+    body = receiver.got[0][2].decode()
+    assert "0612345678" not in body and json.loads(body)["list"] == "<number>.csv"
+    receiver.got.clear()
+    assert send(undecided) == [] and receiver.got == []
+    labels = run_labels(settings_from(input=tmp_path / "06 12 34 56 78.csv"))
+    assert labels.list_name == "<number>.csv"

@@ -7,6 +7,7 @@ import pytest
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.masking import (
+    mask_name,
     mask_redis_url,
     mask_secrets,
     mask_url,
@@ -74,3 +75,22 @@ def test_mask_url_passwords_masks_every_password_whole_and_nothing_else(
 ])
 def test_mask_secrets_masks_written_numbers_and_tokens(text: str, masked: str) -> None:
     assert mask_secrets(text) == masked
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("0612345678.csv", "<number>.csv"),
+    ("06 12 34 56 78.xlsx", "<number>.xlsx"),
+    ("06.12.34.56.78-relance.csv", "<number>-relance.csv"),
+    ("+33612345678.csv", "<number>.csv"),
+    ("0033612345678.csv", "<number>.csv"),
+    ("33612345678.csv", "<number>.csv"),
+    ("client 0612345678 et 0712345678.csv", "client <number> et <number>.csv"),
+    # dates, time stamps and long ids are not numbers: the name stays recognizable
+    ("contacts_20261207.csv", "contacts_20261207.csv"),
+    ("base-2026-12-07_0300.csv", "base-2026-12-07_0300.csv"),
+    ("export_2026120703.csv", "export_2026120703.csv"),
+    ("lot_106123456789.csv", "lot_106123456789.csv"),
+    ("clients.csv", "clients.csv"),
+])
+def test_mask_name_masks_french_numbers_and_keeps_the_rest(name: str, shown: str) -> None:
+    assert mask_name(name) == shown
