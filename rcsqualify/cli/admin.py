@@ -14,8 +14,10 @@ from rcsqualify.cli.base import (
     CacheDir,
     CacheKeyFile,
     CacheUrl,
+    ConfigFile,
     Debug,
     MaxUnmapped,
+    ShownProfile,
     WaitLock,
     app,
     fail,
@@ -228,11 +230,8 @@ app.add_typer(config_app, name="config")
 @reports_errors
 def config_show(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        envvar="RCSQUALIFY_CONFIG", help="Profiles file (default: config.toml in the user "
-        "config directory).")] = None,
-    profile: Annotated[str | None, typer.Option(
-        envvar="RCSQUALIFY_PROFILE", help="Profile to show applied.")] = None,
+    config: ConfigFile = None,
+    profile: ShownProfile = None,
     changed: Annotated[bool, typer.Option(
         "--changed", help="Only the settings that differ from the defaults (and the "
         "credentials that are set), with where each came from.")] = False,

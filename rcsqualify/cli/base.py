@@ -76,6 +76,10 @@ CacheDir = typer_option("cache_dir")
 CacheUrl = typer_option("cache_url")
 CacheKeyFile = typer_option("cache_key_file")
 Debug = typer_option("debug")
+#: the profiles file, as check declares it (doctor and config show read it too)
+ConfigFile = typer_option("config")
+CheckedProfile = typer_option("profile", help="The profile to check.")
+ShownProfile = typer_option("profile", help="Profile to show applied.")
 # 'check --split-dir', 'refresh', 'portability import': one run at a time per target
 WaitLock = typer_option("wait_lock")
 # an extract's share of unusable operator values: 'check' and 'portability import'

@@ -32,11 +32,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from rcsqualify.cli.base import Debug, app, reports_errors
+from rcsqualify.cli.base import CheckedProfile, ConfigFile, Debug, app, reports_errors
 from rcsqualify.errors import RcsQualifyError
 from rcsqualify.textsafe import safe_line
 
@@ -428,11 +428,8 @@ def check_configuration(ctx: typer.Context, config: Path | None, profile: str | 
 @reports_errors
 def doctor(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        envvar="RCSQUALIFY_CONFIG", help="Profiles file (default: config.toml in the user "
-        "config directory).")] = None,
-    profile: Annotated[str | None, typer.Option(
-        envvar="RCSQUALIFY_PROFILE", help="The profile to check.")] = None,
+    config: ConfigFile = None,
+    profile: CheckedProfile = None,
     debug: Debug = False,
 ) -> None:
     """Check the set-up a run would use, one line each (ok, warn, fail) with the fix:
