@@ -3,10 +3,13 @@ fixed terminal width and none of the user's RCSQUALIFY_* variables."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +230,51 @@ def _option_reads_problem(config: pytest.Config) -> str | None:
     unread = sorted(f"{g}.{n}" for g, n in every_field() - _OPTION_READS)
     return ("option groups: declared but read by no test: " + ", ".join(unread)
             if unread else None)
+
+
+# -- a webhook receiver (alerts: tests/test_alerts.py, tests/test_monitoring_cli.py) ------
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that answers with the scripted statuses (then
+    200) and keeps every request it got."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self.got: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.got.append((self.path, dict(self.headers), body))
+                status, headers = receiver.script.pop(0) if receiver.script else (200, {})
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(b) for _, _, b in self.got]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()

@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,58 +34,11 @@ from rcsqualify.report.alerts import (
 )
 from rcsqualify.report.summary import Summary
 from rcsqualify.settings import settings_from
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, Receiver
 from tests.helpers import check_json, closed_port, run_cli
 
 NOW = datetime(2026, 12, 7, 3, 15, tzinfo=UTC)
 SECRET_PATH = "/services/T000/B000/s3cr3tTOKEN"
-
-
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that answers with the scripted statuses (then
-    200) and keeps every request it got."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[int, dict[str, str]]] = []
-        self.got: list[tuple[str, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.got.append((self.path, dict(self.headers), body))
-                status, headers = receiver.script.pop(0) if receiver.script else (200, {})
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(b) for _, _, b in self.got]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,26 +5,16 @@ failed notification never changes the exit code; a webhook URL is never shown wh
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, Receiver
 from tests.helpers import closed_port, run_cli
-from tests.test_alerts import SECRET_PATH, Receiver
+from tests.test_alerts import SECRET_PATH
 
 CONTACTS, PORTABILITY = str(SAMPLE / "contacts.csv"), str(SAMPLE / "portability.csv")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def _metrics(path: Path) -> dict[str, float]:
