@@ -195,7 +195,7 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     return warnings
 
 
-# -- after a run: the alert and the metrics file (runner.execute_check) -------------------
+# -- after a run: the alert and the metrics file (runner.run_check) -------------------
 def run_labels(s: Settings) -> RunLabels:
     """The metrics' ``list`` and ``profile`` labels: the base's file name, never a
     directory."""

@@ -5,7 +5,9 @@ and parse its JSON. One run, not two: ``qualify`` builds its settings exactly as
 ``rcsqualify check`` does, from the same option declarations (``settings.py``) through
 the same Click parameters (so the same types, bounds, environment variables, profile
 and validation: the keyword arguments are the options' field names, an unknown one is
-a ``TypeError``), then calls the runner's ``run_check``, which ``check`` calls too.
+a ``TypeError``), then calls ``result.run`` (settings in, ``Result`` out), which
+``check`` calls too: the command line only adds its display, its exit code and its
+signal handling around it.
 
 What differs from the command line, on purpose:
 
@@ -25,20 +27,18 @@ when the caller passed a DataFrame (which imported it already).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, Unpack
 
 from rcsqualify.errors import InputError, RcsQualifyError
+from rcsqualify.result import Decision, Report, Result
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from rcsqualify.runner import CheckRun
     from rcsqualify.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 #: None (unknown yet) and, for the read, an estimate until the read ends
 ProgressCallback = Callable[[str, int, int | None], None]
 PathLike = str | os.PathLike[str]
-Decision = Literal["pass", "fail", "undecided"]
 
 
 class QualifyOptions(TypedDict, total=False):
@@ -151,167 +150,25 @@ class QualifyOptions(TypedDict, total=False):
 COMMAND_LINE_ONLY = frozenset({"quiet", "debug", "dry_run"})
 
 
-@dataclass(frozen=True)
-class Report:
-    """The JSON report (``--json-report``, CONTRACT §6), field for field, in its order:
-    ``to_dict()`` is the very document the command line writes (ratios rounded the
-    same way). The nested parts stay dictionaries, as in the JSON; the schema is
-    ``docs/report.schema.json``."""
-
-    schema_version: int
-    tool: dict[str, Any]
-    input: dict[str, Any]
-    send_plan: dict[str, Any]
-    counts: dict[str, int]
-    reasons: dict[str, int]
-    repaired: dict[str, int]
-    operators: dict[str, int]
-    operator_names: dict[str, str]
-    operator_sources: dict[str, int]
-    territories: dict[str, int]
-    error_ratio: float
-    error_ratio_upper: float
-    threshold: float
-    gate: str
-    exit_code: int
-    target_operator: str
-    capability: str
-    api: dict[str, Any]
-    attribution: dict[str, Any]
-    interval: dict[str, Any] | None
-    warnings: list[str]
-    notes: list[str]
-    projection: dict[str, Any]
-    examples: dict[str, list[str]]
-    split_lists: dict[str, int]
-    timings: dict[str, float]
-    gate_mode: str
-    gate_ratio: float
-    decision: Decision
-    bounds: dict[str, float]
-    incomplete: bool
-    failed_checks: dict[str, int]
-    next_steps: list[dict[str, Any]]
-    stale: list[str]
-    portability: dict[str, Any]
-    routes: dict[str, Any] | None
-
-    @classmethod
-    def from_json(cls, text: str) -> Report:
-        """The report from the JSON text the run rendered (one renderer: the JSON
-        format of ``report.formats``); a key it lacks or adds is a ``TypeError``, so
-        this class cannot drift from the report unnoticed (a test renders one)."""
-        return cls(**json.loads(text))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON report as a dictionary (a deep copy: changing it changes nothing
-        here)."""
-        return asdict(self)
-
-
 @dataclass
 class _Reporter:
-    """The runner's ``Reporter`` for Python callers: progress to the callback, notices
-    kept in order, nothing printed."""
+    """The runner's ``Reporter`` for Python callers: progress to the callback, nothing
+    printed (the notices are kept by ``result.run`` for ``Result.notices``)."""
 
     progress: ProgressCallback | None = None
-    notices: list[str] = field(default_factory=list)
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if self.progress is not None:
             self.progress(stage, done, total)
 
     def notify(self, message: str) -> None:
-        self.notices.append(message)
+        """Kept in ``Result.notices``, never printed."""
 
     def note(self, message: str) -> None:
-        self.notices.append(f"note: {message}")
+        """Kept in ``Result.notices``, never printed."""
 
     def running(self) -> contextlib.nullcontext[_Reporter]:
         return contextlib.nullcontext(self)
-
-
-class Result:
-    """What a run concluded: its report (``summary``, ``decision``, ``send_plan``), and
-    the annotated rows and lists, built from the input when first read (so a caller
-    who wants only the decision never pays for a DataFrame of a million rows).
-
-    ``rows`` and ``lists()`` read the input again: a file changed since the run is an
-    ``InputError`` (the rows would no longer match their verdicts)."""
-
-    def __init__(self, run: CheckRun, notices: list[str]) -> None:
-        from rcsqualify.report.formats import ReportFormat, format_report
-
-        self._run = run
-        #: the run's notices (HTTP 429 pauses, a bulk window closed, notes on how the
-        #: input was read), which the command line prints on stderr
-        self.notices: list[str] = list(notices)
-        #: the JSON report's fields (``Report.to_dict()`` is the ``--json-report``)
-        self.summary: Report = Report.from_json(format_report(ReportFormat.JSON,
-                                                              run.summary))
-
-    @property
-    def decision(self) -> Decision:
-        """``pass``, ``fail`` or ``undecided`` (CONTRACT §2 Gate): the command line's
-        exit code 0, 1 or 3 (``summary.exit_code``)."""
-        return self.summary.decision
-
-    @property
-    def exit_code(self) -> int:
-        """What ``rcsqualify check`` would have exited with."""
-        return self.summary.exit_code
-
-    @property
-    def send_plan(self) -> dict[str, Any]:
-        """What to send and the error ratio it would give (CONTRACT §2 Send plan): the
-        ``send_plan`` of the JSON report."""
-        return self.summary.send_plan
-
-    def __repr__(self) -> str:
-        return (f"<rcsqualify.Result {self.decision}: error ratio "
-                f"{self.summary.error_ratio:.2%} (upper {self.summary.error_ratio_upper:.2%})"
-                f" of {self.summary.counts.get('messages', 0)} messages>")
-
-    def _annotated(self) -> Iterator[pa.RecordBatch]:
-        from rcsqualify.numbering.plan import load_plan
-        from rcsqualify.report.writers import annotated_batches
-
-        return annotated_batches(self._run.source, self._run.result, load_plan())
-
-    @cached_property
-    def _table(self) -> pa.Table:
-        import pyarrow as pa
-
-        batches = list(self._annotated())
-        if not batches:
-            return pa.table({})
-        return pa.Table.from_batches(batches)
-
-    @cached_property
-    def rows(self) -> pd.DataFrame:
-        """Every input row, in input order: the input's columns as text (as read), then
-        the annotation columns of ``--output`` (``e164``, ``status``, ``reason``,
-        ``operator``... as categoricals). Built on first access."""
-        return self._table.to_pandas()
-
-    def lists(self) -> dict[str, pd.DataFrame]:
-        """The lists ``--split-dir`` writes (``send_rcs``, ``other_operators``,
-        ``not_rcs``, ``unverified``, ``remove``, and ``send_rbm`` with a second route),
-        each a DataFrame of its rows as in ``rows`` (a duplicate row is in no list, a
-        contact on its first row only, as in the files)."""
-        import numpy as np
-        import pyarrow as pa
-
-        from rcsqualify.report.split import list_codes, lists_of
-
-        result, table = self._run.result, self._table
-        codes = np.append(list_codes(result), np.full(
-            self._run.source.info.footer_rows, -2, np.int8))
-        out = {}
-        for i, name in enumerate(lists_of(result)):
-            part = table.filter(pa.array(codes == i)) if table.num_columns else table
-            out[name] = part.to_pandas()
-        return out
 
 
 def qualify(source: Source, *, progress: ProgressCallback | None = None,
@@ -335,17 +192,15 @@ def qualify(source: Source, *, progress: ProgressCallback | None = None,
     Raises ``RcsQualifyError`` (``InputError``, ``ConfigurationError``, ``Locked``...)
     when the command line would exit 2 or 4 (``exc.exit_code``); ``KeyboardInterrupt``
     as any Python code does. A failing or undecided gate is a ``Result``."""
-    from rcsqualify.runner import run_check
+    from rcsqualify.result import run  # the command line's run too (cli/check.py)
 
     data, fmt, label = _source(source)
     settings, naming = _settings(label, dict(options), in_memory=data is not None)
-    reporter = _Reporter(progress)
     try:
-        run = run_check(settings, reporter, data, fmt)
+        return run(settings, _Reporter(progress), data, fmt)
     except RcsQualifyError as exc:
         naming(exc)
         raise
-    return Result(run, reporter.notices)
 
 
 def _source(source: Source) -> tuple[pa.Table | None, str | None, str]:
@@ -430,4 +285,4 @@ def _declared_names() -> set[str]:
     return {name for name, _, _ in options_of()}
 
 
-__all__ = ["COMMAND_LINE_ONLY", "QualifyOptions", "Report", "Result", "qualify"]
+__all__ = ["COMMAND_LINE_ONLY", "Decision", "QualifyOptions", "Report", "Result", "qualify"]

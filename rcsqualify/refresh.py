@@ -1,7 +1,7 @@
 """Cron mode (``rcsqualify refresh``): one run at a time per list directory, the
 lists rewritten, one JSON line appended to a log.
 
-The check itself is the runner's (``execute_check``), called directly with the
+The check itself is the command line's (``result.execute_check``), called with the
 settings ``check`` would have built: nothing re-enters the command line and no report
 is read back from a file. Only new numbers and answers past their freshness are asked
 again: the rest comes from the cache.
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rcsqualify import __version__
 from rcsqualify.errors import RcsQualifyError
-from rcsqualify.runner import CheckRun, execute_check
+from rcsqualify.result import Result, execute_check
 from rcsqualify.settings import Settings
 
 if TYPE_CHECKING:  # a quiet cron run (the verdict line alone) never imports rich
@@ -32,7 +32,7 @@ def default_lists(base: Path) -> Path:
 
 
 def run_refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
-                wait_lock: float, console: Console) -> CheckRun:
+                wait_lock: float, console: Console) -> Result:
     """Check ``base`` into ``lists`` under the directory's lock; log one line."""
     from rcsqualify.files import hold_lock, refuse_overwrite
     from rcsqualify.report.split import LISTS_LOCK, list_paths
@@ -46,7 +46,7 @@ def run_refresh(settings: Settings, base: Path, lists: Path, log_file: Path | No
 
 
 def _refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
-             console: Console) -> CheckRun:
+             console: Console) -> Result:
     started = time.time()
     settings = settings.replace(input=str(base), split_dir=str(lists),
                                 history=settings.history or log_file)
@@ -55,12 +55,12 @@ def _refresh(settings: Settings, base: Path, lists: Path, log_file: Path | None,
     except RcsQualifyError as exc:
         _log(log_file, base, int(exc.exit_code), started, None)
         raise
-    _log(log_file, base, run.summary.exit_code, started, run)
+    _log(log_file, base, run.exit_code, started, run)
     return run
 
 
 def _log(log_file: Path | None, base: Path, code: int, started: float,
-         run: CheckRun | None) -> None:
+         run: Result | None) -> None:
     if log_file is None:
         return
     # the version, so a change of ratio can be told from a change of tool; the gate
@@ -69,7 +69,7 @@ def _log(log_file: Path | None, base: Path, code: int, started: float,
                             "version": __version__, "base": base.name, "exit_code": code,
                             "duration_s": round(time.time() - started, 2)}
     if run is not None:
-        s = run.summary
+        s = run.checked.summary
         line.update({"counts": s.counts, "error_ratio": round(s.error_ratio, 6),
                      "error_ratio_upper": round(s.error_ratio_upper, 6), "gate": s.gate,
                      "gate_mode": s.gate_mode, "decision": s.decision,
@@ -78,7 +78,7 @@ def _log(log_file: Path | None, base: Path, code: int, started: float,
                      # what changed since the previous run of these lists: numbers added
                      # and removed, status moves by pair (issue #27 item 6); null on the
                      # first run
-                     "movement": run.movement})
+                     "movement": run.checked.movement})
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(line) + "\n")

@@ -1,7 +1,7 @@
 """Runs a ``check``: builds the sources and providers from the settings (the provider
 registry, ``providers.py``), runs the pipeline, summarizes, writes the outputs
-(``outputs.py``). The CLI calls this and renders; tests and the cron mode call it
-directly. Its neighbours: ``validation.py`` (option checks before anything is read),
+(``outputs.py``). ``result.run`` wraps it into the ``Result`` that the CLI renders and
+the Python API returns. Its neighbours: ``validation.py`` (option checks before anything is read),
 ``display.py`` (progress on stderr), ``costs.py`` (next steps and their cost),
 ``dryrun.py`` (``--dry-run``)."""
 
@@ -18,7 +18,6 @@ from rcsqualify.ci import (
 )
 from rcsqualify.contacts import ContactSource
 from rcsqualify.costs import next_steps
-from rcsqualify.display import ProgressReporter
 from rcsqualify.errors import InputError, RcsQualifyError
 from rcsqualify.files import cannot_write, make_folder
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
@@ -31,7 +30,6 @@ from rcsqualify.validation import refuse_overwrites, validate_settings
 
 if TYPE_CHECKING:  # an offline run imports neither the HTTP stack nor rich
     import pyarrow as pa
-    from rich.console import Console
 
     from rcsqualify.remote.http import Notify
     from rcsqualify.sample_auto import AutoSample
@@ -120,17 +118,11 @@ def open_contacts(s: Settings, data: pa.Table | None = None, fmt: str | None = N
                          header=s.header, skip_rows=skip, table=data)
 
 
-def execute_check(s: Settings, console: Console) -> CheckRun:
-    """The command line's run: ``run_check`` with progress bars and notices on the
-    console."""
-    return run_check(s, ProgressReporter(console, enabled=not s.quiet, rate=s.rate))
-
-
 def run_check(s: Settings, reporter: Reporter, data: pa.Table | None = None,
               fmt: str | None = None) -> CheckRun:
-    """Run the check and write its outputs: the one run of ``rcsqualify check`` and of
-    ``rcsqualify.qualify`` (``data``/``fmt``: contacts in memory, see
-    ``open_contacts``). A run that concludes nothing (an error, a lock, Ctrl-C) still
+    """Run the check and write its outputs: what ``result.run`` wraps, the one run of
+    ``rcsqualify check`` and of ``rcsqualify.qualify`` (``data``/``fmt``: contacts in
+    memory, see ``open_contacts``). A run that concludes nothing (an error, a lock, Ctrl-C) still
     replaces ``--metrics-file`` with what it can say."""
     try:
         return _execute_check(s, reporter, data, fmt)

@@ -83,6 +83,41 @@ def test_api_and_cli_write_the_same_json_report_on_the_sample(tmp_path: Path) ->
         *json.loads((tmp_path / "cli.json").read_text(encoding="utf-8"))]
 
 
+def test_the_command_line_and_the_api_run_through_one_function(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One path, not two (issue #27 item 1): ``rcsqualify check`` and
+    ``rcsqualify.qualify`` both call ``result.run`` (settings in, ``Result`` out), with
+    equal settings; the command line renders and exits from that very ``Result``."""
+    from rcsqualify import result as result_module
+    from rcsqualify.display import ProgressReporter
+
+    calls: list[tuple[Any, Any, Result]] = []
+    real_run = result_module.run
+
+    def spy(settings: Any, reporter: Any, *args: Any, **kwargs: Any) -> Result:
+        out = real_run(settings, reporter, *args, **kwargs)
+        calls.append((settings, reporter, out))
+        return out
+
+    monkeypatch.setattr(result_module, "run", spy)
+    cli = run_cli(["check", str(CONTACTS), "--portability", str(PORTABILITY), "-q"])
+    assert len(calls) == 1 and isinstance(calls[0][1], ProgressReporter)
+    assert cli.exit_code == calls[0][2].exit_code == ExitCode.UNDECIDED
+    api = rcsqualify.qualify(CONTACTS, portability=PORTABILITY)
+    assert len(calls) == 2 and calls[1][2] is api
+    # the same settings but for what only a terminal run has (--quiet)
+    assert calls[0][0].replace(quiet=False) == calls[1][0]
+
+    # and the command line's exit code is the Result's, whatever the run concluded
+    def concluded(settings: Any, reporter: Any, *args: Any, **kwargs: Any) -> Result:
+        out = real_run(settings, reporter, *args, **kwargs)
+        out.checked.summary.exit_code = 1  # what the gate said, as far as the CLI knows
+        return out
+
+    monkeypatch.setattr(result_module, "run", concluded)
+    assert run_cli(["check", str(CONTACTS), "-q"]).exit_code == 1
+
+
 def test_api_and_cli_agree_on_a_remote_run(emulator: Emulator, tmp_path: Path) -> None:
     """BotHub on the emulator, over real HTTP: the same report, the same requests."""
     base = emulator.base

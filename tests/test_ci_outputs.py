@@ -27,7 +27,7 @@ from rcsqualify.report.formats import ReportFormat, format_report
 from rcsqualify.report.junit import format_junit
 from rcsqualify.report.markdown import format_markdown
 from rcsqualify.report.summary import Summary, stale_data
-from rcsqualify.runner import execute_check
+from rcsqualify.result import execute_check
 from rcsqualify.settings import Settings
 from tests.conftest import ROOT, Emulator
 from tests.helpers import TEST_CACHE_KEY, check_json, run_cli, write_csv
@@ -58,7 +58,7 @@ def _hostile_base(tmp_path: Path) -> Path:
 
 def _summary(path: Path, **settings: Any) -> Summary:
     s = Settings(input=str(path), **settings)
-    return execute_check(s, Console(file=io.StringIO())).summary
+    return execute_check(s, Console(file=io.StringIO())).checked.summary
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
      "rcsqualify.contact_check"),
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.config", "rcsqualify.wiring", "rcsqualify.runner",
+     "rcsqualify.result",
      "rcsqualify.refresh", "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
      "rcsqualify.providers", "rcsqualify.probe", "rcsqualify.dryrun",
      "rcsqualify.display", "rcsqualify.validation", "rcsqualify.outputs", "rcsqualify.costs"),

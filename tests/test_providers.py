@@ -122,7 +122,7 @@ def test_every_report_the_runner_writes_goes_through_the_format_registry(
     from rcsqualify import ci
     from rcsqualify.cli import app
     from rcsqualify.report import formats
-    from rcsqualify.runner import execute_check
+    from rcsqualify.result import execute_check
     from tests.helpers import write_csv
 
     check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
@@ -191,7 +191,7 @@ def test_a_new_capability_provider_is_its_class_and_one_registry_entry(
     from rcsqualify.remote.cache import Scope
     from rcsqualify.remote.http import HttpLayer
     from rcsqualify.remote.policy import HttpPolicy
-    from rcsqualify.runner import execute_check
+    from rcsqualify.result import execute_check
     from tests.helpers import frte_numbers, write_csv
 
     asked: list[str] = []

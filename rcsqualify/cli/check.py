@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -24,6 +24,9 @@ from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
 from rcsqualify.providers import CAPABILITY_CHOICES
 from rcsqualify.settings import GROUPS, Settings
 from rcsqualify.textsafe import safe_line, safe_lines
+
+if TYPE_CHECKING:
+    from rcsqualify.result import Result
 
 
 def profile_credentials(ctx: typer.Context) -> dict[str, str]:
@@ -77,7 +80,9 @@ def check(
 
     The send plan comes first: what to send, and the error ratio it would give.
     Exit codes: 0 pass, 1 fail, 2 usage or configuration error, 3 incomplete."""
-    from rcsqualify.runner import execute_check
+    # the Python API's run (rcsqualify.qualify calls result.run too): the command line
+    # adds its progress bars and notices on stderr, the rendering and the exit code
+    from rcsqualify.result import execute_check
 
     settings = check_settings(ctx, {"input": input, **options})
     console = stderr_console()
@@ -96,19 +101,19 @@ def print_dry_run(settings: Settings, console: Any) -> NoReturn:
     raise typer.Exit(0)
 
 
-def render_and_exit(run: Any, console: Any, quiet: bool) -> None:
+def render_and_exit(result: "Result", console: Any, quiet: bool) -> None:
     """The verdict line alone (quiet: one line whatever its length, logs and CI grep it)
-    or the whole summary; then the gate's exit code."""
+    or the whole summary of the run's ``Result``; then the gate's exit code."""
     if quiet:  # report.wording: the terminal summary's module would import rich
         from rcsqualify.report.wording import verdict_line
 
-        console.print(verdict_line(run.summary), markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(verdict_line(result.checked.summary), markup=False,
+                      highlight=False, soft_wrap=True)
     else:
         from rcsqualify.report.terminal import print_summary
 
-        print_summary(run.summary, console)
-    raise typer.Exit(run.summary.exit_code)
+        print_summary(result.checked.summary, console)
+    raise typer.Exit(result.exit_code)
 
 
 def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
@@ -126,6 +131,9 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
     values.update(
         portability=list(values.get("portability") or []),
         column=list(values.get("column") or []),
+        # a repeatable option given nowhere: Typer's command says None, its Click
+        # parameters say (): one empty list, so the CLI and the API build equal settings
+        notify=list(values.get("notify") or []),
         mnp_url=mnp_url_of(values.get("mnp_profile"), values.get("mnp_url"),
                            values.get("mnp_region")),
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
