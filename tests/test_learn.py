@@ -385,18 +385,28 @@ def test_the_html_trend_draws_each_campaign_beside_the_projections(
     ev = tmp_path / "ev.csv"
     ev.write_text("number,outcome\n" + "".join(
         f"06070000{i:02d},{'not_rcs' if i < 3 else 'read'}\n" for i in range(20)))
-    result = run_cli(["learn", str(ev), *BOT, "--history", str(log)])
+    # the check run's verdicts (learn --checked): 2 known not RCS, 1 number unmatched
+    checked = tmp_path / "annotated.csv"
+    checked.write_text("msisdn_e164,status\n" + "".join(
+        f"+336070000{i:02d},{'not_rcs' if i < 2 else 'reachable'}\n" for i in range(19)))
+    result = run_cli(["learn", str(ev), *BOT, "--history", str(log), "--checked",
+                      str(checked)])
     assert result.exit_code == 0, result.stderr
     line = json.loads(log.read_text().splitlines()[-1])
     assert line["kind"] == "campaign" and line["actual_error_ratio"] == 0.15
+    assert line["projected_sent_error_ratio"] == 0.1  # 2 known of 20 messages
+    assert line["projected_sent_error_ratio_upper"] == 0.15  # + 1 unmatched
+    assert (line["matched"], line["unmatched"]) == (19, 1)
     assert "0607" not in log.read_text()
-    page = tmp_path / "r.html"
-    result = run_cli(["check", str(sample_contacts), "--history", str(log), "--html-report",
-                      str(page), "--lang", "en", "-q"])
-    assert result.exit_code in (0, 1, 3), result.stderr  # the gate does not matter here
-    html = page.read_text()
-    assert 'fill="#ea580c"' in html and "campaign" in html
-    assert "actual error ratio of 1 sent campaigns" in html
+    for lang, words in (("en", "projected for the list sent 10"),
+                        ("fr", "projeté pour la liste envoyée 10")):
+        page = tmp_path / f"r-{lang}.html"
+        result = run_cli(["check", str(sample_contacts), "--history", str(log),
+                          "--html-report", str(page), "--lang", lang, "-q"])
+        assert result.exit_code in (0, 1, 3), result.stderr  # the gate does not matter
+        html = page.read_text()
+        assert 'fill="#ea580c"' in html and words in html
+    assert "actual error ratio of 1 sent campaigns" in (tmp_path / "r-en.html").read_text()
 
 
 def test_on_a_shared_redis_cache_a_delivery_answer_newer_than_the_look_up_wins(

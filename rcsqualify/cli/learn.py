@@ -64,7 +64,13 @@ def learn(
         "that carry only a message id.")] = None,
     projection: Annotated[Path | None, typer.Option(
         help="The --json-report of the check run that produced the send list: its "
-        "projection is shown beside the actual error ratio.")] = None,
+        "projection is shown beside the actual error ratio (alone: the whole send "
+        "list's; with --checked: for the messages actually sent, with its sampling "
+        "bound).")] = None,
+    checked: Annotated[list[Path] | None, typer.Option(
+        help="The annotated output (--output) or the --split-dir lists of that check "
+        "run (repeat for several lists): the projection is rebuilt for the numbers the "
+        "messages were actually sent to.", show_default=False)] = None,
     **options: Any,
 ) -> None:
     """Learn from what a campaign actually did: delivered or read → RCS-reachable now,
@@ -74,9 +80,10 @@ def learn(
     Exit codes: 0 learned, 2 bad input or configuration, 130 interrupted (what was read
     so far is learned)."""
     from rcsqualify.files import atomic_write, refuse_overwrite
-    from rcsqualify.learn.apply import capability_scope, load_projection, load_sent
+    from rcsqualify.learn.apply import capability_scope, load_sent
     from rcsqualify.learn.apply import learn as run_learn
     from rcsqualify.learn.profiles import load_outcome_profile
+    from rcsqualify.learn.projection import load_checked, load_projection
     from rcsqualify.learn.report import append_history, render, terminal_lines, verdict
     from rcsqualify.numbering.plan import load_plan
     from rcsqualify.settings import Settings
@@ -86,8 +93,10 @@ def learn(
     history = None if given["history"] is None else Path(given["history"])
     outputs = [(opt, given[name]) for name, _, opt in _REPORTS
                if given[name] is not None and str(given[name]) != "-"]
+    checked = list(checked or [])
     refuse_overwrite([*(("events file", e) for e in events), ("--sent", sent),
-                      ("--projection", projection)], [*outputs, ("--history", history)])
+                      ("--projection", projection), *(("--checked", c) for c in checked)],
+                     [*outputs, ("--history", history)])
     for path in events:
         if not path.is_file():
             raise fail(f"{path}: no such events file", int(ExitCode.USAGE))
@@ -98,10 +107,11 @@ def learn(
     sent_map = load_sent(sent) if sent is not None else None
     projected = load_projection(projection) if projection is not None else None
     plan = load_plan()
+    verdicts = load_checked(checked, plan) if checked else None
     cache = make_cache(settings)
     try:
         result = run_learn(events, outcome_profile, scope, cache, plan, sent=sent_map,
-                           projection=projected)
+                           projection=projected, checked=verdicts)
     finally:
         cache.close()
     for name, fmt, _ in _REPORTS:

@@ -17,16 +17,17 @@ failed for Orange's reasons (not RCS, unknown user, not the operator: the profil
 ``not_rcs``) over the messages sent: with ``--sent``, its messages, each one sent to a
 number found not RCS failing (two messages to one number are two failures); without
 it, one message per number with at least one event. Beside it: what the run that
-produced the send list projected (``--projection report.json``: its ``send_plan``),
-which cached statuses the campaign contradicted, and the failure rate by the age of the
-answer the cache held.
+produced the send list projected for the messages actually sent (``--checked``: its
+verdicts per number, ``projection.py``), or, with only ``--projection report.json``,
+its whole send list's ``send_plan`` (labelled so); which cached statuses the campaign
+contradicted, and the failure rate per message by the age of the answer the cache
+held.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,7 @@ from rcsqualify.errors import InputError
 from rcsqualify.learn.events import ReadCounts, cannot_read, read_events
 from rcsqualify.learn.outcomes import Reduction
 from rcsqualify.learn.profiles import FAILED, NOT_RCS, OTHER, REACHABLE, OutcomeProfile
+from rcsqualify.learn.projection import Checked, index_in, list_projection
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.remote.cache import DAY, LookupCache, Scope
@@ -50,8 +52,6 @@ SOURCE = "delivery"
 #: ages of the answer the cache held, in days (the last bucket is open)
 AGE_EDGES = (7, 30, 60, 90)
 AGE_NAMES = ("< 7 days", "7-30 days", "30-60 days", "60-90 days", "> 90 days")
-#: a projection report larger than this is not one
-MAX_REPORT_BYTES = 64 << 20
 #: a --sent file: the columns naming a message and its number (case-insensitive)
 SENT_ID_COLUMNS = ("message_id", "messageid", "msgid", "id")
 SENT_NUMBER_COLUMNS = ("number", "msisdn", "phone", "phonenumber", "userContact")
@@ -112,37 +112,6 @@ def _read_sent(path: Path, encoding: str) -> dict[str, str]:
     return out
 
 
-def load_projection(path: Path) -> dict[str, Any]:
-    """The projection of the run that produced the send list: its JSON report's
-    ``send_plan`` (exit 2, one line, when it is not such a report)."""
-    where = f"--projection {safe_text(path)}"
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_REPORT_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read it ({exc.strerror or type(exc).__name__})"
-                         ) from None
-    try:
-        report: Any = json.loads(data) if len(data) <= MAX_REPORT_BYTES else None
-        plan = report["send_plan"]
-        send = plan["send_rcs"]
-        messages = int(send["messages"])
-        ratio = float(send["error_ratio"])
-        upper = plan.get("with_unverified", {}).get("error_ratio_upper")
-        upper = None if upper is None else float(upper)
-        threshold = report.get("threshold")
-        threshold = None if threshold is None else float(threshold)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise InputError(f"{where} is not a JSON report of 'rcsqualify check' (no "
-                         "send_plan.send_rcs): give the --json-report of the run that "
-                         "produced the send list") from None
-    tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
-    return {"messages": messages, "error_ratio": ratio, "error_ratio_upper": upper,
-            "threshold": threshold,
-            "generated": safe_text(str(tool.get("generated") or tool.get("date") or ""), 40)
-            or None}
-
-
 @dataclass
 class LearnResult:
     """What ``learn`` did, in counts only (no number): rendered by ``report.py``."""
@@ -161,6 +130,8 @@ class LearnResult:
     by_age: list[dict[str, Any]] = field(default_factory=list)
     actual: dict[str, Any] = field(default_factory=dict)
     projection: dict[str, Any] | None = None
+    #: with ``--checked``: the check run's projection for the messages actually sent
+    projected_sent: dict[str, Any] | None = None
     interrupted: bool = False
     degraded: str | None = None
     generated: float = 0.0
@@ -172,6 +143,7 @@ class LearnResult:
 def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: LookupCache,
           plan: NumberingPlan, *, sent: dict[str, str] | None = None,
           projection: dict[str, Any] | None = None,
+          checked: Checked | None = None,
           clock: Callable[[], float] = time.time,
           progress: Callable[[int], None] | None = None) -> LearnResult:
     """Read every events file, reduce, write what was learned, compare. Interrupted
@@ -196,6 +168,18 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
     namespace = cache.scope(scope)
     final = reduction.final()
     keys = reduction.keys
+    sent_keys = sent_counts = None
+    sent_unkeyed = 0
+    if sent is not None:
+        all_sent = normalize_numbers(pa.array(list(sent.values()), pa.string()), plan).key
+        sent_unkeyed = int((all_sent == 0).sum())
+        sent_keys, sent_counts = np.unique(all_sent[all_sent != 0], return_counts=True)
+    held_sent = None
+    if checked is not None and sent_keys is not None:
+        # what the cache held for every number sent, events or not, before learning
+        # (answers of None are only read): the age of the answer the list was built on
+        held_sent = cache.put_learned("cap", namespace, sent_keys, [None] * len(sent_keys),
+                                      np.full(len(sent_keys), now), SOURCE)
     answers = np.array([None, "yes", "no", None], dtype=object)[final]
     # never after now (a platform's clock, a typo): as the cache stores it, so the
     # report's ages and counts are the cache's
@@ -207,21 +191,70 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
                          read=asdict(counts), tally=asdict(reduction.tally),
                          interrupted=interrupted, degraded=cache.degraded,
                          generated=now)
-    _describe(result, reduction, final, answers, when, codes, vocab, dates, sent)
+    # messages per number with an event: the --sent file's count (0: an event for a
+    # number it does not list), else one
+    per_key = np.ones(len(keys), dtype=np.int64)
+    if sent_keys is not None and sent_counts is not None:
+        per_key = _counts_at(sent_keys, sent_counts, keys)
+    _describe(result, final, when, codes, vocab, dates, per_key,
+              reduction.contradictions, len(sent) if sent is not None else None)
     if projection is not None:
-        result.projection = projection
+        result.projection = {k: v for k, v in projection.items() if k != "interval"}
+    if checked is not None:
+        # the campaign's date for a number without a conclusive event: its latest one
+        dated = when[(final == REACHABLE) | (final == NOT_RCS)]
+        campaign_at = float(dated.max()) if len(dated) else now
+        ttl = cache.freshness.ttl("cap", "yes")
+        if sent_keys is not None and sent_counts is not None and held_sent is not None:
+            h_codes, h_vocab, h_dates = held_sent
+            sent_when = np.full(len(sent_keys), campaign_at)
+            idx = index_in(keys, sent_keys)
+            use = idx >= 0
+            use[use] = ((final == REACHABLE) | (final == NOT_RCS))[idx[use]]
+            sent_when[use] = when[idx[use]]
+            stale = _stale(h_codes, h_vocab, h_dates, sent_when, ttl)
+            result.projected_sent = list_projection(
+                checked, sent_keys, sent_counts, stale, sent_unkeyed,
+                None if projection is None else projection.get("interval"))
+        else:
+            at_when = np.where((final == REACHABLE) | (final == NOT_RCS), when, campaign_at)
+            stale = _stale(codes, vocab, dates, at_when, ttl)
+            result.projected_sent = list_projection(
+                checked, keys, per_key, stale, 0,
+                None if projection is None else projection.get("interval"))
+        result.projected_sent.update(checked_files=checked.files,
+                                     checked_rows=checked.rows)
     return result
 
 
-def _describe(result: LearnResult, reduction: Reduction, final: np.ndarray,
-              answers: np.ndarray, when: np.ndarray, codes: np.ndarray,
-              vocab: list[str], dates: np.ndarray, sent: dict[str, str] | None) -> None:
+def _counts_at(keys: np.ndarray, counts: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``counts`` of the sorted ``keys`` at each of ``where`` (0 when absent)."""
+    idx = index_in(keys, where)
+    return np.where(idx >= 0, counts[np.maximum(idx, 0)] if len(counts) else 0,
+                    0).astype(np.int64)
+
+
+def _stale(codes: np.ndarray, vocab: list[str], dates: np.ndarray, sent_at: np.ndarray,
+           ttl: float) -> np.ndarray:
+    """Whether the reachable answer the cache held for each number was older than its
+    freshness when the message was sent (the list rested on an expired answer)."""
+    words = np.array([*vocab, "none"], dtype=object)[codes]
+    with np.errstate(invalid="ignore"):
+        return (words == "yes") & (sent_at - dates > ttl)
+
+
+def _describe(result: LearnResult, final: np.ndarray,
+              when: np.ndarray, codes: np.ndarray, vocab: list[str], dates: np.ndarray,
+              per_key: np.ndarray, contradictions: int, sent_messages: int | None) -> None:
+    """Counts per number (outcomes, what was written, what the cache held) and per
+    message (the actual ratio, the ratio by the age of the cached answer): Orange's
+    ratio is on messages, so a rich card and a text to one number are two."""
     n = len(final)
     result.numbers = n
     result.outcomes = {name: int((final == c).sum()) for name, c in (
         ("reachable", REACHABLE), ("not_rcs", NOT_RCS), ("failed", FAILED),
         ("no_outcome", OTHER))}
-    result.contradictions = reduction.contradictions
+    result.contradictions = contradictions
     conclusive = (final == REACHABLE) | (final == NOT_RCS)
     with np.errstate(invalid="ignore"):
         written = conclusive & ~(dates >= when)
@@ -240,29 +273,18 @@ def _describe(result: LearnResult, reduction: Reduction, final: np.ndarray,
     age = (when - dates) / DAY
     bucket = np.searchsorted(np.array(AGE_EDGES, dtype=float), age, side="right")
     bucket[np.isnan(dates)] = len(AGE_NAMES)
+    not_rcs = final == NOT_RCS
     for b, name in enumerate((*AGE_NAMES, "not cached")):
         mask = bucket == b
-        sent_here = int(mask.sum())
+        sent_here = int(per_key[mask].sum())
         if sent_here:
-            failed = int((mask & (final == NOT_RCS)).sum())
-            result.by_age.append({"age": name, "messages": sent_here, "not_rcs": failed,
+            failed = int(per_key[mask & not_rcs].sum())
+            result.by_age.append({"age": name, "numbers": int(mask.sum()),
+                                  "messages": sent_here, "not_rcs": failed,
                                   "error_ratio": failed / sent_here})
-    messages = len(sent) if sent is not None else n
-    failed = result.outcomes["not_rcs"]
-    if sent is not None:
-        # Orange counts messages: every message sent to a number found not RCS failed
-        # (a rich card and a text to one number are two), over every message sent
-        failed = _messages_to(reduction, final == NOT_RCS, list(sent.values()))
+    # Orange counts messages: every message sent to a number found not RCS failed, over
+    # every message sent (with --sent, its messages, events or not)
+    messages = sent_messages if sent_messages is not None else n
+    failed = int(per_key[not_rcs].sum())
     result.actual = {"messages": messages, "not_rcs": failed,
                      "error_ratio": failed / messages if messages else 0.0}
-
-
-def _messages_to(reduction: Reduction, which: np.ndarray, numbers: list[str]) -> int:
-    """How many of the messages sent to ``numbers`` went to a number ``which`` marks
-    (``reduction.keys`` is sorted: a binary search per message)."""
-    keys = reduction.keys
-    if not len(keys) or not numbers:
-        return 0
-    sent_keys = normalize_numbers(pa.array(numbers, pa.string()), reduction.plan).key
-    at = np.minimum(np.searchsorted(keys, sent_keys), len(keys) - 1)
-    return int(((keys[at] == sent_keys) & (sent_keys != 0) & which[at]).sum())

@@ -27,18 +27,51 @@ def _scope(r: LearnResult) -> str:
 
 
 def verdict(r: LearnResult) -> str:
-    """One sentence: actual against projected."""
+    """One sentence: actual against projected (for the list sent when the check run's
+    verdicts were given, else the whole send list's, said so)."""
     a = r.actual
     line = (f"actual error ratio {pct(a['error_ratio'])} ({a['not_rcs']} of {a['messages']} "
             "messages failed as not RCS)")
-    p = r.projection
-    if p is not None:
+    q, p = r.projected_sent, r.projection
+    if q is not None:
+        line += (f"; projected for the list sent {pct(q['error_ratio'])}, up to "
+                 f"{pct(q['error_ratio_upper'])} with the bound ({q['matched']} of "
+                 f"{q['messages']} messages matched to the check run, {q['unmatched']} "
+                 "unmatched)")
+    elif p is not None:
         upper = (f", up to {pct(p['error_ratio_upper'])} with the unverified"
                  if p.get("error_ratio_upper") is not None else "")
-        line += f"; projected {pct(p['error_ratio'])} for {p['messages']} messages{upper}"
-        if p.get("threshold") is not None:
-            line += f"; threshold {pct(p['threshold'])}"
+        line += (f"; projected for the whole send list {pct(p['error_ratio'])} for "
+                 f"{p['messages']} messages{upper}")
+    if p is not None and p.get("threshold") is not None:
+        line += f"; threshold {pct(p['threshold'])}"
     return line
+
+
+def _rows(r: LearnResult) -> list[tuple[str, str, str]]:
+    """The actual-against-projected table: (what, actual, projected)."""
+    a, p, q = r.actual, r.projection, r.projected_sent
+    if q is not None:
+        rows = [("Messages sent", str(a["messages"]), str(q["messages"])),
+                ("matched to the check run / unmatched", "",
+                 f"{q['matched']} / {q['unmatched']}"),
+                ("Failed (actual) / known errors (projected)", str(a["not_rcs"]),
+                 str(q["known_errors"])),
+                ("Error ratio (list sent)", pct(a["error_ratio"]), pct(q["error_ratio"])),
+                ("With the bound (stale, unverified, unmatched)", "",
+                 pct(q["error_ratio_upper"]))]
+        if q.get("error_ratio_estimate") is not None:
+            rows.append(("Estimate (sample)", "", pct(q["error_ratio_estimate"])))
+        if p is not None:
+            rows.append(("Whole send list (report)", "", pct(p["error_ratio"])))
+        return rows
+    rows = [("Messages sent", str(a["messages"]),
+             f"{p['messages']} (whole send list)" if p else "n/a"),
+            ("Error ratio (not RCS)", pct(a["error_ratio"]),
+             f"{pct(p['error_ratio'])} (whole send list)" if p else "n/a")]
+    if p and p.get("error_ratio_upper") is not None:
+        rows.append(("With the unverified (bound)", "", pct(p["error_ratio_upper"])))
+    return rows
 
 
 def terminal_lines(r: LearnResult) -> list[str]:
@@ -71,8 +104,20 @@ def terminal_lines(r: LearnResult) -> list[str]:
                      f"reachable failed as not RCS; {was_no.get('reachable', 0)} held not "
                      "RCS were delivered")
     if r.by_age:
-        lines.append("not RCS by the age of the cached answer: " + "; ".join(
-            f"{b['age']} {pct(b['error_ratio'])} of {b['messages']}" for b in r.by_age))
+        lines.append("messages not RCS by the age of the cached answer: " + "; ".join(
+            f"{b['age']} {pct(b['error_ratio'])} of {b['messages']} messages"
+            for b in r.by_age))
+    q = r.projected_sent
+    if q is not None:
+        statuses = ", ".join(f"{k} {v}" for k, v in q["by_status"].items() if v)
+        lines.append(
+            f"projection for the list sent ({', '.join(q['checked_files'])}): "
+            f"{q['messages']} messages, {q['matched']} matched to the check run "
+            f"({statuses or 'none'}), {q['unmatched']} unmatched; {q['known_errors']} "
+            f"known errors; in the bound: {q['stale']} on answers past their freshness, "
+            f"{q['unverified']} unverified ({q['not_sampled']} not sampled"
+            + (", bound from the sample's interval" if q.get("bound") else "")
+            + f"), {q['unmatched']} unmatched")
     lines.append(verdict(r))
     if r.degraded:
         lines.append(f"the cache failed while writing ({r.degraded}): not everything "
@@ -91,15 +136,9 @@ def _md(text: object) -> str:
 
 
 def to_markdown(r: LearnResult) -> str:
-    a, p = r.actual, r.projection
-    rows = [("Messages sent", str(a["messages"]), str(p["messages"]) if p else "n/a"),
-            ("Error ratio (not RCS)", pct(a["error_ratio"]),
-             pct(p["error_ratio"]) if p else "n/a")]
-    if p and p.get("error_ratio_upper") is not None:
-        rows.append(("With the unverified (bound)", "", pct(p["error_ratio_upper"])))
     out = ["# Campaign outcome: actual against projected", "",
            _md(verdict(r)), "", "| | actual | projected |", "|---|---:|---:|",
-           *[f"| {_md(k)} | {v} | {w} |" for k, v, w in rows], ""]
+           *[f"| {_md(k)} | {_md(v)} | {_md(w)} |" for k, v, w in _rows(r)], ""]
     if r.by_age:
         out += ["| age of the cached answer | messages | not RCS | ratio |",
                 "|---|---:|---:|---:|",
@@ -111,14 +150,8 @@ def to_markdown(r: LearnResult) -> str:
 
 def to_html(r: LearnResult) -> str:
     e = html.escape
-    a, p = r.actual, r.projection
-    rows = "".join(
-        f"<tr><th>{e(k)}</th><td>{e(v)}</td><td>{e(w)}</td></tr>" for k, v, w in (
-            ("Messages sent", str(a["messages"]), str(p["messages"]) if p else "n/a"),
-            ("Error ratio (not RCS)", pct(a["error_ratio"]),
-             pct(p["error_ratio"]) if p else "n/a"),
-            *((("With the unverified (bound)", "", pct(p["error_ratio_upper"])),)
-              if p and p.get("error_ratio_upper") is not None else ())))
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td><td>{e(w)}</td></tr>"
+                   for k, v, w in _rows(r))
     ages = "".join(f"<tr><th>{e(b['age'])}</th><td>{b['messages']}</td>"
                    f"<td>{b['not_rcs']}</td><td>{e(pct(b['error_ratio']))}</td></tr>"
                    for b in r.by_age)
@@ -158,6 +191,11 @@ def append_history(path: Path, r: LearnResult) -> None:
             "actual_error_ratio": round(r.actual["error_ratio"], 6),
             "projected_error_ratio": p.get("error_ratio"),
             "projected_messages": p.get("messages")}
+    q = r.projected_sent
+    if q is not None:  # the check run's projection for the messages actually sent
+        line.update(projected_sent_error_ratio=round(q["error_ratio"], 6),
+                    projected_sent_error_ratio_upper=round(q["error_ratio_upper"], 6),
+                    matched=q["matched"], unmatched=q["unmatched"])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:

@@ -143,6 +143,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_one": "Only this run so far: the trend appears from the second run.",
         "trend": "{n} runs before this one; this run: {r}.",
         "trend_campaign": "campaign",
+        "trend_projected": "projected for the list sent {r} (up to {u})",
         "trend_campaigns": "Orange squares: the actual error ratio of {n} sent campaigns "
                            "(rcsqualify learn).",
         "movement": "Since the previous run: {added} numbers added, {removed} removed",
@@ -230,6 +231,7 @@ TEXT: dict[str, dict[str, Any]] = {
                      "dès la deuxième.",
         "trend": "{n} exécutions avant celle-ci ; cette exécution : {r}.",
         "trend_campaign": "campagne",
+        "trend_projected": "projeté pour la liste envoyée {r} (jusqu'à {u})",
         "trend_campaigns": "Carrés orange : le taux d'erreur réel de {n} campagnes "
                            "envoyées (rcsqualify learn).",
         "movement": "Depuis l'exécution précédente : {added} numéros ajoutés, {removed} "
@@ -392,8 +394,8 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     past = sorted(((str(h.get("at", "")), float(h["error_ratio"]), False,
                     _movement(h.get("movement"), lang)) for h in history
                    if "error_ratio" in h), key=lambda p: _order(p[0]))
-    campaigns = [(str(h.get("at", "")), float(h["actual_error_ratio"]), True, "")
-                 for h in history if "actual_error_ratio" in h]
+    campaigns = [(str(h.get("at", "")), float(h["actual_error_ratio"]), True,
+                  _projected_sent(h, lang)) for h in history if "actual_error_ratio" in h]
     this_moved = _movement(movement, lang)
     timeline = [*sorted([*past, *campaigns], key=lambda p: _order(p[0])),
                 ((generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
@@ -416,7 +418,8 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     dots = "".join(
         (f'<rect x="{20 + i * step - 4:.1f}" y="{y(v) - 4:.1f}" width="8" height="8" '
          f'fill="#ea580c"><title>{t["trend_campaign"]} {_day(at, lang)}: '
-         f"{_ratio(v, lang)}</title></rect>") if campaign else
+         f"{_ratio(v, lang)}{(' — ' + moved) if moved else ''}</title></rect>")
+        if campaign else
         (f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == last else 3}"'
          f' fill="{"#111" if i == last else "#1d4ed8"}"><title>'
          f"{_day(at, lang)}: {_ratio(v, lang)}{(' — ' + moved) if moved else ''}"
@@ -435,6 +438,19 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
             f'stroke-dasharray="5"/><path d="{path}" fill="none" stroke="#1d4ed8" '
             f'stroke-width="2"/>{dots}</svg><div class="dates">{dates}</div></div>'
             f'<p>{summary_line}</p>{this_run}')
+
+
+def _projected_sent(entry: dict[str, Any], lang: str) -> str:
+    """A campaign's projection for the list it sent (``learn --checked``), for its
+    square's title; empty when the log line has none or it is not two finite ratios."""
+    try:
+        r = float(entry["projected_sent_error_ratio"])
+        u = float(entry["projected_sent_error_ratio_upper"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if not (math.isfinite(r) and math.isfinite(u)):
+        return ""
+    return TEXT[lang]["trend_projected"].format(r=_ratio(r, lang), u=_ratio(u, lang))
 
 
 def _order(at: str) -> tuple[int, float | str]:
