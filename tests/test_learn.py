@@ -577,3 +577,74 @@ def test_message_ids_without_a_sent_file_say_to_give_one(tmp_path: Path) -> None
     assert "2 carry only a message id: give --sent" in result.stdout
     _, report, _, _ = _learn([str(nd), "--outcomes", "maap", *BOT])
     assert report["tally"]["ids_without_sent"] == 2 and report["tally"]["no_number"] == 3
+
+
+def test_by_age_counts_messages_not_numbers(tmp_path: Path) -> None:
+    """The ratio by age is on messages (Orange's unit): two messages to a number the
+    cache held reachable 10 days ago that failed are two of that row's three."""
+    from rcsqualify.capability.bothub import bothub_scope
+
+    now = time.time()
+    cache = LookupCache(Path(os.environ["RCSQUALIFY_CACHE_DIR"]),
+                        clock=lambda: now - 10 * 86_400)
+    cache.put_many("cap", cache.scope(bothub_scope("https://bothub.test/v1", "b1")),
+                   [("+33607000001", "yes"), ("+33607000002", "yes")])
+    cache.close()
+    sent = tmp_path / "sent.csv"
+    sent.write_text("message_id,number\nm1,0607000001\nm2,0607000001\nm3,0607000002\n")
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text("".join(json.dumps({"message_id": m, "outcome": o,
+                                      "time": f"{now - 86_400:.0f}"}) + "\n"
+                          for m, o in (("m1", "not_rcs"), ("m3", "delivered"))))
+    code, report, _, err = _learn([str(nd), "--sent", str(sent), *BOT])
+    assert code == 0, err
+    assert report["by_age"] == [{"age": "7-30 days", "numbers": 2, "messages": 3,
+                                 "not_rcs": 2, "error_ratio": 2 / 3}]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("ev.ndjson", "not json\n[1, 2]\n{broken\n"),
+    ("ev.csv", "number,outcome\n0607000001\n0607000002\n"),
+])
+def test_a_text_file_where_no_line_is_an_event_is_exit_2(tmp_path: Path, name: str,
+                                                          text: str) -> None:
+    ev = tmp_path / name
+    ev.write_text(text)
+    code, _, out, err = _learn([str(ev), *BOT])
+    assert code == 2, out
+    lines = err.strip().splitlines()
+    bad = 3 if name.endswith("ndjson") else 2
+    assert len(lines) == 1 and f"no line is an event ({bad} unreadable lines)" in lines[0]
+    assert _cache_answers(Path(os.environ["RCSQUALIFY_CACHE_DIR"])) == {}
+    # one good line among the bad ones: it learns, counting them
+    ev.write_text(text + ('{"number": "0607000003", "outcome": "read"}\n'
+                          if name.endswith("ndjson") else "0607000003,read\n"))
+    code, report, _, err = _learn([str(ev), *BOT])
+    assert code == 0, err
+    assert report["read"]["events"] == 1 and report["read"]["bad"] >= 2
+
+
+def test_duplicate_message_ids_in_sent_are_counted_and_warned_first_wins(
+        tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_text("message_id,number\nm1,0607000001\nm2,0607000002\n"
+                    "m1,+33607000001\nm2,0607000009\n")
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text('{"message_id": "m2", "outcome": "not_rcs"}\n')
+    result = run_cli(["learn", str(nd), "--sent", str(sent), *BOT, "--json-report", "-"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sent"] == {"messages": 2, "duplicate_ids": 2, "conflicting_ids": 1}
+    warning = [line for line in result.stderr.splitlines() if "more than once" in line]
+    assert len(warning) == 1 and "0607" not in result.stderr
+    assert "2 message ids more than once (1 with another number)" in warning[0]
+    # the first line of m2 wins: 0607000002 is the number found not RCS
+    assert report["actual"] == {"messages": 2, "not_rcs": 1, "error_ratio": 0.5}
+    cache = LookupCache(Path(os.environ["RCSQUALIFY_CACHE_DIR"]))
+    try:
+        from rcsqualify.capability.bothub import bothub_scope
+
+        ns = cache.scope(bothub_scope("https://bothub.test/v1", "b1"))
+        assert cache.get_many("cap", ns, ["+33607000002", "+33607000009"]) == ["no", None]
+    finally:
+        cache.close()

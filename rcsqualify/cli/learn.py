@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rcsqualify.cli.base import app, fail, reports_errors, stdout_console
+from rcsqualify.cli.base import app, fail, reports_errors, stderr_console, stdout_console
 from rcsqualify.cli.check import applies_profile, config_read, profile_credentials
 from rcsqualify.cli.options import with_options
 from rcsqualify.errors import ExitCode
@@ -84,7 +84,13 @@ def learn(
     from rcsqualify.learn.apply import learn as run_learn
     from rcsqualify.learn.profiles import load_outcome_profile
     from rcsqualify.learn.projection import load_checked, load_projection
-    from rcsqualify.learn.report import append_history, render, terminal_lines, verdict
+    from rcsqualify.learn.report import (
+        append_history,
+        render,
+        sent_warning,
+        terminal_lines,
+        verdict,
+    )
     from rcsqualify.numbering.plan import load_plan
     from rcsqualify.settings import Settings
     from rcsqualify.wiring import make_cache
@@ -104,9 +110,11 @@ def learn(
     options["config"] = config_read(ctx, options["config"])
     settings = Settings(**options, credential_refs=profile_credentials(ctx))
     scope = capability_scope(settings)
-    sent_map = load_sent(sent) if sent is not None else None
-    projected = load_projection(projection) if projection is not None else None
     plan = load_plan()
+    sent_map = load_sent(sent, plan) if sent is not None else None
+    if sent_map is not None and (line := sent_warning(sent_map.describe())):
+        stderr_console().print(f"warning: {line}", markup=False, highlight=False)
+    projected = load_projection(projection) if projection is not None else None
     verdicts = load_checked(checked, plan) if checked else None
     cache = make_cache(settings)
     try:

@@ -71,22 +71,54 @@ def capability_scope(s: Settings) -> Scope:
     return entry.scope(s)
 
 
-def load_sent(path: Path) -> dict[str, str]:
+@dataclass
+class Sent:
+    """``--sent``: message id → number, and how many ids the file listed again.
+
+    A message id names one message: the **first** line of an id wins. A later line with
+    the same id and the same number (an export concatenated twice) is not a second
+    message; one with another number contradicts the first (``conflicting``). Both are
+    counted and warned about in one line (no number), never fatal."""
+
+    ids: dict[str, str]
+    duplicate_ids: int = 0  # later lines of an id already listed
+    conflicting_ids: int = 0  # of which naming another number
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def describe(self) -> dict[str, int]:
+        return {"messages": len(self.ids), "duplicate_ids": self.duplicate_ids,
+                "conflicting_ids": self.conflicting_ids}
+
+
+def load_sent(path: Path, plan: NumberingPlan) -> Sent:
     """``--sent``: a CSV mapping message ids to numbers (for events that carry only a
     message id). Held in memory: one entry per message sent."""
     try:
-        return _read_sent(path, "utf-8-sig")
+        ids, again = _read_sent(path, "utf-8-sig")
     except UnicodeDecodeError:
         # what Excel writes on French Windows, as for the events files
         try:
-            return _read_sent(path, "cp1252")
+            ids, again = _read_sent(path, "cp1252")
         except UnicodeDecodeError:
             raise InputError(f"{safe_text(path)}: the --sent file is not UTF-8 (nor "
                              "cp1252) text") from None
+    conflicting = 0
+    if again:
+        # the same number written two ways (0607… and +33607…) is the same number
+        first = normalize_numbers(pa.array([ids[m] for m, _ in again], pa.string()),
+                                  plan).key
+        later = normalize_numbers(pa.array([n for _, n in again], pa.string()), plan).key
+        conflicting = int(np.count_nonzero(first != later))
+    return Sent(ids, len(again), conflicting)
 
 
-def _read_sent(path: Path, encoding: str) -> dict[str, str]:
+def _read_sent(path: Path, encoding: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The first number of each id, and the (id, number) of every later line of an id
+    already listed."""
     out: dict[str, str] = {}
+    again: list[tuple[str, str]] = []
     try:
         with path.open("rb") as raw:
             text = io.TextIOWrapper(raw, encoding=encoding, newline="")
@@ -103,13 +135,17 @@ def _read_sent(path: Path, encoding: str) -> dict[str, str]:
                                  "id column (message_id) and a number column (number)")
             for row in csv.reader(text, delimiter=delimiter):
                 if len(row) > max(id_col, num_col) and row[id_col].strip():
-                    out[row[id_col].strip()] = row[num_col].strip()
+                    message, number = row[id_col].strip(), row[num_col].strip()
+                    if message in out:
+                        again.append((message, number))
+                    else:
+                        out[message] = number
     except csv.Error:
         raise InputError(f"{safe_text(path)}: the --sent file is not a readable CSV"
                          ) from None
     except OSError as exc:
         raise cannot_read(path, exc) from None
-    return out
+    return out, again
 
 
 @dataclass
@@ -132,6 +168,8 @@ class LearnResult:
     projection: dict[str, Any] | None = None
     #: with ``--checked``: the check run's projection for the messages actually sent
     projected_sent: dict[str, Any] | None = None
+    #: the --sent file: its messages and the ids it listed more than once
+    sent: dict[str, int] | None = None
     interrupted: bool = False
     degraded: str | None = None
     generated: float = 0.0
@@ -141,7 +179,7 @@ class LearnResult:
 
 
 def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: LookupCache,
-          plan: NumberingPlan, *, sent: dict[str, str] | None = None,
+          plan: NumberingPlan, *, sent: Sent | None = None,
           projection: dict[str, Any] | None = None,
           checked: Checked | None = None,
           clock: Callable[[], float] = time.time,
@@ -151,7 +189,8 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
     says so (the caller exits 130)."""
     now = clock()
     counts = ReadCounts()
-    reduction = Reduction(plan, undated_at=now, sent=sent)
+    reduction = Reduction(plan, undated_at=now,
+                          sent=None if sent is None else sent.ids)
     interrupted = False
     try:
         for path in files:
@@ -171,7 +210,8 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
     sent_keys = sent_counts = None
     sent_unkeyed = 0
     if sent is not None:
-        all_sent = normalize_numbers(pa.array(list(sent.values()), pa.string()), plan).key
+        all_sent = normalize_numbers(pa.array(list(sent.ids.values()), pa.string()),
+                                     plan).key
         sent_unkeyed = int((all_sent == 0).sum())
         sent_keys, sent_counts = np.unique(all_sent[all_sent != 0], return_counts=True)
     held_sent = None
@@ -190,7 +230,7 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
                          files=[safe_text(f.name, 120) for f in files],
                          read=asdict(counts), tally=asdict(reduction.tally),
                          interrupted=interrupted, degraded=cache.degraded,
-                         generated=now)
+                         generated=now, sent=None if sent is None else sent.describe())
     # messages per number with an event: the --sent file's count (0: an event for a
     # number it does not list), else one
     per_key = np.ones(len(keys), dtype=np.int64)

@@ -151,10 +151,18 @@ def read_events(path: Path, profile: OutcomeProfile, counts: ReadCounts
         _refuse_binary(path)
     reader: Callable[[Path, OutcomeProfile, ReadCounts], Iterator[Chunk]] = {
         "ndjson": _ndjson, "csv": _csv, "xlsx": _xlsx, "parquet": _parquet}[kind]
+    events, bad = counts.events, counts.bad
     try:
         yield from reader(path, profile, counts)
     except OSError as exc:
         raise cannot_read(path, exc) from None
+    if kind in ("ndjson", "csv") and counts.events == events and counts.bad > bad:
+        # not one line read as an event: not an events file (an HTML page, a log, the
+        # wrong export), exit 2 rather than "learned from 0 events"; a file with some
+        # bad lines still learns, counting them
+        raise InputError(f"{safe_text(path)}: no line is an event ({counts.bad - bad} "
+                         f"unreadable lines): give the {kind.upper()} delivery events "
+                         "of a campaign")
 
 
 def _bad(counts: ReadCounts, path: Path, line: int) -> None:

@@ -74,6 +74,15 @@ def _rows(r: LearnResult) -> list[tuple[str, str, str]]:
     return rows
 
 
+def sent_warning(sent: dict[str, int]) -> str:
+    """One line when the --sent file listed message ids more than once (counts only)."""
+    if not sent.get("duplicate_ids"):
+        return ""
+    return (f"--sent lists {sent['duplicate_ids']} message ids more than once "
+            f"({sent['conflicting_ids']} with another number): the first line of each "
+            "id counts, the others are not messages")
+
+
 def terminal_lines(r: LearnResult) -> list[str]:
     rd, t = r.read, r.tally
     ev = t["events"]
@@ -97,6 +106,8 @@ def terminal_lines(r: LearnResult) -> list[str]:
         f"not RCS learned (source delivery); {r.kept_newer} kept the newer answer the "
         "cache held",
     ]
+    if r.sent is not None and (line := sent_warning(r.sent)):
+        lines.append(line)
     was_yes = r.contradicted.get("yes", {})
     was_no = r.contradicted.get("no", {})
     if was_yes.get("not_rcs") or was_no.get("reachable"):
