@@ -21,6 +21,7 @@ and the wiring resolves them at the last moment (``resolve_reference``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -145,6 +146,11 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
                 value = str((path.parent / Path(value.strip()).expanduser()).resolve())
             options[key] = value
         else:
+            keys = [*allowed, *CREDENTIALS, *(f"{c}-file" for c in CREDENTIALS)]
+            close = difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
+            if close:  # a typo: the one key it most likely meant
+                raise InputError(f"{where} is not an option of 'rcsqualify check': did you "
+                                 f"mean {close[0]!r}?")
             raise InputError(f"{where} is not an option of 'rcsqualify check' (keys are "
                              "long option names without the dashes, e.g. bothub-url, "
                              "or credential references: " + ", ".join(CREDENTIALS) + ")")

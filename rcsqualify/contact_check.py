@@ -47,6 +47,7 @@ from rcsqualify.contacts.grouping import (
 )
 from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.errors import InputError
+from rcsqualify.notes import note
 from rcsqualify.numbering.normalize import Normalized
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
@@ -295,10 +296,8 @@ def run_contact_check(
                "blank_ids": int(np.count_nonzero(ids < 0)) if ids is not None else 0,
                "looked_up": int(np.count_nonzero(rounds.resolved))}
     if numbers["numbers_dropped"]:
-        result.notes.append(
-            f"{numbers['contacts_capped']} contacts hold more than {max_numbers} numbers: "
-            f"{numbers['numbers_dropped']} numbers past the cap were neither chosen nor "
-            "looked up (--max-numbers-per-contact)")
+        result.notes.append(note("contacts_capped", capped=numbers["contacts_capped"],
+                                 cap=max_numbers, dropped=numbers["numbers_dropped"]))
     result.contacts = ContactResult(grouping=grouping, columns=list(source.phone_columns),
                                     chosen=chosen, count=count, cell_key=cell_key,
                                     cell_number=cell_number,

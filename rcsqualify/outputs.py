@@ -18,6 +18,7 @@ from rcsqualify.ci import (
 )
 from rcsqualify.contacts import ContactSource
 from rcsqualify.files import cannot_write, make_folder
+from rcsqualify.notes import note
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.formats import RenderContext
@@ -45,8 +46,7 @@ def render_context(s: Settings, summary: Summary,
 
         history, damaged = read_history(s.history)
         if damaged:
-            summary.warnings.append(f"{damaged} lines of the history {s.history} are not "
-                                    "run records (damaged, or another tool's): skipped")
+            summary.warnings.append(note("history_damaged", count=damaged, path=s.history))
     from rcsqualify.alerting import run_labels
 
     labels = run_labels(s)
@@ -101,9 +101,7 @@ def write_outputs(s: Settings, source: ContactSource, result: CheckResult,
                                                 csv_escape=s.csv_escape,
                                                 dialect=dialect_choice(s))
         if cleaned := summary.split_lists.get("xlsx_control_characters_removed"):
-            summary.warnings.append(f"{cleaned} cells of the .xlsx lists held control "
-                                    "characters XLSX cannot store: they were removed "
-                                    "(the CSV lists keep them)")
+            summary.warnings.append(note("xlsx_control_characters", count=cleaned))
         from rcsqualify.report.movement import record_movement
 
         moved = record_movement(Path(s.split_dir), result.distinct.key,

@@ -22,6 +22,7 @@ import numpy as np
 from rcsqualify.contacts import ContactSource
 from rcsqualify.contacts.choice import ContactResult
 from rcsqualify.distinct import Distinct, Progress, apply_sources
+from rcsqualify.notes import note
 from rcsqualify.numbering.buffers import int_array
 from rcsqualify.numbering.normalize import Normalized, normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
@@ -492,10 +493,7 @@ def run_check(
             chosen = fixed_sample(need, sample, seed)
             distinct.rcs[np.setdiff1d(need, chosen)] = RCS_NOT_SAMPLED
             result.sampled = True
-            result.notes.append(
-                f"--sample {sample}: a fixed-sample interval, valid for one sample of "
-                f"{sample} chosen in advance, not if one looks at it and re-runs until it "
-                "passes; --sample auto gives a bound valid whenever it stops")
+            result.notes.append(note("fixed_sample", sample=sample))
             need = chosen
         if streamed is not None:
             need = streamed  # already checked, as their operators became known

@@ -20,6 +20,7 @@ from rcsqualify.contacts import ContactSource
 from rcsqualify.costs import next_steps
 from rcsqualify.errors import InputError, RcsQualifyError
 from rcsqualify.files import cannot_write, make_folder
+from rcsqualify.notes import note
 from rcsqualify.numbering.plan import NumberingPlan, load_plan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.outputs import write_outputs
@@ -197,8 +198,8 @@ def _checked(s: Settings, reporter: Reporter, data: pa.Table | None, fmt: str | 
     if quota is not None:
         quota.notify = notify  # "quota no longer shared across hosts", when it happens
     try:
-        for note in input_notes(s, source.format):
-            reporter.note(note)
+        for line in input_notes(s, source.format):
+            reporter.note(line)
         sources = build_operator_sources(s, plan, shared, notify)
         provider = other = None
         if shared is not None:
@@ -230,9 +231,8 @@ def _checked(s: Settings, reporter: Reporter, data: pa.Table | None, fmt: str | 
             # first: the verdict line quotes the first note (a storage failure explains
             # the rest, not the other way round)
             result.storage_degraded = cache.degraded
-            result.notes.insert(0, f"the cache in {cache.location} failed mid-run "
-                                f"({cache.degraded}); answers since then were kept in "
-                                "memory only and will be asked again next time")
+            result.notes.insert(0, note("cache_failed", location=cache.location,
+                                        why=cache.degraded))
         if quota is not None and quota.lost:
             # the quota store failed on its own: the cache (another store) is unharmed
             result.storage_degraded = result.storage_degraded or quota.lost

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rcsqualify"
 #: lowest first; a module may import from its own layer and the ones before it
 LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify", "rcsqualify.errors", "rcsqualify.verdict", "rcsqualify.textsafe",
+     "rcsqualify.notes", "rcsqualify.l10n",
      "rcsqualify.masking", "rcsqualify.bulkwindow", "rcsqualify.files",
      "rcsqualify.sequential"),
     ("rcsqualify.numbering", "rcsqualify.remote"),

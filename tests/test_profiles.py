@@ -57,6 +57,11 @@ def test_a_config_toml_in_the_working_directory_is_never_read(
 @pytest.mark.parametrize(("body", "expected"), [
     ('[profiles.p]\nrate = 5\n', "no profile 'nope'"),
     ('[profiles.nope]\nfrobnicate = 1\n', "key 'frobnicate' is not an option"),
+    # a misspelt key: the key it most likely meant (issue #26 item 3)
+    ('[profiles.nope]\ncapabilty = "bothub"\n', "profile nope, key 'capabilty' is not an "
+     "option of 'rcsqualify check': did you mean 'capability'?"),
+    ('[profiles.nope]\nbothub-client-secert = "env:X"\n', "did you mean "
+     "'bothub-client-secret'?"),
     ('[profiles.nope]\nbothub-client-secret = "hunter2-secret"\n',
      "key 'bothub-client-secret': a credential must be a reference"),
     ('[profiles.nope]\ndry-run = true\n', "key 'dry-run': --dry-run is accepted on the "

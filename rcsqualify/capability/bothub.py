@@ -35,6 +35,7 @@ from rcsqualify.capability.defaults import SINGLE_WARN as DEFAULT_SINGLE_WARN
 from rcsqualify.capability.interface import CapabilityProvider, Tally, capability_answer
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
+from rcsqualify.notes import note
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.failures import error_envelope
@@ -170,10 +171,7 @@ class BotHubProvider(CapabilityProvider):
     def warn_single(self, count: int) -> None:
         """Orange: the single look-up is "strongly limited", for testing only."""
         if self.single_warn is not None and count > self.single_warn:
-            warning = (f"bothub: {count} numbers to ask one by one (more than "
-                       f"--single-warn {self.single_warn}); Orange limits this call to "
-                       "testing at very low frequency: use --capability bothub-bulk for a "
-                       "base")
+            warning = note("single_lookups", count=count, limit=self.single_warn)
             self.notes.append(warning)
             if self.notify is not None:
                 self.notify(warning)

@@ -49,6 +49,7 @@ from rcsqualify.capability.bothub import BotHubProvider, carries_error
 from rcsqualify.capability.defaults import POLL_INITIAL
 from rcsqualify.capability.interface import Tally, capability_answer
 from rcsqualify.files import atomic_write
+from rcsqualify.notes import note
 from rcsqualify.remote.cache import JOB_DIR, job_files
 from rcsqualify.remote.failures import Unresolved
 from rcsqualify.remote.policy import HttpPolicy, RequestPlan
@@ -289,25 +290,20 @@ class BotHubBulkProvider(BotHubProvider):
                         self.stats.kinds["bad_result_item"] += state.bad_items
                     if state.contradictory:
                         self.stats.kinds["contradictory_result"] += len(state.contradictory)
-                        self.notes.append(
-                            f"a BotHub bulk job listed {len(state.contradictory)} number(s) "
-                            "more than once with different capabilities; they stay "
-                            "unverified (nothing cached) and the next run asks again")
+                        self.notes.append(note("bulk_contradictory",
+                                               count=len(state.contradictory)))
                     record(state.results, job)
                     missing = sum(1 for k in job["keys"] if k in by_digest)
                     end_job(job, None if not missing else
-                            f"a BotHub bulk job finished (DONE) without a usable result "
-                            f"for {missing} of its {len(job['keys'])} numbers; they stay "
-                            "unverified and the next run asks again")
+                            note("bulk_done_missing", missing=missing,
+                                 total=len(job["keys"])))
                     return
                 if state.state == "failed":
                     http.accept(answer, "job_failed")
-                    end_job(job, "a BotHub bulk job ended without results (status "
-                                 "other than DONE); its numbers stay unverified")
+                    end_job(job, note("bulk_failed"))
                     return
                 http.reject(answer, "unrecognized_job_answer", url)
-                end_job(job, "a BotHub bulk job answered in a shape rcsqualify does not "
-                             "know; its numbers stay unverified")
+                end_job(job, note("bulk_unrecognized"))
                 return
 
         async def submit(chunk: list[int]) -> dict[str, Any] | None:
@@ -322,8 +318,7 @@ class BotHubBulkProvider(BotHubProvider):
             job_id = job_id_of(answer.body)
             if job_id is None:
                 http.reject(answer, "no_job_id", url)
-                self.notes.append("BotHub accepted a bulk job without a usable jobId; its "
-                                  "numbers stay unverified")
+                self.notes.append(note("bulk_no_job_id"))
                 return None
             http.accept(answer, "job_accepted")
             job = {"id": job_id, "submitted_at": time.time(), "scope": self.namespace,
@@ -350,23 +345,16 @@ class BotHubBulkProvider(BotHubProvider):
                     gone = [j for j in fresh if j in vanished]
                     rest = [by_digest[k] for j in gone for k in j["keys"] if k in by_digest]
                     if rest and again:
-                        self.notes.append(
-                            f"BotHub forgot {len(gone)} bulk job(s) just submitted, twice "
-                            "(HTTP 404 when polled); their numbers stay unverified")
+                        self.notes.append(note("bulk_forgotten", count=len(gone)))
                     if not rest:
                         break  # a fresh job that vanished is submitted again, once
                 if poll_failures:
                     kinds = ", ".join(f"{_failure_text(k)} × {n}"
                                       for k, n in poll_failures.most_common(3))
-                    self.notes.append(
-                        f"{sum(poll_failures.values())} BotHub bulk job poll(s) failed "
-                        f"({kinds}); their numbers stay unverified and the jobs stay "
-                        "saved: the next run polls them again")
+                    self.notes.append(note("bulk_poll_failed",
+                                           count=sum(poll_failures.values()), kinds=kinds))
                 if unfinished:
-                    self.notes.append(
-                        f"{len(unfinished)} BotHub bulk job(s) not finished by the deadline "
-                        "(--bulk-deadline, or the end of the bulk window); their numbers "
-                        "stay unverified and the next run polls them again")
+                    self.notes.append(note("bulk_unfinished", count=len(unfinished)))
                 return
             except WindowClosed:
                 now = self.clock()
@@ -375,14 +363,10 @@ class BotHubBulkProvider(BotHubProvider):
                 if not self.wait_for_window:
                     window = bulkwindow.describe(now, self.hours)
                     if inside:
-                        self._say(f"BotHub refused the bulk job (HTTP 405) inside the "
-                                  f"assumed window ({window}): it may keep other hours; "
-                                  "set --bulk-hours, or re-run with --wait-for-window")
+                        self._say(note("bulk_refused_inside", window=window))
                     else:
-                        self._say(f"BotHub refused the bulk job (HTTP 405: outside its "
-                                  f"window, {window}); it opens at "
-                                  f"{opening:%Y-%m-%d %H:%M %Z}: re-run then, or use "
-                                  "--wait-for-window")
+                        self._say(note("bulk_refused_outside", window=window,
+                                       opening=opening))
                     return
                 if inside:
                     # we believed the window open and BotHub disagrees: back off, slowly
@@ -390,16 +374,13 @@ class BotHubBulkProvider(BotHubProvider):
                     delay = FINAL_WAIT * (2 ** late_405s)
                     late_405s += 1
                     if end is None or bulkwindow.seconds_between(end, now) <= delay:
-                        self._say("BotHub refused bulk jobs (HTTP 405) all through the "
-                                  "assumed window; check --bulk-hours; the numbers stay "
-                                  "unverified")
+                        self._say(note("bulk_refused_all_window"))
                         return
-                    self._say(f"BotHub answered 405 inside the assumed bulk window; trying "
-                              f"again in {delay / 60:.0f} min")
+                    self._say(note("bulk_refused_retry", minutes=f"{delay / 60:.0f}"))
                 else:
                     delay = max(1.0, bulkwindow.seconds_between(opening, now))
-                    self._say(f"bulk window closed: waiting until "
-                              f"{opening:%Y-%m-%d %H:%M %Z} ({delay / 3600:.1f} h)")
+                    self._say(note("bulk_window_wait", opening=opening,
+                                   hours=round(delay / 3600, 1)))
                 await self.sleep(delay)
                 deadline[0] = self._deadline()
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rcsqualify.notes import note
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.extracts import DEFAULT_MAX_UNMAPPED, read_extract
 from rcsqualify.operators.interface import OperatorSource, SourceStats
@@ -237,29 +238,23 @@ class PortabilitySource(OperatorSource):
             sources.append(entry)
             name = src["path"]
             if age is None:
-                warnings.append(f"portability: {name} has no port dates: its age is unknown; "
-                                f"{entry['answered']} mobile numbers rest on it")
+                warnings.append(note("port_no_dates", name=name,
+                                     answered=entry["answered"]))
             elif entry["stale"]:
-                stale_lines.append(
-                    f"portability: {name} is {age} days old (newest port date "
-                    f"{src['newest_date']}, over --portability-max-age {self.max_age_days}"
-                    f"): {entry['answered']} mobile numbers rest on it and ports since "
-                    "then are not known")
-            if src.get("unmapped") or src.get("fixed_line_prefixes"):
-                parts = []
-                if src.get("unmapped"):
-                    parts.append(f"{src['unmapped']} operator values map to no operator "
-                                 "(e.g. " + ", ".join(
-                                     shown_value(e) for e in src["unmapped_examples"][:3]) + ")")
-                if src.get("fixed_line_prefixes"):
-                    parts.append(f"{src['fixed_line_prefixes']} mobile numbers carry a "
-                                 "fixed-line routing prefix (not used)")
-                warnings.append(f"portability: {name}: " + "; ".join(parts)
-                                + f" ({src.get('unmapped_share', 0):.2%} of its rows); those "
-                                "numbers fall back to the next source")
+                stale_lines.append(note("port_stale", name=name, age=age,
+                                        newest=src["newest_date"], max_age=self.max_age_days,
+                                        answered=entry["answered"]))
+            unmapped, fixed = src.get("unmapped"), src.get("fixed_line_prefixes")
+            if unmapped or fixed:
+                code = ("port_unmapped_fixed_prefix" if unmapped and fixed
+                        else "port_unmapped" if unmapped else "port_fixed_prefix")
+                examples = ", ".join(shown_value(e) for e in src["unmapped_examples"][:3])
+                warnings.append(note(code, name=name, unmapped=unmapped, fixed=fixed,
+                                     examples=examples,
+                                     share=src.get("unmapped_share", 0)))
             if src.get("unparsed_dates"):
-                warnings.append(f"portability: {name}: {src['unparsed_dates']} port dates "
-                                "do not parse; those rows took the file's date")
+                warnings.append(note("port_unparsed_dates", name=name,
+                                     count=src["unparsed_dates"]))
         newest = max((s["newest_date"] for s in sources if s.get("newest_date")),
                      default=None)
         oldest = min((s["oldest_date"] for s in sources if s.get("oldest_date")),

@@ -42,6 +42,7 @@ from typing import Literal, NamedTuple
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
+from rcsqualify.notes import note
 from rcsqualify.remote.store import SECRET_BYTES, AnswerStore
 from rcsqualify.textsafe import safe_text
 
@@ -185,11 +186,9 @@ def settle_key(store: AnswerStore, options: KeyOptions, need: Need,
                 f"{where} was written with another cache key (its key's fingerprint is "
                 f"{theirs}, the key from {source} has {mine}): give the cache's own key, "
                 "or use another cache; nothing was read")
-        notes = []
+        notes: list[str] = []
         if stored is not None:
-            notes.append(f"the cache key is also stored inside {where}, where anyone who "
-                         "can read the cache finds it: remove that copy with 'rcsqualify "
-                         "cache move-key'")
+            notes.append(note("cache_key_stored", location=store.location))
         return Settled(key, notes, True)
     if stored is not None:
         mine = fingerprint(stored)

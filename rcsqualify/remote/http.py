@@ -53,6 +53,7 @@ from tenacity import (
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.masking import mask_url
+from rcsqualify.notes import note
 from rcsqualify.remote.failures import (
     UNREACHABLE_KINDS,
     Transient,
@@ -268,11 +269,11 @@ class HttpLayer:
                 "--rate")
         if self.gave_up is None:
             self.gave_up = what
-            note = (f"{self.name}: given up after {what}; what was learned is kept, the "
-                    "rest stays unverified: re-run later, or with a lower --rate")
-            self.notes.append(note)
+            gave_up = note("throttled_gave_up", service=self.name, what=what,
+                           count=self._throttled_row, seconds=now - self._throttled_since)
+            self.notes.append(gave_up)
             if self.notify is not None:
-                self.notify(note)
+                self.notify(gave_up)
         raise Unresolved("throttled")
 
     async def send_once(self, method: str, url: str, **kwargs: Any
@@ -298,8 +299,8 @@ class HttpLayer:
             raise Unresolved("throttled")  # the gateway refused for too long
         if p.max_requests is not None and self._spent >= p.max_requests:
             if not self.notes:
-                self.notes.append(f"{self.name}: stopped at --max-requests "
-                                  f"{p.max_requests}; the rest stays unverified")
+                self.notes.append(note("max_requests", service=self.name,
+                                       limit=p.max_requests))
             raise Unresolved("budget")
         self._spent += 1
         # the token first: a token fetch must never sit between a slot and its write

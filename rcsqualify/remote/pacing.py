@@ -608,11 +608,9 @@ class QuotaStore:
     def lost_message(self) -> str:
         """What the run says when the shared schedule was lost (terminal and report)."""
         from rcsqualify.masking import redis_host
+        from rcsqualify.notes import note
 
-        return (f"quota no longer shared across hosts: the quota store (Redis at "
-                f"{redis_host(self.url or '')}) failed mid-run ({self.lost}); this "
-                "machine's runs kept pacing together, other hosts may have sent at the "
-                "same time")
+        return note("quota_lost", host=redis_host(self.url or ""), why=self.lost)
 
     def schedule(self, *identity: str) -> Schedule:
         local = _local_schedule(*identity, directory=self.directory)

@@ -13,6 +13,7 @@ from typing import Any
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.masking import mask_redis_url, redis_host
+from rcsqualify.notes import note
 from rcsqualify.remote.layout import LAYOUT, LEGACY, UPGRADABLE, check_layout
 from rcsqualify.textsafe import safe_text
 
@@ -120,10 +121,7 @@ def redis_eviction_warning(client: Any, host: str) -> str | None:
     limit = text_of(config.get("maxmemory") or config.get(b"maxmemory")) or "0"
     if not policy or policy == "noeviction" or limit.strip() == "0":
         return None
-    return (f"the Redis at {host} evicts keys when full (maxmemory-policy "
-            f"{safe_text(policy, 40)}): answers, the shared 429 pause and the cache key "
-            "can vanish without a word; use maxmemory-policy noeviction, or a Redis "
-            "dedicated to rcsqualify")
+    return note("redis_evicts", host=host, policy=safe_text(policy, 40))
 
 
 def text_of(value: Any) -> str | None:

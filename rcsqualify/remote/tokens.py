@@ -26,6 +26,7 @@ from tenacity import (
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.masking import mask_url
+from rcsqualify.notes import note
 from rcsqualify.remote.failures import (
     UNREACHABLE_KINDS,
     Transient,
@@ -93,10 +94,8 @@ class ClientCredentialsToken(TokenSource):
                         "--bothub-token-url "
                         "(RCSQUALIFY_BOTHUB_TOKEN_URL)") from exc
                 self.failed = exc.kind
-                self.failure = (f"cannot get a token from {mask_url(self.token_url)}: "
-                                f"{_token_failure(exc.kind)} (after "
-                                f"{self._attempts} attempts); every number of the service "
-                                "stays unverified: retry later, or check --bothub-token-url")
+                self.failure = note("token_failed", url=mask_url(self.token_url),
+                                    why=_token_failure(exc.kind), attempts=self._attempts)
                 raise Unresolved(exc.kind) from exc
             # a lifetime of 0 (or 5 s) would mean one token request per look-up
             lifetime = max(lifetime, self._policy.token_min_lifetime)

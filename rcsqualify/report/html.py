@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rcsqualify.notes import in_language
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.l10n import (
     LANGS,
@@ -618,8 +619,11 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
                                         rr=_ratio(pr.get("reply_rate") or 0, lang, 0))
                        if "cost" in pr else t["no_cost"]) + "</p>"
 
-    notes = "".join(f"<li>{_esc(w, 600)}</li>" for w in [*s.warnings, *s.notes])
-    notes += "".join(f"<li>{t['stale']}{t['colon']} {_esc(w, 600)}</li>" for w in s.stale)
+    # the run's notes are among the warnings (summarize): each said once, in ``lang``
+    notes = "".join(f"<li>{_esc(in_language(w, lang), 600)}</li>"
+                    for w in dict.fromkeys([*s.warnings, *s.notes]))
+    notes += "".join(f"<li>{t['stale']}{t['colon']} {_esc(in_language(w, lang), 600)}</li>"
+                     for w in s.stale)
     notes_block = f'<h2>{t["notes_h"]}</h2><ul class="notes">{notes}</ul>' if notes else ""
     errors = sum(s.counts.get(str(x), 0) for x in ERROR_STATUSES)
     tool = s.tool

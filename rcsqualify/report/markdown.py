@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from rcsqualify.notes import in_language
 from rcsqualify.report.escape import markdown_text as md
 from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT, verdict_sentences
 from rcsqualify.report.l10n import number, percent, threshold, when
@@ -180,8 +181,8 @@ def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | No
         out += [f"### {w['ops_h']}", "",
                 _table((w["operator"], w["name"], w["numbers"]), "llr", op_rows), ""]
 
-    notes = [md(n, 1000) for n in s.warnings] + [
-        f"{w['stale']}{w['colon']} {md(n, 1000)}" for n in s.stale]
+    notes = [md(in_language(n, lang), 1000) for n in s.warnings] + [
+        f"{w['stale']}{w['colon']} {md(in_language(n, lang), 1000)}" for n in s.stale]
     if notes:
         out += [f"### {w['notes_h']}", "", *(f"- {n}" for n in notes), ""]
 

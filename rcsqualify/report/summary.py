@@ -21,6 +21,7 @@ from rcsqualify import __version__, dependency_version
 from rcsqualify.contacts.grouping import one_of_each
 from rcsqualify.distinct import Distinct
 from rcsqualify.errors import ExitCode
+from rcsqualify.notes import note
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.masking import mask_cell
@@ -303,9 +304,7 @@ def stale_data(plan_date: date, today: date) -> list[str]:
     """One line per input past its freshness (the ARCEP plan today)."""
     age = (today - plan_date).days
     if age > PLAN_MAX_AGE_DAYS:
-        return [f"the ARCEP numbering plan is {age} days old ({plan_date.isoformat()}): "
-                "numbers in blocks allocated since then read as unallocated; install a "
-                "newer MAJNUM with 'rcsqualify plan update'"]
+        return [note("plan_stale", age=age, plan_date=plan_date)]
     return []
 
 
@@ -422,20 +421,15 @@ def summarize(
     warnings: list[str] = []
     range_only = int(np.count_nonzero(d.source[mobile] == SOURCE["range"]))
     if range_only:
-        warnings.append(
-            f"{range_only} mobile numbers rest on the range holder alone (ARCEP plan), "
-            "correct only for numbers never ported: "
-            + ("no portability source named them" if result.source_stats else
-               "give --portability or --mnp-url to know who serves them today"))
+        warnings.append(note("range_only_unnamed" if result.source_stats else "range_only",
+                             count=range_only))
     if unverified and result.capability == "none":
-        warnings.append(
-            f"{unverified} target-operator mobiles are unverified (no capability check "
-            f"was run): the ratio could reach {upper:.1%} if none of them is RCS-reachable")
+        warnings.append(note("offline_unverified", count=unverified, upper=upper))
 
     warnings.extend(result.notes)
     port_stats = result.source_stats.get("portability")
     portability: dict[str, Any] = dict(port_stats.extra) if port_stats is not None else {}
-    warnings.extend(str(w) for w in portability.get("warnings", []))
+    warnings.extend(portability.get("warnings", []))  # Notes: worded per report
     interval = None
     if result.estimate is not None and messages:
         interval = estimate_interval(result.estimate, errors, messages)
@@ -491,7 +485,7 @@ def summarize(
         timings=result.timings,
         send_plan=plan_of_sends,
         stale=stale_data(plan.snapshot, today or datetime.now(UTC).date())
-        + [str(w) for w in portability.get("stale_lines", [])],
+        + list(portability.get("stale_lines", [])),
         portability=portability,
         routes=routes,
     )

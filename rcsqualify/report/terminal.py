@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from rcsqualify.l10n import number
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
 from rcsqualify.report.wording import (
@@ -30,6 +31,12 @@ _STATUS_STYLE = {
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "undecided": "bold yellow"}
 
 
+def _n(count: int) -> str:
+    """A count as every figure of the terminal writes it: ``6,000`` (issue #26: one
+    rule for the verdict's "6,000 messages" and the send plan's "2,354 more")."""
+    return number(count, "en")
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
 
@@ -37,7 +44,7 @@ def _pct(part: int, whole: int) -> str:
 def read_line(info: dict[str, Any]) -> str:
     """What was read, in one line: file, format, rows, column, encoding, delimiter or
     sheet (issue #16 item 5)."""
-    parts = [f"{info.get('rows', 0)} rows", f"column {info.get('column', '')!r}"]
+    parts = [f"{_n(info.get('rows', 0))} rows", f"column {info.get('column', '')!r}"]
     if info.get("phone_columns"):  # several numbers per contact (docs/contacts.md)
         parts[1] = "columns " + ", ".join(repr(c) for c in info["phone_columns"])
         contacts = info.get("contacts") or {}
@@ -46,9 +53,9 @@ def read_line(info: dict[str, Any]) -> str:
                          + (f" ranked by {info['number_rank']!r}" if info.get("number_rank")
                             else ""))
         if contacts:
-            parts.insert(1, f"{contacts['contacts']} contacts")
+            parts.insert(1, f"{_n(contacts['contacts'])} contacts")
         if contacts.get("blank_ids"):
-            parts.append(f"{contacts['blank_ids']} rows without a contact id (each its "
+            parts.append(f"{_n(contacts['blank_ids'])} rows without a contact id (each its "
                          "own contact)")
     elif info.get("other_phone_columns"):
         parts.append("other phone-like columns: "
@@ -65,19 +72,19 @@ def read_line(info: dict[str, Any]) -> str:
     if info.get("title_row"):
         parts.append("title row above the header skipped (--skip-rows 0 to read it)")
     elif info.get("skipped_rows"):
-        parts.append(f"{info['skipped_rows']} rows above the header skipped")
+        parts.append(f"{_n(info['skipped_rows'])} rows above the header skipped")
     if info.get("header") is False:
         parts.append("no header row")
     if info.get("short_rows"):
-        parts.append(f"{info['short_rows']} short rows (missing cells read as empty)")
+        parts.append(f"{_n(info['short_rows'])} short rows (missing cells read as empty)")
     if info.get("long_rows"):
-        parts.append(f"{info['long_rows']} long rows (cells past the header kept in "
+        parts.append(f"{_n(info['long_rows'])} long rows (cells past the header kept in "
                      "column 'extra')")
     if info.get("footer_rows"):
-        parts.append(f"{info['footer_rows']} footer row(s) (a total line: not a contact, "
+        parts.append(f"{_n(info['footer_rows'])} footer row(s) (a total line: not a contact, "
                      "kept in the output with reason footer)")
     if info.get("formulas_without_value"):
-        parts.append(f"{info['formulas_without_value']} formula cells without a saved "
+        parts.append(f"{_n(info['formulas_without_value'])} formula cells without a saved "
                      "result (read as missing: open and save the file in a spreadsheet "
                      "to compute them)")
     return plain_line(f"read {info.get('path', '')} ({info.get('format', '')}): "
@@ -92,19 +99,19 @@ def _clock(seconds: float) -> str:
 def dry_run_lines(plan: dict[str, Any]) -> list[str]:
     """``--dry-run``: what the remote stages would ask, and no verdict."""
     lines = [read_line(plan["input"]),
-             f"{plan['mobiles']} distinct mobiles, {plan['answered_offline']} answered by "
+             f"{_n(plan['mobiles'])} distinct mobiles, {_n(plan['answered_offline'])} answered by "
              "the portability data"]
     for name, p in plan["providers"].items():
         up_to = p.get("bound") == "up to"
-        line = (f"{name}: would ask {'up to ' if up_to else ''}{p['to_ask']} of "
-                f"{p['numbers']} numbers ({p['cached']} fresh in the cache): "
-                f"{'up to ' if up_to else ''}{p['requests']} requests, "
+        line = (f"{name}: would ask {'up to ' if up_to else ''}{_n(p['to_ask'])} of "
+                f"{_n(p['numbers'])} numbers ({_n(p['cached'])} fresh in the cache): "
+                f"{'up to ' if up_to else ''}{_n(p['requests'])} requests, "
                 f"{_clock(p['seconds'])} at {p['rate']:.3g}/s")
         if "jobs" in p:
-            line += (f"; {p['jobs']} bulk jobs of up to {p['job_size']:,} numbers, window "
+            line += (f"; {_n(p['jobs'])} bulk jobs of up to {_n(p['job_size'])} numbers, window "
                      f"{p['window']} ({'open now' if p['window_open'] else 'closed now'})")
         if "batches" in p:
-            line += f"; {p['batches']} batchGet calls"
+            line += f"; {_n(p['batches'])} batchGet calls"
         if up_to:
             line += ("; the count depends on answers not known yet (MNP look-ups to "
                      "make, a contact's earlier numbers, or --sample auto's stop)")
@@ -112,11 +119,11 @@ def dry_run_lines(plan: dict[str, Any]) -> list[str]:
     if auto := plan.get("sample_auto"):
         if auto["decided_without_drawing"]:
             lines.append(f"--sample auto: decided ({auto['decided_without_drawing']}) by "
-                         f"the {auto['exact_total']} exact messages alone, nothing to draw")
+                         f"the {_n(auto['exact_total'])} exact messages alone, nothing to draw")
         else:
             lines.append(
-                f"--sample auto: {auto['unresolved']} unresolved messages, "
-                f"{auto['exact_total']} exact ({auto['exact_fail']} failing); expected "
+                f"--sample auto: {_n(auto['unresolved'])} unresolved messages, "
+                f"{_n(auto['exact_total'])} exact ({_n(auto['exact_fail'])} failing); expected "
                 f"numbers to draw: median {auto['median']}, 95th percentile {auto['p95']} "
                 f"(decided within --sample-max {auto['sample_max']} in "
                 f"{auto['decided_share']:.0%} of simulated runs, if the unresolved fail "
@@ -139,13 +146,13 @@ def render_summary(s: Summary) -> RenderableType:
     status.add_column("reasons")
     for st in STATUSES:
         name = str(st)
-        reasons = ", ".join(f"{r} {c}" for r, c in s.reasons.items()
+        reasons = ", ".join(f"{r} {_n(c)}" for r, c in s.reasons.items()
                             if REASON_STATUS.get(r) == st)
         mark = " (error)" if st in ERROR_STATUSES else ""
-        status.add_row(Text(name + mark, style=_STATUS_STYLE[name]), str(s.counts[name]),
+        status.add_row(Text(name + mark, style=_STATUS_STYLE[name]), _n(s.counts[name]),
                        _pct(s.counts[name], messages), reasons)
-    status.caption = (f"{s.counts['rows']} rows = {messages} messages + "
-                      f"{s.counts['duplicates']} duplicate rows")
+    status.caption = (f"{_n(s.counts['rows'])} rows = {_n(messages)} messages + "
+                      f"{_n(s.counts['duplicates'])} duplicate rows")
     if "contacts" in s.counts:  # one message per contact (docs/contacts.md)
         status.caption = contacts_line(s)
 
@@ -156,19 +163,20 @@ def render_summary(s: Summary) -> RenderableType:
     total_mobiles = sum(s.operators.values())
     for code, count in list(s.operators.items())[:12]:
         style = "bold" if code == s.target_operator else ""
-        ops.add_row(Text(code, style=style), s.operator_names.get(code, ""), str(count))
+        ops.add_row(Text(code, style=style), s.operator_names.get(code, ""), _n(count))
     if len(s.operators) > 12:
         rest = sum(list(s.operators.values())[12:])
-        ops.add_row("…", f"{len(s.operators) - 12} more", str(rest))
+        ops.add_row("…", f"{_n(len(s.operators) - 12)} more", _n(rest))
     if s.operator_sources:
-        ops.caption = "source: " + ", ".join(f"{k} {v}" for k, v in s.operator_sources.items())
-    ops.add_row("total", "", str(total_mobiles))
+        ops.caption = "source: " + ", ".join(f"{k} {_n(v)}"
+                                             for k, v in s.operator_sources.items())
+    ops.add_row("total", "", _n(total_mobiles))
 
     terr = Table(title="Numbers by territory", title_justify="left")
     terr.add_column("territory")
     terr.add_column("numbers", justify="right")
     for name, count in s.territories.items():
-        terr.add_row(name, str(count))
+        terr.add_row(name, _n(count))
 
     # the decision first, in one plain sentence; then what to send, its words defined
     parts: list[RenderableType] = [Text(verdict_line(s), style=_VERDICT_STYLE[s.decision])]
@@ -176,9 +184,11 @@ def render_summary(s: Summary) -> RenderableType:
         parts.append(Text("Send plan: " + send_plan_line(s), style="bold"))
     if s.routes:
         m = s.routes["messages"]
-        parts.append(Text(f"Routes: bothub {m.get('bothub', 0)}, {s.routes['other_route']} "
-                          f"{m.get('rbm', 0)} (send_rbm), sms {m.get('sms', 0)}"
-                          + (f", unverified {m['unverified']}" if m.get("unverified") else "")
+        parts.append(Text(f"Routes: bothub {_n(m.get('bothub', 0))}, "
+                          f"{s.routes['other_route']} {_n(m.get('rbm', 0))} (send_rbm), "
+                          f"sms {_n(m.get('sms', 0))}"
+                          + (f", unverified {_n(m['unverified'])}" if m.get("unverified")
+                             else "")
                           + f"; {s.routes['note']}"))
     if s.input:
         parts.append(Text(read_line(s.input)))
@@ -187,49 +197,50 @@ def render_summary(s: Summary) -> RenderableType:
     for label, st in att.get("sources", {}).items():
         # this source's own counts; the moves against the range holder are the
         # attribution's as a whole and get their own line below
-        line = f"{label}: answered {st['answered']} of {st['asked']} mobiles asked"
+        line = f"{label}: answered {_n(st['answered'])} of {_n(st['asked'])} mobiles asked"
         if st.get("conflicts"):
-            line += f"; {st['conflicts']} conflicting numbers"
+            line += f"; {_n(st['conflicts'])} conflicting numbers"
         if st.get("unmapped"):
-            line += (f"; {st['unmapped']} operator values mapped to nothing, e.g. "
+            line += (f"; {_n(st['unmapped'])} operator values mapped to nothing, e.g. "
                      + ", ".join(st["unmapped_examples"][:3]))
         if st.get("errors"):
-            line += f"; {st['errors']} look-ups failed"
+            line += f"; {_n(st['errors'])} look-ups failed"
         if label == "portability" and s.portability:
             pb = s.portability
             line += (f"; newest port date {pb['newest_date']}, {pb['age_days']} days old"
                      if pb.get("newest_date") else "; age unknown (no port dates)")
         parts.append(Text(line))
     if att.get("sources") and "ported_in" in att:
-        parts.append(Text(f"all sources: {att.get('moved', 0)} mobiles served by another "
-                          f"operator than the range holder (ported in to "
-                          f"{s.target_operator} {att['ported_in']}, ported out "
-                          f"{att.get('ported_out', 0)})"))
+        parts.append(Text(f"all sources: {_n(att.get('moved', 0))} mobiles served by "
+                          f"another operator than the range holder (ported in to "
+                          f"{s.target_operator} {_n(att['ported_in'])}, ported out "
+                          f"{_n(att.get('ported_out', 0))})"))
     if s.repaired:
-        parts.append(Text("repaired cells: " + ", ".join(f"{k} {v}"
+        parts.append(Text("repaired cells: " + ", ".join(f"{k} {_n(v)}"
                                                          for k, v in s.repaired.items())))
     if s.api.get("providers"):
         api = s.api
-        parts.append(Text(f"API: {api['requests']} requests, {api['cache_hits']} cache hits, "
-                          f"{api['retries']} retries, {api['throttled']} throttled (429)"))
+        parts.append(Text(f"API: {_n(api['requests'])} requests, {_n(api['cache_hits'])} "
+                          f"cache hits, {_n(api['retries'])} retries, "
+                          f"{_n(api['throttled'])} throttled (429)"))
     if s.interval and s.interval.get("method") == "sample auto":
         iv = s.interval
         parts.append(Text(
             f"--sample auto: bound at the stop {iv['error_ratio_low']:.2%} – "
             f"{iv['error_ratio_high']:.2%} ({iv['confidence']:.0%} each end, valid at any "
-            f"stop; {iv['observed']} of {iv['unresolved']} unresolved numbers entered it, "
-            f"{iv['drawn']} resolved, cap {iv['sample_max']})"))
+            f"stop; {_n(iv['observed'])} of {_n(iv['unresolved'])} unresolved numbers "
+            f"entered it, {_n(iv['drawn'])} resolved, cap {iv['sample_max']})"))
     elif s.interval:
         iv = s.interval
         parts.append(Text(
             f"estimate ({iv['method']}): error ratio {iv['error_ratio_estimate']:.2%}, 95 % "
             f"interval [{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}] from "
-            f"{iv['trials']} answers extrapolated to {iv['extrapolated']} numbers; the gate "
-            "uses the upper end"))
+            f"{_n(iv['trials'])} answers extrapolated to {_n(iv['extrapolated'])} numbers; "
+            "the gate uses the upper end"))
     pr = s.projection
     if pr:
-        line = (f"campaign: {pr['messages']} RCS messages to send "
-                f"(up to {pr['messages_upper']} with the unverified), "
+        line = (f"campaign: {_n(pr['messages'])} RCS messages to send "
+                f"(up to {_n(pr['messages_upper'])} with the unverified), "
                 f"{duration_text(pr['send_seconds'])} at {pr['send_rate']:g}/s")
         if "cost" in pr:
             line += (f"; cost {pr['cost']:.2f} € (up to {pr['cost_upper']:.2f} €) at "
@@ -238,7 +249,8 @@ def render_summary(s: Summary) -> RenderableType:
             line += "; cost: give " + ", ".join(pr["missing"])
         parts.append(Text(line))
     if s.split_lists:
-        parts.append(Text("lists: " + ", ".join(f"{k} {v}" for k, v in s.split_lists.items())))
+        parts.append(Text("lists: " + ", ".join(f"{k} {_n(v)}"
+                                                for k, v in s.split_lists.items())))
     for w in s.warnings:  # may quote a server: one plain line each
         parts.append(Text("note: " + plain_line(w, 1000), style="yellow"))
     for w in s.stale:

@@ -173,10 +173,10 @@ def send_plan_line(s: Summary) -> str:
         return ""
     send, more = plan["send_rcs"], plan["with_unverified"]
     added = more["messages"] - send["messages"]
-    line = (f"send send_rcs, the messages confirmed RCS-reachable ({send['messages']} "
+    line = (f"send send_rcs, the messages confirmed RCS-reachable ({send['messages']:,} "
             f"messages): projected error ratio {send['error_ratio']:.2%}")
     if added:
-        line += (f"; adding the unverified, those not confirmed either way ({added} more): "
+        line += (f"; adding the unverified, those not confirmed either way ({added:,} more): "
                  f"up to {more['error_ratio_upper']:.2%}")
     else:
         line += "; no unverified message to add"
