@@ -91,7 +91,7 @@ def write_outputs(s: Settings, source: ContactSource, result: CheckResult,
         if s.output != STDOUT:
             output_folder(s.output)
         write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape,
-                        dialect=dialect_choice(s))
+                        dialect=dialect_choice(s), warnings=summary.warnings)
     movement: dict[str, Any] | None = None
     if s.split_dir:
         from rcsqualify.report.split import write_split_lists

@@ -26,6 +26,7 @@ from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.outputs import write_outputs
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.summary import Summary, campaign_projection, summarize
+from rcsqualify.report.xlsx_output import refuse_oversized
 from rcsqualify.settings import Settings, input_notes
 from rcsqualify.validation import refuse_overwrites, validate_settings
 
@@ -181,6 +182,11 @@ def _checked(s: Settings, reporter: Reporter, data: pa.Table | None, fmt: str | 
     started = time.monotonic()
     plan = load_plan()
     source = open_contacts(s, data, fmt)
+    try:  # a sheet too long for an .xlsx output: exit 2 before any look-up
+        refuse_oversized(s.output, source)
+    except BaseException:
+        source.close()
+        raise
     shared: Shared | None = None
     if s.remote:
         from rcsqualify.wiring import open_shared

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rcsqualify.contacts.cells import SheetDate
 from rcsqualify.errors import InputError
 
 #: First bytes of an OLE2 compound file: what a real .xls starts with.
@@ -31,8 +32,8 @@ def _cell_value(ctype: int, value: Any, datemode: int) -> Any:
             when = xlrd.xldate_as_datetime(value, datemode)
         except (ValueError, OverflowError, xlrd.xldate.XLDateError):
             return value  # not a representable date: the serial number, as a number
-        return when.date().isoformat() if when.time() == when.min.time() else (
-            when.isoformat(sep=" "))
+        return SheetDate(when.date().isoformat() if when.time() == when.min.time() else (
+            when.isoformat(sep=" ")))
     if ctype == xlrd.XL_CELL_BOOLEAN:
         return bool(value)
     if ctype == xlrd.XL_CELL_ERROR:

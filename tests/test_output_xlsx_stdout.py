@@ -1,10 +1,11 @@
 """The annotated output as Excel users and csvkit users take it (issue #26 item 5):
-``-o annotated.xlsx`` (one sheet, the input's columns first, every cell text, streamed)
+``-o annotated.xlsx`` (one sheet, the input's columns first, types kept, streamed)
 and ``-o -`` (the annotated CSV on standard output, the summary on stderr only)."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def _base(tmp_path: Path) -> Path:
     return path
 
 
-def test_xlsx_output_one_sheet_input_columns_first_all_text(tmp_path: Path) -> None:
+def test_xlsx_output_one_sheet_input_columns_first_text_stays_text(tmp_path: Path) -> None:
     out = tmp_path / "out" / "annotated.xlsx"
     result = run_cli(["check", str(_base(tmp_path)), "-o", str(out), "-q"])
     assert result.exit_code == 1, result.stderr  # 1 invalid of 3: fails
@@ -47,13 +48,144 @@ def test_xlsx_output_one_sheet_input_columns_first_all_text(tmp_path: Path) -> N
 
 def test_xlsx_output_over_a_sheet_is_refused_and_nothing_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rcsqualify.report import writers
+    """A CSV's row count is known after the check: refused when written (exit 2), no
+    .part and no XlsxWriter temporary file left beside the output."""
+    from rcsqualify.report import xlsx_output
 
-    monkeypatch.setattr(writers, "XLSX_MAX_ROWS", 2)
+    monkeypatch.setattr(xlsx_output, "XLSX_MAX_ROWS", 2)
     out = tmp_path / "annotated.xlsx"
     result = run_cli(["check", str(_base(tmp_path)), "-o", str(out), "-q"])
-    assert result.exit_code == 2 and "more rows than an Excel sheet holds" in result.stderr
+    assert result.exit_code == 2, result.stderr
+    assert "3 rows are more than an Excel sheet holds (2 and the header)" in result.stderr
+    assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [tmp_path / "base.csv"]
+
+
+def test_xlsx_output_of_a_sheet_too_long_is_refused_before_the_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sheet's (or Parquet's) row count is exact once opened: the refusal comes before
+    any look-up (the check itself is never called)."""
+    import rcsqualify.contact_check
+    from rcsqualify.report import xlsx_output
+
+    source = tmp_path / "base.xlsx"
+    workbook = openpyxl.Workbook()
+    for row in ROWS:
+        workbook.active.append([v.replace("\x07", "") for v in row])
+    workbook.save(source)
+    monkeypatch.setattr(xlsx_output, "XLSX_MAX_ROWS", 2)
+
+    def no_check(*_: object, **__: object) -> None:
+        raise AssertionError("the check ran")
+
+    monkeypatch.setattr(rcsqualify.contact_check, "check_rows_or_contacts", no_check)
+    out = tmp_path / "annotated.xlsx"
+    result = run_cli(["check", str(source), "-o", str(out), "-q"])
+    assert result.exit_code == 2, result.stderr
+    assert "more than an Excel sheet holds" in result.stderr
+    assert not out.exists()
+
+
+def _typed_workbook(path: Path) -> None:
+    """A sheet with a cell of every kind: text, int, float, date, date and time,
+    boolean, a phone stored as text and one stored as a number, a formula-like text
+    and a column mixing numbers and text."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Nom", "Téléphone", "Age", "Score", "Inscrit", "Vu", "Actif", "Note",
+                  "Mixte"])
+    sheet.append(["Dupont", "0612345678", 42, 12.5, dt.date(2025, 3, 1),
+                  dt.datetime(2025, 3, 1, 8, 30), True, "=1+1", 7])
+    sheet.append(["Martin", 712345678, -3, 0.1, dt.date(1999, 12, 31),
+                  dt.datetime(2024, 1, 2, 23, 59, 58), False, "+33 ce n'est pas", "sept"])
+    sheet.append(["Durand", "+33612345679", None, None, None, None, None, None, None])
+    for row in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
+        row[0].number_format = "dd/mm/yyyy"
+    sheet["H2"].data_type = "s"  # a text cell that looks like a formula, not a formula
+    workbook.save(path)
+
+
+def test_xlsx_input_to_xlsx_output_keeps_each_cells_type(tmp_path: Path) -> None:
+    source = tmp_path / "typed.xlsx"
+    _typed_workbook(source)
+    out = tmp_path / "annotated.xlsx"
+    result = run_cli(["check", str(source), "-o", str(out), "-q", "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    columns = [c.value for c in sheet[1]]
+    at = {name: i for i, name in enumerate(columns)}
+    assert columns[:9] == ["Nom", "Téléphone", "Age", "Score", "Inscrit", "Vu", "Actif",
+                           "Note", "Mixte"]
+    # numbers stay numbers, dates dates (with the time when there was one), booleans
+    assert [r[at["Age"]] for r in rows] == [42, -3, None]
+    assert [r[at["Score"]] for r in rows] == [12.5, 0.1, None]
+    assert [r[at["Inscrit"]] for r in rows] == [dt.datetime(2025, 3, 1),
+                                                dt.datetime(1999, 12, 31), None]
+    assert [r[at["Vu"]] for r in rows] == [dt.datetime(2025, 3, 1, 8, 30),
+                                           dt.datetime(2024, 1, 2, 23, 59, 58), None]
+    assert sheet.cell(2, at["Inscrit"] + 1).number_format == "yyyy-mm-dd"
+    assert sheet.cell(2, at["Vu"] + 1).number_format == "yyyy-mm-dd hh:mm:ss"
+    assert [r[at["Actif"]] for r in rows] == [True, False, None]
+    assert sheet.cell(2, at["Actif"] + 1).data_type == "b"
+    assert [r[at["Mixte"]] for r in rows] == [7, "sept", None]  # cell by cell
+    # the phone column is text, even the cell the sheet stored as a number
+    assert [r[at["Téléphone"]] for r in rows] == ["0612345678", "712345678", "+33612345679"]
+    # text is never a formula, and gets no CSV escape
+    note = sheet.cell(2, at["Note"] + 1)
+    assert note.value == "=1+1" and note.data_type == "s"
+    assert rows[1][at["Note"]] == "+33 ce n'est pas"
+    # every verdict column is text; E.164 stays a string
+    assert [rows[i][at["msisdn_e164"]] for i in (0, 2)] == ["+33612345678", "+33612345679"]
+    for name in ("msisdn_e164", "status", "reason", "operator"):
+        assert sheet.cell(2, at[name] + 1).data_type == "s", name
+    for r in sheet.iter_rows(min_row=2):
+        for cell in r:
+            if isinstance(cell.value, str):
+                assert cell.data_type == "s", cell.coordinate
+
+
+def test_csv_input_numeric_columns_become_numbers_phone_and_codes_stay_text(
+        tmp_path: Path) -> None:
+    """A CSV column is numbers when every non-empty cell is a plain number; a leading
+    zero, a '+' or a space anywhere keeps the column text; the phone columns are text
+    even when they are all digits; ',' is a decimal point in a ';' file."""
+    source = write_csv(tmp_path / "base.csv", [
+        ["Nom", "Tel", "Montant", "Quantite", "CodePostal", "Signe", "Vide", "Autre"],
+        ["Dupont", "33612345678", "12,5", "3", "75001", "+5", "", "=SUM(A1)"],
+        ["Martin", "33612345679", "-0,25", "", "01000", "6", "", "x"],
+        ["Durand", "33612345680", "1e3", "1000000", "69001", "7", "", "-2"]])
+    out = tmp_path / "annotated.xlsx"
+    result = run_cli(["check", str(source), "-c", "Tel", "-o", str(out), "-q",
+                      "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    at = {c.value: i for i, c in enumerate(sheet[1])}
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [r[at["Montant"]] for r in rows] == [12.5, -0.25, 1000]
+    assert [r[at["Quantite"]] for r in rows] == [3, None, 1000000]
+    assert [r[at["Tel"]] for r in rows] == ["33612345678", "33612345679", "33612345680"]
+    assert [r[at["CodePostal"]] for r in rows] == ["75001", "01000", "69001"]
+    assert [r[at["Signe"]] for r in rows] == ["+5", "6", "7"]
+    assert [r[at["Vide"]] for r in rows] == [None, None, None]
+    assert [r[at["Autre"]] for r in rows] == ["=SUM(A1)", "x", "-2"]
+    assert sheet.cell(2, at["Autre"] + 1).data_type == "s"
+
+
+def test_numeric_columns_rules(tmp_path: Path) -> None:
+    """The CSV number rule, cell by cell: what keeps a column text."""
+    import re
+
+    from rcsqualify.report.xlsx_output import _NUMBER_COMMA, _NUMBER_DOT
+
+    numbers = ["0", "-0", "0.5", "12", "-12.75", "1e3", "1E-5", "123456789012345"]
+    text = ["007", "+5", "1 000", "1,000.5", " 12", "12 ", "1234567890123456", "1.", ".5",
+            "0612345678", "+33612345678", "NaN", "inf", "1e1234", "12abc", ""]
+    for cell in numbers:
+        assert re.match(_NUMBER_DOT, cell), cell
+    for cell in text:
+        assert not re.match(_NUMBER_COMMA, cell), cell
+    assert re.match(_NUMBER_COMMA, "12,5") and not re.match(_NUMBER_DOT, "12,5")
 
 
 def test_stdout_output_is_the_annotated_csv_and_nothing_else(tmp_path: Path) -> None:
@@ -98,3 +230,13 @@ def test_split_dir_dash_is_refused_not_a_folder_named_dash(tmp_path: Path,
     assert result.exit_code == 2, result.stderr
     assert "--split-dir" in result.stderr and result.stdout == ""
     assert not (tmp_path / "-").exists()
+
+
+def test_xlsxwriter_is_imported_only_to_write_an_xlsx() -> None:
+    """Start-up time: the writers every run imports do not load XlsxWriter."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import rcsqualify.outputs, rcsqualify.report.writers; "
+            "assert 'xlsxwriter' not in sys.modules and 'pyarrow.compute' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

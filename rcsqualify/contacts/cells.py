@@ -9,6 +9,10 @@ A number must never become an int or a float on the way in (a float loses the le
   without ``.0`` and other floats as Arrow prints them (``1e+20``, ``inf``, ``0.1``);
 - XLSX/XLS numbers likewise (a whole float is the spreadsheet's storage, not the
   user's ``.0``), booleans ``TRUE``/``FALSE`` as Excel shows them.
+
+What a sheet cell was (text, number, boolean, date) is kept beside its text, one byte a
+cell (``sheet_tables``, ``CELL_KINDS``): the ``.xlsx`` annotated output writes a number
+back as a number and a date as a date (issue #26 item 5), never by guessing from text.
 """
 
 from __future__ import annotations
@@ -23,6 +27,23 @@ import pyarrow.compute as pc
 
 #: Whole floats under this are written without ``.0`` (exact in a double up to 2**53).
 WHOLE_FLOAT_LIMIT = 1e16
+
+
+#: What a sheet cell held, beside its text: an ``int8`` code a cell (``sheet_tables``).
+CELL_TEXT, CELL_NUMBER, CELL_BOOL, CELL_DATE = 0, 1, 2, 3
+CELL_KINDS = ("text", "number", "boolean", "date")
+
+
+class SheetDate(str):
+    """A sheet's date cell, as its ISO text (``2025-03-01``, ``2025-03-01 08:30:00``):
+    text like any cell for the check, marked so that an ``.xlsx`` output writes a date."""
+
+    __slots__ = ()
+
+
+#: The kind code of a sheet value, by its exact class (``bool`` before ``int``).
+_KIND_OF: dict[type, int] = {int: CELL_NUMBER, float: CELL_NUMBER, bool: CELL_BOOL,
+                             SheetDate: CELL_DATE}
 
 
 class JsonNumber(str):
@@ -124,6 +145,13 @@ def _sheet_text(v: Any) -> str | None:
 def rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
     """Sheet rows (Python values) → a table of strings, the first non-blank row included
     (the caller decides whether it is a header); None if the sheet is empty."""
+    tables = sheet_tables(rows)
+    return None if tables is None else tables[0]
+
+
+def sheet_tables(rows: Iterator[tuple[Any, ...]]) -> tuple[pa.Table, pa.Table | None] | None:
+    """``rows_to_table``'s table, and beside it the kind of every cell (``CELL_*``
+    ``int8`` codes, same shape and names), or None when every cell is text or empty."""
     first: tuple[Any, ...] | None = None
     for row in rows:
         if any(v is not None and str(v).strip() for v in row):
@@ -133,13 +161,24 @@ def rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
         return None
     width = len(first)
     data: list[list[str | None]] = [[] for _ in range(width)]
+    kinds: list[list[int]] = [[] for _ in range(width)]
+    kind_of = _KIND_OF.get
+    typed = False
     for row in itertools.chain([first], rows):
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue  # a fully blank sheet row is formatting, not a contact (as in CSV)
         if len(row) > width and any(v is not None for v in row[width:]):
             data.extend([None] * len(data[0]) for _ in range(len(row) - width))
+            kinds.extend([CELL_TEXT] * len(kinds[0]) for _ in range(len(row) - width))
             width = len(row)
         for i in range(width):
-            data[i].append(_sheet_text(row[i]) if i < len(row) else None)
-    return pa.Table.from_arrays([pa.array(col, pa.string()) for col in data],
-                                names=[f"column_{i + 1}" for i in range(width)])
+            v = row[i] if i < len(row) else None
+            data[i].append(_sheet_text(v))
+            kind = kind_of(type(v), CELL_TEXT)
+            kinds[i].append(kind)
+            typed = typed or kind != CELL_TEXT
+    names = [f"column_{i + 1}" for i in range(width)]
+    table = pa.Table.from_arrays([pa.array(col, pa.string()) for col in data], names=names)
+    if not typed:
+        return table, None
+    return table, pa.Table.from_arrays([pa.array(k, pa.int8()) for k in kinds], names=names)

@@ -43,5 +43,7 @@ class ParquetReader(Reader):
         return pa.RecordBatch.from_arrays([batch.column(i) for i in index],
                                           names=[self.columns[i] for i in index])
 
+    rows_known = True
+
     def estimated_rows(self, size: int) -> int | None:
         return int(self._pq.metadata.num_rows)

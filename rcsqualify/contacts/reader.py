@@ -85,6 +85,8 @@ class Reader(ABC):
 
     #: the first row's cells, when the front object must decide if it is a header
     first_row: list[str] | None = None
+    #: ``estimated_rows`` is the exact count (a sheet, Parquet, a table in memory)
+    rows_known = False
 
     def __init__(self, path: Path, info: InputInfo) -> None:
         self.path = path
@@ -116,6 +118,12 @@ class Reader(ABC):
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
         """Record batches of the columns ``cols`` (unique names), every cell a string
         (null for a missing cell), named ``cols``."""
+
+    def kinds(self, cols: list[str]) -> Iterator[pa.RecordBatch] | None:
+        """Batches beside ``batches(cols)`` giving what each cell was in the file
+        (``cells.CELL_*`` codes), for formats that keep types the text lost (sheets);
+        None: every cell was text."""
+        return None
 
     def estimated_rows(self, size: int) -> int | None:
         """Rows expected, for the progress bar's ETA: the file size over the mean line

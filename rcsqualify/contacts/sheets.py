@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rcsqualify.contacts.cells import rows_to_table
+from rcsqualify.contacts.cells import sheet_tables
 from rcsqualify.contacts.reader import BATCH_ROWS, InputInfo, Reader
 from rcsqualify.errors import InputError
 
@@ -24,11 +24,15 @@ class SheetReader(Reader):
     def __init__(self, path: Path, info: InputInfo, sheet: str,
                  rows: Iterator[tuple[Any, ...]]) -> None:
         super().__init__(path, info)
-        table = rows_to_table(rows)
-        if table is None:
+        tables = sheet_tables(rows)
+        if tables is None:
             raise InputError(f"sheet {sheet!r} of {info.path} is empty: nothing to check")
+        table, kinds = tables
         self._all = table
         self._table: pa.Table = table
+        # what each cell was (number, date…), for an .xlsx output (cells.sheet_tables)
+        self._all_kinds = kinds
+        self._kinds: pa.Table | None = kinds
         self.first_row = [v or "" for v in table.slice(0, 1).to_pylist()[0].values()]
         info.sheet = sheet
 
@@ -44,15 +48,27 @@ class SheetReader(Reader):
         if rows >= self._all.num_rows:
             raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read")
         self._all = self._all.slice(rows)
+        if self._all_kinds is not None:
+            self._all_kinds = self._all_kinds.slice(rows)
         self.first_row = [v or "" for v in self._all.slice(0, 1).to_pylist()[0].values()]
 
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
         super().name_columns(headers, columns, header)
         table = self._all.slice(1) if header else self._all
         self._table = table.rename_columns(columns)
+        if self._all_kinds is not None:
+            kinds = self._all_kinds.slice(1) if header else self._all_kinds
+            self._kinds = kinds.rename_columns(columns)
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
         yield from self._table.select(cols).to_batches(max_chunksize=BATCH_ROWS)
+
+    def kinds(self, cols: list[str]) -> Iterator[pa.RecordBatch] | None:
+        if self._kinds is None:
+            return None
+        return iter(self._kinds.select(cols).to_batches(max_chunksize=BATCH_ROWS))
+
+    rows_known = True
 
     def estimated_rows(self, size: int) -> int | None:
         return int(self._table.num_rows)

@@ -350,6 +350,17 @@ class ContactSource:
         columns named by their unique names."""
         return self._reader.batches(columns or list(self.columns))
 
+    def cell_kinds(self) -> Iterator[pa.RecordBatch] | None:
+        """Beside ``batches()``: what each cell of the input's columns was in the file
+        (``cells.CELL_*``: text, number, boolean, date), or None when the format kept
+        only text (CSV, NDJSON, Parquet, whose cells the reader made text)."""
+        return self._reader.kinds(list(self.columns))
+
+    @property
+    def rows_known(self) -> bool:
+        """``estimated_rows`` is exact (a sheet, Parquet, a table), not an estimate."""
+        return bool(self._reader.rows_known)
+
     @property
     def output_columns(self) -> list[str]:
         """The input's columns as the annotated output holds them: ``columns``, then

@@ -112,5 +112,7 @@ class TableReader(Reader):
         for batch in picked.to_batches(max_chunksize=BATCH_ROWS):
             yield as_strings(batch, cols)
 
+    rows_known = True
+
     def estimated_rows(self, size: int) -> int | None:
         return int(self._table.num_rows)

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from rcsqualify.contacts.cells import SheetDate
 from rcsqualify.errors import InputError
 
 #: Excel's limit on the characters of one cell (and of one shared string).
@@ -267,8 +268,8 @@ def _as_date(serial: float, date1904: bool) -> str | float:
         return serial
     if not isinstance(when, datetime):
         return serial  # a time of day alone (serial under 1): the number, as read
-    return when.date().isoformat() if when.time() == when.min.time() else (
-        when.isoformat(sep=" "))
+    return SheetDate(when.date().isoformat() if when.time() == when.min.time() else (
+        when.isoformat(sep=" ")))
 
 
 @dataclass

@@ -62,13 +62,13 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
 from rcsqualify.report.writers import (
-    XLSX_MAX_ROWS,
     TextSheet,
     annotated_batches,
     csv_dialect,
     escape_batch,
     open_csv_sink,
 )
+from rcsqualify.report.xlsx_output import XLSX_MAX_ROWS
 from rcsqualify.verdict import REASON_TO_STATUS, ROUTE, STATUSES, Status
 
 LISTS = ("send_rcs", "other_operators", "not_rcs", "unverified", "remove")

@@ -21,7 +21,6 @@ data). NDJSON and Parquet outputs are never escaped: nothing evaluates them.
 from __future__ import annotations
 
 import contextlib
-import errno
 import re
 import sys
 from collections.abc import Iterator
@@ -38,13 +37,12 @@ from rcsqualify.files import atomic_write
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
+from rcsqualify.report.xlsx_output import XLSX_ILLEGAL, as_write_error, write_annotated_xlsx
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, ROUTES, SOURCES, STATUSES
 
 ANNOTATION_COLUMNS = list(VERDICT_COLUMNS)
-#: rows of an XLSX sheet, its header row aside
-XLSX_MAX_ROWS = 1_048_575
 #: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
-_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XLSX_ILLEGAL = re.compile(XLSX_ILLEGAL)
 #: ``--output -``: the annotated CSV streamed to standard output
 STDOUT = "-"
 RCS_LABELS = ("", "yes", "no", "error", "", "not_listed", "no")  # 6: no chatbot feature
@@ -255,7 +253,7 @@ def write_batches(path: str, batches: Iterator[pa.RecordBatch], *, delimiter: st
                     w.write_batch(escape_batch(b, escape_columns) if escape_columns else b)
                     rows += b.num_rows
         elif fmt == "xlsx":
-            rows = _write_xlsx(tmp, path, _chain(first, batches))
+            raise ValueError("an .xlsx output is written by write_annotated_xlsx")
         elif fmt == "parquet":
             import pyarrow.parquet as pq  # imported for a Parquet output only
 
@@ -300,29 +298,6 @@ def _csv_to_stdout(batches: Iterator[pa.RecordBatch], *, delimiter: str,
     return rows
 
 
-def _write_xlsx(tmp: Path, path: str, batches: Iterator[pa.RecordBatch]) -> int:
-    """One sheet: the header, then every row, every cell text (as read: a phone number
-    stays ``06…``, never a number or a formula); more rows than a sheet holds is exit 2,
-    nothing written."""
-    sheet = TextSheet("rcsqualify")
-    rows = 0
-    try:
-        for batch in batches:
-            if rows == 0:
-                sheet.append_row(batch.schema.names)
-            rows += batch.num_rows
-            if rows > XLSX_MAX_ROWS:
-                raise InputError(f"--output {path}: more rows than an Excel sheet holds "
-                                 f"({XLSX_MAX_ROWS:,} and the header); write a .csv or "
-                                 ".parquet file instead")
-            sheet.append_batch(batch)
-        sheet.save(tmp)
-    except BaseException:
-        sheet.discard()
-        raise
-    return rows
-
-
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield first
     yield from rest
@@ -330,27 +305,24 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
 
 def write_annotated(path: str, source: ContactSource, result: CheckResult,
                     plan: NumberingPlan, *, csv_escape: bool = True,
-                    dialect: str | None = None) -> int:
+                    dialect: str | None = None, warnings: list[str] | None = None) -> int:
+    """Write the annotated rows at ``path`` (its extension names the format); returns
+    the rows written. An ``.xlsx`` keeps the input's types (``xlsx_output``); cells it
+    had to change to fit XLSX are counted in ``warnings`` when given."""
+    if output_format(path) == "xlsx":
+        rows, changed = write_annotated_xlsx(path, source,
+                                             annotated_batches(source, result, plan))
+        if changed and warnings is not None:
+            warnings.append(f"{changed} cells of {Path(path).name} held control characters "
+                            "XLSX cannot store or more than 32,767 characters: they were "
+                            "removed or cut (a .csv output keeps them)")
+        return rows
     delimiter, bom = csv_dialect(dialect, source)
     if path == STDOUT and dialect is None:
         bom = False  # a pipe: a BOM only when the Excel dialect is asked for by name
     return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter,
                          escape_columns=len(source.output_columns) if csv_escape else 0,
                          bom=bom)
-
-
-@contextlib.contextmanager
-def as_write_error() -> Iterator[None]:
-    """openpyxl streams each sheet to a temporary file as rows come: with lxml its
-    writer reports a full disk as ``SerialisationError``, not ``OSError``. Any failure
-    of that writing is a write error (our cells are plain text already)."""
-    try:
-        yield
-    except OSError:
-        raise
-    except Exception as exc:
-        raise OSError(errno.EIO, f"the .xlsx file could not be written "
-                      f"({type(exc).__name__}: a full disk?)") from exc
 
 
 class TextSheet:
