@@ -65,7 +65,7 @@ def measure(base: Path, out: Path) -> dict[str, Any]:
     load = os.getloadavg()[0]
     out.unlink(missing_ok=True)
     started = time.perf_counter()
-    pid = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+    pid = subprocess.Popen(
         [sys.executable, "-m", "rcsqualify", "check", str(base), "-c",
          "Téléphone portable", "-o", str(out), "-q", "--threshold", "1"]).pid
     _, status, usage = os.wait4(pid, 0)
