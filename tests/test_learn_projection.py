@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def test_the_projection_is_rebuilt_for_the_list_actually_sent(
         return learned, got
 
     learned, got = learn(sent, "ev.csv", "--html-report", str(html), "--markdown-report",
-                         str(md))
+                         str(md), "--lang", "en")
     assert got["unmatched"] == 1 and got["known_errors"] == 3
     assert got["by_status"]["not_rcs"] == 3
     assert learned["actual"]["messages"] == len(sent)
@@ -206,3 +207,51 @@ def test_a_checked_file_that_is_not_a_check_output_is_one_line_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "0607" not in lines[0]
 
+
+
+@pytest.mark.parametrize("env, lang", [({"LANG": "C.UTF-8"}, "fr"),
+                                       ({"LANG": "en_US.UTF-8"}, "en"),
+                                       ({"LANG": "en_US.UTF-8", "RCSQUALIFY_LANG": "fr"}, "fr")])
+def test_the_html_and_markdown_reports_follow_the_check_reports_language_rule(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+        lang: str) -> None:
+    """--lang > profile > RCSQUALIFY_LANG > locale (C/POSIX → French), as check's
+    reports; a French report has no English sentence left (the terminal stays English)."""
+    from rcsqualify.learn.wording import TEXT
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "RCSQUALIFY_LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    now = time.time()
+    sent = tmp_path / "sent.csv"
+    sent.write_text("message_id,number\nm1,0607000001\nm1,0607000001\nm2,0607000002\n"
+                    "m3,0607000003\n")
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text("not json\n" + "".join(
+        json.dumps({"message_id": m, "outcome": o, "time": f"{now - 86_400:.0f}"}) + "\n"
+        for m, o in (("m1", "not_rcs"), ("m2", "delivered"), ("m9", "read"))))
+    checked = _annotated(tmp_path / "a.csv", [("0607000001", "reachable", "capability_positive"),
+                                              ("0607000002", "unverified", "not_sampled")])
+    proj = tmp_path / "p.json"
+    proj.write_text(json.dumps({"send_plan": {"send_rcs": {"messages": 10,
+                                                           "error_ratio": 0.0}},
+                                "threshold": 0.15}))
+    html, md = tmp_path / "r.html", tmp_path / "r.md"
+    result = run_cli(["learn", str(nd), *BOT, "--sent", str(sent), "--checked",
+                      str(checked), "--projection", str(proj), "--html-report", str(html),
+                      "--markdown-report", str(md)])
+    assert result.exit_code == 0, result.stderr
+    assert "actual error ratio" in result.stdout  # the terminal stays English
+    page, text = html.read_text(), md.read_text()
+    assert f'<html lang="{lang}">' in page
+    other = "en" if lang == "fr" else "fr"
+    for words in (TEXT[lang]["title"], TEXT[lang]["details_h"]):
+        assert words in page
+    assert TEXT[lang]["title"] in text
+    # nothing of the other language's sentences (their fixed parts) is left
+    for key, words in TEXT[other].items():
+        for part in re.split(r"\{[a-z_]+\}", words):
+            part = part.strip(" ;:,()")
+            if len(part) > 12 and part not in TEXT[lang][key]:
+                assert part not in page and part not in text, (key, part)

@@ -25,7 +25,7 @@ from rcsqualify.errors import ExitCode
 LEARN_OPTIONS = ("capability", "bothub_url", "bot_id", "require_feature", "rbm_url",
                  "agent_id", "cache_dir", "cache_url", "cache_key_file",
                  "cache_key_in_store", "config", "profile", "json_report", "html_report",
-                 "markdown_report", "history", "quiet", "debug")
+                 "markdown_report", "history", "lang", "quiet", "debug")
 _REPORTS = (("json_report", "json", "--json-report"),
             ("html_report", "html", "--html-report"),
             ("markdown_report", "markdown", "--markdown-report"))
@@ -79,6 +79,7 @@ def learn(
     the campaign's actual error ratio beside the projection.
     Exit codes: 0 learned, 2 bad input or configuration, 130 interrupted (what was read
     so far is learned)."""
+    from rcsqualify.ci import report_lang
     from rcsqualify.files import atomic_write, refuse_overwrite
     from rcsqualify.learn.apply import capability_scope, load_sent
     from rcsqualify.learn.apply import learn as run_learn
@@ -110,6 +111,7 @@ def learn(
     options["config"] = config_read(ctx, options["config"])
     settings = Settings(**options, credential_refs=profile_credentials(ctx))
     scope = capability_scope(settings)
+    lang = report_lang(settings)  # HTML and Markdown: check's language rule
     plan = load_plan()
     sent_map = load_sent(sent, plan) if sent is not None else None
     if sent_map is not None and (line := sent_warning(sent_map.describe())):
@@ -126,7 +128,7 @@ def learn(
         target = given[name]
         if target is None:
             continue
-        text = render(fmt, result)
+        text = render(fmt, result, lang)
         if str(target) == "-":
             typer.echo(text, nl=False)
             continue
@@ -134,7 +136,9 @@ def learn(
             tmp.write_text(text, encoding="utf-8")
     if history is not None:
         append_history(history, result)
-    console = stdout_console(soft_wrap=True) if given["json_report"] != "-" else None
+    # a report on stdout is the whole of stdout (the lines would corrupt it)
+    on_stdout = any(str(given[name]) == "-" for name, _, _ in _REPORTS)
+    console = None if on_stdout else stdout_console(soft_wrap=True)
     if console is not None:
         for line in ([verdict(result)] if given["quiet"] else terminal_lines(result)):
             console.print(line, markup=False, highlight=False)

@@ -14,10 +14,38 @@ from pathlib import Path
 from typing import Any
 
 from rcsqualify.learn.apply import LearnResult
+from rcsqualify.learn.wording import STATUS_FR, TEXT
+from rcsqualify.report.l10n import number, percent
+
+
+class Words:
+    """The words and figures of one rendering: ``lang`` None is the terminal (English,
+    figures as they always were); ``fr``/``en`` the reports (``report/l10n.py``)."""
+
+    def __init__(self, lang: str | None) -> None:
+        self.lang = lang
+        self.t = TEXT[lang or "en"]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return self.t[key].format(**values)
+
+    def n(self, value: int) -> str:
+        return str(value) if self.lang is None else number(value, self.lang)
+
+    def p(self, share: float | None) -> str:
+        if share is None:
+            return self.t["na"]
+        return f"{100 * share:.1f} %" if self.lang is None else percent(share, self.lang, 1)
+
+    def status(self, name: str) -> str:
+        return STATUS_FR.get(name, name) if self.lang == "fr" else name
+
+
+TERMINAL = Words(None)
 
 
 def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f} %"
+    return TERMINAL.p(x)
 
 
 def _scope(r: LearnResult) -> str:
@@ -26,119 +54,108 @@ def _scope(r: LearnResult) -> str:
                                 s.get("id", "")) if p)
 
 
-def verdict(r: LearnResult) -> str:
+def verdict(r: LearnResult, w: Words = TERMINAL) -> str:
     """One sentence: actual against projected (for the list sent when the check run's
     verdicts were given, else the whole send list's, said so)."""
     a = r.actual
-    line = (f"actual error ratio {pct(a['error_ratio'])} ({a['not_rcs']} of {a['messages']} "
-            "messages failed as not RCS)")
+    line = w("v_actual", r=w.p(a["error_ratio"]), f=w.n(a["not_rcs"]), m=w.n(a["messages"]))
     q, p = r.projected_sent, r.projection
     if q is not None:
-        line += (f"; projected for the list sent {pct(q['error_ratio'])}, up to "
-                 f"{pct(q['error_ratio_upper'])} with the bound ({q['matched']} of "
-                 f"{q['messages']} messages matched to the check run, {q['unmatched']} "
-                 "unmatched)")
+        line += w("v_sent", r=w.p(q["error_ratio"]), u=w.p(q["error_ratio_upper"]),
+                  k=w.n(q["matched"]), m=w.n(q["messages"]), x=w.n(q["unmatched"]))
     elif p is not None:
-        upper = (f", up to {pct(p['error_ratio_upper'])} with the unverified"
+        upper = (w("v_whole_upper", u=w.p(p["error_ratio_upper"]))
                  if p.get("error_ratio_upper") is not None else "")
-        line += (f"; projected for the whole send list {pct(p['error_ratio'])} for "
-                 f"{p['messages']} messages{upper}")
+        line += w("v_whole", r=w.p(p["error_ratio"]), m=w.n(p["messages"]), upper=upper)
     if p is not None and p.get("threshold") is not None:
-        line += f"; threshold {pct(p['threshold'])}"
+        line += w("v_threshold", t=w.p(p["threshold"]))
     return line
 
 
-def _rows(r: LearnResult) -> list[tuple[str, str, str]]:
+def _rows(r: LearnResult, w: Words) -> list[tuple[str, str, str]]:
     """The actual-against-projected table: (what, actual, projected)."""
     a, p, q = r.actual, r.projection, r.projected_sent
     if q is not None:
-        rows = [("Messages sent", str(a["messages"]), str(q["messages"])),
-                ("matched to the check run / unmatched", "",
-                 f"{q['matched']} / {q['unmatched']}"),
-                ("Failed (actual) / known errors (projected)", str(a["not_rcs"]),
-                 str(q["known_errors"])),
-                ("Error ratio (list sent)", pct(a["error_ratio"]), pct(q["error_ratio"])),
-                ("With the bound (stale, unverified, unmatched)", "",
-                 pct(q["error_ratio_upper"]))]
+        rows = [(w("r_sent"), w.n(a["messages"]), w.n(q["messages"])),
+                (w("r_matched"), "", f"{w.n(q['matched'])} / {w.n(q['unmatched'])}"),
+                (w("r_failed"), w.n(a["not_rcs"]), w.n(q["known_errors"])),
+                (w("r_ratio_sent"), w.p(a["error_ratio"]), w.p(q["error_ratio"])),
+                (w("r_bound"), "", w.p(q["error_ratio_upper"]))]
         if q.get("error_ratio_estimate") is not None:
-            rows.append(("Estimate (sample)", "", pct(q["error_ratio_estimate"])))
+            rows.append((w("r_estimate"), "", w.p(q["error_ratio_estimate"])))
         if p is not None:
-            rows.append(("Whole send list (report)", "", pct(p["error_ratio"])))
+            rows.append((w("r_whole_report"), "", w.p(p["error_ratio"])))
         return rows
-    rows = [("Messages sent", str(a["messages"]),
-             f"{p['messages']} (whole send list)" if p else "n/a"),
-            ("Error ratio (not RCS)", pct(a["error_ratio"]),
-             f"{pct(p['error_ratio'])} (whole send list)" if p else "n/a")]
+    rows = [(w("r_sent"), w.n(a["messages"]),
+             w("r_whole", v=w.n(p["messages"])) if p else w("na")),
+            (w("r_ratio"), w.p(a["error_ratio"]),
+             w("r_whole", v=w.p(p["error_ratio"])) if p else w("na"))]
     if p and p.get("error_ratio_upper") is not None:
-        rows.append(("With the unverified (bound)", "", pct(p["error_ratio_upper"])))
+        rows.append((w("r_unverified"), "", w.p(p["error_ratio_upper"])))
     return rows
 
 
-def sent_warning(sent: dict[str, int]) -> str:
+def sent_warning(sent: dict[str, int], w: Words = TERMINAL) -> str:
     """One line when the --sent file listed message ids more than once (counts only)."""
     if not sent.get("duplicate_ids"):
         return ""
-    return (f"--sent lists {sent['duplicate_ids']} message ids more than once "
-            f"({sent['conflicting_ids']} with another number): the first line of each "
-            "id counts, the others are not messages")
+    return w("l_sent_dup", d=w.n(sent["duplicate_ids"]), c=w.n(sent["conflicting_ids"]))
 
 
-def terminal_lines(r: LearnResult) -> list[str]:
+def terminal_lines(r: LearnResult, w: Words = TERMINAL) -> list[str]:
+    """What was read, learned and compared, the verdict next to last; in the reports'
+    language when ``w`` is theirs (their "details")."""
     rd, t = r.read, r.tally
     ev = t["events"]
+    events = (w("l_events", reach=w.n(ev["reachable"]), no=w.n(ev["not_rcs"]),
+                failed=w.n(ev["failed"]), other=w.n(ev["other"]), bad=w.n(rd["bad"]))
+              + (w("l_first_bad", where=rd["first_bad"]) if rd["first_bad"] else "")
+              + w("l_invalid", invalid=w.n(t["invalid"]), none=w.n(t["no_number"]))
+              + (w("l_unknown_ids", n=w.n(t["unknown_ids"])) if t["unknown_ids"] else "")
+              + (w("l_ids_only", n=w.n(t["ids_without_sent"]))
+                 if t.get("ids_without_sent") else "")
+              + (w("l_undated", n=w.n(t["undated"])) if t["undated"] else ""))
+    o = r.outcomes
     lines = [
-        f"learned from {rd['events']} events ({', '.join(r.files)}; outcome profile "
-        f"{r.profile}) into the cache scope {_scope(r)}",
-        f"events: {ev['reachable']} delivered/read, {ev['not_rcs']} not RCS, "
-        f"{ev['failed']} other failures, {ev['other']} without conclusion; "
-        f"{rd['bad']} unreadable lines" + (f" (first: {rd['first_bad']})"
-                                            if rd["first_bad"] else "")
-        + f", {t['invalid']} not valid French numbers, {t['no_number']} without a number"
-        + (f", {t['unknown_ids']} message ids not in --sent" if t["unknown_ids"] else "")
-        + (f" ({t['ids_without_sent']} carry only a message id: give --sent FILE mapping "
-           "message ids to numbers)" if t.get("ids_without_sent") else "")
-        + (f", {t['undated']} undated (dated at the file's time)" if t["undated"] else ""),
-        f"numbers: {r.numbers}: {r.outcomes.get('reachable', 0)} reachable, "
-        f"{r.outcomes.get('not_rcs', 0)} not RCS, {r.outcomes.get('failed', 0)} failed "
-        f"(no conclusion), {r.outcomes.get('no_outcome', 0)} without outcome; "
-        f"{r.contradictions} with contradictory events (the latest won)",
-        f"cache: {r.learned.get('reachable', 0)} reachable and {r.learned.get('not_rcs', 0)} "
-        f"not RCS learned (source delivery); {r.kept_newer} kept the newer answer the "
-        "cache held",
+        w("l_learned", e=w.n(rd["events"]), files=", ".join(r.files), p=r.profile,
+          s=_scope(r)),
+        events,
+        w("l_numbers", n=w.n(r.numbers), reach=w.n(o.get("reachable", 0)),
+          no=w.n(o.get("not_rcs", 0)), failed=w.n(o.get("failed", 0)),
+          other=w.n(o.get("no_outcome", 0)), both=w.n(r.contradictions)),
+        w("l_cache", reach=w.n(r.learned.get("reachable", 0)),
+          no=w.n(r.learned.get("not_rcs", 0)), kept=w.n(r.kept_newer)),
     ]
-    if r.sent is not None and (line := sent_warning(r.sent)):
+    if r.sent is not None and (line := sent_warning(r.sent, w)):
         lines.append(line)
     was_yes = r.contradicted.get("yes", {})
     was_no = r.contradicted.get("no", {})
     if was_yes.get("not_rcs") or was_no.get("reachable"):
-        lines.append(f"wrong statuses: {was_yes.get('not_rcs', 0)} numbers the cache held "
-                     f"reachable failed as not RCS; {was_no.get('reachable', 0)} held not "
-                     "RCS were delivered")
+        lines.append(w("l_wrong", yes_no=w.n(was_yes.get("not_rcs", 0)),
+                       no_yes=w.n(was_no.get("reachable", 0))))
     if r.by_age:
-        lines.append("messages not RCS by the age of the cached answer: " + "; ".join(
-            f"{b['age']} {pct(b['error_ratio'])} of {b['messages']} messages"
-            for b in r.by_age))
+        lines.append(w("l_ages", rows="; ".join(
+            w("l_age_row", age=w(b["age"]), r=w.p(b["error_ratio"]), m=w.n(b["messages"]))
+            for b in r.by_age)))
     q = r.projected_sent
     if q is not None:
-        statuses = ", ".join(f"{k} {v}" for k, v in q["by_status"].items() if v)
-        lines.append(
-            f"projection for the list sent ({', '.join(q['checked_files'])}): "
-            f"{q['messages']} messages, {q['matched']} matched to the check run "
-            f"({statuses or 'none'}), {q['unmatched']} unmatched; {q['known_errors']} "
-            f"known errors; in the bound: {q['stale']} on answers past their freshness, "
-            f"{q['unverified']} unverified ({q['not_sampled']} not sampled"
-            + (", bound from the sample's interval" if q.get("bound") else "")
-            + f"), {q['unmatched']} unmatched")
-    lines.append(verdict(r))
+        statuses = ", ".join(f"{w.status(k)} {w.n(v)}" for k, v in q["by_status"].items()
+                             if v)
+        lines.append(w("l_projection", files=", ".join(q["checked_files"]),
+                       m=w.n(q["messages"]), k=w.n(q["matched"]),
+                       statuses=statuses or w("l_none"), x=w.n(q["unmatched"]),
+                       known=w.n(q["known_errors"]), stale=w.n(q["stale"]),
+                       unv=w.n(q["unverified"]), ns=w.n(q["not_sampled"]),
+                       how=w("l_by_interval") if q.get("bound") else ""))
+    lines.append(verdict(r, w))
     if r.degraded:
-        lines.append(f"the cache failed while writing ({r.degraded}): not everything "
-                     "learned was kept")
+        lines.append(w("l_degraded", why=r.degraded))
     if r.interrupted:
-        lines.append("interrupted: what was read before the interruption was learned")
+        lines.append(w("l_interrupted"))
     return lines
 
 
-def to_json(r: LearnResult) -> str:
+def to_json(r: LearnResult, lang: str = "en") -> str:
     return json.dumps(r.as_json(), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -146,45 +163,55 @@ def _md(text: object) -> str:
     return "".join("\\" + c if c in "\\`*_[]<>|#" else c for c in str(text))
 
 
-def to_markdown(r: LearnResult) -> str:
-    out = ["# Campaign outcome: actual against projected", "",
-           _md(verdict(r)), "", "| | actual | projected |", "|---|---:|---:|",
-           *[f"| {_md(k)} | {_md(v)} | {_md(w)} |" for k, v, w in _rows(r)], ""]
+def _details(r: LearnResult, w: Words) -> list[str]:
+    """The detail lines of a report: every line but the verdict (said above them)."""
+    verdict_line = verdict(r, w)
+    return [line for line in terminal_lines(r, w) if line != verdict_line]
+
+
+def to_markdown(r: LearnResult, lang: str = "en") -> str:
+    w = Words(lang)
+    out = [f"# {_md(w('title'))}", "", _md(verdict(r, w)), "",
+           f"| | {w('actual')} | {w('projected')} |", "|---|---:|---:|",
+           *[f"| {_md(k)} | {_md(v)} | {_md(x)} |" for k, v, x in _rows(r, w)], ""]
     if r.by_age:
-        out += ["| age of the cached answer | messages | not RCS | ratio |",
+        out += [f"| {_md(w('age'))} | {w('messages')} | {w('not_rcs')} | {w('ratio')} |",
                 "|---|---:|---:|---:|",
-                *[f"| {_md(b['age'])} | {b['messages']} | {b['not_rcs']} | "
-                  f"{pct(b['error_ratio'])} |" for b in r.by_age], ""]
-    out += [f"- {_md(line)}" for line in terminal_lines(r)[:-1]]
+                *[f"| {_md(w(b['age']))} | {w.n(b['messages'])} | {w.n(b['not_rcs'])} | "
+                  f"{_md(w.p(b['error_ratio']))} |" for b in r.by_age], ""]
+    out += [f"- {_md(line)}" for line in _details(r, w)]
     return "\n".join(out) + "\n"
 
 
-def to_html(r: LearnResult) -> str:
+def to_html(r: LearnResult, lang: str = "en") -> str:
     e = html.escape
-    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td><td>{e(w)}</td></tr>"
-                   for k, v, w in _rows(r))
-    ages = "".join(f"<tr><th>{e(b['age'])}</th><td>{b['messages']}</td>"
-                   f"<td>{b['not_rcs']}</td><td>{e(pct(b['error_ratio']))}</td></tr>"
+    w = Words(lang)
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td><td>{e(x)}</td></tr>"
+                   for k, v, x in _rows(r, w))
+    ages = "".join(f"<tr><th>{e(w(b['age']))}</th><td>{e(w.n(b['messages']))}</td>"
+                   f"<td>{e(w.n(b['not_rcs']))}</td><td>{e(w.p(b['error_ratio']))}</td></tr>"
                    for b in r.by_age)
-    notes = "".join(f"<li>{e(line)}</li>" for line in terminal_lines(r)[:-1])
-    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    notes = "".join(f"<li>{e(line)}</li>" for line in _details(r, w))
+    return (f"<!doctype html><html lang=\"{e(lang)}\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
             "style-src 'unsafe-inline'\"><title>rcsqualify learn</title>"
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;"
             "text-align:right}th{text-align:left}</style></head><body>"
-            "<h1>Campaign outcome: actual against projected</h1>"
-            f"<p>{e(verdict(r))}</p><table><tr><th></th><th>actual</th><th>projected</th>"
-            f"</tr>{rows}</table>"
-            + (f"<h2>Not RCS by the age of the cached answer</h2><table><tr><th>age</th>"
-               f"<th>messages</th><th>not RCS</th><th>ratio</th></tr>{ages}</table>"
-               if ages else "")
-            + f"<h2>Details</h2><ul>{notes}</ul></body></html>\n")
+            f"<h1>{e(w('title'))}</h1>"
+            f"<p>{e(verdict(r, w))}</p><table><tr><th></th><th>{e(w('actual'))}</th>"
+            f"<th>{e(w('projected'))}</th></tr>{rows}</table>"
+            + (f"<h2>{e(w('ages_h'))}</h2><table><tr><th>{e(w('age'))}</th>"
+               f"<th>{e(w('messages'))}</th><th>{e(w('not_rcs'))}</th>"
+               f"<th>{e(w('ratio'))}</th></tr>{ages}</table>" if ages else "")
+            + f"<h2>{e(w('details_h'))}</h2><ul>{notes}</ul></body></html>\n")
 
 
-def render(fmt: str, r: LearnResult) -> str:
+def render(fmt: str, r: LearnResult, lang: str = "en") -> str:
+    """``fmt``'s text; HTML and Markdown in ``lang`` (``ci.report_lang``: check's rule),
+    JSON keys and codes as they are."""
     renderers: dict[str, Any] = {"json": to_json, "markdown": to_markdown, "html": to_html}
-    text: str = renderers[fmt](r)
+    text: str = renderers[fmt](r, lang)
     return text
 
 
