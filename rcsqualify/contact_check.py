@@ -45,6 +45,7 @@ from rcsqualify.contacts.grouping import (
     group_contacts,
     rank_values,
 )
+from rcsqualify.defaults import OPERATOR
 from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.errors import InputError
 from rcsqualify.notes import note
@@ -179,7 +180,7 @@ def run_contact_check(
     source: ContactSource,
     plan: NumberingPlan,
     *,
-    target_operator: str = "FRTE",
+    target_operator: str = OPERATOR,
     operator_sources: Sequence[OperatorSource] = (),
     provider: CapabilityProvider | None = None,
     other_provider: CapabilityProvider | None = None,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rcsqualify.defaults import SAMPLE_MAX
 from rcsqualify.report.summary import Summary
-from rcsqualify.settings import SAMPLE_MAX, Settings
+from rcsqualify.settings import Settings
 
 
 def lookup_cost(s: Settings, service: str, n: int) -> dict[str, Any]:
@@ -35,25 +36,25 @@ def next_steps(s: Settings, summary: Summary) -> list[dict[str, Any]]:
     """An undecided run's next steps, cheapest first, costed by ``lookup_cost``.
 
     - ``check``: every unresolved message asked one by one with the run's per-number
-      provider (BotHub for an offline run whose target is Orange, RBM otherwise); a
+      provider (the registry's for the target operator: BotHub for Orange, else RBM); a
       number whose operator look-up failed needs that look-up again too;
     - ``retry`` instead when the run did ask and some checks failed: the answers so far
       are cached, so the re-run asks only what is still unresolved;
     - ``sample_auto`` when checking them all takes over a minute and ``--sample auto``
       expects fewer look-ups (``sample_auto_lookups``);
-    - ``bulk``: the nightly BotHub bulk job, when checking one by one takes over an hour.
+    - ``bulk``: the provider's nightly bulk job (BotHub's), when checking one by one
+      takes over an hour.
     """
     if summary.decision != "undecided":
         return []
     unresolved = summary.counts.get("unverified", 0)
     if not unresolved:
         return []
-    from rcsqualify.providers import CAPABILITY
+    from rcsqualify.providers import CAPABILITY, per_number_for
 
-    if s.capability == "none" or not CAPABILITY[s.capability].per_number:
-        capability = "bothub" if s.operator == "FRTE" else "rbm"
-    else:
-        capability = s.capability
+    chosen = CAPABILITY.get(s.capability)
+    capability = (s.capability if chosen is not None and chosen.per_number
+                  else per_number_for(s.operator))
     lookups = unresolved + summary.reasons.get("operator_error", 0)
     cost = lookup_cost(s, capability, lookups)
     kind = "retry" if summary.incomplete and s.capability == capability else "check"
@@ -72,8 +73,9 @@ def next_steps(s: Settings, summary: Summary) -> list[dict[str, Any]]:
     if more is not None:
         steps.insert(0, {**more, "seconds": lookup_cost(s, capability, more["lookups"])[
             "seconds"], "rate": s.rate})
-    if capability == "bothub" and cost["seconds"] > BULK_ADVICE_SECONDS:
-        steps.append({"kind": "bulk", "option": "--capability bothub-bulk",
+    bulk = CAPABILITY[capability].bulk
+    if bulk is not None and cost["seconds"] > BULK_ADVICE_SECONDS:
+        steps.append({"kind": "bulk", "option": f"--capability {bulk}",
                       "lookups": lookups, "seconds": None, "rate": s.rate})
     return steps
 

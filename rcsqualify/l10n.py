@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-LANGS = ("fr", "en")
+from rcsqualify.defaults import LANGS as LANGS  # the languages, written once
+
 PARIS = ZoneInfo("Europe/Paris")
 _NNBSP = "\u202f"  # narrow no-break space: French thousands separator
 _NBSP = "\u00a0"  # no-break space: before % in French

@@ -21,6 +21,7 @@ import numpy as np
 
 from rcsqualify.contacts import ContactSource
 from rcsqualify.contacts.choice import ContactResult
+from rcsqualify.defaults import CONFIDENCE, OPERATOR
 from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.notes import note
 from rcsqualify.numbering.buffers import int_array
@@ -401,7 +402,7 @@ def run_check(
     source: ContactSource,
     plan: NumberingPlan,
     *,
-    target_operator: str = "FRTE",
+    target_operator: str = OPERATOR,
     operator_sources: Sequence[OperatorSource] = (),
     provider: CapabilityProvider | None = None,
     other_provider: CapabilityProvider | None = None,
@@ -409,7 +410,7 @@ def run_check(
     seed: int = 0,
     progress: Progress | None = None,
     auto: AutoSample | None = None,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
 ) -> CheckResult:
     """Classify every row of ``source``.
 

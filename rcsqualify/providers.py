@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rcsqualify.defaults import ORANGE
 from rcsqualify.errors import ConfigurationError, InputError
 from rcsqualify.remote.policy import RequestPlan
-from rcsqualify.settings import Settings
+from rcsqualify.settings import BOTHUB_SECRETS, MNP_SECRETS, Settings
 
 if TYPE_CHECKING:
     from rcsqualify.capability.interface import CapabilityProvider
@@ -40,14 +41,19 @@ OperatorFactory = Callable[["Settings", "NumberingPlan", "LookupCache",
                             "QuotaStore | None", "Notify | None"], "OperatorSource"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Provider:
-    """One service by name: how to build it, what it costs, which URLs it asks."""
+    """One service by name: how to build it, what it costs, which URLs it asks, and
+    what the commands that talk about it (``doctor``, ``init``, ``probe``, an undecided
+    verdict's next steps) need to know of it. They read these fields, never its name:
+    adding a provider is its module, its entry here and its options."""
 
     name: str
-    #: the service family (``bothub``, ``rbm``, ``mnp``): what ``probe`` and the second
-    #: route (``--other-route``: RBM only) go by
+    #: the service family (``bothub``, ``rbm``, ``mnp``): one set of credentials, one
+    #: cache scope; the second route (``--other-route``) is the RBM family's
     family: str
+    #: the family as people read it (``doctor``'s lines)
+    label: str
     build: Callable[..., Any]
     #: numbers asked → the HTTP requests it makes and their time at the quota
     plan: Callable[[Settings, int], RequestPlan]
@@ -55,9 +61,21 @@ class Provider:
     per_number: bool
     #: (option, URL) pairs checked before the run (exit 2 on a bad one)
     urls: Callable[[Settings], list[tuple[str, str]]]
+    #: (name, URL) of each server ``doctor`` reaches (an origin: never a look-up)
+    endpoints: Callable[[Settings], list[tuple[str, str]]]
     #: the cache scope its answers are written under, from the options (what
     #: ``rcsqualify learn --capability NAME`` writes to); None: nothing can learn for it
     scope: Callable[[Settings], Scope] | None = None
+    #: the target operators it answers for (BotHub: Orange's numbers); empty: any
+    operators: tuple[str, ...] = ()
+    #: the registry name of the same check as a nightly bulk job, suggested when asking
+    #: one by one would take hours
+    bulk: str | None = None
+    #: ``probe`` can send its one request and explain the answer (``request_parts``,
+    #: ``answer_statuses``, ``interpret``)
+    probed: bool = False
+    #: the environment variables holding its secrets (masked in what ``probe`` shows)
+    secrets: tuple[str, ...] = ()
 
 
 def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
@@ -225,19 +243,51 @@ def _mnp_urls(s: Settings) -> list[tuple[str, str]]:
     return [("--mnp-url", s.mnp_url.replace("{msisdn}", "0"))] if s.mnp_url else []
 
 
+def _bothub_endpoints(s: Settings) -> list[tuple[str, str]]:
+    return [("BotHub", s.bothub_url), ("BotHub token", s.bothub_token_url)]
+
+
+def _rbm_endpoints(s: Settings) -> list[tuple[str, str]]:
+    return [("RBM", s.rbm_url)]
+
+
+def _mnp_endpoints(s: Settings) -> list[tuple[str, str]]:
+    """The MNP service's origin: a template's path and query would be a look-up."""
+    from urllib.parse import urlsplit
+
+    if not s.mnp_url:
+        return []
+    parts = urlsplit(s.mnp_url)
+    return [("MNP", f"{parts.scheme}://{parts.netloc}/")]
+
+
+def _bothub(name: str, **how: Any) -> Provider:
+    """An Orange BotHub entry: one bot's credentials, scope and servers; Orange's
+    numbers only."""
+    return Provider(name=name, family="bothub", label="BotHub", urls=_bothub_urls,
+                    endpoints=_bothub_endpoints, scope=_bothub_scope, operators=(ORANGE,),
+                    secrets=BOTHUB_SECRETS, **how)
+
+
+def _rbm(name: str, **how: Any) -> Provider:
+    """A Google RBM entry: one agent's credentials, scope and server; any operator."""
+    return Provider(name=name, family="rbm", label="RBM", urls=_rbm_urls,
+                    endpoints=_rbm_endpoints, scope=_rbm_scope, **how)
+
+
 #: ``--capability`` (and ``--other-route``): every capability provider by name
 CAPABILITY: dict[str, Provider] = {p.name: p for p in (
-    Provider("bothub", "bothub", _build_bothub, plan_single, True, _bothub_urls,
-             _bothub_scope),
-    Provider("bothub-bulk", "bothub", _build_bothub_bulk, _plan_bulk, False, _bothub_urls,
-             _bothub_scope),
-    Provider("rbm", "rbm", _build_rbm, plan_single, True, _rbm_urls, _rbm_scope),
-    Provider("rbm-batch", "rbm", _build_rbm_batch, _plan_batch, False, _rbm_urls,
-             _rbm_scope),
+    _bothub("bothub", build=_build_bothub, plan=plan_single, per_number=True,
+            bulk="bothub-bulk", probed=True),
+    _bothub("bothub-bulk", build=_build_bothub_bulk, plan=_plan_bulk, per_number=False),
+    _rbm("rbm", build=_build_rbm, plan=plan_single, per_number=True),
+    _rbm("rbm-batch", build=_build_rbm_batch, plan=_plan_batch, per_number=False),
 )}
 #: operator look-up services (``--mnp-url``/``--mnp-profile``)
 OPERATOR: dict[str, Provider] = {p.name: p for p in (
-    Provider("mnp", "mnp", _build_mnp, plan_single, True, _mnp_urls),
+    Provider(name="mnp", family="mnp", label="MNP", build=_build_mnp, plan=plan_single,
+             per_number=True, urls=_mnp_urls, endpoints=_mnp_endpoints, probed=True,
+             secrets=MNP_SECRETS),
 )}
 #: the values of ``--capability``
 CAPABILITY_CHOICES: tuple[str, ...] = ("none", *CAPABILITY)
@@ -285,11 +335,35 @@ def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
     return source
 
 
+def in_use(s: Settings) -> list[Provider]:
+    """The entries a run with these settings asks: ``--capability``, the second route,
+    the MNP look-up; each family once (``doctor`` checks a bot's credentials once)."""
+    names = [s.capability, s.other_route]
+    entries = [CAPABILITY[n] for n in names if n and n in CAPABILITY]
+    if s.mnp_url:
+        entries.append(OPERATOR["mnp"])
+    families: dict[str, Provider] = {}
+    for entry in entries:
+        families.setdefault(entry.family, entry)
+    return list(families.values())
+
+
+def per_number_for(operator: str) -> str:
+    """The per-number capability provider that answers for ``operator``'s numbers: one
+    that names it (BotHub for Orange), else the first that serves any operator."""
+    per_number = [p for p in CAPABILITY.values() if p.per_number]
+    return next((p.name for p in per_number if operator in p.operators),
+                next(p.name for p in per_number if not p.operators))
+
+
+#: the capability providers ``probe`` can send one request of
+PROBED: tuple[str, ...] = tuple(n for n, p in CAPABILITY.items() if p.probed)
+
+
 def service_urls(s: Settings) -> list[tuple[str, str]]:
     """Every URL option the run's services read, for the checks before it starts."""
     names = [s.capability, s.other_route]
-    out = [u for n in names if n and n != "none" and n in CAPABILITY
-           for u in CAPABILITY[n].urls(s)]
+    out = [u for n in names if n and n in CAPABILITY for u in CAPABILITY[n].urls(s)]
     out += OPERATOR["mnp"].urls(s)
     return list(dict.fromkeys(out))
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rcsqualify.defaults import CONFIDENCE
 from rcsqualify.distinct import Distinct, Progress, apply_sources, settle_operator
 from rcsqualify.remote.keys import E164Numbers, siphash24
 from rcsqualify.remote.workers import gather_or_cancel
@@ -59,7 +60,7 @@ class AutoSample:
 
     threshold: float
     sample_max: int  # numbers drawn at most (``--sample-max``)
-    confidence: float = 0.95
+    confidence: float = CONFIDENCE
     seed: int = 0
     #: numbers resolved at once: about a second of quota (the wiring sets it)
     in_flight: int = 30

@@ -58,6 +58,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rcsqualify.defaults import CONFIDENCE
+
 __all__ = ["FAIL", "NONE", "PASS", "FinitePopulationCS", "SequentialGate", "log_gamma",
            "log_prior_posterior_ratio", "plan_lookups"]
 
@@ -179,7 +181,7 @@ class FinitePopulationCS:
     every step at once, so it may be read after each one and the sampling stopped on it.
     """
 
-    def __init__(self, population: int, confidence: float = 0.95,
+    def __init__(self, population: int, confidence: float = CONFIDENCE,
                  prior: tuple[float, float] = UNIFORM) -> None:
         if population < 0:
             raise ValueError(f"population must be ≥ 0, not {population}")
@@ -265,7 +267,7 @@ class SequentialGate:
     """
 
     def __init__(self, *, exact_fail: int, exact_total: int, unresolved: int,
-                 threshold: float, confidence: float = 0.95) -> None:
+                 threshold: float, confidence: float = CONFIDENCE) -> None:
         if not 0 <= exact_fail <= exact_total or unresolved < 0:
             raise ValueError("need 0 ≤ exact_fail ≤ exact_total and unresolved ≥ 0")
         self.exact_fail, self.exact_total = int(exact_fail), int(exact_total)
@@ -385,7 +387,7 @@ def simulate(decide: DecisionRule, population: int, fails: npt.ArrayLike, *, ste
 
 
 def plan_lookups(*, exact_fail: int, exact_total: int, unresolved: int, threshold: float,
-                 confidence: float = 0.95, guess: float | None = None,
+                 confidence: float = CONFIDENCE, guess: float | None = None,
                  sample_max: int | None = None, trials: int = 200, seed: int = 0
                  ) -> dict[str, Any]:
     """Expected numbers to resolve with ``--sample auto``: median, 95th percentile and

@@ -31,6 +31,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
+from rcsqualify import defaults
 from rcsqualify.capability import defaults as bothub_defaults
 from rcsqualify.errors import InputError
 from rcsqualify.remote.policy import DEFAULT_POLICY, HttpPolicy
@@ -38,9 +39,6 @@ from rcsqualify.remote.policy import DEFAULT_POLICY, HttpPolicy
 DEFAULT_BOTHUB_URL = "https://api.orange.com/bothub/v1"
 DEFAULT_BOTHUB_TOKEN_URL = "https://api.orange.com/oauth/v3/token"
 DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
-#: ``--sample-max``: numbers ``--sample auto`` draws at most (issue #22: a few minutes of
-#: a 30/s quota; the planner says how often that decides)
-SAMPLE_MAX = 2000
 
 #: the key of an ``Opt`` in a dataclass field's metadata
 OPTION = "rcsqualify.option"
@@ -222,12 +220,12 @@ class GateOptions(OptionGroup):
     count."""
 
     panel: ClassVar[str] = "Gate"
-    operator: str = option("FRTE", "Target operator, ARCEP code.",
+    operator: str = option(defaults.OPERATOR, "Target operator, ARCEP code.",
                            envvar="RCSQUALIFY_OPERATOR", common=True)
-    threshold: float = option(0.15, "Gate threshold on the error ratio.",
+    threshold: float = option(defaults.THRESHOLD, "Gate threshold on the error ratio.",
                               envvar="RCSQUALIFY_THRESHOLD", share=True, common=True)
     gate: str = option(
-        "decide", "decide: pass when even the unchecked messages cannot push the ratio "
+        defaults.GATE, "decide: pass when even the unchecked messages cannot push the ratio "
         "over, fail when the known errors already do, else undecided (exit 3, with the "
         "next step); known: the error ratio alone (lenient); upper: every unchecked "
         "message a failure (strict).", envvar="RCSQUALIFY_GATE", common=True)
@@ -264,7 +262,7 @@ class ReportOptions(OptionGroup):
     history: Path | None = option(
         None, "Cron log (JSON lines) whose ratios the HTML report draws as a trend.",
         path=True)
-    send_rate: float = option(30.0, "Campaign send rate, messages/s.",
+    send_rate: float = option(defaults.SEND_RATE, "Campaign send rate, messages/s.",
                               finite=(0.0, 1e6))
     price_message: float | None = option(
         None, "Single Message price, euros (per message nobody answers).")
@@ -294,12 +292,12 @@ class AlertOptions(OptionGroup):
         "webhook URL is a credential: it is never shown whole).",
         cli_type=list[str] | None, metavar="URL|env:VAR")
     warn_at: float = option(
-        0.12, "Alert when the error ratio crosses this share, either way (--notify).",
+        defaults.WARN_AT, "Alert when the error ratio crosses this share, either way (--notify).",
         share=True, envvar="RCSQUALIFY_WARN_AT")
     notify_format: str = option(
         "auto", "Alert payload: slack, teams or json; auto chooses by the webhook's host "
         "(hooks.slack.com: slack; Teams and Workflows hosts: teams; else json).",
-        choices=("auto", "slack", "teams", "json"))
+        choices=defaults.NOTIFY_FORMATS)
 
 
 @group
@@ -317,14 +315,14 @@ class PortabilityOptions(OptionGroup):
     portability_operator_column: str | None = option(
         None, "Operator column of the extracts.")
     portability_max_unmapped: float = option(
-        0.01, "Stop (exit 2) when more than this share of an extract's operator values "
-        "map to no operator.", low=0.0, high=1.0, share=True)
+        defaults.PORTABILITY_MAX_UNMAPPED, "Stop (exit 2) when more than this share of "
+        "an extract's operator values map to no operator.", low=0.0, high=1.0, share=True)
     portability_max_age: int = option(
-        30, "Warn when the newest port date of an extract or store is older than this "
-        "many days.", low=0)
+        defaults.PORTABILITY_MAX_AGE_DAYS, "Warn when the newest port date of an extract "
+        "or store is older than this many days.", low=0)
 
 
-_MNP_SECRETS = ("RCSQUALIFY_MNP_TOKEN", "RCSQUALIFY_MNP_USER", "RCSQUALIFY_MNP_PASSWORD",
+MNP_SECRETS = ("RCSQUALIFY_MNP_TOKEN", "RCSQUALIFY_MNP_USER", "RCSQUALIFY_MNP_PASSWORD",
                 "RCSQUALIFY_MNP_KEY", "RCSQUALIFY_MNP_SECRET")
 
 
@@ -344,14 +342,14 @@ class MnpOptions(OptionGroup):
         "of a .toml profile file. Credentials from the environment: RCSQUALIFY_MNP_TOKEN "
         "(bearer), RCSQUALIFY_MNP_USER and RCSQUALIFY_MNP_PASSWORD (basic), "
         "RCSQUALIFY_MNP_KEY and RCSQUALIFY_MNP_SECRET (digest).",
-        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=_MNP_SECRETS, common=True)
+        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=MNP_SECRETS, common=True)
     mnp_region: str | None = option(
         None, "The MNP profile's region (twilio: us1, the default, or ie1, Twilio's "
         "Ireland region, which EU numbers such as French ones may need: Twilio error "
         "60614); its base URL unless --mnp-url is given.", envvar="RCSQUALIFY_MNP_REGION")
 
 
-_BOTHUB_SECRETS = ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
+BOTHUB_SECRETS = ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
 
 
 @group
@@ -378,9 +376,9 @@ class BothubOptions(OptionGroup):
                              envvar="RCSQUALIFY_BOTHUB_URL")
     bothub_token_url: str = option(DEFAULT_BOTHUB_TOKEN_URL, "BotHub OAuth token URL.",
                                    envvar="RCSQUALIFY_BOTHUB_TOKEN_URL",
-                                   credentials=_BOTHUB_SECRETS)
+                                   credentials=BOTHUB_SECRETS)
     bot_id: str | None = option(None, "BotHub bot id.", envvar="RCSQUALIFY_BOTHUB_BOT_ID",
-                                credentials=_BOTHUB_SECRETS, common=True)
+                                credentials=BOTHUB_SECRETS, common=True)
     bot_key_file: Path | None = option(
         None, "Bot private key (PEM) for the GSMA JWT.", envvar="RCSQUALIFY_BOTHUB_KEY_FILE",
         path=True)
@@ -442,11 +440,11 @@ class SampleOptions(OptionGroup):
     #: --sample auto (issue #22 §2): sequential, anytime-valid, until decided
     sample_auto: bool = internal(False)
     sample_max: int = option(
-        SAMPLE_MAX, "--sample auto: draw at most this many numbers (no service is asked "
+        defaults.SAMPLE_MAX, "--sample auto: draw at most this many numbers (no service is asked "
         "more; retries excluded), then undecided.", low=1)
     confidence: float = option(
-        0.95, "Confidence of --sample's bound (auto: each end on its own; N: the Wilson "
-        "interval).", low=0.5, high=0.999)
+        defaults.CONFIDENCE, "Confidence of --sample's bound (auto: each end on its own; "
+        "N: the Wilson interval).", low=0.5, high=0.999)
     seed: int = option(0, "Seed of --sample.")
 
 
@@ -521,9 +519,9 @@ class CacheOptions(OptionGroup):
         envvar="RCSQUALIFY_QUOTA_STORE")
     no_cache: bool = option(False, "Bypass the cache.", flags=("--no-cache",))
     refresh: bool = option(False, "Ignore cache freshness.", flags=("--refresh",))
-    ttl_positive_days: float = internal(90.0)
-    ttl_negative_days: float = internal(60.0)
-    ttl_operator_days: float = internal(7.0)
+    ttl_positive_days: float = internal(defaults.TTL_POSITIVE_DAYS)
+    ttl_negative_days: float = internal(defaults.TTL_NEGATIVE_DAYS)
+    ttl_operator_days: float = internal(defaults.TTL_OPERATOR_DAYS)
 
 
 @group

@@ -12,6 +12,7 @@ from rcsqualify.ci import (
     check_report_paths,
     report_paths,
 )
+from rcsqualify.defaults import LANGS
 from rcsqualify.errors import InputError
 from rcsqualify.files import refuse_overwrite
 from rcsqualify.numbering.plan import load_plan
@@ -115,7 +116,7 @@ def dialect_choice(s: Settings) -> str | None:
 
 def validate_settings(s: Settings) -> None:
     """Option checks that need no file: fail before anything is read (exit 2)."""
-    if s.lang is not None and s.lang not in ("fr", "en"):
+    if s.lang is not None and s.lang not in LANGS:
         raise InputError(f"--lang must be fr or en, got {s.lang!r}")
     if s.gate not in GATE_MODES:
         raise InputError(f"--gate must be one of {', '.join(GATE_MODES)}, got {s.gate!r}")

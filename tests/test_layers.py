@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify", "rcsqualify.errors", "rcsqualify.verdict", "rcsqualify.textsafe",
      "rcsqualify.notes", "rcsqualify.l10n",
      "rcsqualify.masking", "rcsqualify.bulkwindow", "rcsqualify.files",
-     "rcsqualify.sequential"),
+     "rcsqualify.sequential", "rcsqualify.defaults"),
     ("rcsqualify.numbering", "rcsqualify.remote"),
     ("rcsqualify.contacts", "rcsqualify.xls"),
     ("rcsqualify.operators",),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,6 +176,16 @@ def test_probe_sends_the_providers_own_request_through_the_http_layer(
 
 
 # -- adding a provider: its module and its registry entry -----------------------------
+def pigeon_entry(**how: Any) -> providers.Provider:
+    """A registry entry for a provider the code has never heard of (the fields a test
+    does not care about: nothing to build, no URL, one request per number)."""
+    base: dict[str, Any] = dict(
+        name="pigeon", family="pigeon", label="Pigeon", build=lambda s, c, q, n: None,
+        plan=providers.plan_single, per_number=True, urls=lambda s: [],
+        endpoints=lambda s: [])
+    return providers.Provider(**{**base, **how})
+
+
 def test_a_new_capability_provider_is_its_class_and_one_registry_entry(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A provider defined here and registered under a new name is built, costed, asked
@@ -216,8 +227,7 @@ def test_a_new_capability_provider_is_its_class_and_one_registry_entry(
             self.http.accept(got, "yes")
             return "yes"
 
-    entry = providers.Provider("pigeon", "pigeon", lambda s, c, q, n: Pigeon(c, q),
-                               providers.plan_single, True, lambda s: [])
+    entry = pigeon_entry(build=lambda s, c, q, n: Pigeon(c, q))
     monkeypatch.setitem(providers.CAPABILITY, "pigeon", entry)
     data = tmp_path / "c.csv"
     write_csv(data, [["tel"], *[[n] for n in frte_numbers(12)]])
@@ -242,17 +252,13 @@ def test_learn_writes_to_the_scope_the_registry_entry_names(
     from rcsqualify.remote.cache import Scope
 
     loft = Scope("pigeon", "http://pigeon.test", "loft")
-    entry = providers.Provider("pigeon", "pigeon", lambda s, c, q, n: None,
-                               providers.plan_single, True, lambda s: [],
-                               scope=lambda s: loft)
+    entry = pigeon_entry(scope=lambda s: loft)
     monkeypatch.setitem(providers.CAPABILITY, "pigeon", entry)
     assert capability_scope(Settings(capability="pigeon")) == loft
     bulk = Settings(capability="bothub-bulk", bot_id="b1")
     assert capability_scope(bulk) == capability_scope(Settings(capability="bothub",
                                                                bot_id="b1"))
-    monkeypatch.setitem(providers.CAPABILITY, "pigeon", providers.Provider(
-        "pigeon", "pigeon", lambda s, c, q, n: None, providers.plan_single, True,
-        lambda s: []))
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon", pigeon_entry())
     with pytest.raises(InputError, match="--capability must name the service"):
         capability_scope(Settings(capability="pigeon"))
 

@@ -31,6 +31,7 @@ import typer
 
 from rcsqualify.cli.base import Debug, app, reports_errors
 from rcsqualify.cli.options import cli_default
+from rcsqualify.defaults import LANGS, THRESHOLD
 from rcsqualify.errors import InputError
 from rcsqualify.providers import CAPABILITY_CHOICES
 
@@ -62,7 +63,8 @@ _COMMENTS = {
     "cache-url": "the look-up cache: a directory, or redis://host:port/db (password in "
                  "RCSQUALIFY_REDIS_PASSWORD, never here)",
     "cache-key": "the cache key, kept outside the cache (openssl rand -hex 32)",
-    "threshold": "the gate's threshold: a share, 0.15 for Orange's 15 %",
+    "threshold": f"the gate's threshold: a share, {THRESHOLD:g} for Orange's "
+                 f"{round(THRESHOLD * 100)} %",
     "lang": "language of the HTML and Markdown reports, fr or en (under cron the C locale "
             "would give French)",
 }
@@ -250,7 +252,7 @@ def init(
     cache_key: Annotated[str | None, typer.Option(
         help="env:VARIABLE holding the cache key (kept outside the cache).")] = None,
     threshold: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="The gate's threshold, a share (0.15).")] = None,
+        min=0.0, max=1.0, help=f"The gate's threshold, a share ({THRESHOLD:g}).")] = None,
     lang: Annotated[str | None, typer.Option(
         help="Language of the HTML and Markdown reports: fr or en (default: from the "
         "locale; C or unset gives French).")] = None,
@@ -266,7 +268,7 @@ def init(
     references. Then check it with 'rcsqualify doctor --profile NAME'."""
     from rcsqualify.config import CREDENTIALS, default_config_path
     from rcsqualify.files import atomic_write, make_folder
-    from rcsqualify.report.l10n import LANGS, default_lang
+    from rcsqualify.report.l10n import default_lang
 
     if not _NAME.fullmatch(profile):
         raise InputError("--profile: a name of letters, digits, '-' and '_' (at most 64)")

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from rcsqualify.contacts import ContactSource, header_key
 from rcsqualify.contacts.columns import safe_names
+from rcsqualify.defaults import PORTABILITY_MAX_UNMAPPED
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
@@ -37,7 +38,6 @@ from rcsqualify.operators.vocabulary import (
 )
 from rcsqualify.verdict import KIND
 
-DEFAULT_MAX_UNMAPPED = 0.01
 _OPERATOR_HEADER = re.compile(
     r"(operat|mnemo|codeop|network|reseau|carrier|routing|prefixe?|mccmnc|mcc|^rn$|^op$|"
     r"^opcode$|receveur|recipient)")
@@ -153,7 +153,7 @@ class ExtractPart:
 def read_extract(path: Path, plan: NumberingPlan, vocab: OperatorVocabulary,
                  operators: dict[str, int], *,
                  number_column: str | None, operator_column: str | None,
-                 max_unmapped: float | None = DEFAULT_MAX_UNMAPPED,
+                 max_unmapped: float | None = PORTABILITY_MAX_UNMAPPED,
                  limit_option: str = "--portability-max-unmapped") -> ExtractPart:
     """Read one extract: invalid numbers dropped, unmapped values and fixed-line prefixes
     on mobiles counted and dropped, undated rows given the file's newest date. ARCEP

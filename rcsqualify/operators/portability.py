@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from rcsqualify.defaults import PORTABILITY_MAX_AGE_DAYS, PORTABILITY_MAX_UNMAPPED
 from rcsqualify.notes import note
 from rcsqualify.numbering.plan import NumberingPlan
-from rcsqualify.operators.extracts import DEFAULT_MAX_UNMAPPED, read_extract
+from rcsqualify.operators.extracts import read_extract
 from rcsqualify.operators.interface import OperatorSource, SourceStats
 from rcsqualify.operators.port_dates import NO_DATE, age_days, iso_date
 from rcsqualify.operators.vocabulary import OperatorVocabulary, shown_value
-
-DEFAULT_MAX_AGE_DAYS = 30
 
 
 @dataclass
@@ -80,7 +79,7 @@ class PortabilityTable:
 
 def build_table(paths: Sequence[Path], plan: NumberingPlan, *,
                 number_column: str | None = None, operator_column: str | None = None,
-                max_unmapped: float | None = DEFAULT_MAX_UNMAPPED,
+                max_unmapped: float | None = PORTABILITY_MAX_UNMAPPED,
                 limit_option: str = "--portability-max-unmapped") -> PortabilityTable:
     """Read extracts in the order given and resolve each number to one operator."""
     vocab = OperatorVocabulary.from_plan(plan)
@@ -196,7 +195,7 @@ class PortabilitySource(OperatorSource):
     label = "portability"
 
     def __init__(self, table: PortabilityTable, origin: str, *,
-                 max_age_days: int = DEFAULT_MAX_AGE_DAYS, today: date | None = None) -> None:
+                 max_age_days: int = PORTABILITY_MAX_AGE_DAYS, today: date | None = None) -> None:
         super().__init__()
         self.table = table
         self.max_age_days = max_age_days

@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rcsqualify.defaults import PORTABILITY_MAX_UNMAPPED
 from rcsqualify.errors import InputError
 from rcsqualify.files import atomic_write
 from rcsqualify.numbering.plan import NumberingPlan
-from rcsqualify.operators.extracts import DEFAULT_MAX_UNMAPPED
 from rcsqualify.operators.port_dates import NO_DATE
 from rcsqualify.operators.portability import PortabilityTable, build_table, overlay
 
@@ -134,7 +134,7 @@ def load_store(path: Path, *, with_dates: bool = False) -> PortabilityTable:
 def import_extracts(paths: Sequence[Path], store: Path, plan: NumberingPlan, *,
                     delta: bool = False, number_column: str | None = None,
                     operator_column: str | None = None,
-                    max_unmapped: float | None = DEFAULT_MAX_UNMAPPED) -> dict[str, Any]:
+                    max_unmapped: float | None = PORTABILITY_MAX_UNMAPPED) -> dict[str, Any]:
     """``portability import``: build a store, or apply deltas on top of one (atomic)."""
     previous = None
     base = None

@@ -54,6 +54,7 @@ import diskcache
 import numpy as np
 import platformdirs
 
+from rcsqualify.defaults import TTL_NEGATIVE_DAYS, TTL_OPERATOR_DAYS, TTL_POSITIVE_DAYS
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.remote.cachekey import (
     KeyOptions,
@@ -116,9 +117,9 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class Freshness:
-    positive_days: float = 90.0
-    negative_days: float = 60.0
-    operator_days: float = 7.0
+    positive_days: float = TTL_POSITIVE_DAYS
+    negative_days: float = TTL_NEGATIVE_DAYS
+    operator_days: float = TTL_OPERATOR_DAYS
 
     def ttl(self, kind: str, answer: str) -> float:
         if kind == "op":

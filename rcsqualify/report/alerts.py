@@ -30,11 +30,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from rcsqualify.defaults import NOTIFY_FORMATS
 from rcsqualify.report.summary import Summary
 from rcsqualify.verdict import STATUSES
 
-DEFAULT_WARN_AT = 0.12
-FORMATS = ("auto", "slack", "teams", "json")
+FORMATS = NOTIFY_FORMATS
 _TEAMS_HOSTS = ("webhook.office.com", "outlook.office.com", "outlook.office365.com",
                 "logic.azure.com", "powerplatform.com")
 

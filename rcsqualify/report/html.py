@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rcsqualify.defaults import LANGS
 from rcsqualify.notes import in_language
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.l10n import (
-    LANGS,
     decimal,
     default_lang,
     money,

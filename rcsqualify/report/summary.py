@@ -19,6 +19,7 @@ import numpy as np
 
 from rcsqualify import __version__, dependency_version
 from rcsqualify.contacts.grouping import one_of_each
+from rcsqualify.defaults import CONFIDENCE, GATE, GATE_MODES, SEND_RATE
 from rcsqualify.distinct import Distinct
 from rcsqualify.errors import ExitCode
 from rcsqualify.notes import note
@@ -68,7 +69,7 @@ class Summary:
     split_lists: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     #: ``decide``, ``known`` or ``upper`` (CONTRACT §2 Gate) and the ratio that decided
-    gate_mode: str = "decide"
+    gate_mode: str = GATE
     gate_ratio: float = 0.0
     #: ``pass`` | ``fail`` | ``undecided``: what the exit code says (``gate`` is the same)
     decision: str = "pass"
@@ -127,8 +128,16 @@ def _moves(d: Distinct, mobile: np.ndarray, target: str) -> dict[str, int]:
             "moved": int(np.count_nonzero(moved))}
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion (good at small n and near 0 or 1)."""
+def z_score(confidence: float) -> float:
+    """The normal quantile of a two-sided interval at ``confidence`` (1.96 at 95 %)."""
+    return statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+
+
+def wilson_interval(successes: int, n: int, z: float | None = None) -> tuple[float, float]:
+    """Wilson score interval of a proportion (good at small n and near 0 or 1), at the
+    normal quantile ``z`` (default: ``--confidence``'s default, 95 %)."""
+    if z is None:
+        z = z_score(CONFIDENCE)
     if n == 0:
         return 0.0, 1.0
     p = successes / n
@@ -149,8 +158,7 @@ def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
     if "error_ratio_low" in estimate:  # --sample auto: the confidence sequence's ends
         return dict(estimate)
     trials, failures = int(estimate["trials"]), int(estimate["failures"])
-    confidence = float(estimate.get("confidence", 0.95))
-    z = statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    z = z_score(float(estimate.get("confidence", CONFIDENCE)))
     # a batchGet sample describes the whole request: ``scale`` turns its failure share
     # into the unlisted numbers' own (pipeline.batch_estimate)
     scale = float(estimate.get("scale", 1.0))
@@ -166,7 +174,7 @@ def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
     }
 
 
-def campaign_projection(counts: dict[str, int], *, send_rate: float = 30.0,
+def campaign_projection(counts: dict[str, int], *, send_rate: float = SEND_RATE,
                         price_message: float | None = None,
                         price_conversation: float | None = None,
                         reply_rate: float | None = None) -> dict[str, Any]:
@@ -203,7 +211,6 @@ def campaign_projection(counts: dict[str, int], *, send_rate: float = 30.0,
     return out
 
 
-GATE_MODES = ("decide", "known", "upper")
 DECISIONS = ("pass", "fail", "undecided")
 _EXIT = {"pass": ExitCode.PASS, "fail": ExitCode.FAIL, "undecided": ExitCode.UNDECIDED}
 
@@ -381,7 +388,7 @@ def summarize(
     input_info: dict[str, Any],
     threshold: float,
     remote_asked: bool = False,
-    gate_mode: str = "decide",
+    gate_mode: str = GATE,
     today: date | None = None,
 ) -> Summary:
     rows = result.rows
