@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from rcsqualify.contact_sample import ContactSample, draw
 from rcsqualify.contacts import ContactSource
 from rcsqualify.contacts.choice import (
     TIER_OTHER_ROUTE,
     TIER_REACHABLE,
+    TIER_UNVERIFIED,
     ContactResult,
     choose,
     contact_messages,
@@ -41,13 +43,13 @@ from rcsqualify.contacts.choice import (
 )
 from rcsqualify.contacts.grouping import (
     MAX_NUMBERS_PER_CONTACT,
+    Contacts,
     contact_codes,
     group_contacts,
     rank_values,
 )
 from rcsqualify.defaults import OPERATOR
 from rcsqualify.distinct import Distinct, Progress, apply_sources
-from rcsqualify.errors import InputError
 from rcsqualify.notes import note
 from rcsqualify.numbering.normalize import Normalized
 from rcsqualify.numbering.plan import NumberingPlan
@@ -187,10 +189,13 @@ def run_contact_check(
     progress: Progress | None = None,
     max_numbers: int = MAX_NUMBERS_PER_CONTACT,
     all_numbers: bool = False,
+    sample: ContactSample | None = None,
 ) -> CheckResult:
     """Classify every row of ``source`` as its contact's chosen number. With
     ``all_numbers``, ``contacts.all_numbers`` keeps every number a contact holds (within
-    the cap), not only the chosen ones: the dry run counts what a run could ask of them."""
+    the cap), not only the chosen ones: the dry run counts what a run could ask of them.
+    With ``sample`` (and a capability provider), only the drawn contacts are resolved
+    (``contact_sample.py``); the others read as their best open number, not sampled."""
     t0 = time.perf_counter()
     examples: dict[str, list[str]] = {}
     cells, n_rows = read_cells(source, plan, progress, examples)
@@ -234,17 +239,16 @@ def run_contact_check(
                      remote_sources)
     slot_distinct = cell_distinct[grouping.cell]
     slot_reason_norm = cell_norm_reason[grouping.cell]
-    while provider is not None or other_provider is not None or remote_sources:
-        tier, open_, best = rounds.slot_state(slot_distinct, slot_reason_norm)
-        ask = next_lookups(grouping, tier, open_, best)
-        idx = _present(slot_distinct[ask], n)
-        if not len(idx):
-            break
-        rounds.resolve(idx)
-        if progress:
-            progress("capability", int(np.count_nonzero(rounds.resolved)), None)
+    lookups = _Lookups(rounds, grouping, slot_distinct, slot_reason_norm, progress)
+    drawn = undrawn = None
+    if sample is not None and provider is not None:
+        rounds.from_cache()
+        drawn = draw(lookups, sample, progress)
+        undrawn = lookups.undecided()
+    elif provider is not None or other_provider is not None or remote_sources:
+        lookups.resolve(None)
     _range_holder(d, pending)  # the mobiles never asked: their range holder
-    final = rounds.classify(plan)
+    final = rounds.classify(plan, None if undrawn is None else undrawn[1])
     timings["attribute_s"] = time.perf_counter() - t1
 
     cell_reason = np.where(cell_distinct >= 0, final[np.maximum(cell_distinct, 0)],
@@ -254,6 +258,8 @@ def run_contact_check(
     slot_route = None if routes is None else np.where(
         slot_distinct >= 0, routes[np.maximum(slot_distinct, 0)], 0).astype(np.uint8)
     chosen = choose(grouping, number_tiers(slot_reason, slot_route))
+    if undrawn is not None:  # a contact not drawn: its best open number, not sampled
+        chosen[grouping.contact[undrawn[0]]] = undrawn[0]
     cell_number = cell_distinct.astype(np.int64) + 1
     count = contact_messages(grouping, chosen, cell_number[grouping.cell], slot_reason)
 
@@ -310,9 +316,26 @@ def run_contact_check(
             operator=d.operator[held], source=d.source[held], rcs=d.rcs[held],
             reason=d.reason[held], first_row=d.first_row[held],
             block_operator=d.block_operator)
+    if drawn is not None and sample is not None:
+        _sampled(result, drawn.estimate, count.message_reasons, sample,
+                 len(drawn.population))
     result.timings = timings
     result.examples = examples
     return result
+
+
+def _sampled(result: CheckResult, estimate: dict[str, Any], message_reasons: np.ndarray,
+             sample: ContactSample, population: int) -> None:
+    """The estimate of a run over contacts that drew a sample, as one column's: a fixed
+    sample that drew the whole population is no sample (every contact resolved)."""
+    if sample.auto is None:
+        assert sample.sample is not None
+        if sample.sample >= population:
+            return
+        estimate["extrapolated"] = int(np.count_nonzero(message_reasons == R["not_sampled"]))
+        result.notes.append(note("fixed_sample", sample=sample.sample))
+    result.sampled = True
+    result.estimate = estimate
 
 
 def _footer(source: ContactSource, reasons: np.ndarray) -> int:
@@ -353,16 +376,47 @@ class _Rounds:
         op = self.d.operator
         return (op != "") & (op != OPERATOR_ERROR) & (op != OPERATOR_UNASSIGNED)
 
-    def classify(self, plan: NumberingPlan) -> np.ndarray:
+    def classify(self, plan: NumberingPlan, not_sampled: np.ndarray | None = None
+                 ) -> np.ndarray:
         """Each number's reason from what is known now (unknown capability: not
-        checked), the pipeline's classification."""
+        checked; ``not_sampled``: indices of numbers a sample left open), the
+        pipeline's classification."""
         d = self.d
         op_error = d.operator == OPERATOR_ERROR
         unassigned = d.operator == OPERATOR_UNASSIGNED
+        mask = None
+        if not_sampled is not None:
+            mask = np.zeros(len(d.key), bool)
+            mask[not_sampled] = True
         return classify(reason=np.zeros(len(d.key), np.uint8), kind=d.kind,
                         is_target=d.operator == self.target, source=d.source, rcs=d.rcs,
-                        operator_error=op_error, unassigned=unassigned,
+                        operator_error=op_error, unassigned=unassigned, not_sampled=mask,
                         with_holder=d.operator == plan.block_operator[d.block])
+
+    def from_cache(self) -> None:
+        """Take what the fresh cache holds without asking (a sample's population is
+        what is left open after it): MNP's answers when it is the one remote operator
+        source and streams (``sample_auto.attribute_cached``), then the capability and
+        the second route's answers for the numbers whose operator is known."""
+        from rcsqualify.remote.keys import E164Numbers  # strings only when asked
+        from rcsqualify.sample_auto import attribute_cached
+
+        d = self.d
+        if len(self.remote_sources) == 1 and self.remote_sources[0].streams:
+            self.pending &= attribute_cached(d, self.remote_sources[0], self.pending.copy())
+        mobile = (d.kind == KIND["mobile"]) & ~self.pending
+        is_target = d.operator == self.target
+        asks: list[tuple[CapabilityProvider | None, np.ndarray, np.ndarray]] = [
+            (self.provider, d.rcs, mobile & is_target)]
+        if self.other_rcs is not None:
+            asks.append((self.other, self.other_rcs,
+                         mobile & ~is_target & self._known_operator()))
+        for prov, codes, which in asks:
+            idx = np.flatnonzero(which & (codes == RCS_UNKNOWN))
+            if prov is not None and len(idx):
+                got = np.full(len(idx), RCS_UNKNOWN, np.uint8)
+                prov.answers_from_cache(E164Numbers(d.key[idx]), got)
+                codes[idx] = got
 
     def routes(self) -> np.ndarray | None:
         if self.other_rcs is None:
@@ -443,22 +497,91 @@ def check_rows_or_contacts(source: ContactSource, plan: NumberingPlan, *,
                            **options: Any) -> CheckResult:
     """The check a run needs: ``pipeline.run_check`` when each row is a contact (one
     phone column, no contact id: today's path, every figure as before), else
-    ``run_contact_check``. A sample (``--sample N`` or ``auto``) over contacts is not
-    drawn yet: refused in one line rather than drawn over numbers instead of contacts."""
+    ``run_contact_check``, whose sample (``--sample N`` or ``auto``) draws contacts
+    (``contact_sample.py``)."""
     if not source.per_contact:
         return run_check(source, plan, **options)
-    refuse_contact_sample(options.get("sample"), options.get("auto"))
+    sample = None
+    if options.get("sample") is not None or options.get("auto") is not None:
+        sample = ContactSample(sample=options.get("sample"), auto=options.get("auto"),
+                               seed=options.get("seed", 0),
+                               confidence=options.get("confidence", 0.95))
     return run_contact_check(
-        source, plan, max_numbers=max_numbers,
+        source, plan, max_numbers=max_numbers, sample=sample,
         **{k: v for k, v in options.items()
            if k in ("target_operator", "operator_sources", "provider", "other_provider",
                     "progress")})
 
 
-def refuse_contact_sample(sample: object, auto: object) -> None:
-    """A sample (``--sample N`` or ``auto``) over contacts is not drawn yet: refused in
-    one line (the run and the dry run alike) rather than drawn over numbers."""
-    if sample is not None or auto is not None:
-        raise InputError("--sample is not available with several numbers per contact yet "
-                         "(several --column, --columns auto or --contact-id): run without "
-                         "--sample, or with one phone column")
+class _Lookups:
+    """The rounds of look-ups over contacts (``contact_sample.Lookups``): all of them,
+    or only those of the contacts a sample drew."""
+
+    def __init__(self, rounds: _Rounds, grouping: Contacts, slot_distinct: np.ndarray,
+                 slot_reason_norm: np.ndarray, progress: Progress | None) -> None:
+        self.rounds, self.grouping, self.progress = rounds, grouping, progress
+        self.slot_distinct, self.slot_reason_norm = slot_distinct, slot_reason_norm
+
+    def _state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per slot: its tier, whether it is open, whether it is asked next."""
+        tier, open_, best = self.rounds.slot_state(self.slot_distinct,
+                                                   self.slot_reason_norm)
+        return tier, open_, next_lookups(self.grouping, tier, open_, best)
+
+    def resolve(self, contacts: np.ndarray | None) -> None:
+        """Round after round, each open contact's next number (of ``contacts`` only,
+        if given), until no look-up could change a choice."""
+        allowed = None
+        if contacts is not None:
+            drawn = np.zeros(self.grouping.n_contacts, bool)
+            drawn[contacts] = True
+            allowed = drawn[self.grouping.contact]
+        n = len(self.rounds.d.key)
+        while True:
+            ask = self._state()[2]
+            if allowed is not None:
+                ask &= allowed
+            idx = _present(self.slot_distinct[ask], n)
+            if not len(idx):
+                return
+            self.rounds.resolve(idx)
+            if self.progress:
+                self.progress("capability", int(np.count_nonzero(self.rounds.resolved)),
+                              None)
+
+    def open_contacts(self) -> tuple[np.ndarray, np.ndarray]:
+        slots = np.flatnonzero(self._state()[2])  # one a contact, in contact order
+        return (self.grouping.contact[slots],
+                self.rounds.d.key[self.slot_distinct[slots]])
+
+    def undecided(self) -> tuple[np.ndarray, np.ndarray]:
+        """The slots a sample left to ask next (one per contact not drawn) and the
+        numbers left open in those contacts (indices)."""
+        _, open_, ask = self._state()
+        slots = np.flatnonzero(ask)
+        undecided = np.zeros(self.grouping.n_contacts, bool)
+        undecided[self.grouping.contact[slots]] = True
+        left = open_ & undecided[self.grouping.contact]
+        return slots, _present(self.slot_distinct[left], len(self.rounds.d.key))
+
+    def _chosen_tier(self) -> tuple[np.ndarray, np.ndarray]:
+        tier = self._state()[0]
+        chosen = choose(self.grouping, tier)
+        return chosen, tier[chosen]
+
+    def outcomes(self, contacts: np.ndarray) -> list[str]:
+        tier = self._chosen_tier()[1][contacts]
+        return ["ok" if t == TIER_REACHABLE else "unknown" if t == TIER_UNVERIFIED
+                else "fail" for t in tier.tolist()]
+
+    def exact(self, population: np.ndarray) -> tuple[int, int]:
+        chosen, tier = self._chosen_tier()
+        exact = np.ones(self.grouping.n_contacts, bool)
+        exact[population] = False
+        number = self.slot_distinct[chosen[exact]]
+        fail = (tier[exact] != TIER_REACHABLE) & (tier[exact] != TIER_UNVERIFIED)
+        valid = number >= 0
+        # a message per distinct chosen number (one verdict a number), one per invalid
+        numbers, first = np.unique(number[valid], return_index=True)
+        return (int(np.count_nonzero(fail[valid][first]) + np.count_nonzero(fail[~valid])),
+                len(numbers) + int(np.count_nonzero(~valid)))

@@ -64,19 +64,18 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
         try:
             with reporter.running():
                 if source.per_contact:
-                    from rcsqualify.contact_check import (
-                        refuse_contact_sample,
-                        run_contact_check,
-                    )
+                    from rcsqualify.contact_check import run_contact_check
 
-                    refuse_contact_sample(s.sample, True if s.sample_auto else None)
                     result = run_contact_check(
                         source, plan, target_operator=s.operator, operator_sources=offline,
                         progress=reporter, max_numbers=s.max_numbers_per_contact,
                         all_numbers=True)
                     assert result.contacts is not None
                     assert result.contacts.all_numbers is not None
-                    depends = bool((np.diff(result.contacts.grouping.start) > 1).any())
+                    # a sample over contacts draws contacts, each asking what its
+                    # choice needs: counted as the run without a sample, up to
+                    depends = bool((np.diff(result.contacts.grouping.start) > 1).any()
+                                   or s.sample is not None or s.sample_auto)
                     result = replace(result, distinct=result.contacts.all_numbers)
                 else:
                     result = run_check(source, plan, target_operator=s.operator,
@@ -96,7 +95,8 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
 
         cache = make_cache(s)
         try:
-            if s.sample_auto:  # before the stages below settle operators in ``d``
+            # before the stages below settle operators in ``d`` (contacts: up to, below)
+            if s.sample_auto and not source.per_contact:
                 out["sample_auto"] = plan_sample_auto(s, result, plan, cache)
             out["providers"] = plan_services(s, result, plan, cache, depends=depends)
         finally:
@@ -167,6 +167,7 @@ def _capability(s: Settings, provider: CapabilityProvider, keys: np.ndarray,
     from rcsqualify.remote.keys import E164Numbers
 
     service = service or s.capability
+    sample = sample and not depends  # contacts: a draw of N contacts is no draw of N numbers
     candidates = np.flatnonzero(known | unknown)
     bound = UP_TO if depends or unknown.any() or (sample and s.sample_auto) else EXACT
     if sample and s.sample is not None and not unknown.any():

@@ -231,17 +231,27 @@ def sample_auto(distinct: Distinct, invalid_messages: int,
     not_sampled = np.zeros(len(distinct.key), dtype=bool)
     not_sampled[undrawn] = True
     distinct.rcs[undrawn] = RCS_NOT_SAMPLED
+    estimate = auto_estimate(gate, auto, exact_total=strata.exact_total,
+                             exact_fail=strata.exact_fail, drawn=draws.launched,
+                             unknown=draws.unknown)
+    return estimate, not_sampled
+
+
+def auto_estimate(gate: SequentialGate, auto: AutoSample, *, exact_total: int,
+                  exact_fail: int, drawn: int, unknown: int) -> dict[str, Any]:
+    """The report's ``interval`` of a ``--sample auto`` run at its stop (numbers, or
+    contacts: ``contact_sample.py``): ``drawn`` units resolved, ``unknown`` of them left
+    unverified by a failed look-up."""
     low, high = gate.bounds()
     fail_low, fail_high = gate.fail_bounds()
-    estimate: dict[str, Any] = {
+    return {
         "method": "sample auto", "seed": auto.seed, "confidence": auto.confidence,
         "sample_max": auto.sample_max, "decision": gate.decision or "undecided",
-        "exact_messages": strata.exact_total, "exact_failures": strata.exact_fail,
-        "unresolved": population, "drawn": draws.launched, "observed": gate.drawn,
+        "exact_messages": exact_total, "exact_failures": exact_fail,
+        "unresolved": gate.unresolved, "drawn": drawn, "observed": gate.drawn,
         "failures_low": fail_low, "failures_high": fail_high,
         "error_ratio_low": low, "error_ratio_high": high,
         # the unverified messages (never drawn, or a look-up failed): all inside the
         # unresolved stratum, so inside the bound already
-        "extrapolated": population - draws.launched + draws.unknown,
+        "extrapolated": gate.unresolved - drawn + unknown,
     }
-    return estimate, not_sampled

@@ -256,8 +256,10 @@ def test_the_read_line_names_other_phone_columns(tmp_path: Path) -> None:
     assert "other phone-like columns: 'Fixe'" in line and "--columns auto" in line
 
 
-def test_the_dispatch_keeps_rows_and_refuses_a_sample_over_contacts(
+def test_the_dispatch_keeps_rows_and_samples_contacts_only_with_a_provider(
         tmp_path: Path, plan: NumberingPlan) -> None:
+    """A sample over contacts draws contacts (tests/test_contacts_sample.py); offline,
+    nothing is asked, so nothing is drawn, as with one column."""
     from rcsqualify.contact_check import check_rows_or_contacts
 
     plain = ContactSource(str(two_columns(tmp_path)))
@@ -265,8 +267,10 @@ def test_the_dispatch_keeps_rows_and_refuses_a_sample_over_contacts(
     grouped = ContactSource(str(two_columns(tmp_path)), column="Tél. portable",
                             more_columns=["Fixe"])
     assert check_rows_or_contacts(grouped, plan, target_operator="FRTE").contacts is not None
-    with pytest.raises(InputError, match="--sample is not available"):
-        check_rows_or_contacts(grouped, plan, sample=2)
+    again = ContactSource(str(two_columns(tmp_path)), column="Tél. portable",
+                          more_columns=["Fixe"])
+    sampled = check_rows_or_contacts(again, plan, sample=2)
+    assert sampled.contacts is not None and sampled.estimate is None and not sampled.sampled
 
 
 class _FakeMnp:

@@ -15,6 +15,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Emulator
 from tests.helpers import frte_numbers, run_cli, write_csv
 
@@ -136,3 +138,18 @@ def test_contacts_with_several_numbers_count_every_number_a_run_could_ask(
     plan = announced(["check", str(long), "-c", "tel", "--contact-id", "id",
                       *emulator.bothub_args(), "--cache-dir", str(tmp_path / "fresh")])
     assert plan["bothub"] == (True, 120)
+
+
+@pytest.mark.parametrize("sample", [["--sample", "7"], ["--sample", "auto"]])
+def test_a_sample_over_contacts_is_counted_up_to_every_number(
+        tmp_path: Path, emulator: Emulator, sample: list[str]) -> None:
+    """A sample over contacts draws contacts, each asking what its choice needs (one
+    number or two): the dry run counts every number, up to, never a draw of numbers."""
+    first, second = frte_numbers(30), frte_numbers(30, start=7000)
+    f = write_csv(tmp_path / "wide.csv", [["nom", "tel1", "tel2"],
+                                          *[[f"c{i}", first[i], second[i]]
+                                            for i in range(30)]])
+    args = ["check", str(f), "-c", "tel1", "-c", "tel2", *emulator.bothub_args(),
+            "--cache-dir", str(tmp_path / "cache"), "--threshold", "1", *sample]
+    assert announced(args)["bothub"] == (True, 60)
+    assert asked(emulator, args).get("bothub", 0) <= 60

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify.capability",),
     ("rcsqualify.distinct",),
     ("rcsqualify.pipeline", "rcsqualify.stages", "rcsqualify.sample_auto",
-     "rcsqualify.contact_check"),
+     "rcsqualify.contact_check", "rcsqualify.contact_sample"),
     ("rcsqualify.report",),
     ("rcsqualify.settings", "rcsqualify.config", "rcsqualify.wiring", "rcsqualify.runner",
      "rcsqualify.result",
