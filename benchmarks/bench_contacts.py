@@ -5,11 +5,12 @@ One CSV of N rows with three phone columns (``tel1``, ``tel2``, ``tel3``; number
 as ``bench_local.make_numbers`` draws them, a third of the second and third columns
 blank, as CRM exports have them). Each measure runs in a fresh process (read +
 normalize + group + choose + summary, in process, no output file) and reports its wall
-time and peak RSS:
+time, its CPU time (every thread) and its peak RSS:
 - ``one``: ``-c tel1`` (today's path: a row is a message);
 - ``three``: ``-c tel1 -c tel2 -c tel3`` (contacts, the chosen number per contact).
 The claim is ``three`` ≤ 2.5 × ``one`` on the same machine. With --repeat R each measure
-is taken R times, interleaved (median, min, max: the machine may be busy).
+is taken R times, interleaved (median, min, max: the machine may be busy); the load
+average before and after is recorded beside the figures.
 
 Usage: python benchmarks/bench_contacts.py [--rows 1000000] [--repeat 3]
        [--json benchmarks/results_contacts.json]
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -58,7 +60,7 @@ def measure(path: Path, mode: str) -> dict[str, Any]:
     from rcsqualify.report.summary import summarize
 
     plan = load_plan()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if mode == "one":
         from rcsqualify.pipeline import run_check
 
@@ -70,10 +72,22 @@ def measure(path: Path, mode: str) -> dict[str, Any]:
         src = ContactSource(str(path), column="tel1", more_columns=["tel2", "tel3"])
         result = run_contact_check(src, plan)
     summary = summarize(result, plan, input_info=src.info.as_dict(), threshold=0.15)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": summary.counts["rows"],
-            "messages": summary.counts["messages"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": summary.counts["rows"],
+            "messages": summary.counts["messages"], "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` where Linux has it: ``ru_maxrss``
+    keeps the parent's peak across fork and exec, so a parent that has just written the
+    file would lend its own peak to every measure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def in_fresh_process(path: Path, mode: str) -> dict[str, Any]:
@@ -102,15 +116,23 @@ def main() -> None:
     for _ in range(args.repeat):
         for mode in runs:
             runs[mode].append(in_fresh_process(path, mode))
-    figures: dict[str, Any] = {"rows": args.rows, "columns": 3, "repeat": args.repeat}
+    figures: dict[str, Any] = {"rows": args.rows, "columns": 3, "repeat": args.repeat,
+                               "load_average_before": os.getloadavg()}
     for mode, taken in runs.items():
         seconds = [r["seconds"] for r in taken]
+        cpu = [r["cpu_seconds"] for r in taken]
         figures[mode] = {"seconds_median": statistics.median(seconds),
                          "seconds_min": min(seconds), "seconds_max": max(seconds),
+                         "cpu_seconds_median": statistics.median(cpu),
                          "peak_rss_mb_max": max(r["peak_rss_mb"] for r in taken),
                          "messages": taken[0]["messages"]}
+    figures["load_average_after"] = os.getloadavg()
+    # wall time on a shared machine swings with the others' load; CPU time (every
+    # thread of the process) much less: both ratios are given
     figures["ratio_three_to_one"] = (figures["three"]["seconds_median"]
                                      / figures["one"]["seconds_median"])
+    figures["cpu_ratio_three_to_one"] = (figures["three"]["cpu_seconds_median"]
+                                         / figures["one"]["cpu_seconds_median"])
     emit(figures, args.json)
 
 

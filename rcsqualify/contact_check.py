@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +39,7 @@ from rcsqualify.contacts.choice import (
     choose,
     contact_messages,
     next_lookups,
+    number_reasons,
     number_tiers,
 )
 from rcsqualify.contacts.grouping import (
@@ -51,6 +52,7 @@ from rcsqualify.contacts.grouping import (
 from rcsqualify.defaults import OPERATOR
 from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.notes import note
+from rcsqualify.numbering.buffers import bool_array, string_parts
 from rcsqualify.numbering.normalize import Normalized
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
@@ -84,63 +86,86 @@ _EMPTY = R["empty"]
 
 
 class _Cells:
-    """Per-cell arrays of the phone columns, filled batch by batch."""
+    """Per-cell arrays of the phone columns, kept as each piece was normalized.
+
+    A piece is one phone column of one batch, its blank cells left out (they are never
+    normalized). The full per-cell arrays (``field``) are written once, at the end, into
+    one array each: no batch-sized array is made and then copied again."""
+
+    #: what a blank cell holds in each field (``empty``, no key, no block)
+    BLANK: ClassVar[dict[str, int]] = {"reason": int(_EMPTY), "repaired": 0, "key": 0,
+                                       "block": -1, "kind": 0}
+    DTYPES: ClassVar[dict[str, type]] = {"reason": np.uint8, "repaired": np.uint8,
+                                         "key": np.int64, "block": np.int32,
+                                         "kind": np.uint8}
 
     def __init__(self, columns: int) -> None:
-        self.parts: list[list[Normalized]] = [[] for _ in range(columns)]
+        #: per column: its pieces, each (filled cells or None when all are, the
+        #: normalization of those cells)
+        self.parts: list[list[tuple[np.ndarray | None, Normalized]]] = [
+            [] for _ in range(columns)]
         self.ids: list[pa.Array] = []
         self.ranks: list[pa.Array] = []
-        #: per batch not yet added: its filled cells (the others were not normalized)
-        self.filled: deque[np.ndarray] = deque()
-        self.last_blank = 0  # blank cells of the batch added last
+        #: per piece yielded and not yet added: its column and filled cells
+        self.filled: deque[tuple[int, np.ndarray | None]] = deque()
+        self.last_blank = 0  # blank cells of the piece added last
+        self.rows = 0
 
     def columns_of(self, batches: Iterator[pa.RecordBatch], phone: int, has_id: bool,
                    has_rank: bool) -> Iterator[pa.Array]:
-        """Each batch's filled phone cells end to end in one array, keeping its id and
-        rank columns. One normalization call per batch (fewer, longer calls cost less
-        than one per column), and none for a missing or empty cell: a second or third
-        phone column is often blank, and a blank cell costs the normalizer as much as a
-        number (it is ``empty`` whatever happens: ``add`` writes it so)."""
-        import pyarrow.compute as pc
-
+        """Each batch's phone columns one after the other, each without its blank cells,
+        keeping the batch's id and rank columns. No normalization for a missing or empty
+        cell: a second or third phone column is often blank, and a blank cell costs the
+        normalizer as much as a number (it is ``empty`` whatever happens: ``field``
+        writes it so). Columns are not put end to end: that would copy every cell once
+        more, and the normalizer works a slice at a time anyway."""
         for batch in batches:
             if has_id:
                 self.ids.append(batch.column(phone))
             if has_rank:
                 self.ranks.append(batch.column(phone + int(has_id)))
-            cells = pa.concat_arrays([_plain(batch.column(i)) for i in range(phone)])
-            filled = pc.fill_null(pc.greater(pc.binary_length(cells), 0), False)
-            mask = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
-            self.filled.append(mask)
-            yield cells if mask.all() else cells.filter(filled)
+            for i in range(phone):
+                cells = _plain(batch.column(i))
+                offsets, _, valid = string_parts(cells)
+                filled = np.diff(offsets) > 0
+                if valid is not None:
+                    filled &= valid
+                if filled.all():
+                    self.filled.append((i, None))
+                    yield cells
+                else:
+                    self.filled.append((i, filled))
+                    yield cells.filter(bool_array(filled))  # (pa.array would load pandas)
 
     def add(self, norm: Normalized) -> int:
-        """One batch's normalization, its blank cells put back and cut back into its
-        columns; returns its rows."""
-        mask = self.filled.popleft()
-        self.last_blank = len(mask) - len(norm)
-        if len(norm) != len(mask):
-            full = Normalized(reason=np.full(len(mask), _EMPTY, np.uint8),
-                              repaired=np.zeros(len(mask), np.uint8),
-                              key=np.zeros(len(mask), np.int64),
-                              block=np.full(len(mask), -1, np.int32),
-                              kind=np.zeros(len(mask), np.uint8))
-            for name in ("reason", "repaired", "key", "block", "kind"):
-                getattr(full, name)[mask] = getattr(norm, name)
-            norm = full
-        count = len(self.parts)
-        rows = len(norm) // count
-        for i in range(count):
-            part = slice(i * rows, (i + 1) * rows)
-            self.parts[i].append(Normalized(
-                reason=norm.reason[part], repaired=norm.repaired[part], key=norm.key[part],
-                block=norm.block[part], kind=norm.kind[part]))
+        """One piece's normalization; returns the rows it completes (a batch's rows,
+        counted at its first column)."""
+        column, mask = self.filled.popleft()
+        self.parts[column].append((mask, norm))
+        rows = len(norm) if mask is None else len(mask)
+        self.last_blank = rows - len(norm)
+        if column:
+            return 0
+        self.rows += rows
         return rows
 
     def field(self, name: str) -> np.ndarray:
-        """One Normalized field over every cell, column after column."""
-        return np.concatenate([getattr(p, name) for part in self.parts for p in part]
-                              or [np.zeros(0, np.int64)])
+        """One Normalized field over every cell, column after column (``column * rows +
+        row``), blank cells filled in."""
+        out: np.ndarray = np.empty(self.rows * len(self.parts), self.DTYPES[name])
+        at = 0
+        for part in self.parts:
+            for mask, norm in part:
+                values = getattr(norm, name)
+                if mask is None:
+                    out[at:at + len(values)] = values
+                    at += len(values)
+                else:
+                    here = out[at:at + len(mask)]
+                    here.fill(self.BLANK[name])
+                    here[mask] = values
+                    at += len(mask)
+        return out
 
 
 def _plain(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -201,11 +226,8 @@ def run_contact_check(
     cells, n_rows = read_cells(source, plan, progress, examples)
     timings = {"read_normalize_s": time.perf_counter() - t0}
     t1 = time.perf_counter()
-    cell_key: np.ndarray = cells.field("key")
-    cell_norm_reason: np.ndarray = cells.field("reason").astype(np.uint8, copy=False)
-    cell_block: np.ndarray = cells.field("block").astype(np.int32, copy=False)
-    cell_kind: np.ndarray = cells.field("kind").astype(np.uint8, copy=False)
-    cell_repaired: np.ndarray = cells.field("repaired").astype(np.uint8, copy=False)
+    cell_key, cell_norm_reason, cell_block, cell_kind, cell_repaired = (
+        cells.field(name) for name in ("key", "reason", "block", "kind", "repaired"))
     n_columns = len(source.phone_columns)
     id_values, rank_values_ = _values(cells.ids), _values(cells.ranks)
     footer = _footer(source, cell_norm_reason.reshape(n_columns, n_rows))
@@ -308,7 +330,9 @@ def run_contact_check(
     result.contacts = ContactResult(grouping=grouping, columns=list(source.phone_columns),
                                     chosen=chosen, count=count, cell_key=cell_key,
                                     cell_number=cell_number,
-                                    cell_reason=cell_reason, numbers=numbers)
+                                    cell_reason=cell_reason, numbers=numbers,
+                                    number_reason_counts=number_reasons(
+                                        final, cell_norm_reason, cell_distinct >= 0))
     if all_numbers:
         held = _present(slot_distinct, n)
         result.contacts.all_numbers = Distinct(

@@ -97,7 +97,10 @@ def _collect_examples(column: object, norm: Normalized, examples: dict[str, list
 
     assert isinstance(column, pa.Array | pa.ChunkedArray)
     for codes, vocab in ((norm.reason, REASONS), (norm.repaired, REPAIRS)):
-        present = np.flatnonzero(np.bincount(codes, minlength=len(vocab)))
+        # most cells are valid and unrepaired (code 0): count only the others' codes,
+        # not a cast of every cell to a count index
+        present = np.flatnonzero(np.bincount(codes[np.flatnonzero(codes)],
+                                             minlength=len(vocab)))
         for code in present[present != 0]:
             name = vocab[int(code)]
             have = examples.setdefault(name, [])

@@ -179,6 +179,20 @@ def contact_messages(contacts: Contacts, chosen: np.ndarray, slot_key: np.ndarra
                            if by_status[i]})
 
 
+def number_reasons(distinct_reason: np.ndarray, cell_reason: np.ndarray,
+                   cell_has_number: np.ndarray) -> np.ndarray:
+    """Per reason code, the numbers the contacts hold that end with it: one per distinct
+    valid number (``distinct_reason``: its final reason) and one per non-blank cell
+    without a valid number (``cell_reason`` where ``cell_has_number`` is False), as the
+    per-number counts beside the per-contact ones read them (``numbers_by_status``)."""
+    size = len(REASONS)
+    counts = np.bincount(np.asarray(distinct_reason, np.uint8), minlength=size)
+    invalid = np.asarray(cell_reason, np.uint8)[~np.asarray(cell_has_number, bool)]
+    counts += np.bincount(invalid, minlength=size)
+    counts[_EMPTY] = 0  # blank cells are no number
+    return counts.astype(np.int64)
+
+
 @dataclass
 class ContactResult:
     """What a run grouped into contacts adds to its result (``CheckResult.contacts``):
@@ -200,6 +214,10 @@ class ContactResult:
     #: per-number figures beside the per-contact ones (``numbers``, ``distinct_numbers``,
     #: ``numbers_dropped``, ``contacts_capped``, ``blank_ids``, ``looked_up``)
     numbers: dict[str, int]
+    #: per reason code (``verdict.REASONS``): how many numbers end with it, each distinct
+    #: valid number once and each non-blank invalid cell once (``number_reasons``);
+    #: counted where the verdicts are made, so the report does not scan every cell again
+    number_reason_counts: np.ndarray
     #: every number the contacts hold (within the cap), as the local sources left it;
     #: kept only for the dry run (``run_contact_check(all_numbers=True)``)
     #: a ``distinct.Distinct`` (layer 5, above this module: typed Any so that nothing

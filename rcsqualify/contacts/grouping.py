@@ -141,21 +141,24 @@ def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
     n_contacts = len(first_row)
 
     has_number = ~blank
-    per_row = np.add.reduce(has_number, axis=0, dtype=np.int64)
+    # a row holds at most n_columns numbers: the smallest integer that counts them (a
+    # million rows make these arrays; each fresh one is memory the system must clear)
+    small = np.uint8 if n_columns < 256 else np.int64
+    per_row = np.add.reduce(has_number, axis=0, dtype=small)
     per_contact = per_row if contact_id is None else np.bincount(
         contact_of_row, weights=per_row, minlength=n_contacts).astype(np.int64)
     all_blank = per_contact == 0
     if all_blank.any():  # an all-blank contact keeps its first cell: an ``empty`` message
         has_number[0, first_row[all_blank]] = True
-        per_row = np.add.reduce(has_number, axis=0, dtype=np.int64)
+        per_row = np.add.reduce(has_number, axis=0, dtype=small)
 
     if contact_id is None:
-        # rows are contacts: row-major order is (contact, column) already; positions in
-        # the (rows, columns) layout, read from one contiguous copy
-        flat = np.flatnonzero(np.ascontiguousarray(has_number.T))
-        rows = flat // n_columns  # np.divmod takes several times as long here
-        columns = flat - rows * n_columns
-        cell = columns * n_rows + rows
+        # rows are contacts: the (rows, columns) order is (contact, priority) already;
+        # the cell numbers made in place from the two index arrays nonzero returns
+        rows, cell = np.nonzero(has_number.T)
+        cell *= n_rows
+        cell += rows
+        del rows
         counts = per_row
     else:
         columns, rows = np.nonzero(has_number)
@@ -172,8 +175,10 @@ def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,
 
     starts = np.zeros(n_contacts + 1, np.int64)
     np.cumsum(counts, out=starts[1:])
-    dropped = np.maximum(counts - max_numbers, 0)
-    if dropped.any():
+    over = int(counts.max(initial=0)) > max_numbers
+    dropped = (np.maximum(counts.astype(np.int64) - max_numbers, 0) if over
+               else np.zeros(n_contacts, np.int64))
+    if over:
         position = np.arange(len(cell), dtype=np.int64) - np.repeat(starts[:-1], counts)
         keep = position < max_numbers
         cell = cell[keep]

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from rcsqualify import __version__, dependency_version
-from rcsqualify.contacts.grouping import one_of_each
 from rcsqualify.defaults import CONFIDENCE, GATE, GATE_MODES, SEND_RATE
 from rcsqualify.distinct import Distinct
 from rcsqualify.errors import ExitCode
@@ -367,14 +366,9 @@ def contacts_block(result: CheckResult) -> dict[str, Any]:
     per-number figures beside them (docs/contacts.md)."""
     c = result.contacts
     assert c is not None
-    cells = c.cell_reason[c.cell_key == 0]
-    # per number: each distinct valid number once, each non-blank invalid cell once
-    first = one_of_each(c.cell_number)
-    valid_first = first[c.cell_number[first] != 0]
-    reasons = np.concatenate([c.cell_reason[valid_first],
-                              cells[cells != REASONS.index("empty")]])
-    by_status = _count(REASON_TO_STATUS[reasons] if len(reasons) else np.zeros(0, np.uint8),
-                       tuple(str(s) for s in STATUSES), skip_blank=False)
+    per_status = np.bincount(REASON_TO_STATUS[: len(REASONS)].astype(np.int64),
+                             weights=c.number_reason_counts, minlength=len(STATUSES))
+    by_status = {str(s): int(per_status[i]) for i, s in enumerate(STATUSES)}
     return {"contacts": c.count.contacts, "messages": c.count.messages,
             "duplicate_contacts": c.count.duplicate_contacts,
             "rescued": c.count.rescued, "rescued_by_status": dict(c.count.rescued_by_status),
