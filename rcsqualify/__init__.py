@@ -42,9 +42,10 @@ _API = ("qualify", "Result", "Report", "QualifyOptions")
 
 
 def __getattr__(name: str) -> Any:
-    """``rcsqualify.qualify`` and the API's types, loaded when first asked for (a type
-    checker sees them as ``Any`` here: ``from rcsqualify.api import qualify`` is the
-    typed import, of the very same function)."""
+    """``rcsqualify.qualify`` and the API's types, loaded when first asked for. A type
+    checker cannot follow this: it reads ``__init__.pyi`` beside this file, which
+    names the same objects typed (``rcsqualify.qualify`` is ``rcsqualify.api.qualify``;
+    tests/test_typing.py holds the two files to the same names)."""
     if name in _API:
         # importlib, not an import statement: the package's top is the lowest layer, and
         # this is a re-export of the API (the highest), loaded when first asked for

@@ -124,6 +124,7 @@ def test_the_wheel_carries_the_package_data_and_the_one_version(release: Release
     for needed in ("rcsqualify/data/arcep/MAJNUM.csv", "rcsqualify/data/arcep/MAJPORTA.csv",
                    "rcsqualify/data/arcep/MAJMNC.csv", "rcsqualify/data/arcep/GELNUM.csv",
                    "rcsqualify/data/arcep/identifiants_CE.csv", "rcsqualify/py.typed",
+                   "rcsqualify/__init__.pyi",
                    "rcsqualify/data/mnp_profiles/generic.toml",
                    "rcsqualify/data/mnp_profiles/twilio.toml",
                    "rcsqualify/data/mnp_profiles/hlr-lookups.toml"):

@@ -71,19 +71,21 @@ portability_app = typer.Typer(help="Local portability store built from extracts.
 app.add_typer(portability_app, name="portability")
 
 F = TypeVar("F", bound=Callable[..., Any])
-# options other commands share with check: declared once (settings.py)
-CacheDir = typer_option("cache_dir")
-CacheUrl = typer_option("cache_url")
-CacheKeyFile = typer_option("cache_key_file")
-Debug = typer_option("debug")
+# options other commands share with check: declared once (settings.py). Annotated
+# Any, so that mypy knows them as types however it orders the package's import cycle
+# (rcsqualify/__init__.pyi imports the API, which reaches the CLI)
+CacheDir: Any = typer_option("cache_dir")
+CacheUrl: Any = typer_option("cache_url")
+CacheKeyFile: Any = typer_option("cache_key_file")
+Debug: Any = typer_option("debug")
 #: the profiles file, as check declares it (doctor and config show read it too)
-ConfigFile = typer_option("config")
-CheckedProfile = typer_option("profile", help="The profile to check.")
-ShownProfile = typer_option("profile", help="Profile to show applied.")
+ConfigFile: Any = typer_option("config")
+CheckedProfile: Any = typer_option("profile", help="The profile to check.")
+ShownProfile: Any = typer_option("profile", help="Profile to show applied.")
 # 'check --split-dir', 'refresh', 'portability import': one run at a time per target
-WaitLock = typer_option("wait_lock")
+WaitLock: Any = typer_option("wait_lock")
 # an extract's share of unusable operator values: 'check' and 'portability import'
-MaxUnmapped = typer_option("portability_max_unmapped")
+MaxUnmapped: Any = typer_option("portability_max_unmapped")
 
 
 def stderr_console() -> "Console":
