@@ -49,7 +49,7 @@ from rcsqualify.contacts.grouping import (
     group_contacts,
     rank_values,
 )
-from rcsqualify.defaults import OPERATOR
+from rcsqualify.defaults import CONFIDENCE, OPERATOR
 from rcsqualify.distinct import Distinct, Progress, apply_sources
 from rcsqualify.notes import note
 from rcsqualify.numbering.buffers import bool_array, string_parts
@@ -529,7 +529,7 @@ def check_rows_or_contacts(source: ContactSource, plan: NumberingPlan, *,
     if options.get("sample") is not None or options.get("auto") is not None:
         sample = ContactSample(sample=options.get("sample"), auto=options.get("auto"),
                                seed=options.get("seed", 0),
-                               confidence=options.get("confidence", 0.95))
+                               confidence=options.get("confidence", CONFIDENCE))
     return run_contact_check(
         source, plan, max_numbers=max_numbers, sample=sample,
         **{k: v for k, v in options.items()

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from rcsqualify.defaults import CONFIDENCE
 from rcsqualify.pipeline import fixed_sample
 from rcsqualify.sequential import SequentialGate
 
@@ -58,7 +59,7 @@ class ContactSample:
     sample: int | None = None
     auto: AutoSample | None = None
     seed: int = 0
-    confidence: float = 0.95
+    confidence: float = CONFIDENCE
 
 
 class Lookups(Protocol):
