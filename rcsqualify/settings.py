@@ -58,7 +58,9 @@ class Opt:
     usage error explains. ``formats``: the input formats it applies to (a profile's
     value for another format is ignored with a note). ``credentials``: the environment
     variables holding the secrets of the service the option configures (named in its
-    help). ``common``: shown by ``check --help``; the others by ``--help-all``."""
+    help). ``common``: shown by ``check --help``; the others by ``--help-all``.
+    ``brief``: a common option's help in ``check --help`` when ``help`` is longer than
+    a line at 80 columns (``--help-all`` and the reference show ``help``)."""
 
     help: str
     flags: tuple[str, ...] = ()
@@ -75,6 +77,7 @@ class Opt:
     formats: tuple[str, ...] = ()
     credentials: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
+    brief: str = ""
 
     def flag(self, name: str) -> str:
         """The long option as a message names it (``--format`` for ``input_format``)."""
@@ -170,7 +173,7 @@ class InputOptions(OptionGroup):
         [], "Phone column (name or 1-based index); repeat it for a contact's other "
         "phone columns, in priority order (one message per contact, to its best "
         "number: docs/contacts.md).", flags=("--column", "-c"), cli_type=list[str] | None,
-        common=True)
+        common=True, brief="Phone column(s): name or 1-based index.")
     columns: str | None = option(
         None, "auto: every phone-like column, ordered by its share of mobile numbers, "
         "as the numbers of each row's contact.", flags=("--columns",), choices=("auto",))
@@ -185,11 +188,11 @@ class InputOptions(OptionGroup):
         "(counted in the report).", flags=("--max-numbers-per-contact",), low=1)
     encoding: str | None = option(None, "Force the CSV encoding.", formats=("csv",))
     delimiter: str | None = option(None, "Force the CSV delimiter.", formats=("csv",))
-    sheet: str | None = option(None, "XLSX sheet to read.", formats=("xlsx", "xls"),
-                               common=True)
+    sheet: str | None = option(None, "Sheet to read (XLSX or XLS).",
+                               formats=("xlsx", "xls"), common=True)
     input_format: str | None = option(
         None, "Input format when the name does not say: csv, xlsx, parquet, ndjson.",
-        flags=("--format",), common=True)
+        flags=("--format",))
     header: bool | None = option(
         None, "The first row is a header / is a contact (CSV, XLSX). Default: a header "
         "when the cell above the phone column is a label.", flags=("--header/--no-header",),
@@ -223,12 +226,14 @@ class GateOptions(OptionGroup):
     operator: str = option(defaults.OPERATOR, "Target operator, ARCEP code.",
                            envvar="RCSQUALIFY_OPERATOR", common=True)
     threshold: float = option(defaults.THRESHOLD, "Gate threshold on the error ratio.",
-                              envvar="RCSQUALIFY_THRESHOLD", share=True, common=True)
+                              envvar="RCSQUALIFY_THRESHOLD", share=True, common=True,
+                              brief="Threshold on the error ratio.")
     gate: str = option(
         defaults.GATE, "decide: pass when even the unchecked messages cannot push the ratio "
         "over, fail when the known errors already do, else undecided (exit 3, with the "
         "next step); known: the error ratio alone (lenient); upper: every unchecked "
-        "message a failure (strict).", envvar="RCSQUALIFY_GATE", common=True)
+        "message a failure (strict).", envvar="RCSQUALIFY_GATE", common=True,
+        brief="decide, known or upper.")
 
 
 @group
@@ -238,11 +243,12 @@ class ReportOptions(OptionGroup):
     panel: ClassVar[str] = "Outputs"
     output: str | None = option(None, "Annotated rows: .csv, .tsv, .xlsx, .ndjson or "
                                 ".parquet; - for the CSV on stdout.",
-                                flags=("--output", "-o"), common=True)
+                                flags=("--output", "-o"), common=True,
+                                brief="Annotated rows (.csv, .xlsx…), - for stdout.")
     json_report: str | None = option(None, "JSON report path, - for stdout.", common=True)
     split_dir: str | None = option(
         None, "Write send_rcs, other_operators, not_rcs, unverified and remove lists "
-        "here.", common=True)
+        "here.", common=True, brief="Write the lists to send and to remove here.")
     split_xlsx: bool = option(
         False, "Also write the lists as .xlsx with text cells (spreadsheet-safe).")
     wait_lock: float = option(
@@ -258,7 +264,7 @@ class ReportOptions(OptionGroup):
         flags=("--ci-summary/--no-ci-summary",))
     junit_xml: str | None = option(
         None, "JUnit XML report: gate, completeness and input problem classes as test "
-        "cases.", common=True)
+        "cases.", common=True, brief="JUnit XML report (for CI).")
     history: Path | None = option(
         None, "Cron log (JSON lines) whose ratios the HTML report draws as a trend.",
         path=True)
@@ -307,10 +313,9 @@ class PortabilityOptions(OptionGroup):
     panel: ClassVar[str] = "Operators"
     portability: list[Path] = option(
         [], "Portability extract (CSV, XLSX, XLS, Parquet), repeatable.", path=True,
-        cli_type=list[Path] | None, common=True)
+        cli_type=list[Path] | None, common=True, brief="Portability extract, repeatable.")
     portability_db: Path | None = option(
-        None, "Portability store built by 'rcsqualify portability import'.", path=True,
-        common=True)
+        None, "Portability store built by 'rcsqualify portability import'.", path=True)
     portability_number_column: str | None = option(None, "Number column of the extracts.")
     portability_operator_column: str | None = option(
         None, "Operator column of the extracts.")
@@ -333,7 +338,7 @@ class MnpOptions(OptionGroup):
     panel: ClassVar[str] = "Operators"
     mnp_url: str | None = option(
         None, "MNP look-up: URL template with {msisdn} (generic), or the service's base "
-        "URL (a named profile).", envvar="RCSQUALIFY_MNP_URL", common=True)
+        "URL (a named profile).", envvar="RCSQUALIFY_MNP_URL")
     mnp_field: str | None = option(
         None, "generic profile: answer field holding the operator (default: mccmnc, then "
         "operator).")
@@ -342,7 +347,7 @@ class MnpOptions(OptionGroup):
         "of a .toml profile file. Credentials from the environment: RCSQUALIFY_MNP_TOKEN "
         "(bearer), RCSQUALIFY_MNP_USER and RCSQUALIFY_MNP_PASSWORD (basic), "
         "RCSQUALIFY_MNP_KEY and RCSQUALIFY_MNP_SECRET (digest).",
-        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=MNP_SECRETS, common=True)
+        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=MNP_SECRETS)
     mnp_region: str | None = option(
         None, "The MNP profile's region (twilio: us1, the default, or ie1, Twilio's "
         "Ireland region, which EU numbers such as French ones may need: Twilio error "
@@ -360,7 +365,7 @@ class CapabilityOptions(OptionGroup):
     #: the names come from the provider registry (providers.py), which imports this
     #: module: the command line writes them in (cli/options.py) and checks them
     capability: str = option("none", "Capability provider: {capability_choices}.",
-                             common=True)
+                             common=True, brief="bothub, bothub-bulk, rbm…")
     other_route: str | None = option(
         None, "Check other operators' mobiles on Google RBM too (rbm or rbm-batch; needs "
         "the RBM settings): a second route, with its own send_rbm list.",
@@ -378,7 +383,8 @@ class BothubOptions(OptionGroup):
                                    envvar="RCSQUALIFY_BOTHUB_TOKEN_URL",
                                    credentials=BOTHUB_SECRETS)
     bot_id: str | None = option(None, "BotHub bot id.", envvar="RCSQUALIFY_BOTHUB_BOT_ID",
-                                credentials=BOTHUB_SECRETS, common=True)
+                                credentials=BOTHUB_SECRETS, common=True,
+                                brief="BotHub bot id (credentials: --help-all).")
     bot_key_file: Path | None = option(
         None, "Bot private key (PEM) for the GSMA JWT.", envvar="RCSQUALIFY_BOTHUB_KEY_FILE",
         path=True)
@@ -436,7 +442,8 @@ class SampleOptions(OptionGroup):
         None, "auto: draw unresolved numbers in a seeded order and stop as soon as an "
         "anytime-valid bound decides the gate (or after --sample-max numbers). N: check "
         "only a seeded random sample of N target-operator mobiles and extrapolate (a "
-        "fixed-sample interval).", metavar="N|auto", cli_type=str | None, common=True)
+        "fixed-sample interval).", metavar="N|auto", cli_type=str | None, common=True,
+        brief="N numbers, or auto until decided.")
     #: --sample auto (issue #22 §2): sequential, anytime-valid, until decided
     sample_auto: bool = internal(False)
     sample_max: int = option(
@@ -534,19 +541,22 @@ class RunOptions(OptionGroup):
     lang: str | None = option(
         None, "Language of the HTML and Markdown reports: fr or en (default: from the "
         "locale; C, POSIX or unset, as under cron, gives French).",
-        envvar="RCSQUALIFY_LANG", panel="Outputs", common=True)
+        envvar="RCSQUALIFY_LANG", panel="Outputs", common=True,
+        brief="Reports in fr or en (default: the locale).")
     #: the config file the profile was read from (never written over: CONTRACT §11)
     config: Path | None = option(
         None, "Profiles file (TOML). Default: config.toml in the user config directory; "
-        "never the working directory.", envvar="RCSQUALIFY_CONFIG", common=True)
+        "never the working directory.", envvar="RCSQUALIFY_CONFIG", common=True,
+        brief="Profiles file (TOML).")
     profile: str | None = option(
         None, "Profile of the config file to apply: its values win over environment "
         "variables and defaults, options given here win over it.",
-        envvar="RCSQUALIFY_PROFILE", common=True)
+        envvar="RCSQUALIFY_PROFILE", common=True, brief="Profile of the config file to apply.")
     dry_run: bool = option(
         False, "Read, normalize, attribute (offline sources) and consult the cache, then "
         "say what the remote checks would ask and how long at the quota; no request, no "
-        "verdict, exit 0. Command line only.", flags=("--dry-run",), common=True)
+        "verdict, exit 0. Command line only.", flags=("--dry-run",), common=True,
+        brief="Say what would be asked, and stop.")
     debug: bool = option(False, "Show tracebacks.")
     #: the fields whose value the profile gave (not the command line): a reading option
     #: the input cannot use is then ignored with a note instead of refused (#26 item 3)

@@ -240,10 +240,10 @@ def _debug_text(message: str) -> str:
 EXAMPLES: dict[str, list[str]] = {
     "check": [
         "rcsqualify check contacts.csv --portability extract.csv",
-        "rcsqualify check contacts.xlsx --sheet Clients --split-dir lists/ "
-        "--html-report report.html",
+        # one line each at 80 columns (check --help fits a screen: tests/test_options.py)
+        "rcsqualify check base.xlsx --split-dir lists/ --html-report report.html",
         "rcsqualify check contacts.csv --profile prod --dry-run",
-        "rcsqualify check contacts.csv --profile prod --gate upper --junit-xml junit.xml",
+        "rcsqualify check base.csv --profile prod --gate upper --junit-xml ci.xml",
         "cat export.csv | rcsqualify check - --column GSM -q",
     ],
     "refresh": ["rcsqualify refresh base.csv --profile prod --capability bothub-bulk "

@@ -85,10 +85,13 @@ def with_options(groups: Iterable[type[OptionGroup]] = (), names: Iterable[str] 
         generated = []
         for name in wanted:
             opt, _ = _declaration(name)
+            # the short help: a common option in one line (its brief, no variable line)
+            brief = short_help and opt.common
             generated.append(inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=cli_default(name),
-                annotation=typer_option(name, help=(helps or {}).get(name),
-                                        hidden=short_help and not opt.common)))
+                annotation=typer_option(
+                    name, help=(helps or {}).get(name) or (opt.brief if brief else None),
+                    hidden=short_help and not opt.common, show_envvar=not brief)))
         if short_help:
             generated.append(inspect.Parameter(
                 "help_all", inspect.Parameter.KEYWORD_ONLY, default=False,
@@ -108,17 +111,36 @@ def _help_all(ctx: typer.Context, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
     shown = [p for p in ctx.command.params if getattr(p, "hidden", False)]
+    # (typer's options are its own Click's: duck-typed, not ``isinstance(click.Option)``)
+    briefs: list[Any] = [(p, getattr(p, "help", None), getattr(p, "show_envvar", False))
+                         for p in ctx.command.params
+                         if p.name in OWNER and hasattr(p, "show_envvar")]
     epilog = ctx.command.epilog
     try:
         for param in shown:
             param.hidden = False  # type: ignore[attr-defined]
+        for option, _, _ in briefs:  # the whole help and the variable, as in the reference
+            option.help, option.show_envvar = full_help(option), True
         ctx.command.epilog = strip_pointer(epilog)
         typer.echo(ctx.get_help(), color=ctx.color)
     finally:
         for param in shown:
             param.hidden = True  # type: ignore[attr-defined]
+        for option, text, envvar in briefs:
+            option.help, option.show_envvar = text, envvar
         ctx.command.epilog = epilog
     ctx.exit()
+
+
+def full_help(param: Any) -> str | None:
+    """An option's whole help: ``check --help`` shows a common option's ``brief``
+    (settings.Opt), ``--help-all`` and the generated reference this."""
+    text: str | None = getattr(param, "help", None)
+    try:
+        opt, _ = _declaration(param.name)
+    except KeyError:  # a command's own parameter (check's input)
+        return text
+    return option_help(opt) if opt.brief and text == opt.brief else text
 
 
 def help_pointer(command: str) -> str:

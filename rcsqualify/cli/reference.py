@@ -20,6 +20,8 @@ import enum
 from collections.abc import Iterator
 from typing import Any
 
+from rcsqualify.cli.options import full_help
+
 #: variables no option reads: what each one is for (shown in the reference)
 ENVIRONMENT_ONLY: dict[str, str] = {
     "RCSQUALIFY_BOTHUB_CLIENT_ID": "Orange BotHub OAuth client id (capability bothub, "
@@ -184,7 +186,7 @@ def reference_markdown() -> str:
                     by_env.setdefault(env, []).append(f"`{path.removeprefix('rcsqualify ')} "
                                                       f"{p.opts[0]}`")
                 out.append(f"| {_names(p)} | {' '.join(_code(e) for e in envs)} | "
-                           f"{_default(p)} | {_cell((p.help or '') + _choices(p))} |")
+                           f"{_default(p)} | {_cell((full_help(p) or '') + _choices(p))} |")
             out.append("")
         if command.epilog:
             out += ["```", command.epilog.strip(), "```", ""]
