@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from rcsqualify.errors import InputError, RcsQualifyError
 from rcsqualify.files import OutputError, atomic_write
 from rcsqualify.masking import mask_name
+from rcsqualify.notes import note
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.report.alerts import (
     RunState,
@@ -141,8 +142,7 @@ def record_run(state: Path, key: str, s: Summary, now: datetime) -> str | None:
         with atomic_write(state, mode=0o600) as tmp:
             tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
     except OutputError:
-        return f"notify: cannot record this run in {state}: the next alert compares with " \
-               "an older run"
+        return note("alert_state_unwritable", path=state)
     return None
 
 
@@ -169,7 +169,7 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     list_name = Path(base).name if base != "-" else "stdin"
     key = list_key(base, profile)
     previous = previous_run(key, list_name, history, state)
-    warnings = []
+    warnings: list[str] = []
     # matched by its real name above; shown to the receiver without a number in it
     alert = build_alert(s, list_name=mask_name(list_name), profile=profile,
                         previous=previous, warn_at=warn_at, now=now)
@@ -187,8 +187,8 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
 
         for target, (ok, error) in zip(targets, asyncio.run(post_all()), strict=True):
             if not ok:
-                warnings.append(f"notify: the alert to {target.shown} was not delivered "
-                                f"({error or 'no answer'}); the exit code is the check's")
+                warnings.append(note("alert_undelivered", target=target.shown,
+                                     why=error or "no answer"))
     failed = record_run(state, key, s, now)
     if failed:
         warnings.append(failed)

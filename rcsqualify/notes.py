@@ -112,7 +112,7 @@ NOTES: dict[str, tuple[str, str]] = {
         "cap were neither chosen nor looked up (--max-numbers-per-contact)",
         "{capped} contacts ont plus de {cap} numéros : {dropped} numéros au-delà de ce "
         "plafond n'ont été ni choisis ni vérifiés"),
-    # outputs (outputs.py)
+    # outputs (outputs.py, report/writers.py)
     "history_damaged": (
         "{count} lines of the history {path} are not run records (damaged, or another "
         "tool's): skipped",
@@ -124,6 +124,23 @@ NOTES: dict[str, tuple[str, str]] = {
         "{count} cellules des listes Excel contenaient des caractères de contrôle que le "
         "format Excel ne peut pas stocker : ils ont été retirés (les listes CSV les "
         "gardent)"),
+    "xlsx_output_cells": (
+        "{count} cells of {name} held control characters XLSX cannot store or more than "
+        "32,767 characters: they were removed or cut (a .csv output keeps them)",
+        "{count} cellules de {name} contenaient des caractères de contrôle que le format "
+        "Excel ne peut pas stocker, ou plus de 32\u202f767 caractères : ils ont été retirés ou "
+        "coupés (une sortie .csv les garde)"),
+    # alerts (alerting.py)
+    "alert_undelivered": (
+        "notify: the alert to {target} was not delivered ({why}); the exit code is the "
+        "check's",
+        "alerte : l'alerte vers {target} n'a pas été remise ({why}) ; le code de sortie "
+        "reste celui de la vérification"),
+    "alert_state_unwritable": (
+        "notify: cannot record this run in {path}: the next alert compares with an older "
+        "run",
+        "alerte : impossible d'enregistrer cette exécution dans {path} : la prochaine "
+        "alerte se comparera à une exécution plus ancienne"),
     # storage (runner.py, remote/pacing.py)
     "cache_failed": (
         "the cache in {location} failed mid-run ({why}); answers since then were kept "

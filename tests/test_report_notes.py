@@ -46,6 +46,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "contacts_capped": {"capped": 12, "cap": 3, "dropped": 1500},
     "history_damaged": {"count": 2, "path": "historique.ndjson"},
     "xlsx_control_characters": {"count": 5},
+    "xlsx_output_cells": {"count": 5, "name": "annotated.xlsx"},
+    "alert_undelivered": {"target": "https://hooks.example/…", "why": "HTTP 500"},
+    "alert_state_unwritable": {"path": "/var/lib/rcsqualify/alerts.json"},
     "cache_failed": {"location": "/var/cache/rcsqualify", "why": "disk full"},
     "quota_lost": {"host": "redis.example:6379", "why": "connection reset"},
     "throttled_gave_up": {"service": "BotHub", "what": "HTTP 429 to 20 requests in a row",
@@ -214,3 +217,15 @@ def test_the_terminal_writes_every_count_one_way() -> None:
     # a run of 4+ digits not part of a date, a time, a version or a decimal figure
     bare = [m.group() for m in re.finditer(r"(?<![\d.,:/-])\d{4,}(?![\d.,:/-])", text)]
     assert bare == [], bare
+
+
+def test_no_report_line_is_written_as_an_english_string() -> None:
+    """A line appended to a run's notes, warnings or stale lines is a ``note(code, …)``:
+    a literal English sentence there would reach the French reports untranslated.
+    (``learn`` writes its own reports, in its package.)"""
+    literal = re.compile(r"\b(?:notes|warnings|stale_lines|stale)\s*\.\s*(?:append|insert)"
+                         r"\(\s*(?:0\s*,\s*)?f?[\"']")
+    found = [f"{path.relative_to(PACKAGE)}:{text[:m.start()].count(chr(10)) + 1}"
+             for path in PACKAGE.rglob("*.py") if "learn" not in path.parts
+             for text in [path.read_text("utf-8")] for m in literal.finditer(text)]
+    assert found == []

@@ -34,6 +34,7 @@ import pyarrow.csv as pacsv
 from rcsqualify.contacts import VERDICT_COLUMNS, ContactSource, unique_names
 from rcsqualify.errors import InputError
 from rcsqualify.files import atomic_write
+from rcsqualify.notes import note
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
@@ -313,9 +314,7 @@ def write_annotated(path: str, source: ContactSource, result: CheckResult,
         rows, changed = write_annotated_xlsx(path, source,
                                              annotated_batches(source, result, plan))
         if changed and warnings is not None:
-            warnings.append(f"{changed} cells of {Path(path).name} held control characters "
-                            "XLSX cannot store or more than 32,767 characters: they were "
-                            "removed or cut (a .csv output keeps them)")
+            warnings.append(note("xlsx_output_cells", count=changed, name=Path(path).name))
         return rows
     delimiter, bom = csv_dialect(dialect, source)
     if path == STDOUT and dialect is None:
