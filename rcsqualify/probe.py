@@ -43,20 +43,19 @@ def probe(s: Settings, number: str) -> ProbeResult:
     """Send one look-up of ``number`` (E.164) to the service ``s`` names: a capability
     provider that asks one number per request and says how (``--capability bothub``),
     or the MNP profile (``--mnp-profile``/``--mnp-url``)."""
-    from rcsqualify.providers import CAPABILITY, OPERATOR
+    from rcsqualify.providers import CAPABILITY, OPERATOR, PROBED
     from rcsqualify.remote.cache import LookupCache
 
     cache = LookupCache(enabled=False)  # a probe neither reads nor writes answers
     entry = CAPABILITY.get(s.capability)
-    if entry is not None and entry.per_number and entry.family == "bothub":
+    if entry is not None and entry.probed:
         provider = entry.build(s, cache, None, None)
-        return asyncio.run(_probe_capability(provider, number))
+        return asyncio.run(_probe_capability(provider, number, entry.secrets))
+    which = f"--capability {' or '.join(PROBED)}"
     if s.capability != "none":
-        raise InputError("probe: --capability bothub, or an MNP profile (--mnp-profile / "
-                         "--mnp-url)")
+        raise InputError(f"probe: {which}, or an MNP profile (--mnp-profile / --mnp-url)")
     if not (s.mnp_url or s.mnp_profile):
-        raise InputError("probe: say what to ask: --capability bothub, or --mnp-profile / "
-                         "--mnp-url")
+        raise InputError(f"probe: say what to ask: {which}, or --mnp-profile / --mnp-url")
     from rcsqualify.numbering.plan import load_plan
 
     source = OPERATOR["mnp"].build(s, load_plan(), cache, None, None)
@@ -82,7 +81,8 @@ async def _probe_mnp(source: Any, number: str) -> ProbeResult:
     return result
 
 
-async def _probe_capability(provider: Any, number: str) -> ProbeResult:
+async def _probe_capability(provider: Any, number: str, secret_names: tuple[str, ...]
+                            ) -> ProbeResult:
     import os
 
     from rcsqualify.remote.failures import Unresolved
@@ -93,7 +93,7 @@ async def _probe_capability(provider: Any, number: str) -> ProbeResult:
     async with provider.http.session():
         raw, headers = await _sent(provider.http.send_once(method, url, **kwargs),
                                    method, url)
-    _show(result, raw, number, [os.environ.get("RCSQUALIFY_BOTHUB_CLIENT_SECRET", ""),
+    _show(result, raw, number, [*(os.environ.get(n, "") for n in secret_names),
                                 *_secrets(headers)])
     if raw.status not in provider.answer_statuses:
         result.meaning = f"HTTP {raw.status} is not a capability answer: a run stops " \

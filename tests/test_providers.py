@@ -293,3 +293,90 @@ def test_other_commands_show_the_declared_defaults(module: str, literal: str) ->
     leave behind."""
     source = (Path(providers.__file__).parent / module).read_text(encoding="utf-8")
     assert literal not in source
+
+
+# -- nothing outside the registry chooses a provider by its name ----------------------
+def provider_words() -> set[str]:
+    """Every registry name and service family."""
+    entries = [*providers.CAPABILITY.values(), *providers.OPERATOR.values()]
+    return {e.name for e in entries} | {e.family for e in entries}
+
+
+def name_tests(path: Path, words: set[str]) -> list[str]:
+    """'line: code' of each comparison of a value with a provider name or family
+    (``== "bothub"``, ``in ("rbm", …)``, ``.startswith("bothub")``) in ``path``."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+
+    def named(node: ast.AST) -> bool:
+        # the literal itself, or a tuple/list/set of them (a ROUTE["rbm"] subscript is
+        # a send route's code, another vocabulary)
+        items = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+        return any(isinstance(n, ast.Constant) and n.value in words for n in items)
+
+    found = []
+    for node in ast.walk(tree):
+        compared = isinstance(node, ast.Compare) and any(
+            named(n) for n in (node.left, *node.comparators))
+        prefixed = (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("startswith", "endswith")
+                    and any(named(a) for a in node.args))
+        if compared or prefixed:
+            found.append(node)
+    return [f"{path.name}:{n.lineno}: {ast.unparse(n)}" for n in found]
+
+
+def test_no_module_outside_the_registry_tests_a_provider_name() -> None:
+    """Adding a provider touches one place: no ``if capability == "bothub"`` or
+    ``startswith("rbm")`` elsewhere; the branches read the entry's fields (family
+    lookups are dictionary keys, not comparisons)."""
+    package = Path(providers.__file__).parent
+    words = provider_words()
+    found = [hit for path in sorted(package.rglob("*.py"))
+             if path.name != "providers.py" and "emulator" not in path.parts
+             for hit in name_tests(path, words)]
+    assert found == []
+
+
+def test_the_name_scan_sees_each_way_of_testing_a_name(tmp_path: Path) -> None:
+    code = tmp_path / "m.py"
+    code.write_text("def f(s):\n    if s.capability == 'bothub':\n        return 1\n"
+                    "    if s.capability.startswith(('bothub', 'rbm')):\n        return 2\n"
+                    "    return 'mnp' in s.names or entry.family != 'rbm'\n",
+                    encoding="utf-8")
+    assert [h.split(":")[1] for h in name_tests(code, provider_words())] == [
+        "2", "4", "6", "6"]
+
+
+def test_doctor_and_the_next_steps_serve_a_provider_they_have_never_heard_of(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        emulator: Emulator) -> None:
+    """A new entry (its own family, label, servers, operator and bulk counterpart)
+    reaches ``doctor`` and an undecided verdict's next steps with no edit to either."""
+    from rcsqualify.cli.doctor import Doctor, check_credentials, check_services
+    from rcsqualify.costs import next_steps
+    from tests.test_gate import _summary, counts
+
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon", pigeon_entry(
+        operators=("FRMU",), bulk="pigeon-night",
+        endpoints=lambda s: [("Pigeon loft", emulator.base + "/")]))
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon-night", pigeon_entry(
+        name="pigeon-night", per_number=False))
+    assert providers.per_number_for("FRMU") == "pigeon"
+    assert providers.per_number_for("FRTE") == "bothub"
+    assert providers.per_number_for("FRSF") == "rbm"
+
+    summary = _summary(counts(invalid=98_000, unverified=512_000, reachable=390_000))
+    steps = next_steps(Settings(operator="FRMU"), summary)
+    assert [(st["kind"], st["option"]) for st in steps[1:]] == [
+        ("check", "--capability pigeon"), ("bulk", "--capability pigeon-night")]
+
+    doc = Doctor(Settings(capability="pigeon"))
+    check_credentials(doc)
+    check_services(doc)
+    lines = {f.what: f for f in doc.findings}
+    assert lines["Pigeon credentials"].level == "warn"
+    assert "not checked" in lines["Pigeon credentials"].detail
+    assert lines["service Pigeon loft"].level == "ok"
+    assert "Pigeon" in capsys.readouterr().out

@@ -76,17 +76,11 @@ class Doctor:
 
 
 def _services(s: Any) -> Iterator[tuple[str, str]]:
-    """(name, URL) of every service the settings would ask."""
-    if s.capability.startswith("bothub"):
-        yield "BotHub", s.bothub_url
-        yield "BotHub token", s.bothub_token_url
-    if s.capability.startswith("rbm") or s.other_route:
-        yield "RBM", s.rbm_url
-    if s.mnp_url:  # its origin: a template's query would be a look-up
-        from urllib.parse import urlsplit
+    """(name, URL) of every server the settings would ask, as the registry names them."""
+    from rcsqualify.providers import in_use
 
-        parts = urlsplit(s.mnp_url)
-        yield "MNP", f"{parts.scheme}://{parts.netloc}/"
+    for entry in in_use(s):
+        yield from entry.endpoints(s)
 
 
 async def _reach(client: Any, url: str) -> tuple[int, str | None]:
@@ -130,14 +124,20 @@ def check_services(doc: Doctor) -> None:
 
 
 def check_credentials(doc: Doctor) -> None:
-    s = doc.settings
-    if s.capability.startswith("bothub"):
-        _bothub_token(doc)
-    if s.capability.startswith("rbm") or s.other_route:
-        _rbm_token(doc)
-    if s.mnp_url:
-        _mnp_credentials(doc)
-    if not (s.capability.startswith(("bothub", "rbm")) or s.other_route or s.mnp_url):
+    """Each service family's credentials once (``CREDENTIAL_CHECKS``); a family this
+    command has no check for is said to be unchecked, never passed over."""
+    from rcsqualify.providers import in_use
+
+    entries = in_use(doc.settings)
+    for entry in entries:
+        check = CREDENTIAL_CHECKS.get(entry.family)
+        if check is None:
+            doc.add("warn", f"{entry.label} credentials", "not checked (doctor has no "
+                    "check for this service)", f"rcsqualify probe --capability {entry.name} "
+                    "NUMBER makes one look-up" if entry.probed else "")
+        else:
+            check(doc)
+    if not entries:
         doc.add("ok", "credentials", "none needed (no service configured)")
 
 
@@ -237,6 +237,12 @@ def _mnp_credentials(doc: Doctor) -> None:
             f"{profile.name}: {' and '.join(read)} set, not checked without a look-up (the "
             "service has no token endpoint)",
             f"rcsqualify probe {which} NUMBER makes one look-up")
+
+
+#: service family (the registry's ``Provider.family``) → how ``doctor`` checks its
+#: credentials: a token request where the service grants one
+CREDENTIAL_CHECKS: dict[str, Callable[[Doctor], None]] = {
+    "bothub": _bothub_token, "rbm": _rbm_token, "mnp": _mnp_credentials}
 
 
 def check_cache(doc: Doctor) -> None:

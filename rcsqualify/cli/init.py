@@ -33,7 +33,7 @@ from rcsqualify.cli.base import Debug, app, reports_errors
 from rcsqualify.cli.options import cli_default
 from rcsqualify.defaults import LANGS, THRESHOLD
 from rcsqualify.errors import InputError
-from rcsqualify.providers import CAPABILITY_CHOICES
+from rcsqualify.providers import CAPABILITY, CAPABILITY_CHOICES
 
 #: a profile name that is a bare TOML key (no quoting to get wrong)
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -285,11 +285,11 @@ def init(
     if capability not in CAPABILITY_CHOICES:
         raise InputError(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}")
     values: dict[str, Any] = {"capability": capability}
-    if capability.startswith("bothub"):
-        if bot_id is None and ask:
-            bot_id = _ask("BotHub bot id") or None
-        if bot_id:
-            values["bot-id"] = bot_id
+
+    def bothub() -> None:
+        given = bot_id if bot_id is not None or not ask else _ask("BotHub bot id") or None
+        if given:
+            values["bot-id"] = given
         if emulator:
             values["bothub-url"] = emulator.rstrip("/") + "/bothub/v1"
             values["bothub-token-url"] = emulator.rstrip("/") + "/oauth/v3/token"
@@ -298,17 +298,23 @@ def init(
                 refs[key] = _ask(f"Environment variable holding the {key[7:]}",
                                  CREDENTIALS[key])
             values[key] = _reference(key, refs[key]) or f"env:{CREDENTIALS[key]}"
-    if capability.startswith("rbm"):
-        if agent_id is None and ask:
-            agent_id = _ask("RBM agent id") or None
-        if agent_id:
-            values["agent-id"] = agent_id
-        if rbm_credentials is None and ask:
-            rbm_credentials = _ask("RBM service-account file", "") or None
-        if rbm_credentials:
-            values["rbm-credentials"] = rbm_credentials
+
+    def rbm() -> None:
+        agent = agent_id if agent_id is not None or not ask else _ask("RBM agent id") or None
+        if agent:
+            values["agent-id"] = agent
+        account = rbm_credentials if rbm_credentials is not None or not ask else (
+            _ask("RBM service-account file", "") or None)
+        if account:
+            values["rbm-credentials"] = account
         if emulator:
             values["rbm-url"] = emulator.rstrip("/")
+
+    # the questions of the chosen provider's service family (the registry's), if any
+    questions = {"bothub": bothub, "rbm": rbm}
+    entry = CAPABILITY.get(capability)
+    if entry is not None and entry.family in questions:
+        questions[entry.family]()
     if mnp_profile is None:
         mnp_profile = _ask("MNP look-ups", "none", MNP_PROFILES) if ask else (
             "generic" if mnp_url or emulator else "none")
