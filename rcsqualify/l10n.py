@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from rcsqualify.defaults import LANGS as LANGS  # the languages, written once
@@ -76,6 +76,16 @@ def threshold(share: float, lang: str) -> str:
 def money(amount: float, lang: str) -> str:
     """``1 234,50 €`` (fr) or ``€1,234.50`` (en)."""
     return f"{number(amount, lang, 2)}{_NBSP}€" if lang == "fr" else f"€{number(amount, lang, 2)}"
+
+
+def day(iso: object, lang: str) -> str:
+    """A date (``date`` or ISO text, e.g. the ARCEP plan's): ``17/04/2026`` in French,
+    ``2026-04-17`` in English; text that is not a date as it is."""
+    try:
+        value = iso if isinstance(iso, date) else date.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    return f"{value:%d/%m/%Y}" if lang == "fr" else value.isoformat()
 
 
 def paris(at: datetime) -> datetime:

@@ -27,7 +27,7 @@ French sentences name no command-line option in prose: they say what the option 
 from __future__ import annotations
 
 import string
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 #: code -> (English, French). English sentences are the ones the terminal always printed.
@@ -300,8 +300,7 @@ class _Wording(string.Formatter):
         if format_spec == "dec":
             return l10n.decimal(float(value), lang, 1)
         if format_spec == "date":
-            day = value if isinstance(value, date) else date.fromisoformat(str(value))
-            return day.isoformat() if lang == "en" else f"{day:%d/%m/%Y}"
+            return l10n.day(value, lang)
         if format_spec == "when":
             assert isinstance(value, datetime)
             return f"{value:%Y-%m-%d %H:%M %Z}" if lang == "en" else l10n.when(value, lang)

@@ -229,3 +229,35 @@ def test_no_report_line_is_written_as_an_english_string() -> None:
              for path in PACKAGE.rglob("*.py") if "learn" not in path.parts
              for text in [path.read_text("utf-8")] for m in literal.finditer(text)]
     assert found == []
+
+
+def test_the_french_pages_have_no_code_iso_date_or_unformatted_figure() -> None:
+    """Issue #26 item 6, the rest of the French page: every reason has a French label
+    (the Markdown table named ``not_checked``), dates are written the French way (the
+    ARCEP plan's was ``2026-04-17``), an offline run's capability is "aucune" (not
+    ``none``), one run before is singular, and every count groups its thousands."""
+    from rcsqualify.report.html import REASON_LABELS
+    from rcsqualify.verdict import REASONS
+    from tests.test_report_l10n import _big_summary
+
+    for lang in ("fr", "en"):
+        assert set(REASONS) - {""} <= set(REASON_LABELS[lang]), lang
+    s = _big_summary()
+    s.reasons["capability_error"] = 1234
+    at = datetime(2026, 3, 12, 13, 5, tzinfo=UTC)
+    history = [{"at": "2026-03-10T08:00:00+00:00", "error_ratio": 0.1, "decision": "pass",
+                "messages": 6001}]
+    page = format_html(s, history, lang="fr", generated_at=at)
+    html_text = _page_text(page)
+    md = _md_unescaped(format_markdown(s, lang="fr", generated_at=at))
+    assert "<title>Qualification de campagne RCS\u00a0: " in page
+    assert "Une exécution avant celle-ci" in html_text
+    for text in (html_text, md):
+        prose = re.sub(r"--[a-z-]+(?: [A-Z]+)?|\S+\.(?:csv|html)|rcsqualify \S+ \S+|"
+                       r"phonenumbers \S+", " ", text)  # how-to hints, file names, versions
+        assert "17/04/2026" in text and not re.search(r"\d{4}-\d\d-\d\d", prose), prose
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b", prose), re.search(
+            r"\b[a-z]+_[a-z_]+\b", prose)
+        bare = re.findall(r"(?<![\d,/:.\u202f])\d{4,}(?![\d/:.\u202f])", prose)
+        assert bare == [], bare
+    assert "vérification de capacité aucune" in md

@@ -29,6 +29,7 @@ from rcsqualify.defaults import LANGS
 from rcsqualify.notes import in_language
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.l10n import (
+    day,
     decimal,
     default_lang,
     money,
@@ -71,7 +72,15 @@ REASON_LABELS: dict[str, dict[str, str]] = {
            "voip": "VoIP (09)", "special": "special number (08…)",
            "m2m": "machine-to-machine (07 00)", "ported_out": "ported to another operator",
            "range_holder": "another operator's range",
-           "leading_zero": "leading 0 restored", "overseas_code": "overseas code applied"},
+           "leading_zero": "leading 0 restored", "overseas_code": "overseas code applied",
+           "capability_negative": "not RCS (capability answer)",
+           "no_chatbot_feature": "RCS without chatbot support",
+           "not_checked": "not checked (no capability check)",
+           "capability_error": "capability check failed",
+           "not_sampled": "left out of the sample",
+           "batch_not_listed": "missing from the RBM batch answer",
+           "operator_error": "operator look-up failed",
+           "capability_positive": "RCS-reachable (capability answer)"},
     "fr": {"empty": "cellule vide", "not_a_number": "pas un numéro",
            "excel_scientific": "notation scientifique du tableur (chiffres perdus)",
            "multiple_numbers": "plusieurs numéros dans la cellule",
@@ -83,7 +92,15 @@ REASON_LABELS: dict[str, dict[str, str]] = {
            "m2m": "machine à machine (07 00)", "ported_out": "porté chez un autre opérateur",
            "range_holder": "tranche d'un autre opérateur",
            "leading_zero": "0 initial rétabli",
-           "overseas_code": "indicatif d'outre-mer appliqué"},
+           "overseas_code": "indicatif d'outre-mer appliqué",
+           "capability_negative": "sans RCS (réponse de la vérification)",
+           "no_chatbot_feature": "RCS sans prise en charge des chatbots",
+           "not_checked": "non vérifié (aucune vérification RCS)",
+           "capability_error": "échec de la vérification RCS",
+           "not_sampled": "hors de l'échantillon",
+           "batch_not_listed": "absent de la réponse groupée de RBM",
+           "operator_error": "échec de la recherche de l'opérateur",
+           "capability_positive": "joignable en RCS (réponse de la vérification)"},
 }
 TEXT: dict[str, dict[str, Any]] = {
     "en": {
@@ -143,6 +160,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_h": "Trend of the error ratio",
         "trend_one": "Only this run so far: the trend appears from the second run.",
         "trend": "{n} runs before this one; this run: {r}.",
+        "trend_single": "One run before this one; this run: {r}.",
         "trend_campaign": "campaign",
         "trend_projected": "projected for the list sent {r} (up to {u})",
         "trend_campaigns": "Orange squares: the actual error ratio of {n} sent campaigns "
@@ -231,6 +249,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_one": "Seulement cette exécution pour l'instant : l'évolution apparaît "
                      "dès la deuxième.",
         "trend": "{n} exécutions avant celle-ci ; cette exécution : {r}.",
+        "trend_single": "Une exécution avant celle-ci ; cette exécution : {r}.",
         "trend_campaign": "campagne",
         "trend_projected": "projeté pour la liste envoyée {r} (jusqu'à {u})",
         "trend_campaigns": "Carrés orange : le taux d'erreur réel de {n} campagnes "
@@ -418,19 +437,21 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     last = len(timeline) - 1
     dots = "".join(
         (f'<rect x="{20 + i * step - 4:.1f}" y="{y(v) - 4:.1f}" width="8" height="8" '
-         f'fill="#ea580c"><title>{t["trend_campaign"]} {_day(at, lang)}: '
+         f'fill="#ea580c"><title>{t["trend_campaign"]} {_day(at, lang)}{t["colon"]} '
          f"{_ratio(v, lang)}{(' — ' + moved) if moved else ''}</title></rect>")
         if campaign else
         (f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == last else 3}"'
          f' fill="{"#111" if i == last else "#1d4ed8"}"><title>'
-         f"{_day(at, lang)}: {_ratio(v, lang)}{(' — ' + moved) if moved else ''}"
+         f"{_day(at, lang)}{t['colon']} {_ratio(v, lang)}{(' — ' + moved) if moved else ''}"
          "</title></circle>")
         for i, (at, v, campaign, moved) in enumerate(timeline))
     ty = y(s.threshold)
     shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
     dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_ratio(v, lang, 1)}</span>'
                     for at, v in shown)
-    summary_line = t["trend"].format(n=_int(len(points) - 1, lang), r=_ratio(s.error_ratio, lang))
+    before = len(points) - 1  # one run before: singular ("1 exécutions" is wrong French)
+    summary_line = t["trend_single" if before == 1 else "trend"].format(
+        n=_int(before, lang), r=_ratio(s.error_ratio, lang))
     if campaigns:
         summary_line += " " + t["trend_campaigns"].format(n=_int(len(campaigns), lang))
     return (f'<div class="trend"><svg xmlns="http://www.w3.org/2000/svg" '
@@ -628,7 +649,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
     errors = sum(s.counts.get(str(x), 0) for x in ERROR_STATUSES)
     tool = s.tool
     footer = t["footer"].format(
-        v=_esc(tool.get("version", "")), plan=_esc(tool.get("arcep_plan_date", "")),
+        v=_esc(tool.get("version", "")), plan=_esc(day(tool.get("arcep_plan_date", ""), lang)),
         pn=_esc(tool.get("phonenumbers", "")),
         op=_esc(s.operator_names.get(s.target_operator) or s.target_operator),
         cap=_esc(s.capability) if s.capability != "none" else t["no_check"])
@@ -637,7 +658,7 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t['title']}: {_esc(name)}</title>
+<title>{t['title']}{t['colon']} {_esc(name)}</title>
 <style>
 *{{box-sizing:border-box}}
 body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:980px;

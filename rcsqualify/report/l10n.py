@@ -5,6 +5,7 @@ both languages, see :mod:`rcsqualify.notes`); this name stays for the reports' c
 from rcsqualify.l10n import (
     LANGS,
     PARIS,
+    day,
     decimal,
     default_lang,
     money,
@@ -16,5 +17,5 @@ from rcsqualify.l10n import (
     when,
 )
 
-__all__ = ["LANGS", "PARIS", "decimal", "default_lang", "money", "number", "paris",
+__all__ = ["LANGS", "PARIS", "day", "decimal", "default_lang", "money", "number", "paris",
            "percent", "short_when", "threshold", "when"]

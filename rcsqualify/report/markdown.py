@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from rcsqualify.notes import in_language
 from rcsqualify.report.escape import markdown_text as md
 from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT, verdict_sentences
-from rcsqualify.report.l10n import number, percent, threshold, when
+from rcsqualify.report.l10n import day, number, percent, threshold, when
 from rcsqualify.report.summary import Summary
 from rcsqualify.report.wording import (
     contacts_line,
@@ -189,7 +189,8 @@ def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | No
     info = s.input
     out.append("<sub>" + w["footer"].format(
         path=md(info.get("path", "")), rows=number(s.counts["rows"], lang),
-        column=md(phone_columns_text(info)), op=md(s.target_operator), cap=md(s.capability),
-        v=md(s.tool.get("version", "")), plan=md(s.tool.get("arcep_plan_date", "")),
+        column=md(phone_columns_text(info)), op=md(s.target_operator),
+        cap=md(s.capability) if s.capability != "none" else TEXT[lang]["no_check"],
+        v=md(s.tool.get("version", "")), plan=md(day(s.tool.get("arcep_plan_date", ""), lang)),
         at=when(generated_at or datetime.now(UTC), lang)) + "</sub>")
     return "\n".join(out) + "\n"
