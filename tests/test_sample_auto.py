@@ -170,7 +170,7 @@ def test_dry_run_prints_the_planner_and_asks_nothing(tmp_path: Path,
     result = run_cli(["check", str(f), *emulator.bothub_args(), "--sample", "auto",
                       "--dry-run", "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.stderr
-    assert "--sample auto: 2000 unresolved messages, 200 exact (200 failing)" in result.stderr
+    assert "--sample auto: 2,000 unresolved messages, 200 exact (200 failing)" in result.stderr
     assert "expected numbers to draw: median" in result.stderr
     assert requests_of(emulator) == 0
 
