@@ -10,11 +10,18 @@ the post is ``remote/webhook.py``. This module ties them to a run:
   that is not ``http(s)://host…`` is a usage error (exit 2, before anything is read),
   named by the variable or by the URL's scheme and host only: the URL is never shown
   whole, anywhere (``NotifyTarget.shown``).
-- **The previous run** of the same list: the last line for this base in the run's
-  history log when it has one (``refresh --log-file``, ``check --history``), else the
-  small state file ``alerts.json`` in the user state directory, keyed by a hash of the
-  base's absolute path and the profile (no path in clear). A cron host keeps it; a CI
-  runner that keeps nothing alerts as on a first run (see ``report/alerts.py``).
+- **The previous run** of the same list: the last line for this list in the run's
+  history log when it has one (``refresh --log-file``, ``check --history``; matched by
+  the list's label, ``masking.list_label``), else the small state file ``alerts.json``
+  in the user state directory, keyed by a hash of the base's absolute path and the
+  profile (no path in clear). A cron host keeps it; a CI runner that keeps nothing
+  alerts as on a first run (see ``report/alerts.py``).
+- **Concurrent runs.** ``alerts.json`` holds every list's previous run: each run
+  reads, changes and replaces it under the file lock ``alerts.json.lock`` beside it
+  (``files.hold_lock``, the lock the list directories use), so two runs ending
+  together both keep their update. The lock is held for that read and write only
+  (milliseconds); one not had within ``STATE_LOCK_WAIT`` seconds is a warning, as an
+  unwritable file is.
 - **Failures.** A post that fails after its bounded retries is a warning line, never a
   changed exit code; the state is recorded whatever the posts did (the next run
   compares with this one, as the history log does).
@@ -32,9 +39,9 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rcsqualify.errors import InputError, RcsQualifyError
-from rcsqualify.files import OutputError, atomic_write
-from rcsqualify.masking import mask_name
+from rcsqualify.errors import InputError, Locked, RcsQualifyError
+from rcsqualify.files import atomic_write
+from rcsqualify.masking import list_label
 from rcsqualify.notes import note
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.report.alerts import (
@@ -43,6 +50,8 @@ from rcsqualify.report.alerts import (
     format_for,
     payload,
     previous_from_log,
+    warned_after,
+    was_warned,
 )
 from rcsqualify.report.metrics import RunLabels, format_failure, format_metrics, write_metrics
 from rcsqualify.report.summary import Summary
@@ -50,6 +59,8 @@ from rcsqualify.settings import Settings
 
 ENV_PREFIX = "env:"
 STATE_FILE = "alerts.json"
+#: seconds a run waits for another's hold on ``alerts.json`` (a read and a write)
+STATE_LOCK_WAIT = 10.0
 #: the decisions of a run that concluded (exit 0, 1, 3): the others are never "previous"
 CONCLUDED = (0, 1, 3)
 
@@ -113,35 +124,47 @@ def _read_state(path: Path) -> dict[str, dict[str, object]]:
     return data if isinstance(data, dict) else {}
 
 
-def previous_run(key: str, list_name: str, history: Path | None,
-                 state: Path) -> RunState | None:
+def previous_run(key: str, base: str, history: Path | None, state: Path,
+                 warn_at: float) -> RunState | None:
     if history is not None:
         try:
             lines = history.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             lines = []
-        found = previous_from_log(lines, list_name)
+        name = Path(base).name if base != "-" else "stdin"
+        found = previous_from_log(lines, name, warn_at, list_label(base))
         if found is not None:
             return found
     entry = _read_state(state).get(key)
     if isinstance(entry, dict):
         decision, ratio = entry.get("decision"), entry.get("error_ratio")
+        warned = entry.get("warned")
         if decision in ("pass", "fail", "undecided") and isinstance(ratio, int | float) \
                 and not isinstance(ratio, bool):
-            return RunState(str(decision), float(ratio), str(entry.get("at", "")))
+            return RunState(str(decision), float(ratio), str(entry.get("at", "")),
+                            warned if isinstance(warned, bool) else None)
     return None
 
 
-def record_run(state: Path, key: str, s: Summary, now: datetime) -> str | None:
-    """Keep this run as the next one's previous; a warning when the file cannot be
-    written (alerts then compare with an older run)."""
-    data = _read_state(state)
-    data[key] = {"decision": s.decision, "error_ratio": round(s.error_ratio, 6),
-                 "at": now.isoformat(timespec="seconds")}
+def record_run(state: Path, key: str, run: RunState) -> str | None:
+    """Keep this run as the next one's previous, under the state file's lock (another
+    run's update is read, never overwritten); a warning when the file cannot be written
+    or the lock not had (alerts then compare with an older run)."""
+    from rcsqualify.files import hold_lock
+
+    entry = {"decision": run.decision, "error_ratio": round(run.error_ratio, 6),
+             "at": run.at, "warned": bool(run.warned)}
     try:
-        with atomic_write(state, mode=0o600) as tmp:
-            tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    except OutputError:
+        state.parent.mkdir(parents=True, exist_ok=True)
+        with hold_lock(state.with_name(state.name + ".lock"), STATE_LOCK_WAIT,
+                       f"another run held {state} for {STATE_LOCK_WAIT:g} s"):
+            data = _read_state(state)
+            data[key] = entry
+            with atomic_write(state, mode=0o600) as tmp:
+                tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    except Locked:
+        return note("alert_state_locked", path=state, wait=STATE_LOCK_WAIT)
+    except (RcsQualifyError, OSError):  # OutputError, a refused lock path
         return note("alert_state_unwritable", path=state)
     return None
 
@@ -166,12 +189,11 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     if not targets or s.exit_code not in CONCLUDED:
         return []
     state = state or state_path()
-    list_name = Path(base).name if base != "-" else "stdin"
     key = list_key(base, profile)
-    previous = previous_run(key, list_name, history, state)
+    previous = previous_run(key, base, history, state, warn_at)
     warnings: list[str] = []
-    # matched by its real name above; shown to the receiver without a number in it
-    alert = build_alert(s, list_name=mask_name(list_name), profile=profile,
+    # shown to the receiver by its label: no number in it, no directory, unique
+    alert = build_alert(s, list_name=list_label(base), profile=profile,
                         previous=previous, warn_at=warn_at, now=now)
     if alert is not None:
         import asyncio  # here: a run without --notify never posts (start-up, issue #24)
@@ -189,7 +211,9 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
             if not ok:
                 warnings.append(note("alert_undelivered", target=target.shown,
                                      why=error or "no answer"))
-    failed = record_run(state, key, s, now)
+    failed = record_run(state, key, RunState(
+        s.decision, s.error_ratio, now.isoformat(timespec="seconds"),
+        warned_after(was_warned(previous, warn_at), s.error_ratio, warn_at)))
     if failed:
         warnings.append(failed)
     return warnings
@@ -197,11 +221,10 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
 
 # -- after a run: the alert and the metrics file (runner.run_check) -------------------
 def run_labels(s: Settings) -> RunLabels:
-    """The metrics' ``list`` and ``profile`` labels: the base's file name, never a
-    directory."""
-    base = str(s.input)
-    return RunLabels(mask_name(Path(base).name) if base not in ("", "-") else "stdin",
-                     s.profile or "")
+    """The metrics' ``list`` and ``profile`` labels: the list's label (its file name and
+    a hash of its resolved path, ``masking.list_label``): two lists of one name in two
+    folders are two series, never a duplicate one in a collector directory."""
+    return RunLabels(list_label(str(s.input)), s.profile or "")
 
 
 def check_monitoring(s: Settings) -> list[NotifyTarget]:

@@ -21,6 +21,12 @@ what the text is:
   metrics label): every French phone number in it (``0612345678``, ``06 12 34 56 78``,
   ``+33612345678``, ``0033…``, ``33612345678``) becomes ``<number>``; the rest, dates
   such as ``20261207`` included, is kept so the name stays recognizable.
+- ``list_label(base)``: a list as alerts, the metrics and the refresh log name it:
+  ``mask_name`` of its file name, ``@`` and the first 8 hex digits of the SHA-256 of
+  its resolved absolute path (``contacts.csv@3f2a9c1e``); ``stdin`` for ``-``. Two
+  lists of one file name in two folders get two labels (never one metric series nor
+  one previous run); the same file keeps its label from run to run; no directory is
+  shown.
 - ``mask_secrets(text)``: free text from a server (which may echo what it was sent)
   with phone numbers in their usual written forms replaced by ``<number>`` and
   token-like runs (24+ base64/hex/url-safe characters) by ``<redacted>``.
@@ -121,3 +127,17 @@ def mask_name(name: str) -> str:
     (see the module's docstring): what leaves the machine in an alert or a metrics label
     must not carry a number, even one a user put in a file name."""
     return _NUMBER_IN_NAME.sub("<number>", name)
+
+
+def list_label(base: str) -> str:
+    """A list's label for alerts, metrics and the refresh log (see the module's
+    docstring): unique per resolved path, stable across runs, no directory in clear."""
+    import hashlib
+    import os
+
+    if base in ("", "-"):
+        return "stdin"
+    where = os.path.realpath(base)
+    digest = hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    name = os.path.basename(os.path.normpath(base))  # the name given, even of a link
+    return f"{mask_name(name)}@{digest}"

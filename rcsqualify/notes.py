@@ -141,6 +141,12 @@ NOTES: dict[str, tuple[str, str]] = {
         "run",
         "alerte : impossible d'enregistrer cette exécution dans {path} : la prochaine "
         "alerte se comparera à une exécution plus ancienne"),
+    "alert_state_locked": (
+        "notify: cannot record this run in {path} (another run held it for {wait:dec} s): "
+        "the next alert compares with an older run",
+        "alerte : impossible d'enregistrer cette exécution dans {path} (une autre "
+        "exécution l'a tenu pendant {wait:dec} s) : la prochaine alerte se comparera à "
+        "une exécution plus ancienne"),
     # storage (runner.py, remote/pacing.py)
     "cache_failed": (
         "the cache in {location} failed mid-run ({why}); answers since then were kept "

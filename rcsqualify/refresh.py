@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rcsqualify import __version__
 from rcsqualify.errors import RcsQualifyError
+from rcsqualify.masking import list_label
 from rcsqualify.result import Result, execute_check
 from rcsqualify.settings import Settings
 
@@ -66,7 +67,10 @@ def _log(log_file: Path | None, base: Path, code: int, started: float,
     # the version, so a change of ratio can be told from a change of tool; the gate
     # mode and decision, so a log reader needs no exit-code table (issue #26 item 6)
     line: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
-                            "version": __version__, "base": base.name, "exit_code": code,
+                            "version": __version__, "base": base.name,
+                            # the list's label: two bases of one name in one log stay
+                            # apart when an alert looks for the previous run
+                            "list": list_label(str(base)), "exit_code": code,
                             "duration_s": round(time.time() - started, 2)}
     if run is not None:
         s = run.checked.summary

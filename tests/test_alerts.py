@@ -17,17 +17,20 @@ import pytest
 from rcsqualify.alerting import (
     NotifyTarget,
     list_key,
+    record_run,
     resolve_targets,
     run_labels,
     send_alerts,
 )
 from rcsqualify.errors import InputError
+from rcsqualify.masking import list_label
 from rcsqualify.remote.policy import DEFAULT_POLICY
 from rcsqualify.remote.webhook import post_json
 from rcsqualify.report.alerts import (
     RunState,
     alert_reasons,
     build_alert,
+    clear_below,
     format_for,
     payload,
     previous_from_log,
@@ -65,7 +68,12 @@ def _no_phone_number(text: str) -> None:
     (RunState("fail", 0.20), "pass", 0.20, ["decision changed: FAIL → PASS"]),
     (RunState("undecided", 0.13), "undecided", 0.14, []),
     (RunState("pass", 0.11), "pass", 0.12, ["rose over the 12% warning line: 11.00% → 12"]),
-    (RunState("pass", 0.13), "pass", 0.10, ["fell under the 12% warning line: 13.00%"]),
+    (RunState("pass", 0.13), "pass", 0.10, ["fell under the 12% warning line (cleared "
+                                            "under 11.0%): 13.00%"]),
+    # hysteresis: under the line but not under 11 %, a raised warning stands
+    (RunState("pass", 0.13), "pass", 0.115, []),
+    (RunState("pass", 0.115, warned=True), "pass", 0.121, []),
+    (RunState("pass", 0.115, warned=False), "pass", 0.121, ["rose over the 12% warning"]),
 ])
 def test_when_a_run_alerts(previous: RunState | None, decision: str, ratio: float,
                            expected: list[str]) -> None:
@@ -110,8 +118,16 @@ def test_the_refresh_log_is_the_previous_run() -> None:
     lines = [json.dumps({"base": "b.csv", "decision": "fail", "error_ratio": 0.3}),
              json.dumps({"base": "other.csv", "decision": "pass", "error_ratio": 0.0}),
              "{damaged", json.dumps({"base": "b.csv", "exit_code": 2})]
-    assert previous_from_log(lines, "b.csv") == RunState("fail", 0.3, "")
-    assert previous_from_log(lines, "c.csv") is None
+    assert previous_from_log(lines, "b.csv", 0.12) == RunState("fail", 0.3, "", True)
+    assert previous_from_log(lines, "c.csv", 0.12) is None
+    # a line with the list's label is matched by it: another list of the same file name
+    # (in another folder) in the same log is not this one's previous run
+    mine = json.dumps({"base": "b.csv", "list": "b.csv@11111111", "decision": "pass",
+                       "error_ratio": 0.01})
+    theirs = json.dumps({"base": "b.csv", "list": "b.csv@22222222", "decision": "fail",
+                         "error_ratio": 0.5})
+    found = previous_from_log([mine, theirs], "b.csv", 0.12, "b.csv@11111111")
+    assert found == RunState("pass", 0.01, "", False)
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -271,8 +287,187 @@ def test_a_list_named_like_a_number_is_named_without_it(
 
     assert send(undecided) == []
     body = receiver.got[0][2].decode()
-    assert "0612345678" not in body and json.loads(body)["list"] == "<number>.csv"
+    assert "0612345678" not in body
+    assert re.fullmatch(r"<number>\.csv@[0-9a-f]{8}", json.loads(body)["list"])
     receiver.got.clear()
     assert send(undecided) == [] and receiver.got == []
     labels = run_labels(settings_from(input=tmp_path / "06 12 34 56 78.csv"))
-    assert labels.list_name == "<number>.csv"
+    assert re.fullmatch(r"<number>\.csv@[0-9a-f]{8}", labels.list_name)
+
+
+# -- hysteresis, concurrent runs, one label per list, markup in a file name (#27) --------
+WAVERING = [0.119, 0.121, 0.119, 0.121, 0.119, 0.105, 0.121, 0.125]
+#: alerts per run: the first crossing, nothing while it wavers around 12 % (not under
+#: 11 %), the fall under 11 %, the next rise; then over and over: nothing
+EXPECTED_POSTS = [0, 1, 0, 0, 0, 1, 1, 0]
+
+
+def test_a_ratio_wavering_around_the_line_alerts_once(
+        receiver: Receiver, undecided: Summary, tmp_path: Path) -> None:
+    """0.119, 0.121, 0.119… used to alert every night; the warning now clears only
+    under ``clear_below`` (11 % for the default 12 %). Same rule whether the previous
+    run comes from the state file or is replayed from a refresh log."""
+    assert clear_below(0.12) == pytest.approx(0.11)
+    assert clear_below(0.01) == pytest.approx(0.005)  # a low line never clears under 0
+    targets = [NotifyTarget(receiver.url + "/hook", "r")]
+    for history in (None, tmp_path / "refresh.log"):
+        posts = []
+        for i, ratio in enumerate(WAVERING):
+            run = replace(undecided, decision="pass", exit_code=0, error_ratio=ratio)
+            receiver.got.clear()
+            assert send_alerts(run, targets=targets, base=str(tmp_path / "b.csv"),
+                               profile=f"p{history is None}", warn_at=0.12,
+                               notify_format="json", policy=DEFAULT_POLICY,
+                               history=history, now=NOW,
+                               state=tmp_path / f"state{i if history else ''}.json") == []
+            posts.append(len(receiver.got))
+            if history is not None:  # as refresh logs each run (a fresh state file each
+                # time: the log alone is the memory)
+                with history.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"base": "b.csv", "decision": "pass",
+                                         "error_ratio": ratio}) + "\n")
+        assert posts == EXPECTED_POSTS, history
+
+
+def _record_many(state: str, prefix: str, count: int, ready: Any) -> None:
+    """One run's worth of state updates, started when the other process is ready too
+    (a barrier: no sleep guesses who goes first)."""
+    ready.wait()
+    for i in range(count):
+        assert record_run(Path(state), f"{prefix}{i}",
+                          RunState("pass", 0.01, "2026-12-07T03:15:00", False)) is None
+
+
+def test_two_runs_recording_at_once_lose_no_update(tmp_path: Path) -> None:
+    """``alerts.json`` is read, changed and replaced by each run: without the lock, two
+    runs ending together both read the old file and the second write drops the first
+    one's list."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(2)
+    state = tmp_path / "state" / "alerts.json"
+    count = 30
+    workers = [ctx.Process(target=_record_many, args=(str(state), p, count, ready))
+               for p in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=240)
+    assert [w.exitcode for w in workers] == [0, 0]
+    data = json.loads(state.read_text(encoding="utf-8"))
+    assert set(data) == {f"{p}{i}" for p in ("a", "b") for i in range(count)}
+
+
+def test_a_state_file_held_by_another_run_is_a_note_not_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run holding ``alerts.json.lock`` past the wait: this run's record is a
+    note (a code, worded in both languages), never an exception nor a lost file."""
+    from filelock import FileLock
+
+    import rcsqualify.alerting as alerting
+
+    monkeypatch.setattr(alerting, "STATE_LOCK_WAIT", 0.05)
+    state = tmp_path / "state" / "alerts.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"other": {"decision": "pass", "error_ratio": 0.01}}))
+    other = FileLock(str(state) + ".lock")  # another open file: flock conflicts
+    with other:
+        warning = record_run(state, "k", RunState("fail", 0.2, "2026-12-07T03:15:00", True))
+    assert warning is not None and getattr(warning, "code", None) == "alert_state_locked"
+    assert "another run held it" in warning
+    assert json.loads(state.read_text()) == {"other": {"decision": "pass",
+                                                       "error_ratio": 0.01}}
+    # once free, the record is made and the other list kept
+    assert record_run(state, "k", RunState("fail", 0.2, "2026-12-07T03:15:00", True)) is None
+    assert set(json.loads(state.read_text())) == {"other", "k"}
+
+
+def test_two_lists_of_one_name_are_two_labels(tmp_path: Path) -> None:
+    """Two ``contacts.csv`` in two folders, their metrics files in one collector
+    directory: every series is unique (node_exporter's textfile collector refuses a
+    duplicate), the label is stable from run to run, and neither list is the other's
+    previous run in a shared log."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    collector = tmp_path / "textfile"
+    bases = []
+    for folder in ("north", "south"):
+        base = tmp_path / folder / "contacts.csv"
+        base.parent.mkdir()
+        base.write_bytes((SAMPLE / "contacts.csv").read_bytes())
+        bases.append(base)
+        result = run_cli(["check", str(base), "-q", "--metrics-file",
+                          str(collector / f"{folder}.prom")])
+        assert result.exit_code == 3, result.stderr
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+    lists = set()
+    for prom in sorted(collector.glob("*.prom")):
+        for family in text_string_to_metric_families(prom.read_text(encoding="utf-8")):
+            for sample in family.samples:
+                key = (sample.name, frozenset(sample.labels.items()))
+                assert key not in seen, key
+                seen.add(key)
+                lists.add(sample.labels["list"])
+    assert lists == {list_label(str(b)) for b in bases} and len(lists) == 2
+    assert all(re.fullmatch(r"contacts\.csv@[0-9a-f]{8}", label) for label in lists)
+    assert list_label(str(bases[0])) == list_label(str(bases[0].parent / "." / "contacts.csv"))
+    assert str(tmp_path) not in "".join(lists)
+
+
+HOSTILE = "*bold*[x](http://evil) <b>&"
+
+
+def _chat_texts(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(texts a chat client renders as markup, texts it shows as they are)."""
+    markup, plain = [], []
+    if "blocks" in body:  # Slack
+        (plain if body.get("mrkdwn") is False else markup).append(body["text"])
+        for block in body["blocks"]:
+            kind = block["text"]["type"]
+            (markup if kind == "mrkdwn" else plain).append(block["text"]["text"])
+    else:  # Teams
+        plain.append(body["summary"])
+        card = body["attachments"][0]["content"]
+        for element in card["body"]:
+            if element["type"] == "TextBlock":
+                markup.append(element["text"])
+            elif element["type"] == "RichTextBlock":
+                plain += [run["text"] for run in element["inlines"]]
+            elif element["type"] == "FactSet":
+                markup += [f["title"] + f["value"] for f in element["facts"]]
+    return markup, plain
+
+
+def test_a_file_name_is_never_markup_in_a_chat_message(undecided: Summary) -> None:
+    alert = build_alert(undecided, list_name=HOSTILE, profile="", previous=None,
+                        warn_at=0.12, now=NOW)
+    assert alert is not None
+    for shape in ("slack", "teams"):
+        markup, plain = _chat_texts(payload(alert, shape))
+        assert not any("bold" in t or "evil" in t for t in markup), (shape, markup)
+        assert any("*bold*[x](http:" in t for t in plain)  # shown as typed…
+        assert not any("http://evil" in t for t in plain)  # …but never a link
+    slack = payload(alert, "slack")
+    assert "<b>" not in json.dumps(slack) and "&lt;b&gt;&amp;" in slack["text"]
+    assert payload(alert, "json")["list"] == HOSTILE  # data, for a program: unchanged
+
+
+def test_a_hostile_file_name_reaches_the_receiver_as_text(
+        receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end, a real file whose name is markdown (a file name cannot hold ``/``:
+    a link without slashes), posted in both chat shapes to the local receiver."""
+    name = "*bold*_it_[x](https:evil.example) <b>.csv"
+    base = tmp_path / name
+    base.write_bytes((SAMPLE / "contacts.csv").read_bytes())
+    for shape in ("slack", "teams"):
+        receiver.got.clear()  # each shape a first run (its own state directory)
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / f"state-{shape}"))
+        result = run_cli(["check", str(base), "-q", "--notify", receiver.url + "/" + shape,
+                          "--notify-format", shape])
+        assert result.exit_code == 3, result.stderr
+        (body,) = receiver.bodies()
+        markup, plain = _chat_texts(body)
+        assert markup and plain
+        assert not any("bold" in t or "evil" in t for t in markup), (shape, markup)
+        assert any("*bold*_it_[x](https:evil.example)" in t for t in plain), plain

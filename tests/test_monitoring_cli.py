@@ -5,6 +5,7 @@ failed notification never changes the exit code; a webhook URL is never shown wh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,13 @@ from tests.test_alerts import SECRET_PATH
 CONTACTS, PORTABILITY = str(SAMPLE / "contacts.csv"), str(SAMPLE / "portability.csv")
 
 
+@pytest.fixture(autouse=True)
+def own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own alert state (alerts.json): a run of the sample by another test
+    of the same worker is not this test's previous run."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
 def _metrics(path: Path) -> dict[str, float]:
     out = {}
     for family in text_string_to_metric_families(path.read_text(encoding="utf-8")):
@@ -24,13 +32,15 @@ def _metrics(path: Path) -> dict[str, float]:
             extra = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())
                              if k not in ("list", "profile"))
             out[s.name + (f"{{{extra}}}" if extra else "")] = s.value
-            assert s.labels["list"] == "contacts.csv"
+            assert re.fullmatch(r"contacts\.csv@[0-9a-f]{8}", s.labels["list"])
     return out
 
 
 def test_metrics_file_of_a_run_and_of_a_failed_one(tmp_path: Path) -> None:
     prom = tmp_path / "textfile" / "rcsqualify.prom"
-    result = run_cli(["check", CONTACTS, "--portability", PORTABILITY, "-q",
+    base = tmp_path / "contacts.csv"  # one list (its label is its path's), read twice
+    base.write_bytes(Path(CONTACTS).read_bytes())
+    result = run_cli(["check", str(base), "--portability", PORTABILITY, "-q",
                       "--metrics-file", str(prom)])
     assert result.exit_code == 3, result.stderr
     first = _metrics(prom)
@@ -40,9 +50,8 @@ def test_metrics_file_of_a_run_and_of_a_failed_one(tmp_path: Path) -> None:
     assert first["rcsqualify_duration_seconds"] > 0
     success = first["rcsqualify_last_success_timestamp_seconds"]
     # the same list, now unreadable: exit 2, the file says so and keeps the last success
-    bad = tmp_path / "contacts.csv"
-    bad.write_bytes(b"\xff\xfe\x00garbage")
-    failed = run_cli(["check", str(bad), "-q", "--metrics-file", str(prom)])
+    base.write_bytes(b"\xff\xfe\x00garbage")
+    failed = run_cli(["check", str(base), "-q", "--metrics-file", str(prom)])
     assert failed.exit_code == 2
     after = _metrics(prom)
     assert after["rcsqualify_exit_code"] == 2
@@ -67,7 +76,7 @@ def test_notify_posts_once_and_a_failed_post_is_a_warning(
     result = run_cli(args)
     assert result.exit_code == 3  # the check's own code, whatever the posts did
     (got,) = receiver.bodies()
-    assert got["decision"] == "undecided" and got["list"] == "contacts.csv"
+    assert got["decision"] == "undecided" and got["list"].startswith("contacts.csv@")
     assert "refused" in result.stderr and "127.0.0.1" in result.stderr
     assert "s3cr3t" not in result.stderr + result.stdout
     warnings = json.loads(report.read_text())["warnings"]

@@ -49,6 +49,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "xlsx_output_cells": {"count": 5, "name": "annotated.xlsx"},
     "alert_undelivered": {"target": "https://hooks.example/…", "why": "HTTP 500"},
     "alert_state_unwritable": {"path": "/var/lib/rcsqualify/alerts.json"},
+    "alert_state_locked": {"path": "/var/lib/rcsqualify/alerts.json", "wait": 10.0},
     "cache_failed": {"location": "/var/cache/rcsqualify", "why": "disk full"},
     "quota_lost": {"host": "redis.example:6379", "why": "connection reset"},
     "throttled_gave_up": {"service": "BotHub", "what": "HTTP 429 to 20 requests in a row",

@@ -5,14 +5,31 @@ wiring posts them (``remote/webhook.py``) and keeps the previous run (``alerting
 
 When. A run alerts when its decision differs from the previous run of the same list
 (pass → fail or undecided, and back), or when its ``error_ratio`` (the share known to
-fail) crosses ``--warn-at`` either way (under → at or over, and back). Without a
-previous run (the first one, or a CI runner that keeps nothing), it alerts when the
-decision is not ``pass`` or the ratio is at or over ``--warn-at``: nobody has been told
-yet. A run that concluded nothing (exit 2, 4) never alerts and is never "previous".
+fail) crosses the warning line ``--warn-at`` either way. Without a previous run (the
+first one, or a CI runner that keeps nothing), it alerts when the decision is not
+``pass`` or the ratio is at or over ``--warn-at``: nobody has been told yet. A run that
+concluded nothing (exit 2, 4) never alerts and is never "previous".
 
-What. The list's file name, the decision and the previous one, the ratios, the
-threshold, the messages by status, the version and the time: counts only, never a
-phone number, never a cell, never a path beyond the file name.
+Hysteresis. The warning is *raised* when the ratio reaches ``--warn-at`` and *cleared*
+only when it falls under ``warn_at - WARN_MARGIN`` (``clear_below``: one percentage
+point, or half the line when the line is under 2 %); in between, it stays as it was.
+So a ratio that wavers around the line (11.9 %, 12.1 %, 11.9 %… with the default 12 %)
+alerts once, when it first reaches 12 %, and once more only when it is back under
+11 %; never every night. Whether the warning is raised is kept with the previous run
+(``RunState.warned``; a refresh log, which does not store it, is replayed from its
+first run of the list).
+
+What. The list's label (its file name and a short hash of its resolved path:
+``masking.list_label``), the decision and the previous one, the ratios, the threshold,
+the messages by status, the version and the time: counts only, never a phone number,
+never a cell, never a path beyond the file name.
+
+The file name is the user's text inside a chat message: in the Slack and Teams shapes
+it is never markdown. It goes only into plain-text elements (Slack: a ``plain_text``
+section and the fallback ``text`` with ``"mrkdwn": false``; Teams: a ``RichTextBlock``
+``TextRun``, which Adaptive Cards never parse as markdown), with Slack's ``& < >``
+escaped and any ``://`` broken by a zero-width space so no URL in it is linked: a file
+named ``*bold*[x](http://evil)`` shows as those characters, neither bold nor a link.
 
 Shapes (``--notify-format``, else by the URL's host):
 - ``slack``: Slack's incoming webhook, ``{"text": …, "blocks": […]}`` (hooks.slack.com;
@@ -46,6 +63,38 @@ class RunState:
     decision: str
     error_ratio: float
     at: str = ""  # ISO time, UTC
+    #: whether the warning was raised after that run (see Hysteresis); None when its
+    #: record does not say (a state file of an older version): judged by its ratio
+    warned: bool | None = None
+
+
+#: the warning is cleared only under ``warn_at - WARN_MARGIN`` (one percentage point):
+#: a ratio wavering around the line alerts once, not every night (see Hysteresis)
+WARN_MARGIN = 0.01
+
+
+def clear_below(warn_at: float) -> float:
+    """The ratio under which a raised warning is cleared: ``warn_at - WARN_MARGIN``, or
+    half ``warn_at`` when the line is under two margins (a 1 % line clears under 0.5 %,
+    never under 0)."""
+    return warn_at - min(WARN_MARGIN, warn_at / 2)
+
+
+def warned_after(was_warned: bool, error_ratio: float, warn_at: float) -> bool:
+    """Whether the warning is raised after a run of ``error_ratio``: reached at
+    ``warn_at``; kept, once raised, until the ratio falls under ``clear_below``."""
+    if error_ratio >= warn_at:
+        return True
+    return was_warned and error_ratio >= clear_below(warn_at)
+
+
+def was_warned(previous: RunState | None, warn_at: float) -> bool:
+    """Whether the warning stood after the previous run (none: it was never raised)."""
+    if previous is None:
+        return False
+    if previous.warned is not None:
+        return previous.warned
+    return previous.error_ratio >= warn_at
 
 
 @dataclass(frozen=True)
@@ -85,13 +134,15 @@ def alert_reasons(previous: RunState | None, decision: str, error_ratio: float,
     out = []
     if previous.decision != decision:
         out.append(f"decision changed: {previous.decision.upper()} → {decision.upper()}")
-    was_over = previous.error_ratio >= warn_at
-    if over and not was_over:
+    was = was_warned(previous, warn_at)
+    now = warned_after(was, error_ratio, warn_at)
+    if now and not was:
         out.append(f"error ratio rose over the {warn_at:.0%} warning line: "
                    f"{previous.error_ratio:.2%} → {error_ratio:.2%}")
-    elif was_over and not over:
-        out.append(f"error ratio fell under the {warn_at:.0%} warning line: "
-                   f"{previous.error_ratio:.2%} → {error_ratio:.2%}")
+    elif was and not now:
+        out.append(f"error ratio fell under the {warn_at:.0%} warning line (cleared "
+                   f"under {clear_below(warn_at):.1%}): {previous.error_ratio:.2%} → "
+                   f"{error_ratio:.2%}")
     return out
 
 
@@ -137,30 +188,44 @@ def _facts(a: Alert) -> list[tuple[str, str]]:
 
 
 def _slack_escape(text: str) -> str:
-    # Slack's three control characters in mrkdwn; the rest is literal
+    # Slack's three control characters (mrkdwn and plain text alike); the rest is literal
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _unlinked(text: str) -> str:
+    """``text`` with every ``://`` broken by a zero-width space: a chat client links
+    ``scheme://…`` even in plain text, and a file name is not a link to follow."""
+    return text.replace("://", ":\u200b//")
+
+
 def payload(a: Alert, shape: str) -> dict[str, Any]:
-    """The JSON body for one webhook of ``shape`` (slack, teams or json)."""
+    """The JSON body for one webhook of ``shape`` (slack, teams or json). In the chat
+    shapes, the title (which holds the user's file name) is plain text only; the
+    markdown parts (reasons, facts) are our own words and numbers."""
+    title = _unlinked(_title(a))
     if shape == "slack":
-        lines = [f"*{_slack_escape(_title(a))}*",
-                 *(f"• {_slack_escape(r)}" for r in a.reasons)]
+        reasons = "\n".join(f"• {_slack_escape(r)}" for r in a.reasons)
         facts = "\n".join(f"*{k}*: {_slack_escape(v)}" for k, v in _facts(a))
-        return {"text": _slack_escape(_title(a) + ": " + "; ".join(a.reasons)),
-                "blocks": [{"type": "section", "text": {"type": "mrkdwn",
-                                                        "text": "\n".join(lines)}},
+        return {"text": _slack_escape(title + ": " + "; ".join(a.reasons)),
+                "mrkdwn": False,  # the fallback text is literal (it holds the file name)
+                "blocks": [{"type": "section", "text": {"type": "plain_text",
+                                                        "text": _slack_escape(title),
+                                                        "emoji": False}},
+                           {"type": "section", "text": {"type": "mrkdwn",
+                                                        "text": reasons}},
                            {"type": "section", "text": {"type": "mrkdwn", "text": facts}}]}
     if shape == "teams":
         card = {"type": "AdaptiveCard", "version": "1.4",
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "body": [{"type": "TextBlock", "text": _title(a), "weight": "Bolder",
-                          "size": "Medium", "wrap": True},
+                # a TextRun is never markdown (a TextBlock is): the file name stays text
+                "body": [{"type": "RichTextBlock", "inlines": [
+                             {"type": "TextRun", "text": title, "weight": "Bolder",
+                              "size": "Medium"}]},
                          *({"type": "TextBlock", "text": r, "wrap": True}
                            for r in a.reasons),
                          {"type": "FactSet", "facts": [{"title": k, "value": v}
                                                        for k, v in _facts(a)]}]}
-        return {"type": "message", "summary": _title(a),
+        return {"type": "message", "summary": title,
                 "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
                                  "contentUrl": None, "content": card}]}
     if shape == "json":
@@ -168,20 +233,33 @@ def payload(a: Alert, shape: str) -> dict[str, Any]:
     raise ValueError(f"unknown notification format {shape!r}")
 
 
-def previous_from_log(lines: list[str], list_name: str) -> RunState | None:
-    """The last run of ``list_name`` in a refresh log (JSON lines) that concluded with a
-    decision; damaged lines are skipped (the log is read, never trusted)."""
+def previous_from_log(lines: list[str], list_name: str, warn_at: float,
+                      label: str | None = None) -> RunState | None:
+    """The last run of the list in a refresh log (JSON lines) that concluded with a
+    decision, and whether the warning stood after it (the log's runs of the list
+    replayed through ``warned_after``); damaged lines are skipped (the log is read,
+    never trusted). A line is the list's when its ``list`` is ``label`` (the file name
+    and a hash of the path: two lists of one name in one log stay apart), or, for a
+    line written before lines had a ``list``, when its ``base`` is ``list_name``."""
     import json
 
-    for line in reversed(lines):
+    last: RunState | None = None
+    warned = False
+    for line in lines:
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(entry, dict) or entry.get("base") != list_name:
+        if not isinstance(entry, dict):
+            continue
+        if "list" in entry and label is not None:
+            if entry["list"] != label:
+                continue
+        elif entry.get("base") != list_name:
             continue
         decision, ratio = entry.get("decision"), entry.get("error_ratio")
         if decision in ("pass", "fail", "undecided") and isinstance(ratio, int | float) \
                 and not isinstance(ratio, bool):
-            return RunState(decision, float(ratio), str(entry.get("at", "")))
-    return None
+            warned = warned_after(warned, float(ratio), warn_at)
+            last = RunState(decision, float(ratio), str(entry.get("at", "")), warned)
+    return last

@@ -6,8 +6,11 @@ runner writes the file atomically (a collector never reads half a file). Names f
 Prometheus' rules: the ``rcsqualify_`` prefix, base units (seconds, ratios 0–1), a
 ``_total`` suffix on counters only. Counters are per run (the file is replaced by each
 run, so ``increase()`` over a day sees each run's requests as a reset and a new count).
-Every sample carries the ``list`` (the base's file name, no directory) and ``profile``
-labels, so one collector directory can hold the files of several lists.
+Every sample carries the ``list`` and ``profile`` labels, so one collector directory
+can hold the files of several lists: ``list`` is the base's file name and a short hash
+of its resolved path (``contacts.csv@3f2a9c1e``, ``masking.list_label``), so two lists
+of one file name in two folders never make one duplicate series (which the textfile
+collector refuses), and no directory is shown.
 
 What a run that concluded nothing (exit 2, 4) can say is written by ``format_failure``:
 its exit code and time, with ``rcsqualify_last_success_timestamp_seconds`` carried over
