@@ -245,6 +245,7 @@ def test_the_french_pages_have_no_code_iso_date_or_unformatted_figure() -> None:
         assert set(REASONS) - {""} <= set(REASON_LABELS[lang]), lang
     s = _big_summary()
     s.reasons["capability_error"] = 1234
+    s.interval = {"method": "sample auto", "error_ratio_low": 0.1, "error_ratio_high": 0.2}
     at = datetime(2026, 3, 12, 13, 5, tzinfo=UTC)
     history = [{"at": "2026-03-10T08:00:00+00:00", "error_ratio": 0.1, "decision": "pass",
                 "messages": 6001}]
@@ -262,3 +263,4 @@ def test_the_french_pages_have_no_code_iso_date_or_unformatted_figure() -> None:
         bare = re.findall(r"(?<![\d,/:.\u202f])\d{4,}(?![\d/:.\u202f])", prose)
         assert bare == [], bare
     assert "vérification de capacité aucune" in md
+    assert "(échantillonnage automatique)" in md and "sample auto" not in md

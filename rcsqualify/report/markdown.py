@@ -84,6 +84,10 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 _GATES = {"fr": {"decide": "trancher", "known": "connus seulement", "upper": "pire cas"},
           "en": {}}
+#: how an interval was drawn (``Summary.interval["method"]``), in words
+_METHODS = {"fr": {"sample": "échantillon fixe", "sample auto": "échantillonnage automatique",
+                   "batchGet random sample": "échantillon aléatoire de RBM"},
+            "en": {}}
 _DECISIONS = {"fr": {"pass": "conforme", "fail": "non conforme", "undecided": "non tranché"},
               "en": {}}
 
@@ -144,7 +148,8 @@ def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | No
     ]
     if s.interval:
         iv = s.interval
-        ratio_rows.append((w["interval"].format(m=md(iv.get("method", "sample"))),
+        method = str(iv.get("method", "sample"))
+        ratio_rows.append((w["interval"].format(m=md(_METHODS[lang].get(method, method))),
                            f"{percent(iv['error_ratio_low'], lang)} – "
                            f"{percent(iv['error_ratio_high'], lang)}"))
     out += [f"### {w['ratio_h']}", "", _table(("", w["ratio"]), "lr", ratio_rows), ""]
