@@ -9,9 +9,9 @@ names), ``config show``, ``--dry-run``, and Python callers (``settings_from``). 
 default is written once, here (the HTTP ones once in ``remote/policy.py``).
 
 Values are checked in ``__post_init__`` (bounds that keep a wait, a poll or a retry
-finite, Click's bounds for Python callers, ``choices``), so a group that exists is
-valid whoever built it. Checks that need several options or a file stay in
-``runner.validate_settings``.
+finite, Click's bounds for Python callers, shares, ``choices``), so a group that exists
+is valid whoever built it and every caller gets the same one-line message. Checks that
+need several options or a file stay in ``validation.validate_settings``.
 
 Secrets are not fields: they are read from the environment or from files at the
 moment a provider needs them, so a ``repr`` of the settings can never leak one.
@@ -54,9 +54,11 @@ class Opt:
     (``nan`` or ``inf`` there would mean no pacing or a wait without end: CONTRACT §10);
     both are checked in ``__post_init__`` whoever built the group. ``cli_type`` is the type on
     the command line when it is not the field's (``--sample auto``). ``path``: a path,
-    read relative to the profile file that gives it. ``share``: a share (0.15), which a
-    usage error explains. ``formats``: the input formats it applies to (a profile's
-    value for another format is ignored with a note). ``credentials``: the environment
+    read relative to the profile file that gives it. ``share``: a share (0.15), from 0
+    to 1 (checked in ``__post_init__``; a usage error explains it). ``choices``: the
+    values it takes (checked in ``__post_init__``, not by Click: one message whoever
+    built the group). ``formats``: the input formats it applies to (a profile's value for
+    another format is ignored with a note). ``credentials``: the environment
     variables holding the secrets of the service the option configures (named in its
     help). ``common``: shown by ``check --help``; the others by ``--help-all``.
     ``brief``: a common option's help in ``check --help`` when ``help`` is longer than
@@ -128,18 +130,23 @@ class OptionGroup:
                 if not (math.isfinite(value) and low <= value <= high):
                     raise InputError(f"{opt.flag(f.name)} must be a number from {low:g} "
                                      f"to {high:g}, got {value}")
+            if opt.share and not 0 <= value <= 1:  # nan included
+                raise InputError(f"{opt.flag(f.name)} must be between 0 and 1 (a share), "
+                                 f"got {value}")
             if opt.low is not None or opt.high is not None:
                 # Click's bounds, for values that did not come through Click
                 low = -math.inf if opt.low is None else opt.low
                 high = math.inf if opt.high is None else opt.high
                 if not low <= value <= high:
                     raise InputError(
-                        f"{opt.flag(f.name)} must be at least {low:g}" if opt.high is None
-                        else f"{opt.flag(f.name)} must be from {low:g} to {high:g}, got "
-                        f"{value}")
+                        f"{opt.flag(f.name)} must not be negative" if opt.high is None
+                        and low == 0 else f"{opt.flag(f.name)} must be at least {low:g}"
+                        if opt.high is None else f"{opt.flag(f.name)} must be from "
+                        f"{low:g} to {high:g}, got {value}")
             if opt.choices and value not in opt.choices:
-                raise InputError(f"{opt.flag(f.name)} must be one of "
-                                 f"{', '.join(opt.choices)}")
+                listed = (" or ".join(opt.choices) if len(opt.choices) == 2
+                          else f"one of {', '.join(opt.choices)}")
+                raise InputError(f"{opt.flag(f.name)} must be {listed}, got {value!r}")
 
 
 G = TypeVar("G", bound=OptionGroup)
@@ -232,8 +239,8 @@ class GateOptions(OptionGroup):
         defaults.GATE, "decide: pass when even the unchecked messages cannot push the ratio "
         "over, fail when the known errors already do, else undecided (exit 3, with the "
         "next step); known: the error ratio alone (lenient); upper: every unchecked "
-        "message a failure (strict).", envvar="RCSQUALIFY_GATE", common=True,
-        brief="decide, known or upper.")
+        "message a failure (strict).", envvar="RCSQUALIFY_GATE",
+        choices=defaults.GATE_MODES, common=True, brief="decide, known or upper.")
 
 
 @group
@@ -271,9 +278,9 @@ class ReportOptions(OptionGroup):
     send_rate: float = option(defaults.SEND_RATE, "Campaign send rate, messages/s.",
                               finite=(0.0, 1e6))
     price_message: float | None = option(
-        None, "Single Message price, euros (per message nobody answers).")
+        None, "Single Message price, euros (per message nobody answers).", low=0.0)
     price_conversation: float | None = option(
-        None, "Conversation price, euros (Orange's 2021-10-01 example: 0.095).")
+        None, "Conversation price, euros (Orange's 2021-10-01 example: 0.095).", low=0.0)
     reply_rate: float | None = option(
         None, "Expected share of messages answered within 24 h.", share=True)
     # CI: GITHUB_STEP_SUMMARY gets the Markdown report when no path is given (unless
@@ -541,7 +548,7 @@ class RunOptions(OptionGroup):
     lang: str | None = option(
         None, "Language of the HTML and Markdown reports: fr or en (default: from the "
         "locale; C, POSIX or unset, as under cron, gives French).",
-        envvar="RCSQUALIFY_LANG", panel="Outputs", common=True,
+        envvar="RCSQUALIFY_LANG", panel="Outputs", common=True, choices=defaults.LANGS,
         brief="Reports in fr or en (default: the locale).")
     #: the config file the profile was read from (never written over: CONTRACT §11)
     config: Path | None = option(

@@ -12,11 +12,9 @@ from rcsqualify.ci import (
     check_report_paths,
     report_paths,
 )
-from rcsqualify.defaults import LANGS
 from rcsqualify.errors import InputError
 from rcsqualify.files import refuse_overwrite
 from rcsqualify.numbering.plan import load_plan
-from rcsqualify.report.summary import GATE_MODES
 from rcsqualify.report.writers import (
     CSV_DIALECTS,
     output_format,
@@ -115,31 +113,15 @@ def dialect_choice(s: Settings) -> str | None:
 
 
 def validate_settings(s: Settings) -> None:
-    """Option checks that need no file: fail before anything is read (exit 2)."""
-    if s.lang is not None and s.lang not in LANGS:
-        raise InputError(f"--lang must be fr or en, got {s.lang!r}")
-    if s.gate not in GATE_MODES:
-        raise InputError(f"--gate must be one of {', '.join(GATE_MODES)}, got {s.gate!r}")
+    """Option checks that need no file and more than one option (or the numbering
+    plan): fail before anything is read (exit 2). A check of one option's value alone
+    (bounds, shares, choices) is its declaration's, made when its group is built
+    (``settings.Opt``), whoever builds it."""
     check_report_paths(s)
     refuse_overwrites(s)
-    if not 0 <= s.threshold <= 1:
-        raise InputError(f"--threshold must be between 0 and 1 (a share), got {s.threshold}")
-    if not 0 <= s.portability_max_unmapped <= 1:
-        raise InputError("--portability-max-unmapped must be between 0 and 1 (a share), got "
-                         f"{s.portability_max_unmapped}")
-    if s.portability_max_age < 0:
-        raise InputError("--portability-max-age must not be negative")
     if s.output:
         output_format(s.output)
     dialect_choice(s)
-    for name, value in (("--reply-rate", s.reply_rate),):
-        if value is not None and not 0 <= value <= 1:
-            raise InputError(f"{name} must be between 0 and 1, got {value}")
-    for name, value in (("--price-message", s.price_message),
-                        ("--price-conversation", s.price_conversation),
-                        ("--send-rate", s.send_rate)):
-        if value is not None and value < 0:
-            raise InputError(f"{name} must not be negative")
     check_network_options(s)
     if s.sample is not None and s.sample < 1:
         raise InputError("--sample must be a positive number of numbers")
@@ -150,10 +132,6 @@ def validate_settings(s: Settings) -> None:
     if s.sample_auto and s.capability not in PER_NUMBER:
         raise InputError("--sample auto resolves one number at a time: it needs "
                          f"--capability {' or '.join(PER_NUMBER)}")
-    if not 0.5 <= s.confidence <= 0.999:
-        raise InputError(f"--confidence must be from 0.5 to 0.999, got {s.confidence}")
-    if s.sample_max < 1:
-        raise InputError("--sample-max must be at least 1")
     plan_ops = set(load_plan().operator_codes)
     if s.operator not in plan_ops:
         raise InputError(f"--operator {s.operator!r} is not an ARCEP operator code "
