@@ -3,7 +3,9 @@ function, goes down the data flow, never up; no private name crosses a module; t
 emulator imports no client code; no module of the package is in an import cycle, even
 one closed by a function-level or ``TYPE_CHECKING`` import (issue #24: the layers allow
 imports within a layer, so they alone saw neither ``pacing`` ↔ ``store`` nor
-``pipeline`` ↔ ``stages``); every module belongs to a layer. Read from the source with
+``pipeline`` ↔ ``stages``); an import by name (``importlib.import_module``) counts as
+an import unless LAZY_IMPORTS lets it pass, saying why; every module belongs to a
+layer. Read from the source with
 ``ast``, so it runs in the test suite (and therefore in .ci/run) with nothing to
 install."""
 
@@ -84,6 +86,51 @@ def imports(path: Path, root: Path = PACKAGE.parent) -> list[tuple[int, str, lis
 
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+#: what the package may call to import a module by its name at run time
+_BY_NAME = ("import_module", "__import__")
+
+
+def _is_import_by_name(node: ast.AST) -> bool:
+    func = node.func if isinstance(node, ast.Call) else None
+    return (isinstance(func, ast.Name) and func.id in _BY_NAME) or (
+        isinstance(func, ast.Attribute) and func.attr in _BY_NAME)
+
+
+def imports_by_name(path: Path, modules: set[str]) -> list[tuple[int, str]]:
+    """(line, module) for every module of the package ``path`` imports by its name at
+    run time (``importlib.import_module("rcsqualify.api")``): an import like any other,
+    which the statements alone would miss. When the name is not written in the call (a
+    table of modules, ``import_module(table[name])``), every string of the file that
+    names a module of the package is taken as imported; a call that names none is
+    reported as ``(line, "")``: the checks could not follow it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    named = [(n.lineno, n.value) for n in ast.walk(tree)
+             if isinstance(n, ast.Constant) and isinstance(n.value, str)
+             and n.value in modules]
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not _is_import_by_name(node):
+            continue
+        assert isinstance(node, ast.Call)
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if first.value.startswith("rcsqualify"):
+                out.append((node.lineno, first.value))
+        elif named:
+            out += named
+        else:
+            out.append((node.lineno, ""))
+    return list(dict.fromkeys(out))
+
+
+#: imports by name (``importlib``) that the layer and cycle checks let pass, each with
+#: why; any other import of the package by its name counts as an import statement would
+LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    ("rcsqualify", "rcsqualify.api"):
+        "PEP 562 re-export: rcsqualify.qualify is rcsqualify.api.qualify, loaded on its "
+        "first reading, once the package is imported; the package's top is its lowest "
+        "layer (every module reads __version__ there) and also its public face",
+}
 
 
 def import_graph(paths: list[Path], root: Path = PACKAGE.parent
@@ -104,6 +151,9 @@ def import_graph(paths: list[Path], root: Path = PACKAGE.parent
                     module = module.rsplit(".", 1)[0]
                 if module in names and module != me:
                     edges.setdefault(module, line)
+        for line, module in imports_by_name(path, names):
+            if module in names and module != me and (me, module) not in LAZY_IMPORTS:
+                edges.setdefault(module, line)
     return graph
 
 
@@ -221,7 +271,46 @@ def test_imports_go_down_the_data_flow(path: Path) -> None:
         for name in names:
             if name.startswith("_") and not name.startswith("__") and target != me:
                 problems.append(f"line {line}: private {target}.{name}")
+    for line, target in imports_by_name(path, {module_name(p) for p in MODULES}):
+        mine, theirs = layer_of(me), layer_of(target)
+        if not target:
+            problems.append(f"line {line}: an import by a name the checks cannot read "
+                            "(write the module's name in the file)")
+        elif (me, target) not in LAZY_IMPORTS and mine is not None and \
+                theirs is not None and theirs > mine:
+            problems.append(f"line {line}: {me} (layer {mine}) imports {target} "
+                            f"(layer {theirs}) by its name")
     assert problems == []
+
+
+def test_every_lazy_import_let_pass_is_still_made() -> None:
+    """An entry of LAZY_IMPORTS whose import is gone goes too (the list only shrinks)."""
+    names = {module_name(p) for p in MODULES}
+    made = {(module_name(p), target) for p in MODULES
+            for _, target in imports_by_name(p, names)}
+    assert set(LAZY_IMPORTS) - made == set()
+
+
+def test_the_checks_see_imports_by_name(tmp_path: Path) -> None:
+    """``importlib.import_module`` escapes no check: a module named in the call, or in
+    a table the call reads, is imported; a cycle or a climb closed so is found."""
+    package = tmp_path / "rcsqualify"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("import importlib\n"
+                                  "def f():\n    importlib.import_module('rcsqualify.b')\n")
+    (package / "b.py").write_text("from rcsqualify.a import f\n")
+    (package / "c.py").write_text("from importlib import import_module\n"
+                                  "TABLE = {'x': 'rcsqualify.d'}\n"
+                                  "def g(n):\n    return import_module(TABLE[n])\n")
+    (package / "d.py").write_text("from rcsqualify.c import g\n")
+    (package / "e.py").write_text("def h(n):\n    return __import__(n)\n")
+    paths = sorted(package.rglob("*.py"))
+    assert cycles(import_graph(paths, tmp_path)) == [["rcsqualify.a", "rcsqualify.b"],
+                                                     ["rcsqualify.c", "rcsqualify.d"]]
+    names = {module_name(p, tmp_path) for p in paths}
+    assert imports_by_name(package / "e.py", names) == [(2, "")]
+    assert imports_by_name(package / "c.py", names) == [(2, "rcsqualify.d")]
 
 
 def test_every_error_class_is_used() -> None:
