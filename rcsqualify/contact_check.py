@@ -84,6 +84,10 @@ if TYPE_CHECKING:
 
 _EMPTY = R["empty"]
 
+#: numbers streamed at once within a round of look-ups (``_Rounds._stream``): what
+#: the stream's queues and copies hold, whatever the size of the base
+STREAM_BATCH = 20_000
+
 
 class _Cells:
     """Per-cell arrays of the phone columns, kept as each piece was normalized.
@@ -494,6 +498,9 @@ class _Rounds:
         from rcsqualify.remote.keys import E164Numbers  # strings only when asked
 
         d = self.d
+        if self._stream(idx):
+            self.resolved[idx] = True
+            return
         ask_op = np.zeros(len(d.key), bool)
         ask_op[idx] = self.pending[idx]
         if ask_op.any():
@@ -514,6 +521,62 @@ class _Rounds:
             if len(need):
                 self.other_rcs[need] = self.other.check_all(E164Numbers(d.key[need]))
         self.resolved[idx] = True
+
+    def _stream(self, idx: np.ndarray) -> bool:
+        """One round as a stream (``stages.stream_numbers``): the capability check (or
+        the second route) of a number leaves the moment the MNP service has named its
+        operator, so a round takes about the time of the slower service, not the sum.
+        Only with one per-number (streaming) remote source, a check to feed and numbers
+        whose operator is still to ask; False (the round is asked service after
+        service) otherwise.
+
+        Rounds stay: a contact's next number is worth asking only once the answers for
+        its earlier one are in (``choice.next_lookups``), so the rounds never ask a
+        number that could not change a choice. A round is streamed ``STREAM_BATCH``
+        numbers at a time: the stream's queues and its copy of the numbers' fields
+        hold one batch, not a round of a million numbers (each answer is cached as it
+        arrives, as in every stream: an interrupted run resumes from the cache)."""
+        if (len(self.remote_sources) != 1 or not self.remote_sources[0].streams
+                or (self.provider is None and self.other is None)
+                or not self.pending[idx].any()):
+            return False
+        for at in range(0, len(idx), STREAM_BATCH):
+            self._stream_batch(idx[at:at + STREAM_BATCH])
+        return True
+
+    def _stream_batch(self, idx: np.ndarray) -> None:
+        """Stream the numbers ``idx``: the ones whose operator is known go to their check
+        at once, the others to the MNP service first; their answers are written back."""
+        from rcsqualify.stages import stream_numbers
+
+        d = self.d
+        pending = self.pending[idx]
+        mobile = d.kind[idx] == KIND["mobile"]
+        is_target = d.operator[idx] == self.target
+        settled = np.zeros(len(idx), bool)
+        if self.provider is not None:  # target mobiles not checked yet
+            settled |= mobile & ~pending & is_target & (d.rcs[idx] == RCS_UNKNOWN)
+        other_rcs = None
+        if self.other is not None and self.other_rcs is not None:
+            settled |= mobile & ~pending & ~is_target & self._known_operator()[idx] & (
+                self.other_rcs[idx] == RCS_UNKNOWN)
+            other_rcs = np.full(len(idx), RCS_UNKNOWN, np.uint8)
+        # the stream writes every field of its Distinct (rcs from unknown): a copy of
+        # this batch's numbers, merged back below
+        sub = Distinct(key=d.key[idx], block=d.block[idx], kind=d.kind[idx],
+                       operator=d.operator[idx], source=d.source[idx],
+                       rcs=np.full(len(idx), RCS_UNKNOWN, np.uint8),
+                       reason=d.reason[idx], first_row=d.first_row[idx],
+                       block_operator=d.block_operator)
+        stream_numbers(sub, np.flatnonzero(settled), np.flatnonzero(pending & mobile),
+                       self.remote_sources[0], self.provider, self.target, None,
+                       self.other, other_rcs)
+        d.operator[idx], d.source[idx] = sub.operator, sub.source
+        d.rcs[idx] = np.where(sub.rcs != RCS_UNKNOWN, sub.rcs, d.rcs[idx])
+        if other_rcs is not None and self.other_rcs is not None:
+            self.other_rcs[idx] = np.where(other_rcs != RCS_UNKNOWN, other_rcs,
+                                           self.other_rcs[idx])
+        self.pending[idx] = False
 
 
 def check_rows_or_contacts(source: ContactSource, plan: NumberingPlan, *,

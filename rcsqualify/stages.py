@@ -53,12 +53,26 @@ def attribute_and_check(distinct: Distinct, sources: Sequence[OperatorSource],
     mobile = distinct.kind == KIND["mobile"]
     streaming = [s for s in sources if s.streams]
     pending = apply_sources(distinct, [s for s in sources if not s.streams], mobile.copy())
+    return stream_numbers(distinct, np.flatnonzero(mobile & ~pending),
+                          np.flatnonzero(pending), streaming[0] if streaming else None,
+                          provider, target, progress, other, other_rcs)
+
+
+def stream_numbers(distinct: Distinct, settled: np.ndarray, pending: np.ndarray,
+                   src: OperatorSource | None, provider: CapabilityProvider | None,
+                   target: str, progress: Progress | None = None,
+                   other: CapabilityProvider | None = None,
+                   other_rcs: np.ndarray | None = None) -> np.ndarray:
+    """The stream itself: the ``settled`` mobiles (operator known) go to their check at
+    once, the ``pending`` ones to ``src`` (None: their range holder), each to its check
+    the moment its operator arrives. ``distinct.rcs`` starts unknown for all. Returns
+    the indices that went to ``provider``. Contacts mode streams one round's numbers
+    through here (``contact_check._Rounds.resolve``)."""
     e164 = E164Numbers(distinct.key)  # a number's string made when it is routed
     asked: list[int] = []
     routes = _Routes(distinct, e164, target, provider, other, asked,
                      other_rcs if other_rcs is not None else np.zeros(0, np.uint8))
-    asyncio.run(routes.run(np.flatnonzero(mobile & ~pending), np.flatnonzero(pending),
-                           streaming[0] if streaming else None, progress))
+    asyncio.run(routes.run(settled, pending, src, progress))
     return np.array(sorted(asked), dtype=np.int64)
 
 

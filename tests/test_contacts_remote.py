@@ -44,8 +44,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter=";"))
 
 
+@pytest.mark.parametrize("batch", [3, 20_000])
 def test_mnp_with_three_columns_rescues_ported_out_first_numbers(
-        tmp_path: Path, emulator: Emulator) -> None:
+        tmp_path: Path, emulator: Emulator, batch: int, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    """Each round streams MNP into BotHub (``contact_check.STREAM_BATCH`` numbers at a
+    time: 3 makes the first round three streams): the same asks and verdicts."""
+    from rcsqualify import contact_check
+
+    monkeypatch.setattr(contact_check, "STREAM_BATCH", batch)
     a1, a2, b1, b2, c1, c2, d2, e1, f1, f2, f3, g1, g2 = numbered(13, 100)
     configure(emulator, {
         a1: (SFR, True), a2: (ORANGE, True),        # ported out, then Orange RCS

@@ -367,3 +367,95 @@ def test_a_total_row_is_a_footer_with_several_columns_and_a_contact_id(
     src = ContactSource(str(g), column="tel1", more_columns=["tel2"])
     assert summary_of(run_contact_check(src, plan), plan, src).counts["contacts"] == 2
     assert src.info.footer_rows == 0
+
+
+class _StreamingMnp(_FakeMnp):
+    """A per-number (streaming) MNP: the last number of the first round is answered
+    only once the capability check has received a number, or after ``WAIT`` seconds
+    (then ``overlapped`` stays False): a round asked service after service never
+    overlaps."""
+
+    streams = True
+    WAIT = 20.0
+
+    def __init__(self, ported: dict[int, str], last: str, checked: Any) -> None:
+        super().__init__(ported)
+        self.last, self.checked, self.overlapped = last, checked, False
+
+    def session(self) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    async def resolve(self, e164: str) -> str:
+        import asyncio
+
+        key = int(e164[1:])
+        self.asked.append(key)
+        if e164 == self.last:
+            try:
+                await asyncio.wait_for(self.checked.wait(), self.WAIT)
+                self.overlapped = True
+            except TimeoutError:
+                pass
+        return self.ported.get(key, "")
+
+
+class _ConsumingCapability(_FakeCapability):
+    per_number = True
+
+    def __init__(self, yes: set[str], checked: Any) -> None:
+        super().__init__(yes)
+        self.checked = checked
+
+    def session(self) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    async def consume(self, queue: Any, sink: Any, tally: Any) -> None:
+        from rcsqualify.verdict import RCS_NO, RCS_YES
+
+        while (item := await queue.get()) is not None:
+            self.asked.append(item[1])
+            self.checked.set()
+            sink(item[0], RCS_YES if item[1] in self.yes else RCS_NO)
+
+
+@pytest.mark.parametrize("batch", [2, 20_000])
+def test_a_round_streams_mnp_into_the_capability_check_in_bounded_batches(
+        tmp_path: Path, plan: NumberingPlan, batch: int, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    """With a streaming MNP service, a round's capability checks leave while MNP is
+    still answering (the run takes the slower service's time, not the sum), in batches
+    of ``STREAM_BATCH`` numbers; what is asked and every verdict are the rounds' own."""
+    import asyncio
+
+    from rcsqualify import contact_check
+
+    monkeypatch.setattr(contact_check, "STREAM_BATCH", batch)
+    a, b, c, d, e = (f"06 07 00 00 {i:02d}" for i in range(1, 6))
+    key = {n: int("33" + n.replace(" ", "")[1:]) for n in (a, b, c, d, e)}
+    f = write_csv(tmp_path / "r.csv", [["nom", "m1", "m2"],
+                                        ["x", a, b],       # a reachable: b never asked
+                                        ["y", c, d],       # c ported away: d asked
+                                        ["z", FIXED, e]])  # fixed first: e asked
+    checked = asyncio.Event()
+    # the first round asks a, c, e: e waits for a capability check to have started
+    mnp = _StreamingMnp({key[c]: "SFR0"}, "+33607000005", checked)
+    cap = _ConsumingCapability({"+33607000001", "+33607000004", "+33607000005"}, checked)
+    src = ContactSource(str(f), column="m1", more_columns=["m2"])
+    result = run_contact_check(src, plan, operator_sources=[mnp],  # type: ignore[list-item]
+                               provider=cap)  # type: ignore[arg-type]
+    if batch > 3:  # a, c and e in one stream: a's check leaves before e's MNP answer
+        assert mnp.overlapped
+    assert sorted(mnp.asked) == sorted(key[n] for n in (a, c, d, e))
+    assert sorted(cap.asked) == ["+33607000001", "+33607000004", "+33607000005"]
+    s = summary_of(result, plan, src)
+    assert s.counts["reachable"] == 3 and s.counts["rescued"] == 2
+    out = tmp_path / "out.csv"
+    write_annotated(str(out), src, result, plan)
+    rows = read_rows(out)
+    assert [r["status"] for r in rows] == ["reachable"] * 3
+    assert [r["chosen_column"] for r in rows] == ["m1", "m2", "m2"]
+    assert rows[1]["m1_status"] == "other_operator" and rows[0]["m2_status"] == "unverified"
