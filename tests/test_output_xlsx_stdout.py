@@ -172,6 +172,89 @@ def test_csv_input_numeric_columns_become_numbers_phone_and_codes_stay_text(
     assert sheet.cell(2, at["Autre"] + 1).data_type == "s"
 
 
+def test_xlsx_text_cells_round_trip_through_xml_escaping(tmp_path: Path) -> None:
+    """What the row XML must escape comes back as it was: & < >, spaces at the ends,
+    text that looks like Excel's own _xHHHH_ escape, accents; a control character is
+    removed and counted in a warning."""
+    notes = ["a & b <c> d", "  deux espaces  ", "_x0041_", "_x0041_x0042_", "Été ✓",
+             "bip\x01", ""]
+    rows = [["Nom", "Tel"]] + [[note, f"06123456{i:02d}"] for i, note in enumerate(notes)]
+    source = tmp_path / "base.csv"
+    source.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "annotated.xlsx"
+    result = run_cli(["check", str(source), "-o", str(out), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert "1 cells of annotated.xlsx held control characters" in result.stderr
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    assert sheet.max_row == len(notes) + 1 and sheet.dimensions == "A1:J8"
+    assert [sheet.cell(r, 1).value for r in range(2, len(notes) + 2)] == [
+        *notes[:2], "_x005F_x0041_", "_x005F_x0041_x005F_x0042_", notes[4], "bip", None]
+    # openpyxl shows Excel's escapes raw: the XML is what XlsxWriter itself writes
+    # for the same strings (Excel reads _x005F_ as '_', so it shows the text as given)
+    import re
+    import zipfile
+
+    import xlsxwriter
+
+    def texts(path: Path) -> list[str]:
+        xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+        return re.findall(r'<c r="A\d+" t="inlineStr"><is><t[^>]*>(.*?)</t>', xml)
+
+    reference = tmp_path / "reference.xlsx"
+    book = xlsxwriter.Workbook(str(reference), {"constant_memory": True})
+    ref_sheet = book.add_worksheet()
+    for r, note in enumerate(["Nom", *notes[:3], notes[4], "bip"]):
+        ref_sheet.write_string(r, 0, note)
+    book.close()
+    ours = texts(out)
+    # _x0041_x0042_: two escapes sharing a '_'; XlsxWriter escapes the first only (Excel
+    # would then show '_x0041B'), we escape both
+    assert ours[4] == "_x005F_x0041_x005F_x0042_"
+    assert ours[:4] + ours[5:] == texts(reference)
+
+
+def _local_header_extra_lengths(path: Path) -> list[int]:
+    """The extra-field length of each member's local header (where ZIP64 sizes go)."""
+    import struct
+    import zipfile
+
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        return [struct.unpack("<H", data[i.header_offset + 28:i.header_offset + 30])[0]
+                for i in archive.infolist()]
+
+
+def test_xlsx_output_uses_zip64_only_past_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A usual workbook carries no ZIP64 record (Excel's zip reader is particular about
+    them); a sheet whose XML passes the ZIP64 limit is written with them instead of
+    failing half-way (the limit is lowered here to a few hundred bytes)."""
+    import zipfile
+
+    out = tmp_path / "annotated.xlsx"
+    assert run_cli(["check", str(_base(tmp_path)), "-o", str(out), "-q",
+                    "--threshold", "1"]).exit_code == 0
+    with zipfile.ZipFile(out) as archive:
+        assert {i.extract_version for i in archive.infolist()} == {20}
+    assert set(_local_header_extra_lengths(out)) == {0}
+    assert [p.name for p in tmp_path.iterdir()] == ["base.csv", "annotated.xlsx"]
+
+    from rcsqualify.report import xlsx_output
+
+    template = xlsx_output._template()  # XlsxWriter's own parts, made under the real limit
+    monkeypatch.setattr(xlsx_output, "_template", lambda: template)
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 300)
+    big = tmp_path / "big.xlsx"
+    result = run_cli(["check", str(_base(tmp_path)), "-o", str(big), "-q",
+                      "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    sheet_info = zipfile.ZipFile(big).getinfo("xl/worksheets/sheet1.xml")
+    assert sheet_info.extract_version == 45 and sheet_info.file_size > 300
+    monkeypatch.undo()
+    rows = [[c.value for c in r] for r in openpyxl.load_workbook(big).worksheets[0].rows]
+    assert rows[0][:3] == ROWS[0] and rows[2][:2] == ROWS[2][:2] and len(rows) == 4
+
+
 def test_numeric_columns_rules(tmp_path: Path) -> None:
     """The CSV number rule, cell by cell: what keeps a column text."""
     import re

@@ -311,8 +311,9 @@ def write_annotated(path: str, source: ContactSource, result: CheckResult,
     the rows written. An ``.xlsx`` keeps the input's types (``xlsx_output``); cells it
     had to change to fit XLSX are counted in ``warnings`` when given."""
     if output_format(path) == "xlsx":
-        rows, changed = write_annotated_xlsx(path, source,
-                                             annotated_batches(source, result, plan))
+        rows, changed = write_annotated_xlsx(
+            path, source, annotated_batches(source, result, plan),
+            expected_rows=len(result.rows.key) + source.info.footer_rows)
         if changed and warnings is not None:
             warnings.append(note("xlsx_output_cells", count=changed, name=Path(path).name))
         return rows

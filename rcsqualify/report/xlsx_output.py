@@ -20,21 +20,31 @@ Types kept (docs: "Excel files"):
   its leading ``0`` or ``+``), every verdict column (``msisdn_e164`` is E.164 text) and
   the header row. Empty cells stay empty.
 
-Text cells are never formulas: every text value is written as a string (XlsxWriter's
-``strings_to_formulas`` off), so ``=HYPERLINK(…)`` is shown, not run, and nothing gets
-the ``'`` the CSV output adds (CONTRACT §11: the CSV escape exists because a CSV has
-no types). XLSX cannot hold C0 control characters (but TAB, LF, CR) nor more than
-32,767 characters in a cell: such characters are removed and longer cells cut, and
-the run's warnings count the cells changed.
+Text cells are never formulas: a text value is written as an inline string cell
+(``t="inlineStr"``), never as ``<f>``, so ``=HYPERLINK(…)`` is shown, not run, and
+nothing gets the ``'`` the CSV output adds (CONTRACT §11: the CSV escape exists because
+a CSV has no types). XLSX cannot hold C0 control characters (but TAB, LF, CR) nor more
+than 32,767 characters in a cell: such characters are removed and longer cells cut,
+and the run's warnings count the cells changed.
 
-Streaming: XlsxWriter in ``constant_memory`` mode writes each row to a temporary file
-beside the output as it comes (inline strings, no shared-string table), so memory is
-one batch of rows whatever the file's length; type decisions are made per column with
-Arrow, the per-row Python is the write call alone (``benchmarks/bench_xlsx.py``). A
-sheet holds 1,048,576 rows with the header: a longer output is refused (exit 2) before
-the run when the input's row count is known (a sheet, Parquet, a table), else when the
-output is written (the answers are cached by then: a ``.csv`` output costs no new
-look-up).
+How it is written, and why: per-cell writers cost microseconds a cell in Python. On
+100,000 rows × 14 columns (``benchmarks/bench_xlsx.py``, CPU seconds of the writing):
+openpyxl's write-only mode 16.4 s, XlsxWriter's ``constant_memory`` mode 7.1 s, this
+module 0.8 s. So the workbook's parts Excel is particular about (content types,
+relationships, styles with the two date formats, theme, properties) are made by
+XlsxWriter, and only the rows of ``sheet1.xml`` are ours: built column-wise by Arrow,
+16,384 rows at a time, in XlsxWriter's own cell syntax (inline strings, its
+``_xHHHH_`` escape; a test compares the XML of our text cells with XlsxWriter's),
+staged in an unnamed temporary file beside the output (as XlsxWriter's
+``constant_memory`` mode does), then zipped at deflate level 1 (level 6 took 3.5 times
+the CPU for a file 17 % smaller) with ZIP64 only when the sheet's XML passes 2 GiB
+(Python's ``zipfile`` cannot decide that while streaming; ZIP64 records are where
+Excel's zip reader is known to be particular: Apache POI bug 57342). Memory is one
+slice of rows whatever the file's length.
+A sheet holds 1,048,576 rows with the header: a longer output is
+refused (exit 2) before the run when the input's row count is known (a sheet, Parquet,
+a table), else before anything is written once the check has counted the rows (the
+answers are cached by then: a ``.csv`` output costs no new look-up).
 """
 
 from __future__ import annotations
@@ -42,10 +52,12 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import io
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 import numpy as np
 import pyarrow as pa
@@ -118,82 +130,200 @@ def numeric_columns(source: ContactSource, candidates: list[int]) -> set[int]:
     return {i for name, i in left.items() if name in seen}
 
 
+#: Cell kinds as written (``_cells``): empty, text, number, boolean, date, date-time.
+_EMPTY, _TEXT, _NUM, _BOOL, _DAY, _MOMENT = range(6)
+#: Rows turned into XML at a time (bounds the memory of one step).
+_SLICE_ROWS = 16_384
+_SHEET_PART = "xl/worksheets/sheet1.xml"
+
+
+def _scalar(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
 class _Cleaner:
     """Text as XLSX can hold it: control characters removed, cells cut at 32,767
-    characters; counts the cells changed."""
+    characters (counted), then escaped for XML — ``&``, ``<``, ``>``, and an ``_`` that
+    starts ``_xHHHH_``, which Excel would read as an escaped character (XlsxWriter's
+    rule: ``_x005F_`` is the ``_``)."""
 
     def __init__(self) -> None:
         self.changed = 0
 
     def text(self, col: pa.Array) -> pa.Array:
+        """``col`` as XML-ready large strings, nulls kept."""
         import pyarrow.compute as pc
 
-        if not pa.types.is_string(col.type):
-            col = pc.cast(col, pa.string())
+        col = pc.cast(col, pa.large_string())
         if col.null_count == len(col):
             return col
         bad = pc.fill_null(pc.match_substring_regex(col, XLSX_ILLEGAL), False)
         long = pc.fill_null(pc.greater(pc.utf8_length(col), MAX_CELL_CHARS), False)
         either = pc.or_(bad, long)
-        if not pc.any(either).as_py():
-            return col
-        self.changed += int(pc.sum(either).as_py() or 0)
-        col = pc.replace_substring_regex(col, XLSX_ILLEGAL, "")
-        return pc.utf8_slice_codeunits(col, 0, MAX_CELL_CHARS)
+        if pc.any(either).as_py():
+            self.changed += int(pc.sum(either).as_py() or 0)
+            col = pc.utf8_slice_codeunits(pc.replace_substring_regex(col, XLSX_ILLEGAL, ""),
+                                          0, MAX_CELL_CHARS)
+        for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+            col = pc.replace_substring(col, raw, escaped)
+        tokens = pc.fill_null(pc.match_substring_regex(col, _ESCAPE_LIKE), False)
+        if pc.any(tokens).as_py():  # rare: the exact rule needs a look-ahead (Python)
+            fixed = [_ESCAPE_START.sub("_x005F_", t) for t in col.filter(tokens).to_pylist()]
+            col = pc.replace_with_mask(col, tokens, pa.array(fixed, pa.large_string()))
+        return col
 
     def name(self, value: str) -> str:
         return _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
 
 
-def _numbers(col: pa.Array) -> list[Any]:
-    """A numeric CSV column's cells as floats (``,`` decimals read as ``.``), empty
-    cells None."""
+_ESCAPE_LIKE = r"_x[0-9A-Fa-f]{4}_"
+_ESCAPE_START = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+_EPOCH = datetime.datetime(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-day bug)
+
+
+def _serial(text: str) -> str | None:
+    """A sheet's ISO date (or date and time) as Excel's day number; None when Excel
+    has none (before 1900-03-01, where its calendar is off by the 1900 leap day)."""
+    when = datetime.datetime.fromisoformat(text)
+    if when < datetime.datetime(1900, 3, 1):
+        return None
+    days = (when - _EPOCH) / datetime.timedelta(days=1)
+    return str(int(days)) if days.is_integer() else repr(days)
+
+
+def _plain(col: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(empty mask, the text with nulls as "")."""
     import pyarrow.compute as pc
 
-    filled = pc.fill_null(pc.greater(pc.utf8_length(col), 0), False)
-    dotted = pc.replace_substring(col, ",", ".")
-    values = pc.cast(pc.if_else(filled, dotted, pa.scalar(None, pa.string())), pa.float64())
-    return values.to_pylist()
+    text = pc.fill_null(pc.cast(col, pa.large_string()), "")
+    return np.asarray(pc.equal(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)), text
 
 
-def _date(text: str) -> Any:
-    """A sheet's ISO date (or date and time) as a value XlsxWriter writes as a date;
-    the text itself when Excel has no serial for it (before 1900)."""
-    when = datetime.datetime.fromisoformat(text)
-    if when.year < 1900:
-        return text
-    return when.date() if len(text) <= 10 else when
-
-
-def _by_cell(col: pa.Array, kinds: np.ndarray) -> list[Any]:
-    """A sheet column's cells as what each was: numbers, booleans and dates converted
-    from their text (vectorized per kind), the rest text."""
+def _cells(col: pa.Array, how: str | None, kinds: np.ndarray | None,
+           cleaner: _Cleaner) -> tuple[np.ndarray, pa.Array]:
+    """One column of a slice as (kind of each cell written, its XML-ready value)."""
     import pyarrow.compute as pc
 
     from rcsqualify.contacts.cells import CELL_BOOL, CELL_DATE, CELL_NUMBER
 
-    out = np.array(col.to_pylist(), dtype=object)
-    number = kinds == CELL_NUMBER
-    if number.any():
-        picked = col.filter(pa.array(number))
-        out[number] = np.array(pc.cast(picked, pa.float64()).to_pylist(), dtype=object)
-    boolean = kinds == CELL_BOOL
+    if how == _NUMERIC:
+        empty, raw = _plain(col)
+        codes = np.where(empty, _EMPTY, _NUM).astype(np.int8)
+        return codes, pc.replace_substring(raw, ",", ".")
+    empty, text = _plain(cleaner.text(col))
+    codes = np.where(empty, _EMPTY, _TEXT).astype(np.int8)
+    if how != _BY_CELL or kinds is None:
+        return codes, text
+    raw = pc.fill_null(pc.cast(col, pa.large_string()), "")
+    number = (kinds == CELL_NUMBER) & ~empty
+    if number.any():  # NaN and infinities (a tool's file, not Excel's) stay text
+        at = np.flatnonzero(number)
+        finite = pc.is_finite(pc.cast(raw.take(pa.array(at)), pa.float64()))
+        codes[at[finite.to_numpy(zero_copy_only=False)]] = _NUM
+    boolean = (kinds == CELL_BOOL) & ~empty
     if boolean.any():
-        out[boolean] = np.array(pc.equal(col.filter(pa.array(boolean)), "TRUE").to_pylist(),
-                                dtype=object)
-    date = kinds == CELL_DATE
-    if date.any():
-        converted = [_date(t) for t in col.filter(pa.array(date)).to_pylist()]
-        holder = np.empty(len(converted), dtype=object)
-        holder[:] = converted
-        out[date] = holder
-    return list(out.tolist())
+        codes[boolean] = _BOOL
+        mask = pa.array(boolean)
+        ones = pc.if_else(pc.equal(raw.filter(mask), "TRUE"), _scalar("1"), _scalar("0"))
+        text = pc.replace_with_mask(text, mask, ones)
+    dates = np.flatnonzero((kinds == CELL_DATE) & ~empty)
+    if len(dates):
+        iso = raw.take(pa.array(dates)).to_pylist()
+        serials = [_serial(t) for t in iso]
+        kept = np.array([v is not None for v in serials], dtype=bool)
+        if kept.any():
+            timed = np.array([":" in t for t in iso], dtype=bool)
+            codes[dates[kept]] = np.where(timed[kept], _MOMENT, _DAY)
+            mask = np.zeros(len(codes), dtype=bool)
+            mask[dates[kept]] = True
+            text = pc.replace_with_mask(text, pa.array(mask), pa.array(
+                [v for v in serials if v is not None], pa.large_string()))
+    return codes, text
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+class _RowsXml:
+    """Rows as SpreadsheetML, built column-wise by Arrow (no Python per cell): each
+    cell ``<c r="B7" t="inlineStr"><is><t xml:space="preserve">…</t></is></c>`` (text),
+    ``<c r="B7"><v>12.5</v></c>`` (number), ``t="b"`` (boolean), ``s="N"`` (a date
+    style of the template workbook); an empty cell is not written."""
+
+    def __init__(self, width: int, day_style: str, moment_style: str) -> None:
+        self.letters = [_scalar(f'<c r="{_column_letter(i)}') for i in range(width)]
+        self.attrs = pa.array(["", '" t="inlineStr">', '">', '" t="b">',
+                               f'" s="{day_style}">', f'" s="{moment_style}">'],
+                              pa.large_string())
+        self.opens = pa.array(["", '<is><t xml:space="preserve">', "<v>", "<v>", "<v>",
+                               "<v>"], pa.large_string())
+        self.closes = pa.array(["", "</t></is></c>", "</v></c>", "</v></c>", "</v></c>",
+                                "</v></c>"], pa.large_string())
+
+    def render(self, first_row: int, columns: list[tuple[np.ndarray, pa.Array]]
+               ) -> bytes | memoryview:
+        import pyarrow.compute as pc
+
+        n = len(columns[0][0])
+        numbers = pc.cast(pa.array(np.arange(first_row, first_row + n, dtype=np.int64)),
+                          pa.large_string())
+        cells = []
+        for i, (codes, values) in enumerate(columns):
+            kind = pa.array(codes)
+            cell = pc.binary_join_element_wise(
+                self.letters[i], numbers, self.attrs.take(kind), self.opens.take(kind),
+                values, self.closes.take(kind), _scalar(""))
+            cells.append(pc.if_else(pa.array(codes == _EMPTY), _scalar(""), cell))
+        rows = pc.binary_join_element_wise(_scalar('<row r="'), numbers, _scalar('">'),
+                                           *cells, _scalar("</row>"), _scalar(""))
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[
+            rows.offset:rows.offset + len(rows) + 1]
+        if not n:
+            return b""
+        return memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]  # no copy
+
+
+def _template() -> tuple[bytes, str, str]:
+    """The workbook around the rows, made by XlsxWriter (content types, relationships,
+    styles with the two date formats, theme, properties: the parts Excel is particular
+    about), with one throw-away row using each date format so that they are in the
+    styles; returns (the .xlsx bytes, the style index of a date, of a date-time)."""
+    import zipfile
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True,
+                                            "default_date_format": DATE_FORMAT})
+    sheet = workbook.add_worksheet("rcsqualify")
+    sheet.write_datetime(0, 0, datetime.date(2000, 1, 1))
+    sheet.write_datetime(0, 1, datetime.datetime(2000, 1, 1, 1),
+                         workbook.add_format({"num_format": DATETIME_FORMAT}))
+    with as_write_error():
+        workbook.close()
+    data = buffer.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = archive.read(_SHEET_PART).decode("utf-8")
+    styles = re.findall(r'<c r="[AB]1" s="(\d+)"', xml)
+    if len(styles) != 2:
+        raise OSError(errno.EIO, "the .xlsx template has no date styles (XlsxWriter changed?)")
+    return data, styles[0], styles[1]
 
 
 def write_annotated_xlsx(path: str, source: ContactSource,
-                         batches: Iterator[pa.RecordBatch]) -> tuple[int, int]:
+                         batches: Iterator[pa.RecordBatch],
+                         expected_rows: int | None = None) -> tuple[int, int]:
     """Write the annotated ``batches`` of ``source`` as one sheet at ``path``
-    (atomically); returns (rows, cells whose text was changed to fit XLSX)."""
+    (atomically); returns (rows, cells whose text was changed to fit XLSX).
+    ``expected_rows`` (the check's count) refuses an over-long output before writing."""
+    if expected_rows is not None and expected_rows > XLSX_MAX_ROWS:
+        raise too_many_rows(path, expected_rows)
     width = len(source.output_columns)
     text_only = _text_only(source)
     kinds_batches = source.cell_kinds()
@@ -205,54 +335,82 @@ def write_annotated_xlsx(path: str, source: ContactSource,
     else:
         plan = dict.fromkeys(numeric_columns(
             source, [i for i in range(width) if i not in text_only]), _NUMERIC)
-    import xlsxwriter  # only when an .xlsx is written: a check alone never loads it
-
-    from rcsqualify.contacts.cells import CELL_TEXT
-
     cleaner = _Cleaner()
     rows = 0
     with atomic_write(path) as tmp:
-        workbook = xlsxwriter.Workbook(str(tmp), {
-            "constant_memory": True, "tmpdir": str(Path(tmp).parent),
-            "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False, "nan_inf_to_errors": True,
-            "default_date_format": DATE_FORMAT})
-        sheet = workbook.add_worksheet("rcsqualify")
-        with_time = workbook.add_format({"num_format": DATETIME_FORMAT})
-
-        def write_datetime(ws: Any, row: int, col: int, value: Any, *_: Any) -> Any:
-            return ws.write_datetime(row, col, value, with_time)
-
-        sheet.add_write_handler(datetime.datetime, write_datetime)
-        try:
-            for batch in batches:
-                if rows == 0:
-                    sheet.write_row(0, 0, [cleaner.name(n) for n in batch.schema.names])
-                if rows + batch.num_rows > XLSX_MAX_ROWS:
-                    raise too_many_rows(path, rows + batch.num_rows)
-                columns = []
-                for i, col in enumerate(batch.columns):
-                    how = plan.get(i)
-                    if how == _NUMERIC:
-                        columns.append(_numbers(col))
-                    elif how == _BY_CELL and kinds is not None:
-                        k = kinds.column(i).slice(rows, batch.num_rows).to_numpy()
-                        if (k == CELL_TEXT).all():
-                            columns.append(cleaner.text(col).to_pylist())
-                        else:
-                            columns.append(_by_cell(cleaner.text(col), k))
-                    else:
-                        columns.append(cleaner.text(col).to_pylist())
-                write_row = sheet.write_row
-                for r, values in enumerate(zip(*columns, strict=True), start=rows + 1):
-                    write_row(r, 0, values)
-                rows += batch.num_rows
-            with as_write_error():
-                workbook.close()
-        except BaseException:
-            _discard(sheet)
-            raise
+        first = next(batches, None)
+        names = [] if first is None else first.schema.names
+        template, day, moment = _template()
+        xml = _RowsXml(len(names), day, moment)
+        # the rows are staged uncompressed in an unnamed temporary file beside the
+        # output (gone with the process, whatever happens): their size is then known,
+        # so the zip entry uses ZIP64 only when it must (over 2 GiB; Excel is wary of
+        # ZIP64 it does not need) and the sheet's dimension is exact
+        with tempfile.TemporaryFile(dir=Path(tmp).parent) as staged:
+            if first is not None:
+                header = [cleaner.name(n) for n in names]
+                staged.write(xml.render(1, [_cells(pa.array([v], pa.string()), None, None,
+                                                   cleaner) for v in header]))
+                for batch in _chain(first, batches):
+                    if rows + batch.num_rows > XLSX_MAX_ROWS:
+                        raise too_many_rows(path, rows + batch.num_rows)
+                    for start in range(0, batch.num_rows, _SLICE_ROWS):
+                        part = batch.slice(start, _SLICE_ROWS)
+                        at = rows + start
+                        columns = [
+                            _cells(col, plan.get(i), None if kinds is None
+                                   or i >= kinds.num_columns else
+                                   kinds.column(i).slice(at, part.num_rows).to_numpy(),
+                                   cleaner)
+                            for i, col in enumerate(part.columns)]
+                        staged.write(xml.render(at + 2, columns))
+                    rows += batch.num_rows
+            _zip_workbook(tmp, template, staged, len(names), rows)
     return rows, cleaner.changed
+
+
+def _zip_workbook(target: Path, template: bytes, staged: IO[bytes], width: int,
+                  rows: int) -> None:
+    """The template's parts and the sheet (its head, the staged rows, its tail) zipped
+    at ``target``."""
+    import shutil
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(template)) as parts, zipfile.ZipFile(
+            target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in parts.infolist():
+            if info.filename != _SHEET_PART:
+                out.writestr(info.filename, parts.read(info))
+                continue
+            head, tail = (t.encode("utf-8") for t in _around_rows(
+                parts.read(info).decode("utf-8"), width, rows if width else None))
+            size = len(head) + staged.tell() + len(tail)
+            staged.seek(0)
+            with out.open(_SHEET_PART, "w",
+                          force_zip64=size * 1.05 > zipfile.ZIP64_LIMIT) as sheet:
+                sheet.write(head)
+                shutil.copyfileobj(staged, sheet, 1 << 20)
+                sheet.write(tail)
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]
+           ) -> Iterator[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+def _around_rows(xml: str, width: int, rows: int | None) -> tuple[str, str]:
+    """The template sheet's XML before and after its rows (``<sheetData>`` kept), its
+    dimension set to the real one (or dropped when the row count is not known: the
+    element is optional)."""
+    head, _, rest = xml.partition("<sheetData>")
+    _, _, tail = rest.partition("</sheetData>")
+    if not tail:
+        raise OSError(errno.EIO, "the .xlsx template has no sheet data (XlsxWriter changed?)")
+    last = f"{_column_letter(max(width, 1) - 1)}{(rows or 0) + 1}"
+    head = re.sub(r'<dimension ref="[^"]*"/>',
+                  "" if rows is None else f'<dimension ref="A1:{last}"/>', head)
+    return head + "<sheetData>", "</sheetData>" + tail
 
 
 @contextlib.contextmanager
@@ -268,16 +426,3 @@ def as_write_error() -> Iterator[None]:
     except Exception as exc:
         raise OSError(errno.EIO, f"the .xlsx file could not be written "
                       f"({type(exc).__name__}: a full disk?)") from exc
-
-
-def _discard(sheet: Any) -> None:
-    """After a failure: close and remove the temporary file XlsxWriter streams the rows
-    to (personal data), rather than leaving it to the garbage collector."""
-    handle = getattr(sheet, "row_data_fh", None)
-    name = getattr(sheet, "row_data_filename", None)
-    if handle is not None:
-        with contextlib.suppress(Exception):
-            handle.close()
-    if name:
-        with contextlib.suppress(OSError):
-            Path(name).unlink()
