@@ -143,7 +143,10 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
                                  "its environment variable (the value is not shown)")
             if key in paths and isinstance(value, str) and value.strip() and (
                     key != "mnp-profile" or value.strip().endswith(".toml")):
-                value = str((path.parent / Path(value.strip()).expanduser()).resolve())
+                value = _beside(path, value)
+            elif key in paths and isinstance(value, list):  # portability = [a, b]
+                value = [_beside(path, v) if isinstance(v, str) and v.strip() else v
+                         for v in value]
             options[key] = value
         else:
             keys = [*allowed, *CREDENTIALS, *(f"{c}-file" for c in CREDENTIALS)]
@@ -155,6 +158,11 @@ def load_profile(path: Path, name: str, option_names: Iterable[str]) -> Profile:
                              "long option names without the dashes, e.g. bothub-url, "
                              "or credential references: " + ", ".join(CREDENTIALS) + ")")
     return Profile(path=path, name=name, options=options, credentials=credentials)
+
+
+def _beside(config: Path, value: str) -> str:
+    """A profile's path value, relative to the profile's file (absolute ones kept)."""
+    return str((config.parent / Path(value.strip()).expanduser()).resolve())
 
 
 #: query parameters that carry a password (redis-py reads ``?password=``)

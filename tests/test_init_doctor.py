@@ -207,6 +207,24 @@ def test_doctor_fails_on_refused_credentials_and_a_dead_service(
     assert "wrong-secret" not in result.stdout
 
 
+def test_doctor_refused_credentials_name_the_variables_the_profile_reads(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A profile reading AGG_ID/AGG_SECRET: the refusal's hint names those, never the
+    standard RCSQUALIFY_BOTHUB_* variables it did not read (issue #26 item 3)."""
+    config = tmp_path / "config.toml"
+    assert _init(config, "--profile", "agg", "--capability", "bothub", "--bot-id", "demo",
+                 "--emulator", emulator.base, "--bothub-client-id", "env:AGG_ID",
+                 "--bothub-client-secret", "env:AGG_SECRET")[0] == 0
+    monkeypatch.setenv("AGG_ID", "emulator-client")
+    monkeypatch.setenv("AGG_SECRET", "wrong-secret")
+    result = run_cli(["doctor", "--config", str(config), "--profile", "agg"])
+    line = _lines(result.stdout)["BotHub credentials"]
+    assert result.exit_code == 1 and line.startswith("FAIL") and "HTTP 401" in line, line
+    assert "AGG_ID" in line and "AGG_SECRET" in line, line
+    assert "RCSQUALIFY_BOTHUB_CLIENT" not in result.stdout
+    assert "wrong-secret" not in result.stdout + result.stderr
+
+
 def test_doctor_names_missing_credentials_and_warns_for_services_without_a_token(
         tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "config.toml"

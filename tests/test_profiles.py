@@ -155,3 +155,25 @@ def test_profile_credentials_reach_the_provider(tmp_path: Path, emulator: Emulat
     monkeypatch.delenv("EMU_ID")
     missing = run_cli(["check", CONTACTS, "--config", str(cfg), "--profile", "emu", "-q"])
     assert missing.exit_code == 2 and "env:EMU_ID" in missing.stderr
+
+
+@pytest.mark.parametrize("value", ['"port.csv"', '["port.csv"]', '["port.csv", "more/port2.csv"]'])
+def test_a_profiles_portability_list_is_read_relative_to_the_profile_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """Every path of a list-valued option (``portability = [...]``) is resolved beside
+    the profile's file like a single path, never against the working directory."""
+    conf = tmp_path / "conf"
+    (conf / "more").mkdir(parents=True)
+    extract = (SAMPLE / "portability.csv").read_bytes()
+    (conf / "port.csv").write_bytes(extract)
+    (conf / "more" / "port2.csv").write_bytes(extract)
+    cfg = conf / "rcsqualify.toml"
+    cfg.write_text(f"[profiles.p]\nportability = {value}\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result, report = check_json([CONTACTS, "--config", str(cfg), "--profile", "p"])
+    assert result.exit_code == 3, result.stderr
+    paths = [Path(s["path"]) for s in report["portability"]["sources"]]
+    assert paths and all(p.is_relative_to(conf) for p in paths), paths
+    assert report["portability"]["entries"] == 7

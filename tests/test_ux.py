@@ -118,6 +118,24 @@ def test_usage_error_through_the_installed_entry_point() -> None:
     assert proc.stderr.startswith("rcsqualify: error: rcsqualify check: Invalid value")
 
 
+@pytest.mark.parametrize("args", [["doctor"], ["check", CONTACTS, "-o", "-"],
+                                  ["config", "show"]])
+def test_a_reader_that_stops_early_is_no_error(args: list[str]) -> None:
+    """``rcsqualify doctor | head -1``: the reader closing the pipe ends the command as
+    Click does (quietly, exit 1), never with 'unexpected BrokenPipeError'. The pipe's
+    read end is closed before the command starts, so its first write fails."""
+    exe = Path(sys.executable).with_name("rcsqualify")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([str(exe), *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert "BrokenPipe" not in proc.stderr and "error" not in proc.stderr, proc.stderr
+    assert proc.returncode != 0
+
+
 def test_dash_v_is_the_version() -> None:
     result = run_cli(["-V"])
     assert result.exit_code == 0 and result.stdout.startswith("rcsqualify ")

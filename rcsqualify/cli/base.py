@@ -171,6 +171,8 @@ def reports_errors(func: F) -> F:
                 return func(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # the reader stopped (| head): Click ends quietly, exit 1
+            raise
         except typer.TyperException as exc:  # a usage error of a command run inside
             raise fail(usage_error_line(exc), getattr(exc, "exit_code", 2)) from None
         except RcsQualifyError as exc:

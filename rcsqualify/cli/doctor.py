@@ -67,8 +67,16 @@ class Doctor:
     settings: Any
     findings: list[Finding] = field(default_factory=list)
     dates: list[tuple[str, float]] = field(default_factory=list)
+    #: the profile the settings came from: a line naming a credential variable names
+    #: the one the profile reads instead (``env:AGG_ID``), as ``check``'s errors do
+    profile: Any = None  # config.Profile (imported lazily: a 'check' run imports this)
 
     def add(self, level: str, what: str, detail: str, fix: str = "") -> Finding:
+        if self.profile is not None:
+            from rcsqualify.config import credentials_as_read
+
+            detail = credentials_as_read(detail, self.profile)
+            fix = credentials_as_read(fix, self.profile)
         finding = Finding(level, what, detail, fix)
         self.findings.append(finding)
         typer.echo(finding.line())
@@ -409,10 +417,10 @@ def check_locale(doc: Doctor) -> None:
 
 
 def check_configuration(ctx: typer.Context, config: Path | None, profile: str | None
-                        ) -> tuple[Any, Finding]:
-    """The settings ``check`` would use, and the configuration's line."""
+                        ) -> tuple[Any, Finding, Any]:
+    """The settings ``check`` would use, the configuration's line and the profile."""
     from rcsqualify.cli.check import check_settings
-    from rcsqualify.config import apply_profile, config_file, default_config_path
+    from rcsqualify.config import apply_profile, config_file, default_config_path, profile_of
 
     root = ctx.find_root()
     check_command = root.command.commands["check"]  # type: ignore[attr-defined]
@@ -425,9 +433,9 @@ def check_configuration(ctx: typer.Context, config: Path | None, profile: str | 
     if path is None:
         return settings, Finding("ok", "configuration", f"no config file ({default_config_path()}"
                                  "): defaults and environment variables",
-                                 "" if profile is None else "rcsqualify init")
+                                 "" if profile is None else "rcsqualify init"), None
     return settings, Finding("ok", "configuration", f"{path}" + (
-        f", profile {profile}" if profile else ", no profile chosen"))
+        f", profile {profile}" if profile else ", no profile chosen")), profile_of(check_ctx)
 
 
 @app.command()
@@ -443,13 +451,13 @@ def doctor(
     ARCEP plan and portability store age, clock, locale. Exit 0: all ok or warnings
     only; 1: a check failed; 2: a bad option. No number is looked up."""
     try:
-        settings, line = check_configuration(ctx, config, profile)
+        settings, line, chosen = check_configuration(ctx, config, profile)
     except RcsQualifyError as exc:
         typer.echo(Finding("fail", "configuration", str(exc), "rcsqualify init, or fix the "
                            "file the message names").line())
         typer.echo("doctor: the configuration must be fixed first; nothing else was checked")
         raise typer.Exit(1) from None
-    doc = Doctor(settings)
+    doc = Doctor(settings, profile=chosen)
     doc.findings.append(line)
     typer.echo(line.line())
     for step in (check_credentials, check_services, check_cache, check_quota, check_data,
