@@ -16,7 +16,9 @@ What differs from the command line, on purpose:
 - no ``sys.exit``: errors raise the project's exceptions (``RcsQualifyError`` and
   subclasses), each carrying the CLI's exit code (``exc.exit_code``); a failing or
   undecided gate is a result (``Result.decision``), not an exception;
-- no signal handler is installed (the caller's process owns its signals);
+- no signal handler is installed (the caller's process owns its signals: a handler
+  it set stays in place; ``asyncio.run`` in the remote stages swaps Python's *default*
+  Ctrl-C handler only, for its run, and Ctrl-C is still ``KeyboardInterrupt``);
 - the GitHub Actions conventions (the step summary, workflow-command annotations on
   stdout) are the command line's: an API call writes only the files it names.
 

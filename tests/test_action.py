@@ -377,3 +377,55 @@ def test_hostile_inputs_are_data_and_a_padded_key_is_still_masked(job: Job) -> N
     assert check.stdout.splitlines()[0] == f"::add-mask::{TEST_CACHE_KEY}"
     assert TEST_CACHE_KEY not in check.stdout.replace(f"::add-mask::{TEST_CACHE_KEY}", "")
     assert "Traceback" not in check.stderr
+
+
+#: a file name a runner would read as workflow commands if it were printed raw: a
+#: newline then a command, GitHub's %-escape of a newline, and a '::' command mid-line
+HOSTILE_NAME = "x\n::error::pwned%0A::add-mask::mask%0D\n##[warning]old.csv"
+
+
+def _commands(text: str) -> list[str]:
+    """The lines a GitHub runner would run as workflow commands (white space before is
+    ignored, as the runner does)."""
+    return [line.strip() for line in text.splitlines()
+            if line.lstrip().startswith(("::", "##["))]
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_workflow_commands_in_file_names_are_data_through_the_action(
+        job: Job, exists: bool) -> None:
+    """GITHUB_ACTIONS=true, a contact file and a report path whose names hold newlines,
+    ``::`` and ``%0A``: the only workflow commands in the step's log are the CLI's own
+    annotations (their data escaped), and GITHUB_OUTPUT gets exactly the action's
+    outputs, the report's path whole."""
+    (job.workspace / "campaign").mkdir()
+    name = "campaign/" + HOSTILE_NAME
+    if exists:
+        write_csv(job.workspace / name,
+                  [["nom", "mobile"], *[[f"n{i}", f"0607{i:06d}"] for i in range(12)]])
+    report = "out/r\n::error::j%0A.json"
+    code = run_action(job, {"contacts": name, "json-report": report,
+                            "markdown-report": "out/s\n::warning::m.md"})
+    check = job.logs[-1]
+    assert "Traceback" not in check.stderr
+    for line in _commands(check.stdout) + _commands(check.stderr):
+        assert line.startswith(("::error title=rcsqualify", "::warning title=rcsqualify")), \
+            line
+        assert "pwned%0A" not in line and "\n" not in line
+    out = action_outputs(job)
+    assert set(job.outputs["check"]) <= {"exit-code", "decision", "error_ratio", "upper",
+                                        "report-json"}
+    if exists:
+        assert code == 3, check.stderr  # offline: undecided
+        assert out["decision"] == "undecided"
+        assert out["report-json"] == str(job.workspace / report)
+        assert json.loads((job.workspace / report).read_text(encoding="utf-8"))[
+            "decision"] == "undecided"
+        assert _commands(check.stdout), "the undecided gate's annotation"
+        assert "::error::pwned%0A" in check.stderr  # the name is shown mid-line, as data
+        page = job.summary.read_text(encoding="utf-8")
+        assert not _commands(page) or all("title=rcsqualify" in c for c in _commands(page))
+    else:
+        assert code == 2
+        assert out["decision"] == out["report-json"] == ""
+        assert "pwned%0A" in check.stderr  # the name is shown, as data

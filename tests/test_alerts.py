@@ -5,6 +5,7 @@ to a real local HTTP receiver with bounded retries; a failed delivery is a warni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from dataclasses import fields, replace
@@ -471,3 +472,105 @@ def test_a_hostile_file_name_reaches_the_receiver_as_text(
         assert markup and plain
         assert not any("bold" in t or "evil" in t for t in markup), (shape, markup)
         assert any("*bold*_it_[x](https:evil.example)" in t for t in plain), plain
+
+
+# -- hostile receivers: every one bounded, every failure a warning -------------------
+class RawServer:
+    """A TCP server on 127.0.0.1 that is no webhook: ``garbage`` answers bytes that are
+    not HTTP and hangs up; ``silent`` reads the request and never answers (the socket
+    stays open until ``close``). Counts the connections it accepted."""
+
+    def __init__(self, mode: str) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.accepted = 0
+        self.held: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)  # a closed socket does not wake accept(): poll a flag
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}{SECRET_PATH}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed
+            self.accepted += 1
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+            if self.mode == "garbage":
+                conn.sendall(b"\x16\x03\x01\x00\xffNOT HTTP AT ALL 0612345678\r\n\r\n\x00")
+                conn.close()
+            else:
+                self.held.append(conn)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize("mode", ["garbage", "silent"])
+def test_a_receiver_that_is_no_webhook_is_tried_a_bounded_number_of_times(mode: str
+                                                                           ) -> None:
+    from rcsqualify.remote.webhook import NOTIFY_ATTEMPTS
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    server = RawServer(mode)
+    try:
+        policy = replace(DEFAULT_POLICY, timeout=0.5)  # the silent one: each attempt's end
+        result = asyncio.run(post_json(server.url, b"{}", policy, sleep=sleep))
+    finally:
+        server.close()
+    assert not result.ok and result.status is None
+    assert result.attempts == NOTIFY_ATTEMPTS == server.accepted
+    assert len(waits) == NOTIFY_ATTEMPTS - 1
+    assert "127.0.0.1" in result.error and "s3cr3t" not in result.error
+    _no_phone_number(result.error)  # the server's bytes are never quoted
+
+
+def test_a_webhook_failing_forever_changes_no_exit_code(
+        tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the command line: one receiver answering HTTP 500 to every attempt, one
+    speaking garbage, one dead port. The run's exit code is the check's (3, undecided),
+    each failure one warning naming the host only, the posts bounded, no traceback."""
+    from rcsqualify.remote.webhook import NOTIFY_ATTEMPTS
+
+    receiver.script = [(500, {})] * 50  # (Retry-After: test_retries_are_bounded…)
+    garbage = RawServer("garbage")
+    dead = f"http://127.0.0.1:{closed_port()}{SECRET_PATH}"
+    report = tmp_path / "r.json"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # a first run: alerts
+    try:
+        result = run_cli(["check", str(SAMPLE / "contacts.csv"), "-q",
+                          "--notify", receiver.url + SECRET_PATH, "--notify", garbage.url,
+                          "--notify", dead, "--retry-backoff", "0", "--timeout", "2",
+                          "--json-report", str(report)])
+    finally:
+        garbage.close()
+    assert result.exit_code == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(receiver.got) == NOTIFY_ATTEMPTS and garbage.accepted == NOTIFY_ATTEMPTS
+    warnings = [w for w in json.loads(report.read_text(encoding="utf-8"))["warnings"]
+                if "not delivered" in w]
+    assert len(warnings) == 3
+    assert any("HTTP 500" in w for w in warnings)
+    assert "s3cr3t" not in result.stderr + result.stdout + report.read_text()
+    for warning in warnings:
+        _no_phone_number(warning)

@@ -326,3 +326,85 @@ def test_the_architecture_counts_the_typed_line_every_new_option_needs() -> None
         encoding="utf-8")
     how_to = text.split("## How to add a provider", 1)[1].split("\n## ", 1)[0]
     assert how_to.count("api.QualifyOptions") >= 2
+
+
+def _remote(emulator: Emulator, **more: Any) -> dict[str, Any]:
+    base = emulator.base
+    return {"capability": "bothub", "bot_id": "test-bot", "no_cache": True,
+            "bothub_url": f"{base}/bothub/v1", "bothub_token_url": f"{base}/oauth/v3/token",
+            **more}
+
+
+def test_a_remote_run_leaves_the_callers_signal_handlers_and_prints_nothing(
+        emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
+    """The remote stages run on asyncio: a handler the caller installed (Airflow's, a
+    notebook's) is the one in place while the capability stage runs and after it, and
+    nothing reaches stdout or stderr (the notices are ``Result.notices``)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be set from the main thread")
+
+    def mine(signum: int, frame: Any) -> None:
+        raise AssertionError("never sent")
+
+    watched = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.signal(s, mine) for s in watched}
+    during: list[tuple[str, dict[signal.Signals, Any]]] = []
+    try:
+        result = rcsqualify.qualify(CONTACTS, progress=lambda stage, done, total: (
+            during.append((stage, {s: signal.getsignal(s) for s in watched}))),
+            **_remote(emulator))
+        after = {s: signal.getsignal(s) for s in watched}
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    assert result.summary.api["requests"] > 0
+    stages = {stage for stage, _ in during}
+    assert "capability" in stages, stages
+    assert all(h == {s: mine for s in watched} for _, h in during)
+    assert after == {s: mine for s in watched}
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+def test_ctrl_c_during_a_remote_run_is_the_callers_keyboard_interrupt(
+        emulator: Emulator) -> None:
+    """With Python's default Ctrl-C handler in place, SIGINT in the middle of the
+    capability stage reaches the caller as ``KeyboardInterrupt`` (no ``SystemExit``, no
+    exit code), and the default handler is back afterwards."""
+    import os
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are delivered to the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    sent: list[str] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage == "capability" and not sent:
+            sent.append(stage)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rcsqualify.qualify(CONTACTS, progress=progress, **_remote(emulator))
+        assert sent == ["capability"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_remote_run_from_a_worker_thread(emulator: Emulator) -> None:
+    """An Airflow task or a web handler calls from a thread that is not the main one
+    (where no signal handler can be set): the same report as from the main thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    main = rcsqualify.qualify(CONTACTS, **_remote(emulator))
+    emulator.reset(quota=1000)
+    with ThreadPoolExecutor(1) as pool:
+        threaded = pool.submit(rcsqualify.qualify, CONTACTS, **_remote(emulator)).result(
+            timeout=600)
+    assert without_timings(threaded.summary.to_dict()) == without_timings(
+        main.summary.to_dict())
+    assert threaded.decision == main.decision

@@ -134,3 +134,31 @@ def test_refresh_alerts_from_its_log(tmp_path: Path, receiver: Receiver) -> None
     assert run_cli(args).exit_code == 3
     assert len(receiver.got) == 1  # the log's previous run: nothing changed
     assert _metrics(tmp_path / "m.prom")["rcsqualify_exit_code"] == 3
+
+
+@pytest.mark.parametrize("where", ["directory", "input", "link to the input",
+                                   "the JSON report"])
+def test_a_metrics_file_that_is_no_output_file_is_refused_before_the_run(
+        tmp_path: Path, where: str) -> None:
+    """``--metrics-file`` naming a directory, the input (or a link to it) or another
+    report: exit 2 and one line, before anything is read or written; the input intact,
+    no ``.prom`` left anywhere."""
+    base = tmp_path / "contacts.csv"
+    base.write_bytes(Path(CONTACTS).read_bytes())
+    target = {"directory": tmp_path / "textfile", "input": base,
+              "link to the input": tmp_path / "link.csv",
+              "the JSON report": tmp_path / "r.json"}[where]
+    if where == "directory":
+        target.mkdir()
+    elif where == "link to the input":
+        target.symlink_to(base)
+    result = run_cli(["check", str(base), "-q", "--metrics-file", str(target),
+                      "--json-report", str(tmp_path / "r.json")])
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "--metrics-file" in result.stderr and "Traceback" not in result.stderr
+    assert base.read_bytes() == Path(CONTACTS).read_bytes()
+    assert not (tmp_path / "r.json").exists()
+    assert not list(tmp_path.rglob("*.prom")) and not list(tmp_path.rglob("*.tmp*"))
+    if where == "directory":
+        assert list(target.iterdir()) == []

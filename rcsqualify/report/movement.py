@@ -147,11 +147,3 @@ def _count(value: object) -> int:
         raise ValueError("not a count")
     return int(value)
 
-
-def describe(m: dict[str, Any], arrow: str = "→") -> str:
-    """A logged movement in words: ``+12 / −3; reachable → not_rcs 4``."""
-    found = logged(m)
-    if found is None:
-        return ""
-    moves = [f"{a} {arrow} {b} {n}" for a, b, n in found.moves[:4]]
-    return f"+{found.added} / −{found.removed}" + ("; " + ", ".join(moves) if moves else "")
