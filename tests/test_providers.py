@@ -380,3 +380,100 @@ def test_doctor_and_the_next_steps_serve_a_provider_they_have_never_heard_of(
     assert "not checked" in lines["Pigeon credentials"].detail
     assert lines["service Pigeon loft"].level == "ok"
     assert "Pigeon" in capsys.readouterr().out
+
+
+PACKAGE = Path(providers.__file__).parent
+
+
+def test_no_context_variable_carries_anything() -> None:
+    """No hidden channel (issue #24 item 2): what a call needs is in its signature and
+    what it gives back is its return value. The last two context variables were the
+    held negatives' bodies (now ``Negative.body``, returned) and the MNP request being
+    signed (now ``fresh_headers``, passed with the request)."""
+    found = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+             if "contextvars" in p.read_text(encoding="utf-8")
+             or "ContextVar" in p.read_text(encoding="utf-8")]
+    assert found == []
+
+
+def test_a_negative_carries_its_body_in_the_return_value() -> None:
+    """The held negatives at the start of a run are compared by the body each answer
+    returns: twenty alike (digits masked) stop the run as a wrong path, nothing cached;
+    two kinds of negative release them to the cache."""
+    import asyncio
+
+    from rcsqualify.capability.interface import (
+        NEGATIVES_AT_START,
+        CapabilityProvider,
+        Negative,
+    )
+    from rcsqualify.errors import ConfigurationError
+    from rcsqualify.remote.cache import Scope
+    from rcsqualify.remote.http import Answer
+
+    class Replies(CapabilityProvider):
+        name = "replies"
+        per_number = True
+
+        def __init__(self, bodies: list[Any]) -> None:
+            super().__init__(LookupCache(enabled=False), Scope("replies", "u", "x"))
+            self.bodies = bodies
+
+        async def answer_one(self, e164: str) -> str:
+            return self.negative(Answer(404, self.bodies.pop(0)))
+
+    alike = Replies([{"error": f"request {i} not found"} for i in range(40)])
+    answer = alike.negative(Answer(404, {"error": "request 7"}), "nofeature")
+    assert isinstance(answer, Negative) and answer == "nofeature"
+    assert answer.body == '404 {"error": "request #"}'
+
+    async def ask(provider: CapabilityProvider, n: int) -> list[str]:
+        return [await provider._asked(f"+3361234{i:04d}") for i in range(n)]
+
+    with pytest.raises(ConfigurationError, match=r"one identical body \(HTTP 404"):
+        asyncio.run(ask(alike, NEGATIVES_AT_START))
+    mixed = Replies([{"error": "not found"}, {"list": []}, *[{}] * 30])
+    answers = asyncio.run(ask(mixed, NEGATIVES_AT_START + 5))
+    assert answers == ["no"] * (NEGATIVES_AT_START + 5)
+    assert all(type(a) is str for a in answers)  # the plain word is what is kept
+    assert mixed._trusted and mixed._held == []
+
+
+def test_fresh_headers_are_made_for_every_attempt() -> None:
+    """A request's own headers (an MNP digest signature) are made anew right before
+    each attempt, passed with the request: a retry never carries a stale one."""
+    import asyncio
+
+    import httpx
+
+    from rcsqualify.remote.http import HttpLayer
+    from rcsqualify.remote.policy import HttpPolicy
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["X-Stamp"])
+        return httpx.Response(503 if len(seen) == 1 else 200, json={})
+
+    stamps = iter(range(100))
+    layer = HttpLayer("t", HttpPolicy(rate=1000.0, backoff_initial=0.001),
+                      transport=httpx.MockTransport(answer), schedule=MemorySchedule())
+
+    async def run() -> None:
+        async with layer.session():
+            await layer.request("GET", "http://t.test/x",
+                                fresh_headers=lambda: {"X-Stamp": str(next(stamps))})
+            _, headers = await layer.send_once(
+                "GET", "http://t.test/y", fresh_headers=lambda: {"X-Stamp": "once"})
+            assert headers["X-Stamp"] == "once"
+
+    asyncio.run(run())
+    assert seen == ["0", "1", "once"]
+
+
+def test_only_a_digest_profile_signs(credentials: Settings) -> None:
+    from rcsqualify.numbering.plan import load_plan
+
+    source = providers.make_mnp_source(credentials, load_plan(), LookupCache(enabled=False))
+    assert source.signer("+33612345678") is None  # type: ignore[attr-defined]
+    source.close()

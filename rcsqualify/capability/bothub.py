@@ -141,25 +141,21 @@ class BotHubProvider(CapabilityProvider):
                         "contact); check --bot-id (RCSQUALIFY_BOTHUB_BOT_ID) and "
                         "--bothub-url")
                 self.http.accept(answer, "not_found")
-                self.negative(answer)
-                return "no"
+                return self.negative(answer)
             raise self.http.reject(answer, "unrecognized_404", url)
         body = answer.body
         if carries_error(body):  # a 200 that says it failed is not a "not capable"
             raise self.http.reject(answer, "error_in_200", url)
         if body == {}:  # some MaaP platforms answer "not capable" as an empty object
             self.http.accept(answer, "empty_object")
-            self.negative(answer)
-            return "no"
+            return self.negative(answer)
         verdict = capability_answer(body.get("capabilities") if isinstance(body, dict)
                                     else None, self.require_feature)
         if verdict is None:
             raise self.http.reject(answer, "no_capability_list", url)
         self.stats.feature_names(body["capabilities"])
         self.http.accept(answer, verdict)
-        if verdict != "yes":
-            self.negative(answer)
-        return verdict
+        return verdict if verdict == "yes" else self.negative(answer, verdict)
 
     per_number = True
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -53,10 +52,21 @@ _CODE_OR_MISS: dict[str | None, int] = {k: int(v) for k, v in CODE_OF.items()}
 NEGATIVES_AT_START = 20
 #: a word holding a digit: what differs per request in one repeated answer (ids, times)
 _VARYING = re.compile(r"[\w.:+-]*\d[\w.:+-]*")
-#: the body of the negative answer ``answer_one`` just read (set by ``negative``, read
-#: by the caller of ``answer_one``: both run in the one task that awaits it)
-_NEGATIVE_BODY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "negative_body", default=None)
+
+
+class Negative(str):
+    """A negative verdict (``"no"``, ``"nofeature"``) as ``answer_one`` returns it:
+    equal to the plain word, and carrying ``body``, the answer it was read from with
+    every word holding a digit masked (``CapabilityProvider.negative``). The held
+    negatives at the start of a run are compared by it: passed up in the return value,
+    not through a context variable beside the call (issue #24: no hidden channel)."""
+
+    body: str
+
+    def __new__(cls, verdict: str, body: str) -> Negative:
+        made = super().__new__(cls, verdict)
+        made.body = body
+        return made
 
 
 def ask_order(items: Sequence[int] | np.ndarray) -> list[int]:
@@ -197,26 +207,24 @@ class CapabilityProvider:
             return int(RCS_ERROR)
         return int(CODE_OF[answer])
 
-    def negative(self, answer: Answer) -> None:
-        """Per-number providers call this for every negative answer they recognize, so
-        that a run of identical negatives at the start can be told from a real one.
-        Bodies are compared with every word holding a digit masked: a request id, a
-        timestamp or the number echoed back differ per request even when the answer
-        is one repeated (a wrong path's or a gateway's), while two kinds of negative
-        (a 404 envelope, an empty list) still differ in their words and keys."""
+    def negative(self, answer: Answer, verdict: str = "no") -> Negative:
+        """The negative ``verdict`` read from ``answer``, as per-number providers return
+        every negative they recognize, so that a run of identical negatives at the start
+        can be told from a real one. Bodies are compared with every word holding a digit
+        masked: a request id, a timestamp or the number echoed back differ per request
+        even when the answer is one repeated (a wrong path's or a gateway's), while two
+        kinds of negative (a 404 envelope, an empty list) still differ in their words
+        and keys."""
         text = json.dumps(answer.body, sort_keys=True, default=str)[:2000]
-        _NEGATIVE_BODY.set(f"{answer.status} {_VARYING.sub('#', text)}")
+        return Negative(verdict, f"{answer.status} {_VARYING.sub('#', text)}")
 
     async def _asked(self, e164: str) -> str:
         """``answer_one``, cached at once, or held while the run has seen negatives only
         (the module docstring); raises ``ConfigurationError`` on the run of identical
         negatives that a wrong path gives."""
-        token = _NEGATIVE_BODY.set(None)
-        try:
-            answer = await self.answer_one(e164)
-            body = _NEGATIVE_BODY.get()
-        finally:
-            _NEGATIVE_BODY.reset(token)
+        read = await self.answer_one(e164)
+        body = read.body if isinstance(read, Negative) else None
+        answer = str(read)  # the plain word from here on (cached, counted)
         if self._trusted:
             self.cache.put("cap", self.namespace, e164, answer)
             return answer

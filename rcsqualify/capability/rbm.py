@@ -213,16 +213,14 @@ class _RbmBase(CapabilityProvider):
         if answer.status == 403:
             if _names_testers(body):
                 self.http.accept(answer, "not_tester")
-                self.negative(answer)
-                return "no"
+                return self.negative(answer)
             raise ConfigurationError(_refusal(body))
         if (err.get("status", "NOT_FOUND") != "NOT_FOUND"
                 or err.get("code", 404) not in (404, "404")
                 or about_the_request(str(err.get("message", "")))):
             raise self.http.reject(answer, "unrecognized_404", url)
         self.http.accept(answer, "not_found")
-        self.negative(answer)
-        return "no"
+        return self.negative(answer)
 
     async def answer_one(self, e164: str) -> str:
         assert self.http is not None

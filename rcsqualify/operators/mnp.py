@@ -32,10 +32,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import contextvars
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -102,12 +101,6 @@ def clock_skew(date: str | None, now: float) -> float | None:
     if server.tzinfo is None:
         return None
     return now - server.timestamp()
-#: the request being signed (digest auth), per task: the signature is made anew for every
-#: attempt, right before the send, so a retry never carries a stale timestamp
-_SIGNING: contextvars.ContextVar[tuple[str, bytes | None] | None] = contextvars.ContextVar(
-    "mnp_signing", default=None)
-
-
 @dataclass(frozen=True)
 class Verdict:
     """What one answer means: an operator code, "" (unknown), or None (retry)."""
@@ -170,15 +163,14 @@ class MnpSource(OperatorSource):
                 f"--mnp-url (RCSQUALIFY_MNP_URL) and --mnp-profile {p.name}")
         self.http = HttpLayer(
             f"mnp ({p.name})" if not p.is_template else "mnp", policy, token=token,
-            extra_headers=self._signed_headers if self.credentials.scheme == "digest"
-            else None, stats=self.counts, notify=notify, transport=transport,
+            stats=self.counts, notify=notify, transport=transport,
             schedule=schedule or schedule_of(quota, "mnp", service, self.credentials.identity),
             url_hint=hint)
 
     # -- requests ---------------------------------------------------------------------
     def request_parts(self, msisdn: str) -> tuple[str, str, dict[str, Any]]:
         """Method, URL and httpx keyword arguments of the look-up of one number (the
-        digest headers are added at the send, see ``_signed_headers``)."""
+        digest headers are added at the send, see ``signer``)."""
         p = self.profile
         kwargs: dict[str, Any] = {}
         headers = {"Accept": "application/json"}
@@ -212,9 +204,15 @@ class MnpSource(OperatorSource):
                 "X-Digest-Signature": digest_signature(secret, path, stamp,
                                                        self.profile.method, body)}
 
-    def _signed_headers(self) -> dict[str, str]:
-        signing = _SIGNING.get()
-        return self._digest(*signing) if signing is not None else {}
+    def signer(self, msisdn: str) -> Callable[[], dict[str, str]] | None:
+        """The digest headers of ``msisdn``'s look-up, made anew for every attempt right
+        before its send (``HttpLayer.request``'s ``fresh_headers``), so a retry never
+        carries a stale timestamp; None unless the scheme is digest. Passed with the
+        request, not through a context variable beside it (issue #24)."""
+        if self.credentials.scheme != "digest":
+            return None
+        path, body = self.profile.signed_path(msisdn), self.profile.body_for(msisdn)
+        return lambda: self._digest(path, body)
 
     # -- answers ----------------------------------------------------------------------
     def judge(self, answer: Answer) -> Verdict:
@@ -373,12 +371,8 @@ class MnpSource(OperatorSource):
         """The look-up of one number sent once as a run sends it (signed, paced), the
         answer not read (``probe``); the headers sent, for masking."""
         method, url, kwargs = self.request_parts(msisdn)
-        token = _SIGNING.set((self.profile.signed_path(msisdn),
-                              self.profile.body_for(msisdn)))
-        try:
-            return await self.http.send_once(method, url, **kwargs)
-        finally:
-            _SIGNING.reset(token)
+        return await self.http.send_once(method, url, fresh_headers=self.signer(msisdn),
+                                         **kwargs)
 
     async def ask_one(self, msisdn: str) -> str:
         """The operator of one number ("" unknown); ``Unresolved`` on a failure.
@@ -386,19 +380,15 @@ class MnpSource(OperatorSource):
         A transient error inside an answer is asked again, with the policy's back-off,
         up to its attempts and per-number deadline (then a failure)."""
         method, url, kwargs = self.request_parts(msisdn)
+        signed = self.signer(msisdn)
         p = self.policy
         started = time.monotonic()
         attempt = 0
         while True:
-            token = _SIGNING.set((self.profile.signed_path(msisdn),
-                                  self.profile.body_for(msisdn)))
-            try:
-                answer = await self.http.request(
-                    method, url, ok=self.profile.ok,
-                    expected=self.profile.unknown_statuses + self.profile.stop_statuses,
-                    **kwargs)
-            finally:
-                _SIGNING.reset(token)
+            answer = await self.http.request(
+                method, url, ok=self.profile.ok,
+                expected=self.profile.unknown_statuses + self.profile.stop_statuses,
+                fresh_headers=signed, **kwargs)
             attempt += 1
             try:
                 return self.interpret(answer, url)

@@ -79,6 +79,8 @@ from rcsqualify.remote.transport import (
 )
 
 Notify = Callable[[str], None]
+#: one request's own parts made anew for every attempt: (query params, headers)
+Fresh = tuple[Callable[[], dict[str, str]] | None, Callable[[], dict[str, str]] | None]
 
 #: token renewals after 401s for one request (across its attempts)
 MAX_REFRESHES = 15
@@ -192,11 +194,13 @@ class HttpLayer:
     async def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200,),
                       expected: tuple[int, ...] = (),
                       fresh_params: Callable[[], dict[str, str]] | None = None,
+                      fresh_headers: Callable[[], dict[str, str]] | None = None,
                       **kwargs: Any) -> Answer:
         """Send with pacing and retries. ``ok`` and ``expected`` statuses are answers
-        when their body is JSON (or empty); ``fresh_params`` are made anew for every
-        attempt (RBM's requestId). Anything else after retries raises ``Unresolved``;
-        a misconfiguration raises ``ConfigurationError``."""
+        when their body is JSON (or empty); ``fresh_params`` and ``fresh_headers`` are
+        made anew for every attempt, right before it (RBM's requestId, an MNP digest
+        signature: a retry never carries a stale one). Anything else after retries
+        raises ``Unresolved``; a misconfiguration raises ``ConfigurationError``."""
 
         def count_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
@@ -213,8 +217,9 @@ class HttpLayer:
                 before_sleep=count_retry,
             ):
                 with attempt:
-                    return await self._once(method, url, ok, expected, fresh_params, kwargs,
-                                            bounds, last_refused)
+                    return await self._once(method, url, ok, expected,
+                                            (fresh_params, fresh_headers), kwargs, bounds,
+                                            last_refused)
         except Transient as exc:
             self.stats.error(exc.kind)
             raise Unresolved(exc.kind) from exc
@@ -276,23 +281,25 @@ class HttpLayer:
                 self.notify(gave_up)
         raise Unresolved("throttled")
 
-    async def send_once(self, method: str, url: str, **kwargs: Any
-                        ) -> tuple[Raw, dict[str, str]]:
+    async def send_once(self, method: str, url: str, *,
+                        fresh_headers: Callable[[], dict[str, str]] | None = None,
+                        **kwargs: Any) -> tuple[Raw, dict[str, str]]:
         """One request as every request of the service goes (its token and headers, its
         pacing slot, its deadline and body cap), with no retry and no reading of the
         answer: ``probe``'s send. Returns the answer as it came and the headers sent
         (for the caller to mask every secret they hold)."""
         assert self._client is not None, "use inside session()"
         base_headers = dict(kwargs.pop("headers", None) or {})
-        raw, _, headers = await self._send(method, url, base_headers, kwargs, None)
+        raw, _, headers = await self._send(method, url, base_headers, kwargs,
+                                           (None, fresh_headers))
         return raw, headers
 
     async def _send(self, method: str, url: str, base_headers: dict[str, str],
-                    send_kwargs: dict[str, Any],
-                    fresh_params: Callable[[], dict[str, str]] | None
+                    send_kwargs: dict[str, Any], fresh: Fresh
                     ) -> tuple[Raw, str | None, dict[str, str]]:
-        """One attempt on the wire: the budget, the token, the headers, the pacing slot
-        and the write. Returns the raw answer, the token it went with, the headers."""
+        """One attempt on the wire: the budget, the token, the headers (``fresh``: the
+        request's own params and headers, made for this attempt), the pacing slot and
+        the write. Returns the raw answer, the token it went with, the headers."""
         assert self._client is not None, "use inside session()"
         p = self.policy
         if self.gave_up is not None:
@@ -317,8 +324,11 @@ class HttpLayer:
                         self.notify(f"{self.name}: {failure}")
                 raise
             headers["Authorization"] = f"Bearer {token}"
+        fresh_params, fresh_headers = fresh
         if self.extra_headers is not None:
             headers.update(self.extra_headers())
+        if fresh_headers is not None:
+            headers.update(fresh_headers())
         if fresh_params is not None:
             params = dict(send_kwargs.get("params") or {})
             params.update(fresh_params())
@@ -355,8 +365,7 @@ class HttpLayer:
         return raw, token, headers
 
     async def _once(self, method: str, url: str, ok: tuple[int, ...],
-                    expected: tuple[int, ...],
-                    fresh_params: Callable[[], dict[str, str]] | None,
+                    expected: tuple[int, ...], fresh: Fresh,
                     kwargs: dict[str, Any], bounds: dict[str, int],
                     last_refused: dict[str, str]) -> Answer:
         assert self._client is not None, "use inside session()"
@@ -365,7 +374,7 @@ class HttpLayer:
         send_kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         while True:
             raw, token, _ = await self._send(method, url, base_headers, send_kwargs,
-                                             fresh_params)
+                                             fresh)
             if raw.status == 429:
                 self.stats.throttled += 1
                 bounds["throttled"] += 1
