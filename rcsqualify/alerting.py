@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from rcsqualify.errors import InputError, Locked, RcsQualifyError
 from rcsqualify.files import atomic_write
-from rcsqualify.masking import list_label
+from rcsqualify.masking import list_label, mask_name
 from rcsqualify.notes import note
 from rcsqualify.remote.policy import HttpPolicy
 from rcsqualify.report.alerts import (
@@ -193,7 +193,7 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
     previous = previous_run(key, base, history, state, warn_at)
     warnings: list[str] = []
     # shown to the receiver by its label: no number in it, no directory, unique
-    alert = build_alert(s, list_name=list_label(base), profile=profile,
+    alert = build_alert(s, list_name=list_label(base), profile=mask_name(profile),
                         previous=previous, warn_at=warn_at, now=now)
     if alert is not None:
         import asyncio  # here: a run without --notify never posts (start-up, issue #24)
@@ -223,8 +223,9 @@ def send_alerts(s: Summary, *, targets: list[NotifyTarget], base: str, profile: 
 def run_labels(s: Settings) -> RunLabels:
     """The metrics' ``list`` and ``profile`` labels: the list's label (its file name and
     a hash of its resolved path, ``masking.list_label``): two lists of one name in two
-    folders are two series, never a duplicate one in a collector directory."""
-    return RunLabels(list_label(str(s.input)), s.profile or "")
+    folders are two series, never a duplicate one in a collector directory. The profile's
+    name is the user's text too: a number in it is masked as in a file name."""
+    return RunLabels(list_label(str(s.input)), mask_name(s.profile or ""))
 
 
 def check_monitoring(s: Settings) -> list[NotifyTarget]:

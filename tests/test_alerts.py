@@ -294,6 +294,16 @@ def test_a_list_named_like_a_number_is_named_without_it(
     assert send(undecided) == [] and receiver.got == []
     labels = run_labels(settings_from(input=tmp_path / "06 12 34 56 78.csv"))
     assert re.fullmatch(r"<number>\.csv@[0-9a-f]{8}", labels.list_name)
+    # a profile named after a client's line is the user's text too
+    assert run_labels(settings_from(input=tmp_path / "c.csv",
+                                    profile="client-0612345678")).profile == "client-<number>"
+    receiver.got.clear()
+    assert send_alerts(undecided, targets=targets, base=str(tmp_path / "c.csv"),
+                       profile="client-06 12 34 56 78", warn_at=0.12, notify_format="auto",
+                       policy=DEFAULT_POLICY, history=None, now=NOW,
+                       state=tmp_path / "state" / "alerts.json") == []
+    (got,) = receiver.bodies()
+    assert got["profile"] == "client-<number>"
 
 
 # -- hysteresis, concurrent runs, one label per list, markup in a file name (#27) --------

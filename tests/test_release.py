@@ -192,6 +192,18 @@ def test_the_installed_wheel_runs_the_sample_check(release: Release, tmp_path: P
     # the plan was compiled from the wheel's own data, in the fresh cache directory
     assert list((Path(clean_env["XDG_CACHE_HOME"]) / "rcsqualify" / "plan").glob("*.pkl"))
 
+    # the Python API of the installed package: the same report as its command line
+    api = _run([release.python, "-c",
+                "import json, rcsqualify; r = rcsqualify.qualify('contacts.csv', "
+                "portability='portability.csv'); "
+                "print(json.dumps({'file': rcsqualify.__file__, "
+                "'report': r.summary.to_dict(), 'rows': len(r.rows)}))"],
+               cwd=work, env=clean_env)
+    seen = json.loads(api.stdout)
+    assert Path(seen["file"]).parent == release.site / "rcsqualify"
+    assert _comparable(seen["report"]) == _comparable(report)
+    assert seen["rows"] == report["counts"]["rows"]
+
     monkeypatch.chdir(work)  # the same relative paths, so the same report
     source = run_cli(["check", "contacts.csv", "--portability", "portability.csv",
                       "--json-report", "-", "-q"])
