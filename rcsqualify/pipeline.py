@@ -375,7 +375,7 @@ def attribute_operators(distinct: Distinct, sources: Sequence[OperatorSource]) -
 
 
 def batch_estimate(reachable: int, total: int, *, requested: int, listed: int,
-                   unlisted: int) -> dict[str, object]:
+                   unlisted: int, confidence: float = CONFIDENCE) -> dict[str, object]:
     """The estimate for the numbers ``users:batchGet`` did not list (RBM, agent not
     launched everywhere), from Google's random-sample counts.
 
@@ -398,7 +398,7 @@ def batch_estimate(reachable: int, total: int, *, requested: int, listed: int,
     return {"method": "batchGet random sample", "sampled": int(total),
             "failures": int(total - reachable), "trials": int(total),
             "extrapolated": unlisted, "scale": scale, "requested": requested,
-            "listed": listed}
+            "listed": listed, "confidence": confidence}
 
 
 def run_check(
@@ -528,7 +528,8 @@ def run_check(
         if reach is not None and unlisted and reach[1] > 0 and not result.sampled:
             requested, listed = provider.sample_requests
             result.estimate = batch_estimate(reach[0], reach[1], requested=requested,
-                                             listed=listed, unlisted=unlisted)
+                                             listed=listed, unlisted=unlisted,
+                                             confidence=confidence)
         timings["capability_s"] = time.perf_counter() - t2
 
     op_error = distinct.operator == OPERATOR_ERROR

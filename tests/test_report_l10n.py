@@ -8,7 +8,7 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +189,37 @@ def test_english_markdown_figures() -> None:
     page = format_markdown(s, lang="en", generated_at=WINTER)
     assert "run of 2026-01-15 14:05 (Paris time, UTC+01:00)" in page
     assert number(s.counts["messages"], "en") in page and "," in number(s.counts["messages"], "en")
+
+
+@pytest.mark.parametrize("method", ["sample", "sample auto", "batchGet random sample"])
+def test_every_report_gives_the_interval_at_the_confidence_it_was_drawn(method: str) -> None:
+    """An estimate drawn at --confidence 0.99 is a 99 % interval in the HTML, the
+    Markdown and the terminal, never the default's 95 % (a carry-over of issue #26)."""
+    from rcsqualify.report.terminal import format_terminal
+
+    s = _big_summary()
+    s.interval = {"method": method, "confidence": 0.99, "error_ratio_estimate": 0.12,
+                  "error_ratio_low": 0.1, "error_ratio_high": 0.2, "trials": 300,
+                  "extrapolated": 5000, "observed": 300, "unresolved": 5000, "drawn": 300,
+                  "sample_max": 500}
+    at = datetime(2026, 3, 12, 13, 5, tzinfo=UTC)
+    pages = {"fr html": _text(format_html(s, lang="fr", generated_at=at)),
+             "en html": _text(format_html(s, lang="en", generated_at=at)),
+             "fr md": format_markdown(s, lang="fr", generated_at=at),
+             "en md": format_markdown(s, lang="en", generated_at=at),
+             "terminal": format_terminal(s, width=400)}
+    for where, page in pages.items():
+        flat = " ".join(page.replace("\u00a0", " ").split())
+        assert "99 %" in flat or "99%" in flat, where
+        assert "95 %" not in flat and "95%" not in flat, where
+
+
+def test_a_batchget_estimate_records_the_confidence_its_interval_uses() -> None:
+    from rcsqualify.pipeline import batch_estimate
+    from rcsqualify.report.summary import estimate_interval
+
+    narrow, wide = (estimate_interval(batch_estimate(400, 500, requested=800, listed=300,
+                                                     unlisted=500, confidence=c), 10, 1000)
+                    for c in (0.9, 0.99))
+    assert wide["confidence"] == 0.99
+    assert wide["error_ratio_high"] > narrow["error_ratio_high"]

@@ -39,7 +39,7 @@ from rcsqualify.report.l10n import (
     when,
 )
 from rcsqualify.report.l10n import threshold as threshold_text
-from rcsqualify.report.summary import Summary
+from rcsqualify.report.summary import Summary, confidence_of
 from rcsqualify.report.wording import (
     approx_duration,
     contacts_line,
@@ -139,7 +139,7 @@ TEXT: dict[str, dict[str, Any]] = {
                         "reach {u} if they all fail.",
         "s_offline": "{n} of {m} messages ({p}) were not checked for RCS (no capability "
                      "check): the ratio could reach {u} if they all fail.",
-        "interval": "Estimated from a sample: 95 % interval {lo} to {hi}; the decision "
+        "interval": "Estimated from a sample: {c} interval {lo} to {hi}; the decision "
                     "uses the upper end.",
         "gauge_ratio": "this run: {r}", "gauge_upper": "worst case: {u}",
         "gauge_threshold": "threshold: {t}",
@@ -226,7 +226,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "s_offline": "{n} messages sur {m} ({p}) n'ont pas été vérifiés pour le RCS "
                      "(aucune vérification de capacité) : le taux pourrait atteindre "
                      "{u} s'ils échouaient tous.",
-        "interval": "Estimation sur un échantillon : intervalle à 95 % de {lo} à {hi} ; "
+        "interval": "Estimation sur un échantillon : intervalle à {c} de {lo} à {hi} ; "
                     "la décision retient la borne haute.",
         "gauge_ratio": "cette exécution : {r}", "gauge_upper": "pire cas : {u}",
         "gauge_threshold": "seuil : {t}",
@@ -603,7 +603,8 @@ def format_html(s: Summary, history: list[dict[str, Any]] | None = None, *,
     high = _ratio(s.bounds.get("high", s.error_ratio_upper), lang)
     sentences = verdict_sentences(s, lang)
     if s.interval:
-        sentences.append(t["interval"].format(lo=_ratio(s.interval["error_ratio_low"], lang),
+        sentences.append(t["interval"].format(c=threshold_text(confidence_of(s.interval), lang),
+                                              lo=_ratio(s.interval["error_ratio_low"], lang),
                                               hi=_ratio(s.interval["error_ratio_high"], lang)))
 
     statuses = [(labels[str(st)] + (" *" if st in ERROR_STATUSES else ""),

@@ -20,7 +20,7 @@ from rcsqualify.notes import in_language
 from rcsqualify.report.escape import markdown_text as md
 from rcsqualify.report.html import REASON_LABELS, STATUS_LABELS, TEXT, verdict_sentences
 from rcsqualify.report.l10n import day, number, percent, threshold, when
-from rcsqualify.report.summary import Summary
+from rcsqualify.report.summary import Summary, confidence_of
 from rcsqualify.report.wording import (
     contacts_line,
     phone_columns_text,
@@ -53,7 +53,7 @@ _WORDS: dict[str, dict[str, str]] = {
            "gated": "gated ratio (gate: {g})", "threshold": "threshold",
            "whole": "error ratio, whole base (diagnosis)",
            "upper": "upper bound (unverified counted as failures)",
-           "interval": "95 % interval ({m})", "ratio_h": "Ratio against the threshold",
+           "interval": "{c} interval ({m})", "ratio_h": "Ratio against the threshold",
            "ratio": "ratio", "status_h": "Messages by status", "status": "status",
            "share": "share", "reasons": "reasons", "error": " (error)",
            "rows": "{r} rows = {m} messages + {d} duplicate rows.",
@@ -71,7 +71,7 @@ _WORDS: dict[str, dict[str, str]] = {
            "gated": "taux retenu par la règle ({g})", "threshold": "seuil",
            "whole": "taux d'erreur de toute la base (diagnostic)",
            "upper": "pire cas (non vérifiés comptés en échec)",
-           "interval": "intervalle à 95 % ({m})", "ratio_h": "Taux face au seuil",
+           "interval": "intervalle à {c} ({m})", "ratio_h": "Taux face au seuil",
            "ratio": "taux", "status_h": "Messages par statut", "status": "statut",
            "share": "part", "reasons": "motifs", "error": " (erreur)",
            "rows": "{r} lignes = {m} messages + {d} lignes en double.",
@@ -149,7 +149,8 @@ def format_markdown(s: Summary, *, lang: str = "en", generated_at: datetime | No
     if s.interval:
         iv = s.interval
         method = str(iv.get("method", "sample"))
-        ratio_rows.append((w["interval"].format(m=md(_METHODS[lang].get(method, method))),
+        ratio_rows.append((w["interval"].format(c=threshold(confidence_of(iv), lang),
+                                                m=md(_METHODS[lang].get(method, method))),
                            f"{percent(iv['error_ratio_low'], lang)} – "
                            f"{percent(iv['error_ratio_high'], lang)}"))
     out += [f"### {w['ratio_h']}", "", _table(("", w["ratio"]), "lr", ratio_rows), ""]

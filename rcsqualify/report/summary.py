@@ -132,6 +132,12 @@ def z_score(confidence: float) -> float:
     return statistics.NormalDist().inv_cdf(1 - (1 - confidence) / 2)
 
 
+def confidence_of(interval: dict[str, Any]) -> float:
+    """The confidence an interval was drawn at (``--confidence``, recorded by each
+    estimate), so that no report says 95 % of an interval drawn at 99 %."""
+    return float(interval.get("confidence", CONFIDENCE))
+
+
 def wilson_interval(successes: int, n: int, z: float | None = None) -> tuple[float, float]:
     """Wilson score interval of a proportion (good at small n and near 0 or 1), at the
     normal quantile ``z`` (default: ``--confidence``'s default, 95 %)."""
@@ -148,7 +154,8 @@ def wilson_interval(successes: int, n: int, z: float | None = None) -> tuple[flo
 
 def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
                       ) -> dict[str, Any]:
-    """Error ratio with a 95 % interval when part of the capability was estimated.
+    """Error ratio with its interval (at ``--confidence``) when part of the capability
+    was estimated.
 
     The numbers not checked (``extrapolated``) are assumed to fail in the proportion
     seen among the checked ones (``failures`` / ``trials``); the Wilson interval of that
@@ -157,7 +164,7 @@ def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
     if "error_ratio_low" in estimate:  # --sample auto: the confidence sequence's ends
         return dict(estimate)
     trials, failures = int(estimate["trials"]), int(estimate["failures"])
-    z = z_score(float(estimate.get("confidence", CONFIDENCE)))
+    z = z_score(confidence_of(estimate))
     # a batchGet sample describes the whole request: ``scale`` turns its failure share
     # into the unlisted numbers' own (pipeline.batch_estimate)
     scale = float(estimate.get("scale", 1.0))

@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from rcsqualify.l10n import number
+from rcsqualify.l10n import number, threshold
 from rcsqualify.report.escape import plain_line
-from rcsqualify.report.summary import Summary
+from rcsqualify.report.summary import Summary, confidence_of
 from rcsqualify.report.wording import (
     contacts_line,
     duration_text,
@@ -227,14 +227,16 @@ def render_summary(s: Summary) -> RenderableType:
         iv = s.interval
         parts.append(Text(
             f"--sample auto: bound at the stop {iv['error_ratio_low']:.2%} – "
-            f"{iv['error_ratio_high']:.2%} ({iv['confidence']:.0%} each end, valid at any "
+            f"{iv['error_ratio_high']:.2%} ({threshold(confidence_of(iv), 'en')} each end, "
+            "valid at any "
             f"stop; {_n(iv['observed'])} of {_n(iv['unresolved'])} unresolved numbers "
             f"entered it, {_n(iv['drawn'])} resolved, cap {iv['sample_max']})"))
     elif s.interval:
         iv = s.interval
         parts.append(Text(
-            f"estimate ({iv['method']}): error ratio {iv['error_ratio_estimate']:.2%}, 95 % "
-            f"interval [{iv['error_ratio_low']:.2%}, {iv['error_ratio_high']:.2%}] from "
+            f"estimate ({iv['method']}): error ratio {iv['error_ratio_estimate']:.2%}, "
+            f"{threshold(confidence_of(iv), 'en')} interval [{iv['error_ratio_low']:.2%}, "
+            f"{iv['error_ratio_high']:.2%}] from "
             f"{_n(iv['trials'])} answers extrapolated to {_n(iv['extrapolated'])} numbers; "
             "the gate uses the upper end"))
     pr = s.projection
