@@ -27,7 +27,7 @@ build the command line, and string annotations would cost a compile each.
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
@@ -44,8 +44,68 @@ DEFAULT_RBM_URL = "https://europe-rcsbusinessmessaging.googleapis.com"
 OPTION = "rcsqualify.option"
 
 
-@dataclass(frozen=True, eq=False)
-class Opt:
+class Frozen:
+    """The base of the frozen declarations (``Opt``, the option groups, ``Settings``):
+    ``__init__`` and the frozen setters written once here, for classes made by
+    ``frozen`` (a dataclass would compile them from source for each class at start-up:
+    ~0.5 ms a class; issue #24)."""
+
+    #: (field name, default, default factory) of each field, in order (``frozen``)
+    _init_fields: ClassVar[tuple[tuple[str, Any, Any], ...]] = ()
+
+    def __init__(self, *args: Any, **values: Any) -> None:
+        # the calling convention of a dataclass's generated __init__
+        init = self._init_fields
+        if len(args) > len(init):
+            raise TypeError(f"{type(self).__name__}() takes {len(init)} positional "
+                            f"arguments but {len(args)} were given")
+        for (name, _, _), value in zip(init, args, strict=False):
+            if name in values:
+                raise TypeError(f"{type(self).__name__}() got multiple values for "
+                                f"argument {name!r}")
+            values[name] = value
+        for name, default, factory in init:
+            value = values.pop(name, default)
+            if value is MISSING:
+                if factory is MISSING:
+                    raise TypeError(f"{type(self).__name__}() missing 1 required "
+                                    f"argument: {name!r}")
+                value = factory()
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument "
+                            f"{next(iter(values))!r}")
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        pass
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+F = TypeVar("F", bound=Frozen)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def frozen(cls: type[F]) -> type[F]:
+    """A frozen dataclass with no generated method: its fields for
+    ``dataclasses.fields``/``replace``, ``__init__`` and the setters ``Frozen``'s."""
+    processed = dataclass(init=False, repr=False, eq=False)(cls)
+    init = []
+    for f in fields(processed):  # type: ignore[arg-type]
+        if not f.init or f.kw_only is True:
+            raise TypeError(f"{cls.__name__}.{f.name}: every field is an argument")
+        init.append((f.name, f.default, f.default_factory))
+    processed._init_fields = tuple(init)
+    return processed
+
+
+@frozen
+class Opt(Frozen):
     """How one field is given on the command line, in a profile and in the environment.
 
     ``flags`` are Click's declarations (default: ``--field-name``; a bool: also
@@ -103,9 +163,9 @@ def internal(default: Any) -> Any:
     return field(default=default)
 
 
-class OptionGroup:
+class OptionGroup(Frozen):
     """The base of the option groups: declarations, and validation on construction.
-    Equality and ``repr`` are written once here (``group``), not generated per class."""
+    Equality and ``repr`` are written once here, not generated per class (``group``)."""
 
     #: help panel of the group's options (an ``Opt`` may name another)
     panel: ClassVar[str] = "Other"
@@ -150,14 +210,13 @@ class OptionGroup:
 
 
 G = TypeVar("G", bound=OptionGroup)
-T = TypeVar("T")
 
 
-@dataclass_transform(field_specifiers=(field,))
-def group(cls: type[T]) -> type[T]:
-    """An option group's dataclass: frozen; ``__eq__`` and ``__repr__`` from
-    ``OptionGroup`` (each generated method costs a compile at start-up)."""
-    return dataclass(frozen=True, eq=False, repr=False)(cls)
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def group(cls: type[G]) -> type[G]:
+    """An option group's class: ``frozen`` (``__eq__`` and ``__repr__`` are
+    ``OptionGroup``'s)."""
+    return frozen(cls)
 
 
 def declared(cls: type[OptionGroup]) -> list[tuple[Field[Any], Opt]]:
@@ -614,8 +673,8 @@ def _with(group: G, changes: Mapping[str, Any]) -> G:
     return type(group)(**{**current, **changes})
 
 
-@dataclass(frozen=True, init=False, eq=False, repr=False)
-class Settings:
+@dataclass(init=False, eq=False, repr=False)  # frozen: Frozen's setters
+class Settings(Frozen):
     """The option groups of one run (CONTRACT §9).
 
     Built from keyword arguments named as the fields (``Settings(rate=25)``) and/or

@@ -53,6 +53,20 @@ PLAIN_CELLS = {
                        "cast goes through pyarrow._compute (numbering/buffers.cast)",
 }
 
+#: Our own modules a 1-row offline check has no use for (issue #24: each was imported by
+#: every run after the restructuring of session 5).
+UNUSED_BY_A_CHECK = {
+    "rcsqualify.cli.admin": "plan, portability, config and cache commands",
+    "rcsqualify.cli.doctor": "the doctor command",
+    "rcsqualify.cli.init": "the init command (and tomllib's writer checks, json)",
+    "rcsqualify.cli.learn": "the learn command",
+    "rcsqualify.cli.emulator": "the emulator command",
+    "rcsqualify.cli.reference": "the generated CLI reference (docs build)",
+}
+#: The modules of the command line: ``import rcsqualify.cli`` imports none of them (a
+#: command's module is imported when the command is asked for: cli/base.py).
+COMMAND_MODULES = ("rcsqualify.cli.check", *UNUSED_BY_A_CHECK)
+
 _PROBE = """
 import json, sys
 sys.argv = ["rcsqualify", *sys.argv[1:]]
@@ -89,6 +103,7 @@ def test_one_row_offline_check_imports_no_heavy_module(tmp_path: Path) -> None:
         assert run["code"] in (0, 1)
         assert _heavy(run["modules"]) == {}
         assert [m for m in PLAIN_CELLS if m in run["modules"]] == []  # type: ignore[operator]
+        assert [m for m in UNUSED_BY_A_CHECK if m in run["modules"]] == []  # type: ignore[operator]
 
 
 def test_json_report_and_content_detection_import_no_heavy_module(tmp_path: Path) -> None:
@@ -197,3 +212,90 @@ def test_quiet_lines_are_what_rich_prints(capsys: pytest.CaptureFixture[str]) ->
         lazy = LazyConsole(stderr=True, highlight=False, soft_wrap=False, width=120)
         lazy.print(line, markup=False, highlight=False, soft_wrap=True)
         assert capsys.readouterr().err == expected, line
+
+
+_COMMANDS = """
+import json, sys
+import typer, typer.main
+from rcsqualify.cli import app
+from rcsqualify.cli import COMMAND_MODULES
+imported = sorted(m for m in sys.modules if m.startswith("rcsqualify.cli."))
+group = typer.main.get_command(app)
+ctx = typer.Context(group, info_name="rcsqualify")
+steps = []
+for name in COMMAND_MODULES:
+    command = group.get_command(ctx, name)
+    steps.append([name, command.name, sorted(m for m in sys.modules
+                                             if m.startswith("rcsqualify.cli."))])
+print(json.dumps({"imported": imported, "steps": steps, "listed": group.list_commands(ctx),
+                  "built": sorted(group.commands.built)}))
+"""
+
+
+def test_a_command_module_is_imported_when_its_command_is_asked_for(tmp_path: Path) -> None:
+    """``import rcsqualify.cli`` imports no command module; asking the root group for a
+    command imports its module (rcsqualify.cli.COMMAND_MODULES) and no other; every command a
+    module registers is listed there, in the help's order."""
+    from rcsqualify.cli import COMMAND_MODULES as REGISTRY
+
+    run = _run([], tmp_path, _COMMANDS)
+    assert [m for m in COMMAND_MODULES if m in run["imported"]] == []  # type: ignore[operator]
+    asked: set[str] = set()
+    for name, built, modules in run["steps"]:  # type: ignore[attr-defined]
+        asked.add(REGISTRY[name])
+        assert built == name
+        assert {m for m in modules if m in COMMAND_MODULES} == asked, name
+    assert run["listed"] == list(REGISTRY)
+    assert run["built"] == sorted(REGISTRY)  # no command registered but unlisted
+    assert set(REGISTRY.values()) == set(COMMAND_MODULES) - {"rcsqualify.cli.reference"}
+
+
+@pytest.mark.parametrize(("args", "code", "modules"), [
+    (["--version"], 0, set()),
+    (["chek"], 2, set()),  # "did you mean 'check', 'cache'?" reads the names only
+    (["plan", "--help"], 0, {"rcsqualify.cli.admin"}),
+    # config show reads check's declarations from the root group (group.commands["check"])
+    (["config", "show"], 0, {"rcsqualify.cli.admin", "rcsqualify.cli.check"}),
+    (["--help"], 0, set(COMMAND_MODULES) - {"rcsqualify.cli.reference"}),
+])
+def test_a_run_imports_the_modules_of_the_commands_it_reads(
+        tmp_path: Path, args: list[str], code: int, modules: set[str]) -> None:
+    """Through the console script's ``main`` in a fresh process: a command read from the
+    root group by another (``config show`` reads ``check``) is built on the way."""
+    run = _run(args, tmp_path)
+    assert run["code"] == code
+    assert {m for m in COMMAND_MODULES if m in run["modules"]} == modules  # type: ignore[operator]
+
+
+def test_option_groups_generate_no_code() -> None:
+    """The groups, ``Opt`` and ``Settings`` hold dataclass fields but no generated method
+    (each is source compiled at start-up): one ``__init__`` and one pair of frozen
+    setters (settings.Frozen), with a generated ``__init__``'s calling convention."""
+    import dataclasses
+
+    from rcsqualify.settings import GROUPS, Frozen, InputOptions, NetworkOptions, Opt, Settings
+
+    for cls in (*GROUPS, Opt, Settings):
+        assert dataclasses.is_dataclass(cls)
+        for method in ("__setattr__", "__delattr__"):
+            assert getattr(cls, method) is getattr(Frozen, method), (cls, method)
+    for cls in (*GROUPS, Opt):
+        assert cls.__init__ is Frozen.__init__, cls
+    fields = [f.name for f in dataclasses.fields(NetworkOptions)]
+    assert NetworkOptions(5.0).rate == 5.0 and NetworkOptions(5.0, 0.1).rate_margin == 0.1
+    with pytest.raises(TypeError, match=f"takes {len(fields)} positional arguments but "
+                                        f"{len(fields) + 1} were given"):
+        NetworkOptions(*range(len(fields) + 1))
+    with pytest.raises(TypeError, match="got multiple values for argument 'rate'"):
+        NetworkOptions(5.0, rate=6.0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rat'"):
+        NetworkOptions(rat=6.0)
+    with pytest.raises(TypeError, match="missing 1 required argument: 'help'"):
+        Opt()  # type: ignore[call-arg]
+    for frozen in (NetworkOptions(), Opt("h"), Settings()):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            frozen.rate = 1.0  # type: ignore[misc,union-attr]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del frozen.help  # type: ignore[union-attr]
+    # a list default is a new list per instance, as with ``default_factory``
+    assert InputOptions().column is not InputOptions().column

@@ -15,11 +15,41 @@ which shows the traceback.
 
 from __future__ import annotations
 
-# they register their commands
-from rcsqualify.cli import admin, check, doctor, emulator, init, learn  # noqa: F401
-from rcsqualify.cli.base import app
+import importlib
 
-__all__ = ["app", "main"]
+from rcsqualify.cli.base import OneLineErrors, app
+
+__all__ = ["COMMAND_MODULES", "app", "main"]
+
+#: every command of ``rcsqualify``, in the order of its help, and the module that
+#: registers it on ``app``. A module is imported, and its commands built, when one of
+#: them is read from the root group (it runs, a help or a completion shows it), not by
+#: every run (start-up: issue #24). A new command: its line here (tests/test_startup.py
+#: fails on a command missing or misplaced).
+COMMAND_MODULES: dict[str, str] = {
+    "check": "rcsqualify.cli.check", "refresh": "rcsqualify.cli.check",
+    "probe": "rcsqualify.cli.check", "doctor": "rcsqualify.cli.doctor",
+    "emulator": "rcsqualify.cli.emulator", "init": "rcsqualify.cli.init",
+    "learn": "rcsqualify.cli.learn", "plan": "rcsqualify.cli.admin",
+    "portability": "rcsqualify.cli.admin", "config": "rcsqualify.cli.admin",
+    "cache": "rcsqualify.cli.admin",
+}
+
+
+class Commands(OneLineErrors):
+    """The root group of ``rcsqualify``: its commands are those of ``COMMAND_MODULES``,
+    each module imported here, above every command module (they import ``base``), so
+    the lazy import closes no cycle (tests/test_layers.py counts imports by name)."""
+
+    command_modules = COMMAND_MODULES
+
+    def import_module(self, name: str) -> None:
+        importlib.import_module(COMMAND_MODULES[name])
+
+
+# the package runs before any of its modules is used: every root group built from
+# ``app`` (``app()``, ``typer.main.get_command(app)``) is a ``Commands``
+app.info.cls = Commands
 
 
 def main() -> None:

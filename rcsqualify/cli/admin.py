@@ -21,8 +21,6 @@ from rcsqualify.cli.base import (
     WaitLock,
     app,
     fail,
-    plan_app,
-    portability_app,
     reports_errors,
     stderr_console,
     stdout_console,
@@ -35,6 +33,12 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from rcsqualify.remote.cachekey import Need
+
+plan_app = typer.Typer(help="The embedded ARCEP numbering plan.", invoke_without_command=True)
+app.add_typer(plan_app, name="plan")
+portability_app = typer.Typer(help="Local portability store built from extracts.",
+                              no_args_is_help=True)
+app.add_typer(portability_app, name="portability")
 
 
 def _count_table(title: str, name: str, unit: str,

@@ -10,9 +10,9 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, cast
 
 import typer
 from typer.core import TyperGroup
@@ -31,18 +31,110 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+class LazyCommands(MutableMapping[str, Any]):
+    """The root group's ``commands``: every name of its ``command_modules`` (and any
+    command built or added), in that order. Reading a command (``[name]``, ``get``,
+    ``values``, ``items``) imports its module and builds what the module registered on
+    ``app``; the names alone (``in``, iteration, Typer's "did you mean") import nothing.
+    So code written for Click's plain dict (``group.commands["check"]``, a walk of the
+    tree) still sees every command, and a run pays for its own command's module only
+    (start-up: issue #24)."""
+
+    def __init__(self, group: "OneLineErrors", built: Mapping[str, Any]) -> None:
+        self._group = group
+        #: the commands built so far
+        self.built: dict[str, Any] = dict(built)
+        self._removed: set[str] = set()
+
+    def _names(self) -> dict[str, None]:
+        return {n: None for n in (*self._group.command_modules, *self.built)
+                if n not in self._removed}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built and name in self._names():
+            self._group.load(name)
+        return self.built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._removed.discard(name)
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self.built.pop(name, None)
+        self._removed.add(name)
+
+
 class OneLineErrors(TyperGroup):
     """The root group: usage errors (a bad value, an unknown option) as one line on
-    stderr, exit 2, like every other error; option panels and examples in the help."""
+    stderr, exit 2, like every other error; option panels and examples in the help;
+    each command's module imported when the command is read (``LazyCommands``)."""
+
+    commands: LazyCommands
+    #: command name → the module that registers it on ``app``, in the help's order: the
+    #: table and the import are the package's (rcsqualify/cli/__init__.py, above every
+    #: command module, which import this one)
+    command_modules: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        arrange_help(self)
+        # those Typer built (their modules were imported before the group was made)
+        built = dict(self.commands)
+        for command in built.values():
+            # no pydantic adapter for the values that need none (cli/coercion.py); the
+            # commands built later get theirs in ``load``, the root's options in ``main``
+            defer(command)
+        self.commands = LazyCommands(self, built)
+        arrange_help(self, built)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # Typer's reads the commands, hence their modules
+
+    def import_module(self, name: str) -> None:
+        """Import the module of the command ``name`` (``command_modules``)."""
+
+    def load(self, name: str) -> None:
+        """Import the module of the command ``name`` and build the commands it
+        registered on ``app`` (Typer built those registered before this group was
+        made)."""
+        import typer.main
+
+        self.import_module(name)
+        built: dict[str, Any] = {}
+        have = self.commands.built
+        # as typer.main.get_group_from_info builds them
+        short, markup = app.pretty_exceptions_short, app.rich_markup_mode
+        for info in app.registered_commands:
+            assert info.callback is not None
+            name = info.name or typer.main.get_command_name(info.callback.__name__)
+            if name not in have:
+                built[name] = typer.main.get_command_from_info(
+                    command_info=info, pretty_exceptions_short=short, rich_markup_mode=markup)
+        for group_info in app.registered_groups:
+            if group_info.name not in have:
+                built[str(group_info.name)] = typer.main.get_group_from_info(
+                    group_info, pretty_exceptions_short=short, rich_markup_mode=markup,
+                    suggest_commands=app.suggest_commands)
+        for name, command in built.items():
+            defer(command)
+            have[name] = command
+        arrange_help(self, built)
 
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
-        defer(self)  # no pydantic adapter for the values that need none (cli/coercion.py)
+        # the root's own options (Typer adds the completion ones after __init__)
+        defer(self, subcommands=False)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
@@ -64,11 +156,6 @@ app = typer.Typer(
     help="Qualify a French contact base before an RCS campaign on Orange's BotHub.",
     pretty_exceptions_enable=False,
 )
-plan_app = typer.Typer(help="The embedded ARCEP numbering plan.", invoke_without_command=True)
-app.add_typer(plan_app, name="plan")
-portability_app = typer.Typer(help="Local portability store built from extracts.",
-                              no_args_is_help=True)
-app.add_typer(portability_app, name="portability")
 
 F = TypeVar("F", bound=Callable[..., Any])
 # options other commands share with check: declared once (settings.py). Annotated
@@ -276,11 +363,12 @@ def _long_options(command: Any) -> list[str]:
             if o.startswith("--") and o != "--help"]
 
 
-def arrange_help(group: Any, path: str = "") -> None:
-    """An "Examples" epilog on every command (then, where ``--help`` shows the common
-    options only, where all are), and the options ``refresh`` passes on to ``check``
-    listed in its own help. Option panels come from the declarations (settings.py)."""
-    for name, command in group.commands.items():
+def arrange_help(group: Any, commands: dict[str, Any], path: str = "") -> None:
+    """An "Examples" epilog on each of ``commands`` (then, where ``--help`` shows the
+    common options only, where all are), and the options ``refresh`` passes on to
+    ``check`` listed in its own help. Option panels come from the declarations
+    (settings.py)."""
+    for name, command in commands.items():
         full = f"{path} {name}".strip()
         examples = EXAMPLES.get(full)
         if examples:
@@ -291,8 +379,10 @@ def arrange_help(group: Any, path: str = "") -> None:
             command.epilog = "\n\n".join(filter(None, (command.epilog,
                                                          help_pointer(full))))
         if hasattr(command, "commands"):
-            arrange_help(command, full)
-    refresh, check = group.commands.get("refresh"), group.commands.get("check")
+            arrange_help(command, command.commands, full)
+    refresh = commands.get("refresh")
+    # check is read only for refresh (reading it builds it: LazyCommands)
+    check = group.commands.get("check") if refresh is not None else None
     if refresh is not None and check is not None:
         own = set(_long_options(refresh))
         passed = [o for o in _long_options(check) if o not in own]

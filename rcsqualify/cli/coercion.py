@@ -58,9 +58,10 @@ def _install(param: Any) -> None:
         param._runtime_param = DeferredCoercion(param)
 
 
-def defer(command: Any) -> None:
-    """Install the stand-in on every parameter of ``command`` and of the commands under
-    it, the help option (made when a context asks for it) included."""
+def defer(command: Any, subcommands: bool = True) -> None:
+    """Install the stand-in on every parameter of ``command`` and (unless
+    ``subcommands`` is false: the root group, whose commands are built when read) of the
+    commands under it, the help option (made when a context asks for it) included."""
     for param in command.params:
         _install(param)
     if getattr(command, "_deferred_help", False):
@@ -75,5 +76,6 @@ def defer(command: Any) -> None:
         return option
 
     command.get_help_option = help_option
-    for sub in getattr(command, "commands", {}).values():
-        defer(sub)
+    if subcommands:
+        for sub in getattr(command, "commands", {}).values():
+            defer(sub)

@@ -63,7 +63,8 @@ OTHER_ENVIRONMENT: dict[str, str] = {
 
 
 def root_command() -> Any:
-    """The Click group behind the Typer app, every command registered."""
+    """The Click group behind the Typer app (reading a command builds it: cli/base.py
+    LazyCommands)."""
     import typer.main
 
     from rcsqualify.cli import app
