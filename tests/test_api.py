@@ -408,3 +408,24 @@ def test_a_remote_run_from_a_worker_thread(emulator: Emulator) -> None:
     assert without_timings(threaded.summary.to_dict()) == without_timings(
         main.summary.to_dict())
     assert threaded.decision == main.decision
+
+
+def test_a_named_index_is_data_and_the_default_one_is_not() -> None:
+    """``df.set_index("client_id")`` (or the phone itself as the index) keeps that
+    column, first, as ``to_csv`` writes it; the default index, or the positions a filter
+    left, never become a column."""
+    flat = pd.DataFrame({"client_id": ["a", "b", "c"],
+                         "phone": ["06 12 34 56 78", "0687654321", None]})
+    plain = rcsqualify.qualify(flat)
+    indexed = rcsqualify.qualify(flat.set_index("client_id"))
+    assert cells(indexed.rows) == cells(plain.rows)
+    assert list(indexed.rows.columns) == list(plain.rows.columns)
+    by_phone = rcsqualify.qualify(flat.set_index("phone"), column="phone")
+    assert list(by_phone.rows.columns[:2]) == ["phone", "client_id"]
+    assert by_phone.summary.counts == plain.summary.counts
+    filtered = rcsqualify.qualify(flat[flat["client_id"] != "a"])  # index [1, 2]
+    assert list(filtered.rows.columns[:2]) == ["client_id", "phone"]
+    assert cells(filtered.rows) == cells(plain.rows)[1:]
+    # a level named like a column is not made a second column of that name
+    clash = flat.set_index(flat["phone"].rename("phone"))
+    assert list(rcsqualify.qualify(clash).rows.columns[:2]) == ["client_id", "phone"]

@@ -63,7 +63,15 @@ def table_of(source: Any) -> tuple[str, pa.Table]:
 
 
 def dataframe_table(frame: Any) -> pa.Table:
-    """The DataFrame's columns (not its index) as Arrow columns, names as text."""
+    """The DataFrame's columns as Arrow columns, names as text. A *named* index (after
+    ``set_index("client_id")``, or ``set_index("phone")``) is data, as ``to_csv`` and
+    ``to_parquet`` write it: its levels come first, as columns. An unnamed one (the
+    default ``RangeIndex``, a filter's leftover positions) is pandas' bookkeeping, no
+    column of the contact file. A level whose name a column has already is dropped
+    rather than made a second column of one name."""
+    levels = [n for n in frame.index.names if n is not None]
+    if levels and not any(str(n) in {str(c) for c in frame.columns} for n in levels):
+        frame = frame.reset_index(level=levels)
     arrays, names = [], []
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
