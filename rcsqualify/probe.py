@@ -43,13 +43,13 @@ def probe(s: Settings, number: str) -> ProbeResult:
     """Send one look-up of ``number`` (E.164) to the service ``s`` names: a capability
     provider that asks one number per request and says how (``--capability bothub``),
     or the MNP profile (``--mnp-profile``/``--mnp-url``)."""
-    from rcsqualify.providers import CAPABILITY, OPERATOR, PROBED
+    from rcsqualify.providers import CAPABILITY, OPERATOR, PROBED, build, needs
     from rcsqualify.remote.cache import LookupCache
 
     cache = LookupCache(enabled=False)  # a probe neither reads nor writes answers
     entry = CAPABILITY.get(s.capability)
     if entry is not None and entry.probed:
-        provider = entry.build(s, cache, None, None)
+        provider = build(entry, s, needs(s, cache))
         return asyncio.run(_probe_capability(provider, number, entry.secrets))
     which = f"--capability {' or '.join(PROBED)}"
     if s.capability != "none":
@@ -58,7 +58,7 @@ def probe(s: Settings, number: str) -> ProbeResult:
         raise InputError(f"probe: say what to ask: {which}, or --mnp-profile / --mnp-url")
     from rcsqualify.numbering.plan import load_plan
 
-    source = OPERATOR["mnp"].build(s, load_plan(), cache, None, None)
+    source = build(OPERATOR["mnp"], s, needs(s, cache, plan=load_plan()))
     return asyncio.run(_probe_mnp(source, number))
 
 

@@ -1,9 +1,12 @@
 """The provider registry (issue #24 item 2): every service rcsqualify can ask, by name.
 
 One entry per capability provider (``--capability``, ``--other-route``) and per
-operator look-up service (MNP). An entry says how to build the provider from the
-options and the run's shared objects, passed explicitly (the cache, the quota store its
-schedule comes from, the notifier), what asking ``n`` numbers costs (``plan``: numbers,
+operator look-up service (MNP). An entry says how to build the provider: its factory
+takes the provider's own option group (``options``: ``BothubOptions``, ``RbmOptions``,
+``MnpOptions``), never the whole settings, and the run's shared objects, passed
+explicitly (``Needs``: the cache, the quota store its schedule comes from, the
+notifier, the run's HTTP policy, the profile's secret references); what asking ``n``
+numbers costs (``plan``: numbers,
 HTTP requests, single/bulk/batch, seconds at the paced rate: read by the dry run, an
 undecided verdict's next steps and ``probe``), and which URL options it reads.
 Nothing else chooses a provider by its name: adding one is its module, its entry here
@@ -15,15 +18,23 @@ never at import time: an offline run imports no HTTP stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rcsqualify.defaults import ORANGE
 from rcsqualify.errors import ConfigurationError, InputError
-from rcsqualify.remote.policy import RequestPlan
-from rcsqualify.settings import BOTHUB_SECRETS, MNP_SECRETS, Settings
+from rcsqualify.remote.policy import HttpPolicy, RequestPlan
+from rcsqualify.settings import (
+    BOTHUB_SECRETS,
+    MNP_SECRETS,
+    BothubOptions,
+    MnpOptions,
+    OptionGroup,
+    RbmOptions,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from rcsqualify.capability.interface import CapabilityProvider
@@ -33,12 +44,36 @@ if TYPE_CHECKING:
     from rcsqualify.remote.http import Notify
     from rcsqualify.remote.pacing import QuotaStore
 
-#: builds a capability provider from the options and the run's shared objects
-CapabilityFactory = Callable[["Settings", "LookupCache", "QuotaStore | None",
-                              "Notify | None"], "CapabilityProvider"]
-#: builds an operator look-up service (it also needs the numbering plan)
-OperatorFactory = Callable[["Settings", "NumberingPlan", "LookupCache",
-                            "QuotaStore | None", "Notify | None"], "OperatorSource"]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a provider's factory is given beside its option group, each by name: the
+    run's cache, the quota store its pacing schedule comes from (None: this machine's
+    schedule files), the notifier of pauses and warnings, the run's one HTTP policy
+    (``--rate`` and the other network options), the profile's secret references
+    (environment variable → ``env:VAR``/``file:PATH``, resolved at the last moment) and,
+    for an operator look-up service, the numbering plan."""
+
+    cache: LookupCache
+    quota: QuotaStore | None
+    notify: Notify | None
+    policy: HttpPolicy
+    secret_refs: Mapping[str, str] = field(default_factory=dict)
+    plan: NumberingPlan | None = None
+
+
+def needs(s: Settings, cache: LookupCache, quota: QuotaStore | None = None,
+          notify: Notify | None = None, plan: NumberingPlan | None = None) -> Needs:
+    """The run's shared objects for a factory, with the policy and secret references
+    these settings give."""
+    return Needs(cache=cache, quota=quota, notify=notify, policy=s.http_policy(),
+                 secret_refs=s.credential_refs, plan=plan)
+
+
+def build(entry: Provider, s: Settings, given: Needs) -> Any:
+    """``entry``'s provider: its factory given its own option group and ``given``."""
+    return entry.build(s.group(entry.options), given)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,12 +84,15 @@ class Provider:
     adding a provider is its module, its entry here and its options."""
 
     name: str
+    #: the option group its factory takes (``build(options, needs)``)
+    options: type[OptionGroup]
     #: the service family (``bothub``, ``rbm``, ``mnp``): one set of credentials, one
     #: cache scope; the second route (``--other-route``) is the RBM family's
     family: str
     #: the family as people read it (``doctor``'s lines)
     label: str
-    build: Callable[..., Any]
+    #: (its option group, ``Needs``) → the provider
+    build: Callable[[Any, Needs], Any]
     #: numbers asked → the HTTP requests it makes and their time at the quota
     plan: Callable[[Settings, int], RequestPlan]
     #: one number per request: ``--sample auto`` can draw from it
@@ -78,7 +116,7 @@ class Provider:
     secrets: tuple[str, ...] = ()
 
 
-def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
+def _env(name: str, what: str, refs: Mapping[str, str] | None = None) -> str:
     """A secret: the profile's reference for ``name`` when it has one (``env:VAR`` or a
     file, config.resolve_reference), else the environment variable itself."""
     import os
@@ -93,97 +131,91 @@ def _env(name: str, what: str, refs: dict[str, str] | None = None) -> str:
     return value
 
 
-def bothub_arguments(s: Settings, cache: LookupCache, quota: QuotaStore | None,
-                     notify: Notify | None) -> dict[str, Any]:
+def bothub_arguments(b: BothubOptions, given: Needs) -> dict[str, Any]:
     """What BotHub single and bulk are built from; secrets read here, at the last
     moment, straight into the provider."""
     from rcsqualify.capability.bothub import GsmaJwt
 
-    if not s.bot_id:
+    if not b.bot_id:
         raise ConfigurationError("the BotHub bot id is missing: --bot-id or "
                                  "RCSQUALIFY_BOTHUB_BOT_ID")
     client_id = _env("RCSQUALIFY_BOTHUB_CLIENT_ID", "the BotHub client id",
-                     s.credential_refs)
+                     given.secret_refs)
     secret = _env("RCSQUALIFY_BOTHUB_CLIENT_SECRET", "the BotHub client secret",
-                  s.credential_refs)
-    jwt = (GsmaJwt(s.bot_key_file, s.bot_id, s.bothub_url.rstrip("/") + "/gsma")
-           if s.bot_key_file else None)
-    return dict(base_url=s.bothub_url, token_url=s.bothub_token_url, client_id=client_id,
-                client_secret=secret, bot_id=s.bot_id, cache=cache, policy=s.http_policy(),
-                jwt=jwt, jwt_header=s.bot_jwt_header, require_feature=s.require_feature,
-                notify=notify, quota=quota)
+                  given.secret_refs)
+    jwt = (GsmaJwt(b.bot_key_file, b.bot_id, b.bothub_url.rstrip("/") + "/gsma")
+           if b.bot_key_file else None)
+    return dict(base_url=b.bothub_url, token_url=b.bothub_token_url, client_id=client_id,
+                client_secret=secret, bot_id=b.bot_id, cache=given.cache,
+                policy=given.policy, jwt=jwt, jwt_header=b.bot_jwt_header,
+                require_feature=b.require_feature, notify=given.notify, quota=given.quota)
 
 
-def _rbm_arguments(s: Settings, cache: LookupCache, quota: QuotaStore | None,
-                   notify: Notify | None) -> dict[str, Any]:
-    if not s.agent_id:
+def _rbm_arguments(r: RbmOptions, given: Needs) -> dict[str, Any]:
+    if not r.agent_id:
         raise ConfigurationError("the RBM agent id is missing: --agent-id or "
                                  "RCSQUALIFY_RBM_AGENT_ID")
-    if not s.rbm_credentials:
+    if not r.rbm_credentials:
         raise ConfigurationError("the RBM service-account file is missing: --rbm-credentials, "
                                  "RCSQUALIFY_RBM_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS")
-    return dict(base_url=s.rbm_url, agent_id=s.agent_id, credentials=Path(s.rbm_credentials),
-                cache=cache, policy=s.http_policy(), notify=notify, quota=quota)
+    return dict(base_url=r.rbm_url, agent_id=r.agent_id, credentials=Path(r.rbm_credentials),
+                cache=given.cache, policy=given.policy, notify=given.notify,
+                quota=given.quota)
 
 
-def _bulk_hours(s: Settings) -> Any:
+def _bulk_hours(b: BothubOptions) -> Any:
     from rcsqualify import bulkwindow
 
     try:
-        return bulkwindow.parse_hours(s.bulk_hours)
+        return bulkwindow.parse_hours(b.bulk_hours)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
 
-# -- factories ---------------------------------------------------------------------------
+# -- factories: (the provider's option group, Needs) -----------------------------------
 
-def _build_bothub(s: Settings, cache: LookupCache, quota: QuotaStore | None,
-                  notify: Notify | None) -> CapabilityProvider:
+def _build_bothub(b: BothubOptions, given: Needs) -> CapabilityProvider:
     from rcsqualify.capability.bothub import BotHubProvider
 
-    return BotHubProvider(single_warn=s.single_warn,
-                          **bothub_arguments(s, cache, quota, notify))
+    return BotHubProvider(single_warn=b.single_warn, **bothub_arguments(b, given))
 
 
-def _build_bothub_bulk(s: Settings, cache: LookupCache, quota: QuotaStore | None,
-                       notify: Notify | None) -> CapabilityProvider:
+def _build_bothub_bulk(b: BothubOptions, given: Needs) -> CapabilityProvider:
     from rcsqualify.capability.bothub_bulk import BotHubBulkProvider
 
-    hours = _bulk_hours(s)
+    hours = _bulk_hours(b)
+    cache = given.cache
     return BotHubBulkProvider(
         job_dir=cache.directory if cache.enabled else None,
-        wait_for_window=s.wait_for_window, poll_initial=s.poll_interval,
-        bulk_deadline=s.bulk_deadline, hours=hours,
-        **bothub_arguments(s, cache, quota, notify))
+        wait_for_window=b.wait_for_window, poll_initial=b.poll_interval,
+        bulk_deadline=b.bulk_deadline, hours=hours, **bothub_arguments(b, given))
 
 
-def _build_rbm(s: Settings, cache: LookupCache, quota: QuotaStore | None,
-               notify: Notify | None) -> CapabilityProvider:
+def _build_rbm(r: RbmOptions, given: Needs) -> CapabilityProvider:
     from rcsqualify.capability.rbm import RbmProvider
 
-    return RbmProvider(**_rbm_arguments(s, cache, quota, notify))
+    return RbmProvider(**_rbm_arguments(r, given))
 
 
-def _build_rbm_batch(s: Settings, cache: LookupCache, quota: QuotaStore | None,
-                     notify: Notify | None) -> CapabilityProvider:
+def _build_rbm_batch(r: RbmOptions, given: Needs) -> CapabilityProvider:
     from rcsqualify.capability.rbm import RbmBatchProvider
 
     # batchGet's "not listed" means "not RCS" only where the agent is launched
-    return RbmBatchProvider(agent_launched=s.agent_launched, batch_size=s.batch_size,
-                            **_rbm_arguments(s, cache, quota, notify))
+    return RbmBatchProvider(agent_launched=r.agent_launched, batch_size=r.batch_size,
+                            **_rbm_arguments(r, given))
 
 
-def _build_mnp(s: Settings, plan: NumberingPlan, cache: LookupCache,
-               quota: QuotaStore | None, notify: Notify | None) -> OperatorSource:
+def _build_mnp(m: MnpOptions, given: Needs) -> OperatorSource:
     """The MNP look-up of ``--mnp-profile`` (default ``generic``) at ``--mnp-url`` (the
     profile's own URL when it has one), with credentials from the environment."""
     from rcsqualify.operators.mnp import MnpSource
     from rcsqualify.wiring import mnp_profile_parts
 
-    profile, url, credentials = mnp_profile_parts(s)
-    return MnpSource(url=url, plan=plan, cache=cache, policy=s.http_policy(),
-                     profile=profile, credentials=credentials, field=s.mnp_field,
-                     notify=notify, quota=quota)
+    assert given.plan is not None, "an operator service is given the numbering plan"
+    profile, url, credentials = mnp_profile_parts(m, given.secret_refs)
+    return MnpSource(url=url, plan=given.plan, cache=given.cache, policy=given.policy,
+                     profile=profile, credentials=credentials, field=m.mnp_field,
+                     notify=given.notify, quota=given.quota)
 
 
 # -- plans -------------------------------------------------------------------------------
@@ -198,7 +230,7 @@ def _plan_bulk(s: Settings, n: int) -> RequestPlan:
 
     from rcsqualify.capability.bothub_bulk import plan_jobs
 
-    return plan_jobs(n, s.http_policy(), _bulk_hours(s), datetime.now(UTC))
+    return plan_jobs(n, s.http_policy(), _bulk_hours(s.bothub), datetime.now(UTC))
 
 
 def _plan_batch(s: Settings, n: int) -> RequestPlan:
@@ -264,14 +296,16 @@ def _mnp_endpoints(s: Settings) -> list[tuple[str, str]]:
 def _bothub(name: str, **how: Any) -> Provider:
     """An Orange BotHub entry: one bot's credentials, scope and servers; Orange's
     numbers only."""
-    return Provider(name=name, family="bothub", label="BotHub", urls=_bothub_urls,
+    return Provider(name=name, options=BothubOptions, family="bothub", label="BotHub",
+                    urls=_bothub_urls,
                     endpoints=_bothub_endpoints, scope=_bothub_scope, operators=(ORANGE,),
                     secrets=BOTHUB_SECRETS, **how)
 
 
 def _rbm(name: str, **how: Any) -> Provider:
     """A Google RBM entry: one agent's credentials, scope and server; any operator."""
-    return Provider(name=name, family="rbm", label="RBM", urls=_rbm_urls,
+    return Provider(name=name, options=RbmOptions, family="rbm", label="RBM",
+                    urls=_rbm_urls,
                     endpoints=_rbm_endpoints, scope=_rbm_scope, **how)
 
 
@@ -285,7 +319,8 @@ CAPABILITY: dict[str, Provider] = {p.name: p for p in (
 )}
 #: operator look-up services (``--mnp-url``/``--mnp-profile``)
 OPERATOR: dict[str, Provider] = {p.name: p for p in (
-    Provider(name="mnp", family="mnp", label="MNP", build=_build_mnp, plan=plan_single,
+    Provider(name="mnp", options=MnpOptions, family="mnp", label="MNP", build=_build_mnp,
+             plan=plan_single,
              per_number=True, urls=_mnp_urls, endpoints=_mnp_endpoints, probed=True,
              secrets=MNP_SECRETS),
 )}
@@ -311,7 +346,8 @@ def make_provider(s: Settings, cache: LookupCache, quota: QuotaStore | None = No
     """The capability provider named by ``--capability`` (None for ``none``)."""
     if s.capability == "none":
         return None
-    provider: CapabilityProvider = capability(s.capability).build(s, cache, quota, notify)
+    provider: CapabilityProvider = build(capability(s.capability), s,
+                                         needs(s, cache, quota, notify))
     return provider
 
 
@@ -323,7 +359,8 @@ def make_other_route(s: Settings, cache: LookupCache, quota: QuotaStore | None =
         return None
     if s.other_route not in OTHER_ROUTES:
         raise InputError(f"--other-route must be {' or '.join(OTHER_ROUTES)}")
-    provider: CapabilityProvider = CAPABILITY[s.other_route].build(s, cache, quota, notify)
+    provider: CapabilityProvider = build(CAPABILITY[s.other_route], s,
+                                         needs(s, cache, quota, notify))
     return provider
 
 
@@ -331,7 +368,7 @@ def make_mnp_source(s: Settings, plan: NumberingPlan, cache: LookupCache,
                     quota: QuotaStore | None = None, notify: Notify | None = None
                     ) -> OperatorSource:
     """The MNP look-up service (``--mnp-url``/``--mnp-profile``)."""
-    source: OperatorSource = OPERATOR["mnp"].build(s, plan, cache, quota, notify)
+    source: OperatorSource = build(OPERATOR["mnp"], s, needs(s, cache, quota, notify, plan))
     return source
 
 

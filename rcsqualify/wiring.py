@@ -10,6 +10,7 @@ Settings, logs or reports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.operators.interface import OperatorSource
 from rcsqualify.remote.cache import Freshness, LookupCache
 from rcsqualify.remote.cachekey import KeyOptions
-from rcsqualify.settings import Settings
+from rcsqualify.settings import MnpOptions, Settings
 
 if TYPE_CHECKING:
     from rcsqualify.remote.pacing import QuotaStore
@@ -115,19 +116,20 @@ def mnp_profile_url(name: str | None, url: str | None, region: str | None = None
     return profile, url
 
 
-def mnp_profile_parts(s: Settings) -> tuple[Any, str, Any]:
-    """Profile, URL and credentials of the MNP look-up (exit 2 naming what is wrong)."""
+def mnp_profile_parts(m: MnpOptions, refs: Mapping[str, str]) -> tuple[Any, str, Any]:
+    """Profile, URL and credentials of the MNP look-up (exit 2 naming what is wrong),
+    from the MNP options and the profile's secret references."""
     from rcsqualify.operators.mnp_profiles import credentials_from_env
 
-    profile, url = mnp_profile_url(s.mnp_profile, s.mnp_url, s.mnp_region)
-    if s.mnp_field and not profile.is_template:
+    profile, url = mnp_profile_url(m.mnp_profile, m.mnp_url, m.mnp_region)
+    if m.mnp_field and not profile.is_template:
         raise InputError(f"--mnp-field applies to --mnp-profile generic only; the profile "
                          f"{profile.name} says where the network is")
     env = None
-    if s.credential_refs:  # the profile's references for this MNP profile's variables
+    if refs:  # the profile's references for this MNP profile's variables
         from rcsqualify.config import credential_env
 
-        env = credential_env(s.credential_refs, profile.credential_names)
+        env = credential_env(dict(refs), profile.credential_names)
     return profile, url, credentials_from_env(profile, env)
 
 

@@ -17,7 +17,7 @@ import pytest
 from rcsqualify import providers
 from rcsqualify.remote.cache import LookupCache
 from rcsqualify.remote.pacing import FileSchedule, MemorySchedule, QuotaStore, Schedule
-from rcsqualify.settings import Settings
+from rcsqualify.settings import CapabilityOptions, OptionGroup, Settings
 from tests.conftest import Emulator
 from tests.helpers import run_cli, service_account
 
@@ -180,7 +180,8 @@ def pigeon_entry(**how: Any) -> providers.Provider:
     """A registry entry for a provider the code has never heard of (the fields a test
     does not care about: nothing to build, no URL, one request per number)."""
     base: dict[str, Any] = dict(
-        name="pigeon", family="pigeon", label="Pigeon", build=lambda s, c, q, n: None,
+        name="pigeon", options=CapabilityOptions, family="pigeon", label="Pigeon",
+        build=lambda options, needs: None,
         plan=providers.plan_single, per_number=True, urls=lambda s: [],
         endpoints=lambda s: [])
     return providers.Provider(**{**base, **how})
@@ -227,7 +228,7 @@ def test_a_new_capability_provider_is_its_class_and_one_registry_entry(
             self.http.accept(got, "yes")
             return "yes"
 
-    entry = pigeon_entry(build=lambda s, c, q, n: Pigeon(c, q))
+    entry = pigeon_entry(build=lambda options, needs: Pigeon(needs.cache, needs.quota))
     monkeypatch.setitem(providers.CAPABILITY, "pigeon", entry)
     data = tmp_path / "c.csv"
     write_csv(data, [["tel"], *[[n] for n in frte_numbers(12)]])
@@ -477,3 +478,32 @@ def test_only_a_digest_profile_signs(credentials: Settings) -> None:
     source = providers.make_mnp_source(credentials, load_plan(), LookupCache(enabled=False))
     assert source.signer("+33612345678") is None  # type: ignore[attr-defined]
     source.close()
+
+
+@pytest.mark.parametrize("name", [*sorted(providers.CAPABILITY), *providers.OPERATOR])
+def test_each_factory_takes_its_option_group_and_the_named_needs(
+        name: str, credentials: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A factory is given its provider's own option group, never the whole settings,
+    and the run's shared objects by name (issue #24 item 2): what it reads of the
+    options is what its group declares, and the policy, cache, quota and notifier it
+    is given are the ones the provider uses."""
+    import inspect
+
+    from rcsqualify.numbering.plan import load_plan
+
+    entry = providers.CAPABILITY.get(name) or providers.OPERATOR[name]
+    assert issubclass(entry.options, OptionGroup)
+    first = next(iter(inspect.signature(entry.build).parameters.values()))
+    assert first.annotation == entry.options.__name__  # (postponed annotations)
+    cache, quota = LookupCache(enabled=False), RecordingQuota()
+    told: list[str] = []
+
+    def notify(message: str) -> None:
+        told.append(message)
+
+    s = Settings(**{**credentials.__dict__, "capability": name, "rate": 7.0})
+    given = providers.needs(s, cache, quota, notify, plan=load_plan())
+    built = entry.build(s.group(entry.options), given)
+    assert built.http.policy.rate == 7.0 and built.http.pacer.schedule is quota.given[0]
+    assert built.http.notify is notify and built.cache is cache
+    built.close()

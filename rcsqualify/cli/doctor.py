@@ -228,7 +228,8 @@ def _mnp_credentials(doc: Doctor) -> None:
     from rcsqualify.wiring import mnp_profile_parts
 
     try:
-        profile, _, credentials = mnp_profile_parts(doc.settings)
+        profile, _, credentials = mnp_profile_parts(doc.settings.mnp,
+                                                   doc.settings.credential_refs)
     except RcsQualifyError as exc:
         doc.add("fail", "MNP credentials", str(exc), "set the variables the message names")
         return
