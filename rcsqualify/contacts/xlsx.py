@@ -19,8 +19,9 @@ chunk at a time, and keeps these bounds while it streams:
 
 Breaking a bound is one line naming the part and the cell, exit 2. The declared
 dimension is ignored: a row is as long as its last cell that exists. A formula whose
-result was never saved (written by a tool that does not compute) has no value to
-check: such cells are counted (``InputInfo.formulas_without_value``) and named in the
+result was never saved (written by a tool that does not compute: no ``<v>``, or an
+empty one where a number goes, as openpyxl writes formulas) has no value to check:
+such cells are counted (``InputInfo.formulas_without_value``) and named in the
 read line, never silently taken as empty cells.
 
 Cell values follow openpyxl's reading: shared and inline strings as text, numbers as
@@ -380,7 +381,9 @@ class _SheetParser:
     def _value(self, cell: _Cell) -> Any:
         raw = cell.value
         kind = cell.type
-        if raw is None:
+        if raw is None or (cell.formula and kind == "n" and not raw.strip()):
+            # no result, or an empty <v/> where a number should be (openpyxl writes
+            # formulas so; a text result, even empty, is t="str")
             if cell.formula:
                 self.without_value += 1
             return None

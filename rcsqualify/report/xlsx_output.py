@@ -43,8 +43,10 @@ Excel's zip reader is known to be particular: Apache POI bug 57342). Memory is o
 slice of rows whatever the file's length.
 A sheet holds 1,048,576 rows with the header: a longer output is
 refused (exit 2) before the run when the input's row count is known (a sheet, Parquet,
-a table), else before anything is written once the check has counted the rows (the
-answers are cached by then: a ``.csv`` output costs no new look-up).
+a table) or, for a CSV or NDJSON, when its estimated rows come near the limit (they are
+then counted: ``refuse_oversized``); else before anything is written once the check has
+counted the rows (the answers are cached by then: a ``.csv`` output costs no new
+look-up).
 """
 
 from __future__ import annotations
@@ -88,13 +90,27 @@ def too_many_rows(path: str, rows: int) -> InputError:
                       "file instead")
 
 
+#: A CSV/NDJSON whose estimated rows pass this is counted before the run (an estimate
+#: from the first 256 KB can be off either way).
+COUNT_ABOVE = XLSX_MAX_ROWS // 2
+
+
 def refuse_oversized(path: str | None, source: ContactSource) -> None:
-    """Before the run (no look-up spent): an ``.xlsx`` output of an input whose row
-    count is exact and above a sheet's is exit 2 now."""
+    """Before the run (no look-up spent): an ``.xlsx`` output of more rows than a
+    sheet holds is exit 2 now. A sheet's or Parquet's count is exact; a CSV's (NDJSON's)
+    is an estimate, so one near or above the limit is counted by a read of one column
+    (about a second a million rows); a far smaller estimate is trusted, the writer
+    still refusing an over-long output before writing anything."""
     if not path or not path.lower().endswith(".xlsx"):
         return
     rows = source.estimated_rows
-    if source.rows_known and rows is not None and rows > XLSX_MAX_ROWS:
+    if rows is None:
+        return
+    if not source.rows_known:
+        if rows <= COUNT_ABOVE:
+            return
+        rows = sum(b.num_rows for b in source.batches([source.info.column]))
+    if rows > XLSX_MAX_ROWS:
         raise too_many_rows(path, rows)
 
 
