@@ -109,9 +109,12 @@ def when(at: datetime, lang: str) -> str:
     return f"{local:%Y-%m-%d %H:%M} (Paris time, {_offset(local)})"
 
 
-def short_when(at: datetime, lang: str) -> str:
+def short_when(at: datetime, lang: str, seconds: bool = False) -> str:
     """A trend point's label, date *and* time (two runs of one day stay apart), in Paris:
     ``12/03 14:05`` is ambiguous across years, so the year is kept:
-    ``12/03/2026 14:05`` (fr) or ``2026-03-12 14:05`` (en)."""
+    ``12/03/2026 14:05`` (fr) or ``2026-03-12 14:05`` (en); ``seconds`` adds them, for
+    two runs of one minute (``14:05:09``)."""
     local = paris(at)
-    return f"{local:%d/%m/%Y %H:%M}" if lang == "fr" else f"{local:%Y-%m-%d %H:%M}"
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return f"{local:%d/%m/%Y} {local:{clock}}" if lang == "fr" else \
+        f"{local:%Y-%m-%d} {local:{clock}}"

@@ -118,6 +118,22 @@ def test_two_runs_on_one_day_have_distinct_trend_labels() -> None:
     assert dates == ["15/07/2026 04:00", "15/07/2026 11:30", "15/07/2026 15:05"]
 
 
+def test_two_runs_of_one_minute_have_distinct_trend_labels() -> None:
+    """A refresh re-run at once (cron and a hand run, a retry): labels give the seconds
+    when two points share a minute, and only then."""
+    s = _big_summary()
+    history = [{"at": "2026-07-15T13:05:00+00:00", "error_ratio": 0.2}]
+    page = format_html(s, history, lang="fr",
+                       generated_at=datetime.fromisoformat("2026-07-15T13:05:41+00:00"))
+    dates = re.findall(r'<span class="date">([^<]*)<br>', page)
+    titles = re.findall(r"<title>([^<]*)</title>", page)[1:]  # [0]: the page's
+    assert dates == ["15/07/2026 15:05:00", "15/07/2026 15:05:41"]
+    assert len(set(titles)) == len(titles) == 2
+    page = format_html(s, history, lang="en", generated_at=SUMMER.replace(minute=6))
+    assert re.findall(r'<span class="date">([^<]*)<br>', page) == [
+        "2026-07-15 15:05", "2026-07-15 15:06"]
+
+
 def _lang_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
              *args: str) -> str:
     for key in ("LC_ALL", "LC_MESSAGES", "LANG", "RCSQUALIFY_LANG"):

@@ -323,14 +323,15 @@ def _int(n: float, lang: str) -> str:
     return number(n, lang)
 
 
-def _day(text: str, lang: str) -> str:
+def _day(text: str, lang: str, seconds: bool = False) -> str:
     """A log's ``at`` as a trend label in Paris, date and time (two runs of one day are
-    two labels): 12/03/2026 14:05 (fr) or 2026-03-12 14:05 (en)."""
+    two labels): 12/03/2026 14:05 (fr) or 2026-03-12 14:05 (en); with ``seconds`` when
+    two runs of the chart share a minute."""
     try:
         at = datetime.fromisoformat(str(text))
     except ValueError:
         return _esc(text, 20)
-    return short_when(at, lang)
+    return short_when(at, lang, seconds)
 
 
 def _bars(rows: list[tuple[str, str, int, str, bool]], total: int, lang: str) -> str:
@@ -421,6 +422,13 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
                 ((generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
                  s.error_ratio, False, this_moved)]
     points = [(at, v) for at, v, campaign, _ in timeline if not campaign]
+    # two points of one minute would share a label: then every label gives the seconds
+    precise = len({_day(at, lang) for at, *_ in timeline}) < len(
+        {at for at, *_ in timeline})
+
+    def day(at: str) -> str:
+        return _day(at, lang, precise)
+
     this_run = f'<p class="movement">{this_moved}</p>' if this_moved else ""
     if len(timeline) < 2:
         return f"<p>{t['trend_one']}</p>{this_run}"
@@ -437,17 +445,17 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     last = len(timeline) - 1
     dots = "".join(
         (f'<rect x="{20 + i * step - 4:.1f}" y="{y(v) - 4:.1f}" width="8" height="8" '
-         f'fill="#ea580c"><title>{t["trend_campaign"]} {_day(at, lang)}{t["colon"]} '
+         f'fill="#ea580c"><title>{t["trend_campaign"]} {day(at)}{t["colon"]} '
          f"{_ratio(v, lang)}{(' — ' + moved) if moved else ''}</title></rect>")
         if campaign else
         (f'<circle cx="{20 + i * step:.1f}" cy="{y(v):.1f}" r="{5 if i == last else 3}"'
          f' fill="{"#111" if i == last else "#1d4ed8"}"><title>'
-         f"{_day(at, lang)}{t['colon']} {_ratio(v, lang)}{(' — ' + moved) if moved else ''}"
+         f"{day(at)}{t['colon']} {_ratio(v, lang)}{(' — ' + moved) if moved else ''}"
          "</title></circle>")
         for i, (at, v, campaign, moved) in enumerate(timeline))
     ty = y(s.threshold)
     shown = points if len(points) <= 8 else [points[0], points[len(points) // 2], points[-1]]
-    dates = "".join(f'<span class="date">{_day(at, lang)}<br>{_ratio(v, lang, 1)}</span>'
+    dates = "".join(f'<span class="date">{day(at)}<br>{_ratio(v, lang, 1)}</span>'
                     for at, v in shown)
     before = len(points) - 1  # one run before: singular ("1 exécutions" is wrong French)
     summary_line = t["trend_single" if before == 1 else "trend"].format(
