@@ -42,6 +42,7 @@ from rcsqualify.contacts.choice import (
     number_reasons,
     number_tiers,
 )
+from rcsqualify.contacts.columns import safe_names
 from rcsqualify.contacts.grouping import (
     MAX_NUMBERS_PER_CONTACT,
     Contacts,
@@ -244,7 +245,8 @@ def run_contact_check(
         n_rows = source.info.rows = kept
     blank = (cell_norm_reason == R["empty"]).reshape(n_columns, n_rows)
     ids = contact_codes(id_values) if source.contact_id_column else None
-    ranks = rank_values(rank_values_) if source.number_rank_column else None
+    ranks, text_ranks = (rank_values(rank_values_) if source.number_rank_column
+                         else (None, 0))
     grouping = group_contacts(blank, contact_id=ids, rank=ranks, max_numbers=max_numbers)
 
     keys, first_cell, cell_distinct = distinct_numbers(cell_key)
@@ -328,6 +330,9 @@ def run_contact_check(
                "contacts_capped": int(np.count_nonzero(grouping.dropped)),
                "blank_ids": int(np.count_nonzero(ids < 0)) if ids is not None else 0,
                "looked_up": int(np.count_nonzero(rounds.resolved))}
+    if text_ranks:
+        result.notes.append(note("ranks_not_numbers", count=text_ranks,
+                                 column=safe_names([str(source.number_rank_column)])))
     if numbers["numbers_dropped"]:
         result.notes.append(note("contacts_capped", capped=numbers["contacts_capped"],
                                  cap=max_numbers, dropped=numbers["numbers_dropped"]))

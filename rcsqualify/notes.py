@@ -112,6 +112,12 @@ NOTES: dict[str, tuple[str, str]] = {
         "cap were neither chosen nor looked up (--max-numbers-per-contact)",
         "{capped} contacts ont plus de {cap} numéros : {dropped} numéros au-delà de ce "
         "plafond n'ont été ni choisis ni vérifiés"),
+    "ranks_not_numbers": (
+        "{count} values of the --number-rank column {column} are not numbers: they rank "
+        "after every number, among themselves in text order",
+        "{count} valeurs de la colonne de rang des numéros {column} ne sont pas des "
+        "nombres : elles passent après tous les nombres, entre elles dans l'ordre du "
+        "texte"),
     # outputs (outputs.py, report/writers.py)
     "history_damaged": (
         "{count} lines of the history {path} are not run records (damaged, or another "

@@ -60,16 +60,17 @@ def test_long_format_groups_by_id_in_file_order_or_by_rank() -> None:
     assert c.contact_of_row.tolist() == [0, 1, 0, 2, 3, 1]
     assert [r for _, r in slots_of(c, 0)] == [0, 2]
     ranked = group_contacts(blank, contact_id=ids,
-                            rank=rank_values(["2", "10", "1", None, None, "9"]))
+                            rank=rank_values(["2", "10", "1", None, None, "9"])[0])
     assert [r for _, r in slots_of(ranked, 0)] == [2, 0]   # 1 before 2
     assert [r for _, r in slots_of(ranked, 1)] == [5, 1]   # 9 before 10: numbers, not text
 
 
 def test_rank_text_sorts_as_text_and_blanks_go_last() -> None:
-    ranks = rank_values(["b", "a", None, " "])
+    ranks, text = rank_values(["b", "a", None, " "])
+    assert text == 2
     assert ranks[1] < ranks[0] and np.isnan(ranks[2]) and np.isnan(ranks[3])
     c = group_contacts(np.zeros((1, 3), bool), contact_id=np.zeros(3, np.int64),
-                       rank=rank_values([None, "2", "1"]))
+                       rank=rank_values([None, "2", "1"])[0])
     assert [r for _, r in slots_of(c, 0)] == [2, 1, 0]
 
 

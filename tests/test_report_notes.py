@@ -44,6 +44,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "port_unparsed_dates": {"name": "portage.csv", "count": 7},
     "fixed_sample": {"sample": 6000},
     "contacts_capped": {"capped": 12, "cap": 3, "dropped": 1500},
+    "ranks_not_numbers": {"count": 2, "column": "rang"},
     "history_damaged": {"count": 2, "path": "historique.ndjson"},
     "xlsx_control_characters": {"count": 5},
     "xlsx_output_cells": {"count": 5, "name": "annotated.xlsx"},

@@ -117,11 +117,16 @@ ContentScores = Callable[[list[str]], dict[str, float]]
 
 
 def choose_column(forced: str | None, headers: list[str], columns: list[str],
-                  content_scores: ContentScores) -> tuple[str, bool]:
+                  content_scores: ContentScores, *, ties_ok: bool = False
+                  ) -> tuple[str, bool]:
     """The phone column's unique name, and whether it was chosen by a header *name*.
 
     The second value matters for header detection: a column the user named by its
     header proves the first row is a header, so it is not re-read as data.
+
+    ``ties_ok`` (``--columns auto``, which takes every phone-like column): columns whose
+    headers name a phone equally well (``Tel 1``, ``Tel 2``) are no ambiguity to refuse,
+    the first one stands for them until the columns are ordered by their content.
     """
     if forced is not None:
         if forced in columns:
@@ -147,6 +152,8 @@ def choose_column(forced: str | None, headers: list[str], columns: list[str],
         winners = [c for c, s in scores.items() if s == top]
         if len(winners) == 1 and top > 0:
             return winners[0], False
+        if ties_ok:
+            return best[0], False
         raise InputError("several columns could hold the phone number ("
                          + safe_names(best) + "): choose one with --column")
     scores = content_scores(list(columns))

@@ -103,10 +103,12 @@ def contact_codes(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
     return np.asarray(codes, dtype=np.int64)
 
 
-def rank_values(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
-    """``--number-rank`` values as float64 ranks, NaN where blank (sorted last). Numbers
-    when every non-blank value reads as one (``1``, ``2``, ``10`` in that order, not as
-    text); otherwise the values' text order."""
+def rank_values(values: pd.Series | np.ndarray | list[object]) -> tuple[np.ndarray, int]:
+    """``--number-rank`` values as float64 ranks, NaN where blank (sorted last), and how
+    many non-blank values are not numbers. Numbers order as numbers (``1``, ``2``,
+    ``10``, not as text); values that are not numbers rank after every number, among
+    themselves in text order. So one typo (``2a``) in a column of numbers does not turn
+    the whole column into text order (``10`` before ``9``); the count is reported."""
     import pandas as pd
 
     series = pd.Series(values, dtype=object)
@@ -114,12 +116,15 @@ def rank_values(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
     blank = text.isna() | (text == "")
     numeric = pd.to_numeric(text.where(~blank, None).str.replace(",", ".", regex=False),
                             errors="coerce")
-    if bool((numeric.notna() | blank).all()):
-        return np.asarray(numeric, dtype=np.float64)
-    codes, _ = pd.factorize(text.where(~blank, None), sort=True, use_na_sentinel=True)
-    out = np.asarray(codes, dtype=np.float64)
-    out[out < 0] = np.nan
-    return out
+    out = np.array(numeric, dtype=np.float64)  # a copy: pandas' may be read-only
+    words = ~blank & numeric.isna()
+    count = int(words.sum())
+    if count:
+        codes, _ = pd.factorize(text[words], sort=True)
+        finite = out[np.isfinite(out)]
+        after = float(finite.max()) + 1 if len(finite) else 0.0
+        out[np.asarray(words)] = after + np.asarray(codes, dtype=np.float64)
+    return out, count
 
 
 def group_contacts(blank: np.ndarray, *, contact_id: np.ndarray | None = None,

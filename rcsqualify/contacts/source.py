@@ -102,10 +102,12 @@ class ContactSource:
         self._tmp: Path | None = None
         try:
             if table is not None:  # contacts in memory (the Python API): ``path`` names them
-                self._open_table(path, table, fmt or "arrow", column=column)
+                self._open_table(path, table, fmt or "arrow", column=column,
+                                 auto=all_phone_columns)
             else:
                 self._open(path, column=column, encoding=encoding, delimiter=delimiter,
-                           sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows)
+                           sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows,
+                           auto=all_phone_columns)
             self._contact_columns(more_columns, all_phone_columns, contact_id,
                                   number_rank, column_given=column is not None)
         except BaseException:
@@ -114,7 +116,7 @@ class ContactSource:
 
     def _open(self, path: str, *, column: str | None, encoding: str | None,
               delimiter: str | None, sheet: str | None, fmt: str | None,
-              header: bool | None, skip_rows: int | None) -> None:
+              header: bool | None, skip_rows: int | None, auto: bool = False) -> None:
         if path == "-":
             self._tmp = self.path = spool_stdin()
             shown = "-"
@@ -167,16 +169,16 @@ class ContactSource:
         if not self.columns:
             raise InputError(f"{shown} has no columns: nothing to check")
         self.estimated_rows = self._reader.estimated_rows(size)
-        self.info.column, by_name = self._choose_column(column)
+        self.info.column, by_name = self._choose_column(column, auto)
         if header is None and first_row is not None and not by_name:
             above = first_row[self.columns.index(self.info.column)]
             if not reads_as_label(above):
                 self._set_header(False)
                 self.estimated_rows = self._reader.estimated_rows(size)
-                self.info.column, _ = self._choose_column(column)
+                self.info.column, _ = self._choose_column(column, auto)
 
     def _open_table(self, label: str, table: pa.Table, fmt: str, *,
-                    column: str | None) -> None:
+                    column: str | None, auto: bool = False) -> None:
         """An in-memory table (``contacts/table.py``): its schema names the columns, as
         a Parquet file's does, so there is no header row to detect and no row to skip."""
         from rcsqualify.contacts.table import TableReader
@@ -189,7 +191,7 @@ class ContactSource:
         if not self.columns:
             raise InputError(f"{label} has no columns: nothing to check")
         self.estimated_rows = self._reader.estimated_rows(0)
-        self.info.column, _ = self._choose_column(column)
+        self.info.column, _ = self._choose_column(column, auto)
 
     def close(self) -> None:
         if self._tmp:
@@ -251,6 +253,7 @@ class ContactSource:
                 shares, key=lambda c: (-shares[c][1], self.columns.index(c)))
             if self.info.column not in self.phone_columns:
                 self.phone_columns.insert(0, self.info.column)
+            self.info.column = self.phone_columns[0]  # the first in priority order
         for wanted in more:
             found, _ = self._choose_column(wanted)
             if found in self.phone_columns:
@@ -303,8 +306,9 @@ class ContactSource:
         return self.batches([*self.phone_columns, *extra])
 
     # -- the phone column ----------------------------------------------------------
-    def _choose_column(self, forced: str | None) -> tuple[str, bool]:
-        return choose_column(forced, self.headers, self.columns, self._content_scores)
+    def _choose_column(self, forced: str | None, auto: bool = False) -> tuple[str, bool]:
+        return choose_column(forced, self.headers, self.columns, self._content_scores,
+                             ties_ok=auto)
 
     def _content_scores(self, columns: list[str]) -> dict[str, float]:
         """Share of sampled cells that normalize to a valid mobile number, per column."""
