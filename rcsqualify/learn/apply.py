@@ -59,8 +59,11 @@ SENT_NUMBER_COLUMNS = ("number", "msisdn", "phone", "phonenumber", "userContact"
 
 def capability_scope(s: Settings) -> Scope:
     """The cache scope ``check --capability …`` uses with these settings: its registry
-    entry's (``providers.CAPABILITY``), so a provider added there is learnable."""
+    entry's (``providers.CAPABILITY``), so a provider added there is learnable. Its URL
+    is checked as ``check`` checks it (exit 2): answers learned under a URL no check
+    can use would never be read, yet 'learned' would be said."""
     from rcsqualify.providers import CAPABILITY
+    from rcsqualify.validation import check_url
 
     entry = CAPABILITY.get(s.capability)
     if entry is None or entry.scope is None:
@@ -68,6 +71,8 @@ def capability_scope(s: Settings) -> Scope:
         raise InputError("--capability must name the service the campaign went through: "
                          f"{learnable} (its answers serve every mode of that bot or "
                          "agent)")
+    # the service's own URL comes first (its token URL, which learn never uses, after)
+    check_url(*entry.urls(s)[0])
     return entry.scope(s)
 
 
@@ -204,6 +209,9 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
                     progress(counts.events)
     except KeyboardInterrupt:
         interrupted = True
+        # a block read (and counted) but not reduced when the interruption came was not
+        # learned: the report says what was
+        counts.events = sum(reduction.tally.events.values())
     namespace = cache.scope(scope)
     final = reduction.final()
     keys = reduction.keys

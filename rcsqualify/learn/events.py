@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rcsqualify.contacts.sniff import CP1252_UNDEFINED
+from rcsqualify.contacts.sniff import detect_encoding
 from rcsqualify.errors import InputError
 from rcsqualify.learn.profiles import OTHER, OutcomeProfile
 from rcsqualify.operators.mnp_profiles import dig, is_missing
@@ -49,6 +49,11 @@ CHUNK = 1 << 18
 BLOCK = 32 << 20
 #: a longer NDJSON line is not an event (counted as bad, skipped without being held)
 MAX_LINE = 1 << 20
+#: a line opening more objects or lists than this is never given to Arrow's JSON reader:
+#: it recurses on nesting and overflows its stack (the process dies of SIGSEGV) on a
+#: line nesting some 10,000 deep. Webhook events open a dozen; such a line is read by
+#: the line-by-line path, whose ``json.loads`` raises RecursionError (a bad line).
+MAX_OPENERS = 512
 _NDJSON = (".ndjson", ".jsonl", ".json")
 _CSV = (".csv", ".txt", ".tsv")
 
@@ -124,18 +129,22 @@ def file_format(path: Path) -> str:
     return "ndjson" if head.startswith(b"{") else "csv"
 
 
-def _refuse_binary(path: Path) -> None:
+def _refuse_binary_or_empty(path: Path) -> None:
     """A text format whose first bytes hold a NUL is a binary file (a zip, an image)
-    named as events: exit 2 in one line, as contact files, rather than every line
-    counted unreadable and 'learned from 0 events'."""
+    named as events, and one holding only blank lines has none: exit 2 in one line, as
+    contact files, rather than every line counted unreadable or 'learned from 0
+    events'."""
     try:
         with path.open("rb") as fh:
             head = fh.read(1 << 16)
+            more = bool(fh.read(1))
     except OSError as exc:
         raise cannot_read(path, exc) from None
     if b"\x00" in head:
         raise InputError(f"{safe_text(path)}: looks binary (NUL bytes), not an events "
                          "file: give NDJSON, CSV, XLSX or Parquet")
+    if not more and not head.removeprefix(b"\xef\xbb\xbf").strip():
+        raise InputError(f"{safe_text(path)} is empty: no delivery events to learn from")
 
 
 def cannot_read(path: Path, exc: OSError) -> InputError:
@@ -148,7 +157,7 @@ def read_events(path: Path, profile: OutcomeProfile, counts: ReadCounts
     """The events of ``path`` in chunks; ``counts`` is updated as they are read."""
     kind = file_format(path)
     if kind in ("ndjson", "csv"):
-        _refuse_binary(path)
+        _refuse_binary_or_empty(path)
     reader: Callable[[Path, OutcomeProfile, ReadCounts], Iterator[Chunk]] = {
         "ndjson": _ndjson, "csv": _csv, "xlsx": _xlsx, "parquet": _parquet}[kind]
     events, bad = counts.events, counts.bad
@@ -156,13 +165,18 @@ def read_events(path: Path, profile: OutcomeProfile, counts: ReadCounts
         yield from reader(path, profile, counts)
     except OSError as exc:
         raise cannot_read(path, exc) from None
-    if kind in ("ndjson", "csv") and counts.events == events and counts.bad > bad:
+    if counts.events == events and counts.bad > bad:
         # not one line read as an event: not an events file (an HTML page, a log, the
         # wrong export), exit 2 rather than "learned from 0 events"; a file with some
         # bad lines still learns, counting them
         raise InputError(f"{safe_text(path)}: no line is an event ({counts.bad - bad} "
                          f"unreadable lines): give the {kind.upper()} delivery events "
                          "of a campaign")
+    if counts.events == events:
+        # a header (or a sheet, a Parquet schema) and no row: as a contact file with a
+        # header but no contact rows, exit 2 rather than "learned from 0 events"
+        raise InputError(f"{safe_text(path)} has no delivery events (a header but no "
+                         "rows): nothing to learn from")
 
 
 def _bad(counts: ReadCounts, path: Path, line: int) -> None:
@@ -261,7 +275,7 @@ def _arrow_json(block: bytes, profile: OutcomeProfile) -> pa.Table | None:
     Python path then reads it line by line)."""
     import pyarrow.json as pj
 
-    if profile.indexes_lists or _longest_line(block) > MAX_LINE:
+    if profile.indexes_lists or not _arrow_safe(block):
         return None
     try:
         table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(
@@ -275,12 +289,22 @@ def _arrow_json(block: bytes, profile: OutcomeProfile) -> pa.Table | None:
     return table
 
 
-def _longest_line(block: bytes) -> int:
-    """The longest line of a block (Arrow would read a longer one: it is not an event)."""
+def _arrow_safe(block: bytes) -> bool:
+    """Whether Arrow's JSON reader may read the block: no line over ``MAX_LINE`` bytes
+    (Arrow would read it: it is not an event) and none opening over ``MAX_OPENERS``
+    objects or lists (Arrow would crash). Only lines long enough to open that many are
+    counted (``bytes.count`` over their span: no copy)."""
     ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-    if not len(ends):
-        return len(block)
-    return int(max(ends[0] + 1, np.diff(ends).max(initial=0), len(block) - ends[-1] - 1))
+    starts = np.r_[0, ends + 1]
+    stops = np.r_[ends, len(block)]
+    lengths = stops - starts
+    if len(lengths) and int(lengths.max()) > MAX_LINE:
+        return False
+    for at in np.flatnonzero(lengths > MAX_OPENERS).tolist():
+        start, stop = int(starts[at]), int(stops[at])
+        if block.count(b"{", start, stop) + block.count(b"[", start, stop) > MAX_OPENERS:
+            return False
+    return True
 
 
 def _decoded_table(table: pa.Table, field_name: str, wanted: set[str]
@@ -300,6 +324,8 @@ def _decoded_table(table: pa.Table, field_name: str, wanted: set[str]
     try:
         inner = b"\n".join(base64.b64decode(v) for v in col.filter(pa.array(valid))
                            .to_pylist())
+        if not _arrow_safe(inner):
+            return None
         events = _flat(pj.read_json(io.BytesIO(inner + b"\n")))
     except (binascii.Error, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError,
             pa.ArrowTypeError):
@@ -354,7 +380,7 @@ def _ndjson_rows(block: bytes, before: int, path: Path, profile: OutcomeProfile,
             continue
         try:
             obj = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the interpreter's stack
             _bad(counts, path, lineno)
             continue
         obj = _decoded(obj, profile.decode)
@@ -392,7 +418,7 @@ def _decoded(obj: Any, path: str) -> Any:
         return obj
     try:
         inner = json.loads(base64.b64decode(data, validate=False))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     if isinstance(inner, dict) and isinstance(obj, dict):
         # the envelope's own fields (publishTime) stay reachable by their paths
@@ -440,17 +466,20 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
 
     with path.open("rb") as raw:
         heads = [raw.readline(MAX_LINE), raw.readline(MAX_LINE)]
-    encoding = "utf-8"
+    # UTF-8 when the whole file decodes, else cp1252 (what Excel writes on French
+    # Windows), as contact files are: the first lines alone are often plain ASCII
+    # headers, and a guess on them dropped every later row holding an accent or a
+    # no-break space
     try:
-        lines = [h.decode("utf-8-sig") for h in heads]
-    except UnicodeDecodeError:
-        # what Excel writes on French Windows: read in cp1252, as contact files are
-        # (its five undefined bytes say it is neither)
-        if any(b in h for h in heads for b in CP1252_UNDEFINED):
-            raise InputError(f"{safe_text(path)}: the events file is not UTF-8 (nor "
-                             "cp1252) text") from None
-        encoding = "cp1252"
-        lines = [h.decode("cp1252") for h in heads]
+        found = detect_encoding(path)
+    except InputError:
+        found = ""
+    if found not in ("utf-8", "utf-8-sig", "cp1252"):
+        raise InputError(f"{safe_text(path)}: the events file is not UTF-8 (nor cp1252) "
+                         "text")
+    encoding = "cp1252" if found == "cp1252" else "utf-8"
+    lines = [h.decode("cp1252" if found == "cp1252" else "utf-8-sig", errors="replace")
+             for h in heads]
 
     def cells(line: str) -> list[str]:
         return next(csv.reader([line.rstrip("\r\n")],
@@ -497,10 +526,15 @@ def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Ch
             if table.num_rows:
                 yield _table_chunk(table, profile, fold_case=True)
     except pa.ArrowInvalid as exc:
-        why = "not UTF-8 text" if "UTF8" in str(exc) or "utf8" in str(exc).lower() \
-            else "not a readable CSV"
+        why = ("not UTF-8 text" if "UTF8" in str(exc) or "utf8" in str(exc).lower()
+               else f"not a delivery events export (a row longer than {_size(BLOCK)})"
+               if "straddl" in str(exc) else "not a readable CSV")
         raise InputError(f"{safe_text(path)}: the events file is {why} "
                          f"(after {counts.events} events)") from None
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def _utf8(table: pa.Table) -> tuple[pa.Table, int]:

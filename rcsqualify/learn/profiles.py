@@ -106,6 +106,8 @@ def parse_outcome_profile(text: str, source: str) -> OutcomeProfile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML ({safe_text(exc, 120)})") from None
+    except RecursionError:  # tomllib recurses on nested arrays and tables
+        raise InputError(f"{source}: not valid TOML (nested too deeply)") from None
     unknown = sorted(set(data) - set(_KEYS))
     if unknown:
         raise InputError(f"{source}: unknown key {safe_text(unknown[0], 40)!r} (keys: "

@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
+from rcsqualify.report.json_report import SCHEMA_VERSION
 from rcsqualify.textsafe import safe_text
 from rcsqualify.verdict import ERROR_STATUSES, STATUSES, Status
 
@@ -65,27 +66,48 @@ def load_projection(path: Path) -> dict[str, Any]:
                          ) from None
     try:
         report: Any = json.loads(data) if len(data) <= MAX_REPORT_BYTES else None
+        version = report.get("schema_version", 1)
+        newer = isinstance(version, int) and version > SCHEMA_VERSION
         plan = report["send_plan"]
         send = plan["send_rcs"]
         messages = int(send["messages"])
-        ratio = float(send["error_ratio"])
+        ratio = _share(send["error_ratio"])
         upper = plan.get("with_unverified", {}).get("error_ratio_upper")
-        upper = None if upper is None else float(upper)
+        upper = None if upper is None else _share(upper)
         threshold = report.get("threshold")
-        threshold = None if threshold is None else float(threshold)
+        threshold = None if threshold is None else _share(threshold)
+        if messages < 0:
+            raise ValueError("a negative count")
         interval = report.get("interval")
         if interval is not None and not (isinstance(interval, dict) and all(
                 isinstance(interval.get(k), int | float) for k in ("trials", "failures"))):
             interval = None  # a --sample auto sequence, or nothing usable per list
     except (ValueError, TypeError, KeyError, AttributeError):
-        raise InputError(f"{where} is not a JSON report of 'rcsqualify check' (no "
-                         "send_plan.send_rcs): give the --json-report of the run that "
-                         "produced the send list") from None
+        newer = isinstance(report, dict) and isinstance(report.get("schema_version"), int) \
+            and report["schema_version"] > SCHEMA_VERSION
+        if not newer:
+            raise InputError(f"{where} is not a JSON report of 'rcsqualify check' (no "
+                             "send_plan.send_rcs with counts and ratios a check writes): "
+                             "give the --json-report of the run that produced the send "
+                             "list") from None
+    if newer:
+        # its keys may mean something else: never read as this version's
+        raise InputError(f"{where} was written by a newer rcsqualify (report schema "
+                         f"{report['schema_version']}; this version reads up to "
+                         f"{SCHEMA_VERSION}): run learn with that version")
     tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
     return {"basis": "whole send list", "messages": messages, "error_ratio": ratio,
             "error_ratio_upper": upper, "threshold": threshold,
             "generated": safe_text(str(tool.get("generated") or tool.get("date") or ""), 40)
             or None, "interval": interval}
+
+
+def _share(value: Any) -> float:
+    """A ratio a check writes: a number from 0 to 1 (NaN, 7 or '0.1' are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not 0.0 <= value <= 1.0:
+        raise ValueError("not a share")
+    return float(value)
 
 
 @dataclass

@@ -1,0 +1,215 @@
+"""``rcsqualify learn`` (issue #28) under hostile input: what a careless export or a
+malicious events file does to it. Each test reproduces an attack that broke it (a
+crash, a silently dropped row, a figure read from a file it should have refused)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rcsqualify.errors import InputError
+from rcsqualify.learn.profiles import parse_outcome_profile
+from tests.helpers import run_cli
+
+BOT = ["--capability", "bothub", "--bot-id", "b1", "--bothub-url", "https://bothub.test/v1"]
+GOOD = '{"number": "0607000001", "outcome": "read"}\n'
+
+
+def _learn(args: list[str]) -> tuple[int, dict, str]:
+    result = run_cli(["learn", *args, "--json-report", "-"])
+    report = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return result.exit_code, report, result.stderr
+
+
+def test_deeply_nested_json_lines_are_counted_never_a_crash(tmp_path: Path) -> None:
+    """A line nesting 50,000 objects made Arrow's JSON reader overflow its stack (the
+    process died of SIGSEGV, nothing said); one nesting 200,000 lists raised an
+    unexpected RecursionError in the line-by-line path. Both are bad lines now, counted,
+    and the good lines around them are learned. Run as a subprocess: a crash must fail
+    this test, not the test runner."""
+    nd = tmp_path / "ev.ndjson"
+    deep_object = '{"a":' * 50_000 + "1" + "}" * 50_000
+    deep_list = "[" * 200_000 + "]" * 200_000
+    nd.write_text(GOOD + deep_object + "\n" + deep_list + "\n"
+                  + '{"number": "0607000002", "outcome": "not_rcs"}\n')
+    # the same inside a Pub/Sub push (rbm profile: the event is base64 in message.data)
+    pushed = tmp_path / "push.ndjson"
+    inner = base64.b64encode(deep_object.encode()).decode()
+    user_event = base64.b64encode(json.dumps({
+        "senderPhoneNumber": "+33607000003", "eventType": "READ",
+        "sendTime": "2026-11-01T10:00:00Z"}).encode()).decode()
+    pushed.write_text(json.dumps({"message": {"data": user_event}}) + "\n"
+                      + json.dumps({"message": {"data": inner}}) + "\n")
+    env = {**os.environ, "COLUMNS": "200"}
+    for path, profile, bad, numbers in ((nd, "generic", 2, 2), (pushed, "rbm", 1, 1)):
+        done = subprocess.run(
+            [sys.executable, "-m", "rcsqualify", "learn", str(path), "--outcomes", profile,
+             *BOT, "--json-report", "-"], capture_output=True, text=True, env=env,
+            timeout=300, check=False)
+        assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+        report = json.loads(done.stdout)
+        assert report["read"]["bad"] == bad and report["numbers"] == numbers
+
+
+def test_a_profile_nested_too_deep_is_one_line_naming_the_file() -> None:
+    """tomllib recurses: 3,000 nested arrays were an 'unexpected RecursionError'."""
+    text = "number = " + "[" * 3000 + "]" * 3000 + '\noutcome = ["outcome"]\n'
+    with pytest.raises(InputError, match=r"^mine.toml: not valid TOML"):
+        parse_outcome_profile(text, "mine.toml")
+
+
+def test_a_cp1252_csv_with_an_ascii_header_keeps_its_accented_rows(tmp_path: Path) -> None:
+    """Excel on French Windows: ';', cp1252, a plain ASCII header. The encoding was
+    guessed from the first two lines only, so every later row holding an accent or a
+    no-break space (0xA0 between the digits) was dropped as 'not UTF-8'. The whole file
+    decides now, as for contact files."""
+    ev = tmp_path / "ev.csv"
+    profile = tmp_path / "fr.toml"
+    profile.write_text('number = ["numero"]\noutcome = ["statut"]\n'
+                       'reachable = ["Délivré", "Lu"]\nnot_rcs = ["Non RCS"]\n',
+                       encoding="utf-8")
+    ev.write_bytes(("numero;statut;note\r\n"
+                    "0607000001;Lu;ok\r\n"
+                    "06\xa007\xa000\xa000\xa002;Délivré;relancé\r\n"
+                    "0607000003;Non RCS;ok\r\n").encode("cp1252"))
+    code, report, err = _learn([str(ev), "--outcomes", str(profile), *BOT])
+    assert code == 0, err
+    assert report["read"] == {"events": 3, "bad": 0, "first_bad": ""}
+    assert report["outcomes"]["reachable"] == 2 and report["outcomes"]["not_rcs"] == 1
+
+
+def _report(tmp_path: Path, **changes: object) -> Path:
+    data = {"schema_version": 2, "send_plan": {"send_rcs": {"messages": 10,
+                                                            "error_ratio": 0.1}},
+            "threshold": 0.15}
+    data.update(changes)
+    path = tmp_path / "first.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"schema_version": 99}, "written by a newer rcsqualify"),
+    ({"send_plan": {"send_rcs": {"messages": 10, "error_ratio": 7}}}, "is not a JSON report"),
+    ({"send_plan": {"send_rcs": {"messages": -3, "error_ratio": 0.1}}},
+     "is not a JSON report"),
+    ({"threshold": 40}, "is not a JSON report"),
+])
+def test_a_projection_the_tool_cannot_vouch_for_is_refused(
+        tmp_path: Path, changes: dict, message: str) -> None:
+    """A report of a future version (its keys may mean something else) or with figures
+    no check writes (a ratio of 700 %, -3 messages) was shown as the projection."""
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n")
+    result = run_cli(["learn", str(ev), *BOT, "--projection",
+                      str(_report(tmp_path, **changes))])
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_a_current_projection_still_reads(tmp_path: Path) -> None:
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n")
+    code, report, err = _learn([str(ev), *BOT, "--projection", str(_report(tmp_path))])
+    assert code == 0, err
+    assert report["projection"]["error_ratio"] == 0.1
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://bothub.test/v1", "https://"])
+def test_a_service_url_check_would_refuse_is_refused(tmp_path: Path, url: str) -> None:
+    """Learning into the scope of a URL no check can use wrote answers nobody would
+    ever read, and said 'learned'."""
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n")
+    result = run_cli(["learn", str(ev), "--capability", "bothub", "--bot-id", "b1",
+                      "--bothub-url", url])
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--bothub-url must be an http:// or https:// URL" in lines[0]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("ev.ndjson", "", "is empty"),
+    ("ev.csv", "", "is empty"),
+    ("ev.csv", "\r\n \n", "is empty"),
+    ("ev.csv", "number,outcome\r\n", "no delivery events"),
+    ("ev.ndjson", "\n\n", "is empty"),
+])
+def test_an_events_file_with_no_event_is_exit_2_as_contact_files(
+        tmp_path: Path, name: str, content: str, message: str) -> None:
+    """An empty NDJSON said 'learned from 0 events' (exit 0) while an empty CSV said its
+    header had no column: contact files say 'is empty' / 'a header but no rows',
+    exit 2 — the same file rules."""
+    ev = tmp_path / name
+    ev.write_text(content)
+    result = run_cli(["learn", str(ev), *BOT])
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_an_interrupted_run_counts_only_the_events_it_learned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between reading a block and reducing it: 'learned from N events' counted
+    the block that was never learned."""
+    from rcsqualify.learn import apply, events
+
+    monkeypatch.setattr(events, "BLOCK", 64)
+    real = apply.read_events
+
+    def interrupted(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        chunks = real(*args, **kw)  # type: ignore[arg-type]
+        yield next(chunks)
+        next(chunks)  # read (and counted) but never reduced
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apply, "read_events", interrupted)
+    ev = tmp_path / "ev.ndjson"
+    ev.write_text("".join(f'{{"number": "06070000{i:02d}", "outcome": "read"}}\n'
+                          for i in range(10)))
+    code, report, _ = _learn([str(ev), *BOT])
+    assert code == 130
+    assert 0 < report["read"]["events"] == sum(report["tally"]["events"].values()) < 10
+
+
+def test_a_csv_row_over_a_block_names_the_cause(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field longer than a CSV block (32 MiB; 1 KiB here) said 'not a readable CSV'."""
+    from rcsqualify.learn import events
+
+    monkeypatch.setattr(events, "BLOCK", 1024)
+    ev = tmp_path / "ev.csv"
+    ev.write_text('number,outcome,pad\n0607000001,read,x\n0607000002,read,"'
+                  + "x" * 5000 + '"\n')
+    result = run_cli(["learn", str(ev), *BOT])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "a row longer than" in lines[0], result.stderr
+
+
+def test_learn_never_calls_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead port, a wrong host: learn asks no service anything (the scope is a name),
+    so no socket is ever connected (the file cache is local)."""
+    import socket
+
+    def refuse(*args: object, **kw: object) -> None:
+        raise AssertionError(f"learn connected a socket: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n0607000002,not_rcs\n")
+    for scope in (["--capability", "bothub", "--bot-id", "b1", "--bothub-url",
+                   "http://127.0.0.1:9/v1"],
+                  ["--capability", "rbm-batch", "--agent-id", "a1", "--rbm-url",
+                   "https://rbm.nowhere.invalid"]):
+        code, report, err = _learn([str(ev), *scope])
+        assert code == 0, err
+        assert report["learned"] == {"reachable": 1, "not_rcs": 1}
