@@ -158,3 +158,32 @@ def test_one_column_samples_as_before(tmp_path: Path, emulator: Emulator) -> Non
     assert named["interval"] == plain["interval"] and "unit" not in plain["interval"]
     for key in ("counts", "reasons", "error_ratio", "error_ratio_upper", "gate"):
         assert named[key] == plain[key], key
+
+
+def test_mnp_and_a_second_route_are_asked_for_drawn_contacts_only(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """With MNP and --other-route rbm, a drawn contact's numbers go to every service its
+    choice needs; no service hears of a contact not drawn."""
+    from tests.helpers import service_account
+
+    emulator.configure(rbm_launched_mccmnc=["20810", "20820", "20815"])
+    sa = service_account(tmp_path, f"{emulator.base}/rbm/token")
+    numbers = frte_numbers(60)
+    f = write_csv(tmp_path / "w.csv", wide_rows(numbers, exact=0))
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "-c", "mobile", "-c", "autre",
+                                 *emulator.bothub_args(), "--mnp-url", emulator.mnp_url(),
+                                 "--other-route", "rbm", *emulator.rbm_args(sa),
+                                 "--sample", "8", "--no-cache", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert report["interval"]["sampled"] == 8
+    rows = read_rows(out)
+    assert len(rows) == 30
+    drawn = {e164(n) for r in rows if r["reason"] != "not_sampled"
+             for n in (r["mobile"], r["autre"])}
+    assert len({r["nom"] for r in rows if r["reason"] != "not_sampled"}) == 8
+    asked = emulator.stats()["asked"]
+    for service in ("mnp", "bothub", "rbm"):
+        numbers_asked = {k.split(":", 1)[1] for k in asked if k.startswith(service + ":")}
+        assert numbers_asked <= drawn, service
+    assert {k.split(":", 1)[1] for k in asked if k.startswith("mnp:")}  # MNP was asked
