@@ -233,22 +233,27 @@ def test_output_over_the_input_is_refused_whatever_the_spelling(tmp_path: Path) 
     assert {p: p.read_bytes() for p in before} == before
 
 
-# -- a sheet's row limit --------------------------------------------------------------------
-def test_a_csv_one_row_too_long_for_a_sheet_is_refused_before_the_check(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """1,048,576 contacts + the header = 1,048,577 rows: one line, exit 2, before any
-    check (the CSV's rows are counted when its estimate comes near the limit)."""
+def _forbid_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal "before the check": the check itself fails the test if it runs."""
     import rcsqualify.contact_check
-
-    f = tmp_path / "big.csv"
-    with f.open("w", encoding="utf-8") as fh:
-        fh.write("tel\n")
-        fh.write(f"{PHONES[0]}\n" * 1_048_576)
 
     def no_check(*_: object, **__: object) -> None:
         raise AssertionError("the check ran")
 
     monkeypatch.setattr(rcsqualify.contact_check, "check_rows_or_contacts", no_check)
+
+
+# -- a sheet's row limit --------------------------------------------------------------------
+def test_a_csv_one_row_too_long_for_a_sheet_is_refused_before_the_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,048,576 contacts + the header = 1,048,577 rows: one line, exit 2, before any
+    check (the CSV's rows are counted when its estimate comes near the limit)."""
+    f = tmp_path / "big.csv"
+    with f.open("w", encoding="utf-8") as fh:
+        fh.write("tel\n")
+        fh.write(f"{PHONES[0]}\n" * 1_048_576)
+
+    _forbid_the_check(monkeypatch)
     out = tmp_path / "big.xlsx"
     result = run_cli(["check", str(f), "-o", str(out)])
     assert result.exit_code == 2, result.stderr
@@ -275,3 +280,22 @@ def test_the_csv_count_before_the_check_is_exact(tmp_path: Path,
         assert result.exit_code == code, result.stderr
     assert len(_sheet_rows(out)) == 41
     assert "41 rows are more than an Excel sheet holds (40 and" in result.stderr
+
+
+def test_a_csv_too_wide_for_a_sheet_is_refused_before_the_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """16,380 input columns and the verdict columns pass column XFD: one line, exit 2,
+    before any check (a sheet written past XFD is one Excel refuses)."""
+    width = 16_380
+    f = tmp_path / "wide.csv"
+    f.write_text(";".join(["tel", *(f"c{i}" for i in range(width - 1))]) + "\n"
+                 + ";".join([PHONES[0], *(["x"] * (width - 1))]) + "\n", encoding="utf-8")
+
+    _forbid_the_check(monkeypatch)
+    out = tmp_path / "wide.xlsx"
+    result = run_cli(["check", str(f), "-o", str(out)])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"rcsqualify: error: --output {out}: 16,388 columns are more than an Excel sheet "
+        "holds (16,384, column XFD); write a .csv or .parquet file instead")
+    assert not out.exists()

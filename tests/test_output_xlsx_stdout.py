@@ -255,6 +255,31 @@ def test_xlsx_output_uses_zip64_only_past_the_limit(
     assert rows[0][:3] == ROWS[0] and rows[2][:2] == ROWS[2][:2] and len(rows) == 4
 
 
+def test_what_xml_cannot_hold_never_breaks_the_workbook(tmp_path: Path) -> None:
+    """U+FFFE/U+FFFF (XML noncharacters) in a text cell and 1e999 (no double) in an
+    otherwise numeric column made a sheet Excel cannot read: the characters are removed
+    (counted), the column stays text; every part parses as XML."""
+    import xml.dom.minidom
+    import zipfile
+
+    source = tmp_path / "base.csv"
+    source.write_text("Nom;Tel;Montant;Score\n"
+                      "A\uffffB;0612345678;1e999;1e99\n"
+                      "C\ufffe;0612345679;12,5;2\n", encoding="utf-8")
+    out = tmp_path / "annotated.xlsx"
+    result = run_cli(["check", str(source), "-o", str(out), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert "2 cells of annotated.xlsx held control characters" in result.stderr
+    with zipfile.ZipFile(out) as archive:
+        for name in archive.namelist():
+            if name.endswith(".xml") or name.endswith(".rels"):
+                xml.dom.minidom.parseString(archive.read(name))
+    rows = [[(c.value, c.data_type) for c in r][:4]
+            for r in openpyxl.load_workbook(out).worksheets[0].rows]
+    assert rows[1] == [("AB", "s"), ("0612345678", "s"), ("1e999", "s"), (1e99, "n")]
+    assert rows[2][0] == ("C", "s") and rows[2][2] == ("12,5", "s")
+
+
 def test_numeric_columns_rules(tmp_path: Path) -> None:
     """The CSV number rule, cell by cell: what keeps a column text."""
     import re
@@ -263,7 +288,8 @@ def test_numeric_columns_rules(tmp_path: Path) -> None:
 
     numbers = ["0", "-0", "0.5", "12", "-12.75", "1e3", "1E-5", "123456789012345"]
     text = ["007", "+5", "1 000", "1,000.5", " 12", "12 ", "1234567890123456", "1.", ".5",
-            "0612345678", "+33612345678", "NaN", "inf", "1e1234", "12abc", ""]
+            "0612345678", "+33612345678", "NaN", "inf", "1e1234", "1e999", "1e-400",
+            "12abc", ""]
     for cell in numbers:
         assert re.match(_NUMBER_DOT, cell), cell
     for cell in text:

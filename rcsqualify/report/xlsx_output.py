@@ -12,7 +12,8 @@ Types kept (docs: "Excel files"):
   digits without a leading zero (``0`` alone, ``0.5`` are fine), at most 15 of them
   before the decimal point (a double holds 15 digits exactly), an optional ``.``
   decimal part (``,`` too in a ``;``-separated file, French Excel's export), an
-  optional exponent. A leading zero, a ``+``, a space or a thousands separator in any
+  optional exponent of one or two digits (``1e999`` is no double: Excel would refuse
+  the sheet). A leading zero, a ``+``, a space or a thousands separator in any
   cell keeps the whole column text (``01000``, ``+33…``, ``1 000``). Dates and
   booleans of a CSV stay text (their spelling is the file's, not a type);
 - always text: the phone columns (the checked ones and the phone-like ones named in
@@ -23,9 +24,9 @@ Types kept (docs: "Excel files"):
 Text cells are never formulas: a text value is written as an inline string cell
 (``t="inlineStr"``), never as ``<f>``, so ``=HYPERLINK(…)`` is shown, not run, and
 nothing gets the ``'`` the CSV output adds (CONTRACT §11: the CSV escape exists because
-a CSV has no types). XLSX cannot hold C0 control characters (but TAB, LF, CR) nor more
-than 32,767 characters in a cell: such characters are removed and longer cells cut,
-and the run's warnings count the cells changed.
+a CSV has no types). XLSX cannot hold C0 control characters (but TAB, LF, CR), U+FFFE
+or U+FFFF, nor more than 32,767 characters in a cell: such characters are removed and
+longer cells cut, and the run's warnings count the cells changed.
 
 How it is written, and why: per-cell writers cost microseconds a cell in Python. On
 100,000 rows × 14 columns (``benchmarks/bench_xlsx.py``, CPU seconds of the writing):
@@ -65,23 +66,34 @@ import numpy as np
 import pyarrow as pa
 
 from rcsqualify.contacts import ContactSource
+from rcsqualify.contacts.columns import VERDICT_COLUMNS
 from rcsqualify.errors import InputError
 from rcsqualify.files import atomic_write
 
 #: rows of an XLSX sheet, its header row aside
 XLSX_MAX_ROWS = 1_048_575
+#: columns of an XLSX sheet (A to XFD)
+XLSX_MAX_COLUMNS = 16_384
 #: Excel's limit on the characters of a cell
 MAX_CELL_CHARS = 32_767
-#: What the XLSX format refuses in a cell: C0 controls but TAB, LF, CR.
-XLSX_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+#: What the XLSX format refuses in a cell: C0 controls but TAB, LF, CR, and the two
+#: noncharacters XML forbids, U+FFFE and U+FFFF (one makes the whole sheet unreadable).
+#: The same pattern serves Python's re and Arrow's RE2: the noncharacters are literal.
+XLSX_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f" + "\ufffe\uffff]"
 _ILLEGAL = re.compile(XLSX_ILLEGAL)
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 #: A CSV cell that is a plain number (module docstring); ``,`` only in a ';' file.
-_NUMBER_DOT = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?$"
-_NUMBER_COMMA = r"^-?(0|[1-9][0-9]{0,14})([.,][0-9]+)?([eE][+-]?[0-9]{1,3})?$"
+_NUMBER_DOT = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]+)?([eE][+-]?[0-9]{1,2})?$"
+_NUMBER_COMMA = r"^-?(0|[1-9][0-9]{0,14})([.,][0-9]+)?([eE][+-]?[0-9]{1,2})?$"
 #: a column written as numbers (CSV) / cell by cell as the sheet held it
 _NUMERIC, _BY_CELL = "numeric", "by_cell"
+
+
+def too_many_columns(path: str, columns: int) -> InputError:
+    return InputError(f"--output {path}: {columns:,} columns are more than an Excel sheet "
+                      f"holds ({XLSX_MAX_COLUMNS:,}, column XFD); write a .csv or .parquet "
+                      "file instead")
 
 
 def too_many_rows(path: str, rows: int) -> InputError:
@@ -103,6 +115,8 @@ def refuse_oversized(path: str | None, source: ContactSource) -> None:
     still refusing an over-long output before writing anything."""
     if not path or not path.lower().endswith(".xlsx"):
         return
+    if (width := len(source.output_columns) + len(VERDICT_COLUMNS)) > XLSX_MAX_COLUMNS:
+        raise too_many_columns(path, width)
     rows = source.estimated_rows
     if rows is None:
         return
@@ -356,6 +370,8 @@ def write_annotated_xlsx(path: str, source: ContactSource,
     with atomic_write(path) as tmp:
         first = next(batches, None)
         names = [] if first is None else first.schema.names
+        if len(names) > XLSX_MAX_COLUMNS:
+            raise too_many_columns(path, len(names))
         template, day, moment = _template()
         xml = _RowsXml(len(names), day, moment)
         # the rows are staged uncompressed in an unnamed temporary file beside the
