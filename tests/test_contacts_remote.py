@@ -149,3 +149,59 @@ def test_other_route_with_two_columns_sends_rbm_only_contacts_there(
     routes = report["routes"]["messages"]
     assert routes["rbm"] == 2 and routes["bothub"] == 2 == report["counts"]["reachable"]
     assert report["counts"]["rescued"] == 2  # G (by RBM) and I (by BotHub)
+
+
+def test_ctrl_c_in_a_streamed_round_then_rerun_asks_nothing_twice(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Ctrl-C while a round streams MNP into BotHub, in a separate process: exit 130;
+    every answer was cached as it arrived, so the re-run asks again only what was in
+    flight, and its report is the one of a run never interrupted (the emulator answers
+    each number the same way every time)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    emulator.reset(quota=1000)
+    n = 200
+    f = write_csv(tmp_path / "two.csv", [["nom", "m1", "m2"], *[
+        [f"c{i}", f"0607{i:06d}", f"0607{n + i:06d}"] for i in range(n)]])
+    exe = str(Path(sys.executable).with_name("rcsqualify"))
+    env = {**os.environ, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "cache")}
+    args = [exe, "check", str(f), "-c", "m1", "-c", "m2", *emulator.bothub_args(),
+            "--mnp-url", emulator.mnp_url(), "--threshold", "1", "-q"]
+
+    def requests() -> tuple[int, int]:
+        got = emulator.stats()["requests"]
+        return int(got.get("mnp", 0)), int(got.get("bothub", 0))
+
+    proc = subprocess.Popen([*args, "--rate", "40", "--json-report", str(tmp_path / "x.json")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while (min(requests()) < 40 or sum(requests()) < 150) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    mnp, bothub = requests()
+    assert mnp >= 40 and bothub >= 40  # both services were asked in the same round
+    resumed = subprocess.run([*args, "--rate", "400", "--json-report",
+                              str(tmp_path / "r.json")], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    asked = emulator.stats()["asked"]
+    twice = [k for k, v in asked.items() if v > 1]
+    assert len(twice) <= 100 < mnp + bothub  # only what was in flight, not a new start
+
+    emulator.reset(quota=1000)
+    fresh = subprocess.run([*args, "--rate", "400", "--json-report",
+                            str(tmp_path / "f.json")],
+                           env={**env, "RCSQUALIFY_CACHE_DIR": str(tmp_path / "fresh")},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    report = json.loads((tmp_path / "r.json").read_text())
+    uninterrupted = json.loads((tmp_path / "f.json").read_text())
+    assert resumed.returncode == fresh.returncode
+    for key in ("counts", "reasons", "operators"):
+        assert report[key] == uninterrupted[key], key
+    assert report["input"]["contacts"]["rescued_by_status"] == uninterrupted["input"][
+        "contacts"]["rescued_by_status"]
