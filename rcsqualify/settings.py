@@ -450,7 +450,7 @@ class BothubOptions(OptionGroup):
                                    credentials=BOTHUB_SECRETS)
     bot_id: str | None = option(None, "BotHub bot id.", envvar="RCSQUALIFY_BOTHUB_BOT_ID",
                                 credentials=BOTHUB_SECRETS, common=True,
-                                brief="BotHub bot id (credentials: --help-all).")
+                                brief="Bot id; RCSQUALIFY_BOTHUB_CLIENT_ID and _SECRET.")
     bot_key_file: Path | None = option(
         None, "Bot private key (PEM) for the GSMA JWT.", envvar="RCSQUALIFY_BOTHUB_KEY_FILE",
         path=True)

@@ -83,6 +83,9 @@ def test_short_help_shows_the_common_options_and_points_at_help_all() -> None:
     assert short.rstrip().splitlines()[-1].strip() == \
         "All options: 'rcsqualify check --help-all'."
     assert "help-all'" not in full.rstrip().splitlines()[-1]
+    # the BotHub credentials are named where a first run looks (issue #26 item 7)
+    bot_id = next(line for line in short.splitlines() if "--bot-id" in line)
+    assert "RCSQUALIFY_BOTHUB_CLIENT_ID and _SECRET" in " ".join(bot_id.split()), bot_id
     # the command object is shared: --help-all leaves the short help short
     assert run_cli(["check", "--help"]).stdout == short
 
