@@ -213,3 +213,23 @@ def test_learn_never_calls_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         code, report, err = _learn([str(ev), *scope])
         assert code == 0, err
         assert report["learned"] == {"reachable": 1, "not_rcs": 1}
+
+
+def test_checked_files_of_another_list_are_said_to_match_nothing(tmp_path: Path) -> None:
+    """--checked and --projection of another check run: the projection was shown as
+    '0.0 %, up to 100 %' with nothing to say it described another list."""
+    other = tmp_path / "other.csv"
+    other.write_text("mobile\n0607000051\n0607000052\n")
+    out, report = tmp_path / "other_out.csv", tmp_path / "other.json"
+    run_cli(["check", str(other), "--capability", "none", "-o", str(out),
+             "--json-report", str(report), "-q"])
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n0607000002,not_rcs\n")
+    result = run_cli(["learn", str(ev), *BOT, "--projection", str(report),
+                      "--checked", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "warning: none of the 2 messages sent is in other_out.csv" in result.stdout
+    md = tmp_path / "r.md"
+    run_cli(["learn", str(ev), *BOT, "--checked", str(out), "--markdown-report", str(md),
+             "--lang", "fr"])
+    assert "aucun des 2 messages envoyés n'est dans other\\_out.csv" in md.read_text()

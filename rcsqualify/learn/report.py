@@ -147,6 +147,11 @@ def terminal_lines(r: LearnResult, w: Words = TERMINAL) -> list[str]:
                        known=w.n(q["known_errors"]), stale=w.n(q["stale"]),
                        unv=w.n(q["unverified"]), ns=w.n(q["not_sampled"]),
                        how=w("l_by_interval") if q.get("bound") else ""))
+        if q["messages"] and not q["matched"]:
+            # --checked of another list (another campaign, another base): its projection
+            # is the bound alone, and says nothing of this campaign
+            lines.append(w("l_no_match", m=w.n(q["messages"]),
+                           files=", ".join(q["checked_files"])))
     lines.append(verdict(r, w))
     if r.degraded:
         lines.append(w("l_degraded", why=r.degraded))

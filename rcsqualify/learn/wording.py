@@ -62,6 +62,8 @@ TEXT: dict[str, dict[str, str]] = {
                         "errors; in the bound: {stale} on answers past their freshness, "
                         "{unv} unverified ({ns} not sampled{how}), {x} unmatched",
         "l_by_interval": ", bound from the sample's interval",
+        "l_no_match": "warning: none of the {m} messages sent is in {files}: give the "
+                      "output of the check run that produced this send list",
         "l_none": "none",
         "l_degraded": "the cache failed while writing ({why}): not everything learned was "
                       "kept",
@@ -120,6 +122,9 @@ TEXT: dict[str, dict[str, str]] = {
                         "réponses périmées, {unv} non vérifiés ({ns} hors échantillon"
                         "{how}), {x} non rapprochés",
         "l_by_interval": ", borne tirée de l'intervalle de l'échantillon",
+        "l_no_match": "attention : aucun des {m} messages envoyés n'est dans {files} : "
+                      "donnez la sortie de la vérification qui a produit cette liste "
+                      "d'envoi",
         "l_none": "aucun",
         "l_degraded": "le cache a échoué à l'écriture ({why}) : tout ce qui a été appris "
                       "n'a pas été gardé",
