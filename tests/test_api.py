@@ -429,3 +429,88 @@ def test_a_named_index_is_data_and_the_default_one_is_not() -> None:
     # a level named like a column is not made a second column of that name
     clash = flat.set_index(flat["phone"].rename("phone"))
     assert list(rcsqualify.qualify(clash).rows.columns[:2]) == ["client_id", "phone"]
+
+
+@pytest.mark.parametrize("change", ["edited in place", "replaced", "removed"])
+def test_rows_of_a_file_changed_since_the_run_are_refused(tmp_path: Path,
+                                                          change: str) -> None:
+    """``Result.rows`` reads the file again, maybe hours later in a notebook: a file
+    edited since (one digit, same size: the row count cannot tell), replaced or removed
+    is an ``InputError``, never rows paired with another number's verdict."""
+    import os
+
+    base = tmp_path / "contacts.csv"
+    base.write_bytes(CONTACTS.read_bytes())
+    result = rcsqualify.qualify(base)
+    before = base.stat()
+    data = base.read_bytes()
+    edited = data.replace(b"06", b"07", 1)
+    assert len(edited) == len(data) and edited != data
+    if change == "edited in place":
+        base.write_bytes(edited)
+        # a later edit: the clock has moved on (a coarse file-system clock may not have
+        # within this test)
+        os.utime(base, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    elif change == "replaced":
+        (tmp_path / "new.csv").write_bytes(edited)
+        os.replace(tmp_path / "new.csv", base)
+    else:
+        base.unlink()
+    for read in (lambda: result.rows, result.lists):
+        with pytest.raises(InputError, match=r"contacts\.csv") as caught:
+            read()
+        assert caught.value.exit_code == ExitCode.USAGE
+    assert result.decision == "undecided"  # what was concluded stays readable
+
+
+def test_rows_of_a_pipe_are_refused_once_its_copy_is_gone(tmp_path: Path) -> None:
+    """A pipe (``<(cat base.csv)``) is read once into a spool that the run removes: its
+    rows cannot be read again, and its old descriptor path is never read (it may name
+    another open file by then)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "contacts.csv"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("wb") as out:
+            out.write(CONTACTS.read_bytes())
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        result = rcsqualify.qualify(fifo, portability=PORTABILITY)
+    finally:
+        writer.join(timeout=60)
+    assert result.decision == "undecided" and result.summary.counts["rows"] == 154
+    with pytest.raises(InputError, match="read once") as caught:
+        result.rows  # noqa: B018
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_the_command_line_refuses_a_file_changed_between_its_two_reads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The annotated output reads the file a second time: a file edited between the
+    verdicts and that read is exit 2 with one line, and no output is written."""
+    import os
+
+    from rcsqualify import runner
+
+    base = tmp_path / "contacts.csv"
+    base.write_bytes(CONTACTS.read_bytes())
+    real = runner.write_outputs
+
+    def edit_then_write(*args: Any, **kwargs: Any) -> Any:
+        before = base.stat()
+        base.write_bytes(base.read_bytes().replace(b"06", b"07", 1))
+        os.utime(base, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "write_outputs", edit_then_write)
+    out = tmp_path / "annotated.csv"
+    result = run_cli(["check", str(base), "-q", "-o", str(out)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "changed since it was read" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()

@@ -100,6 +100,12 @@ class ContactSource:
         table: pa.Table | None = None,
     ) -> None:
         self._tmp: Path | None = None
+        #: the input was a stream read once (standard input, a pipe), copied to a spool
+        #: that ``close`` removes: its rows cannot be read again after that
+        self.spooled = False
+        #: (device, inode, size, mtime) of the file when it was opened: every later read
+        #: (the annotated output, ``Result.rows`` long after the run) checks it first
+        self.stamp: tuple[int, int, int, int] | None = None
         try:
             if table is not None:  # contacts in memory (the Python API): ``path`` names them
                 self._open_table(path, table, fmt or "arrow", column=column,
@@ -119,6 +125,7 @@ class ContactSource:
               header: bool | None, skip_rows: int | None, auto: bool = False) -> None:
         if path == "-":
             self._tmp = self.path = spool_stdin()
+            self.spooled = True
             shown = "-"
         else:
             self.path = Path(path)
@@ -136,10 +143,14 @@ class ContactSource:
                 try:
                     with self.path.open("rb") as stream:
                         self._tmp = self.path = spool_stream(stream)
+                    self.spooled = True
                 except OSError as exc:
                     raise InputError(f"{shown}: cannot read ({exc.strerror})") from exc
         try:
-            size = self.path.stat().st_size
+            st = self.path.stat()
+            size = st.st_size
+            if not self.spooled:
+                self.stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             with self.path.open("rb") as fh:
                 head = fh.read(8)
         except OSError as exc:
@@ -351,8 +362,32 @@ class ContactSource:
     # -- reading ---------------------------------------------------------------------
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of the file, every cell as a string (null for a missing cell),
-        columns named by their unique names."""
+        columns named by their unique names. The file is first checked to be the one
+        that was opened (``check_unchanged``)."""
+        self.check_unchanged()
         return self._reader.batches(columns or list(self.columns))
+
+    def check_unchanged(self) -> None:
+        """An ``InputError`` (exit 2) when the input can no longer be read as it was:
+        a file replaced, edited, truncated or removed since it was opened (its rows
+        would be paired with another row's verdict), or a stream whose spooled copy is
+        gone (its path could now name another open file). Reads in memory: nothing to
+        check."""
+        shown = self.info.path
+        if self.spooled and self._tmp is None:
+            raise InputError(f"{shown} was a stream read once (standard input or a pipe) "
+                             "and its copy is gone: its rows cannot be read again (give "
+                             "a file, or the rows in memory)")
+        if self.stamp is None:
+            return
+        try:
+            st = self.path.stat()
+        except OSError as exc:
+            raise InputError(f"{shown} cannot be read again ({exc.strerror}): it was "
+                             "moved or removed since it was read") from None
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != self.stamp:
+            raise InputError(f"{shown} changed since it was read: its rows would no longer "
+                             "match their verdicts; check it again")
 
     def cell_kinds(self) -> Iterator[pa.RecordBatch] | None:
         """Beside ``batches()``: what each cell of the input's columns was in the file
