@@ -189,3 +189,24 @@ def test_a_sheet_without_rows_with_columns_auto_says_so(tmp_path: Path) -> None:
     wb.save(path)
     said = one_line_error([str(path), "--columns", "auto"])
     assert "no contact rows" in said or "nothing to check" in said
+
+
+def test_columns_auto_leaves_a_contact_id_of_phone_numbers_out(tmp_path: Path) -> None:
+    """A base keyed by a phone number: ``--columns auto --contact-id id`` must not take
+    the id column as a phone column (it said "--contact-id id is a phone column", an
+    error about a column the user never gave with -c)."""
+    f = write_csv(tmp_path / "keyed.csv", [
+        ["id", "tel", "autre"],
+        ["0607000009", "0607000001", "0612345678"],
+        ["0607000009", "0607000003", ""],
+        ["0612000000", "", "0607000004"]])
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "--columns", "auto", "--contact-id", "id",
+                                 "-o", str(out)])
+    assert result.exit_code in (0, 1, 3), result.stderr
+    assert report["input"]["phone_columns"] == ["tel", "autre"]
+    assert report["input"]["contact_id"] == "id"
+    assert report["counts"]["contacts"] == 2 and len(read_rows(out)) == 3
+    only = write_csv(tmp_path / "only.csv", [["id", "nom"], ["0607000009", "a"]])
+    said = one_line_error([str(only), "--columns", "auto", "--contact-id", "id"])
+    assert "found no phone column besides --contact-id" in said

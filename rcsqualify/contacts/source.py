@@ -259,11 +259,18 @@ class ContactSource:
             if more or column_given:
                 raise InputError("--columns auto takes every phone-like column: give "
                                  "--column or --columns auto, not both")
+            # the id and rank columns are never phone columns, even when they hold
+            # numbers (a base keyed by a phone number): auto leaves them out
+            not_phones = {self._choose_column(c)[0] for c in (contact_id, number_rank) if c}
             shares = self.phone_shares()
             self.phone_columns = sorted(
-                shares, key=lambda c: (-shares[c][1], self.columns.index(c)))
-            if self.info.column not in self.phone_columns:
+                (c for c in shares if c not in not_phones),
+                key=lambda c: (-shares[c][1], self.columns.index(c)))
+            if self.info.column not in (*self.phone_columns, *not_phones):
                 self.phone_columns.insert(0, self.info.column)
+            if not self.phone_columns:
+                raise InputError("--columns auto found no phone column besides "
+                                 "--contact-id and --number-rank: name one with --column")
             self.info.column = self.phone_columns[0]  # the first in priority order
         for wanted in more:
             found, _ = self._choose_column(wanted)
