@@ -383,6 +383,9 @@ def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = Fals
     ``changed``: only the values that differ from the defaults (``config show
     --changed``), and the credentials that are set."""
     profile = profile_of(ctx)
+    # the file is the header's ('config file: PATH'): each row names the profile alone,
+    # so the table stays readable at 80 columns
+    by_profile = f"profile {profile.name}" if profile is not None else ""
     rows: list[tuple[str, str, str]] = []
     for key, param in option_params(ctx.command).items():
         if key in COMMAND_LINE_ONLY or key == "debug":
@@ -390,7 +393,7 @@ def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = Fals
         source = ctx.get_parameter_source(param.name)
         if profile is not None and key in profile.options and (
                 source is None or source.name in _REPLACEABLE):
-            where = profile.where
+            where = by_profile
         elif source is not None and source.name == "ENVIRONMENT":
             envvar = param.envvar if isinstance(param.envvar, str) else next(
                 (e for e in (param.envvar or ()) if os.environ.get(e)), "")
@@ -412,8 +415,7 @@ def effective_settings(ctx: Any, values: Mapping[str, Any], changed: bool = Fals
         rows.append((key, shown, where))
     for key, envvar in CREDENTIALS.items():
         if profile is not None and envvar in profile.credentials:
-            rows.append((key, describe_reference(profile.credentials[envvar]),
-                         profile.where))
+            rows.append((key, describe_reference(profile.credentials[envvar]), by_profile))
         elif os.environ.get(envvar, "").strip():
             rows.append((key, "(set, masked)", f"environment {envvar}"))
         elif not changed:

@@ -177,7 +177,9 @@ def test_config_show_changed_lists_what_differs_from_the_defaults_and_where_it_c
     assert result.exit_code == 0, result.stderr
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:4]]
             for line in result.stdout.splitlines() if line.startswith("│")}
-    where = f"profile prod ({golden / 'profiles.toml'})"
+    # the file once, in the header; each row names the profile (readable at 80 columns)
+    assert f"config file: {golden / 'profiles.toml'}" in result.stdout
+    where = "profile prod"
     assert rows["rate"] == ["25.0", where] and rows["timeout"] == ["7.5", where]
     assert rows["max-pause"] == ["60.0", "environment RCSQUALIFY_MAX_PAUSE"]
     assert rows["bothub-client-id"] == ["env:ACME_BOTHUB_ID (NOT SET)", where]
