@@ -530,7 +530,7 @@ class NetworkOptions(OptionGroup):
     rate: float = option(DEFAULT_POLICY.rate, "Requests per second per provider.",
                          envvar="RCSQUALIFY_RATE", finite=(0.01, 10_000.0))
     rate_margin: float = option(
-        DEFAULT_POLICY.margin, "Pace this share under --rate, so network jitter never "
+        DEFAULT_POLICY.rate_margin, "Pace this share under --rate, so network jitter never "
         "makes arrivals exceed the quota.", envvar="RCSQUALIFY_RATE_MARGIN", low=0.0,
         high=0.5, finite=(0.0, 0.5), share=True)
     throttle_pause: float = option(
@@ -552,7 +552,7 @@ class NetworkOptions(OptionGroup):
         None, "Stop after this many requests per service (the rest stays unverified, "
         "exit 3).", envvar="RCSQUALIFY_MAX_REQUESTS", low=1)
     retry_backoff: float = option(
-        DEFAULT_POLICY.backoff_initial, "First wait before retrying a "
+        DEFAULT_POLICY.retry_backoff, "First wait before retrying a "
         "5xx/timeout/reset, seconds (doubles each time).", envvar="RCSQUALIFY_RETRY_BACKOFF",
         finite=(0.0, 600.0))
     deadline: float = internal(DEFAULT_POLICY.deadline)  # per number: stop retrying
@@ -561,8 +561,8 @@ class NetworkOptions(OptionGroup):
 
     def http_policy(self) -> HttpPolicy:
         """The one HTTP policy of the run (every provider gets the same knobs)."""
-        return HttpPolicy(rate=self.rate, margin=self.rate_margin, timeout=self.timeout,
-                          deadline=self.deadline, backoff_initial=self.retry_backoff,
+        return HttpPolicy(rate=self.rate, rate_margin=self.rate_margin, timeout=self.timeout,
+                          deadline=self.deadline, retry_backoff=self.retry_backoff,
                           throttle_pause=self.throttle_pause, max_pause=self.max_pause,
                           max_paused=self.max_paused, max_body=self.max_body,
                           max_requests=self.max_requests, concurrency=self.concurrency)

@@ -231,7 +231,7 @@ def test_retries_are_bounded_and_follow_retry_after(receiver: Receiver) -> None:
     receiver.script = [(503, {}), (429, {"Retry-After": "7"})]
     result = asyncio.run(post_json(receiver.url, b"{}", DEFAULT_POLICY, sleep=sleep))
     assert result.ok and result.attempts == 3 and result.status == 200
-    assert waits == [DEFAULT_POLICY.backoff_initial, 7.0]
+    assert waits == [DEFAULT_POLICY.retry_backoff, 7.0]
 
     waits.clear()
     receiver.got.clear()

@@ -343,7 +343,7 @@ def hlr_source(emulator: Emulator, now: Callable[[], float], secret: str
     from rcsqualify.remote.policy import HttpPolicy
 
     return MnpSource(url=emulator.base, plan=load_plan(), cache=LookupCache(enabled=False),
-                     policy=HttpPolicy(rate=500, backoff_initial=0.01),
+                     policy=HttpPolicy(rate=500, retry_backoff=0.01),
                      profile=load_profile("hlr-lookups"), now=now,
                      credentials=Credentials("digest", ("emulator-hlr-key", secret)))
 

@@ -414,7 +414,7 @@ def _scripted_bulk(tmp_path: Path, poll: Callable[[str, int], Any], n: int = 4
         job_dir=tmp_path, clock=fake.clock, sleep=fake.sleep, poll_initial=0.05,
         base_url="http://bulk.test/bothub/v1", token_url="http://bulk.test/token",
         client_id="a", client_secret="b", bot_id="b", cache=LookupCache(tmp_path / "c"),
-        policy=HttpPolicy(rate=1000, backoff_initial=0.0), transport=httpx.MockTransport(
+        policy=HttpPolicy(rate=1000, retry_backoff=0.0), transport=httpx.MockTransport(
             handler))
     out = provider.check_all([e164(x) for x in frte_numbers(n)])
     return provider, out, submitted

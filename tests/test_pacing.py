@@ -80,7 +80,7 @@ def all_sends(pacers: list[Pacer]) -> np.ndarray:
 
 def test_spacing_holds_at_the_write_with_late_wakeups() -> None:
     sim = SimClock(late=0.005, seed=1)  # every wake-up up to 5 ms late: a busy loop
-    pacer = Pacer(30, margin=0.03, clock=sim.clock, sleep=sim.sleep)
+    pacer = Pacer(30, rate_margin=0.03, clock=sim.clock, sleep=sim.sleep)
     run_callers(sim, [pacer], 600)
     sent = all_sends([pacer])
     assert len(sent) == 600
@@ -91,7 +91,7 @@ def test_spacing_holds_at_the_write_with_late_wakeups() -> None:
 
 def test_without_late_wakeups_the_rate_is_the_margin_below_the_quota() -> None:
     sim = SimClock()
-    pacer = Pacer(30, margin=0.03, clock=sim.clock, sleep=sim.sleep)
+    pacer = Pacer(30, rate_margin=0.03, clock=sim.clock, sleep=sim.sleep)
     run_callers(sim, [pacer], 300)
     sent = all_sends([pacer])
     achieved = (len(sent) - 1) / (sent[-1] - sent[0])
@@ -116,7 +116,7 @@ def test_two_processes_share_one_schedule(tmp_path: Path) -> None:
     path = tmp_path / "q"
     schedules: list[Schedule] = [FileSchedule(path, clock=sim.clock),
                                  FileSchedule(path, clock=sim.clock)]
-    pacers = [Pacer(30, margin=0.03, schedule=s, clock=sim.clock, sleep=sim.sleep)
+    pacers = [Pacer(30, rate_margin=0.03, schedule=s, clock=sim.clock, sleep=sim.sleep)
               for s in schedules]
     run_callers(sim, pacers, 400)
     sent = all_sends(pacers)
@@ -149,7 +149,7 @@ def hosts_on_one_schedule(schedule: Schedule, n_hosts: int, seed: int) -> np.nda
     """``n_hosts`` pacers (as on separate hosts) sharing ``schedule``, every wake-up up
     to 5 ms late: every host's send times, merged."""
     sim = SimClock(late=0.005, seed=seed)
-    pacers = [Pacer(30, margin=0.03, schedule=schedule, clock=sim.clock, sleep=sim.sleep)
+    pacers = [Pacer(30, rate_margin=0.03, schedule=schedule, clock=sim.clock, sleep=sim.sleep)
               for _ in range(n_hosts)]
     run_callers(sim, pacers, 600)
     return all_sends(pacers)
@@ -353,7 +353,7 @@ def test_a_late_write_delays_what_follows_instead_of_squeezing_it(tmp_path: Path
     write (a 429 at a strict gateway); now no grant is given while a write is pending,
     and the next send counts from when the late one was written."""
     sim = SimClock(late=0.002, seed=7)
-    pacers = [Pacer(30, margin=0.03, schedule=FileSchedule(tmp_path / "q", clock=sim.clock),
+    pacers = [Pacer(30, rate_margin=0.03, schedule=FileSchedule(tmp_path / "q", clock=sim.clock),
                     clock=sim.clock, sleep=sim.sleep) for _ in range(2)]
     writes: list[float] = []
 

@@ -457,7 +457,7 @@ def test_fresh_headers_are_made_for_every_attempt() -> None:
         return httpx.Response(503 if len(seen) == 1 else 200, json={})
 
     stamps = iter(range(100))
-    layer = HttpLayer("t", HttpPolicy(rate=1000.0, backoff_initial=0.001),
+    layer = HttpLayer("t", HttpPolicy(rate=1000.0, retry_backoff=0.001),
                       transport=httpx.MockTransport(answer), schedule=MemorySchedule())
 
     async def run() -> None:

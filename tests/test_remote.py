@@ -504,7 +504,7 @@ def test_a_failing_token_endpoint_is_named_in_the_reason(answer: httpx.Response,
     provider = BotHubProvider(base_url="http://x/bothub/v1",
                               token_url="http://auth.test/oauth/v3/token", client_id="a",
                               client_secret="b", bot_id="b", cache=LookupCache(enabled=False),
-                              policy=HttpPolicy(rate=1000, backoff_initial=0.0),
+                              policy=HttpPolicy(rate=1000, retry_backoff=0.0),
                               transport=httpx.MockTransport(handler))
     from rcsqualify.remote.tokens import ClientCredentialsToken
 

@@ -393,7 +393,7 @@ class MnpSource(OperatorSource):
             try:
                 return self.interpret(answer, url)
             except _TransientAnswer as exc:
-                wait = min(p.backoff_initial * 2 ** (attempt - 1), 10.0)
+                wait = min(p.retry_backoff * 2 ** (attempt - 1), 10.0)
                 if attempt >= p.max_attempts or \
                         time.monotonic() - started + wait > p.deadline:
                     raise self.http.reject(answer, exc.kind, url) from None

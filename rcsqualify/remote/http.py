@@ -120,7 +120,7 @@ class HttpLayer:
     ) -> None:
         self.name = name
         self.policy = policy
-        self.pacer = Pacer(policy.rate, margin=policy.margin, schedule=schedule,
+        self.pacer = Pacer(policy.rate, rate_margin=policy.rate_margin, schedule=schedule,
                            clock=clock, sleep=sleep, max_pause=policy.max_pause, name=name,
                            notify=notify)
         self.token_source = token
@@ -211,8 +211,8 @@ class HttpLayer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(p.max_attempts) | stop_after_delay(p.deadline),
-                wait=wait_exponential_jitter(multiplier=p.backoff_initial, max=10,
-                                             jitter=p.backoff_initial),
+                wait=wait_exponential_jitter(multiplier=p.retry_backoff, max=10,
+                                             jitter=p.retry_backoff),
                 retry=retry_if_exception_type(Transient), reraise=True,
                 before_sleep=count_retry,
             ):

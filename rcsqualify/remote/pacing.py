@@ -636,12 +636,12 @@ class Pacer:
     (a one-minute pause each). The hard rule, checked at the write, is 1/rate.
     """
 
-    def __init__(self, rate: float, *, margin: float = 0.0, schedule: Schedule | None = None,
+    def __init__(self, rate: float, *, rate_margin: float = 0.0, schedule: Schedule | None = None,
                  clock: Clock | None = None, sleep: Sleep | None = None,
                  max_pause: float = MAX_PAUSE_EVER, name: str = "",
                  notify: Callable[[str], None] | None = None) -> None:
         self.min_interval = 1.0 / rate
-        self.interval = 1.0 / (rate * (1.0 - margin))
+        self.interval = 1.0 / (rate * (1.0 - rate_margin))
         self.schedule = schedule if schedule is not None else MemorySchedule()
         self._clock = clock or machine_clock
         self._sleep = sleep or asyncio.sleep

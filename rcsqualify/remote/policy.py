@@ -17,11 +17,11 @@ class HttpPolicy:
     """Every knob of the HTTP layer, built once from the options (CONTRACT §9, §10)."""
 
     rate: float = 30.0
-    margin: float = 0.03  # pace this share under the rate (arrival jitter)
+    rate_margin: float = 0.03  # pace this share under the rate (arrival jitter)
     timeout: float = 10.0  # whole request: connect + send + complete body
     max_attempts: int = 5
     deadline: float = 120.0  # per number: give up retrying after this many seconds
-    backoff_initial: float = 0.5
+    retry_backoff: float = 0.5  # first wait before a retry (doubling)
     throttle_pause: float = 60.0
     max_pause: float = 900.0  # cap on Retry-After
     #: HTTP 429s in a row (no other answer in between, any request of the service)
@@ -41,9 +41,9 @@ class HttpPolicy:
 
     @property
     def paced(self) -> float:
-        """Requests per second the pacer actually sends at: ``margin`` under the rate
+        """Requests per second the pacer actually sends at: ``rate_margin`` under the rate
         (``pacing.Pacer`` reserves its slots at this rate)."""
-        return self.rate * (1 - self.margin)
+        return self.rate * (1 - self.rate_margin)
 
     def plan_single(self, numbers: int) -> RequestPlan:
         """One request per number, at the paced rate (BotHub single, RBM, MNP)."""

@@ -3,7 +3,7 @@
 Each attempt is one ``transport.fetch`` (a total deadline, a body cap) under the run's
 ``HttpPolicy``: at most ``NOTIFY_ATTEMPTS`` attempts (fewer if the policy allows
 fewer), retried on a transport failure, a 5xx, 408 or 429, after the policy's backoff
-doubling from ``backoff_initial``, or the server's ``Retry-After`` when longer — each
+doubling from ``retry_backoff``, or the server's ``Retry-After`` when longer — each
 wait capped at ``NOTIFY_MAX_WAIT`` and all of them at ``NOTIFY_DEADLINE``: a
 notification never holds a cron run for long. Any other answer (a 4xx: a revoked or
 mistyped webhook) is final. Nothing is raised: the result says what happened, and the
@@ -50,7 +50,7 @@ async def post_json(url: str, body: bytes, policy: HttpPolicy, *,
     shown = mask_webhook_url(url)
     attempts_max = max(1, min(NOTIFY_ATTEMPTS, policy.max_attempts))
     started = time.monotonic()
-    wait = policy.backoff_initial
+    wait = policy.retry_backoff
     status: int | None = None
     error = ""
     made = 0
