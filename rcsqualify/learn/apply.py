@@ -71,8 +71,10 @@ def capability_scope(s: Settings) -> Scope:
         raise InputError("--capability must name the service the campaign went through: "
                          f"{learnable} (its answers serve every mode of that bot or "
                          "agent)")
-    # the service's own URL comes first (its token URL, which learn never uses, after)
-    check_url(*entry.urls(s)[0])
+    # the service's own URL comes first (its token URL, which learn never uses, after);
+    # an entry may read no URL option at all
+    for option, url in entry.urls(s)[:1]:
+        check_url(option, url)
     return entry.scope(s)
 
 
