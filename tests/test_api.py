@@ -336,7 +336,7 @@ def _remote(emulator: Emulator, **more: Any) -> dict[str, Any]:
 
 
 def test_a_remote_run_leaves_the_callers_signal_handlers_and_prints_nothing(
-        emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
+        emulator: Emulator, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The remote stages run on asyncio: a handler the caller installed (Airflow's, a
     notebook's) is the one in place while the capability stage runs and after it, and
     nothing reaches stdout or stderr (the notices are ``Result.notices``)."""
@@ -354,6 +354,7 @@ def test_a_remote_run_leaves_the_callers_signal_handlers_and_prints_nothing(
     try:
         result = rcsqualify.qualify(CONTACTS, progress=lambda stage, done, total: (
             during.append((stage, {s: signal.getsignal(s) for s in watched}))),
+            split_dir=tmp_path / "new" / "lists", output=tmp_path / "out" / "a.csv",
             **_remote(emulator))
         after = {s: signal.getsignal(s) for s in watched}
     finally:
@@ -366,10 +367,14 @@ def test_a_remote_run_leaves_the_callers_signal_handlers_and_prints_nothing(
     assert after == {s: mine for s in watched}
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
+    # the folders it created are notices, kept in order for the caller
+    created = [n for n in result.notices if "created folder" in n]
+    assert created == [f"rcsqualify: created folder {tmp_path / 'new' / 'lists'}",
+                       f"rcsqualify: created folder {tmp_path / 'out'}"]
 
 
 def test_ctrl_c_during_a_remote_run_is_the_callers_keyboard_interrupt(
-        emulator: Emulator) -> None:
+        emulator: Emulator, tmp_path: Path) -> None:
     """With Python's default Ctrl-C handler in place, SIGINT in the middle of the
     capability stage reaches the caller as ``KeyboardInterrupt`` (no ``SystemExit``, no
     exit code), and the default handler is back afterwards."""
@@ -388,8 +393,14 @@ def test_ctrl_c_during_a_remote_run_is_the_callers_keyboard_interrupt(
 
     try:
         with pytest.raises(KeyboardInterrupt):
-            rcsqualify.qualify(CONTACTS, progress=progress, **_remote(emulator))
+            rcsqualify.qualify(CONTACTS, progress=progress, output=tmp_path / "out.csv",
+                               split_dir=tmp_path / "lists",
+                               json_report=tmp_path / "r.json", **_remote(emulator))
         assert sent == ["capability"]
+        # no output, and no temporary file left behind (no handler of ours cleaned up:
+        # the run's own ``finally`` blocks did)
+        left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+        assert left in ([], ["lists"], ["lists", "lists/.rcsqualify-refresh.lock"]), left
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -514,3 +525,20 @@ def test_the_command_line_refuses_a_file_changed_between_its_two_reads(
     assert "changed since it was read" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_a_list_directory_held_by_another_run_raises_locked_with_exit_code_4(
+        tmp_path: Path) -> None:
+    """The command line's exit 4: another run (a nightly refresh) writes the lists."""
+    from filelock import FileLock
+
+    from rcsqualify.errors import Locked
+    from rcsqualify.report.split import LISTS_LOCK
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    with FileLock(str(lists / LISTS_LOCK)), pytest.raises(Locked,
+                                                        match="another run") as caught:
+        rcsqualify.qualify(CONTACTS, split_dir=lists, wait_lock=0)
+    assert caught.value.exit_code == 4
+    assert sorted(p.name for p in lists.iterdir()) == [LISTS_LOCK]
