@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rcsqualify.errors import InputError
@@ -233,3 +234,41 @@ def test_checked_files_of_another_list_are_said_to_match_nothing(tmp_path: Path)
     run_cli(["learn", str(ev), *BOT, "--checked", str(out), "--markdown-report", str(md),
              "--lang", "fr"])
     assert "aucun des 2 messages envoyés n'est dans other\\_out.csv" in md.read_text()
+
+
+def test_french_dates_and_micro_or_nanosecond_epochs_are_dates() -> None:
+    """'01/12/2026 10:00' (what Excel shows in France) did not parse: the event was
+    dated at the file's time — the export's, after the campaign — so a delivery answer
+    weeks old could win over a newer look-up. An epoch in micro- or nanoseconds was read
+    as milliseconds: a date in the year 55,000, learned as 'now'."""
+    from rcsqualify.learn.outcomes import epoch_seconds
+
+    at = 1796119200.0  # 2026-12-01T10:00:00Z
+    got = epoch_seconds(["01/12/2026 10:00", "1/12/2026 10:00:00", " 01/12/2026 10h00 ",
+                         "01/12/2026", "1796119200000000", 1796119200000000000,
+                         "31/02/2026 10:00", "12/01/26"])
+    assert list(got[:3]) == [at, at, at]
+    assert got[3] == at - 10 * 3600
+    assert got[4] == got[5] == at
+    assert np.isnan(got[6]) and np.isnan(got[7])
+
+
+def test_an_old_campaign_with_french_dates_does_not_beat_a_newer_look_up(
+        tmp_path: Path) -> None:
+    from rcsqualify.capability.bothub import bothub_scope
+    from rcsqualify.remote.cache import LookupCache
+
+    cache = LookupCache(Path(os.environ["RCSQUALIFY_CACHE_DIR"]))
+    cache.put_many("cap", cache.scope(bothub_scope("https://bothub.test/v1", "b1")),
+                   [("+33607000001", "yes")])  # a look-up made now
+    cache.close()
+    ev = tmp_path / "ev.csv"
+    ev.write_bytes("numéro;résultat;date\r\n0607000001;not_rcs;03/11/2026 09:30\r\n"
+                   .encode("cp1252"))
+    profile = tmp_path / "fr.toml"
+    profile.write_text('number = ["numéro"]\noutcome = ["résultat"]\ntime = ["date"]\n'
+                       'not_rcs = ["not_rcs"]\n', encoding="utf-8")
+    code, report, err = _learn([str(ev), "--outcomes", str(profile), *BOT])
+    assert code == 0, err
+    assert report["tally"]["undated"] == 0
+    assert report["learned"] == {"reachable": 0, "not_rcs": 0} and report["kept_newer"] == 1

@@ -26,13 +26,20 @@ from rcsqualify.learn.profiles import CLASS_NAMES, FAILED, NOT_RCS, OTHER, REACH
 from rcsqualify.numbering.normalize import normalize_numbers
 from rcsqualify.numbering.plan import NumberingPlan
 
-#: an epoch value above this is in milliseconds (1e11 s is the year 5138)
-_MILLIS = 1e11
+#: an epoch value above 1e11 (seconds: the year 5138) is in milliseconds, above 1e14 in
+#: microseconds, above 1e17 in nanoseconds (the units exports use)
+_EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
+#: a date as Excel shows it in France: day first, 4-digit year, an optional time
+#: (``01/12/2026 10:00``, ``1/12/2026 10h00``, ``01/12/2026 10:00:00``)
+_FRENCH_DATE = (r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2})[:hH](\d{2})"
+                r"(?::(\d{2}))?)?\s*$")
 
 
 def epoch_seconds(values: pa.Array | list[Any]) -> np.ndarray:
     """Seconds since the epoch (UTC) of each value: ISO 8601 text (with its offset;
-    none is UTC), a date-time, or epoch seconds or milliseconds; NaN when none."""
+    none is UTC), a date-time, a French day-first date (``01/12/2026 10:00``, UTC as
+    any date without an offset), or epoch seconds, milliseconds, microseconds or
+    nanoseconds; NaN when none."""
     text = values if isinstance(values, pa.Array) else pa.array(
         [None if v is None else str(v) for v in values], pa.string())
     n = len(text)
@@ -44,16 +51,46 @@ def epoch_seconds(values: pa.Array | list[Any]) -> np.ndarray:
     if numeric.any():
         num = pc.cast(pc.utf8_trim_whitespace(text.filter(pa.array(numeric))),
                       pa.float64()).to_numpy(zero_copy_only=False)
-        out[numeric] = np.where(num > _MILLIS, num / 1000.0, num)
+        for above, per_second in _EPOCH_UNITS:
+            num = np.where(num > above, num / per_second, num)
+        out[numeric] = num
     rest = ~numeric & text.is_valid().to_numpy(zero_copy_only=False)
     if rest.any():
-        s = pd.Series(text.filter(pa.array(rest)).to_numpy(zero_copy_only=False))
-        dt = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
-        ns = dt.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
-        ns[dt.isna().to_numpy()] = np.nan
-        out[rest] = ns / 1e9
+        out[rest] = _iso_seconds(text.filter(pa.array(rest)))
+    left = np.flatnonzero(np.isnan(out) & text.is_valid().to_numpy(zero_copy_only=False))
+    if len(left):  # only what neither an epoch nor ISO 8601 read (none, usually)
+        some = text.take(pa.array(left))
+        french = pc.fill_null(pc.match_substring_regex(some, _FRENCH_DATE), False)
+        if pc.any(french).as_py():
+            at = left[french.to_numpy(zero_copy_only=False)]
+            out[at] = _iso_seconds(_french_as_iso(some.filter(french)))
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def _iso_seconds(text: pa.Array) -> np.ndarray:
+    """ISO 8601 text as epoch seconds (NaN when it is not a date)."""
+    s = pd.Series(text.to_numpy(zero_copy_only=False))
+    dt = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
+    ns = dt.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+    ns[dt.isna().to_numpy()] = np.nan
+    return ns / 1e9
+
+
+def _french_as_iso(text: pa.Array) -> pa.Array:
+    """``_FRENCH_DATE`` matches rewritten ``YYYY-MM-DDTHH:MM:SS`` (Arrow string
+    kernels: no Python object per value); 31/02 stays no date."""
+    parts = pc.extract_regex(text, r"(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})"
+                             r"(?:[ T]+(?P<H>\d{1,2})[:hH](?P<M>\d{2})(?::(?P<S>\d{2}))?)?")
+
+    def two(name: str) -> pa.Array:
+        field = pc.struct_field(parts, name)
+        return pc.if_else(pc.equal(field, ""), "00",
+                          pc.utf8_lpad(field, width=2, padding="0"))
+
+    return pc.binary_join_element_wise(
+        pc.struct_field(parts, "y"), "-", two("m"), "-", two("d"), "T", two("H"), ":",
+        two("M"), ":", two("S"), "")
 
 
 @dataclass
