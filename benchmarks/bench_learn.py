@@ -11,7 +11,9 @@ the child's peak resident memory).
   memory follows the distinct numbers, not the file.
 
 Wall time, the child's CPU time (user + system: what the machine's other load does not
-inflate) and peak RSS, the best of two runs. Targets: 1 M events ≤ 10 s and ≤ 1 GB.
+inflate) and peak RSS, the best of two runs, with the machine's 1-minute load average
+before and after (a shared machine's wall time means little without it). Targets:
+1 M events ≤ 10 s and ≤ 1 GB.
 Usage:
 python benchmarks/bench_learn.py [--events 1000000] [--out FILE]
 """
@@ -88,6 +90,7 @@ def run_learn(files: list[Path], outcomes: str, cache: Path, scope: list[str]
             "'code': p.returncode, "
             "'out': p.stdout[-4000:], 'err': p.stderr[-2000:]}))\n")
     best: dict[str, Any] | None = None
+    load_before = os.getloadavg()[0]
     for _ in range(2):
         cmd = [sys.executable, "-c", code, EXE, "learn", *map(str, files), "--outcomes",
                outcomes, *scope, "--json-report", "-"]
@@ -106,7 +109,8 @@ def run_learn(files: list[Path], outcomes: str, cache: Path, scope: list[str]
             "learned": report["learned"], "wall_s": round(best["wall"], 2),
             "cpu_s": round(best["cpu"], 2),
             "peak_rss_mb": round(best["rss_kb"] / 1024, 1),
-            "us_per_event": round(best["wall"] / report["read"]["events"] * 1e6, 2)}
+            "us_per_event": round(best["wall"] / report["read"]["events"] * 1e6, 2),
+            "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 def main() -> None:
