@@ -542,3 +542,25 @@ def test_a_list_directory_held_by_another_run_raises_locked_with_exit_code_4(
         rcsqualify.qualify(CONTACTS, split_dir=lists, wait_lock=0)
     assert caught.value.exit_code == 4
     assert sorted(p.name for p in lists.iterdir()) == [LISTS_LOCK]
+
+
+def test_under_github_actions_the_api_writes_only_what_it_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A notebook job or a script step of a workflow calling ``qualify``: no
+    annotation on stdout, nothing appended to the job's summary page (those are the
+    command line's, as its exit code is), however the environment says CI."""
+    page = tmp_path / "step_summary.md"
+    page.write_text("before\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(page))
+    capfd.readouterr()
+    result = rcsqualify.qualify(CONTACTS, threshold=0.0, gate="known")
+    assert result.decision == "fail"
+    assert capfd.readouterr() == ("", "")
+    assert page.read_text(encoding="utf-8") == "before\n"
+    # the command line, in the same environment, does both
+    cli = run_cli(["check", str(CONTACTS), "-q", "--threshold", "0", "--gate", "known"])
+    assert cli.exit_code == 1 and "::error" in cli.stdout
+    assert page.read_text(encoding="utf-8") != "before\n"
