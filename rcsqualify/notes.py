@@ -199,21 +199,21 @@ NOTES: dict[str, tuple[str, str]] = {
         "vérifié"),
     # BotHub (capability/bothub.py, capability/bothub_bulk.py)
     "single_lookups": (
-        "bothub: {count:raw} numbers to ask one by one (more than --single-warn "
+        "bothub: {count} numbers to ask one by one (more than --single-warn "
         "{limit:raw}); Orange limits this call to testing at very low frequency: use "
         "--capability bothub-bulk for a base",
         "BotHub : {count} numéros à vérifier un par un (plus que le seuil d'alerte de "
         "{limit}) ; Orange réserve cet appel aux tests, à très basse fréquence : pour une "
         "base, utilisez la vérification en masse de BotHub"),
     "bulk_contradictory": (
-        "a BotHub bulk job listed {count:raw} number(s) more than once with different "
+        "a BotHub bulk job listed {count} number(s) more than once with different "
         "capabilities; they stay unverified (nothing cached) and the next run asks again",
         "une tâche de vérification en masse BotHub a donné {count} numéro(s) plusieurs "
         "fois avec des capacités différentes ; ils restent non vérifiés (rien n'est mis "
         "en cache) et la prochaine exécution les redemande"),
     "bulk_done_missing": (
-        "a BotHub bulk job finished (DONE) without a usable result for {missing:raw} of "
-        "its {total:raw} numbers; they stay unverified and the next run asks again",
+        "a BotHub bulk job finished (DONE) without a usable result for {missing} of "
+        "its {total} numbers; they stay unverified and the next run asks again",
         "une tâche de vérification en masse BotHub s'est terminée sans résultat "
         "exploitable pour {missing} de ses {total} numéros ; ils restent non vérifiés et "
         "la prochaine exécution les redemande"),
@@ -232,18 +232,18 @@ NOTES: dict[str, tuple[str, str]] = {
         "BotHub a accepté une tâche de vérification en masse sans identifiant "
         "exploitable ; ses numéros restent non vérifiés"),
     "bulk_forgotten": (
-        "BotHub forgot {count:raw} bulk job(s) just submitted, twice (HTTP 404 when "
+        "BotHub forgot {count} bulk job(s) just submitted, twice (HTTP 404 when "
         "polled); their numbers stay unverified",
         "BotHub a oublié deux fois {count} tâche(s) de vérification en masse tout juste "
         "soumise(s) (HTTP 404 à l'interrogation) ; leurs numéros restent non vérifiés"),
     "bulk_poll_failed": (
-        "{count:raw} BotHub bulk job poll(s) failed ({kinds}); their numbers stay "
+        "{count} BotHub bulk job poll(s) failed ({kinds}); their numbers stay "
         "unverified and the jobs stay saved: the next run polls them again",
         "{count} interrogation(s) de tâches de vérification en masse BotHub ont échoué "
         "({kinds}) ; leurs numéros restent non vérifiés et les tâches restent "
         "enregistrées : la prochaine exécution les interroge à nouveau"),
     "bulk_unfinished": (
-        "{count:raw} BotHub bulk job(s) not finished by the deadline (--bulk-deadline, "
+        "{count} BotHub bulk job(s) not finished by the deadline (--bulk-deadline, "
         "or the end of the bulk window); their numbers stay unverified and the next run "
         "polls them again",
         "{count} tâche(s) de vérification en masse BotHub non terminée(s) à l'échéance "

@@ -265,3 +265,22 @@ def test_the_french_pages_have_no_code_iso_date_or_unformatted_figure() -> None:
         assert bare == [], bare
     assert "vérification de capacité aucune" in md
     assert "(échantillonnage automatique)" in md and "sample auto" not in md
+
+
+def test_a_count_in_a_note_is_grouped_and_an_option_value_is_as_typed() -> None:
+    """The terminal groups its counts (``2,082``) since 72480a1: a note's counts too
+    (a 6,000-row base printed 'bothub: 2082 numbers to ask one by one' beside
+    '6,000 rows'); an option's value stays as the reader types it back."""
+    line = str(note("single_lookups", count=2082, limit=1000))
+    assert line.startswith("bothub: 2,082 numbers") and "--single-warn 1000)" in line
+    assert str(note("bulk_unfinished", count=1234)).startswith("1,234 BotHub bulk job(s)")
+    assert "for 1,500 of its 3,000 numbers" in str(
+        note("bulk_done_missing", missing=1500, total=3000))
+
+
+def test_one_conflicting_number_is_singular_on_the_terminal() -> None:
+    sample = PACKAGE.parent / "sample_data"
+    result = run_cli(["check", str(sample / "contacts.csv"), "--portability",
+                      str(sample / "portability.csv")])
+    said = result.stdout + result.stderr
+    assert "1 conflicting number" in said and "1 conflicting numbers" not in said

@@ -199,7 +199,8 @@ def render_summary(s: Summary) -> RenderableType:
         # attribution's as a whole and get their own line below
         line = f"{label}: answered {_n(st['answered'])} of {_n(st['asked'])} mobiles asked"
         if st.get("conflicts"):
-            line += f"; {_n(st['conflicts'])} conflicting numbers"
+            n = st["conflicts"]
+            line += f"; {_n(n)} conflicting number{'' if n == 1 else 's'}"
         if st.get("unmapped"):
             line += (f"; {_n(st['unmapped'])} operator values mapped to nothing, e.g. "
                      + ", ".join(st["unmapped_examples"][:3]))
