@@ -272,3 +272,16 @@ def test_an_old_campaign_with_french_dates_does_not_beat_a_newer_look_up(
     assert code == 0, err
     assert report["tally"]["undated"] == 0
     assert report["learned"] == {"reachable": 0, "not_rcs": 0} and report["kept_newer"] == 1
+
+
+def test_a_utf16_export_is_read_as_contact_files_are(tmp_path: Path) -> None:
+    """Excel's 'Unicode text' (UTF-16 with a BOM, tab-separated) was refused as binary
+    (its NUL bytes), though a contact file in it is read."""
+    ev = tmp_path / "ev.txt"
+    ev.write_bytes("numéro\tstatut\r\n0607000001\tread\r\n06 07 00 00 02\tnot_rcs\r\n"
+                   .replace("numéro", "number").replace("statut", "outcome")
+                   .encode("utf-16"))
+    code, report, err = _learn([str(ev), *BOT])
+    assert code == 0, err
+    assert report["read"]["bad"] == 0
+    assert report["outcomes"]["reachable"] == 1 and report["outcomes"]["not_rcs"] == 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import csv
 import io
 import itertools
@@ -55,6 +56,7 @@ MAX_LINE = 1 << 20
 #: the line-by-line path, whose ``json.loads`` raises RecursionError (a bad line).
 MAX_OPENERS = 512
 _NDJSON = (".ndjson", ".jsonl", ".json")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CSV = (".csv", ".txt", ".tsv")
 
 
@@ -140,6 +142,8 @@ def _refuse_binary_or_empty(path: Path) -> None:
             more = bool(fh.read(1))
     except OSError as exc:
         raise cannot_read(path, exc) from None
+    if head.startswith(_UTF16_BOMS):
+        return  # Excel's 'Unicode text': NUL bytes are its ASCII's high halves
     if b"\x00" in head:
         raise InputError(f"{safe_text(path)}: looks binary (NUL bytes), not an events "
                          "file: give NDJSON, CSV, XLSX or Parquet")
@@ -464,22 +468,20 @@ def _require_columns(path: Path, header: list[Any], profile: OutcomeProfile) -> 
 def _csv(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
     import pyarrow.csv as pcsv
 
-    with path.open("rb") as raw:
-        heads = [raw.readline(MAX_LINE), raw.readline(MAX_LINE)]
     # UTF-8 when the whole file decodes, else cp1252 (what Excel writes on French
     # Windows), as contact files are: the first lines alone are often plain ASCII
     # headers, and a guess on them dropped every later row holding an accent or a
-    # no-break space
+    # no-break space; UTF-16 by its BOM (Excel's 'Unicode text')
     try:
         found = detect_encoding(path)
     except InputError:
         found = ""
-    if found not in ("utf-8", "utf-8-sig", "cp1252"):
+    if found not in ("utf-8", "utf-8-sig", "cp1252", "utf-16"):
         raise InputError(f"{safe_text(path)}: the events file is not UTF-8 (nor cp1252) "
                          "text")
-    encoding = "cp1252" if found == "cp1252" else "utf-8"
-    lines = [h.decode("cp1252" if found == "cp1252" else "utf-8-sig", errors="replace")
-             for h in heads]
+    encoding = "utf-8" if found == "utf-8-sig" else found
+    with path.open(encoding=found, errors="replace", newline="") as text:
+        lines = [text.readline(MAX_LINE), text.readline(MAX_LINE)]
 
     def cells(line: str) -> list[str]:
         return next(csv.reader([line.rstrip("\r\n")],
