@@ -110,6 +110,16 @@ def test_init_takes_references_only(tmp_path: Path) -> None:
                          "s3cr3t-Value!")
     assert code == 2 and "env:VARIABLE" in err and "s3cr3t" not in err
     assert not config.exists()
+    # a secret that happens to be one word is not taken for a variable's name
+    for secret in ("hunter2", "aB3xK9qLm2Zp"):
+        code, _, err = _init(config, "--capability", "bothub", "--bot-id", "b",
+                             "--bothub-client-secret", secret)
+        assert code == 2 and "env:VARIABLE" in err and secret not in err
+        assert not config.exists()
+    code, _, err = _init(config, "--capability", "bothub", "--bot-id", "b",
+                         "--bothub-client-secret", "env:prod_secret")
+    assert code == 0, err  # written as a reference on purpose: taken as such
+    config.unlink()
     code, _, err = _init(config, "--mnp-profile", "twilio", "--mnp-region", "ie1",
                          "--mnp-user", "TWILIO_SID", "--mnp-password", "env:TWILIO_TOKEN",
                          "--cache-key", "env:CACHE_KEY")

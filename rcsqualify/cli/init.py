@@ -39,6 +39,8 @@ from rcsqualify.providers import CAPABILITY, CAPABILITY_CHOICES
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: an environment variable name
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: how environment variables are written by convention (POSIX: upper case, digits, _)
+_CONVENTIONAL = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 MNP_PROFILES = ("none", "generic", "twilio", "hlr-lookups")
 #: credential key → (the variable it stands for by default, when a set-up needs it)
 _MNP_CREDENTIALS = {"bearer": ("mnp-token",), "basic": ("mnp-user", "mnp-password"),
@@ -83,7 +85,10 @@ def _reference(key: str, given: str | None) -> str | None:
         return None
     text = given.strip()
     name = text[4:].strip() if text.startswith("env:") else text
-    if not _VARIABLE.fullmatch(name):
+    # a bare word is taken for a variable only when written like one (TWILIO_SID): a
+    # mixed-case secret pasted here ('aB3xK9…') must not land in the file as env:aB3xK9…
+    bare_secret = not text.startswith("env:") and not _CONVENTIONAL.fullmatch(name)
+    if bare_secret or not _VARIABLE.fullmatch(name):
         raise InputError(f"--{key}: give the name of the environment variable that holds "
                          "it (env:VARIABLE); a secret is never written in the config file "
                          "(the value is not shown)")
