@@ -285,3 +285,22 @@ def test_a_utf16_export_is_read_as_contact_files_are(tmp_path: Path) -> None:
     assert code == 0, err
     assert report["read"]["bad"] == 0
     assert report["outcomes"]["reachable"] == 1 and report["outcomes"]["not_rcs"] == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read the --sent file"),
+    ("message_id,number\r\n", "has a header but no messages"),
+])
+def test_a_sent_file_that_is_missing_or_lists_nothing_is_one_line(
+        tmp_path: Path, content: str | None, message: str) -> None:
+    """A missing --sent said 'cannot read the events file'; one with a header only gave
+    'actual error ratio 0.0 % (0 of 0 messages)', exit 0."""
+    nd = tmp_path / "ev.ndjson"
+    nd.write_text('{"message_id": "m1", "outcome": "read"}\n')
+    sent = tmp_path / "sent.csv"
+    if content is not None:
+        sent.write_text(content)
+    result = run_cli(["learn", str(nd), "--sent", str(sent), *BOT])
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr

@@ -151,7 +151,13 @@ def _read_sent(path: Path, encoding: str) -> tuple[dict[str, str], list[tuple[st
         raise InputError(f"{safe_text(path)}: the --sent file is not a readable CSV"
                          ) from None
     except OSError as exc:
-        raise cannot_read(path, exc) from None
+        raise InputError(f"{safe_text(path)}: cannot read the --sent file "
+                         f"({exc.strerror or type(exc).__name__})") from None
+    if not out:
+        # as an events file with a header but no rows: nothing to map, and a ratio
+        # over 0 messages
+        raise InputError(f"{safe_text(path)}: the --sent file has a header but no "
+                         "messages")
     return out, again
 
 
