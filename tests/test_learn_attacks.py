@@ -304,3 +304,29 @@ def test_a_sent_file_that_is_missing_or_lists_nothing_is_one_line(
     assert result.exit_code == 2, result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_a_sigterm_keeps_what_was_read_and_exits_143(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) reaches learn as the signal
+    handler's Interrupted: it was said 'interrupted' with exit 130, where every other
+    command says 'terminated', 143."""
+    import signal
+
+    from rcsqualify.files import Interrupted
+    from rcsqualify.learn import apply
+
+    real = apply.read_events
+
+    def terminated(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        chunks = real(*args, **kw)  # type: ignore[arg-type]
+        yield next(chunks)
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(apply, "read_events", terminated)
+    ev = tmp_path / "ev.csv"
+    ev.write_text("number,outcome\n0607000001,read\n0607000002,not_rcs\n")
+    code, report, err = _learn([str(ev), *BOT])
+    assert code == 143
+    assert "terminated" in err.strip().splitlines()[-1]
+    assert report["interrupted"] and report["learned"] == {"reachable": 1, "not_rcs": 1}

@@ -143,7 +143,9 @@ def learn(
         for line in ([verdict(result)] if given["quiet"] else terminal_lines(result)):
             console.print(line, markup=False, highlight=False)
     if result.interrupted:
-        raise fail("interrupted; what was read before is learned", 130)
+        code = result.exit_code or 130
+        raise fail(f"{'interrupted' if code == 130 else 'terminated'}; what was read "
+                   "before is learned", code)
     if result.degraded:
         raise fail(f"the cache failed ({result.degraded}): not everything learned was "
                    "kept", int(ExitCode.USAGE))

@@ -184,6 +184,8 @@ class LearnResult:
     #: the --sent file: its messages and the ids it listed more than once
     sent: dict[str, int] | None = None
     interrupted: bool = False
+    #: 0, or the exit code of the signal that interrupted the run (130 Ctrl-C, 143 SIGTERM)
+    exit_code: int = 0
     degraded: str | None = None
     generated: float = 0.0
 
@@ -205,6 +207,7 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
     reduction = Reduction(plan, undated_at=now,
                           sent=None if sent is None else sent.ids)
     interrupted = False
+    exit_code = 0
     try:
         for path in files:
             try:
@@ -215,8 +218,10 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
                 reduction.add(chunk)
                 if progress is not None:
                     progress(counts.events)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         interrupted = True
+        # Ctrl-C 130; SIGTERM/SIGHUP through the signal handler (files.Interrupted) 143/129
+        exit_code = int(getattr(exc, "exit_code", 130))
         # a block read (and counted) but not reduced when the interruption came was not
         # learned: the report says what was
         counts.events = sum(reduction.tally.events.values())
@@ -245,7 +250,8 @@ def learn(files: list[Path], profile: OutcomeProfile, scope: Scope, cache: Looku
     result = LearnResult(profile=profile.name, scope=scope.describe(),
                          files=[safe_text(f.name, 120) for f in files],
                          read=asdict(counts), tally=asdict(reduction.tally),
-                         interrupted=interrupted, degraded=cache.degraded,
+                         interrupted=interrupted, exit_code=exit_code,
+                         degraded=cache.degraded,
                          generated=now, sent=None if sent is None else sent.describe())
     # messages per number with an event: the --sent file's count (0: an event for a
     # number it does not list), else one
