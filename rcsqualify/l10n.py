@@ -59,6 +59,13 @@ def percent(share: float, lang: str, digits: int = 2) -> str:
     return f"{text}{_NBSP}%" if lang == "fr" else f"{text}%"
 
 
+def counted(n: int, lang: str, one: str, many: str) -> str:
+    """A count and its noun, singular by the language's rule: French for 0 and 1
+    (``0 numéro ajouté``), English for 1 only (``0 numbers``, ``1 number``)."""
+    single = n in (0, 1) if lang == "fr" else n == 1
+    return f"{number(n, lang)} {one if single else many}"
+
+
 def decimal(value: float, lang: str, digits: int = 2) -> str:
     """A figure as people wrote it (a rate, a threshold): ``30``, ``0,5`` / ``0.5``, at
     most ``digits`` decimals, trailing zeros dropped, never rounded to a wrong figure."""

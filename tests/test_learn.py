@@ -435,7 +435,7 @@ def test_the_html_trend_draws_each_campaign_beside_the_projections(
         assert result.exit_code in (0, 1, 3), result.stderr  # the gate does not matter
         html = page.read_text()
         assert 'fill="#ea580c"' in html and words in html
-    assert "actual error ratio of 1 sent campaigns" in (tmp_path / "r-en.html").read_text()
+    assert "actual error ratio of 1 sent campaign " in (tmp_path / "r-en.html").read_text()
 
 
 def test_on_a_shared_redis_cache_a_delivery_answer_newer_than_the_look_up_wins(

@@ -239,3 +239,17 @@ def test_a_batchget_estimate_records_the_confidence_its_interval_uses() -> None:
                     for c in (0.9, 0.99))
     assert wide["confidence"] == 0.99
     assert wide["error_ratio_high"] > narrow["error_ratio_high"]
+
+
+def test_counted_nouns_agree_with_their_number_in_each_language() -> None:
+    """'1 numéros ajoutés, 0 retirés' / '1 numbers added' in the trend's movement line,
+    '1 sent campaigns' under the chart: a count's noun follows the language's rule
+    (French singular for 0 and 1)."""
+    from rcsqualify.report.html import _movement
+
+    fr = _movement({"added": 1, "removed": 0, "moves": []}, "fr")
+    assert fr == "Depuis l'exécution précédente : 1 numéro ajouté, 0 retiré."
+    en = _movement({"added": 1, "removed": 0, "moves": []}, "en")
+    assert en == "Since the previous run: 1 number added, 0 removed."
+    many = _movement({"added": 2, "removed": 3, "moves": []}, "fr")
+    assert many == "Depuis l'exécution précédente : 2 numéros ajoutés, 3 retirés."

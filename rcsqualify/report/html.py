@@ -29,6 +29,7 @@ from rcsqualify.defaults import LANGS
 from rcsqualify.notes import in_language
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.l10n import (
+    counted,
     day,
     decimal,
     default_lang,
@@ -163,9 +164,11 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_single": "One run before this one; this run: {r}.",
         "trend_campaign": "campaign",
         "trend_projected": "projected for the list sent {r} (up to {u})",
-        "trend_campaigns": "Orange squares: the actual error ratio of {n} sent campaigns "
+        "trend_campaigns": "Orange squares: the actual error ratio of {n} "
                            "(rcsqualify learn).",
-        "movement": "Since the previous run: {added} numbers added, {removed} removed",
+        "campaigns": ("sent campaign", "sent campaigns"),
+        "movement": "Since the previous run: {added}, {removed}",
+        "added": ("number added", "numbers added"), "removed": ("removed", "removed"),
         "movement_none": "Since the previous run: no number added or removed, no status "
                          "changed.",
         "notes_h": "Technical notes", "stale": "stale",
@@ -252,10 +255,11 @@ TEXT: dict[str, dict[str, Any]] = {
         "trend_single": "Une exécution avant celle-ci ; cette exécution : {r}.",
         "trend_campaign": "campagne",
         "trend_projected": "projeté pour la liste envoyée {r} (jusqu'à {u})",
-        "trend_campaigns": "Carrés orange : le taux d'erreur réel de {n} campagnes "
-                           "envoyées (rcsqualify learn).",
-        "movement": "Depuis l'exécution précédente : {added} numéros ajoutés, {removed} "
-                    "retirés",
+        "trend_campaigns": "Carrés orange : le taux d'erreur réel de {n} "
+                           "(rcsqualify learn).",
+        "campaigns": ("campagne envoyée", "campagnes envoyées"),
+        "movement": "Depuis l'exécution précédente : {added}, {removed}",
+        "added": ("numéro ajouté", "numéros ajoutés"), "removed": ("retiré", "retirés"),
         "movement_none": "Depuis l'exécution précédente : aucun numéro ajouté ni retiré, "
                          "aucun statut changé.",
         "notes_h": "Notes techniques", "stale": "données anciennes",
@@ -395,7 +399,9 @@ def _movement(m: dict[str, Any] | None, lang: str) -> str:
     moves = [(labels.get(a, "?"), labels.get(b, "?"), n) for a, b, n in found.moves]
     if not (added or removed or moves):
         return TEXT[lang]["movement_none"]
-    text = TEXT[lang]["movement"].format(added=_int(added, lang), removed=_int(removed, lang))
+    t = TEXT[lang]
+    text = t["movement"].format(added=counted(added, lang, *t["added"]),
+                                removed=counted(removed, lang, *t["removed"]))
     if moves:
         text += " ; " if lang == "fr" else "; "
         text += ", ".join(f"{_esc(a)} → {_esc(b)} : {_int(n, lang)}" if lang == "fr" else
@@ -461,7 +467,8 @@ def _trend(history: list[dict[str, Any]], s: Summary, lang: str,
     summary_line = t["trend_single" if before == 1 else "trend"].format(
         n=_int(before, lang), r=_ratio(s.error_ratio, lang))
     if campaigns:
-        summary_line += " " + t["trend_campaigns"].format(n=_int(len(campaigns), lang))
+        summary_line += " " + t["trend_campaigns"].format(
+            n=counted(len(campaigns), lang, *t["campaigns"]))
     return (f'<div class="trend"><svg xmlns="http://www.w3.org/2000/svg" '
             f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="trend">'
             f'<line x1="20" x2="{width - 20}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#b91c1c" '

@@ -5,6 +5,7 @@ both languages, see :mod:`rcsqualify.notes`); this name stays for the reports' c
 from rcsqualify.l10n import (
     LANGS,
     PARIS,
+    counted,
     day,
     decimal,
     default_lang,
@@ -17,5 +18,5 @@ from rcsqualify.l10n import (
     when,
 )
 
-__all__ = ["LANGS", "PARIS", "day", "decimal", "default_lang", "money", "number", "paris",
-           "percent", "short_when", "threshold", "when"]
+__all__ = ["LANGS", "PARIS", "counted", "day", "decimal", "default_lang", "money", "number",
+           "paris", "percent", "short_when", "threshold", "when"]
