@@ -330,3 +330,41 @@ def test_a_sigterm_keeps_what_was_read_and_exits_143(
     assert code == 143
     assert "terminated" in err.strip().splitlines()[-1]
     assert report["interrupted"] and report["learned"] == {"reachable": 1, "not_rcs": 1}
+
+
+def test_a_hostile_workbook_is_refused_with_the_contact_files_bounds(tmp_path: Path) -> None:
+    """learn read XLSX with openpyxl's read-only mode, which contact files stopped using
+    (issue #23): a cell inflating to 64 MiB (a 65 KB file; 1 GiB took 23 GB of memory)
+    was built whole, and a document type declaration (an entity bomb's home) was
+    parsed. The contact files' streaming reader and its bounds apply now."""
+    from tests.test_hostile_xlsx import _NS, _bomb, _workbook
+
+    head = (f'<worksheet {_NS}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>number'
+            '</t></is></c><c r="B1" t="inlineStr"><is><t>outcome</t></is></c></row>'
+            '<row r="2"><c r="A2" t="inlineStr"><is><t>').encode()
+    bomb = _workbook(tmp_path / "bomb.xlsx", _bomb(head, 64 << 20, b"</t></is></c></row>"
+                                                   b"</sheetData></worksheet>"))
+    dtd = _workbook(tmp_path / "dtd.xlsx", [
+        b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "0607000001">]>'
+        + f'<worksheet {_NS}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>number'
+          '</t></is></c><c r="B1" t="inlineStr"><is><t>outcome</t></is></c></row>'
+          '<row r="2"><c r="A2" t="inlineStr"><is><t>&a;</t></is></c><c r="B2" '
+          't="inlineStr"><is><t>read</t></is></c></row></sheetData></worksheet>'.encode()])
+    for path, message in ((bomb, "32,767 characters"), (dtd, "document type declaration")):
+        result = run_cli(["learn", str(path), *BOT])
+        assert result.exit_code == 2, result.stdout
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_a_workbook_of_several_sheets_is_read_from_its_first(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Number", "Outcome", "Time"])
+    book.active.append([607000001, "READ", "01/11/2026 10:00"])
+    book.create_sheet("Notes").append(["rien"])
+    book.save(tmp_path / "ev.xlsx")
+    code, report, err = _learn([str(tmp_path / "ev.xlsx"), *BOT])
+    assert code == 0, err
+    assert report["outcomes"]["reachable"] == 1 and report["tally"]["undated"] == 0

@@ -430,10 +430,11 @@ def _workbook(archive: zipfile.ZipFile) -> tuple[list[tuple[str, str]], bool,
     return sheets, flags["date1904"], _relationships(archive, book)
 
 
-def read_xlsx(path: Path, sheet: str | None, shown: str) -> SheetRows:
+def read_xlsx(path: Path, sheet: str | int | None, shown: str) -> SheetRows:
     """The rows of one sheet of the workbook at ``path`` (``shown`` in messages).
 
-    ``sheet`` None: the workbook must have one sheet, else exit 2 listing them. Rows
+    ``sheet`` None: the workbook must have one sheet, else exit 2 listing them; an int:
+    the sheet at that position (``rcsqualify learn`` reads an export's first). Rows
     are read whole before returning (so every error surfaces here, as one line)."""
     try:
         archive = zipfile.ZipFile(path)
@@ -450,9 +451,13 @@ def read_xlsx(path: Path, sheet: str | None, shown: str) -> SheetRows:
                          f"({type(exc).__name__})") from exc
 
 
-def _read(archive: zipfile.ZipFile, sheet: str | None, shown: str) -> SheetRows:
+def _read(archive: zipfile.ZipFile, sheet: str | int | None, shown: str) -> SheetRows:
     sheets, date1904, rels = _workbook(archive)
     names = [name for name, _ in sheets]
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise InputError(f"{shown} has no sheet {sheet + 1} (it has {len(names)})")
+        sheet = names[sheet]
     if sheet is None:
         if len(names) != 1:
             raise InputError(f"{shown} has {len(names)} sheets ({', '.join(names)}): "

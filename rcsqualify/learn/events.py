@@ -567,47 +567,48 @@ def _utf8(table: pa.Table) -> tuple[pa.Table, int]:
 
 
 def _xlsx(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
-    import openpyxl
+    """The first sheet, read by the contact files' streaming reader with their bounds
+    (``contacts/xlsx.py``: a cell of at most 32,767 characters, a part of at most
+    1 GiB inflated, no document type declaration; openpyxl's read-only mode built a
+    1 GiB cell whole)."""
+    from rcsqualify.contacts.xlsx import read_xlsx
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        raise InputError(f"{safe_text(path)}: not a readable XLSX file "
-                         f"({safe_text(type(exc).__name__, 40)})") from None
-    try:
-        sheet = book.worksheets[0].iter_rows(values_only=True)
-        top, second = next(sheet, ()), next(sheet, None)
-        if header_at([list(top), list(second or ())], profile):
-            top, second = second or (), None
-        # the second row, when not the header, is the first event
-        rows: Iterator[tuple[Any, ...]] = itertools.chain(
-            [] if second is None else [second], sheet)
-        header = [("" if h is None else str(h)) for h in top]
-        _require_columns(path, header, profile)
-        cols = {name: _columns(header, getattr(profile, name))
-                for name in ("number", "message_id", "time", "outcome")}
-        out = _Rows()
+        sheet = read_xlsx(path, 0, safe_text(path)).rows
+    except InputError as exc:
+        # its messages end '(nothing was checked)': learn checks nothing
+        raise InputError(str(exc).replace("(nothing was checked)", "(nothing was learned)")
+                         .replace("nothing to check", "nothing to learn")) from None
+    top, second = next(sheet, ()), next(sheet, None)
+    if header_at([list(top), list(second or ())], profile):
+        top, second = second or (), None
+    # the second row, when not the header, is the first event
+    rows: Iterator[tuple[Any, ...]] = itertools.chain(
+        [] if second is None else [second], sheet)
+    header = [("" if h is None else str(h)) for h in top]
+    _require_columns(path, header, profile)
+    cols = {name: _columns(header, getattr(profile, name))
+            for name in ("number", "message_id", "time", "outcome")}
+    out = _Rows()
 
-        def first(row: tuple[Any, ...], positions: list[int]) -> Any:
-            for c in positions:
-                if c < len(row) and not is_missing(row[c]):
-                    return row[c]
-            return None
+    def first(row: tuple[Any, ...], positions: list[int]) -> Any:
+        for c in positions:
+            if c < len(row) and not is_missing(row[c]):
+                return row[c]
+        return None
 
-        for row in rows:
-            if not row or all(is_missing(c) for c in row):
-                continue
-            counts.events += 1
-            outcome = first(row, cols["outcome"])
-            out.add(first(row, cols["number"]), first(row, cols["message_id"]),
-                    first(row, cols["time"]), profile.classify(outcome))
-            if len(out) >= CHUNK:
-                yield out.chunk()
-                out = _Rows()
-        if len(out):
+    for row in rows:
+        if not row or all(is_missing(c) for c in row):
+            continue
+        counts.events += 1
+        outcome = first(row, cols["outcome"])
+        out.add(first(row, cols["number"]), first(row, cols["message_id"]),
+                first(row, cols["time"]), profile.classify(outcome))
+        if len(out) >= CHUNK:
             yield out.chunk()
-    finally:
-        book.close()
+            out = _Rows()
+    if len(out):
+        yield out.chunk()
 
 
 def _parquet(path: Path, profile: OutcomeProfile, counts: ReadCounts) -> Iterator[Chunk]:
