@@ -61,6 +61,7 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
             offline.append(make_portability_source(s, plan))
         reporter = ProgressReporter(console, enabled=not s.quiet, rate=s.rate)
         depends = False  # whether the numbers asked depend on a contact's other answers
+        calls: int | None = 1  # calls a provider may get (rounds of look-ups; None: any)
         try:
             with reporter.running():
                 if source.per_contact:
@@ -74,8 +75,12 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
                     assert result.contacts.all_numbers is not None
                     # a sample over contacts draws contacts, each asking what its
                     # choice needs: counted as the run without a sample, up to
-                    depends = bool((np.diff(result.contacts.grouping.start) > 1).any()
-                                   or s.sample is not None or s.sample_auto)
+                    held = np.diff(result.contacts.grouping.start)
+                    depends = bool((held > 1).any() or s.sample is not None
+                                   or s.sample_auto)
+                    # one call per round, a round per number a contact holds; --sample
+                    # auto resolves each batch of contacts in rounds of its own
+                    calls = None if s.sample_auto else max(1, int(held.max(initial=1)))
                     result = replace(result, distinct=result.contacts.all_numbers)
                 else:
                     result = run_check(source, plan, target_operator=s.operator,
@@ -98,7 +103,8 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
             # before the stages below settle operators in ``d`` (contacts: up to, below)
             if s.sample_auto and not source.per_contact:
                 out["sample_auto"] = plan_sample_auto(s, result, plan, cache)
-            out["providers"] = plan_services(s, result, plan, cache, depends=depends)
+            out["providers"] = plan_services(s, result, plan, cache, depends=depends,
+                                             calls=calls)
         finally:
             cache.close()
         return out
@@ -107,12 +113,16 @@ def execute_dry_run(s: Settings, console: Console) -> dict[str, Any]:
 
 
 def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
-                  cache: LookupCache, *, depends: bool = False) -> dict[str, Any]:
+                  cache: LookupCache, *, depends: bool = False, calls: int | None = 1
+                  ) -> dict[str, Any]:
     """Each remote stage's numbers to ask, from the cache, in the run's order: MNP for
     the mobiles the offline sources left, then capability for the target operator's
     mobiles, then the second route for the others'. ``depends``: whether a contact's
     later numbers are asked only if its earlier ones' answers leave its choice open
-    (every count an upper bound then)."""
+    (every count an upper bound then). ``calls``: how many times the run may call a
+    provider, each call with part of the numbers (contacts: a round per number a
+    contact holds; None: no bound but the numbers), which a bulk or batch service's
+    requests depend on (``_split_calls``)."""
     from rcsqualify.providers import make_mnp_source, make_other_route, make_provider
     from rcsqualify.sample_auto import attribute_cached
     from rcsqualify.verdict import KIND, OPERATOR_ERROR, OPERATOR_UNASSIGNED, SOURCE
@@ -140,7 +150,7 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
         assert provider is not None
         try:
             providers[s.capability] = _capability(s, provider, d.key, target, unknown,
-                                                  depends=depends)
+                                                  depends=depends, calls=calls)
         finally:
             provider.close()
     if s.other_route:
@@ -152,7 +162,7 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
             name = f"{s.other_route} (other route)"
             providers[name] = _capability(s, other, d.key, known_other, unknown,
                                           service=s.other_route, sample=False,
-                                          depends=depends)
+                                          depends=depends, calls=calls)
         finally:
             other.close()
     return providers
@@ -160,7 +170,8 @@ def plan_services(s: Settings, result: CheckResult, plan: NumberingPlan,
 
 def _capability(s: Settings, provider: CapabilityProvider, keys: np.ndarray,
                 known: np.ndarray, unknown: np.ndarray, *, service: str | None = None,
-                sample: bool = True, depends: bool = False) -> dict[str, Any]:
+                sample: bool = True, depends: bool = False, calls: int | None = 1
+                ) -> dict[str, Any]:
     """One capability stage: the ``known`` numbers it would check (operator known now)
     and, when MNP answers are still to come, the ``unknown`` ones it may check too."""
     from rcsqualify.pipeline import fixed_sample
@@ -179,13 +190,45 @@ def _capability(s: Settings, provider: CapabilityProvider, keys: np.ndarray,
         ask = min(ask, s.sample)
     if sample and s.sample_auto:
         ask = min(ask, s.sample_max)
-    return _entry(s, service, len(candidates), len(candidates) - len(todo), ask, bound)
+    entry = _entry(s, service, len(candidates), len(candidates) - len(todo), ask, bound)
+    return _split_calls(entry, ask, calls)
 
 
 def _entry(s: Settings, service: str, numbers: int, cached: int, ask: int, bound: str
            ) -> dict[str, Any]:
     return {"numbers": numbers, "cached": cached, "to_ask": ask, "bound": bound,
             **lookup_cost(s, service, ask)}
+
+
+def _split_calls(entry: dict[str, Any], ask: int, calls: int | None) -> dict[str, Any]:
+    """A bulk or batch service's requests when the run may split the ``ask`` numbers
+    over ``calls`` calls (contacts: each round of look-ups is one call, with a job or a
+    batch of its own), as an upper bound: a per-number service makes one request a
+    number however they are split.
+
+    Bulk: each call adds at most one partly filled job. Batch (``users:batchGet``): a
+    call under ``BATCH_MIN`` numbers is asked one number at a time, so each call adds
+    at most ``BATCH_MIN - 1`` single requests and one partly filled batch. Never more
+    requests than numbers. ``calls`` None: any number of calls (the numbers bound it)."""
+    from rcsqualify.capability.rbm import BATCH_MIN
+
+    if calls == 1 or not ask or ("jobs" not in entry and "batches" not in entry):
+        return entry
+    before = entry["requests"]
+    bound = ask
+    if calls is not None and "jobs" in entry:
+        bound = min(ask, entry["jobs"] + calls - 1)
+    elif calls is not None:
+        bound = min(ask, min(ask, calls * (BATCH_MIN - 1)) + entry["batches"] + calls - 1)
+    if bound <= before:
+        return entry
+    out = {**entry, "requests": bound, "bound": UP_TO,
+           "seconds": entry["seconds"] * bound / max(before, 1)}
+    if "jobs" in entry:
+        out["jobs"] = bound
+    else:  # the batchGet calls among them
+        out["batches"] = min(bound, entry["batches"] + (bound if calls is None else calls - 1))
+    return out
 
 
 def plan_sample_auto(s: Settings, result: CheckResult, plan: NumberingPlan,

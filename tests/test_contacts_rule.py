@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Emulator
-from tests.helpers import check_json, e164, run_cli, service_account, write_csv
+from tests.helpers import (
+    check_json,
+    e164,
+    frte_numbers,
+    run_cli,
+    service_account,
+    write_csv,
+)
 
 pytestmark = pytest.mark.usefixtures("quick_retries")
 
@@ -208,3 +217,62 @@ def test_every_report_says_how_many_contacts_were_rescued(tmp_path: Path, lang: 
     assert report["input"]["contacts"]["rescued_by_status"] == {"unverified": 2}
     for path in (md, html):
         assert words in " ".join(path.read_text(encoding="utf-8").split()), path.name
+
+
+def test_a_bulk_dry_run_counts_a_job_per_round_of_lookups(tmp_path: Path,
+                                                           emulator: Emulator) -> None:
+    """Two phone columns with bothub-bulk: the run submits a job per round (the second
+    numbers only once the first ones' answers are in), so the dry run's jobs are an
+    upper bound of the jobs submitted (it announced one job where the run made two)."""
+    first, second = frte_numbers(30), frte_numbers(30, start=7000)
+    f = write_csv(tmp_path / "wide.csv", [["nom", "tel1", "tel2"],
+                                          *[[f"c{i}", first[i], second[i]]
+                                            for i in range(30)]])
+    args = ["check", str(f), "-c", "tel1", "-c", "tel2", "--capability", "bothub-bulk",
+            "--bot-id", "b", "--bothub-url", f"{emulator.base}/bothub/v1",
+            "--bothub-token-url", f"{emulator.base}/oauth/v3/token", "--poll-interval",
+            "0.2", "--bulk-hours", "server", "--threshold", "1",
+            "--cache-dir", str(tmp_path / "cache")]
+    dry = run_cli([*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.stderr
+    line = next(x for x in dry.stderr.splitlines() if x.startswith("bothub-bulk: "))
+    jobs = re.search(r"up to (\d+) requests", line)
+    assert jobs is not None, line
+    before = emulator.stats()["jobs_submitted"]
+    run = run_cli([*args, "-q"])
+    assert run.exit_code == 0, run.stderr
+    submitted = emulator.stats()["jobs_submitted"] - before
+    assert submitted == 2  # some first numbers are not reachable: a second round
+    assert submitted <= int(jobs[1])
+
+
+@given(st.integers(1, 40_000), st.lists(st.integers(0, 40_000), min_size=1, max_size=5),
+       st.sampled_from(["bulk", "batch"]))
+@settings(max_examples=300, deadline=None)
+def test_split_calls_bounds_the_requests_of_every_split(ask: int, weights: list[int],
+                                                        mode: str) -> None:
+    """Whatever the run's rounds make of ``ask`` numbers (``calls`` parts, any sizes),
+    the requests the provider's own planner gives the parts add up to no more than the
+    dry run's bound."""
+    from datetime import UTC, datetime
+
+    from rcsqualify import bulkwindow
+    from rcsqualify.capability.bothub_bulk import plan_jobs
+    from rcsqualify.capability.rbm import plan_batch_calls
+    from rcsqualify.dryrun import _split_calls
+    from rcsqualify.remote.policy import DEFAULT_POLICY
+
+    def plan(n: int) -> dict[str, Any]:
+        if mode == "bulk":
+            return plan_jobs(n, DEFAULT_POLICY, bulkwindow.ASSUMED,
+                             datetime(2026, 1, 1, tzinfo=UTC)).as_dict()
+        return plan_batch_calls(n, DEFAULT_POLICY).as_dict()
+
+    total = sum(weights) or 1
+    parts = [ask * w // total for w in weights]
+    parts[0] += ask - sum(parts)
+    made = sum(plan(n)["requests"] for n in parts if n)
+    entry = {"bound": "exact", **plan(ask)}
+    bound = _split_calls(entry, ask, len(weights))
+    assert made <= bound["requests"] <= max(ask, entry["requests"])
+    assert _split_calls(entry, ask, None)["requests"] >= made
