@@ -538,15 +538,20 @@ class _Rounds:
         Rounds stay: a contact's next number is worth asking only once the answers for
         its earlier one are in (``choice.next_lookups``), so the rounds never ask a
         number that could not change a choice. A round is streamed ``STREAM_BATCH``
-        numbers at a time: the stream's queues and its copy of the numbers' fields
-        hold one batch, not a round of a million numbers (each answer is cached as it
-        arrives, as in every stream: an interrupted run resumes from the cache)."""
+        numbers at a time when every check asks one number per request: the stream's
+        queues and its copy of the numbers' fields hold one batch, not a round of a
+        million numbers (each answer is cached as it arrives, as in every stream: an
+        interrupted run resumes from the cache). A bulk or batch service (BotHub bulk
+        jobs, RBM ``batchGet``) collects a stream's numbers before it asks anyway, and
+        each stream would add a partly filled job or batch (more requests than the dry
+        run announces, one call per round): it gets the round as one stream."""
+        checks = [p for p in (self.provider, self.other) if p is not None]
         if (len(self.remote_sources) != 1 or not self.remote_sources[0].streams
-                or (self.provider is None and self.other is None)
-                or not self.pending[idx].any()):
+                or not checks or not self.pending[idx].any()):
             return False
-        for at in range(0, len(idx), STREAM_BATCH):
-            self._stream_batch(idx[at:at + STREAM_BATCH])
+        size = STREAM_BATCH if all(p.per_number for p in checks) else len(idx)
+        for at in range(0, len(idx), size):
+            self._stream_batch(idx[at:at + size])
         return True
 
     def _stream_batch(self, idx: np.ndarray) -> None:

@@ -406,7 +406,7 @@ class _ConsumingCapability(_FakeCapability):
 
     def __init__(self, yes: set[str], checked: Any) -> None:
         super().__init__(yes)
-        self.checked = checked
+        self.checked, self.calls = checked, 0
 
     def session(self) -> Any:
         import contextlib
@@ -416,6 +416,7 @@ class _ConsumingCapability(_FakeCapability):
     async def consume(self, queue: Any, sink: Any, tally: Any) -> None:
         from rcsqualify.verdict import RCS_NO, RCS_YES
 
+        self.calls += 1
         while (item := await queue.get()) is not None:
             self.asked.append(item[1])
             self.checked.set()
@@ -459,3 +460,31 @@ def test_a_round_streams_mnp_into_the_capability_check_in_bounded_batches(
     assert [r["status"] for r in rows] == ["reachable"] * 3
     assert [r["chosen_column"] for r in rows] == ["m1", "m2", "m2"]
     assert rows[1]["m1_status"] == "other_operator" and rows[0]["m2_status"] == "unverified"
+
+
+@pytest.mark.parametrize(("per_number", "calls"), [(True, 4), (False, 2)])
+def test_a_bulk_service_gets_each_round_as_one_stream(
+        tmp_path: Path, plan: NumberingPlan, monkeypatch: pytest.MonkeyPatch,
+        per_number: bool, calls: int) -> None:
+    """Streams of one number (``STREAM_BATCH`` = 1): a per-number check is called once
+    a stream (3 numbers in the first round, 1 in the second); a bulk or batch service
+    once a round, as the dry run counts its jobs (a stream would add a partial job)."""
+    import asyncio
+
+    from rcsqualify import contact_check
+
+    monkeypatch.setattr(contact_check, "STREAM_BATCH", 1)
+    a, b, c, d, e = (f"06 07 00 00 {i:02d}" for i in range(1, 6))
+    key = {n: int("33" + n.replace(" ", "")[1:]) for n in (a, b, c, d, e)}
+    f = write_csv(tmp_path / "r.csv", [["nom", "m1", "m2"], ["x", a, b], ["y", c, d],
+                                        ["z", FIXED, e]])
+    checked = asyncio.Event()
+    mnp = _StreamingMnp({key[c]: "SFR0"}, "", checked)
+    cap = _ConsumingCapability({"+33607000001", "+33607000004", "+33607000005"}, checked)
+    cap.per_number = per_number
+    src = ContactSource(str(f), column="m1", more_columns=["m2"])
+    result = run_contact_check(src, plan, operator_sources=[mnp],  # type: ignore[list-item]
+                               provider=cap)  # type: ignore[arg-type]
+    assert cap.calls == calls
+    assert sorted(cap.asked) == ["+33607000001", "+33607000004", "+33607000005"]
+    assert summary_of(result, plan, src).counts["reachable"] == 3
