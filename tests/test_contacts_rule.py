@@ -276,3 +276,29 @@ def test_split_calls_bounds_the_requests_of_every_split(ask: int, weights: list[
     bound = _split_calls(entry, ask, len(weights))
     assert made <= bound["requests"] <= max(ask, entry["requests"])
     assert _split_calls(entry, ask, None)["requests"] >= made
+
+
+def test_a_number_shared_by_two_contacts_keeps_one_verdict(tmp_path: Path,
+                                                           emulator: Emulator) -> None:
+    """Item 4 (CONTRACT §2: one verdict per number): a number asked for one contact (X's
+    first, not RCS) is the same verdict in the column of another contact that never
+    needed it (Y, reachable on its first number), and asked once."""
+    x1, y1, z2 = (f"0607{400 + i:06d}" for i in range(3))
+    emulator.configure(numbers={e164(x1): {"operator": ORANGE, "capable": False},
+                                e164(y1): {"operator": ORANGE, "capable": True},
+                                e164(z2): {"operator": ORANGE, "capable": True}})
+    f = write_csv(tmp_path / "shared.csv", [["nom", "m1", "m2"], ["X", x1, z2],
+                                            ["Y", y1, x1], ["Z", FIXED, z2]])
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "-c", "m1", "-c", "m2", *emulator.bothub_args(),
+                                 "--no-cache", "--threshold", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    by = {r["nom"]: r for r in read_rows(out)}
+    assert by["X"]["m1_status"] == by["Y"]["m2_status"] == "not_rcs"
+    assert by["Y"]["chosen_column"] == "m1" and by["Y"]["status"] == "reachable"
+    # X and Z both choose z2: one message, a duplicate contact
+    assert by["X"]["chosen_number"] == by["Z"]["chosen_number"] == e164(z2)
+    c = report["counts"]
+    assert (c["contacts"], c["messages"], c["duplicates"]) == (3, 2, 1)
+    asked = {k: v for k, v in emulator.stats()["asked"].items() if k.startswith("bothub:")}
+    assert asked == {f"bothub:{e164(n)}": 1 for n in (x1, y1, z2)}
