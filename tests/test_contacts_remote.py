@@ -177,15 +177,16 @@ def test_ctrl_c_in_a_streamed_round_then_rerun_asks_nothing_twice(
         got = emulator.stats()["requests"]
         return int(got.get("mnp", 0)), int(got.get("bothub", 0))
 
-    proc = subprocess.Popen([*args, "--rate", "40", "--json-report", str(tmp_path / "x.json")],
+    # at 20/s the run takes 15 s or more; it is interrupted after about 5
+    proc = subprocess.Popen([*args, "--rate", "20", "--json-report", str(tmp_path / "x.json")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while (min(requests()) < 40 or sum(requests()) < 150) and time.monotonic() < deadline:
+    while (min(requests()) < 30 or sum(requests()) < 120) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
     mnp, bothub = requests()
-    assert mnp >= 40 and bothub >= 40  # both services were asked in the same round
+    assert mnp >= 30 and bothub >= 30  # both services were asked in the same round
     resumed = subprocess.run([*args, "--rate", "400", "--json-report",
                               str(tmp_path / "r.json")], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
