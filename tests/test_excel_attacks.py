@@ -299,3 +299,16 @@ def test_a_csv_too_wide_for_a_sheet_is_refused_before_the_check(
         f"rcsqualify: error: --output {out}: 16,388 columns are more than an Excel sheet "
         "holds (16,384, column XFD); write a .csv or .parquet file instead")
     assert not out.exists()
+
+
+def test_an_output_name_excel_users_may_type_is_refused_in_one_line(tmp_path: Path) -> None:
+    """``-o annotated.xls``: refused before the check, naming every output suffix
+    (.tsv and .jsonl were missing) and why .xls is not one."""
+    f = tmp_path / "c.csv"
+    f.write_text(f"tel\n{PHONES[0]}\n", encoding="utf-8")
+    result = run_cli(["check", str(f), "-o", str(tmp_path / "annotated.xls")])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        "annotated.xls: use a .csv, .tsv, .ndjson, .jsonl, .parquet, .xlsx file name, or - "
+        "for standard output (Excel 97-2003 files are read, not written)")
+    assert not (tmp_path / "annotated.xls").exists()

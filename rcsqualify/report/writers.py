@@ -80,10 +80,12 @@ def open_csv_sink(path: str | Path, bom: bool) -> pa.NativeFile:
 def output_format(path: str) -> str:
     if path == STDOUT:
         return "csv"
-    fmt = OUTPUT_FORMATS.get(Path(path).suffix.lower())
+    suffix = Path(path).suffix.lower()
+    fmt = OUTPUT_FORMATS.get(suffix)
     if fmt is None:
-        raise InputError(f"--output {path}: use a .csv, .xlsx, .ndjson or .parquet file "
-                         "name, or - for standard output")
+        old = " (Excel 97-2003 files are read, not written)" if suffix == ".xls" else ""
+        raise InputError(f"--output {path}: use a {', '.join(OUTPUT_FORMATS)} file name, "
+                         f"or - for standard output{old}")
     return fmt
 
 
