@@ -564,3 +564,21 @@ def test_under_github_actions_the_api_writes_only_what_it_names(
     cli = run_cli(["check", str(CONTACTS), "-q", "--threshold", "0", "--gate", "known"])
     assert cli.exit_code == 1 and "::error" in cli.stdout
     assert page.read_text(encoding="utf-8") != "before\n"
+
+
+def test_changing_the_dataframe_after_the_call_changes_no_row() -> None:
+    """Arrow shares a NumPy column's memory: without a copy, a caller editing the
+    DataFrame after ``qualify`` changed ``Result.rows`` (another number beside the first
+    one's verdict)."""
+    import numpy as np
+
+    frame = pd.DataFrame({"phone": np.array([612345678, 687654321], dtype=np.int64),
+                          "n": pd.array([612345678, None], dtype="Int64"),
+                          "c": pd.Categorical(["a", "b"])})
+    result = rcsqualify.qualify(frame)
+    frame.loc[0, "phone"] = 711111111
+    frame.iloc[0, 1] = 1
+    frame["c"] = frame["c"].cat.rename_categories(["x", "y"])
+    assert cells(result.rows[["phone", "n", "c", "msisdn_e164"]]) == [
+        ["612345678", "612345678", "a", "+33612345678"],
+        ["687654321", "", "b", "+33687654321"]]

@@ -79,7 +79,10 @@ def dataframe_table(frame: Any) -> pa.Table:
         if series.dtype == object:
             arrays.append(pa.array([cell_text(v) for v in series.tolist()], pa.string()))
         else:
-            arrays.append(pa.Array.from_pandas(series))
+            # a copy: Arrow may share a NumPy column's memory, and a caller who changes
+            # the DataFrame after ``qualify`` would change ``Result.rows`` (a new number
+            # beside the old one's verdict)
+            arrays.append(pa.Array.from_pandas(series.copy(deep=True)))
     return pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
 
 
