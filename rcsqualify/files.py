@@ -25,7 +25,6 @@ Three mechanics, each in one place:
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import errno
 import os
 import signal
@@ -38,31 +37,16 @@ from types import FrameType
 
 from rcsqualify.errors import InputError, Locked, RcsQualifyError
 
-#: where ``make_folder`` says what it created, when not on stderr: a run's reporter
-#: (``result.run``), so the Python API prints nothing and keeps it in ``Result.notices``
-_FOLDER_SAID: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
-    "rcsqualify_folder_said", default=None)
 
-
-@contextlib.contextmanager
-def folders_said_to(say: Callable[[str], None]) -> Iterator[None]:
-    """Within the block, ``make_folder`` tells ``say`` instead of writing on stderr."""
-    token = _FOLDER_SAID.set(say)
-    try:
-        yield
-    finally:
-        _FOLDER_SAID.reset(token)
-
-
-def make_folder(folder: Path) -> None:
+def make_folder(folder: Path, say: Callable[[str], None] | None = None) -> None:
     """One rule for every output (issue #26 item 5): a missing folder is created, with
-    its parents, and said on stderr, or to the run's reporter (a typo in a path then
-    shows at once)."""
+    its parents, and said (a typo in a path then shows at once): to ``say`` when given
+    (a run's reporter: the terminal for the command line, ``Result.notices`` for the
+    Python API, which prints nothing), else on stderr."""
     if folder.is_dir():
         return
     folder.mkdir(parents=True, exist_ok=True)
     message = f"rcsqualify: created folder {folder}"
-    say = _FOLDER_SAID.get()
     if say is not None:
         say(message)
         return

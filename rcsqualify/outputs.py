@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def render_context(s: Settings, summary: Summary,
                          duration_s=time.monotonic() - started if started else 0.0)
 
 
-def write_report(report: ReportOutput) -> None:
+def write_report(report: ReportOutput, say: Callable[[str], None] | None = None) -> None:
     """A report to stdout, appended (the CI step summary) or written atomically."""
     if report.target == STDOUT:
         # annotations are the one output that may start a line with '::' (textsafe)
@@ -68,28 +69,29 @@ def write_report(report: ReportOutput) -> None:
         with open(report.target, "a", encoding="utf-8") as fh:
             fh.write(report.text)
     else:
-        output_folder(report.target)
+        output_folder(report.target, say)
         with atomic_path(report.target) as tmp:
             Path(tmp).write_text(report.text, encoding="utf-8")
 
 
-def output_folder(path: str) -> None:
+def output_folder(path: str, say: Callable[[str], None] | None = None) -> None:
     """A user output's missing folder, created and said (``files.make_folder``)."""
     try:
-        make_folder(Path(path).parent)
+        make_folder(Path(path).parent, say)
     except OSError as exc:
         raise cannot_write(Path(path), exc) from exc
 
 
 def write_outputs(s: Settings, source: ContactSource, result: CheckResult,
-                  plan: NumberingPlan, summary: Summary, started: float | None = None
-                  ) -> dict[str, Any] | None:
+                  plan: NumberingPlan, summary: Summary, started: float | None = None,
+                  say: Callable[[str], None] | None = None) -> dict[str, Any] | None:
     """Every output of a finished run: the annotated file (``-o``), the lists
     (``--split-dir``, and the movement since the previous run beside them), the alerts,
-    then every report. Returns the movement (None without lists or a previous run)."""
+    then every report. Returns the movement (None without lists or a previous run).
+    ``say`` hears the folders created on the way (the run's reporter)."""
     if s.output:
         if s.output != STDOUT:
-            output_folder(s.output)
+            output_folder(s.output, say)
         write_annotated(s.output, source, result, plan, csv_escape=s.csv_escape,
                         dialect=dialect_choice(s), warnings=summary.warnings)
     movement: dict[str, Any] | None = None
@@ -99,7 +101,7 @@ def write_outputs(s: Settings, source: ContactSource, result: CheckResult,
         summary.split_lists = write_split_lists(s.split_dir, source, result, plan,
                                                 xlsx=s.split_xlsx,
                                                 csv_escape=s.csv_escape,
-                                                dialect=dialect_choice(s))
+                                                dialect=dialect_choice(s), say=say)
         if cleaned := summary.split_lists.get("xlsx_control_characters_removed"):
             summary.warnings.append(note("xlsx_control_characters", count=cleaned))
         from rcsqualify.report.movement import record_movement
@@ -114,5 +116,5 @@ def write_outputs(s: Settings, source: ContactSource, result: CheckResult,
         assert context.generated_at is not None
         alert_run(s, summary, check_monitoring(s), context.generated_at)
     for report in report_outputs(s, summary, context):
-        write_report(report)  # "-": standard output
+        write_report(report, say)  # "-": standard output
     return movement

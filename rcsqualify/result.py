@@ -213,14 +213,10 @@ def run(settings: Settings, reporter: Reporter, data: pa.Table | None = None,
     ``fmt``: contacts in memory (the Python API), ``settings.input`` naming them.
     Raises what the run raises (``RcsQualifyError`` with its exit code, Ctrl-C): a
     failing or undecided gate is a ``Result``."""
-    from rcsqualify.files import folders_said_to
     from rcsqualify.runner import run_check
 
     kept = _Kept(reporter)
-    # an output's folder created on the way is a notice like the others: on the
-    # terminal for the command line, in Result.notices (never on stderr) for the API
-    with folders_said_to(kept.notify):
-        return Result(run_check(settings, kept, data, fmt), kept.notices)
+    return Result(run_check(settings, kept, data, fmt), kept.notices)
 
 
 def execute_check(settings: Settings, console: Console) -> Result:

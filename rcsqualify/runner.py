@@ -167,7 +167,8 @@ def _execute_check(s: Settings, reporter: Reporter, data: pa.Table | None,
 
     lists = Path(s.split_dir)
     try:
-        make_folder(lists)  # its lock lives there: created (and said) before the run
+        # its lock lives there: created (and said, as a notice) before the run
+        make_folder(lists, reporter.notify)
     except OSError as exc:
         raise cannot_write(lists, exc) from exc
     # one run at a time writes a list directory (refresh takes the same lock)
@@ -256,7 +257,8 @@ def _checked(s: Settings, reporter: Reporter, data: pa.Table | None, fmt: str | 
         summary.projection = campaign_projection(
             summary.counts, send_rate=s.send_rate, price_message=s.price_message,
             price_conversation=s.price_conversation, reply_rate=s.reply_rate)
-        movement = write_outputs(s, source, result, plan, summary, started)
+        movement = write_outputs(s, source, result, plan, summary, started,
+                                 say=reporter.notify)
         return CheckRun(summary=summary, result=result, source=source, movement=movement)
     finally:
         source.close()

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +169,13 @@ def list_codes(result: CheckResult) -> np.ndarray:
 
 def write_split_lists(directory: str, source: ContactSource, result: CheckResult,
                       plan: NumberingPlan, *, xlsx: bool = False, csv_escape: bool = True,
-                      dialect: str | None = None) -> dict[str, int]:
+                      dialect: str | None = None,
+                      say: Callable[[str], None] | None = None) -> dict[str, int]:
     """Write the lists; returns rows per list (and ``duplicates``; with ``xlsx``, the
     ``xlsx_control_characters_removed`` count of cells)."""
     target = Path(directory)
     try:
-        make_folder(target)
+        make_folder(target, say)
     except OSError as exc:
         raise cannot_write(target, exc) from exc
     # footer rows (at the end, left out of the result) are in no list
