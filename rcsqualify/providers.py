@@ -314,7 +314,7 @@ CAPABILITY: dict[str, Provider] = {p.name: p for p in (
     _bothub("bothub", build=_build_bothub, plan=plan_single, per_number=True,
             bulk="bothub-bulk", probed=True),
     _bothub("bothub-bulk", build=_build_bothub_bulk, plan=_plan_bulk, per_number=False),
-    _rbm("rbm", build=_build_rbm, plan=plan_single, per_number=True),
+    _rbm("rbm", build=_build_rbm, plan=plan_single, per_number=True, probed=True),
     _rbm("rbm-batch", build=_build_rbm_batch, plan=_plan_batch, per_number=False),
 )}
 #: operator look-up services (``--mnp-url``/``--mnp-profile``)

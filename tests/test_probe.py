@@ -3,6 +3,8 @@ secret masked, and what rcsqualify makes of it; over real HTTP against the emula
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import Emulator
@@ -110,3 +112,21 @@ def test_probe_takes_its_service_and_credentials_from_a_profile(
     given = run_cli(["probe", "--config", str(cfg), "--profile", "onboard",
                      "--bothub-url", "http://127.0.0.1:9/nothing", NUMBER])
     assert given.exit_code != 0 and "127.0.0.1:9" in given.output
+
+
+def test_probe_rbm_sends_the_providers_own_request(emulator: Emulator, tmp_path: Path
+                                                   ) -> None:
+    """RBM's per-number look-up is probed with its own request builder
+    (``request_parts``: the agent and a requestId) through its own HTTP layer, and read
+    by its own ``interpret``: a 404 envelope is 'not RCS'."""
+    from tests.helpers import service_account
+
+    emulator.reset(quota=1000, numbers={e164(NUMBER): {"capable": False}})
+    creds = service_account(tmp_path, f"{emulator.base}/rbm/token")
+    args = emulator.rbm_args(creds)[:-2]  # without check's --threshold
+    result = run_cli(["probe", "--capability", "rbm", *args, NUMBER])
+    assert result.exit_code == 0, result.output
+    assert "HTTP 404" in result.stdout and "not RCS" in result.stdout
+    assert "/capabilities" in result.stdout
+    assert not any(f in result.stdout for f in forms(NUMBER))
+    assert emulator.stats()["asked"] == {f"rbm:{e164(NUMBER)}": 1}  # one look-up

@@ -222,12 +222,22 @@ class _RbmBase(CapabilityProvider):
         self.http.accept(answer, "not_found")
         return self.negative(answer)
 
+    #: the statuses a per-number look-up answers with (403: not a tester; 404: not RCS)
+    answer_statuses = (200, 403, 404)
+
+    def request_parts(self, e164: str) -> tuple[str, str, dict[str, Any]]:
+        """Method, URL and httpx keyword arguments of the look-up of one number (the
+        token is added at the send; a retry gets a new ``requestId``): ``answer_one``
+        and ``probe``."""
+        return ("GET", f"{self.base_url}/v1/phones/{quote(e164, safe='+')}/capabilities",
+                {"params": {"agentId": self.agent_id, "requestId": str(uuid.uuid4())}})
+
     async def answer_one(self, e164: str) -> str:
         assert self.http is not None
-        url = f"{self.base_url}/v1/phones/{quote(e164, safe='+')}/capabilities"
+        method, url, kwargs = self.request_parts(e164)
         answer = await self.http.request(
-            "GET", url, params={"agentId": self.agent_id}, expected=(403, 404),
-            fresh_params=lambda: {"requestId": str(uuid.uuid4())})
+            method, url, expected=(403, 404),
+            fresh_params=lambda: {"requestId": str(uuid.uuid4())}, **kwargs)
         return self.interpret(answer, url)
 
     async def check_per_number(self, e164: Sequence[str], todo: list[int], out: np.ndarray,

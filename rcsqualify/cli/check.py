@@ -21,7 +21,7 @@ from rcsqualify.cli.base import (
 )
 from rcsqualify.cli.options import cli_default, with_options
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
-from rcsqualify.providers import CAPABILITY_CHOICES
+from rcsqualify.providers import CAPABILITY_CHOICES, PROBED
 from rcsqualify.settings import GROUPS, Settings
 from rcsqualify.textsafe import safe_line, safe_lines
 
@@ -228,7 +228,8 @@ def refresh(
 
 #: the options of ``probe``: what one look-up needs, and a profile to take them from
 PROBE_OPTIONS = ("capability", "mnp_profile", "mnp_url", "mnp_field", "mnp_region",
-                 "bothub_url", "bothub_token_url", "bot_id", "bot_key_file", "rate",
+                 "bothub_url", "bothub_token_url", "bot_id", "bot_key_file",
+                 "rbm_url", "agent_id", "rbm_credentials", "rate",
                  "timeout", "config", "profile", "debug")
 
 
@@ -236,7 +237,8 @@ PROBE_OPTIONS = ("capability", "mnp_profile", "mnp_url", "mnp_field", "mnp_regio
 @reports_errors
 @applies_profile
 @with_options(names=PROBE_OPTIONS, helps={
-    "capability": "bothub: one BotHub single look-up (else the MNP look-up).",
+    "capability": f"{' or '.join(PROBED)}: one look-up of that service, one number per "
+    "request (else the MNP look-up).",
     "profile": "Profile of the config file to apply (the options of check that probe "
     "takes; options given here win over it)."})
 def probe(
