@@ -13,9 +13,11 @@ Types kept (docs: "Excel files"):
   before the decimal point (a double holds 15 digits exactly), an optional ``.``
   decimal part (``,`` too in a ``;``-separated file, French Excel's export), an
   optional exponent of one or two digits (``1e999`` is no double: Excel would refuse
-  the sheet). A leading zero, a ``+``, a space or a thousands separator in any
-  cell keeps the whole column text (``01000``, ``+33…``, ``1 000``). Dates and
-  booleans of a CSV stay text (their spelling is the file's, not a type);
+  the sheet), and a double holding it exactly (``_exact_numbers``: at most 15
+  significant digits, or a double's own spelling). A leading zero, a ``+``, a space
+  or a thousands separator in any cell keeps the whole column text (``01000``,
+  ``+33…``, ``1 000``). Dates and booleans of a CSV stay text (their spelling is
+  the file's, not a type);
 - always text: the phone columns (the checked ones and the phone-like ones named in
   the read line, even where the sheet stored them as numbers: a number must never lose
   its leading ``0`` or ``+``), every verdict column (``msisdn_e164`` is E.164 text) and
@@ -150,7 +152,7 @@ def numeric_columns(source: ContactSource, candidates: list[int]) -> set[int]:
         for name in list(left):
             col = batch.column(name)
             filled = pc.fill_null(pc.greater(pc.utf8_length(col), 0), False)
-            number = pc.fill_null(pc.match_substring_regex(col, pattern), False)
+            number = _exact_numbers(col, pattern)
             if pc.any(pc.and_(filled, pc.invert(number))).as_py():
                 del left[name]
             elif pc.any(filled).as_py():
@@ -158,6 +160,29 @@ def numeric_columns(source: ContactSource, candidates: list[int]) -> set[int]:
         if not left:
             break
     return {i for name, i in left.items() if name in seen}
+
+
+#: A double keeps any decimal of 15 significant digits (DBL_DIG): more and Excel's
+#: number is not the text (``123456789012345.678``, ``0.12345678901234567``).
+_EXACT_DIGITS = 15
+
+
+def _exact_numbers(col: pa.Array, pattern: str) -> pa.Array:
+    """Which cells of ``col`` are plain numbers (``pattern``) a double holds exactly:
+    at most 15 significant digits, or a double's own shortest spelling (a Parquet
+    float's ``0.30000000000000004``) — never a decimal whose digits Excel would round."""
+    import pyarrow.compute as pc
+
+    number = pc.fill_null(pc.match_substring_regex(col, pattern), False)
+    if not pc.any(number).as_py():
+        return number
+    dotted = pc.replace_substring(pc.if_else(number, col, _scalar("0")), ",", ".")
+    digits = pc.replace_substring_regex(
+        pc.replace_substring_regex(dotted, r"[eE].*$|[^0-9]", ""), r"^0+", "")
+    few = pc.less_equal(pc.utf8_length(digits), _EXACT_DIGITS)
+    spelled = pc.equal(pc.cast(pc.cast(dotted, pa.float64()), pa.large_string()),
+                       pc.cast(dotted, pa.large_string()))
+    return pc.and_(number, pc.or_(few, spelled))
 
 
 #: Cell kinds as written (``_cells``): empty, text, number, boolean, date, date-time.
@@ -175,7 +200,8 @@ class _Cleaner:
     """Text as XLSX can hold it: control characters removed, cells cut at 32,767
     characters (counted), then escaped for XML — ``&``, ``<``, ``>``, and an ``_`` that
     starts ``_xHHHH_``, which Excel would read as an escaped character (XlsxWriter's
-    rule: ``_x005F_`` is the ``_``)."""
+    rule: ``_x005F_`` is the ``_``), and a CR as ``_x000D_`` (an XML parser reads a
+    literal CR as LF)."""
 
     def __init__(self) -> None:
         self.changed = 0
@@ -200,7 +226,10 @@ class _Cleaner:
         if pc.any(tokens).as_py():  # rare: the exact rule needs a look-ahead (Python)
             fixed = [_ESCAPE_START.sub("_x005F_", t) for t in col.filter(tokens).to_pylist()]
             col = pc.replace_with_mask(col, tokens, pa.array(fixed, pa.large_string()))
-        return col
+        # a literal CR is read back as LF by every XML parser (end-of-line handling):
+        # written as Excel's escape, as XlsxWriter does (after the step above, which
+        # would escape the escape)
+        return pc.replace_substring(col, "\r", "_x000D_")
 
     def name(self, value: str) -> str:
         return _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
