@@ -233,6 +233,11 @@ def test_doctor_refused_credentials_name_the_variables_the_profile_reads(
     assert "AGG_ID" in line and "AGG_SECRET" in line, line
     assert "RCSQUALIFY_BOTHUB_CLIENT" not in result.stdout
     assert "wrong-secret" not in result.stdout + result.stderr
+    monkeypatch.delenv("AGG_SECRET")
+    line = _lines(run_cli(["doctor", "--config", str(config), "--profile", "agg"]).stdout)[
+        "BotHub credentials"]
+    assert line == ("FAIL BotHub credentials: AGG_SECRET not set (the profile reads it) — "
+                    "fix: export AGG_SECRET=… (under cron: in the job's environment file)")
 
 
 def test_doctor_names_missing_credentials_and_warns_for_services_without_a_token(

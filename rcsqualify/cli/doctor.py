@@ -72,11 +72,10 @@ class Doctor:
     profile: Any = None  # config.Profile (imported lazily: a 'check' run imports this)
 
     def add(self, level: str, what: str, detail: str, fix: str = "") -> Finding:
-        if self.profile is not None:
+        if self.profile is not None:  # the detail only: a fix's 'export VAR=' stays a command
             from rcsqualify.config import credentials_as_read
 
             detail = credentials_as_read(detail, self.profile)
-            fix = credentials_as_read(fix, self.profile)
         finding = Finding(level, what, detail, fix)
         self.findings.append(finding)
         typer.echo(finding.line())
@@ -159,6 +158,15 @@ def _bothub_token(doc: Doctor) -> None:
 
     s = doc.settings
     names = ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
+    # the variables the profile points at that are not set: named once, with the command
+    unset = [ref[4:] for n in names
+             if (ref := s.credential_refs.get(n, "")).startswith("env:")
+             and not os.environ.get(ref[4:], "").strip()]
+    if unset:
+        doc.add("fail", "BotHub credentials", f"{' and '.join(unset)} not set (the profile "
+                f"reads {'it' if len(unset) == 1 else 'them'})",
+                f"export {unset[0]}=… (under cron: in the job's environment file)")
+        return
     try:
         env = credential_env(s.credential_refs, names)
     except RcsQualifyError as exc:
