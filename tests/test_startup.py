@@ -299,3 +299,58 @@ def test_option_groups_generate_no_code() -> None:
             del frozen.help  # type: ignore[union-attr]
     # a list default is a new list per instance, as with ``default_factory``
     assert InputOptions().column is not InputOptions().column
+
+
+_VERSION = """
+import contextlib, io, json, sys
+sys.argv = ["rcsqualify", "--version"]
+from rcsqualify.cli import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}),
+      file=sys.__stdout__)
+"""
+
+
+def test_version_reads_the_plan_date_without_numpy(tmp_path: Path) -> None:
+    """``--version`` prints the plan's date from the file beside its compiled form
+    (numbering/plan_files.py); the first run, before any, loads the plan (numpy) and
+    leaves that file: both print the same line."""
+    first = _run([], tmp_path, _VERSION)
+    second = _run([], tmp_path, _VERSION)
+    assert first["code"] == second["code"] == 0
+    assert first["out"] == second["out"]
+    assert "ARCEP plan 20" in str(second["out"])
+    assert "numpy" in first["modules"]  # type: ignore[operator]
+    assert [m for m in ("numpy", "pyarrow", "rcsqualify.numbering.plan")
+            if m in second["modules"]] == []  # type: ignore[operator]
+
+
+def test_the_plan_date_file_follows_the_compiled_plan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written with the compiled plan, and for a plan compiled before it existed; a
+    missing or unreadable one is None (the caller loads the plan)."""
+    from rcsqualify.numbering.plan import load_plan
+    from rcsqualify.numbering.plan_files import compiled_path, plan_snapshot, shipped
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("RCSQUALIFY_PLAN_DIR", str(tmp_path / "plan"))
+    dated = compiled_path(shipped("MAJNUM.csv")).with_suffix(".date")
+    load_plan.cache_clear()
+    try:
+        assert plan_snapshot() is None
+        snapshot = load_plan().snapshot  # compiles it
+        assert plan_snapshot() == snapshot
+        dated.unlink()  # as a cache compiled by an earlier version leaves it
+        assert plan_snapshot() is None
+        load_plan.cache_clear()
+        assert load_plan().snapshot == snapshot  # read from the pickle
+        assert dated.read_text(encoding="ascii") == snapshot.isoformat()
+        dated.write_text("not a date", encoding="ascii")
+        assert plan_snapshot() is None
+    finally:
+        load_plan.cache_clear()

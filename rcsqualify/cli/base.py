@@ -410,12 +410,19 @@ def usage_error_line(exc: Exception) -> str:
 
 def version_callback(value: bool) -> None:
     if value:
-        from rcsqualify.numbering.plan import load_plan
+        from rcsqualify.numbering.plan_files import plan_snapshot
 
+        # the plan's date from the file beside its compiled form (loading the plan
+        # imports numpy); the plan is loaded only when there is none yet
+        snapshot = plan_snapshot()
+        if snapshot is None:
+            from rcsqualify.numbering.plan import load_plan
+
+            snapshot = load_plan().snapshot
         # from its metadata, not by importing phonenumbers (79 ms)
         typer.echo(f"rcsqualify {__version__} (phonenumbers "
                    f"{dependency_version('phonenumbers')}, "
-                   f"ARCEP plan {load_plan().snapshot.isoformat()})")
+                   f"ARCEP plan {snapshot.isoformat()})")
         raise typer.Exit()
 
 

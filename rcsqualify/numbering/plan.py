@@ -14,21 +14,24 @@ import contextlib
 import csv
 import hashlib
 import io
-import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import platformdirs
 
 from rcsqualify.errors import InputError
 from rcsqualify.files import OutputError, atomic_write
+from rcsqualify.numbering.plan_files import (
+    compiled_path,
+    plan_dir,
+    shipped,
+    write_snapshot,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,8 +57,6 @@ FRENCH_COUNTRY_CODES = ("33", "590", "594", "596", "262", "508")
 #: Lengths of national numbers (with the leading 0) that MAJNUM blocks have and that
 #: have an E.164 form. Short numbers (4-6 digits) have none and are never looked up.
 BLOCK_LENGTHS = (10, 13, 14)
-#: Bump when NumberingPlan's fields change: compiled pickles of older shapes are ignored.
-_COMPILED_FORMAT = 5
 #: Joins a text column of ``NumberingPlan.block_columns`` (MAJNUM has no NUL byte:
 #: ``validate_majnum`` refuses one)
 _SEP = "\x00"
@@ -182,18 +183,6 @@ def _read_arcep_csv(data: bytes) -> dict[str, list[str]]:
     return {name: [r[i] for r in body] for i, name in enumerate(header)}
 
 
-def _shipped(name: str) -> bytes:
-    return (resources.files("rcsqualify") / "data" / "arcep" / name).read_bytes()
-
-
-def plan_dir() -> Path:
-    """Where ``plan update`` installs a newer MAJNUM (``RCSQUALIFY_PLAN_DIR`` overrides)."""
-    env = os.environ.get("RCSQUALIFY_PLAN_DIR")
-    if env:
-        return Path(env)
-    return Path(platformdirs.user_data_dir("rcsqualify")) / "plan"
-
-
 def validate_majnum(data: bytes) -> dict[str, list[str]]:
     """Parse and sanity-check a MAJNUM file; raise InputError naming what is wrong."""
     try:
@@ -265,9 +254,9 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
     territory_index: dict[str, int] = {}  # codes in order of first appearance
     territory_codes = np.array([territory_index.setdefault(t, len(territory_index))
                                 for t in territory], dtype=np.int32)
-    porta = _read_arcep_csv(_shipped("MAJPORTA.csv"))
-    mnc = _read_arcep_csv(_shipped("MAJMNC.csv"))
-    ident = _read_arcep_csv(_shipped("identifiants_CE.csv"))
+    porta = _read_arcep_csv(shipped("MAJPORTA.csv"))
+    mnc = _read_arcep_csv(shipped("MAJMNC.csv"))
+    ident = _read_arcep_csv(shipped("identifiants_CE.csv"))
     names = dict(zip(ident["CODE_OPERATEUR"], ident["IDENTITE_OPERATEUR"], strict=False))
     names.update(zip(mnc["Mnémo"], mnc["Nom"], strict=False))
     return NumberingPlan(
@@ -286,14 +275,6 @@ def _build(majnum: dict[str, list[str]], source: str) -> NumberingPlan:
     )
 
 
-def _compiled_path(data: bytes) -> Path:
-    from rcsqualify import __version__
-
-    salt = f"{__version__}/{_COMPILED_FORMAT}".encode()
-    digest = hashlib.sha256(data + salt).hexdigest()[:16]
-    return Path(platformdirs.user_cache_dir("rcsqualify")) / "plan" / f"plan-{digest}.pkl"
-
-
 def _build_cached(data: bytes, parse: Callable[[bytes], dict[str, list[str]]], source: str
                   ) -> NumberingPlan:
     """Build the plan, or load it from a pickle compiled earlier from the same bytes.
@@ -304,11 +285,12 @@ def _build_cached(data: bytes, parse: Callable[[bytes], dict[str, list[str]]], s
     ``parse`` (which validates an installed plan) runs only when compiling: a pickle
     exists only for bytes that were parsed and validated before.
     """
-    path = _compiled_path(data)
+    path = compiled_path(data)
     try:
         with path.open("rb") as fh:
             plan = pickle.load(fh)
         if isinstance(plan, NumberingPlan) and plan.source == source:
+            write_snapshot(path, plan.snapshot)  # a cache compiled before the date file
             return plan
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
@@ -317,7 +299,8 @@ def _build_cached(data: bytes, parse: Callable[[bytes], dict[str, list[str]]], s
         with atomic_write(path, mode=0o644) as tmp, tmp.open("wb") as fh:
             pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
     except (OSError, OutputError):
-        pass  # a read-only or full cache directory only costs speed
+        return plan  # a read-only or full cache directory only costs speed
+    write_snapshot(path, plan.snapshot)
     return plan
 
 
@@ -330,7 +313,7 @@ def load_plan() -> NumberingPlan:
             return _build_cached(installed.read_bytes(), validate_majnum, str(installed))
         except (InputError, OSError):
             pass  # a damaged installed plan never stops a run: fall back to the shipped one
-    return _build_cached(_shipped("MAJNUM.csv"), _read_arcep_csv, "shipped")
+    return _build_cached(shipped("MAJNUM.csv"), _read_arcep_csv, "shipped")
 
 
 def install_plan(path: Path) -> NumberingPlan:
