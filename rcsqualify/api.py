@@ -199,10 +199,29 @@ def qualify(source: Source, *, progress: ProgressCallback | None = None,
     data, fmt, label = _source(source)
     settings, naming = _settings(label, dict(options), in_memory=data is not None)
     try:
-        return run(settings, _Reporter(progress), data, fmt)
+        return _outside_event_loop(lambda: run(settings, _Reporter(progress), data, fmt))
     except RcsQualifyError as exc:
         naming(exc)
         raise
+
+
+def _outside_event_loop(call: Callable[[], Result]) -> Result:
+    """``call()``, in a worker thread when this thread runs an event loop: a notebook
+    cell (Jupyter runs cells inside its loop), an ``async def`` Airflow task or a web
+    handler. The remote stages and the alert posts use ``asyncio.run``, which refuses
+    to start inside a running loop (``RuntimeError``, after the input was read). The
+    caller still waits for the result, as from any blocking function; what the run
+    raises is raised here."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="rcsqualify") as pool:
+        return pool.submit(call).result()
 
 
 def _source(source: Source) -> tuple[pa.Table | None, str | None, str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -51,9 +51,13 @@ def table_of(source: Any) -> tuple[str, pa.Table]:
         return "dataframe", dataframe_table(source)
     if is_arrow_table(source):
         return "arrow", source
-    if isinstance(source, (str, bytes)) or not isinstance(source, Iterable):
+    # a mapping iterates over its keys: {"phone": [...]} would be read as the one
+    # number "phone" (pandas' dict-of-columns habit); a DataFrame of it is meant
+    if isinstance(source, (str, bytes, Mapping)) or not isinstance(source, Iterable):
         raise TypeError("source must be a path, a pandas DataFrame, a pyarrow Table or an "
-                        f"iterable of strings, got {type(source).__name__}")
+                        f"iterable of strings, got {type(source).__name__}"
+                        + (" (pandas.DataFrame(it) reads a dict of columns)"
+                           if isinstance(source, Mapping) else ""))
     cells = list(source)
     wrong = next((c for c in cells if c is not None and not isinstance(c, str)), None)
     if wrong is not None:

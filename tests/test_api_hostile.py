@@ -1,0 +1,151 @@
+"""Hostile use of the Python API (issue #27 item 1, review): what a data engineer does
+in a notebook, an Airflow task or CI that the happy path does not — each attack a
+test, whether it held or was fixed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import rcsqualify
+from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
+from tests.conftest import SAMPLE, Receiver
+
+CONTACTS = SAMPLE / "contacts.csv"
+
+
+@pytest.fixture(autouse=True)
+def own_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own cache and alert state."""
+    monkeypatch.setenv("RCSQUALIFY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
+def test_inside_a_running_event_loop_the_run_still_posts_its_alert(
+        receiver: Receiver) -> None:
+    """A notebook cell runs inside Jupyter's event loop (so does an ``async def`` task):
+    the alert post's ``asyncio.run`` raised ``RuntimeError: asyncio.run() cannot be
+    called from a running event loop`` after the whole check had run."""
+
+    async def cell() -> rcsqualify.Result:
+        return rcsqualify.qualify(CONTACTS, notify=receiver.url + "/hook", warn_at=0.01)
+
+    result = asyncio.run(cell())
+    assert result.decision == "undecided"
+    assert len(receiver.got) == 1
+    assert receiver.bodies()[0]["decision"] == "undecided"
+
+
+def test_an_error_inside_a_running_event_loop_is_still_the_projects(
+        tmp_path: Path) -> None:
+    async def cell() -> rcsqualify.Result:
+        return rcsqualify.qualify(tmp_path)
+
+    with pytest.raises(InputError, match="is a directory") as caught:
+        asyncio.run(cell())
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_dict_of_columns_is_refused_not_read_as_its_keys() -> None:
+    """``qualify({"phone": [...]})`` iterated over the dict's keys: one "number",
+    ``phone``, and a report on it."""
+    with pytest.raises(TypeError, match="DataFrame"):
+        rcsqualify.qualify({"phone": ["0612345678"]})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("source, error", [
+    ([], InputError),  # no rows: exit 2 as a header-only file
+    ([612345678], TypeError),  # a programming error, not the user's file
+    (None, TypeError),
+    (b"contacts.csv", TypeError),
+])
+def test_unusable_sources(source: Any, error: type[Exception]) -> None:
+    with pytest.raises(error) as caught:
+        rcsqualify.qualify(source)
+    if isinstance(caught.value, RcsQualifyError):
+        assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_generator_and_none_cells_read_every_item() -> None:
+    result = rcsqualify.qualify(x for x in ["0612345678", None, "0712345678"])
+    assert result.rows["phone"].tolist()[0] == "0612345678"
+    assert len(result.rows) == 3
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"threshold": "abc"}, "--threshold"),
+    ({"threshold": 2}, "between 0 and 1"),
+    ({"profile": "missing"}, "--profile missing"),
+    ({"notify": "env:RCSQUALIFY_TEST_UNSET_HOOK"}, "not set"),
+])
+def test_bad_options_are_input_errors_with_exit_2(options: dict[str, Any], match: str
+                                                  ) -> None:
+    with pytest.raises(InputError, match=match) as caught:
+        rcsqualify.qualify(CONTACTS, **options)
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_directory_an_unknown_keyword_and_a_string_threshold(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a directory"):
+        rcsqualify.qualify(tmp_path)
+    with pytest.raises(TypeError, match="colum"):
+        rcsqualify.qualify(CONTACTS, colum="x")  # type: ignore[call-arg]
+    assert rcsqualify.qualify(CONTACTS, threshold="0.1").summary.threshold == 0.1  # type: ignore[typeddict-item]
+
+
+def test_columns_named_like_annotations_and_duplicate_names_keep_their_data() -> None:
+    frame = pd.DataFrame([["0612345678", "vip", "a", "x"], ["0712345678", "no", "b", "y"]],
+                         columns=["phone", "status", "dup", "dup"])
+    rows = rcsqualify.qualify(frame, column="phone").rows
+    assert rows["status_input"].tolist() == ["vip", "no"]
+    assert rows["dup"].tolist() == ["a", "b"] and rows["dup_2"].tolist() == ["x", "y"]
+    assert set(rows["status"]) <= {"invalid", "not_mobile", "other_operator",
+                                   "unverified", "not_rcs", "reachable"}
+
+
+def test_a_multiindex_and_a_chunked_table() -> None:
+    frame = pd.DataFrame({"k": [1, 2], "j": [3, 4], "phone": ["0612345678", "0712345678"]}
+                         ).set_index(["k", "j"])
+    assert rcsqualify.qualify(frame, column="phone").rows.columns[:3].tolist() == [
+        "k", "j", "phone"]
+    table = pa.concat_tables([pa.table({"phone": ["0612345678"]}),
+                              pa.table({"phone": ["0712345678"]})])
+    assert table.column(0).num_chunks == 2
+    assert rcsqualify.qualify(table).rows["phone"].tolist() == ["0612345678", "0712345678"]
+
+
+def test_nothing_is_printed(capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rcsqualify.qualify(CONTACTS, json_report=tmp_path / "new" / "r.json",
+                       metrics_file=tmp_path / "m.prom")
+    with pytest.raises(InputError):
+        rcsqualify.qualify(CONTACTS, column="nope")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_concurrent_calls_in_threads_on_one_cache() -> None:
+    results: list[rcsqualify.Result] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(rcsqualify.qualify(CONTACTS))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    reports = [r.summary.to_dict() for r in results]
+    for r in reports:
+        r.pop("timings")
+    assert all(r == reports[0] for r in reports)
