@@ -561,13 +561,22 @@ def test_part_file_removed_on_sigterm_mid_write(tmp_path: Path) -> None:
     stat = Path(f"/proc/{proc.pid}/stat")
     caught = False
     # freeze the process, look for the .part, thaw: when seen frozen, it is mid-write
+    def frozen() -> bool:
+        # on a loaded machine a runnable process takes the stop only when next scheduled:
+        # look for the .part only once the kernel says it is stopped (else it may finish
+        # its write and rename between the look and the SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            if stat.read_text().split(") ")[1][0] in "Tt":
+                return True
+            time.sleep(0.001)
+        return False
+
     while proc.poll() is None and not caught:
         proc.send_signal(signal.SIGSTOP)
-        for _ in range(1000):
-            if proc.poll() is not None or stat.read_text().split(") ")[1][0] in "Tt":
-                break
-            time.sleep(0.001)
-        if list(out_dir.glob(".a.csv.*.part")):
+        if frozen() and list(out_dir.glob(".a.csv.*.part")):
             caught = True
             proc.send_signal(signal.SIGTERM)
         proc.send_signal(signal.SIGCONT)
