@@ -247,3 +247,44 @@ def test_sheet_types_kept_with_hostile_values(tmp_path: Path) -> None:
     assert [r[6] for r in rows] == [5, "five", dt.datetime(2020, 1, 1)]
     assert [r[7] for r in rows] == ["0612", "@x", "+33 6"]
     assert [c[7][0] for c in cells[1:]] == ["s", "s", "s"]
+
+
+def test_a_lone_surrogate_escaped_in_ndjson_is_one_replacement_character(
+        tmp_path: Path) -> None:
+    """JSON lets ``\\ud800`` stand alone; Unicode has no UTF-8 for it: every output
+    stopped the run on an unexpected UnicodeEncodeError. It becomes U+FFFD (in a key,
+    a value, a list), a pair stays the one character it is."""
+    source = tmp_path / "base.ndjson"
+    source.write_text(
+        '{"Tel": "0612345678", "Note": "a\\ud800b", "N": 1e400, "L": ["\\udfff"]}\n'
+        '{"Tel": "0612345679", "Note": "\\ud83d\\ude00", "N": 2, "L": []}\n'
+        '{"Tel": "0612345670", "K\\udc00": "x"}\n', encoding="utf-8")
+    cells, lines, _ = _outputs(tmp_path, source)
+    assert lines[0][:5] == ["Tel", "Note", "N", "L", "K\ufffd"]
+    assert lines[1][:4] == ["0612345678", "a\ufffdb", "1e400", '["\ufffd"]']
+    assert lines[2][1] == "\U0001F600" and lines[3][4] == "x"
+    for got, want in zip(cells, lines, strict=True):
+        assert [v for _, v in got[:5]] == want[:5]
+
+
+def test_a_parquet_string_that_is_no_utf8_never_breaks_the_outputs(tmp_path: Path) -> None:
+    """Arrow does not check a Parquet file's strings: bytes that are no UTF-8 went into
+    the sheet's XML (a workbook no XML parser, nor Excel, reads) and into the CSV. They
+    read as U+FFFD, the rest of the cell and of the row kept."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def strings(parts: list[bytes]) -> pa.Array:
+        offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int32)
+        return pa.Array.from_buffers(pa.string(), len(parts), [
+            None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(parts))])
+
+    source = tmp_path / "base.parquet"
+    pq.write_table(pa.table({"Tel": strings([b"0612345678", b"0612345679"]),
+                             "Note": strings([b"a\xed\xa0\x80b\xff", "Été".encode()])}),
+                   source)
+    cells, lines, _ = _outputs(tmp_path, source)
+    assert lines[1][1] == "a\ufffd\ufffd\ufffdb\ufffd" and lines[2][1] == "Été"
+    for got, want in zip(cells, lines, strict=True):
+        assert [v for _, v in got[:2]] == want[:2]

@@ -102,9 +102,9 @@ def as_strings(batch: pa.RecordBatch, names: list[str] | None = None) -> pa.Reco
     arrays = []
     for col in batch.columns:
         if pa.types.is_string(col.type):
-            arrays.append(col)
+            arrays.append(_unicode(col))
         elif pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
-            arrays.append(pc.cast(col, pa.string()))
+            arrays.append(_unicode(pc.cast(col, pa.string())))
         elif pa.types.is_floating(col.type):
             arrays.append(_float_text(col))
         elif (pa.types.is_nested(col.type) or pa.types.is_binary(col.type)
@@ -117,6 +117,20 @@ def as_strings(batch: pa.RecordBatch, names: list[str] | None = None) -> pa.Reco
                 arrays.append(pa.array([_python_text(v) for v in col.to_pylist()],
                                        pa.string()))
     return pa.RecordBatch.from_arrays(arrays, names=names or batch.schema.names)
+
+
+def _unicode(col: pa.Array) -> pa.Array:
+    """``col`` as valid UTF-8. Arrow does not check a Parquet file's strings when it
+    reads them: bytes that are no UTF-8 went on into every output (an ``.xlsx`` whose
+    sheet no XML parser reads, a CSV no decoder reads). They become U+FFFD, as a
+    decoder's ``replace`` makes them (a check of the whole column, Python only then)."""
+    try:
+        col.validate(full=True)
+        return col
+    except pa.ArrowInvalid:
+        raw = pc.cast(col, pa.binary()).to_pylist()
+        return pa.array([None if b is None else b.decode("utf-8", "replace") for b in raw],
+                        pa.string())
 
 
 def _python_text(value: Any) -> str | None:

@@ -79,6 +79,21 @@ def check_nesting(path: Path, shown: str) -> None:
         _check_block(carry, line, shown)
 
 
+#: a line that may hold a lone surrogate once decoded (pairs match too: rare, checked)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_lone(value: Any) -> Any:
+    """A decoded JSON value with every lone surrogate replaced by U+FFFD (objects
+    were done by the hook already)."""
+    if isinstance(value, str) and not isinstance(value, JsonNumber):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_no_lone(v) for v in value]
+    return value
+
+
 class NdjsonReader(Reader):
     def __init__(self, path: Path, info: InputInfo) -> None:
         super().__init__(path, info)
@@ -122,10 +137,11 @@ class NdjsonReader(Reader):
                 for number, line in enumerate(fh, 1):
                     if not line.strip():
                         continue
+                    hook = (self._keep_repeated_unicode if _SURROGATE_ESCAPE.search(line)
+                            else self._keep_repeated)
                     try:
                         obj = json.loads(line, parse_int=JsonNumber, parse_float=JsonNumber,
-                                         parse_constant=JsonNumber,
-                                         object_pairs_hook=self._keep_repeated)
+                                         parse_constant=JsonNumber, object_pairs_hook=hook)
                     except ValueError as exc:
                         raise InputError(f"{self.info.path}: line {number} is not JSON") from exc
                     if not isinstance(obj, dict):
@@ -149,6 +165,13 @@ class NdjsonReader(Reader):
                 self.info.columns_renamed.setdefault(name, key)
             obj[name] = value
         return obj
+
+    def _keep_repeated_unicode(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """``_keep_repeated`` for a line escaping a surrogate: JSON lets ``"\\ud800"``
+        stand alone, Unicode does not (no UTF-8 for it: the run stopped on an unexpected
+        UnicodeEncodeError as soon as an output was written). A lone one becomes U+FFFD
+        in keys and text, nested lists included (a pair is one character already)."""
+        return self._keep_repeated([(_no_lone(k), _no_lone(v)) for k, v in pairs])
 
     def _keys(self) -> list[str]:
         keys: dict[str, None] = {}
