@@ -68,10 +68,14 @@ def test_batch_size_1_against_the_emulator(tmp_path: Path, emulator: Emulator) -
         batch_rate=800)
     out = provider.check_all(numbers)
     stats = emulator.stats()
-    assert stats["batch_sizes"] == [1] * 500
+    # a call that timed out on a loaded machine is asked again (a retry): one more call,
+    # never a call of two numbers
+    retried = provider.stats.retries
+    assert set(stats["batch_sizes"]) == {1}
+    assert 500 <= len(stats["batch_sizes"]) <= 500 + retried
     assert sorted(k for k in stats["asked"] if k.startswith("batch:")) == sorted(
         f"batch:{n}" for n in numbers)
-    assert len(out) == 500 and provider.stats.requests == 500
+    assert len(out) == 500 and 500 <= provider.stats.requests <= 500 + retried
 
 
 def test_a_base_under_500_with_a_batch_size_stays_per_number(tmp_path: Path,
