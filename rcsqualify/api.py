@@ -269,6 +269,10 @@ def _settings(label: str, options: dict[str, Any], *, in_memory: bool
     given = type(ctx.get_parameter_source("input"))["COMMANDLINE"]  # Click's enum
     for name, value in options.items():
         param = params[name]
+        if isinstance(value, bool) and not getattr(param, "is_bool_flag", False):
+            # Click reads True as 1: ``threshold=True`` would be a gate that always
+            # passes, ``sample=True`` one number
+            raise InputError(f"{name}: {value} is no value of {_flag(param, name)}")
         if getattr(param, "multiple", False) and isinstance(value, (str, os.PathLike)):
             value = [value]  # ``column="Tel"``: one value of a repeatable option
         if isinstance(value, os.PathLike):
@@ -278,10 +282,9 @@ def _settings(label: str, options: dict[str, Any], *, in_memory: bool
         try:
             ctx.params[name] = param.process_value(ctx, value)
         except Exception as exc:  # Click's BadParameter: the message names no value
-            flag = next((o for o in getattr(param, "opts", ()) if o.startswith("--")),
-                        name)
             why = getattr(exc, "message", None) or type(exc).__name__
-            raise InputError(f"{name} ({flag}): {' '.join(str(why).split())}") from None
+            raise InputError(f"{name} ({_flag(param, name)}): {' '.join(str(why).split())}"
+                             ) from None
         ctx.set_parameter_source(name, given)
     try:
         values = apply_profile(ctx, dict(ctx.params))
@@ -298,6 +301,11 @@ def _settings(label: str, options: dict[str, Any], *, in_memory: bool
         raise_naming_the_profile(ctx, exc)
 
     return settings, naming
+
+
+def _flag(param: Any, name: str) -> str:
+    """The option's long flag (``--threshold``), as messages name it."""
+    return next((o for o in getattr(param, "opts", ()) if o.startswith("--")), name)
 
 
 def _declared_names() -> set[str]:

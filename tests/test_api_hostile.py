@@ -149,3 +149,16 @@ def test_concurrent_calls_in_threads_on_one_cache() -> None:
     for r in reports:
         r.pop("timings")
     assert all(r == reports[0] for r in reports)
+
+
+@pytest.mark.parametrize("name", ["threshold", "sample", "warn_at", "seed"])
+def test_true_is_no_number(name: str) -> None:
+    """Click reads True as 1: ``threshold=True`` was a threshold of 100 %, a gate that
+    always passes."""
+    with pytest.raises(InputError, match=f"{name}: True") as caught:
+        rcsqualify.qualify(CONTACTS, **{name: True})  # type: ignore[misc]
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_flag_still_takes_a_bool() -> None:
+    assert rcsqualify.qualify(CONTACTS, ci_summary=False, no_cache=True).decision == "undecided"
