@@ -125,11 +125,11 @@ NOTES: dict[str, tuple[str, str]] = {
         "{count} lignes de l'historique {path} ne sont pas des relevés d'exécution "
         "(abîmées, ou d'un autre outil) : ignorées"),
     "xlsx_control_characters": (
-        "{count} cells of the .xlsx lists held control characters XLSX cannot store: "
-        "they were removed (the CSV lists keep them)",
+        "{count} cells of the .xlsx lists held control characters XLSX cannot store or "
+        "more than 32,767 characters: they were removed or cut (the CSV lists keep them)",
         "{count} cellules des listes Excel contenaient des caractères de contrôle que le "
-        "format Excel ne peut pas stocker : ils ont été retirés (les listes CSV les "
-        "gardent)"),
+        "format Excel ne peut pas stocker, ou plus de 32\u202f767 caractères : ils ont été "
+        "retirés ou coupés (les listes CSV les gardent)"),
     "xlsx_output_cells": (
         "{count} cells of {name} held control characters XLSX cannot store or more than "
         "32,767 characters: they were removed or cut (a .csv output keeps them)",

@@ -288,3 +288,25 @@ def test_a_parquet_string_that_is_no_utf8_never_breaks_the_outputs(tmp_path: Pat
     assert lines[1][1] == "a\ufffd\ufffd\ufffdb\ufffd" and lines[2][1] == "Été"
     for got, want in zip(cells, lines, strict=True):
         assert [v for _, v in got[:2]] == want[:2]
+
+
+def test_split_xlsx_lists_escape_excels_escape_and_cut_long_cells(tmp_path: Path) -> None:
+    """The ``--split-xlsx`` lists (openpyxl, cell by cell) wrote ``_x0041_`` as it is
+    (Excel shows ``A``) and cells past 32,767 characters uncut: escaped, cut and counted
+    now; CR, markup and formulas come back as text."""
+    long = "x" * 40_000
+    source = tmp_path / "base.csv"
+    with source.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Tel", "Note"])
+        for i, value in enumerate(["_x0041_", long, "a\r\nb", "=1+1", "<&>", "b\x01"]):
+            out.writerow([f"06123456{i:02d}", value])
+    lists = tmp_path / "lists"
+    ran = run_cli(["check", str(source), "--split-dir", str(lists), "--split-xlsx",
+                   "--threshold", "1"])
+    assert ran.exit_code == 0, ran.stderr
+    assert "2 cells of the .xlsx lists held control characters" in ran.stderr
+    notes = [row[1] for name in sorted(lists.glob("*.xlsx"))
+             for row in _strict_cells(name)[1:]]
+    assert sorted(notes) == sorted([("s", "_x0041_"), ("s", long[:32_767]), ("s", "a\r\nb"),
+                                    ("s", "=1+1"), ("s", "<&>"), ("s", "b")])

@@ -21,7 +21,6 @@ data). NDJSON and Parquet outputs are never escaped: nothing evaluates them.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,12 +37,11 @@ from rcsqualify.notes import note
 from rcsqualify.numbering.normalize import format_e164
 from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
-from rcsqualify.report.xlsx_output import XLSX_ILLEGAL, as_write_error, write_annotated_xlsx
+from rcsqualify.report.xlsx_output import as_write_error, sheet_text, write_annotated_xlsx
 from rcsqualify.verdict import REASON_TO_STATUS, REASONS, REPAIRS, ROUTES, SOURCES, STATUSES
 
 ANNOTATION_COLUMNS = list(VERDICT_COLUMNS)
 #: What openpyxl (and the XLSX format) refuses in a cell: C0 controls but TAB, LF, CR.
-_XLSX_ILLEGAL = re.compile(XLSX_ILLEGAL)
 #: ``--output -``: the annotated CSV streamed to standard output
 STDOUT = "-"
 RCS_LABELS = ("", "yes", "no", "error", "", "not_listed", "no")  # 6: no chatbot feature
@@ -330,8 +328,9 @@ def write_annotated(path: str, source: ContactSource, result: CheckResult,
 class TextSheet:
     """One sheet of a write-only workbook whose every cell is text (never a number or a
     formula), streamed to a temporary file as rows come (openpyxl's write-only mode:
-    memory stays bounded); control characters XLSX cannot hold are removed and
-    counted. The ``--split-xlsx`` lists and an ``.xlsx`` annotated output."""
+    memory stays bounded); control characters XLSX cannot hold are removed, cells
+    over 32,767 characters cut (counted), Excel's ``_xHHHH_`` escaped (``sheet_text``).
+    The ``--split-xlsx`` lists."""
 
     def __init__(self, name: str) -> None:
         import openpyxl
@@ -345,9 +344,8 @@ class TextSheet:
 
         if value is None:
             return None
-        if _XLSX_ILLEGAL.search(value):
-            value = _XLSX_ILLEGAL.sub("", value)
-            self.cleaned += 1
+        value, changed = sheet_text(value)
+        self.cleaned += changed
         cell = WriteOnlyCell(self.sheet, value=value)
         cell.data_type = "s"  # text even for "+33…" or "=…"
         return cell

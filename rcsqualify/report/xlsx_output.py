@@ -237,6 +237,15 @@ class _Cleaner:
 
 _ESCAPE_LIKE = r"_x[0-9A-Fa-f]{4}_"
 _ESCAPE_START = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def sheet_text(value: str) -> tuple[str, bool]:
+    """One text cell as a per-cell writer (openpyxl: the ``--split-xlsx`` lists) must
+    be given it: what XLSX cannot hold removed and cut at 32,767 characters (True: the
+    text was changed), and ``_xHHHH_`` escaped, as ``_Cleaner`` does — openpyxl writes
+    text as it is, so Excel showed ``_x0041_`` as ``A``."""
+    fitted = _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
+    return _ESCAPE_START.sub("_x005F_", fitted), fitted != value
 _EPOCH = datetime.datetime(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-day bug)
 
 
