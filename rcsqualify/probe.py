@@ -50,7 +50,7 @@ def probe(s: Settings, number: str) -> ProbeResult:
     entry = CAPABILITY.get(s.capability)
     if entry is not None and entry.probed:
         provider = build(entry, s, needs(s, cache))
-        return asyncio.run(_probe_capability(provider, number, entry.secrets))
+        return asyncio.run(_probe_capability(provider, number, tuple(entry.secrets)))
     which = f"--capability {' or '.join(PROBED)}"
     if s.capability != "none":
         raise InputError(f"probe: {which}, or an MNP profile (--mnp-profile / --mnp-url)")

@@ -34,6 +34,7 @@ from rcsqualify.settings import (
     OptionGroup,
     RbmOptions,
     Settings,
+    check_choice,
 )
 
 if TYPE_CHECKING:
@@ -112,8 +113,9 @@ class Provider:
     #: ``probe`` can send its one request and explain the answer (``request_parts``,
     #: ``answer_statuses``, ``interpret``)
     probed: bool = False
-    #: the environment variables holding its secrets (masked in what ``probe`` shows)
-    secrets: tuple[str, ...] = ()
+    #: the environment variables holding its secrets, each with what it holds (masked
+    #: in what ``probe`` shows; described in the generated reference, cli/reference.py)
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 def _env(name: str, what: str, refs: Mapping[str, str] | None = None) -> str:
@@ -332,13 +334,19 @@ OTHER_ROUTES: tuple[str, ...] = tuple(n for n, p in CAPABILITY.items() if p.fami
 PER_NUMBER: tuple[str, ...] = tuple(n for n, p in CAPABILITY.items() if p.per_number)
 
 
+def check_capability(name: str | None) -> None:
+    """``--capability``'s one check and message, wherever the name comes from (``check``,
+    ``init``, a profile, the Python API): the choices are the registry's, which
+    ``settings.py`` cannot import to declare them."""
+    check_choice("--capability", name, ("none", *CAPABILITY))  # the registry as it is now
+
+
 def capability(name: str) -> Provider:
     """The entry of ``--capability name`` (exit 2 naming the choices)."""
-    try:
-        return CAPABILITY[name]
-    except KeyError:
-        raise ConfigurationError(f"unknown --capability {name} (one of "
-                                 f"{', '.join(CAPABILITY_CHOICES)})") from None
+    check_capability(name)
+    if name not in CAPABILITY:
+        raise ConfigurationError(f"--capability {name} asks no service")
+    return CAPABILITY[name]
 
 
 def make_provider(s: Settings, cache: LookupCache, quota: QuotaStore | None = None,

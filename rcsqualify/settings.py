@@ -26,7 +26,7 @@ build the command line, and string annotations would cost a compile each.
 """
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, dataclass_transform
@@ -163,6 +163,17 @@ def internal(default: Any) -> Any:
     return field(default=default)
 
 
+def check_choice(flag: str, value: Any, choices: Sequence[str]) -> None:
+    """The one check (and message) of a value that must be one of ``choices``: a
+    declared option's (``Opt.choices``), and the choices only another module knows
+    (``--capability``: the provider registry, ``providers.check_capability``), whether
+    the value came from the command line, ``init``, a profile or the Python API."""
+    if value not in choices:
+        listed = (" or ".join(choices) if len(choices) == 2
+                  else f"one of {', '.join(choices)}")
+        raise InputError(f"{flag} must be {listed}, got {value!r}")
+
+
 class OptionGroup(Frozen):
     """The base of the option groups: declarations, and validation on construction.
     Equality and ``repr`` are written once here, not generated per class (``group``)."""
@@ -203,10 +214,8 @@ class OptionGroup(Frozen):
                         and low == 0 else f"{opt.flag(f.name)} must be at least {low:g}"
                         if opt.high is None else f"{opt.flag(f.name)} must be from "
                         f"{low:g} to {high:g}, got {value}")
-            if opt.choices and value not in opt.choices:
-                listed = (" or ".join(opt.choices) if len(opt.choices) == 2
-                          else f"one of {', '.join(opt.choices)}")
-                raise InputError(f"{opt.flag(f.name)} must be {listed}, got {value!r}")
+            if opt.choices:
+                check_choice(opt.flag(f.name), value, opt.choices)
 
 
 G = TypeVar("G", bound=OptionGroup)
@@ -393,8 +402,19 @@ class PortabilityOptions(OptionGroup):
         "or store is older than this many days.", low=0)
 
 
-MNP_SECRETS = ("RCSQUALIFY_MNP_TOKEN", "RCSQUALIFY_MNP_USER", "RCSQUALIFY_MNP_PASSWORD",
-                "RCSQUALIFY_MNP_KEY", "RCSQUALIFY_MNP_SECRET")
+#: the environment variables an MNP service's secrets are read from, each with what it
+#: holds: the registry entry's ``secrets`` (providers.py), the options' help and the
+#: generated reference read them
+MNP_SECRETS: dict[str, str] = {
+    "RCSQUALIFY_MNP_TOKEN": "MNP service bearer token (profiles with auth scheme bearer; "
+    "generic: optional).",
+    "RCSQUALIFY_MNP_USER": "MNP service user for HTTP Basic (twilio: the Account SID or "
+    "API key SID).",
+    "RCSQUALIFY_MNP_PASSWORD": "MNP service password for HTTP Basic (twilio: the auth "
+    "token or API key secret).",
+    "RCSQUALIFY_MNP_KEY": "MNP service key for digest signatures (hlr-lookups).",
+    "RCSQUALIFY_MNP_SECRET": "MNP service secret for digest signatures (hlr-lookups).",
+}
 
 
 @group
@@ -413,14 +433,20 @@ class MnpOptions(OptionGroup):
         "of a .toml profile file. Credentials from the environment: RCSQUALIFY_MNP_TOKEN "
         "(bearer), RCSQUALIFY_MNP_USER and RCSQUALIFY_MNP_PASSWORD (basic), "
         "RCSQUALIFY_MNP_KEY and RCSQUALIFY_MNP_SECRET (digest).",
-        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=MNP_SECRETS)
+        envvar="RCSQUALIFY_MNP_PROFILE", path=True, credentials=tuple(MNP_SECRETS))
     mnp_region: str | None = option(
         None, "The MNP profile's region (twilio: us1, the default, or ie1, Twilio's "
         "Ireland region, which EU numbers such as French ones may need: Twilio error "
         "60614); its base URL unless --mnp-url is given.", envvar="RCSQUALIFY_MNP_REGION")
 
 
-BOTHUB_SECRETS = ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET")
+#: BotHub's secrets (as ``MNP_SECRETS``)
+BOTHUB_SECRETS: dict[str, str] = {
+    "RCSQUALIFY_BOTHUB_CLIENT_ID": "Orange BotHub OAuth client id (capability bothub, "
+    "bothub-bulk). A profile may point at another variable: bothub-client-id = "
+    "\"env:VAR\" or bothub-client-id-file = \"PATH\".",
+    "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "Orange BotHub OAuth client secret (same rules).",
+}
 
 
 @group
@@ -447,9 +473,9 @@ class BothubOptions(OptionGroup):
                              envvar="RCSQUALIFY_BOTHUB_URL")
     bothub_token_url: str = option(DEFAULT_BOTHUB_TOKEN_URL, "BotHub OAuth token URL.",
                                    envvar="RCSQUALIFY_BOTHUB_TOKEN_URL",
-                                   credentials=BOTHUB_SECRETS)
+                                   credentials=tuple(BOTHUB_SECRETS))
     bot_id: str | None = option(None, "BotHub bot id.", envvar="RCSQUALIFY_BOTHUB_BOT_ID",
-                                credentials=BOTHUB_SECRETS, common=True,
+                                credentials=tuple(BOTHUB_SECRETS), common=True,
                                 brief="Bot id; RCSQUALIFY_BOTHUB_CLIENT_ID and _SECRET.")
     bot_key_file: Path | None = option(
         None, "Bot private key (PEM) for the GSMA JWT.", envvar="RCSQUALIFY_BOTHUB_KEY_FILE",

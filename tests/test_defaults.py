@@ -159,3 +159,20 @@ def test_the_api_types_spell_the_same_choices() -> None:
     assert choices("gate") == defaults.GATE_MODES
     assert choices("notify_format") == defaults.NOTIFY_FORMATS
     assert choices("lang") == defaults.LANGS
+
+
+def test_the_paced_rate_is_computed_once() -> None:
+    """``rate × (1 − rate_margin)`` is ``policy.paced_rate``: the pacer's interval and
+    the plans (dry run, costs) read it, so they cannot drift apart."""
+    import re
+
+    from rcsqualify.remote.pacing import Pacer
+    from rcsqualify.remote.policy import HttpPolicy
+
+    policy = HttpPolicy(rate=20.0, rate_margin=0.05)
+    pacer = Pacer(policy.rate, rate_margin=policy.rate_margin)
+    assert pacer.interval == pytest.approx(1 / policy.paced) and policy.paced == 19.0
+    written = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+               if re.search(r"\(\s*1(\.0)?\s*-\s*(self\.)?(rate_)?margin\s*\)",
+                            p.read_text(encoding="utf-8"))]
+    assert written == ["remote/policy.py"]

@@ -93,6 +93,25 @@ def test_the_capability_choices_are_the_registry() -> None:
     assert bad.exit_code == 2 and "--capability must be one of none, bothub" in bad.output
 
 
+def test_one_check_of_the_capability_names(tmp_path: Path) -> None:
+    """``check``, ``init`` and the Python API refuse an unknown ``--capability`` with
+    the one message (``providers.check_capability``: the registry's names), as
+    ``init --lang`` refuses a language with the declared option's (``check_choice``)."""
+    expected = ("--capability must be one of " + ", ".join(providers.CAPABILITY_CHOICES)
+                + ", got 'carrier-pigeon'")
+    bad = run_cli(["check", "-", "--capability", "carrier-pigeon"], input="tel\n")
+    init = run_cli(["init", "--config", str(tmp_path / "c.toml"), "--no-input",
+                    "--capability", "carrier-pigeon"])
+    assert bad.exit_code == init.exit_code == 2
+    assert expected in bad.output and expected in init.output
+    lang = run_cli(["init", "--config", str(tmp_path / "c.toml"), "--no-input",
+                    "--lang", "de"])
+    assert lang.exit_code == 2 and "--lang must be fr or en, got 'de'" in lang.output
+    cli = Path(providers.__file__).parent / "cli"
+    assert not [name for name in ("check.py", "init.py")
+                if "must be one of" in (cli / name).read_text(encoding="utf-8")]
+
+
 def test_plans_come_from_each_provider() -> None:
     s = Settings(rate=10.0, rate_margin=0.0, batch_size=1000)
     single = providers.lookup_plan(s, "bothub", 120)
@@ -507,3 +526,18 @@ def test_each_factory_takes_its_option_group_and_the_named_needs(
     assert built.http.policy.rate == 7.0 and built.http.pacer.schedule is quota.given[0]
     assert built.http.notify is notify and built.cache is cache
     built.close()
+
+
+def test_a_providers_secrets_are_described_by_its_entry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated reference lists the variables a provider's secrets are read from
+    from its registry entry (``secrets``): a new provider adds no line to
+    cli/reference.py."""
+    from rcsqualify.cli.reference import ENVIRONMENT_ONLY, environment_only, reference_markdown
+
+    entry = pigeon_entry(secrets={"RCSQUALIFY_PIGEON_KEY": "The pigeon service's key."})
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon", entry)
+    assert "| `RCSQUALIFY_PIGEON_KEY` | The pigeon service's key. |" in reference_markdown()
+    every = {v for p in [*providers.CAPABILITY.values(), *providers.OPERATOR.values()]
+             for v in p.secrets}
+    assert every <= set(environment_only()) and not every & set(ENVIRONMENT_ONLY)

@@ -21,7 +21,7 @@ from rcsqualify.cli.base import (
 )
 from rcsqualify.cli.options import cli_default, with_options
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
-from rcsqualify.providers import CAPABILITY_CHOICES, PROBED
+from rcsqualify.providers import PROBED, check_capability
 from rcsqualify.settings import GROUPS, Settings
 from rcsqualify.textsafe import safe_line, safe_lines
 
@@ -125,8 +125,7 @@ def check_settings(ctx: typer.Context, params: dict[str, Any]) -> Settings:
 
     values = dict(params)
     values.pop("help_all", None)  # --help-all exits before: no value to keep
-    if values.get("capability", "none") not in CAPABILITY_CHOICES:
-        raise InputError(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}")
+    check_capability(values.get("capability", "none"))
     values.update(sample_options(values.get("sample")))
     values.update(
         portability=list(values.get("portability") or []),

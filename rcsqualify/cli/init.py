@@ -33,7 +33,8 @@ from rcsqualify.cli.base import Debug, app, reports_errors
 from rcsqualify.cli.options import cli_default
 from rcsqualify.defaults import LANGS, THRESHOLD
 from rcsqualify.errors import InputError
-from rcsqualify.providers import CAPABILITY, CAPABILITY_CHOICES
+from rcsqualify.providers import CAPABILITY, CAPABILITY_CHOICES, check_capability
+from rcsqualify.settings import check_choice
 
 #: a profile name that is a bare TOML key (no quoting to get wrong)
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -222,7 +223,7 @@ def init(
         envvar="RCSQUALIFY_CONFIG", help="The config file to write (default: config.toml "
         "in the user config directory).")] = None,
     capability: Annotated[str | None, typer.Option(
-        help="RCS capability check: none, bothub, bothub-bulk, rbm, rbm-batch.")] = None,
+        help=f"RCS capability check: {', '.join(CAPABILITY_CHOICES)}.")] = None,
     bot_id: Annotated[str | None, typer.Option(help="BotHub bot id.")] = None,
     agent_id: Annotated[str | None, typer.Option(help="Google RBM agent id.")] = None,
     rbm_credentials: Annotated[str | None, typer.Option(
@@ -287,8 +288,7 @@ def init(
     assert set(refs) <= set(CREDENTIALS)
     if capability is None:
         capability = _ask("RCS capability check", "none", CAPABILITY_CHOICES) if ask else "none"
-    if capability not in CAPABILITY_CHOICES:
-        raise InputError(f"--capability must be one of {', '.join(CAPABILITY_CHOICES)}")
+    check_capability(capability)
     values: dict[str, Any] = {"capability": capability}
 
     def bothub() -> None:
@@ -355,8 +355,7 @@ def init(
     if lang is None:
         detected = default_lang(os.environ)
         lang = _ask("Language of the reports", detected, LANGS) if ask else detected
-    if lang not in LANGS:
-        raise InputError(f"--lang must be one of {', '.join(LANGS)}")
+    check_choice("--lang", lang, LANGS)
     values["lang"] = lang
 
     table = profile_table(profile, values, dt.date.today())

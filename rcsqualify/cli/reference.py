@@ -7,8 +7,9 @@ The documentation build calls ``reference_markdown()`` from an MkDocs hook
 committed, so nothing goes stale. ``tests/test_docs.py`` checks that every environment
 variable the code reads is in it. Variables read from the environment only (secrets,
 directories, switches) have no option to carry their help: they are described in
-``ENVIRONMENT_ONLY`` below, and a variable the code reads that is neither an option's nor
-listed there fails that test.
+``ENVIRONMENT_ONLY`` below or, for a provider's secrets, by its registry entry
+(``secrets``, providers.py); a variable the code reads that is none of these fails that
+test.
 
 Not imported by any command (start-up stays as it is): ``python -m
 rcsqualify.cli.reference`` prints the page.
@@ -22,20 +23,9 @@ from typing import Any
 
 from rcsqualify.cli.options import full_help
 
-#: variables no option reads: what each one is for (shown in the reference)
+#: variables no option and no provider reads: what each one is for (shown in the
+#: reference; a provider's secrets are its registry entry's, ``environment_only()``)
 ENVIRONMENT_ONLY: dict[str, str] = {
-    "RCSQUALIFY_BOTHUB_CLIENT_ID": "Orange BotHub OAuth client id (capability bothub, "
-    "bothub-bulk). A profile may point at another variable: bothub-client-id = "
-    "\"env:VAR\" or bothub-client-id-file = \"PATH\".",
-    "RCSQUALIFY_BOTHUB_CLIENT_SECRET": "Orange BotHub OAuth client secret (same rules).",
-    "RCSQUALIFY_MNP_TOKEN": "MNP service bearer token (profiles with auth scheme bearer; "
-    "generic: optional).",
-    "RCSQUALIFY_MNP_USER": "MNP service user for HTTP Basic (twilio: the Account SID or "
-    "API key SID).",
-    "RCSQUALIFY_MNP_PASSWORD": "MNP service password for HTTP Basic (twilio: the auth "
-    "token or API key secret).",
-    "RCSQUALIFY_MNP_KEY": "MNP service key for digest signatures (hlr-lookups).",
-    "RCSQUALIFY_MNP_SECRET": "MNP service secret for digest signatures (hlr-lookups).",
     "RCSQUALIFY_CACHE_KEY": "The cache key itself, 64 hexadecimal characters (openssl "
     "rand -hex 32), kept outside the cache; wins over a key stored in the cache.",
     "RCSQUALIFY_REDIS_PASSWORD": "Password of the Redis server of --cache-url / "
@@ -60,6 +50,18 @@ OTHER_ENVIRONMENT: dict[str, str] = {
     "LC_ALL, LC_MESSAGES, LANG": "The report language when neither --lang, the profile "
     "nor RCSQUALIFY_LANG gives one (C, POSIX or unset: French).",
 }
+
+
+def environment_only() -> dict[str, str]:
+    """Every variable read from the environment only, with what it is for: the secrets
+    each registry entry reads (``providers.Provider.secrets``: a new provider's come
+    with its entry) and ``ENVIRONMENT_ONLY``."""
+    from rcsqualify.providers import CAPABILITY, OPERATOR
+
+    found: dict[str, str] = {}
+    for entry in (*CAPABILITY.values(), *OPERATOR.values()):
+        found.update(entry.secrets)
+    return {**found, **ENVIRONMENT_ONLY}
 
 
 def root_command() -> Any:
@@ -197,7 +199,7 @@ def reference_markdown() -> str:
             "| variable | what it sets |", "|---|---|"]
     for env in sorted(by_env):
         out.append(f"| {_code(env)} | {', '.join(sorted(set(by_env[env])))} |")
-    for env, what in sorted(ENVIRONMENT_ONLY.items()):
+    for env, what in sorted(environment_only().items()):
         out.append(f"| {_code(env)} | {_cell(what)} |")
     out += ["", "Variables of other software that rcsqualify honours:", "",
             "| variable | use |", "|---|---|"]

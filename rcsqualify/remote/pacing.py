@@ -64,6 +64,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from rcsqualify.remote.policy import paced_rate
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -641,7 +643,7 @@ class Pacer:
                  max_pause: float = MAX_PAUSE_EVER, name: str = "",
                  notify: Callable[[str], None] | None = None) -> None:
         self.min_interval = 1.0 / rate
-        self.interval = 1.0 / (rate * (1.0 - rate_margin))
+        self.interval = 1.0 / paced_rate(rate, rate_margin)
         self.schedule = schedule if schedule is not None else MemorySchedule()
         self._clock = clock or machine_clock
         self._sleep = sleep or asyncio.sleep

@@ -12,6 +12,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 
+def paced_rate(rate: float, rate_margin: float) -> float:
+    """Requests per second a pacer reserves its slots at: ``rate_margin`` under the
+    rate, since the gateway counts arrivals and a request sent on time can arrive a few
+    milliseconds late (``pacing.Pacer``). The one place this is computed: the plans of
+    the dry run and the pacer's interval must agree."""
+    return rate * (1 - rate_margin)
+
+
 @dataclass(frozen=True)
 class HttpPolicy:
     """Every knob of the HTTP layer, built once from the options (CONTRACT §9, §10)."""
@@ -43,7 +51,7 @@ class HttpPolicy:
     def paced(self) -> float:
         """Requests per second the pacer actually sends at: ``rate_margin`` under the rate
         (``pacing.Pacer`` reserves its slots at this rate)."""
-        return self.rate * (1 - self.rate_margin)
+        return paced_rate(self.rate, self.rate_margin)
 
     def plan_single(self, numbers: int) -> RequestPlan:
         """One request per number, at the paced rate (BotHub single, RBM, MNP)."""
