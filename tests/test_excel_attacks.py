@@ -109,6 +109,32 @@ def test_an_xlsx_footer_and_long_row_in_the_annotated_workbook(tmp_path: Path) -
     assert len(rows) == 4
 
 
+def test_a_total_of_amounts_with_cents_is_a_footer(tmp_path: Path) -> None:
+    """A 6,000-row export's ``TOTAL`` row sums its amounts to 1476426.84: nine digits
+    with the cents, so the footer rule took it for a phone-like value and the row
+    became an ``empty`` invalid message. Cents do not make a number phone-like."""
+    f = _workbook(tmp_path / "in.xlsx", [
+        ["Nom", "Tél. portable", "Fixe", "Montant (€)"],
+        ["A", PHONES[0], 145678901, 1476000.5],
+        ["B", PHONES[1], None, 426.34],
+        ["TOTAL", None, None, 1476426.84],
+    ])
+    result, report = check_json([str(f), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["footer_rows"] == 1
+    assert report["counts"]["rows"] == 2 and report["counts"]["invalid"] == 0
+
+
+@pytest.mark.parametrize("total", ["1 476 426,84 €", "1476426,84"])
+def test_a_csv_total_of_amounts_is_a_footer_but_a_phone_with_dots_is_not(
+        tmp_path: Path, total: str) -> None:
+    f = tmp_path / "c.csv"
+    f.write_text(f"nom;tel;montant\nA;{PHONES[0]};1\nTOTAL;;{total}\n", encoding="utf-8")
+    assert check_json([str(f), "--threshold", "1"])[1]["input"]["footer_rows"] == 1
+    f.write_text(f"nom;tel;fixe\nA;{PHONES[0]};1\nTotal;;01.45.67.89.01\n", encoding="utf-8")
+    assert check_json([str(f), "--threshold", "1"])[1]["input"]["footer_rows"] == 0
+
+
 # -- every output folder ----------------------------------------------------------------
 def test_every_output_creates_its_missing_folder_and_says_so(tmp_path: Path) -> None:
     f = tmp_path / "c.csv"
