@@ -584,3 +584,117 @@ def test_a_webhook_failing_forever_changes_no_exit_code(
     assert "s3cr3t" not in result.stderr + result.stdout + report.read_text()
     for warning in warnings:
         _no_phone_number(warning)
+
+
+# -- review (hostile receivers and names, #27 item 4) ----------------------------------
+def test_a_redirect_is_never_followed_to_another_host(receiver: Receiver) -> None:
+    """A webhook answering 307/308 to another host would receive the body (and, with
+    credentials in the URL, be handed them): a redirect is a final failure."""
+    from rcsqualify.remote.webhook import NOTIFY_ATTEMPTS
+
+    other = Receiver()
+    try:
+        for status in (301, 302, 307, 308):
+            receiver.got.clear()
+            receiver.script = [(status, {"Location": other.url + "/stolen"})] * \
+                NOTIFY_ATTEMPTS
+            result = asyncio.run(post_json(receiver.url + SECRET_PATH, b"{}",
+                                           DEFAULT_POLICY))
+            assert not result.ok and result.status == status
+            assert result.attempts == 1 and len(receiver.got) == 1
+        assert other.got == []
+    finally:
+        other.close()
+
+
+class DripServer:
+    """A slow-loris receiver: the status line, then one header byte every 50 ms, never
+    an end of headers (each read alone is quick: only a total deadline stops it)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.accepted = 0
+        self.url = f"http://u:pa55word@127.0.0.1:{self.sock.getsockname()[1]}{SECRET_PATH}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not self.stop.wait(0.05):
+                    conn.sendall(b"a")
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def test_a_slow_loris_receiver_is_bounded_by_the_total_deadline() -> None:
+    async def sleep(seconds: float) -> None:
+        pass
+
+    server = DripServer()
+    try:
+        policy = replace(DEFAULT_POLICY, timeout=0.5)
+        result = asyncio.run(post_json(server.url, b"{}", policy, sleep=sleep))
+    finally:
+        server.close()
+    assert not result.ok and result.status is None
+    assert result.attempts == server.accepted
+    assert "pa55word" not in result.error and "s3cr3t" not in result.error
+
+
+def test_credentials_in_a_webhook_url_are_shown_nowhere(
+        tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL with user:password and a secret path, failing: the warning names the host
+    only, on the terminal, in the JSON report, in the metrics file; with --debug too."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    receiver.script = [(500, {})] * 5
+    url = receiver.url.replace("http://", "http://alice:pa55word@") + SECRET_PATH
+    report, metrics = tmp_path / "r.json", tmp_path / "m.prom"
+    result = run_cli(["check", str(SAMPLE / "contacts.csv"), "--notify", url,
+                      "--json-report", str(report), "--metrics-file", str(metrics),
+                      "--debug", "--retry-backoff", "0.01"])
+    assert result.exit_code == 3, result.stderr
+    assert receiver.got, "the receiver was never tried"
+    shown = result.stdout + result.stderr + report.read_text() + metrics.read_text()
+    assert "127.0.0.1" in report.read_text()  # the warning is there, named by its host
+    for secret in ("alice", "pa55word", "s3cr3t", "T000"):
+        assert secret not in shown
+
+
+def test_mentions_in_a_list_name_notify_nobody(undecided: Summary) -> None:
+    """Slack notifies a channel for ``<!channel>``/``<!here>`` (its escapes), Teams for
+    ``<at>`` with an entity: a list named so is text, never a mention."""
+    name = "<!channel> <!here|here> @here @channel <at>All</at> <@U123>.csv"
+    alert = build_alert(undecided, list_name=name, profile="<!everyone>", previous=None,
+                        warn_at=0.12, now=NOW)
+    assert alert is not None
+    slack = json.dumps(payload(alert, "slack"))
+    for mention in ("<!channel>", "<!here", "<@U123>", "<!everyone>"):
+        assert mention not in slack
+    teams = payload(alert, "teams")
+    # a Teams mention is an <at> tag *and* its msteams.entities entry: without any
+    # entity, and with the name only in plain text runs, it is shown as typed
+    assert "entities" not in json.dumps(teams)
+    markup, plain = _chat_texts(teams)
+    assert not any("<at>" in t for t in markup)
+    assert any("<at>All</at>" in t for t in plain)
