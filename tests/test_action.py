@@ -429,3 +429,25 @@ def test_workflow_commands_in_file_names_are_data_through_the_action(
         assert code == 2
         assert out["decision"] == out["report-json"] == ""
         assert "pwned%0A" in check.stderr  # the name is shown, as data
+
+
+@pytest.mark.parametrize("python", ["none", "too old"])
+def test_a_runner_without_a_usable_python_is_one_clear_annotation(job: Job, tmp_path: Path,
+                                                                 python: str) -> None:
+    """python-version empty on a runner whose PATH has no ``python`` (a self-hosted
+    Linux runner with python3 only had "python: command not found", exit 127), or an
+    old one (pip's "requires a different Python" deep in the log)."""
+    bare = tmp_path / "bare-path"
+    bare.mkdir()
+    bash = shutil.which("bash")
+    assert bash
+    (bare / "bash").symlink_to(bash)
+    if python == "too old":
+        (bare / "python3").write_text("#!/bin/sh\nexit 1\n")  # sys.version_info < (3, 11)
+        (bare / "python3").chmod(0o755)
+    job.env["PATH"] = str(bare)
+    code = run_action(job, {"contacts": _contacts(job.workspace), "python-version": ""})
+    install = job.logs[-1]
+    assert code == 2, install.stderr
+    assert install.stdout.startswith("::error title=rcsqualify::no Python 3.11 or later")
+    assert "command not found" not in install.stderr
