@@ -5,8 +5,9 @@ python-excel project; since 2.0 it reads only ``.xls``, which is all we ask of i
 A sheet of this format holds at most 65,536 rows, so it is read whole into Python
 values, as XLSX is: text stays text, numbers come as floats (the caller writes whole
 ones without ``.0``), date cells become ISO dates (``2025-03-01``, or with the time
-when there is one) so that a date column reads the same as in a CSV export, booleans
-stay booleans, error cells become their Excel text (``#N/A``).
+when there is one; a time of day alone ``12:30:00``) so that a date column reads the
+same as in a CSV export, booleans stay booleans, error cells become their Excel text
+(``#N/A``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def _cell_value(ctype: int, value: Any, datemode: int) -> Any:
             when = xlrd.xldate_as_datetime(value, datemode)
         except (ValueError, OverflowError, xlrd.xldate.XLDateError):
             return value  # not a representable date: the serial number, as a number
+        if 0 <= value < 1:  # a time of day alone (xlrd dates it 1899-12-31)
+            return SheetDate(when.time().isoformat())
         return SheetDate(when.date().isoformat() if when.time() == when.min.time() else (
             when.isoformat(sep=" ")))
     if ctype == xlrd.XL_CELL_BOOLEAN:

@@ -310,3 +310,44 @@ def test_split_xlsx_lists_escape_excels_escape_and_cut_long_cells(tmp_path: Path
              for row in _strict_cells(name)[1:]]
     assert sorted(notes) == sorted([("s", "_x0041_"), ("s", long[:32_767]), ("s", "a\r\nb"),
                                     ("s", "=1+1"), ("s", "<&>"), ("s", "b")])
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xls"])
+def test_a_time_of_day_cell_stays_a_time(tmp_path: Path, suffix: str) -> None:
+    """A time of day alone (``12:30`` in a time-formatted cell) came out as the number
+    0.5208333333333334 from an XLSX (its format lost) and as the text
+    ``1899-12-31 12:30:00`` from an XLS: both readers give ``12:30:00`` now, and the
+    workbook holds a time (``hh:mm:ss``); a date-time's date is kept beside it."""
+    import datetime as dt
+
+    rows: list[list[object]] = [["Tel", "Heure", "Quand"],
+                                ["0612345678", dt.time(12, 30), dt.datetime(2024, 1, 2, 3, 4)],
+                                ["0612345679", dt.time(0, 0, 1), None]]
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".xlsx":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for row in rows:
+            sheet.append(row)
+        book.save(source)
+    else:
+        import xlwt
+
+        xls = xlwt.Workbook(encoding="utf-8")
+        ws = xls.add_sheet("S")
+        styles = {dt.time: xlwt.easyxf(num_format_str="HH:MM:SS"),
+                  dt.datetime: xlwt.easyxf(num_format_str="YYYY-MM-DD HH:MM:SS")}
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is not None:
+                    style = styles.get(type(value))
+                    ws.write(r, c, value, *(() if style is None else (style,)))
+        xls.save(str(source))
+    cells, lines, _ = _outputs(tmp_path, source)
+    assert [r[1] for r in lines[1:]] == ["12:30:00", "00:00:01"]
+    assert [c[1] for c in cells[1:]] == [("n", repr(12.5 / 24)), ("n", repr(1 / 86400))]
+    got = openpyxl.load_workbook(tmp_path / "annotated.xlsx").worksheets[0]
+    assert [got.cell(r, 2).value for r in (2, 3)] == [dt.time(12, 30), dt.time(0, 0, 1)]
+    assert got.cell(2, 2).number_format == "hh:mm:ss"
+    assert got.cell(2, 3).value == dt.datetime(2024, 1, 2, 3, 4)

@@ -35,7 +35,8 @@ CELL_KINDS = ("text", "number", "boolean", "date")
 
 
 class SheetDate(str):
-    """A sheet's date cell, as its ISO text (``2025-03-01``, ``2025-03-01 08:30:00``):
+    """A sheet's date cell, as its ISO text (``2025-03-01``, ``2025-03-01 08:30:00``, a
+    time of day alone ``08:30:00``):
     text like any cell for the check, marked so that an ``.xlsx`` output writes a date."""
 
     __slots__ = ()

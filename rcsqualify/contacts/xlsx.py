@@ -268,7 +268,9 @@ def _as_date(serial: float, date1904: bool) -> str | float:
     except (ValueError, OverflowError, TypeError):
         return serial
     if not isinstance(when, datetime):
-        return serial  # a time of day alone (serial under 1): the number, as read
+        # a time of day alone (serial under 1): its ISO time, a date cell's kind (an
+        # .xlsx output writes it back as a time; was the serial, 0.5208333333333334)
+        return SheetDate(when.isoformat()) if hasattr(when, "isoformat") else serial
     return SheetDate(when.date().isoformat() if when.time() == when.min.time() else (
         when.isoformat(sep=" ")))
 

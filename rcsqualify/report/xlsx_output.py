@@ -4,9 +4,9 @@ the verdict columns, types kept, streamed.
 Types kept (docs: "Excel files"):
 
 - an XLSX/XLS input: each cell is written as what it was in the file — a number as a
-  number, a date as a date (``yyyy-mm-dd``, with ``hh:mm:ss`` when it had a time), a
-  boolean as a boolean, text as text (the reader keeps each cell's kind beside its
-  text: ``contacts.cells.sheet_tables``);
+  number, a date as a date (``yyyy-mm-dd``, with ``hh:mm:ss`` when it had a time; a
+  time of day alone as a time, ``hh:mm:ss``), a boolean as a boolean, text as text
+  (the reader keeps each cell's kind beside its text: ``contacts.cells.sheet_tables``);
 - a CSV (or NDJSON, Parquet) input, whose cells the reader made text: a column is
   written as numbers when every non-empty cell is a plain number — an optional ``-``,
   digits without a leading zero (``0`` alone, ``0.5`` are fine), at most 15 of them
@@ -85,6 +85,7 @@ XLSX_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f" + "\ufffe\uffff]"
 _ILLEGAL = re.compile(XLSX_ILLEGAL)
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+TIME_FORMAT = "hh:mm:ss"
 #: A CSV cell that is a plain number (module docstring); ``,`` only in a ';' file.
 _NUMBER_DOT = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]+)?([eE][+-]?[0-9]{1,2})?$"
 _NUMBER_COMMA = r"^-?(0|[1-9][0-9]{0,14})([.,][0-9]+)?([eE][+-]?[0-9]{1,2})?$"
@@ -185,8 +186,9 @@ def _exact_numbers(col: pa.Array, pattern: str) -> pa.Array:
     return pc.and_(number, pc.or_(few, spelled))
 
 
-#: Cell kinds as written (``_cells``): empty, text, number, boolean, date, date-time.
-_EMPTY, _TEXT, _NUM, _BOOL, _DAY, _MOMENT = range(6)
+#: Cell kinds as written (``_cells``): empty, text, number, boolean, date, date-time,
+#: time of day.
+_EMPTY, _TEXT, _NUM, _BOOL, _DAY, _MOMENT, _CLOCK = range(7)
 #: Rows turned into XML at a time (bounds the memory of one step).
 _SLICE_ROWS = 16_384
 _SHEET_PART = "xl/worksheets/sheet1.xml"
@@ -251,7 +253,12 @@ _EPOCH = datetime.datetime(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-da
 
 def _serial(text: str) -> str | None:
     """A sheet's ISO date (or date and time) as Excel's day number; None when Excel
-    has none (before 1900-03-01, where its calendar is off by the 1900 leap day)."""
+    has none (before 1900-03-01, where its calendar is off by the 1900 leap day). A
+    time of day alone (``12:30:00``) is its fraction of a day."""
+    if "-" not in text:
+        clock = datetime.time.fromisoformat(text)
+        return repr((datetime.datetime.combine(_EPOCH, clock) - _EPOCH)
+                    / datetime.timedelta(days=1))
     when = datetime.datetime.fromisoformat(text)
     if when < datetime.datetime(1900, 3, 1):
         return None
@@ -300,8 +307,9 @@ def _cells(col: pa.Array, how: str | None, kinds: np.ndarray | None,
         serials = [_serial(t) for t in iso]
         kept = np.array([v is not None for v in serials], dtype=bool)
         if kept.any():
-            timed = np.array([":" in t for t in iso], dtype=bool)
-            codes[dates[kept]] = np.where(timed[kept], _MOMENT, _DAY)
+            kind = np.array([_DAY if ":" not in t else _CLOCK if "-" not in t
+                             else _MOMENT for t in iso], dtype=np.int8)
+            codes[dates[kept]] = kind[kept]
             mask = np.zeros(len(codes), dtype=bool)
             mask[dates[kept]] = True
             text = pc.replace_with_mask(text, pa.array(mask), pa.array(
@@ -324,15 +332,15 @@ class _RowsXml:
     ``<c r="B7"><v>12.5</v></c>`` (number), ``t="b"`` (boolean), ``s="N"`` (a date
     style of the template workbook); an empty cell is not written."""
 
-    def __init__(self, width: int, day_style: str, moment_style: str) -> None:
+    def __init__(self, width: int, styles: list[str]) -> None:
         self.letters = [_scalar(f'<c r="{_column_letter(i)}') for i in range(width)]
         self.attrs = pa.array(["", '" t="inlineStr">', '">', '" t="b">',
-                               f'" s="{day_style}">', f'" s="{moment_style}">'],
+                               *(f'" s="{style}">' for style in styles)],
                               pa.large_string())
-        self.opens = pa.array(["", '<is><t xml:space="preserve">', "<v>", "<v>", "<v>",
-                               "<v>"], pa.large_string())
-        self.closes = pa.array(["", "</t></is></c>", "</v></c>", "</v></c>", "</v></c>",
-                                "</v></c>"], pa.large_string())
+        self.opens = pa.array(["", '<is><t xml:space="preserve">', *["<v>"] * 5],
+                              pa.large_string())
+        self.closes = pa.array(["", "</t></is></c>", *["</v></c>"] * 5],
+                               pa.large_string())
 
     def render(self, first_row: int, columns: list[tuple[np.ndarray, pa.Array]]
                ) -> bytes | memoryview:
@@ -357,11 +365,11 @@ class _RowsXml:
         return memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]  # no copy
 
 
-def _template() -> tuple[bytes, str, str]:
+def _template() -> tuple[bytes, list[str]]:
     """The workbook around the rows, made by XlsxWriter (content types, relationships,
-    styles with the two date formats, theme, properties: the parts Excel is particular
+    styles with the three date formats, theme, properties: the parts Excel is particular
     about), with one throw-away row using each date format so that they are in the
-    styles; returns (the .xlsx bytes, the style index of a date, of a date-time)."""
+    styles; returns (the .xlsx bytes, the style index of a date, a date-time, a time)."""
     import zipfile
 
     import xlsxwriter
@@ -373,15 +381,17 @@ def _template() -> tuple[bytes, str, str]:
     sheet.write_datetime(0, 0, datetime.date(2000, 1, 1))
     sheet.write_datetime(0, 1, datetime.datetime(2000, 1, 1, 1),
                          workbook.add_format({"num_format": DATETIME_FORMAT}))
+    sheet.write_datetime(0, 2, datetime.time(1),
+                         workbook.add_format({"num_format": TIME_FORMAT}))
     with as_write_error():
         workbook.close()
     data = buffer.getvalue()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         xml = archive.read(_SHEET_PART).decode("utf-8")
-    styles = re.findall(r'<c r="[AB]1" s="(\d+)"', xml)
-    if len(styles) != 2:
+    styles = re.findall(r'<c r="[ABC]1" s="(\d+)"', xml)
+    if len(styles) != 3:
         raise OSError(errno.EIO, "the .xlsx template has no date styles (XlsxWriter changed?)")
-    return data, styles[0], styles[1]
+    return data, styles
 
 
 def write_annotated_xlsx(path: str, source: ContactSource,
@@ -410,8 +420,8 @@ def write_annotated_xlsx(path: str, source: ContactSource,
         names = [] if first is None else first.schema.names
         if len(names) > XLSX_MAX_COLUMNS:
             raise too_many_columns(path, len(names))
-        template, day, moment = _template()
-        xml = _RowsXml(len(names), day, moment)
+        template, styles = _template()
+        xml = _RowsXml(len(names), styles)
         # the rows are staged uncompressed in an unnamed temporary file beside the
         # output (gone with the process, whatever happens): their size is then known,
         # so the zip entry uses ZIP64 only when it must (over 2 GiB; Excel is wary of
