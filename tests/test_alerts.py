@@ -698,3 +698,12 @@ def test_mentions_in_a_list_name_notify_nobody(undecided: Summary) -> None:
     markup, plain = _chat_texts(teams)
     assert not any("<at>" in t for t in markup)
     assert any("<at>All</at>" in t for t in plain)
+
+
+@pytest.mark.parametrize(("warn_at", "shown"), [(0.005, "0.50%"), (0.125, "12.50%"),
+                                                (0.12, "12%")])
+def test_a_warning_line_is_shown_as_given(warn_at: float, shown: str) -> None:
+    """``{:.0%}`` showed a 0.5 % line as "0%" and 12.5 % as "12%" (over "the 0% warning
+    line" at 0.30 %)."""
+    reasons = alert_reasons(RunState("pass", 0.0), "pass", 0.2, warn_at)
+    assert f"over the {shown} warning line" in reasons[0]

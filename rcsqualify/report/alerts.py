@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 
 from rcsqualify.defaults import NOTIFY_FORMATS
 from rcsqualify.report.summary import Summary
+from rcsqualify.report.wording import threshold_text
 from rcsqualify.verdict import STATUSES
 
 FORMATS = NOTIFY_FORMATS
@@ -128,7 +129,7 @@ def alert_reasons(previous: RunState | None, decision: str, error_ratio: float,
         if decision != "pass":
             out.append(f"decision {decision.upper()} (no previous run to compare with)")
         if over:
-            out.append(f"error ratio {error_ratio:.2%} at or over the {warn_at:.0%} "
+            out.append(f"error ratio {error_ratio:.2%} at or over the {threshold_text(warn_at)} "
                        "warning line (no previous run to compare with)")
         return out
     out = []
@@ -137,10 +138,10 @@ def alert_reasons(previous: RunState | None, decision: str, error_ratio: float,
     was = was_warned(previous, warn_at)
     now = warned_after(was, error_ratio, warn_at)
     if now and not was:
-        out.append(f"error ratio rose over the {warn_at:.0%} warning line: "
+        out.append(f"error ratio rose over the {threshold_text(warn_at)} warning line: "
                    f"{previous.error_ratio:.2%} → {error_ratio:.2%}")
     elif was and not now:
-        out.append(f"error ratio fell under the {warn_at:.0%} warning line (cleared "
+        out.append(f"error ratio fell under the {threshold_text(warn_at)} warning line (cleared "
                    f"under {clear_below(warn_at):.1%}): {previous.error_ratio:.2%} → "
                    f"{error_ratio:.2%}")
     return out
@@ -182,7 +183,7 @@ def _facts(a: Alert) -> list[tuple[str, str]]:
                                                  if a.previous_decision else "")),
             ("Known to fail", f"{a.error_ratio:.2%}"),
             ("Could fail", f"{a.error_ratio_upper:.2%}"),
-            ("Threshold", f"{a.threshold:.0%}"), ("Warning line", f"{a.warn_at:.0%}"),
+            ("Threshold", threshold_text(a.threshold)), ("Warning line", threshold_text(a.warn_at)),
             ("Messages", ", ".join(f"{k} {v}" for k, v in a.messages.items() if v) or "0"),
             ("Version", a.version), ("At", a.at)]
 
