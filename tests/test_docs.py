@@ -121,6 +121,10 @@ def test_the_readme_is_a_front_door() -> None:
     for term in ("`range_holder`", "`ported_out`", "`capability_negative`", "**`send_rcs`**",
                  '"Gate known"'):
         assert term in README, term
+    # the terminal prints 'gate decide: …' on every run: the default mode is named too
+    from rcsqualify.defaults import GATE_MODES
+    for mode in GATE_MODES:
+        assert f"`--gate {mode}`" in README, mode
 
 
 def _nav_pages(nav: object) -> list[str]:

@@ -212,10 +212,17 @@ def render_summary(s: Summary) -> RenderableType:
                      if pb.get("newest_date") else "; age unknown (no port dates)")
         parts.append(Text(line))
     if att.get("sources") and "ported_in" in att:
-        parts.append(Text(f"all sources: {_n(att.get('moved', 0))} mobiles served by "
-                          f"another operator than the range holder (ported in to "
-                          f"{s.target_operator} {_n(att['ported_in'])}, ported out "
-                          f"{_n(att.get('ported_out', 0))})"))
+        # the parts add up to the whole: 'ported out' alone read as the status table's
+        # ported_out reason, which also counts ports between two other operators
+        moved, port_in, port_out = (att.get("moved", 0), att["ported_in"],
+                                    att.get("ported_out", 0))
+        between = moved - port_in - port_out
+        parts.append(Text(f"all sources: {_n(moved)} mobiles served by another operator "
+                          f"than the range holder (ported in to {s.target_operator} "
+                          f"{_n(port_in)}, ported out of {s.target_operator} "
+                          f"{_n(port_out)}"
+                          + (f", between other operators {_n(between)})" if between > 0
+                             else ")")))
     if s.repaired:
         parts.append(Text("repaired cells: " + ", ".join(f"{k} {_n(v)}"
                                                          for k, v in s.repaired.items())))
