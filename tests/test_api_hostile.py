@@ -15,7 +15,7 @@ import pytest
 
 import rcsqualify
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
-from tests.conftest import SAMPLE, Receiver
+from tests.conftest import SAMPLE, Emulator, Receiver
 
 CONTACTS = SAMPLE / "contacts.csv"
 
@@ -162,3 +162,25 @@ def test_true_is_no_number(name: str) -> None:
 
 def test_a_flag_still_takes_a_bool() -> None:
     assert rcsqualify.qualify(CONTACTS, ci_summary=False, no_cache=True).decision == "undecided"
+
+
+def test_remote_runs_in_threads_share_one_cache(emulator: Emulator, tmp_path: Path) -> None:
+    """Four threads, one cache directory, BotHub on the emulator: each run completes with
+    the same verdicts (the cache's SQLite shared by threads, its key made once)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = emulator.base
+    options: dict[str, Any] = {
+        "capability": "bothub", "bot_id": "test-bot", "cache_dir": tmp_path / "shared",
+        "bothub_url": f"{base}/bothub/v1", "bothub_token_url": f"{base}/oauth/v3/token"}
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: rcsqualify.qualify(CONTACTS, **options),
+                                range(4)))
+    counts = [r.summary.counts for r in results]
+    assert all(c == counts[0] for c in counts)
+    assert {r.decision for r in results} == {results[0].decision}
+    assert not any(r.summary.incomplete for r in results)
+    # a fifth run finds every answer in the cache
+    again = rcsqualify.qualify(CONTACTS, **options)
+    assert again.summary.counts == counts[0]
+    assert again.summary.api["requests"] == 0, again.summary.api
