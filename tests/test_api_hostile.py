@@ -184,3 +184,16 @@ def test_remote_runs_in_threads_share_one_cache(emulator: Emulator, tmp_path: Pa
     again = rcsqualify.qualify(CONTACTS, **options)
     assert again.summary.counts == counts[0]
     assert again.summary.api["requests"] == 0, again.summary.api
+
+
+def test_a_column_of_a_dtype_arrow_cannot_hold_is_read_as_text() -> None:
+    """A complex or a sparse column (not even the phone one) raised pyarrow's
+    ArrowNotImplementedError / ArrowTypeError out of ``qualify``, a traceback that no
+    project exception carries."""
+    frame = pd.DataFrame({
+        "phone": pd.arrays.SparseArray([612345678, 0]),
+        "c": [1 + 2j, 3j]})
+    rows = rcsqualify.qualify(frame, column="phone").rows
+    assert rows["phone"].tolist() == ["612345678", "0"]
+    assert rows["c"].tolist() == ["(1+2j)", "3j"]
+    assert rows["msisdn_e164"].tolist()[0] == "+33612345678"

@@ -81,13 +81,23 @@ def dataframe_table(frame: Any) -> pa.Table:
         series = frame.iloc[:, i]
         names.append(str(frame.columns[i]))
         if series.dtype == object:
-            arrays.append(pa.array([cell_text(v) for v in series.tolist()], pa.string()))
-        else:
+            arrays.append(_object_column(series))
+            continue
+        try:
             # a copy: Arrow may share a NumPy column's memory, and a caller who changes
             # the DataFrame after ``qualify`` would change ``Result.rows`` (a new number
             # beside the old one's verdict)
             arrays.append(pa.Array.from_pandas(series.copy(deep=True)))
+        except pa.ArrowException:
+            # a dtype Arrow has no type for (complex, a sparse array): no file format
+            # holds it either; its cells as text, rather than one column of the
+            # DataFrame (often not the phone one) failing the whole run
+            arrays.append(_object_column(series))
     return pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
+
+
+def _object_column(series: Any) -> pa.Array:
+    return pa.array([cell_text(v) for v in series.tolist()], pa.string())
 
 
 def cell_text(value: Any) -> str | None:
