@@ -69,6 +69,10 @@ def check_report_paths(s: Settings) -> None:
     if s.split_dir == STDOUT:  # the lists are several files: '-' would be a folder named '-'
         raise InputError("--split-dir takes a folder (the lists are several files), not - "
                          "(standard output): give a folder name")
+    if s.output and s.output != STDOUT and Path(s.output).is_dir():
+        # before the run, as for a report (the write ended in 'unexpected OSError');
+        # the other checks below would refuse a device (/dev/stdout) -o writes to
+        raise InputError(f"--output {s.output}: is a directory, give a file name")
     for option, path in report_paths(s):
         target = Path(path)
         parent = target.parent

@@ -351,3 +351,47 @@ def test_a_time_of_day_cell_stays_a_time(tmp_path: Path, suffix: str) -> None:
     assert [got.cell(r, 2).value for r in (2, 3)] == [dt.time(12, 30), dt.time(0, 0, 1)]
     assert got.cell(2, 2).number_format == "hh:mm:ss"
     assert got.cell(2, 3).value == dt.datetime(2024, 1, 2, 3, 4)
+
+
+def test_a_sheet_exactly_xfd_wide_is_written_one_extra_cell_past_it_refused(
+        tmp_path: Path) -> None:
+    """16,376 input columns and the 8 verdict columns fill a sheet to XFD: written. One
+    long row adds the ``extra`` column, which only the read finds: refused in one line
+    (exit 2), no workbook and no temporary left."""
+    from rcsqualify.contacts import VERDICT_COLUMNS
+    from rcsqualify.report.xlsx_output import XLSX_MAX_COLUMNS
+
+    width = XLSX_MAX_COLUMNS - len(VERDICT_COLUMNS)
+    header = "Tel," + ",".join(f"c{i}" for i in range(width - 1)) + "\n"
+    row = "0612345678" + "," * (width - 1)
+    source = tmp_path / "wide.csv"
+    source.write_text(header + row + "\n" + row + "\n", encoding="utf-8")
+    out = tmp_path / "annotated.xlsx"
+    ran = run_cli(["check", str(source), "-o", str(out), "-q", "--threshold", "1"])
+    assert ran.exit_code == 0, ran.stderr
+    with zipfile.ZipFile(out) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml")
+    assert b'<dimension ref="A1:XFD3"/>' in xml and b'<c r="XFD1" t="inlineStr">' in xml
+    out.unlink()
+    source.write_text(header + row + ",x\n" + row + "\n", encoding="utf-8")
+    ran = run_cli(["check", str(source), "-o", str(out), "-q", "--threshold", "1"])
+    assert ran.exit_code == 2
+    assert "16,385 columns are more than an Excel sheet holds" in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.csv"]
+
+
+@pytest.mark.parametrize("name", ["annotated.xlsx", "annotated.csv"])
+def test_an_output_that_is_a_directory_is_one_line_before_the_check(
+        tmp_path: Path, name: str) -> None:
+    """``-o annotated.xlsx`` naming a folder ended the run in 'unexpected
+    IsADirectoryError' (the CSV: 'unexpected OSError') after the check: refused first,
+    in one line, as a report option naming a folder is."""
+    source = tmp_path / "base.csv"
+    source.write_text("Tel\n0612345678\n", encoding="utf-8")
+    (tmp_path / name).mkdir()
+    ran = run_cli(["check", str(source), "-o", str(tmp_path / name), "-q"])
+    assert ran.exit_code == 2
+    assert ran.stderr.strip() == (f"rcsqualify: error: --output {tmp_path / name}: is a "
+                                  "directory, give a file name")
+    assert list((tmp_path / name).iterdir()) == []
