@@ -279,12 +279,12 @@ def run_contact_check(
     final = rounds.classify(plan, None if undrawn is None else undrawn[1])
     timings["attribute_s"] = time.perf_counter() - t1
 
-    cell_reason = np.where(cell_distinct >= 0, final[np.maximum(cell_distinct, 0)],
-                           cell_norm_reason).astype(np.uint8, copy=False)
+    cell_reason = _gather(final, cell_distinct, cell_norm_reason).astype(np.uint8,
+                                                                         copy=False)
     routes = rounds.routes()
     slot_reason = cell_reason[grouping.cell]
-    slot_route = None if routes is None else np.where(
-        slot_distinct >= 0, routes[np.maximum(slot_distinct, 0)], 0).astype(np.uint8)
+    slot_route = None if routes is None else _gather(routes, slot_distinct, 0).astype(
+        np.uint8)
     chosen = choose(grouping, number_tiers(slot_reason, slot_route))
     if undrawn is not None:  # a contact not drawn: its best open number, not sampled
         chosen[grouping.contact[undrawn[0]]] = undrawn[0]
@@ -389,6 +389,15 @@ def _present(indices: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(np.bincount(indices[indices >= 0], minlength=n))
 
 
+def _gather(values: np.ndarray, index: np.ndarray, fill: np.ndarray | int | bool
+            ) -> np.ndarray:
+    """``values[index]`` where ``index`` names a number, ``fill`` where it is -1 (a cell
+    without a valid number). ``values`` gets a pad for -1 to read, so a file without any
+    valid number (``values`` empty, every index -1) reads ``fill`` everywhere."""
+    padded = np.append(values, np.zeros(1, values.dtype))
+    return np.where(index >= 0, padded[index], fill)
+
+
 def _range_holder(d: Distinct, pending: np.ndarray) -> None:
     d.operator[pending] = d.block_operator[d.block[pending]]
     d.source[pending] = SOURCE["range"]
@@ -490,11 +499,10 @@ class _Rounds:
                           unassigned=op == OPERATOR_UNASSIGNED)
         routes = self.routes()
         tier_n = number_tiers(reason, routes)
-        has = slot_distinct >= 0
-        di = np.maximum(slot_distinct, 0)
-        tier = np.where(has, tier_n[di], number_tiers(slot_norm_reason)).astype(np.uint8)
-        open_ = has & open_n[di]
-        best = np.where(has, best_n[di], tier).astype(np.uint8)
+        tier = _gather(tier_n, slot_distinct, number_tiers(slot_norm_reason)).astype(
+            np.uint8)
+        open_ = _gather(open_n, slot_distinct, False)
+        best = _gather(best_n, slot_distinct, tier).astype(np.uint8)
         return tier, open_, best
 
     def resolve(self, idx: np.ndarray) -> None:

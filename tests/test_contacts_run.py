@@ -239,7 +239,7 @@ def test_reports_say_contacts_and_rescued(tmp_path: Path, plan: NumberingPlan) -
     assert line in format_terminal(s, width=300)
     assert line in format_markdown(s)
     assert "6 contacts = 4 messages + 2 contacts en double" in format_markdown(s, lang="fr")
-    assert "1 contacts rescued by a second number" in format_html(s)
+    assert "1 contact rescued by a second number" in format_html(s)
     assert "<b>Tél. portable, Fixe</b>" in format_html(s)
     assert "Fixe" in format_markdown(s)  # escaped: "Tél\\. portable\\, Fixe"
     validate_report(__import__("json").loads(format_json(s)))

@@ -189,18 +189,23 @@ def contacts_line(s: Summary, lang: str = "en") -> str:
     of one column without a contact id (its rows are its contacts)."""
     if "contacts" not in s.counts:
         return ""
-    from rcsqualify.report.l10n import number
+    from rcsqualify.l10n import counted
 
     c = s.counts
-    figures = {k: number(c.get(k, 0), lang)
-               for k in ("contacts", "messages", "duplicates", "rescued")}
+    n = {k: int(c.get(k, 0)) for k in ("contacts", "messages", "duplicates", "rescued")}
     if lang == "fr":
-        return ("{contacts} contacts = {messages} messages + {duplicates} contacts en "
-                "double (un message par contact, à son numéro choisi) ; {rescued} "
-                "contacts sauvés par un autre de leurs numéros.").format(**figures)
-    return ("{contacts} contacts = {messages} messages + {duplicates} duplicate contacts "
-            "(one message per contact, to its chosen number); {rescued} contacts rescued "
-            "by a second number.").format(**figures)
+        return (f"{counted(n['contacts'], lang, 'contact', 'contacts')} = "
+                f"{counted(n['messages'], lang, 'message', 'messages')} + "
+                f"{counted(n['duplicates'], lang, 'contact', 'contacts')} en double (un "
+                "message par contact, à son numéro choisi) ; "
+                f"{counted(n['rescued'], lang, 'contact sauvé', 'contacts sauvés')} par "
+                "un autre de leurs numéros.")
+    return (f"{counted(n['contacts'], lang, 'contact', 'contacts')} = "
+            f"{counted(n['messages'], lang, 'message', 'messages')} + "
+            f"{counted(n['duplicates'], lang, 'duplicate contact', 'duplicate contacts')} "
+            "(one message per contact, to its chosen number); "
+            f"{counted(n['rescued'], lang, 'contact', 'contacts')} rescued by a second "
+            "number.")
 
 
 def phone_columns_text(info: dict[str, Any]) -> str:
