@@ -202,7 +202,8 @@ def resolve_reference(ref: str, what: str) -> str:
         value = os.environ.get(target, "").strip()
         if not value:
             raise ConfigurationError(f"{what} is missing: the profile says env:{target}, "
-                                     f"and {target} is not set")
+                                     f"and {target} is not set — fix: export {target}=… "
+                                     "(under cron: in the job's environment)")
         return value
     try:
         value = read_secret_file(target).decode("utf-8").strip()
@@ -361,8 +362,13 @@ def credentials_as_read(text: str, profile: Profile) -> str:
         kind, _, target = ref.partition(":")
         said = (f"{target} (profile {profile.name}'s {key})" if kind == "env" else
                 f"the file {target} (profile {profile.name}'s {key}-file)")
-        # split and joined, not re.sub: a file name may hold backslashes
-        text = said.join(re.split(rf"\b{standard}\b", text))
+        # split and joined, not re.sub: a file name may hold backslashes; the profile
+        # and key said at the first mention only (a message naming the variable twice
+        # said "(profile prod's bothub-client-id)" twice)
+        first, *rest = re.split(rf"\b{standard}\b", text)
+        if rest:
+            plain = target if kind == "env" else f"the file {target}"
+            text = first + said + plain.join(rest)
     return text
 
 

@@ -257,3 +257,23 @@ def test_refused_credentials_name_the_variables_the_profile_reads(
             "prod's bothub-client-secret)") in result.stderr
     assert "RCSQUALIFY_BOTHUB_CLIENT" not in result.stderr
     assert "not-the-secret" not in result.output
+
+def test_an_unset_variable_the_profile_reads_is_named_once_with_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under cron (no credentials in the environment) the error said "(profile
+    emulator's bothub-client-id)" twice and no fix; the variable is named once with the
+    profile and key, then the command to set it (the references 'rcsqualify init'
+    writes)."""
+    monkeypatch.delenv("RCSQUALIFY_BOTHUB_CLIENT_ID", raising=False)
+    base = tmp_path / "c.csv"
+    write_csv(base, [["tel"], *([n] for n in frte_numbers(3))])
+    cfg = tmp_path / "team.toml"
+    cfg.write_text('[profiles.prod]\ncapability = "bothub"\nbot-id = "demo"\n'
+                   'bothub-client-id = "env:RCSQUALIFY_BOTHUB_CLIENT_ID"\n'
+                   'bothub-client-secret = "env:RCSQUALIFY_BOTHUB_CLIENT_SECRET"\n',
+                   encoding="utf-8")
+    result = run_cli(["check", str(base), "--config", str(cfg), "--profile", "prod", "-q"])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert line.count("(profile prod's bothub-client-id)") == 1, line
+    assert "fix: export RCSQUALIFY_BOTHUB_CLIENT_ID=…" in line and "\n" not in line, line
