@@ -35,6 +35,7 @@ from rcsqualify.settings import (
     RbmOptions,
     Settings,
     check_choice,
+    declared,
 )
 
 if TYPE_CHECKING:
@@ -403,6 +404,19 @@ def per_number_for(operator: str) -> str:
 
 #: the capability providers ``probe`` can send one request of
 PROBED: tuple[str, ...] = tuple(n for n, p in CAPABILITY.items() if p.probed)
+
+
+def probe_options() -> tuple[str, ...]:
+    """The options of the services ``probe`` can ask (the entries it probes: the
+    operator look-up first, then the capability providers), each once: their option
+    groups' ``one_request`` options. A new probed provider brings its own."""
+    names: dict[str, None] = {}
+    for entry in (*OPERATOR.values(), *CAPABILITY.values()):
+        if entry.probed:
+            group = entry.options
+            names.update(dict.fromkeys(group.one_request
+                                       or [f.name for f, _ in declared(group)]))
+    return tuple(names)
 
 
 def service_urls(s: Settings) -> list[tuple[str, str]]:

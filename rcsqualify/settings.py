@@ -122,7 +122,9 @@ class Opt(Frozen):
     variables holding the secrets of the service the option configures (named in its
     help). ``common``: shown by ``check --help``; the others by ``--help-all``.
     ``brief``: a common option's help in ``check --help`` when ``help`` is longer than
-    a line at 80 columns (``--help-all`` and the reference show ``help``)."""
+    a line at 80 columns (``--help-all`` and the reference show ``help``). ``api_type``:
+    the type a Python caller gives it as (``rcsqualify.qualify``'s keyword, written into
+    the generated ``api_options.py``) when the field's type does not say it."""
 
     help: str
     flags: tuple[str, ...] = ()
@@ -140,6 +142,7 @@ class Opt(Frozen):
     credentials: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     brief: str = ""
+    api_type: str = ""
 
     def flag(self, name: str) -> str:
         """The long option as a message names it (``--format`` for ``input_format``)."""
@@ -180,6 +183,10 @@ class OptionGroup(Frozen):
 
     #: help panel of the group's options (an ``Opt`` may name another)
     panel: ClassVar[str] = "Other"
+    #: a service's group: the options that shape one look-up's request or how its
+    #: answer is read (``probe`` takes them for a registry entry it can probe); None:
+    #: every option of the group
+    one_request: ClassVar[tuple[str, ...] | None] = None
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and vars(other) == vars(self)
@@ -236,6 +243,8 @@ def declared(cls: type[OptionGroup]) -> list[tuple[Field[Any], Opt]]:
 
 # -- the groups --------------------------------------------------------------------------
 _TABULAR = ("csv", "xlsx", "xls")
+#: an output file's Python type: any path, or "-" (standard output: refused by the API)
+_FILE = "PathLike | None"
 
 
 @group
@@ -287,7 +296,7 @@ class InputOptions(OptionGroup):
         None, "CSV outputs and lists: excel-fr (';' and a UTF-8 BOM, as French Excel "
         "opens them) or standard (',' and UTF-8 without BOM). Default: excel-fr for an "
         "XLSX/XLS or ';' CSV input, else the input's delimiter.", flags=("--csv-dialect",),
-        panel="Outputs")
+        panel="Outputs", api_type='Literal["excel-fr", "standard"] | None')
     excel: bool = option(False, "Same as --csv-dialect excel-fr.", flags=("--excel",),
                          panel="Outputs")
 
@@ -319,27 +328,30 @@ class ReportOptions(OptionGroup):
     output: str | None = option(None, "Annotated rows: .csv, .tsv, .xlsx, .ndjson or "
                                 ".parquet; - for the CSV on stdout.",
                                 flags=("--output", "-o"), common=True,
-                                brief="Annotated rows (.csv, .xlsx…), - for stdout.")
-    json_report: str | None = option(None, "JSON report path, - for stdout.", common=True)
+                                brief="Annotated rows (.csv, .xlsx…), - for stdout.",
+                                api_type=_FILE)
+    json_report: str | None = option(None, "JSON report path, - for stdout.", common=True,
+                                     api_type=_FILE)
     split_dir: str | None = option(
         None, "Write send_rcs, other_operators, not_rcs, unverified and remove lists "
-        "here.", common=True, brief="Write the lists to send and to remove here.")
+        "here.", common=True, brief="Write the lists to send and to remove here.",
+        api_type=_FILE)
     split_xlsx: bool = option(
         False, "Also write the lists as .xlsx with text cells (spreadsheet-safe).")
     wait_lock: float = option(
         0.0, "Seconds to wait for another run's lock (list directory, portability store) "
         "before giving up with exit 4.", low=0.0, high=86_400.0)
     html_report: str | None = option(None, "Self-contained HTML report for people.",
-                                     common=True)
+                                     common=True, api_type=_FILE)
     markdown_report: str | None = option(
         None, "Markdown report (verdict, send plan, counts, notes). Without it, under "
-        "GitHub Actions the report is appended to $GITHUB_STEP_SUMMARY.")
+        "GitHub Actions the report is appended to $GITHUB_STEP_SUMMARY.", api_type=_FILE)
     ci_summary: bool = option(
         True, "Append the Markdown report to $GITHUB_STEP_SUMMARY when it is set.",
         flags=("--ci-summary/--no-ci-summary",))
     junit_xml: str | None = option(
         None, "JUnit XML report: gate, completeness and input problem classes as test "
-        "cases.", common=True, brief="JUnit XML report (for CI).")
+        "cases.", common=True, brief="JUnit XML report (for CI).", api_type=_FILE)
     history: Path | None = option(
         None, "Cron log (JSON lines) whose ratios the HTML report draws as a trend.",
         path=True)
@@ -422,6 +434,9 @@ class MnpOptions(OptionGroup):
     """The MNP look-up service (who serves a ported number)."""
 
     panel: ClassVar[str] = "Operators"
+    #: every option, the profile first (``probe --help``'s order)
+    one_request: ClassVar[tuple[str, ...] | None] = ("mnp_profile", "mnp_url", "mnp_field",
+                                                     "mnp_region")
     mnp_url: str | None = option(
         None, "MNP look-up: URL template with {msisdn} (generic), or the service's base "
         "URL (a named profile).", envvar="RCSQUALIFY_MNP_URL")
@@ -469,6 +484,9 @@ class BothubOptions(OptionGroup):
     """Orange BotHub: the single look-up and the bulk jobs."""
 
     panel: ClassVar[str] = "Capability"
+    one_request: ClassVar[tuple[str, ...] | None] = (
+        "bothub_url", "bothub_token_url", "bot_id", "bot_key_file", "bot_jwt_header",
+        "require_feature")
     bothub_url: str = option(DEFAULT_BOTHUB_URL, "BotHub API base URL.",
                              envvar="RCSQUALIFY_BOTHUB_URL")
     bothub_token_url: str = option(DEFAULT_BOTHUB_TOKEN_URL, "BotHub OAuth token URL.",
@@ -511,6 +529,7 @@ class RbmOptions(OptionGroup):
     """Google RBM: the per-number look-up and users:batchGet."""
 
     panel: ClassVar[str] = "Capability"
+    one_request: ClassVar[tuple[str, ...] | None] = ("rbm_url", "agent_id", "rbm_credentials")
     rbm_url: str = option(DEFAULT_RBM_URL, "RBM API base URL.", envvar="RCSQUALIFY_RBM_URL")
     agent_id: str | None = option(None, "RBM agent id.", envvar="RCSQUALIFY_RBM_AGENT_ID")
     rbm_credentials: Path | None = option(
@@ -535,7 +554,7 @@ class SampleOptions(OptionGroup):
         "anytime-valid bound decides the gate (or after --sample-max numbers). N: check "
         "only a seeded random sample of N target-operator mobiles and extrapolate (a "
         "fixed-sample interval).", metavar="N|auto", cli_type=str | None, common=True,
-        brief="N numbers, or auto until decided.")
+        brief="N numbers, or auto until decided.", api_type='int | Literal["auto"] | None')
     #: --sample auto (issue #22 §2): sequential, anytime-valid, until decided
     sample_auto: bool = internal(False)
     sample_max: int = option(
@@ -656,6 +675,12 @@ class RunOptions(OptionGroup):
     # profiles (issue #16): environment variable → "env:VAR" or "file:PATH", references
     # only (the wiring resolves them at the last moment)
     credential_refs: dict[str, str] = internal({})
+
+
+#: options of ``check`` that mean nothing to a Python caller: what the terminal shows
+#: (``quiet``, ``debug``) and ``--dry-run`` (command line only, exit 0 with no verdict);
+#: ``rcsqualify.qualify`` takes every other option (api_types.py)
+COMMAND_LINE_ONLY = frozenset({"quiet", "debug", "dry_run"})
 
 
 def options_of(groups: tuple[type[OptionGroup], ...] | None = None

@@ -332,16 +332,51 @@ def test_the_api_and_the_command_line_build_the_same_settings(
     assert api.mnp_url is not None  # the named profile's URL, as check_settings says
 
 
-def test_the_architecture_counts_the_typed_line_every_new_option_needs() -> None:
-    """The test above fails until a new option has its line in ``QualifyOptions``: the
-    files docs/ARCHITECTURE.md counts for a provider and an output format (which add
-    options) must say so, or the count is wrong by one."""
+def test_the_typed_keywords_are_generated_from_the_declarations() -> None:
+    """``api_options.py`` (``QualifyOptions``, which type checkers read) is what
+    ``python -m rcsqualify.api_types`` writes from the declarations: a new option is a
+    field in settings.py and that command, never a hand-written line. The files
+    docs/ARCHITECTURE.md counts for a provider and an output format (which add
+    options) must count this generated file, or the count is wrong by one."""
     from pathlib import Path
 
+    from rcsqualify import api_types
+
+    assert api_types.TARGET.read_text(encoding="utf-8") == api_types.source(), (
+        f"rcsqualify/api_options.py is stale: run {api_types.COMMAND}")
     text = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text(
         encoding="utf-8")
     how_to = text.split("## How to add a provider", 1)[1].split("\n## ", 1)[0]
-    assert how_to.count("api.QualifyOptions") >= 2
+    assert how_to.count(api_types.COMMAND) >= 2
+
+
+def test_a_new_option_gets_its_typed_keyword(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generator reads the declarations as they are: an option added to a group
+    comes out typed (its choices as a ``Literal``); a path is any path-like, a list one
+    value or several, ``api_type`` wins."""
+    from dataclasses import field
+    from pathlib import Path
+
+    from rcsqualify import api_types, settings
+
+    def opt(**how: Any) -> settings.Opt:
+        return settings.Opt(help="x", **how)
+
+    assert api_types.python_type(str, opt(choices=("a", "b"))) == 'Literal["a", "b"]'
+    assert api_types.python_type(Path | None, opt()) == "PathLike | None"
+    assert api_types.python_type(str | None, opt(path=True)) == "PathLike | None"
+    assert api_types.python_type(list[str], opt()) == "str | Sequence[str]"
+    assert api_types.python_type(int | None, opt(api_type="int | None")) == "int | None"
+    fake = field(default="a", metadata={settings.OPTION: opt(choices=("a", "b"))})
+    fake.name, fake.type = "pigeon_mode", str
+    real = settings.options_of
+
+    def with_one_more(groups: Any = None) -> Any:
+        yield from real(groups)
+        yield "pigeon_mode", fake.metadata[settings.OPTION], fake
+
+    monkeypatch.setattr(api_types, "options_of", with_one_more)
+    assert '    pigeon_mode: Literal["a", "b"]\n' in api_types.source()
 
 
 def _remote(emulator: Emulator, **more: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rcsqualify", "rcsqualify.errors", "rcsqualify.verdict", "rcsqualify.textsafe",
      "rcsqualify.notes", "rcsqualify.l10n",
      "rcsqualify.masking", "rcsqualify.bulkwindow", "rcsqualify.files",
-     "rcsqualify.sequential", "rcsqualify.defaults"),
+     "rcsqualify.sequential", "rcsqualify.defaults", "rcsqualify.api_options"),
     ("rcsqualify.numbering", "rcsqualify.remote"),
     ("rcsqualify.contacts", "rcsqualify.xls"),
     ("rcsqualify.operators",),
@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
      "rcsqualify.refresh", "rcsqualify.ci", "rcsqualify.learn", "rcsqualify.alerting",
      "rcsqualify.providers", "rcsqualify.probe", "rcsqualify.dryrun",
      "rcsqualify.display", "rcsqualify.validation", "rcsqualify.outputs", "rcsqualify.costs"),
-    ("rcsqualify.cli", "rcsqualify.__main__", "rcsqualify.api"),
+    ("rcsqualify.cli", "rcsqualify.__main__", "rcsqualify.api", "rcsqualify.api_types"),
 ]
 #: the emulator stands apart: it may use only these (it must not test our client
 #: against itself)

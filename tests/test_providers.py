@@ -541,3 +541,22 @@ def test_a_providers_secrets_are_described_by_its_entry(
     every = {v for p in [*providers.CAPABILITY.values(), *providers.OPERATOR.values()]
              for v in p.secrets}
     assert every <= set(environment_only()) and not every & set(ENVIRONMENT_ONLY)
+
+
+def test_probe_takes_the_options_of_the_entries_it_probes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``probe``'s options come from the registry: each probed entry's option group
+    (its ``one_request`` options), so a new probed provider adds no line to the
+    command; every name is a declared option of its group."""
+    from rcsqualify.settings import declared
+
+    names = providers.probe_options()
+    assert names[:4] == ("mnp_profile", "mnp_url", "mnp_field", "mnp_region")
+    assert {"bot_id", "bot_jwt_header", "agent_id", "rbm_credentials"} <= set(names)
+    assert "bulk_hours" not in names and "batch_size" not in names
+    for entry in [*providers.CAPABILITY.values(), *providers.OPERATOR.values()]:
+        own = {f.name for f, _ in declared(entry.options)}
+        assert set(entry.options.one_request or own) <= own, entry.name
+    monkeypatch.setitem(providers.CAPABILITY, "pigeon",
+                        pigeon_entry(options=CapabilityOptions, probed=True))
+    assert providers.probe_options()[-2:] == ("capability", "other_route")

@@ -21,7 +21,7 @@ from rcsqualify.cli.base import (
 )
 from rcsqualify.cli.options import cli_default, with_options
 from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
-from rcsqualify.providers import PROBED, check_capability
+from rcsqualify.providers import PROBED, check_capability, probe_options
 from rcsqualify.settings import GROUPS, Settings
 from rcsqualify.textsafe import safe_line, safe_lines
 
@@ -225,11 +225,11 @@ def refresh(
     render_and_exit(run, console, quiet)
 
 
-#: the options of ``probe``: what one look-up needs, and a profile to take them from
-PROBE_OPTIONS = ("capability", "mnp_profile", "mnp_url", "mnp_field", "mnp_region",
-                 "bothub_url", "bothub_token_url", "bot_id", "bot_key_file",
-                 "rbm_url", "agent_id", "rbm_credentials", "rate",
-                 "timeout", "config", "profile", "debug")
+#: the options of ``probe``: which service, what one look-up of each service it can
+#: probe needs (the registry's, ``providers.probe_options``), and a profile to take
+#: them from
+PROBE_OPTIONS = ("capability", *probe_options(), "rate", "timeout", "config", "profile",
+                 "debug")
 
 
 @app.command()
