@@ -26,6 +26,9 @@ build the command line, and string annotations would cost a compile each.
 """
 
 import math
+import os
+import types
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
 from pathlib import Path
@@ -203,6 +206,7 @@ class OptionGroup(Frozen):
             value = values[f.name]
             if value is None:
                 continue
+            _check_kind(f, opt, value)
             if opt.finite is not None:
                 low, high = opt.finite
                 if not (math.isfinite(value) and low <= value <= high):
@@ -223,6 +227,45 @@ class OptionGroup(Frozen):
                         f"{low:g} to {high:g}, got {value}")
             if opt.choices:
                 check_choice(opt.flag(f.name), value, opt.choices)
+            if type(value) is float and not math.isfinite(value):
+                # the bounds above let an unbounded number through: inf is no price
+                raise InputError(f"{opt.flag(f.name)} must be a finite number, got {value}")
+
+
+def _kinds(f: Field[Any]) -> tuple[Any, ...]:
+    """The types a field's annotation allows, ``None`` aside (``float | None`` →
+    ``(float,)``; ``list[str]`` → ``(list,)``)."""
+    args = typing.get_args(f.type) if isinstance(f.type, types.UnionType) else (f.type,)
+    return tuple(typing.get_origin(a) or a for a in args if a is not type(None))
+
+
+def _check_kind(f: Field[Any], opt: Opt, value: Any) -> None:
+    """A value of the declared kind, whoever built the group: Python gives ``True``
+    for a threshold (``True <= 1``: a gate that always passes), a TOML profile
+    ``rate = true``, a caller ``column="Tel"`` (read as three columns); the command line
+    never can (its text is converted by the declared type). Click's conversions of the
+    command line's and the environment's text stay as they were (``rate = "30"`` in a
+    profile is 30, as RCSQUALIFY_RATE=30 is)."""
+    kinds = _kinds(f)
+    flag = opt.flag(f.name)
+    if bool in kinds:
+        if not isinstance(value, bool):
+            raise InputError(f"{flag} must be true or false, got {value!r}")
+    elif int in kinds or float in kinds:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"{flag} must be a number, got {value!r}")
+        if float not in kinds and not isinstance(value, int):
+            raise InputError(f"{flag} must be a whole number, got {value!r}")
+    elif list in kinds:
+        if not isinstance(value, list | tuple) or any(
+                isinstance(v, bool) or not isinstance(v, str | os.PathLike) for v in value):
+            raise InputError(f"{flag} must be a list of "
+                             f"{'paths' if opt.path else 'strings'}, got {value!r}")
+    elif str in kinds and not (opt.path and isinstance(value, os.PathLike)):
+        if not isinstance(value, str):
+            raise InputError(f"{flag} must be a string, got {value!r}")
+    elif Path in kinds and not isinstance(value, str | os.PathLike):
+        raise InputError(f"{flag} must be a path, got {value!r}")
 
 
 G = TypeVar("G", bound=OptionGroup)

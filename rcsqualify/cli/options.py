@@ -91,7 +91,8 @@ def with_options(groups: Iterable[type[OptionGroup]] = (), names: Iterable[str] 
                 name, inspect.Parameter.KEYWORD_ONLY, default=cli_default(name),
                 annotation=typer_option(
                     name, help=(helps or {}).get(name) or (opt.brief if brief else None),
-                    hidden=short_help and not opt.common, show_envvar=not brief)))
+                    hidden=short_help and not opt.common and not _completing(),
+                    show_envvar=not brief)))
         if short_help:
             generated.append(inspect.Parameter(
                 "help_all", inspect.Parameter.KEYWORD_ONLY, default=False,
@@ -103,6 +104,19 @@ def with_options(groups: Iterable[type[OptionGroup]] = (), names: Iterable[str] 
         return func
 
     return decorate
+
+
+def _completing() -> bool:
+    """Whether this process answers a shell's completion (Click's variable for the
+    ``rcsqualify`` program): an option the short help hides is still one a shell
+    completes (Click completes no hidden option), as before the short help."""
+    import os
+
+    return COMPLETE_VAR in os.environ
+
+
+#: the variable Click's shell completion sets for the ``rcsqualify`` program
+COMPLETE_VAR = "_RCSQUALIFY_COMPLETE"
 
 
 def _help_all(ctx: typer.Context, value: bool) -> None:
