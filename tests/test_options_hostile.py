@@ -104,7 +104,7 @@ def test_a_python_keyword_of_the_wrong_kind_is_one_input_error(given: dict[str, 
 def test_the_python_api_refuses_a_boolean_number_as_the_command_line_does() -> None:
     import rcsqualify
 
-    with pytest.raises(InputError, match=r"threshold.*not true or false"):
+    with pytest.raises(InputError, match=r"--threshold"):
         rcsqualify.qualify(["0612345678"], threshold=True)
     _refused(run_cli(["check", CONTACTS, "--threshold", "true", "-q"]), "--threshold")
 
