@@ -395,3 +395,38 @@ def test_an_output_that_is_a_directory_is_one_line_before_the_check(
     assert ran.stderr.strip() == (f"rcsqualify: error: --output {tmp_path / name}: is a "
                                   "directory, give a file name")
     assert list((tmp_path / name).iterdir()) == []
+
+
+def test_iso_date_cells_are_dates_a_time_zone_stays_text(tmp_path: Path) -> None:
+    """``t="d"`` cells (ISO 8601: openpyxl's iso_dates, strict OOXML) were text in the
+    workbook written: dates and date-times now, as serial ones; a time zone (no sheet
+    holds one) or a value that is not ISO stays the text as written."""
+    import datetime as dt
+
+    source = tmp_path / "iso.xlsx"
+    book = openpyxl.Workbook()
+    book.iso_dates = True
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Tel", "D", "DT"])
+    sheet.append(["0612345678", dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5)])
+    sheet.append(["0612345679", dt.date(2024, 1, 3), dt.datetime(2024, 1, 2, 3, 4, 5)])
+    book.save(source)
+    with zipfile.ZipFile(source) as archive:
+        parts = {n: archive.read(n) for n in archive.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    assert b't="d"><v>2024-01-02T03:04:05</v>' in xml
+    parts["xl/worksheets/sheet1.xml"] = xml.replace(
+        b"<v>2024-01-03</v>", b"<v>2024-01-03T10:00:00+02:00</v>").replace(
+        b"<v>2024-01-02T03:04:05</v></c></row></sheetData>",
+        b"<v>not a date</v></c></row></sheetData>")
+    with zipfile.ZipFile(source, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    _, lines, _ = _outputs(tmp_path, source)
+    assert [r[1:3] for r in lines[1:]] == [["2024-01-02", "2024-01-02 03:04:05"],
+                                           ["2024-01-03T10:00:00+02:00", "not a date"]]
+    got = openpyxl.load_workbook(tmp_path / "annotated.xlsx").worksheets[0]
+    rows = list(got.iter_rows(min_row=2, min_col=2, max_col=3, values_only=True))
+    assert rows == [(dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5)),
+                    ("2024-01-03T10:00:00+02:00", "not a date")]

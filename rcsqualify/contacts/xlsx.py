@@ -271,8 +271,23 @@ def _as_date(serial: float, date1904: bool) -> str | float:
         # a time of day alone (serial under 1): its ISO time, a date cell's kind (an
         # .xlsx output writes it back as a time; was the serial, 0.5208333333333334)
         return SheetDate(when.isoformat()) if hasattr(when, "isoformat") else serial
+    return _sheet_date(when)
+
+
+def _sheet_date(when: datetime) -> SheetDate:
     return SheetDate(when.date().isoformat() if when.time() == when.min.time() else (
         when.isoformat(sep=" ")))
+
+
+def _iso_cell(text: str) -> str:
+    """A ``t="d"`` cell (ISO 8601: openpyxl's ``iso_dates``, strict OOXML) as a date
+    like a serial one (it was text: an ``.xlsx`` output wrote ``2024-01-02`` as text);
+    one with a time zone, which a sheet cannot hold, or not ISO stays the text."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+    return text if when.tzinfo is not None else _sheet_date(when)
 
 
 @dataclass
@@ -395,7 +410,9 @@ class _SheetParser:
             except (ValueError, IndexError) as exc:
                 raise XlsxError(f"cell {cell.ref} of sheet {self.sheet!r} refers to a "
                                 "shared string the workbook does not hold") from exc
-        if kind in ("inlineStr", "str", "e", "d"):
+        if kind == "d":
+            return _iso_cell(raw)
+        if kind in ("inlineStr", "str", "e"):
             return raw
         if kind == "b":
             return raw.strip() in ("1", "true")
