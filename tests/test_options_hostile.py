@@ -251,3 +251,45 @@ def test_completion_offers_the_options_check_help_hides(tmp_path: Path) -> None:
     # --rate is shown by --help-all only: still an option a shell completes
     assert {"--rate", "--rate-margin"} <= set(_complete("rcsqualify check --ra", 2,
                                                         tmp_path).split())
+
+
+@pytest.mark.parametrize(("env", "body", "says"), [
+    ({"RCSQUALIFY_RATE": "abc"}, "", "Invalid value for '--rate'"),
+    ({"RCSQUALIFY_RATE": "nan"}, "", "--rate must be a number from 0.01 to 10000, got nan"),
+    ({}, "threshold = 2", "profile p, key 'threshold': --threshold must be between 0 and 1"),
+    ({}, "rate = nan", "profile p, key 'rate': --rate must be a number"),
+])
+def test_config_show_and_doctor_refuse_what_check_refuses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], body: str,
+        says: str) -> None:
+    # config show printed rate '-' (abc) or 'nan' as the setting check would use, exit 0
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = _profile(tmp_path, body) if body else []
+    check = run_cli(["check", CONTACTS, "-q", *args])
+    shown = run_cli(["config", "show", *args])
+    assert check.exit_code == shown.exit_code == 2
+    assert says in check.stderr and says in shown.stderr
+    doctor = run_cli(["doctor", *args])  # a finding (exit 1) or a usage error (exit 2)
+    assert doctor.exit_code in (1, 2) and says in doctor.stdout + doctor.stderr
+
+
+def test_the_suite_fails_on_a_declared_field_no_test_reads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the conftest check itself: a field missing from the reads is named on a whole run,
+    # a name no group declares on any run
+    from types import SimpleNamespace
+
+    from rcsqualify.settings import every_field
+    from tests import conftest
+
+    whole = SimpleNamespace(args=[str(Path(conftest.__file__).resolve().parent)],
+                            option=SimpleNamespace(keyword="", markexpr="", lf=False,
+                                                   deselect=None))
+    monkeypatch.setattr(conftest, "_OPTION_READS", set(every_field()))
+    monkeypatch.setattr(conftest, "_UNDECLARED_READS", set())
+    assert conftest._option_reads_problem(whole) is None
+    conftest._OPTION_READS.discard(("ReportOptions", "send_rate"))
+    assert "ReportOptions.send_rate" in (conftest._option_reads_problem(whole) or "")
+    conftest._UNDECLARED_READS.add("dummy_option")
+    assert "dummy_option" in (conftest._option_reads_problem(whole) or "")

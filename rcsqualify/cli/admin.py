@@ -250,9 +250,18 @@ def config_show(
     check_command = root.command.commands["check"]  # type: ignore[attr-defined]
     args = ["-", *(["--config", str(config)] if config else []),
             *(["--profile", profile] if profile else [])]
-    check_ctx = check_command.make_context("check", args, parent=root,
-                                           resilient_parsing=True)
+    # not resilient: a value check refuses (RCSQUALIFY_RATE=abc, a profile's rate = nan)
+    # is refused here with check's message, never shown as if check would use it
+    check_ctx = check_command.make_context("check", args, parent=root)
     values = apply_profile(check_ctx, dict(check_ctx.params))
+    from rcsqualify.cli.check import check_settings, raise_naming_the_profile
+    from rcsqualify.errors import RcsQualifyError
+
+    try:
+        check_settings(check_ctx, values)  # the option groups' own checks
+    except RcsQualifyError as exc:
+        raise_naming_the_profile(check_ctx, exc)  # as check words it
+        raise
     path = config_file(config)
     console = stdout_console(soft_wrap=True)
     console.print(safe_line(f"config file: {path}" if path else

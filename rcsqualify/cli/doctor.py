@@ -428,16 +428,20 @@ def check_locale(doc: Doctor) -> None:
 def check_configuration(ctx: typer.Context, config: Path | None, profile: str | None
                         ) -> tuple[Any, Finding, Any]:
     """The settings ``check`` would use, the configuration's line and the profile."""
-    from rcsqualify.cli.check import check_settings
+    from rcsqualify.cli.check import check_settings, raise_naming_the_profile
     from rcsqualify.config import apply_profile, config_file, default_config_path, profile_of
 
     root = ctx.find_root()
     check_command = root.command.commands["check"]  # type: ignore[attr-defined]
     args = ["-", *(["--config", str(config)] if config else []),
             *(["--profile", profile] if profile else [])]
-    check_ctx = check_command.make_context("check", args, parent=root, resilient_parsing=True)
+    check_ctx = check_command.make_context("check", args, parent=root)
     values = apply_profile(check_ctx, dict(check_ctx.params))
-    settings = check_settings(check_ctx, values)
+    try:
+        settings = check_settings(check_ctx, values)
+    except RcsQualifyError as exc:
+        raise_naming_the_profile(check_ctx, exc)  # the file and key, as check says
+        raise
     path = config_file(config)
     if path is None:
         return settings, Finding("ok", "configuration", f"no config file ({default_config_path()}"
