@@ -424,6 +424,10 @@ def test_sample_auto_with_every_contact_decided_by_the_cache(tmp_path: Path,
     assert r2.exit_code == 0, r2.stderr
     assert _asked(emulator) == before  # nothing to draw
     assert sampled["counts"] == full["counts"]
+    r_n, fixed = check_json([*common, "--sample", "3"])
+    assert r_n.exit_code == 0, r_n.stderr
+    assert _asked(emulator) == before
+    assert fixed["counts"] == full["counts"]
     # one contact made undecided: its second number's answer dropped from a fresh base
     emulator.configure(numbers={**{e164(f"0607{400 + i:06d}"): {"operator": ORANGE,
                                                                 "capable": False}
@@ -489,3 +493,122 @@ def test_a_base_without_any_valid_number_with_remote_services(
     assert result.exit_code == (0 if extra == ["--dry-run"] else 1), result.stderr
     assert "Error" not in result.stderr
     assert _asked(emulator) == {}
+
+
+def test_an_expired_answer_for_the_second_number_only_is_asked_again(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second numbers' answers were cached 400 days ago (past every TTL), the first
+    numbers' today: the two-column run takes the first from the cache, asks the second
+    again (an expired answer is no answer), and rescues every contact."""
+    import time
+
+    from rcsqualify.remote.cache import LookupCache
+
+    f = two_column_base(tmp_path, emulator, n=4)
+    # a capable first number too: a run of identical negatives only caches none of them
+    # (capability/interface.py: they could be a wrong path's 404s)
+    emulator.configure(numbers={**{e164(f"0607{400 + i:06d}"): {"operator": ORANGE,
+                                                                "capable": i == 4}
+                                   for i in range(5)},
+                                **{e164(f"0607{500 + i:06d}"): {"operator": ORANGE,
+                                                                "capable": True}
+                                   for i in range(4)}})
+    with f.open("a", encoding="utf-8") as fh:
+        fh.write("c4;0607000404;\r\n")
+    common = [*emulator.bothub_args(), "--mnp-url", emulator.mnp_url(), "--rate", "300",
+              "--threshold", "0.5", "--cache-dir", str(tmp_path / "cache")]
+    defaults = LookupCache.__init__.__kwdefaults__
+    assert defaults is not None
+    now = time.time()
+    monkeypatch.setitem(defaults, "clock", lambda: now - 400 * 86400)
+    _, old = check_json([str(f), "-c", "m2", *common])
+    assert old["counts"]["reachable"] == 4
+    monkeypatch.setitem(defaults, "clock", time.time)
+    today, _ = check_json([str(f), "-c", "m1", *common])
+    assert today.exit_code == 1, today.stderr
+    before = _asked(emulator)
+    result, report = check_json([str(f), "-c", "m1", "-c", "m2", *common])
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["reachable"] == 5 and report["counts"]["rescued"] == 4
+    newly = sorted(k for k, v in _asked(emulator).items() if v > before.get(k, 0))
+    assert newly == sorted(f"{s}:{e164(f'0607{500 + i:06d}')}" for s in ("mnp", "bothub")
+                           for i in range(4))
+    assert all(v - before.get(k, 0) == 1 for k, v in _asked(emulator).items()
+               if k in newly)
+
+
+def test_one_column_with_unique_contact_ids_over_mnp_and_bothub_key_by_key(
+        tmp_path: Path, emulator: Emulator, sample_contacts: Path) -> None:
+    """Item 4 with remote look-ups, through a user's own path (a contact id unique per
+    row, no patch): every key of the JSON report the same as the row path's, but the
+    keys only a contacts run has and per-run timings."""
+    text = sample_contacts.read_bytes().decode("cp1252").splitlines()
+    with_id = [f"{line};id" if i == 0 else f"{line};{i}" for i, line in enumerate(text)]
+    f = tmp_path / "ids.csv"
+    f.write_text("\r\n".join(with_id) + "\r\n", encoding="utf-8")
+    services = [*emulator.bothub_args(), "--mnp-url", emulator.mnp_url(), "--rate", "300",
+                "--no-cache", "-c", "Téléphone portable"]
+    emulator.reset(quota=1000)
+    r1, one = check_json([str(f), *services])
+    emulator.reset(quota=1000)
+    r2, many = check_json([str(f), *services, "--contact-id", "id"])
+    assert r1.exit_code == r2.exit_code
+    assert one["counts"]["reachable"] > 0
+    diffs = [d for d in _diff(one, many)
+             if not d.startswith(tuple(CONTACT_ONLY)) and not d.startswith(PER_RUN)]
+    assert diffs == []
+
+
+def test_sample_auto_interrupted_then_resumed_draws_in_the_same_order(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the first batch of drawn contacts, then a re-run: nothing asked
+    twice, and the draws go on in the order of an uninterrupted run (whose draws are
+    all among the interrupted + resumed runs' ones)."""
+    from rcsqualify import contact_check
+
+    first = [f"0607{100 + i:06d}" for i in range(300)]
+    second = [f"0607{900 + i:06d}" for i in range(300)]
+    emulator.configure(numbers={**{e164(x): {"capable": i % 2 == 0}
+                                   for i, x in enumerate(first)},
+                                **{e164(x): {"capable": False} for x in second}})
+    f = write_csv(tmp_path / "s.csv", [["nom", "m1", "m2"],
+                                       *[[f"c{i}", a, b] for i, (a, b)
+                                         in enumerate(zip(first, second, strict=True))]])
+
+    def args(cache: str) -> list[str]:
+        return [str(f), "-c", "m1", "-c", "m2", *emulator.bothub_args(), "--rate", "30",
+                "--threshold", "0.5", "--sample", "auto", "--sample-max", "90",
+                "--cache-dir", str(tmp_path / cache)]
+
+    def asked_since(before: dict[str, int]) -> set[str]:
+        return {k for k, v in _asked(emulator).items() if v > before.get(k, 0)}
+
+    before = _asked(emulator)
+    r_full, full = check_json(args("full"))
+    assert r_full.exit_code == 3, r_full.stderr
+    full_asked = asked_since(before)
+    assert full["interval"]["drawn"] == 90
+
+    real = contact_check._Lookups.resolve
+    calls = []
+
+    def interrupted(self: Any, contacts: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(self, contacts)
+
+    monkeypatch.setattr(contact_check._Lookups, "resolve", interrupted)
+    before = _asked(emulator)
+    stopped = run_cli(["check", *args("cut"), "-q"])
+    assert stopped.exit_code == 130, stopped.stderr
+    first_asked = asked_since(before)
+    monkeypatch.setattr(contact_check._Lookups, "resolve", real)
+    assert first_asked and first_asked <= full_asked
+    before = _asked(emulator)
+    r2, resumed = check_json(args("cut"))
+    assert r2.exit_code == 3, r2.stderr
+    again = asked_since(before)
+    assert not again & first_asked  # nothing asked twice
+    assert full_asked <= first_asked | again
+    assert resumed["counts"]["contacts"] == 300
