@@ -198,6 +198,10 @@ def test_french_markdown_every_figure_french() -> None:
     for english in ("send_rcs", "send\\_rcs", "Send plan", "threshold", "stale:", "rows"):
         assert english not in page, english
     assert "Numéro invalide" in page and TEXT["fr"][f"verdict_{s.decision}"] in page
+    # the raw page reads as French (a chat or mail shows it unrendered): no backslash
+    # before an apostrophe, a decimal comma, a percent sign or a semicolon
+    for escaped in ("\\'", "\\,", "\\%", "\\;", "\\/"):
+        assert escaped not in page, escaped
 
 
 def test_english_markdown_figures() -> None:

@@ -18,7 +18,12 @@ _UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"
     "\ud800-\udfff\ufffe\uffff]")
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-_MD_BACKSLASH = frozenset(string.punctuation) - set(_MD_ENTITIES)
+#: punctuation no CommonMark/GFM construct starts or ends with, left as is so the raw
+#: page (a French one is full of "d'erreur", "80,67 %") reads as text in a terminal, a
+#: mail or a chat that shows Markdown unrendered; ``/`` cannot make an autolink since
+#: ``:``, ``.``, ``<`` and ``&`` stay escaped
+_MD_INERT = frozenset("',%;/")
+_MD_BACKSLASH = frozenset(string.punctuation) - set(_MD_ENTITIES) - _MD_INERT
 
 
 def plain_line(value: object, limit: int = 300) -> str:
@@ -35,8 +40,8 @@ def markdown_text(value: object, limit: int = 300) -> str:
     """Literal text in Markdown, table cells included (CommonMark and GitHub's GFM).
 
     ``& < > "`` become entities (no raw HTML, no autolink); every other ASCII
-    punctuation character is backslash-escaped (no emphasis, link, code span, heading,
-    table pipe, ``@mention`` or ``:emoji:``).
+    punctuation character but the inert ``' , % ; /`` is backslash-escaped (no
+    emphasis, link, code span, heading, table pipe, ``@mention`` or ``:emoji:``).
     """
     out = []
     for ch in plain_line(value, limit):
