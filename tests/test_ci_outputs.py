@@ -64,7 +64,7 @@ def _summary(path: Path, **settings: Any) -> Summary:
 @pytest.fixture
 def hostile(tmp_path: Path) -> Summary:
     """A failing summary whose input and server text try every injection."""
-    s = _summary(_hostile_base(tmp_path), column="2", threshold=0.01)
+    s = _summary(_hostile_base(tmp_path), column=["2"], threshold=0.01)
     s.warnings.append(HOSTILE_NOTE)
     s.operator_names["FRTE"] = "Orange <b>|</b> *x*"
     return s
