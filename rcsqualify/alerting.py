@@ -83,7 +83,8 @@ def resolve_targets(specs: list[str], environ: Mapping[str, str] | None = None
     for spec in specs:
         if spec.startswith(ENV_PREFIX):
             name = spec[len(ENV_PREFIX):]
-            url = env.get(name, "")
+            # a secret stored with its trailing newline (echo "$URL" > secret)
+            url = env.get(name, "").strip()
             if not url:
                 raise InputError(f"--notify {spec}: the variable {name} is not set "
                                  "(it holds the webhook URL)")
@@ -92,8 +93,11 @@ def resolve_targets(specs: list[str], environ: Mapping[str, str] | None = None
             url, shown = spec, mask_webhook_url(spec)
         try:  # urlsplit raises on "http://[…"; .port on a port out of range or not a number
             parts = urlsplit(url)
+            # a control character or a space: no URL holds one raw (httpx raised
+            # InvalidURL out of the run after the check, an "unexpected" exit 2)
             usable = parts.scheme in ("http", "https") and bool(parts.hostname) \
-                and (parts.port is None or parts.port > 0)
+                and (parts.port is None or parts.port > 0) \
+                and not any(c <= " " or c == "\x7f" for c in url)
         except ValueError:
             usable = False
         if not usable:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, Unpack
 
 from rcsqualify.api_options import COMMAND_LINE_ONLY, QualifyOptions
-from rcsqualify.errors import InputError, RcsQualifyError
+from rcsqualify.errors import InputError, RcsQualifyError, unexpected_line
 from rcsqualify.result import Decision, Report, Result
 
 if TYPE_CHECKING:
@@ -93,7 +93,9 @@ def qualify(source: Source, *, progress: ProgressCallback | None = None,
     ``progress``: called as ``progress(stage, done, total)`` while the run goes.
 
     Raises ``RcsQualifyError`` (``InputError``, ``ConfigurationError``, ``Locked``...)
-    when the command line would exit 2 or 4 (``exc.exit_code``); ``KeyboardInterrupt``
+    when the command line would exit 2 or 4 (``exc.exit_code``), an error of no
+    project type during the run included (an ``RcsQualifyError`` "unexpected X", the
+    original chained, as the command line's last resort); ``KeyboardInterrupt``
     as any Python code does. A failing or undecided gate is a ``Result``."""
     from rcsqualify.result import run  # the command line's run too (cli/check.py)
 
@@ -104,6 +106,15 @@ def qualify(source: Source, *, progress: ProgressCallback | None = None,
     except RcsQualifyError as exc:
         naming(exc)
         raise
+    except Exception as exc:
+        # what the command line reports as "unexpected X", exit 2 (cli/base.py): a
+        # caller catching RcsQualifyError catches it too. The original stays chained
+        # for the programmer, its message masked as --debug masks it (it may quote
+        # a cell)
+        from rcsqualify.cli.base import mask_quoted_input
+
+        mask_quoted_input(exc)
+        raise RcsQualifyError(unexpected_line(exc)) from exc
 
 
 def _outside_event_loop(call: Callable[[], Result]) -> Result:

@@ -38,3 +38,13 @@ class Locked(RcsQualifyError):
     """``refresh``: another run holds the lock of the list directory (exit 4)."""
 
     exit_code = ExitCode.LOCKED
+
+
+def unexpected_line(exc: BaseException) -> str:
+    """What an error that is none of ours says (the command line's last resort, and the
+    Python API's ``RcsQualifyError`` around it): its type, and an ``OSError``'s reason
+    and file name; never ``str(exc)`` of an arbitrary exception, which may quote a cell
+    (CONTRACT §11)."""
+    detail = (f": {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+              if isinstance(exc, OSError) and exc.strerror else "")
+    return f"unexpected {type(exc).__name__}{detail}"

@@ -707,3 +707,10 @@ def test_a_warning_line_is_shown_as_given(warn_at: float, shown: str) -> None:
     line" at 0.30 %)."""
     reasons = alert_reasons(RunState("pass", 0.0), "pass", 0.2, warn_at)
     assert f"over the {shown} warning line" in reasons[0]
+
+
+def test_a_url_httpx_refuses_is_a_failed_post_never_an_exception() -> None:
+    result = asyncio.run(post_json("http://127.0.0.1:9/a\x01" + SECRET_PATH, b"{}",
+                                   DEFAULT_POLICY))
+    assert not result.ok and result.status is None
+    assert "s3cr3t" not in result.error

@@ -197,3 +197,37 @@ def test_a_column_of_a_dtype_arrow_cannot_hold_is_read_as_text() -> None:
     assert rows["phone"].tolist() == ["612345678", "0"]
     assert rows["c"].tolist() == ["(1+2j)", "3j"]
     assert rows["msisdn_e164"].tolist()[0] == "+33612345678"
+
+
+@pytest.mark.parametrize("options", [
+    {"json_report": "a\0b.json"},  # ValueError: embedded null byte
+    {"metrics_file": "m" * 5000 + ".prom"},  # OSError: File name too long
+    {"output": "o" * 5000 + ".csv"},
+])
+def test_an_error_of_no_project_type_is_still_an_rcsqualify_error(
+        options: dict[str, Any]) -> None:
+    """The command line's last resort ("unexpected X", exit 2) had no API counterpart:
+    ValueError and OSError escaped a caller catching ``RcsQualifyError``."""
+    with pytest.raises(RcsQualifyError, match=r"^unexpected (ValueError|OSError)") as caught:
+        rcsqualify.qualify(CONTACTS, **options)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert isinstance(caught.value.__cause__, ValueError | OSError)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/a\x01b", "http://127.0.0.1:9/a b",
+                                 "http://127.0.0.1:9/\x00", "http://127.0.0.1:9/\x7f"])
+def test_a_webhook_url_with_a_control_character_is_refused_before_the_run(url: str
+                                                                          ) -> None:
+    """httpx.InvalidURL escaped the run (after the check), an 'unexpected' exit 2."""
+    with pytest.raises(InputError, match="is not an http") as caught:
+        rcsqualify.qualify(CONTACTS, notify=url, warn_at=0.01)
+    assert "127.0.0.1" not in str(caught.value)
+
+
+def test_a_webhook_variable_with_a_trailing_newline_still_posts(
+        receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCSQUALIFY_TEST_HOOK", receiver.url + "/hook\n")
+    result = rcsqualify.qualify(CONTACTS, notify="env:RCSQUALIFY_TEST_HOOK", warn_at=0.01)
+    assert len(receiver.got) == 1 and receiver.got[0][0] == "/hook"
+    assert not any("undelivered" in w or "not delivered" in w
+                   for w in result.summary.warnings)

@@ -21,7 +21,7 @@ from rcsqualify import __version__, dependency_version
 from rcsqualify.cli.coercion import defer
 from rcsqualify.cli.console import LazyConsole
 from rcsqualify.cli.options import help_pointer, typer_option
-from rcsqualify.errors import ExitCode, InputError, RcsQualifyError
+from rcsqualify.errors import ExitCode, InputError, RcsQualifyError, unexpected_line
 from rcsqualify.files import Interrupted, cleanup_on_exit
 from rcsqualify.masking import mask_url_passwords
 from rcsqualify.settings import options_of
@@ -276,11 +276,8 @@ def reports_errors(func: F) -> F:
             if debug:
                 mask_quoted_input(exc)
                 raise
-            # never str(exc) of an arbitrary exception: it may quote a cell (CONTRACT §11)
-            detail = (f": {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
-                      if isinstance(exc, OSError) and exc.strerror else "")
-            raise fail(f"unexpected {type(exc).__name__}{detail} (re-run with --debug for "
-                        "details)", int(ExitCode.USAGE)) from None
+            raise fail(f"{unexpected_line(exc)} (re-run with --debug for details)",
+                        int(ExitCode.USAGE)) from None
 
     return wrapper  # type: ignore[return-value]
 

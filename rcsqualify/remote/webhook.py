@@ -71,7 +71,7 @@ async def post_json(url: str, body: bytes, policy: HttpPolicy, *,
                 # posted again would be a duplicate alert
                 status, headers = exc.status or None, None
                 error = f"{shown}: {describe_transport(transport_kind(exc), url)}"
-            except (httpx.HTTPError, TimeoutError, OSError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError) as exc:
                 status, headers = None, None
                 error = f"{shown}: {describe_transport(transport_kind(exc), url)}"
             if status is not None:
