@@ -114,6 +114,16 @@ def test_probe_takes_its_service_and_credentials_from_a_profile(
     assert given.exit_code != 0 and "127.0.0.1:9" in given.output
 
 
+
+def test_probe_help_says_how_to_probe_a_profiles_mnp_service() -> None:
+    """A profile with capability = "bothub" made probe ask BotHub although its help said
+    "(else the MNP look-up)" with default none: it says how to reach the MNP service."""
+    import re
+
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", run_cli(["probe", "--help"]).stdout).split())
+    assert "--capability none probes its MNP service" in text
+
+
 def test_probe_rbm_sends_the_providers_own_request(emulator: Emulator, tmp_path: Path
                                                    ) -> None:
     """RBM's per-number look-up is probed with its own request builder

@@ -237,7 +237,8 @@ PROBE_OPTIONS = ("capability", *probe_options(), "rate", "timeout", "config", "p
 @applies_profile
 @with_options(names=PROBE_OPTIONS, helps={
     "capability": f"{' or '.join(PROBED)}: one look-up of that service, one number per "
-    "request (else the MNP look-up).",
+    "request; none: the MNP look-up (a profile's capability applies unless given here: "
+    "--capability none probes its MNP service).",
     "profile": "Profile of the config file to apply (the options of check that probe "
     "takes; options given here win over it)."})
 def probe(
