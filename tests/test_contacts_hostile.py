@@ -612,3 +612,44 @@ def test_sample_auto_interrupted_then_resumed_draws_in_the_same_order(
     assert not again & first_asked  # nothing asked twice
     assert full_asked <= first_asked | again
     assert resumed["counts"]["contacts"] == 300
+
+
+@pytest.mark.parametrize("cap", ["1", "3"])
+def test_the_dry_run_counts_numbers_within_the_cap_only(tmp_path: Path, emulator: Emulator,
+                                                        cap: str) -> None:
+    """10,000 numbers for one contact, capped: the dry run announces at most the cap's
+    numbers for it, and the run asks no more than announced."""
+    import re
+
+    many = [f"0607{i:06d}" for i in range(10_000)]
+    emulator.configure(numbers={e164(x): {"operator": ORANGE, "capable": False}
+                                for x in [*many[:5], "0607999999"]})
+    f = write_csv(tmp_path / "big.csv", [["id", "tel"], *[["1", x] for x in many],
+                                         ["2", "06 07 99 99 99"]])
+    args = ["check", str(f), "-c", "tel", "--contact-id", "id", "--max-numbers-per-contact",
+            cap, *emulator.bothub_args(), "--mnp-url", emulator.mnp_url(), "--rate", "300",
+            "--threshold", "1", "--no-cache"]
+    dry = run_cli([*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.stderr
+    line = re.compile(r"^(\w+)(?: \(other route\))?: would ask (up to )?(\d+) of", re.M)
+    announced = {m[1]: int(m[3]) for m in line.finditer(dry.stderr)}
+    assert announced == {"mnp": int(cap) + 1, "bothub": int(cap) + 1}, dry.stderr
+    before = _asked(emulator)
+    run = run_cli([*args, "-q"])
+    assert run.exit_code in (0, 3), run.stderr
+    made: dict[str, int] = {}
+    for key, count in _asked(emulator).items():
+        if count > before.get(key, 0):
+            made[key.split(":", 1)[0]] = made.get(key.split(":", 1)[0], 0) + 1
+    assert made == {"mnp": int(cap) + 1, "bothub": int(cap) + 1}
+
+
+def test_the_terminal_says_one_contact_in_the_singular(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "one.csv", [["id", "a", "b"], ["", FIXED, "06 07 00 00 01"]])
+    result = run_cli(["check", str(f), "-c", "a", "-c", "b", "--contact-id", "id",
+                      "--threshold", "1"])
+    assert result.exit_code in (0, 3), result.stderr
+    text = " ".join((result.output + result.stderr).split())
+    assert "1 contact," in text and "1 row without a contact id" in text
+    assert "1 contact = 1 message + 0 duplicate contacts" in text
+    assert "1 contact rescued" in text and "1 contacts" not in text

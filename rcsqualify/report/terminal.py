@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from rcsqualify.l10n import number, threshold
+from rcsqualify.l10n import counted, number, threshold
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary, confidence_of
 from rcsqualify.report.wording import (
@@ -53,10 +53,10 @@ def read_line(info: dict[str, Any]) -> str:
                          + (f" ranked by {info['number_rank']!r}" if info.get("number_rank")
                             else ""))
         if contacts:
-            parts.insert(1, f"{_n(contacts['contacts'])} contacts")
+            parts.insert(1, counted(contacts["contacts"], "en", "contact", "contacts"))
         if contacts.get("blank_ids"):
-            parts.append(f"{_n(contacts['blank_ids'])} rows without a contact id (each its "
-                         "own contact)")
+            parts.append(counted(contacts["blank_ids"], "en", "row", "rows")
+                         + " without a contact id (each its own contact)")
     elif info.get("other_phone_columns"):
         parts.append("other phone-like columns: "
                      + ", ".join(repr(c) for c in info["other_phone_columns"])
