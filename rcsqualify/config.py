@@ -289,6 +289,12 @@ def apply_profile(ctx: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         applied.add(param.name)
         if getattr(param, "multiple", False) and isinstance(raw, str):
             raw = [raw]  # ``column = "Tel"``: one value of a repeatable option
+        if not getattr(param, "is_flag", False) and any(
+                isinstance(v, bool) for v in (raw if isinstance(raw, list) else [raw])):
+            # Typer's lax coercion made ``threshold = true`` 1.0 (a gate that always
+            # passes); ``--threshold true`` is refused on the command line
+            raise InputError(f"{profile.path}: profile {profile.name}, key {key!r}: "
+                             "true or false is no value of this option")
         try:
             out[param.name] = param.process_value(ctx, raw)
         except Exception as exc:  # Click's BadParameter: the message names no value

@@ -206,7 +206,7 @@ class OptionGroup(Frozen):
             value = values[f.name]
             if value is None:
                 continue
-            _check_kind(f, opt, value)
+            _check_kind(self, f, opt, value)
             if opt.finite is not None:
                 low, high = opt.finite
                 if not (math.isfinite(value) and low <= value <= high):
@@ -239,10 +239,10 @@ def _kinds(f: Field[Any]) -> tuple[Any, ...]:
     return tuple(typing.get_origin(a) or a for a in args if a is not type(None))
 
 
-def _check_kind(f: Field[Any], opt: Opt, value: Any) -> None:
+def _check_kind(group: "OptionGroup", f: Field[Any], opt: Opt, value: Any) -> None:
     """A value of the declared kind, whoever built the group: Python gives ``True``
     for a threshold (``True <= 1``: a gate that always passes), a TOML profile
-    ``rate = true``, a caller ``column="Tel"`` (read as three columns); the command line
+    ``rate = true``, a caller ``notify="https://…"`` (posted to each character); the command line
     never can (its text is converted by the declared type). Click's conversions of the
     command line's and the environment's text stay as they were (``rate = "30"`` in a
     profile is 30, as RCSQUALIFY_RATE=30 is)."""
@@ -257,13 +257,20 @@ def _check_kind(f: Field[Any], opt: Opt, value: Any) -> None:
         if float not in kinds and not isinstance(value, int):
             raise InputError(f"{flag} must be a whole number, got {value!r}")
     elif list in kinds:
+        if isinstance(value, str | os.PathLike):  # one value of a repeatable option, as
+            value = [value]  # the API and a profile take it (``column="Tel"``)
+            object.__setattr__(group, f.name, value)
         if not isinstance(value, list | tuple) or any(
                 isinstance(v, bool) or not isinstance(v, str | os.PathLike) for v in value):
             raise InputError(f"{flag} must be a list of "
                              f"{'paths' if opt.path else 'strings'}, got {value!r}")
-    elif str in kinds and not (opt.path and isinstance(value, os.PathLike)):
-        if not isinstance(value, str):
+    elif str in kinds:
+        if not isinstance(value, str | os.PathLike):  # output=Path("x.csv") is a path
             raise InputError(f"{flag} must be a string, got {value!r}")
+        if isinstance(value, str) and not value.strip() and f.default is None:
+            # -o "$OUT" with OUT unset wrote no output and said nothing: an option
+            # whose absence is None is left out to mean none, never given empty
+            raise InputError(f"{flag} is empty: give a value, or leave the option out")
     elif Path in kinds and not isinstance(value, str | os.PathLike):
         raise InputError(f"{flag} must be a path, got {value!r}")
 

@@ -91,7 +91,8 @@ def test_a_profile_value_of_the_wrong_kind_is_refused(tmp_path: Path, key: str,
     ({"single_warn": 2.5}, "--single-warn must be a whole number"),
     ({"operator": 5}, "--operator must be a string"),
     ({"no_cache": "false"}, "--no-cache must be true or false"),  # "false" is truthy
-    ({"column": "Tel"}, "--column must be a list"),  # else read as columns T, e, l
+    ({"column": 3}, "--column must be a list"),
+    ({"notify": ["https://x.example/h", None]}, "--notify must be a list"),
     ({"price_message": math.inf}, "--price-message must be a finite number"),
     ({"price_conversation": 1e309}, "--price-conversation must be a finite number"),
 ])
@@ -118,6 +119,10 @@ def test_right_kinds_still_pass() -> None:
     assert s.portability_options.portability == [Path("a.csv")]
     assert s.bothub.bot_key_file == "k.pem" and s.sampling.seed == 10**30
     assert s.inputs.header is False and isinstance(s, Settings)
+    # one value of a repeatable option is a list of one, as qualify(column="Tel") is
+    one = settings_from(column="Tel", notify="https://x.example/h", portability=Path("a"))
+    assert one.inputs.column == ["Tel"] and one.alerts.notify == ["https://x.example/h"]
+    assert one.portability_options.portability == [Path("a")]
 
 
 @pytest.mark.parametrize(("args", "flag"), [
@@ -293,3 +298,20 @@ def test_the_suite_fails_on_a_declared_field_no_test_reads(
     assert "ReportOptions.send_rate" in (conftest._option_reads_problem(whole) or "")
     conftest._UNDECLARED_READS.add("dummy_option")
     assert "dummy_option" in (conftest._option_reads_problem(whole) or "")
+
+
+@pytest.mark.parametrize("flag", ["--output", "--json-report", "--split-dir", "--html-report",
+                                  "--metrics-file", "--bulk-hours"])
+def test_an_empty_value_is_refused_not_read_as_absent(tmp_path: Path, flag: str) -> None:
+    # -o "$OUT" with OUT unset wrote nothing and exited as if no output was asked
+    _refused(run_cli(["check", CONTACTS, flag, "", "-q"]), flag)
+    line = _refused(run_cli(["check", CONTACTS, "-q",
+                             *_profile(tmp_path, f'{flag[2:]} = " "')]), flag)
+    assert "profile p" in line
+    with pytest.raises(InputError, match="is empty"):
+        settings_from(**{flag[2:].replace("-", "_"): ""})
+
+
+def test_an_empty_value_stays_meaningful_where_it_is_declared_so() -> None:
+    # require-feature '' = any capability (its help says so): not an absent option
+    assert settings_from(require_feature="").bothub.require_feature == ""

@@ -36,24 +36,6 @@ def _unchanged(param: Any, value: Any) -> bool:
     return False
 
 
-#: what a parameter of each type takes, for the message refusing a boolean
-_WANTED = {int: "a whole number", float: "a number", str: "a string"}
-
-
-def refuse_boolean(annotation: Any, value: Any) -> None:
-    """A ``true``/``false`` for a number or a string is an error, as ``--rate true`` is
-    on the command line: pydantic's lax mode (Typer's coercion) would make a profile's
-    ``threshold = true`` 1.0, a gate that always passes, and a Python caller's
-    ``rate=True`` 1 request a second. Only values that are not text reach this (a
-    profile's, the Python API's): the command line and the environment give text."""
-    wanted = _WANTED.get(annotation)
-    items = value if isinstance(value, list | tuple) else [value]
-    if wanted is not None and any(isinstance(v, bool) for v in items):
-        import click
-
-        raise click.BadParameter(f"must be {wanted}, not true or false")
-
-
 class DeferredCoercion:
     """Stands in for a parameter's runtime coercion (Typer's ``RuntimeParam``)."""
 
@@ -65,7 +47,6 @@ class DeferredCoercion:
             return () if param.multiple or param.nargs == -1 else None
         if _unchanged(self.param, value):
             return value
-        refuse_boolean(self.param.type_descriptor.annotation, value)
         self.param._runtime_param = None  # Typer builds its own now, once, and keeps it
         real = self.param.get_runtime_param()
         return real.coerce(value, param=param, ctx=ctx)
