@@ -392,6 +392,13 @@ def test_other_route_rbm_down_never_a_verdict(tmp_path: Path, emulator: Emulator
     newly = {k for k, v in _asked(emulator).items() if v > before.get(k, 0)}
     assert {k for k in newly if k.startswith("rbm:")} == {f"rbm:{e164(x)}" for x in sfr}
     assert all(r["route"] == "rbm" for r in read_rows(out))
+    settled = _asked(emulator)
+    r3, _ = check_json([str(f), "-c", "m1", "-c", "m2", *emulator.bothub_args(),
+                        "--mnp-url", emulator.mnp_url(), "--other-route", "rbm",
+                        *emulator.rbm_args(sa), "--rate", "300", "--threshold", "1",
+                        "--cache-dir", str(tmp_path / "cache")])
+    assert r3.exit_code == 0, r3.stderr
+    assert _asked(emulator) == settled  # a third run asks nothing
 
 
 def test_errors_never_show_a_number_in_clear(tmp_path: Path, emulator: Emulator) -> None:
@@ -653,3 +660,34 @@ def test_the_terminal_says_one_contact_in_the_singular(tmp_path: Path) -> None:
     assert "1 contact," in text and "1 row without a contact id" in text
     assert "1 contact = 1 message + 0 duplicate contacts" in text
     assert "1 contact rescued" in text and "1 contacts" not in text
+
+
+def test_an_mnp_error_inside_a_200_for_second_numbers_is_asked_again_next_run(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """In one run: the first numbers answer (Orange, not RCS), the second ones get the
+    service's error inside a 200: unverified (operator_error), never cached; the next
+    run asks MNP again for the second numbers only."""
+    first = [f"0607{200 + i:06d}" for i in range(4)]
+    second = [f"0607{250 + i:06d}" for i in range(4)]
+    emulator.configure(numbers={**{e164(x): {"operator": ORANGE, "capable": i == 0}
+                                   for i, x in enumerate(first)},
+                                **{e164(x): {"operator": "error", "capable": True}
+                                   for x in second}})
+    f = write_csv(tmp_path / "e.csv", [["nom", "m1", "m2"],
+                                       *[[f"c{i}", a, b] for i, (a, b)
+                                         in enumerate(zip(first, second, strict=True))]])
+    args = [str(f), "-c", "m1", "-c", "m2", *emulator.bothub_args(), "--mnp-url",
+            emulator.mnp_url(), "--rate", "300", "--threshold", "0.5", "--cache-dir",
+            str(tmp_path / "cache")]
+    out = tmp_path / "o.csv"
+    r1, rep1 = check_json([*args, "-o", str(out)])
+    assert r1.exit_code == 3, r1.stderr
+    rows = read_rows(out)
+    assert [r["m2_status"] for r in rows[1:]] == ["unverified"] * 3
+    assert [r["reason"] for r in rows[1:]] == ["operator_error"] * 3
+    before = _asked(emulator)
+    r2, rep2 = check_json(args)
+    assert r2.exit_code == 3, r2.stderr
+    newly = {k for k, v in _asked(emulator).items() if v > before.get(k, 0)}
+    assert newly == {f"mnp:{e164(x)}" for x in second[1:]}
+    assert rep2["counts"] == rep1["counts"]

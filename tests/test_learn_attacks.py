@@ -368,3 +368,98 @@ def test_a_workbook_of_several_sheets_is_read_from_its_first(tmp_path: Path) -> 
     code, report, err = _learn([str(tmp_path / "ev.xlsx"), *BOT])
     assert code == 0, err
     assert report["outcomes"]["reachable"] == 1 and report["tally"]["undated"] == 0
+
+
+def _arrow_spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], int]]:
+    """Every call to Arrow's JSON reader: the schema it was given (refused at once when
+    none: inferring, it is quadratic in distinct keys) and the columns it built."""
+    import pyarrow.json as pj
+
+    real = pj.read_json
+    calls: list[tuple[list[str], int]] = []
+
+    def read_json(source: object, read_options: object = None,
+                  parse_options: pj.ParseOptions | None = None, **kw: object) -> object:
+        assert parse_options is not None and parse_options.explicit_schema is not None, (
+            "Arrow's JSON reader left to infer a column of every key")
+        assert parse_options.unexpected_field_behavior == "ignore"
+        table = real(source, read_options=read_options, parse_options=parse_options, **kw)
+        calls.append((parse_options.explicit_schema.names, table.num_columns))
+        return table
+
+    monkeypatch.setattr(pj, "read_json", read_json)
+    return calls
+
+
+def test_lines_of_unique_keys_build_only_the_profile_columns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20,000 events each carrying 20 keys no other line has (7.8 MB): Arrow's JSON
+    reader, left to infer, made a column of each of the 400,000 keys at a cost growing
+    with the columns already made (2,000 such lines took 12 s of CPU, 4,000 took 31 s
+    and 3 GB; this file, minutes and more memory than the machine has), deaf to
+    SIGTERM. It is given the profile's fields now and ignores every other key."""
+    calls = _arrow_spy(monkeypatch)
+    ev = tmp_path / "ev.ndjson"
+    with ev.open("w") as fh:
+        for i in range(20_000):
+            fh.write(json.dumps({"number": f"0607{i % 100:06d}", "outcome": "read",
+                                 **{f"k{i}_{j}": "x" for j in range(20)}}) + "\n")
+    code, report, err = _learn([str(ev), *BOT])
+    assert code == 0, err
+    assert report["read"]["events"] == 20_000 and report["read"]["bad"] == 0
+    assert report["learned"]["reachable"] == 100
+    assert calls and all(sorted(names) == ["message_id", "number", "outcome", "time"]
+                         and columns == 4 for names, columns in calls)
+
+
+def test_a_pushed_event_of_unique_keys_builds_only_the_profile_columns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same inside Pub/Sub pushes (rbm: the event is base64 JSON in message.data):
+    the decoded events were given to Arrow's reader to infer too."""
+    calls = _arrow_spy(monkeypatch)
+    ev = tmp_path / "push.ndjson"
+    with ev.open("w") as fh:
+        for i in range(2_000):
+            inner = {"senderPhoneNumber": f"+33607{i % 100:06d}", "eventType": "READ",
+                     "sendTime": "2026-11-01T10:00:00Z",
+                     **{f"k{i}_{j}": "x" for j in range(20)}}
+            fh.write(json.dumps({"message": {"data": base64.b64encode(
+                json.dumps(inner).encode()).decode(), f"o{i}": 1}}) + "\n")
+    code, report, err = _learn([str(ev), "--outcomes", "rbm", *BOT])
+    assert code == 0, err
+    assert report["learned"]["reachable"] == 100 and report["read"]["bad"] == 0
+    assert len(calls) == 2 and max(columns for _, columns in calls) <= 8
+
+
+def test_a_number_where_text_was_expected_is_read_typed_or_line_by_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a schema of text fields, a MaaP send log's ``"httpStatus": 404`` made Arrow
+    refuse the block: it is read again with that field as integers (still by Arrow);
+    a field holding numbers on some lines and text on others goes line by line. Either
+    way every event is learned."""
+    from rcsqualify.learn import events
+
+    calls = _arrow_spy(monkeypatch)
+    by_lines: list[int] = []
+    real_rows = events._ndjson_rows
+
+    def rows(block: bytes, *args: object) -> object:
+        by_lines.append(block.count(b"\n"))
+        return real_rows(block, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(events, "_ndjson_rows", rows)
+    sends = tmp_path / "sends.ndjson"
+    sends.write_text("".join(json.dumps({
+        "messageContact": {"userContact": f"+3360700000{i}"}, "httpStatus": 404,
+        "timestamp": "2026-11-01T10:00:00Z"}) + "\n" for i in range(5)))
+    code, report, err = _learn([str(sends), "--outcomes", "maap", *BOT])
+    assert code == 0, err
+    assert report["learned"] == {"reachable": 0, "not_rcs": 5}
+    assert by_lines == [] and len(calls) == 1  # read by Arrow, once typed
+    mixed = tmp_path / "mixed.ndjson"
+    mixed.write_text('{"number": 33607000001, "outcome": "read"}\n'
+                     '{"number": "0607000002", "outcome": "read"}\n')
+    code, report, err = _learn([str(mixed), *BOT])
+    assert code == 0, err
+    assert report["learned"]["reachable"] == 2 and report["read"]["bad"] == 0
+    assert by_lines == [2]
