@@ -135,6 +135,28 @@ def test_a_csv_total_of_amounts_is_a_footer_but_a_phone_with_dots_is_not(
     assert check_json([str(f), "--threshold", "1"])[1]["input"]["footer_rows"] == 0
 
 
+def test_the_excel_fr_csv_of_a_workbook_writes_its_numbers_with_a_decimal_comma(
+        tmp_path: Path) -> None:
+    """French Excel reads ``107.35`` as text: an amount column of the annotated CSV (the
+    excel-fr dialect, the default for a workbook) no longer summed. The sheet's number
+    cells get a decimal comma there; text cells and the standard dialect keep the dot."""
+    f = _workbook(tmp_path / "in.xlsx", [
+        ["Nom", "Tél. portable", "Montant (€)", "Code"],
+        ["A", PHONES[0], 107.35, "1.5"],
+        ["B", "06.07.12.34.01", 12, "x"],
+    ])
+    out = tmp_path / "out.csv"
+    assert run_cli(["check", str(f), "--threshold", "1", "-o", str(out), "-q"]
+                   ).exit_code == 0
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert [r[:4] for r in rows[1:]] == [["A", PHONES[0], "107,35", "1.5"],
+                                         ["B", "06.07.12.34.01", "12", "x"]]
+    std = tmp_path / "std.csv"
+    run_cli(["check", str(f), "--threshold", "1", "-o", str(std), "-q",
+             "--csv-dialect", "standard"])
+    assert list(csv.reader(io.StringIO(std.read_text(encoding="utf-8"))))[1][2] == "107.35"
+
+
 # -- every output folder ----------------------------------------------------------------
 def test_every_output_creates_its_missing_folder_and_says_so(tmp_path: Path) -> None:
     f = tmp_path / "c.csv"

@@ -320,9 +320,40 @@ def write_annotated(path: str, source: ContactSource, result: CheckResult,
     delimiter, bom = csv_dialect(dialect, source)
     if path == STDOUT and dialect is None:
         bom = False  # a pipe: a BOM only when the Excel dialect is asked for by name
-    return write_batches(path, annotated_batches(source, result, plan), delimiter=delimiter,
+    batches = annotated_batches(source, result, plan)
+    if (delimiter, bom) == CSV_DIALECTS["excel-fr"]:
+        batches = decimal_commas(batches, source)
+    return write_batches(path, batches, delimiter=delimiter,
                          escape_columns=len(source.output_columns) if csv_escape else 0,
                          bom=bom)
+
+
+def decimal_commas(batches: Iterator[pa.RecordBatch], source: ContactSource
+                   ) -> Iterator[pa.RecordBatch]:
+    """A workbook's number cells with a decimal comma, for the excel-fr CSV: French Excel
+    reads ``107.35`` as text (an amount column that no longer sums) and ``107,35`` as a
+    number. Only cells the sheet held as numbers; text cells (a CSV's, a phone typed as
+    ``06.12.34.56.78``) are the user's own spelling and stay as they are."""
+    import pyarrow.compute as pc
+
+    from rcsqualify.contacts.cells import CELL_NUMBER
+
+    kinds_batches = source.cell_kinds()
+    if kinds_batches is None:
+        yield from batches
+        return
+    kinds = pa.Table.from_batches(list(kinds_batches))
+    at = 0
+    for batch in batches:
+        columns = list(batch.columns)
+        for i in range(min(kinds.num_columns, len(columns))):
+            number = kinds.column(i).slice(at, batch.num_rows).to_numpy() == CELL_NUMBER
+            if number.any():
+                col = columns[i]
+                columns[i] = pc.if_else(pa.array(number),
+                                        pc.replace_substring(col, ".", ","), col)
+        at += batch.num_rows
+        yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 class TextSheet:
