@@ -101,8 +101,9 @@ def test_hostile_text_comes_back_as_it_was_never_a_formula(tmp_path: Path) -> No
 
 
 def test_a_cut_cell_and_removed_characters_are_counted_the_rest_kept(tmp_path: Path) -> None:
-    """Over 32,767 characters: cut at 32,767 (astral characters count one each); C0
-    controls, U+FFFE, U+FFFF removed; every other cell of the row kept."""
+    """Over 32,767 characters: cut at 32,767 as Excel counts them, a character past
+    U+FFFF two (cut at 32,767 code points, Excel "repaired" the workbook), never half
+    of one; C0 controls, U+FFFE, U+FFFF removed; every other cell of the row kept."""
     long = "é" * 32_760 + "\U0001F600" * 20
     source = tmp_path / "base.csv"
     source.write_text("Tel;Note;Autre\n"
@@ -110,7 +111,8 @@ def test_a_cut_cell_and_removed_characters_are_counted_the_rest_kept(tmp_path: P
                       encoding="utf-8")
     cells, lines, stderr = _outputs(tmp_path, source)
     assert "2 cells of annotated.xlsx held control characters" in stderr
-    assert cells[1][1] == ("s", long[:32_767]) and cells[1][2] == ("s", "x")
+    assert cells[1][1] == ("s", "é" * 32_760 + "\U0001F600" * 3) and cells[1][2] == ("s", "x")
+    assert len(cells[1][1][1].encode("utf-16-le")) == 2 * 32_766
     assert cells[2][1] == ("s", "abcd") and cells[2][2] == ("s", "y")
     assert lines[1][1] == long
 

@@ -200,10 +200,10 @@ def _scalar(text: str) -> pa.Scalar:
 
 class _Cleaner:
     """Text as XLSX can hold it: control characters removed, cells cut at 32,767
-    characters (counted), then escaped for XML — ``&``, ``<``, ``>``, and an ``_`` that
-    starts ``_xHHHH_``, which Excel would read as an escaped character (XlsxWriter's
-    rule: ``_x005F_`` is the ``_``), and a CR as ``_x000D_`` (an XML parser reads a
-    literal CR as LF)."""
+    characters as Excel counts them (UTF-16 units: ``_fit``; counted), then escaped
+    for XML — ``&``, ``<``, ``>``, and an ``_`` that starts ``_xHHHH_``, which Excel
+    would read as an escaped character (XlsxWriter's rule: ``_x005F_`` is the ``_``),
+    and a CR as ``_x000D_`` (an XML parser reads a literal CR as LF)."""
 
     def __init__(self) -> None:
         self.changed = 0
@@ -216,12 +216,22 @@ class _Cleaner:
         if col.null_count == len(col):
             return col
         bad = pc.fill_null(pc.match_substring_regex(col, XLSX_ILLEGAL), False)
-        long = pc.fill_null(pc.greater(pc.utf8_length(col), MAX_CELL_CHARS), False)
-        either = pc.or_(bad, long)
-        if pc.any(either).as_py():
-            self.changed += int(pc.sum(either).as_py() or 0)
-            col = pc.utf8_slice_codeunits(pc.replace_substring_regex(col, XLSX_ILLEGAL, ""),
-                                          0, MAX_CELL_CHARS)
+        # a cell of more UTF-16 units than Excel holds has more UTF-8 bytes too: only
+        # those (rare) are measured exactly, in Python
+        long = pc.fill_null(pc.greater(pc.binary_length(col), MAX_CELL_CHARS), False)
+        if pc.any(pc.or_(bad, long)).as_py():
+            changed = bad.to_numpy(zero_copy_only=False).copy()
+            col = pc.replace_substring_regex(col, XLSX_ILLEGAL, "")
+            at = np.flatnonzero(long.to_numpy(zero_copy_only=False))
+            if len(at):
+                texts = col.take(pa.array(at)).to_pylist()
+                fitted = [_fit(t) for t in texts]
+                changed[at] |= np.array([a != b for a, b in zip(texts, fitted, strict=True)])
+                mask = np.zeros(len(col), dtype=bool)
+                mask[at] = True
+                col = pc.replace_with_mask(col, pa.array(mask),
+                                           pa.array(fitted, pa.large_string()))
+            self.changed += int(changed.sum())
         for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
             col = pc.replace_substring(col, raw, escaped)
         tokens = pc.fill_null(pc.match_substring_regex(col, _ESCAPE_LIKE), False)
@@ -234,7 +244,17 @@ class _Cleaner:
         return pc.replace_substring(col, "\r", "_x000D_")
 
     def name(self, value: str) -> str:
-        return _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
+        return _fit(_ILLEGAL.sub("", value))
+
+
+def _fit(text: str) -> str:
+    """``text`` cut to 32,767 UTF-16 units, never half a pair: Excel counts a character
+    past U+FFFF as two (32,767 code points with emoji among them made Excel "repair"
+    the workbook: XlsxWriter issue 776)."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) <= 2 * MAX_CELL_CHARS:
+        return text
+    return units[:2 * MAX_CELL_CHARS].decode("utf-16-le", "ignore")
 
 
 _ESCAPE_LIKE = r"_x[0-9A-Fa-f]{4}_"
@@ -246,8 +266,10 @@ def sheet_text(value: str) -> tuple[str, bool]:
     be given it: what XLSX cannot hold removed and cut at 32,767 characters (True: the
     text was changed), and ``_xHHHH_`` escaped, as ``_Cleaner`` does — openpyxl writes
     text as it is, so Excel showed ``_x0041_`` as ``A``."""
-    fitted = _ILLEGAL.sub("", value)[:MAX_CELL_CHARS]
+    fitted = _fit(_ILLEGAL.sub("", value))
     return _ESCAPE_START.sub("_x005F_", fitted), fitted != value
+
+
 _EPOCH = datetime.datetime(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-day bug)
 
 
