@@ -432,3 +432,23 @@ def test_iso_date_cells_are_dates_a_time_zone_stays_text(tmp_path: Path) -> None
     rows = list(got.iter_rows(min_row=2, min_col=2, max_col=3, values_only=True))
     assert rows == [(dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5)),
                     ("2024-01-03T10:00:00+02:00", "not a date")]
+
+
+def test_a_workbooks_decimals_keep_their_dot_in_ndjson_and_parquet(tmp_path: Path) -> None:
+    """The excel-fr CSV of a workbook writes a number cell's decimal comma for French
+    Excel; NDJSON and Parquet outputs of that workbook got ``0,1`` too (cb50a5c)."""
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Tel", "Montant"])
+    sheet.append(["0612345678", 107.35])
+    book.save(source)
+    for name in ("o.ndjson", "o.parquet", "o.csv"):
+        assert run_cli(["check", str(source), "-o", str(tmp_path / name), "-q",
+                        "--threshold", "1"]).exit_code == 0
+    assert '"Montant":"107.35"' in (tmp_path / "o.ndjson").read_text(encoding="utf-8")
+    assert pq.read_table(tmp_path / "o.parquet").column("Montant").to_pylist() == ["107.35"]
+    assert '"107,35"' in (tmp_path / "o.csv").read_text(encoding="utf-8-sig")
