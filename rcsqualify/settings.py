@@ -205,6 +205,8 @@ class OptionGroup(Frozen):
         for f, opt in declared(type(self)):
             value = values[f.name]
             if value is None:
+                if type(None) not in typing.get_args(f.type):  # rate=None: no pacing
+                    raise InputError(f"{opt.flag(f.name)} needs a value, got None")
                 continue
             _check_kind(self, f, opt, value)
             if opt.finite is not None:

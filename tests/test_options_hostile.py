@@ -94,6 +94,8 @@ def test_a_profile_value_of_the_wrong_kind_is_refused(tmp_path: Path, key: str,
     ({"column": 3}, "--column must be a list"),
     ({"notify": ["https://x.example/h", None]}, "--notify must be a list"),
     ({"price_message": math.inf}, "--price-message must be a finite number"),
+    ({"rate": None}, "--rate needs a value, got None"),  # was accepted: HttpPolicy(None)
+    ({"capability": None}, "--capability needs a value"),
     ({"price_conversation": 1e309}, "--price-conversation must be a finite number"),
 ])
 def test_a_python_keyword_of_the_wrong_kind_is_one_input_error(given: dict[str, Any],
