@@ -107,16 +107,17 @@ NOTES: dict[str, tuple[str, str]] = {
         "échantillon choisi à l'avance, pas si l'on regarde le résultat et relance "
         "jusqu'à ce qu'il passe ; l'échantillonnage automatique donne une borne valable "
         "où qu'il s'arrête"),
+    # worded so that no noun agrees with a count (one contact, one value: never "1 contacts")
     "contacts_capped": (
-        "{capped} contacts hold more than {cap:raw} numbers: {dropped} numbers past the "
-        "cap were neither chosen nor looked up (--max-numbers-per-contact)",
-        "{capped} contacts ont plus de {cap} numéros : {dropped} numéros au-delà de ce "
-        "plafond n'ont été ni choisis ni vérifiés"),
+        "contacts past the cap of --max-numbers-per-contact {cap:raw}: {capped}; numbers "
+        "past it, neither chosen nor looked up: {dropped}",
+        "contacts au-delà du plafond de numéros par contact ({cap}) : {capped} ; numéros "
+        "au-delà, ni choisis ni vérifiés : {dropped}"),
     "ranks_not_numbers": (
-        "{count} values of the --number-rank column {column} are not numbers: they rank "
-        "after every number, among themselves in text order",
-        "{count} valeurs de la colonne de rang des numéros {column} ne sont pas des "
-        "nombres : elles passent après tous les nombres, entre elles dans l'ordre du "
+        "values of the --number-rank column {column} that are not numbers: {count}; they "
+        "rank after every number, among themselves in text order",
+        "valeurs de la colonne de rang des numéros {column} qui ne sont pas des nombres : "
+        "{count} ; elles passent après tous les nombres, entre elles dans l'ordre du "
         "texte"),
     # outputs (outputs.py, report/writers.py)
     "history_damaged": (

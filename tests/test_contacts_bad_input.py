@@ -87,11 +87,12 @@ def test_a_contact_with_500_numbers_is_capped_at_10_by_default_and_said(
     block = report["input"]["contacts"]
     assert (block["numbers_dropped"], block["contacts_capped"]) == (490, 1)
     assert (report["counts"]["rows"], report["counts"]["contacts"]) == (501, 2)
-    assert any("490 numbers past the cap" in n and "--max-numbers-per-contact" in n
+    assert any("neither chosen nor looked up: 490" in n and "--max-numbers-per-contact" in n
                for n in report["notes"])
     assert len(read_rows(out)) == 501  # no row lost: the capped ones keep their rows
     terminal = run_cli(["check", str(f), "--contact-id", "id"]).output
-    assert "1 contacts hold more than 10 numbers: 490 numbers past the cap" in terminal
+    assert ("contacts past the cap of --max-numbers-per-contact 10: 1; numbers past it, "
+            "neither chosen nor looked up: 490") in " ".join(terminal.split())
 
 
 def test_ranks_that_are_not_numbers_rank_last_and_are_counted(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_ranks_that_are_not_numbers_rank_last_and_are_counted(tmp_path: Path) ->
     assert result.exit_code in (0, 1, 3)
     rows = read_rows(out)
     assert [r["chosen_number"] for r in rows] == ["+33607000009"] * 3 + ["+33607000003"] * 2
-    assert any(n.startswith("2 values of the --number-rank column rang are not numbers")
+    assert any(n.startswith("values of the --number-rank column rang that are not numbers: 2;")
                for n in report["notes"])
     assert len(rows) == 5
 

@@ -229,6 +229,9 @@ def test_ten_thousand_numbers_for_one_contact_capped_at_one(tmp_path: Path) -> N
     c = report["counts"]
     assert (c["contacts"], c["messages"], c["rescued"]) == (2, 2, 0)
     assert {r["chosen_number"] for r in out[:-1]} == {e164("0607000000")}
+    said = [w for w in report["warnings"] if "past the cap" in w]
+    assert said == ["contacts past the cap of --max-numbers-per-contact 1: 1; numbers past "
+                    "it, neither chosen nor looked up: 9,999"]
 
 
 def test_input_columns_named_like_output_columns_are_kept(tmp_path: Path) -> None:
