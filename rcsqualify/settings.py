@@ -258,6 +258,8 @@ def _check_kind(group: "OptionGroup", f: Field[Any], opt: Opt, value: Any) -> No
             raise InputError(f"{flag} must be a number, got {value!r}")
         if float not in kinds and not isinstance(value, int):
             raise InputError(f"{flag} must be a whole number, got {value!r}")
+        if value == 0 and math.copysign(1.0, value) < 0:  # --threshold -0: "-0%" shown
+            object.__setattr__(group, f.name, 0.0)
     elif list in kinds:
         if isinstance(value, str | os.PathLike):  # one value of a repeatable option, as
             value = [value]  # the API and a profile take it (``column="Tel"``)

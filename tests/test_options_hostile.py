@@ -317,3 +317,14 @@ def test_an_empty_value_is_refused_not_read_as_absent(tmp_path: Path, flag: str)
 def test_an_empty_value_stays_meaningful_where_it_is_declared_so() -> None:
     # require-feature '' = any capability (its help says so): not an absent option
     assert settings_from(require_feature="").bothub.require_feature == ""
+
+
+def test_minus_zero_is_zero() -> None:
+    # --threshold -0 printed 'over the -0% threshold' and wrote threshold -0.0 in JSON
+    from tests.helpers import check_json
+
+    _, report = check_json([CONTACTS, "--threshold", "-0"])
+    assert math.copysign(1.0, report["threshold"]) == 1.0
+    assert math.copysign(1.0, settings_from(warn_at=-0.0).alerts.warn_at) == 1.0
+    text = run_cli(["check", CONTACTS, "--threshold", "-0"]).stdout
+    assert "-0%" not in text and "-0 %" not in text
