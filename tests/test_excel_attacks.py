@@ -135,6 +135,12 @@ def test_a_csv_total_of_amounts_is_a_footer_but_a_phone_with_dots_is_not(
     assert check_json([str(f), "--threshold", "1"])[1]["input"]["footer_rows"] == 0
 
 
+def _read_back(f: Path, out: Path) -> str:
+    assert run_cli(["check", str(f), "--threshold", "1", "-o", str(out), "-q"]
+                   ).exit_code == 0
+    return out.read_text(encoding="utf-8-sig")
+
+
 def test_the_excel_fr_csv_of_a_workbook_writes_its_numbers_with_a_decimal_comma(
         tmp_path: Path) -> None:
     """French Excel reads ``107.35`` as text: an amount column of the annotated CSV (the
@@ -146,11 +152,16 @@ def test_the_excel_fr_csv_of_a_workbook_writes_its_numbers_with_a_decimal_comma(
         ["B", "06.07.12.34.01", 12, "x"],
     ])
     out = tmp_path / "out.csv"
-    assert run_cli(["check", str(f), "--threshold", "1", "-o", str(out), "-q"]
-                   ).exit_code == 0
+    assert run_cli(["check", str(f), "--threshold", "1", "-o", str(out), "-q",
+                    "--split-dir", str(tmp_path / "lists")]).exit_code == 0
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert [r[:4] for r in rows[1:]] == [["A", PHONES[0], "107,35", "1.5"],
                                          ["B", "06.07.12.34.01", "12", "x"]]
+    listed = [r for p in (tmp_path / "lists").glob("*.csv")
+              for r in csv.reader(io.StringIO(p.read_text(encoding="utf-8-sig")),
+                                  delimiter=";") if r[0] == "A"]
+    assert listed and listed[0][2] == "107,35"
+    assert "107.35" in _read_back(f, tmp_path / "out.ndjson")  # a program reads it
     std = tmp_path / "std.csv"
     run_cli(["check", str(f), "--threshold", "1", "-o", str(std), "-q",
              "--csv-dialect", "standard"])

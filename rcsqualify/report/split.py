@@ -63,9 +63,11 @@ from rcsqualify.numbering.plan import NumberingPlan
 from rcsqualify.pipeline import CheckResult
 from rcsqualify.report.routes import route_per_number
 from rcsqualify.report.writers import (
+    CSV_DIALECTS,
     TextSheet,
     annotated_batches,
     csv_dialect,
+    decimal_commas,
     escape_batch,
     open_csv_sink,
 )
@@ -194,7 +196,10 @@ def write_split_lists(directory: str, source: ContactSource, result: CheckResult
     writers: dict[str, pacsv.CSVWriter] = {}
     offset = 0
     try:
-        for batch in annotated_batches(source, result, plan):
+        batches = annotated_batches(source, result, plan)
+        if (delimiter, bom) == CSV_DIALECTS["excel-fr"]:
+            batches = decimal_commas(batches, source)
+        for batch in batches:
             n = batch.num_rows
             part = codes[offset:offset + n]
             offset += n
