@@ -12,6 +12,16 @@ raised RecursionError in Python's. ``check_nesting`` counts the brackets of ever
 with numpy (an upper bound of its depth); only a line with more than ``MAX_DEPTH``
 openers is measured exactly (strings taken out first). Deeper than ``MAX_DEPTH`` is
 exit 2 naming the line.
+
+Keys are bounded too (issue #28 review). A contact file's columns are the union of its
+lines' keys (every value is kept in the output), so lines each carrying keys no other
+line has make that many columns. Arrow's reader infers a column per distinct key at a
+cost growing with the columns already made: 8,000 lines of 20 unique keys (3 MB) took
+7.5 GB and died of it. So Arrow only reads a file whose first block (what it infers
+from) holds at most ``ARROW_KEYS`` distinct keys, counted by Python's linear parser
+first; a wider file is read line by line. More than ``MAX_KEYS`` distinct keys in the
+whole file (Excel's width, the bound of XLSX contact files) is not a contact list:
+exit 2 naming the line that passes it.
 """
 
 from __future__ import annotations
@@ -28,10 +38,15 @@ import pyarrow.json as pajson
 
 from rcsqualify.contacts.cells import JsonNumber, as_strings, exact_as_text, json_text
 from rcsqualify.contacts.reader import BATCH_BYTES, BATCH_ROWS, InputInfo, Reader
+from rcsqualify.contacts.xlsx import MAX_COLUMNS
 from rcsqualify.errors import InputError
 
 #: Deepest nesting of objects and arrays read (a contact record nests a few levels).
 MAX_DEPTH = 64
+#: most distinct keys (columns) of a contact NDJSON: Excel's width, as XLSX contact files
+MAX_KEYS = MAX_COLUMNS
+#: most distinct keys of the first block for Arrow's reader to infer the columns from
+ARROW_KEYS = 256
 _SCAN_BYTES = 1 << 20
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPENERS = (ord("{"), ord("["))
@@ -99,6 +114,10 @@ class NdjsonReader(Reader):
         super().__init__(path, info)
         self._exact = False
         check_nesting(path, info.path)
+        if self._first_block_keys() > ARROW_KEYS:
+            self._exact = True
+            self.headers = self._keys()
+            return
         try:
             reader = pajson.open_json(path, read_options=pajson.ReadOptions(
                 block_size=BATCH_BYTES))
@@ -173,10 +192,37 @@ class NdjsonReader(Reader):
         in keys and text, nested lists included (a pair is one character already)."""
         return self._keep_repeated([(_no_lone(k), _no_lone(v)) for k, v in pairs])
 
+    def _first_block_keys(self) -> int:
+        """Distinct keys of the lines Arrow's reader would infer its columns from (its
+        first block), counted by Python's parser (linear), stopping past ``ARROW_KEYS``;
+        a line that does not parse ends the count (the readers say what it is)."""
+        keys: set[str] = set()
+        with self.path.open("rb") as fh:
+            head = fh.read(BATCH_BYTES)
+            whole = len(head) < BATCH_BYTES
+        lines = head.splitlines()
+        for line in lines if whole else lines[:-1]:  # the last may be cut: not counted
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (ValueError, RecursionError):
+                break
+            if not isinstance(obj, dict):
+                break
+            keys.update(obj)
+            if len(keys) > ARROW_KEYS:
+                break
+        return len(keys)
+
     def _keys(self) -> list[str]:
         keys: dict[str, None] = {}
-        for _, obj in self._lines():
+        for number, obj in self._lines():
             keys.update(dict.fromkeys(obj))
+            if len(keys) > MAX_KEYS:
+                raise InputError(f"{self.info.path}: line {number} brings the file past "
+                                 f"{MAX_KEYS:,} distinct keys (Excel's width): not a "
+                                 "contact list (nothing was checked)")
         return list(keys)
 
     def _text_batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
