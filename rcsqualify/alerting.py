@@ -131,8 +131,9 @@ def _read_state(path: Path) -> dict[str, dict[str, object]]:
 def previous_run(key: str, base: str, history: Path | None, state: Path,
                  warn_at: float) -> RunState | None:
     if history is not None:
-        try:
-            lines = history.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:  # a regular file only: reading a FIFO would wait for a writer forever
+            lines = history.read_text(encoding="utf-8", errors="replace").splitlines() \
+                if history.is_file() else []
         except OSError:
             lines = []
         name = Path(base).name if base != "-" else "stdin"

@@ -162,3 +162,31 @@ def test_a_metrics_file_that_is_no_output_file_is_refused_before_the_run(
     assert not list(tmp_path.rglob("*.prom")) and not list(tmp_path.rglob("*.tmp*"))
     if where == "directory":
         assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--metrics-file", "--history"])
+def test_a_pipe_as_metrics_file_or_history_never_hangs_the_run(
+        tmp_path: Path, receiver: Receiver, option: str) -> None:
+    """Review attack: the previous metrics (and the history, for the alert's previous
+    run) were read whatever the path was: from a named pipe (``--metrics-file
+    >(...)``, a collector's pipe) the read waited for a writer that was the run itself,
+    forever and deaf to SIGTERM (blocked in open()). A pipe is written, never read."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = None
+    if option == "--metrics-file":  # the metrics are written into the pipe: read them
+        reader = threading.Thread(target=lambda: got.append(fifo.read_text("utf-8")),
+                                  daemon=True)
+        reader.start()
+    result = run_cli(["check", CONTACTS, "-q", option, str(fifo),
+                      "--notify", receiver.url + "/hook", "--warn-at", "0.01"])
+    assert result.exit_code == 3, result.stderr
+    assert len(receiver.got) == 1
+    if reader is not None:
+        reader.join(timeout=60)
+        names = {f.name for f in text_string_to_metric_families(got[0])}
+        assert "rcsqualify_error_ratio" in names

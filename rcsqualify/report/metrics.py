@@ -208,8 +208,8 @@ def write_metrics(path: Path, render: Callable[[str | None], str]) -> None:
     reads ``*.prom`` only, and the temporary beside it is a hidden ``.part`` until the
     rename, so a scrape sees the previous file or the new one, never half of one. Mode
     0644: the collector usually runs as another user."""
-    try:
-        previous: str | None = path.read_text(encoding="utf-8")
+    try:  # a regular file only: reading a FIFO would wait for a writer forever
+        previous: str | None = path.read_text(encoding="utf-8") if path.is_file() else None
     except (OSError, UnicodeDecodeError):
         previous = None
     text = render(previous)
