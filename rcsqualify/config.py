@@ -31,17 +31,16 @@ from typing import Any
 
 from rcsqualify.errors import ConfigurationError, InputError, RcsQualifyError
 from rcsqualify.files import read_secret_file
+from rcsqualify.settings import BOTHUB_SECRETS, MNP_SECRETS
 
-#: credential key in a profile → the environment variable it stands in for
+#: credential key in a profile → the environment variable it stands in for: a service's
+#: secrets as its options declare them (settings.BOTHUB_SECRETS, MNP_SECRETS: the key is
+#: the variable's name without its prefix), and the cache key (remote/cachekey.py;
+#: cache-key-file = "PATH" too)
 CREDENTIALS: dict[str, str] = {
-    "bothub-client-id": "RCSQUALIFY_BOTHUB_CLIENT_ID",
-    "bothub-client-secret": "RCSQUALIFY_BOTHUB_CLIENT_SECRET",
-    "mnp-token": "RCSQUALIFY_MNP_TOKEN",
-    "mnp-user": "RCSQUALIFY_MNP_USER",
-    "mnp-password": "RCSQUALIFY_MNP_PASSWORD",
-    "mnp-key": "RCSQUALIFY_MNP_KEY",
-    "mnp-secret": "RCSQUALIFY_MNP_SECRET",
-    "cache-key": "RCSQUALIFY_CACHE_KEY",  # cache-key-file = "PATH" too (remote/cachekey.py)
+    **{var.removeprefix("RCSQUALIFY_").lower().replace("_", "-"): var
+       for var in (*BOTHUB_SECRETS, *MNP_SECRETS)},
+    "cache-key": "RCSQUALIFY_CACHE_KEY",
 }
 #: options that only the command line may give (a profile or the environment giving
 #: them is refused: ``--dry-run`` must never make a CI gate pass by accident)
