@@ -224,7 +224,8 @@ def _option_reads_problem(config: pytest.Config) -> str | None:
     whole = all(Path(a).resolve() in (tests_dir, tests_dir.parent) for a in config.args) \
         and not config.option.keyword and not config.option.markexpr \
         and not getattr(config.option, "lf", False) \
-        and not getattr(config.option, "deselect", None)
+        and not getattr(config.option, "deselect", None) \
+        and not getattr(config.option, "collectonly", False)  # --co runs no test
     if not whole:
         return None
     unread = sorted(f"{g}.{n}" for g, n in every_field() - _OPTION_READS)

@@ -298,6 +298,10 @@ def test_the_suite_fails_on_a_declared_field_no_test_reads(
     assert conftest._option_reads_problem(whole) is None
     conftest._OPTION_READS.discard(("ReportOptions", "send_rate"))
     assert "ReportOptions.send_rate" in (conftest._option_reads_problem(whole) or "")
+    # pytest --co collects the whole suite and runs nothing: no field can have been read
+    collect_only = SimpleNamespace(args=whole.args, option=SimpleNamespace(
+        **vars(whole.option), collectonly=True))
+    assert conftest._option_reads_problem(collect_only) is None
     conftest._UNDECLARED_READS.add("dummy_option")
     assert "dummy_option" in (conftest._option_reads_problem(whole) or "")
 
