@@ -107,7 +107,7 @@ def test_terminal_leads_with_the_decision_then_the_send_plan(tmp_path: Path) -> 
                         "fail (5 messages not checked), against the 50% threshold. Check "
                         "them: --capability bothub (5 look-ups, ~1 s at 30/s)")
     assert "send_rcs" not in lines[0]
-    assert lines[1].startswith("Send plan: send send_rcs, the messages confirmed "
+    assert lines[1].startswith("Send plan: send the send_rcs list, the messages confirmed "
                                "RCS-reachable (0 messages): projected error ratio 0.00%; "
                                "adding the unverified, those not confirmed either way "
                                "(5 more): up to 100.00%")

@@ -165,7 +165,7 @@ def verdict_line(s: Summary) -> str:
 
 
 def send_plan_line(s: Summary) -> str:
-    """"send send_rcs, the messages confirmed RCS-reachable (N messages): projected
+    """"send the send_rcs list, the messages confirmed RCS-reachable (N messages): projected
     error ratio R; adding the unverified, …(M more): up to U" — what to do, each list
     named with what it holds where it is first shown."""
     plan = s.send_plan
@@ -173,7 +173,7 @@ def send_plan_line(s: Summary) -> str:
         return ""
     send, more = plan["send_rcs"], plan["with_unverified"]
     added = more["messages"] - send["messages"]
-    line = (f"send send_rcs, the messages confirmed RCS-reachable ({send['messages']:,} "
+    line = (f"send the send_rcs list, the messages confirmed RCS-reachable ({send['messages']:,} "
             f"messages): projected error ratio {send['error_ratio']:.2%}")
     if added:
         line += (f"; adding the unverified, those not confirmed either way ({added:,} more): "
