@@ -37,7 +37,9 @@ def run_refresh(settings: Settings, base: Path, lists: Path, log_file: Path | No
     """Check ``base`` into ``lists`` under the directory's lock; log one line."""
     from rcsqualify.files import hold_lock, refuse_overwrite
     from rcsqualify.report.split import LISTS_LOCK, list_paths
+    from rcsqualify.validation import check_run_log
 
+    check_run_log("--log-file", log_file)  # read as --history unless one is given
     refuse_overwrite([("the base", base)], [("--log-file", log_file), *list_paths(lists)])
     lists.mkdir(parents=True, exist_ok=True)
     with hold_lock(lists / LISTS_LOCK, wait_lock,

@@ -4,7 +4,9 @@ the choices that contradict each other."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from rcsqualify.ci import (
@@ -72,6 +74,30 @@ def cache_directory(s: Settings) -> Path | None:
     return s.cache_dir or default_cache_dir()
 
 
+def check_run_log(option: str, path: str | os.PathLike[str] | None) -> None:
+    """A run log (``--history``, ``refresh --log-file``) is read for the HTML trend and
+    the alert's previous run: a missing one is a first run, but one that exists and is
+    no regular file was skipped without a word (a directory: no trend, alerts against
+    the state file only), and reading a pipe waits for a writer forever. Exit 2 naming
+    the option instead, as a report path that is a directory (``ci.check_report_paths``)."""
+    if path is None:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return  # the first run: nothing to read yet
+    except (OSError, ValueError) as exc:  # a parent that is a file, no permission, NUL
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "bad path"
+        raise InputError(f"{option} {path}: cannot be read ({reason})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{option} {path}: is a directory, give the run log's file")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{option} {path}: not a regular file (a pipe or a device); "
+                         "give the run log's file (it is read twice: trend and alerts)")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{option} {path}: not readable")
+
+
 def check_network_options(s: Settings) -> None:
     """URLs that are http(s) addresses (exit 2); the numbers that pace, wait or retry
     were bounded when their option group was built (``Opt.finite``, settings.py)."""
@@ -118,6 +144,7 @@ def validate_settings(s: Settings) -> None:
     (bounds, shares, choices) is its declaration's, made when its group is built
     (``settings.Opt``), whoever builds it."""
     check_report_paths(s)
+    check_run_log("--history", s.history)
     refuse_overwrites(s)
     if s.output:
         output_format(s.output)

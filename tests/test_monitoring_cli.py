@@ -170,7 +170,8 @@ def test_a_pipe_as_metrics_file_or_history_never_hangs_the_run(
     """Review attack: the previous metrics (and the history, for the alert's previous
     run) were read whatever the path was: from a named pipe (``--metrics-file
     >(...)``, a collector's pipe) the read waited for a writer that was the run itself,
-    forever and deaf to SIGTERM (blocked in open()). A pipe is written, never read."""
+    forever and deaf to SIGTERM (blocked in open()). A pipe is written, never read; a
+    pipe as --history (read only) is exit 2 before the run."""
     import os
     import threading
 
@@ -184,6 +185,10 @@ def test_a_pipe_as_metrics_file_or_history_never_hangs_the_run(
         reader.start()
     result = run_cli(["check", CONTACTS, "-q", option, str(fifo),
                       "--notify", receiver.url + "/hook", "--warn-at", "0.01"])
+    if option == "--history":  # read, never written: refused before the run
+        assert result.exit_code == 2 and "not a regular file" in result.stderr
+        assert receiver.got == []  # (tests/test_front_door.py)
+        return
     assert result.exit_code == 3, result.stderr
     assert len(receiver.got) == 1
     if reader is not None:
