@@ -88,17 +88,38 @@ class Contacts:
         return self.start[:-1]
 
 
+#: Contact ids that say "no id" (compared trimmed and case-insensitively): what exports
+#: and spreadsheets write in an empty id cell. Read as a blank id, each such row is a
+#: contact of its own; as an id they made one giant contact of every row holding them
+#: (cut at ``--max-numbers-per-contact``, the other numbers never looked at).
+NO_ID_VALUES = frozenset({"null", "n/a", "#n/a", "-", "none", "nan"})
+
+
+def _every_case(words: frozenset[str]) -> frozenset[str]:
+    """Each word in every mix of cases (``nan``, ``NaN``, ``NAN``...): a hash look-up
+    of these is a third of the cost of case-folding a million ids first."""
+    from itertools import product
+
+    return frozenset("".join(p) for w in words
+                     for p in product(*({c.lower(), c.upper()} for c in w)))
+
+
+_NO_ID_SPELLINGS = _every_case(NO_ID_VALUES)
+
+
 def contact_codes(values: pd.Series | np.ndarray | list[object]) -> np.ndarray:
     """A contact id column's values as integer codes, ``-1`` for a blank id (``None``,
-    NaN or only spaces). Ids are compared as text stripped of surrounding spaces and
-    nothing else: ``"12"`` and ``"012"`` are two contacts (the file decides what an id
-    is; leading zeros are often meaningful)."""
+    NaN, only spaces, or a value of ``NO_ID_VALUES``: ``NULL``, ``N/A``...). Ids are
+    compared as text stripped of surrounding spaces and nothing else: ``"12"`` and
+    ``"012"`` are two contacts (the file decides what an id is; leading zeros are often
+    meaningful). A sheet's number cell ``7`` is read as the text ``7`` (``cells.py``:
+    a whole number without ``.0``), so it is the same contact as a text cell ``7``."""
     import pandas as pd
 
     series = pd.Series(values, dtype=object)
     text = series.where(series.notna(), None).map(
         lambda v: None if v is None else str(v).strip(), na_action="ignore")
-    text = text.where(text != "", None)
+    text = text.where((text != "") & ~text.isin(_NO_ID_SPELLINGS), None)
     codes, _ = pd.factorize(text, use_na_sentinel=True)
     return np.asarray(codes, dtype=np.int64)
 
