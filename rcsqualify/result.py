@@ -159,9 +159,9 @@ class Result:
     @cached_property
     def rows(self) -> pd.DataFrame:
         """Every input row, in input order: the input's columns as text (as read), then
-        the annotation columns of ``--output`` (``e164``, ``status``, ``reason``,
-        ``operator``... as categoricals). Built on first access."""
-        return self._table.to_pandas()
+        the annotation columns of ``--output`` (``msisdn_e164``, ``status``, ``reason``,
+        ``operator``...), each a pandas ``string`` column. Built on first access."""
+        return _frame(self._table)
 
     def lists(self) -> dict[str, pd.DataFrame]:
         """The lists ``--split-dir`` writes (``send_rcs``, ``other_operators``,
@@ -179,8 +179,21 @@ class Result:
         out = {}
         for i, name in enumerate(lists_of(result)):
             part = table.filter(pa.array(codes == i)) if table.num_columns else table
-            out[name] = part.to_pandas()
+            out[name] = _frame(part)
         return out
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """A table of text as pandas ``string`` columns (``pd.NA`` missing): pandas 3's
+    default ``str`` columns hold a missing cell as the float NaN, which printed, written
+    with ``str()`` or compared reads as the text ``nan`` — a DataFrame's ``pd.NA`` (a
+    null cell of a Parquet file or an Arrow table) stays missing, as in the input. A
+    CSV's blank cell is read as the empty text, as ``--output`` writes it."""
+    import pandas as pd
+    import pyarrow as pa
+
+    text = pd.StringDtype("pyarrow")  # zero-copy over Arrow's strings
+    return table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
 
 
 class _Kept:

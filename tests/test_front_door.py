@@ -86,3 +86,41 @@ def test_refresh_log_file_that_is_a_directory_names_log_file(tmp_path: Path) -> 
     assert result.stderr.strip().startswith("rcsqualify: error: --log-file ")
     assert "is a directory" in result.stderr and "unexpected" not in result.stderr
     assert not (tmp_path / "base_lists").exists()
+
+
+# Result.rows: a missing cell stays missing -------------------------------------------
+
+def test_rows_keep_a_missing_cell_of_a_string_column_missing(tmp_path: Path) -> None:
+    """A ``string`` column's pd.NA came back as pandas 3's ``str`` NaN: shown ``NaN``,
+    ``'nan'`` once written with str() or compared as text. It stays pd.NA, in ``rows``
+    and the lists, as does a Parquet file's null; every column is a ``string`` one."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({"tel": ["0612345678", "0712345678", "0612345679"],
+                          "name": pd.array(["a", pd.NA, "c"], dtype="string"),
+                          "amount": [1.5, float("nan"), 3.0]})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "f.parquet")
+    for source in (frame, tmp_path / "f.parquet"):
+        result = rcsqualify.qualify(source)
+        rows = result.rows
+        assert set(map(str, rows.dtypes)) == {"string"}, rows.dtypes
+        assert rows.loc[1, "name"] is pd.NA and rows.loc[1, "amount"] is pd.NA
+        assert rows["name"].tolist() == ["a", pd.NA, "c"]
+        assert "nan" not in rows.to_csv(index=False).lower()
+        assert rows.loc[1, "status"] == "invalid" and rows.loc[1, "operator"] == ""
+        (remove,) = [f for n, f in result.lists().items() if n == "remove"]
+        assert remove["name"].tolist() == [pd.NA]
+
+
+def test_rows_of_a_file_with_blank_cells_are_empty_text(tmp_path: Path) -> None:
+    """A CSV cannot tell a missing cell from an empty one: its blank cell is the empty
+    text, as read and as ``--output`` writes it — never NaN."""
+    base = tmp_path / "b.csv"
+    base.write_text("tel;name;city\n0612345678;;Paris\n0712345678;Bob;\n;Zed;Lyon\n",
+                    encoding="utf-8")
+    rows = rcsqualify.qualify(base).rows
+    assert rows[["tel", "name", "city"]].values.tolist() == [
+        ["0612345678", "", "Paris"], ["0712345678", "Bob", ""], ["", "Zed", "Lyon"]]
+    assert not rows.isna().any().any()
