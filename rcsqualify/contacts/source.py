@@ -116,6 +116,11 @@ class ContactSource:
                            auto=all_phone_columns)
             self._contact_columns(more_columns, all_phone_columns, contact_id,
                                   number_rank, column_given=column is not None)
+            if table is not None:  # a float32 column lost the numbers' digits already
+                from rcsqualify.contacts.table import refuse_narrow_floats
+
+                refuse_narrow_floats(table, self.columns, self.phone_columns,
+                                     self.contact_id_column)
         except BaseException:
             self.close()  # a spooled copy of stdin never outlives a failed start
             raise

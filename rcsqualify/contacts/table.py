@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from rcsqualify.contacts.cells import WHOLE_FLOAT_LIMIT, as_strings
 from rcsqualify.contacts.reader import BATCH_ROWS, InputInfo, Reader
+from rcsqualify.errors import InputError
 
 #: the column name of an iterable of strings (one number per item)
 STRINGS_COLUMN = "phone"
@@ -120,6 +121,33 @@ def cell_text(value: Any) -> str | None:
     if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
         return None
     return str(value)
+
+
+#: Float types too narrow for a phone number: a float32 keeps 24 bits of mantissa (whole
+#: numbers exactly up to 16,777,216 only, about 7 digits), a float16 11; a French number
+#: has 9 to 11 digits. A float64 holds every whole number up to 2**53 exactly.
+NARROW_FLOATS = {pa.float16(): "float16", pa.float32(): "float32"}
+
+
+def refuse_narrow_floats(table: pa.Table, columns: list[str], phones: list[str],
+                         contact_id: str | None) -> None:
+    """Exit 2 when a phone column (or the contact id) of an in-memory table is a float32
+    or float16 column holding a value: its numbers lost digits before ``qualify`` saw
+    them (612345678 is stored 612345664) and would be checked as other people's numbers,
+    plausible and wrong. The caller's data is fixed at its source (read as text), not
+    here; a float64 column is read as usual (``cells.WHOLE_FLOAT_LIMIT``)."""
+    from rcsqualify.contacts.columns import safe_names
+
+    for name in [*phones, *([contact_id] if contact_id else [])]:
+        col = table.column(columns.index(name))
+        kind = NARROW_FLOATS.get(col.type)
+        if kind is None or col.null_count == len(col):
+            continue
+        role = "contact id" if name == contact_id else "phone"
+        raise InputError(f"the {role} column {safe_names([name])} is {kind}, which keeps "
+                         "about 7 significant digits: its numbers have lost digits "
+                         "already (a phone number has 9 to 11); build the column as text "
+                         "(dtype=str when reading the file) or as int64")
 
 
 class TableReader(Reader):
