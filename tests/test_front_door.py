@@ -169,3 +169,42 @@ def test_a_float32_contact_id_is_refused() -> None:
                           "client": np.array([100000001, 100000002], dtype=np.float32)})
     with pytest.raises(InputError, match=r"^the contact id column client is float32"):
         rcsqualify.qualify(frame, contact_id="client")
+
+
+# an unknown option suggests the closest real one -----------------------------------
+
+@pytest.mark.parametrize(("command", "wrong", "meant"), [
+    (["check", CONTACTS], "--junit-report", "--junit-xml"),  # Click offered 3 others
+    (["check", CONTACTS], "--report-json", "--json-report"),  # words in another order
+    (["check", CONTACTS], "--split-directory", "--split-dir"),
+    (["check", CONTACTS], "--treshold", "--threshold"),
+    (["check", CONTACTS], "--html", "--html-report"),
+    (["check", CONTACTS], "--dryrun", "--dry-run"),
+    (["check", CONTACTS], "--no-cahce", "--no-cache"),  # a negation's own words
+    (["check", CONTACTS], "--histroy", "--history"),  # shown by --help-all only
+    (["check", CONTACTS], "--mnp-uri", "--mnp-url"),  # shown by --help-all only
+    (["refresh", CONTACTS], "--junit-report", "--junit-xml"),  # passed on to check
+    (["doctor"], "--profil", "--profile"),
+    ([], "--verison", "--version"),
+])
+def test_an_unknown_option_suggests_the_closest(command: list[str], wrong: str,
+                                                meant: str) -> None:
+    result = run_cli([*command, wrong, "x"])
+    assert result.exit_code == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"No such option: {wrong}; did you mean {meant}" in line, line
+    assert line.endswith("--help')")
+
+
+def test_the_suggestions_are_few_and_best_first() -> None:
+    from rcsqualify.cli.base import closest_options
+
+    options = ["--junit-xml", "--json-report", "--html-report", "--markdown-report",
+               "--cache-dir", "--cache-url", "--cache-key-file", "--warn-at",
+               "--threshold", "--sample", "--sample-max"]
+    assert closest_options("--junit-report", options) == ["--junit-xml"]
+    assert closest_options("--cache-directory", options)[0] == "--cache-dir"
+    assert closest_options("--warn-threshold", options) == ["--warn-at", "--threshold"]
+    assert closest_options("--verbose", options) == []
+    result = run_cli(["check", CONTACTS, "--verbose"])
+    assert "No such option: --verbose (see" in result.stderr  # nothing close: no guess

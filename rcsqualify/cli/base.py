@@ -391,10 +391,56 @@ def arrange_help(group: Any, commands: dict[str, Any], path: str = "") -> None:
 SHARE_OPTIONS = tuple(opt.flag(name)[2:] for name, opt, _ in options_of() if opt.share)
 
 
+def _words(option: str) -> list[str]:
+    """An option's words, its negation aside: ``--no-ci-summary`` → ci, summary."""
+    words = option.lstrip("-").lower().replace("_", "-").split("-")
+    return words[1:] if words[0] == "no" and len(words) > 1 else words
+
+
+def closest_options(wrong: str, options: list[str]) -> list[str]:
+    """The options a mistyped long option most likely meant, best first (three at
+    most). Click's own match is spelling alone (``difflib``, 0.6): ``--junit-report``
+    got ``--html-report``, ``--json-report``, ``--markdown-report`` and never
+    ``--junit-xml``. An option's first word names its subject (junit, cache, mnp), so
+    sharing it counts most, then the words shared in any order (``--report-json``),
+    then the spelling; those far behind the best are left out."""
+    import difflib
+
+    given = _words(wrong)
+    bare = wrong.lstrip("-").lower()
+    scored = []
+    for option in dict.fromkeys(options):
+        words = _words(option)
+        shared = len(set(given) & set(words)) / len(set(given) | set(words))
+        spelling = difflib.SequenceMatcher(None, bare, option.lstrip("-").lower()).ratio()
+        first = given[0] == words[0]
+        if first or shared >= 0.5 or spelling >= 0.6:
+            scored.append((0.5 * first + 0.5 * shared + spelling, option))
+    scored.sort(key=lambda s: -s[0])
+    return [o for score, o in scored[:3] if score >= scored[0][0] - 0.25]
+
+
+def _no_such_option_line(exc: Exception) -> str | None:
+    """Click's "No such option" with ``closest_options`` among every long option of the
+    command, those ``--help-all`` alone shows included (None: another usage error)."""
+    wrong, ctx = getattr(exc, "option_name", None), getattr(exc, "ctx", None)
+    if type(exc).__name__ != "NoSuchOption" or not isinstance(wrong, str) or (
+            not wrong.startswith("--")) or ctx is None:
+        return None
+    options = [o for p in ctx.command.params
+               for o in (*p.opts, *getattr(p, "secondary_opts", ())) if o.startswith("--")]
+    found = closest_options(wrong, options)
+    if not found:
+        return str(getattr(exc, "message", exc))
+    shown = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
+    return f"{getattr(exc, 'message', exc)}; did you mean {shown}?"
+
+
 def usage_error_line(exc: Exception) -> str:
     """Click's usage error as one line, naming the command and where help is."""
     format_message = getattr(exc, "format_message", None)
-    message = " ".join(str(format_message() if format_message else exc).split())
+    message = _no_such_option_line(exc) or " ".join(
+        str(format_message() if format_message else exc).split())
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None and ctx.command_path else "rcsqualify"
     hint = ""
