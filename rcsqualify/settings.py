@@ -363,7 +363,8 @@ class GateOptions(OptionGroup):
     panel: ClassVar[str] = "Gate"
     operator: str = option(defaults.OPERATOR, "Target operator, ARCEP code.",
                            envvar="RCSQUALIFY_OPERATOR", common=True)
-    threshold: float = option(defaults.THRESHOLD, "Gate threshold on the error ratio.",
+    threshold: float = option(defaults.THRESHOLD,
+                              "Gate threshold on the error ratio, a share (0.15: 15 %).",
                               envvar="RCSQUALIFY_THRESHOLD", share=True, common=True,
                               brief="Threshold on the error ratio.")
     gate: str = option(

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import Result
 
 from rcsqualify.cli.reference import environment_only, reference_markdown, root_command, walk
+from tests.conftest import Emulator
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -146,3 +150,169 @@ def test_every_page_is_in_the_nav_and_every_nav_entry_exists() -> None:
     assert sorted(nav - pages - generated) == []
     assert config["validation"]["links"]["anchors"] == "warn"
     assert config["validation"]["nav"]["omitted_files"] == "warn"
+
+
+def _code_blocks(text: str) -> list[str]:
+    """The fenced code blocks of a Markdown page (``` or ~~~, any info string), each
+    fence closed by its own kind: a regex pairing every ``` with the next one would read
+    the prose between two blocks as code."""
+    blocks: list[str] = []
+    block: list[str] = []
+    fence = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not fence and stripped[:3] in ("```", "~~~"):
+            fence, block = stripped[:3], []
+        elif fence and stripped.startswith(fence) and not stripped.strip(fence[0]):
+            blocks.append("\n".join(block))
+            fence = ""
+        elif fence:
+            block.append(line)
+    return blocks
+
+
+#: programs that run another one (``pipx run rcsqualify``, ``timeout 60 rcsqualify``)
+_RUNNERS = {"pipx", "uvx", "nice", "timeout", "exec", "env", "sudo", "time"}
+
+
+def _rcsqualify_command_lines(text: str) -> list[list[str]]:
+    """Every ``rcsqualify …`` command of a page, as argument lists after the program:
+    in shell code blocks (continuation lines joined, comments dropped, split on ``&&``,
+    ``|``, ``;``, ``&``) and in inline code spans that start with ``rcsqualify``."""
+    segments: list[str] = []
+    for block in _code_blocks(text):
+        for line in re.sub(r"\\\n", " ", block).splitlines():
+            segments += re.split(r"&&|\|\||[|;&]", line)
+    segments += re.findall(r"`(rcsqualify [^`]+)`", text)
+    commands = []
+    for segment in segments:
+        try:
+            words = shlex.split(segment, comments=True)
+        except ValueError:
+            continue
+        words = [w for w in words if w not in ("$", ">")]
+        while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+            words = words[1:]  # NAME=value before the program
+        if not words:
+            continue
+        program = words[0].rsplit("/", 1)[-1]
+        if program in _RUNNERS:
+            at = next((i for i, w in enumerate(words)
+                       if re.fullmatch(r"(.*/)?rcsqualify(@[\w.]+)?", w)), None)
+            if at is None:
+                continue
+            words = words[at:]
+        elif program != "rcsqualify":
+            continue
+        commands.append(words[1:])
+    return commands
+
+
+def test_every_documented_command_line_names_real_commands_and_options() -> None:
+    """A command shown in the README or a page of docs/ runs as written: its command and
+    every option it gives exist (``refresh`` passes the others to ``check``). A renamed
+    option would otherwise live on in an example a new user copies."""
+    commands = dict(walk(root_command()))
+    options = {path: {o for p in c.params for o in (*p.opts, *p.secondary_opts)}
+               for path, c in commands.items()}
+    options["rcsqualify refresh"] |= options["rcsqualify check"]
+    for path in options:  # Click adds --help to every command
+        options[path].add("--help")
+    placeholder = re.compile(r"[A-Z][A-Z_.…]*|\[.*")  # COMMAND, BASE, [--profile NAME]
+    wrong = []
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        for words in _rcsqualify_command_lines(text):
+            path, rest = "rcsqualify", list(words)
+            while rest and f"{path} {rest[0]}" in commands:
+                path = f"{path} {rest.pop(0)}"
+            if rest and path == "rcsqualify" and not rest[0].startswith("-") \
+                    and not placeholder.fullmatch(rest[0]):
+                wrong.append(f"{page.relative_to(ROOT)}: no command {rest[0]!r}: {words}")
+            for word in rest:
+                if word == "--":
+                    break
+                if re.match(r"--?[A-Za-z]", word) and not placeholder.fullmatch(word) \
+                        and word.split("=")[0] not in options[path]:
+                    wrong.append(f"{page.relative_to(ROOT)}: {path} has no {word}: {words}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def _tour_commands(step: str) -> list[list[str]]:
+    """The commands of the README tour's step whose bold title starts with ``step``, one
+    argument list per command line (continuations joined, comments dropped)."""
+    block = _code_blocks(README.split(f"**{step}", 1)[1])[0]
+    return [words for line in re.sub(r"\\\n", " ", block).splitlines()
+            if (words := shlex.split(line, comments=True))]
+
+
+def test_the_readme_tour_runs_as_written_on_the_emulator(emulator: Emulator,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps 2 and 3 of the README's tour, each command as written (the emulator's port
+    aside, the fixture's emulator standing for ``rcsqualify emulator --port 8787 &``), say
+    what the README says: the capability run fails (exit 1), again from the cache alone;
+    the profile is written, the check-up passes with the credentials the step-2 export
+    gave, and the dry run asks nothing."""
+    monkeypatch.chdir(ROOT)
+    for name in ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET"):
+        monkeypatch.delenv(name)  # the README's export line must give them
+    ran: dict[str, list[tuple[list[str], Result]]] = {}
+    for step in ("2. Capability", "3. A profile"):
+        for words in _tour_commands(step):
+            if words[:2] == ["rcsqualify", "emulator"]:
+                assert words[2:4] == ["--port", "8787"], words
+                continue
+            if words[0] == "export":
+                for assignment in words[1:]:
+                    name, _, value = assignment.partition("=")
+                    monkeypatch.setenv(name, value)
+                continue
+            assert words[0] == "rcsqualify", words
+            args = [w.replace("http://127.0.0.1:8787", emulator.base) for w in words[1:]]
+            ran.setdefault(step, []).append((args, run_cli(args)))
+    (check_args, first), = ran["2. Capability"]
+    assert first.exit_code == 1 and "FAIL:" in first.stderr, first.stderr
+    again = run_cli(check_args)  # "Run it again: every answer comes from the cache"
+    assert again.exit_code == 1 and "API: 0 requests" in again.stderr, again.stderr
+    (init_args, init), (_, doctor), (_, dry) = ran["3. A profile"]
+    assert init_args[0] == "init" and init.exit_code == 0, init.output
+    assert doctor.exit_code == 0 and "FAIL" not in doctor.stdout, doctor.stdout
+    assert dry.exit_code == 0 and "DRY RUN" in dry.stderr, dry.stderr
+
+
+def _export(path: Path, labels: list[str]) -> Path:
+    """A French export as the README's tour describes it: a title row above the header,
+    a mobile and a landline column, a total line at the end."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Export clients décembre 2026"])
+    sheet.append(labels)
+    sheet.append(["Dupont", "06 12 34 56 78", "01 42 00 00 00", 107.35])
+    sheet.append(["Martin", "07 81 23 45 67", None, 12])
+    sheet.append(["TOTAL", None, None, 119.35])
+    book.save(path)
+    return path
+
+
+def test_the_readme_title_row_advice_works(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's own-export sentence: a title row and a total line are detected; and
+    when the title row is not recognized (the read line says ``no header row``),
+    ``--skip-rows 1`` reads the header below it."""
+    monkeypatch.chdir(tmp_path)
+    _export(tmp_path / "Export clients.xlsx", ["Nom", "Tél. portable", "Fixe", "CA"])
+    result = run_cli(["check", "Export clients.xlsx"])
+    assert result.exit_code in (0, 1, 3), result.stderr
+    read = next(line for line in result.stderr.splitlines() if line.startswith("read "))
+    assert "column 'Tél. portable'" in read and "title row above the header skipped" in read
+    assert "footer" in read
+    assert "--skip-rows 1" in README and "no header row" in README
+    # a header the title detection does not take for labels (one with digits, CA 2026,
+    # today): whatever the detection makes of it, --skip-rows 1 names the header
+    _export(tmp_path / "b.xlsx", ["Nom", "Tél. portable", "Fixe", "CA 2026"])
+    result = run_cli(["check", "b.xlsx", "--skip-rows", "1"])
+    read = next(line for line in result.stderr.splitlines() if line.startswith("read "))
+    assert "column 'Tél. portable'" in read and "footer" in read, read
