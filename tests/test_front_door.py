@@ -10,7 +10,7 @@ import pytest
 
 import rcsqualify
 from rcsqualify.errors import ExitCode, InputError
-from tests.conftest import SAMPLE, Receiver
+from tests.conftest import SAMPLE, Emulator, Receiver
 from tests.helpers import run_cli
 
 CONTACTS = str(SAMPLE / "contacts.csv")
@@ -208,3 +208,71 @@ def test_the_suggestions_are_few_and_best_first() -> None:
     assert closest_options("--verbose", options) == []
     result = run_cli(["check", CONTACTS, "--verbose"])
     assert "No such option: --verbose (see" in result.stderr  # nothing close: no guess
+
+
+# doctor: a 4xx to the reachability probe says why it is fine -------------------------
+
+def _doctor_lines(config: Path, profile: str) -> tuple[int, dict[str, str]]:
+    result = run_cli(["doctor", "--config", str(config), "--profile", profile])
+    lines = {}
+    for line in result.stdout.splitlines():
+        level, _, rest = line.partition(" ")
+        if level in ("OK", "WARN", "FAIL"):
+            lines[rest.split(":", 1)[0]] = line
+    return result.exit_code, lines
+
+
+def test_doctor_says_why_a_404_is_fine(tmp_path: Path, emulator: Emulator) -> None:
+    """'OK service BotHub: … answers (HTTP 404)' read as a contradiction: the probe
+    sends no number, so a 4xx is a healthy service's answer, and the line says so."""
+    config = tmp_path / "config.toml"
+    assert run_cli(["init", "--config", str(config), "--no-input", "--profile", "emu",
+                    "--capability", "bothub", "--bot-id", "demo", "--emulator",
+                    emulator.base]).exit_code == 0
+    _, lines = _doctor_lines(config, "emu")
+    assert lines["service BotHub"] == (
+        f"OK service BotHub: {emulator.base}/bothub/v1 reachable (answered HTTP 404 to a "
+        "probe without a number or credentials, as expected)")
+    assert "answered HTTP 405" in lines["service BotHub token"]  # a GET of a POST endpoint
+    assert all("answers (HTTP" not in line for line in lines.values())
+
+
+def test_doctor_warns_of_a_server_error(tmp_path: Path) -> None:
+    """A 5xx is the server failing: reachable, a warning with its fix, exit 0."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "config.toml"
+        url = f"http://127.0.0.1:{server.server_address[1]}/lookup?n={{msisdn}}"
+        assert run_cli(["init", "--config", str(config), "--no-input", "--mnp-url",
+                        url]).exit_code == 0
+        code, lines = _doctor_lines(config, "default")
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = lines["service MNP"]
+    assert line.startswith("WARN service MNP: ") and "answered HTTP 503, a server error" \
+        in line and "— fix: run doctor again later" in line, line
+    assert code == 0
+
+
+def test_the_reachability_wording_by_status() -> None:
+    from rcsqualify.cli.doctor import reached
+
+    assert reached("service X", "https://x", 200) == (
+        "ok", "service X", "https://x reachable (HTTP 200)", "")
+    assert reached("service X", "https://x", 401)[:2] == ("ok", "service X")
+    assert "as expected" in reached("service X", "https://x", 401)[2]
+    assert reached("service X", "https://x", 500)[0] == "warn"

@@ -11,7 +11,8 @@ checks, each as one line ``ok``, ``warn`` or ``fail`` with the fix:
   OAuth, the RBM service account); for MNP services without one (Twilio, hlr-lookups, a
   bearer token) that the variables are there, and a warning that they are "not checked
   without a look-up" (``rcsqualify probe`` makes one);
-- each configured service answers HTTP (any status: reachable);
+- each configured service answers HTTP (any status: reachable; a 5xx warned
+  about);
 - the cache and its key, as a run would open them (nothing is created);
 - Redis and the quota store (reachable, an evicting policy);
 - the ARCEP plan's and the portability store's age;
@@ -96,6 +97,21 @@ async def _reach(client: Any, url: str) -> tuple[int, str | None]:
         return response.status_code, response.headers.get("date")
 
 
+def reached(what: str, shown: str, status: int) -> tuple[str, str, str, str]:
+    """The finding of a service that answered the probe with ``status``. The probe is a
+    GET of the service's base URL with no number and no credentials, so a 4xx (404, 405,
+    401...) is what a healthy service answers: it says so, or "OK ... (HTTP 404)" reads
+    as a contradiction. A 5xx is the server failing: reachable, but a warning."""
+    if status >= 500:
+        return ("warn", what, f"{shown} reachable, but it answered HTTP {status}, a server "
+                "error: the service may be failing (a run retries such answers)",
+                "run doctor again later; if it lasts, ask the service's operator")
+    if status >= 400:
+        return ("ok", what, f"{shown} reachable (answered HTTP {status} to a probe without "
+                "a number or credentials, as expected)", "")
+    return ("ok", what, f"{shown} reachable (HTTP {status})", "")
+
+
 def check_services(doc: Doctor) -> None:
     import asyncio
     import email.utils
@@ -122,7 +138,7 @@ def check_services(doc: Doctor) -> None:
                             f"{describe_transport(kind, url)}",
                             "check the URL, the network and the proxy settings")
                     continue
-                doc.add("ok", f"service {name}", f"{mask_url(url)} answers (HTTP {status})")
+                doc.add(*reached(f"service {name}", mask_url(url), status))
                 parsed = email.utils.parsedate_to_datetime(date) if date else None
                 if parsed is not None:
                     doc.dates.append((name, parsed.timestamp() - now()))
