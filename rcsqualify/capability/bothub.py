@@ -6,7 +6,12 @@ bearer token. Recognized answers only (CONTRACT §10):
   default ``chatBotCommunication``; empty = any non-empty list) → reachable; a list
   without it → ``not_rcs`` / ``no_chatbot_feature``; an empty list or ``{}`` → not RCS;
 - 404 with the GSMA/JSON error envelope → not RCS, unless its message is about the
-  request ("Method not found.": a wrong path answering in the same envelope);
+  request ("Method not found.": a wrong path answering in the same envelope) or the
+  envelope itself says something else: its ``code`` must be 404 and its ``status``
+  ``NOT_FOUND`` (one of them at least, neither disagreeing), and nothing beside it may
+  say the request failed (``requestError``, ``errorCode``…). A 404 carrying ``{"code":
+  503, "status": "UNAVAILABLE"}`` or an auth error is a gateway passing on a failure;
+  taking it for "not RCS" would cache a wrong verdict for 60 days;
 - anything else (a plain-text or HTML 404 from a wrong path, a 200 without the list, a
   200 that says it failed whatever list it also holds) is a failure: ``unverified`` /
   ``capability_error``, nothing cached.
@@ -38,7 +43,7 @@ from rcsqualify.files import read_secret_file
 from rcsqualify.notes import note
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.failures import error_envelope
+from rcsqualify.remote.failures import agreeing_envelope
 from rcsqualify.remote.http import Answer, HttpLayer, Notify
 from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
 from rcsqualify.remote.policy import HttpPolicy
@@ -133,7 +138,7 @@ class BotHubProvider(CapabilityProvider):
         """yes/no/nofeature for a recognized answer; raises ``Unresolved`` otherwise."""
         assert self.http is not None
         if answer.status == 404:
-            err = error_envelope(answer.body)
+            err = agreeing_envelope(answer.body, 404)
             if err is not None and not about_the_request(str(err.get("message", ""))):
                 if _about_the_bot(answer.body):
                     raise ConfigurationError(

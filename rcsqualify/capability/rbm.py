@@ -12,13 +12,21 @@ answers only (CONTRACT §10):
 - 200 with a ``features`` list → reachable (names are not checked: the list grows over
   time; they are counted in the report). Proto3 JSON leaves an empty list out, so a 200
   ``{}`` is a capabilities message without features: reachable too, as ``features: []``
-  is (``--require-feature`` is a BotHub rule). A 200 with any other field, or one that
-  says it failed, is not recognized.
-- 404 with Google's error envelope (``status`` NOT_FOUND) → not RCS: Google's current
-  reference answers so for no RCS, a network where the agent is not launched, and an
-  unlaunched agent asking about a non-tester. Not a 404 whose message is about the
-  request ("Method not found.": a wrong ``--rbm-url`` path answers so): a failure.
-- 403 whose message names testers → not RCS (older references answered a non-tester so).
+  is (``--require-feature`` is a BotHub rule). **Unknown fields beside a valid
+  ``features`` list are ignored** (forward compatibility, as protobuf JSON clients do:
+  Google adds fields to its messages, ``users.batchGet`` gained ``reachableUsersMap``);
+  a known field missing or of the wrong type (``features`` not a list of strings, no
+  ``features`` beside unknown fields, ``rbmEnabled`` not true), or a body that says it
+  failed (an error key, a ``status`` object with a non-zero code), is not recognized.
+  batchGet answers follow the same rule (``reachableUsers`` and the two counts).
+- 404 with Google's error envelope → not RCS: Google's current reference answers so for
+  no RCS, a network where the agent is not launched, and an unlaunched agent asking
+  about a non-tester. The envelope must agree with the 404 (``code`` 404, ``status``
+  NOT_FOUND; ``failures.agreeing_envelope``): one whose code says 503 or UNAUTHENTICATED
+  is a failure, as is a 404 whose message is about the request ("Method not found.": a
+  wrong ``--rbm-url`` path answers so).
+- 403 whose message names testers → not RCS (older references answered a non-tester so),
+  its envelope agreeing (``code`` 403, ``status`` PERMISSION_DENIED), else a failure.
   Every other 403 is a configuration error (exit 2, one line naming the cause, nothing
   cached): the agent (``agentId`` missing or unknown), the API not enabled in the
   project (``SERVICE_DISABLED``), the service account without permission
@@ -60,7 +68,12 @@ from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
 from rcsqualify.remote.answers import about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
-from rcsqualify.remote.failures import Unresolved, client_error, error_envelope
+from rcsqualify.remote.failures import (
+    Unresolved,
+    agreeing_envelope,
+    client_error,
+    error_envelope,
+)
 from rcsqualify.remote.http import Answer, HttpLayer, Notify
 from rcsqualify.remote.pacing import QuotaStore, Schedule, schedule_of
 from rcsqualify.remote.policy import HttpPolicy, RequestPlan
@@ -164,6 +177,40 @@ def _refusal(body: Any) -> str:
             "a service account of the agent's project with access to the RBM API")
 
 
+def google_failed(body: Any) -> bool:
+    """A 200 that says it failed: an error key, an outcome word of failure
+    (``answers.says_failed``), or a ``google.rpc.Status`` object under ``status`` with a
+    code other than 0 (OK): the shape Google's capability callback used to report a
+    failed check beside its features."""
+    if says_failed(body):
+        return True
+    status = body.get("status") if isinstance(body, dict) else None
+    return isinstance(status, dict) and status.get("code") not in (None, 0, "0")
+
+
+def capability_features(body: Any) -> list[str] | None:
+    """The features of a 200 per-number answer, or None when it is not one we recognize.
+
+    Recognized: ``{}`` (proto3 JSON leaves an empty list out: no features), or an object
+    whose ``features`` is a list of strings, *whatever other fields it carries*: Google
+    adds fields to its messages over time (``BatchGetUsersResponse`` gained
+    ``reachableUsersMap``) and a protobuf JSON client ignores fields it does not know, so a
+    new field must not turn every answer into a failure. Not recognized: a body that says
+    it failed (``google_failed``), ``features`` missing beside other fields (an object of
+    unknown fields only is some other message, e.g. a wrong path) or of the wrong type,
+    ``rbmEnabled`` (a field of Google's capability messages) present and not true."""
+    if not isinstance(body, dict) or google_failed(body):
+        return None
+    if not body:
+        return []
+    features = body.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        return None
+    if body.get("rbmEnabled", True) is not True:
+        return None
+    return features
+
+
 def _names_testers(body: Any) -> bool:
     """A 403 that may mean "this user is not a tester of the unlaunched agent"."""
     err = error_envelope(body)
@@ -199,25 +246,23 @@ class _RbmBase(CapabilityProvider):
         assert self.http is not None
         body = answer.body
         if answer.status == 200:
-            features = body.get("features", []) if isinstance(body, dict) else None
-            if (isinstance(body, dict) and set(body) <= {"features"}
-                    and isinstance(features, list)
-                    and all(isinstance(f, str) for f in features)):
+            features = capability_features(body)
+            if features is not None:
                 self.stats.feature_names(features)
                 self.http.accept(answer, "reachable" if features else "reachable_no_feature")
                 return "yes"
             raise self.http.reject(answer, "no_feature_list", url)
-        err = error_envelope(body)
-        if err is None:
+        if error_envelope(body) is None:
             raise self.http.reject(answer, f"unrecognized_{answer.status}", url)
+        err = agreeing_envelope(body, answer.status)
         if answer.status == 403:
             if _names_testers(body):
+                if err is None:  # "tester" under an envelope saying another thing
+                    raise self.http.reject(answer, "unrecognized_403", url)
                 self.http.accept(answer, "not_tester")
                 return self.negative(answer)
             raise ConfigurationError(_refusal(body))
-        if (err.get("status", "NOT_FOUND") != "NOT_FOUND"
-                or err.get("code", 404) not in (404, "404")
-                or about_the_request(str(err.get("message", "")))):
+        if err is None or about_the_request(str(err.get("message", ""))):
             raise self.http.reject(answer, "unrecognized_404", url)
         self.http.accept(answer, "not_found")
         return self.negative(answer)
@@ -327,7 +372,7 @@ class RbmBatchProvider(_RbmBase):
                 if answer.status == 403:
                     raise ConfigurationError(_refusal(answer.body))
                 body = answer.body
-                if says_failed(body):
+                if google_failed(body):
                     raise http.reject(answer, "error_in_200", url)
                 listed_raw = body.get("reachableUsers", []) if isinstance(body, dict) else None
                 reach = _count(body, "reachableRandomSampleUserCount") \

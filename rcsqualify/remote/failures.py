@@ -20,6 +20,7 @@ import httpx
 
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.masking import mask_secrets, mask_url
+from rcsqualify.remote.answers import says_failed
 from rcsqualify.textsafe import safe_text
 
 #: transport failures that say "this address is wrong or unreachable", not "busy"
@@ -148,6 +149,41 @@ def error_envelope(body: Any) -> dict[str, Any] | None:
     if isinstance(err, dict) and {"code", "message", "status"} & set(err):
         return err
     return None
+
+
+#: the envelope ``status`` words that agree with an HTTP status (``agreeing_envelope``),
+#: compared without case, spaces, ``_`` or ``-``; the status number as text agrees too
+STATUS_NAMES = {403: frozenset({"permissiondenied", "forbidden"}),
+                404: frozenset({"notfound"})}
+
+
+def agreeing_envelope(body: Any, status: int) -> dict[str, Any] | None:
+    """The error envelope of a documented negative answered with ``status`` (a 404 "not
+    found", a 403 "not a tester"), or None when the body is no such thing: a failure.
+
+    The envelope's own ``code`` and ``status`` must say what the HTTP status says (one of
+    them at least, none saying something else), and nothing beside the envelope may say
+    the request failed (an OneAPI ``requestError``, an ``errorCode``, a ``status`` word of
+    failure). A 404 whose envelope reads ``{"code": 503, "status": "UNAVAILABLE"}`` or
+    ``"UNAUTHENTICATED"`` is a gateway passing on another failure under the wrong status:
+    taking it for the documented negative would cache a wrong "not RCS" (CONTRACT §10)."""
+    err = error_envelope(body)
+    if err is None:
+        return None
+    code, said = err.get("code"), err.get("status")
+    if code is None and said is None:
+        return None
+    if code is not None and not ((type(code) is int and code == status)
+                                 or (isinstance(code, str) and code.strip() == str(status))):
+        return None
+    if said is not None and not (isinstance(said, str) and (
+            said.strip() == str(status)
+            or re.sub(r"[\s_-]+", "", said).lower() in STATUS_NAMES.get(status, ()))):
+        return None
+    rest = {k: v for k, v in body.items() if k != "error"}
+    if says_failed(rest) or any(str(k).lower() == "requesterror" for k in rest):
+        return None
+    return err
 
 
 def server_message(content: bytes, hide: tuple[str, ...] = ()) -> str:
