@@ -117,7 +117,10 @@ def open_contacts(s: Settings, data: pa.Table | None = None, fmt: str | None = N
                          contact_id=s.contact_id, number_rank=s.number_rank,
                          encoding=s.encoding, delimiter=s.delimiter, sheet=s.sheet,
                          fmt=fmt if data is not None else s.input_format,
-                         header=s.header, skip_rows=skip, table=data)
+                         # --header-row N says row N is the header: not re-read as a
+                         # contact when its cell above the phone column is no label
+                         header=True if s.header is None and s.header_row is not None
+                         else s.header, skip_rows=skip, table=data)
 
 
 def run_check(s: Settings, reporter: Reporter, data: pa.Table | None = None,

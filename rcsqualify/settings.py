@@ -336,11 +336,13 @@ class InputOptions(OptionGroup):
         "when the cell above the phone column is a label.", flags=("--header/--no-header",),
         formats=_TABULAR)
     skip_rows: int | None = option(
-        None, "Skip N non-blank rows above the header (CSV, XLSX, XLS). Default: one "
-        "title row (a single cell above a row of labels) is skipped.",
+        None, "Skip the first N rows, blank ones included (the header is the next "
+        "non-blank row; CSV, XLSX, XLS). Default: one title row (a single cell above a "
+        "row of labels) and blank rows are skipped.",
         flags=("--skip-rows",), formats=_TABULAR)
     header_row: int | None = option(
-        None, "The header is row N, counting non-blank rows from 1 (--skip-rows N-1).",
+        None, "The header is row N, as Excel numbers its rows (blank rows count; "
+        "--skip-rows N-1).",
         flags=("--header-row",), formats=_TABULAR)
     csv_escape: bool = option(
         True, "Prefix with ' the input cells a spreadsheet would run as formulas (=, @, "

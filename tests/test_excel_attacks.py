@@ -83,7 +83,7 @@ def test_csv_skip_rows_and_header_row_read_the_header_below(tmp_path: Path) -> N
         assert report["input"]["skipped_rows"] == 2 and report["input"]["column"] == "Portable"
         assert report["counts"]["rows"] == 3 and report["counts"]["invalid"] == 0
         said = run_cli(["check", str(f), "--threshold", "1", *args]).stderr
-        assert "2 rows above the header skipped" in said
+        assert "header on row 3 (2 rows above it skipped)" in said
 
 
 def test_an_xlsx_footer_and_long_row_in_the_annotated_workbook(tmp_path: Path) -> None:

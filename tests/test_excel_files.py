@@ -148,15 +148,18 @@ def test_an_xlsx_total_row_is_a_footer(tmp_path: Path) -> None:
 def test_a_title_row_above_the_header_is_skipped_and_said(tmp_path: Path) -> None:
     """The title and the header counted as contacts (and the delimiter went unseen when
     the title line had none): the title row is detected, skipped and said."""
-    for name, text in (("semi.csv", "Export clients 2026;;\nNom;Tél;Ville\n"),
-                       ("bare.csv", "Export clients du 07/12/2026\n\nNom;Tél;Ville\n")):
+    for name, text, above in (("semi.csv", "Export clients 2026;;\nNom;Tél;Ville\n", 1),
+                              ("bare.csv", "Export clients du 07/12/2026\n\nNom;Tél;Ville\n",
+                               2)):  # the blank row counts: the header is row 3
         f = tmp_path / name
         f.write_text(text + "".join(f"N{i};{PHONES[i]};Paris\n" for i in range(3))
                      + f"N3;{PHONES[3]};Paris;note\n", encoding="utf-8")
         out = tmp_path / f"out-{name}"
         result, report = check_json([str(f), "--threshold", "1", "-o", str(out)])
         assert result.exit_code == 0, result.stderr
-        assert report["input"]["title_row"] is True and report["input"]["skipped_rows"] == 1
+        assert report["input"]["title_row"] is True
+        assert report["input"]["skipped_rows"] == above
+        assert report["input"]["header_row"] == above + 1
         assert report["counts"]["rows"] == 4 and report["counts"]["invalid"] == 0
         assert report["input"]["delimiter"] == ";" and report["input"]["column"] == "Tél"
         assert [r["Nom"] for r in _annotated(out)] == ["N0", "N1", "N2", "N3"]

@@ -107,3 +107,127 @@ def test_an_xls_number_id_is_the_text_id(tmp_path: Path, cid: float) -> None:
                                           ["7", PHONES[1]], ["07", PHONES[2]]]})
     _result, report = check_json([str(f), "--contact-id", "id", "--threshold", "1"])
     assert report["input"]["contacts"]["contacts"] == 2
+
+
+# -- --header-row / --skip-rows count rows as Excel numbers them -----------------------
+def _data(count: int = 3) -> list[list[object]]:
+    return [[f"N{i}", PHONES[i], "Paris"] for i in range(count)]
+
+
+def _csv_text(rows: list[list[object]]) -> str:
+    return "".join(";".join("" if c is None else str(c) for c in r) + "\n" for r in rows)
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx", "xls"])
+def test_header_row_is_the_row_number_in_excels_margin_blank_rows_count(
+        tmp_path: Path, kind: str) -> None:
+    """An export with a blank row between its title and its header (row 3 in Excel's
+    margin): ``--header-row 3`` pointed one row past the header (the first contact read
+    as a header-less row, the header taken for data); now it is row 3, as Excel shows,
+    for CSV, XLSX and XLS alike; ``--skip-rows 2`` is the same; the read line and
+    ``input.header_row`` say which row was taken."""
+    rows: list[list[object]] = [["Extraction CRM", None, None], [None, None, None],
+                                ["Nom", "Portable", "Ville"], *_data()]
+    if kind == "csv":
+        f = tmp_path / "crm.csv"
+        f.write_text(_csv_text(rows), encoding="utf-8")
+    elif kind == "xlsx":
+        f = tmp_path / "crm.xlsx"
+        book = openpyxl.Workbook()
+        ws = book.active
+        assert ws is not None
+        for r, row in enumerate(rows, 1):  # row 2 holds no cell at all
+            for c, value in enumerate(row, 1):
+                if value is not None:
+                    ws.cell(row=r, column=c, value=value)
+        book.save(f)
+    else:
+        from tests.test_xls import _xls
+
+        f = _xls(tmp_path / "crm.xls", {"S": rows})
+    for args in (["--header-row", "3"], ["--skip-rows", "2"]):
+        out = tmp_path / "out.csv"
+        result, report = check_json([str(f), "--threshold", "1", "-o", str(out), *args])
+        assert result.exit_code == 0, result.stderr
+        assert report["input"]["header"] is True and report["input"]["column"] == "Portable"
+        assert report["input"]["header_row"] == 3 and report["input"]["skipped_rows"] == 2
+        assert report["counts"]["rows"] == 3 and report["counts"]["invalid"] == 0
+        assert [r["Nom"] for r in _annotated(out)] == ["N0", "N1", "N2"]
+        said = run_cli(["check", str(f), "--threshold", "1", *args]).stderr
+        assert "header on row 3 (2 rows above it skipped)" in said
+    # row 2 is blank: the header is the next non-blank row, and the read line says so
+    result, report = check_json([str(f), "--threshold", "1", "--header-row", "2"])
+    assert report["input"]["header_row"] == 3 and report["counts"]["rows"] == 3
+    # --header-row 4 names a contact's row: it is taken as the header, as asked
+    result, report = check_json([str(f), "--threshold", "1", "--header-row", "4"])
+    assert report["input"]["header"] is True and report["input"]["header_row"] == 4
+    assert report["counts"]["rows"] == 2
+
+
+def test_a_header_row_in_a_profile_counts_rows_the_same(tmp_path: Path) -> None:
+    f = tmp_path / "crm.csv"
+    f.write_text("Extraction CRM\n\nNom;Portable;Ville\n" + _csv_text(_data()),
+                 encoding="utf-8")
+    cfg = tmp_path / "rcsqualify.toml"
+    cfg.write_text("[profiles.crm]\nheader-row = 3\n", encoding="utf-8")
+    _result, report = check_json([str(f), "--config", str(cfg), "--profile", "crm",
+                                  "--threshold", "1"])
+    assert report["input"]["header_row"] == 3 and report["input"]["column"] == "Portable"
+    assert report["counts"]["rows"] == 3
+
+
+@pytest.mark.parametrize("above", ["\n", ";;\n", "\r\n\r\n", " ; ;\n\n"])
+def test_blank_rows_above_a_csv_header_are_skipped(tmp_path: Path, above: str) -> None:
+    """A CSV starting with an empty line was 'no columns' (exit 2); one starting with
+    ``;;`` (Excel's export of an empty row) read the header as a contact (no header,
+    an invalid row): the header is the first non-blank row."""
+    f = tmp_path / "blank.csv"
+    f.write_bytes((above + "Nom;Portable;Ville\n" + _csv_text(_data())).encode())
+    result, report = check_json([str(f), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["header"] is True and report["input"]["column"] == "Portable"
+    assert report["counts"]["rows"] == 3 and report["counts"]["invalid"] == 0
+    assert report["input"]["header_row"] == above.count("\n") + 1
+
+
+def test_a_quoted_cell_spanning_lines_is_one_row_as_in_excel(tmp_path: Path) -> None:
+    """A title cell over two lines (one row in Excel), a blank row, then a header whose
+    phone cell spans two lines (Excel's wrapped header): ``--header-row 3`` is Excel's
+    row 3, and the rows below are read from the right line (Arrow skips physical
+    lines: it was told records, so a multi-line header shifted the rows)."""
+    f = tmp_path / "wrapped.csv"
+    f.write_text('"Export\nCRM";;\n;;\nNom;"Portable\nmobile";Ville\n' + _csv_text(_data()),
+                 encoding="utf-8")
+    out = tmp_path / "out.csv"
+    for args in ([], ["--header-row", "3"]):
+        result, report = check_json([str(f), "--threshold", "1", "-o", str(out), *args])
+        assert result.exit_code == 0, result.stderr
+        assert report["input"]["header_row"] == 3
+        assert report["input"]["column"] == "Portable\nmobile"
+        assert report["counts"]["rows"] == 3 and report["counts"]["invalid"] == 0
+        assert [r["Nom"] for r in _annotated(out)] == ["N0", "N1", "N2"]
+
+
+def test_xlsx_rows_numbered_by_the_sheet_even_when_cells_are_empty_text(
+        tmp_path: Path) -> None:
+    """Sheet rows holding only empty or blank text are blank rows (skipped above the
+    header) but keep their number: the header on sheet row 4 is ``--header-row 4``."""
+    f = _workbook(tmp_path / "t.xlsx", [["Export"], ["", "  "], [None], ["Nom", "Portable"],
+                                        *[[f"N{i}", PHONES[i]] for i in range(3)]])
+    result, report = check_json([str(f), "--threshold", "1", "--header-row", "4"])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["header_row"] == 4 and report["counts"]["rows"] == 3
+    result = run_cli(["check", str(f), "--threshold", "1", "--header-row", "9", "-q"])
+    assert result.exit_code == 2 and "leaves no row to read" in result.stderr
+
+
+def test_xlsx_row_numbers_follow_the_r_attribute(tmp_path: Path) -> None:
+    from rcsqualify.contacts.xlsx import read_xlsx
+
+    f = _workbook(tmp_path / "gap.xlsx", [["Export"]])
+    book = openpyxl.load_workbook(f)
+    ws = book.active
+    assert ws is not None
+    ws["A5"], ws["B5"], ws["A7"] = "Nom", "Portable", "N0"
+    book.save(f)
+    assert read_xlsx(f, None, "gap.xlsx").numbers == [1, 5, 7]

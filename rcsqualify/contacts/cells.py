@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -161,16 +163,39 @@ def rows_to_table(rows: Iterator[tuple[Any, ...]]) -> pa.Table | None:
     """Sheet rows (Python values) → a table of strings, the first non-blank row included
     (the caller decides whether it is a header); None if the sheet is empty."""
     tables = sheet_tables(rows)
-    return None if tables is None else tables[0]
+    return None if tables is None else tables.table
 
 
-def sheet_tables(rows: Iterator[tuple[Any, ...]]) -> tuple[pa.Table, pa.Table | None] | None:
-    """``rows_to_table``'s table, and beside it the kind of every cell (``CELL_*``
-    ``int8`` codes, same shape and names), or None when every cell is text or empty."""
+@dataclass
+class SheetTables:
+    """A sheet read as text (``sheet_tables``): its non-blank rows, the kind of each
+    cell beside, and the sheet row number of each (as Excel numbers it in the margin)."""
+
+    table: pa.Table
+    #: ``CELL_*`` ``int8`` codes, same shape and names; None when every cell is text
+    kinds: pa.Table | None
+    #: per row of ``table``: its 1-based sheet row (blank rows above count)
+    numbers: np.ndarray
+
+
+def _blank(row: tuple[Any, ...]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def sheet_tables(rows: Iterator[tuple[Any, ...]], numbers: Iterable[int] | None = None
+                 ) -> SheetTables | None:
+    """``rows_to_table``'s table, the kind of every cell beside it, and each row's sheet
+    row number (``numbers``, aligned with ``rows``; default: the rows are every row of
+    the sheet from row 1, blank ones included, as xlrd gives them). None when the
+    sheet holds no non-blank row. Fully blank rows are formatting, not contacts (as in
+    CSV): left out, their numbers with them."""
+    counted = iter(numbers) if numbers is not None else itertools.count(1)
     first: tuple[Any, ...] | None = None
-    for row in rows:
-        if any(v is not None and str(v).strip() for v in row):
+    kept: list[int] = []
+    for row, number in zip(rows, counted, strict=False):
+        if not _blank(row):
             first = row
+            kept.append(number)
             break
     if first is None:
         return None
@@ -179,9 +204,11 @@ def sheet_tables(rows: Iterator[tuple[Any, ...]]) -> tuple[pa.Table, pa.Table | 
     kinds: list[list[int]] = [[] for _ in range(width)]
     kind_of = _KIND_OF.get
     typed = False
-    for row in itertools.chain([first], rows):
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+    for row, number in itertools.chain([(first, 0)], zip(rows, counted, strict=False)):
+        if number and _blank(row):
             continue  # a fully blank sheet row is formatting, not a contact (as in CSV)
+        if number:
+            kept.append(number)
         if len(row) > width and any(v is not None for v in row[width:]):
             data.extend([None] * len(data[0]) for _ in range(len(row) - width))
             kinds.extend([CELL_TEXT] * len(kinds[0]) for _ in range(len(row) - width))
@@ -194,6 +221,6 @@ def sheet_tables(rows: Iterator[tuple[Any, ...]]) -> tuple[pa.Table, pa.Table | 
             typed = typed or kind != CELL_TEXT
     names = [f"column_{i + 1}" for i in range(width)]
     table = pa.Table.from_arrays([pa.array(col, pa.string()) for col in data], names=names)
-    if not typed:
-        return table, None
-    return table, pa.Table.from_arrays([pa.array(k, pa.int8()) for k in kinds], names=names)
+    kind_table = None if not typed else pa.Table.from_arrays(
+        [pa.array(k, pa.int8()) for k in kinds], names=names)
+    return SheetTables(table, kind_table, np.array(kept, dtype=np.int64))

@@ -23,6 +23,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,9 @@ class CsvReader(Reader):
             delim = "\t"
         if len(delim) != 1:
             raise InputError(f"--delimiter must be one character, got {delimiter!r}")
-        self.first_row = _first_row(path, sample, encoding, delim, info.path,
-                                    complete=len(raw) < (256 << 10))
+        self._where = _row_at(path, sample, encoding, delim, info.path,
+                              complete=len(raw) < (256 << 10), start=0)
+        self._place(self._where)
         info.encoding = encoding
         info.delimiter = delim
         self._arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
@@ -87,15 +89,30 @@ class CsvReader(Reader):
         self._ragged = False  # a row of another width was met: read with ``_lenient``
         self._header = True
         self._sample = sample
-        self._lead = 0  # records (blank lines included) above the first row read
+        self._encoding = encoding
+        self._complete = len(raw) < (256 << 10)
         self._read: pacsv.ReadOptions | None = None
+
+    def _place(self, where: _Record | None) -> None:
+        """Start at the record ``where`` (None: the file holds no non-blank row)."""
+        if where is None:
+            self.first_row, self._lead, self._lines = [], 0, (0, 0)
+            return
+        self.first_row = where.cells
+        self.first_row_number = where.index + 1
+        #: records (blank ones included) above the first row read: the csv module's
+        #: count, for ``_lenient``
+        self._lead = where.index
+        #: physical lines above the first row and through it: Arrow's ``skip_rows``
+        #: counts lines, not records (a quoted cell may span lines)
+        self._lines = (where.lines_before, where.lines_through)
 
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
         super().name_columns(headers, columns, header)
         self._header = header
         self._read = pacsv.ReadOptions(
             encoding=self._arrow_encoding, column_names=columns,
-            skip_rows=self._lead + (1 if header else 0), block_size=BATCH_BYTES)
+            skip_rows=self._lines[1] if header else self._lines[0], block_size=BATCH_BYTES)
 
     def _records(self) -> Iterator[list[str]]:
         """The sample's records, blank lines included (as ``[]``)."""
@@ -109,23 +126,18 @@ class CsvReader(Reader):
     def leading_rows(self, count: int) -> list[list[str]]:
         out = []
         for row in self._records():
-            if row:
+            if not blank_record(row):
                 out.append(row)
                 if len(out) >= count:
                     break
         return out
 
     def skip(self, rows: int) -> None:
-        seen = 0
-        for lead, row in enumerate(self._records()):
-            if not row:
-                continue
-            if seen == rows:
-                self._lead, self.first_row = lead, row
-                return
-            seen += 1
-        raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read in "
-                         "the first 256 KB")
+        where = _row_at(self.path, self._sample, self._encoding, self.info.delimiter or ",",
+                        self.info.path, complete=self._complete, start=rows)
+        if where is None:
+            raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read")
+        self._place(where)
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
         if self._ragged:
@@ -268,22 +280,53 @@ FIRST_ROW_LIMIT = 64 << 20
 csv.field_size_limit(FIRST_ROW_LIMIT)
 
 
-def _first_row(path: Path, sample: str, encoding: str, delimiter: str, shown: str, *,
-               complete: bool) -> list[str]:
-    """The first record's cells, read whole: the 256 KB sample is extended (×4 at a
-    time, up to ``FIRST_ROW_LIMIT``) while it ends inside that record, so a header of
-    more than 39,037 columns is not cut short (which made every row look too long)."""
+def blank_record(row: list[str]) -> bool:
+    """A record with no cell holding anything but spaces (an empty line, or ``;;`` as
+    Excel exports an empty row): above the header it is a blank row, never the header."""
+    return not any(cell.strip() for cell in row)
+
+
+@dataclass
+class _Record:
+    """A record of the file: its cells, its index among the records (blank lines
+    included: Excel's row number minus one), and the physical lines above it and
+    through it (they differ from the index when a quoted cell spans lines)."""
+
+    cells: list[str]
+    index: int
+    lines_before: int
+    lines_through: int
+
+
+def _row_at(path: Path, sample: str, encoding: str, delimiter: str, shown: str, *,
+            complete: bool, start: int) -> _Record | None:
+    """The first non-blank record at or after record ``start``, read whole; None when
+    the file has none. The 256 KB sample is extended (×4 at a time, up to
+    ``FIRST_ROW_LIMIT``) while it ends inside that record or before it, so a header of
+    more than 39,037 columns is not cut short (which made every row look too long),
+    nor one far down (``--header-row 5000``) missed."""
     while True:
         # newline="": CR-only line endings (old Mac exports) end a row too
         buf = io.StringIO(sample, newline="")
+        reader = csv.reader(buf, delimiter=delimiter)
+        found: _Record | None = None
+        index = lines = 0
         try:
-            row = next(csv.reader(buf, delimiter=delimiter), [])
+            for row in reader:
+                if index >= start and not blank_record(row):
+                    found = _Record(row, index, lines, reader.line_num)
+                    break
+                index += 1
+                lines = reader.line_num
         except csv.Error as exc:
-            raise InputError(f"{shown}: the first row cannot be read as CSV ({exc}); check "
-                             "--delimiter and --encoding") from None
-        if complete or buf.tell() < len(sample):
-            return row
+            raise InputError(f"{shown}: the first rows cannot be read as CSV "
+                             f"({_csv_module_reason(exc)}); check --delimiter and "
+                             "--encoding") from None
+        if complete or (found is not None and buf.tell() < len(sample)):
+            return found
         if len(sample) >= FIRST_ROW_LIMIT:
+            if found is None:
+                return None  # no row to read in the first 64 MB: said by the caller
             raise InputError(f"{shown}: the first row is longer than "
                              f"{FIRST_ROW_LIMIT >> 20} MB: not a contact file")
         with path.open("rb") as fh:

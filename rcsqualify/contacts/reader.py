@@ -43,10 +43,13 @@ class InputInfo:
     #: past the header kept in the ``extra`` column): issue #26 item 5
     short_rows: int = 0
     long_rows: int = 0
-    #: rows above the header skipped (``--skip-rows`` / ``--header-row``, or a title row
-    #: detected: ``title`` says which)
+    #: rows above the header skipped (``--skip-rows`` / ``--header-row``, a title row
+    #: detected: ``title`` says which, or blank rows), blank rows included
     skipped_rows: int = 0
     title: bool = False
+    #: the row of the header (or, without one, of the first row read), numbered as a
+    #: spreadsheet numbers its rows; None for formats without rows to skip
+    header_row: int | None = None
     #: total/footer rows at the end, left out of ``rows`` (``footer.py``)
     footer_rows: int = 0
     #: several numbers per contact (issue #25): the phone columns in priority order,
@@ -71,6 +74,7 @@ class InputInfo:
             "formulas_without_value": self.formulas_without_value,
             "short_rows": self.short_rows, "long_rows": self.long_rows,
             "footer_rows": self.footer_rows, "skipped_rows": self.skipped_rows,
+            "header_row": self.header_row,
             "title_row": self.title,
         }
 
@@ -85,6 +89,9 @@ class Reader(ABC):
 
     #: the first row's cells, when the front object must decide if it is a header
     first_row: list[str] | None = None
+    #: its row number in the file, 1-based, as a spreadsheet numbers it (blank rows
+    #: above count): what ``--header-row`` names and the read line says
+    first_row_number = 1
     #: ``estimated_rows`` is the exact count (a sheet, Parquet, a table in memory)
     rows_known = False
 
@@ -100,8 +107,11 @@ class Reader(ABC):
         return []
 
     def skip(self, rows: int) -> None:
-        """Start the file ``rows`` non-blank rows down: ``first_row`` becomes that row
-        (``--skip-rows``, or a title row detected). Before ``name_columns``."""
+        """Start the file below its row ``rows``, counted as a spreadsheet numbers its
+        rows (blank rows included: the sheet row for XLSX/XLS, the row Excel shows for
+        a CSV): ``first_row`` becomes the first non-blank row after it, and
+        ``first_row_number`` its number (``--skip-rows``, ``--header-row``, or a title
+        row detected). Before ``name_columns``."""
         raise InputError("--skip-rows / --header-row apply to CSV, XLSX and XLS files")
 
     @property

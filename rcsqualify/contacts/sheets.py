@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from rcsqualify.contacts.cells import sheet_tables
@@ -22,12 +23,15 @@ class SheetReader(Reader):
     """One sheet of a workbook, already read as text (see ``open_xlsx``, ``open_xls``)."""
 
     def __init__(self, path: Path, info: InputInfo, sheet: str,
-                 rows: Iterator[tuple[Any, ...]]) -> None:
+                 rows: Iterator[tuple[Any, ...]], numbers: list[int] | None = None) -> None:
         super().__init__(path, info)
-        tables = sheet_tables(rows)
+        tables = sheet_tables(rows, numbers)
         if tables is None:
             raise InputError(f"sheet {sheet!r} of {info.path} is empty: nothing to check")
-        table, kinds = tables
+        table, kinds = tables.table, tables.kinds
+        #: the sheet row number of each row of ``_all`` (blank rows are not in it)
+        self._numbers = tables.numbers
+        self.first_row_number = int(self._numbers[0])
         self._all = table
         self._table: pa.Table = table
         # what each cell was (number, date…), for an .xlsx output (cells.sheet_tables)
@@ -45,11 +49,17 @@ class SheetReader(Reader):
                 for row in self._all.slice(0, count).to_pylist()]
 
     def skip(self, rows: int) -> None:
-        if rows >= self._all.num_rows:
-            raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read")
-        self._all = self._all.slice(rows)
+        # the first non-blank row below sheet row ``rows`` (the rows are numbered as
+        # Excel numbers them: blank rows count)
+        at = int(np.searchsorted(self._numbers, rows, side="right"))
+        if at >= self._all.num_rows:
+            raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read "
+                             f"(the sheet's last non-blank row is row {self._numbers[-1]})")
+        self._all = self._all.slice(at)
+        self._numbers = self._numbers[at:]
+        self.first_row_number = int(self._numbers[0])
         if self._all_kinds is not None:
-            self._all_kinds = self._all_kinds.slice(rows)
+            self._all_kinds = self._all_kinds.slice(at)
         self.first_row = [v or "" for v in self._all.slice(0, 1).to_pylist()[0].values()]
 
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
@@ -80,7 +90,7 @@ def open_xlsx(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:
 
     read = read_xlsx(path, sheet, info.path)
     info.formulas_without_value = read.formulas_without_value
-    return SheetReader(path, info, read.name, read.rows)
+    return SheetReader(path, info, read.name, read.rows, read.numbers)
 
 
 def open_xls(path: Path, info: InputInfo, sheet: str | None) -> SheetReader:

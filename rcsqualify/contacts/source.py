@@ -172,12 +172,15 @@ class ContactSource:
                                    delimiter=delimiter, sheet=sheet)
         if skip_rows:
             self._reader.skip(skip_rows)
-            self.info.skipped_rows = skip_rows
         elif skip_rows is None and header is None and self._reader.first_row is not None and (
                 is_title(self._reader.leading_rows(2))):
-            self._reader.skip(1)
-            self.info.skipped_rows, self.info.title = 1, True
+            self._reader.skip(self._reader.first_row_number)  # through the title row
+            self.info.title = True
         first_row = self._reader.first_row
+        if first_row is not None:
+            # rows are numbered as a spreadsheet numbers them, blank ones included
+            self.info.header_row = self._reader.first_row_number
+            self.info.skipped_rows = self._reader.first_row_number - 1
         if first_row is not None:
             self._set_header(header is not False)
         else:

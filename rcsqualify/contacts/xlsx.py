@@ -37,7 +37,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -308,6 +308,9 @@ class SheetRows:
     rows: Iterator[tuple[Any, ...]]
     #: formula cells whose result the file does not hold
     formulas_without_value: int = 0
+    #: the sheet row number (1-based, as Excel shows it) of each row of ``rows``: rows
+    #: without a cell are not in ``rows`` (``--header-row`` counts them all)
+    numbers: list[int] = field(default_factory=list)
 
 
 class _SheetParser:
@@ -320,6 +323,9 @@ class _SheetParser:
         self.date_styles = date_styles
         self.date1904 = date1904
         self.ready: list[tuple[Any, ...]] = []
+        #: the sheet row number of each row of ``ready`` (``<row r="…">``)
+        self.numbers: list[int] = []
+        self.row_number = 0
         self.row: dict[int, Any] = {}
         #: column of the row's previous cell, empty or not: a cell without ``r``
         #: follows it (ECMA-376 §18.3.1.4), so an empty ``<c/>`` still takes a column
@@ -357,6 +363,14 @@ class _SheetParser:
             self.row = {}
             self.last_column = 0
             self.rows_seen += 1
+            # a row's number is its r (rows without a cell are left out of the XML);
+            # without one, or one that does not move down, it follows the previous row
+            try:
+                number = int(_attrs(attributes).get("r", ""))
+            except ValueError:
+                number = 0
+            self.row_number = (number if self.row_number < number <= MAX_ROWS
+                               else self.row_number + 1)
             if self.rows_seen > MAX_ROWS:
                 raise XlsxError(f"sheet {self.sheet!r} has more than {MAX_ROWS:,} rows "
                                 "(Excel's limit)")
@@ -389,6 +403,7 @@ class _SheetParser:
             if self.row:
                 width = max(self.row)
                 self.ready.append(tuple(self.row.get(i) for i in range(1, width + 1)))
+                self.numbers.append(self.row_number)
             self.row = {}
 
     def data(self, chars: str) -> None:
@@ -501,4 +516,4 @@ def _read(archive: zipfile.ZipFile, sheet: str | int | None, shown: str) -> Shee
         parser.ready.clear()
 
     _Part(archive, part).parse(parser.parser, drain)
-    return SheetRows(sheet, iter(rows), parser.without_value)
+    return SheetRows(sheet, iter(rows), parser.without_value, parser.numbers)

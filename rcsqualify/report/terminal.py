@@ -71,10 +71,13 @@ def read_line(info: dict[str, Any]) -> str:
         parts.append(f"sheet {info['sheet']!r}")
     if info.get("title_row"):
         parts.append("title row above the header skipped (--skip-rows 0 to read it)")
-    elif info.get("skipped_rows"):
-        parts.append(f"{_n(info['skipped_rows'])} rows above the header skipped")
     if info.get("header") is False:
         parts.append("no header row")
+    if (info.get("header_row") or 1) > 1:  # rows as a spreadsheet numbers them
+        above = counted(info.get("skipped_rows", 0), "en", "row", "rows")
+        parts.append(f"header on row {_n(info['header_row'])} ({above} above it skipped)"
+                     if info.get("header") is not False else
+                     f"contacts from row {_n(info['header_row'])} ({above} above skipped)")
     if info.get("short_rows"):
         parts.append(f"{_n(info['short_rows'])} short rows (missing cells read as empty)")
     if info.get("long_rows"):
