@@ -218,7 +218,7 @@ def test_every_documented_command_line_names_real_commands_and_options() -> None
     options["rcsqualify refresh"] |= options["rcsqualify check"]
     for path in options:  # Click adds --help to every command
         options[path].add("--help")
-    placeholder = re.compile(r"[A-Z][A-Z_.…]*|\[.*")  # COMMAND, BASE, [--profile NAME]
+    placeholder = re.compile(r"[A-Z…][A-Z_.…]*|\[.*")  # COMMAND, BASE, …, [--profile NAME]
     wrong = []
     for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         text = page.read_text(encoding="utf-8")
