@@ -276,3 +276,75 @@ def test_the_reachability_wording_by_status() -> None:
     assert reached("service X", "https://x", 401)[:2] == ("ok", "service X")
     assert "as expected" in reached("service X", "https://x", 401)[2]
     assert reached("service X", "https://x", 500)[0] == "warn"
+
+
+# init on a terminal asks the profile's name and the MNP service's URL -----------------
+
+@pytest.fixture
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CliRunner's streams are no terminal: init asks as it would on one."""
+    import rcsqualify.cli.init as init_module
+
+    monkeypatch.setattr(init_module, "_interactive", lambda no_input: not no_input)
+
+
+def _init_profile(config: Path, args: list[str], answers: list[str]) -> tuple[
+        str, str, dict[str, object]]:
+    import tomllib
+
+    result = run_cli(["init", "--config", str(config), *args], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    profiles = tomllib.loads(config.read_text(encoding="utf-8"))["profiles"]
+    ((name, table),) = profiles.items()
+    return result.output, name, table
+
+
+@pytest.mark.usefixtures("on_a_terminal")
+def test_init_asks_the_profile_name_and_the_mnp_service_url(tmp_path: Path) -> None:
+    """The name was never asked (always 'default'), nor a twilio/hlr-lookups URL."""
+    output, name, table = _init_profile(
+        tmp_path / "a.toml", [],
+        ["bad name", "prod", "none", "hlr-lookups", "ftp://typo", "https://hlr.example/api",
+         "", "", "en"])
+    assert "Profile name [default]: " in output
+    assert "letters, digits, '-' and '_'" in output  # a bad name is asked again
+    assert "MNP service base URL [https://" in output  # the service's own, as default
+    assert "must be an http:// or https:// URL" in output  # a typo asked again
+    assert name == "prod"
+    assert table["mnp-profile"] == "hlr-lookups" and table["mnp-url"] == "https://hlr.example/api"
+    # the default URL kept: not pinned in the profile (the region decides it)
+    output, name, table = _init_profile(
+        tmp_path / "b.toml", [], ["", "none", "twilio", "", "", "", "", "fr"])
+    assert name == "default" and table["mnp-region"] == "ie1" and "mnp-url" not in table
+    assert "MNP service base URL [https://lookups.dublin.ie1.twilio.com]" in output
+
+
+@pytest.mark.usefixtures("on_a_terminal")
+def test_init_generic_template_and_the_emulator_default(tmp_path: Path) -> None:
+    output, _, table = _init_profile(
+        tmp_path / "g.toml", ["--profile", "g"],
+        ["none", "generic", "https://mnp.example/x", "https://mnp.example/x?n={msisdn}", "",
+         "en"])
+    assert "Profile name" not in output  # --profile given: not asked
+    assert "a template holds {msisdn}" in output
+    assert table["mnp-url"] == "https://mnp.example/x?n={msisdn}"
+    # with --emulator the MNP question's default is generic (it was none: Enter dropped
+    # the emulator's MNP URL)
+    output, _, table = _init_profile(
+        tmp_path / "e.toml", ["--profile", "e", "--emulator", "http://127.0.0.1:8787"],
+        ["none", "", "", "en"])
+    assert "MNP look-ups (none/generic/twilio/hlr-lookups) [generic]" in output
+    assert table["mnp-url"] == "http://127.0.0.1:8787/mnp/lookup?msisdn={msisdn}"
+
+
+def test_init_without_a_terminal_asks_nothing(tmp_path: Path) -> None:
+    """Scripts: the flags alone, the name 'default' unless --profile, no question."""
+    output, name, table = _init_profile(
+        tmp_path / "s.toml", ["--no-input", "--mnp-profile", "twilio"], [])
+    assert name == "default" and "?" not in output and "[" not in output
+    assert table == {"capability": "none", "mnp-profile": "twilio",
+                     "mnp-user": "env:RCSQUALIFY_MNP_USER",
+                     "mnp-password": "env:RCSQUALIFY_MNP_PASSWORD", "lang": table["lang"]}
+    _, name, table = _init_profile(tmp_path / "t.toml", ["--profile", "ci", "--mnp-url",
+                                                         "https://m.example/{msisdn}"], [])
+    assert name == "ci" and table["mnp-profile"] == "generic"

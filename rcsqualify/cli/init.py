@@ -215,10 +215,45 @@ def _ask(question: str, default: str | None = None, choices: tuple[str, ...] = (
         typer.echo(f"one of: {', '.join(choices)}", err=True)
 
 
+def _ask_name() -> str:
+    """The profile's name, asked again until it is a bare TOML key."""
+    while True:
+        name = _ask("Profile name", "default")
+        if _NAME.fullmatch(name):
+            return name
+        typer.echo("letters, digits, '-' and '_' (at most 64)", err=True)
+
+
+def _ask_mnp_url(mnp_profile: str, region: str | None) -> str | None:
+    """The MNP service's URL: a template with {msisdn} for generic, else the service's
+    base URL, its own shown as the default (None when the default is kept: the profile
+    then follows the service's URL as rcsqualify knows it)."""
+    from rcsqualify.operators.mnp_profiles import load_profile
+    from rcsqualify.validation import check_url
+
+    known = load_profile(mnp_profile)
+    if region:
+        known = known.in_region(region)
+    while True:
+        answer = _ask("MNP URL template (with {msisdn})" if known.is_template
+                      else "MNP service base URL", known.url or None)
+        try:  # a typo is asked again, as a choice is, rather than found by the first run
+            check_url("the MNP URL", answer)
+        except InputError as exc:
+            typer.echo(str(exc), err=True)
+            continue
+        if known.is_template and "{msisdn}" not in answer:
+            typer.echo("a template holds {msisdn} where the number goes", err=True)
+            continue
+        return None if answer == known.url else answer
+
+
 @app.command()
 @reports_errors
 def init(
-    profile: Annotated[str, typer.Option(help="Name of the profile to write.")] = "default",
+    profile: Annotated[str | None, typer.Option(
+        help="Name of the profile to write (asked on a terminal; else default).",
+        show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(
         envvar="RCSQUALIFY_CONFIG", help="The config file to write (default: config.toml "
         "in the user config directory).")] = None,
@@ -276,9 +311,11 @@ def init(
     from rcsqualify.files import atomic_write, make_folder
     from rcsqualify.report.l10n import default_lang
 
+    ask = _interactive(no_input)
+    if profile is None:
+        profile = _ask_name() if ask else "default"
     if not _NAME.fullmatch(profile):
         raise InputError("--profile: a name of letters, digits, '-' and '_' (at most 64)")
-    ask = _interactive(no_input)
     path = config if config is not None else default_config_path()
     if path.exists() and not path.is_file():
         raise InputError(f"{path}: not a regular file (--config, RCSQUALIFY_CONFIG)")
@@ -321,19 +358,20 @@ def init(
     if entry is not None and entry.family in questions:
         questions[entry.family]()
     if mnp_profile is None:
-        mnp_profile = _ask("MNP look-ups", "none", MNP_PROFILES) if ask else (
-            "generic" if mnp_url or emulator else "none")
+        # a URL given (or the emulator's) means a service: the question's default says so
+        implied = "generic" if mnp_url or emulator else "none"
+        mnp_profile = _ask("MNP look-ups", implied, MNP_PROFILES) if ask else implied
     if mnp_profile != "none":
         values["mnp-profile"] = mnp_profile
         if emulator and not mnp_url:
             mnp_url = (emulator.rstrip("/") + "/mnp/lookup?msisdn={msisdn}"
                        if mnp_profile == "generic" else emulator.rstrip("/"))
-        if mnp_url is None and ask and mnp_profile == "generic":
-            mnp_url = _ask("MNP URL template (with {msisdn})")
-        if mnp_url:
-            values["mnp-url"] = mnp_url
         if mnp_region is None and ask and mnp_profile == "twilio":
             mnp_region = _ask("Twilio region (ie1 for French numbers)", "ie1")
+        if mnp_url is None and ask:  # after the region: it decides the default URL
+            mnp_url = _ask_mnp_url(mnp_profile, mnp_region)
+        if mnp_url:
+            values["mnp-url"] = mnp_url
         if mnp_region:
             values["mnp-region"] = mnp_region
         scheme = {"twilio": "basic", "hlr-lookups": "digest"}.get(mnp_profile, "bearer")
