@@ -6,6 +6,10 @@ interrupted between its steps."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +150,178 @@ def test_an_rbm_batch_answer_follows_the_same_rule(tmp_path: Path, emulator: Emu
     else:
         assert report["counts"]["reachable"] == listed
         assert report["counts"]["not_rcs"] == 500 - listed
+
+
+# -- item 3: two processes opening a brand-new cache at the same moment ------------------
+
+#: a process opening a cache (a directory or a redis:// URL) with or without a key of its
+#: own, writing one answer, then reading every answer the others wrote. ``hold``: wait
+#: (polled, bounded) inside the first key step until another process did its own, to
+#: replay the interleaving that lost a key.
+OPENER = textwrap.dedent("""
+    import json, os, sys, time
+    from pathlib import Path
+    from rcsqualify.errors import ConfigurationError
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.cachekey import KeyOptions
+    from rcsqualify.remote.store_directory import DirectoryStore
+    from rcsqualify.remote.store_redis import RedisStore
+
+    where, mine, others, hold, gate, read_gate = sys.argv[1:7]
+
+    def wait(what):
+        deadline = time.monotonic() + 60
+        while not what():
+            if time.monotonic() > deadline:
+                sys.exit("timed out")
+            time.sleep(0.01)
+
+    def holding(cls, name, until):
+        original = getattr(cls, name)
+        def held(self, *args):
+            print("holding", flush=True)
+            wait(lambda: until(self))
+            return original(self, *args)
+        setattr(cls, name, held)
+
+    for cls in (DirectoryStore, RedisStore):
+        if hold == "create-until-claimed":
+            holding(cls, "create_secret", lambda s: s.key_fingerprint() is not None)
+    print("ready", flush=True)
+    wait(lambda: os.path.exists(gate))
+    given = bool(os.environ.get("RCSQUALIFY_CACHE_KEY"))
+    options = KeyOptions(in_store=not given)
+    try:
+        cache = (LookupCache(url=where, key=options) if "://" in where
+                 else LookupCache(Path(where), key=options))
+    except ConfigurationError as exc:
+        print(json.dumps({"error": str(exc)}), flush=True)
+        sys.exit(0)
+    cache.put("cap", "bothub@race", mine, "yes")
+    print(json.dumps({"wrote": mine}), flush=True)
+    wait(lambda: os.path.exists(read_gate))
+    seen = cache.get_many("cap", "bothub@race", [mine, *others.split(",")])
+    print(json.dumps({"seen": sum(s == "yes" for s in seen)}), flush=True)
+""")
+
+
+class Opener:
+    """One ``OPENER`` process; its lines read as they come."""
+
+    def __init__(self, where: str, mine: str, others: list[str], gate: Path,
+                 read_gate: Path, *, key: str | None = None, hold: str = "-") -> None:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("GITHUB_ACTIONS", "GITLAB_CI", "RCSQUALIFY_CACHE_KEY")}
+        if key is not None:
+            env["RCSQUALIFY_CACHE_KEY"] = key
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", OPENER, where, mine, ",".join(others), hold, str(gate),
+             str(read_gate)],
+            stdout=subprocess.PIPE, text=True, env=env)
+
+    def line(self) -> str:
+        assert self.proc.stdout is not None
+        text = self.proc.stdout.readline().strip()
+        assert text, f"the process ended (exit {self.proc.wait(timeout=60)})"
+        return text
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.line())
+        return out
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=60)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+NUMBERS = ["+33607000001", "+33607000002", "+33607000003", "+33607000004"]
+
+
+def _race(where: str, gate: Path, keys: list[str | None]) -> list[dict[str, Any]]:
+    """Open ``where`` from one process per key at once (all released by one gate file
+    after each said it is ready); what each wrote, then how many answers each read."""
+    read = gate.with_suffix(".read")
+    procs = [Opener(where, NUMBERS[i], [n for n in NUMBERS[:len(keys)] if n != NUMBERS[i]],
+                    gate, read, key=k) for i, k in enumerate(keys)]
+    try:
+        assert [p.line() for p in procs] == ["ready"] * len(procs)
+        gate.touch()
+        wrote = [p.result() for p in procs]
+        assert all("wrote" in w for w in wrote), wrote
+        read.touch()
+        return [{**w, **p.result()} for w, p in zip(wrote, procs, strict=True)]
+    finally:
+        for p in procs:
+            p.close()
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_processes_on_a_brand_new_directory_cache_share_one_key(tmp_path: Path,
+                                                                trial: int) -> None:
+    """Not a defect: the stored key is linked into place (one wins) and its fingerprint
+    inserted once; every process reads every other's answers."""
+    results = _race(str(tmp_path / "cache"), tmp_path / "go", [None] * 4)
+    assert all(r["seen"] == 4 for r in results), results
+    assert len(list((tmp_path / "cache").glob("secret.key"))) == 1
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_processes_on_a_brand_new_redis_cache_share_one_key(tmp_path: Path, redis_url: str,
+                                                            trial: int) -> None:
+    """Not a defect either: ``SET NX`` stores one key and one fingerprint."""
+    results = _race(redis_url, tmp_path / "go", [None] * 4)
+    assert all(r["seen"] == 4 for r in results), results
+
+
+@pytest.mark.parametrize("store", ["directory", "redis"])
+def test_a_run_storing_a_key_loses_to_a_run_given_one_at_the_same_moment(
+        tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
+    """The defect: a run without a key (it stores one inside) and a run given a key kept
+    outside open a brand-new cache at once. Both read "no key"; the given run claims the
+    fingerprint; the other stored its own key, ignored that it lost, and wrote answers
+    only it could read (and left a cache every later run without a key called
+    damaged). Now the loser stops with one line and removes the key it stored."""
+    from rcsqualify.errors import ConfigurationError
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.cachekey import KeyOptions
+    from tests.helpers import TEST_CACHE_KEY
+
+    where = (request.getfixturevalue("redis_url") if store == "redis"
+             else str(tmp_path / "cache"))
+    first, second, read = tmp_path / "first", tmp_path / "second", tmp_path / "read"
+    inside = Opener(where, NUMBERS[0], [NUMBERS[1]], first, read,
+                    hold="create-until-claimed")
+    outside = Opener(where, NUMBERS[1], [NUMBERS[0]], second, read, key=TEST_CACHE_KEY)
+    try:
+        assert inside.line() == outside.line() == "ready"
+        first.touch()
+        assert inside.line() == "holding"  # it read "no key, no fingerprint" and waits
+        second.touch()
+        assert outside.result() == {"wrote": NUMBERS[1]}
+        lost = inside.result()
+        read.touch()
+        assert outside.result() == {"seen": 1}
+    finally:
+        inside.close()
+        outside.close()
+    assert "kept outside it" in lost.get("error", ""), lost
+    assert "at the same moment" in lost["error"] and "\n" not in lost["error"]
+    # the cache answers the given key, and a run without it is told to give it
+    env_key = {"RCSQUALIFY_CACHE_KEY": TEST_CACHE_KEY}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env_key.items():
+            mp.setenv(k, v)
+        mp.delenv("GITHUB_ACTIONS", raising=False)
+        mp.delenv("GITLAB_CI", raising=False)
+        opened = (LookupCache(url=where) if store == "redis" else LookupCache(Path(where)))
+        assert opened.get_many("cap", "bothub@race", NUMBERS[:2]) == [None, "yes"]
+        assert opened.key_place == "outside"  # the loser's stored key is gone
+        opened.close()
+        mp.delenv("RCSQUALIFY_CACHE_KEY")
+        with pytest.raises(ConfigurationError, match="kept outside it"):
+            LookupCache(url=where, key=KeyOptions(in_store=True)) if store == "redis" \
+                else LookupCache(Path(where))

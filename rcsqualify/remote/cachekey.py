@@ -198,14 +198,12 @@ def settle_key(store: AnswerStore, options: KeyOptions, need: Need,
                 f"one its answers were written with ({held}); give that key with "
                 "--cache-key-file or RCSQUALIFY_CACHE_KEY")
         if held is None and need != "inspect":
-            store.claim_fingerprint(mine)
+            _claim(store, stored, where)
         return Settled(stored, _inside_note(where, shared_why), False)
     if held is not None:
         if need == "inspect":
             return Settled(None, [], False)
-        raise ConfigurationError(
-            f"{where} is keyed by a key kept outside it (fingerprint {held}): give it with "
-            "--cache-key-file FILE or RCSQUALIFY_CACHE_KEY")
+        raise _kept_outside(where, held)
     if need != "create":
         return Settled(None, [], False)
     if shared_why and not options.in_store:
@@ -216,9 +214,36 @@ def settle_key(store: AnswerStore, options: KeyOptions, need: Need,
             "characters, 'openssl rand -hex 32', from a CI secret) or --cache-key-file "
             "FILE; or accept the risk with --cache-key-in-store")
     key = store.create_secret()
-    store.claim_fingerprint(fingerprint(key))
+    _claim(store, key, where)
     return Settled(key, _inside_note(where, shared_why and f"{shared_why}, "
                                      "--cache-key-in-store"), False)
+
+
+def _kept_outside(where: str, held: str, meanwhile: str = "") -> ConfigurationError:
+    return ConfigurationError(
+        f"{where} is keyed by a key kept outside it (fingerprint {held}{meanwhile}): give "
+        "it with --cache-key-file FILE or RCSQUALIFY_CACHE_KEY")
+
+
+def _claim(store: AnswerStore, key: bytes, where: str) -> None:
+    """Record the fingerprint of ``key``, the key stored inside ``store``, as the store's
+    key; exit 2 when another run claimed the store for another key first.
+
+    Two runs opening a brand-new store at the same moment each read "no key, no
+    fingerprint": one given a key kept outside (it claims that key's fingerprint), the
+    other not (it stores a key inside). The stored key itself is created atomically (one
+    wins: ``O_EXCL`` + link, Redis ``SET NX``) and so is the fingerprint (``INSERT OR
+    IGNORE``, ``SET NX``), but a run that went on with its stored key after losing the
+    fingerprint wrote answers no other run could read, and left a store every later
+    run without a key called damaged. The loser stops, as it would have had it come
+    second, and removes the stored key no answer was written with."""
+    mine = fingerprint(key)
+    held = store.claim_fingerprint(mine)
+    if held == mine:
+        return
+    if store.stored_secret() == key:
+        store.drop_secret()
+    raise _kept_outside(where, held, ", given by another run opening it at the same moment")
 
 
 def _inside_note(where: str, shared_why: str) -> list[str]:
