@@ -222,3 +222,20 @@ def test_bad_gate_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("rcsqualify: error: --gate must be one of decide, known, upper")
+
+
+def test_one_message_is_one_message_in_the_verdict_and_the_plan(tmp_path: Path) -> None:
+    """A base of one number says '1 message', never '1 messages' (a new user's first
+    try is often a one-line file): the verdict, the count not checked, the send plan, and
+    --gate known's unverified phrase."""
+    base = write_csv(tmp_path / "one.csv", [HEADER, ["1", "a", "06 07 00 00 01"]])
+    out = run_cli(["check", str(base)]).stderr
+    verdict, plan = out.splitlines()[:2]
+    assert "of the 1 message would fail (1 message not checked)" in verdict, out
+    assert "(1 look-up, ~1 s at 30/s)" in verdict, out
+    assert "RCS-reachable (0 messages)" in plan and "1 messages" not in verdict + plan, out
+    known = run_cli(["check", str(base), "--gate", "known"]).stderr
+    assert "1 of 1 message (100.0%) is not checked for RCS (offline run): up to " \
+           "100.00% if it fails" in known, known
+    big = run_cli(["check", str(_base(tmp_path, ["06 07 00 00 01", "06 07 00 00 02"], []))])
+    assert "of the 2 messages would fail (2 messages not checked)" in big.stderr, big.stderr

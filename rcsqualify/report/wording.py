@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rcsqualify.l10n import counted
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary
 
@@ -35,8 +36,10 @@ def gated_phrase(s: Summary) -> str:
     """What the gate compared, named for what it is (JUnit's figures)."""
     b = s.bounds
     if s.gate_mode == "upper":
-        return (f"worst-case error ratio {s.gate_ratio:.2%} ({s.counts.get('unverified', 0)} "
-                "unverified messages counted as failures)")
+        return (f"worst-case error ratio {s.gate_ratio:.2%} ("
+                + counted(s.counts.get("unverified", 0), "en",
+                          "unverified message counted as a failure",
+                          "unverified messages counted as failures") + ")")
     if s.gate_mode == "known":
         if s.interval:
             return (f"projected error ratio {s.error_ratio:.2%} (interval up to "
@@ -53,8 +56,9 @@ def unverified_phrase(s: Summary) -> str:
         return ""
     why = ("not checked for RCS (offline run)" if s.capability == "none"
            else "unverified (not checked or not answered)")
-    return (f"{unverified} of {messages} messages ({unverified / messages:.1%}) are {why}: "
-            f"up to {s.error_ratio_upper:.2%} if they all fail")
+    are, they = ("is", "it fails") if unverified == 1 else ("are", "they all fail")
+    return (f"{unverified:,} of {_messages(messages)} ({unverified / messages:.1%}) {are} "
+            f"{why}: up to {s.error_ratio_upper:.2%} if {they}")
 
 
 def approx_duration(seconds: float) -> str:
@@ -75,18 +79,22 @@ def kept_text(s: Summary) -> str:
             "this run's answers are not in the cache: a re-run asks them again")
 
 
+def _lookups(n: int) -> str:
+    return counted(n, "en", "look-up", "look-ups")
+
+
 def step_text(step: dict[str, Any], kept: str = "answers so far are cached") -> str:
     """One next step (``costs.next_steps``) in words, with its cost at the quota."""
     rate = f"{step['rate']:g}/s"
     if step["kind"] == "sample_auto":
-        return (f"decide with {step['option']} (about {step['lookups']:,} look-ups, "
+        return (f"decide with {step['option']} (about {_lookups(step['lookups'])}, "
                 f"{approx_duration(step['seconds'])} at {rate})")
     if step["kind"] == "bulk":
         return f"tonight's bulk job ({step['option']})"
     if step["kind"] == "retry":
-        return (f"re-run to finish ({kept}): {step['lookups']:,} look-ups, "
+        return (f"re-run to finish ({kept}): {_lookups(step['lookups'])}, "
                 f"{approx_duration(step['seconds'])} at {rate}")
-    return (f"check them: {step['option']} ({step['lookups']:,} look-ups, "
+    return (f"check them: {step['option']} ({_lookups(step['lookups'])}, "
             f"{approx_duration(step['seconds'])} at {rate})")
 
 
@@ -107,6 +115,11 @@ def _failed_text(s: Summary) -> str:
     return f"; some checks could not be done{why}"
 
 
+def _messages(n: int) -> str:
+    """``1 message``, ``2,000 messages``: the report's noun agreeing with its count."""
+    return counted(n, "en", "message", "messages")
+
+
 def verdict_line(s: Summary) -> str:
     """One plain sentence: the decision, what is known and what is not, and for an
     undecided run the next step with its cost. No list names, one ratio or one range."""
@@ -114,7 +127,7 @@ def verdict_line(s: Summary) -> str:
     messages = s.counts.get("messages", 0)
     unresolved = s.counts.get("unverified", 0)
     low, high = s.bounds.get("low", s.error_ratio), s.bounds.get("high", s.error_ratio_upper)
-    of = f"of the {messages:,} messages"
+    of = f"of the {_messages(messages)}"
     sampled = ("" if not s.interval
                else " (the --sample auto bound, valid wherever it stopped)"
                if s.interval.get("method") == "sample auto"
@@ -158,7 +171,7 @@ def verdict_line(s: Summary) -> str:
                 f"threshold, but {why}{note}")
     else:
         line = (f"UNDECIDED: between {low:.2%} and {high:.2%} {of} would fail{sampled} "
-                f"({unresolved:,} messages not checked), against the {thr} "
+                f"({_messages(unresolved)} not checked), against the {thr} "
                 f"threshold{failed}")
     step = next_step_text(s)
     return f"{line}. {step}" if step else line
@@ -173,8 +186,8 @@ def send_plan_line(s: Summary) -> str:
         return ""
     send, more = plan["send_rcs"], plan["with_unverified"]
     added = more["messages"] - send["messages"]
-    line = (f"send the send_rcs list, the messages confirmed RCS-reachable ({send['messages']:,} "
-            f"messages): projected error ratio {send['error_ratio']:.2%}")
+    line = (f"send the send_rcs list, the messages confirmed RCS-reachable "
+            f"({_messages(send['messages'])}): projected error ratio {send['error_ratio']:.2%}")
     if added:
         line += (f"; adding the unverified, those not confirmed either way ({added:,} more): "
                  f"up to {more['error_ratio_upper']:.2%}")
@@ -189,8 +202,6 @@ def contacts_line(s: Summary, lang: str = "en") -> str:
     of one column without a contact id (its rows are its contacts)."""
     if "contacts" not in s.counts:
         return ""
-    from rcsqualify.l10n import counted
-
     c = s.counts
     n = {k: int(c.get(k, 0)) for k in ("contacts", "messages", "duplicates", "rescued")}
     if lang == "fr":
