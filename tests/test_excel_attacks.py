@@ -40,8 +40,8 @@ def test_an_xls_export_gets_excels_dialect_its_title_and_footer_understood(
         tmp_path: Path) -> None:
     """An Excel 97-2003 export (title row, a long row, a Somme footer): the annotated
     CSV is ';' with a BOM, the title skipped and said, the footer kept with reason
-    footer, the cell past the header kept (a sheet is a grid: in its own column,
-    ``column_4``, as Excel shows it); ``-o .xlsx`` keeps its numbers and dates."""
+    footer, the cell past the header kept in the ``extra`` column and the row counted
+    long, as in a CSV; ``-o .xlsx`` keeps its numbers and dates."""
     f = _xls(tmp_path / "export.xls", {"Clients": [
         ["Clients au 7 décembre 2026", None, None],
         ["Nom", "Portable", "Inscrit le"],
@@ -58,7 +58,8 @@ def test_an_xls_export_gets_excels_dialect_its_title_and_footer_understood(
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert [r["Nom"] for r in rows] == ["Hélène", "Noël", "Somme"]
-    assert [r["column_4"] for r in rows] == ["", "à rappeler", ""]
+    assert [r["extra"] for r in rows] == ["", "à rappeler", ""]
+    assert report["input"]["long_rows"] == 1
     assert [r["reason"] for r in rows][2] == "footer" and rows[2]["status"] == ""
     said = run_cli(["check", str(f), "--threshold", "1"]).stderr
     assert "title row above the header skipped" in said and "1 footer row(s)" in said
@@ -66,7 +67,7 @@ def test_an_xls_export_gets_excels_dialect_its_title_and_footer_understood(
     assert run_cli(["check", str(f), "--threshold", "1", "-q", "-o", str(book)]
                    ).exit_code == 0
     sheet = _sheet_rows(book)
-    assert sheet[0][:4] == ["Nom", "Portable", "Inscrit le", "column_4"]
+    assert sheet[0][:4] == ["Nom", "Portable", "Inscrit le", "extra"]
     assert sheet[1][1] == PHONES[0] and sheet[1][2] == dt.datetime(2024, 5, 2)
     assert sheet[3][0] == "Somme" and sheet[3][2] == 2 and "footer" in sheet[3]
 
@@ -88,8 +89,8 @@ def test_csv_skip_rows_and_header_row_read_the_header_below(tmp_path: Path) -> N
 
 def test_an_xlsx_footer_and_long_row_in_the_annotated_workbook(tmp_path: Path) -> None:
     """The footer stays in ``-o .xlsx`` (reason footer, its sum still a number) and a
-    cell past the header is kept in its own column (typed as the sheet held it);
-    neither is a contact nor an invalid."""
+    cell past the header is kept in the ``extra`` column (as in a CSV; one cell keeps
+    the type the sheet gave it); neither is a contact nor an invalid."""
     f = _workbook(tmp_path / "in.xlsx", [
         ["Nom", "Portable", "Montant"],
         ["A", PHONES[0], 10],
@@ -103,7 +104,8 @@ def test_an_xlsx_footer_and_long_row_in_the_annotated_workbook(tmp_path: Path) -
     assert report["counts"]["rows"] == 2 and report["counts"]["invalid"] == 0
     rows = _sheet_rows(out)
     head = rows[0]
-    assert head[:4] == ["Nom", "Portable", "Montant", "column_4"]
+    assert head[:4] == ["Nom", "Portable", "Montant", "extra"]
+    assert report["input"]["long_rows"] == 1
     assert rows[2][3] == "note hors tableau"
     assert rows[3][:3] == ["TOTAL", None, 30] and rows[3][head.index("reason")] == "footer"
     assert len(rows) == 4

@@ -231,3 +231,79 @@ def test_xlsx_row_numbers_follow_the_r_attribute(tmp_path: Path) -> None:
     ws["A5"], ws["B5"], ws["A7"] = "Nom", "Portable", "N0"
     book.save(f)
     assert read_xlsx(f, None, "gap.xlsx").numbers == [1, 5, 7]
+
+
+# -- cells right of a sheet's header: the extra column, as in a CSV --------------------
+@pytest.mark.parametrize("kind", ["csv", "xlsx", "xls"])
+def test_cells_right_of_the_header_go_to_extra_in_every_format(
+        tmp_path: Path, kind: str) -> None:
+    """A note typed right of the table was a ``column_4`` column of its own in a sheet,
+    while a CSV kept it in ``extra`` and counted the row long: every format now does
+    what CSV does (one cell as its text; several joined as a ';' line, positions kept)."""
+    rows: list[list[object]] = [["Nom", "Portable", "Ville"], *_data(4)]
+    rows[2] = [*rows[2], "à rappeler"]
+    rows[3] = [*rows[3], None, "bis"]
+    if kind == "csv":
+        f = tmp_path / "in.csv"
+        f.write_text(_csv_text(rows), encoding="utf-8")
+    elif kind == "xlsx":
+        f = _workbook(tmp_path / "in.xlsx", rows)
+    else:
+        from tests.test_xls import _xls
+
+        f = _xls(tmp_path / "in.xls", {"S": rows})
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "--threshold", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["long_rows"] == 2 and report["counts"]["rows"] == 4
+    annotated = _annotated(out)
+    assert [r["extra"] for r in annotated] == ["", "à rappeler", ";bis", ""]
+    assert "column_4" not in annotated[0] and list(annotated[0])[:4] == [
+        "Nom", "Portable", "Ville", "extra"]
+    said = run_cli(["check", str(f), "--threshold", "1"]).stderr
+    assert "2 long rows (cells past the header kept in column 'extra')" in said
+
+
+def test_cells_past_the_header_are_text_in_an_xlsx_output(tmp_path: Path) -> None:
+    """As a CSV's ``extra``: text (a number among them keeps its spelling)."""
+    import datetime as dt
+
+    f = _workbook(tmp_path / "in.xlsx", [["Nom", "Portable"], ["A", PHONES[0], 12.5],
+                                         ["B", PHONES[1], "x", dt.date(2024, 1, 2)],
+                                         ["C", PHONES[2]]])
+    out = tmp_path / "out.xlsx"
+    assert run_cli(["check", str(f), "--threshold", "1", "-q", "-o", str(out)]
+                   ).exit_code == 0
+    sheet = [[c.value for c in row] for row in openpyxl.load_workbook(out).worksheets[0]
+             .iter_rows()]
+    assert sheet[0][:3] == ["Nom", "Portable", "extra"]
+    assert [r[2] for r in sheet[1:]] == ["12.5", "x;2024-01-02", None]
+
+
+def test_empty_cells_past_the_header_make_no_extra_column(tmp_path: Path) -> None:
+    """Empty text cells right of the header (a formatted sheet) hold nothing: no
+    ``extra`` column, no long row."""
+    f = _workbook(tmp_path / "in.xlsx", [["Nom", "Portable", "", ""],
+                                         ["A", PHONES[0], "", ""], ["B", PHONES[1]]])
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "--threshold", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["long_rows"] == 0
+    assert list(_annotated(out)[0])[:3] == ["Nom", "Portable", "msisdn_e164"]
+
+
+def test_a_phone_column_without_a_header_cell_keeps_the_sheet_a_grid(
+        tmp_path: Path) -> None:
+    """The phones right of a two-name header (no label above them) are never folded
+    into ``extra``: the column is found by its content, as before (``column_3``);
+    a --contact-id naming such a column keeps it too."""
+    f = _workbook(tmp_path / "in.xlsx", [["Nom", "Ville"], ["A", "Paris", PHONES[0]],
+                                         ["B", "Lyon", PHONES[1]]])
+    result, report = check_json([str(f), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["column"] == "column_3" and report["input"]["long_rows"] == 0
+    g = _workbook(tmp_path / "ids.xlsx", [["Nom", "Portable"], ["A", PHONES[0], "c1"],
+                                          ["B", PHONES[1], "c1"]])
+    result, report = check_json([str(g), "--threshold", "1", "--contact-id", "column_3"])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["contacts"]["contacts"] == 1

@@ -119,6 +119,12 @@ class Reader(ABC):
         """Columns the first row spans (a sheet may be wider than its first row)."""
         return len(self.first_row or ())
 
+    @property
+    def header_width(self) -> int | None:
+        """Columns a header row names, when the format's rows may run past it with
+        nothing above (a sheet); None: every row's width is its own (CSV)."""
+        return None
+
     def name_columns(self, headers: list[str], columns: list[str], header: bool) -> None:
         """The names decided by the front object; ``header``: skip the first row."""
         self.headers = headers

@@ -79,7 +79,9 @@ class ContactSource:
     ``phone_batches()`` yields the phone column alone (pass 1: classification);
     ``batches()`` yields every column as text (pass 2: the annotated output).
     ``headers`` are the names as the file gives them, ``columns`` the unique names used
-    everywhere else (see ``unique_names``).
+    everywhere else (see ``unique_names``). ``fold_past_header=False`` keeps a sheet's
+    columns right of its header as columns (a reader that picks its columns after
+    opening, by content: a portability extract), see ``_fold_past_header``.
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class ContactSource:
         contact_id: str | None = None,
         number_rank: str | None = None,
         table: pa.Table | None = None,
+        fold_past_header: bool = True,
     ) -> None:
         self._tmp: Path | None = None
         #: the input was a stream read once (standard input, a pipe), copied to a spool
@@ -116,6 +119,8 @@ class ContactSource:
                            auto=all_phone_columns)
             self._contact_columns(more_columns, all_phone_columns, contact_id,
                                   number_rank, column_given=column is not None)
+            if table is None and fold_past_header:
+                self._fold_past_header()
             if table is not None:  # a float32 column lost the numbers' digits already
                 from rcsqualify.contacts.table import refuse_narrow_floats
 
@@ -229,6 +234,7 @@ class ContactSource:
         """``headers``: names before deduplication; ``given``: the cells as in the file
         (an empty one was named ``column_<n>``), for the report's ``columns_renamed``."""
         self.headers = headers
+        self._given = list(given or headers)
         self.columns = unique_names(headers)
         self.info.columns_renamed = {n: h for n, h in zip(self.columns, given or headers,
                                                           strict=True) if n != h}
@@ -250,6 +256,22 @@ class ContactSource:
         given += names[len(given):]
         self._set_names(names, given, header)
         self.info.header = header
+
+    def _fold_past_header(self) -> None:
+        """A sheet's cells right of its header's last name go to ``EXTRA_COLUMN``, as a
+        CSV row's cells past its header do (counted in ``long_rows``): a note typed
+        beside a table is no column of its own. Unless one of those columns is used
+        (the phone column, one of the phone columns, the contact id or rank column: a
+        phone column without a header cell): then the sheet stays a grid of columns,
+        those past the header named ``column_<n>``. Without a header, every column of
+        the sheet is ``column_<n>``: there is no name to be right of."""
+        named = self._reader.header_width
+        if not self.info.header or named is None or named >= len(self.columns):
+            return
+        used = {*self.phone_columns, self.contact_id_column, self.number_rank_column}
+        if used & set(self.columns[named:]):
+            return
+        self._set_names(self.headers[:named], self._given[:named], True)
 
     # -- several numbers per contact (issue #25, docs/contacts.md) ------------------
     def _contact_columns(self, more: Sequence[str], auto: bool, contact_id: str | None,

@@ -168,7 +168,9 @@ def read_extract(path: Path, plan: NumberingPlan, vocab: OperatorVocabulary,
     undated_parts: list[np.ndarray] = []
     examples: list[str] = stats["unmapped_examples"]
     today = date.today()
-    with ContactSource(str(path), column=number_column) as src:
+    # its operator/date columns are chosen after opening, by content: a sheet's columns
+    # right of the header stay columns (not folded into ``extra``)
+    with ContactSource(str(path), column=number_column, fold_past_header=False) as src:
         cols = choose_extract_columns(src, operator_column, vocab, max_unmapped=max_unmapped,
                                       limit_option=limit_option)
         stats.update({"number_column": cols.number, "operator_column": cols.operator,
