@@ -239,3 +239,15 @@ def test_one_message_is_one_message_in_the_verdict_and_the_plan(tmp_path: Path) 
            "100.00% if it fails" in known, known
     big = run_cli(["check", str(_base(tmp_path, ["06 07 00 00 01", "06 07 00 00 02"], []))])
     assert "of the 2 messages would fail (2 messages not checked)" in big.stderr, big.stderr
+
+
+def test_an_offline_failure_says_how_to_find_the_reachable_ones(tmp_path: Path) -> None:
+    """Offline, nothing is known reachable (the send_rcs list is empty): the failing
+    verdict says to check capability, not just to send the reachable ones."""
+    base = write_csv(tmp_path / "other.csv", [HEADER, ["1", "a", "06 12 34 56 78"]])
+    result = run_cli(["check", str(base), "-q"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("FAIL: at least 100.00% of the 1 message would fail"), \
+        result.stderr
+    assert "clean the base or check RCS capability (--capability) and send only the " \
+           "reachable ones" in result.stderr, result.stderr

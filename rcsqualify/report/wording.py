@@ -148,8 +148,11 @@ def verdict_line(s: Summary) -> str:
                     f"sample more or send only the reachable ones{failed}")
         exact = s.gate_mode == "known" and not s.interval
         what = f"{s.gate_ratio:.2%}" if exact else f"at least {s.gate_ratio:.2%}"
+        # offline, no number is known reachable yet: say how to find them
+        send = ("send only the reachable ones" if s.capability != "none" else
+                "check RCS capability (--capability) and send only the reachable ones")
         return (f"FAIL: {what} {of} would fail{sampled}, over the {thr} threshold; clean "
-                f"the base or send only the reachable ones{failed}")
+                f"the base or {send}{failed}")
     if s.decision == "pass":
         if s.gate_mode == "known" and unresolved:
             return (f"PASS: {s.error_ratio:.2%} {of} are known to fail, within the {thr} "
