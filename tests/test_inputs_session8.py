@@ -307,3 +307,39 @@ def test_a_phone_column_without_a_header_cell_keeps_the_sheet_a_grid(
     result, report = check_json([str(g), "--threshold", "1", "--contact-id", "column_3"])
     assert result.exit_code == 0, result.stderr
     assert report["input"]["contacts"]["contacts"] == 1
+
+
+# -- a phone cell Excel turned into a date ---------------------------------------------
+@pytest.mark.parametrize("kind", ["xlsx", "xls"])
+@pytest.mark.parametrize("per_contact", [False, True])
+def test_a_date_cell_in_the_phone_column_is_not_a_number(
+        tmp_path: Path, kind: str, per_contact: bool) -> None:
+    """``06/12/34`` typed into a General cell becomes a date: its digits are gone. Read
+    as its ISO text it was ``too_short`` (the date's 8 digits), which sends the user
+    looking for a short number; a date, time or date-time cell is ``not_a_number``
+    (CONTRACT §2: the cell does not hold a number). The output keeps the cell as the
+    sheet held it; a *text* cell ``2024-01-02`` is read as text, as in a CSV."""
+    import datetime as dt
+
+    rows: list[list[object]] = [["Nom", "Portable"], ["A", PHONES[0]],
+                                ["B", dt.date(2034, 12, 6)],
+                                ["C", dt.datetime(2024, 1, 2, 8, 30)],
+                                ["D", "2024-01-02"]]
+    if kind == "xlsx":
+        f = _workbook(tmp_path / "in.xlsx", [*rows, ["E", dt.time(6, 12)]])
+    else:
+        from tests.test_xls import _xls
+
+        f = _xls(tmp_path / "in.xls", {"S": rows})
+    out = tmp_path / "out.csv"
+    args = [str(f), "--threshold", "1", "-o", str(out)]
+    result, report = check_json([*args, *(["--contact-id", "Nom"] if per_contact else [])])
+    assert result.exit_code == 0, result.stderr
+    dated = 3 if kind == "xlsx" else 2
+    assert report["reasons"]["not_a_number"] == dated
+    assert report["reasons"]["too_short"] == 1  # the text cell
+    annotated = _annotated(out)
+    assert [r["reason"] for r in annotated][1:] == ["not_a_number"] * 2 + ["too_short"] + (
+        ["not_a_number"] if kind == "xlsx" else [])
+    assert annotated[1]["Portable"] == "2034-12-06"
+    assert annotated[2]["Portable"] == "2024-01-02 08:30:00"

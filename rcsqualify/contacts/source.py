@@ -31,6 +31,10 @@ from rcsqualify.contacts.spool import remove_spool, spool_stdin, spool_stream
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.buffers import string_parts
 
+#: what the check reads for a date cell in a phone column (no digit: ``not_a_number``;
+#: also what the report's examples of that reason show for it)
+DATE_CELL = "(a date cell)"
+
 #: header words of a phone column of any kind (a landline included), for the hint
 _PHONE_WORD = re.compile(r"(tel|phone|portable|mobile|gsm|fixe|fax|domicile|numero|cell|"
                          r"msisdn|bureau)")
@@ -351,7 +355,8 @@ class ContactSource:
         """Batches of the phone columns (priority order), then the contact id and the
         rank column when named."""
         extra = [c for c in (self.contact_id_column, self.number_rank_column) if c]
-        return self.batches([*self.phone_columns, *extra])
+        cols = [*self.phone_columns, *extra]
+        return self._dates_as_words(self.batches(cols), cols, len(self.phone_columns))
 
     # -- the phone column ----------------------------------------------------------
     def _choose_column(self, forced: str | None, auto: bool = False) -> tuple[str, bool]:
@@ -460,5 +465,38 @@ class ContactSource:
         return [list(row.values()) for row in table.to_pylist()]
 
     def phone_batches(self) -> Iterator[pa.Array]:
-        for batch in self.batches([self.info.column]):
+        cols = [self.info.column]
+        for batch in self._dates_as_words(self.batches(cols), cols, 1):
             yield batch.column(0)
+
+    def _dates_as_words(self, batches: Iterator[pa.RecordBatch], cols: list[str],
+                        phones: int) -> Iterator[pa.RecordBatch]:
+        """``batches`` of ``cols`` for the check, the date cells of the first ``phones``
+        columns (phone columns) replaced by ``DATE_CELL``, which reads as
+        ``not_a_number``. A date cell in a phone column is a number Excel turned into a
+        date when it was typed (``06/12/34``): its digits are the date's, gone for
+        good; read as text (``2034-12-06``) it was ``too_short``, a reason that sends
+        the user looking for a short number. Only the check sees the word: the
+        annotated output keeps the cell as the sheet held it (``batches()``)."""
+        import pyarrow.compute as pc
+
+        from rcsqualify.contacts.cells import CELL_DATE
+
+        kinds_batches = self._reader.kinds(cols[:phones])
+        if kinds_batches is None:
+            yield from batches
+            return
+        table = pa.Table.from_batches(list(kinds_batches))
+        dates = [pc.equal(pa.concat_arrays(table.column(i).chunks), CELL_DATE)
+                 for i in range(phones)]
+        if not any(pc.any(d).as_py() for d in dates):
+            yield from batches
+            return
+        at = 0
+        for batch in batches:
+            arrays = list(batch.columns)
+            for i in range(phones):
+                arrays[i] = pc.if_else(dates[i].slice(at, batch.num_rows),
+                                       pa.scalar(DATE_CELL), arrays[i])
+            at += batch.num_rows
+            yield pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
