@@ -316,3 +316,63 @@ def test_the_readme_title_row_advice_works(tmp_path: Path,
     result = run_cli(["check", "b.xlsx", "--skip-rows", "1"])
     read = next(line for line in result.stderr.splitlines() if line.startswith("read "))
     assert "column 'Tél. portable'" in read and "footer" in read, read
+
+
+def test_the_learn_loop_of_the_learn_page_runs_as_written(emulator: Emulator, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """docs/learn.md's loop on the emulator, each command as written (the emulator's port
+    aside; ``curl`` sent with httpx, ``python3`` run with this interpreter): the
+    campaign's events are learned, the final check asks nothing and counts the numbers
+    the campaign switched off as not RCS."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    page = (DOCS / "learn.md").read_text(encoding="utf-8")
+    assert "--emulator http://127.0.0.1:8787 --no-input`" in page
+    init = next(w for w in _tour_commands("3. A profile") if w[1] == "init")
+    local = [w.replace("http://127.0.0.1:8787", emulator.base) for w in init[1:]]
+    assert run_cli(local).exit_code == 0
+    block = next(b for b in _code_blocks(page) if "_emulator/campaign -d @" in b)
+    results = []
+    for line in block.splitlines():
+        words = [w.replace("http://127.0.0.1:8787", emulator.base)
+                 for w in shlex.split(line, comments=True)]
+        if words[:2] == ["rcsqualify", "emulator"]:
+            continue
+        if words[0] == "export":
+            for assignment in words[1:]:
+                monkeypatch.setenv(*assignment.split("=", 1))
+        elif words[0] == "python3":
+            *program, redirect, target = words
+            assert redirect == ">", line
+            out = subprocess.run([sys.executable, *program[1:]], capture_output=True,
+                                 text=True, check=True).stdout
+            (tmp_path / target).write_text(out, encoding="utf-8")
+        elif words[0] == "curl":
+            assert words[1:4] == ["-s", "-X", "POST"] and words[5] == "-d", line
+            body = (tmp_path / words[6].removeprefix("@")).read_bytes()
+            answer = httpx.post(words[4], content=body, timeout=30)
+            answer.raise_for_status()
+            assert words[7] == "-o", line
+            (tmp_path / words[8]).write_bytes(answer.content)
+        else:
+            assert words[0] == "rcsqualify", line
+            results.append(run_cli(words[1:]))
+    first, learned, last = results
+    assert first.exit_code == 1, first.stderr
+    assert learned.exit_code == 0 and "learned from" in learned.output, learned.output
+    switched = re.search(r"(\d+) numbers the cache held reachable failed as not RCS",
+                         learned.output)
+    assert switched and int(switched[1]) > 0, learned.output
+    assert "API: 0 requests" in last.stderr, last.stderr
+    said = re.search(r"switch_off`: (\d+) of the (\d+) here\).*?ratio, ([\d.]+) %", page, re.S)
+    assert said and f"{said[1]} of {said[2]} messages failed as not RCS" in learned.output
+    assert f"actual error ratio {said[3]} %" in learned.output, learned.output
+    reachable = re.search(r"capability_positive (\d+)", first.stderr)
+    again = re.search(r"capability_positive (\d+)", last.stderr)
+    assert reachable and again and int(again[1]) == int(reachable[1]) - int(switched[1])
