@@ -246,18 +246,20 @@ def _tour_commands(step: str) -> list[list[str]]:
             if (words := shlex.split(line, comments=True))]
 
 
-def test_the_readme_tour_runs_as_written_on_the_emulator(emulator: Emulator,
+def test_the_readme_tour_runs_as_written_on_the_emulator(emulator: Emulator, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Steps 2 and 3 of the README's tour, each command as written (the emulator's port
     aside, the fixture's emulator standing for ``rcsqualify emulator --port 8787 &``), say
     what the README says: the capability run fails (exit 1), again from the cache alone;
     the profile is written, the check-up passes with the credentials the step-2 export
-    gave, and the dry run asks nothing."""
-    monkeypatch.chdir(ROOT)
+    gave, and the dry run asks nothing; step 4's gate asks nothing either and fails
+    with its JUnit report."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
     for name in ("RCSQUALIFY_BOTHUB_CLIENT_ID", "RCSQUALIFY_BOTHUB_CLIENT_SECRET"):
         monkeypatch.delenv(name)  # the README's export line must give them
     ran: dict[str, list[tuple[list[str], Result]]] = {}
-    for step in ("2. Capability", "3. A profile"):
+    for step in ("2. Capability", "3. A profile", "4. CI"):
         for words in _tour_commands(step):
             if words[:2] == ["rcsqualify", "emulator"]:
                 assert words[2:4] == ["--port", "8787"], words
@@ -278,6 +280,9 @@ def test_the_readme_tour_runs_as_written_on_the_emulator(emulator: Emulator,
     assert init_args[0] == "init" and init.exit_code == 0, init.output
     assert doctor.exit_code == 0 and "FAIL" not in doctor.stdout, doctor.stdout
     assert dry.exit_code == 0 and "DRY RUN" in dry.stderr, dry.stderr
+    (_, gate), = ran["4. CI"]
+    assert gate.exit_code == 1 and "API: 0 requests" in gate.stderr, gate.stderr
+    assert '<failure type="gate"' in (tmp_path / "junit.xml").read_text(encoding="utf-8")
 
 
 def _export(path: Path, labels: list[str]) -> Path:
