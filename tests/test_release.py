@@ -143,7 +143,8 @@ def test_the_version_is_written_once() -> None:
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {
         "attr": "rcsqualify.__version__"}
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    newest = re.search(r"^## (.+)$", changelog, re.M)
+    # an "Unreleased" section above it gathers the changes since (Keep a Changelog)
+    newest = re.search(r"^## (?!\[?Unreleased\b)(.+)$", changelog, re.M)
     assert newest is not None
     assert newest.group(1).split()[0] == rcsqualify.__version__
 
