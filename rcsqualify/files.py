@@ -311,6 +311,39 @@ def hold_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
 
 
 # -- secrets ---------------------------------------------------------------------------
+def create_exclusive(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
+    """Write ``data`` to ``path`` only if nothing has that name, whole or not at all;
+    False (nothing written) when the name exists.
+
+    Written to a temporary beside it (``mkstemp``: mode 0600 from its creation, removed
+    on a signal), synced, then *linked* into place: ``link`` fails if the name exists,
+    so of many writers exactly one wins, and no reader ever sees part of the file (an
+    ``O_EXCL`` open of the name itself left an empty or half-written file when the
+    process was stopped between the open and the write). The directory is synced after,
+    so the name survives a power cut before whatever the caller does next (a key
+    leaving the cache). Raises ``OSError`` (a file system without hard links too: a
+    ``rename`` there would replace a file another writer put in place meanwhile); the
+    temporary never stays."""
+    fd, tmp = temporary_file(f".{path.name}.", path.parent, ".part")
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        _fsync_directory(path.parent)
+        return True
+    finally:
+        remove_temporaries([os.fspath(tmp)])
+
+
 #: A key, a service-account JSON or a password is a few KB; more is not a secret file.
 SECRET_FILE_LIMIT = 1 << 20
 

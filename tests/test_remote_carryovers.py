@@ -176,17 +176,27 @@ OPENER = textwrap.dedent("""
                 sys.exit("timed out")
             time.sleep(0.01)
 
-    def holding(cls, name, until):
+    done = []
+
+    def holding(cls, name, until, after=False):  # the first call held, once
         original = getattr(cls, name)
         def held(self, *args):
+            if done:
+                return original(self, *args)
+            done.append(name)
+            value = original(self, *args) if after else None
             print("holding", flush=True)
             wait(lambda: until(self))
-            return original(self, *args)
+            return value if after else original(self, *args)
         setattr(cls, name, held)
 
     for cls in (DirectoryStore, RedisStore):
         if hold == "create-until-claimed":
             holding(cls, "create_secret", lambda s: s.key_fingerprint() is not None)
+        elif hold == "after-first-read-until-claimed":  # whichever is read first
+            claimed = lambda s, of=cls.key_fingerprint: of(s) is not None
+            holding(cls, "key_fingerprint", claimed, after=True)
+            holding(cls, "stored_secret", claimed, after=True)
     print("ready", flush=True)
     wait(lambda: os.path.exists(gate))
     given = bool(os.environ.get("RCSQUALIFY_CACHE_KEY"))
@@ -325,3 +335,176 @@ def test_a_run_storing_a_key_loses_to_a_run_given_one_at_the_same_moment(
         with pytest.raises(ConfigurationError, match="kept outside it"):
             LookupCache(url=where, key=KeyOptions(in_store=True)) if store == "redis" \
                 else LookupCache(Path(where))
+
+
+@pytest.mark.parametrize("store", ["directory", "redis"])
+def test_a_run_reading_a_fresh_cache_while_another_keys_it_uses_that_key(
+        tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
+    """The same race without any key given (seen 1 time in 6 with four processes on a
+    fresh Redis): a run read "no stored key", then the fingerprint the other run had
+    just claimed for the key it stored, and stopped as if the key were kept outside.
+    Replayed: the first run holds after its first read of the key's state until the
+    other has keyed the store. Now the fingerprint is read first, and both use one key."""
+    where = (request.getfixturevalue("redis_url") if store == "redis"
+             else str(tmp_path / "cache"))
+    first, second, read = tmp_path / "first", tmp_path / "second", tmp_path / "read"
+    late = Opener(where, NUMBERS[0], [NUMBERS[1]], first, read,
+                  hold="after-first-read-until-claimed")
+    early = Opener(where, NUMBERS[1], [NUMBERS[0]], second, read)
+    try:
+        assert late.line() == early.line() == "ready"
+        first.touch()
+        assert late.line() == "holding"
+        second.touch()
+        assert early.result() == {"wrote": NUMBERS[1]}
+        assert late.result() == {"wrote": NUMBERS[0]}
+        read.touch()
+        assert early.result() == late.result() == {"seen": 2}
+    finally:
+        late.close()
+        early.close()
+
+
+# -- item 4: ``cache move-key`` stopped between its steps --------------------------------
+
+@pytest.fixture
+def keyed_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache directory holding its key and one answer."""
+    from rcsqualify.remote.cache import LookupCache
+
+    for name in ("GITHUB_ACTIONS", "GITLAB_CI", "RCSQUALIFY_CACHE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    cache = LookupCache(tmp_path / "cache")
+    cache.put("cap", "bothub@move", NUMBERS[0], "yes")
+    cache.close()
+    assert (tmp_path / "cache" / "secret.key").exists()
+    return tmp_path / "cache"
+
+
+def _answer(cache_dir: Path, key_file: Path | None = None) -> str | None:
+    """The answer the cache gives a run (with ``key_file`` when given)."""
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.cachekey import KeyOptions
+
+    cache = LookupCache(cache_dir, key=KeyOptions(file=key_file))
+    try:
+        return cache.get("cap", "bothub@move", NUMBERS[0])
+    finally:
+        cache.close()
+
+
+def _move(cache_dir: Path, to: Path) -> str:
+    from rcsqualify.remote.cache import LookupCache
+
+    cache = LookupCache(cache_dir, need="use")
+    try:
+        return cache.move_key(to)
+    finally:
+        cache.close()
+
+
+def _fail(*_: object) -> Any:
+    raise OSError(5, "injected failure")
+
+
+@pytest.mark.parametrize("step", ["write", "fsync", "link"])
+def test_a_move_key_failing_while_writing_leaves_no_file_and_the_key_in_the_cache(
+        tmp_path: Path, keyed_cache: Path, monkeypatch: pytest.MonkeyPatch,
+        step: str) -> None:
+    """Was: ``--to`` opened with O_EXCL then written: a failure (or a kill) between the
+    open and the write left an empty or partial key file, and every later move-key
+    refused to overwrite it."""
+    from rcsqualify.errors import ConfigurationError
+
+    key = (keyed_cache / "secret.key").read_bytes()
+    to = tmp_path / "keys" / "cache.key"
+    to.parent.mkdir()
+    with monkeypatch.context() as mp:
+        mp.setattr(os, step, _fail)
+        with pytest.raises(ConfigurationError, match="cannot create it"):
+            _move(keyed_cache, to)
+    assert not to.exists() and list(to.parent.iterdir()) == []  # no part, no temporary
+    assert (keyed_cache / "secret.key").read_bytes() == key
+    assert _answer(keyed_cache) == "yes"
+    _move(keyed_cache, to)  # the same command again goes through
+    assert not (keyed_cache / "secret.key").exists()
+    assert _answer(keyed_cache, to) == "yes"
+
+
+def test_a_move_key_stopped_after_writing_is_finished_by_the_same_command(
+        tmp_path: Path, keyed_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the key written, the cache's copy not yet removed (a failure, a kill): the
+    same command again refused ("exists"), leaving the key in the cache."""
+    from rcsqualify.errors import ConfigurationError
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.store_directory import DirectoryStore
+
+    to = tmp_path / "cache.key"
+    with monkeypatch.context() as mp:
+        mp.setattr(DirectoryStore, "drop_secret", _fail)
+        with pytest.raises(ConfigurationError, match="injected failure"):
+            _move(keyed_cache, to)
+    assert _answer(keyed_cache) == "yes" and _answer(keyed_cache, to) == "yes"  # both
+    assert "left the cache" in _move(keyed_cache, to)
+    assert not (keyed_cache / "secret.key").exists()
+    assert _answer(keyed_cache, to) == "yes"
+    # another cache's key is never written over it
+    LookupCache(tmp_path / "other").close()
+    with pytest.raises(ConfigurationError, match="exists: refusing"):
+        _move(tmp_path / "other", to)
+    assert _answer(keyed_cache, to) == "yes" and (tmp_path / "other" / "secret.key").exists()
+
+
+#: ``cache move-key --to`` in a process of its own, holding (polled, never returning) at
+#: one step: the test kills it there
+MOVER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from rcsqualify.remote.cache import LookupCache
+    from rcsqualify.remote.store_directory import DirectoryStore
+
+    cache_dir, to, step = sys.argv[1:4]
+
+    def hold(*_):
+        print("holding", flush=True)
+        while True:
+            time.sleep(0.05)
+
+    if step == "drop":
+        DirectoryStore.drop_secret = hold
+    else:
+        os.fsync = hold
+    LookupCache(Path(cache_dir), need="use").move_key(Path(to))
+""")
+
+
+@pytest.mark.parametrize("step", ["fsync", "drop"])
+def test_a_move_key_killed_at_any_step_keeps_the_key_somewhere_whole(
+        tmp_path: Path, keyed_cache: Path, step: str) -> None:
+    import signal
+
+    key = (keyed_cache / "secret.key").read_bytes()
+    to = tmp_path / "keys" / "cache.key"
+    to.parent.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITLAB_CI")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen([sys.executable, "-c", MOVER, str(keyed_cache), str(to), step],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert (keyed_cache / "secret.key").read_bytes() == key  # still in the cache
+    if step == "fsync":  # killed while writing: no key file, only our own temporary
+        assert not to.exists()
+        assert all(p.name.startswith(".cache.key.") and p.name.endswith(".part")
+                   for p in to.parent.iterdir())
+    else:  # killed after writing: the file is whole
+        assert to.read_text().strip() == key.hex()
+    assert _answer(keyed_cache) == "yes"
+    _move(keyed_cache, to)  # the same command again finishes the move
+    assert not (keyed_cache / "secret.key").exists()
+    assert _answer(keyed_cache, to) == "yes"

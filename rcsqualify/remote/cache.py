@@ -56,10 +56,12 @@ import platformdirs
 
 from rcsqualify.defaults import TTL_NEGATIVE_DAYS, TTL_OPERATOR_DAYS, TTL_POSITIVE_DAYS
 from rcsqualify.errors import ConfigurationError
+from rcsqualify.files import create_exclusive
 from rcsqualify.remote.cachekey import (
     KeyOptions,
     Need,
     fingerprint,
+    read_key_file,
     settle_key,
 )
 from rcsqualify.remote.keys import E164Numbers, KeyMaker, e164_keys
@@ -106,6 +108,14 @@ def answer_of(stored: str) -> str:
     every reader sees the same answers whatever taught them, and ``cache info`` still
     counts them per source."""
     return stored.partition(SOURCE_MARK)[0]
+
+
+def _key_in(path: Path) -> bytes | None:
+    """The cache key a key file holds, or None (absent, unreadable, not a key)."""
+    try:
+        return read_key_file(path)
+    except ConfigurationError:
+        return None
 
 
 def default_cache_dir() -> Path:
@@ -513,7 +523,14 @@ class LookupCache:
     def move_key(self, to: Path | None) -> str:
         """Take the key stored inside the cache out of it: written to ``to`` (a new file,
         mode 0600, 64 hexadecimal characters), or only removed when the run was given
-        the same key; the store keeps its fingerprint. What to say next."""
+        the same key; the store keeps its fingerprint. What to say next.
+
+        The key leaves the cache only once ``to`` holds it whole, on disk: written to a
+        temporary in ``to``'s folder, synced, linked into place (never over an existing
+        file), the folder synced, read back (``files.create_exclusive``). Stopped at any
+        step, the key is still in the cache and ``to`` is absent or whole; a ``to`` that
+        already holds this very key is the move stopped after writing it, and a new run
+        with the same ``--to`` finishes it."""
         if self._store is None:
             raise ConfigurationError("the cache is off: no key to move")
         stored = self._store.stored_secret()
@@ -526,29 +543,33 @@ class LookupCache:
                 raise ConfigurationError("give --to FILE (a file outside the cache) to "
                                          "receive the key before it leaves the cache")
         else:
-            if self._store.kind != "redis" and to.resolve().is_relative_to(
-                    self.directory.resolve()):
-                raise ConfigurationError(f"--to {safe_text(to)} is inside the cache "
-                                         "directory: keep the key elsewhere")
-            try:
-                fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                raise ConfigurationError(f"--to {safe_text(to)} exists: refusing to "
-                                         "overwrite it; choose a new file") from None
-            except OSError as exc:
-                raise ConfigurationError(f"--to {safe_text(to)}: cannot create it "
-                                         f"({exc.strerror})") from None
-            try:
-                os.write(fd, stored.hex().encode() + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._key_to_file(stored, to)
         self._store.drop_secret()
         where = (f"--cache-key-file {safe_text(to)} (or RCSQUALIFY_CACHE_KEY set to the "
                  "file's content, e.g. a CI secret)" if to is not None
                  else "the key this run was given")
         return (f"the cache key left the cache at {self.location}; from now on every run "
                 f"needs {where}")
+
+    def _key_to_file(self, key: bytes, to: Path) -> None:
+        """``to`` holds ``key`` whole and on disk, or ``ConfigurationError`` (the key
+        stays in the cache)."""
+        if self._store is not None and self._store.kind != "redis" and \
+                to.resolve().is_relative_to(self.directory.resolve()):
+            raise ConfigurationError(f"--to {safe_text(to)} is inside the cache "
+                                     "directory: keep the key elsewhere")
+        try:
+            created = create_exclusive(to, key.hex().encode() + b"\n")
+        except OSError as exc:
+            raise ConfigurationError(f"--to {safe_text(to)}: cannot create it "
+                                     f"({exc.strerror or type(exc).__name__}); the key "
+                                     "stays in the cache") from None
+        if not created and _key_in(to) != key:
+            raise ConfigurationError(f"--to {safe_text(to)} exists: refusing to "
+                                     "overwrite it; choose a new file")
+        if _key_in(to) != key:  # read back: what the runs will read
+            raise ConfigurationError(f"--to {safe_text(to)} does not read back as the key "
+                                     "written; the key stays in the cache")
 
     @_maintenance
     def prune(self) -> int:

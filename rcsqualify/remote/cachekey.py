@@ -163,8 +163,12 @@ def settle_key(store: AnswerStore, options: KeyOptions, need: Need,
     when a shared store would get its key."""
     where = f"the cache at {store.location}"
     given = given_key(options, environ, cache_dir)
-    stored = store.stored_secret()
+    # the fingerprint first: a store's key is stored before its fingerprint is claimed,
+    # so a fingerprint read here has its stored key (if any) readable next. The other
+    # order let a run starting beside another on a fresh store read "no key" then the
+    # other's new fingerprint, and stop as if the key were kept outside
     held = store.key_fingerprint()
+    stored = store.stored_secret()
     if held is not None and not _FINGERPRINT.fullmatch(held):
         # an empty one would match no key and let any key in: a wrong key would read as
         # an empty cache; a long one would be quoted in full (not shown, it is not ours)

@@ -25,8 +25,6 @@ hashes ``rcsq:a:<space>:<first byte>``, field = digest, value =
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rcsqualify.errors import ConfigurationError
-from rcsqualify.files import read_secret_file
+from rcsqualify.files import create_exclusive, read_secret_file
 
 SECRET_BYTES = 32
 #: the key stored inside a directory cache (remote/cachekey.py: better kept elsewhere)
@@ -65,30 +63,19 @@ class Entries(NamedTuple):
 def load_or_create_secret(directory: Path) -> bytes:
     """The cache's 32-byte HMAC secret, created atomically on first use.
 
-    Written aside (``O_EXCL``, fsync) then *linked* into place: ``link`` fails if the
-    name exists, so of many processes starting on a fresh directory exactly one secret
-    wins and every process reads that one, whole. A secret of any other length (a
-    full disk, a hand edit) is refused: keys made with it could be recomputed.
+    Written aside, synced, then *linked* into place (``files.create_exclusive``):
+    ``link`` fails if the name exists, so of many processes starting on a fresh
+    directory exactly one secret wins and every process reads that one, whole. A secret
+    of any other length (a full disk, a hand edit) is refused: keys made with it could
+    be recomputed.
     """
     path = directory / SECRET_FILE
     if not path.exists():
-        tmp = directory / f".secret.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                data = secrets.token_bytes(SECRET_BYTES)
-                if os.write(fd, data) != SECRET_BYTES:
-                    raise OSError("short write")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            with contextlib.suppress(FileExistsError):  # another process won: use its
-                os.link(tmp, path)
+            create_exclusive(path, secrets.token_bytes(SECRET_BYTES))  # False: another won
         except OSError as exc:
             raise ConfigurationError(f"cannot create the cache secret in {directory}: "
                                      f"{exc.strerror or exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
     try:
         data = read_secret_file(path, 4 * SECRET_BYTES)
     except OSError as exc:
