@@ -343,3 +343,25 @@ def test_a_date_cell_in_the_phone_column_is_not_a_number(
         ["not_a_number"] if kind == "xlsx" else [])
     assert annotated[1]["Portable"] == "2034-12-06"
     assert annotated[2]["Portable"] == "2024-01-02 08:30:00"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_ragged_csv_below_blank_and_multi_line_rows_reads_every_row_in_place(
+        tmp_path: Path, encoding: str) -> None:
+    """A short and a long row send the CSV to the csv module (which counts records)
+    after Arrow (which counts lines): both start at the header's row, below a blank
+    line, a two-line title cell and another blank line; every row is in the output."""
+    f = tmp_path / "ragged.csv"
+    f.write_bytes(('\n"Export\nCRM";;\n\nNom;Portable;Ville\n'
+                   f"Nöé;{PHONES[0]};Paris\nN1;{PHONES[1]};Paris;note\nN2;{PHONES[2]}\n"
+                   ).encode(encoding))
+    out = tmp_path / "out.csv"
+    for args in ([], ["--header-row", "4"]):
+        result, report = check_json([str(f), "--threshold", "1", "-o", str(out), *args])
+        assert result.exit_code == 0, result.stderr
+        assert report["input"]["header_row"] == 4 and report["input"]["column"] == "Portable"
+        assert report["input"]["long_rows"] == 1 and report["input"]["short_rows"] == 1
+        rows = _annotated(out)
+        assert [r["Nom"] for r in rows] == ["Nöé", "N1", "N2"]
+        assert [r["extra"] for r in rows] == ["", "note", ""]
+        assert report["counts"]["invalid"] == 0
