@@ -478,14 +478,14 @@ class ContactSource:
         good; read as text (``2034-12-06``) it was ``too_short``, a reason that sends
         the user looking for a short number. Only the check sees the word: the
         annotated output keeps the cell as the sheet held it (``batches()``)."""
-        import pyarrow.compute as pc
+        kinds_batches = self._reader.kinds(cols[:phones])
+        if kinds_batches is None:  # every cell was text (CSV...): nothing to look at
+            yield from batches
+            return
+        import pyarrow.compute as pc  # only for a sheet with typed cells (start-up cost)
 
         from rcsqualify.contacts.cells import CELL_DATE
 
-        kinds_batches = self._reader.kinds(cols[:phones])
-        if kinds_batches is None:
-            yield from batches
-            return
         table = pa.Table.from_batches(list(kinds_batches))
         dates = [pc.equal(pa.concat_arrays(table.column(i).chunks), CELL_DATE)
                  for i in range(phones)]
