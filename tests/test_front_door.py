@@ -3,7 +3,9 @@ reviews and left: each a test that failed on main before its fix."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -348,3 +350,72 @@ def test_init_without_a_terminal_asks_nothing(tmp_path: Path) -> None:
     _, name, table = _init_profile(tmp_path / "t.toml", ["--profile", "ci", "--mnp-url",
                                                          "https://m.example/{msisdn}"], [])
     assert name == "ci" and table["mnp-profile"] == "generic"
+
+
+# help text: flowing paragraphs, a type column that says what to type ------------------
+
+def _early_breaks(lines: list[str], width: int) -> list[str]:
+    """Lines of one paragraph broken before they had to be: the next line's first word
+    would have fitted (greedy wrapping never leaves such a line)."""
+    out = []
+    for line, after in itertools.pairwise(lines):
+        if line.strip() and after.strip() and (
+                len(line.rstrip()) + 1 + len(after.split()[0]) <= width):
+            out.append(line.strip())
+    return out
+
+
+@pytest.mark.parametrize("command", [["refresh"], ["init"], ["doctor"], ["learn"], []])
+def test_help_paragraphs_flow_at_80_columns(command: list[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typer's rich help kept each docstring line break past the first paragraph (and in
+    the command list): at 80 columns 'Only' and 'days,' stood alone on their lines."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run_cli([*command, "--help"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    # the description above the panels: paragraphs of 80 columns less the margins
+    top = [line for line in lines[:next(i for i, x in enumerate(lines) if x.startswith("╭"))]
+           if not line.lstrip().startswith("Usage:")]
+    assert _early_breaks(top, 78) == [], result.stdout
+    if not command:  # the command list: the description column of its panel
+        start = next(i for i, x in enumerate(lines) if "Commands" in x and x.startswith("╭"))
+        rows = lines[start + 1:next(i for i in range(start, len(lines))
+                                   if lines[i].startswith("╰"))]
+        column = len(re.match(r"│ \S+\s+", rows[0]).group(0))  # type: ignore[union-attr]
+        cells = [row[column:].rstrip(" │") for row in rows]
+        named = [bool(row[1:column].strip()) for row in rows]
+        width = len(rows[0]) - column - 2
+        broken = [cells[i] for i in range(len(rows) - 1) if not named[i + 1]
+                  and len(cells[i]) + 1 + len(cells[i + 1].split()[0]) <= width]
+        assert broken == [], result.stdout
+    if command == ["refresh"]:
+        assert any(line.strip().startswith("Only new numbers and answers past")
+                   for line in lines), result.stdout
+
+
+def test_help_types_say_what_to_type() -> None:
+    """'<bool>' beside a flag (--help, --quiet) and '<list[str]>' (a Python type) are
+    gone: a flag shows no value, a repeatable option one value and '...'."""
+    for args in (["--help"], ["check", "--help-all"], ["refresh", "--help"],
+                 ["config", "show", "--help"]):
+        out = run_cli(args).stdout
+        assert "<bool>" not in out and "<list[" not in out, (args, out)
+    out = run_cli(["check", "--help-all"]).stdout
+    assert re.search(r"--column\s+-c\s+<str>\.\.\.", out), out
+    assert re.search(r"--portability\s+<path>\.\.\.", out), out
+    assert re.search(r"--threshold\s+<float>", out)
+
+
+def test_check_help_names_every_exit_code() -> None:
+    out = " ".join(run_cli(["check", "--help"]).stdout.split())
+    assert "2 bad usage or input, 3 undecided, 4 lists locked" in out, out
+
+
+def test_reflow_keeps_list_items_and_click_verbatim_blocks() -> None:
+    from rcsqualify.cli.base import reflow
+
+    text = ("Title\n    line.\n\n    First\n    second.\n    - item one\n      wrapped\n"
+            "    - two\n\n    \b\n    kept\n    as is")
+    assert reflow(text) == ("Title line.\n\nFirst second.\n- item one wrapped\n- two\n\n"
+                            "\b\nkept\nas is")

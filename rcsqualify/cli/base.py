@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, cast, get_args
 
 import typer
 from typer.core import TyperGroup
@@ -135,6 +135,7 @@ class OneLineErrors(TyperGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         # the root's own options (Typer adds the completion ones after __init__)
         defer(self, subcommands=False)
+        plain_types(self)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
@@ -360,6 +361,47 @@ def _long_options(command: Any) -> list[str]:
             if o.startswith("--") and o != "--help"]
 
 
+def plain_types(command: Any) -> None:
+    """The type column of a command's help says what to type: nothing for a flag (Typer
+    wrote '<bool>' beside --help, --quiet...), one value and '...' for a repeatable option
+    ('<str>...', was '<list[str]>', a Python type)."""
+    help_option = command.get_help_option(typer.Context(command))
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
+        elif getattr(param, "multiple", False):
+            kind = getattr(param, "type_descriptor", None)
+            inner = get_args(getattr(kind, "annotation", None))
+            if inner and isinstance(inner[0], type):
+                param.metavar = f"<{inner[0].__name__.lower()}>..."
+
+
+def reflow(text: str) -> str:
+    """A command's docstring as flowing paragraphs. Typer's rich help keeps every single
+    line break after the first paragraph (and in the root's command list), so a text
+    wrapped at 88 columns in the source showed a word alone on a line in an 80-column
+    terminal ('Only', 'days,'). The lines of a paragraph are joined, a list item ('- ')
+    starts its own line, and a paragraph opened by Click's ``\\b`` is kept as written."""
+    import inspect
+
+    out = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        if paragraph.startswith("\b"):
+            out.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            stripped = line.strip()
+            if lines and not stripped.startswith(("- ", "* ")):
+                lines[-1] += " " + stripped
+            else:
+                lines.append(stripped)
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 def arrange_help(group: Any, commands: dict[str, Any], path: str = "") -> None:
     """An "Examples" epilog on each of ``commands`` (then, where ``--help`` shows the
     common options only, where all are), and the options ``refresh`` passes on to
@@ -367,6 +409,9 @@ def arrange_help(group: Any, commands: dict[str, Any], path: str = "") -> None:
     (settings.py)."""
     for name, command in commands.items():
         full = f"{path} {name}".strip()
+        if command.help:
+            command.help = reflow(command.help)
+        plain_types(command)
         examples = EXAMPLES.get(full)
         if examples:
             command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)

@@ -79,7 +79,7 @@ def check(
     """Qualify a contact file: normalize, attribute operators, check capability, gate.
 
     The send plan comes first: what to send, and the error ratio it would give.
-    Exit codes: 0 pass, 1 fail, 2 usage or configuration error, 3 incomplete."""
+    Exit codes: 0 pass, 1 fail, 2 bad usage or input, 3 undecided, 4 lists locked."""
     # the Python API's run (rcsqualify.qualify calls result.run too): the command line
     # adds its progress bars and notices on stderr, the rendering and the exit code
     from rcsqualify.result import execute_check
