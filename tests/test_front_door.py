@@ -419,3 +419,26 @@ def test_reflow_keeps_list_items_and_click_verbatim_blocks() -> None:
             "    - two\n\n    \b\n    kept\n    as is")
     assert reflow(text) == ("Title line.\n\nFirst second.\n- item one wrapped\n- two\n\n"
                             "\b\nkept\nas is")
+
+
+def test_plain_types_keeps_a_commands_own_help_names(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The help option is made once per command, from its own context settings: one
+    made by a bare context would have dropped a command's '-h'."""
+    import typer
+    import typer.main
+
+    from rcsqualify.cli.base import plain_types
+
+    small = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
+
+    @small.command()
+    def run(quiet: bool = False) -> None:
+        """Run."""
+
+    command = typer.main.get_command(small)
+    plain_types(command)
+    for flag in ("-h", "--help"):
+        assert command.main([flag], "run", standalone_mode=False) == 0
+        out = capsys.readouterr().out
+        assert "Usage:" in out and "--quiet" in out and "<bool>" not in out, out

@@ -365,7 +365,9 @@ def plain_types(command: Any) -> None:
     """The type column of a command's help says what to type: nothing for a flag (Typer
     wrote '<bool>' beside --help, --quiet...), one value and '...' for a repeatable option
     ('<str>...', was '<list[str]>', a Python type)."""
-    help_option = command.get_help_option(typer.Context(command))
+    # the command's own context settings: its help option names are those it runs with
+    context = typer.Context(command, **(getattr(command, "context_settings", None) or {}))
+    help_option = command.get_help_option(context)
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
         if param.metavar is not None:
             continue
