@@ -381,3 +381,21 @@ def test_the_learn_loop_of_the_learn_page_runs_as_written(emulator: Emulator, tm
     reachable = re.search(r"capability_positive (\d+)", first.stderr)
     again = re.search(r"capability_positive (\d+)", last.stderr)
     assert reachable and again and int(again[1]) == int(reachable[1]) - int(switched[1])
+
+
+def test_the_readme_quotes_the_first_command_s_verdict_as_printed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict the README's tour quotes (step 1, its lines joined), and the Outputs
+    page after it, is the first line the README's first command prints, word for word."""
+    monkeypatch.chdir(ROOT)
+    lines = README.splitlines()
+    command = lines[lines.index("```sh") + 1].split(" && ")[-1]
+    words = shlex.split(command)
+    assert words[0] == "rcsqualify", command
+    result = run_cli(words[1:])
+    assert result.exit_code == 3, result.stderr
+    verdict = " ".join(result.stderr.splitlines()[0].split())
+    quoted = _code_blocks(README.split("**1. Offline.**", 1)[1])[0]
+    assert " ".join(quoted.split()) == verdict
+    outputs = (DOCS / "guide" / "outputs.md").read_text(encoding="utf-8")
+    assert f'"{verdict}"' in " ".join(outputs.split()), "docs/guide/outputs.md quotes it too"
