@@ -310,8 +310,9 @@ class InputOptions(OptionGroup):
     column: list[str] = option(
         [], "Phone column (name or 1-based index); repeat it for a contact's other "
         "phone columns, in priority order (one message per contact, to its best "
-        "number: the documentation's 'Contacts with several numbers').", flags=("--column", "-c"), cli_type=list[str] | None,
-        common=True, brief="Phone column(s): name or 1-based index.")
+        "number: the documentation's 'Contacts with several numbers').",
+        flags=("--column", "-c"), cli_type=list[str] | None, common=True,
+        brief="Phone column(s): name or 1-based index.")
     columns: str | None = option(
         None, "auto: every phone-like column, ordered by its share of mobile numbers, "
         "as the numbers of each row's contact.", flags=("--columns",), choices=("auto",))
