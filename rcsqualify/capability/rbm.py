@@ -66,7 +66,7 @@ import numpy as np
 from rcsqualify.capability.interface import CapabilityProvider, Tally
 from rcsqualify.errors import ConfigurationError
 from rcsqualify.files import read_secret_file
-from rcsqualify.remote.answers import about_the_request, says_failed
+from rcsqualify.remote.answers import SUCCESS_WORDS, about_the_request, says_failed
 from rcsqualify.remote.cache import LookupCache, Scope
 from rcsqualify.remote.failures import (
     Unresolved,
@@ -179,13 +179,28 @@ def _refusal(body: Any) -> str:
 
 def google_failed(body: Any) -> bool:
     """A 200 that says it failed: an error key, an outcome word of failure
-    (``answers.says_failed``), or a ``google.rpc.Status`` object under ``status`` with a
-    code other than 0 (OK): the shape Google's capability callback used to report a
-    failed check beside its features."""
+    (``answers.says_failed``), or a ``status`` that is not a success: a
+    ``google.rpc.Status`` object (the shape Google's capability callback used to report a
+    failed check beside its features) with a code other than 0 (OK; proto3 JSON leaves a
+    0 out), a word other than a success word (a ``google.rpc.Code`` name such as
+    ``NOT_FOUND`` or ``UNAUTHENTICATED`` is no word ``says_failed`` knows), anything
+    else; or a top-level ``code`` other than 0 (a ``google.rpc.Status`` body itself)."""
     if says_failed(body):
         return True
-    status = body.get("status") if isinstance(body, dict) else None
-    return isinstance(status, dict) and status.get("code") not in (None, 0, "0")
+    if not isinstance(body, dict):
+        return False
+    status = body.get("status")
+    if isinstance(status, dict):
+        return not _rpc_ok(status.get("code"))
+    if status is not None and not (isinstance(status, str)
+                                   and status.strip().lower() in SUCCESS_WORDS):
+        return True
+    return not _rpc_ok(body.get("code"))
+
+
+def _rpc_ok(code: Any) -> bool:
+    """A ``google.rpc.Status`` code that says OK: absent, 0 or "0" (not ``false``)."""
+    return code is None or (type(code) is int and code == 0) or code == "0"
 
 
 def capability_features(body: Any) -> list[str] | None:

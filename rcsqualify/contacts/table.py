@@ -126,7 +126,7 @@ def cell_text(value: Any) -> str | None:
 #: Float types too narrow for a phone number: a float32 keeps 24 bits of mantissa (whole
 #: numbers exactly up to 16,777,216 only, about 7 digits), a float16 11; a French number
 #: has 9 to 11 digits. A float64 holds every whole number up to 2**53 exactly.
-NARROW_FLOATS = {pa.float16(): "float16", pa.float32(): "float32"}
+NARROW_FLOATS = {pa.float16(): ("float16", "3"), pa.float32(): ("float32", "7")}
 
 
 def refuse_narrow_floats(table: pa.Table, columns: list[str], phones: list[str],
@@ -140,12 +140,14 @@ def refuse_narrow_floats(table: pa.Table, columns: list[str], phones: list[str],
 
     for name in [*phones, *([contact_id] if contact_id else [])]:
         col = table.column(columns.index(name))
-        kind = NARROW_FLOATS.get(col.type)
-        if kind is None or col.null_count == len(col):
+        kept = col.type  # a Categorical (an Arrow dictionary) of float32 lost them too
+        narrow = NARROW_FLOATS.get(kept.value_type if pa.types.is_dictionary(kept) else kept)
+        if narrow is None or col.null_count == len(col):
             continue
+        kind, digits = narrow
         role = "contact id" if name == contact_id else "phone"
         raise InputError(f"the {role} column {safe_names([name])} is {kind}, which keeps "
-                         "about 7 significant digits: its numbers have lost digits "
+                         f"about {digits} significant digits: its numbers have lost digits "
                          "already (a phone number has 9 to 11); build the column as text "
                          "(dtype=str when reading the file) or as int64")
 

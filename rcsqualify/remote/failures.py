@@ -157,31 +157,48 @@ STATUS_NAMES = {403: frozenset({"permissiondenied", "forbidden"}),
                 404: frozenset({"notfound"})}
 
 
+#: keys beside an error envelope that say the request failed, whatever they hold (an OneAPI
+#: ``requestError`` and the two exceptions it wraps), compared without case
+FAILURE_KEYS_BESIDE = frozenset({"requesterror", "serviceexception", "policyexception"})
+
+
+def _agrees(code: Any, said: Any, status: int) -> bool:
+    """``code`` and ``said`` (an envelope's ``code`` and ``status``) each absent or saying
+    the HTTP ``status``: the number, as a number or as text, or its name."""
+    if code is not None and not ((type(code) is int and code == status)
+                                 or (isinstance(code, str) and code.strip() == str(status))):
+        return False
+    return said is None or (isinstance(said, str) and (
+        said.strip() == str(status)
+        or re.sub(r"[\s_-]+", "", said).lower() in STATUS_NAMES.get(status, ())))
+
+
 def agreeing_envelope(body: Any, status: int) -> dict[str, Any] | None:
     """The error envelope of a documented negative answered with ``status`` (a 404 "not
     found", a 403 "not a tester"), or None when the body is no such thing: a failure.
 
     The envelope's own ``code`` and ``status`` must say what the HTTP status says (one of
     them at least, none saying something else), and nothing beside the envelope may say
-    the request failed (an OneAPI ``requestError``, an ``errorCode``, a ``status`` word of
-    failure). A 404 whose envelope reads ``{"code": 503, "status": "UNAVAILABLE"}`` or
-    ``"UNAUTHENTICATED"`` is a gateway passing on another failure under the wrong status:
-    taking it for the documented negative would cache a wrong "not RCS" (CONTRACT §10)."""
+    the request failed (an OneAPI ``requestError`` or one of its exceptions, an
+    ``errorCode``, a ``status`` word of failure or object, a ``code`` or ``status`` of
+    its own saying another status). A 404 whose envelope reads ``{"code": 503,
+    "status": "UNAVAILABLE"}`` or ``"UNAUTHENTICATED"`` is a gateway passing on another
+    failure under the wrong status: taking it for the documented negative would cache a
+    wrong "not RCS" (CONTRACT §10)."""
     err = error_envelope(body)
     if err is None:
         return None
     code, said = err.get("code"), err.get("status")
     if code is None and said is None:
         return None
-    if code is not None and not ((type(code) is int and code == status)
-                                 or (isinstance(code, str) and code.strip() == str(status))):
-        return None
-    if said is not None and not (isinstance(said, str) and (
-            said.strip() == str(status)
-            or re.sub(r"[\s_-]+", "", said).lower() in STATUS_NAMES.get(status, ()))):
+    if not _agrees(code, said, status):
         return None
     rest = {k: v for k, v in body.items() if k != "error"}
-    if says_failed(rest) or any(str(k).lower() == "requesterror" for k in rest):
+    # beside the envelope: a failure word or key, a OneAPI exception, or a code/status of
+    # its own saying another thing (a ``google.rpc.Status`` object, ``"code": 503``)
+    if says_failed(rest) or any(str(k).lower() in FAILURE_KEYS_BESIDE for k in rest):
+        return None
+    if not _agrees(rest.get("code"), rest.get("status"), status):
         return None
     return err
 

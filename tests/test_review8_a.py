@@ -1,0 +1,109 @@
+"""Hostile review of session 8's landings (reviewer rv8a): each test is an attack that
+broke main, kept once fixed. The commit attacked is named above each group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from rcsqualify.errors import InputError
+from tests.conftest import Emulator
+from tests.test_remote_carryovers import NOT_FOUND, _served, _with
+
+#: every retry of these tests waits 10 ms, not the default back-off (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_retries")
+
+
+# -- ff98040: an RBM 200 that says it failed in Google's words is no answer --------------
+
+@pytest.mark.parametrize("body", [
+    pytest.param('{"features": ["CHAT"], "status": "NOT_FOUND"}', id="status-code-name"),
+    pytest.param('{"features": ["CHAT"], "status": "UNAUTHENTICATED"}', id="status-auth"),
+    pytest.param('{"features": ["CHAT"], "status": "INTERNAL"}', id="status-internal"),
+    pytest.param('{"features": ["CHAT"], "status": [{"code": 13}]}', id="status-list"),
+    pytest.param('{"features": ["CHAT"], "status": {"code": false}}', id="code-false"),
+    pytest.param('{"features": ["CHAT"], "code": 13, "message": "Internal error"}',
+                 id="top-level-rpc-status"),
+])
+def test_an_rbm_200_whose_status_names_a_failure_is_no_answer(
+        tmp_path: Path, emulator: Emulator, body: str) -> None:
+    code, report, cached = _served(emulator, tmp_path, "rbm", 200, body, count=4,
+                                   numbers=4)
+    assert report["reasons"]["capability_error"] == 4 and code == 3 and cached == 0
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param('{"features": ["CHAT"], "status": "OK"}', id="status-ok-word"),
+    pytest.param('{"features": ["CHAT"], "status": {"message": ""}}', id="code-0-omitted"),
+    pytest.param('{"features": ["CHAT"], "code": 0}', id="top-level-code-0"),
+])
+def test_an_rbm_200_whose_status_says_ok_is_still_an_answer(
+        tmp_path: Path, emulator: Emulator, body: str) -> None:
+    code, report, cached = _served(emulator, tmp_path, "rbm", 200, body, count=4,
+                                   numbers=4)
+    assert report["counts"]["reachable"] == 4 and code == 0 and cached == 4
+
+
+# -- ff98040: what sits beside an agreeing 404 envelope may still say it failed -----------
+
+@pytest.mark.parametrize("family", ["bothub", "rbm"])
+@pytest.mark.parametrize("body", [
+    pytest.param(_with(NOT_FOUND, status={"code": 13, "message": "internal"}),
+                 id="failed-rpc-status-beside"),
+    pytest.param(_with(NOT_FOUND, code=503), id="other-code-beside"),
+    pytest.param(_with(NOT_FOUND, status="UNAVAILABLE"), id="other-status-beside"),
+    pytest.param(_with(NOT_FOUND, serviceException={"messageId": "SVC0001",
+                                                    "text": "backend down"}),
+                 id="oneapi-serviceException-beside"),
+    pytest.param(_with(NOT_FOUND, policyException={"messageId": "POL0001"}),
+                 id="oneapi-policyException-beside"),
+])
+def test_a_404_envelope_with_a_failure_beside_it_is_no_negative(
+        tmp_path: Path, emulator: Emulator, family: str, body: str) -> None:
+    code, report, cached = _served(emulator, tmp_path, family, 404, body, count=3,
+                                   numbers=10)
+    assert report["reasons"]["capability_error"] == 3 and code == 3
+    assert cached == 7  # the three failures were not cached
+
+
+@pytest.mark.parametrize("family", ["bothub", "rbm"])
+def test_a_404_envelope_with_an_agreeing_status_beside_is_still_not_rcs(
+        tmp_path: Path, emulator: Emulator, family: str) -> None:
+    body = _with(NOT_FOUND, status="NOT_FOUND", code=404)
+    code, report, cached = _served(emulator, tmp_path, family, 404, body, count=4,
+                                   numbers=8)
+    assert report["counts"]["not_rcs"] == 4 and code == 0 and cached == 8
+
+
+# -- a9182b4: a float32 phone column under a dictionary (a Categorical) lost digits too ---
+
+FLOAT32 = np.array([612345678, 712345678], dtype=np.float32)  # stored 612345664...
+FLOAT16 = np.array([6123, 7123], dtype=np.float16)  # stored 6124, 7124
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param(lambda: pd.DataFrame({"phone": pd.Series(FLOAT32).astype("category")}),
+                 id="pandas-categorical-float32"),
+    pytest.param(lambda: pa.table({"phone": pa.array(FLOAT32).dictionary_encode()}),
+                 id="arrow-dictionary-float32"),
+    pytest.param(lambda: pa.table({"phone": pa.array(FLOAT16).dictionary_encode()}),
+                 id="arrow-dictionary-float16"),
+])
+def test_a_narrow_float_phone_column_behind_a_dictionary_is_refused(source: object) -> None:
+    import rcsqualify
+
+    with pytest.raises(InputError, match="phone column phone is float"):
+        rcsqualify.qualify(source())  # type: ignore[operator]
+
+
+def test_a_float16_column_is_not_said_to_keep_7_digits() -> None:
+    import rcsqualify
+
+    table = pa.table({"phone": pa.array(FLOAT16)})
+    with pytest.raises(InputError) as caught:
+        rcsqualify.qualify(table)
+    assert "float16, which keeps about 3 significant digits" in str(caught.value)
