@@ -3,6 +3,7 @@ broke main, kept once fixed. The commit attacked is named above each group."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,60 @@ def test_a_float16_column_is_not_said_to_keep_7_digits() -> None:
     with pytest.raises(InputError) as caught:
         rcsqualify.qualify(table)
     assert "float16, which keeps about 3 significant digits" in str(caught.value)
+
+
+# -- 1541660: doctor called a proxy's 407, a 429 and a redirect "reachable, as expected" --
+
+@pytest.fixture
+def answering(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real HTTP server answering every GET with the status (and headers) given."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    status, headers = request.param
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("answering", "level", "words"), [
+    pytest.param((407, {"Proxy-Authenticate": "Basic"}), "FAIL",
+                 ["HTTP 407", "proxy", "— fix: give the proxy's credentials"], id="407"),
+    pytest.param((429, {"Retry-After": "3600"}), "WARN",
+                 ["HTTP 429", "too many requests", "— fix: lower --rate"], id="429"),
+    pytest.param((301, {"Location": "https://moved.example.com/v2/lookup?token=s3cret"}),
+                 "WARN", ["HTTP 301", "redirect to https://moved.example.com/v2/lookup",
+                          "follows no redirect"], id="301-absolute"),
+    pytest.param((302, {"Location": "/login?next=0612345678"}), "WARN",
+                 ["HTTP 302", "redirect to http://127.0.0.1:", "/login"], id="302-relative"),
+], indirect=["answering"])
+def test_doctor_does_not_call_a_407_429_or_redirect_expected(
+        tmp_path: Path, answering: str, level: str, words: list[str]) -> None:
+    from tests.helpers import run_cli
+    from tests.test_front_door import _doctor_lines
+
+    config = tmp_path / "config.toml"
+    assert run_cli(["init", "--config", str(config), "--no-input", "--mnp-url",
+                    f"{answering}/lookup?n={{msisdn}}"]).exit_code == 0
+    _, lines = _doctor_lines(config, "default")
+    line = lines["service MNP"]
+    assert line.startswith(f"{level} service MNP: ") and "as expected" not in line, line
+    assert "s3cret" not in line and "0612345678" not in line, line
+    for word in words:
+        assert word in line, line

@@ -91,21 +91,54 @@ def _services(s: Any) -> Iterator[tuple[str, str]]:
         yield from entry.endpoints(s)
 
 
-async def _reach(client: Any, url: str) -> tuple[int, str | None]:
-    """The status and ``Date`` header of a GET of ``url``, its body never read."""
+async def _reach(client: Any, url: str) -> tuple[int, str | None, str | None]:
+    """The status, ``Date`` and ``Location`` headers of a GET of ``url``, its body never
+    read (a redirect is not followed: a run does not follow one either)."""
+    import httpx
+
     async with client.stream("GET", url) as response:
-        return response.status_code, response.headers.get("date")
+        location = response.headers.get("location")
+        try:  # where a redirect goes, as an absolute URL (None: none or unreadable)
+            moved = str(response.url.join(location)) if location else None
+        except (httpx.InvalidURL, ValueError):
+            moved = None
+        return response.status_code, response.headers.get("date"), moved
 
 
-def reached(what: str, shown: str, status: int) -> tuple[str, str, str, str]:
+def reached(what: str, shown: str, status: int,
+            location: str | None = None) -> tuple[str, str, str, str]:
     """The finding of a service that answered the probe with ``status``. The probe is a
     GET of the service's base URL with no number and no credentials, so a 4xx (404, 405,
     401...) is what a healthy service answers: it says so, or "OK ... (HTTP 404)" reads
-    as a contradiction. A 5xx is the server failing: reachable, but a warning."""
+    as a contradiction. Not so three answers that say a run will fail or slow down, none
+    of them about the missing number: a 407 is a proxy on the way refusing the request
+    (every look-up will get it), a 429 the service limiting this client right now, a
+    3xx a URL that moved (a run follows no redirect: each look-up would be a failure).
+    A 5xx is the server failing: reachable, but a warning."""
+    from rcsqualify.masking import mask_url
+
     if status >= 500:
         return ("warn", what, f"{shown} reachable, but it answered HTTP {status}, a server "
                 "error: the service may be failing (a run retries such answers)",
                 "run doctor again later; if it lasts, ask the service's operator")
+    if status == 407:
+        return ("fail", what, f"{shown}: a proxy on the way answered HTTP 407 (proxy "
+                "authentication required): every look-up would be refused",
+                "give the proxy's credentials in HTTPS_PROXY/HTTP_PROXY "
+                "(http://user:password@proxy:port) or set NO_PROXY for this host")
+    if status == 429:
+        return ("warn", what, f"{shown} reachable, but it answered HTTP 429 (too many "
+                "requests): the service is limiting this client now; a run would wait "
+                "or leave look-ups unverified", "lower --rate, or wait for the quota to "
+                "reset and run doctor again")
+    if 300 <= status < 400:
+        try:
+            moved = f" to {mask_url(location)}" if location else ""
+        except ValueError:  # a port out of range: the server's text, not ours to quote
+            moved = ""
+        return ("warn", what, f"{shown} answered HTTP {status}, a redirect{moved}: a run "
+                "follows no redirect, so every look-up would fail",
+                "give the service's current URL in the profile (or its option)")
     if status >= 400:
         return ("ok", what, f"{shown} reachable (answered HTTP {status} to a probe without "
                 "a number or credentials, as expected)", "")
@@ -131,14 +164,14 @@ def check_services(doc: Doctor) -> None:
         async with httpx.AsyncClient(timeout=doc.settings.timeout) as client:
             for name, url in services:
                 try:
-                    status, date = await _reach(client, url)
+                    status, date, location = await _reach(client, url)
                 except (httpx.HTTPError, OSError, TimeoutError) as exc:
                     kind = transport_kind(exc)
                     doc.add("fail", f"service {name}", f"{mask_url(url)}: "
                             f"{describe_transport(kind, url)}",
                             "check the URL, the network and the proxy settings")
                     continue
-                doc.add(*reached(f"service {name}", mask_url(url), status))
+                doc.add(*reached(f"service {name}", mask_url(url), status, location))
                 parsed = email.utils.parsedate_to_datetime(date) if date else None
                 if parsed is not None:
                     doc.dates.append((name, parsed.timestamp() - now()))
