@@ -45,5 +45,24 @@ class ParquetReader(Reader):
 
     rows_known = True
 
+    def narrow_floats(self) -> dict[int, tuple[str, str]]:
+        from rcsqualify.contacts.table import narrow_floats
+
+        return narrow_floats(self._pq.schema_arrow.types, self._holds_value)
+
+    def _holds_value(self, index: int) -> bool:
+        """False only when every row group's statistics say the column is all null
+        (a writer may omit statistics: then it may hold a value)."""
+        meta = self._pq.metadata
+        if meta.num_columns != len(self.headers):  # nested columns: no 1-1 leaf
+            return True
+        nulls = 0
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(index).statistics
+            if stats is None or not stats.has_null_count:
+                return True
+            nulls += stats.null_count
+        return nulls < meta.num_rows
+
     def estimated_rows(self, size: int) -> int | None:
         return int(self._pq.metadata.num_rows)

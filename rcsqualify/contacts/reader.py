@@ -135,6 +135,12 @@ class Reader(ABC):
         """Record batches of the columns ``cols`` (unique names), every cell a string
         (null for a missing cell), named ``cols``."""
 
+    def narrow_floats(self) -> dict[int, tuple[str, str]]:
+        """Columns (by position) typed float32/float16 that hold a value, for formats
+        whose columns have a type (a Parquet file, an Arrow table): their numbers lost
+        digits before we read them (``table.refuse_narrow_floats``). Text formats: none."""
+        return {}
+
     def kinds(self, cols: list[str]) -> Iterator[pa.RecordBatch] | None:
         """Batches beside ``batches(cols)`` giving what each cell was in the file
         (``cells.CELL_*`` codes), for formats that keep types the text lost (sheets);

@@ -125,10 +125,11 @@ class ContactSource:
                                   number_rank, column_given=column is not None)
             if table is None and fold_past_header:
                 self._fold_past_header()
-            if table is not None:  # a float32 column lost the numbers' digits already
+            narrow = self._reader.narrow_floats()
+            if narrow:  # a float32 column (a table, a Parquet file) lost digits already
                 from rcsqualify.contacts.table import refuse_narrow_floats
 
-                refuse_narrow_floats(table, self.columns, self.phone_columns,
+                refuse_narrow_floats(narrow, self.columns, self.phone_columns,
                                      self.contact_id_column)
         except BaseException:
             self.close()  # a spooled copy of stdin never outlives a failed start

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,22 +129,35 @@ def cell_text(value: Any) -> str | None:
 NARROW_FLOATS = {pa.float16(): ("float16", "3"), pa.float32(): ("float32", "7")}
 
 
-def refuse_narrow_floats(table: pa.Table, columns: list[str], phones: list[str],
-                         contact_id: str | None) -> None:
-    """Exit 2 when a phone column (or the contact id) of an in-memory table is a float32
-    or float16 column holding a value: its numbers lost digits before ``qualify`` saw
-    them (612345678 is stored 612345664) and would be checked as other people's numbers,
-    plausible and wrong. The caller's data is fixed at its source (read as text), not
-    here; a float64 column is read as usual (``cells.WHOLE_FLOAT_LIMIT``)."""
+def narrow_floats(types: Sequence[pa.DataType],
+                  holds_value: Callable[[int], bool]) -> dict[int, tuple[str, str]]:
+    """The columns (by position) of a narrow float type, behind a dictionary or not (a
+    pandas Categorical of float32 lost the digits too), that hold a value (an all-null
+    float32 column lost nothing), with that type's ``NARROW_FLOATS`` entry: what
+    ``Reader.narrow_floats`` of a typed format (an Arrow table, a Parquet file) answers."""
+    found = {}
+    for i, kept in enumerate(types):
+        narrow = NARROW_FLOATS.get(kept.value_type if pa.types.is_dictionary(kept) else kept)
+        if narrow is not None and holds_value(i):
+            found[i] = narrow
+    return found
+
+
+def refuse_narrow_floats(narrow: dict[int, tuple[str, str]], columns: list[str],
+                         phones: list[str], contact_id: str | None) -> None:
+    """Exit 2 when a phone column (or the contact id) of a typed input (an in-memory
+    table, a Parquet file) is a float32 or float16 column holding a value (``narrow``,
+    see ``narrow_floats``): its numbers lost digits before ``qualify`` saw them
+    (612345678 is stored 612345664) and would be checked as other people's numbers,
+    plausible and wrong. The data is fixed at its source (written as text), not here;
+    a float64 column is read as usual (``cells.WHOLE_FLOAT_LIMIT``)."""
     from rcsqualify.contacts.columns import safe_names
 
     for name in [*phones, *([contact_id] if contact_id else [])]:
-        col = table.column(columns.index(name))
-        kept = col.type  # a Categorical (an Arrow dictionary) of float32 lost them too
-        narrow = NARROW_FLOATS.get(kept.value_type if pa.types.is_dictionary(kept) else kept)
-        if narrow is None or col.null_count == len(col):
+        found = narrow.get(columns.index(name))
+        if found is None:
             continue
-        kind, digits = narrow
+        kind, digits = found
         role = "contact id" if name == contact_id else "phone"
         raise InputError(f"the {role} column {safe_names([name])} is {kind}, which keeps "
                          f"about {digits} significant digits: its numbers have lost digits "
@@ -171,3 +184,8 @@ class TableReader(Reader):
 
     def estimated_rows(self, size: int) -> int | None:
         return int(self._table.num_rows)
+
+    def narrow_floats(self) -> dict[int, tuple[str, str]]:
+        table = self._table
+        return narrow_floats(table.schema.types,
+                             lambda i: table.column(i).null_count < len(table.column(i)))

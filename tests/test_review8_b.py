@@ -1,0 +1,82 @@
+"""Hostile review (session 8) of the input readers: real files written by the test
+(Parquet, CSV in several encodings and line endings, XLSX, XLS) run through ``check``
+as a user runs it, each test naming the commit it attacks."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import check_json, run_cli
+
+PHONES = [f"06071234{i:02d}" for i in range(60)]
+
+
+def _annotated(path: Path) -> list[dict[str, str]]:
+    """The annotated CSV's rows (its delimiter follows the input's: ';' for a sheet)."""
+    text = path.read_text(encoding="utf-8-sig")
+    delimiter = ";" if text.split("\n", 1)[0].count(";") else ","
+    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+
+
+# -- a9182b4: a float32 phone column of a Parquet *file* ----------------------------------
+def _parquet(path: Path, columns: dict[str, object]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path)  # type: ignore[arg-type]
+    return path
+
+
+@pytest.mark.parametrize("kind", ["float32", "float16"])
+def test_a_float32_phone_column_of_a_parquet_file_is_refused(tmp_path: Path,
+                                                             kind: str) -> None:
+    """a9182b4 refused a float32 phone column of a DataFrame/Arrow table; the same
+    column written to a Parquet file was read: 612345678 as 612345664, somebody
+    else's plausible mobile, checked and reported. Now exit 2, one line naming the
+    column, no number in it."""
+    import numpy as np
+    import pyarrow as pa
+
+    with np.errstate(over="ignore"):
+        values = np.array([612345678, 687654321], dtype=kind)
+    f = _parquet(tmp_path / "base.parquet",
+                 {"name": ["a", "b"], "tel": pa.array(values)})
+    result = run_cli(["check", str(f)])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert f"the phone column tel is {kind}" in line, line
+    assert "\n" not in line and "Traceback" not in result.stderr and "612345" not in line
+
+
+def test_a_float32_contact_id_of_a_parquet_file_is_refused(tmp_path: Path) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    f = _parquet(tmp_path / "ids.parquet", {
+        "tel": ["0612345678", "0687654321"],
+        "client": pa.array(np.array([100000001, 100000002], dtype=np.float32))})
+    result = run_cli(["check", str(f), "--contact-id", "client"])
+    assert result.exit_code == 2
+    assert "the contact id column client is float32" in result.stderr
+
+
+def test_a_parquet_float32_column_that_holds_nothing_or_is_no_phone_is_read(
+        tmp_path: Path) -> None:
+    """An all-null float32 phone column lost nothing, a float32 amount is no phone:
+    both read as before; a float64 phone column reads exactly."""
+    import numpy as np
+    import pyarrow as pa
+
+    f = _parquet(tmp_path / "ok.parquet", {
+        "tel": pa.array(np.array([612345678, 687654321], dtype=np.float64)),
+        "amount": pa.array(np.array([1.5, 2.25], dtype=np.float32)),
+        "fax": pa.array([None, None], type=pa.float32())})
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "-c", "tel", "-c", "fax", "-o", str(out)])
+    assert result.exit_code in (0, 1), result.stderr
+    assert report["input"]["rows"] == 2
+    assert [r["msisdn_e164"] for r in _annotated(out)] == ["+33612345678", "+33687654321"]
