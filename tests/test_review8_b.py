@@ -31,9 +31,10 @@ def _parquet(path: Path, columns: dict[str, object]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["float32", "float16"])
-def test_a_float32_phone_column_of_a_parquet_file_is_refused(tmp_path: Path,
-                                                             kind: str) -> None:
+@pytest.mark.parametrize(("kind", "dictionary"), [
+    ("float32", False), ("float16", False), ("float32", True)])
+def test_a_float32_phone_column_of_a_parquet_file_is_refused(
+        tmp_path: Path, kind: str, dictionary: bool) -> None:
     """a9182b4 refused a float32 phone column of a DataFrame/Arrow table; the same
     column written to a Parquet file was read: 612345678 as 612345664, somebody
     else's plausible mobile, checked and reported. Now exit 2, one line naming the
@@ -43,8 +44,10 @@ def test_a_float32_phone_column_of_a_parquet_file_is_refused(tmp_path: Path,
 
     with np.errstate(over="ignore"):
         values = np.array([612345678, 687654321], dtype=kind)
-    f = _parquet(tmp_path / "base.parquet",
-                 {"name": ["a", "b"], "tel": pa.array(values)})
+    column = pa.array(values)  # a pandas Categorical of float32 written by to_parquet:
+    f = _parquet(tmp_path / "base.parquet",  # a dictionary column (value type float32)
+                 {"name": ["a", "b"],
+                  "tel": column.dictionary_encode() if dictionary else column})
     result = run_cli(["check", str(f)])
     assert result.exit_code == 2, result.output
     line = result.stderr.strip()
