@@ -165,3 +165,35 @@ def test_doctor_does_not_call_a_407_429_or_redirect_expected(
     assert "s3cret" not in line and "0612345678" not in line, line
     for word in words:
         assert word in line, line
+
+
+# -- 28092ac: an option typed with a typographic dash got no did-you-mean ----------------
+
+@pytest.mark.parametrize(("args", "dash", "meant"), [
+    pytest.param(["check", "—junit-xml", "out.xml", "base.csv"], "U+2014", "--junit-xml",
+                 id="em-dash-before-the-file"),
+    pytest.param(["check", "base.csv", "–capability", "none"], "U+2013", "--capability",
+                 id="en-dash-after-the-file"),
+    pytest.param(["check", "base.csv", "-−rate=3"], "U+2212", "--rate=3", id="minus-sign"),
+])
+def test_an_option_with_a_typographic_dash_says_so(
+        tmp_path: Path, args: list[str], dash: str, meant: str) -> None:
+    """Was: 'Got unexpected extra argument(s) (out.xml base.csv)', naming everything but
+    the dash a document put in place of '--'."""
+    from tests.helpers import run_cli
+
+    result = run_cli(args)
+    line = result.stderr.strip()
+    assert result.exit_code == 2 and "\n" not in line, line
+    assert dash in line and f"type it as {meant}" in line and "extra argument" not in line
+
+
+def test_a_file_named_with_a_dash_after_double_dash_is_still_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers import contacts_file, run_cli
+
+    f = contacts_file(tmp_path, ["0612345678"])
+    named = f.rename(tmp_path / "—base")
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["check", "-q", "--threshold", "1", "--", named.name])
+    assert result.exit_code == 0, result.stderr

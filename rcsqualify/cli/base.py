@@ -139,6 +139,9 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
+        typed_dash = typographic_dash(sys.argv[1:] if args is None else list(args))
+        if typed_dash is not None:
+            sys.exit(fail(typed_dash, int(ExitCode.USAGE)).exit_code)
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
@@ -481,6 +484,34 @@ def _no_such_option_line(exc: Exception) -> str | None:
         return str(getattr(exc, "message", exc))
     shown = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
     return f"{getattr(exc, 'message', exc)}; did you mean {shown}?"
+
+
+#: dashes a word processor, a chat or a web page types for '-' or '--' (hyphen,
+#: non-breaking hyphen, figure dash, en dash, em dash, horizontal bar, minus sign, small
+#: and full-width hyphen-minus)
+TYPOGRAPHIC_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+
+
+def typographic_dash(args: list[str]) -> str | None:
+    """The usage error of an argument that is an option typed with a typographic dash
+    (``—junit-xml``, ``–capability``, ``-−rate``: a command copied from a document), or
+    None. Click sees no option there: the word became the input file or an "unexpected
+    extra argument" — ``Got unexpected extra argument(s) (out.xml base.csv)`` named
+    everything but the dash. Arguments after a bare ``--`` are left alone (a file whose
+    name starts with such a dash is given after ``--``, or as ``./—name``)."""
+    import re
+
+    for arg in args:
+        if arg == "--":
+            return None
+        typed = re.match(f"([-{TYPOGRAPHIC_DASHES}]+)([A-Za-z][A-Za-z0-9_-]*)(=.*)?$",
+                         str(arg), re.DOTALL)
+        if typed and any(c in TYPOGRAPHIC_DASHES for c in typed[1]):
+            dash = next(c for c in typed[1] if c in TYPOGRAPHIC_DASHES)
+            return (f"{arg}: starts with U+{ord(dash):04X} ({dash}), not '--' (a document "
+                    f"or a web page turned the dashes typographic): type it as "
+                    f"--{typed[2]}{typed[3] or ''}")
+    return None
 
 
 def usage_error_line(exc: Exception) -> str:
