@@ -101,13 +101,32 @@ def open_contacts(s: Settings, data: pa.Table | None = None, fmt: str | None = N
     """The input as the reading options say (a check and a dry run read it alike);
     ``data``: contacts in memory (the Python API), of format ``fmt``, ``s.input``
     naming them."""
-    skip = s.skip_rows
-    if s.header_row is not None:
+    skip, header_row, header = s.skip_rows, s.header_row, s.header
+    # two of --skip-rows / --header-row / --no-header, one from the profile and one
+    # typed: the typed one wins, as any option over its profile's value (the profile's
+    # was refused as a contradiction, which the user never wrote)
+    profile = s.run.from_profile
+    if skip is not None and header_row is not None and (
+            ("skip_rows" in profile) != ("header_row" in profile)):
+        if "skip_rows" in profile:
+            skip = None
+        else:
+            header_row = None
+    if header is False and header_row is not None and (
+            ("header" in profile) != ("header_row" in profile)):
+        if "header" in profile:
+            header = None
+        else:
+            header_row = None
+    if header_row is not None:
         if skip is not None:
             raise InputError("--skip-rows and --header-row say the same thing: give one")
-        if s.header_row < 1:
+        if header is False:  # read row N as a contact: --skip-rows N-1 --no-header
+            raise InputError(f"--header-row {header_row} says row {header_row} is the "
+                             "header and --no-header that there is none: give one")
+        if header_row < 1:
             raise InputError("--header-row counts from 1 (the first row)")
-        skip = s.header_row - 1
+        skip = header_row - 1
     if skip is not None and skip < 0:
         raise InputError("--skip-rows must be 0 or more")
     given = s.column
@@ -119,8 +138,9 @@ def open_contacts(s: Settings, data: pa.Table | None = None, fmt: str | None = N
                          fmt=fmt if data is not None else s.input_format,
                          # --header-row N says row N is the header: not re-read as a
                          # contact when its cell above the phone column is no label
-                         header=True if s.header is None and s.header_row is not None
-                         else s.header, skip_rows=skip, table=data)
+                         header=True if header is None and header_row is not None
+                         else header, skip_rows=skip, table=data,
+                         skip_option="--skip-rows" if header_row is None else "--header-row")
 
 
 def run_check(s: Settings, reporter: Reporter, data: pa.Table | None = None,

@@ -83,3 +83,67 @@ def test_a_parquet_float32_column_that_holds_nothing_or_is_no_phone_is_read(
     assert result.exit_code in (0, 1), result.stderr
     assert report["input"]["rows"] == 2
     assert [r["msisdn_e164"] for r in _annotated(out)] == ["+33612345678", "+33687654321"]
+
+
+# -- f79daf5: --header-row beside --skip-rows / --no-header, in a profile ---------------
+TITLED = '"Export CRM\nover two lines"\n\nNom;Portable\na;0612345678\nb;0687654321\n'
+
+
+def test_header_row_past_the_last_row_names_the_option_given(tmp_path: Path) -> None:
+    """``--header-row 99`` said ``--skip-rows 98 leaves no row to read``: an option the
+    user never typed, a number off by one from theirs."""
+    f = tmp_path / "crm.csv"
+    f.write_text(TITLED, encoding="utf-8")
+    said = run_cli(["check", str(f), "--header-row", "99"])
+    assert said.exit_code == 2
+    assert "--header-row 99 leaves no row to read" in said.stderr, said.stderr
+    assert "--skip-rows" not in said.stderr
+    said = run_cli(["check", str(f), "--skip-rows", "99"])
+    assert "--skip-rows 99 leaves no row to read" in said.stderr
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Portable"])
+    sheet.append(["0612345678"])
+    book.save(tmp_path / "s.xlsx")
+    said = run_cli(["check", str(tmp_path / "s.xlsx"), "--header-row", "3"])
+    assert said.exit_code == 2
+    assert "--header-row 3 leaves no row to read (the sheet's last non-blank row is " \
+           "row 2)" in said.stderr, said.stderr
+
+
+def test_header_row_and_no_header_contradict(tmp_path: Path) -> None:
+    """``--header-row 3 --no-header`` read row 3 (the header) as a contact, silently:
+    two options saying opposite things are refused, as --skip-rows with --header-row."""
+    f = tmp_path / "crm.csv"
+    f.write_text(TITLED, encoding="utf-8")
+    said = run_cli(["check", str(f), "--header-row", "3", "--no-header"])
+    assert said.exit_code == 2
+    assert "--header-row 3 says row 3 is the header and --no-header that there is " \
+           "none: give one" in said.stderr, said.stderr
+
+
+@pytest.mark.parametrize(("profile", "typed", "header_row", "header"), [
+    ("header-row = 3", ["--skip-rows", "2"], 3, True),
+    ("skip-rows = 1", ["--header-row", "3"], 3, True),
+    ("header-row = 3", ["--no-header", "--skip-rows", "3"], 4, False),
+    ("header = false", ["--header-row", "3"], 3, True),
+])
+def test_the_command_line_wins_over_the_profiles_header_row(
+        tmp_path: Path, profile: str, typed: list[str], header_row: int,
+        header: bool) -> None:
+    """A profile's ``header-row = 3`` and a typed ``--skip-rows 2`` (or the reverse, or
+    the profile's ``header = false``) stopped the run: 'say the same thing: give one',
+    a contradiction the user never wrote (one of them is a default they override).
+    The typed option wins, as it does over any profile value."""
+    f = tmp_path / "crm.csv"
+    f.write_text(TITLED, encoding="utf-8")
+    cfg = tmp_path / "rcsqualify.toml"
+    cfg.write_text(f"[profiles.crm]\n{profile}\n", encoding="utf-8")
+    result, report = check_json([str(f), "--config", str(cfg), "--profile", "crm",
+                                 "--threshold", "1", *typed])
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["header_row"] == header_row
+    assert report["input"]["header"] is header

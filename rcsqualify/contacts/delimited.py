@@ -132,11 +132,11 @@ class CsvReader(Reader):
                     break
         return out
 
-    def skip(self, rows: int) -> None:
+    def skip(self, rows: int, option: str = "--skip-rows") -> None:
         where = _row_at(self.path, self._sample, self._encoding, self.info.delimiter or ",",
                         self.info.path, complete=self._complete, start=rows)
         if where is None:
-            raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read")
+            raise InputError(self.no_row_left(rows, option))
         self._place(where)
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:

@@ -106,13 +106,20 @@ class Reader(ABC):
         with a ``first_row`` only)."""
         return []
 
-    def skip(self, rows: int) -> None:
+    def skip(self, rows: int, option: str = "--skip-rows") -> None:
         """Start the file below its row ``rows``, counted as a spreadsheet numbers its
         rows (blank rows included: the sheet row for XLSX/XLS, the row Excel shows for
         a CSV): ``first_row`` becomes the first non-blank row after it, and
         ``first_row_number`` its number (``--skip-rows``, ``--header-row``, or a title
-        row detected). Before ``name_columns``."""
+        row detected). Before ``name_columns``. ``option``: what the user gave, for the
+        error when no row is left (``no_row_left``)."""
         raise InputError("--skip-rows / --header-row apply to CSV, XLSX and XLS files")
+
+    def no_row_left(self, rows: int, option: str) -> str:
+        """The error of a skip past the last row, in the user's own terms: ``--header-row
+        99`` was reported as ``--skip-rows 98``, an option never typed."""
+        asked = f"{option} {rows + 1 if option == '--header-row' else rows}"
+        return f"{self.info.path}: {asked} leaves no row to read"
 
     @property
     def width(self) -> int:

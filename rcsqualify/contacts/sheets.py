@@ -56,13 +56,13 @@ class SheetReader(Reader):
         return [[v or "" for v in row.values()]
                 for row in self._all.slice(0, count).to_pylist()]
 
-    def skip(self, rows: int) -> None:
+    def skip(self, rows: int, option: str = "--skip-rows") -> None:
         # the first non-blank row below sheet row ``rows`` (the rows are numbered as
         # Excel numbers them: blank rows count)
         at = int(np.searchsorted(self._numbers, rows, side="right"))
         if at >= self._all.num_rows:
-            raise InputError(f"{self.info.path}: --skip-rows {rows} leaves no row to read "
-                             f"(the sheet's last non-blank row is row {self._numbers[-1]})")
+            raise InputError(f"{self.no_row_left(rows, option)} (the sheet's last "
+                             f"non-blank row is row {self._numbers[-1]})")
         self._all = self._all.slice(at)
         self._numbers = self._numbers[at:]
         self.first_row_number = int(self._numbers[0])

@@ -105,6 +105,7 @@ class ContactSource:
         number_rank: str | None = None,
         table: pa.Table | None = None,
         fold_past_header: bool = True,
+        skip_option: str = "--skip-rows",
     ) -> None:
         self._tmp: Path | None = None
         #: the input was a stream read once (standard input, a pipe), copied to a spool
@@ -120,7 +121,7 @@ class ContactSource:
             else:
                 self._open(path, column=column, encoding=encoding, delimiter=delimiter,
                            sheet=sheet, fmt=fmt, header=header, skip_rows=skip_rows,
-                           auto=all_phone_columns)
+                           auto=all_phone_columns, skip_option=skip_option)
             self._contact_columns(more_columns, all_phone_columns, contact_id,
                                   number_rank, column_given=column is not None)
             if table is None and fold_past_header:
@@ -137,7 +138,8 @@ class ContactSource:
 
     def _open(self, path: str, *, column: str | None, encoding: str | None,
               delimiter: str | None, sheet: str | None, fmt: str | None,
-              header: bool | None, skip_rows: int | None, auto: bool = False) -> None:
+              header: bool | None, skip_rows: int | None, auto: bool = False,
+              skip_option: str = "--skip-rows") -> None:
         if path == "-":
             self._tmp = self.path = spool_stdin()
             self.spooled = True
@@ -181,7 +183,7 @@ class ContactSource:
         self._reader = open_reader(self.format, self.path, self.info, encoding=encoding,
                                    delimiter=delimiter, sheet=sheet)
         if skip_rows:
-            self._reader.skip(skip_rows)
+            self._reader.skip(skip_rows, skip_option)
         elif skip_rows is None and header is None and self._reader.first_row is not None and (
                 is_title(self._reader.leading_rows(2))):
             self._reader.skip(self._reader.first_row_number)  # through the title row
