@@ -13,7 +13,9 @@ import pytest
 
 from rcsqualify.errors import InputError
 from tests.conftest import Emulator
-from tests.test_remote_carryovers import NOT_FOUND, _served, _with
+from tests.test_remote_carryovers import NOT_FOUND, _served, _with, keyed_cache
+
+__all__ = ["keyed_cache"]  # the fixture, shared
 
 #: every retry of these tests waits 10 ms, not the default back-off (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("quick_retries")
@@ -197,3 +199,39 @@ def test_a_file_named_with_a_dash_after_double_dash_is_still_a_file(
     monkeypatch.chdir(tmp_path)
     result = run_cli(["check", "-q", "--threshold", "1", "--", named.name])
     assert result.exit_code == 0, result.stderr
+
+
+# -- d949ba1: move-key adopted any existing --to holding the key as "its stopped move" -----
+
+@pytest.mark.parametrize("make", ["readable-copy", "symlink-to-a-copy"])
+def test_move_key_does_not_adopt_a_file_it_did_not_write(
+        tmp_path: Path, keyed_cache: Path, make: str) -> None:
+    """Was: a copy of the key readable by others (``cat secret.key > key``, 0644), or a
+    symlink to one, passed as "the move stopped after writing": the key left the cache
+    for a file every local user can read. A move writes 0600; only such a file is its."""
+    from rcsqualify.errors import ConfigurationError
+    from tests.test_remote_carryovers import _answer, _move
+
+    key = (keyed_cache / "secret.key").read_bytes()
+    copy = tmp_path / "copy.key"
+    copy.write_text(key.hex() + "\n")
+    copy.chmod(0o644 if make == "readable-copy" else 0o600)
+    to = copy
+    if make == "symlink-to-a-copy":
+        to = tmp_path / "link.key"
+        to.symlink_to(copy)
+    with pytest.raises(ConfigurationError, match="exists: refusing to overwrite"):
+        _move(keyed_cache, to)
+    assert (keyed_cache / "secret.key").read_bytes() == key  # still in the cache
+    assert _answer(keyed_cache) == "yes"
+
+
+def test_move_key_to_a_path_with_a_tilde_says_it_is_not_expanded(
+        tmp_path: Path, keyed_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcsqualify.errors import ConfigurationError
+    from tests.test_remote_carryovers import _move
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match="'~' is not expanded"):
+        _move(keyed_cache, Path("~/cache.key"))
+    assert (keyed_cache / "secret.key").exists()

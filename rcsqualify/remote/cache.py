@@ -44,6 +44,7 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,19 @@ def _key_in(path: Path) -> bytes | None:
         return read_key_file(path)
     except ConfigurationError:
         return None
+
+
+def _our_stopped_move(to: Path, key: bytes) -> bool:
+    """``to`` is what a move-key stopped after writing left: a regular file (not a
+    symlink to one) that only its owner can read, holding ``key``. A file some other way
+    holding the key (a copy made readable by others, a link to another file) is not
+    ours to adopt: the key would leave the cache for a file the move never made private."""
+    try:
+        st = to.lstat()
+    except OSError:
+        return False
+    return (stat.S_ISREG(st.st_mode) and not st.st_mode & 0o077
+            and _key_in(to) == key)
 
 
 def default_cache_dir() -> Path:
@@ -529,8 +543,8 @@ class LookupCache:
         temporary in ``to``'s folder, synced, linked into place (never over an existing
         file), the folder synced, read back (``files.create_exclusive``). Stopped at any
         step, the key is still in the cache and ``to`` is absent or whole; a ``to`` that
-        already holds this very key is the move stopped after writing it, and a new run
-        with the same ``--to`` finishes it."""
+        already holds this very key (a private regular file) is the move stopped after
+        writing it, and a new run with the same ``--to`` finishes it."""
         if self._store is None:
             raise ConfigurationError("the cache is off: no key to move")
         stored = self._store.stored_secret()
@@ -561,10 +575,13 @@ class LookupCache:
         try:
             created = create_exclusive(to, key.hex().encode() + b"\n")
         except OSError as exc:
+            tilde = ("; '~' is not expanded here (the shell expands it only at a word's "
+                     "start, not after '='): give the path in full"
+                     if str(to).startswith("~") else "")
             raise ConfigurationError(f"--to {safe_text(to)}: cannot create it "
-                                     f"({exc.strerror or type(exc).__name__}); the key "
-                                     "stays in the cache") from None
-        if not created and _key_in(to) != key:
+                                     f"({exc.strerror or type(exc).__name__}){tilde}; the "
+                                     "key stays in the cache") from None
+        if not created and not _our_stopped_move(to, key):
             raise ConfigurationError(f"--to {safe_text(to)} exists: refusing to "
                                      "overwrite it; choose a new file")
         if _key_in(to) != key:  # read back: what the runs will read
