@@ -147,3 +147,46 @@ def test_the_command_line_wins_over_the_profiles_header_row(
     assert result.exit_code == 0, result.stderr
     assert report["input"]["header_row"] == header_row
     assert report["input"]["header"] is header
+
+
+# -- 9098dbf: a sheet's cells right of the header in ``extra`` ---------------------------
+def test_one_extra_cell_holding_a_semicolon_is_not_two_cells(tmp_path: Path) -> None:
+    """One cell ``x;y`` right of the header was written as its bare text, exactly the
+    ``extra`` of the two cells ``x`` and ``y``: the ';' line could not be read back. It
+    is now quoted as the CSV syntax has it (as a CSV input's ``extra`` is), so splitting
+    ``extra`` as a ';' CSV line gives the cells back; a plain cell stays its text."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    cells: list[list[str]] = [["x;y"], ["x", "y"], ["line1\nline2"], ['say "hi"'],
+                              ["plain"], ["a", "b;c", ""]]
+    sheet.append(["Nom", "Portable"])
+    for i, past in enumerate(cells):
+        sheet.append([f"n{i}", PHONES[i], *past])
+    book.save(tmp_path / "notes.xlsx")
+    out = tmp_path / "out.csv"
+    result = run_cli(["check", str(tmp_path / "notes.xlsx"), "-q", "-o", str(out),
+                      "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    extra = [r["extra"] for r in _annotated(out)]
+    assert extra[0] != extra[1]
+    assert extra[4] == "plain"
+    back = [next(csv.reader(io.StringIO(e, newline=""), delimiter=";")) for e in extra]
+    assert back == [[c for c in past if c] for past in cells]
+
+
+def test_a_csv_extra_cell_with_a_line_break_is_quoted(tmp_path: Path) -> None:
+    """A CSV's cells past its header were joined by a writer with no line terminator,
+    which (Python 3.11) left a cell's line break unquoted: ``a;l1<LF>l2`` read back as
+    two lines. The ``extra`` of a CSV and of a sheet split back into their cells."""
+    f = tmp_path / "long.csv"
+    f.write_bytes(f'Nom;Portable\r\na;{PHONES[0]};"l1\nl2";x\r\nb;{PHONES[1]}\r\n'
+                  .encode("cp1252"))
+    out = tmp_path / "out.csv"
+    result = run_cli(["check", str(f), "-q", "-o", str(out), "--threshold", "1"])
+    assert result.exit_code == 0, result.stderr
+    extra = [r["extra"] for r in _annotated(out)]
+    assert [next(csv.reader(io.StringIO(e, newline=""), delimiter=";"), [])
+            for e in extra] == [["l1\nl2", "x"], []]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rcsqualify.errors import InputError
 
@@ -33,6 +33,21 @@ VERDICT_COLUMNS = ("msisdn_e164", "status", "reason", "repaired", "operator",
 EXTRA_COLUMN = "extra"
 #: Every name rcsqualify may append to a row.
 ADDED_COLUMNS = (*VERDICT_COLUMNS, EXTRA_COLUMN)
+
+
+def extra_line(cells: Sequence[str], delimiter: str) -> str:
+    """The cells past a row's header as one CSV line, what ``EXTRA_COLUMN`` holds: a
+    cell holding the delimiter, a quote or a line break is quoted, so the line splits
+    back into exactly these cells (one cell ``x;y`` is not the cells ``x`` and ``y``).
+    The line ends in ``\\r\\n`` while written: Python 3.11's writer quotes a field for
+    a line break only when its line terminator holds that character."""
+    import csv
+    import io
+
+    fragment = io.StringIO()
+    csv.writer(fragment, delimiter=delimiter, lineterminator="\r\n").writerow(cells)
+    return fragment.getvalue()[:-2]
+
 
 #: Header words that name a phone column, by priority (first is best). Compared after
 #: removing accents, case and anything not a letter or digit.

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from rcsqualify.contacts.columns import EXTRA_COLUMN
+from rcsqualify.contacts.columns import EXTRA_COLUMN, extra_line
 from rcsqualify.contacts.reader import BATCH_BYTES, BATCH_ROWS, InputInfo, Reader
 from rcsqualify.contacts.sniff import detect_encoding, sniff_delimiter
 from rcsqualify.errors import InputError
@@ -209,8 +209,6 @@ class CsvReader(Reader):
             encoding = "utf-8-sig"  # Arrow drops a byte-order mark too
         short = long = seen = 0
         out: list[list[str]] = [[] for _ in range(len(where) + with_extra)]
-        fragment = io.StringIO()
-        joiner = csv.writer(fragment, delimiter=delim, lineterminator="")
         line = 0
         try:
             with self.path.open(encoding=encoding, newline="") as fh:
@@ -232,11 +230,8 @@ class CsvReader(Reader):
                     for k, i in enumerate(where):
                         out[k].append(row[i])
                     if with_extra:
-                        fragment.seek(0)
-                        fragment.truncate()
-                        if len(row) > width:
-                            joiner.writerow(row[width:])
-                        out[-1].append(fragment.getvalue())
+                        out[-1].append(extra_line(row[width:], delim)
+                                       if len(row) > width else "")
                     if len(out[0]) >= BATCH_ROWS:
                         yield self._lenient_batch(out, cols, with_extra)
                         out = [[] for _ in out]

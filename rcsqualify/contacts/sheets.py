@@ -10,8 +10,6 @@ name are folded into the ``extra`` column, as a CSV row's cells past its header 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from rcsqualify.contacts.cells import CELL_TEXT, sheet_tables
-from rcsqualify.contacts.columns import EXTRA_COLUMN
+from rcsqualify.contacts.columns import EXTRA_COLUMN, extra_line
 from rcsqualify.contacts.reader import BATCH_ROWS, InputInfo, Reader
 from rcsqualify.errors import InputError
 
@@ -125,14 +123,15 @@ def _fold(table: pa.Table, width: int) -> tuple[pa.Array, int]:
     """The cells of ``table`` right of column ``width``, one text a row for
     ``EXTRA_COLUMN`` (``""`` when none), and how many rows hold one.
 
-    One cell is its own text; several are joined as a ``;``-separated CSV line (French
-    Excel's list separator), empty cells between them kept so that positions survive,
-    trailing ones dropped. An empty text cell is no cell (Excel shows nothing). The
-    column is text, as a CSV's ``extra`` is (an ``.xlsx`` output writes it as text)."""
+    The cells are one ``;``-separated CSV line (French Excel's list separator,
+    ``columns.extra_line``), empty cells between them kept so that positions survive,
+    trailing ones dropped: one plain cell is its own text, one holding ``;``, a quote or
+    a line break is quoted (its bare text read exactly as the two cells ``x`` and ``y``
+    when it was ``x;y``; a CSV input's ``extra`` quotes it too). An empty text cell is
+    no cell (Excel shows nothing). The column is text, as a CSV's ``extra`` is (an
+    ``.xlsx`` output writes it as text)."""
     past = [table.column(i).to_pylist() for i in range(width, table.num_columns)]
     texts: list[str] = []
-    fragment = io.StringIO()
-    joiner = csv.writer(fragment, delimiter=";", lineterminator="")
     long = 0
     for r in range(table.num_rows):
         cells = [col[r] for col in past]
@@ -141,13 +140,7 @@ def _fold(table: pa.Table, width: int) -> tuple[pa.Array, int]:
             texts.append("")
             continue
         long += 1
-        if last == 0:
-            texts.append(cells[0])
-            continue
-        fragment.seek(0)
-        fragment.truncate()
-        joiner.writerow(["" if v is None else v for v in cells[:last + 1]])
-        texts.append(fragment.getvalue())
+        texts.append(extra_line(["" if v is None else v for v in cells[:last + 1]], ";"))
     return pa.array(texts, pa.string()), long
 
 
