@@ -235,3 +235,26 @@ def test_move_key_to_a_path_with_a_tilde_says_it_is_not_expanded(
     with pytest.raises(ConfigurationError, match="'~' is not expanded"):
         _move(keyed_cache, Path("~/cache.key"))
     assert (keyed_cache / "secret.key").exists()
+
+
+def test_a_huge_unknown_option_is_named_short_and_compared_with_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: every option's spelling compared with the whole argument (quadratic): a
+    120,000-character '--junit-junit-…' took 16 s of CPU, then was printed whole."""
+    import difflib
+
+    from rcsqualify.cli.base import closest_options
+    from tests.helpers import run_cli
+
+    huge = "--" + "junit-" * 20000
+    with monkeypatch.context() as mp:
+        def never(*_: object, **__: object) -> None:
+            raise AssertionError("compared")
+        mp.setattr(difflib, "SequenceMatcher", never)
+        assert closest_options(huge, ["--junit-xml", "--json-report"]) == []
+    result = run_cli(["check", "base.csv", huge])
+    line = result.stderr.strip()
+    assert result.exit_code == 2 and "No such option: --junit-junit" in line
+    assert len(line) < 300, len(line)
+    assert closest_options("--junit-report", ["--junit-xml", "--json-report"])[0] == \
+        "--junit-xml"

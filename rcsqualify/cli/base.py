@@ -25,7 +25,7 @@ from rcsqualify.errors import ExitCode, InputError, RcsQualifyError, unexpected_
 from rcsqualify.files import Interrupted, cleanup_on_exit
 from rcsqualify.masking import mask_url_passwords
 from rcsqualify.settings import options_of
-from rcsqualify.textsafe import CommandGuard, safe_line, safe_lines
+from rcsqualify.textsafe import CommandGuard, safe_line, safe_lines, safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -453,9 +453,13 @@ def closest_options(wrong: str, options: list[str]) -> list[str]:
     got ``--html-report``, ``--json-report``, ``--markdown-report`` and never
     ``--junit-xml``. An option's first word names its subject (junit, cache, mnp), so
     sharing it counts most, then the words shared in any order (``--report-json``),
-    then the spelling; those far behind the best are left out."""
+    then the spelling; those far behind the best are left out. A word over twice as
+    long as the longest option is no typo of one: none (the spelling's comparison is
+    quadratic: a 120,000-character argument took 16 s of CPU)."""
     import difflib
 
+    if len(wrong) > 2 * max(map(len, options), default=0):
+        return []
     given = _words(wrong)
     bare = wrong.lstrip("-").lower()
     scored = []
@@ -480,10 +484,13 @@ def _no_such_option_line(exc: Exception) -> str | None:
     options = [o for p in ctx.command.params
                for o in (*p.opts, *getattr(p, "secondary_opts", ())) if o.startswith("--")]
     found = closest_options(wrong, options)
+    said = str(getattr(exc, "message", exc))
+    if len(wrong) > 100:  # the option named, not a screenful of it
+        said = said.replace(wrong, safe_text(wrong, 60))
     if not found:
-        return str(getattr(exc, "message", exc))
+        return said
     shown = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
-    return f"{getattr(exc, 'message', exc)}; did you mean {shown}?"
+    return f"{said}; did you mean {shown}?"
 
 
 #: dashes a word processor, a chat or a web page types for '-' or '--' (hyphen,
