@@ -112,9 +112,11 @@ def reached(what: str, shown: str, status: int,
     401...) is what a healthy service answers: it says so, or "OK ... (HTTP 404)" reads
     as a contradiction. Not so three answers that say a run will fail or slow down, none
     of them about the missing number: a 407 is a proxy on the way refusing the request
-    (every look-up will get it), a 429 the service limiting this client right now, a
-    3xx a URL that moved (a run follows no redirect: each look-up would be a failure).
-    A 5xx is the server failing: reachable, but a warning."""
+    (every look-up will get it), a 429 the service limiting this client right now. A
+    3xx is reachable, and where it goes is said: a run follows no redirect, so a service
+    that moved fails every look-up; but an origin (the MNP probe) that sends a browser
+    to the service's home page is no fault, hence no warning. A 5xx is the server
+    failing: reachable, but a warning."""
     from rcsqualify.masking import mask_url
 
     if status >= 500:
@@ -136,9 +138,8 @@ def reached(what: str, shown: str, status: int,
             moved = f" to {mask_url(location)}" if location else ""
         except ValueError:  # a port out of range: the server's text, not ours to quote
             moved = ""
-        return ("warn", what, f"{shown} answered HTTP {status}, a redirect{moved}: a run "
-                "follows no redirect, so every look-up would fail",
-                "give the service's current URL in the profile (or its option)")
+        return ("ok", what, f"{shown} reachable (HTTP {status}, a redirect{moved}; a run "
+                "follows no redirect: if the service moved there, give its new URL)", "")
     if status >= 400:
         return ("ok", what, f"{shown} reachable (answered HTTP {status} to a probe without "
                 "a number or credentials, as expected)", "")
