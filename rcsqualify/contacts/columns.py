@@ -98,6 +98,31 @@ def reads_as_label(cell: str | None) -> bool:
     return digits <= 2 and header_priority(re.sub(r"\d", "", cell)) is not None
 
 
+#: A label's number (``Adresse 2``, ``CA 2026``, ``Tel 1``): an index of one or two
+#: digits or a year, beside a word of two letters or more.
+_LABEL_NUMBER = re.compile(r"^\D*?(\d{1,2}|(19|20)\d\d)\D*$")
+_WORD = re.compile(r"[^\W\d_]{2}")
+
+
+def reads_as_header(cells: list[str]) -> bool:
+    """Does this row read as a header (the row under a title row)? Two labels or more,
+    one naming a phone column, every one holding letters, and at most two of them (and
+    no more than those without) carrying a number, an index or a year beside a word
+    (``Adresse 2``, ``CA 2026``, ``Mobile 2``). A row of contacts has a phone number, an
+    amount or a date in a cell (no letters, or a long run of digits): never a header."""
+    labels = [c for c in cells if c and c.strip()]
+    if len(labels) < 2 or not any(header_priority(c) is not None for c in labels):
+        return False
+    numbered = 0
+    for cell in labels:
+        if reads_as_label(cell) and not any(ch.isdigit() for ch in cell):
+            continue
+        if not _WORD.search(cell) or not _LABEL_NUMBER.match(cell):
+            return False
+        numbered += 1
+    return numbered <= 2 and numbered <= len(labels) - numbered
+
+
 def unique_names(headers: list[str], reserved: tuple[str, ...] | set[str] = ADDED_COLUMNS
                  ) -> list[str]:
     """Unique, stable column names for ``headers`` (empty cells already named).

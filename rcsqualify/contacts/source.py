@@ -20,7 +20,7 @@ from rcsqualify.contacts.columns import (
     EXTRA_COLUMN,
     choose_column,
     header_key,
-    header_priority,
+    reads_as_header,
     reads_as_label,
     safe_names,
     unique_names,
@@ -65,16 +65,14 @@ def is_title(rows: list[list[str]]) -> bool:
     """A title row above the header (issue #26 item 5: ``Export clients 2026`` above
     ``Nom;Téléphone;Ville``): the first row holds one non-empty cell, with letters and
     no phone-like run of digits, and the second reads as labels (two cells or more, each
-    a label by the header rule, one of them a phone header). Conservative: a contact is
-    never skipped as a title."""
+    a label, one of them a phone header, one or two of them may carry an index or a
+    year: ``reads_as_header``). Conservative: a contact is never skipped as a title."""
     if len(rows) < 2:
         return False
     title = [c for c in rows[0] if c and c.strip()]
-    labels = [c for c in rows[1] if c and c.strip()]
     return (len(title) == 1 and any(ch.isalpha() for ch in title[0])
             and sum(ch.isdigit() for ch in title[0]) < 9
-            and len(labels) >= 2 and all(reads_as_label(c) for c in labels)
-            and any(header_priority(c) is not None for c in labels))
+            and reads_as_header(rows[1]))
 
 
 class ContactSource:
