@@ -190,3 +190,25 @@ def test_a_csv_extra_cell_with_a_line_break_is_quoted(tmp_path: Path) -> None:
     extra = [r["extra"] for r in _annotated(out)]
     assert [next(csv.reader(io.StringIO(e, newline=""), delimiter=";"), [])
             for e in extra] == [["l1\nl2", "x"], []]
+
+
+# -- 320d6e6: contact ids that mean none -----------------------------------------------
+def test_typographic_dashes_and_pandas_missing_texts_are_blank_ids(tmp_path: Path) -> None:
+    """320d6e6 made ``-`` a blank id but not the dash Excel's autocorrect or a word
+    processor puts in an empty cell (``–`` en dash, ``—`` em dash, ``−`` minus), nor
+    pandas' ``NaT`` / ``<NA>`` beside its ``nan`` / ``None``: every such row was still
+    one contact, cut at the cap, its other numbers never looked at. Real ids holding
+    those words (``0``, ``null1``, ``--``, ``x—y``) are ids."""
+    f = tmp_path / "ids.csv"
+    blank = ["\u2014", "\u2013", "\u2212", " \u2014 ", "NaT", "<NA>", "nat"]
+    ids = [*blank, "0", "0", "null1", "--", "x\u2014y"]
+    f.write_bytes(("id;tel\r\n" + "".join(f"{v};{PHONES[i]}\r\n"
+                                          for i, v in enumerate(ids))).encode("utf-8-sig"))
+    out = tmp_path / "out.csv"
+    result, report = check_json([str(f), "--contact-id", "id", "--threshold", "1",
+                                 "--max-numbers-per-contact", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    contacts = report["input"]["contacts"]
+    assert contacts["blank_ids"] == len(blank)
+    assert contacts["contacts"] == len(blank) + 4  # "0" twice is one contact
+    assert len(_annotated(out)) == len(ids)

@@ -92,7 +92,12 @@ class Contacts:
 #: and spreadsheets write in an empty id cell. Read as a blank id, each such row is a
 #: contact of its own; as an id they made one giant contact of every row holding them
 #: (cut at ``--max-numbers-per-contact``, the other numbers never looked at).
-NO_ID_VALUES = frozenset({"null", "n/a", "#n/a", "-", "none", "nan"})
+#: The typographic dashes are what a word processor or Excel's autocorrect turns ``-``
+#: or ``--`` into (en dash, em dash, minus sign, figure dash); ``nat`` and ``<na>`` are
+#: what pandas writes for a missing date and a missing value once a column is ``str``
+#: (``df.astype(str)``), beside its ``nan`` and ``None``.
+NO_ID_VALUES = frozenset({"null", "n/a", "#n/a", "-", "none", "nan",
+                          "\u2013", "\u2014", "\u2212", "\u2012", "nat", "<na>"})
 
 
 def _every_case(words: frozenset[str]) -> frozenset[str]:
