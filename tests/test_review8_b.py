@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,53 @@ def test_typographic_dashes_and_pandas_missing_texts_are_blank_ids(tmp_path: Pat
     assert contacts["blank_ids"] == len(blank)
     assert contacts["contacts"] == len(blank) + 4  # "0" twice is one contact
     assert len(_annotated(out)) == len(ids)
+
+
+# -- f79daf5: sheet rows numbered as Excel numbers them ----------------------------------
+def _rewrite_sheet(book: Path, out: Path, change: Callable[[str], str]) -> Path:
+    """``book`` with its first sheet's XML passed through ``change`` (a writer that
+    omits attributes, as some do)."""
+    import zipfile
+
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = change(data.decode()).encode()
+            z.writestr(name, data)
+    return out
+
+
+@pytest.mark.parametrize("header_row", [None, 3])
+def test_a_row_without_r_takes_its_first_cells_row(tmp_path: Path,
+                                                    header_row: int | None) -> None:
+    """A ``<row>`` without ``r`` whose cells say ``A3``/``B3`` was numbered previous
+    row + 1 (row 2 after a title in row 1 and a blank row 2): the read line said
+    'header on row 2' where Excel shows 3, and ``--header-row 3`` (Excel's number) took
+    the first contact for the header. A row with no reference at all still follows
+    the previous one."""
+    import re
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Export CRM"])
+    sheet.append([])
+    sheet.append(["Nom", "Portable"])
+    for i in range(3):
+        sheet.append([f"n{i}", PHONES[i]])
+    book.save(tmp_path / "base.xlsx")
+    f = _rewrite_sheet(tmp_path / "base.xlsx", tmp_path / "norow.xlsx",
+                       lambda x: re.sub(r'<row r="\d+"', "<row", x))
+    args = [str(f), "--threshold", "1"]
+    result, report = check_json(args + ([] if header_row is None
+                                        else ["--header-row", str(header_row)]))
+    assert result.exit_code == 0, result.stderr
+    assert report["input"]["header_row"] == 3 and report["input"]["column"] == "Portable"
+    assert report["counts"]["rows"] == 3
+    bare = _rewrite_sheet(tmp_path / "base.xlsx", tmp_path / "bare.xlsx",
+                          lambda x: re.sub(r' r="[A-Z]*\d+"', "", x))
+    result, report = check_json([str(bare), "--threshold", "1"])
+    assert report["input"]["header_row"] == 2 and report["counts"]["rows"] == 3

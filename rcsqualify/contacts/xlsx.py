@@ -326,6 +326,7 @@ class _SheetParser:
         #: the sheet row number of each row of ``ready`` (``<row r="…">``)
         self.numbers: list[int] = []
         self.row_number = 0
+        self.row_unnumbered: int | None = None
         self.row: dict[int, Any] = {}
         #: column of the row's previous cell, empty or not: a cell without ``r``
         #: follows it (ECMA-376 §18.3.1.4), so an empty ``<c/>`` still takes a column
@@ -351,6 +352,8 @@ class _SheetParser:
             if column is None:
                 column = self.last_column + 1
             self.last_column = column
+            if self.row_unnumbered is not None:  # a row without r: its first cell's r
+                self._number_from(ref)
             if column > MAX_COLUMNS:
                 raise XlsxError(f"cell {ref or column} of sheet {self.sheet!r} is beyond "
                                 f"column XFD ({MAX_COLUMNS:,}, Excel's last)")
@@ -369,6 +372,9 @@ class _SheetParser:
                 number = int(_attrs(attributes).get("r", ""))
             except ValueError:
                 number = 0
+            #: the previous row's number while this row's, without r, may still come
+            #: from its first cell's reference (``_number_from``)
+            self.row_unnumbered = self.row_number if number == 0 else None
             self.row_number = (number if self.row_number < number <= MAX_ROWS
                                else self.row_number + 1)
             if self.rows_seen > MAX_ROWS:
@@ -384,6 +390,17 @@ class _SheetParser:
             self.collect = True
         elif local == "rPh":
             self.rph += 1
+
+    def _number_from(self, ref: str) -> None:
+        """A ``<row>`` without ``r`` whose first cell has one (``A3``): the row is the
+        cell's row, as Excel places it (numbered as the previous row + 1 it made the
+        header of a sheet with blank rows above it row 2 where Excel shows 3, and
+        ``--header-row 3`` took the first contact for the header)."""
+        previous, self.row_unnumbered = self.row_unnumbered, None
+        m = _COLUMN.match(ref)
+        if previous is not None and m is not None and m.group(2) and (
+                previous < int(m.group(2)) <= MAX_ROWS):
+            self.row_number = int(m.group(2))
 
     def end(self, tag: str) -> None:
         local = _local(tag)
