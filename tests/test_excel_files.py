@@ -208,7 +208,7 @@ def test_skip_options_are_checked(tmp_path: Path) -> None:
     nd = tmp_path / "c.ndjson"
     nd.write_text(f'{{"tel": "{PHONES[0]}"}}\n', encoding="utf-8")
     result = run_cli(["check", str(nd), "--skip-rows", "1"])
-    assert result.exit_code == 2 and "apply to CSV, XLSX and XLS" in result.stderr
+    assert result.exit_code == 2 and "applies to csv, xlsx, xls files" in result.stderr
 
 
 # -- --excel / --csv-dialect ------------------------------------------------------------

@@ -263,3 +263,26 @@ def test_a_row_without_r_takes_its_first_cells_row(tmp_path: Path,
                           lambda x: re.sub(r' r="[A-Z]*\d+"', "", x))
     result, report = check_json([str(bare), "--threshold", "1"])
     assert report["input"]["header_row"] == 2 and report["counts"]["rows"] == 3
+
+
+def test_a_profiles_header_row_is_ignored_for_a_parquet_or_ndjson_base(
+        tmp_path: Path) -> None:
+    """A profile serves bases of several formats: its ``header-row`` / ``skip-rows`` on
+    a Parquet or NDJSON base is noted and ignored, as its other reading options are;
+    f79daf5 passed it to the reader, which stopped the run (exit 2, '--skip-rows /
+    --header-row apply to CSV, XLSX and XLS files'). Typed, it is still refused,
+    naming the option and the file."""
+    f = _parquet(tmp_path / "base.parquet", {"tel": ["0612345678", "0687654321"]})
+    nd = tmp_path / "base.ndjson"
+    nd.write_text('{"tel": "0612345678"}\n', encoding="utf-8")
+    for key in ("header-row = 3", "skip-rows = 2"):
+        cfg = tmp_path / "rcsqualify.toml"
+        cfg.write_text(f"[profiles.crm]\n{key}\n", encoding="utf-8")
+        for base in (f, nd):
+            said = run_cli(["check", str(base), "--config", str(cfg), "--profile", "crm",
+                            "--threshold", "1"])
+            assert said.exit_code == 0, said.stderr
+            assert f"sets {key.split(' ')[0]}, which does not apply to" in said.stderr
+    said = run_cli(["check", str(f), "--header-row", "2"])
+    assert said.exit_code == 2
+    assert f"--header-row does not apply to {f}" in said.stderr, said.stderr

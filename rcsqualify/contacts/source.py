@@ -180,7 +180,10 @@ class ContactSource:
         self.info = InputInfo(path=shown, format=self.format)
         self._reader = open_reader(self.format, self.path, self.info, encoding=encoding,
                                    delimiter=delimiter, sheet=sheet)
-        if skip_rows:
+        if skip_rows and self._reader.first_row is not None:
+            # a format whose schema names the columns (Parquet, NDJSON) has no rows to
+            # skip: ``settings.input_notes`` refuses the typed option and notes a
+            # profile's as ignored (its header-row stopped a Parquet run, exit 2)
             self._reader.skip(skip_rows, skip_option)
         elif skip_rows is None and header is None and self._reader.first_row is not None and (
                 is_title(self._reader.leading_rows(2))):
