@@ -101,3 +101,86 @@ def test_a_headerless_file_whose_first_row_is_data_is_still_data(tmp_path: Path)
     assert report["counts"]["rows"] == 2
     assert not is_title([["Dupont"], ["Martin", "0612345678", "Adresse 2"]])
     assert not is_title([["Dupont"], ["Martin", "Mobile 2", "Tel 1"]])
+
+
+# -- a quote left open ------------------------------------------------------------------
+def _rows_out(f: Path, *args: str) -> tuple[list[str], str]:
+    result = run_cli(["check", str(f), "-o", "-", "--threshold", "1", *args])
+    assert result.exit_code in (0, 1), result.stderr
+    return result.stdout.splitlines(), result.stderr
+
+
+def test_the_testers_unclosed_quote(tmp_path: Path) -> None:
+    """Before: 2 rows, B, C and D in one cell, the read line saying '1 short rows'."""
+    f = tmp_path / "q.csv"
+    f.write_text('Nom;Tel\nA;0612345678\n"B;0612345679\nC;0612345670\nD;0612345671\n',
+                 encoding="utf-8")
+    rows, stderr = _rows_out(f)
+    assert len(rows) == 5, rows
+    assert rows[2].startswith('"""B";"0612345679";"+33612345679"')  # the quote kept
+    assert rows[3].startswith('"C";"0612345670"') and rows[4].startswith('"D";"0612345671"')
+    assert "1 malformed quote (a quote never closed, line 3): read as text" in stderr
+    _, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["malformed_quotes"] == {"count": 1, "lines": [3]}
+    assert report["counts"]["rows"] == 4 and report["input"]["short_rows"] == 0
+
+
+@pytest.mark.parametrize(("encoding", "delim"), [("cp1252", ","), ("utf-8", ","),
+                                                 ("cp1252", ";")])
+def test_a_quote_open_in_the_last_column_to_the_end(tmp_path: Path, encoding: str,
+                                                    delim: str) -> None:
+    """Same width as the header: Arrow read the rest of the file into one cell with no
+    error at all (an odd count of quotes sends the file to the csv module's checks)."""
+    lines = [["Nom", "Tél", "Ville"], ["Élodie", "0612345678", "Paris"],
+             ["Bérénice", "0612345679", '"Lyon'], ["Cécile", "0612345670", "Nîmes"],
+             ["Dédé", "0612345671", "Sète"]]
+    f = tmp_path / "q.csv"
+    f.write_bytes("\r\n".join(delim.join(r) for r in lines).encode(encoding) + b"\r\n")
+    _, report = check_json([str(f), "--threshold", "1"])
+    assert report["input"]["encoding"] == encoding
+    assert report["counts"]["rows"] == 4
+    assert report["input"]["malformed_quotes"] == {"count": 1, "lines": [3]}
+    rows, _ = _rows_out(f)
+    assert [r.split(delim)[0] for r in rows[1:]] == ['"Élodie"', '"Bérénice"', '"Cécile"',
+                                                   '"Dédé"']
+    assert rows[2].split(delim)[2] == '"""Lyon"'
+
+
+def test_a_stray_quote_closed_rows_later_by_another(tmp_path: Path) -> None:
+    """Two stray quotes (an even count): the cell between them holds whole rows, each
+    with the header's delimiters: read as rows again."""
+    f = tmp_path / "q.csv"
+    f.write_text('Nom;Tel;Ville\nA;0612345678;"Paris\nB;0612345679;Lyon\n'
+                 'C;0612345670;Nice\nD;0612345671;"Metz\nE;0612345672;Brest\n',
+                 encoding="utf-8")
+    _, report = check_json([str(f), "--threshold", "1"])
+    assert report["counts"]["rows"] == 5
+    assert report["input"]["malformed_quotes"]["lines"] == [2, 5]
+
+
+def test_a_quote_open_for_more_than_the_bound_of_lines(tmp_path: Path) -> None:
+    """A stray quote in a one-column-wide cell run (no delimiter to tell rows): cut
+    after MAX_QUOTED_LINES lines, every row read."""
+    from rcsqualify.contacts.delimited import MAX_QUOTED_LINES
+
+    n = MAX_QUOTED_LINES * 3
+    body = "".join(f"06{12000000 + i}\n" for i in range(n))
+    f = tmp_path / "q.csv"
+    f.write_text('Tel\n"0611111111\n' + body + 'fin"\n0699999999\n', encoding="utf-8")
+    _, report = check_json([str(f), "--threshold", "1"])
+    assert report["counts"]["rows"] == n + 3
+    assert report["input"]["malformed_quotes"] == {"count": 1, "lines": [2]}
+
+
+def test_legitimate_multi_line_cells_stay_one_cell(tmp_path: Path) -> None:
+    """An address over three lines, a comment holding the delimiter, a last row whose
+    cell spans lines and is closed: no malformed quote, one row each."""
+    f = tmp_path / "m.csv"
+    f.write_text('Nom;Tel;Adresse\nA;0612345678;"12 rue X\nBât. B\n75001 Paris"\n'
+                 'B;0612345679;"voir; appeler\nle soir"\nC;0612345670;"fin\nici"\n',
+                 encoding="utf-8")
+    _, report = check_json([str(f), "--threshold", "1"])
+    assert report["counts"]["rows"] == 3
+    assert report["input"]["malformed_quotes"] == {"count": 0, "lines": []}
+    rows, stderr = _rows_out(f)
+    assert "malformed" not in stderr and '"12 rue X\nBât. B\n75001 Paris"' in "\n".join(rows)

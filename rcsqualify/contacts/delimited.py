@@ -8,6 +8,15 @@
   (``InputInfo.short_rows`` / ``long_rows``) and said in the read line. Arrow reads a
   well-formed file; at the first ragged row the reader goes on, from the rows already
   yielded, with the csv module (``_lenient``), and reads that file so from then on.
+- A quote left open (malformed quoting: ``"B;0612…`` never closed) never swallows the
+  rows after it: a quoted cell still open at the end of the file, or spanning more than
+  ``MAX_QUOTED_LINES`` lines, or whose inner lines each hold a whole row's delimiters,
+  is malformed; the line where it opened is read again with its quotes taken as
+  literal characters, each following line read again as rows (``_Lines``,
+  ``_malformed``). Counted (``InputInfo.malformed_quotes``, with the lines) and said
+  in the read line. A file where a quoted cell may span lines (a line break after an
+  odd number of quotes: Arrow would read a quote left open into one cell, silently)
+  is read by the csv module, which checks each such cell (``_quote_spans_lines``).
 - CR-only line endings (old Mac exports) end a row too.
 - Messages never quote a cell (CONTRACT §11): Arrow's own message quotes the row, so it
   is replaced by a reason (``_csv_reason``).
@@ -87,6 +96,8 @@ class CsvReader(Reader):
         # hand it over (and print its failure); Arrow's error names the ragged row
         self._parse_bytes = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True)
         self._ragged = False  # a row of another width was met: read with ``_lenient``
+        #: a quoted cell may span lines: read with ``_lenient``, which checks it
+        self._quoted_lines: bool | None = None
         self._header = True
         self._sample = sample
         self._encoding = encoding
@@ -140,6 +151,9 @@ class CsvReader(Reader):
         self._place(where)
 
     def batches(self, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        if self._quoted_lines is None:
+            self._quoted_lines = _quote_spans_lines(self.path, self.info.encoding or "utf-8")
+            self._ragged = self._ragged or self._quoted_lines
         if self._ragged:
             yield from self._lenient(cols, 0)
             return
@@ -208,15 +222,27 @@ class CsvReader(Reader):
         if codecs.lookup(encoding).name == "utf-8":
             encoding = "utf-8-sig"  # Arrow drops a byte-order mark too
         short = long = seen = 0
+        malformed: list[int] = []
         out: list[list[str]] = [[] for _ in range(len(where) + with_extra)]
         line = 0
         try:
             with self.path.open(encoding=encoding, newline="") as fh:
-                reader = csv.reader(fh, delimiter=delim)
+                lines = _Lines(fh)
+                reader = csv.reader(lines, delimiter=delim)
                 for _ in range(self._lead + self._header):
+                    lines.taken.clear()
                     next(reader, None)
-                for row in reader:
-                    line = reader.line_num
+                while True:
+                    lines.taken.clear()
+                    got = next(reader, None)
+                    if got is None:
+                        break
+                    row = got
+                    line = lines.number
+                    if len(lines.taken) > 1 and _malformed(lines, delim, width):
+                        malformed.append(lines.taken[0][0])
+                        row = _as_text(lines.taken[0][1], delim)
+                        lines.push_back(lines.taken[1:])
                     if not row:
                         continue  # an empty line, as Arrow skips it
                     seen += 1
@@ -245,6 +271,8 @@ class CsvReader(Reader):
         if out[0]:
             yield self._lenient_batch(out, cols, with_extra)
         self.info.short_rows, self.info.long_rows = short, long
+        self.info.malformed_quotes = len(malformed)
+        self.info.malformed_quote_lines = malformed[:MALFORMED_LINES_SHOWN]
 
     @staticmethod
     def _lenient_batch(out: list[list[str]], cols: list[str], with_extra: bool
@@ -252,6 +280,112 @@ class CsvReader(Reader):
         names = [*cols, EXTRA_COLUMN] if with_extra else list(cols)
         return pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in out],
                                           names=names)
+
+
+#: A quoted cell spanning more lines than this is a quote left open (a comment or an
+#: address cell spans a few lines): its first line is read as text, the rest as rows.
+MAX_QUOTED_LINES = 100
+#: the lines of malformed quotes the report names (the count is whole)
+MALFORMED_LINES_SHOWN = 10
+
+
+class _Lines:
+    """The file's physical lines for the csv module, numbered; the lines of the record
+    being read are kept (``taken``) so that a malformed one can be read again, and a
+    record stops at ``MAX_QUOTED_LINES`` lines (``cut``: the reader sees an end of file
+    there and yields what it has; the next record resumes after it)."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self._back: list[tuple[int, str]] = []
+        self.taken: list[tuple[int, str]] = []
+        self.number = 0  # the last physical line read from the file
+        self.cut = False
+        self.ended = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if len(self.taken) >= MAX_QUOTED_LINES:
+            self.cut = True
+            raise StopIteration
+        if self._back:
+            item = self._back.pop()
+        else:
+            text = self._fh.readline()
+            if not text:
+                self.ended = True
+                raise StopIteration
+            self.number += 1
+            item = (self.number, text)
+        self.taken.append(item)
+        return item[1]
+
+    def push_back(self, items: list[tuple[int, str]]) -> None:
+        """Lines to read again, before the file's next one."""
+        self._back.extend(reversed(items))
+
+    def at_end(self) -> bool:
+        return self.ended and not self._back
+
+
+def _malformed(lines: _Lines, delim: str, width: int) -> bool:
+    """Whether the record just read over several lines holds a quote left open: cut at
+    ``MAX_QUOTED_LINES``, still open at the end of the file, or swallowing lines that
+    each hold a whole row's delimiters (``C;0612…`` lines inside one cell)."""
+    if lines.cut:
+        lines.cut = False
+        return True
+    inner = [text for _, text in lines.taken[1:-1]]
+    if width >= 2 and inner and all(t.count(delim) >= width - 1 for t in inner):
+        return True
+    if not lines.at_end():
+        return False
+    try:  # the last record: does it end inside a quoted cell?
+        for _ in csv.reader([t for _, t in lines.taken], delimiter=delim, strict=True):
+            pass
+    except csv.Error as exc:
+        return "end of data" in str(exc)
+    return False
+
+
+def _as_text(text: str, delim: str) -> list[str]:
+    """One physical line as a row, its quotes literal characters (malformed quoting)."""
+    text = text.rstrip("\r\n")
+    return next(csv.reader([text], delimiter=delim, quoting=csv.QUOTE_NONE), [])
+
+
+def _quote_spans_lines(path: Path, encoding: str) -> bool:
+    """Whether a quoted cell may span lines: a line break after an odd number of quote
+    characters, or an odd number of them in the file. Arrow would read a quote left
+    open into one cell up to the next quote or the end of the file, without a word:
+    such a file is read by the csv module (``_lenient``), which checks every cell that
+    spans lines. A pass over the bytes at memory speed (none at all in a file without
+    quotes, a chunk's count) when the encoding writes ``"`` and line breaks as the
+    ASCII bytes (UTF-8, cp1252 and neighbours); other encodings are not checked. A
+    file with legitimate multi-line cells (or a lone inch mark, ``15" écran``) takes
+    the csv module's path too: slower, the same rows."""
+    try:
+        if '"a\n'.encode(encoding) != b'"a\n':
+            return False
+    except (LookupError, UnicodeError):
+        return False
+    odd = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            quotes = chunk.count(b'"')
+            if not quotes:
+                if odd and (b"\n" in chunk or b"\r" in chunk):
+                    return True
+                continue
+            data = np.frombuffer(chunk, np.uint8)
+            breaks = np.flatnonzero((data == 10) | (data == 13))
+            before = np.searchsorted(np.flatnonzero(data == 34), breaks) + odd
+            if (before & 1).any():
+                return True
+            odd = (odd + quotes) & 1
+    return odd == 1
 
 
 class _Ragged(Exception):

@@ -43,6 +43,10 @@ class InputInfo:
     #: past the header kept in the ``extra`` column): issue #26 item 5
     short_rows: int = 0
     long_rows: int = 0
+    #: CSV quotes left open (malformed quoting), read as text: how many, and the
+    #: physical lines they opened on (the first ten)
+    malformed_quotes: int = 0
+    malformed_quote_lines: list[int] = field(default_factory=list)
     #: rows above the header skipped (``--skip-rows`` / ``--header-row``, a title row
     #: detected: ``title`` says which, or blank rows), blank rows included
     skipped_rows: int = 0
@@ -73,6 +77,8 @@ class InputInfo:
             "columns_renamed": dict(self.columns_renamed),
             "formulas_without_value": self.formulas_without_value,
             "short_rows": self.short_rows, "long_rows": self.long_rows,
+            "malformed_quotes": {"count": self.malformed_quotes,
+                                 "lines": list(self.malformed_quote_lines)},
             "footer_rows": self.footer_rows, "skipped_rows": self.skipped_rows,
             "header_row": self.header_row,
             "title_row": self.title,

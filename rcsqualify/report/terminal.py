@@ -83,6 +83,13 @@ def read_line(info: dict[str, Any]) -> str:
     if info.get("long_rows"):
         parts.append(f"{_n(info['long_rows'])} long rows (cells past the header kept in "
                      "column 'extra')")
+    bad = (info.get("malformed_quotes") or {}).get("count")
+    if bad:
+        at = ", ".join(_n(n) for n in info["malformed_quotes"].get("lines", []))
+        at += ", …" if bad > len(info["malformed_quotes"].get("lines", [])) else ""
+        parts.append(f"{counted(bad, 'en', 'malformed quote', 'malformed quotes')} "
+                     f"(a quote never closed, line{'s' if bad > 1 else ''} {at}): "
+                     "read as text, each line its own row")
     if info.get("footer_rows"):
         parts.append(f"{_n(info['footer_rows'])} footer row(s) (a total line: not a contact, "
                      "kept in the output with reason footer)")
