@@ -31,8 +31,8 @@ by bisection so that the base's true contact error ratio is 10 %, 13 %, 14.5 %, 
 contact whose first is not reachable), 1 % of look-ups failing (unverified). Each trial
 runs the shipped ``contact_sample.draw`` (seeded draw order, batches of 30 contacts,
 ``SequentialGate``) over a stand-in for the look-ups, and ``--sample 400`` through the
-same draw and the report's interval and gate (``summary.estimate_interval``,
-``gate_from_counts``). It counts how often the bound at the stop misses the base's true
+same draw; both through the report's interval and gate (``summary.estimate_interval``,
+``gate_from_counts``: the auto bound clamped to what the drawn contacts make certain). It counts how often the bound at the stop misses the base's true
 error ratio (every look-up answered, none failing), by how much at worst, and how often
 the gate decides wrong (fail at or under the threshold, pass over it) or cannot decide.
 
@@ -313,16 +313,28 @@ def contact_trial(base: ContactBase, seed: int) -> dict[str, Any]:
     auto = AutoSample(threshold=THRESHOLD, sample_max=CAP, confidence=CONFIDENCE,
                       seed=seed, in_flight=30)
     lookups = _Lookups(base)
-    est = draw(lookups, ContactSample(auto=auto, seed=seed)).estimate
+    sampled = draw(lookups, ContactSample(auto=auto, seed=seed))
+    est = sampled.estimate
+    # the report's bound and gate: the sequence's ends, clamped to what the drawn
+    # contacts (those past the decision included) make certain
+    messages = len(base.outcome)
+    exact_fail = _Lookups(base).exact(sampled.population)[0]
+    drawn = base.outcome[sampled.drawn]
+    errors = exact_fail + int(np.count_nonzero(drawn == "fail"))
+    unverified = len(sampled.population) - len(sampled.drawn) + int(
+        np.count_nonzero(drawn == "unknown"))
+    auto_iv = estimate_interval(est, errors, messages, unverified)
+    auto_gate = gate_from_counts({"messages": messages, "not_rcs": errors,
+                                  "unverified": unverified}, threshold=THRESHOLD,
+                                 mode="decide", interval=auto_iv)
+    low, high = auto_gate.bounds["low"], auto_gate.bounds["high"]
     out: dict[str, Any] = {
-        "drawn": est["drawn"], "asked": lookups.asked, "decision": est["decision"],
-        "covered": est["error_ratio_low"] <= truth <= est["error_ratio_high"],
-        "miss": max(0.0, est["error_ratio_low"] - truth, truth - est["error_ratio_high"])}
+        "drawn": est["drawn"], "asked": lookups.asked, "decision": auto_gate.decision,
+        "covered": low <= truth <= high, "miss": max(0.0, low - truth, truth - high)}
     fixed = draw(_Lookups(base), ContactSample(sample=FIXED_N, seed=seed,
                                                confidence=CONFIDENCE))
     drawn = base.outcome[fixed.drawn]
     exact_fail = _Lookups(base).exact(fixed.population)[0]
-    messages = len(base.outcome)
     errors = exact_fail + int(np.count_nonzero(drawn == "fail"))
     extrapolated = len(fixed.population) - len(fixed.drawn)
     interval = estimate_interval({**fixed.estimate, "extrapolated": extrapolated}, errors,

@@ -66,6 +66,13 @@ def counted(n: int, lang: str, one: str, many: str) -> str:
     return f"{number(n, lang)} {one if single else many}"
 
 
+def noun(n: int, one: str, many: str | None = None) -> str:
+    """A count and its noun in the terminal's English, grouped (``1 row``, ``0 rows``,
+    ``2,000 rows``): every count a command prints with a noun goes through it, so none
+    says ``1 rows`` or ``row(s)``. ``many`` defaults to ``one`` + ``s``."""
+    return counted(n, "en", one, many or f"{one}s")
+
+
 def decimal(value: float, lang: str, digits: int = 2) -> str:
     """A figure as people wrote it (a rate, a threshold): ``30``, ``0,5`` / ``0.5``, at
     most ``digits`` decimals, trailing zeros dropped, never rounded to a wrong figure."""

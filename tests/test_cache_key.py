@@ -182,7 +182,7 @@ def test_an_existing_cache_keeps_working_and_its_key_moves_out(
                                           str(cache)]).stdout
     # erasure with the key given
     result = run_cli(["cache", "forget", numbers[0], "--cache-dir", str(cache)])
-    assert result.exit_code == 0 and "1 cache entries removed" in result.stdout
+    assert result.exit_code == 0 and "1 cache entry removed" in result.stdout
 
 
 def test_a_key_file_is_read_only_from_a_bounded_regular_file_outside_the_cache(

@@ -62,7 +62,7 @@ def test_an_xls_export_gets_excels_dialect_its_title_and_footer_understood(
     assert report["input"]["long_rows"] == 1
     assert [r["reason"] for r in rows][2] == "footer" and rows[2]["status"] == ""
     said = run_cli(["check", str(f), "--threshold", "1"]).stderr
-    assert "title row above the header skipped" in said and "1 footer row(s)" in said
+    assert "title row above the header skipped" in said and "1 footer row " in said
     book = tmp_path / "out.xlsx"
     assert run_cli(["check", str(f), "--threshold", "1", "-q", "-o", str(book)]
                    ).exit_code == 0
@@ -207,7 +207,7 @@ def test_stdout_output_of_a_hostile_workbook_is_the_csv_alone(tmp_path: Path) ->
     assert [r[0] for r in rows] == ["Nom", "A", "B", "Somme"]
     assert all(len(r) == len(rows[0]) for r in rows)
     for said in ("title row above the header skipped", "1 formula cells without a saved",
-                 "1 footer row(s)", "PASS"):
+                 "1 footer row ", "PASS"):
         assert said in result.stderr and said not in result.stdout, said
 
 

@@ -105,7 +105,7 @@ def test_a_total_row_is_a_footer_not_an_invalid_number(tmp_path: Path) -> None:
     listed = [r["nom"] for p in split.glob("*.csv") for r in _annotated(p)]
     assert sorted(listed) == ["N0", "N1", "N2"]
     text = run_cli(["check", str(f), "--threshold", "1"]).stderr
-    assert "2 footer row(s)" in text
+    assert "2 footer rows" in text
 
 
 @pytest.mark.parametrize("last", [

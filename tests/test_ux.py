@@ -357,7 +357,7 @@ def test_cache_clear_asks_on_a_terminal(tmp_path: Path) -> None:
     assert run_cli(["cache", "info", "--cache-dir", str(tmp_path / "c"), "--json"]
                    ).stdout.count('"entries": 1') >= 1
     code, out = _clear_on_a_terminal(tmp_path / "c", b"", "--yes")
-    assert code == 0 and "removed 1 entries" in out
+    assert code == 0 and "removed 1 entry" in out
 
 
 def test_cache_info_shows_what_the_store_holds_as_text(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from rcsqualify.cli.base import (
 )
 from rcsqualify.cli.options import cli_default
 from rcsqualify.errors import ExitCode
+from rcsqualify.l10n import noun, number
 from rcsqualify.textsafe import safe_line, safe_text
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ def _count_table(title: str, name: str, unit: str,
     t.add_column(name)
     t.add_column(unit, justify="right")
     for key, count in counts:
-        t.add_row(safe_text(key), str(count))
+        t.add_row(safe_text(key), number(count, "en") if isinstance(count, int) else
+                  safe_text(count))
     return t
 
 
@@ -66,7 +68,7 @@ def plan_info(ctx: typer.Context) -> None:
     console = stdout_console()
     console.print(f"ARCEP numbering plan of {plan.snapshot.isoformat()} "
                   f"({'shipped with rcsqualify' if plan.source == 'shipped' else plan.source}); "
-                  f"{len(plan.blocks)} blocks. Source : ARCEP, Licence Ouverte.")
+                  f"{noun(len(plan.blocks), 'block')}. Source : ARCEP, Licence Ouverte.")
     console.print(_count_table("Blocks per territory", "territory", "blocks",
                                plan.blocks["territory"].value_counts().items()))
     from rich.table import Table
@@ -76,7 +78,7 @@ def plan_info(ctx: typer.Context) -> None:
     o.add_column("operator")
     o.add_column("blocks", justify="right")
     for code, count in plan.blocks["operator"].value_counts().head(20).items():
-        o.add_row(str(code), plan.operator_name(str(code)), str(count))
+        o.add_row(str(code), plan.operator_name(str(code)), number(int(count), "en"))
     console.print(o)
 
 
@@ -90,7 +92,7 @@ def plan_update(
 
     plan = install_plan(majnum)
     typer.echo(f"installed ARCEP plan of {plan.snapshot.isoformat()} "
-               f"({len(plan.blocks)} blocks) at {plan.source}")
+               f"({noun(len(plan.blocks), 'block')}) at {plan.source}")
 
 
 @plan_app.command("reset")
@@ -172,14 +174,17 @@ def _import_into(extracts: list[Path], into: Path, delta: bool, number_column: s
     def total(key: str) -> int:
         return sum(int(s.get(key, 0)) for s in applied)
 
-    what = (f"applied {len(applied)} deltas ({total('rows')} rows) to {into}: "
-            f"{meta['changed']} numbers changed operator, {meta['rows']} numbers in the store"
-            if delta else f"imported {total('rows')} extract rows into {into}: {meta['rows']} "
-            f"numbers, {meta['conflicts']} conflicts")
-    console.print(f"{what}; {total('unmapped')} unmapped operator values, "
-                  f"{total('fixed_line_prefixes')} fixed-line prefixes on mobiles (not used), "
-                  f"{total('invalid_numbers')} invalid numbers, {total('unparsed_dates')} "
-                  f"dates that do not parse (rows kept with the file's date) "
+    what = (f"applied {noun(len(applied), 'delta')} ({noun(total('rows'), 'row')}) to "
+            f"{into}: {noun(meta['changed'], 'number')} changed operator, "
+            f"{noun(meta['rows'], 'number')} in the store"
+            if delta else f"imported {noun(total('rows'), 'extract row')} into {into}: "
+            f"{noun(meta['rows'], 'number')}, {noun(meta['conflicts'], 'conflict')}")
+    prefixes = noun(total("fixed_line_prefixes"), "fixed-line prefix", "fixed-line prefixes")
+    console.print(f"{what}; {noun(total('unmapped'), 'unmapped operator value')}, "
+                  f"{prefixes} on mobiles (not used), "
+                  f"{noun(total('invalid_numbers'), 'invalid number')}, "
+                  f"{noun(total('unparsed_dates'), 'unparsed date')} (rows kept with the "
+                  "file's date) "
                   f"({time.perf_counter() - t:.1f} s)", markup=False, highlight=False)
     console.print(describe_dates(meta, max_age), markup=False, highlight=False)
     if meta["unmapped_examples"]:
@@ -202,22 +207,24 @@ def portability_info(
         raise fail(f"{store}: no such store", int(ExitCode.USAGE))
     info = store_info(store)
     console = stdout_console()
-    updated = (f", last delta {info['updated_at']} ({info['deltas']} deltas)"
+    updated = (f", last delta {info['updated_at']} ({noun(info['deltas'], 'delta')})"
                if info.get("deltas") else "")
-    console.print(f"{safe_line(store)}: {info['rows']} numbers from {info['input_rows']} "
-                  "extract rows, "
-                  f"imported {info['imported_at']}{updated}; {info['conflicts']} conflicts, "
-                  f"{info['unmapped']} unmapped operator values", markup=False)
+    console.print(f"{safe_line(store)}: {noun(info['rows'], 'number')} from "
+                  f"{noun(info['input_rows'], 'extract row')}, "
+                  f"imported {info['imported_at']}{updated}; "
+                  f"{noun(info['conflicts'], 'conflict')}, "
+                  f"{noun(info['unmapped'], 'unmapped operator value')}", markup=False)
     console.print(describe_dates(info, max_age), markup=False)
     console.print(_count_table("Numbers per operator", "operator", "numbers",
                                info["operators"].items()))
     sources = info["sources"]
     if len(sources) > 20:
-        console.print(f"… {len(sources) - 20} earlier sources", markup=False)
+        console.print(f"… {noun(len(sources) - 20, 'earlier source')}", markup=False)
     for src in sources[-20:]:
         # the store records what it was given (file and column names): outside text
         console.print(safe_line(
-            f"{src.get('kind', 'extract')}: {src.get('path')} ({src.get('rows')} rows, "
+            f"{src.get('kind', 'extract')}: {src.get('path')} "
+            f"({noun(int(src.get('rows') or 0), 'row')}, "
             f"newest port date {src.get('newest_date') or 'none'}; number column "
             f"{src.get('number_column')!r}, operator column {src.get('operator_column')!r}, "
             f"date column {src.get('date_column')!r})"), markup=False)
@@ -324,7 +331,7 @@ def cache_info(
     key = {"inside": "stored inside the cache (whoever reads the cache can recover its "
                      "numbers; 'rcsqualify cache move-key' moves it out)",
            "outside": "kept outside the cache", "none": "none yet"}[info["key"]]
-    console.print(f"{safe_text(info['directory'])}: {info['entries']} entries, "
+    console.print(f"{safe_text(info['directory'])}: {noun(info['entries'], 'entry', 'entries')}, "
                   f"{info['size_bytes'] / 1e6:.1f} MB", markup=False)
     console.print(f"key {key}", markup=False, soft_wrap=True)
     from rich.table import Table
@@ -360,7 +367,7 @@ def cache_clear(cache_dir: CacheDir = None, cache_url: CacheUrl = None,
         raise typer.Exit(1)
     with _opened_cache(cache_dir, cache_url, cache_key_file) as cache:
         removed = cache.clear()
-    typer.echo(f"removed {removed} entries")
+    typer.echo(f"removed {noun(removed, 'entry', 'entries')}")
 
 
 @cache_app.command("forget")
@@ -396,7 +403,8 @@ def cache_forget(
                     f"{bad[0] + 1} first); nothing was forgotten", int(ExitCode.USAGE))
     with _opened_cache(cache_dir, cache_url, cache_key_file, need="use") as cache:
         removed = cache.forget(e164)
-    typer.echo(f"forgot {len(set(e164))} number(s): {removed} cache entries removed")
+    typer.echo(f"forgot {noun(len(set(e164)), 'number')}: "
+               f"{noun(removed, 'cache entry', 'cache entries')} removed")
 
 
 @cache_app.command("prune")

@@ -189,9 +189,12 @@ def stderr_console() -> "Console":
 
 def stdout_console(**settings: Any) -> "Console":
     """A rich console on stdout (the maintenance commands' tables): no highlighting, no
-    emoji codes (``rcsq:b:`` stays text, never a picture), markup off per print."""
+    emoji codes (``rcsq:b:`` stays text, never a picture), markup off per print. Off a
+    terminal (a pipe, a file, a script) a line is never wrapped: rich would cut it at 80
+    columns mid-sentence, and whoever reads it greps lines; tables keep their layout."""
     from rich.console import Console  # not imported by a check
 
+    settings.setdefault("soft_wrap", not sys.stdout.isatty())
     return Console(highlight=False, emoji=False, **settings)
 
 

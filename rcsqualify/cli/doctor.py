@@ -39,6 +39,7 @@ import typer
 
 from rcsqualify.cli.base import CheckedProfile, ConfigFile, Debug, app, reports_errors
 from rcsqualify.errors import RcsQualifyError
+from rcsqualify.l10n import noun
 from rcsqualify.textsafe import safe_line
 
 #: a clock this far from a service's ``Date`` header is told (hlr-lookups refuses
@@ -530,6 +531,6 @@ def doctor(
         except RcsQualifyError as exc:  # a check that could not be made is a failure
             doc.add("fail", step.__name__.removeprefix("check_"), str(exc))
     counts = {level: sum(f.level == level for f in doc.findings) for level in LEVELS}
-    typer.echo(f"doctor: {counts['ok']} ok, {counts['warn']} warning(s), "
-               f"{counts['fail']} failure(s)")
+    typer.echo(f"doctor: {counts['ok']} ok, {noun(counts['warn'], 'warning')}, "
+               f"{noun(counts['fail'], 'failure')}")
     raise typer.Exit(1 if counts["fail"] else 0)

@@ -10,6 +10,7 @@ from rcsqualify.l10n import (
     decimal,
     default_lang,
     money,
+    noun,
     number,
     paris,
     percent,
@@ -18,5 +19,5 @@ from rcsqualify.l10n import (
     when,
 )
 
-__all__ = ["LANGS", "PARIS", "counted", "day", "decimal", "default_lang", "money", "number",
-           "paris", "percent", "short_when", "threshold", "when"]
+__all__ = ["LANGS", "PARIS", "counted", "day", "decimal", "default_lang", "money", "noun",
+           "number", "paris", "percent", "short_when", "threshold", "when"]

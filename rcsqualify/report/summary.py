@@ -152,17 +152,33 @@ def wilson_interval(successes: int, n: int, z: float | None = None) -> tuple[flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def estimate_interval(estimate: dict[str, Any], errors: int, messages: int
-                      ) -> dict[str, Any]:
+def estimate_interval(estimate: dict[str, Any], errors: int, messages: int,
+                      unverified: int = 0) -> dict[str, Any]:
     """Error ratio with its interval (at ``--confidence``) when part of the capability
     was estimated.
 
     The numbers not checked (``extrapolated``) are assumed to fail in the proportion
     seen among the checked ones (``failures`` / ``trials``); the Wilson interval of that
     proportion gives the interval of the ratio. The gate compares its upper end.
+
+    A ``--sample auto`` run keeps its confidence sequence's ends, narrowed to what is
+    certain: the numbers drawn past the decision (in flight when it came) were answered
+    but never fed to the sequence, so ``errors`` (every message known to fail, those
+    included) can be above its low end, and ``errors + unverified`` (every message that
+    could fail) below its high end. The truth is inside both, so clamping loses no
+    coverage, and the report never says "at least" less than it knows for certain.
     """
     if "error_ratio_low" in estimate:  # --sample auto: the confidence sequence's ends
-        return dict(estimate)
+        out = dict(estimate)
+        if messages:
+            known, upper = errors / messages, (errors + unverified) / messages
+            low = max(float(out["error_ratio_low"]), known)
+            high = max(min(float(out["error_ratio_high"]), upper), low)
+            out["error_ratio_low"], out["error_ratio_high"] = low, high
+            if "exact_failures" in out:  # the same floor on the unresolved stratum's count
+                out["failures_low"] = max(int(out["failures_low"]),
+                                          errors - int(out["exact_failures"]))
+        return out
     trials, failures = int(estimate["trials"]), int(estimate["failures"])
     z = z_score(confidence_of(estimate))
     # a batchGet sample describes the whole request: ``scale`` turns its failure share
@@ -338,8 +354,10 @@ def gate_from_counts(counts: dict[str, int], *, threshold: float, mode: str,
     low, high, known_gated = known, upper, known
     if interval is not None and messages:
         unresolved = max(0, unverified - int(interval.get("extrapolated", 0)))
-        low = float(interval["error_ratio_low"])
-        high = min(1.0, float(interval["error_ratio_high"]) + unresolved / messages)
+        # never below what is known to fail, nor above every message that could fail
+        low = max(float(interval["error_ratio_low"]), known)
+        high = max(min(1.0, float(interval["error_ratio_high"]) + unresolved / messages,
+                       upper), low)
         known_gated = float(interval["error_ratio_high"])
     return decide_gate(known=known, upper=upper, low=low, high=high,
                        known_gated=known_gated, threshold=threshold, mode=mode,
@@ -440,7 +458,7 @@ def summarize(
     warnings.extend(portability.get("warnings", []))  # Notes: worded per report
     interval = None
     if result.estimate is not None and messages:
-        interval = estimate_interval(result.estimate, errors, messages)
+        interval = estimate_interval(result.estimate, errors, messages, unverified)
     failed = failed_checks(result, reasons) if remote_asked else {}
     gate = gate_from_counts(counts, threshold=threshold, mode=gate_mode, interval=interval,
                             incomplete=bool(failed),

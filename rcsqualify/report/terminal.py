@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from rcsqualify.l10n import counted, number, threshold
+from rcsqualify.l10n import noun, number, threshold
 from rcsqualify.report.escape import plain_line
 from rcsqualify.report.summary import Summary, confidence_of
 from rcsqualify.report.wording import (
@@ -44,7 +44,7 @@ def _pct(part: int, whole: int) -> str:
 def read_line(info: dict[str, Any]) -> str:
     """What was read, in one line: file, format, rows, column, encoding, delimiter or
     sheet (issue #16 item 5)."""
-    parts = [f"{_n(info.get('rows', 0))} rows", f"column {info.get('column', '')!r}"]
+    parts = [noun(info.get('rows', 0), "row"), f"column {info.get('column', '')!r}"]
     if info.get("phone_columns"):  # several numbers per contact (docs/contacts.md)
         parts[1] = "columns " + ", ".join(repr(c) for c in info["phone_columns"])
         contacts = info.get("contacts") or {}
@@ -53,9 +53,9 @@ def read_line(info: dict[str, Any]) -> str:
                          + (f" ranked by {info['number_rank']!r}" if info.get("number_rank")
                             else ""))
         if contacts:
-            parts.insert(1, counted(contacts["contacts"], "en", "contact", "contacts"))
+            parts.insert(1, noun(contacts["contacts"], "contact"))
         if contacts.get("blank_ids"):
-            parts.append(counted(contacts["blank_ids"], "en", "row", "rows")
+            parts.append(noun(contacts["blank_ids"], "row")
                          + " without a contact id (each its own contact)")
     elif info.get("other_phone_columns"):
         parts.append("other phone-like columns: "
@@ -74,14 +74,14 @@ def read_line(info: dict[str, Any]) -> str:
     if info.get("header") is False:
         parts.append("no header row")
     if (info.get("header_row") or 1) > 1:  # rows as a spreadsheet numbers them
-        above = counted(info.get("skipped_rows", 0), "en", "row", "rows")
+        above = noun(info.get("skipped_rows", 0), "row")
         parts.append(f"header on row {_n(info['header_row'])} ({above} above it skipped)"
                      if info.get("header") is not False else
                      f"contacts from row {_n(info['header_row'])} ({above} above skipped)")
     if info.get("short_rows"):
-        parts.append(f"{_n(info['short_rows'])} short rows (missing cells read as empty)")
+        parts.append(f"{noun(info['short_rows'], 'short row')} (missing cells read as empty)")
     if info.get("long_rows"):
-        parts.append(f"{_n(info['long_rows'])} long rows (cells past the header kept in "
+        parts.append(f"{noun(info['long_rows'], 'long row')} (cells past the header kept in "
                      "column 'extra')")
     bad = (info.get("malformed_quotes") or {}).get("count")
     if bad:
@@ -91,10 +91,10 @@ def read_line(info: dict[str, Any]) -> str:
                      f"(a quote never closed, line{'s' if bad > 1 else ''} {at}): "
                      "read as text, each line its own row")
     if info.get("footer_rows"):
-        parts.append(f"{_n(info['footer_rows'])} footer row(s) (a total line: not a contact, "
+        parts.append(f"{noun(info['footer_rows'], 'footer row')} (a total line: not a contact, "
                      "kept in the output with reason footer)")
     if info.get("formulas_without_value"):
-        parts.append(f"{_n(info['formulas_without_value'])} formula cells without a saved "
+        parts.append(f"{noun(info['formulas_without_value'], 'formula cell')} without a saved "
                      "result (read as missing: open and save the file in a spreadsheet "
                      "to compute them)")
     return plain_line(f"read {info.get('path', '')} ({info.get('format', '')}): "
@@ -109,19 +109,20 @@ def _clock(seconds: float) -> str:
 def dry_run_lines(plan: dict[str, Any]) -> list[str]:
     """``--dry-run``: what the remote stages would ask, and no verdict."""
     lines = [read_line(plan["input"]),
-             f"{_n(plan['mobiles'])} distinct mobiles, {_n(plan['answered_offline'])} answered by "
-             "the portability data"]
+             f"{noun(plan['mobiles'], 'distinct mobile')}, "
+             f"{_n(plan['answered_offline'])} answered by the portability data"]
     for name, p in plan["providers"].items():
         up_to = p.get("bound") == "up to"
         line = (f"{name}: would ask {'up to ' if up_to else ''}{_n(p['to_ask'])} of "
-                f"{_n(p['numbers'])} numbers ({_n(p['cached'])} fresh in the cache): "
-                f"{'up to ' if up_to else ''}{_n(p['requests'])} requests, "
+                f"{noun(p['numbers'], 'number')} ({_n(p['cached'])} fresh in the cache): "
+                f"{'up to ' if up_to else ''}{noun(p['requests'], 'request')}, "
                 f"{_clock(p['seconds'])} at {p['rate']:.3g}/s")
         if "jobs" in p:
-            line += (f"; {_n(p['jobs'])} bulk jobs of up to {_n(p['job_size'])} numbers, window "
-                     f"{p['window']} ({'open now' if p['window_open'] else 'closed now'})")
+            line += (f"; {noun(p['jobs'], 'bulk job')} of up to "
+                     f"{noun(p['job_size'], 'number')}, window {p['window']} "
+                     f"({'open now' if p['window_open'] else 'closed now'})")
         if "batches" in p:
-            line += f"; {_n(p['batches'])} batchGet calls"
+            line += f"; {noun(p['batches'], 'batchGet call')}"
         if up_to:
             line += ("; the count depends on answers not known yet (MNP look-ups to "
                      "make, a contact's earlier numbers, or --sample auto's stop)")
@@ -129,10 +130,10 @@ def dry_run_lines(plan: dict[str, Any]) -> list[str]:
     if auto := plan.get("sample_auto"):
         if auto["decided_without_drawing"]:
             lines.append(f"--sample auto: decided ({auto['decided_without_drawing']}) by "
-                         f"the {_n(auto['exact_total'])} exact messages alone, nothing to draw")
+                         f"the {noun(auto['exact_total'], 'exact message')} alone, nothing to draw")
         else:
             lines.append(
-                f"--sample auto: {_n(auto['unresolved'])} unresolved messages, "
+                f"--sample auto: {noun(auto['unresolved'], 'unresolved message')}, "
                 f"{_n(auto['exact_total'])} exact ({_n(auto['exact_fail'])} failing); expected "
                 f"numbers to draw: median {auto['median']}, 95th percentile {auto['p95']} "
                 f"(decided within --sample-max {auto['sample_max']} in "
@@ -161,8 +162,8 @@ def render_summary(s: Summary) -> RenderableType:
         mark = " (error)" if st in ERROR_STATUSES else ""
         status.add_row(Text(name + mark, style=_STATUS_STYLE[name]), _n(s.counts[name]),
                        _pct(s.counts[name], messages), reasons)
-    status.caption = (f"{_n(s.counts['rows'])} rows = {_n(messages)} messages + "
-                      f"{_n(s.counts['duplicates'])} duplicate rows")
+    status.caption = (f"{noun(s.counts['rows'], 'row')} = {noun(messages, 'message')} + "
+                      f"{noun(s.counts['duplicates'], 'duplicate row')}")
     if "contacts" in s.counts:  # one message per contact (docs/contacts.md)
         status.caption = contacts_line(s)
 
@@ -207,18 +208,17 @@ def render_summary(s: Summary) -> RenderableType:
     for label, st in att.get("sources", {}).items():
         # this source's own counts; the moves against the range holder are the
         # attribution's as a whole and get their own line below
-        line = f"{label}: answered {_n(st['answered'])} of {_n(st['asked'])} mobiles asked"
+        line = f"{label}: answered {_n(st['answered'])} of {noun(st['asked'], 'mobile')} asked"
         if st.get("conflicts"):
-            n = st["conflicts"]
-            line += f"; {_n(n)} conflicting number{'' if n == 1 else 's'}"
+            line += f"; {noun(st['conflicts'], 'conflicting number')}"
         if st.get("unmapped"):
-            line += (f"; {_n(st['unmapped'])} operator values mapped to nothing, e.g. "
+            line += (f"; {noun(st['unmapped'], 'operator value')} mapped to nothing, e.g. "
                      + ", ".join(st["unmapped_examples"][:3]))
         if st.get("errors"):
-            line += f"; {_n(st['errors'])} look-ups failed"
+            line += f"; {noun(st['errors'], 'look-up')} failed"
         if label == "portability" and s.portability:
             pb = s.portability
-            line += (f"; newest port date {pb['newest_date']}, {pb['age_days']} days old"
+            line += (f"; newest port date {pb['newest_date']}, {noun(pb['age_days'], 'day')} old"
                      if pb.get("newest_date") else "; age unknown (no port dates)")
         parts.append(Text(line))
     if att.get("sources") and "ported_in" in att:
@@ -227,7 +227,7 @@ def render_summary(s: Summary) -> RenderableType:
         moved, port_in, port_out = (att.get("moved", 0), att["ported_in"],
                                     att.get("ported_out", 0))
         between = moved - port_in - port_out
-        parts.append(Text(f"all sources: {_n(moved)} mobiles served by another operator "
+        parts.append(Text(f"all sources: {noun(moved, 'mobile')} served by another operator "
                           f"than the range holder (ported in to {s.target_operator} "
                           f"{_n(port_in)}, ported out of {s.target_operator} "
                           f"{_n(port_out)}"
@@ -238,8 +238,9 @@ def render_summary(s: Summary) -> RenderableType:
                                                          for k, v in s.repaired.items())))
     if s.api.get("providers"):
         api = s.api
-        parts.append(Text(f"API: {_n(api['requests'])} requests, {_n(api['cache_hits'])} "
-                          f"cache hits, {_n(api['retries'])} retries, "
+        parts.append(Text(f"API: {noun(api['requests'], 'request')}, "
+                          f"{noun(api['cache_hits'], 'cache hit')}, "
+                          f"{noun(api['retries'], 'retry', 'retries')}, "
                           f"{_n(api['throttled'])} throttled (429)"))
     if s.interval and s.interval.get("method") == "sample auto":
         iv = s.interval
@@ -247,7 +248,7 @@ def render_summary(s: Summary) -> RenderableType:
             f"--sample auto: bound at the stop {iv['error_ratio_low']:.2%} – "
             f"{iv['error_ratio_high']:.2%} ({threshold(confidence_of(iv), 'en')} each end, "
             "valid at any "
-            f"stop; {_n(iv['observed'])} of {_n(iv['unresolved'])} unresolved numbers "
+            f"stop; {_n(iv['observed'])} of {noun(iv['unresolved'], 'unresolved number')} "
             f"entered it, {_n(iv['drawn'])} resolved, cap {iv['sample_max']})"))
     elif s.interval:
         iv = s.interval
@@ -255,11 +256,11 @@ def render_summary(s: Summary) -> RenderableType:
             f"estimate ({iv['method']}): error ratio {iv['error_ratio_estimate']:.2%}, "
             f"{threshold(confidence_of(iv), 'en')} interval [{iv['error_ratio_low']:.2%}, "
             f"{iv['error_ratio_high']:.2%}] from "
-            f"{_n(iv['trials'])} answers extrapolated to {_n(iv['extrapolated'])} numbers; "
+            f"{noun(iv['trials'], 'answer')} extrapolated to {noun(iv['extrapolated'], 'number')}; "
             "the gate uses the upper end"))
     pr = s.projection
     if pr:
-        line = (f"campaign: {_n(pr['messages'])} RCS messages to send "
+        line = (f"campaign: {noun(pr['messages'], 'RCS message')} to send "
                 f"(up to {_n(pr['messages_upper'])} with the unverified), "
                 f"{duration_text(pr['send_seconds'])} at {pr['send_rate']:g}/s")
         if "cost" in pr:
