@@ -6,6 +6,9 @@
 2. Counted nouns agree with their count on the terminal (``1 row``, ``2 rows``).
 3. ``rcsqualify plan`` groups its counts (``19,729 blocks``) as the check's terminal does.
 4. ``portability info`` off a terminal never cuts a sentence at 80 columns.
+5. doctor on a new Redis cache with a key given says that key will be used.
+6. The Markdown report escapes what is Markdown where it is, and a plain sentence's
+   ``: . ( )`` stay as typed in the raw page.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from rcsqualify.l10n import noun
+from rcsqualify.report.escape import markdown_text
 from rcsqualify.report.summary import estimate_interval, gate_from_counts
 from rcsqualify.report.terminal import dry_run_lines, read_line
 from tests.conftest import Emulator
@@ -134,3 +138,59 @@ def test_portability_info_keeps_each_sentence_on_one_line(
                          r"\d{4}-\d\d-\d\d", line) for line in lines), info.stdout
     assert any(re.search(r"p\.csv \(2 rows, newest port date .* date column 'date'\)$",
                          line) for line in lines), info.stdout
+
+
+# -- 5. doctor: a new shared cache and the key given -----------------------------------------
+
+def test_doctor_says_the_given_key_will_key_a_new_redis_cache(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import redis
+
+    monkeypatch.setenv("RCSQUALIFY_CACHE_URL", redis_url)  # the fixture set the key
+    result = run_cli(["doctor"])
+    line = next(x for x in result.stdout.splitlines() if x.split(":")[0].endswith(" cache"))
+    assert line.startswith("OK cache: ") and "no key yet" not in line, line
+    assert ("no key recorded yet: the first write uses the key from RCSQUALIFY_CACHE_KEY "
+            "and records its fingerprint") in line, line
+    assert "5e5e" not in result.stdout
+    assert redis.Redis.from_url(redis_url).keys("*") == [b"rcsq:layout"]  # nothing written
+
+
+# -- 6. Markdown escaping ------------------------------------------------------------------
+
+def test_a_plain_sentence_stays_as_typed_in_markdown() -> None:
+    for text in ("Le taux d'erreur (voir plus bas) : 80,67 %. Fin.",
+                 "FAIL: at least 23.65% of the 148 messages would fail (the bound).",
+                 "12:30, 3.5 (ok); a/b? yes! {x} = y"):
+        assert markdown_text(text) == text
+
+
+def test_markdown_injection_stays_inert() -> None:
+    cases = {
+        "**gras** _x_ ~~y~~ `z` $m$": "\\*\\*gras\\*\\* \\_x\\_ \\~\\~y\\~\\~ \\`z\\` \\$m\\$",
+        "[lien](http://evil.example)": "\\[lien\\](http\\://evil.example)",
+        "![i](x)": "!\\[i\\](x)",
+        "see HTTPS://evil.example/x": "see HTTPS\\://evil.example/x",
+        "go to www.evil.example now": "go to www\\.evil.example now",
+        "mail x@evil.example": "mail x\\@evil.example",
+        "<script>alert(1)</script>": "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "a | b": "a \\| b",
+        "# title": "\\# title", "- item": "\\- item", "+ item": "\\+ item",
+        "=== ": "\\===", "> quote": "&gt; quote",
+        "1. item": "1\\. item", "12) item": "12\\) item", "2.": "2\\.",
+        "0.1.0": "0.1.0", "--capability bothub": "--capability bothub", "---": "\\---",
+        "#123": "#123", "-5 %": "-5 %",
+        "a\\*b": "a\\\\\\*b",  # a backslash in the data cannot undo ours
+    }
+    for raw, escaped in cases.items():
+        assert markdown_text(raw) == escaped, (raw, markdown_text(raw))
+
+
+def test_the_markdown_report_of_a_run_reads_raw(tmp_path: Path) -> None:
+    base = write_csv(tmp_path / "c.csv", [["phone"], ["0612345678"], ["0142000000"]])
+    page = tmp_path / "r.md"
+    run_cli(["check", str(base), "--markdown-report", str(page), "--lang", "en", "-q"])
+    text = page.read_text(encoding="utf-8")
+    assert "**FAIL**: at least" in text and "(" in text and "rcsqualify 0.1" in text
+    for over in ("\\:", "\\.", "\\(", "\\)", "\\,", "\\%", "\\'"):
+        assert over not in text, (over, text)

@@ -338,10 +338,14 @@ def check_cache(doc: Doctor) -> None:
         doc.add("fail", "cache", str(exc), "see 'The cache key' in the documentation")
         return
     try:
-        place = {"inside": "its key stored inside it", "outside": "its key kept outside",
-                 "none": "no key yet"}.get(cache.key_place, cache.key_place)
         shared = "a Redis server" if redis else "saved by CI" if in_ci(os.environ) else ""
         given = given_key(options, os.environ, None if redis else directory)
+        # a new cache holds no key yet; a key given now is not ignored: the first write
+        # keys the cache with it and records its fingerprint (remote/cachekey.py)
+        new = (f"no key recorded yet: the first write uses the key from {given[1]} and "
+               "records its fingerprint" if given is not None else "no key yet")
+        place = {"inside": "its key stored inside it", "outside": "its key kept outside",
+                 "none": new}.get(cache.key_place, cache.key_place)
         if cache.key_place == "outside" and given is None:
             doc.add("fail", "cache", f"{cache.location} is keyed by a key kept outside it, "
                     "and none is given: a run would stop",
