@@ -206,7 +206,7 @@ def test_stdout_output_of_a_hostile_workbook_is_the_csv_alone(tmp_path: Path) ->
     rows = list(csv.reader(io.StringIO(result.stdout), delimiter=";"))
     assert [r[0] for r in rows] == ["Nom", "A", "B", "Somme"]
     assert all(len(r) == len(rows[0]) for r in rows)
-    for said in ("title row above the header skipped", "1 formula cells without a saved",
+    for said in ("title row above the header skipped", "1 formula cell without a saved",
                  "1 footer row ", "PASS"):
         assert said in result.stderr and said not in result.stdout, said
 

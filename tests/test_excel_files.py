@@ -40,7 +40,7 @@ def test_short_and_long_rows_are_read_kept_and_counted(tmp_path: Path) -> None:
     assert [r["extra"] for r in rows] == ["", "", 'note;"a;b"', ""]
     assert all(r["status"] == "unverified" for r in rows)
     text = run_cli(["check", str(f), "--threshold", "1"]).stderr
-    assert "1 short rows" in text and "1 long rows" in text
+    assert "1 short row (" in text and "1 long row (" in text
 
 
 def test_an_input_column_named_extra_is_kept_beside_ours(tmp_path: Path) -> None:

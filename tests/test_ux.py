@@ -51,7 +51,7 @@ def test_dry_run_bulk_gives_jobs_and_the_window(emulator: Emulator) -> None:
     result = run_cli(args)
     assert result.exit_code == 0, result.stderr
     line = next(x for x in result.stderr.splitlines() if x.startswith("bothub-bulk:"))
-    assert "1 bulk jobs of up to 10,000 numbers" in line
+    assert "1 bulk job of up to 10,000 numbers" in line
     assert "window 22:00-07:00 Paris time" in line
 
 
