@@ -32,9 +32,10 @@ contact whose first is not reachable), 1 % of look-ups failing (unverified). Eac
 runs the shipped ``contact_sample.draw`` (seeded draw order, batches of 30 contacts,
 ``SequentialGate``) over a stand-in for the look-ups, and ``--sample 400`` through the
 same draw; both through the report's interval and gate (``summary.estimate_interval``,
-``gate_from_counts``: the auto bound clamped to what the drawn contacts make certain). It counts how often the bound at the stop misses the base's true
-error ratio (every look-up answered, none failing), by how much at worst, and how often
-the gate decides wrong (fail at or under the threshold, pass over it) or cannot decide.
+``gate_from_counts``: the auto bound clamped to what the drawn contacts make
+certain). It counts how often the bound at the stop misses the base's true error ratio
+(every look-up answered, none failing), by how much at worst, and how often the gate
+decides wrong (fail at or under the threshold, pass over it) or cannot decide.
 
 Usage: nice python benchmarks/bench_sequential.py [--trials 1000] [--seed 22]
        [--out benchmarks/results_sequential.json] [--markdown]

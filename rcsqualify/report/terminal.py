@@ -87,7 +87,7 @@ def read_line(info: dict[str, Any]) -> str:
     if bad:
         at = ", ".join(_n(n) for n in info["malformed_quotes"].get("lines", []))
         at += ", …" if bad > len(info["malformed_quotes"].get("lines", [])) else ""
-        parts.append(f"{counted(bad, 'en', 'malformed quote', 'malformed quotes')} "
+        parts.append(f"{noun(bad, 'malformed quote')} "
                      f"(a quote never closed, line{'s' if bad > 1 else ''} {at}): "
                      "read as text, each line its own row")
     if info.get("footer_rows"):
