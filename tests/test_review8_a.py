@@ -259,3 +259,14 @@ def test_a_huge_unknown_option_is_named_short_and_compared_with_nothing(
     assert len(line) < 300, len(line)
     assert closest_options("--junit-report", ["--junit-xml", "--json-report"])[0] == \
         "--junit-xml"
+
+
+def test_a_value_starting_with_a_typographic_dash_is_a_value(tmp_path: Path) -> None:
+    """A column named '–Mobile' is no mistyped option: only a word that is an option
+    of some command is refused."""
+    from tests.helpers import run_cli, write_csv
+
+    f = write_csv(tmp_path / "c.csv", [["nom", "–Mobile"], ["a", "0612345678"]])
+    result = run_cli(["check", str(f), "--column", "–Mobile", "--threshold", "1", "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert "typographic" in run_cli(["cache", "move-key", "—to", "k"]).stderr

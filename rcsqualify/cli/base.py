@@ -139,7 +139,8 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)
-        typed_dash = typographic_dash(sys.argv[1:] if args is None else list(args))
+        typed_dash = typographic_dash(sys.argv[1:] if args is None else list(args),
+                                      lambda: long_options(self))
         if typed_dash is not None:
             sys.exit(fail(typed_dash, int(ExitCode.USAGE)).exit_code)
         try:
@@ -502,26 +503,41 @@ def _no_such_option_line(exc: Exception) -> str | None:
 TYPOGRAPHIC_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 
 
-def typographic_dash(args: list[str]) -> str | None:
+def typographic_dash(args: list[str],
+                     options: Callable[[], set[str]]) -> str | None:
     """The usage error of an argument that is an option typed with a typographic dash
     (``—junit-xml``, ``–capability``, ``-−rate``: a command copied from a document), or
     None. Click sees no option there: the word became the input file or an "unexpected
     extra argument" — ``Got unexpected extra argument(s) (out.xml base.csv)`` named
-    everything but the dash. Arguments after a bare ``--`` are left alone (a file whose
-    name starts with such a dash is given after ``--``, or as ``./—name``)."""
+    everything but the dash. Only a word that is one of the ``options`` (read when such
+    a word is there: it loads every command) counts: a value such as ``--column
+    "–Mobile"`` is left alone; so is everything after a bare ``--``."""
     import re
 
+    known: set[str] | None = None
     for arg in args:
         if arg == "--":
             return None
         typed = re.match(f"([-{TYPOGRAPHIC_DASHES}]+)([A-Za-z][A-Za-z0-9_-]*)(=.*)?$",
                          str(arg), re.DOTALL)
-        if typed and any(c in TYPOGRAPHIC_DASHES for c in typed[1]):
+        if not typed or not any(c in TYPOGRAPHIC_DASHES for c in typed[1]):
+            continue
+        known = options() if known is None else known
+        if f"--{typed[2]}" in known:
             dash = next(c for c in typed[1] if c in TYPOGRAPHIC_DASHES)
             return (f"{arg}: starts with U+{ord(dash):04X} ({dash}), not '--' (a document "
                     f"or a web page turned the dashes typographic): type it as "
                     f"--{typed[2]}{typed[3] or ''}")
     return None
+
+
+def long_options(command: Any) -> set[str]:
+    """Every long option of ``command`` and of the commands under it."""
+    found = {o for p in command.params
+             for o in (*p.opts, *getattr(p, "secondary_opts", ())) if o.startswith("--")}
+    for sub in getattr(command, "commands", {}).values():
+        found |= long_options(sub)
+    return found
 
 
 def usage_error_line(exc: Exception) -> str:
