@@ -213,7 +213,8 @@ class CsvReader(Reader):
         """The rows after the first ``skip`` data rows, read by the csv module: short
         rows padded with empty cells, the cells past the header's width of a long row
         kept in ``EXTRA_COLUMN`` (added to a batch of every column once the file is
-        known to hold one). Counts the short and long rows of a whole pass."""
+        known to hold one); a quote left open read as text, line by line (``_malformed``).
+        Counts the short and long rows and the malformed quotes of a whole pass."""
         width = len(self.columns)
         where = [self.columns.index(c) for c in cols]
         with_extra = bool(self.info.long_rows) and cols == self.columns
