@@ -182,7 +182,11 @@ def test_negatives_are_cached_once_a_positive_came_back(tmp_path: Path,
 
 
 @pytest.mark.parametrize("body", ['{"result": "error", "errorCode": 5001, "capabilities": []}',
-                                  '{"success": false, "capabilities": []}'])
+                                  '{"success": false, "capabilities": []}',
+                                  '{"success": "false", "capabilities": []}',
+                                  '{"success": "False", "capabilities": []}',
+                                  '{"success": "0", "capabilities": []}',
+                                  '{"success": 0, "capabilities": []}'])
 def test_a_bothub_200_that_says_it_failed_is_not_a_negative(tmp_path: Path,
                                                            emulator: Emulator,
                                                            body: str) -> None:
@@ -198,6 +202,8 @@ def test_a_bothub_200_that_says_it_failed_is_not_a_negative(tmp_path: Path,
 
 @pytest.mark.parametrize("body", [{"mccmnc": "20801", "result": "failed"},
                                   {"mccmnc": "20801", "success": False},
+                                  {"mccmnc": "20801", "success": "false"},
+                                  {"mccmnc": "20801", "success": "FALSE"},
                                   {"mccmnc": "20801", "errorCode": 17}])
 def test_an_mnp_body_that_says_it_failed_is_not_an_operator(
         tmp_path: Path, emulator: Emulator, body: dict[str, object]) -> None:
@@ -474,7 +480,7 @@ def test_negatives_of_different_kinds_still_release_the_held_ones(
 
 @pytest.mark.parametrize("extra", [{"errorCode": "0"}, {"error_code": "000"},
                                    {"error": "none"}, {"error": None}, {"status": "OK"},
-                                   {"errors": []}])
+                                   {"errors": []}, {"success": "true"}, {"success": True}])
 def test_a_healthy_answer_saying_no_error_is_an_answer(
         tmp_path: Path, emulator: Emulator, extra: dict[str, object]) -> None:
     """A zero error code as a string ("0", "000") or an error of "none" says there was

@@ -3,7 +3,7 @@
 Two questions every provider asks before it reads a verdict from a body:
 
 - ``says_failed``: does the body say the request failed (``"result": "error"``,
-  ``"errorCode": 5001``, ``"success": false``; not ``"errorCode": "0"`` nor
+  ``"errorCode": 5001``, ``"success": false`` or ``"false"``; not ``"errorCode": "0"`` nor
   ``"error": "none"``, which a healthy answer of some services carries)? Such a body
   is never an answer: not a "not RCS", not an operator, whatever else it holds (an
   empty ``capabilities`` list next to ``"result": "error"`` is the gateway's failure,
@@ -35,6 +35,9 @@ FAILURE_WORDS = frozenset({"error", "errors", "failed", "failure", "fail", "ko",
 #: outcome words that mean success, for callers that accept nothing else
 SUCCESS_WORDS = frozenset({"ok", "success", "succeeded", "done", "completed", ""})
 
+#: ``success`` values that say it did not succeed, beside ``false``: services that
+#: stringify their booleans send ``"false"``/``"False"``, or ``0``/``"0"``/``"no"``
+FALSE_WORDS = frozenset({"false", "0", "no", "n", "off"})
 #: an error key's words that say there was no error (besides zeros: "0", "000")
 NO_ERROR_WORDS = frozenset({"none", "null", "nil", "ok", "success", "no error", "noerror"})
 #: the request's own words only, next to each other ("Method not found.", "unknown
@@ -54,7 +57,7 @@ def says_failed(body: Any, *, strict_outcome: bool = False) -> bool:
         return False
     if any(not _no_error(body.get(key)) for key in ERROR_KEYS):
         return True
-    if body.get("success") is False:
+    if _false(body.get("success")):
         return True
     for key in OUTCOME_KEYS:
         value = body.get(key)
@@ -64,6 +67,20 @@ def says_failed(body: Any, *, strict_outcome: bool = False) -> bool:
         if word in FAILURE_WORDS or (strict_outcome and word not in SUCCESS_WORDS):
             return True
     return False
+
+
+def _false(value: Any) -> bool:
+    """A ``success`` value saying the request did not succeed: ``false``, the number 0,
+    or a string saying false or failure (``"false"``, ``"False"``, ``"0"``, ``"no"``,
+    ``"failed"``). A service that stringifies its booleans still says it failed, and
+    such an answer must never become a verdict (fail safe); ``true``, ``"true"`` and an
+    absent key are no failure."""
+    if value is False or (type(value) is int and value == 0):
+        return True
+    if not isinstance(value, str):
+        return False
+    word = value.strip().lower()
+    return word in FALSE_WORDS or word in FAILURE_WORDS
 
 
 def _no_error(value: Any) -> bool:
