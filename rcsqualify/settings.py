@@ -268,6 +268,8 @@ def _check_kind(group: "OptionGroup", f: Field[Any], opt: Opt, value: Any) -> No
                 isinstance(v, bool) or not isinstance(v, str | os.PathLike) for v in value):
             raise InputError(f"{flag} must be a list of "
                              f"{'paths' if opt.path else 'strings'}, got {value!r}")
+        if opt.path and any(isinstance(v, str) and not v.strip() for v in value):
+            raise InputError(f"{flag} is empty: give a value, or leave the option out")
     elif str in kinds:
         if not isinstance(value, str | os.PathLike):  # output=Path("x.csv") is a path
             raise InputError(f"{flag} must be a string, got {value!r}")
@@ -275,8 +277,13 @@ def _check_kind(group: "OptionGroup", f: Field[Any], opt: Opt, value: Any) -> No
             # -o "$OUT" with OUT unset wrote no output and said nothing: an option
             # whose absence is None is left out to mean none, never given empty
             raise InputError(f"{flag} is empty: give a value, or leave the option out")
-    elif Path in kinds and not isinstance(value, str | os.PathLike):
-        raise InputError(f"{flag} must be a path, got {value!r}")
+    elif Path in kinds:
+        if not isinstance(value, str | os.PathLike):
+            raise InputError(f"{flag} must be a path, got {value!r}")
+        if isinstance(value, str) and not value.strip():
+            # Path("") is ".": --history "" read the working directory, --cache-dir ""
+            # cached there (the command line keeps an empty path as text: cli/options)
+            raise InputError(f"{flag} is empty: give a value, or leave the option out")
 
 
 G = TypeVar("G", bound=OptionGroup)

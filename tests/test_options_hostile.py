@@ -318,6 +318,18 @@ def test_an_empty_value_is_refused_not_read_as_absent(tmp_path: Path, flag: str)
         settings_from(**{flag[2:].replace("-", "_"): ""})
 
 
+@pytest.mark.parametrize("flag", ["--history", "--cache-dir", "--portability",
+                                  "--portability-db", "--config"])
+def test_an_empty_path_is_refused_not_read_as_the_working_directory(flag: str) -> None:
+    # Path("") is ".": --history "" said "--history .: is a directory", --cache-dir ""
+    # cached in the working directory without a word
+    line = _refused(run_cli(["check", CONTACTS, flag, "", "-q"]), flag)
+    assert line.endswith(f"{flag} is empty: give a value, or leave the option out"), line
+    if flag != "--config":  # a profiles file is the command line's, not the API's
+        with pytest.raises(InputError, match="is empty"):
+            settings_from(**{flag[2:].replace("-", "_"): " "})
+
+
 def test_an_empty_value_stays_meaningful_where_it_is_declared_so() -> None:
     # require-feature '' = any capability (its help says so): not an absent option
     assert settings_from(require_feature="").bothub.require_feature == ""

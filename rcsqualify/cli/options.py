@@ -10,7 +10,10 @@ a pointer to ``check --help-all``, which shows every one (issue #26 item 7).
 # annotations evaluated at import: see cli/base.py
 
 import inspect
+import typing
 from collections.abc import Callable, Iterable
+from os import PathLike
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -37,6 +40,23 @@ def option_help(opt: Opt) -> str:
             "may name other variables).")
 
 
+def path(text: Any) -> Path | str:
+    """A path option's text as a ``Path``, but an empty one as it came: ``Path("")`` is
+    ``.``, so ``--history ""`` (``$LOG`` unset) read the working directory and
+    ``--cache-dir ""`` cached there; the group refuses the empty text as it does any
+    empty value (``settings._check_kind``)."""
+    if isinstance(text, str) and not text.strip():
+        return text
+    if not isinstance(text, str | PathLike):  # a value no command line gives
+        raise typer.BadParameter(f"must be a path, got {text!r}")
+    return Path(text)
+
+
+def _is_path(kind: Any) -> bool:
+    """A field typed ``Path``, ``Path | None`` or ``list[Path]``."""
+    return kind is Path or any(_is_path(a) for a in typing.get_args(kind))
+
+
 def _declaration(name: str) -> tuple[Opt, Any]:
     cls = OWNER.get(name)
     match = [(o, f) for f, o in declared(cls)
@@ -54,6 +74,12 @@ def typer_option(name: str, *, help: str | None = None, hidden: bool = False,
     settings: dict[str, Any] = {"help": help or option_help(opt), "envvar": envvar,
                                 "rich_help_panel": opt.panel or OWNER[name].panel,
                                 "hidden": hidden, **extra}
+    kind = opt.cli_type or f.type
+    if _is_path(kind):
+        settings["parser"] = path
+        if "list" not in str(kind):  # a repeatable one's is cli/base.plain_types'
+            settings["metavar"] = "<path>"  # Typer would show the parser's '<Path>'
+
     for key, value in (("min", opt.low), ("max", opt.high), ("metavar", opt.metavar)):
         if value is not None:
             settings[key] = value
