@@ -162,6 +162,45 @@ def test_a_float32_phone_column_is_refused_float64_read_exactly() -> None:
                                                   "+33687654321"]
 
 
+def test_float32_scalars_in_an_object_phone_column_are_refused() -> None:
+    """An ``object`` column holding NumPy float32 scalars was read cell by cell as
+    text: ``np.float32(612345678)`` is 612345664, checked as somebody else's number.
+    Refused as the float32 column is; float32 scalars in another column are no
+    concern, and a float64 scalar is exact."""
+    import numpy as np
+    import pandas as pd
+
+    lost = pd.Series(["0687654321", np.float32(612345678)], dtype=object)
+    with pytest.raises(InputError) as caught:
+        rcsqualify.qualify(pd.DataFrame({"tel": lost}))
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert str(caught.value).startswith("the phone column tel is float32")
+    with pytest.raises(InputError, match="phone column tel is float16"):
+        rcsqualify.qualify(pd.DataFrame({"tel": pd.Series([np.float16(6.0)], dtype=object)}))
+    fine = rcsqualify.qualify(pd.DataFrame({
+        "tel": pd.Series(["0687654321", np.float64(612345678)], dtype=object),
+        "amount": pd.Series([np.float32(1.5), np.float32("nan")], dtype=object)}))
+    assert fine.rows["msisdn_e164"].tolist() == ["+33687654321", "+33612345678"]
+
+
+def test_a_float_nan_phone_cell_is_empty_not_a_number() -> None:
+    """docs/api.md: a NaN is an empty cell. An Arrow float64 column keeps NaN apart
+    from null (built without ``from_pandas``), and its NaN read as the text ``nan``:
+    ``not_a_number``; a DataFrame's NaN is null already. Both are ``empty``."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    numbers = [612345678.0, float("nan")]
+    for source in (pa.table({"tel": pa.array(numbers, pa.float64())}),
+                   pd.DataFrame({"tel": np.array(numbers)}),
+                   pd.DataFrame({"tel": pd.Series(["0612345678", np.float64("nan")],
+                                                  dtype=object)})):
+        rows = rcsqualify.qualify(source).rows
+        assert rows["reason"].tolist()[1] == "empty", source
+        assert pd.isna(rows["tel"].tolist()[1])
+
+
 def test_a_float32_contact_id_is_refused() -> None:
     """Two contacts whose ids differ past the 7th digit would be one contact."""
     import numpy as np

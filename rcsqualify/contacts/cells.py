@@ -6,7 +6,8 @@ A number must never become an int or a float on the way in (a float loses the le
 - NDJSON numbers as their literal (a 30-digit id, ``1e20``, ``2.50``), booleans
   ``true``/``false``, nested values as compact JSON;
 - Parquet integers of any width as digits, floats that are whole numbers under 10^16
-  without ``.0`` and other floats as Arrow prints them (``1e+20``, ``inf``, ``0.1``);
+  without ``.0`` and other floats as Arrow prints them (``1e+20``, ``inf``, ``0.1``),
+  NaN as a missing cell;
 - XLSX/XLS numbers likewise (a whole float is the spreadsheet's storage, not the
   user's ``.0``), booleans ``TRUE``/``FALSE`` as Excel shows them.
 
@@ -92,7 +93,11 @@ def exact_as_text(t: pa.DataType) -> bool:
 
 def _float_text(col: pa.Array) -> pa.Array:
     """Floats as text: whole numbers under 10^16 as digits (no ``.0``); the others,
-    and inf/nan, as Arrow prints them (``1e+20``, ``inf``, ``0.1``)."""
+    and inf, as Arrow prints them (``1e+20``, ``inf``, ``0.1``). A NaN is a missing
+    cell, as pandas means it (an Arrow table built without ``from_pandas`` keeps NaN
+    apart from null): the text ``nan`` was read as a number that is not one
+    (``not_a_number``) where a DataFrame's NaN is ``empty``."""
+    col = pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col)
     whole = pc.and_(pc.equal(pc.floor(col), col),
                     pc.less(pc.abs(col), pa.scalar(WHOLE_FLOAT_LIMIT, col.type)))
     whole = pc.fill_null(whole, False)

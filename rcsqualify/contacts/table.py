@@ -77,12 +77,16 @@ def dataframe_table(frame: Any) -> pa.Table:
     levels = [n for n in frame.index.names if n is not None]
     if levels and not any(str(n) in {str(c) for c in frame.columns} for n in levels):
         frame = frame.reset_index(level=levels)
-    arrays, names = [], []
+    arrays, names, narrow = [], [], {}
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
         names.append(str(frame.columns[i]))
         if series.dtype == object:
-            arrays.append(_object_column(series))
+            values = series.tolist()
+            arrays.append(pa.array([cell_text(v) for v in values], pa.string()))
+            kind = _narrow_scalars(values)
+            if kind is not None:
+                narrow[i] = kind
             continue
         try:
             # a copy: Arrow may share a NumPy column's memory, and a caller who changes
@@ -94,7 +98,28 @@ def dataframe_table(frame: Any) -> pa.Table:
             # holds it either; its cells as text, rather than one column of the
             # DataFrame (often not the phone one) failing the whole run
             arrays.append(_object_column(series))
-    return pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
+    if not names:
+        return pa.table({})
+    return pa.Table.from_arrays(arrays, schema=pa.schema([
+        pa.field(name, array.type, metadata={NARROW_KEY: narrow[i]} if i in narrow else None)
+        for i, (name, array) in enumerate(zip(names, arrays, strict=True))]))
+
+
+#: an object column's field metadata: the narrow float type its values were (text now)
+NARROW_KEY = b"rcsqualify.narrow_float"
+
+
+def _narrow_scalars(values: list[Any]) -> str | None:
+    """The narrow float type (``float32``, ``float16``) of an ``object`` column's
+    NumPy scalars holding a number, if any: ``np.float32(612345678)`` is 612345664
+    already, as in a float32 column (``refuse_narrow_floats``); read as text, the
+    column would lose the type that says so."""
+    for value in values:
+        if isinstance(value, np.floating) and not np.isnan(value):
+            kind = NARROW_FLOATS.get(pa.from_numpy_dtype(value.dtype))
+            if kind is not None:
+                return kind[0]
+    return None
 
 
 def _object_column(series: Any) -> pa.Array:
@@ -187,5 +212,11 @@ class TableReader(Reader):
 
     def narrow_floats(self) -> dict[int, tuple[str, str]]:
         table = self._table
-        return narrow_floats(table.schema.types,
-                             lambda i: table.column(i).null_count < len(table.column(i)))
+        found = narrow_floats(table.schema.types,
+                              lambda i: table.column(i).null_count < len(table.column(i)))
+        by_name = {entry[0]: entry for entry in NARROW_FLOATS.values()}
+        for i, f in enumerate(table.schema):
+            kind = (f.metadata or {}).get(NARROW_KEY)
+            if kind is not None:  # an object column of float32 scalars (dataframe_table)
+                found.setdefault(i, by_name[kind.decode()])
+        return found
