@@ -338,6 +338,9 @@ def test_a_date_cell_in_the_phone_column_is_not_a_number(
     dated = 3 if kind == "xlsx" else 2
     assert report["reasons"]["not_a_number"] == dated
     assert report["reasons"]["too_short"] == 1  # the text cell
+    # the report's example says what the check read, not a masked "(a d••• c•••)": the
+    # words are the tool's own, no personal data
+    assert report["examples"]["not_a_number"][0] == "(a date cell)"
     annotated = _annotated(out)
     assert [r["reason"] for r in annotated][1:] == ["not_a_number"] * 2 + ["too_short"] + (
         ["not_a_number"] if kind == "xlsx" else [])

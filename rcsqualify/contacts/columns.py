@@ -24,6 +24,12 @@ from collections.abc import Callable, Sequence
 
 from rcsqualify.errors import InputError
 
+#: what the check reads for a date cell in a phone column (no digit: ``not_a_number``).
+#: The report's examples show it as it is, unmasked: the words are the tool's, not the
+#: user's (masked, they read "(a d••• c•••)", hiding what the example is for). It lives
+#: here, a light module, so the report can name it without importing the readers.
+DATE_CELL = "(a date cell)"
+
 #: Columns rcsqualify appends to every row of the annotated output: an input column of
 #: the same name is renamed ``<name>_input`` when read, so both are kept.
 VERDICT_COLUMNS = ("msisdn_e164", "status", "reason", "repaired", "operator",

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from rcsqualify.contacts.columns import (
+    DATE_CELL,
     EXTRA_COLUMN,
     choose_column,
     header_key,
@@ -30,10 +31,6 @@ from rcsqualify.contacts.sniff import FORMATS, check_encoding, sniff_format
 from rcsqualify.contacts.spool import remove_spool, spool_stdin, spool_stream
 from rcsqualify.errors import InputError
 from rcsqualify.numbering.buffers import string_parts
-
-#: what the check reads for a date cell in a phone column (no digit: ``not_a_number``;
-#: also what the report's examples of that reason show for it)
-DATE_CELL = "(a date cell)"
 
 #: header words of a phone column of any kind (a landline included), for the hint
 _PHONE_WORD = re.compile(r"(tel|phone|portable|mobile|gsm|fixe|fax|domicile|numero|cell|"

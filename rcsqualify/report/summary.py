@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rcsqualify import __version__, dependency_version
+from rcsqualify.contacts.columns import DATE_CELL
 from rcsqualify.defaults import CONFIDENCE, GATE, GATE_MODES, SEND_RATE
 from rcsqualify.distinct import Distinct
 from rcsqualify.errors import ExitCode
@@ -506,7 +507,7 @@ def summarize(
         interval=interval,
         warnings=warnings,
         notes=list(result.notes),
-        examples={reason: [mask_cell(c) for c in cells]
+        examples={reason: [c if c == DATE_CELL else mask_cell(c) for c in cells]
                   for reason, cells in result.examples.items()},
         timings=result.timings,
         send_plan=plan_of_sends,
