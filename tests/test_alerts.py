@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import json
 import re
+import socket
+import threading
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -488,12 +490,12 @@ def test_a_hostile_file_name_reaches_the_receiver_as_text(
 class RawServer:
     """A TCP server on 127.0.0.1 that is no webhook: ``garbage`` answers bytes that are
     not HTTP and hangs up; ``silent`` reads the request and never answers (the socket
-    stays open until ``close``). Counts the connections it accepted."""
+    stays open until ``close``). Counts the connections it accepted. Subclasses change
+    what a connection gets (``answer``) and the URL's user part (``userinfo``)."""
 
-    def __init__(self, mode: str) -> None:
-        import socket
-        import threading
+    userinfo = ""
 
+    def __init__(self, mode: str = "") -> None:
         self.mode = mode
         self.accepted = 0
         self.held: list[socket.socket] = []
@@ -502,7 +504,8 @@ class RawServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.sock.settimeout(0.1)  # a closed socket does not wake accept(): poll a flag
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}{SECRET_PATH}"
+        self.url = (f"http://{self.userinfo}127.0.0.1:{self.sock.getsockname()[1]}"
+                    f"{SECRET_PATH}")
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -515,14 +518,17 @@ class RawServer:
             except OSError:
                 return  # closed
             self.accepted += 1
-            conn.settimeout(5)
-            with contextlib.suppress(OSError):
-                conn.recv(65536)
-            if self.mode == "garbage":
-                conn.sendall(b"\x16\x03\x01\x00\xffNOT HTTP AT ALL 0612345678\r\n\r\n\x00")
-                conn.close()
-            else:
-                self.held.append(conn)
+            self.answer(conn)
+
+    def answer(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        with contextlib.suppress(OSError):
+            conn.recv(65536)
+        if self.mode == "garbage":
+            conn.sendall(b"\x16\x03\x01\x00\xffNOT HTTP AT ALL 0612345678\r\n\r\n\x00")
+            conn.close()
+        else:
+            self.held.append(conn)
 
     def close(self) -> None:
         self.stop.set()
@@ -607,44 +613,19 @@ def test_a_redirect_is_never_followed_to_another_host(receiver: Receiver) -> Non
         other.close()
 
 
-class DripServer:
+class DripServer(RawServer):
     """A slow-loris receiver: the status line, then one header byte every 50 ms, never
     an end of headers (each read alone is quick: only a total deadline stops it)."""
 
-    def __init__(self) -> None:
-        import socket
-        import threading
+    userinfo = "u:pa55word@"
 
-        self.stop = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.1)
-        self.accepted = 0
-        self.url = f"http://u:pa55word@127.0.0.1:{self.sock.getsockname()[1]}{SECRET_PATH}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            with contextlib.suppress(OSError):
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                while not self.stop.wait(0.05):
-                    conn.sendall(b"a")
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        self.sock.close()
+    def answer(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self.stop.wait(0.05):
+                conn.sendall(b"a")
+        conn.close()
 
 
 def test_a_slow_loris_receiver_is_bounded_by_the_total_deadline() -> None:
