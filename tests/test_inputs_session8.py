@@ -12,18 +12,9 @@ import openpyxl
 import pytest
 
 from tests.helpers import check_json, run_cli
+from tests.test_excel_attacks import _workbook
 
 PHONES = [f"06071234{i:02d}" for i in range(60)]
-
-
-def _workbook(path: Path, rows: list[list[object]]) -> Path:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
-    return path
 
 
 def _annotated(path: Path) -> list[dict[str, str]]:
