@@ -83,7 +83,7 @@ def dataframe_table(frame: Any) -> pa.Table:
         names.append(str(frame.columns[i]))
         if series.dtype == object:
             values = series.tolist()
-            arrays.append(pa.array([cell_text(v) for v in values], pa.string()))
+            arrays.append(_object_column(values))
             kind = _narrow_scalars(values)
             if kind is not None:
                 narrow[i] = kind
@@ -97,7 +97,7 @@ def dataframe_table(frame: Any) -> pa.Table:
             # a dtype Arrow has no type for (complex, a sparse array): no file format
             # holds it either; its cells as text, rather than one column of the
             # DataFrame (often not the phone one) failing the whole run
-            arrays.append(_object_column(series))
+            arrays.append(_object_column(series.tolist()))
     if not names:
         return pa.table({})
     return pa.Table.from_arrays(arrays, schema=pa.schema([
@@ -122,8 +122,9 @@ def _narrow_scalars(values: list[Any]) -> str | None:
     return None
 
 
-def _object_column(series: Any) -> pa.Array:
-    return pa.array([cell_text(v) for v in series.tolist()], pa.string())
+def _object_column(values: list[Any]) -> pa.Array:
+    """An ``object`` column's Python values as text cells (``cell_text``)."""
+    return pa.array([cell_text(v) for v in values], pa.string())
 
 
 def cell_text(value: Any) -> str | None:
