@@ -363,9 +363,15 @@ EXAMPLES: dict[str, list[str]] = {
 }
 
 
-def _long_options(command: Any) -> list[str]:
+def own_long_options(command: Any) -> list[str]:
+    """The long options of ``command``'s own parameters, negations (``--no-x``) and
+    ``--help`` included, in declaration order."""
     return [o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))
-            if o.startswith("--") and o != "--help"]
+            if o.startswith("--")]
+
+
+def _long_options(command: Any) -> list[str]:
+    return [o for o in own_long_options(command) if o != "--help"]
 
 
 def plain_types(command: Any) -> None:
@@ -485,9 +491,7 @@ def _no_such_option_line(exc: Exception) -> str | None:
     if type(exc).__name__ != "NoSuchOption" or not isinstance(wrong, str) or (
             not wrong.startswith("--")) or ctx is None:
         return None
-    options = [o for p in ctx.command.params
-               for o in (*p.opts, *getattr(p, "secondary_opts", ())) if o.startswith("--")]
-    found = closest_options(wrong, options)
+    found = closest_options(wrong, own_long_options(ctx.command))
     said = str(getattr(exc, "message", exc))
     if len(wrong) > 100:  # the option named, not a screenful of it
         said = said.replace(wrong, safe_text(wrong, 60))
@@ -533,8 +537,7 @@ def typographic_dash(args: list[str],
 
 def long_options(command: Any) -> set[str]:
     """Every long option of ``command`` and of the commands under it."""
-    found = {o for p in command.params
-             for o in (*p.opts, *getattr(p, "secondary_opts", ())) if o.startswith("--")}
+    found = set(own_long_options(command))
     for sub in getattr(command, "commands", {}).values():
         found |= long_options(sub)
     return found
