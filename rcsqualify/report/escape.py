@@ -70,6 +70,7 @@ def markdown_text(value: object, limit: int = 300) -> str:
             out.append(ch)
     return "".join(out)
 
+
 def xml_text(value: object, limit: int = 2000) -> str:
     """Text XML 1.0 can carry (ElementTree escapes ``& < > "`` itself, but writes
     control characters XML forbids, which make the whole file unreadable)."""
